@@ -1,0 +1,36 @@
+# Test registration, in the manner of Ginkgo: one helper for one-process and MPI tests.
+#   normscale_add_test(NAME name SOURCES ... [MPI_SIZE n] [LABELS ...] [TIMEOUT s])
+# MPI tests run under mpiexec with n ranks; --oversubscribe lets 4 ranks run on 2 cores, and
+# --allow-run-as-root is added when the tests run as root (CI containers do).
+include(GoogleTest)
+
+set(NORMSCALE_MPIEXEC_EXTRA_FLAGS "--oversubscribe" CACHE STRING "Extra flags for mpiexec in tests")
+execute_process(COMMAND id -u OUTPUT_VARIABLE NORMSCALE_UID OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NORMSCALE_UID STREQUAL "0")
+  list(APPEND NORMSCALE_MPIEXEC_EXTRA_FLAGS "--allow-run-as-root")
+endif()
+
+function(normscale_add_test)
+  cmake_parse_arguments(T "" "NAME;MPI_SIZE;TIMEOUT" "SOURCES;LABELS" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE normscale_lib GTest::gtest GTest::gmock)
+  target_compile_definitions(${T_NAME} PRIVATE NORMSCALE_TEST_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data"
+                             NORMSCALE_BINARY="$<TARGET_FILE:normscale>")
+  normscale_set_warnings(${T_NAME})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 600)
+  endif()
+  if(T_MPI_SIZE)
+    target_sources(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/tests/mpi/mpi_test_main.cpp)
+    add_test(NAME ${T_NAME}_np${T_MPI_SIZE}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_MPI_SIZE}
+                     ${NORMSCALE_MPIEXEC_EXTRA_FLAGS} ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${T_NAME}>
+                     ${MPIEXEC_POSTFLAGS})
+    set_tests_properties(${T_NAME}_np${T_MPI_SIZE} PROPERTIES TIMEOUT ${T_TIMEOUT}
+                         LABELS "mpi;${T_LABELS}" PROCESSORS ${T_MPI_SIZE})
+  else()
+    target_link_libraries(${T_NAME} PRIVATE GTest::gtest_main)
+    gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT ${T_TIMEOUT}
+                         LABELS "${T_LABELS}")
+  endif()
+endfunction()

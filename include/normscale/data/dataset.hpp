@@ -1,0 +1,50 @@
+// A data set in memory: row-major float features plus class labels or regression targets.
+#pragma once
+
+#include "normscale/core/types.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace normscale {
+
+// Shape of one example when it is an image (for galleries); all zero for non-image data.
+struct ImageShape {
+  Index height = 0;
+  Index width = 0;
+  Index channels = 0;
+  bool valid() const { return height > 0 && width > 0 && channels > 0; }
+};
+
+struct Dataset {
+  std::string name;            // for messages, e.g. the file it came from
+  Index rows = 0;              // examples held here
+  Index cols = 0;              // features per example
+  Index first_id = 0;          // global id of row 0 (rows are contiguous in global id)
+  std::vector<float> features; // rows x cols, row-major
+  std::vector<std::int32_t> labels;  // rows class indices in [0, num_classes), empty for regression
+  Index num_classes = 0;
+  std::vector<float> targets;  // rows x target_cols, row-major, regression only
+  Index target_cols = 0;
+  ImageShape image;
+
+  bool is_classification() const { return !labels.empty(); }
+  const float* row(Index r) const { return features.data() + r * cols; }
+  ConstMatrixMap<float> feature_matrix() const { return {features.data(), rows, cols}; }
+};
+
+// The three parts a training run uses; validation and test may be empty.
+struct DataSplits {
+  Dataset train;
+  Dataset validation;
+  Dataset test;
+};
+
+// Rows [begin, begin + count) of a data set as a new data set (first_id adjusted).
+Dataset slice_rows(const Dataset& data, Index begin, Index count);
+
+// The rows in `indices` (in that order) as a new data set; first_id becomes 0.
+Dataset select_rows(const Dataset& data, const std::vector<Index>& indices);
+
+}  // namespace normscale

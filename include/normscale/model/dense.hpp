@@ -1,0 +1,43 @@
+// Fully connected layer: out = in W^T + b, with W (outputs x inputs) and optional bias b.
+#pragma once
+
+#include "normscale/model/layer.hpp"
+
+namespace normscale {
+
+template <class T>
+class Dense final : public Layer<T> {
+ public:
+  Dense(Index inputs, Index outputs, bool bias) : inputs_(inputs), outputs_(outputs), bias_(bias) {}
+  std::string kind() const override { return bias_ ? "dense" : "dense-nobias"; }
+  Index output_width(Index) const override { return outputs_; }
+  Index parameter_count() const override { return inputs_ * outputs_ + (bias_ ? outputs_ : 0); }
+  void bind(T* params, T* grads) override;
+  void initialize(const InitSpec& spec, RandomStream& rng) override;
+  void forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) override;
+  void backward(const Matrix<T>& in, const Matrix<T>& out, const Matrix<T>& dout, Matrix<T>* din) override;
+  std::optional<ConstMatrixMap<T>> weight() const override { return ConstMatrixMap<T>(w_, outputs_, inputs_); }
+  std::optional<ConstMatrixMap<T>> bias() const override {
+    if (!bias_) return std::nullopt;
+    return ConstMatrixMap<T>(b_, 1, outputs_);
+  }
+
+ private:
+  Index inputs_, outputs_;
+  bool bias_;
+  T* w_ = nullptr;
+  T* b_ = nullptr;
+  T* dw_ = nullptr;
+  T* db_ = nullptr;
+};
+
+// Elementwise max(0, x).
+template <class T>
+class Relu final : public Layer<T> {
+ public:
+  std::string kind() const override { return "relu"; }
+  void forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) override;
+  void backward(const Matrix<T>& in, const Matrix<T>& out, const Matrix<T>& dout, Matrix<T>* din) override;
+};
+
+}  // namespace normscale

@@ -1,0 +1,40 @@
+// The contract of one layer: forward and backward on a batch (rows = examples), parameters as views
+// into the network's flat buffers. A layer neither talks to other ranks nor knows its objective.
+#pragma once
+
+#include "normscale/core/rng.hpp"
+#include "normscale/core/types.hpp"
+
+#include <optional>
+#include <string>
+
+namespace normscale {
+
+enum class Mode { kTrain, kEval };
+
+// How to draw initial weights (biases start at zero).
+struct InitSpec {
+  std::string method = "he";  // "he", "glorot", "normal", "scaled-normal", "frobenius"
+  double scale = 1.0;         // sigma (normal), sigma/sqrt(fan_in) (scaled-normal), ||W||_F (frobenius)
+};
+
+template <class T>
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual std::string kind() const = 0;
+  virtual Index output_width(Index input_width) const { return input_width; }
+  virtual Index parameter_count() const { return 0; }
+  // Points the layer at its slices of the flat parameter and gradient buffers.
+  virtual void bind(T* /*params*/, T* /*grads*/) {}
+  virtual void initialize(const InitSpec& /*spec*/, RandomStream& /*rng*/) {}
+  virtual void forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) = 0;
+  // Overwrites this layer's parameter gradients; writes the input gradient when din is not null.
+  virtual void backward(const Matrix<T>& in, const Matrix<T>& out, const Matrix<T>& dout, Matrix<T>* din) = 0;
+  // The weight matrix (outputs x inputs) for norm metrics, if the layer has one.
+  virtual std::optional<ConstMatrixMap<T>> weight() const { return std::nullopt; }
+  // The bias (one row, one entry per output), if the layer has one.
+  virtual std::optional<ConstMatrixMap<T>> bias() const { return std::nullopt; }
+};
+
+}  // namespace normscale

@@ -1,0 +1,81 @@
+// A feed-forward stack of layers over one flat parameter buffer and one flat gradient buffer.
+#pragma once
+
+#include "normscale/model/layer.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace normscale {
+
+// A named weight matrix of the network, for metrics and export.
+template <class T>
+struct NamedWeight {
+  std::string name;  // e.g. "layer1"
+  ConstMatrixMap<T> matrix;
+};
+
+template <class T>
+class Network {
+ public:
+  Network(Index input_width, std::vector<std::unique_ptr<Layer<T>>> layers);
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  Index input_width() const { return input_width_; }
+  Index output_width() const { return output_width_; }
+  Index parameter_count() const { return static_cast<Index>(params_.size()); }
+  std::vector<T>& parameters() { return params_; }
+  const std::vector<T>& parameters() const { return params_; }
+  std::vector<T>& gradient() { return grads_; }
+  const std::vector<T>& gradient() const { return grads_; }
+  std::size_t layer_count() const { return layers_.size(); }
+  const Layer<T>& layer(std::size_t i) const { return *layers_[i]; }
+
+  // Draws initial weights from the stream (seed, kInit).
+  void initialize(const InitSpec& spec, std::uint64_t seed);
+
+  // Forward pass; keeps the activations for backward(). Returns the outputs (rows x output_width).
+  const Matrix<T>& forward(const Matrix<T>& input, Mode mode = Mode::kTrain);
+  // Overwrites the flat gradient with d(sum over rows of output_gradient . outputs)/dW, using the
+  // activations of the last forward().
+  void backward(const Matrix<T>& output_gradient);
+  // Activation after layer i-1 (i = 0 is the input, i = layer_count() the output).
+  const Matrix<T>& activation(std::size_t i) const { return activations_[i]; }
+
+  // The weight matrices in order (dense and convolution layers), named layer1, layer2, ...
+  std::vector<NamedWeight<T>> weights() const;
+  // The biases of the layers that have one, named like their weights (layer1, ...).
+  std::vector<NamedWeight<T>> biases() const;
+  // Sum over layers of ||W_l||_F^2 plus squared biases: the minnorm norm term times two.
+  double squared_norm() const;
+  // Name of the layer whose parameters contain a non-finite value, or empty when all are finite.
+  std::string first_nonfinite_layer() const;
+
+ private:
+  Index input_width_;
+  Index output_width_;
+  std::vector<std::unique_ptr<Layer<T>>> layers_;
+  std::vector<Index> offsets_;  // start of each layer's parameters in the flat buffers
+  std::vector<T> params_;
+  std::vector<T> grads_;
+  std::vector<Matrix<T>> activations_;
+  Matrix<T> delta_, delta_next_;
+};
+
+// The multilayer perceptron: widths = input, hidden..., output; activation "relu" or "identity"
+// between layers (none after the last).
+struct MlpSpec {
+  Index inputs = 0;
+  std::vector<Index> hidden;
+  Index outputs = 0;
+  std::string activation = "relu";
+  bool bias = true;
+};
+
+template <class T>
+std::unique_ptr<Network<T>> make_mlp(const MlpSpec& spec);
+
+}  // namespace normscale

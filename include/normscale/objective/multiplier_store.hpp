@@ -1,0 +1,38 @@
+// Minnorm's Lagrange multipliers: alpha per owned training example (and per class for multi-class),
+// indexed by global example id. They live with the data shard on its rank, never in the model.
+#pragma once
+
+#include "normscale/core/types.hpp"
+
+#include <vector>
+
+namespace normscale {
+
+class MultiplierStore {
+ public:
+  MultiplierStore() = default;
+  // Examples with global ids [first_id, first_id + count), `per_example` multipliers each; all zero.
+  MultiplierStore(Index first_id, Index count, Index per_example);
+
+  Index first_id() const { return first_id_; }
+  Index count() const { return count_; }
+  Index per_example() const { return per_example_; }
+
+  double* row(Index global_id) { return values_.data() + offset(global_id); }
+  const double* row(Index global_id) const { return values_.data() + offset(global_id); }
+  std::vector<double>& values() { return values_; }
+  const std::vector<double>& values() const { return values_; }
+
+  // A support vector is an example with any multiplier > 0.
+  bool is_support(Index global_id) const;
+  Index support_count() const;
+
+ private:
+  Index offset(Index global_id) const { return (global_id - first_id_) * per_example_; }
+  Index first_id_ = 0;
+  Index count_ = 0;
+  Index per_example_ = 1;
+  std::vector<double> values_;
+};
+
+}  // namespace normscale

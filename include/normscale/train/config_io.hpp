@@ -1,0 +1,90 @@
+// Reading, writing and checking a TrainConfig: one table of options drives TOML files, --set
+// overrides, --list-options, the canonical TOML written to a run directory and the config hash.
+#pragma once
+
+#include "normscale/core/types.hpp"
+#include "normscale/train/config.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace normscale {
+
+// How an option is written in TOML and on the command line.
+enum class OptionType {
+  kString,       // "text"
+  kInteger,      // signed 64-bit integer
+  kUnsigned,     // integer in [0, 2^63 - 1] (seeds); TOML integers are signed 64-bit
+  kReal,         // floating point; an integer is accepted too
+  kBoolean,      // true / false
+  kIntegerList,  // [800, 800] (on the command line also 800,800)
+  kBatch,        // integer >= 1 or "full" (stored as kFullBatch)
+};
+
+// A pointer to the one field of TrainConfig an option reads and writes.
+using FieldRef = std::variant<std::string*, std::int64_t*, std::uint64_t*, double*, bool*,
+                              std::vector<std::int64_t>*>;
+
+struct OptionDescriptor {
+  std::string_view key;                  // dotted key, e.g. "objective.rho"
+  OptionType type;
+  std::vector<std::string_view> choices;  // allowed values of an enumerated string (else empty)
+  std::string_view doc;                  // one line: what it means
+  FieldRef (*field)(TrainConfig&);
+};
+
+// Every option, grouped by section (top-level keys first, then data, model, objective, optim).
+std::span<const OptionDescriptor> option_table();
+// The option with this dotted key, or nullptr.
+const OptionDescriptor* find_option(std::string_view key);
+// The known key closest to `key` by edit distance (for "did you mean" hints).
+std::string_view closest_option_key(std::string_view key);
+std::string_view type_name(OptionType type);
+
+// The option's current value in `config` as a TOML literal ("relu", 1e-3, [800, 800], "full").
+std::string format_value(const OptionDescriptor& option, const TrainConfig& config);
+// Sets one option from command-line text, parsed according to the option's type.
+void set_option(TrainConfig& config, std::string_view key, std::string_view value);
+// Applies one "key=value" override (the argument of --set).
+void apply_override(TrainConfig& config, std::string_view assignment);
+
+// Applies every key of a TOML document (nested tables and/or dotted keys) on top of `config`.
+// `source_name` names the document in error messages (the file path). A `preset` key is only
+// recorded here; resolve_config() applies presets in their place of precedence.
+void apply_toml(TrainConfig& config, std::string_view text, std::string_view source_name);
+// Defaults, then the document's preset (if any), then the document's values: the inverse of to_toml.
+TrainConfig config_from_toml(std::string_view text, std::string_view source_name = "<string>");
+// Reads a whole file; throws normscale::Error naming the file when it is missing or unreadable.
+std::string read_config_file(const std::filesystem::path& path);
+
+// Canonical TOML of every option, in table order, without comments: parse(to_toml(c)) == c.
+std::string to_toml(const TrainConfig& config);
+// FNV-1a 64 of to_toml(config): equal configs hash equal, across runs and machines.
+std::uint64_t config_hash(const TrainConfig& config);
+// Human-readable list of every option with its value in `config`, type and doc (--list-options).
+std::string describe_options(const TrainConfig& config = TrainConfig{});
+
+// Where a run's settings come from, in increasing precedence:
+// defaults < preset (--preset, or the file's `preset` key) < config file < --set overrides < --out.
+struct ConfigSources {
+  std::optional<std::filesystem::path> config_file;
+  std::string preset;                  // empty: the file's preset key, if any
+  std::vector<std::string> overrides;  // "key=value", applied in order
+  std::optional<std::string> out;
+};
+TrainConfig resolve_config(const ConfigSources& sources);
+
+// Checks every enumerated string and numeric range; the message names the option, the bad value
+// and what was expected.
+void validate(const TrainConfig& config);
+// Checks what needs the data: the batch fits the training set (`train_rows`: examples trained on,
+// after the validation split and train_limit) and class subset entries lie in [0, num_classes).
+void validate_against_data(const TrainConfig& config, Index train_rows, Index num_classes);
+
+}  // namespace normscale

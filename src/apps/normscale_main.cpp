@@ -1,0 +1,130 @@
+// The normscale command line: parses the subcommand, builds and validates the config on every rank,
+// runs it. The only place that catches normscale::Error.
+#include "normscale/comm/communicator.hpp"
+#include "normscale/core/error.hpp"
+#include "normscale/train/config_io.hpp"
+#include "normscale/train/presets.hpp"
+#include "normscale/train/run.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <mpi.h>
+
+#include <exception>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+// CMake may pass the project version; this fallback must match project(VERSION) in CMakeLists.txt.
+#ifndef NORMSCALE_VERSION
+#define NORMSCALE_VERSION "0.1.0"
+#endif
+
+namespace {
+
+constexpr int kErrorExitCode = 2;
+
+// The one line to change when MpiComm arrives.
+std::unique_ptr<normscale::Communicator> make_communicator() {
+  return std::make_unique<normscale::LocalComm>();
+}
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+int world_size() {
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size;
+}
+
+// Every rank may report; under mpirun one rank failing alone would leave the others waiting in a
+// collective, so it takes the whole job down.
+int report_error(const std::string& message) {
+  std::cerr << "normscale: error: " << message << std::endl;
+  if (world_size() > 1) MPI_Abort(MPI_COMM_WORLD, kErrorExitCode);
+  return kErrorExitCode;
+}
+
+int run_cli(int argc, char** argv) {
+  const bool is_root = world_rank() == 0;
+
+  CLI::App app{"normscale: norm-controlled neural-network training (Minnorm, square loss) at scale"};
+  app.set_version_flag("--version", std::string("normscale ") + NORMSCALE_VERSION);
+  app.require_subcommand(1);
+  app.footer("Every option of a run: normscale train --help (or normscale train --list-options).");
+
+  normscale::ConfigSources sources;
+  std::string config_file;
+  std::string out;
+  bool list_options = false;
+  bool list_presets = false;
+  CLI::App* train = app.add_subcommand("train", "Train one model as configured");
+  train->add_option("--config", config_file, "TOML file of options ([section] key = value)")
+      ->type_name("FILE");
+  train->add_option("--preset", sources.preset,
+                    "start from a named preset (see --list-presets); the file and --set override it")
+      ->type_name("NAME");
+  train->add_option("--set", sources.overrides,
+                    "override one option, KEY=VALUE (repeatable), e.g. --set optim.lr=0.01")
+      ->allow_extra_args(false)
+      ->type_name("KEY=VALUE");
+  train->add_option("--out", out, "run directory (same as --set out=DIR, applied last)")
+      ->type_name("DIR");
+  train->add_flag("--list-options", list_options, "print every option with its default and exit");
+  train->add_flag("--list-presets", list_presets, "print every preset and exit");
+  train->footer(normscale::describe_options());
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() != 0) {
+      throw normscale::Error(fmt::format("{} (see normscale {}--help)", error.what(),
+                                         train->parsed() ? "train " : ""));
+    }
+    // --help and --version: only rank 0 prints.
+    std::ostringstream discard;
+    return is_root ? app.exit(error) : app.exit(error, discard, discard);
+  }
+
+  if (list_options || list_presets) {
+    if (is_root && list_options) fmt::print("{}", normscale::describe_options());
+    if (is_root && list_presets) {
+      for (const auto& [name, description] : normscale::list_presets()) {
+        fmt::print("{:<24}{}\n", name, description);
+      }
+    }
+    return 0;
+  }
+
+  if (!config_file.empty()) sources.config_file = config_file;
+  if (!out.empty()) sources.out = out;
+  const normscale::TrainConfig config = normscale::resolve_config(sources);
+  normscale::validate(config);
+  const std::unique_ptr<normscale::Communicator> comm = make_communicator();
+  normscale::run_training(config, *comm);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int exit_code = 0;
+  try {
+    exit_code = run_cli(argc, argv);
+  } catch (const normscale::Error& error) {
+    exit_code = report_error(error.what());
+  } catch (const std::exception& error) {
+    // Not a normscale::Error (bad_alloc, a library's own exception): reported the same way.
+    exit_code = report_error(error.what());
+  }
+  MPI_Finalize();
+  return exit_code;
+}

@@ -1,0 +1,172 @@
+// IDX reader: zlib's gzread reads gzip'ed and raw files alike, so one code path serves both.
+#include "normscale/data/idx_reader.hpp"
+
+#include "normscale/core/error.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace normscale {
+
+namespace {
+
+// Owns a zlib file handle; every failure names the file.
+class IdxFile {
+ public:
+  IdxFile(const std::string& path, const char* what) : path_(path), what_(what) {
+    std::error_code ec;
+    NS_CHECK(std::filesystem::exists(path, ec), "{} '{}' does not exist; hint: check data.path and the file names",
+             what_, path_);
+    NS_CHECK(std::filesystem::is_regular_file(path, ec), "{} '{}' is not a regular file (a directory?)", what_,
+             path_);
+    errno = 0;
+    file_ = gzopen(path.c_str(), "rb");
+    NS_CHECK(file_ != nullptr, "cannot open {} '{}': {}; hint: check the file's permissions", what_, path_,
+             errno != 0 ? std::strerror(errno) : "out of memory");
+  }
+  IdxFile(const IdxFile&) = delete;
+  IdxFile& operator=(const IdxFile&) = delete;
+  ~IdxFile() { gzclose(file_); }
+
+  // Reads up to n bytes into dst and returns how many arrived (fewer only at the end of the data).
+  std::size_t read_some(std::uint8_t* dst, std::size_t n) {
+    std::size_t done = 0;
+    while (done < n) {
+      // gzread takes an unsigned int length, so large reads go in pieces.
+      const unsigned piece = static_cast<unsigned>(std::min<std::size_t>(n - done, std::size_t{1} << 30));
+      const int got = gzread(file_, dst + done, piece);
+      if (got < 0) {
+        int code = 0;
+        const char* message = gzerror(file_, &code);
+        NS_FAIL("{} '{}' cannot be read (zlib: {}); hint: the file is damaged, download it again", what_, path_,
+                message);
+      }
+      if (got == 0) break;
+      done += static_cast<std::size_t>(got);
+    }
+    return done;
+  }
+
+  // Reads exactly n bytes of `part` (e.g. "header", "pixel data") or fails with expected vs got.
+  void read_exact(std::uint8_t* dst, std::size_t n, const char* part) {
+    const std::size_t got = read_some(dst, n);
+    NS_CHECK(got == n,
+             "{} '{}' is truncated: expected {} bytes of {}, got {}{}; hint: the file is incomplete, "
+             "download it again",
+             what_, path_, n, part, got, zlib_note());
+  }
+
+  // The IDX header stores sizes as big-endian 32-bit unsigned integers.
+  std::uint32_t read_u32(const char* part) {
+    std::uint8_t b[4];
+    read_exact(b, 4, part);
+    return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
+  }
+
+  // Reads `n` bytes of payload in bounded chunks, so a corrupt header claiming terabytes fails on
+  // the missing data instead of on one giant allocation.
+  std::vector<std::uint8_t> read_payload(std::uint64_t n, const char* part) {
+    constexpr std::uint64_t kChunk = std::uint64_t{64} << 20;
+    std::vector<std::uint8_t> out;
+    while (out.size() < n) {
+      const std::size_t old = out.size();
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, n - old));
+      out.resize(old + want);
+      const std::size_t got = read_some(out.data() + old, want);
+      NS_CHECK(got == want,
+               "{} '{}' is truncated: expected {} bytes of {}, got {}{}; hint: the file is incomplete, "
+               "download it again",
+               what_, path_, n, part, old + got, zlib_note());
+    }
+    return out;
+  }
+
+  void check_magic(std::uint32_t expected, const char* meaning) {
+    const std::uint32_t found = read_u32("header (magic number)");
+    if (found == expected) return;
+    std::string hint = "hint: is this an IDX file of the MNIST format?";
+    if (found == kIdxImagesMagic) hint = "hint: this is an images file; are the images and labels swapped?";
+    if (found == kIdxLabelsMagic) hint = "hint: this is a labels file; are the images and labels swapped?";
+    NS_FAIL("{} '{}' has magic number 0x{:08x}, expected 0x{:08x} ({}); {}", what_, path_, found, expected,
+            meaning, hint);
+  }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  // A short read of a gzip file may be zlib reporting a cut-off stream; say so.
+  std::string zlib_note() {
+    int code = 0;
+    const char* message = gzerror(file_, &code);
+    return code == Z_OK ? std::string{} : fmt::format(" (zlib: {})", message);
+  }
+
+  std::string path_;
+  const char* what_;
+  gzFile file_ = nullptr;
+};
+
+}  // namespace
+
+IdxImages read_idx_images(const std::string& path) {
+  IdxFile file(path, "IDX images file");
+  file.check_magic(kIdxImagesMagic, "unsigned-byte images, 3 dimensions");
+  IdxImages images;
+  images.count = file.read_u32("header (image count)");
+  images.rows = file.read_u32("header (rows)");
+  images.cols = file.read_u32("header (columns)");
+  NS_CHECK(images.count > 0, "IDX images file '{}' holds 0 images; expected at least one", path);
+  NS_CHECK(images.rows > 0 && images.cols > 0,
+           "IDX images file '{}' has images of {} x {} pixels; expected both > 0", path, images.rows, images.cols);
+  // Bounding the image size keeps count * rows * cols (count < 2^32) inside 64 bits.
+  const auto pixels_per_image = static_cast<std::uint64_t>(images.rows) * static_cast<std::uint64_t>(images.cols);
+  NS_CHECK(pixels_per_image <= (std::uint64_t{1} << 31),
+           "IDX images file '{}' claims images of {} x {} pixels; expected at most 2^31 pixels per image", path,
+           images.rows, images.cols);
+  const std::uint64_t bytes = static_cast<std::uint64_t>(images.count) * pixels_per_image;
+  images.pixels = file.read_payload(bytes, "pixel data");
+  return images;
+}
+
+std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
+  IdxFile file(path, "IDX labels file");
+  file.check_magic(kIdxLabelsMagic, "unsigned-byte labels, 1 dimension");
+  const std::uint32_t count = file.read_u32("header (label count)");
+  NS_CHECK(count > 0, "IDX labels file '{}' holds 0 labels; expected at least one", path);
+  return file.read_payload(count, "label data");
+}
+
+Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path, Index num_classes) {
+  NS_CHECK(num_classes >= 0, "load_idx_dataset: num_classes must be >= 0 (0: derive from labels), got {}",
+           num_classes);
+  IdxImages images = read_idx_images(images_path);
+  std::vector<std::uint8_t> labels = read_idx_labels(labels_path);
+  NS_CHECK(static_cast<Index>(labels.size()) == images.count,
+           "IDX images file '{}' holds {} images but labels file '{}' holds {} labels; hint: both files must "
+           "belong to the same split (train or test)",
+           images_path, images.count, labels_path, labels.size());
+
+  if (num_classes == 0) num_classes = Index{*std::max_element(labels.begin(), labels.end())} + 1;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    NS_CHECK(labels[i] < num_classes,
+             "IDX labels file '{}': label {} of example {} is outside the allowed range [0, {}); hint: check the "
+             "number of classes of this data set",
+             labels_path, labels[i], i, num_classes);
+  }
+
+  Dataset data;
+  data.name = images_path;
+  data.rows = images.count;
+  data.cols = images.rows * images.cols;
+  data.features.assign(images.pixels.begin(), images.pixels.end());
+  data.labels.assign(labels.begin(), labels.end());
+  data.num_classes = num_classes;
+  data.image = ImageShape{images.rows, images.cols, 1};
+  return data;
+}
+
+}  // namespace normscale

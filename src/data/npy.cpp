@@ -1,0 +1,316 @@
+// NumPy .npy format (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html):
+// magic, version, a Python-dict header padded to 64 bytes, then the raw elements.
+#include "normscale/data/npy.hpp"
+
+#include "normscale/core/error.hpp"
+
+#include <fmt/ranges.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+namespace normscale {
+
+// Elements are copied byte for byte, which is right only on a little-endian host.
+static_assert(std::endian::native == std::endian::little, "the npy reader/writer assumes a little-endian host");
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr std::size_t kMagicSize = 6;
+
+struct NpyHeader {
+  std::string descr;
+  bool fortran_order = false;
+  std::vector<Index> shape;
+};
+
+// Position just after `'key':` (single or double quotes) in the header dict, or npos.
+std::size_t find_key(const std::string& header, const std::string& key) {
+  for (const char quote : {'\'', '"'}) {
+    const std::string quoted = std::string(1, quote) + key + std::string(1, quote);
+    std::size_t at = header.find(quoted);
+    if (at == std::string::npos) continue;
+    at = header.find(':', at + quoted.size());
+    if (at != std::string::npos) return at + 1;
+  }
+  return std::string::npos;
+}
+
+std::size_t skip_spaces(const std::string& s, std::size_t at) {
+  while (at < s.size() && (s[at] == ' ' || s[at] == '\t')) ++at;
+  return at;
+}
+
+// Parses the header dict, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }.
+NpyHeader parse_header(const std::string& header, const std::string& path) {
+  const auto malformed = [&](const char* what) {
+    NS_FAIL("npy file '{}' has a malformed header ({}): {}; hint: write it with numpy.save", path, what, header);
+  };
+  NpyHeader out;
+
+  std::size_t at = find_key(header, "descr");
+  if (at == std::string::npos) malformed("no 'descr'");
+  at = skip_spaces(header, at);
+  if (at < header.size() && header[at] == '[') {
+    NS_FAIL(
+        "npy file '{}' holds a structured dtype; expected a plain numeric dtype (f4, f8, i1..i8, u1..u8, b1); "
+        "hint: save a plain array, e.g. numpy.save(path, arr.astype('<f4'))",
+        path);
+  }
+  if (at >= header.size() || (header[at] != '\'' && header[at] != '"')) malformed("'descr' is not a string");
+  const std::size_t end = header.find(header[at], at + 1);
+  if (end == std::string::npos) malformed("unterminated 'descr'");
+  out.descr = header.substr(at + 1, end - at - 1);
+
+  at = find_key(header, "fortran_order");
+  if (at == std::string::npos) malformed("no 'fortran_order'");
+  at = skip_spaces(header, at);
+  if (header.compare(at, 4, "True") == 0) {
+    out.fortran_order = true;
+  } else if (header.compare(at, 5, "False") != 0) {
+    malformed("'fortran_order' is neither True nor False");
+  }
+
+  at = find_key(header, "shape");
+  if (at == std::string::npos) malformed("no 'shape'");
+  at = skip_spaces(header, at);
+  if (at >= header.size() || header[at] != '(') malformed("'shape' is not a tuple");
+  ++at;
+  while (true) {
+    at = skip_spaces(header, at);
+    if (at < header.size() && header[at] == ')') break;
+    std::size_t digits = at;
+    Index dim = 0;
+    while (digits < header.size() && header[digits] >= '0' && header[digits] <= '9') {
+      if (dim > (std::numeric_limits<Index>::max() - 9) / 10) malformed("a dimension is too large");
+      dim = dim * 10 + (header[digits] - '0');
+      ++digits;
+    }
+    if (digits == at) malformed("'shape' holds something other than non-negative integers");
+    out.shape.push_back(dim);
+    at = skip_spaces(header, digits);
+    if (at < header.size() && header[at] == ',') ++at;
+  }
+  return out;
+}
+
+// What the reader understands of a dtype string such as "<f4".
+struct DtypeInfo {
+  char kind = 0;         // 'f', 'i', 'u' or 'b'
+  std::size_t size = 0;  // bytes per element
+};
+
+DtypeInfo parse_dtype(const std::string& descr, const std::string& path) {
+  const auto unsupported = [&](const char* why) {
+    NS_FAIL(
+        "npy file '{}' has dtype '{}', {}; expected little-endian f4, f8, i1, i2, i4, i8, u1, u2, u4, u8 or "
+        "b1; hint: convert it in Python, e.g. numpy.save(path, arr.astype('<f4'))",
+        path, descr, why);
+  };
+  if (descr.size() < 3) unsupported("which is not a numeric dtype");
+  if (descr[0] == '>') unsupported("which is big-endian");
+  if (descr[0] != '<' && descr[0] != '|') unsupported("whose byte order is not '<' or '|'");
+  DtypeInfo info;
+  info.kind = descr[1];
+  const std::string size = descr.substr(2);
+  const bool ok =
+      (info.kind == 'f' && (size == "4" || size == "8")) ||
+      ((info.kind == 'i' || info.kind == 'u') && (size == "1" || size == "2" || size == "4" || size == "8")) ||
+      (info.kind == 'b' && size == "1");
+  if (!ok) unsupported("which normscale does not read");
+  info.size = static_cast<std::size_t>(size[0] - '0');
+  return info;
+}
+
+template <class T>
+void convert(const char* bytes, std::size_t count, double* out) {
+  for (std::size_t i = 0; i < count; ++i) {
+    T value;
+    std::memcpy(&value, bytes + i * sizeof(T), sizeof(T));
+    out[i] = static_cast<double>(value);
+  }
+}
+
+void convert_elements(const DtypeInfo& dtype, const char* bytes, std::size_t count, double* out) {
+  switch (dtype.kind) {
+    case 'f':
+      dtype.size == 4 ? convert<float>(bytes, count, out) : convert<double>(bytes, count, out);
+      return;
+    case 'i':
+      if (dtype.size == 1) convert<std::int8_t>(bytes, count, out);
+      if (dtype.size == 2) convert<std::int16_t>(bytes, count, out);
+      if (dtype.size == 4) convert<std::int32_t>(bytes, count, out);
+      if (dtype.size == 8) convert<std::int64_t>(bytes, count, out);
+      return;
+    case 'u':
+      if (dtype.size == 1) convert<std::uint8_t>(bytes, count, out);
+      if (dtype.size == 2) convert<std::uint16_t>(bytes, count, out);
+      if (dtype.size == 4) convert<std::uint32_t>(bytes, count, out);
+      if (dtype.size == 8) convert<std::uint64_t>(bytes, count, out);
+      return;
+    default:  // 'b': numpy stores bools as one byte 0 or 1
+      for (std::size_t i = 0; i < count; ++i) out[i] = bytes[i] != 0 ? 1.0 : 0.0;
+  }
+}
+
+// Fortran order stores the first axis fastest; C order (what NpyArray promises) the last.
+std::vector<double> fortran_to_c(const std::vector<double>& fortran, const std::vector<Index>& shape) {
+  const std::size_t rank = shape.size();
+  std::vector<Index> fortran_stride(rank, 1);
+  for (std::size_t k = 1; k < rank; ++k) fortran_stride[k] = fortran_stride[k - 1] * shape[k - 1];
+  std::vector<double> c_order(fortran.size());
+  std::vector<Index> index(rank, 0);  // multi-index of the C-order position, last axis fastest
+  for (std::size_t i = 0; i < c_order.size(); ++i) {
+    Index offset = 0;
+    for (std::size_t k = 0; k < rank; ++k) offset += index[k] * fortran_stride[k];
+    c_order[i] = fortran[static_cast<std::size_t>(offset)];
+    for (std::size_t k = rank; k-- > 0;) {
+      if (++index[k] < shape[k]) break;
+      index[k] = 0;
+    }
+  }
+  return c_order;
+}
+
+std::string shape_text(const std::vector<Index>& shape) {
+  if (shape.size() == 1) return fmt::format("({},)", shape[0]);
+  return fmt::format("({})", fmt::join(shape, ", "));
+}
+
+template <class T>
+void write_array(const std::string& path, const std::vector<Index>& shape, const T* data, const char* descr) {
+  std::size_t count = 1;
+  for (const Index dim : shape) {
+    NS_CHECK(dim >= 0, "write_npy '{}': shape {} has a negative dimension", path, shape_text(shape));
+    count *= static_cast<std::size_t>(dim);
+  }
+  NS_CHECK(count == 0 || data != nullptr, "write_npy '{}': no data for shape {}", path, shape_text(shape));
+
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape_text(shape));
+  // The spec pads the header with spaces so the data starts 64-byte aligned; version 1.0 has a 2-byte
+  // header length, so only huge shapes need version 2.0's 4 bytes.
+  const auto padded_length = [&](std::size_t prefix) {
+    return (prefix + header.size() + 1 + 63) / 64 * 64 - prefix;
+  };
+  const bool version2 = padded_length(10) > 65535;
+  const std::size_t padded = padded_length(version2 ? 12 : 10);
+  header.append(padded - header.size() - 1, ' ');
+  header.push_back('\n');
+
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    NS_CHECK(out.good(), "cannot create '{}' (for '{}'): {}; hint: does the directory exist and is it writable?",
+             temporary, path, std::strerror(errno));
+    out.write(kMagic, kMagicSize);
+    const char version[2] = {static_cast<char>(version2 ? 2 : 1), 0};
+    out.write(version, 2);
+    const std::uint32_t length = static_cast<std::uint32_t>(header.size());
+    out.write(reinterpret_cast<const char*>(&length), version2 ? 4 : 2);  // little-endian host
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    if (count > 0) out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(count * sizeof(T)));
+    out.close();
+    NS_CHECK(!out.fail(), "writing '{}' failed: {}; hint: is the disk full?", temporary, std::strerror(errno));
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  NS_CHECK(!ec, "cannot rename '{}' to '{}': {}", temporary, path, ec.message());
+}
+
+}  // namespace
+
+Index NpyArray::size() const {
+  Index n = 1;
+  for (const Index dim : shape) n *= dim;
+  return n;
+}
+
+NpyArray read_npy(const std::string& path) {
+  std::error_code ec;
+  NS_CHECK(std::filesystem::is_regular_file(path, ec),
+           "npy file '{}' does not exist (or is not a regular file); hint: check data.path and the file names",
+           path);
+  std::ifstream in(path, std::ios::binary);
+  NS_CHECK(in.good(), "cannot open npy file '{}': {}", path, std::strerror(errno));
+  const auto file_size = static_cast<std::uintmax_t>(std::filesystem::file_size(path, ec));
+
+  char prefix[10] = {};
+  in.read(prefix, 10);
+  NS_CHECK(in.gcount() == 10 && std::memcmp(prefix, kMagic, kMagicSize) == 0,
+           "npy file '{}' does not start with the magic string \\x93NUMPY; expected a NumPy .npy file; hint: "
+           "write it with numpy.save (numpy.savez makes .npz archives, which are not read)",
+           path);
+  const int major = static_cast<unsigned char>(prefix[6]);
+  const int minor = static_cast<unsigned char>(prefix[7]);
+  NS_CHECK(major >= 1 && major <= 3, "npy file '{}' has format version {}.{}; expected 1.0, 2.0 or 3.0", path,
+           major, minor);
+
+  // Version 1.0 stores the header length in 2 little-endian bytes, 2.0 and 3.0 in 4.
+  const std::size_t length_bytes = major == 1 ? 2 : 4;
+  unsigned char length_field[4] = {static_cast<unsigned char>(prefix[8]), static_cast<unsigned char>(prefix[9]), 0,
+                                   0};
+  if (length_bytes == 4) {
+    in.read(reinterpret_cast<char*>(length_field + 2), 2);
+    NS_CHECK(in.gcount() == 2, "npy file '{}' is truncated: expected 12 bytes of preamble", path);
+  }
+  std::size_t header_length = 0;
+  for (std::size_t b = length_bytes; b-- > 0;) header_length = (header_length << 8) | length_field[b];
+  const std::size_t header_start = 8 + length_bytes;
+  NS_CHECK(header_start + header_length <= file_size,
+           "npy file '{}' is truncated: expected a header of {} bytes, the file has {} bytes in all", path,
+           header_length, file_size);
+  std::string header(header_length, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header_length));
+
+  NpyHeader parsed = parse_header(header, path);
+  const DtypeInfo dtype = parse_dtype(parsed.descr, path);
+
+  NpyArray array;
+  array.shape = parsed.shape;
+  array.dtype = parsed.descr;
+  array.is_integer = dtype.kind != 'f';
+  std::uintmax_t count = 1;
+  for (const Index dim : array.shape) {
+    // A shape whose data could not fit in the file is truncated (or corrupt); this also stops overflow.
+    NS_CHECK(dim == 0 || count <= file_size / static_cast<std::uintmax_t>(dim),
+             "npy file '{}' is truncated: shape {} needs more data than the file's {} bytes", path,
+             shape_text(array.shape), file_size);
+    count *= static_cast<std::uintmax_t>(dim);
+  }
+  const std::uintmax_t data_bytes = count * dtype.size;
+  const std::uintmax_t available = file_size - header_start - header_length;
+  NS_CHECK(available >= data_bytes,
+           "npy file '{}' is truncated: shape {} of dtype '{}' needs {} bytes of data, got {}; hint: the file is "
+           "incomplete, write it again",
+           path, shape_text(array.shape), array.dtype, data_bytes, available);
+
+  std::vector<char> bytes(static_cast<std::size_t>(data_bytes));
+  in.read(bytes.data(), static_cast<std::streamsize>(data_bytes));
+  NS_CHECK(static_cast<std::uintmax_t>(in.gcount()) == data_bytes,
+           "npy file '{}' could not be read: expected {} bytes of data, got {}", path, data_bytes, in.gcount());
+  array.values.resize(static_cast<std::size_t>(count));
+  convert_elements(dtype, bytes.data(), array.values.size(), array.values.data());
+  if (parsed.fortran_order && array.shape.size() > 1) array.values = fortran_to_c(array.values, array.shape);
+  return array;
+}
+
+void write_npy(const std::string& path, const std::vector<Index>& shape, const float* data) {
+  write_array(path, shape, data, "<f4");
+}
+void write_npy(const std::string& path, const std::vector<Index>& shape, const double* data) {
+  write_array(path, shape, data, "<f8");
+}
+void write_npy(const std::string& path, const std::vector<Index>& shape, const std::int32_t* data) {
+  write_array(path, shape, data, "<i4");
+}
+void write_npy(const std::string& path, const std::vector<Index>& shape, const std::int64_t* data) {
+  write_array(path, shape, data, "<i8");
+}
+
+}  // namespace normscale

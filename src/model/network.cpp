@@ -1,0 +1,130 @@
+// The flat-buffer network: layers get views into two allocations, so zeroing, reducing and updating
+// the whole model are single loops over contiguous memory.
+#include "normscale/model/network.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/model/dense.hpp"
+
+#include <cmath>
+
+namespace normscale {
+
+template <class T>
+Network<T>::Network(Index input_width, std::vector<std::unique_ptr<Layer<T>>> layers)
+    : input_width_(input_width), layers_(std::move(layers)) {
+  NS_CHECK(!layers_.empty(), "a network needs at least one layer");
+  Index width = input_width_;
+  Index total = 0;
+  for (auto& layer : layers_) {
+    offsets_.push_back(total);
+    total += layer->parameter_count();
+    width = layer->output_width(width);
+  }
+  output_width_ = width;
+  params_.assign(static_cast<std::size_t>(total), T(0));
+  grads_.assign(static_cast<std::size_t>(total), T(0));
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]->bind(params_.data() + offsets_[i], grads_.data() + offsets_[i]);
+  }
+  activations_.resize(layers_.size() + 1);
+}
+
+template <class T>
+void Network<T>::initialize(const InitSpec& spec, std::uint64_t seed) {
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    RandomStream rng(seed, StreamPurpose::kInit, i);
+    layers_[i]->initialize(spec, rng);
+  }
+}
+
+template <class T>
+const Matrix<T>& Network<T>::forward(const Matrix<T>& input, Mode mode) {
+  NS_CHECK(input.cols() == input_width_, "network input has {} features, expected {}", input.cols(),
+           input_width_);
+  activations_[0] = input;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]->forward(activations_[i], activations_[i + 1], mode);
+  }
+  return activations_.back();
+}
+
+template <class T>
+void Network<T>::backward(const Matrix<T>& output_gradient) {
+  delta_ = output_gradient;
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    // The input layer's gradient is never needed.
+    Matrix<T>* din = i > 0 ? &delta_next_ : nullptr;
+    layers_[i]->backward(activations_[i], activations_[i + 1], delta_, din);
+    if (din != nullptr) std::swap(delta_, delta_next_);
+  }
+}
+
+template <class T>
+std::vector<NamedWeight<T>> Network<T>::weights() const {
+  std::vector<NamedWeight<T>> result;
+  for (const auto& layer : layers_) {
+    if (auto w = layer->weight()) {
+      result.push_back({"layer" + std::to_string(result.size() + 1), *w});
+    }
+  }
+  return result;
+}
+
+template <class T>
+std::vector<NamedWeight<T>> Network<T>::biases() const {
+  std::vector<NamedWeight<T>> result;
+  Index weighted = 0;
+  for (const auto& layer : layers_) {
+    if (layer->weight()) ++weighted;
+    if (auto b = layer->bias()) result.push_back({"layer" + std::to_string(weighted), *b});
+  }
+  return result;
+}
+
+template <class T>
+double Network<T>::squared_norm() const {
+  double sum = 0.0;
+  for (T v : params_) sum += static_cast<double>(v) * static_cast<double>(v);
+  return sum;
+}
+
+template <class T>
+std::string Network<T>::first_nonfinite_layer() const {
+  Index weighted = 0;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const Index begin = offsets_[i];
+    const Index end = begin + layers_[i]->parameter_count();
+    if (layers_[i]->weight()) ++weighted;
+    for (Index k = begin; k < end; ++k) {
+      if (!std::isfinite(static_cast<double>(params_[static_cast<std::size_t>(k)]))) {
+        return "layer" + std::to_string(weighted) + " (" + layers_[i]->kind() + ")";
+      }
+    }
+  }
+  return {};
+}
+
+template <class T>
+std::unique_ptr<Network<T>> make_mlp(const MlpSpec& spec) {
+  NS_CHECK(spec.inputs > 0 && spec.outputs > 0, "an MLP needs inputs and outputs (got {} and {})",
+           spec.inputs, spec.outputs);
+  NS_CHECK(spec.activation == "relu" || spec.activation == "identity",
+           "model.activation: expected relu or identity, got '{}'", spec.activation);
+  std::vector<std::unique_ptr<Layer<T>>> layers;
+  Index width = spec.inputs;
+  for (Index hidden : spec.hidden) {
+    NS_CHECK(hidden > 0, "model.hidden: every width must be positive, got {}", hidden);
+    layers.push_back(std::make_unique<Dense<T>>(width, hidden, spec.bias));
+    if (spec.activation == "relu") layers.push_back(std::make_unique<Relu<T>>());
+    width = hidden;
+  }
+  layers.push_back(std::make_unique<Dense<T>>(width, spec.outputs, spec.bias));
+  return std::make_unique<Network<T>>(spec.inputs, std::move(layers));
+}
+
+template class Network<float>;
+template class Network<double>;
+template std::unique_ptr<Network<float>> make_mlp<float>(const MlpSpec&);
+template std::unique_ptr<Network<double>> make_mlp<double>(const MlpSpec&);
+
+}  // namespace normscale

@@ -1,0 +1,729 @@
+// The option table of TrainConfig and everything it drives: TOML in and out, --set, listing, hash,
+// validation.
+#include "normscale/train/config_io.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/train/presets.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <system_error>
+
+namespace normscale {
+namespace {
+
+// Captureless lambda giving the address of one member, so one table row reads and writes it.
+#define NS_FIELD(member) [](TrainConfig& c) -> FieldRef { return &c.member; }
+
+// The one table. Top-level keys come first and each section is contiguous, because to_toml writes
+// rows in this order and TOML needs root keys before the first [section].
+const std::vector<OptionDescriptor>& table() {
+  using T = OptionType;
+  static const std::vector<OptionDescriptor> options = {
+      {"preset", T::kString, {},
+       "preset this run started from (applied before the file's values; empty: none)",
+       NS_FIELD(preset)},
+      {"precision", T::kString, {"float32", "float64"}, "arithmetic of model and objective",
+       NS_FIELD(precision)},
+      {"epochs", T::kInteger, {}, "passes over the training set (>= 1 unless steps >= 1)",
+       NS_FIELD(epochs)},
+      {"steps", T::kInteger, {}, "number of optimizer steps; if > 0 it overrides epochs (>= 0)",
+       NS_FIELD(steps)},
+      {"eval_every", T::kInteger, {}, "steps between evaluations; 0 = once per epoch (>= 0)",
+       NS_FIELD(eval_every)},
+      {"seed", T::kUnsigned, {}, "seed of initialisation and minibatch sampling",
+       NS_FIELD(seed)},
+      {"virtual_shards", T::kInteger, {},
+       "virtual shards V of the training set; the rank count must divide it (>= 1)",
+       NS_FIELD(virtual_shards)},
+      {"threads", T::kInteger, {}, "BLAS threads per rank; 0 = the rank's share of the cores",
+       NS_FIELD(threads)},
+      {"out", T::kString, {}, "run directory (config, logs, checkpoints, exports)", NS_FIELD(out)},
+      {"divergence_limit", T::kReal, {},
+       "a |loss| above this (or NaN/Inf) stops the run as diverged (> 0)",
+       NS_FIELD(divergence_limit)},
+      {"progress", T::kBoolean, {}, "one-line console progress on rank 0", NS_FIELD(progress)},
+      {"gallery", T::kInteger, {}, "top support vectors drawn in the PNG gallery (0: none)",
+       NS_FIELD(gallery)},
+
+      {"data.source", T::kString,
+       {"fashion-mnist", "idx", "npy", "linear-chain", "two-point", "separable-2d",
+        "student-teacher", "sinusoid"},
+       "data set: built-in Fashion-MNIST, MNIST-format IDX files, npy files or a synthetic problem",
+       NS_FIELD(data.source)},
+      {"data.path", T::kString, {}, "folder of the IDX / npy files (empty: the source's default)",
+       NS_FIELD(data.path)},
+      {"data.train_features", T::kString, {}, "training features file in data.path (empty: default)",
+       NS_FIELD(data.train_features)},
+      {"data.train_labels", T::kString, {}, "training labels file in data.path (empty: default)",
+       NS_FIELD(data.train_labels)},
+      {"data.test_features", T::kString, {}, "test features file in data.path (empty: default)",
+       NS_FIELD(data.test_features)},
+      {"data.test_labels", T::kString, {}, "test labels file in data.path (empty: default)",
+       NS_FIELD(data.test_labels)},
+      {"data.validation", T::kInteger, {},
+       "examples carved from the training set for validation (>= 0; paper: 10000 of 60000)",
+       NS_FIELD(data.validation)},
+      {"data.split_seed", T::kUnsigned, {}, "fixed seed of the validation split",
+       NS_FIELD(data.split_seed)},
+      {"data.train_limit", T::kInteger, {},
+       "train on the first N examples after the split (0: all)", NS_FIELD(data.train_limit)},
+      {"data.test_limit", T::kInteger, {}, "evaluate on the first N test examples (0: all)",
+       NS_FIELD(data.test_limit)},
+      {"data.preprocess", T::kString, {"none", "scale01", "unit-norm", "standardize"},
+       "input preprocessing: none, pixels to [0,1], unit-norm rows, or per-feature standardisation",
+       NS_FIELD(data.preprocess)},
+      {"data.synthetic_examples", T::kInteger, {}, "examples of a synthetic problem (>= 1)",
+       NS_FIELD(data.synthetic_examples)},
+      {"data.synthetic_dim", T::kInteger, {}, "input dimension of a synthetic problem (>= 1)",
+       NS_FIELD(data.synthetic_dim)},
+      {"data.synthetic_snr", T::kReal, {}, "signal-to-noise ratio of a synthetic problem (>= 0)",
+       NS_FIELD(data.synthetic_snr)},
+      {"data.synthetic_seed", T::kUnsigned, {}, "seed of the synthetic data generator",
+       NS_FIELD(data.synthetic_seed)},
+
+      {"model.hidden", T::kIntegerList, {},
+       "hidden layer widths, e.g. [800, 800]; [] = linear model (each >= 1)",
+       NS_FIELD(model.hidden)},
+      {"model.activation", T::kString, {"relu", "identity"},
+       "activation of the hidden layers (identity: deep linear network)",
+       NS_FIELD(model.activation)},
+      {"model.bias", T::kBoolean, {}, "layers have biases (penalised like any weight)",
+       NS_FIELD(model.bias)},
+      {"model.init", T::kString, {"he", "glorot", "normal", "frobenius"},
+       "weight initialisation: He, Glorot, normal(init_scale) or each layer at Frobenius norm "
+       "init_scale",
+       NS_FIELD(model.init)},
+      {"model.init_scale", T::kReal, {},
+       "sigma for init normal, Frobenius norm per layer for init frobenius (> 0)",
+       NS_FIELD(model.init_scale)},
+      {"model.outputs", T::kInteger, {},
+       "output width; 0 = derived from the data (classes, 1 for binary, target columns)",
+       NS_FIELD(model.outputs)},
+
+      {"objective.regime", T::kString, {"sgd", "square", "minnorm"},
+       "training objective: cross-entropy, square loss, or Minnorm dual ascent",
+       NS_FIELD(objective.regime)},
+      {"objective.task", T::kString, {"multiclass", "binary", "regression"},
+       "Minnorm constraints: one-vs-all margins, binary margin, or interpolation",
+       NS_FIELD(objective.task)},
+      {"objective.rho", T::kReal, {}, "Minnorm augmented-Lagrangian weight (>= 0)",
+       NS_FIELD(objective.rho)},
+      {"objective.s", T::kReal, {}, "Minnorm multiplier step size (>= 0)", NS_FIELD(objective.s)},
+      {"objective.alpha_update", T::kString, {"exact", "lagged"},
+       "multiplier update with the new weights (exact) or the step's forward outputs (lagged)",
+       NS_FIELD(objective.alpha_update)},
+      {"objective.estimator", T::kString, {"published", "unbiased"},
+       "minibatch data term: sum over S (published) or (P/Q) sum over S (unbiased)",
+       NS_FIELD(objective.estimator)},
+      {"objective.square_targets", T::kString, {"one-hot", "pm1"},
+       "square-loss targets: {0,1} (one-hot) or {-1,+1} (pm1)",
+       NS_FIELD(objective.square_targets)},
+      {"objective.square_k", T::kReal, {}, "square loss: weight on the true class (> 0)",
+       NS_FIELD(objective.square_k)},
+      {"objective.square_m", T::kReal, {}, "square loss: target value of the true class (> 0)",
+       NS_FIELD(objective.square_m)},
+      {"objective.classes", T::kIntegerList, {},
+       "class subset in order, e.g. [3, 5] (first = negative class for binary); [] = all",
+       NS_FIELD(objective.classes)},
+
+      {"optim.lr", T::kReal, {}, "learning rate eta (> 0)", NS_FIELD(optim.lr)},
+      {"optim.momentum", T::kReal, {}, "heavy-ball momentum, as PyTorch's SGD (in [0, 1))",
+       NS_FIELD(optim.momentum)},
+      {"optim.weight_decay", T::kReal, {},
+       "weight decay lambda_0 for sgd / square (>= 0); Minnorm's norm term is fixed at 1",
+       NS_FIELD(optim.weight_decay)},
+      {"optim.decay_power", T::kReal, {},
+       "NMGD vanishing decay lambda_t = lambda_0 / (1 + t)^a (a in [0, 1]; 0 = constant)",
+       NS_FIELD(optim.decay_power)},
+      {"optim.batch", T::kBatch, {}, "global minibatch size Q (>= 1), or \"full\" for Q = P",
+       NS_FIELD(optim.batch)},
+  };
+  return options;
+}
+
+#undef NS_FIELD
+
+// Reads a field through the table; the const_cast is sound because the value is only read.
+template <class T>
+const T& read_field(const OptionDescriptor& option, const TrainConfig& config) {
+  return *std::get<T*>(option.field(const_cast<TrainConfig&>(config)));
+}
+
+template <class T>
+T& write_field(const OptionDescriptor& option, TrainConfig& config) {
+  return *std::get<T*>(option.field(config));
+}
+
+constexpr std::uint64_t kMaxUnsigned =
+    static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+
+std::string_view expected_text(OptionType type) {
+  switch (type) {
+    case OptionType::kString: return "a string";
+    case OptionType::kInteger: return "an integer";
+    case OptionType::kUnsigned: return "an integer in [0, 9223372036854775807]";
+    case OptionType::kReal: return "a number";
+    case OptionType::kBoolean: return "true or false";
+    case OptionType::kIntegerList: return "a list of integers such as [800, 800]";
+    case OptionType::kBatch: return "an integer >= 1 or \"full\"";
+  }
+  return "a value";
+}
+
+std::string_view leaf_of(std::string_view key) {
+  const auto dot = key.rfind('.');
+  return dot == std::string_view::npos ? key : key.substr(dot + 1);
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+[[noreturn]] void fail_unknown_key(std::string_view where, std::string_view key) {
+  NS_FAIL("{}unknown option '{}'; did you mean '{}'? (normscale train --list-options lists every "
+          "option)",
+          where, key, closest_option_key(key));
+}
+
+bool is_section(std::string_view prefix) {
+  for (const OptionDescriptor& option : table()) {
+    if (option.key.size() > prefix.size() && option.key.starts_with(prefix) &&
+        option.key[prefix.size()] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---- Formatting values as TOML literals -------------------------------------------------------
+
+std::string quote(std::string_view text) {
+  std::string quoted = "\"";
+  for (const char ch : text) {
+    switch (ch) {
+      case '"': quoted += "\\\""; break;
+      case '\\': quoted += "\\\\"; break;
+      case '\n': quoted += "\\n"; break;
+      case '\t': quoted += "\\t"; break;
+      case '\r': quoted += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+          quoted += fmt::format("\\u{:04X}", static_cast<unsigned>(static_cast<unsigned char>(ch)));
+        } else {
+          quoted += ch;
+        }
+    }
+  }
+  return quoted + "\"";
+}
+
+// Shortest text that reads back to the same double; always a TOML float, never an integer.
+std::string format_real(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  std::string text = fmt::format("{}", value);
+  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+  return text;
+}
+
+// ---- Parsing command-line text -----------------------------------------------------------------
+
+std::string_view trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const auto last = text.find_last_not_of(" \t");
+  return text.substr(first, last - first + 1);
+}
+
+template <class T>
+std::optional<T> parse_number(std::string_view text) {
+  text = trim(text);
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  T value{};
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc{} || ptr != end) return std::nullopt;
+  return value;
+}
+
+std::optional<std::vector<std::int64_t>> parse_integer_list(std::string_view text) {
+  text = trim(text);
+  if (text.starts_with('[')) {
+    if (!text.ends_with(']')) return std::nullopt;
+    text = trim(text.substr(1, text.size() - 2));
+  }
+  std::vector<std::int64_t> values;
+  if (text.empty()) return values;
+  while (true) {
+    const auto comma = text.find(',');
+    const auto value = parse_number<std::int64_t>(text.substr(0, comma));
+    if (!value) return std::nullopt;
+    values.push_back(*value);
+    if (comma == std::string_view::npos) return values;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+std::string_view unquote(std::string_view text) {
+  if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'') &&
+      text.back() == text.front()) {
+    return text.substr(1, text.size() - 2);
+  }
+  return text;
+}
+
+// ---- Reading TOML nodes ------------------------------------------------------------------------
+
+std::string describe_node(const toml::node& node) {
+  if (const auto* s = node.as_string()) return fmt::format("string {}", quote(s->get()));
+  if (const auto* i = node.as_integer()) return fmt::format("integer {}", i->get());
+  if (const auto* f = node.as_floating_point()) return fmt::format("float {}", format_real(f->get()));
+  if (const auto* b = node.as_boolean()) return fmt::format("boolean {}", b->get());
+  if (node.is_array()) return "an array";
+  if (node.is_table()) return "a table";
+  return "a date/time";
+}
+
+std::string location(std::string_view source_name, const toml::source_region& region) {
+  return fmt::format("{}:{}: ", source_name, region.begin.line);
+}
+
+void assign_node(const OptionDescriptor& option, const toml::node& node, TrainConfig& config,
+                 std::string_view source_name) {
+  const auto fail_type = [&]() {
+    NS_FAIL("{}{}: expected {}, got {}", location(source_name, node.source()), option.key,
+            expected_text(option.type), describe_node(node));
+  };
+  switch (option.type) {
+    case OptionType::kString:
+      if (!node.is_string()) fail_type();
+      write_field<std::string>(option, config) = node.as_string()->get();
+      return;
+    case OptionType::kInteger:
+      if (!node.is_integer()) fail_type();
+      write_field<std::int64_t>(option, config) = node.as_integer()->get();
+      return;
+    case OptionType::kUnsigned:
+      if (!node.is_integer() || node.as_integer()->get() < 0) fail_type();
+      write_field<std::uint64_t>(option, config) =
+          static_cast<std::uint64_t>(node.as_integer()->get());
+      return;
+    case OptionType::kReal:
+      if (node.is_floating_point()) {
+        write_field<double>(option, config) = node.as_floating_point()->get();
+      } else if (node.is_integer()) {
+        write_field<double>(option, config) = static_cast<double>(node.as_integer()->get());
+      } else {
+        fail_type();
+      }
+      return;
+    case OptionType::kBoolean:
+      if (!node.is_boolean()) fail_type();
+      write_field<bool>(option, config) = node.as_boolean()->get();
+      return;
+    case OptionType::kIntegerList: {
+      const auto* array = node.as_array();
+      if (array == nullptr) fail_type();
+      std::vector<std::int64_t> values;
+      for (const toml::node& element : *array) {
+        if (!element.is_integer()) {
+          NS_FAIL("{}{}: expected {}, got an array holding {}",
+                  location(source_name, node.source()), option.key, expected_text(option.type),
+                  describe_node(element));
+        }
+        values.push_back(element.as_integer()->get());
+      }
+      write_field<std::vector<std::int64_t>>(option, config) = std::move(values);
+      return;
+    }
+    case OptionType::kBatch:
+      if (node.is_string() && node.as_string()->get() == "full") {
+        write_field<std::int64_t>(option, config) = kFullBatch;
+      } else if (node.is_integer() && node.as_integer()->get() >= 1) {
+        write_field<std::int64_t>(option, config) = node.as_integer()->get();
+      } else {
+        fail_type();
+      }
+      return;
+  }
+}
+
+void apply_table(const toml::table& toml_table, const std::string& prefix, TrainConfig& config,
+                 std::string_view source_name) {
+  for (auto&& [key, node] : toml_table) {
+    const std::string dotted = prefix.empty() ? std::string(key.str())
+                                              : fmt::format("{}.{}", prefix, key.str());
+    if (const OptionDescriptor* option = find_option(dotted)) {
+      assign_node(*option, node, config, source_name);
+    } else if (is_section(dotted)) {
+      if (!node.is_table()) {
+        NS_FAIL("{}'{}' is a section, not an option: write its options under [{}] or as {}.key",
+                location(source_name, key.source()), dotted, dotted, dotted);
+      }
+      apply_table(*node.as_table(), dotted, config, source_name);
+    } else {
+      fail_unknown_key(location(source_name, key.source()), dotted);
+    }
+  }
+}
+
+toml::table parse_document(std::string_view text, std::string_view source_name) {
+  try {
+    return toml::parse(text, source_name);
+  } catch (const toml::parse_error& error) {
+    NS_FAIL("{}:{}:{}: TOML syntax error: {}", source_name, error.source().begin.line,
+            error.source().begin.column, error.description());
+  }
+}
+
+// The document's `preset` key, or "" (its type is checked when the key is applied).
+std::string preset_of(const toml::table& document) {
+  if (const auto* node = document.get("preset"); node != nullptr && node->is_string()) {
+    return node->as_string()->get();
+  }
+  return {};
+}
+
+// ---- Validation helpers ------------------------------------------------------------------------
+
+template <class V>
+void check_range(bool ok, std::string_view key, const V& value, std::string_view expected) {
+  NS_CHECK(ok, "{} = {} is out of range; expected {}", key, value, expected);
+}
+
+}  // namespace
+
+std::span<const OptionDescriptor> option_table() { return table(); }
+
+const OptionDescriptor* find_option(std::string_view key) {
+  for (const OptionDescriptor& option : table()) {
+    if (option.key == key) return &option;
+  }
+  return nullptr;
+}
+
+// Compares whole keys and also leaf names (so "lr" finds "optim.lr" and "optim.hidden" finds
+// "model.hidden"); a wrong section costs one edit.
+std::string_view closest_option_key(std::string_view key) {
+  std::string_view best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (const OptionDescriptor& option : table()) {
+    const std::size_t distance =
+        std::min({edit_distance(key, option.key), edit_distance(key, leaf_of(option.key)) + 1,
+                  edit_distance(leaf_of(key), leaf_of(option.key)) + 1});
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = option.key;
+    }
+  }
+  return best;
+}
+
+std::string_view type_name(OptionType type) {
+  switch (type) {
+    case OptionType::kString: return "string";
+    case OptionType::kInteger: return "integer";
+    case OptionType::kUnsigned: return "unsigned integer";
+    case OptionType::kReal: return "real";
+    case OptionType::kBoolean: return "boolean";
+    case OptionType::kIntegerList: return "integer list";
+    case OptionType::kBatch: return "integer or \"full\"";
+  }
+  return "value";
+}
+
+std::string format_value(const OptionDescriptor& option, const TrainConfig& config) {
+  switch (option.type) {
+    case OptionType::kString: return quote(read_field<std::string>(option, config));
+    case OptionType::kInteger: return fmt::format("{}", read_field<std::int64_t>(option, config));
+    case OptionType::kUnsigned: return fmt::format("{}", read_field<std::uint64_t>(option, config));
+    case OptionType::kReal: return format_real(read_field<double>(option, config));
+    case OptionType::kBoolean: return read_field<bool>(option, config) ? "true" : "false";
+    case OptionType::kIntegerList:
+      return fmt::format("[{}]", fmt::join(read_field<std::vector<std::int64_t>>(option, config), ", "));
+    case OptionType::kBatch: {
+      const std::int64_t batch = read_field<std::int64_t>(option, config);
+      return batch == kFullBatch ? std::string("\"full\"") : fmt::format("{}", batch);
+    }
+  }
+  return {};
+}
+
+void set_option(TrainConfig& config, std::string_view key, std::string_view value) {
+  const OptionDescriptor* option = find_option(key);
+  if (option == nullptr) fail_unknown_key("--set: ", key);
+  const std::string_view text = trim(value);
+  const auto fail_type = [&]() {
+    NS_FAIL("--set {}={}: expected {}, got '{}'", key, value, expected_text(option->type), text);
+  };
+  switch (option->type) {
+    case OptionType::kString:
+      write_field<std::string>(*option, config) = std::string(unquote(text));
+      return;
+    case OptionType::kInteger: {
+      const auto parsed = parse_number<std::int64_t>(text);
+      if (!parsed) fail_type();
+      write_field<std::int64_t>(*option, config) = *parsed;
+      return;
+    }
+    case OptionType::kUnsigned: {
+      const auto parsed = parse_number<std::uint64_t>(text);
+      if (!parsed || text.starts_with('-') || *parsed > kMaxUnsigned) fail_type();
+      write_field<std::uint64_t>(*option, config) = *parsed;
+      return;
+    }
+    case OptionType::kReal: {
+      const auto parsed = parse_number<double>(text);
+      if (!parsed) fail_type();
+      write_field<double>(*option, config) = *parsed;
+      return;
+    }
+    case OptionType::kBoolean:
+      if (text != "true" && text != "false") fail_type();
+      write_field<bool>(*option, config) = text == "true";
+      return;
+    case OptionType::kIntegerList: {
+      auto parsed = parse_integer_list(text);
+      if (!parsed) fail_type();
+      write_field<std::vector<std::int64_t>>(*option, config) = std::move(*parsed);
+      return;
+    }
+    case OptionType::kBatch: {
+      if (unquote(text) == "full") {
+        write_field<std::int64_t>(*option, config) = kFullBatch;
+        return;
+      }
+      const auto parsed = parse_number<std::int64_t>(text);
+      if (!parsed || *parsed < 1) fail_type();
+      write_field<std::int64_t>(*option, config) = *parsed;
+      return;
+    }
+  }
+}
+
+void apply_override(TrainConfig& config, std::string_view assignment) {
+  const auto equals = assignment.find('=');
+  NS_CHECK(equals != std::string_view::npos,
+           "--set {}: expected key=value, e.g. --set optim.lr=0.01", assignment);
+  set_option(config, trim(assignment.substr(0, equals)), assignment.substr(equals + 1));
+}
+
+void apply_toml(TrainConfig& config, std::string_view text, std::string_view source_name) {
+  apply_table(parse_document(text, source_name), "", config, source_name);
+}
+
+TrainConfig config_from_toml(std::string_view text, std::string_view source_name) {
+  const toml::table document = parse_document(text, source_name);
+  TrainConfig config;
+  if (const std::string preset = preset_of(document); !preset.empty()) apply_preset(preset, config);
+  apply_table(document, "", config, source_name);
+  return config;
+}
+
+std::string read_config_file(const std::filesystem::path& path) {
+  std::error_code error;
+  NS_CHECK(std::filesystem::exists(path, error),
+           "config file {}: no such file (check the path given to --config)", path.string());
+  NS_CHECK(std::filesystem::is_regular_file(path, error),
+           "config file {}: not a regular file (a folder?); expected a TOML file", path.string());
+  std::ifstream file(path, std::ios::binary);
+  NS_CHECK(file.is_open(), "config file {}: cannot be opened for reading (check its permissions)",
+           path.string());
+  std::ostringstream text;
+  text << file.rdbuf();
+  NS_CHECK(!file.bad(), "config file {}: read failed", path.string());
+  return text.str();
+}
+
+std::string to_toml(const TrainConfig& config) {
+  std::string text;
+  std::string_view section;
+  for (const OptionDescriptor& option : table()) {
+    const auto dot = option.key.find('.');
+    const std::string_view option_section =
+        dot == std::string_view::npos ? std::string_view{} : option.key.substr(0, dot);
+    if (option_section != section) {
+      section = option_section;
+      text += fmt::format("\n[{}]\n", section);
+    }
+    text += fmt::format("{} = {}\n", leaf_of(option.key), format_value(option, config));
+  }
+  return text;
+}
+
+std::uint64_t config_hash(const TrainConfig& config) {
+  std::uint64_t hash = 14695981039346656037ULL;  // FNV-1a 64 offset basis
+  for (const char ch : to_toml(config)) {
+    hash ^= static_cast<unsigned char>(ch);
+    hash *= 1099511628211ULL;  // FNV-1a 64 prime
+  }
+  return hash;
+}
+
+std::string describe_options(const TrainConfig& config) {
+  std::string text =
+      "Options (in a TOML file as [section] key = value or section.key = value; on the command "
+      "line as --set section.key=value):\n";
+  for (const OptionDescriptor& option : table()) {
+    text += fmt::format("  {} = {}  ({})\n      {}", option.key, format_value(option, config),
+                        type_name(option.type), option.doc);
+    if (!option.choices.empty()) text += fmt::format("; one of: {}", fmt::join(option.choices, ", "));
+    text += "\n";
+  }
+  return text;
+}
+
+TrainConfig resolve_config(const ConfigSources& sources) {
+  std::optional<toml::table> document;
+  std::string source_name;
+  if (sources.config_file) {
+    source_name = sources.config_file->string();
+    document = parse_document(read_config_file(*sources.config_file), source_name);
+  }
+  std::string preset = sources.preset;
+  if (document) {
+    const std::string file_preset = preset_of(*document);
+    NS_CHECK(preset.empty() || file_preset.empty() || preset == file_preset,
+             "--preset {} conflicts with preset = \"{}\" in {}; keep one of them", preset,
+             file_preset, source_name);
+    if (preset.empty()) preset = file_preset;
+  }
+
+  TrainConfig config;
+  if (!preset.empty()) apply_preset(preset, config);
+  if (document) apply_table(*document, "", config, source_name);
+  for (const std::string& assignment : sources.overrides) {
+    const auto equals = assignment.find('=');
+    // A preset is applied before the file, so setting it last would silently override nothing.
+    NS_CHECK(trim(std::string_view(assignment).substr(0, equals)) != "preset",
+             "--set {}: choose the preset with --preset NAME (it is applied before the config "
+             "file and the other --set values)",
+             assignment);
+    apply_override(config, assignment);
+  }
+  if (sources.out) config.out = *sources.out;
+  return config;
+}
+
+void validate(const TrainConfig& c) {
+  // Enumerated strings and the unsigned range, straight from the table.
+  for (const OptionDescriptor& option : table()) {
+    if (!option.choices.empty()) {
+      const std::string& value = read_field<std::string>(option, c);
+      NS_CHECK(std::find(option.choices.begin(), option.choices.end(), value) !=
+                   option.choices.end(),
+               "{} = {} is not valid; expected one of: {}", option.key, quote(value),
+               fmt::join(option.choices, ", "));
+    }
+    if (option.type == OptionType::kUnsigned) {
+      // TOML integers are signed 64-bit: a larger value could not be written to the run record.
+      check_range(read_field<std::uint64_t>(option, c) <= kMaxUnsigned, option.key,
+                  read_field<std::uint64_t>(option, c), expected_text(option.type));
+    }
+  }
+  NS_CHECK(c.preset.empty() || is_known_preset(c.preset),
+           "preset = {} is not a known preset (normscale train --list-presets lists them)",
+           quote(c.preset));
+
+  check_range(c.data.validation >= 0, "data.validation", c.data.validation, "an integer >= 0");
+  check_range(c.data.train_limit >= 0, "data.train_limit", c.data.train_limit,
+              "an integer >= 0 (0: all)");
+  check_range(c.data.test_limit >= 0, "data.test_limit", c.data.test_limit,
+              "an integer >= 0 (0: all)");
+  check_range(c.data.synthetic_examples >= 1, "data.synthetic_examples", c.data.synthetic_examples,
+              "an integer >= 1");
+  check_range(c.data.synthetic_dim >= 1, "data.synthetic_dim", c.data.synthetic_dim,
+              "an integer >= 1");
+  check_range(c.data.synthetic_snr >= 0, "data.synthetic_snr", c.data.synthetic_snr,
+              "a number >= 0");
+
+  for (std::size_t i = 0; i < c.model.hidden.size(); ++i) {
+    check_range(c.model.hidden[i] >= 1, fmt::format("model.hidden[{}]", i), c.model.hidden[i],
+                "a layer width >= 1");
+  }
+  check_range(c.model.init_scale > 0 && std::isfinite(c.model.init_scale), "model.init_scale",
+              c.model.init_scale, "a finite number > 0");
+  check_range(c.model.outputs >= 0, "model.outputs", c.model.outputs,
+              "an integer >= 0 (0: derived from the data)");
+
+  check_range(c.objective.rho >= 0 && std::isfinite(c.objective.rho), "objective.rho",
+              c.objective.rho, "a finite number >= 0");
+  check_range(c.objective.s >= 0 && std::isfinite(c.objective.s), "objective.s", c.objective.s,
+              "a finite number >= 0");
+  check_range(c.objective.square_k > 0 && std::isfinite(c.objective.square_k),
+              "objective.square_k", c.objective.square_k, "a finite number > 0");
+  check_range(c.objective.square_m > 0 && std::isfinite(c.objective.square_m),
+              "objective.square_m", c.objective.square_m, "a finite number > 0");
+  std::set<std::int64_t> seen_classes;
+  for (std::size_t i = 0; i < c.objective.classes.size(); ++i) {
+    const std::int64_t label = c.objective.classes[i];
+    check_range(label >= 0, fmt::format("objective.classes[{}]", i), label, "a class label >= 0");
+    NS_CHECK(seen_classes.insert(label).second,
+             "objective.classes = [{}] names class {} twice; expected distinct labels",
+             fmt::join(c.objective.classes, ", "), label);
+  }
+
+  check_range(c.optim.lr > 0 && std::isfinite(c.optim.lr), "optim.lr", c.optim.lr,
+              "a finite number > 0");
+  check_range(c.optim.momentum >= 0 && c.optim.momentum < 1, "optim.momentum", c.optim.momentum,
+              "a number in [0, 1)");
+  check_range(c.optim.weight_decay >= 0 && std::isfinite(c.optim.weight_decay),
+              "optim.weight_decay", c.optim.weight_decay, "a finite number >= 0");
+  check_range(c.optim.decay_power >= 0 && c.optim.decay_power <= 1, "optim.decay_power",
+              c.optim.decay_power, "a number in [0, 1]");
+  check_range(c.optim.batch >= 1 || c.optim.batch == kFullBatch, "optim.batch", c.optim.batch,
+              "an integer >= 1 or \"full\"");
+
+  check_range(c.steps >= 0, "steps", c.steps, "an integer >= 0 (0: use epochs)");
+  if (c.steps == 0) {
+    check_range(c.epochs >= 1, "epochs", c.epochs, "an integer >= 1 (or set steps >= 1)");
+  }
+  check_range(c.eval_every >= 0, "eval_every", c.eval_every,
+              "an integer >= 0 (0: once per epoch)");
+  check_range(c.virtual_shards >= 1, "virtual_shards", c.virtual_shards, "an integer >= 1");
+  check_range(c.threads >= 0, "threads", c.threads, "an integer >= 0 (0: automatic)");
+  check_range(c.divergence_limit > 0, "divergence_limit", c.divergence_limit, "a number > 0");
+  check_range(c.gallery >= 0, "gallery", c.gallery, "an integer >= 0 (0: no gallery)");
+  NS_CHECK(!c.out.empty(), "out = \"\" is not valid; expected a run directory path");
+}
+
+void validate_against_data(const TrainConfig& c, Index train_rows, Index num_classes) {
+  NS_CHECK(train_rows >= 1,
+           "the training set is empty (data.validation = {}, data.train_limit = {}); expected at "
+           "least one training example",
+           c.data.validation, c.data.train_limit);
+  NS_CHECK(c.optim.batch == kFullBatch || c.optim.batch <= train_rows,
+           "optim.batch = {} is larger than the training set ({} examples); expected a batch "
+           "<= {} or \"full\"",
+           c.optim.batch, train_rows, train_rows);
+  for (std::size_t i = 0; i < c.objective.classes.size(); ++i) {
+    const std::int64_t label = c.objective.classes[i];
+    NS_CHECK(label >= 0 && label < num_classes,
+             "objective.classes[{}] = {} is out of range; the data has {} classes, expected a "
+             "label in [0, {}]",
+             i, label, num_classes, num_classes - 1);
+  }
+}
+
+}  // namespace normscale

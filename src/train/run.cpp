@@ -1,0 +1,264 @@
+// `normscale train`: data, model, objective and Trainer wired together; evaluation records in
+// metrics.jsonl, a progress line, the divergence guard, and the final outputs of the run directory.
+#include "normscale/train/run.hpp"
+
+#include "normscale/comm/communicator.hpp"
+#include "normscale/core/error.hpp"
+#include "normscale/data/data_source.hpp"
+#include "normscale/metrics/atomic_file.hpp"
+#include "normscale/metrics/metrics_log.hpp"
+#include "normscale/metrics/progress.hpp"
+#include "normscale/metrics/support_vectors.hpp"
+#include "normscale/metrics/weight_metrics.hpp"
+#include "normscale/train/config_io.hpp"
+#include "normscale/train/run_outputs.hpp"
+#include "normscale/train/trainer.hpp"
+
+#include <cblas.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <optional>
+
+namespace normscale {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Output width: explicit, or one per class, one for binary Minnorm, one per regression target.
+Index output_width(const TrainConfig& config, const Dataset& train) {
+  if (config.model.outputs > 0) return config.model.outputs;
+  if (!train.is_classification()) return train.target_cols;
+  if (config.objective.regime == "minnorm" && config.objective.task == "binary") return 1;
+  return train.num_classes;
+}
+
+TrainerOptions trainer_options(const TrainConfig& config) {
+  TrainerOptions o;
+  o.batch = config.optim.batch;
+  o.virtual_shards = config.virtual_shards;
+  o.seed = config.seed;
+  o.lr = config.optim.lr;
+  o.momentum = config.optim.momentum;
+  o.weight_decay = config.optim.weight_decay;
+  o.decay_power = config.optim.decay_power;
+  o.exact_multiplier_update = config.objective.alpha_update == "exact";
+  o.unbiased_estimator = config.objective.estimator == "unbiased";
+  return o;
+}
+
+// Step times and bytes accumulated between two evaluations.
+struct Interval {
+  Index steps = 0;
+  Index samples = 0;
+  double compute = 0, comm = 0, multiplier = 0, bytes = 0;
+  Clock::time_point start = Clock::now();
+  void add(const StepStats& s) {
+    ++steps;
+    samples += s.examples;
+    compute += s.compute_seconds;
+    comm += s.comm_seconds;
+    multiplier += s.multiplier_seconds;
+    bytes += s.bytes_reduced;
+  }
+  double samples_per_second() const {
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return seconds > 0 ? static_cast<double>(samples) / seconds : 0.0;
+  }
+};
+
+template <class T>
+class Run {
+ public:
+  Run(const TrainConfig& config, Communicator& comm, DataSplits& data)
+      : config_(config), comm_(comm), data_(data),
+        network_(make_mlp<T>({data.train.cols,
+                              std::vector<Index>(config.model.hidden.begin(), config.model.hidden.end()),
+                              output_width(config, data.train), config.model.activation, config.model.bias})),
+        objective_(make_objective<T>(config.objective, data.train, network_->output_width())),
+        trainer_(trainer_options(config), comm, data.train, data.train.rows, *network_, *objective_) {
+    network_->initialize({config.model.init, config.model.init_scale}, config.seed);
+    if (comm.is_root()) {
+      std::filesystem::create_directories(config.out);
+      write_file_atomically(path("config.toml"), to_toml(config));
+      log_.emplace(path("metrics.jsonl"), JsonlWriter::Mode::kTruncate);
+      if (config.progress) progress_.emplace(stdout, 30.0);
+    }
+  }
+
+  void train() {
+    const Index total = config_.steps > 0 ? config_.steps
+                                          : trainer_.steps_for_epochs(static_cast<double>(config_.epochs));
+    const Index per_epoch = trainer_.steps_for_epochs(1.0);
+    const Index eval_every = config_.eval_every > 0 ? config_.eval_every
+                             : per_epoch > 1       ? per_epoch
+                                                   : std::max<Index>(1, total / 20);
+    if (comm_.is_root()) {
+      fmt::print("normscale: {} on {} ({} train / {} validation / {} test), {} parameters, {} steps of batch {}\n",
+                 objective_->name(), data_.train.name, data_.train.rows, data_.validation.rows, data_.test.rows,
+                 network_->parameter_count(), total, trainer_.global_batch());
+      std::fflush(stdout);
+    }
+    evaluate(Interval{});
+    Interval interval;
+    auto last_progress = Clock::now() - std::chrono::seconds(1);
+    while (trainer_.steps_done() < total) {
+      const StepStats stats = trainer_.step();
+      interval.add(stats);
+      guard_divergence(stats);
+      if (trainer_.steps_done() % eval_every == 0 || trainer_.steps_done() == total) {
+        evaluate(interval);
+        interval = Interval{};
+      } else if (progress_ && Clock::now() - last_progress > std::chrono::milliseconds(250)) {
+        show_progress(interval, total);
+        last_progress = Clock::now();
+      }
+    }
+    if (progress_) progress_->finish();
+    finish();
+  }
+
+ private:
+  std::string path(const char* name) const { return (std::filesystem::path(config_.out) / name).string(); }
+
+  void show_progress(const Interval& interval, Index total) {
+    ProgressState state;
+    state.epoch = trainer_.epochs_done();
+    state.step = trainer_.steps_done();
+    state.total_steps = total;
+    state.train_error = last_train_error_;
+    state.validation_error = last_validation_error_;
+    state.samples_per_second = interval.samples_per_second();
+    if (state.samples_per_second > 0) {
+      state.eta_seconds = static_cast<double>((total - state.step) * trainer_.global_batch()) / state.samples_per_second;
+    }
+    progress_->update(state);
+  }
+
+  void guard_divergence(const StepStats& stats) {
+    const double loss = stats.loss_sum / static_cast<double>(stats.examples);
+    if (std::isfinite(loss) && std::abs(loss) <= config_.divergence_limit) return;
+    std::string where = network_->first_nonfinite_layer();
+    where = where.empty() ? "the weights are still finite" : "first non-finite weights in " + where;
+    const std::string last_good =
+        last_good_ ? fmt::format("step {} (train error {:.2f}%, validation error {})", last_good_->step,
+                                 last_good_->train_error, last_good_->validation)
+                   : std::string("none");
+    if (log_) {
+      log_->write({{"event", "diverged"}, {"step", trainer_.steps_done()}, {"epoch", trainer_.epochs_done()},
+                   {"loss", std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json(nullptr)}});
+    }
+    NS_FAIL("training diverged at step {} (epoch {:.2f}): mean loss {} over the minibatch ({} limit {:g}); {}. "
+            "Last good evaluation: {}. Everything written to {} so far is intact. Hint: lower optim.lr or "
+            "objective.s, or raise objective.rho (the published paper-minnorm-sgd preset is known to diverge; "
+            "paper-minnorm-sgd-rho is its stable variant).",
+            trainer_.steps_done(), trainer_.epochs_done(), loss, "divergence_limit", config_.divergence_limit,
+            where, last_good, config_.out);
+  }
+
+  void evaluate(const Interval& interval) {
+    const EvalStats train = trainer_.evaluate(data_.train);
+    nlohmann::json record = {{"step", trainer_.steps_done()},
+                             {"epoch", trainer_.epochs_done()},
+                             {"train_error", train.error_percent()},
+                             {"train_loss", train.mean_loss()}};
+    for (const auto& [name, split] : {std::pair<const char*, const Dataset*>{"validation", &data_.validation},
+                                      std::pair<const char*, const Dataset*>{"test", &data_.test}}) {
+      if (split->rows == 0) continue;
+      const EvalStats e = trainer_.evaluate(*split);
+      record[std::string(name) + "_error"] = e.error_percent();
+      record[std::string(name) + "_loss"] = e.mean_loss();
+    }
+    const WeightMetrics norms = spectral_.evaluate(network_->weights());
+    record["weight_norm"] = norms.weight_norm;
+    record["rho"] = norms.rho;
+    record["capacity_bound"] = norms.capacity_bound;
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& l : norms.layers) {
+      layers.push_back({{"name", l.name}, {"frobenius", l.frobenius}, {"spectral", l.spectral},
+                        {"stable_rank", l.stable_rank}});
+    }
+    record["layers"] = layers;
+    if (objective_->is_minnorm()) {
+      record["lagrangian"] = trainer_.lagrangian();
+      const AlphaStats a = alpha_stats(*objective_->multipliers(), support_rule_for(data_.train));
+      record["support_vectors"] = trainer_.support_count();
+      record["support_fraction"] = static_cast<double>(trainer_.support_count()) / static_cast<double>(data_.train.rows);
+      record["alpha_max"] = a.max_alpha;
+      record["alpha_mean"] = a.mean_alpha();
+      record["support_per_output"] = a.per_output_support;
+    }
+    if (interval.steps > 0) {
+      record["samples_per_s"] = interval.samples_per_second();
+      record["time_compute_s"] = interval.compute;
+      record["time_comm_s"] = interval.comm;
+      record["time_multiplier_s"] = interval.multiplier;
+      record["bytes_reduced"] = interval.bytes;
+    }
+    last_train_error_ = train.error_percent();
+    if (record.contains("validation_error")) last_validation_error_ = record["validation_error"].get<double>();
+    const std::string validation = last_validation_error_ ? fmt::format("{:.2f}%", *last_validation_error_) : "n/a";
+    last_good_ = LastGood{trainer_.steps_done(), train.error_percent(), validation};
+    if (log_) log_->write(record);
+    last_record_ = record;
+  }
+
+  void finish() {
+    trainer_.flush_multipliers();
+    if (!comm_.is_root()) return;
+    write_weights(config_.out, *network_);
+    if (const MultiplierStore* store = objective_->multipliers()) {
+      write_multipliers(config_.out, *store, data_.train, config_.gallery);
+    }
+    const auto percent = [&](const char* key) {
+      return last_record_.contains(key) ? fmt::format("{:.2f}%", last_record_[key].get<double>()) : "n/a";
+    };
+    std::string summary = fmt::format("normscale: done after {} steps ({:.2f} epochs): train error {}, validation "
+                                      "error {}, test error {}, weight norm {:.4g}",
+                                      trainer_.steps_done(), trainer_.epochs_done(), percent("train_error"),
+                                      percent("validation_error"), percent("test_error"),
+                                      last_record_["weight_norm"].get<double>());
+    if (last_record_.contains("support_fraction")) {
+      summary += fmt::format(", support vectors {:.2f}%", 100.0 * last_record_["support_fraction"].get<double>());
+    }
+    fmt::print("{}\nnormscale: run directory {}\n", summary, config_.out);
+  }
+
+  struct LastGood {
+    Index step;
+    double train_error;
+    std::string validation;
+  };
+
+  const TrainConfig& config_;
+  Communicator& comm_;
+  DataSplits& data_;
+  std::unique_ptr<Network<T>> network_;
+  std::unique_ptr<Objective<T>> objective_;
+  Trainer<T> trainer_;
+  SpectralNormTracker spectral_;
+  std::optional<JsonlWriter> log_;
+  std::optional<ProgressLine> progress_;
+  std::optional<double> last_train_error_, last_validation_error_;
+  std::optional<LastGood> last_good_;
+  nlohmann::json last_record_;
+};
+
+}  // namespace
+
+void run_training(const TrainConfig& config, Communicator& comm) {
+  validate(config);
+  if (config.threads > 0) openblas_set_num_threads(static_cast<int>(config.threads));
+  DataSplits data = load_data(config.data);
+  validate_against_data(config, data.train.rows, data.train.num_classes);
+  if (config.precision == "float64") {
+    Run<double>(config, comm, data).train();
+  } else {
+    Run<float>(config, comm, data).train();
+  }
+}
+
+}  // namespace normscale

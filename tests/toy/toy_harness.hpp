@@ -1,0 +1,55 @@
+// Shared set-up of the toy-problem tests: a double-precision network and objective on one data set,
+// trained full batch through the real Trainer on one process.
+#pragma once
+
+#include "normscale/objective/objective.hpp"
+#include "normscale/train/config.hpp"
+#include "normscale/train/trainer.hpp"
+
+#include <memory>
+
+namespace normscale::toy {
+
+struct ToyRun {
+  Dataset data;
+  std::unique_ptr<Network<double>> network;
+  std::unique_ptr<Objective<double>> objective;
+  LocalComm comm;
+  std::unique_ptr<Trainer<double>> trainer;
+
+  // Takes `steps` full-batch steps (and applies any pending multiplier update).
+  void train(Index steps) {
+    for (Index t = 0; t < steps; ++t) trainer->step();
+    trainer->flush_multipliers();
+  }
+  double alpha(Index example, Index output = 0) const { return objective->multipliers()->row(example)[output]; }
+  Matrix<double> outputs() { return network->forward(data.feature_matrix().cast<double>()); }
+};
+
+// Builds the run; `weights` (if non-empty) replaces the initial parameters.
+inline std::unique_ptr<ToyRun> make_toy_run(Dataset data, const MlpSpec& spec, const ObjectiveConfig& objective,
+                                            TrainerOptions options, const std::vector<double>& weights = {},
+                                            const InitSpec& init = {"he", 1.0}, std::uint64_t seed = 1) {
+  auto run = std::make_unique<ToyRun>();
+  run->data = std::move(data);
+  run->network = make_mlp<double>(spec);
+  run->network->initialize(init, seed);
+  if (!weights.empty()) run->network->parameters() = weights;
+  run->objective = make_objective<double>(objective, run->data, spec.outputs);
+  options.batch = kFullBatch;
+  options.virtual_shards = 1;
+  run->trainer = std::make_unique<Trainer<double>>(options, run->comm, run->data, run->data.rows, *run->network,
+                                                   *run->objective);
+  return run;
+}
+
+inline ObjectiveConfig minnorm_config(const std::string& task, double rho, double s) {
+  ObjectiveConfig c;
+  c.regime = "minnorm";
+  c.task = task;
+  c.rho = rho;
+  c.s = s;
+  return c;
+}
+
+}  // namespace normscale::toy

@@ -1,0 +1,485 @@
+// Config parsing, overrides, precedence, round trip, hash and validation (config_io).
+#include "normscale/core/error.hpp"
+#include "normscale/train/config_io.hpp"
+#include "normscale/train/presets.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace normscale {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+// A TOML file under the system temp folder, removed when the test ends.
+class TempFile {
+ public:
+  TempFile(const std::string& stem, const std::string& text) {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("normscale_test_" + stem + "_" + std::to_string(::getpid()) + "_" +
+             std::to_string(counter++) + ".toml");
+    std::ofstream(path_) << text;
+  }
+  ~TempFile() { std::filesystem::remove(path_); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The message of the normscale::Error that `action` throws; fails the test if none is thrown.
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "expected normscale::Error";
+  return {};
+}
+
+// Field by field, written out by hand so it does not depend on the option table under test.
+void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
+  EXPECT_EQ(a.data.source, b.data.source);
+  EXPECT_EQ(a.data.path, b.data.path);
+  EXPECT_EQ(a.data.train_features, b.data.train_features);
+  EXPECT_EQ(a.data.train_labels, b.data.train_labels);
+  EXPECT_EQ(a.data.test_features, b.data.test_features);
+  EXPECT_EQ(a.data.test_labels, b.data.test_labels);
+  EXPECT_EQ(a.data.validation, b.data.validation);
+  EXPECT_EQ(a.data.split_seed, b.data.split_seed);
+  EXPECT_EQ(a.data.train_limit, b.data.train_limit);
+  EXPECT_EQ(a.data.test_limit, b.data.test_limit);
+  EXPECT_EQ(a.data.preprocess, b.data.preprocess);
+  EXPECT_EQ(a.data.synthetic_examples, b.data.synthetic_examples);
+  EXPECT_EQ(a.data.synthetic_dim, b.data.synthetic_dim);
+  EXPECT_EQ(a.data.synthetic_snr, b.data.synthetic_snr);
+  EXPECT_EQ(a.data.synthetic_seed, b.data.synthetic_seed);
+  EXPECT_EQ(a.model.hidden, b.model.hidden);
+  EXPECT_EQ(a.model.activation, b.model.activation);
+  EXPECT_EQ(a.model.bias, b.model.bias);
+  EXPECT_EQ(a.model.init, b.model.init);
+  EXPECT_EQ(a.model.init_scale, b.model.init_scale);
+  EXPECT_EQ(a.model.outputs, b.model.outputs);
+  EXPECT_EQ(a.objective.regime, b.objective.regime);
+  EXPECT_EQ(a.objective.task, b.objective.task);
+  EXPECT_EQ(a.objective.rho, b.objective.rho);
+  EXPECT_EQ(a.objective.s, b.objective.s);
+  EXPECT_EQ(a.objective.alpha_update, b.objective.alpha_update);
+  EXPECT_EQ(a.objective.estimator, b.objective.estimator);
+  EXPECT_EQ(a.objective.square_targets, b.objective.square_targets);
+  EXPECT_EQ(a.objective.square_k, b.objective.square_k);
+  EXPECT_EQ(a.objective.square_m, b.objective.square_m);
+  EXPECT_EQ(a.objective.classes, b.objective.classes);
+  EXPECT_EQ(a.optim.lr, b.optim.lr);
+  EXPECT_EQ(a.optim.momentum, b.optim.momentum);
+  EXPECT_EQ(a.optim.weight_decay, b.optim.weight_decay);
+  EXPECT_EQ(a.optim.decay_power, b.optim.decay_power);
+  EXPECT_EQ(a.optim.batch, b.optim.batch);
+  EXPECT_EQ(a.precision, b.precision);
+  EXPECT_EQ(a.epochs, b.epochs);
+  EXPECT_EQ(a.steps, b.steps);
+  EXPECT_EQ(a.eval_every, b.eval_every);
+  EXPECT_EQ(a.seed, b.seed);
+  EXPECT_EQ(a.virtual_shards, b.virtual_shards);
+  EXPECT_EQ(a.threads, b.threads);
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_EQ(a.divergence_limit, b.divergence_limit);
+  EXPECT_EQ(a.progress, b.progress);
+  EXPECT_EQ(a.gallery, b.gallery);
+  EXPECT_EQ(a.preset, b.preset);
+}
+
+// One change away from the defaults for every field of TrainConfig, written out by hand: if a
+// field is missing from the option table, its change leaves to_toml and the hash unchanged.
+std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_change_per_field() {
+  return {
+      {"data.source", [](TrainConfig& c) { c.data.source = "idx"; }},
+      {"data.path", [](TrainConfig& c) { c.data.path = "/data/mnist"; }},
+      {"data.train_features", [](TrainConfig& c) { c.data.train_features = "a"; }},
+      {"data.train_labels", [](TrainConfig& c) { c.data.train_labels = "b"; }},
+      {"data.test_features", [](TrainConfig& c) { c.data.test_features = "c"; }},
+      {"data.test_labels", [](TrainConfig& c) { c.data.test_labels = "d"; }},
+      {"data.validation", [](TrainConfig& c) { c.data.validation = 5000; }},
+      {"data.split_seed", [](TrainConfig& c) { c.data.split_seed = 99; }},
+      {"data.train_limit", [](TrainConfig& c) { c.data.train_limit = 1000; }},
+      {"data.test_limit", [](TrainConfig& c) { c.data.test_limit = 500; }},
+      {"data.preprocess", [](TrainConfig& c) { c.data.preprocess = "unit-norm"; }},
+      {"data.synthetic_examples", [](TrainConfig& c) { c.data.synthetic_examples = 20; }},
+      {"data.synthetic_dim", [](TrainConfig& c) { c.data.synthetic_dim = 3; }},
+      {"data.synthetic_snr", [](TrainConfig& c) { c.data.synthetic_snr = 0.25; }},
+      {"data.synthetic_seed", [](TrainConfig& c) { c.data.synthetic_seed = 8; }},
+      {"model.hidden", [](TrainConfig& c) { c.model.hidden = {32}; }},
+      {"model.activation", [](TrainConfig& c) { c.model.activation = "identity"; }},
+      {"model.bias", [](TrainConfig& c) { c.model.bias = false; }},
+      {"model.init", [](TrainConfig& c) { c.model.init = "frobenius"; }},
+      {"model.init_scale", [](TrainConfig& c) { c.model.init_scale = 5.0; }},
+      {"model.outputs", [](TrainConfig& c) { c.model.outputs = 1; }},
+      {"objective.regime", [](TrainConfig& c) { c.objective.regime = "square"; }},
+      {"objective.task", [](TrainConfig& c) { c.objective.task = "binary"; }},
+      {"objective.rho", [](TrainConfig& c) { c.objective.rho = 7.8125; }},
+      {"objective.s", [](TrainConfig& c) { c.objective.s = 0.5; }},
+      {"objective.alpha_update", [](TrainConfig& c) { c.objective.alpha_update = "lagged"; }},
+      {"objective.estimator", [](TrainConfig& c) { c.objective.estimator = "unbiased"; }},
+      {"objective.square_targets", [](TrainConfig& c) { c.objective.square_targets = "pm1"; }},
+      {"objective.square_k", [](TrainConfig& c) { c.objective.square_k = 2.0; }},
+      {"objective.square_m", [](TrainConfig& c) { c.objective.square_m = 3.0; }},
+      {"objective.classes", [](TrainConfig& c) { c.objective.classes = {3, 5}; }},
+      {"optim.lr", [](TrainConfig& c) { c.optim.lr = 0.1; }},
+      {"optim.momentum", [](TrainConfig& c) { c.optim.momentum = 0.9; }},
+      {"optim.weight_decay", [](TrainConfig& c) { c.optim.weight_decay = 5e-4; }},
+      {"optim.decay_power", [](TrainConfig& c) { c.optim.decay_power = 0.5; }},
+      {"optim.batch", [](TrainConfig& c) { c.optim.batch = kFullBatch; }},
+      {"precision", [](TrainConfig& c) { c.precision = "float64"; }},
+      {"epochs", [](TrainConfig& c) { c.epochs = 30; }},
+      {"steps", [](TrainConfig& c) { c.steps = 100; }},
+      {"eval_every", [](TrainConfig& c) { c.eval_every = 10; }},
+      {"seed", [](TrainConfig& c) { c.seed = 1234; }},
+      {"virtual_shards", [](TrainConfig& c) { c.virtual_shards = 8; }},
+      {"threads", [](TrainConfig& c) { c.threads = 2; }},
+      {"out", [](TrainConfig& c) { c.out = "runs/x"; }},
+      {"divergence_limit", [](TrainConfig& c) { c.divergence_limit = 1e6; }},
+      {"progress", [](TrainConfig& c) { c.progress = false; }},
+      {"gallery", [](TrainConfig& c) { c.gallery = 0; }},
+      {"preset", [](TrainConfig& c) { c.preset = "paper-sgd"; }},
+  };
+}
+
+TEST(ConfigToml, SampleFileSetsTheRightFields) {
+  const TempFile file("sample", R"(
+epochs = 7
+seed = 42
+progress = false
+objective.rho = 1          # an integer is accepted for a real option
+objective.regime = "sgd"
+
+[data]
+source = "idx"
+path = "/data/mnist"
+validation = 5000
+
+[model]
+hidden = [100, 50]
+activation = "identity"
+bias = false
+
+[optim]
+batch = "full"
+lr = 0.05
+)");
+  ConfigSources sources;
+  sources.config_file = file.path();
+  const TrainConfig c = resolve_config(sources);
+  EXPECT_EQ(c.epochs, 7);
+  EXPECT_EQ(c.seed, 42u);
+  EXPECT_FALSE(c.progress);
+  EXPECT_EQ(c.objective.rho, 1.0);
+  EXPECT_EQ(c.objective.regime, "sgd");
+  EXPECT_EQ(c.data.source, "idx");
+  EXPECT_EQ(c.data.path, "/data/mnist");
+  EXPECT_EQ(c.data.validation, 5000);
+  EXPECT_EQ(c.model.hidden, (std::vector<std::int64_t>{100, 50}));
+  EXPECT_EQ(c.model.activation, "identity");
+  EXPECT_FALSE(c.model.bias);
+  EXPECT_EQ(c.optim.batch, kFullBatch);
+  EXPECT_EQ(c.optim.lr, 0.05);
+  // Untouched options keep their defaults.
+  const TrainConfig defaults;
+  EXPECT_EQ(c.objective.s, defaults.objective.s);
+  EXPECT_EQ(c.data.preprocess, defaults.data.preprocess);
+  EXPECT_EQ(c.preset, "");
+}
+
+TEST(ConfigSet, ValuesAreParsedByTheOptionType) {
+  TrainConfig c;
+  apply_override(c, "model.hidden=[64, 32]");
+  EXPECT_EQ(c.model.hidden, (std::vector<std::int64_t>{64, 32}));
+  apply_override(c, "model.hidden=800,800");
+  EXPECT_EQ(c.model.hidden, (std::vector<std::int64_t>{800, 800}));
+  apply_override(c, "model.hidden=[]");
+  EXPECT_TRUE(c.model.hidden.empty());
+  apply_override(c, "optim.batch=full");
+  EXPECT_EQ(c.optim.batch, kFullBatch);
+  apply_override(c, "optim.batch=256");
+  EXPECT_EQ(c.optim.batch, 256);
+  apply_override(c, "progress=false");
+  EXPECT_FALSE(c.progress);
+  apply_override(c, "model.bias=true");
+  EXPECT_TRUE(c.model.bias);
+  apply_override(c, "optim.lr=1e-2");
+  EXPECT_EQ(c.optim.lr, 1e-2);
+  apply_override(c, "objective.rho=3");
+  EXPECT_EQ(c.objective.rho, 3.0);
+  apply_override(c, "seed=7");
+  EXPECT_EQ(c.seed, 7u);
+  apply_override(c, "objective.regime=square");
+  EXPECT_EQ(c.objective.regime, "square");
+  apply_override(c, "out=\"runs/with = sign\"");
+  EXPECT_EQ(c.out, "runs/with = sign");
+}
+
+TEST(ConfigPrecedence, DefaultsPresetFileSetOut) {
+  // paper-sgd sets regime sgd, batch 128, lr 0.1; the file overrides batch and lr; --set
+  // overrides lr again; --out beats --set out.
+  const TempFile file("precedence", R"(
+[optim]
+batch = 64
+lr = 0.5
+)");
+  ConfigSources sources;
+  sources.config_file = file.path();
+  sources.preset = "paper-sgd";
+  sources.overrides = {"optim.lr=0.7", "out=runs/from-set"};
+  sources.out = "runs/from-out";
+  const TrainConfig c = resolve_config(sources);
+  EXPECT_EQ(c.objective.regime, "sgd");  // preset beats default ("minnorm")
+  EXPECT_EQ(c.optim.batch, 64);           // file beats preset (128)
+  EXPECT_EQ(c.optim.lr, 0.7);             // --set beats file (0.5)
+  EXPECT_EQ(c.out, "runs/from-out");      // --out is applied last
+  EXPECT_EQ(c.epochs, TrainConfig{}.epochs);
+  EXPECT_EQ(c.preset, "paper-sgd");
+}
+
+TEST(ConfigPrecedence, PresetKeyInFileIsAppliedBeforeTheFileValues) {
+  const TempFile file("preset_key", R"(
+preset = "paper-minnorm-sgd"
+[objective]
+rho = 2.5
+)");
+  ConfigSources sources;
+  sources.config_file = file.path();
+  const TrainConfig c = resolve_config(sources);
+  EXPECT_EQ(c.preset, "paper-minnorm-sgd");
+  EXPECT_EQ(c.objective.s, 7.8125);  // from the preset
+  EXPECT_EQ(c.optim.lr, 1e-5);       // from the preset
+  EXPECT_EQ(c.objective.rho, 2.5);   // the file beats the preset (0)
+}
+
+TEST(ConfigPrecedence, ConflictingPresetsAndPresetViaSetAreRejected) {
+  const TempFile file("preset_conflict", "preset = \"paper-wd\"\n");
+  ConfigSources sources;
+  sources.config_file = file.path();
+  sources.preset = "paper-sgd";
+  EXPECT_THAT(error_of([&] { resolve_config(sources); }),
+              AllOf(HasSubstr("paper-sgd"), HasSubstr("paper-wd"), HasSubstr("conflicts")));
+
+  ConfigSources via_set;
+  via_set.overrides = {"preset=paper-sgd"};
+  EXPECT_THAT(error_of([&] { resolve_config(via_set); }), HasSubstr("--preset"));
+}
+
+TEST(ConfigToml, RoundTripOfANonDefaultConfig) {
+  TrainConfig c;
+  for (const auto& [key, change] : one_change_per_field()) change(c);
+  // Values that are easy to get wrong in text.
+  c.data.path = "C:\\data \"quoted\"\nnext\tline";
+  c.objective.s = 0.1;
+  c.optim.lr = 1e-300;
+  c.model.init_scale = 3.0;  // integral real must stay a float in TOML
+  c.divergence_limit = 1e22;
+  c.data.synthetic_snr = std::numeric_limits<double>::infinity();
+  c.seed = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  c.objective.classes = {};
+  c.model.hidden = {800, 400, 10};
+  const std::string text = to_toml(c);
+  const TrainConfig parsed = config_from_toml(text);
+  expect_same_config(parsed, c);
+  EXPECT_EQ(to_toml(parsed), text);
+}
+
+TEST(ConfigToml, RoundTripOfAPresetWithFullBatch) {
+  TrainConfig c;
+  apply_preset("paper-minnorm-bgd", c);
+  c.optim.lr = 0.02;  // the written values win over the preset when read back
+  const TrainConfig parsed = config_from_toml(to_toml(c));
+  expect_same_config(parsed, c);
+  EXPECT_THAT(to_toml(c), HasSubstr("batch = \"full\""));
+}
+
+TEST(ConfigTable, EveryFieldIsAnOptionThatRoundTripsAndChangesTheHash) {
+  const auto changes = one_change_per_field();
+  EXPECT_EQ(changes.size(), option_table().size());
+  const TrainConfig defaults;
+  for (const auto& [key, change] : changes) {
+    SCOPED_TRACE(key);
+    EXPECT_NE(find_option(key), nullptr);
+    TrainConfig changed;
+    change(changed);
+    EXPECT_NE(config_hash(changed), config_hash(defaults));
+    expect_same_config(config_from_toml(to_toml(changed)), changed);
+    EXPECT_THAT(describe_options(), HasSubstr(key));
+  }
+}
+
+TEST(ConfigErrors, UnknownKeyInFileNamesKeyFileLineAndSuggestion) {
+  const TempFile file("unknown", "epochs = 2\n\n[optim]\nlrr = 0.1\n");
+  ConfigSources sources;
+  sources.config_file = file.path();
+  EXPECT_THAT(error_of([&] { resolve_config(sources); }),
+              AllOf(HasSubstr(file.path().string() + ":4:"), HasSubstr("'optim.lrr'"),
+                    HasSubstr("did you mean 'optim.lr'")));
+}
+
+TEST(ConfigErrors, UnknownKeyInSetSuggestsByLeafName) {
+  TrainConfig c;
+  EXPECT_THAT(error_of([&] { apply_override(c, "lr=0.1"); }),
+              AllOf(HasSubstr("'lr'"), HasSubstr("did you mean 'optim.lr'")));
+  EXPECT_THAT(error_of([&] { apply_override(c, "optim.hidden=[3]"); }),
+              HasSubstr("did you mean 'model.hidden'"));
+  EXPECT_THAT(error_of([&] { apply_override(c, "optim.lr"); }), HasSubstr("key=value"));
+  EXPECT_THAT(error_of([&] { config_from_toml("data = 5\n", "x.toml"); }),
+              AllOf(HasSubstr("x.toml:1:"), HasSubstr("'data' is a section")));
+}
+
+TEST(ConfigErrors, WrongTypeNamesKeyExpectedAndActual) {
+  EXPECT_THAT(error_of([] { config_from_toml("epochs = \"three\"\n", "run.toml"); }),
+              AllOf(HasSubstr("run.toml:1:"), HasSubstr("epochs"), HasSubstr("expected an integer"),
+                    HasSubstr("got string \"three\"")));
+  EXPECT_THAT(error_of([] { config_from_toml("[model]\nhidden = [800, \"a\"]\n", "m.toml"); }),
+              AllOf(HasSubstr("m.toml:2:"), HasSubstr("model.hidden"),
+                    HasSubstr("expected a list of integers")));
+  EXPECT_THAT(error_of([] { config_from_toml("optim.batch = -1\n"); }),
+              AllOf(HasSubstr("optim.batch"), HasSubstr("expected an integer >= 1 or \"full\"")));
+  EXPECT_THAT(error_of([] { config_from_toml("seed = -3\n"); }),
+              AllOf(HasSubstr("seed"), HasSubstr("got integer -3")));
+
+  TrainConfig c;
+  EXPECT_THAT(error_of([&] { apply_override(c, "optim.lr=fast"); }),
+              AllOf(HasSubstr("optim.lr"), HasSubstr("expected a number"), HasSubstr("'fast'")));
+  EXPECT_THAT(error_of([&] { apply_override(c, "model.bias=yes"); }),
+              AllOf(HasSubstr("model.bias"), HasSubstr("expected true or false")));
+  EXPECT_THAT(error_of([&] { apply_override(c, "epochs=2.5"); }),
+              AllOf(HasSubstr("epochs"), HasSubstr("expected an integer")));
+  EXPECT_THAT(error_of([&] { apply_override(c, "model.hidden=800,x"); }),
+              HasSubstr("model.hidden"));
+  EXPECT_THAT(error_of([&] { apply_override(c, "optim.batch=0"); }),
+              AllOf(HasSubstr("optim.batch"), HasSubstr("got '0'")));
+}
+
+TEST(ConfigErrors, MissingFileAndSyntaxError) {
+  ConfigSources missing;
+  missing.config_file = std::filesystem::temp_directory_path() / "normscale_no_such_file.toml";
+  EXPECT_THAT(error_of([&] { resolve_config(missing); }),
+              AllOf(HasSubstr("normscale_no_such_file.toml"), HasSubstr("no such file")));
+
+  const TempFile broken("syntax", "epochs = 2\n[optim]\nlr = = 0.1\n");
+  ConfigSources sources;
+  sources.config_file = broken.path();
+  EXPECT_THAT(error_of([&] { resolve_config(sources); }),
+              AllOf(HasSubstr(broken.path().string() + ":3:"), HasSubstr("TOML syntax error")));
+}
+
+TEST(ConfigValidate, DefaultsAndPresetsAreValid) {
+  EXPECT_NO_THROW(validate(TrainConfig{}));
+  for (const auto& [name, description] : list_presets()) {
+    TrainConfig c;
+    apply_preset(name, c);
+    EXPECT_NO_THROW(validate(c)) << name;
+  }
+}
+
+TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
+  const auto message_for = [](const std::function<void(TrainConfig&)>& change) {
+    TrainConfig c;
+    change(c);
+    return error_of([&] { validate(c); });
+  };
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.s = -1.0; }),
+              AllOf(HasSubstr("objective.s = -1"), HasSubstr(">= 0")));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.batch = 0; }),
+              AllOf(HasSubstr("optim.batch = 0"), HasSubstr("\"full\"")));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.regime = "adam"; }),
+              AllOf(HasSubstr("objective.regime = \"adam\""), HasSubstr("sgd, square, minnorm")));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.momentum = 1.0; }),
+              AllOf(HasSubstr("optim.momentum = 1"), HasSubstr("[0, 1)")));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.lr = 0.0; }), HasSubstr("optim.lr = 0"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.lr = std::nan(""); }),
+              HasSubstr("optim.lr = nan"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.rho = -0.5; }),
+              HasSubstr("objective.rho = -0.5"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.decay_power = 1.5; }),
+              HasSubstr("optim.decay_power = 1.5"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.epochs = 0; }), HasSubstr("epochs = 0"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.virtual_shards = 0; }),
+              HasSubstr("virtual_shards = 0"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.model.hidden = {800, 0}; }),
+              HasSubstr("model.hidden[1] = 0"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.model.init_scale = 0.0; }),
+              HasSubstr("model.init_scale = 0"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.data.preprocess = "whiten"; }),
+              HasSubstr("data.preprocess = \"whiten\""));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.preset = "paper-adam"; }),
+              HasSubstr("paper-adam"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.classes = {3, 3}; }),
+              HasSubstr("objective.classes"));
+
+  // epochs may be 0 when steps take over.
+  TrainConfig by_steps;
+  by_steps.epochs = 0;
+  by_steps.steps = 10;
+  EXPECT_NO_THROW(validate(by_steps));
+}
+
+TEST(ConfigValidate, AgainstDataRejectsBatchLargerThanTrainingSetAndBadClasses) {
+  TrainConfig c;
+  c.optim.batch = 256;
+  EXPECT_THAT(error_of([&] { validate_against_data(c, 100, 10); }),
+              AllOf(HasSubstr("optim.batch = 256"), HasSubstr("100 examples")));
+  EXPECT_NO_THROW(validate_against_data(c, 256, 10));
+  c.optim.batch = kFullBatch;
+  EXPECT_NO_THROW(validate_against_data(c, 100, 10));
+
+  c.objective.classes = {3, 10};
+  EXPECT_THAT(error_of([&] { validate_against_data(c, 100, 10); }),
+              AllOf(HasSubstr("objective.classes[1] = 10"), HasSubstr("10 classes")));
+  c.objective.classes = {3, 9};
+  EXPECT_NO_THROW(validate_against_data(c, 100, 10));
+}
+
+// Reference FNV-1a 64, checked against the published test vector, to pin the hash definition.
+std::uint64_t reference_fnv1a(const std::string& text) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const unsigned char ch : text) hash = (hash ^ ch) * 0x100000001b3ULL;
+  return hash;
+}
+
+TEST(ConfigHash, EqualConfigsHashEqualAndOneChangeDiffers) {
+  EXPECT_EQ(reference_fnv1a("a"), 0xaf63dc4c8601ec8cULL);
+  TrainConfig a;
+  TrainConfig b;
+  apply_preset("paper-wd", a);
+  apply_preset("paper-wd", b);
+  EXPECT_EQ(config_hash(a), config_hash(b));
+  EXPECT_EQ(config_hash(a), reference_fnv1a(to_toml(a)));
+  b.optim.weight_decay = 1e-3;
+  EXPECT_NE(config_hash(a), config_hash(b));
+  b.optim.weight_decay = a.optim.weight_decay;
+  EXPECT_EQ(config_hash(a), config_hash(b));
+  b.model.hidden = {800, 801};
+  EXPECT_NE(config_hash(a), config_hash(b));
+}
+
+TEST(ConfigList, DescribeOptionsShowsDefaultsTypesAndChoices) {
+  const std::string text = describe_options();
+  EXPECT_THAT(text, HasSubstr("optim.batch = 128"));
+  EXPECT_THAT(text, HasSubstr("model.hidden = [800, 800]"));
+  EXPECT_THAT(text, HasSubstr("objective.alpha_update = \"exact\""));
+  EXPECT_THAT(text, HasSubstr("one of: exact, lagged"));
+  for (const OptionDescriptor& option : option_table()) {
+    EXPECT_FALSE(option.doc.empty()) << option.key;
+  }
+}
+
+}  // namespace
+}  // namespace normscale

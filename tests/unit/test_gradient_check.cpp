@@ -1,0 +1,125 @@
+// Finite-difference checks of every layer and objective: the backward pass must equal the numerical
+// derivative of the scalar the objective's output gradient claims to differentiate.
+#include "normscale/model/network.hpp"
+#include "normscale/objective/cross_entropy.hpp"
+#include "normscale/objective/minnorm.hpp"
+#include "normscale/objective/square.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <numeric>
+
+namespace normscale {
+namespace {
+
+Dataset random_classification(Index rows, Index cols, Index classes, std::uint64_t seed) {
+  Dataset d;
+  d.name = "random";
+  d.rows = rows;
+  d.cols = cols;
+  d.num_classes = classes;
+  RandomStream rng(seed, StreamPurpose::kSynthetic);
+  for (Index i = 0; i < rows * cols; ++i) d.features.push_back(static_cast<float>(rng.normal()));
+  for (Index i = 0; i < rows; ++i) d.labels.push_back(static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(classes))));
+  return d;
+}
+
+Dataset random_regression(Index rows, Index cols, Index targets, std::uint64_t seed) {
+  Dataset d = random_classification(rows, cols, 2, seed);
+  d.labels.clear();
+  d.num_classes = 0;
+  d.target_cols = targets;
+  RandomStream rng(seed + 7, StreamPurpose::kSynthetic);
+  for (Index i = 0; i < rows * targets; ++i) d.targets.push_back(static_cast<float>(rng.normal()));
+  return d;
+}
+
+std::vector<Index> all_rows(const Dataset& d) {
+  std::vector<Index> rows(static_cast<std::size_t>(d.rows));
+  std::iota(rows.begin(), rows.end(), 0);
+  return rows;
+}
+
+// Compares backward() of `network` under `objective` with central differences of `value`.
+void expect_gradient_matches(Network<double>& network, const Dataset& data, Objective<double>& objective,
+                             const std::function<double(const Matrix<double>&)>& value) {
+  const auto rows = all_rows(data);
+  Matrix<double> x = data.feature_matrix().cast<double>();
+  Matrix<double> grad_out;
+  objective.output_gradient(data, rows, network.forward(x), 1.0, grad_out);
+  network.backward(grad_out);
+  const std::vector<double> analytic = network.gradient();
+  auto& params = network.parameters();
+  const double h = 1e-6;
+  double worst = 0.0;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const double saved = params[i];
+    params[i] = saved + h;
+    const double plus = value(network.forward(x));
+    params[i] = saved - h;
+    const double minus = value(network.forward(x));
+    params[i] = saved;
+    const double numeric = (plus - minus) / (2 * h);
+    worst = std::max(worst, std::abs(numeric - analytic[i]) / std::max(1.0, std::abs(numeric)));
+  }
+  EXPECT_LT(worst, 1e-6) << objective.name();
+}
+
+std::unique_ptr<Network<double>> small_mlp(Index in, Index out, const std::string& activation, bool bias) {
+  auto net = make_mlp<double>({in, {7, 5}, out, activation, bias});
+  net->initialize({"he", 1.0}, 3);
+  return net;
+}
+
+TEST(GradientCheck, CrossEntropySoftmaxReluWithBias) {
+  const Dataset data = random_classification(6, 4, 3, 1);
+  auto net = small_mlp(4, 3, "relu", true);
+  CrossEntropy<double> objective;
+  const auto rows = all_rows(data);
+  expect_gradient_matches(*net, data, objective, [&](const Matrix<double>& f) { return objective.loss_sum(data, rows, f); });
+}
+
+TEST(GradientCheck, LogisticOneOutputIdentityNoBias) {
+  const Dataset data = random_classification(6, 4, 2, 2);
+  auto net = small_mlp(4, 1, "identity", false);
+  CrossEntropy<double> objective;
+  const auto rows = all_rows(data);
+  expect_gradient_matches(*net, data, objective, [&](const Matrix<double>& f) { return objective.loss_sum(data, rows, f); });
+}
+
+TEST(GradientCheck, SquareLossRescaledPlusMinusOne) {
+  const Dataset data = random_classification(6, 4, 3, 3);
+  auto net = small_mlp(4, 3, "relu", true);
+  Square<double> objective({true, 2.5, 3.0});
+  const auto rows = all_rows(data);
+  expect_gradient_matches(*net, data, objective, [&](const Matrix<double>& f) { return objective.loss_sum(data, rows, f); });
+}
+
+TEST(GradientCheck, SquareLossRegression) {
+  const Dataset data = random_regression(5, 3, 2, 4);
+  auto net = small_mlp(3, 2, "identity", true);
+  Square<double> objective({});
+  const auto rows = all_rows(data);
+  expect_gradient_matches(*net, data, objective, [&](const Matrix<double>& f) { return objective.loss_sum(data, rows, f); });
+}
+
+// Minnorm's output gradient differentiates the Lagrangian data terms at fixed multipliers; some
+// multipliers are zero so the active-set rule of the augmented term is exercised.
+void check_minnorm(MinnormTask task, const Dataset& data, Index outputs) {
+  auto net = small_mlp(data.cols, outputs, "relu", true);
+  Minnorm<double> objective({task, 0.7, 0.1}, data, outputs);
+  auto& alpha = objective.multipliers()->values();
+  RandomStream rng(9, StreamPurpose::kSynthetic);
+  for (double& a : alpha) a = rng.uniform() < 0.4 ? 0.0 : rng.uniform();
+  const auto rows = all_rows(data);
+  expect_gradient_matches(*net, data, objective,
+                          [&](const Matrix<double>& f) { return objective.lagrangian_data_sum(data, rows, f); });
+}
+
+TEST(GradientCheck, MinnormMulticlass) { check_minnorm(MinnormTask::kMulticlass, random_classification(6, 4, 3, 5), 3); }
+TEST(GradientCheck, MinnormBinary) { check_minnorm(MinnormTask::kBinary, random_classification(6, 4, 2, 6), 1); }
+TEST(GradientCheck, MinnormRegression) { check_minnorm(MinnormTask::kRegression, random_regression(6, 4, 2, 7), 2); }
+
+}  // namespace
+}  // namespace normscale

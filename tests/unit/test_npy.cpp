@@ -1,0 +1,358 @@
+// npy reader/writer: round trips of every written dtype and hand-crafted files as numpy writes them.
+#include "normscale/core/error.hpp"
+#include "normscale/data/npy.hpp"
+#include "normscale/data/npy_dataset.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace normscale {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected normscale::Error";
+  return {};
+}
+
+// Raw little-endian bytes of a list of values of one type.
+template <class T>
+std::string bytes_of(const std::vector<T>& values) {
+  std::string out(values.size() * sizeof(T), '\0');
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
+
+class NpyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() / ("normscale_npy_" + std::to_string(getpid()) + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // A file laid out by hand as the spec describes: magic, version, header length, dict padded with
+  // spaces and a newline to a multiple of 64 bytes, then `data`.
+  std::string craft(const std::string& name, const std::string& dict, const std::string& data, int major = 1) {
+    const std::size_t prefix = major == 1 ? 10 : 12;
+    std::string header = dict;
+    while ((prefix + header.size() + 1) % 64 != 0) header += ' ';
+    header += '\n';
+    std::string file = std::string("\x93NUMPY", 6);
+    file += static_cast<char>(major);
+    file += '\0';
+    const std::size_t length = header.size();
+    file += static_cast<char>(length & 0xff);
+    file += static_cast<char>((length >> 8) & 0xff);
+    if (major != 1) file += std::string(2, '\0');
+    file += header;
+    file += data;
+    std::ofstream(path(name), std::ios::binary) << file;
+    return path(name);
+  }
+
+  fs::path dir_;
+};
+
+template <class T>
+void expect_round_trip(const std::string& file, const std::vector<Index>& shape, const std::vector<T>& values,
+                       const std::string& dtype, bool integer) {
+  write_npy(file, shape, values.data());
+  EXPECT_FALSE(fs::exists(file + ".tmp"));
+  const NpyArray read = read_npy(file);
+  EXPECT_EQ(read.shape, shape);
+  EXPECT_EQ(read.dtype, dtype);
+  EXPECT_EQ(read.is_integer, integer);
+  ASSERT_EQ(read.values.size(), values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) EXPECT_EQ(read.values[i], static_cast<double>(values[i])) << i;
+  // The spec aligns the data to 64 bytes: file size - data size is the padded header.
+  EXPECT_EQ((fs::file_size(file) - values.size() * sizeof(T)) % 64, 0u);
+}
+
+TEST_F(NpyTest, RoundTripFloat32) {
+  expect_round_trip<float>(path("a.npy"), {2, 3}, {1.5f, -2.25f, 0.0f, 3e-8f, 1e30f, -7.0f}, "<f4", false);
+}
+
+TEST_F(NpyTest, RoundTripFloat64) {
+  expect_round_trip<double>(path("a.npy"), {4}, {0.1, -1e-300, 12345.678901234, 2.0}, "<f8", false);
+}
+
+TEST_F(NpyTest, RoundTripInt32) {
+  expect_round_trip<std::int32_t>(path("a.npy"), {1, 2, 2}, {-2147483647 - 1, 2147483647, 0, -5}, "<i4", true);
+}
+
+TEST_F(NpyTest, RoundTripInt64) {
+  expect_round_trip<std::int64_t>(path("a.npy"), {3, 1}, {-(std::int64_t{1} << 40), 7, std::int64_t{1} << 52},
+                                  "<i8", true);
+}
+
+TEST_F(NpyTest, RoundTripScalarAndEmpty) {
+  expect_round_trip<float>(path("scalar.npy"), {}, {42.0f}, "<f4", false);
+  expect_round_trip<double>(path("empty.npy"), {0, 3}, {}, "<f8", false);
+}
+
+TEST_F(NpyTest, WrittenHeaderIsWhatNumpyExpects) {
+  const std::vector<float> values = {1, 2, 3};
+  write_npy(path("a.npy"), {3}, values.data());
+  std::ifstream in(path("a.npy"), std::ios::binary);
+  std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(file.size(), 64u);
+  EXPECT_EQ(file.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
+  const std::size_t length = static_cast<unsigned char>(file[8]) | (static_cast<unsigned char>(file[9]) << 8);
+  EXPECT_EQ((10 + length) % 64, 0u);
+  const std::string header = file.substr(10, length);
+  EXPECT_THAT(header, HasSubstr("'descr': '<f4'"));
+  EXPECT_THAT(header, HasSubstr("'fortran_order': False"));
+  EXPECT_THAT(header, HasSubstr("'shape': (3,)"));  // a 1-tuple needs its comma in Python
+  EXPECT_EQ(header.back(), '\n');
+}
+
+TEST_F(NpyTest, ReadsFloat64FeaturesAndInt64Labels) {
+  const auto features = craft("X.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }",
+                              bytes_of<double>({0.5, 1.5, 2.5, 3.5, 4.5, 5.5}));
+  const auto labels = craft("y.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }",
+                            bytes_of<std::int64_t>({2, 0, 4}));
+  const Dataset data = load_npy_dataset(features, labels);
+  EXPECT_EQ(data.name, features);
+  EXPECT_EQ(data.rows, 3);
+  EXPECT_EQ(data.cols, 2);
+  EXPECT_EQ(data.features, (std::vector<float>{0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f}));
+  EXPECT_EQ(data.labels, (std::vector<std::int32_t>{2, 0, 4}));
+  EXPECT_EQ(data.num_classes, 5);
+  EXPECT_TRUE(data.targets.empty());
+}
+
+TEST_F(NpyTest, FortranOrderIsTransposedToCOrder) {
+  // numpy.asfortranarray([[1, 2, 3], [4, 5, 6]]) stores its columns one after the other.
+  const auto file = craft("f.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
+                          bytes_of<float>({1, 4, 2, 5, 3, 6}));
+  const NpyArray read = read_npy(file);
+  EXPECT_EQ(read.values, (std::vector<double>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST_F(NpyTest, FortranOrderThreeDimensions) {
+  // Element (i, j, k) of a 2 x 3 x 4 array holds 100 i + 10 j + k; Fortran order runs i fastest.
+  std::vector<std::int32_t> fortran;
+  for (int k = 0; k < 4; ++k) {
+    for (int j = 0; j < 3; ++j) {
+      for (int i = 0; i < 2; ++i) fortran.push_back(100 * i + 10 * j + k);
+    }
+  }
+  const auto file =
+      craft("f3.npy", "{'descr': '<i4', 'fortran_order': True, 'shape': (2, 3, 4), }", bytes_of(fortran));
+  const NpyArray read = read_npy(file);
+  std::vector<double> expected;
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      for (int k = 0; k < 4; ++k) expected.push_back(100 * i + 10 * j + k);
+    }
+  }
+  EXPECT_EQ(read.values, expected);
+}
+
+TEST_F(NpyTest, ReadsVersion2And3) {
+  for (const int major : {2, 3}) {
+    const auto file =
+        craft(fmt::format("v{}.npy", major), "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+              bytes_of<float>({7, 8}), major);
+    const NpyArray read = read_npy(file);
+    EXPECT_EQ(read.shape, (std::vector<Index>{2}));
+    EXPECT_EQ(read.values, (std::vector<double>{7, 8})) << "version " << major;
+  }
+}
+
+TEST_F(NpyTest, ReadsEverySupportedDtype) {
+  const std::string shape = "'fortran_order': False, 'shape': (3,), }";
+  struct Case {
+    std::string descr;
+    std::string data;
+    std::vector<double> expected;
+  };
+  const std::vector<Case> cases = {
+      {"|i1", bytes_of<std::int8_t>({-128, 0, 127}), {-128, 0, 127}},
+      {"<i2", bytes_of<std::int16_t>({-32768, 1, 32767}), {-32768, 1, 32767}},
+      {"<i4", bytes_of<std::int32_t>({-70000, 2, 70000}), {-70000, 2, 70000}},
+      {"<i8", bytes_of<std::int64_t>({-(std::int64_t{1} << 40), 3, 9}), {-1099511627776.0, 3, 9}},
+      {"|u1", bytes_of<std::uint8_t>({0, 128, 255}), {0, 128, 255}},
+      {"<u2", bytes_of<std::uint16_t>({0, 40000, 65535}), {0, 40000, 65535}},
+      {"<u4", bytes_of<std::uint32_t>({0, 3000000000u, 4}), {0, 3000000000.0, 4}},
+      {"<u8", bytes_of<std::uint64_t>({0, std::uint64_t{1} << 50, 5}), {0, 1125899906842624.0, 5}},
+      {"|b1", bytes_of<std::uint8_t>({1, 0, 1}), {1, 0, 1}},
+      {"<f4", bytes_of<float>({-0.5f, 0.25f, 8.0f}), {-0.5, 0.25, 8.0}},
+      {"<f8", bytes_of<double>({-0.1, 0.2, 1e100}), {-0.1, 0.2, 1e100}},
+  };
+  for (const Case& c : cases) {
+    const auto file = craft("d.npy", "{'descr': '" + c.descr + "', " + shape, c.data);
+    const NpyArray read = read_npy(file);
+    EXPECT_EQ(read.dtype, c.descr);
+    EXPECT_EQ(read.values, c.expected) << c.descr;
+    EXPECT_EQ(read.is_integer, c.descr[1] != 'f') << c.descr;
+  }
+}
+
+TEST_F(NpyTest, BadMagicIsReported) {
+  const auto file = path("bad.npy");
+  std::ofstream(file, std::ios::binary) << "PK\x03\x04 this is a zip archive, not an npy file";
+  const std::string message = error_of([&] { read_npy(file); });
+  EXPECT_THAT(message, HasSubstr(file));
+  EXPECT_THAT(message, HasSubstr("magic"));
+}
+
+TEST_F(NpyTest, UnknownVersionIsReported) {
+  const auto file =
+      craft("v9.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", bytes_of<float>({1}), 1);
+  // Patch the major version byte.
+  std::fstream patch(file, std::ios::binary | std::ios::in | std::ios::out);
+  patch.seekp(6);
+  patch.put('\x09');
+  patch.close();
+  const std::string message = error_of([&] { read_npy(file); });
+  EXPECT_THAT(message, HasSubstr(file));
+  EXPECT_THAT(message, HasSubstr("version 9.0"));
+}
+
+TEST_F(NpyTest, BigEndianIsRejectedWithDtype) {
+  const auto file = craft("be.npy", "{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }",
+                          std::string("\x3f\x80\x00\x00", 4));
+  const std::string message = error_of([&] { read_npy(file); });
+  EXPECT_THAT(message, HasSubstr(file));
+  EXPECT_THAT(message, HasSubstr("'>f4'"));
+  EXPECT_THAT(message, HasSubstr("big-endian"));
+}
+
+TEST_F(NpyTest, UnsupportedDtypesAreRejected) {
+  for (const std::string descr : {"<c8", "<f2", "<U3", "|O"}) {
+    const auto file = craft("u.npy", "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (1,), }",
+                            std::string(16, '\0'));
+    const std::string message = error_of([&] { read_npy(file); });
+    EXPECT_THAT(message, HasSubstr(file));
+    EXPECT_THAT(message, HasSubstr("'" + descr + "'"));
+  }
+  const auto structured =
+      craft("s.npy", "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", std::string(4, '\0'));
+  EXPECT_THAT(error_of([&] { read_npy(structured); }), HasSubstr("structured"));
+}
+
+TEST_F(NpyTest, TruncatedDataSaysExpectedAndGot) {
+  const auto file =
+      craft("t.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", bytes_of<double>({1, 2}));
+  const std::string message = error_of([&] { read_npy(file); });
+  EXPECT_THAT(message, HasSubstr(file));
+  EXPECT_THAT(message, HasSubstr("truncated"));
+  EXPECT_THAT(message, HasSubstr("needs 48 bytes"));
+  EXPECT_THAT(message, HasSubstr("got 16"));
+}
+
+TEST_F(NpyTest, TruncatedHeaderIsReported) {
+  const auto file = craft("h.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", "");
+  fs::resize_file(file, 30);
+  const std::string message = error_of([&] { read_npy(file); });
+  EXPECT_THAT(message, HasSubstr(file));
+  EXPECT_THAT(message, HasSubstr("truncated"));
+}
+
+TEST_F(NpyTest, MissingFileIsNamed) {
+  const std::string message = error_of([&] { read_npy(path("nothing.npy")); });
+  EXPECT_THAT(message, HasSubstr(path("nothing.npy")));
+  EXPECT_THAT(message, HasSubstr("does not exist"));
+}
+
+TEST_F(NpyTest, OneDimensionalFeaturesAreAnError) {
+  const std::vector<float> x = {1, 2, 3};
+  const std::vector<std::int64_t> y = {0, 1, 0};
+  write_npy(path("X.npy"), {3}, x.data());
+  write_npy(path("y.npy"), {3}, y.data());
+  const std::string message = error_of([&] { load_npy_dataset(path("X.npy"), path("y.npy")); });
+  EXPECT_THAT(message, HasSubstr(path("X.npy")));
+  EXPECT_THAT(message, HasSubstr("(3)"));
+  EXPECT_THAT(message, HasSubstr("N x d"));
+}
+
+TEST_F(NpyTest, MismatchedRowsNameBothFiles) {
+  const std::vector<float> x = {1, 2, 3, 4};
+  const std::vector<std::int32_t> y = {0, 1, 0};
+  write_npy(path("X.npy"), {2, 2}, x.data());
+  write_npy(path("y.npy"), {3}, y.data());
+  const std::string message = error_of([&] { load_npy_dataset(path("X.npy"), path("y.npy")); });
+  EXPECT_THAT(message, HasSubstr(path("X.npy")));
+  EXPECT_THAT(message, HasSubstr(path("y.npy")));
+  EXPECT_THAT(message, HasSubstr("2 examples"));
+}
+
+TEST_F(NpyTest, NegativeLabelIsAnError) {
+  const std::vector<float> x = {1, 2};
+  const std::vector<std::int32_t> y = {0, -1};
+  write_npy(path("X.npy"), {2, 1}, x.data());
+  write_npy(path("y.npy"), {2}, y.data());
+  const std::string message = error_of([&] { load_npy_dataset(path("X.npy"), path("y.npy")); });
+  EXPECT_THAT(message, HasSubstr(path("y.npy")));
+  EXPECT_THAT(message, HasSubstr("label -1 of example 1"));
+}
+
+TEST_F(NpyTest, FloatLabelsAreRegressionTargets) {
+  const std::vector<double> x = {1, 2, 3, 4, 5, 6};
+  const std::vector<float> y1 = {0.5f, -1.5f, 2.0f};
+  const std::vector<double> y2 = {1, 2, 3, 4, 5, 6};
+  write_npy(path("X.npy"), {3, 2}, x.data());
+  write_npy(path("y1.npy"), {3}, y1.data());
+  write_npy(path("y2.npy"), {3, 2}, y2.data());
+
+  const Dataset one = load_npy_dataset(path("X.npy"), path("y1.npy"));
+  EXPECT_FALSE(one.is_classification());
+  EXPECT_EQ(one.target_cols, 1);
+  EXPECT_EQ(one.targets, y1);
+  EXPECT_EQ(one.num_classes, 0);
+
+  const Dataset two = load_npy_dataset(path("X.npy"), path("y2.npy"));
+  EXPECT_EQ(two.target_cols, 2);
+  EXPECT_EQ(two.targets, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST_F(NpyTest, IntegerColumnLabelsAndImageFeatures) {
+  std::vector<float> images(2 * 3 * 4);
+  for (std::size_t i = 0; i < images.size(); ++i) images[i] = static_cast<float>(i);
+  const std::vector<std::int64_t> y = {1, 3};
+  write_npy(path("X.npy"), {2, 3, 4}, images.data());
+  write_npy(path("y.npy"), {2, 1}, y.data());
+  const Dataset data = load_npy_dataset(path("X.npy"), path("y.npy"));
+  EXPECT_EQ(data.cols, 12);
+  EXPECT_EQ(data.image.height, 3);
+  EXPECT_EQ(data.image.width, 4);
+  EXPECT_EQ(data.image.channels, 1);
+  EXPECT_EQ(data.features, images);
+  EXPECT_EQ(data.labels, (std::vector<std::int32_t>{1, 3}));
+  EXPECT_EQ(data.num_classes, 4);
+}
+
+TEST_F(NpyTest, IntegerMatrixLabelsAreAnError) {
+  const std::vector<float> x = {1, 2};
+  const std::vector<std::int32_t> y = {0, 1, 1, 0};
+  write_npy(path("X.npy"), {2, 1}, x.data());
+  write_npy(path("y.npy"), {2, 2}, y.data());
+  const std::string message = error_of([&] { load_npy_dataset(path("X.npy"), path("y.npy")); });
+  EXPECT_THAT(message, HasSubstr(path("y.npy")));
+  EXPECT_THAT(message, HasSubstr("(2, 2)"));
+}
+
+}  // namespace
+}  // namespace normscale

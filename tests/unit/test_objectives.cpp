@@ -1,0 +1,120 @@
+// Objectives on hand-computed values: Minnorm's gradient, projection and active set, error counts.
+#include "normscale/core/error.hpp"
+#include "normscale/objective/cross_entropy.hpp"
+#include "normscale/objective/minnorm.hpp"
+#include "normscale/objective/square.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace normscale {
+namespace {
+
+Dataset two_examples_three_classes() {
+  Dataset d;
+  d.name = "hand";
+  d.rows = 2;
+  d.cols = 1;
+  d.features = {0.f, 0.f};
+  d.labels = {0, 2};
+  d.num_classes = 3;
+  return d;
+}
+
+TEST(Minnorm, MulticlassOutputGradientByHand) {
+  const Dataset d = two_examples_three_classes();
+  Minnorm<double> m({MinnormTask::kMulticlass, 2.0, 0.5}, d, 3);
+  auto* a = m.multipliers();
+  a->row(0)[0] = 1.0;  // example 0, true class, active
+  a->row(0)[1] = 0.0;  // inactive: no augmented term
+  a->row(1)[1] = 0.5;  // example 1, wrong class (y = -1), active
+  Matrix<double> f(2, 3);
+  f << 0.25, 3.0, -1.0,
+       0.5, -3.0, 0.75;
+  const std::vector<Index> rows = {0, 1};
+  Matrix<double> g;
+  m.output_gradient(d, rows, f, 1.0, g);
+  // -y (alpha + rho [alpha>0] (1 - y f))
+  EXPECT_DOUBLE_EQ(g(0, 0), -(1.0 + 2.0 * (1 - 0.25)));
+  EXPECT_DOUBLE_EQ(g(0, 1), 0.0);
+  EXPECT_DOUBLE_EQ(g(0, 2), 0.0);
+  EXPECT_DOUBLE_EQ(g(1, 1), +(0.5 + 2.0 * (1 - 3.0)));
+  EXPECT_FALSE(m.gradient_is_zero(0));
+  EXPECT_FALSE(m.gradient_is_zero(1));
+
+  // Projected update: alpha <- max(0, alpha + s (1 - y f)).
+  m.update_multipliers(d, rows, f);
+  EXPECT_DOUBLE_EQ(a->row(0)[0], 1.0 + 0.5 * 0.75);
+  EXPECT_DOUBLE_EQ(a->row(0)[1], 2.0);          // y = -1, f = 3: 0 + 0.5 (1 + 3)
+  EXPECT_DOUBLE_EQ(a->row(1)[1], 0.0);          // 0.5 + 0.5 (1 - 3) < 0, projected to 0
+  EXPECT_DOUBLE_EQ(a->row(0)[2], 0.0);          // 0 + 0.5 (1 - 1) = 0
+  EXPECT_DOUBLE_EQ(a->row(1)[2], 0.5 * 0.25);   // true class 2: 1 - 0.75
+  EXPECT_EQ(a->support_count(), 2);
+}
+
+TEST(Minnorm, ExampleWithZeroMultipliersHasZeroGradient) {
+  const Dataset d = two_examples_three_classes();
+  Minnorm<double> m({MinnormTask::kMulticlass, 5.0, 0.5}, d, 3);
+  Matrix<double> f = Matrix<double>::Constant(2, 3, -7.0);
+  Matrix<double> g;
+  const std::vector<Index> rows = {0, 1};
+  m.output_gradient(d, rows, f, 1.0, g);
+  EXPECT_EQ(g.norm(), 0.0);
+  EXPECT_TRUE(m.gradient_is_zero(0));
+}
+
+TEST(Minnorm, RegressionUpdateIsUnprojected) {
+  Dataset d;
+  d.name = "reg";
+  d.rows = 1;
+  d.cols = 1;
+  d.features = {1.f};
+  d.targets = {1.f};
+  d.target_cols = 1;
+  Minnorm<double> m({MinnormTask::kRegression, 0.0, 2.0}, d, 1);
+  Matrix<double> f(1, 1);
+  f << 3.0;
+  m.update_multipliers(d, std::vector<Index>{0}, f);
+  EXPECT_DOUBLE_EQ(m.multipliers()->row(0)[0], -4.0);
+  EXPECT_FALSE(m.gradient_is_zero(0));  // regression keeps the rho term for every example
+}
+
+TEST(Minnorm, RejectsMismatchedOutputs) {
+  const Dataset d = two_examples_three_classes();
+  EXPECT_THROW(Minnorm<double>({MinnormTask::kMulticlass, 0, 1}, d, 2), Error);
+  EXPECT_THROW(Minnorm<double>({MinnormTask::kBinary, 0, 1}, d, 1), Error);  // three classes
+  EXPECT_THROW(Minnorm<double>({MinnormTask::kRegression, 0, 1}, d, 1), Error);  // no targets
+}
+
+TEST(CrossEntropy, UniformOutputsGiveLogC) {
+  const Dataset d = two_examples_three_classes();
+  CrossEntropy<double> ce;
+  Matrix<double> f = Matrix<double>::Zero(2, 3);
+  EXPECT_NEAR(ce.loss_sum(d, std::vector<Index>{0, 1}, f), 2 * std::log(3.0), 1e-12);
+}
+
+TEST(Square, OneHotTargets) {
+  const Dataset d = two_examples_three_classes();
+  Square<double> sq({});
+  Matrix<double> f = Matrix<double>::Zero(2, 3);
+  EXPECT_DOUBLE_EQ(sq.loss_sum(d, std::vector<Index>{0, 1}, f), 2.0);  // (0-1)^2 per example
+  Square<double> pm({true, 2.0, 3.0});
+  EXPECT_DOUBLE_EQ(pm.loss_sum(d, std::vector<Index>{0}, f), 2.0 * 9.0 + 1.0 + 1.0);
+}
+
+TEST(Errors, ArgmaxAndSign) {
+  const Dataset d = two_examples_three_classes();
+  Matrix<double> f(2, 3);
+  f << 1, 0, 0,   // correct (class 0)
+       0, 1, 0;   // wrong (label 2)
+  EXPECT_EQ(count_errors(d, std::vector<Index>{0, 1}, f), 1);
+  Dataset b = d;
+  b.labels = {1, 0};
+  Matrix<double> s(2, 1);
+  s << 0.5, 0.25;  // first positive (label 1: right), second positive (label 0: wrong)
+  EXPECT_EQ(count_errors(b, std::vector<Index>{0, 1}, s), 1);
+}
+
+}  // namespace
+}  // namespace normscale

@@ -1,0 +1,188 @@
+// The Trainer's step against hand-written reference loops: Minnorm exact/lagged, fused full batch,
+// weight decay with momentum, and the unbiased estimator's scaling.
+#include "normscale/train/config.hpp"
+#include "normscale/train/trainer.hpp"
+#include "normscale/core/error.hpp"
+#include "normscale/objective/cross_entropy.hpp"
+#include "normscale/objective/minnorm.hpp"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+namespace normscale {
+namespace {
+
+Dataset small_multiclass(Index rows, std::uint64_t seed) {
+  Dataset d;
+  d.name = "small";
+  d.rows = rows;
+  d.cols = 5;
+  d.num_classes = 3;
+  RandomStream rng(seed, StreamPurpose::kSynthetic);
+  for (Index i = 0; i < rows * d.cols; ++i) d.features.push_back(static_cast<float>(rng.normal()));
+  for (Index i = 0; i < rows; ++i) d.labels.push_back(static_cast<std::int32_t>(i % 3));
+  return d;
+}
+
+// Reference Minnorm loop written straight from ALGORITHMS §1 (no fusion, no sampler tricks).
+void reference_minnorm_steps(Network<double>& net, Minnorm<double>& obj, const Dataset& d, int steps,
+                             double eta, bool exact) {
+  std::vector<Index> rows(static_cast<std::size_t>(d.rows));
+  std::iota(rows.begin(), rows.end(), 0);
+  Matrix<double> x = d.feature_matrix().cast<double>();
+  Matrix<double> g;
+  for (int t = 0; t < steps; ++t) {
+    Matrix<double> f = net.forward(x);
+    obj.output_gradient(d, rows, f, 1.0, g);
+    net.backward(g);
+    auto& w = net.parameters();
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] -= eta * (w[i] + net.gradient()[i]);
+    obj.update_multipliers(d, rows, exact ? Matrix<double>(net.forward(x)) : f);
+  }
+}
+
+void expect_same_state(const Network<double>& a, const Network<double>& b, const MultiplierStore& aa,
+                       const MultiplierStore& ab) {
+  ASSERT_EQ(a.parameters().size(), b.parameters().size());
+  for (std::size_t i = 0; i < a.parameters().size(); ++i) EXPECT_NEAR(a.parameters()[i], b.parameters()[i], 1e-12);
+  for (std::size_t i = 0; i < aa.values().size(); ++i) EXPECT_NEAR(aa.values()[i], ab.values()[i], 1e-12);
+}
+
+void check_full_batch(bool exact) {
+  const Dataset d = small_multiclass(12, 1);
+  auto net = make_mlp<double>({5, {6}, 3, "relu", true});
+  auto ref = make_mlp<double>({5, {6}, 3, "relu", true});
+  net->initialize({"he", 1}, 5);
+  ref->initialize({"he", 1}, 5);
+  Minnorm<double> obj({MinnormTask::kMulticlass, 0.5, 0.3}, d, 3), ref_obj({MinnormTask::kMulticlass, 0.5, 0.3}, d, 3);
+  LocalComm comm;
+  TrainerOptions options;
+  options.batch = kFullBatch;
+  options.virtual_shards = 4;
+  options.lr = 0.05;
+  options.exact_multiplier_update = exact;
+  Trainer<double> trainer(options, comm, d, d.rows, *net, obj);
+  for (int t = 0; t < 20; ++t) trainer.step();
+  trainer.flush_multipliers();
+  reference_minnorm_steps(*ref, ref_obj, d, 20, 0.05, exact);
+  expect_same_state(*net, *ref, *obj.multipliers(), *ref_obj.multipliers());
+  EXPECT_GT(obj.multipliers()->support_count(), 0);
+}
+
+TEST(Trainer, FullBatchExactFusedEqualsReference) { check_full_batch(true); }
+TEST(Trainer, FullBatchLaggedEqualsReference) { check_full_batch(false); }
+
+TEST(Trainer, MinibatchExactUsesOnlyTheBatchAndSums) {
+  // One minibatch step with Q = 4 of 12: only the batch's multipliers change, and the data term is a
+  // sum (doubling the data would double its pull).
+  const Dataset d = small_multiclass(12, 2);
+  auto net = make_mlp<double>({5, {}, 3, "identity", false});
+  net->initialize({"normal", 0.1}, 1);
+  const std::vector<double> w0 = net->parameters();
+  Minnorm<double> obj({MinnormTask::kMulticlass, 0.0, 1.0}, d, 3);
+  LocalComm comm;
+  TrainerOptions options;
+  options.batch = 4;
+  options.virtual_shards = 2;
+  options.lr = 0.1;
+  Trainer<double> trainer(options, comm, d, d.rows, *net, obj);
+  // alpha = 0 at the start, so the first step only shrinks the weights: W1 = (1 - eta) W0.
+  trainer.step();
+  for (std::size_t i = 0; i < w0.size(); ++i) EXPECT_NEAR(net->parameters()[i], 0.9 * w0[i], 1e-14);
+  // Exact update: alpha = max(0, s (1 - y f(W1))) on the 4 batch examples only.
+  MinibatchSampler sampler(12, 2, 4, options.seed, 0, 2);
+  const auto batch = sampler.batch(0);
+  Index touched = 0;
+  for (Index id = 0; id < 12; ++id) {
+    const bool in_batch = std::find(batch.begin(), batch.end(), id) != batch.end();
+    const double* a = obj.multipliers()->row(id);
+    Matrix<double> x = d.feature_matrix().row(id).cast<double>();
+    Matrix<double> f = net->forward(x);
+    for (Index i = 0; i < 3; ++i) {
+      const double y = d.labels[static_cast<std::size_t>(id)] == i ? 1.0 : -1.0;
+      const double expected = in_batch ? std::max(0.0, 1.0 - y * f(0, i)) : 0.0;
+      EXPECT_NEAR(a[i], expected, 1e-12);
+    }
+    touched += in_batch ? 1 : 0;
+  }
+  EXPECT_EQ(touched, 4);
+}
+
+TEST(Trainer, UnbiasedEstimatorScalesDataTermByPOverQ) {
+  const Dataset d = small_multiclass(12, 3);
+  auto a = make_mlp<double>({5, {}, 3, "identity", false});
+  auto b = make_mlp<double>({5, {}, 3, "identity", false});
+  a->initialize({"normal", 0.3}, 1);
+  b->initialize({"normal", 0.3}, 1);
+  Minnorm<double> oa({MinnormTask::kMulticlass, 1.0, 1.0}, d, 3), ob({MinnormTask::kMulticlass, 1.0, 1.0}, d, 3);
+  for (double& v : oa.multipliers()->values()) v = 0.5;
+  for (double& v : ob.multipliers()->values()) v = 0.5;
+  LocalComm comm;
+  TrainerOptions options;
+  options.batch = 4;
+  options.virtual_shards = 2;
+  options.lr = 0.01;
+  Trainer<double> published(options, comm, d, d.rows, *a, oa);
+  options.unbiased_estimator = true;
+  Trainer<double> unbiased(options, comm, d, d.rows, *b, ob);
+  const std::vector<double> w0 = a->parameters();
+  published.step();
+  unbiased.step();
+  // W1 = W0 - eta (W0 + c D) with c = 1 or P/Q = 3: the data parts differ by exactly 3x.
+  for (std::size_t i = 0; i < w0.size(); ++i) {
+    const double data_published = (w0[i] - a->parameters()[i]) / 0.01 - w0[i];
+    const double data_unbiased = (w0[i] - b->parameters()[i]) / 0.01 - w0[i];
+    EXPECT_NEAR(data_unbiased, 3.0 * data_published, 1e-9);
+  }
+}
+
+TEST(Trainer, WeightDecayWithMomentumMatchesPyTorchRule) {
+  const Dataset d = small_multiclass(8, 4);
+  auto net = make_mlp<double>({5, {4}, 3, "relu", true});
+  auto ref = make_mlp<double>({5, {4}, 3, "relu", true});
+  net->initialize({"he", 1}, 2);
+  ref->initialize({"he", 1}, 2);
+  CrossEntropy<double> ce;
+  LocalComm comm;
+  TrainerOptions options;
+  options.batch = kFullBatch;
+  options.virtual_shards = 2;
+  options.lr = 0.1;
+  options.momentum = 0.9;
+  options.weight_decay = 0.01;
+  options.decay_power = 0.5;
+  Trainer<double> trainer(options, comm, d, d.rows, *net, ce);
+  std::vector<Index> rows(8);
+  std::iota(rows.begin(), rows.end(), 0);
+  Matrix<double> x = d.feature_matrix().cast<double>(), g;
+  std::vector<double> v(ref->parameters().size(), 0.0);
+  for (int t = 0; t < 10; ++t) {
+    trainer.step();
+    ce.output_gradient(d, rows, ref->forward(x), 1.0 / 8, g);
+    ref->backward(g);
+    const double lambda = 0.01 / std::sqrt(1.0 + t);
+    auto& w = ref->parameters();
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      v[i] = 0.9 * v[i] + ref->gradient()[i] + lambda * w[i];
+      w[i] -= 0.1 * v[i];
+    }
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(net->parameters()[i], ref->parameters()[i], 1e-12);
+}
+
+TEST(Trainer, RejectsRowsThatAreNotTheOwnedShards) {
+  // A rank that does not hold the rows of its shards is an error, not silent corruption.
+  Dataset d = small_multiclass(8, 5);
+  d.first_id = 3;
+  auto net = make_mlp<double>({5, {}, 3, "identity", false});
+  CrossEntropy<double> ce;
+  LocalComm comm;
+  TrainerOptions options;
+  options.virtual_shards = 2;
+  options.batch = 4;
+  EXPECT_THROW(Trainer<double>(options, comm, d, 8, *net, ce), Error);
+}
+
+}  // namespace
+}  // namespace normscale
