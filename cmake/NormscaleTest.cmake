@@ -14,6 +14,9 @@ function(normscale_add_test)
   cmake_parse_arguments(T "" "NAME;MPI_SIZE;TIMEOUT" "SOURCES;LABELS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE normscale_lib GTest::gtest GTest::gmock)
+  target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  # Tests that run the binary need it built first.
+  add_dependencies(${T_NAME} normscale)
   target_compile_definitions(${T_NAME} PRIVATE NORMSCALE_TEST_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data"
                              NORMSCALE_BINARY="$<TARGET_FILE:normscale>")
   normscale_set_warnings(${T_NAME})

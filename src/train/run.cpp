@@ -141,8 +141,7 @@ class Run {
   void guard_divergence(const StepStats& stats) {
     const double loss = stats.loss_sum / static_cast<double>(stats.examples);
     if (std::isfinite(loss) && std::abs(loss) <= config_.divergence_limit) return;
-    std::string where = network_->first_nonfinite_layer();
-    where = where.empty() ? "the weights are still finite" : "first non-finite weights in " + where;
+    const std::string where = describe_weights_at_divergence();
     const std::string last_good =
         last_good_ ? fmt::format("step {} (train error {:.2f}%, validation error {})", last_good_->step,
                                  last_good_->train_error, last_good_->validation)
@@ -151,12 +150,28 @@ class Run {
       log_->write({{"event", "diverged"}, {"step", trainer_.steps_done()}, {"epoch", trainer_.epochs_done()},
                    {"loss", std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json(nullptr)}});
     }
-    NS_FAIL("training diverged at step {} (epoch {:.2f}): mean loss {} over the minibatch ({} limit {:g}); {}. "
+    NS_FAIL("training diverged at step {} (epoch {:.2f}): mean loss {} over the minibatch (limit {} = {:g}); {}. "
             "Last good evaluation: {}. Everything written to {} so far is intact. Hint: lower optim.lr or "
             "objective.s, or raise objective.rho (the published paper-minnorm-sgd preset is known to diverge; "
             "paper-minnorm-sgd-rho is its stable variant).",
             trainer_.steps_done(), trainer_.epochs_done(), loss, "divergence_limit", config_.divergence_limit,
             where, last_good, config_.out);
+  }
+
+  // The layer to blame: the first with non-finite weights, else the one with the largest weight.
+  std::string describe_weights_at_divergence() const {
+    const std::string nonfinite = network_->first_nonfinite_layer();
+    if (!nonfinite.empty()) return "first non-finite weights in " + nonfinite;
+    std::string layer;
+    double largest = -1.0;
+    for (const auto& w : network_->weights()) {
+      const double m = static_cast<double>(w.matrix.cwiseAbs().maxCoeff());
+      if (m > largest) {
+        largest = m;
+        layer = w.name;
+      }
+    }
+    return fmt::format("weights still finite, the largest |w| = {:.3g} in {}", largest, layer);
   }
 
   void evaluate(const Interval& interval) {

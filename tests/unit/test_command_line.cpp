@@ -1,0 +1,60 @@
+// The command line rejects bad options before training, naming the option and what was expected.
+#include "support/run_command.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace normscale {
+namespace {
+
+void expect_rejected(const std::string& arguments, const std::string& must_mention) {
+  const auto result = testing::run_normscale("train --set progress=false " + arguments);
+  EXPECT_EQ(result.exit_code, 2) << arguments << "\n" << result.output;
+  EXPECT_NE(result.output.find("normscale: error:"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find(must_mention), std::string::npos) << "expected '" << must_mention << "' in:\n"
+                                                                  << result.output;
+  EXPECT_EQ(result.output.find("normscale: done"), std::string::npos) << "it must not train";
+}
+
+TEST(CommandLine, RejectsNegativeS) { expect_rejected("--set objective.s=-1", "objective.s"); }
+TEST(CommandLine, RejectsZeroBatch) { expect_rejected("--set optim.batch=0", "optim.batch"); }
+TEST(CommandLine, RejectsUnknownKeyWithSuggestion) { expect_rejected("--set optim.momentom=0.9", "optim.momentum"); }
+TEST(CommandLine, RejectsUnknownPreset) { expect_rejected("--preset paper-adam", "paper-minnorm-sgd"); }
+TEST(CommandLine, RejectsBatchLargerThanData) {
+  expect_rejected("--set data.source=two-point --set 'model.hidden=[]' --set optim.batch=3", "optim.batch");
+}
+TEST(CommandLine, RejectsMissingConfigFile) { expect_rejected("--config /nonexistent/run.toml", "/nonexistent/run.toml"); }
+TEST(CommandLine, RejectsMissingDataFiles) {
+  expect_rejected("--set data.source=idx --set data.path=/nonexistent/mnist", "/nonexistent/mnist");
+}
+
+TEST(CommandLine, ConfigFileWithBadTypeNamesFileAndKey) {
+  const auto path = std::filesystem::temp_directory_path() / "normscale_bad_type.toml";
+  std::ofstream(path) << "[optim]\nlr = \"fast\"\n";
+  expect_rejected("--config " + path.string(), "optim.lr");
+}
+
+TEST(CommandLine, HelpDocumentsEveryOption) {
+  const auto result = testing::run_normscale("train --help");
+  EXPECT_EQ(result.exit_code, 0);
+  for (const char* key : {"objective.rho", "objective.s", "objective.alpha_update", "optim.batch", "model.hidden",
+                          "data.preprocess", "precision", "virtual_shards"}) {
+    EXPECT_NE(result.output.find(key), std::string::npos) << key;
+  }
+}
+
+TEST(CommandLine, TrainsASyntheticProblemToCompletion) {
+  const auto out = std::filesystem::temp_directory_path() / "normscale_cli_two_point";
+  const auto result = testing::run_normscale(
+      "train --set data.source=two-point --set 'model.hidden=[]' --set model.bias=false --set objective.task=binary "
+      "--set optim.batch=full --set optim.lr=0.05 --set objective.s=0.0125 --set objective.rho=0 --set steps=1000 "
+      "--set precision=float64 --set progress=false --out " + out.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("train error 0.00%"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("support vectors 100.00%"), std::string::npos) << result.output;
+}
+
+}  // namespace
+}  // namespace normscale

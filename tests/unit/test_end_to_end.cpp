@@ -1,0 +1,86 @@
+// End to end through the binary: a short Minnorm run on a Fashion-MNIST subset lowers the training
+// error and leaves every output of a run directory; a diverging run stops with a clear message and
+// leaves what it wrote intact.
+#include "support/run_command.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+namespace normscale {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kSubset =
+    "--set data.train_limit=2000 --set data.test_limit=500 --set data.validation=1000 --set 'model.hidden=[64]' "
+    "--set optim.batch=100 --set progress=false";
+
+std::vector<nlohmann::json> read_metrics(const fs::path& dir) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(dir / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));  // throws on a torn line
+  return lines;
+}
+
+bool fashion_mnist_present() { return fs::exists(fs::path(NORMSCALE_FASHION_MNIST_DIR) / "train-images-idx3-ubyte.gz"); }
+
+TEST(EndToEnd, MinnormOnFashionMnistSubsetLearnsAndWritesAllOutputs) {
+  if (!fashion_mnist_present()) GTEST_SKIP() << "Fashion-MNIST not installed (Debian package dataset-fashion-mnist)";
+  const fs::path out = fs::temp_directory_path() / "normscale_e2e_minnorm";
+  fs::remove_all(out);
+  const auto result = testing::run_normscale("train --preset paper-minnorm-sgd-rho " + kSubset +
+                                             " --set optim.lr=1e-4 --set objective.rho=1 --set objective.s=1"
+                                             " --set epochs=10 --out " + out.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("test error"), std::string::npos) << result.output;
+
+  const auto metrics = read_metrics(out);
+  ASSERT_GE(metrics.size(), 3u);
+  const auto& first = metrics.front();
+  const auto& last = metrics.back();
+  EXPECT_LT(last["train_error"].get<double>(), 0.5 * first["train_error"].get<double>());
+  for (const char* key : {"train_error", "train_loss", "validation_error", "test_error", "lagrangian", "weight_norm",
+                          "rho", "capacity_bound", "support_fraction", "samples_per_s", "layers"}) {
+    EXPECT_TRUE(last.contains(key)) << key;
+  }
+  ASSERT_EQ(last["layers"].size(), 2u);
+  for (const auto& layer : last["layers"]) {
+    EXPECT_GT(layer["spectral"].get<double>(), 0.0);
+    EXPECT_GE(layer["stable_rank"].get<double>(), 1.0 - 1e-9);
+  }
+  for (const char* file : {"config.toml", "layer1_weight.npy", "layer1_bias.npy", "layer2_weight.npy", "alpha.npy",
+                           "support_vectors.csv", "support_vectors.png"}) {
+    EXPECT_TRUE(fs::exists(out / file)) << file;
+  }
+  // One CSV row per support vector.
+  std::ifstream csv(out / "support_vectors.csv");
+  std::string line;
+  long rows = -1;  // header
+  while (std::getline(csv, line)) ++rows;
+  EXPECT_EQ(static_cast<double>(rows), last["support_vectors"].get<double>());
+}
+
+TEST(EndToEnd, DivergenceStopsWithStepLayerAndLastGoodEvaluation) {
+  if (!fashion_mnist_present()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const fs::path out = fs::temp_directory_path() / "normscale_e2e_diverge";
+  fs::remove_all(out);
+  const auto result = testing::run_normscale("train --preset paper-sgd " + kSubset +
+                                             " --set optim.lr=1e6 --set epochs=5 --out " + out.string());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("diverged at step"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("Last good evaluation: step 0"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("layer"), std::string::npos) << result.output;
+  // What was written stays readable: the config and complete metrics lines, the last one saying why.
+  EXPECT_TRUE(fs::exists(out / "config.toml"));
+  const auto metrics = read_metrics(out);
+  ASSERT_GE(metrics.size(), 2u);
+  EXPECT_EQ(metrics.back()["event"], "diverged");
+  EXPECT_FALSE(fs::exists(out / "layer1_weight.npy")) << "no non-finite weights are exported";
+}
+
+}  // namespace
+}  // namespace normscale
