@@ -1,6 +1,7 @@
 // The normscale command line: parses the subcommand, builds and validates the config on every rank,
 // runs it. The only place that catches normscale::Error.
 #include "normscale/comm/communicator.hpp"
+#include "normscale/comm/mpi_comm.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/presets.hpp"
@@ -27,9 +28,9 @@ namespace {
 
 constexpr int kErrorExitCode = 2;
 
-// The one line to change when MpiComm arrives.
+// Every rank of MPI_COMM_WORLD trains together; a single process (no mpirun) is a world of one.
 std::unique_ptr<normscale::Communicator> make_communicator() {
-  return std::make_unique<normscale::LocalComm>();
+  return std::make_unique<normscale::MpiComm>(MPI_COMM_WORLD);
 }
 
 int world_rank() {

@@ -53,7 +53,9 @@ TEST(StudentTeacher, MinnormPrunesFrozenSubspaceWhateverTheInitialScale) {
     EXPECT_LT(mn.pruned_distance, 1e-3) << "scale " << scale;
     minnorm_errors.push_back(mn.test_error);
     gd_errors.push_back(gd.test_error);
-    if (scale >= 1.0) EXPECT_GT(gd.orthogonal_fraction, 0.1) << "gradient descent keeps its frozen part";
+    if (scale >= 1.0) {
+      EXPECT_GT(gd.orthogonal_fraction, 0.1) << "gradient descent keeps its frozen part";
+    }
   }
   const auto spread = [](const std::vector<double>& v) {
     return (*std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end())) /

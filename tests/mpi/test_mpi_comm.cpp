@@ -1,0 +1,189 @@
+// MpiComm against closed-form answers at any rank count: sums, maxima, broadcasts, agreement checks.
+#include "normscale/comm/agreement.hpp"
+#include "normscale/comm/mpi_comm.hpp"
+#include "normscale/core/error.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace normscale {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Runs `action`, expects normscale::Error, returns its message ("" when nothing was thrown).
+template <class Action>
+std::string error_message(Action&& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(MpiComm, RankAndSizeMatchWorld) {
+  MpiComm comm;
+  int world_rank = -1;
+  int world_size = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+  EXPECT_EQ(comm.rank(), world_rank);
+  EXPECT_EQ(comm.size(), world_size);
+  EXPECT_EQ(comm.is_root(), world_rank == 0);
+  EXPECT_EQ(comm.backend(), "mpi");
+  EXPECT_GE(comm.size(), 2) << "the MPI suite is meant to run under mpiexec with 2 or more ranks";
+}
+
+TEST(MpiComm, OwnsADuplicateNotWorldItself) {
+  MpiComm comm;
+  int comparison = MPI_UNEQUAL;
+  MPI_Comm_compare(comm.native(), MPI_COMM_WORLD, &comparison);
+  EXPECT_EQ(comparison, MPI_CONGRUENT);
+}
+
+TEST(MpiComm, AllreduceSumFloatMatchesClosedForm) {
+  MpiComm comm;
+  const int p = comm.size();
+  const int r = comm.rank();
+  // Small integers: every partial sum is exact in float, so the comparison can be exact.
+  std::vector<float> values(1000);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(r + 1 + static_cast<int>(i % 7));
+  comm.allreduce_sum(std::span<float>(values));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const float expected = static_cast<float>(p * (p + 1) / 2 + p * static_cast<int>(i % 7));
+    ASSERT_EQ(values[i], expected) << "element " << i;
+  }
+}
+
+TEST(MpiComm, AllreduceSumDoubleMatchesClosedForm) {
+  MpiComm comm;
+  const int p = comm.size();
+  const int r = comm.rank();
+  std::vector<double> values(4097);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = 0.5 * (r + 1) + static_cast<double>(i);
+  comm.allreduce_sum(std::span<double>(values));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const double expected = 0.25 * p * (p + 1) + static_cast<double>(p) * static_cast<double>(i);
+    ASSERT_EQ(values[i], expected) << "element " << i;
+  }
+}
+
+TEST(MpiComm, AllreduceSumLargeFloatBufferInPlace) {
+  MpiComm comm;
+  const int p = comm.size();
+  const int r = comm.rank();
+  constexpr std::size_t kCount = std::size_t{1} << 20;  // 1M floats, 4 MiB: a pipelined algorithm
+  std::vector<float> values(kCount);
+  for (std::size_t i = 0; i < kCount; ++i) values[i] = static_cast<float>(static_cast<int>(i % 1024) * (r + 1));
+  const float* const before = values.data();
+  comm.allreduce_sum(std::span<float>(values));
+  EXPECT_EQ(values.data(), before);
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < kCount; ++i) {
+    const float expected = static_cast<float>(static_cast<int>(i % 1024) * p * (p + 1) / 2);
+    if (values[i] != expected) ++wrong;
+  }
+  EXPECT_EQ(wrong, 0U);
+}
+
+TEST(MpiComm, AllreduceSumOfEmptySpanIsANoOp) {
+  MpiComm comm;
+  std::vector<float> none;
+  EXPECT_NO_THROW(comm.allreduce_sum(std::span<float>(none)));
+  comm.barrier();
+}
+
+TEST(MpiComm, AllreduceMaxMatchesClosedForm) {
+  MpiComm comm;
+  const int p = comm.size();
+  const int r = comm.rank();
+  // Element i is largest on rank i % p; the last element is negative everywhere.
+  std::vector<double> values(64);
+  for (std::size_t i = 0; i + 1 < values.size(); ++i) {
+    values[i] = static_cast<int>(i) % p == r ? 100.0 + static_cast<double>(i) : -static_cast<double>(r);
+  }
+  values.back() = -1.0 - r;
+  comm.allreduce_max(std::span<double>(values));
+  for (std::size_t i = 0; i + 1 < values.size(); ++i) EXPECT_EQ(values[i], 100.0 + static_cast<double>(i));
+  EXPECT_EQ(values.back(), -1.0);
+}
+
+TEST(MpiComm, BroadcastFromLastRank) {
+  MpiComm comm;
+  const int root = comm.size() - 1;
+  std::vector<double> payload(10'000, 0.0);
+  if (comm.rank() == root) {
+    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = 3.0 * static_cast<double>(i) + 0.25;
+  }
+  comm.broadcast(std::as_writable_bytes(std::span<double>(payload)), root);
+  for (std::size_t i = 0; i < payload.size(); ++i) {
+    ASSERT_EQ(payload[i], 3.0 * static_cast<double>(i) + 0.25) << "element " << i;
+  }
+}
+
+TEST(MpiComm, BroadcastToAnInvalidRootThrowsOnEveryRank) {
+  MpiComm comm;
+  std::vector<std::byte> bytes(8);
+  const std::string message = error_message([&] { comm.broadcast(std::span<std::byte>(bytes), comm.size()); });
+  EXPECT_THAT(message, HasSubstr("root"));
+  comm.barrier();  // nobody was left inside a collective
+}
+
+TEST(MpiComm, IsMovableAndTheMovedFromObjectRefusesWork) {
+  MpiComm first;
+  MpiComm second(std::move(first));
+  EXPECT_EQ(first.native(), MPI_COMM_NULL);  // NOLINT(bugprone-use-after-move): checking the moved-from state
+  EXPECT_THAT(error_message([&] { first.barrier(); }), HasSubstr("moved-from"));
+
+  MpiComm third;
+  third = std::move(second);
+  std::vector<double> one{1.0};
+  third.allreduce_sum(std::span<double>(one));
+  EXPECT_EQ(one[0], static_cast<double>(third.size()));
+}
+
+TEST(CheckSameOnAllRanks, PassesWhenEveryRankHoldsTheSameValue) {
+  MpiComm comm;
+  EXPECT_NO_THROW(check_same_on_all_ranks(comm, 0xdeadbeefcafef00dULL, "config hash"));
+  EXPECT_NO_THROW(check_same_on_all_ranks(comm, 0, "zero"));
+  EXPECT_NO_THROW(check_same_on_all_ranks(comm, ~std::uint64_t{0}, "all ones"));
+}
+
+TEST(CheckSameOnAllRanks, ThrowsOnEveryRankWhenOneRankDiffers) {
+  MpiComm comm;
+  const std::uint64_t value = comm.rank() == 1 ? 43 : 42;
+  const std::string message = error_message([&] { check_same_on_all_ranks(comm, value, "config hash"); });
+  EXPECT_THAT(message, HasSubstr("ranks disagree on config hash"));
+  comm.barrier();
+}
+
+// 2^60 + rank rounds to the same double on every rank: a single-double comparison would pass.
+TEST(CheckSameOnAllRanks, SeesDifferencesBelowDoublePrecision) {
+  MpiComm comm;
+  const std::uint64_t value = (std::uint64_t{1} << 60) + static_cast<std::uint64_t>(comm.rank());
+  EXPECT_THAT(error_message([&] { check_same_on_all_ranks(comm, value, "data fingerprint"); }),
+              HasSubstr("data fingerprint"));
+}
+
+TEST(CheckSameOnAllRanks, SeesDifferencesInTheHighHalf) {
+  MpiComm comm;
+  const std::uint64_t value = (static_cast<std::uint64_t>(comm.rank()) << 40) | 7U;
+  EXPECT_THAT(error_message([&] { check_same_on_all_ranks(comm, value, "seed"); }), HasSubstr("seed"));
+}
+
+TEST(CheckSameOnAllRanks, PassesTriviallyOnLocalComm) {
+  LocalComm comm;
+  EXPECT_NO_THROW(check_same_on_all_ranks(comm, 12345, "anything"));
+}
+
+}  // namespace
+}  // namespace normscale
