@@ -57,7 +57,8 @@ std::int64_t count_wrong_sums(std::span<const float> values, int ranks) {
   return wrong;
 }
 
-void bench_gradient_allreduce(benchmark::State& state, MpiComm& comm, SyncPath path) {
+void bench_gradient_allreduce(benchmark::State& state, MpiComm& comm, std::vector<float>& storage,
+                              SyncPath path) {
   const std::int64_t bytes = state.range(0);
   const auto count = static_cast<std::size_t>(bytes) / sizeof(float);
   const MPI_Comm world = MPI_COMM_WORLD;
@@ -71,11 +72,14 @@ void bench_gradient_allreduce(benchmark::State& state, MpiComm& comm, SyncPath p
     return;
   }
 
-  // Zeros while timing: repeated in-place sums stay finite and the values cost nothing extra.
-  std::vector<float> gradient(count, 0.0F);
+  // One buffer, allocated once, serves every size (as the trainer's gradient is allocated once), so
+  // no size pays for fresh pages. Zeros while timing: repeated in-place sums stay finite.
+  NS_CHECK(count <= storage.size(), "benchmark buffer of {} floats is too small for {}", storage.size(), count);
+  const std::span<float> gradient(storage.data(), count);
+  std::fill(gradient.begin(), gradient.end(), 0.0F);
   const auto sync = [&] {
     if (path == SyncPath::kTrainer) {
-      trainer_comm.allreduce_sum(std::span<float>(gradient));
+      trainer_comm.allreduce_sum(gradient);
     } else {
       NS_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradient.data(), static_cast<int>(count), MPI_FLOAT,
                                  MPI_SUM, world));
@@ -125,17 +129,18 @@ class SilentReporter : public benchmark::BenchmarkReporter {
   std::ostream discard_;  // no buffer: every write is dropped
 };
 
-void register_benchmarks(MpiComm& comm) {
+void register_benchmarks(MpiComm& comm, std::vector<float>& storage) {
   std::vector<std::int64_t> sizes;
   for (std::int64_t bytes = 4 << 10; bytes <= 64 << 20; bytes *= 4) sizes.push_back(bytes);
   sizes.push_back(kMlpGradientFloats * static_cast<std::int64_t>(sizeof(float)));
   std::sort(sizes.begin(), sizes.end());
+  storage.assign(static_cast<std::size_t>(sizes.back()) / sizeof(float), 0.0F);
   // Interleaved by size, so both paths of one size run under the same machine conditions.
   for (const std::int64_t bytes : sizes) {
     for (const auto& [name, path] : {std::pair{"allreduce/plain_mpi", SyncPath::kPlainMpi},
                                      std::pair{"allreduce/trainer_mpicomm", SyncPath::kTrainer}}) {
-      benchmark::RegisterBenchmark(name, [&comm, path = path](benchmark::State& state) {
-        bench_gradient_allreduce(state, comm, path);
+      benchmark::RegisterBenchmark(name, [&comm, &storage, path = path](benchmark::State& state) {
+        bench_gradient_allreduce(state, comm, storage, path);
       })
           ->ArgName("bytes")
           ->Arg(bytes)
@@ -156,7 +161,8 @@ int run(int argc, char** argv) {
   args.push_back(nullptr);  // argv[argc] is null by convention
   benchmark::Initialize(&arg_count, args.data());
   if (benchmark::ReportUnrecognizedArguments(arg_count, args.data())) return 1;
-  register_benchmarks(comm);
+  std::vector<float> storage;
+  register_benchmarks(comm, storage);
   if (comm.is_root()) {
     benchmark::RunSpecifiedBenchmarks();
   } else {

@@ -1,8 +1,9 @@
-// load_data: picks the reader or generator for data.source, then applies split, limits and preprocessing.
+// load_data: picks the reader or generator for data.source, then applies split, limits, sharding and preprocessing.
 #include "normscale/data/data_source.hpp"
 
 #include "normscale/core/error.hpp"
 #include "normscale/data/idx_reader.hpp"
+#include "normscale/data/npy.hpp"
 #include "normscale/data/npy_dataset.hpp"
 #include "normscale/data/preprocess.hpp"
 #include "normscale/data/split.hpp"
@@ -10,6 +11,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <numeric>
+#include <optional>
 
 namespace normscale {
 
@@ -46,7 +50,49 @@ void check_same_columns(const Dataset& train, const Dataset& test) {
            train.name, train.cols, test.name, test.cols);
 }
 
-DataSplits load_idx_folder(const DataConfig& config, const fs::path& folder, Index num_classes) {
+// One split's file pair: its example count (from the headers) and how to read chosen rows of it. The file
+// sources differ only in this; the split, limits and sharding are the same for all of them.
+struct FilePair {
+  std::string name;  // the features file, for messages
+  Index rows = 0;
+  Index num_classes = 0;  // IDX: of the whole labels file
+  std::function<Dataset(const std::vector<Index>& rows)> read;  // strictly ascending file rows
+};
+
+struct SourceFiles {
+  FilePair train;
+  std::optional<FilePair> test;  // npy test files are optional
+  // Checks and settings that need both splits (class count, same columns, same task).
+  std::function<void(DataSplits&)> reconcile;
+};
+
+FilePair idx_pair(const std::string& images, const std::string& labels, Index num_classes) {
+  FilePair pair;
+  pair.name = images;
+  pair.rows = read_idx_images_header(images).count;
+  if (num_classes == 0) {
+    // The classes of the whole labels file (small, read whole), whichever rows a part keeps.
+    const std::vector<std::uint8_t> all = read_idx_labels(labels);
+    num_classes = Index{*std::max_element(all.begin(), all.end())} + 1;
+  }
+  pair.num_classes = num_classes;
+  pair.read = [images, labels, num_classes](const std::vector<Index>& rows) {
+    return load_idx_rows(images, labels, num_classes, rows);
+  };
+  return pair;
+}
+
+FilePair npy_pair(const std::string& features, const std::string& labels) {
+  // Reading no rows checks both files (shapes, dtypes, labels) without reading features.
+  load_npy_rows(features, labels, {});
+  FilePair pair;
+  pair.name = features;
+  pair.rows = read_npy_header(features).shape[0];
+  pair.read = [features, labels](const std::vector<Index>& rows) { return load_npy_rows(features, labels, rows); };
+  return pair;
+}
+
+SourceFiles open_idx_folder(const DataConfig& config, const fs::path& folder, Index num_classes) {
   const auto file = [&](const std::string& configured, const char* fallback, const char* key) {
     return resolve_idx_file(folder, or_default(configured, fallback), key);
   };
@@ -55,15 +101,15 @@ DataSplits load_idx_folder(const DataConfig& config, const fs::path& folder, Ind
   const std::string train_labels = file(config.train_labels, "train-labels-idx1-ubyte.gz", "train_labels");
   const std::string test_images = file(config.test_features, "t10k-images-idx3-ubyte.gz", "test_features");
   const std::string test_labels = file(config.test_labels, "t10k-labels-idx1-ubyte.gz", "test_labels");
-  DataSplits splits;
-  splits.train = load_idx_dataset(train_images, train_labels, num_classes);
+  SourceFiles files;
+  files.train = idx_pair(train_images, train_labels, num_classes);
   // The test labels must fit the classes the training set defines.
-  splits.test = load_idx_dataset(test_images, test_labels, splits.train.num_classes);
-  check_same_columns(splits.train, splits.test);
-  return splits;
+  files.test = idx_pair(test_images, test_labels, files.train.num_classes);
+  files.reconcile = [](DataSplits& splits) { check_same_columns(splits.train, splits.test); };
+  return files;
 }
 
-DataSplits load_fashion_mnist(const DataConfig& config) {
+SourceFiles open_fashion_mnist(const DataConfig& config) {
   const std::string folder = config.path.empty() ? std::string(NORMSCALE_FASHION_MNIST_DIR) : config.path;
   std::error_code ec;
   NS_CHECK(fs::is_directory(folder, ec),
@@ -71,17 +117,17 @@ DataSplits load_fashion_mnist(const DataConfig& config) {
            "(apt-get install dataset-fashion-mnist) or run launch/setup.sh, or set data.path to a folder with the "
            "four IDX files",
            folder);
-  return load_idx_folder(config, folder, 10);
+  return open_idx_folder(config, folder, 10);
 }
 
-DataSplits load_idx(const DataConfig& config) {
+SourceFiles open_idx(const DataConfig& config) {
   std::error_code ec;
   NS_CHECK(!config.path.empty() && fs::is_directory(config.path, ec),
            "data.source = \"idx\" needs data.path to be the folder of the IDX files, got '{}'", config.path);
-  return load_idx_folder(config, config.path, 0);
+  return open_idx_folder(config, config.path, 0);
 }
 
-DataSplits load_npy(const DataConfig& config) {
+SourceFiles open_npy(const DataConfig& config) {
   std::error_code ec;
   NS_CHECK(!config.path.empty() && fs::is_directory(config.path, ec),
            "data.source = \"npy\" needs data.path to be the folder of the .npy files, got '{}'", config.path);
@@ -89,38 +135,40 @@ DataSplits load_npy(const DataConfig& config) {
   const auto file = [&](const std::string& configured, const char* fallback) {
     return (folder / or_default(configured, fallback)).string();
   };
-  DataSplits splits;
-  splits.train =
-      load_npy_dataset(file(config.train_features, "X_train.npy"), file(config.train_labels, "y_train.npy"));
+  SourceFiles files;
+  const std::string train_labels = file(config.train_labels, "y_train.npy");
+  files.train = npy_pair(file(config.train_features, "X_train.npy"), train_labels);
 
   // The test set is optional, but only when neither file was named and neither default file exists.
   const std::string test_features = file(config.test_features, "X_test.npy");
   const std::string test_labels = file(config.test_labels, "y_test.npy");
   const bool named = !config.test_features.empty() || !config.test_labels.empty();
-  if (!named && !fs::exists(test_features, ec) && !fs::exists(test_labels, ec)) {
-    splits.test = slice_rows(splits.train, 0, 0);
-    splits.test.name = "(no test set)";
-    return splits;
+  if (named || fs::exists(test_features, ec) || fs::exists(test_labels, ec)) {
+    files.test = npy_pair(test_features, test_labels);
   }
-  splits.test = load_npy_dataset(test_features, test_labels);
-  check_same_columns(splits.train, splits.test);
-  NS_CHECK(splits.train.is_classification() == splits.test.is_classification() &&
-               splits.train.target_cols == splits.test.target_cols,
-           "the training labels '{}' and the test labels '{}' describe different tasks (classes vs {} and {} "
-           "regression targets); expected the same kind of labels",
-           file(config.train_labels, "y_train.npy"), test_labels, splits.train.target_cols,
-           splits.test.target_cols);
-  // A class may be missing from one split; both must still count all of them.
-  const Index classes = std::max(splits.train.num_classes, splits.test.num_classes);
-  splits.train.num_classes = splits.test.num_classes = classes;
-  return splits;
+  files.reconcile = [train_labels, test_labels, has_test = files.test.has_value()](DataSplits& splits) {
+    if (!has_test) return;
+    check_same_columns(splits.train, splits.test);
+    NS_CHECK(splits.train.is_classification() == splits.test.is_classification() &&
+                 splits.train.target_cols == splits.test.target_cols,
+             "the training labels '{}' and the test labels '{}' describe different tasks (classes vs {} and {} "
+             "regression targets); expected the same kind of labels",
+             train_labels, test_labels, splits.train.target_cols, splits.test.target_cols);
+    // A class may be missing from one split; every split must still count all of them.
+    const Index classes = std::max(splits.train.num_classes, splits.test.num_classes);
+    for (Dataset* part : {&splits.train, &splits.validation, &splits.test}) part->num_classes = classes;
+  };
+  return files;
 }
 
-DataSplits load_source(const DataConfig& config) {
+SourceFiles open_source_files(const DataConfig& config) {
+  if (config.source == "fashion-mnist") return open_fashion_mnist(config);
+  if (config.source == "idx") return open_idx(config);
+  return open_npy(config);
+}
+
+DataSplits generate_synthetic(const DataConfig& config) {
   const std::string& source = config.source;
-  if (source == "fashion-mnist") return load_fashion_mnist(config);
-  if (source == "idx") return load_idx(config);
-  if (source == "npy") return load_npy(config);
   if (source == "linear-chain") return make_linear_chain();
   if (source == "two-point") return make_two_point();
   if (source == "separable-2d") {
@@ -131,14 +179,75 @@ DataSplits load_source(const DataConfig& config) {
                                 config.synthetic_seed)
         .data;
   }
-  if (source == "sinusoid") return make_sinusoid(config.synthetic_examples, config.synthetic_seed);
-  NS_FAIL("data.source = \"{}\" is not a data source; expected one of {}", source, kSources);
+  return make_sinusoid(config.synthetic_examples, config.synthetic_seed);
 }
 
-// Keeps the first `limit` rows (0: all; a limit above the size keeps all).
-void apply_limit(Dataset& data, std::int64_t limit, const char* key) {
-  NS_CHECK(limit >= 0, "data.{} = {}; expected >= 0 (0: use all rows)", key, limit);
-  if (limit > 0 && limit < data.rows) data = slice_rows(data, 0, limit);
+// The number of rows a limit keeps of `rows` (0: all; a limit above the size keeps all).
+Index limited(Index rows, std::int64_t limit) { return limit > 0 && limit < rows ? limit : rows; }
+
+// This part's share of a split whose global ids 0, 1, ... are the file rows `ids`: reads only those rows.
+Dataset read_part(const FilePair& files, const std::vector<Index>& ids, const DataShard& shard) {
+  const RowRange range = shard.rows_of(static_cast<Index>(ids.size()));
+  const std::vector<Index> rows(ids.begin() + range.begin, ids.begin() + range.end);
+  Dataset part = files.read(rows);
+  part.first_id = range.begin;
+  part.total_rows = static_cast<Index>(ids.size());
+  return part;
+}
+
+DataSplits load_file_source(const DataConfig& config, const DataShard& shard) {
+  SourceFiles files = open_source_files(config);
+  ValidationRows split =
+      split_validation_rows(files.train.rows, config.validation, config.split_seed, files.train.name);
+  split.train.resize(static_cast<std::size_t>(limited(static_cast<Index>(split.train.size()), config.train_limit)));
+  NS_CHECK(!split.train.empty(),
+           "the training set '{}' is empty after taking {} rows for validation; hint: lower data.validation",
+           files.train.name, split.validation.size());
+
+  DataSplits splits;
+  splits.train = read_part(files.train, split.train, shard);
+  splits.validation = read_part(files.train, split.validation, shard);
+  splits.validation.name += " (validation)";
+  if (files.test) {
+    std::vector<Index> ids(static_cast<std::size_t>(limited(files.test->rows, config.test_limit)));
+    std::iota(ids.begin(), ids.end(), Index{0});
+    splits.test = read_part(*files.test, ids, shard);
+  } else {
+    splits.test = slice_rows(splits.train, 0, 0);
+    splits.test.name = "(no test set)";
+    splits.test.first_id = 0;
+    splits.test.total_rows = 0;
+  }
+  files.reconcile(splits);
+  return splits;
+}
+
+// Keeps the first `limit` rows of a whole split.
+void apply_limit(Dataset& data, std::int64_t limit) {
+  data = slice_rows(data, 0, limited(data.rows, limit));
+  data.total_rows = data.rows;
+}
+
+// This part's share of a split held whole.
+Dataset take_part(const Dataset& whole, const DataShard& shard) {
+  const RowRange range = shard.rows_of(whole.rows);
+  Dataset part = slice_rows(whole, range.begin, range.size());
+  part.first_id = range.begin;
+  part.total_rows = whole.rows;
+  return part;
+}
+
+DataSplits load_synthetic(const DataConfig& config, const DataShard& shard) {
+  DataSplits whole = generate_synthetic(config);
+  apply_limit(whole.train, config.train_limit);
+  apply_limit(whole.test, config.test_limit);
+  NS_CHECK(whole.train.rows > 0, "the training set '{}' is empty; hint: raise data.synthetic_examples",
+           whole.train.name);
+  DataSplits splits;
+  splits.train = take_part(whole.train, shard);
+  splits.validation = take_part(whole.validation, shard);
+  splits.test = take_part(whole.test, shard);
+  return splits;
 }
 
 }  // namespace
@@ -148,20 +257,29 @@ bool is_synthetic_source(const std::string& source) {
          source == "student-teacher" || source == "sinusoid";
 }
 
-DataSplits load_data(const DataConfig& config) {
+DataSplits load_data(const DataConfig& config, const DataShard& shard) {
   // Settings are checked before minutes of loading, not after.
   check_preprocess_mode(config.preprocess);
+  check_data_shard(shard);
   NS_CHECK(config.validation >= 0, "data.validation = {}; expected >= 0", config.validation);
-  const bool synthetic = is_synthetic_source(config.source);
+  NS_CHECK(config.train_limit >= 0, "data.train_limit = {}; expected >= 0 (0: use all rows)", config.train_limit);
+  NS_CHECK(config.test_limit >= 0, "data.test_limit = {}; expected >= 0 (0: use all rows)", config.test_limit);
+  const std::string& source = config.source;
+  if (is_synthetic_source(source)) return load_synthetic(config, shard);
+  NS_CHECK(source == "fashion-mnist" || source == "idx" || source == "npy",
+           "data.source = \"{}\" is not a data source; expected one of {}", source, kSources);
+  return load_file_source(config, shard);
+}
 
-  DataSplits splits = load_source(config);
-  if (!synthetic) splits.validation = carve_validation(splits.train, config.validation, config.split_seed);
-  apply_limit(splits.train, config.train_limit, "train_limit");
-  apply_limit(splits.test, config.test_limit, "test_limit");
-  NS_CHECK(splits.train.rows > 0,
-           "the training set '{}' is empty after taking {} rows for validation; hint: lower data.validation",
-           splits.train.name, splits.validation.rows);
-  if (!(synthetic && config.preprocess == "scale01")) preprocess(splits, config.preprocess);
+void finish_loading(DataSplits& splits, const DataConfig& config, const PreprocessStats& global) {
+  // "scale01" is meant for raw pixel bytes; the generated problems are already on their natural scale.
+  if (is_synthetic_source(config.source) && config.preprocess == "scale01") return;
+  apply_preprocess(splits, config.preprocess, global);
+}
+
+DataSplits load_data(const DataConfig& config) {
+  DataSplits splits = load_data(config, DataShard{});
+  finish_loading(splits, config, local_preprocess_stats(splits.train, config.preprocess));
   return splits;
 }
 

@@ -38,6 +38,7 @@ Dataset slice_rows(const Dataset& data, Index begin, Index count) {
            data.rows);
   Dataset out = empty_like(data);
   out.first_id = data.first_id + begin;
+  out.total_rows = data.global_rows();
   out.features.reserve(static_cast<std::size_t>(count * data.cols));
   for (Index r = begin; r < begin + count; ++r) append_row(data, r, out);
   return out;
@@ -51,6 +52,7 @@ Dataset select_rows(const Dataset& data, const std::vector<Index>& indices) {
              r, data.rows);
     append_row(data, r, out);
   }
+  out.total_rows = out.rows;
   return out;
 }
 

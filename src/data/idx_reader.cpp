@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <numeric>
+#include <optional>
 
 namespace normscale {
 
@@ -48,7 +50,37 @@ class IdxFile {
       if (got == 0) break;
       done += static_cast<std::size_t>(got);
     }
+    position_ += done;
     return done;
+  }
+
+  // Moves forward to byte `offset` of the (uncompressed) data. zlib skips lazily, so an offset past the end
+  // shows up as a short read afterwards, where it is reported as truncation.
+  void skip_to(std::uint64_t offset) {
+    if (offset == position_) return;
+    NS_CHECK(offset > position_, "{} '{}': internal error, a backward seek from byte {} to {}", what_, path_,
+             position_, offset);
+    const z_off_t reached = gzseek(file_, static_cast<z_off_t>(offset), SEEK_SET);
+    if (reached < 0) {
+      int code = 0;
+      const char* message = gzerror(file_, &code);
+      NS_FAIL("{} '{}' cannot be read (seeking to byte {}: zlib: {}); hint: the file is damaged, download it again",
+              what_, path_, offset, message);
+    }
+    position_ = offset;
+  }
+
+  // Bytes of data after the first `skip` bytes: counted by reading from the start, so only for error messages.
+  // Returns nullopt when the file cannot be reread.
+  std::optional<std::uint64_t> bytes_after(std::uint64_t skip) {
+    if (gzrewind(file_) != 0) return std::nullopt;
+    position_ = 0;
+    std::vector<std::uint8_t> scratch(std::size_t{1} << 20);
+    std::uint64_t total = 0;
+    for (std::size_t got = 1; got > 0; total += got) {
+      got = read_some(scratch.data(), scratch.size());
+    }
+    return total >= skip ? total - skip : 0;
   }
 
   // Reads exactly n bytes of `part` (e.g. "header", "pixel data") or fails with expected vs got.
@@ -97,7 +129,6 @@ class IdxFile {
 
   const std::string& path() const { return path_; }
 
- private:
   // A short read of a gzip file may be zlib reporting a cut-off stream; say so.
   std::string zlib_note() {
     int code = 0;
@@ -105,15 +136,19 @@ class IdxFile {
     return code == Z_OK ? std::string{} : fmt::format(" (zlib: {})", message);
   }
 
+ private:
+
   std::string path_;
   const char* what_;
   gzFile file_ = nullptr;
+  std::uint64_t position_ = 0;  // bytes of data consumed so far
 };
 
-}  // namespace
+constexpr std::uint64_t kImagesHeaderBytes = 16;
 
-IdxImages read_idx_images(const std::string& path) {
-  IdxFile file(path, "IDX images file");
+// Reads and checks the 16-byte header of an images file.
+IdxImages read_images_header(IdxFile& file) {
+  const std::string& path = file.path();
   file.check_magic(kIdxImagesMagic, "unsigned-byte images, 3 dimensions");
   IdxImages images;
   images.count = file.read_u32("header (image count)");
@@ -127,8 +162,69 @@ IdxImages read_idx_images(const std::string& path) {
   NS_CHECK(pixels_per_image <= (std::uint64_t{1} << 31),
            "IDX images file '{}' claims images of {} x {} pixels; expected at most 2^31 pixels per image", path,
            images.rows, images.cols);
+  return images;
+}
+
+}  // namespace
+
+IdxImages read_idx_images(const std::string& path) {
+  IdxFile file(path, "IDX images file");
+  IdxImages images = read_images_header(file);
+  const auto pixels_per_image = static_cast<std::uint64_t>(images.rows * images.cols);
   const std::uint64_t bytes = static_cast<std::uint64_t>(images.count) * pixels_per_image;
   images.pixels = file.read_payload(bytes, "pixel data");
+  return images;
+}
+
+IdxImages read_idx_images_header(const std::string& path) {
+  IdxFile file(path, "IDX images file");
+  return read_images_header(file);
+}
+
+IdxImages read_idx_image_rows(const std::string& path, const std::vector<Index>& rows) {
+  IdxFile file(path, "IDX images file");
+  IdxImages images = read_images_header(file);
+  const Index count = images.count;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    NS_CHECK(rows[k] >= 0 && rows[k] < count && (k == 0 || rows[k] > rows[k - 1]),
+             "IDX images file '{}': image {} (position {} of the rows asked for) is out of order or outside [0, {}); "
+             "expected strictly ascending image numbers",
+             path, rows[k], k, count);
+  }
+  const auto image_bytes = static_cast<std::uint64_t>(images.rows * images.cols);
+  const std::uint64_t payload = static_cast<std::uint64_t>(count) * image_bytes;
+  const auto truncated = [&] {
+    const std::string note = file.zlib_note();
+    const std::optional<std::uint64_t> got = file.bytes_after(kImagesHeaderBytes);
+    NS_FAIL("IDX images file '{}' is truncated: expected {} bytes of pixel data, got {}{}; hint: the file is "
+            "incomplete, download it again",
+            path, payload, got ? fmt::format("{}", *got) : std::string("fewer"), note);
+  };
+
+  // Runs of consecutive images are read in one piece, in bounded chunks so that the buffer grows only with
+  // data that actually arrived.
+  constexpr std::uint64_t kChunk = std::uint64_t{64} << 20;
+  images.count = static_cast<Index>(rows.size());
+  std::size_t k = 0;
+  while (k < rows.size()) {
+    std::size_t run = 1;
+    while (k + run < rows.size() && rows[k + run] == rows[k] + static_cast<Index>(run)) ++run;
+    file.skip_to(kImagesHeaderBytes + static_cast<std::uint64_t>(rows[k]) * image_bytes);
+    for (std::uint64_t left = run * image_bytes; left > 0;) {
+      const std::size_t want = static_cast<std::size_t>(std::min(kChunk, left));
+      const std::size_t old = images.pixels.size();
+      images.pixels.resize(old + want);
+      if (file.read_some(images.pixels.data() + old, want) != want) truncated();
+      left -= want;
+    }
+    k += run;
+  }
+  // The last byte of the file must be there even when this caller does not need it.
+  if (rows.empty() || rows.back() != count - 1) {
+    file.skip_to(kImagesHeaderBytes + payload - 1);
+    std::uint8_t last = 0;
+    if (file.read_some(&last, 1) != 1) truncated();
+  }
   return images;
 }
 
@@ -140,15 +236,20 @@ std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
   return file.read_payload(count, "label data");
 }
 
-Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path, Index num_classes) {
+namespace {
+
+// load_idx_rows, or every row when `rows` is null: the list of all rows is made only after the labels file
+// has confirmed the count, so a corrupt header cannot ask for a giant allocation.
+Dataset load_idx_selection(const std::string& images_path, const std::string& labels_path, Index num_classes,
+                           const std::vector<Index>* rows) {
   NS_CHECK(num_classes >= 0, "load_idx_dataset: num_classes must be >= 0 (0: derive from labels), got {}",
            num_classes);
-  IdxImages images = read_idx_images(images_path);
-  std::vector<std::uint8_t> labels = read_idx_labels(labels_path);
-  NS_CHECK(static_cast<Index>(labels.size()) == images.count,
+  const IdxImages header = read_idx_images_header(images_path);
+  const std::vector<std::uint8_t> labels = read_idx_labels(labels_path);
+  NS_CHECK(static_cast<Index>(labels.size()) == header.count,
            "IDX images file '{}' holds {} images but labels file '{}' holds {} labels; hint: both files must "
            "belong to the same split (train or test)",
-           images_path, images.count, labels_path, labels.size());
+           images_path, header.count, labels_path, labels.size());
 
   if (num_classes == 0) num_classes = Index{*std::max_element(labels.begin(), labels.end())} + 1;
   for (std::size_t i = 0; i < labels.size(); ++i) {
@@ -158,15 +259,35 @@ Dataset load_idx_dataset(const std::string& images_path, const std::string& labe
              labels_path, labels[i], i, num_classes);
   }
 
+  std::vector<Index> all;
+  if (rows == nullptr) {
+    all.resize(labels.size());
+    std::iota(all.begin(), all.end(), Index{0});
+    rows = &all;
+  }
+  const IdxImages images = read_idx_image_rows(images_path, *rows);
   Dataset data;
   data.name = images_path;
   data.rows = images.count;
+  data.total_rows = data.rows;
   data.cols = images.rows * images.cols;
   data.features.assign(images.pixels.begin(), images.pixels.end());
-  data.labels.assign(labels.begin(), labels.end());
+  data.labels.reserve(rows->size());
+  for (const Index r : *rows) data.labels.push_back(labels[static_cast<std::size_t>(r)]);
   data.num_classes = num_classes;
   data.image = ImageShape{images.rows, images.cols, 1};
   return data;
+}
+
+}  // namespace
+
+Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path, Index num_classes) {
+  return load_idx_selection(images_path, labels_path, num_classes, nullptr);
+}
+
+Dataset load_idx_rows(const std::string& images_path, const std::string& labels_path, Index num_classes,
+                      const std::vector<Index>& rows) {
+  return load_idx_selection(images_path, labels_path, num_classes, &rows);
 }
 
 }  // namespace normscale

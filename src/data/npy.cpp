@@ -6,6 +6,7 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -231,12 +232,25 @@ Index NpyArray::size() const {
   return n;
 }
 
-NpyArray read_npy(const std::string& path) {
+namespace {
+
+// A .npy file whose preamble and header have been read and checked; `in` stands at the first element.
+struct OpenNpy {
+  std::ifstream in;
+  NpyHeader header;
+  DtypeInfo dtype;
+  std::uintmax_t count = 0;  // elements
+  std::uintmax_t data_start = 0;
+};
+
+OpenNpy open_npy(const std::string& path) {
   std::error_code ec;
   NS_CHECK(std::filesystem::is_regular_file(path, ec),
            "npy file '{}' does not exist (or is not a regular file); hint: check data.path and the file names",
            path);
-  std::ifstream in(path, std::ios::binary);
+  OpenNpy npy;
+  std::ifstream& in = npy.in;
+  in.open(path, std::ios::binary);
   NS_CHECK(in.good(), "cannot open npy file '{}': {}", path, std::strerror(errno));
   const auto file_size = static_cast<std::uintmax_t>(std::filesystem::file_size(path, ec));
 
@@ -268,35 +282,102 @@ NpyArray read_npy(const std::string& path) {
   std::string header(header_length, '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_length));
 
-  NpyHeader parsed = parse_header(header, path);
-  const DtypeInfo dtype = parse_dtype(parsed.descr, path);
-
-  NpyArray array;
-  array.shape = parsed.shape;
-  array.dtype = parsed.descr;
-  array.is_integer = dtype.kind != 'f';
+  npy.header = parse_header(header, path);
+  npy.dtype = parse_dtype(npy.header.descr, path);
   std::uintmax_t count = 1;
-  for (const Index dim : array.shape) {
+  for (const Index dim : npy.header.shape) {
     // A shape whose data could not fit in the file is truncated (or corrupt); this also stops overflow.
     NS_CHECK(dim == 0 || count <= file_size / static_cast<std::uintmax_t>(dim),
              "npy file '{}' is truncated: shape {} needs more data than the file's {} bytes", path,
-             shape_text(array.shape), file_size);
+             shape_text(npy.header.shape), file_size);
     count *= static_cast<std::uintmax_t>(dim);
   }
-  const std::uintmax_t data_bytes = count * dtype.size;
+  const std::uintmax_t data_bytes = count * npy.dtype.size;
   const std::uintmax_t available = file_size - header_start - header_length;
   NS_CHECK(available >= data_bytes,
            "npy file '{}' is truncated: shape {} of dtype '{}' needs {} bytes of data, got {}; hint: the file is "
            "incomplete, write it again",
-           path, shape_text(array.shape), array.dtype, data_bytes, available);
+           path, shape_text(npy.header.shape), npy.header.descr, data_bytes, available);
+  npy.count = count;
+  npy.data_start = header_start + header_length;
+  return npy;
+}
 
-  std::vector<char> bytes(static_cast<std::size_t>(data_bytes));
-  in.read(bytes.data(), static_cast<std::streamsize>(data_bytes));
-  NS_CHECK(static_cast<std::uintmax_t>(in.gcount()) == data_bytes,
-           "npy file '{}' could not be read: expected {} bytes of data, got {}", path, data_bytes, in.gcount());
-  array.values.resize(static_cast<std::size_t>(count));
-  convert_elements(dtype, bytes.data(), array.values.size(), array.values.data());
-  if (parsed.fortran_order && array.shape.size() > 1) array.values = fortran_to_c(array.values, array.shape);
+NpyArray describe(const OpenNpy& npy) {
+  NpyArray array;
+  array.shape = npy.header.shape;
+  array.dtype = npy.header.descr;
+  array.is_integer = npy.dtype.kind != 'f';
+  return array;
+}
+
+// Reads `count` elements at the stream's position and appends them, converted, to `out`.
+void read_elements(OpenNpy& npy, const std::string& path, std::uintmax_t count, std::vector<double>& out) {
+  const std::uintmax_t bytes_wanted = count * npy.dtype.size;
+  std::vector<char> bytes(static_cast<std::size_t>(bytes_wanted));
+  npy.in.read(bytes.data(), static_cast<std::streamsize>(bytes_wanted));
+  NS_CHECK(static_cast<std::uintmax_t>(npy.in.gcount()) == bytes_wanted,
+           "npy file '{}' could not be read: expected {} bytes of data, got {}", path, bytes_wanted,
+           npy.in.gcount());
+  const std::size_t old = out.size();
+  out.resize(old + static_cast<std::size_t>(count));
+  convert_elements(npy.dtype, bytes.data(), static_cast<std::size_t>(count), out.data() + old);
+}
+
+}  // namespace
+
+NpyArray read_npy(const std::string& path) {
+  OpenNpy npy = open_npy(path);
+  NpyArray array = describe(npy);
+  array.values.reserve(static_cast<std::size_t>(npy.count));
+  read_elements(npy, path, npy.count, array.values);
+  if (npy.header.fortran_order && array.shape.size() > 1) array.values = fortran_to_c(array.values, array.shape);
+  return array;
+}
+
+NpyArray read_npy_header(const std::string& path) { return describe(open_npy(path)); }
+
+NpyArray read_npy_rows(const std::string& path, const std::vector<Index>& rows) {
+  OpenNpy npy = open_npy(path);
+  const std::vector<Index>& shape = npy.header.shape;
+  NS_CHECK(!shape.empty(), "npy file '{}' holds a 0-d array; expected at least one axis to select rows from",
+           path);
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    NS_CHECK(rows[k] >= 0 && rows[k] < shape[0] && (k == 0 || rows[k] > rows[k - 1]),
+             "npy file '{}': row {} (position {} of the rows asked for) is out of order or outside [0, {}); "
+             "expected strictly ascending row numbers",
+             path, rows[k], k, shape[0]);
+  }
+  NpyArray array = describe(npy);
+  array.shape[0] = static_cast<Index>(rows.size());
+  const std::uintmax_t row_elements = shape[0] == 0 ? 0 : npy.count / static_cast<std::uintmax_t>(shape[0]);
+
+  if (npy.header.fortran_order && shape.size() > 1) {
+    // Fortran order scatters a row over the file; such files are rare, so they are read whole.
+    const NpyArray whole = read_npy(path);
+    array.values.reserve(rows.size() * row_elements);
+    const auto row_length = static_cast<std::ptrdiff_t>(row_elements);
+    for (const Index r : rows) {
+      const auto first = whole.values.begin() + static_cast<std::ptrdiff_t>(r) * row_length;
+      array.values.insert(array.values.end(), first, first + row_length);
+    }
+    return array;
+  }
+  // C order: each run of consecutive rows is one seek and one read, of at most about 64 MiB of file bytes.
+  const std::uintmax_t row_bytes = std::max<std::uintmax_t>(row_elements * npy.dtype.size, 1);
+  const std::size_t longest_run = static_cast<std::size_t>(std::max<std::uintmax_t>((64u << 20) / row_bytes, 1));
+  array.values.reserve(rows.size() * row_elements);
+  std::size_t k = 0;
+  while (k < rows.size()) {
+    std::size_t run = 1;
+    while (k + run < rows.size() && run < longest_run && rows[k + run] == rows[k] + static_cast<Index>(run)) ++run;
+    const std::uintmax_t offset =
+        npy.data_start + static_cast<std::uintmax_t>(rows[k]) * row_elements * npy.dtype.size;
+    npy.in.seekg(static_cast<std::streamoff>(offset));
+    NS_CHECK(npy.in.good(), "npy file '{}' could not be read: seeking to byte {} failed", path, offset);
+    read_elements(npy, path, run * row_elements, array.values);
+    k += run;
+  }
   return array;
 }
 

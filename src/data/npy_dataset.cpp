@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <numeric>
 
 namespace normscale {
 
@@ -15,22 +16,23 @@ namespace {
 
 std::string shape_text(const std::vector<Index>& shape) { return fmt::format("({})", fmt::join(shape, ", ")); }
 
-void load_features(const NpyArray& array, const std::string& path, Dataset& data) {
-  NS_CHECK(array.shape.size() >= 2,
+// Rows, columns and image shape from the features file's header.
+void describe_features(const NpyArray& header, const std::string& path, Dataset& data) {
+  NS_CHECK(header.shape.size() >= 2,
            "npy features file '{}' has shape {}; expected N x d (one row per example); hint: a single feature "
            "per example is stored as arr.reshape(-1, 1)",
-           path, shape_text(array.shape));
-  data.rows = array.shape[0];
+           path, shape_text(header.shape));
+  data.rows = header.shape[0];
   data.cols = 1;
-  for (std::size_t k = 1; k < array.shape.size(); ++k) data.cols *= array.shape[k];
+  for (std::size_t k = 1; k < header.shape.size(); ++k) data.cols *= header.shape[k];
   NS_CHECK(data.cols > 0, "npy features file '{}' has shape {}; expected at least one feature per example", path,
-           shape_text(array.shape));
+           shape_text(header.shape));
   // N x H x W (grey) and N x H x W x C (NHWC colour) arrays are images, kept for galleries.
-  if (array.shape.size() == 3) data.image = ImageShape{array.shape[1], array.shape[2], 1};
-  if (array.shape.size() == 4) data.image = ImageShape{array.shape[1], array.shape[2], array.shape[3]};
-  data.features.assign(array.values.begin(), array.values.end());
+  if (header.shape.size() == 3) data.image = ImageShape{header.shape[1], header.shape[2], 1};
+  if (header.shape.size() == 4) data.image = ImageShape{header.shape[1], header.shape[2], header.shape[3]};
 }
 
+// Labels (or targets) of every row of the file, and the class count from all of them.
 void load_labels(const NpyArray& array, const std::string& path, Dataset& data) {
   const bool one_column = array.shape.size() == 1 || (array.shape.size() == 2 && array.shape[1] == 1);
   if (array.is_integer) {
@@ -61,20 +63,53 @@ void load_labels(const NpyArray& array, const std::string& path, Dataset& data) 
   data.targets.assign(array.values.begin(), array.values.end());
 }
 
+// load_npy_rows, or every row when `rows` is null.
+Dataset load_npy_selection(const std::string& features_path, const std::string& labels_path,
+                           const std::vector<Index>* rows) {
+  Dataset all;  // every row's labels, no features
+  describe_features(read_npy_header(features_path), features_path, all);
+  const NpyArray labels = read_npy(labels_path);
+  NS_CHECK(!labels.shape.empty() && labels.shape[0] == all.rows,
+           "npy features file '{}' holds {} examples but labels file '{}' has shape {}; expected {} labels; hint: "
+           "both files must belong to the same split",
+           features_path, all.rows, labels_path, shape_text(labels.shape), all.rows);
+  load_labels(labels, labels_path, all);
+
+  std::vector<Index> every;
+  if (rows == nullptr) {
+    every.resize(static_cast<std::size_t>(all.rows));
+    std::iota(every.begin(), every.end(), Index{0});
+    rows = &every;
+  }
+  const NpyArray features = read_npy_rows(features_path, *rows);
+  Dataset data;
+  data.name = features_path;
+  data.rows = static_cast<Index>(rows->size());
+  data.total_rows = data.rows;
+  data.cols = all.cols;
+  data.image = all.image;
+  data.num_classes = all.num_classes;
+  data.target_cols = all.target_cols;
+  data.features.assign(features.values.begin(), features.values.end());
+  for (const Index r : *rows) {
+    if (!all.labels.empty()) data.labels.push_back(all.labels[static_cast<std::size_t>(r)]);
+    if (!all.targets.empty()) {
+      const auto first = all.targets.begin() + static_cast<std::ptrdiff_t>(r * all.target_cols);
+      data.targets.insert(data.targets.end(), first, first + static_cast<std::ptrdiff_t>(all.target_cols));
+    }
+  }
+  return data;
+}
+
 }  // namespace
 
 Dataset load_npy_dataset(const std::string& features_path, const std::string& labels_path) {
-  const NpyArray features = read_npy(features_path);
-  const NpyArray labels = read_npy(labels_path);
-  Dataset data;
-  data.name = features_path;
-  load_features(features, features_path, data);
-  NS_CHECK(!labels.shape.empty() && labels.shape[0] == data.rows,
-           "npy features file '{}' holds {} examples but labels file '{}' has shape {}; expected {} labels; hint: "
-           "both files must belong to the same split",
-           features_path, data.rows, labels_path, shape_text(labels.shape), data.rows);
-  load_labels(labels, labels_path, data);
-  return data;
+  return load_npy_selection(features_path, labels_path, nullptr);
+}
+
+Dataset load_npy_rows(const std::string& features_path, const std::string& labels_path,
+                      const std::vector<Index>& rows) {
+  return load_npy_selection(features_path, labels_path, &rows);
 }
 
 }  // namespace normscale

@@ -40,7 +40,7 @@ Dataset binary_set(const std::string& name, Index cols) {
 
 DataSplits make_linear_chain(double x, double y) {
   Dataset data = regression_set("synthetic:linear-chain", 1);
-  data.rows = 1;
+  data.rows = data.total_rows = 1;
   data.features = {static_cast<float>(x)};
   data.targets = {static_cast<float>(y)};
   DataSplits splits;
@@ -53,7 +53,7 @@ DataSplits make_linear_chain(double x, double y) {
 DataSplits make_two_point() {
   const auto c = static_cast<float>(1.0 / std::numbers::sqrt2);
   Dataset data = binary_set("synthetic:two-point", 2);
-  data.rows = 2;
+  data.rows = data.total_rows = 2;
   data.features = {c, c, -c, -c};
   data.labels = {1, 0};
   DataSplits splits;
@@ -82,7 +82,7 @@ SeparableProblem make_separable_2d(Index train_examples, double margin, std::uin
   const auto sample = [&](Index count, Part part, const std::string& name) {
     RandomStream random = stream(seed, Problem::kSeparable2d, part);
     Dataset data = binary_set(name, 2);
-    data.rows = count;
+    data.rows = data.total_rows = count;
     for (Index i = 0; i < count; ++i) {
       float x = 0, y = 0;
       double side = 0;
@@ -122,7 +122,7 @@ StudentTeacherProblem make_student_teacher(Index train_examples, Index dim, doub
   const auto sample = [&](Index count, Part part, const std::string& name) {
     RandomStream random = stream(seed, Problem::kStudentTeacher, part);
     Dataset data = regression_set(name, dim);
-    data.rows = count;
+    data.rows = data.total_rows = count;
     data.features.reserve(static_cast<std::size_t>(count * dim));
     for (Index i = 0; i < count; ++i) {
       double y = 0;
@@ -149,14 +149,14 @@ DataSplits make_sinusoid(Index train_examples, std::uint64_t seed, Index test_po
   DataSplits splits;
   RandomStream random = stream(seed, Problem::kSinusoid, Part::kTrain);
   splits.train = regression_set("synthetic:sinusoid", 1);
-  splits.train.rows = train_examples;
+  splits.train.rows = splits.train.total_rows = train_examples;
   for (Index i = 0; i < train_examples; ++i) {
     const double x = 2.0 * random.uniform() - 1.0;
     splits.train.features.push_back(static_cast<float>(x));
     splits.train.targets.push_back(static_cast<float>(std::sin(std::numbers::pi * x)));
   }
   splits.test = regression_set("synthetic:sinusoid (test)", 1);
-  splits.test.rows = test_points;
+  splits.test.rows = splits.test.total_rows = test_points;
   for (Index i = 0; i < test_points; ++i) {
     const double x =
         test_points == 1 ? 0.0 : -1.0 + 2.0 * static_cast<double>(i) / static_cast<double>(test_points - 1);

@@ -19,11 +19,12 @@ class RankFailurePrinter : public ::testing::EmptyTestEventListener {
 
   void OnTestPartResult(const ::testing::TestPartResult& result) override {
     if (!result.failed()) return;
-    std::ostringstream line;
-    line << prefix_ << (result.file_name() != nullptr ? result.file_name() : "unknown file") << ':'
-         << result.line_number() << ": Failure\n"
-         << prefix_ << result.summary() << '\n';
-    std::cerr << line.str() << std::flush;  // one write, so ranks interleave by whole messages
+    std::ostringstream text;
+    text << prefix_ << (result.file_name() != nullptr ? result.file_name() : "unknown file") << ':'
+         << result.line_number() << ": Failure\n";
+    std::istringstream summary(result.summary());
+    for (std::string line; std::getline(summary, line);) text << prefix_ << line << '\n';
+    std::cerr << text.str() << std::flush;  // one write, so ranks interleave by whole messages
   }
 
   void OnTestEnd(const ::testing::TestInfo& info) override {
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   if (rank != 0) {
     delete listeners.Release(listeners.default_result_printer());
     // One report file per job, not one per rank overwriting each other.
-    delete listeners.Release(listeners.default_xml_printer());
+    delete listeners.Release(listeners.default_xml_generator());
     listeners.Append(new RankFailurePrinter(rank));
   }
 

@@ -1,13 +1,16 @@
 // MpiComm against closed-form answers at any rank count: sums, maxima, broadcasts, agreement checks.
 #include "normscale/comm/agreement.hpp"
+#include "normscale/comm/mpi_check.hpp"
 #include "normscale/comm/mpi_comm.hpp"
 #include "normscale/core/error.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <mpi.h>
+#include <unistd.h>
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -141,7 +144,7 @@ TEST(MpiComm, BroadcastToAnInvalidRootThrowsOnEveryRank) {
 TEST(MpiComm, IsMovableAndTheMovedFromObjectRefusesWork) {
   MpiComm first;
   MpiComm second(std::move(first));
-  EXPECT_EQ(first.native(), MPI_COMM_NULL);  // NOLINT(bugprone-use-after-move): checking the moved-from state
+  EXPECT_EQ(first.native(), MPI_COMM_NULL);  // NOLINT(bugprone-use-after-move)
   EXPECT_THAT(error_message([&] { first.barrier(); }), HasSubstr("moved-from"));
 
   MpiComm third;
@@ -149,6 +152,25 @@ TEST(MpiComm, IsMovableAndTheMovedFromObjectRefusesWork) {
   std::vector<double> one{1.0};
   third.allreduce_sum(std::span<double>(one));
   EXPECT_EQ(one[0], static_cast<double>(third.size()));
+}
+
+// MpiComm's duplicate returns errors instead of aborting, so NS_MPI_CHECK can report them. A negative
+// count fails argument checking on every rank alike, before any communication.
+TEST(MpiCheck, ReportsTheCallLocationHostAndMpiErrorString) {
+  MpiComm comm;
+  std::array<char, 256> host{};
+  gethostname(host.data(), host.size() - 1);
+  std::byte byte{};
+  const std::string message =
+      error_message([&] { NS_MPI_CHECK(MPI_Bcast(&byte, -1, MPI_BYTE, 0, comm.native())); });
+  EXPECT_THAT(message, HasSubstr("MPI_Bcast(&byte, -1, MPI_BYTE, 0, comm.native())"));
+  EXPECT_THAT(message, HasSubstr("test_mpi_comm.cpp:"));
+  EXPECT_THAT(message, HasSubstr(std::string("on host ") + host.data()));
+  std::array<char, MPI_MAX_ERROR_STRING> expected{};
+  int length = 0;
+  MPI_Error_string(MPI_ERR_COUNT, expected.data(), &length);
+  EXPECT_THAT(message, HasSubstr(std::string(expected.data(), static_cast<std::size_t>(length))));
+  comm.barrier();
 }
 
 TEST(CheckSameOnAllRanks, PassesWhenEveryRankHoldsTheSameValue) {

@@ -134,6 +134,93 @@ TEST_F(IdxReaderTest, ZeroClassesMeansLargestLabelPlusOne) {
   EXPECT_EQ(load_idx_dataset(images, labels, 0).num_classes, 5);
 }
 
+// Ten images of 2 x 3 pixels; pixel k of image i is 10 i + k, so each image is recognisable.
+Bytes ten_images_pixels() {
+  Bytes pixels;
+  for (int i = 0; i < 10; ++i) {
+    for (int k = 0; k < 6; ++k) pixels.push_back(static_cast<std::uint8_t>(10 * i + k));
+  }
+  return pixels;
+}
+
+Bytes pixels_of_rows(const std::vector<Index>& rows) {
+  const Bytes all = ten_images_pixels();
+  Bytes out;
+  for (const Index r : rows) out.insert(out.end(), all.begin() + 6 * r, all.begin() + 6 * (r + 1));
+  return out;
+}
+
+TEST_F(IdxReaderTest, ReadsChosenRowsOfRawAndGzipFiles) {
+  const Bytes file = images_file(10, 2, 3, ten_images_pixels());
+  for (const std::string& images : {write_raw("images", file), write_gzip("images.gz", file)}) {
+    SCOPED_TRACE(images);
+    const IdxImages header = read_idx_images_header(images);
+    EXPECT_EQ(header.count, 10);
+    EXPECT_EQ(header.rows, 2);
+    EXPECT_EQ(header.cols, 3);
+    EXPECT_TRUE(header.pixels.empty());
+    for (const std::vector<Index>& rows : std::vector<std::vector<Index>>{
+             {}, {0}, {9}, {1, 2, 3, 7}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {4, 6, 8}}) {
+      const IdxImages read = read_idx_image_rows(images, rows);
+      EXPECT_EQ(read.count, static_cast<Index>(rows.size()));
+      EXPECT_EQ(read.rows, 2);
+      EXPECT_EQ(read.cols, 3);
+      EXPECT_EQ(read.pixels, pixels_of_rows(rows));
+    }
+  }
+}
+
+TEST_F(IdxReaderTest, RowsMustBeAscendingAndInside) {
+  const auto images = write_raw("images", images_file(10, 2, 3, ten_images_pixels()));
+  EXPECT_THAT(error_of([&] { read_idx_image_rows(images, {3, 2}); }), HasSubstr("ascending"));
+  EXPECT_THAT(error_of([&] { read_idx_image_rows(images, {3, 3}); }), HasSubstr("ascending"));
+  EXPECT_THAT(error_of([&] { read_idx_image_rows(images, {10}); }), HasSubstr("[0, 10)"));
+  EXPECT_THAT(error_of([&] { read_idx_image_rows(images, {-1}); }), HasSubstr("image -1"));
+}
+
+TEST_F(IdxReaderTest, TruncationIsSeenWhicheverRowsAreRead) {
+  Bytes pixels = ten_images_pixels();
+  pixels.resize(pixels.size() - 4);  // the last image is incomplete
+  const auto raw = write_raw("images", images_file(10, 2, 3, pixels));
+  for (const std::vector<Index>& rows : std::vector<std::vector<Index>>{{}, {0, 1}, {9}}) {
+    const std::string message = error_of([&] { read_idx_image_rows(raw, rows); });
+    EXPECT_THAT(message, HasSubstr(raw));
+    EXPECT_THAT(message, HasSubstr("truncated"));
+    EXPECT_THAT(message, HasSubstr("expected 60 bytes"));
+    EXPECT_THAT(message, HasSubstr("got 56"));
+  }
+  // A cut gzip stream, too.
+  Bytes big(4000);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>((i * 7919) % 251);
+  const auto gz = write_gzip("images.gz", images_file(10, 20, 20, big));
+  fs::resize_file(gz, fs::file_size(gz) / 2);
+  const std::string message = error_of([&] { read_idx_image_rows(gz, {0}); });
+  EXPECT_THAT(message, HasSubstr("truncated"));
+  EXPECT_THAT(message, HasSubstr("expected 4000 bytes"));
+}
+
+TEST_F(IdxReaderTest, ChosenRowsCountClassesOfTheWholeLabelsFile) {
+  const auto images = write_raw("images", images_file(3, 2, 3, three_images_pixels()));
+  const auto labels = write_gzip("labels.gz", labels_file({2, 0, 9}));
+  const Dataset data = load_idx_rows(images, labels, 0, {0, 1});
+  EXPECT_EQ(data.rows, 2);
+  EXPECT_EQ(data.total_rows, 2);
+  EXPECT_EQ(data.first_id, 0);
+  EXPECT_EQ(data.labels, (std::vector<std::int32_t>{2, 0}));
+  EXPECT_EQ(data.num_classes, 10);  // from label 9, which is not among the rows kept
+  EXPECT_EQ(data.cols, 6);
+  EXPECT_EQ(data.features, (std::vector<float>{0, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 60}));
+  // No rows: the set still knows its shape and classes.
+  const Dataset none = load_idx_rows(images, labels, 0, {});
+  EXPECT_EQ(none.rows, 0);
+  EXPECT_EQ(none.cols, 6);
+  EXPECT_EQ(none.image.height, 2);
+  EXPECT_EQ(none.num_classes, 10);
+  EXPECT_TRUE(none.is_classification());
+  // Every label is checked, not only those of the rows kept.
+  EXPECT_THAT(error_of([&] { load_idx_rows(images, labels, 5, {0}); }), HasSubstr("label 9 of example 2"));
+}
+
 TEST_F(IdxReaderTest, MissingFileIsNamed) {
   const std::string missing = path("no-such-file.gz");
   const std::string message = error_of([&] { read_idx_images(missing); });

@@ -170,6 +170,64 @@ TEST_F(NpyTest, FortranOrderThreeDimensions) {
   EXPECT_EQ(read.values, expected);
 }
 
+TEST_F(NpyTest, ReadsChosenRowsOfCOrderFiles) {
+  // Row i of a 6 x 2 x 2 array holds 10 i, 10 i + 1, 10 i + 2, 10 i + 3.
+  std::vector<double> values;
+  for (int i = 0; i < 6; ++i) {
+    for (int k = 0; k < 4; ++k) values.push_back(10 * i + k);
+  }
+  const std::string file = path("x.npy");
+  write_npy(file, {6, 2, 2}, values.data());
+  const NpyArray header = read_npy_header(file);
+  EXPECT_EQ(header.shape, (std::vector<Index>{6, 2, 2}));
+  EXPECT_EQ(header.dtype, "<f8");
+  EXPECT_TRUE(header.values.empty());
+  for (const std::vector<Index>& rows :
+       std::vector<std::vector<Index>>{{}, {0}, {5}, {0, 2, 3, 5}, {0, 1, 2, 3, 4, 5}}) {
+    const NpyArray read = read_npy_rows(file, rows);
+    EXPECT_EQ(read.shape, (std::vector<Index>{static_cast<Index>(rows.size()), 2, 2}));
+    std::vector<double> expected;
+    for (const Index r : rows) expected.insert(expected.end(), values.begin() + 4 * r, values.begin() + 4 * (r + 1));
+    EXPECT_EQ(read.values, expected);
+  }
+  EXPECT_THAT(error_of([&] { read_npy_rows(file, {2, 1}); }), HasSubstr("ascending"));
+  EXPECT_THAT(error_of([&] { read_npy_rows(file, {6}); }), HasSubstr("[0, 6)"));
+}
+
+TEST_F(NpyTest, ReadsChosenRowsOfFortranOrderFiles) {
+  // numpy.asfortranarray([[1, 2], [3, 4], [5, 6]]) stores its columns one after the other.
+  const auto file = craft("f.npy", "{'descr': '<i4', 'fortran_order': True, 'shape': (3, 2), }",
+                          bytes_of<std::int32_t>({1, 3, 5, 2, 4, 6}));
+  const NpyArray read = read_npy_rows(file, {0, 2});
+  EXPECT_EQ(read.shape, (std::vector<Index>{2, 2}));
+  EXPECT_EQ(read.values, (std::vector<double>{1, 2, 5, 6}));
+  EXPECT_TRUE(read.is_integer);
+}
+
+TEST_F(NpyTest, ChosenRowsKeepLabelsTargetsAndTheWholeFilesClasses) {
+  const std::vector<float> x = {0, 1, 10, 11, 20, 21, 30, 31};
+  const std::vector<std::int64_t> y = {0, 6, 1, 2};
+  const std::vector<float> t = {0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f};
+  write_npy(path("X.npy"), {4, 2}, x.data());
+  write_npy(path("y.npy"), {4}, y.data());
+  write_npy(path("t.npy"), {4, 2}, t.data());
+  const Dataset data = load_npy_rows(path("X.npy"), path("y.npy"), {2, 3});
+  EXPECT_EQ(data.rows, 2);
+  EXPECT_EQ(data.total_rows, 2);
+  EXPECT_EQ(data.features, (std::vector<float>{20, 21, 30, 31}));
+  EXPECT_EQ(data.labels, (std::vector<std::int32_t>{1, 2}));
+  EXPECT_EQ(data.num_classes, 7);  // label 6 is in row 1, not kept
+  const Dataset regression = load_npy_rows(path("X.npy"), path("t.npy"), {0, 3});
+  EXPECT_EQ(regression.target_cols, 2);
+  EXPECT_EQ(regression.targets, (std::vector<float>{0.5f, 1.5f, 6.5f, 7.5f}));
+  EXPECT_FALSE(regression.is_classification());
+  const Dataset none = load_npy_rows(path("X.npy"), path("y.npy"), {});
+  EXPECT_EQ(none.rows, 0);
+  EXPECT_EQ(none.cols, 2);
+  EXPECT_EQ(none.num_classes, 7);
+  EXPECT_TRUE(none.is_classification());
+}
+
 TEST_F(NpyTest, ReadsVersion2And3) {
   for (const int major : {2, 3}) {
     const auto file =

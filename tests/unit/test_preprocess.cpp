@@ -89,6 +89,65 @@ TEST(Preprocess, StandardizeMakesTrainingColumnsZeroMeanUnitVariance) {
   }
 }
 
+TEST(Preprocess, StandardizeOnlyCentresAFeatureConstantUpToRounding) {
+  // 0.1f is not a binary fraction, so sums of it round; the feature must still count as constant.
+  std::vector<float> train;
+  for (int r = 0; r < 1000; ++r) {
+    train.push_back(0.1f);
+    train.push_back(static_cast<float>(r % 2));
+  }
+  DataSplits splits = make_splits(2, train, {}, {0.1f, 0.5f});
+  preprocess(splits, "standardize");
+  for (Index r = 0; r < splits.train.rows; ++r) {
+    EXPECT_NEAR(splits.train.row(r)[0], 0.0f, 1e-6f);
+    EXPECT_NEAR(std::abs(splits.train.row(r)[1]), 1.0f, 1e-6f);
+  }
+  EXPECT_NEAR(splits.test.row(0)[0], 0.0f, 1e-6f);
+  EXPECT_NEAR(splits.test.row(0)[1], 0.0f, 1e-6f);
+}
+
+TEST(PreprocessStats, SumsOfTheModeFlatAndBack) {
+  const Dataset train = make_set("train", 2, {1, -5, 3, 2});
+  const PreprocessStats standardize = local_preprocess_stats(train, "standardize");
+  EXPECT_EQ(standardize.to_vector(), (std::vector<double>{2, 4, -3, 10, 29}));
+  const PreprocessStats back = PreprocessStats::from_vector(standardize.to_vector(), 7);
+  EXPECT_EQ(back.count, 2);
+  EXPECT_EQ(back.sum, (std::vector<double>{4, -3}));
+  EXPECT_EQ(back.sum_squares, (std::vector<double>{10, 29}));
+  EXPECT_EQ(back.max_abs, 7);
+
+  const PreprocessStats scale = local_preprocess_stats(train, "scale01");
+  EXPECT_EQ(scale.to_vector(), std::vector<double>{2});
+  EXPECT_EQ(scale.max_abs, 5);
+  EXPECT_EQ(local_preprocess_stats(train, "unit-norm").to_vector(), std::vector<double>{2});
+  // A part with no rows still gives sums of the right length, so every part's vector has one size.
+  EXPECT_EQ(local_preprocess_stats(make_set("none", 2, {}), "standardize").to_vector(),
+            (std::vector<double>{0, 0, 0, 0, 0}));
+  EXPECT_THROW(PreprocessStats::from_vector(std::vector<double>{1, 2}, 0), Error);
+  EXPECT_THROW(local_preprocess_stats(train, "zca"), Error);
+}
+
+TEST(PreprocessStats, CombinedPartsPreprocessLikeTheWhole) {
+  const std::vector<float> rows = {1, 10, 2, 20, 4, 40, 9, 90, -3, 7};
+  for (const char* mode : {"scale01", "standardize"}) {
+    SCOPED_TRACE(mode);
+    DataSplits whole = make_splits(2, rows, {5, 5}, {1, -1});
+    preprocess(whole, mode);
+    // Two parts of the training set, rows 0-1 and 2-4; validation and test split between them too.
+    DataSplits first = make_splits(2, {rows.begin(), rows.begin() + 4}, {5, 5}, {});
+    DataSplits second = make_splits(2, {rows.begin() + 4, rows.end()}, {}, {1, -1});
+    PreprocessStats global = local_preprocess_stats(first.train, mode);
+    global.combine(local_preprocess_stats(second.train, mode));
+    apply_preprocess(first, mode, global);
+    apply_preprocess(second, mode, global);
+    std::vector<float> train = first.train.features;
+    train.insert(train.end(), second.train.features.begin(), second.train.features.end());
+    EXPECT_THAT(train, Pointwise(FloatNear(1e-6f), whole.train.features));
+    EXPECT_THAT(first.validation.features, Pointwise(FloatNear(1e-6f), whole.validation.features));
+    EXPECT_THAT(second.test.features, Pointwise(FloatNear(1e-6f), whole.test.features));
+  }
+}
+
 TEST(Preprocess, UnknownModeNamesTheSettingAndTheValidValues) {
   DataSplits splits = make_splits(1, {1}, {}, {});
   try {

@@ -1,7 +1,9 @@
 // The front door of the data layer: turns the data section of a run's configuration into splits.
 #pragma once
 
+#include "normscale/data/data_shard.hpp"
 #include "normscale/data/dataset.hpp"
+#include "normscale/data/preprocess.hpp"
 #include "normscale/train/config.hpp"
 
 #include <string>
@@ -13,8 +15,30 @@ namespace normscale {
 // data.test_limit (first N rows), and preprocesses (data.preprocess). Synthetic problems are
 // generated at the paper's scale with their own test sets: they get no validation split and no
 // "scale01" (meant for raw pixel bytes); the other preprocessing modes apply to them as configured.
-// Throws if the training set ends up empty.
+// Throws if the training set ends up empty. The one-process path: load_data(config, DataShard{}), then
+// finish_loading with this set's own statistics.
 DataSplits load_data(const DataConfig& config);
+
+// This part's rows of every split, NOT preprocessed (the statistics must first be combined over all parts):
+// train holds the global ids shard.rows_of(N) of the N training rows (the virtual shards
+// [first_shard, last_shard)); validation and test hold the same share of theirs. Global ids are row numbers
+// after the validation split and the limits (for train: file order of the rows that are not validation rows).
+// Every Dataset has first_id = its first global id and total_rows = the split's global size, and the global
+// num_classes (from the whole label file), columns and image shape, even when it holds no rows. File sources
+// read only this part's rows (labels files whole, they are small); synthetic problems are generated whole and
+// sliced. Every part of one configuration gets the same errors.
+//
+// Sharded use (the caller communicates):
+//   DataSplits data = load_data(config.data, shard);
+//   PreprocessStats stats = local_preprocess_stats(data.train, config.data.preprocess);
+//   std::vector<double> sums = stats.to_vector();  double max_abs = stats.max_abs;
+//   (allreduce sums with a sum, max_abs with a max)
+//   finish_loading(data, config.data, PreprocessStats::from_vector(sums, max_abs));
+DataSplits load_data(const DataConfig& config, const DataShard& shard);
+
+// Preprocesses loaded splits as load_data(config) does, with the statistics of the whole training set (skipped
+// for "scale01" on synthetic sources).
+void finish_loading(DataSplits& splits, const DataConfig& config, const PreprocessStats& global);
 
 // True for the generated problems ("linear-chain", "two-point", "separable-2d", "student-teacher",
 // "sinusoid").

@@ -22,6 +22,7 @@ struct Dataset {
   Index rows = 0;              // examples held here
   Index cols = 0;              // features per example
   Index first_id = 0;          // global id of row 0 (rows are contiguous in global id)
+  Index total_rows = 0;        // examples of the whole split across all parts (= rows when not sharded)
   std::vector<float> features; // rows x cols, row-major
   std::vector<std::int32_t> labels;  // rows class indices in [0, num_classes), empty for regression
   Index num_classes = 0;
@@ -29,7 +30,10 @@ struct Dataset {
   Index target_cols = 0;
   ImageShape image;
 
-  bool is_classification() const { return !labels.empty(); }
+  // By num_classes, not by the labels held: a part of a classification split may hold no rows.
+  bool is_classification() const { return num_classes > 0 || !labels.empty(); }
+  // total_rows, or rows for a set built by hand that left it 0.
+  Index global_rows() const { return total_rows > rows ? total_rows : rows; }
   const float* row(Index r) const { return features.data() + r * cols; }
   ConstMatrixMap<float> feature_matrix() const { return {features.data(), rows, cols}; }
 };
@@ -41,10 +45,11 @@ struct DataSplits {
   Dataset test;
 };
 
-// Rows [begin, begin + count) of a data set as a new data set (first_id adjusted).
+// Rows [begin, begin + count) of a data set as a new data set: a piece of the same split, so first_id is
+// shifted by begin and total_rows stays data.global_rows().
 Dataset slice_rows(const Dataset& data, Index begin, Index count);
 
-// The rows in `indices` (in that order) as a new data set; first_id becomes 0.
+// The rows in `indices` (in that order) as a new data set of its own: first_id 0, total_rows = rows.
 Dataset select_rows(const Dataset& data, const std::vector<Index>& indices);
 
 }  // namespace normscale

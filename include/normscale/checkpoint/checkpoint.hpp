@@ -1,0 +1,99 @@
+// Checkpoints that survive crashes and resume on any rank count dividing V (ALGORITHMS §2, DESIGN
+// checkpoint/): a manifest, the model and optimizer state, and the multipliers of each virtual shard.
+#pragma once
+
+#include "normscale/comm/communicator.hpp"
+#include "normscale/core/types.hpp"
+#include "normscale/objective/multiplier_store.hpp"
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace normscale {
+
+// Bumped whenever the layout of any checkpoint file changes; a reader accepts only its own version.
+inline constexpr int kCheckpointFormatVersion = 1;
+
+// On disk a checkpoint is the directory <run_dir>/checkpoints/step_<step, 10 digits>/ holding
+//   manifest.bin          this struct (written last: a directory without it is incomplete)
+//   model.bin             ModelState (parameters, then velocity)
+//   shard_<v, 6 digits>.bin  the multipliers of virtual shard v, one file per shard (none if per_example == 0)
+// Every file is a Boost.Serialization binary archive, so it is read back on the same kind of machine
+// (byte order, type sizes) with the same Boost major version; the manifest is binary too, because
+// a Boost text archive is no easier to read by eye and only the code reads it.
+struct CheckpointManifest {
+  int format_version = kCheckpointFormatVersion;
+  std::uint64_t config_hash = 0;
+  // The minibatch stream is a pure function of (seed, N, Q, V, step): the step is the whole RNG state.
+  std::uint64_t seed = 0;
+  Index step = 0;
+  double epoch = 0.0;
+  int ranks = 1;  // P that wrote it; resume may use any P dividing V
+  Index virtual_shards = 0;
+  Index examples = 0;
+  Index per_example = 0;  // multipliers per example (0: no multipliers, no shard files)
+  std::string scalar;     // "float32" or "float64"
+  Index parameter_count = 0;
+  std::uint32_t model_checksum = 0;             // crc32 of model.bin
+  std::vector<std::uint32_t> shard_checksums;  // crc32 of shard_<v>.bin, one per shard (or none)
+};
+
+// The model's flat parameter buffer and the optimizer's flat velocity (empty without momentum).
+template <class T>
+struct ModelState {
+  std::vector<T> parameters;
+  std::vector<T> velocity;
+};
+
+// What the resuming run is: load_checkpoint refuses a checkpoint written by a different one.
+struct CheckpointExpectation {
+  std::uint64_t config_hash = 0;
+  Index virtual_shards = 0;
+  Index examples = 0;
+  Index per_example = 0;
+  Index parameter_count = 0;
+};
+
+// "float32" / "float64": the manifest's name of the scalar type T.
+template <class T>
+constexpr const char* checkpoint_scalar_name() {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "checkpoints hold float or double");
+  return std::is_same_v<T, float> ? "float32" : "float64";
+}
+
+// Collective: every rank calls it with the same manifest fields, model and keep. The caller fills
+// config_hash, seed, step, epoch, virtual_shards, examples and per_example; this fills
+// format_version, ranks, scalar, parameter_count and the checksums. Rank 0 writes manifest and model
+// (only rank 0's model is read); each rank writes the files of its shards [first_shard, last_shard),
+// whose rows `store` holds exactly (store may be null when per_example == 0). Everything goes into
+// <run_dir>/checkpoints/.tmp_step_<step>/ first and is fsynced; the checksums reach rank 0 in one
+// allreduce; then rank 0 writes the manifest last, renames the directory into place (replacing a
+// checkpoint of the same step), removes stale temporary directories and all but the newest `keep`
+// checkpoints (keep <= 0 keeps all). A failure on any rank throws on every rank. The run directory
+// must be one file system that every rank sees.
+template <class T>
+void write_checkpoint(const std::string& run_dir, Communicator& comm, CheckpointManifest manifest,
+                      const ModelState<T>& model, const MultiplierStore* store, Index first_shard,
+                      Index last_shard, int keep);
+
+// Complete checkpoints (directories step_* with a manifest) under <run_dir>/checkpoints, newest
+// first; empty when there are none.
+std::vector<std::string> list_checkpoints(const std::string& run_dir);
+
+// Reads and checks only the manifest of `checkpoint_dir` (no collective); errors name the file.
+CheckpointManifest read_checkpoint_manifest(const std::string& checkpoint_dir);
+
+// Collective: loads `checkpoint_dir` on any number of ranks dividing V. Verifies the manifest
+// against `expected` (format version, config hash, V, N, multipliers per example, parameter count,
+// scalar type T) and every file it reads against its checksum, then fills `model` and `store` with
+// the rows of shards [first_shard, last_shard) (the store is reshaped to exactly those rows; it may
+// be null when per_example == 0). Every rank reads the manifest and model; a failure on any rank
+// throws the same message, naming the file, on every rank.
+template <class T>
+CheckpointManifest load_checkpoint(const std::string& checkpoint_dir, Communicator& comm,
+                                   const CheckpointExpectation& expected, ModelState<T>& model,
+                                   MultiplierStore* store, Index first_shard, Index last_shard);
+
+}  // namespace normscale

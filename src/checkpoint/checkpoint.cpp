@@ -1,0 +1,486 @@
+// Checkpoint writing and loading: Boost binary archives checked by crc32, a temporary directory
+// renamed into place, and every failure agreed on by all ranks so no rank waits in a collective.
+#include "normscale/checkpoint/checkpoint.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/train/sampler.hpp"
+
+#include <boost/archive/archive_exception.hpp>
+#include <boost/archive/binary_iarchive.hpp>
+#include <boost/archive/binary_oarchive.hpp>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <span>
+#include <sstream>
+#include <string_view>
+#include <utility>
+
+namespace normscale {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kMagic = "normscale-checkpoint";
+constexpr std::string_view kStepPrefix = "step_";
+// Everything whose name starts with this is unfinished work of some write and may be removed.
+constexpr std::string_view kTempPrefix = ".tmp_";
+constexpr const char* kManifestFile = "manifest.bin";
+constexpr const char* kModelFile = "model.bin";
+// Longest error message one rank sends to the others.
+constexpr std::size_t kMessageBytes = 4096;
+
+std::string step_dir_name(Index step) { return fmt::format("{}{:010d}", kStepPrefix, step); }
+std::string shard_file_name(Index v) { return fmt::format("shard_{:06d}.bin", v); }
+
+// The step of a directory named step_<digits>, or -1 for any other name.
+Index parse_step_dir_name(const std::string& name) {
+  if (name.size() <= kStepPrefix.size() || name.compare(0, kStepPrefix.size(), kStepPrefix) != 0) return -1;
+  const std::string digits = name.substr(kStepPrefix.size());
+  if (digits.size() > 18 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return -1;
+  }
+  return std::stoll(digits);
+}
+
+std::uint32_t crc32_of(std::string_view bytes) {
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+  return static_cast<std::uint32_t>(crc);
+}
+
+// Writes the whole file and fsyncs it, so the data is on disk before the manifest vouches for it.
+void write_file_synced(const fs::path& path, std::string_view bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  NS_CHECK(fd >= 0, "cannot create checkpoint file '{}': {}; hint: is the run directory writable?", path.string(),
+           std::strerror(errno));
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int write_errno = errno;
+      ::close(fd);
+      NS_FAIL("cannot write {} bytes to checkpoint file '{}': {}; hint: is the disk full?", bytes.size(),
+              path.string(), std::strerror(write_errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int sync_errno = errno;
+    ::close(fd);
+    NS_FAIL("cannot flush checkpoint file '{}' to disk (fsync): {}", path.string(), std::strerror(sync_errno));
+  }
+  NS_CHECK(::close(fd) == 0, "cannot close checkpoint file '{}': {}", path.string(), std::strerror(errno));
+}
+
+// Makes a rename or a new entry in `dir` durable.
+void fsync_directory(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  NS_CHECK(fd >= 0, "cannot open directory '{}' to flush it: {}", dir.string(), std::strerror(errno));
+  const bool synced = ::fsync(fd) == 0;
+  const int sync_errno = errno;
+  ::close(fd);
+  NS_CHECK(synced, "cannot flush directory '{}' to disk (fsync): {}", dir.string(), std::strerror(sync_errno));
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  NS_CHECK(in.good(), "cannot open checkpoint file '{}': {}; hint: is the checkpoint complete and readable?",
+           path.string(), std::strerror(errno));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  NS_CHECK(!in.bad(), "cannot read checkpoint file '{}': {}", path.string(), std::strerror(errno));
+  return bytes;
+}
+
+void verify_checksum(const fs::path& path, std::string_view bytes, std::uint32_t expected) {
+  const std::uint32_t actual = crc32_of(bytes);
+  NS_CHECK(actual == expected,
+           "checkpoint file '{}' fails its checksum (crc32 {:08x} over {} bytes, the manifest records {:08x}): "
+           "the file is corrupt or truncated; hint: resume from an older checkpoint or start afresh",
+           path.string(), actual, bytes.size(), expected);
+}
+
+template <class Save>
+std::string to_archive_bytes(Save&& save) {
+  std::ostringstream out(std::ios::binary);
+  {
+    boost::archive::binary_oarchive archive(out);
+    save(archive);
+  }  // the archive flushes when it goes away
+  return std::move(out).str();
+}
+
+// Runs `load` on an archive over `bytes`; any failure to parse becomes an Error naming the file.
+template <class Load>
+void from_archive_bytes(const fs::path& path, const std::string& bytes, Load&& load) {
+  try {
+    std::istringstream in(bytes, std::ios::binary);
+    boost::archive::binary_iarchive archive(in);
+    load(archive);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    NS_FAIL("cannot parse checkpoint file '{}' ({} bytes): {}; hint: the file is damaged or was written by "
+            "another program or machine",
+            path.string(), bytes.size(), e.what());
+  }
+}
+
+// Collective: after `failed` (1 where a rank failed) was combined over all ranks, throws on every rank
+// the message of the lowest failing rank, which it broadcasts.
+void throw_if_any_failed(Communicator& comm, std::span<const double> failed, const std::string& local_error) {
+  int first = -1;
+  int count = 0;
+  for (int r = 0; r < static_cast<int>(failed.size()); ++r) {
+    if (failed[static_cast<std::size_t>(r)] == 0.0) continue;
+    if (first < 0) first = r;
+    ++count;
+  }
+  if (first < 0) return;
+  std::string message(kMessageBytes, '\0');
+  if (comm.rank() == first) local_error.copy(message.data(), kMessageBytes - 1);
+  comm.broadcast(std::as_writable_bytes(std::span<char>(message.data(), message.size())), first);
+  message.resize(std::strlen(message.c_str()));
+  if (comm.size() > 1) {
+    message += fmt::format(" (reported by rank {}; {} of {} ranks failed)", first, count, comm.size());
+    if (comm.rank() != first && !local_error.empty()) message += fmt::format("; on this rank: {}", local_error);
+  }
+  throw Error(message);
+}
+
+// Collective: one allreduce of one flag per rank; throws on every rank when any rank failed.
+void agree_on_failure(Communicator& comm, const std::string& local_error) {
+  std::vector<double> failed(static_cast<std::size_t>(comm.size()), 0.0);
+  failed[static_cast<std::size_t>(comm.rank())] = local_error.empty() ? 0.0 : 1.0;
+  comm.allreduce_max(failed);
+  throw_if_any_failed(comm, failed, local_error);
+}
+
+// Runs `action`, returning its error message ("" when it succeeded).
+template <class Action>
+std::string capture_error(Action&& action) {
+  try {
+    action();
+  } catch (const std::exception& e) {
+    const std::string message = e.what();
+    return message.empty() ? std::string("unknown error") : message;
+  }
+  return "";
+}
+
+std::string manifest_bytes(const CheckpointManifest& m) {
+  return to_archive_bytes([&](boost::archive::binary_oarchive& ar) {
+    const std::string magic(kMagic);
+    ar << magic << m.format_version << m.config_hash << m.seed << m.step << m.epoch << m.ranks
+       << m.virtual_shards << m.examples << m.per_example << m.scalar << m.parameter_count << m.model_checksum
+       << m.shard_checksums;
+  });
+}
+
+// Global ids covered by shards [first, last).
+ShardRange shard_span(Index examples, Index shards, Index first, Index last) {
+  if (first >= last) return {0, 0};
+  return {virtual_shard(examples, shards, first).begin, virtual_shard(examples, shards, last - 1).end};
+}
+
+void check_shard_range(Index first_shard, Index last_shard, Index shards) {
+  NS_CHECK(first_shard >= 0 && first_shard <= last_shard && last_shard <= shards,
+           "checkpoint shards [{}, {}) are not a range within the {} virtual shards; hint: rank r of p owns "
+           "shards [r V/p, (r+1) V/p)",
+           first_shard, last_shard, shards);
+}
+
+void check_manifest_fields(const CheckpointManifest& m) {
+  NS_CHECK(m.virtual_shards >= 1 && m.examples >= 0 && m.per_example >= 0 && m.step >= 0,
+           "checkpoint manifest needs virtual_shards >= 1, examples >= 0, per_example >= 0 and step >= 0 (got "
+           "{}, {}, {}, {})",
+           m.virtual_shards, m.examples, m.per_example, m.step);
+}
+
+// Validates this rank's part of a write before anything touches the disk.
+template <class T>
+void check_write_arguments(const Communicator& comm, const CheckpointManifest& m, const ModelState<T>& model,
+                           const MultiplierStore* store, Index first_shard, Index last_shard) {
+  check_manifest_fields(m);
+  check_shard_range(first_shard, last_shard, m.virtual_shards);
+  if (comm.is_root()) {
+    NS_CHECK(model.velocity.empty() || model.velocity.size() == model.parameters.size(),
+             "checkpoint velocity has {} values but there are {} parameters; it must be empty or as long",
+             model.velocity.size(), model.parameters.size());
+  }
+  if (m.per_example == 0 || first_shard == last_shard) return;
+  const ShardRange rows = shard_span(m.examples, m.virtual_shards, first_shard, last_shard);
+  NS_CHECK(store != nullptr, "checkpoint has {} multipliers per example but rank {} passed no multiplier store",
+           m.per_example, comm.rank());
+  NS_CHECK(store->first_id() == rows.begin && store->count() == rows.size() && store->per_example() == m.per_example,
+           "rank {}'s multiplier store holds examples [{}, {}) with {} per example, but shards [{}, {}) of {} cover "
+           "examples [{}, {}) with {} per example; hint: the store must hold exactly the rank's shards",
+           comm.rank(), store->first_id(), store->first_id() + store->count(), store->per_example(), first_shard,
+           last_shard, m.virtual_shards, rows.begin, rows.end, m.per_example);
+}
+
+void remove_stale_temporaries(const fs::path& root) {
+  for (const fs::directory_entry& entry : fs::directory_iterator(root)) {
+    if (entry.path().filename().string().starts_with(kTempPrefix)) fs::remove_all(entry.path());
+  }
+}
+
+// Moves `temp` onto `target`, replacing a checkpoint of the same step if there is one.
+void rename_into_place(const fs::path& root, const fs::path& temp, const fs::path& target) {
+  if (fs::exists(target)) {
+    const fs::path replaced = root / (std::string(kTempPrefix) + "replaced_" + target.filename().string());
+    fs::remove_all(replaced);
+    fs::rename(target, replaced);
+    fs::rename(temp, target);
+    fs::remove_all(replaced);
+  } else {
+    fs::rename(temp, target);
+  }
+}
+
+// Keeps the checkpoint just written and the newest keep - 1 others.
+void prune_checkpoints(const std::string& run_dir, const fs::path& written, int keep) {
+  if (keep <= 0) return;
+  int kept = 1;
+  for (const std::string& dir : list_checkpoints(run_dir)) {
+    if (fs::path(dir) == written) continue;
+    if (kept < keep) {
+      ++kept;
+    } else {
+      fs::remove_all(dir);
+    }
+  }
+}
+
+void check_against_expectation(const fs::path& dir, const CheckpointManifest& m,
+                               const CheckpointExpectation& expected, const char* scalar) {
+  NS_CHECK(m.config_hash == expected.config_hash,
+           "checkpoint '{}' was written with config hash {:016x}, but the current configuration hashes to "
+           "{:016x}: the configuration changed since the checkpoint was written; hint: resume with the "
+           "configuration saved in the run directory, or start a new run directory",
+           dir.string(), m.config_hash, expected.config_hash);
+  NS_CHECK(m.virtual_shards == expected.virtual_shards && m.examples == expected.examples,
+           "checkpoint '{}' holds {} examples in {} virtual shards, but this run has {} examples in {}; hint: "
+           "resume on the same data with the same shards (any rank count dividing V)",
+           dir.string(), m.examples, m.virtual_shards, expected.examples, expected.virtual_shards);
+  NS_CHECK(m.per_example == expected.per_example,
+           "checkpoint '{}' holds {} multipliers per example, but this run needs {}", dir.string(), m.per_example,
+           expected.per_example);
+  NS_CHECK(m.scalar == scalar && m.parameter_count == expected.parameter_count,
+           "checkpoint '{}' holds {} {} parameters, but this run's model has {} {} parameters", dir.string(),
+           m.parameter_count, m.scalar, expected.parameter_count, scalar);
+}
+
+template <class T>
+ModelState<T> read_model(const fs::path& dir, const CheckpointManifest& m) {
+  const fs::path path = dir / kModelFile;
+  const std::string bytes = read_file(path);
+  verify_checksum(path, bytes, m.model_checksum);
+  ModelState<T> model;
+  std::string scalar;
+  from_archive_bytes(path, bytes, [&](boost::archive::binary_iarchive& ar) {
+    ar >> scalar >> model.parameters >> model.velocity;
+  });
+  NS_CHECK(scalar == m.scalar && static_cast<Index>(model.parameters.size()) == m.parameter_count &&
+               (model.velocity.empty() || model.velocity.size() == model.parameters.size()),
+           "checkpoint file '{}' holds {} {} parameters and {} velocities, but its manifest says {} {} parameters",
+           path.string(), model.parameters.size(), scalar, model.velocity.size(), m.parameter_count, m.scalar);
+  return model;
+}
+
+// Reads shard v's file into the rows of `store` (which covers the shard).
+void read_shard(const fs::path& dir, const CheckpointManifest& m, Index v, MultiplierStore& store) {
+  const fs::path path = dir / shard_file_name(v);
+  const std::string bytes = read_file(path);
+  verify_checksum(path, bytes, m.shard_checksums[static_cast<std::size_t>(v)]);
+  const ShardRange rows = virtual_shard(m.examples, m.virtual_shards, v);
+  Index shard = -1, shards = -1, begin = -1, end = -1, per_example = -1;
+  std::vector<double> values;
+  from_archive_bytes(path, bytes, [&](boost::archive::binary_iarchive& ar) {
+    ar >> shard >> shards >> begin >> end >> per_example >> values;
+  });
+  NS_CHECK(shard == v && shards == m.virtual_shards && begin == rows.begin && end == rows.end &&
+               per_example == m.per_example && static_cast<Index>(values.size()) == rows.size() * per_example,
+           "checkpoint file '{}' holds shard {} of {} (examples [{}, {}), {} values) but should hold shard {} of {} "
+           "(examples [{}, {}), {} values)",
+           path.string(), shard, shards, begin, end, values.size(), v, m.virtual_shards, rows.begin, rows.end,
+           rows.size() * m.per_example);
+  if (rows.size() > 0) std::copy(values.begin(), values.end(), store.row(rows.begin));
+}
+
+}  // namespace
+
+std::vector<std::string> list_checkpoints(const std::string& run_dir) {
+  const fs::path root = fs::path(run_dir) / "checkpoints";
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return {};
+  std::vector<std::pair<Index, std::string>> found;
+  fs::directory_iterator entries(root, ec);
+  NS_CHECK(!ec, "cannot list checkpoints in '{}': {}", root.string(), ec.message());
+  for (const fs::directory_entry& entry : entries) {
+    const Index step = parse_step_dir_name(entry.path().filename().string());
+    if (step < 0 || !entry.is_directory(ec)) continue;
+    if (!fs::is_regular_file(entry.path() / kManifestFile, ec)) continue;  // incomplete: a crash mid-write
+    found.emplace_back(step, entry.path().string());
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::string> dirs;
+  dirs.reserve(found.size());
+  for (auto& [step, dir] : found) dirs.push_back(std::move(dir));
+  return dirs;
+}
+
+CheckpointManifest read_checkpoint_manifest(const std::string& checkpoint_dir) {
+  const fs::path path = fs::path(checkpoint_dir) / kManifestFile;
+  const std::string bytes = read_file(path);
+  CheckpointManifest m;
+  from_archive_bytes(path, bytes, [&](boost::archive::binary_iarchive& ar) {
+    std::string magic;
+    ar >> magic;
+    NS_CHECK(magic == kMagic, "'{}' is not a normscale checkpoint manifest", path.string());
+    ar >> m.format_version;
+    NS_CHECK(m.format_version == kCheckpointFormatVersion,
+             "checkpoint manifest '{}' has format version {}, but this build reads version {}; hint: resume with "
+             "the normscale version that wrote it",
+             path.string(), m.format_version, kCheckpointFormatVersion);
+    ar >> m.config_hash >> m.seed >> m.step >> m.epoch >> m.ranks >> m.virtual_shards >> m.examples >>
+        m.per_example >> m.scalar >> m.parameter_count >> m.model_checksum >> m.shard_checksums;
+  });
+  NS_CHECK(m.virtual_shards >= 1 && m.per_example >= 0 &&
+               m.shard_checksums.size() == static_cast<std::size_t>(m.per_example > 0 ? m.virtual_shards : 0),
+           "checkpoint manifest '{}' is inconsistent: {} virtual shards, {} multipliers per example, {} shard "
+           "checksums",
+           path.string(), m.virtual_shards, m.per_example, m.shard_checksums.size());
+  return m;
+}
+
+template <class T>
+void write_checkpoint(const std::string& run_dir, Communicator& comm, CheckpointManifest manifest,
+                      const ModelState<T>& model, const MultiplierStore* store, Index first_shard,
+                      Index last_shard, int keep) {
+  manifest.format_version = kCheckpointFormatVersion;
+  manifest.ranks = comm.size();
+  manifest.scalar = checkpoint_scalar_name<T>();
+  manifest.parameter_count = static_cast<Index>(model.parameters.size());
+  const fs::path root = fs::path(run_dir) / "checkpoints";
+  const std::string name = step_dir_name(manifest.step);
+  const fs::path temp = root / (std::string(kTempPrefix) + name);
+
+  // 1. Every rank checks its arguments; rank 0 clears what an earlier crash left and makes the
+  //    temporary directory the others write into.
+  agree_on_failure(comm, capture_error([&] {
+    check_write_arguments(comm, manifest, model, store, first_shard, last_shard);
+    if (!comm.is_root()) return;
+    fs::create_directories(root);
+    remove_stale_temporaries(root);
+    fs::create_directory(temp);
+  }));
+
+  // 2. Each rank writes its shards, rank 0 the model. One allreduce (sum) carries, per rank, a failure
+  //    flag; the model's checksum; per shard, its checksum and how many ranks wrote it.
+  const std::size_t p = static_cast<std::size_t>(comm.size());
+  const std::size_t shard_files = manifest.per_example > 0 ? static_cast<std::size_t>(manifest.virtual_shards) : 0;
+  std::vector<double> reduced(p + 1 + 2 * shard_files, 0.0);
+  const std::size_t model_slot = p;
+  const std::size_t crc_slot = p + 1;
+  const std::size_t writers_slot = p + 1 + shard_files;
+  const std::string local_error = capture_error([&] {
+    if (comm.is_root()) {
+      const std::string bytes = to_archive_bytes([&](boost::archive::binary_oarchive& ar) {
+        const std::string scalar = manifest.scalar;
+        ar << scalar << model.parameters << model.velocity;
+      });
+      write_file_synced(temp / kModelFile, bytes);
+      reduced[model_slot] = crc32_of(bytes);
+    }
+    if (shard_files == 0) return;
+    for (Index v = first_shard; v < last_shard; ++v) {
+      const ShardRange rows = virtual_shard(manifest.examples, manifest.virtual_shards, v);
+      const std::size_t offset = static_cast<std::size_t>((rows.begin - store->first_id()) * manifest.per_example);
+      const std::size_t count = static_cast<std::size_t>(rows.size() * manifest.per_example);
+      const std::vector<double> values(store->values().begin() + static_cast<std::ptrdiff_t>(offset),
+                                       store->values().begin() + static_cast<std::ptrdiff_t>(offset + count));
+      const std::string bytes = to_archive_bytes([&](boost::archive::binary_oarchive& ar) {
+        ar << v << manifest.virtual_shards << rows.begin << rows.end << manifest.per_example << values;
+      });
+      write_file_synced(temp / shard_file_name(v), bytes);
+      reduced[crc_slot + static_cast<std::size_t>(v)] = crc32_of(bytes);
+      reduced[writers_slot + static_cast<std::size_t>(v)] = 1.0;
+    }
+  });
+  reduced[static_cast<std::size_t>(comm.rank())] = local_error.empty() ? 0.0 : 1.0;
+  comm.allreduce_sum(std::span<double>(reduced));
+  throw_if_any_failed(comm, std::span<const double>(reduced.data(), p), local_error);
+
+  // 3. Every file is on disk (each rank fsynced before the allreduce returned): rank 0 writes the
+  //    manifest last and renames the directory into place.
+  agree_on_failure(comm, capture_error([&] {
+    for (std::size_t v = 0; v < shard_files; ++v) {
+      NS_CHECK(reduced[writers_slot + v] == 1.0,
+               "virtual shard {} of a checkpoint was written by {} ranks instead of one; hint: rank r of p must pass "
+               "shards [r V/p, (r+1) V/p)",
+               v, reduced[writers_slot + v]);
+    }
+    if (!comm.is_root()) return;
+    manifest.model_checksum = static_cast<std::uint32_t>(reduced[model_slot]);
+    manifest.shard_checksums.resize(shard_files);
+    for (std::size_t v = 0; v < shard_files; ++v) {
+      manifest.shard_checksums[v] = static_cast<std::uint32_t>(reduced[crc_slot + v]);
+    }
+    write_file_synced(temp / kManifestFile, manifest_bytes(manifest));
+    fsync_directory(temp);
+    const fs::path target = root / name;
+    rename_into_place(root, temp, target);
+    fsync_directory(root);
+    prune_checkpoints(run_dir, target, keep);
+  }));
+}
+
+template <class T>
+CheckpointManifest load_checkpoint(const std::string& checkpoint_dir, Communicator& comm,
+                                   const CheckpointExpectation& expected, ModelState<T>& model,
+                                   MultiplierStore* store, Index first_shard, Index last_shard) {
+  const fs::path dir(checkpoint_dir);
+  CheckpointManifest manifest;
+  ModelState<T> loaded_model;
+  MultiplierStore loaded_store;
+  agree_on_failure(comm, capture_error([&] {
+    manifest = read_checkpoint_manifest(checkpoint_dir);
+    check_against_expectation(dir, manifest, expected, checkpoint_scalar_name<T>());
+    check_shard_range(first_shard, last_shard, manifest.virtual_shards);
+    NS_CHECK(manifest.per_example == 0 || store != nullptr,
+             "checkpoint '{}' holds {} multipliers per example but rank {} passed no multiplier store",
+             checkpoint_dir, manifest.per_example, comm.rank());
+    loaded_model = read_model<T>(dir, manifest);
+    if (manifest.per_example == 0) return;
+    const ShardRange rows = shard_span(manifest.examples, manifest.virtual_shards, first_shard, last_shard);
+    loaded_store = MultiplierStore(rows.begin, rows.size(), manifest.per_example);
+    for (Index v = first_shard; v < last_shard; ++v) read_shard(dir, manifest, v, loaded_store);
+  }));
+  model = std::move(loaded_model);
+  if (manifest.per_example > 0) *store = std::move(loaded_store);
+  return manifest;
+}
+
+template void write_checkpoint<float>(const std::string&, Communicator&, CheckpointManifest, const ModelState<float>&,
+                                      const MultiplierStore*, Index, Index, int);
+template void write_checkpoint<double>(const std::string&, Communicator&, CheckpointManifest,
+                                       const ModelState<double>&, const MultiplierStore*, Index, Index, int);
+template CheckpointManifest load_checkpoint<float>(const std::string&, Communicator&, const CheckpointExpectation&,
+                                                   ModelState<float>&, MultiplierStore*, Index, Index);
+template CheckpointManifest load_checkpoint<double>(const std::string&, Communicator&, const CheckpointExpectation&,
+                                                    ModelState<double>&, MultiplierStore*, Index, Index);
+
+}  // namespace normscale

@@ -1,0 +1,337 @@
+// Checkpoints on one process: round trips, keep-last-k, incomplete and stale directories, and damaged
+// files that must be reported by name.
+#include "normscale/checkpoint/checkpoint.hpp"
+#include "normscale/core/error.hpp"
+#include "normscale/train/sampler.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace normscale {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+constexpr Index kExamples = 10;
+constexpr Index kShards = 4;
+constexpr Index kPerExample = 2;
+constexpr std::uint64_t kHash = 0x1234abcd5678ef90ULL;
+
+// A fresh, empty run directory per test, removed afterwards.
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    run_dir_ = fs::temp_directory_path() / fmt::format("normscale_ckpt_{}_{}", info->name(), ::getpid());
+    fs::remove_all(run_dir_);
+    fs::create_directories(run_dir_);
+  }
+  void TearDown() override { fs::remove_all(run_dir_); }
+
+  std::string run_dir() const { return run_dir_.string(); }
+  fs::path checkpoints() const { return run_dir_ / "checkpoints"; }
+
+  fs::path run_dir_;
+  LocalComm comm_;
+};
+
+CheckpointManifest manifest_for(Index step, Index per_example = kPerExample) {
+  CheckpointManifest m;
+  m.config_hash = kHash;
+  m.seed = 42;
+  m.step = step;
+  m.epoch = 0.25 * static_cast<double>(step);
+  m.virtual_shards = kShards;
+  m.examples = kExamples;
+  m.per_example = per_example;
+  return m;
+}
+
+CheckpointExpectation expectation(Index parameter_count, Index per_example = kPerExample) {
+  return {kHash, kShards, kExamples, per_example, parameter_count};
+}
+
+template <class T>
+ModelState<T> model_for(Index step, bool with_velocity) {
+  ModelState<T> model;
+  for (int i = 0; i < 17; ++i) {
+    model.parameters.push_back(static_cast<T>(0.1 * i + static_cast<double>(step)));
+    if (with_velocity) model.velocity.push_back(static_cast<T>(-0.01 * i));
+  }
+  return model;
+}
+
+// Every multiplier a distinct function of (id, k, step).
+MultiplierStore store_for(Index step) {
+  MultiplierStore store(0, kExamples, kPerExample);
+  for (Index id = 0; id < kExamples; ++id) {
+    for (Index k = 0; k < kPerExample; ++k) store.row(id)[k] = static_cast<double>(id) + 0.5 * k + 1000.0 * step;
+  }
+  return store;
+}
+
+void flip_byte(const fs::path& path, std::uintmax_t offset) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(file.good()) << path;
+  file.seekg(static_cast<std::streamoff>(offset));
+  char byte = 0;
+  file.read(&byte, 1);
+  byte = static_cast<char>(byte ^ 0x5a);
+  file.seekp(static_cast<std::streamoff>(offset));
+  file.write(&byte, 1);
+}
+
+// Runs `action`, expects normscale::Error, returns its message ("" when nothing was thrown).
+template <class Action>
+std::string error_message(Action&& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST_F(CheckpointTest, RoundTripsManifestFloatModelAndMultipliers) {
+  const ModelState<float> model = model_for<float>(7, true);
+  const MultiplierStore store = store_for(7);
+  write_checkpoint(run_dir(), comm_, manifest_for(7), model, &store, 0, kShards, 3);
+
+  const std::vector<std::string> listed = list_checkpoints(run_dir());
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(fs::path(listed[0]).filename(), "step_0000000007");
+  for (Index v = 0; v < kShards; ++v) {
+    EXPECT_TRUE(fs::is_regular_file(fs::path(listed[0]) / fmt::format("shard_{:06d}.bin", v)));
+  }
+
+  ModelState<float> loaded;
+  MultiplierStore loaded_store;
+  const CheckpointManifest m =
+      load_checkpoint(listed[0], comm_, expectation(17), loaded, &loaded_store, 0, kShards);
+  EXPECT_EQ(m.format_version, kCheckpointFormatVersion);
+  EXPECT_EQ(m.config_hash, kHash);
+  EXPECT_EQ(m.seed, 42u);
+  EXPECT_EQ(m.step, 7);
+  EXPECT_DOUBLE_EQ(m.epoch, 1.75);
+  EXPECT_EQ(m.ranks, 1);
+  EXPECT_EQ(m.virtual_shards, kShards);
+  EXPECT_EQ(m.examples, kExamples);
+  EXPECT_EQ(m.per_example, kPerExample);
+  EXPECT_EQ(m.scalar, "float32");
+  EXPECT_EQ(m.parameter_count, 17);
+  EXPECT_EQ(m.shard_checksums.size(), static_cast<std::size_t>(kShards));
+  EXPECT_EQ(loaded.parameters, model.parameters);
+  EXPECT_EQ(loaded.velocity, model.velocity);
+  EXPECT_EQ(loaded_store.first_id(), 0);
+  EXPECT_EQ(loaded_store.count(), kExamples);
+  EXPECT_EQ(loaded_store.per_example(), kPerExample);
+  EXPECT_EQ(loaded_store.values(), store.values());
+
+  const CheckpointManifest read = read_checkpoint_manifest(listed[0]);
+  EXPECT_EQ(read.model_checksum, m.model_checksum);
+  EXPECT_EQ(read.shard_checksums, m.shard_checksums);
+}
+
+TEST_F(CheckpointTest, RoundTripsDoubleModelWithoutVelocityOrMultipliers) {
+  const ModelState<double> model = model_for<double>(3, false);
+  write_checkpoint<double>(run_dir(), comm_, manifest_for(3, 0), model, nullptr, 0, kShards, 0);
+  const std::string dir = list_checkpoints(run_dir()).at(0);
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "shard_000000.bin"));
+
+  ModelState<double> loaded;
+  const CheckpointManifest m = load_checkpoint(dir, comm_, expectation(17, 0), loaded, nullptr, 0, kShards);
+  EXPECT_EQ(m.scalar, "float64");
+  EXPECT_EQ(m.per_example, 0);
+  EXPECT_TRUE(m.shard_checksums.empty());
+  EXPECT_EQ(loaded.parameters, model.parameters);
+  EXPECT_TRUE(loaded.velocity.empty());
+}
+
+TEST_F(CheckpointTest, LoadsAnyShardSubsetIntoItsGlobalPositions) {
+  // Written by one rank owning every shard, read as rank 1 of 2 would: shards [2, 4).
+  const MultiplierStore store = store_for(5);
+  write_checkpoint(run_dir(), comm_, manifest_for(5), model_for<double>(5, true), &store, 0, kShards, 1);
+
+  ModelState<double> loaded;
+  MultiplierStore part(0, 1, 1);  // any shape: the load reshapes it
+  load_checkpoint(list_checkpoints(run_dir()).at(0), comm_, expectation(17), loaded, &part, 2, 4);
+  const Index begin = virtual_shard(kExamples, kShards, 2).begin;
+  EXPECT_EQ(part.first_id(), begin);
+  EXPECT_EQ(part.count(), kExamples - begin);
+  for (Index id = begin; id < kExamples; ++id) {
+    for (Index k = 0; k < kPerExample; ++k) EXPECT_EQ(part.row(id)[k], store.row(id)[k]) << id << " " << k;
+  }
+}
+
+TEST_F(CheckpointTest, RewritingAStepReplacesIt) {
+  const MultiplierStore first = store_for(1);
+  const MultiplierStore second = store_for(2);
+  write_checkpoint(run_dir(), comm_, manifest_for(4), model_for<float>(1, false), &first, 0, kShards, 5);
+  write_checkpoint(run_dir(), comm_, manifest_for(4), model_for<float>(2, false), &second, 0, kShards, 5);
+  ASSERT_EQ(list_checkpoints(run_dir()).size(), 1u);
+  ModelState<float> loaded;
+  MultiplierStore loaded_store;
+  load_checkpoint(list_checkpoints(run_dir())[0], comm_, expectation(17), loaded, &loaded_store, 0, kShards);
+  EXPECT_EQ(loaded.parameters, model_for<float>(2, false).parameters);
+  EXPECT_EQ(loaded_store.values(), second.values());
+  EXPECT_EQ(std::distance(fs::directory_iterator(checkpoints()), fs::directory_iterator()), 1);
+}
+
+TEST_F(CheckpointTest, KeepsOnlyTheNewestK) {
+  const MultiplierStore store = store_for(0);
+  for (Index step = 10; step <= 50; step += 10) {
+    write_checkpoint(run_dir(), comm_, manifest_for(step), model_for<float>(step, true), &store, 0, kShards, 2);
+  }
+  const std::vector<std::string> listed = list_checkpoints(run_dir());
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(fs::path(listed[0]).filename(), "step_0000000050");
+  EXPECT_EQ(fs::path(listed[1]).filename(), "step_0000000040");
+  EXPECT_FALSE(fs::exists(checkpoints() / "step_0000000030"));
+  EXPECT_FALSE(fs::exists(checkpoints() / "step_0000000010"));
+}
+
+TEST_F(CheckpointTest, IgnoresADirectoryWithoutManifest) {
+  const MultiplierStore store = store_for(0);
+  write_checkpoint(run_dir(), comm_, manifest_for(10), model_for<float>(10, true), &store, 0, kShards, 3);
+  // A crash mid-write of step 20 (outside the temporary-name protocol) leaves a step directory without manifest.
+  fs::create_directories(checkpoints() / "step_0000000020");
+  std::ofstream(checkpoints() / "step_0000000020" / "model.bin") << "half";
+  fs::create_directories(checkpoints() / "not_a_checkpoint");
+
+  const std::vector<std::string> listed = list_checkpoints(run_dir());
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(fs::path(listed[0]).filename(), "step_0000000010");
+  EXPECT_TRUE(list_checkpoints((run_dir_ / "nowhere").string()).empty());
+}
+
+TEST_F(CheckpointTest, RemovesAStaleTemporaryDirectoryOnTheNextWrite) {
+  fs::create_directories(checkpoints() / ".tmp_step_0000000007");
+  std::ofstream(checkpoints() / ".tmp_step_0000000007" / "shard_000001.bin") << "left by a crash";
+  EXPECT_TRUE(list_checkpoints(run_dir()).empty());
+
+  const MultiplierStore store = store_for(8);
+  write_checkpoint(run_dir(), comm_, manifest_for(8), model_for<float>(8, true), &store, 0, kShards, 3);
+  EXPECT_FALSE(fs::exists(checkpoints() / ".tmp_step_0000000007"));
+  EXPECT_TRUE(fs::exists(checkpoints() / "step_0000000008" / "manifest.bin"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(checkpoints()), fs::directory_iterator()), 1);
+}
+
+class DamagedCheckpointTest : public CheckpointTest {
+ protected:
+  void SetUp() override {
+    CheckpointTest::SetUp();
+    const MultiplierStore store = store_for(9);
+    write_checkpoint(run_dir(), comm_, manifest_for(9), model_for<float>(9, true), &store, 0, kShards, 3);
+    dir_ = fs::path(list_checkpoints(run_dir()).at(0));
+  }
+  std::string load_error(std::uint64_t hash = kHash) {
+    ModelState<float> loaded;
+    MultiplierStore loaded_store;
+    CheckpointExpectation expected = expectation(17);
+    expected.config_hash = hash;
+    return error_message(
+        [&] { load_checkpoint(dir_.string(), comm_, expected, loaded, &loaded_store, 0, kShards); });
+  }
+  fs::path dir_;
+};
+
+TEST_F(DamagedCheckpointTest, FlippedByteInModelNamesTheModelFile) {
+  const fs::path model = dir_ / "model.bin";
+  flip_byte(model, fs::file_size(model) - 3);
+  const std::string message = load_error();
+  EXPECT_THAT(message, HasSubstr(model.string()));
+  EXPECT_THAT(message, HasSubstr("checksum"));
+}
+
+TEST_F(DamagedCheckpointTest, FlippedByteInShardNamesTheShardFile) {
+  const fs::path shard = dir_ / "shard_000002.bin";
+  flip_byte(shard, fs::file_size(shard) / 2);
+  const std::string message = load_error();
+  EXPECT_THAT(message, HasSubstr(shard.string()));
+  EXPECT_THAT(message, HasSubstr("corrupt or truncated"));
+}
+
+TEST_F(DamagedCheckpointTest, TruncatedShardNamesTheShardFile) {
+  const fs::path shard = dir_ / "shard_000003.bin";
+  fs::resize_file(shard, fs::file_size(shard) - 5);
+  EXPECT_THAT(load_error(), HasSubstr(shard.string()));
+}
+
+TEST_F(DamagedCheckpointTest, MissingShardNamesTheShardFile) {
+  const fs::path shard = dir_ / "shard_000000.bin";
+  fs::remove(shard);
+  EXPECT_THAT(load_error(), HasSubstr(shard.string()));
+}
+
+TEST_F(DamagedCheckpointTest, TruncatedManifestNamesTheManifest) {
+  const fs::path manifest = dir_ / "manifest.bin";
+  fs::resize_file(manifest, fs::file_size(manifest) / 2);
+  EXPECT_THAT(load_error(), HasSubstr(manifest.string()));
+}
+
+TEST_F(DamagedCheckpointTest, ConfigHashMismatchNamesBothHashes) {
+  const std::string message = load_error(0x00000000deadbeefULL);
+  EXPECT_THAT(message, HasSubstr("1234abcd5678ef90"));
+  EXPECT_THAT(message, HasSubstr("00000000deadbeef"));
+  EXPECT_THAT(message, HasSubstr("configuration changed"));
+}
+
+TEST_F(DamagedCheckpointTest, FailedLoadLeavesTheOutputsUntouched) {
+  flip_byte(dir_ / "shard_000001.bin", 40);
+  ModelState<float> loaded = model_for<float>(1, false);
+  MultiplierStore loaded_store = store_for(1);
+  EXPECT_THROW(load_checkpoint(dir_.string(), comm_, expectation(17), loaded, &loaded_store, 0, kShards), Error);
+  EXPECT_EQ(loaded.parameters, model_for<float>(1, false).parameters);
+  EXPECT_EQ(loaded_store.values(), store_for(1).values());
+}
+
+TEST_F(DamagedCheckpointTest, RefusesADifferentRun) {
+  ModelState<float> as_float;
+  ModelState<double> as_double;
+  MultiplierStore store;
+  CheckpointExpectation expected = expectation(17);
+  EXPECT_THAT(error_message([&] { load_checkpoint(dir_.string(), comm_, expected, as_double, &store, 0, kShards); }),
+              HasSubstr("float32"));
+  expected.parameter_count = 18;
+  EXPECT_THAT(error_message([&] { load_checkpoint(dir_.string(), comm_, expected, as_float, &store, 0, kShards); }),
+              HasSubstr("18"));
+  expected = expectation(17);
+  expected.virtual_shards = 8;
+  EXPECT_THAT(error_message([&] { load_checkpoint(dir_.string(), comm_, expected, as_float, &store, 0, 8); }),
+              HasSubstr("virtual shards"));
+  expected = expectation(17);
+  expected.examples = 11;
+  EXPECT_THAT(error_message([&] { load_checkpoint(dir_.string(), comm_, expected, as_float, &store, 0, kShards); }),
+              HasSubstr("11 examples"));
+  EXPECT_THAT(
+      error_message([&] { load_checkpoint(dir_.string(), comm_, expectation(17), as_float, nullptr, 0, kShards); }),
+      HasSubstr("no multiplier store"));
+}
+
+TEST_F(CheckpointTest, RefusesAStoreThatIsNotTheOwnedShards) {
+  const MultiplierStore wrong(1, kExamples - 1, kPerExample);
+  const std::string message = error_message([&] {
+    write_checkpoint(run_dir(), comm_, manifest_for(1), model_for<float>(1, false), &wrong, 0, kShards, 1);
+  });
+  EXPECT_THAT(message, HasSubstr("multiplier store"));
+  EXPECT_TRUE(list_checkpoints(run_dir()).empty());
+  // One rank writing a subset of the shards leaves the others unwritten: refused, nothing published.
+  const MultiplierStore part(0, virtual_shard(kExamples, kShards, 1).end, kPerExample);
+  EXPECT_THAT(error_message([&] {
+                write_checkpoint(run_dir(), comm_, manifest_for(1), model_for<float>(1, false), &part, 0, 2, 1);
+              }),
+              HasSubstr("written by 0 ranks"));
+  EXPECT_TRUE(list_checkpoints(run_dir()).empty());
+}
+
+}  // namespace
+}  // namespace normscale
