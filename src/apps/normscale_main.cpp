@@ -78,6 +78,9 @@ int run_cli(int argc, char** argv) {
       ->type_name("KEY=VALUE");
   train->add_option("--out", out, "run directory (same as --set out=DIR, applied last)")
       ->type_name("DIR");
+  bool resume = false;
+  train->add_flag("--resume", resume,
+                  "continue from the newest checkpoint in the run directory (same as --set resume=true)");
   train->add_flag("--list-options", list_options, "print every option with its default and exit");
   train->add_flag("--list-presets", list_presets, "print every preset and exit");
   train->footer(normscale::describe_options());
@@ -106,7 +109,8 @@ int run_cli(int argc, char** argv) {
 
   if (!config_file.empty()) sources.config_file = config_file;
   if (!out.empty()) sources.out = out;
-  const normscale::TrainConfig config = normscale::resolve_config(sources);
+  normscale::TrainConfig config = normscale::resolve_config(sources);
+  config.resume = config.resume || resume;
   normscale::validate(config);
   const std::unique_ptr<normscale::Communicator> comm = make_communicator();
   normscale::run_training(config, *comm);

@@ -3,7 +3,7 @@
 #include "normscale/checkpoint/checkpoint.hpp"
 
 #include "normscale/core/error.hpp"
-#include "normscale/train/sampler.hpp"
+#include "normscale/data/data_shard.hpp"
 
 #include <boost/archive/archive_exception.hpp>
 #include <boost/archive/binary_iarchive.hpp>

@@ -187,7 +187,7 @@ Index limited(Index rows, std::int64_t limit) { return limit > 0 && limit < rows
 
 // This part's share of a split whose global ids 0, 1, ... are the file rows `ids`: reads only those rows.
 Dataset read_part(const FilePair& files, const std::vector<Index>& ids, const DataShard& shard) {
-  const RowRange range = shard.rows_of(static_cast<Index>(ids.size()));
+  const ShardRange range = shard.rows_of(static_cast<Index>(ids.size()));
   const std::vector<Index> rows(ids.begin() + range.begin, ids.begin() + range.end);
   Dataset part = files.read(rows);
   part.first_id = range.begin;
@@ -230,7 +230,7 @@ void apply_limit(Dataset& data, std::int64_t limit) {
 
 // This part's share of a split held whole.
 Dataset take_part(const Dataset& whole, const DataShard& shard) {
-  const RowRange range = shard.rows_of(whole.rows);
+  const ShardRange range = shard.rows_of(whole.rows);
   Dataset part = slice_rows(whole, range.begin, range.size());
   part.first_id = range.begin;
   part.total_rows = whole.rows;

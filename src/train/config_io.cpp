@@ -54,6 +54,14 @@ const std::vector<OptionDescriptor>& table() {
       {"progress", T::kBoolean, {}, "one-line console progress on rank 0", NS_FIELD(progress)},
       {"gallery", T::kInteger, {}, "top support vectors drawn in the PNG gallery (0: none)",
        NS_FIELD(gallery)},
+      {"checkpoint_every", T::kInteger, {},
+       "steps between checkpoints in <out>/checkpoints (0: once per epoch, or every 1/20 of a "
+       "full-batch run)",
+       NS_FIELD(checkpoint_every)},
+      {"keep_checkpoints", T::kInteger, {}, "newest checkpoints kept (>= 1)", NS_FIELD(keep_checkpoints)},
+      {"resume", T::kBoolean, {},
+       "continue from the newest checkpoint in <out> (on any rank count dividing virtual_shards)",
+       NS_FIELD(resume)},
 
       {"data.source", T::kString,
        {"fashion-mnist", "idx", "npy", "linear-chain", "two-point", "separable-2d",
@@ -581,6 +589,24 @@ std::uint64_t config_hash(const TrainConfig& config) {
   return hash;
 }
 
+std::uint64_t trajectory_hash(const TrainConfig& config) {
+  // Settings that do not change the trajectory may differ between a run and its resumption.
+  TrainConfig canonical = config;
+  const TrainConfig defaults;
+  canonical.epochs = defaults.epochs;
+  canonical.steps = defaults.steps;
+  canonical.eval_every = defaults.eval_every;
+  canonical.threads = defaults.threads;
+  canonical.out = defaults.out;
+  canonical.progress = defaults.progress;
+  canonical.gallery = defaults.gallery;
+  canonical.checkpoint_every = defaults.checkpoint_every;
+  canonical.keep_checkpoints = defaults.keep_checkpoints;
+  canonical.resume = defaults.resume;
+  canonical.divergence_limit = defaults.divergence_limit;
+  return config_hash(canonical);
+}
+
 std::string describe_options(const TrainConfig& config) {
   std::string text =
       "Options (in a TOML file as [section] key = value or section.key = value; on the command "
@@ -705,6 +731,8 @@ void validate(const TrainConfig& c) {
   check_range(c.threads >= 0, "threads", c.threads, "an integer >= 0 (0: automatic)");
   check_range(c.divergence_limit > 0, "divergence_limit", c.divergence_limit, "a number > 0");
   check_range(c.gallery >= 0, "gallery", c.gallery, "an integer >= 0 (0: no gallery)");
+  check_range(c.checkpoint_every >= 0, "checkpoint_every", c.checkpoint_every, "an integer >= 0");
+  check_range(c.keep_checkpoints >= 1, "keep_checkpoints", c.keep_checkpoints, "an integer >= 1");
   NS_CHECK(!c.out.empty(), "out = \"\" is not valid; expected a run directory path");
 }
 

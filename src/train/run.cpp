@@ -2,9 +2,12 @@
 // metrics.jsonl, a progress line, the divergence guard, and the final outputs of the run directory.
 #include "normscale/train/run.hpp"
 
+#include "normscale/checkpoint/checkpoint.hpp"
+#include "normscale/comm/agreement.hpp"
 #include "normscale/comm/communicator.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/data/data_source.hpp"
+#include "normscale/data/preprocess.hpp"
 #include "normscale/metrics/atomic_file.hpp"
 #include "normscale/metrics/metrics_log.hpp"
 #include "normscale/metrics/progress.hpp"
@@ -16,10 +19,12 @@
 
 #include <cblas.h>
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 
 namespace normscale {
@@ -79,12 +84,19 @@ class Run {
                               std::vector<Index>(config.model.hidden.begin(), config.model.hidden.end()),
                               output_width(config, data.train), config.model.activation, config.model.bias})),
         objective_(make_objective<T>(config.objective, data.train, network_->output_width())),
-        trainer_(trainer_options(config), comm, data.train, data.train.rows, *network_, *objective_) {
+        trainer_(trainer_options(config), comm, data.train, data.train.global_rows(), *network_, *objective_),
+        shard_{comm.rank(), comm.size(), config.virtual_shards} {
     network_->initialize({config.model.init, config.model.init_scale}, config.seed);
+    // Same seed, same weights: checked rather than assumed (a different BLAS or build on one node).
+    const auto& p = network_->parameters();
+    check_same_on_all_ranks(comm, crc32(0L, reinterpret_cast<const Bytef*>(p.data()),
+                                        static_cast<uInt>(p.size() * sizeof(T))),
+                            "the initial weights (checksum)");
+    if (config.resume) resume();
     if (comm.is_root()) {
       std::filesystem::create_directories(config.out);
       write_file_atomically(path("config.toml"), to_toml(config));
-      log_.emplace(path("metrics.jsonl"), JsonlWriter::Mode::kTruncate);
+      log_.emplace(path("metrics.jsonl"), resumed_ ? JsonlWriter::Mode::kAppend : JsonlWriter::Mode::kTruncate);
       if (config.progress) progress_.emplace(stdout, 30.0);
     }
   }
@@ -93,29 +105,34 @@ class Run {
     const Index total = config_.steps > 0 ? config_.steps
                                           : trainer_.steps_for_epochs(static_cast<double>(config_.epochs));
     const Index per_epoch = trainer_.steps_for_epochs(1.0);
-    const Index eval_every = config_.eval_every > 0 ? config_.eval_every
-                             : per_epoch > 1       ? per_epoch
-                                                   : std::max<Index>(1, total / 20);
+    const Index cadence = per_epoch > 1 ? per_epoch : std::max<Index>(1, total / 20);
+    const Index eval_every = config_.eval_every > 0 ? config_.eval_every : cadence;
+    const Index checkpoint_every = config_.checkpoint_every > 0 ? config_.checkpoint_every : cadence;
     if (comm_.is_root()) {
-      fmt::print("normscale: {} on {} ({} train / {} validation / {} test), {} parameters, {} steps of batch {}\n",
-                 objective_->name(), data_.train.name, data_.train.rows, data_.validation.rows, data_.test.rows,
-                 network_->parameter_count(), total, trainer_.global_batch());
+      fmt::print("normscale: {} on {} ({} train / {} validation / {} test) across {} rank(s), {} parameters, "
+                 "{} steps of batch {}{}\n",
+                 objective_->name(), data_.train.name, data_.train.global_rows(), data_.validation.global_rows(),
+                 data_.test.global_rows(), comm_.size(), network_->parameter_count(), total,
+                 trainer_.global_batch(),
+                 resumed_ ? fmt::format(", resuming at step {}", trainer_.steps_done()) : std::string());
       std::fflush(stdout);
     }
-    evaluate(Interval{});
+    if (!resumed_) evaluate(Interval{});
     Interval interval;
     auto last_progress = Clock::now() - std::chrono::seconds(1);
     while (trainer_.steps_done() < total) {
       const StepStats stats = trainer_.step();
       interval.add(stats);
       guard_divergence(stats);
-      if (trainer_.steps_done() % eval_every == 0 || trainer_.steps_done() == total) {
+      const Index step = trainer_.steps_done();
+      if (step % eval_every == 0 || step == total) {
         evaluate(interval);
         interval = Interval{};
       } else if (progress_ && Clock::now() - last_progress > std::chrono::milliseconds(250)) {
         show_progress(interval, total);
         last_progress = Clock::now();
       }
+      if (step % checkpoint_every == 0 || step == total) checkpoint();
     }
     if (progress_) progress_->finish();
     finish();
@@ -123,6 +140,67 @@ class Run {
 
  private:
   std::string path(const char* name) const { return (std::filesystem::path(config_.out) / name).string(); }
+
+  CheckpointExpectation expectation() const {
+    const MultiplierStore* store = objective_->multipliers();
+    return {trajectory_hash(config_), config_.virtual_shards, data_.train.global_rows(),
+            store != nullptr ? store->per_example() : 0, network_->parameter_count()};
+  }
+
+  void checkpoint() {
+    trainer_.flush_multipliers();
+    CheckpointManifest manifest;
+    manifest.config_hash = trajectory_hash(config_);
+    manifest.seed = config_.seed;
+    manifest.step = trainer_.steps_done();
+    manifest.epoch = trainer_.epochs_done();
+    manifest.virtual_shards = config_.virtual_shards;
+    manifest.examples = data_.train.global_rows();
+    manifest.per_example = objective_->multipliers() != nullptr ? objective_->multipliers()->per_example() : 0;
+    ModelState<T> model{network_->parameters(), trainer_.optimizer().velocity()};
+    write_checkpoint(config_.out, comm_, manifest, model, objective_->multipliers(), shard_.first_shard(),
+                     shard_.last_shard(), static_cast<int>(config_.keep_checkpoints));
+  }
+
+  // Loads the newest usable checkpoint; a damaged one is named and the previous one tried.
+  void resume() {
+    const std::vector<std::string> candidates = list_checkpoints(config_.out);
+    NS_CHECK(!candidates.empty(),
+             "resume: no checkpoint in {}/checkpoints; run without --resume (or resume=false) to start afresh",
+             config_.out);
+    std::string failures;
+    for (const std::string& dir : candidates) {
+      try {
+        ModelState<T> model;
+        const CheckpointManifest m = load_checkpoint(dir, comm_, expectation(), model, objective_->multipliers(),
+                                                     shard_.first_shard(), shard_.last_shard());
+        network_->parameters() = model.parameters;
+        trainer_.optimizer().velocity() = model.velocity;
+        trainer_.restore(m.step);
+        resumed_ = true;
+        if (comm_.is_root()) {
+          if (!failures.empty()) fmt::print(stderr, "normscale: warning: {}falling back to {}\n", failures, dir);
+          trim_metrics_after(m.step);
+        }
+        return;
+      } catch (const Error& error) {
+        failures += fmt::format("checkpoint {} is unusable ({}); ", dir, error.what());
+      }
+    }
+    NS_FAIL("resume: no usable checkpoint in {}/checkpoints: {}", config_.out, failures);
+  }
+
+  // Drops the evaluations a killed run logged after its last checkpoint, so they are not repeated.
+  void trim_metrics_after(Index step) const {
+    std::ifstream in(path("metrics.jsonl"));
+    std::string kept, line;
+    while (std::getline(in, line)) {
+      const auto record = nlohmann::json::parse(line, nullptr, false);
+      if (record.is_discarded() || record.value("step", Index{0}) > step) continue;
+      kept += line + "\n";
+    }
+    write_file_atomically(path("metrics.jsonl"), kept);
+  }
 
   void show_progress(const Interval& interval, Index total) {
     ProgressState state;
@@ -199,9 +277,9 @@ class Run {
     record["layers"] = layers;
     if (objective_->is_minnorm()) {
       record["lagrangian"] = trainer_.lagrangian();
-      const AlphaStats a = alpha_stats(*objective_->multipliers(), support_rule_for(data_.train));
-      record["support_vectors"] = trainer_.support_count();
-      record["support_fraction"] = static_cast<double>(trainer_.support_count()) / static_cast<double>(data_.train.rows);
+      const AlphaStats a = global_alpha_stats(comm_, *objective_->multipliers(), support_rule_for(data_.train));
+      record["support_vectors"] = a.support;
+      record["support_fraction"] = a.support_fraction();
       record["alpha_max"] = a.max_alpha;
       record["alpha_mean"] = a.mean_alpha();
       record["support_per_output"] = a.per_output_support;
@@ -212,6 +290,10 @@ class Run {
       record["time_comm_s"] = interval.comm;
       record["time_multiplier_s"] = interval.multiplier;
       record["bytes_reduced"] = interval.bytes;
+      record["steps"] = interval.steps;
+      record["step_time_comm_s"] = interval.comm / static_cast<double>(interval.steps);
+      record["step_time_compute_s"] = interval.compute / static_cast<double>(interval.steps);
+      record["step_time_multiplier_s"] = interval.multiplier / static_cast<double>(interval.steps);
     }
     last_train_error_ = train.error_percent();
     if (record.contains("validation_error")) last_validation_error_ = record["validation_error"].get<double>();
@@ -223,11 +305,11 @@ class Run {
 
   void finish() {
     trainer_.flush_multipliers();
+    if (const MultiplierStore* store = objective_->multipliers()) {
+      export_multipliers(config_.out, comm_, *store, data_.train, config_.gallery);
+    }
     if (!comm_.is_root()) return;
     write_weights(config_.out, *network_);
-    if (const MultiplierStore* store = objective_->multipliers()) {
-      write_multipliers(config_.out, *store, data_.train, config_.gallery);
-    }
     const auto percent = [&](const char* key) {
       return last_record_.contains(key) ? fmt::format("{:.2f}%", last_record_[key].get<double>()) : "n/a";
     };
@@ -254,6 +336,8 @@ class Run {
   std::unique_ptr<Network<T>> network_;
   std::unique_ptr<Objective<T>> objective_;
   Trainer<T> trainer_;
+  DataShard shard_;
+  bool resumed_ = false;
   SpectralNormTracker spectral_;
   std::optional<JsonlWriter> log_;
   std::optional<ProgressLine> progress_;
@@ -266,9 +350,19 @@ class Run {
 
 void run_training(const TrainConfig& config, Communicator& comm) {
   validate(config);
+  check_same_on_all_ranks(comm, config_hash(config), "the configuration (config hash)");
   if (config.threads > 0) openblas_set_num_threads(static_cast<int>(config.threads));
-  DataSplits data = load_data(config.data);
-  validate_against_data(config, data.train.rows, data.train.num_classes);
+  const DataShard shard{comm.rank(), comm.size(), config.virtual_shards};
+  check_data_shard(shard);
+  // Each rank reads its shards only; preprocessing statistics are those of the whole training set.
+  DataSplits data = load_data(config.data, shard);
+  const PreprocessStats local = local_preprocess_stats(data.train, config.data.preprocess);
+  std::vector<double> sums = local.to_vector();
+  double max_abs = local.max_abs;
+  comm.allreduce_sum(std::span<double>(sums));
+  comm.allreduce_max(std::span<double>(&max_abs, 1));
+  finish_loading(data, config.data, PreprocessStats::from_vector(sums, max_abs));
+  validate_against_data(config, data.train.global_rows(), data.train.num_classes);
   if (config.precision == "float64") {
     Run<double>(config, comm, data).train();
   } else {

@@ -10,10 +10,6 @@
 
 namespace normscale {
 
-ShardRange virtual_shard(Index examples, Index shards, Index v) {
-  return {v * examples / shards, (v + 1) * examples / shards};
-}
-
 std::vector<Index> shard_batch_sizes(Index examples, Index shards, Index batch) {
   NS_CHECK(batch >= 1 && batch <= examples, "optim.batch: {} is not between 1 and the {} training examples",
            batch, examples);

@@ -30,13 +30,11 @@ Trainer<T>::Trainer(const TrainerOptions& options, Communicator& comm, const Dat
   NS_CHECK(options.virtual_shards % comm.size() == 0,
            "virtual_shards = {} is not divisible by the {} ranks; choose a rank count that divides it",
            options.virtual_shards, comm.size());
-  const Index shards_per_rank = options.virtual_shards / comm.size();
-  const ShardRange first = virtual_shard(total_examples, options.virtual_shards, comm.rank() * shards_per_rank);
-  const ShardRange last =
-      virtual_shard(total_examples, options.virtual_shards, (comm.rank() + 1) * shards_per_rank - 1);
-  NS_CHECK(train.first_id == first.begin && train.rows == last.end - first.begin,
+  const ShardRange owned =
+      DataShard{comm.rank(), comm.size(), options.virtual_shards}.rows_of(total_examples);
+  NS_CHECK(train.first_id == owned.begin && train.rows == owned.size(),
            "rank {} holds training rows [{}, {}) but owns virtual shards covering [{}, {})", comm.rank(),
-           train.first_id, train.first_id + train.rows, first.begin, last.end);
+           train.first_id, train.first_id + train.rows, owned.begin, owned.end);
 }
 
 template <class T>
@@ -113,6 +111,13 @@ StepStats Trainer<T>::step() {
   stats.examples = batch_;
   ++step_;
   return stats;
+}
+
+template <class T>
+void Trainer<T>::restore(Index step) {
+  step_ = step;
+  multiplier_update_pending_ = false;
+  rows_.clear();
 }
 
 template <class T>

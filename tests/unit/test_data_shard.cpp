@@ -179,7 +179,7 @@ class ShardFiles {
 
 // The rows a part must hold of a split of `total` rows, from train/sampler's virtual_shard (not DataShard's
 // own arithmetic).
-RowRange expected_rows(Index total, Index part, Index parts) {
+ShardRange expected_rows(Index total, Index part, Index parts) {
   const Index per_part = kVirtualShards / parts;
   return {virtual_shard(total, kVirtualShards, part * per_part).begin,
           virtual_shard(total, kVirtualShards, (part + 1) * per_part - 1).end};
@@ -188,7 +188,7 @@ RowRange expected_rows(Index total, Index part, Index parts) {
 // One part of one split against the whole split: position, global facts, and the rows themselves.
 void expect_part_of(const Dataset& part, const Dataset& whole, Index index, Index parts, const char* split) {
   SCOPED_TRACE(std::string(split) + " part " + std::to_string(index) + " of " + std::to_string(parts));
-  const RowRange range = expected_rows(whole.rows, index, parts);
+  const ShardRange range = expected_rows(whole.rows, index, parts);
   ASSERT_EQ(part.rows, range.size());
   EXPECT_EQ(part.first_id, range.begin);
   EXPECT_EQ(part.total_rows, whole.rows);
@@ -356,7 +356,7 @@ TEST(DataShard, RowsOfIsTheSpanOfTheOwnedVirtualShards) {
           const DataShard shard{part, parts, shards};
           EXPECT_NO_THROW(check_data_shard(shard));
           EXPECT_EQ(shard.last_shard() - shard.first_shard(), shards / parts);
-          const RowRange rows = shard.rows_of(total);
+          const ShardRange rows = shard.rows_of(total);
           EXPECT_EQ(rows.begin, virtual_shard(total, shards, shard.first_shard()).begin);
           EXPECT_EQ(rows.end, virtual_shard(total, shards, shard.last_shard() - 1).end);
           EXPECT_EQ(rows.begin, next);
@@ -373,13 +373,17 @@ TEST(DataShard, RowsOfIsTheSpanOfTheOwnedVirtualShards) {
 }
 
 TEST(DataShard, BadShardsAreErrors) {
-  EXPECT_THAT(error_of([] { check_data_shard(DataShard{0, 3, 8}); }), HasSubstr("8 virtual shards"));
+  EXPECT_THAT(error_of([] { check_data_shard(DataShard{0, 3, 8}); }),
+              HasSubstr("3 ranks cannot share virtual_shards = 8"));
+  EXPECT_THAT(error_of([] { check_data_shard(DataShard{0, 3, 8}); }), HasSubstr("Valid rank counts: 1, 2, 4, 8"));
+  // More ranks than virtual shards.
+  EXPECT_THAT(error_of([] { check_data_shard(DataShard{0, 128, 64}); }), HasSubstr("Valid rank counts: 1, 2, 4"));
   EXPECT_THAT(error_of([] { check_data_shard(DataShard{4, 4, 8}); }), HasSubstr("part 4 of 4"));
   EXPECT_THAT(error_of([] { check_data_shard(DataShard{-1, 4, 8}); }), HasSubstr("part -1"));
   EXPECT_THAT(error_of([] { check_data_shard(DataShard{0, 0, 8}); }), HasSubstr("parts >= 1"));
   DataConfig config;
   config.source = "two-point";
-  EXPECT_THAT(error_of([&] { load_data(config, DataShard{0, 2, 3}); }), HasSubstr("virtual shards"));
+  EXPECT_THAT(error_of([&] { load_data(config, DataShard{0, 2, 3}); }), HasSubstr("virtual_shards = 3"));
 }
 
 TEST(DataShard, UnshardedLoadIsRawAndOneProcessLoadIsPreprocessed) {

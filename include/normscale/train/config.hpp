@@ -79,6 +79,9 @@ struct TrainConfig {
   double divergence_limit = 1e12;   // |loss| above this counts as divergence
   bool progress = true;             // one-line console progress
   std::int64_t gallery = 64;        // top support vectors in the PNG gallery (0: none)
+  std::int64_t checkpoint_every = 0;  // steps between checkpoints; 0 = once per epoch
+  std::int64_t keep_checkpoints = 2;  // newest checkpoints kept
+  bool resume = false;              // continue from the newest checkpoint in `out`
   std::string preset;               // the preset this started from, for the record
 };
 

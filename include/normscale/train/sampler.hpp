@@ -4,19 +4,12 @@
 #pragma once
 
 #include "normscale/core/types.hpp"
+#include "normscale/data/data_shard.hpp"
 
 #include <cstdint>
 #include <vector>
 
 namespace normscale {
-
-// Global ids [begin, end) of virtual shard v of V over n examples.
-struct ShardRange {
-  Index begin = 0;
-  Index end = 0;
-  Index size() const { return end - begin; }
-};
-ShardRange virtual_shard(Index examples, Index shards, Index v);
 
 // Examples each shard contributes to one step: proportional to shard size, rounded by largest
 // remainder (ties to the lower shard), summing to batch.

@@ -67,6 +67,8 @@ class Trainer {
   double epochs_done() const { return sampler_.epochs(step_); }
   Index steps_for_epochs(double epochs) const { return sampler_.steps_for_epochs(epochs); }
   Sgd<T>& optimizer() { return optimizer_; }
+  // Continues at `step` (after loading a checkpoint); the minibatch stream is a function of the step.
+  void restore(Index step);
 
  private:
   void gather(const std::vector<Index>& rows, Matrix<T>& x) const;
