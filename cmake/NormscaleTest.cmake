@@ -19,8 +19,10 @@ function(normscale_add_test)
   target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   # Tests that run the binary need it built first.
   add_dependencies(${T_NAME} normscale)
+  list(JOIN NORMSCALE_MPIEXEC_EXTRA_FLAGS " " mpiexec_flags)
   target_compile_definitions(${T_NAME} PRIVATE NORMSCALE_TEST_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data"
-                             NORMSCALE_BINARY="$<TARGET_FILE:normscale>")
+                             NORMSCALE_BINARY="$<TARGET_FILE:normscale>"
+                             NORMSCALE_MPIEXEC="${MPIEXEC_EXECUTABLE} ${mpiexec_flags}")
   normscale_set_warnings(${T_NAME})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)

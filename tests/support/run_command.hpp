@@ -1,4 +1,4 @@
-// Runs the normscale binary from a test and captures its exit code and combined output.
+// Runs the normscale binary (alone or under mpiexec) from a test and captures its exit code and output.
 #pragma once
 
 #include <array>
@@ -13,17 +13,26 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-// `arguments` is appended to the binary's path as is (quote values yourself).
-inline CommandResult run_normscale(const std::string& arguments) {
-  const std::string command = std::string(NORMSCALE_BINARY) + " " + arguments + " 2>&1";
+// Runs a shell command line; `command` is used as is (quote values yourself).
+inline CommandResult run_shell(const std::string& command) {
   CommandResult result;
-  FILE* pipe = popen(command.c_str(), "r");
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return result;
   std::array<char, 4096> buffer{};
   while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr) result.output += buffer.data();
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+inline CommandResult run_normscale(const std::string& arguments) {
+  return run_shell(std::string(NORMSCALE_BINARY) + " " + arguments);
+}
+
+// `ranks` processes of normscale with the same arguments, one BLAS thread each.
+inline CommandResult run_normscale_mpi(int ranks, const std::string& arguments) {
+  return run_shell(std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n " + std::to_string(ranks) + " " +
+                   NORMSCALE_BINARY + " " + arguments);
 }
 
 }  // namespace normscale::testing

@@ -98,6 +98,9 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.divergence_limit, b.divergence_limit);
   EXPECT_EQ(a.progress, b.progress);
   EXPECT_EQ(a.gallery, b.gallery);
+  EXPECT_EQ(a.checkpoint_every, b.checkpoint_every);
+  EXPECT_EQ(a.keep_checkpoints, b.keep_checkpoints);
+  EXPECT_EQ(a.resume, b.resume);
   EXPECT_EQ(a.preset, b.preset);
 }
 
@@ -152,8 +155,33 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"divergence_limit", [](TrainConfig& c) { c.divergence_limit = 1e6; }},
       {"progress", [](TrainConfig& c) { c.progress = false; }},
       {"gallery", [](TrainConfig& c) { c.gallery = 0; }},
+      {"checkpoint_every", [](TrainConfig& c) { c.checkpoint_every = 10; }},
+      {"keep_checkpoints", [](TrainConfig& c) { c.keep_checkpoints = 5; }},
+      {"resume", [](TrainConfig& c) { c.resume = true; }},
       {"preset", [](TrainConfig& c) { c.preset = "paper-sgd"; }},
   };
+}
+
+// A run may be resumed with more steps, another run directory or checkpoint cadence, but not with a
+// setting that changes its trajectory.
+TEST(ConfigHash, TrajectoryHashIgnoresOnlyWhatDoesNotChangeTheTrajectory) {
+  const TrainConfig base;
+  TrainConfig resumed = base;
+  resumed.steps = 1000;
+  resumed.epochs = 9;
+  resumed.out = "elsewhere";
+  resumed.resume = true;
+  resumed.checkpoint_every = 7;
+  resumed.progress = false;
+  resumed.threads = 1;
+  EXPECT_EQ(trajectory_hash(resumed), trajectory_hash(base));
+  EXPECT_NE(config_hash(resumed), config_hash(base));
+  TrainConfig changed = base;
+  changed.optim.lr *= 2;
+  EXPECT_NE(trajectory_hash(changed), trajectory_hash(base));
+  changed = base;
+  changed.virtual_shards = 32;
+  EXPECT_NE(trajectory_hash(changed), trajectory_hash(base));
 }
 
 TEST(ConfigToml, SampleFileSetsTheRightFields) {

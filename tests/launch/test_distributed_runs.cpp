@@ -1,0 +1,114 @@
+// The binary under mpiexec: a run gives the same weights and multipliers on 1, 2 and 4 ranks; a run
+// resumed from a checkpoint on another rank count, or after a rank was killed with SIGKILL, finishes
+// exactly like an uninterrupted one.
+#include "normscale/data/npy.hpp"
+#include "support/run_command.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+namespace normscale {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A small Minnorm run in float64 on a Fashion-MNIST subset: checkpoints every 25 steps.
+const std::string kRun =
+    "train --preset paper-minnorm-sgd-rho --set data.train_limit=1200 --set data.validation=600 "
+    "--set data.test_limit=300 --set 'model.hidden=[32]' --set optim.batch=60 --set optim.lr=1e-4 "
+    "--set objective.rho=1 --set objective.s=1 --set precision=float64 --set virtual_shards=8 "
+    "--set checkpoint_every=25 --set keep_checkpoints=10 --set progress=false --set gallery=0 ";
+
+bool fashion_mnist_present() { return fs::exists(fs::path(NORMSCALE_FASHION_MNIST_DIR) / "train-images-idx3-ubyte.gz"); }
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("normscale_launch_" + name);
+  fs::remove_all(dir);
+  return dir;
+}
+
+// Largest difference of the run's outputs relative to the reference's scale.
+void expect_same_outputs(const fs::path& run, const fs::path& reference, double tolerance) {
+  for (const char* file : {"layer1_weight.npy", "layer1_bias.npy", "layer2_weight.npy", "alpha.npy"}) {
+    const NpyArray a = read_npy((run / file).string());
+    const NpyArray b = read_npy((reference / file).string());
+    ASSERT_EQ(a.shape, b.shape) << file;
+    double scale = 0, diff = 0;
+    for (std::size_t i = 0; i < a.values.size(); ++i) {
+      scale = std::max(scale, std::abs(b.values[i]));
+      diff = std::max(diff, std::abs(a.values[i] - b.values[i]));
+    }
+    EXPECT_LE(diff, tolerance * scale) << run << "/" << file << " differs by " << diff;
+    EXPECT_GT(scale, 0.0) << file;
+  }
+}
+
+class DistributedRuns : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fashion_mnist_present()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  }
+};
+
+TEST_F(DistributedRuns, SameResultOnOneTwoAndFourRanks) {
+  const fs::path one = fresh_dir("ranks1");
+  ASSERT_EQ(testing::run_normscale_mpi(1, kRun + "--set steps=60 --out " + one.string()).exit_code, 0);
+  for (int ranks : {2, 4}) {
+    const fs::path dir = fresh_dir("ranks" + std::to_string(ranks));
+    const auto result = testing::run_normscale_mpi(ranks, kRun + "--set steps=60 --out " + dir.string());
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find("across " + std::to_string(ranks) + " rank(s)"), std::string::npos) << result.output;
+    expect_same_outputs(dir, one, 1e-5);
+  }
+}
+
+TEST_F(DistributedRuns, ResumeOnAnyRankCountEqualsUninterruptedRun) {
+  const fs::path reference = fresh_dir("uninterrupted");
+  auto result = testing::run_normscale_mpi(2, kRun + "--set steps=100 --out " + reference.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const fs::path half = fresh_dir("half");
+  result = testing::run_normscale_mpi(2, kRun + "--set steps=50 --out " + half.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  for (int ranks : {1, 2, 4}) {
+    const fs::path dir = fresh_dir("resumed" + std::to_string(ranks));
+    fs::copy(half, dir, fs::copy_options::recursive);
+    result = testing::run_normscale_mpi(ranks, kRun + "--set steps=100 --resume --out " + dir.string());
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find("resuming at step 50"), std::string::npos) << result.output;
+    expect_same_outputs(dir, reference, 1e-5);
+  }
+}
+
+TEST_F(DistributedRuns, RunWithARankKilledResumesToTheSameResult) {
+  const fs::path reference = fresh_dir("kill_reference");
+  ASSERT_EQ(testing::run_normscale_mpi(2, kRun + "--set steps=200 --out " + reference.string()).exit_code, 0);
+
+  const fs::path dir = fresh_dir("killed");
+  // Runs in the background (evaluating every step, to be slow enough to catch); once the first
+  // checkpoint exists, one rank is killed with SIGKILL.
+  const std::string launch = std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " + NORMSCALE_BINARY +
+                             " " + kRun + "--set steps=200 --set eval_every=1 --out " + dir.string();
+  std::thread runner([&] { testing::run_shell(launch); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(dir / "checkpoints" / "step_0000000025") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // The newest process whose command line starts with the binary: a rank, not mpiexec.
+  const auto kill = testing::run_shell("pkill -KILL -n -f -- '^" + std::string(NORMSCALE_BINARY) + " .*--out " +
+                                       dir.string() + "$'");
+  runner.join();
+  ASSERT_EQ(kill.exit_code, 0) << "no rank to kill: " << kill.output;
+  ASSERT_FALSE(fs::exists(dir / "alpha.npy")) << "the run finished before it was killed; the test proves nothing";
+
+  const auto result = testing::run_normscale_mpi(2, kRun + "--set steps=200 --resume --out " + dir.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("resuming at step"), std::string::npos) << "it must continue, not start over";
+  expect_same_outputs(dir, reference, 1e-5);
+}
+
+}  // namespace
+}  // namespace normscale

@@ -1,0 +1,93 @@
+// Failures under mpiexec end every rank promptly with the failing rank's message, never a hang: a bad
+// option on one rank, ranks that disagree, more ranks than virtual shards, a damaged checkpoint file.
+#include "support/run_command.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+namespace normscale {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kSmall =
+    "train --set data.source=separable-2d --set data.synthetic_examples=200 --set 'model.hidden=[8]' "
+    "--set objective.task=binary --set optim.batch=20 --set optim.lr=0.01 --set objective.s=0.1 "
+    "--set objective.rho=1 --set virtual_shards=8 --set progress=false --set steps=40 --set checkpoint_every=10 ";
+
+std::string mpmd(const std::string& rank0, const std::string& rank1) {
+  const std::string binary = NORMSCALE_BINARY;
+  return std::string(NORMSCALE_MPIEXEC) + " -n 1 " + binary + " " + rank0 + " : -n 1 " + binary + " " + rank1;
+}
+
+// Runs and checks the job failed with exit code 2 within a minute, its output naming `expected`.
+void expect_prompt_failure(const std::string& command, const std::string& expected) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = testing::run_shell(command);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  EXPECT_LT(seconds, 60.0) << "the job must end promptly";
+  EXPECT_NE(result.output.find("normscale: error:"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find(expected), std::string::npos) << "expected '" << expected << "' in\n" << result.output;
+}
+
+TEST(Failures, BadOptionOnOneRankEndsEveryRank) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_option";
+  expect_prompt_failure(mpmd(kSmall + "--out " + out.string(), kSmall + "--set objective.s=-1 --out " + out.string()),
+                        "objective.s");
+}
+
+TEST(Failures, RanksWithDifferentConfigurationsAreStopped) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_disagree";
+  expect_prompt_failure(mpmd(kSmall + "--out " + out.string(), kSmall + "--set optim.lr=0.02 --out " + out.string()),
+                        "ranks disagree on the configuration");
+}
+
+TEST(Failures, MoreRanksThanVirtualShards) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_shards";
+  expect_prompt_failure(std::string(NORMSCALE_MPIEXEC) + " -n 4 " + NORMSCALE_BINARY + " " + kSmall +
+                            "--set virtual_shards=2 --out " + out.string(),
+                        "Valid rank counts: 1, 2");
+}
+
+// Flips one byte in the middle of a file.
+void corrupt(const fs::path& file) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(fs::file_size(file) / 2));
+  char c = 0;
+  f.get(c);
+  f.seekp(static_cast<std::streamoff>(fs::file_size(file) / 2));
+  f.put(static_cast<char>(c ^ 0x5a));
+}
+
+TEST(Failures, DamagedCheckpointOfOneRankIsNamedAndTheRunFallsBack) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_checkpoint";
+  fs::remove_all(out);
+  auto result = testing::run_normscale_mpi(2, kSmall + "--set steps=20 --out " + out.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  // Shard 7 belongs to rank 1 of 2. Damage it in the newest checkpoint: the run falls back to step 10.
+  corrupt(out / "checkpoints" / "step_0000000020" / "shard_000007.bin");
+  result = testing::run_normscale_mpi(2, kSmall + "--resume --out " + out.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("shard_000007.bin"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("resuming at step 10"), std::string::npos) << result.output;
+
+  // Damaged in every checkpoint: every rank stops with the file named.
+  for (const auto& dir : fs::directory_iterator(out / "checkpoints")) corrupt(dir.path() / "shard_000007.bin");
+  expect_prompt_failure(std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " + NORMSCALE_BINARY + " " +
+                            kSmall + "--resume --out " + out.string(),
+                        "shard_000007.bin");
+}
+
+TEST(Failures, ResumeWithoutCheckpointIsAClearError) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_nocheckpoint";
+  fs::remove_all(out);
+  expect_prompt_failure(std::string(NORMSCALE_BINARY) + " " + kSmall + "--resume --out " + out.string(),
+                        "no checkpoint");
+}
+
+}  // namespace
+}  // namespace normscale
