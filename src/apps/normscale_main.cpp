@@ -1,5 +1,6 @@
 // The normscale command line: parses the subcommand, builds and validates the config on every rank,
 // runs it. The only place that catches normscale::Error.
+#include "normscale/cli/inspect.hpp"
 #include "normscale/comm/communicator.hpp"
 #include "normscale/comm/mpi_comm.hpp"
 #include "normscale/core/error.hpp"
@@ -85,6 +86,10 @@ int run_cli(int argc, char** argv) {
   train->add_flag("--list-presets", list_presets, "print every preset and exit");
   train->footer(normscale::describe_options());
 
+  std::string inspect_dir;
+  CLI::App* inspect = app.add_subcommand("inspect", "Print the latest figures of a run directory as a table");
+  inspect->add_option("RUN", inspect_dir, "run directory (the --out of a training)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -95,6 +100,11 @@ int run_cli(int argc, char** argv) {
     // --help and --version: only rank 0 prints.
     std::ostringstream discard;
     return is_root ? app.exit(error) : app.exit(error, discard, discard);
+  }
+
+  if (inspect->parsed()) {
+    if (is_root) fmt::print("{}", normscale::inspect_run(inspect_dir));
+    return 0;
   }
 
   if (list_options || list_presets) {

@@ -2,6 +2,8 @@
 #include "normscale/data/data_source.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/data/cifar_reader.hpp"
+#include "normscale/data/class_subset.hpp"
 #include "normscale/data/idx_reader.hpp"
 #include "normscale/data/npy.hpp"
 #include "normscale/data/npy_dataset.hpp"
@@ -9,9 +11,12 @@
 #include "normscale/data/split.hpp"
 #include "normscale/data/synthetic.hpp"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <optional>
 
@@ -22,7 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kSources =
-    "\"fashion-mnist\", \"idx\", \"npy\", \"linear-chain\", \"two-point\", \"separable-2d\", \"student-teacher\", "
+    "\"fashion-mnist\", \"idx\", \"npy\", \"cifar10\", \"linear-chain\", \"two-point\", \"separable-2d\", \"student-teacher\", "
     "\"sinusoid\"";
 
 // Fig. 2's points keep this distance from the separating line (the square is [-1, 1]^2).
@@ -55,8 +60,10 @@ void check_same_columns(const Dataset& train, const Dataset& test) {
 struct FilePair {
   std::string name;  // the features file, for messages
   Index rows = 0;
-  Index num_classes = 0;  // IDX: of the whole labels file
+  Index num_classes = 0;  // IDX and CIFAR-10: of the whole labels file; npy: 0 (known once read)
   std::function<Dataset(const std::vector<Index>& rows)> read;  // strictly ascending file rows
+  // The class label of every row of the file (cheap: labels only); empty for regression targets.
+  std::function<std::vector<std::int32_t>()> labels;
 };
 
 struct SourceFiles {
@@ -79,6 +86,10 @@ FilePair idx_pair(const std::string& images, const std::string& labels, Index nu
   pair.read = [images, labels, num_classes](const std::vector<Index>& rows) {
     return load_idx_rows(images, labels, num_classes, rows);
   };
+  pair.labels = [labels] {
+    const std::vector<std::uint8_t> bytes = read_idx_labels(labels);
+    return std::vector<std::int32_t>(bytes.begin(), bytes.end());
+  };
   return pair;
 }
 
@@ -89,6 +100,12 @@ FilePair npy_pair(const std::string& features, const std::string& labels) {
   pair.name = features;
   pair.rows = read_npy_header(features).shape[0];
   pair.read = [features, labels](const std::vector<Index>& rows) { return load_npy_rows(features, labels, rows); };
+  if (read_npy_header(labels).is_integer) {
+    pair.labels = [labels] {
+      const NpyArray array = read_npy(labels);  // checked as labels by load_npy_rows above
+      return std::vector<std::int32_t>(array.values.begin(), array.values.end());
+    };
+  }
   return pair;
 }
 
@@ -161,10 +178,98 @@ SourceFiles open_npy(const DataConfig& config) {
   return files;
 }
 
+FilePair cifar_pair(const std::vector<std::string>& paths, const std::string& name) {
+  FilePair pair;
+  pair.name = name;
+  for (const std::string& path : paths) pair.rows += read_cifar_record_count(path);
+  pair.num_classes = kCifarClasses;
+  pair.read = [paths, name](const std::vector<Index>& rows) {
+    Dataset data = load_cifar_rows(paths, rows);
+    data.name = name;
+    return data;
+  };
+  pair.labels = [paths] {
+    const std::vector<std::uint8_t> bytes = read_cifar_labels(paths);
+    return std::vector<std::int32_t>(bytes.begin(), bytes.end());
+  };
+  return pair;
+}
+
+SourceFiles open_cifar10(const DataConfig& config) {
+  std::error_code ec;
+  NS_CHECK(!config.path.empty() && fs::is_directory(config.path, ec),
+           "data.source = \"cifar10\" needs data.path to be the folder of the CIFAR-10 binary batches "
+           "(cifar-10-batches-bin, or the folder holding it), got '{}'",
+           config.path);
+  // The batch files have fixed names; a file name option would be silently ignored, so it is an error.
+  for (const auto& [key, value] : {std::pair{"train_features", &config.train_features},
+                                   std::pair{"train_labels", &config.train_labels},
+                                   std::pair{"test_features", &config.test_features},
+                                   std::pair{"test_labels", &config.test_labels}}) {
+    NS_CHECK(value->empty(),
+             "data.{} = '{}' is not used by data.source = \"cifar10\" (its files are data_batch_1.bin … "
+             "data_batch_5.bin and test_batch.bin in data.path); expected it empty",
+             key, *value);
+  }
+  const std::string folder = find_cifar10_folder(config.path);
+  const std::vector<std::string> train = cifar10_train_files(folder);
+  SourceFiles files;
+  files.train = cifar_pair(train, (fs::path(folder) / "data_batch_{1..5}.bin").string());
+  const std::string test = cifar10_test_file(folder);
+  files.test = cifar_pair({test}, test);
+  files.reconcile = [](DataSplits&) {};
+  return files;
+}
+
 SourceFiles open_source_files(const DataConfig& config) {
   if (config.source == "fashion-mnist") return open_fashion_mnist(config);
   if (config.source == "idx") return open_idx(config);
+  if (config.source == "cifar10") return open_cifar10(config);
   return open_npy(config);
+}
+
+// The class count the labels of a file pair allow: the pair's own, or (npy) the largest label + 1.
+Index classes_of(const FilePair& pair, const std::vector<std::int32_t>& labels) {
+  if (pair.num_classes > 0 || labels.empty()) return pair.num_classes;
+  return Index{*std::max_element(labels.begin(), labels.end())} + 1;
+}
+
+// Makes a file pair the class subset of data.classes: its rows are the kept file rows (so the validation split,
+// limits and shards all work on the subset), reads map subset rows to file rows and relabel.
+void restrict_to_classes(FilePair& pair, const std::vector<std::int32_t>& labels, Index source_classes,
+                         const std::vector<std::int64_t>& classes, bool training) {
+  auto subset = std::make_shared<const ClassSubset>(
+      select_classes(classes, labels, source_classes, pair.name, training));
+  pair.rows = static_cast<Index>(subset->rows.size());
+  pair.num_classes = subset->num_classes;
+  pair.read = [read = pair.read, subset](const std::vector<Index>& rows) {
+    std::vector<Index> file_rows;
+    file_rows.reserve(rows.size());
+    for (const Index r : rows) file_rows.push_back(subset->rows[static_cast<std::size_t>(r)]);
+    Dataset data = read(file_rows);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      data.labels[i] = subset->labels[static_cast<std::size_t>(rows[i])];
+    }
+    data.num_classes = subset->num_classes;
+    return data;
+  };
+}
+
+void apply_class_subset(SourceFiles& files, const std::vector<std::int64_t>& classes) {
+  NS_CHECK(static_cast<bool>(files.train.labels),
+           "data.classes = [{}] but the training labels of '{}' are regression targets; expected data.classes = [] "
+           "for regression",
+           fmt::join(classes, ", "), files.train.name);
+  const std::vector<std::int32_t> train_labels = files.train.labels();
+  Index source_classes = classes_of(files.train, train_labels);
+  std::vector<std::int32_t> test_labels;
+  if (files.test && files.test->labels) {
+    test_labels = files.test->labels();
+    // npy: a class may be missing from one split, as in the unrestricted load.
+    source_classes = std::max(source_classes, classes_of(*files.test, test_labels));
+  }
+  restrict_to_classes(files.train, train_labels, source_classes, classes, true);
+  if (files.test && files.test->labels) restrict_to_classes(*files.test, test_labels, source_classes, classes, false);
 }
 
 DataSplits generate_synthetic(const DataConfig& config) {
@@ -197,6 +302,8 @@ Dataset read_part(const FilePair& files, const std::vector<Index>& ids, const Da
 
 DataSplits load_file_source(const DataConfig& config, const DataShard& shard) {
   SourceFiles files = open_source_files(config);
+  // The subset comes first: the validation split, the limits and the shards are taken of the kept rows.
+  if (!config.classes.empty()) apply_class_subset(files, config.classes);
   ValidationRows split =
       split_validation_rows(files.train.rows, config.validation, config.split_seed, files.train.name);
   split.train.resize(static_cast<std::size_t>(limited(static_cast<Index>(split.train.size()), config.train_limit)));
@@ -237,8 +344,22 @@ Dataset take_part(const Dataset& whole, const DataShard& shard) {
   return part;
 }
 
+// data.classes on a set held whole; a split without rows only takes the new class count.
+void keep_classes_of(Dataset& data, const std::vector<std::int64_t>& classes, bool training) {
+  if (training || data.rows > 0) {
+    data = keep_classes(data, classes, training);
+  } else {
+    data.num_classes = static_cast<Index>(classes.size());
+  }
+}
+
 DataSplits load_synthetic(const DataConfig& config, const DataShard& shard) {
   DataSplits whole = generate_synthetic(config);
+  if (!config.classes.empty()) {
+    keep_classes_of(whole.train, config.classes, true);
+    keep_classes_of(whole.validation, config.classes, false);
+    keep_classes_of(whole.test, config.classes, false);
+  }
   apply_limit(whole.train, config.train_limit);
   apply_limit(whole.test, config.test_limit);
   NS_CHECK(whole.train.rows > 0, "the training set '{}' is empty; hint: raise data.synthetic_examples",
@@ -266,7 +387,7 @@ DataSplits load_data(const DataConfig& config, const DataShard& shard) {
   NS_CHECK(config.test_limit >= 0, "data.test_limit = {}; expected >= 0 (0: use all rows)", config.test_limit);
   const std::string& source = config.source;
   if (is_synthetic_source(source)) return load_synthetic(config, shard);
-  NS_CHECK(source == "fashion-mnist" || source == "idx" || source == "npy",
+  NS_CHECK(source == "fashion-mnist" || source == "idx" || source == "npy" || source == "cifar10",
            "data.source = \"{}\" is not a data source; expected one of {}", source, kSources);
   return load_file_source(config, shard);
 }

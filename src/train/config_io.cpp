@@ -64,11 +64,14 @@ const std::vector<OptionDescriptor>& table() {
        NS_FIELD(resume)},
 
       {"data.source", T::kString,
-       {"fashion-mnist", "idx", "npy", "linear-chain", "two-point", "separable-2d",
+       {"fashion-mnist", "idx", "npy", "cifar10", "linear-chain", "two-point", "separable-2d",
         "student-teacher", "sinusoid"},
-       "data set: built-in Fashion-MNIST, MNIST-format IDX files, npy files or a synthetic problem",
+       "data set: built-in Fashion-MNIST, MNIST-format IDX files, npy files, CIFAR-10 binary "
+       "batches or a synthetic problem",
        NS_FIELD(data.source)},
-      {"data.path", T::kString, {}, "folder of the IDX / npy files (empty: the source's default)",
+      {"data.path", T::kString, {},
+       "folder of the IDX / npy files, or of the CIFAR-10 .bin files (or the folder holding "
+       "cifar-10-batches-bin); empty: the source's default",
        NS_FIELD(data.path)},
       {"data.train_features", T::kString, {}, "training features file in data.path (empty: default)",
        NS_FIELD(data.train_features)},
@@ -90,6 +93,11 @@ const std::vector<OptionDescriptor>& table() {
       {"data.preprocess", T::kString, {"none", "scale01", "unit-norm", "standardize"},
        "input preprocessing: none, pixels to [0,1], unit-norm rows, or per-feature standardisation",
        NS_FIELD(data.preprocess)},
+      {"data.classes", T::kIntegerList, {},
+       "class subset, e.g. [3, 5]: keeps only these classes and relabels them 0, 1, ... in list "
+       "order ([3, 5]: class 3 is the negative class 0, class 5 the positive class 1); taken "
+       "before the validation split, limits and sharding; [] = all classes (else >= 2 distinct)",
+       NS_FIELD(data.classes)},
       {"data.synthetic_examples", T::kInteger, {}, "examples of a synthetic problem (>= 1)",
        NS_FIELD(data.synthetic_examples)},
       {"data.synthetic_dim", T::kInteger, {}, "input dimension of a synthetic problem (>= 1)",
@@ -140,9 +148,6 @@ const std::vector<OptionDescriptor>& table() {
        NS_FIELD(objective.square_k)},
       {"objective.square_m", T::kReal, {}, "square loss: target value of the true class (> 0)",
        NS_FIELD(objective.square_m)},
-      {"objective.classes", T::kIntegerList, {},
-       "class subset in order, e.g. [3, 5] (first = negative class for binary); [] = all",
-       NS_FIELD(objective.classes)},
 
       {"optim.lr", T::kReal, {}, "learning rate eta (> 0)", NS_FIELD(optim.lr)},
       {"optim.momentum", T::kReal, {}, "heavy-ball momentum, as PyTorch's SGD (in [0, 1))",
@@ -683,6 +688,19 @@ void validate(const TrainConfig& c) {
               "an integer >= 1");
   check_range(c.data.synthetic_snr >= 0, "data.synthetic_snr", c.data.synthetic_snr,
               "a number >= 0");
+  // Whether each class exists is known only once the data is read (load_data checks it).
+  NS_CHECK(c.data.classes.empty() || c.data.classes.size() >= 2,
+           "data.classes = [{}] selects one class; expected at least 2 distinct classes, or [] for "
+           "all classes",
+           fmt::join(c.data.classes, ", "));
+  std::set<std::int64_t> seen_classes;
+  for (std::size_t i = 0; i < c.data.classes.size(); ++i) {
+    const std::int64_t label = c.data.classes[i];
+    check_range(label >= 0, fmt::format("data.classes[{}]", i), label, "a class label >= 0");
+    NS_CHECK(seen_classes.insert(label).second,
+             "data.classes = [{}] names class {} twice; expected distinct labels",
+             fmt::join(c.data.classes, ", "), label);
+  }
 
   for (std::size_t i = 0; i < c.model.hidden.size(); ++i) {
     check_range(c.model.hidden[i] >= 1, fmt::format("model.hidden[{}]", i), c.model.hidden[i],
@@ -701,14 +719,6 @@ void validate(const TrainConfig& c) {
               "objective.square_k", c.objective.square_k, "a finite number > 0");
   check_range(c.objective.square_m > 0 && std::isfinite(c.objective.square_m),
               "objective.square_m", c.objective.square_m, "a finite number > 0");
-  std::set<std::int64_t> seen_classes;
-  for (std::size_t i = 0; i < c.objective.classes.size(); ++i) {
-    const std::int64_t label = c.objective.classes[i];
-    check_range(label >= 0, fmt::format("objective.classes[{}]", i), label, "a class label >= 0");
-    NS_CHECK(seen_classes.insert(label).second,
-             "objective.classes = [{}] names class {} twice; expected distinct labels",
-             fmt::join(c.objective.classes, ", "), label);
-  }
 
   check_range(c.optim.lr > 0 && std::isfinite(c.optim.lr), "optim.lr", c.optim.lr,
               "a finite number > 0");
@@ -745,13 +755,11 @@ void validate_against_data(const TrainConfig& c, Index train_rows, Index num_cla
            "optim.batch = {} is larger than the training set ({} examples); expected a batch "
            "<= {} or \"full\"",
            c.optim.batch, train_rows, train_rows);
-  for (std::size_t i = 0; i < c.objective.classes.size(); ++i) {
-    const std::int64_t label = c.objective.classes[i];
-    NS_CHECK(label >= 0 && label < num_classes,
-             "objective.classes[{}] = {} is out of range; the data has {} classes, expected a "
-             "label in [0, {}]",
-             i, label, num_classes, num_classes - 1);
-  }
+  // load_data has checked data.classes against the labels and relabelled the subset 0..k-1.
+  NS_CHECK(c.data.classes.empty() || num_classes == static_cast<Index>(c.data.classes.size()),
+           "data.classes = [{}] selects {} classes but the loaded data has {}; expected the data of "
+           "the class subset (load_data with this configuration)",
+           fmt::join(c.data.classes, ", "), c.data.classes.size(), num_classes);
 }
 
 }  // namespace normscale

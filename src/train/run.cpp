@@ -121,7 +121,10 @@ class Run {
     Interval interval;
     auto last_progress = Clock::now() - std::chrono::seconds(1);
     while (trainer_.steps_done() < total) {
+      const auto step_start = Clock::now();
       const StepStats stats = trainer_.step();
+      training_seconds_ += std::chrono::duration<double>(Clock::now() - step_start).count();
+      training_samples_ += stats.examples;
       interval.add(stats);
       guard_divergence(stats);
       const Index step = trainer_.steps_done();
@@ -129,7 +132,7 @@ class Run {
         evaluate(interval);
         interval = Interval{};
       } else if (progress_ && Clock::now() - last_progress > std::chrono::milliseconds(250)) {
-        show_progress(interval, total);
+        show_progress(total);
         last_progress = Clock::now();
       }
       if (step % checkpoint_every == 0 || step == total) checkpoint();
@@ -202,14 +205,16 @@ class Run {
     write_file_atomically(path("metrics.jsonl"), kept);
   }
 
-  void show_progress(const Interval& interval, Index total) {
+  // The rate over all steps of this process so far (evaluations and checkpoints excluded): stable
+  // right after an evaluation, unlike the current interval's.
+  void show_progress(Index total) {
     ProgressState state;
     state.epoch = trainer_.epochs_done();
     state.step = trainer_.steps_done();
     state.total_steps = total;
     state.train_error = last_train_error_;
     state.validation_error = last_validation_error_;
-    state.samples_per_second = interval.samples_per_second();
+    state.samples_per_second = training_seconds_ > 0 ? static_cast<double>(training_samples_) / training_seconds_ : 0.0;
     if (state.samples_per_second > 0) {
       state.eta_seconds = static_cast<double>((total - state.step) * trainer_.global_batch()) / state.samples_per_second;
     }
@@ -338,6 +343,8 @@ class Run {
   Trainer<T> trainer_;
   DataShard shard_;
   bool resumed_ = false;
+  double training_seconds_ = 0.0;
+  Index training_samples_ = 0;
   SpectralNormTracker spectral_;
   std::optional<JsonlWriter> log_;
   std::optional<ProgressLine> progress_;

@@ -62,6 +62,7 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.data.train_limit, b.data.train_limit);
   EXPECT_EQ(a.data.test_limit, b.data.test_limit);
   EXPECT_EQ(a.data.preprocess, b.data.preprocess);
+  EXPECT_EQ(a.data.classes, b.data.classes);
   EXPECT_EQ(a.data.synthetic_examples, b.data.synthetic_examples);
   EXPECT_EQ(a.data.synthetic_dim, b.data.synthetic_dim);
   EXPECT_EQ(a.data.synthetic_snr, b.data.synthetic_snr);
@@ -81,7 +82,6 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.objective.square_targets, b.objective.square_targets);
   EXPECT_EQ(a.objective.square_k, b.objective.square_k);
   EXPECT_EQ(a.objective.square_m, b.objective.square_m);
-  EXPECT_EQ(a.objective.classes, b.objective.classes);
   EXPECT_EQ(a.optim.lr, b.optim.lr);
   EXPECT_EQ(a.optim.momentum, b.optim.momentum);
   EXPECT_EQ(a.optim.weight_decay, b.optim.weight_decay);
@@ -119,6 +119,7 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"data.train_limit", [](TrainConfig& c) { c.data.train_limit = 1000; }},
       {"data.test_limit", [](TrainConfig& c) { c.data.test_limit = 500; }},
       {"data.preprocess", [](TrainConfig& c) { c.data.preprocess = "unit-norm"; }},
+      {"data.classes", [](TrainConfig& c) { c.data.classes = {3, 5}; }},
       {"data.synthetic_examples", [](TrainConfig& c) { c.data.synthetic_examples = 20; }},
       {"data.synthetic_dim", [](TrainConfig& c) { c.data.synthetic_dim = 3; }},
       {"data.synthetic_snr", [](TrainConfig& c) { c.data.synthetic_snr = 0.25; }},
@@ -138,7 +139,6 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"objective.square_targets", [](TrainConfig& c) { c.objective.square_targets = "pm1"; }},
       {"objective.square_k", [](TrainConfig& c) { c.objective.square_k = 2.0; }},
       {"objective.square_m", [](TrainConfig& c) { c.objective.square_m = 3.0; }},
-      {"objective.classes", [](TrainConfig& c) { c.objective.classes = {3, 5}; }},
       {"optim.lr", [](TrainConfig& c) { c.optim.lr = 0.1; }},
       {"optim.momentum", [](TrainConfig& c) { c.optim.momentum = 0.9; }},
       {"optim.weight_decay", [](TrainConfig& c) { c.optim.weight_decay = 5e-4; }},
@@ -231,6 +231,9 @@ lr = 0.05
 
 TEST(ConfigSet, ValuesAreParsedByTheOptionType) {
   TrainConfig c;
+  apply_override(c, "data.classes=[3, 5]");
+  EXPECT_EQ(c.data.classes, (std::vector<std::int64_t>{3, 5}));
+  EXPECT_EQ(config_from_toml("[data]\nclasses = [0, 6]\n").data.classes, (std::vector<std::int64_t>{0, 6}));
   apply_override(c, "model.hidden=[64, 32]");
   EXPECT_EQ(c.model.hidden, (std::vector<std::int64_t>{64, 32}));
   apply_override(c, "model.hidden=800,800");
@@ -318,7 +321,7 @@ TEST(ConfigToml, RoundTripOfANonDefaultConfig) {
   c.divergence_limit = 1e22;
   c.data.synthetic_snr = std::numeric_limits<double>::infinity();
   c.seed = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  c.objective.classes = {};
+  c.data.classes = {};
   c.model.hidden = {800, 400, 10};
   const std::string text = to_toml(c);
   const TrainConfig parsed = config_from_toml(text);
@@ -366,6 +369,9 @@ TEST(ConfigErrors, UnknownKeyInSetSuggestsByLeafName) {
   EXPECT_THAT(error_of([&] { apply_override(c, "optim.hidden=[3]"); }),
               HasSubstr("did you mean 'model.hidden'"));
   EXPECT_THAT(error_of([&] { apply_override(c, "optim.lr"); }), HasSubstr("key=value"));
+  // The class subset moved from the objective to the data section.
+  EXPECT_THAT(error_of([&] { apply_override(c, "objective.classes=[3, 5]"); }),
+              HasSubstr("did you mean 'data.classes'"));
   EXPECT_THAT(error_of([&] { config_from_toml("data = 5\n", "x.toml"); }),
               AllOf(HasSubstr("x.toml:1:"), HasSubstr("'data' is a section")));
 }
@@ -449,8 +455,12 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
               HasSubstr("data.preprocess = \"whiten\""));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.preset = "paper-adam"; }),
               HasSubstr("paper-adam"));
-  EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.classes = {3, 3}; }),
-              HasSubstr("objective.classes"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.data.classes = {3, 3}; }),
+              AllOf(HasSubstr("data.classes = [3, 3]"), HasSubstr("twice")));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.data.classes = {4}; }),
+              AllOf(HasSubstr("data.classes = [4]"), HasSubstr("at least 2")));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.data.classes = {3, -1}; }),
+              HasSubstr("data.classes[1] = -1"));
 
   // epochs may be 0 when steps take over.
   TrainConfig by_steps;
@@ -459,7 +469,7 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
   EXPECT_NO_THROW(validate(by_steps));
 }
 
-TEST(ConfigValidate, AgainstDataRejectsBatchLargerThanTrainingSetAndBadClasses) {
+TEST(ConfigValidate, AgainstDataRejectsBatchLargerThanTrainingSetAndAMismatchedClassSubset) {
   TrainConfig c;
   c.optim.batch = 256;
   EXPECT_THAT(error_of([&] { validate_against_data(c, 100, 10); }),
@@ -468,11 +478,11 @@ TEST(ConfigValidate, AgainstDataRejectsBatchLargerThanTrainingSetAndBadClasses) 
   c.optim.batch = kFullBatch;
   EXPECT_NO_THROW(validate_against_data(c, 100, 10));
 
-  c.objective.classes = {3, 10};
+  // The loaded data of a class subset has been relabelled 0..k-1 by load_data.
+  c.data.classes = {3, 5};
   EXPECT_THAT(error_of([&] { validate_against_data(c, 100, 10); }),
-              AllOf(HasSubstr("objective.classes[1] = 10"), HasSubstr("10 classes")));
-  c.objective.classes = {3, 9};
-  EXPECT_NO_THROW(validate_against_data(c, 100, 10));
+              AllOf(HasSubstr("data.classes = [3, 5]"), HasSubstr("loaded data has 10")));
+  EXPECT_NO_THROW(validate_against_data(c, 100, 2));
 }
 
 // Reference FNV-1a 64, checked against the published test vector, to pin the hash definition.

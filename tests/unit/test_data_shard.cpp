@@ -1,6 +1,7 @@
 // Sharded loading: every part of 1, 2 and 4 reads only its virtual shards, and the parts put together are the
 // unsharded splits row for row, with global classes, shapes and preprocessing statistics.
 #include "normscale/core/error.hpp"
+#include "normscale/data/cifar_reader.hpp"
 #include "normscale/data/data_shard.hpp"
 #include "normscale/data/data_source.hpp"
 #include "normscale/data/idx_reader.hpp"
@@ -82,7 +83,7 @@ Bytes labels_file(const Bytes& labels) {
   return bytes;
 }
 
-enum class Format { kIdxRaw, kIdxGzip, kNpy };
+enum class Format { kIdxRaw, kIdxGzip, kNpy, kCifar };
 
 std::string format_name(Format format) {
   switch (format) {
@@ -90,6 +91,8 @@ std::string format_name(Format format) {
       return "IdxRaw";
     case Format::kIdxGzip:
       return "IdxGzip";
+    case Format::kCifar:
+      return "Cifar";
     default:
       return "Npy";
   }
@@ -104,6 +107,8 @@ class ShardFiles {
     fs::create_directories(dir_);
     if (format == Format::kNpy) {
       write_npy_files();
+    } else if (format == Format::kCifar) {
+      write_cifar_files();
     } else {
       write_idx_files(format == Format::kIdxGzip);
     }
@@ -114,7 +119,7 @@ class ShardFiles {
 
   DataConfig config() const {
     DataConfig config;
-    config.source = format_ == Format::kNpy ? "npy" : "idx";
+    config.source = format_ == Format::kNpy ? "npy" : format_ == Format::kCifar ? "cifar10" : "idx";
     config.path = dir_.string();
     config.validation = kValidation;
     config.split_seed = 77;
@@ -124,6 +129,9 @@ class ShardFiles {
   const fs::path& dir() const { return dir_; }
   // The classes every part must report: IDX from the largest training label, npy from the largest of both.
   Index classes() const { return format_ == Format::kNpy ? 8 : 10; }
+  ImageShape image() const {
+    return format_ == Format::kCifar ? kCifarImageShape : ImageShape{kImageHeight, kImageWidth, 1};
+  }
 
  private:
   void write(const std::string& name, const Bytes& bytes, bool gzip) const {
@@ -146,6 +154,28 @@ class ShardFiles {
     write("train-labels-idx1-ubyte", labels_file(train_labels), gzip);
     write("t10k-images-idx3-ubyte", images_file(kTestFileRows, 1000), gzip);
     write("t10k-labels-idx1-ubyte", labels_file(test_labels), gzip);
+  }
+
+  // The training rows spread over the five batches in uneven files (a run of rows crosses file boundaries),
+  // the pixels of record i are pixel(i, k) as for IDX, labels as for IDX.
+  void write_cifar_files() const {
+    const auto records = [](Index first, Index count, Index offset, const std::function<std::uint8_t(Index)>& label) {
+      Bytes bytes;
+      for (Index i = first; i < first + count; ++i) {
+        bytes.push_back(label(i));
+        for (Index k = 0; k < kCifarImageBytes; ++k) bytes.push_back(pixel(i + offset, k));
+      }
+      return bytes;
+    };
+    const Index sizes[5] = {21, 20, 25, 17, 20};  // kTrainFileRows in all
+    Index first = 0;
+    for (int batch = 0; batch < 5; ++batch) {
+      write("data_batch_" + std::to_string(batch + 1) + ".bin", records(first, sizes[batch], 0, train_label), false);
+      first += sizes[batch];
+    }
+    ASSERT_EQ(first, kTrainFileRows);
+    write("test_batch.bin", records(0, kTestFileRows, 1000, [](Index i) { return static_cast<std::uint8_t>(i % 10); }),
+          false);
   }
 
   // Float features of N x 3 x 4 images (non-integer values, so summation order shows in the statistics);
@@ -262,8 +292,9 @@ TEST_P(ShardedLoading, PartsPutTogetherAreTheUnshardedSplits) {
   ASSERT_EQ(whole.test.rows, std::get<2>(GetParam()) ? 23 : kTestFileRows);
   EXPECT_EQ(whole.train.total_rows, whole.train.rows);
   EXPECT_EQ(whole.train.num_classes, files_->classes());
-  EXPECT_EQ(whole.train.image.height, kImageHeight);
-  EXPECT_EQ(whole.train.image.width, kImageWidth);
+  EXPECT_EQ(whole.train.image.height, files_->image().height);
+  EXPECT_EQ(whole.train.image.width, files_->image().width);
+  EXPECT_EQ(whole.train.image.channels, files_->image().channels);
 
   // The unsharded raw set is the file's rows without the validation rows, in file order.
   const ValidationRows split = split_validation_rows(kTrainFileRows, kValidation, config_.split_seed, "train");
@@ -338,8 +369,54 @@ TEST_P(ShardedLoading, CombinedStatisticsPreprocessLikeTheUnshardedLoad) {
   }
 }
 
+// data.classes is taken before the validation split and the shards: the parts of a sharded subset put together
+// are the unsharded subset, and that is the file's rows of the listed classes, relabelled by list position.
+TEST_P(ShardedLoading, ClassSubsetPartsPutTogetherAreTheUnshardedSubset) {
+  config_.classes = {4, 1, 3};
+  const DataSplits whole = load_data(config_, DataShard{});
+  EXPECT_EQ(whole.train.num_classes, 3);
+  // The subset's file rows, numbered 0, 1, ... before the split; the split is the ordinary one of that many rows.
+  std::vector<Index> kept;
+  for (Index i = 0; i < kTrainFileRows; ++i) {
+    const Index label = (i * 5) % 6;  // train_label and the npy labels agree on these classes
+    if (i != 1 && (label == 4 || label == 1 || label == 3)) kept.push_back(i);
+  }
+  const ValidationRows split =
+      split_validation_rows(static_cast<Index>(kept.size()), kValidation, config_.split_seed, "train");
+  const Index train_rows = std::get<2>(GetParam()) ? 70 : static_cast<Index>(split.train.size());
+  ASSERT_EQ(whole.train.rows, std::min<Index>(train_rows, static_cast<Index>(split.train.size())));
+  ASSERT_EQ(whole.validation.rows, kValidation);
+  const auto new_label = [](Index file_row) { return file_row * 5 % 6 == 4 ? 0 : file_row * 5 % 6 == 1 ? 1 : 2; };
+  for (Index r = 0; r < whole.train.rows; ++r) {
+    const Index file_row = kept[static_cast<std::size_t>(split.train[static_cast<std::size_t>(r)])];
+    ASSERT_EQ(whole.train.row(r)[0], static_cast<float>(file_row));
+    ASSERT_EQ(whole.train.labels[static_cast<std::size_t>(r)], new_label(file_row));
+  }
+  for (Index r = 0; r < whole.validation.rows; ++r) {
+    const Index file_row = kept[static_cast<std::size_t>(split.validation[static_cast<std::size_t>(r)])];
+    ASSERT_EQ(whole.validation.row(r)[0], static_cast<float>(file_row));
+  }
+  for (const std::int32_t label : whole.test.labels) {
+    EXPECT_GE(label, 0);
+    EXPECT_LT(label, 3);
+  }
+  EXPECT_GT(whole.test.rows, 0);
+
+  const std::vector<DataSplits> parts = load_parts(config_, this->parts());
+  for (Index p = 0; p < this->parts(); ++p) {
+    const DataSplits& part = parts[static_cast<std::size_t>(p)];
+    expect_part_of(part.train, whole.train, p, this->parts(), "train");
+    expect_part_of(part.validation, whole.validation, p, this->parts(), "validation");
+    expect_part_of(part.test, whole.test, p, this->parts(), "test");
+  }
+  expect_concatenation(parts, &DataSplits::train, whole.train);
+  expect_concatenation(parts, &DataSplits::validation, whole.validation);
+  expect_concatenation(parts, &DataSplits::test, whole.test);
+}
+
 INSTANTIATE_TEST_SUITE_P(FormatsAndParts, ShardedLoading,
-                         ::testing::Combine(::testing::Values(Format::kIdxRaw, Format::kIdxGzip, Format::kNpy),
+                         ::testing::Combine(::testing::Values(Format::kIdxRaw, Format::kIdxGzip, Format::kNpy,
+                                                              Format::kCifar),
                                             ::testing::Values(Index{1}, Index{2}, Index{4}), ::testing::Bool()),
                          [](const auto& param_info) {
                            return format_name(std::get<0>(param_info.param)) + "_parts" +

@@ -10,9 +10,11 @@
 
 namespace normscale {
 
-// Loads data.source ("fashion-mnist", "idx", "npy" or a synthetic problem), then for file sources
-// carves data.validation rows from train (seed data.split_seed), applies data.train_limit and
-// data.test_limit (first N rows), and preprocesses (data.preprocess). Synthetic problems are
+// Loads data.source ("fashion-mnist", "idx", "npy", "cifar10" or a synthetic problem), keeps the class subset
+// data.classes if given (examples of classes[j] relabelled j, num_classes = classes.size(); select_classes in
+// class_subset.hpp), then for file sources carves data.validation rows from train (seed data.split_seed), applies
+// data.train_limit and data.test_limit (first N rows), and preprocesses (data.preprocess). All of these act on
+// the subset: its rows are numbered 0, 1, ... in file order before the split. Synthetic problems are
 // generated at the paper's scale with their own test sets: they get no validation split and no
 // "scale01" (meant for raw pixel bytes); the other preprocessing modes apply to them as configured.
 // Throws if the training set ends up empty. The one-process path: load_data(config, DataShard{}), then
@@ -24,8 +26,9 @@ DataSplits load_data(const DataConfig& config);
 // [first_shard, last_shard)); validation and test hold the same share of theirs. Global ids are row numbers
 // after the validation split and the limits (for train: file order of the rows that are not validation rows).
 // Every Dataset has first_id = its first global id and total_rows = the split's global size, and the global
-// num_classes (from the whole label file), columns and image shape, even when it holds no rows. File sources
-// read only this part's rows (labels files whole, they are small); synthetic problems are generated whole and
+// num_classes (from the whole label file, or of the class subset), columns and image shape, even when it holds
+// no rows. File sources read only this part's rows (labels whole, they are small: the class subset is chosen
+// from them before any feature is read); synthetic problems are generated whole and
 // sliced. Every part of one configuration gets the same errors.
 //
 // Sharded use (the caller communicates):

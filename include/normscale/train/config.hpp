@@ -8,10 +8,10 @@
 namespace normscale {
 
 struct DataConfig {
-  // "fashion-mnist" (built-in default), "idx" (MNIST-format files), "npy", or a synthetic problem:
-  // "linear-chain", "two-point", "separable-2d", "student-teacher", "sinusoid".
+  // "fashion-mnist" (built-in default), "idx" (MNIST-format files), "npy", "cifar10" (CIFAR-10 binary
+  // batches), or a synthetic problem: "linear-chain", "two-point", "separable-2d", "student-teacher", "sinusoid".
   std::string source = "fashion-mnist";
-  std::string path;                 // folder of the IDX / npy files (empty: the source's default)
+  std::string path;                 // folder of the IDX / npy / CIFAR-10 files (empty: the source's default)
   std::string train_features;       // file names inside `path` (empty: the source's defaults)
   std::string train_labels;
   std::string test_features;
@@ -21,6 +21,10 @@ struct DataConfig {
   std::int64_t train_limit = 0;     // use only the first N training examples after the split (0: all)
   std::int64_t test_limit = 0;      // use only the first N test examples (0: all)
   std::string preprocess = "scale01";  // "none", "scale01", "unit-norm", "standardize"
+  // Class subset, any classification source (empty: all classes): only examples labelled classes[j] are kept,
+  // relabelled j (so [3, 5] makes 3 the negative class 0 and 5 the positive class 1), before the validation
+  // split, limits and sharding.
+  std::vector<std::int64_t> classes;
   // Synthetic problems.
   std::int64_t synthetic_examples = 150;
   std::int64_t synthetic_dim = 300;
@@ -49,7 +53,6 @@ struct ObjectiveConfig {
   std::string square_targets = "one-hot";  // "one-hot" ({0,1}) or "pm1" ({-1,+1})
   double square_k = 1.0;            // weight on the true class (Hui & Belkin)
   double square_m = 1.0;            // target value of the true class
-  std::vector<std::int64_t> classes;  // class subset, in order (first = negative class for binary)
 };
 
 struct OptimConfig {

@@ -1,0 +1,51 @@
+// Gradient noise scale: two-batch-size estimates of |G|^2 and tr(Sigma), smoothed.
+#include "normscale/metrics/noise_scale.hpp"
+
+#include "normscale/core/error.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace normscale {
+
+GradientNoiseScale::GradientNoiseScale(double decay) : decay_(decay) {
+  NS_CHECK(decay >= 0.0 && decay < 1.0, "noise scale EMA decay must be in [0, 1), got {}", decay);
+}
+
+NoiseScaleEstimate GradientNoiseScale::update(double g_small_sq, double g_big_sq, double b_small,
+                                              double b_big) {
+  NS_CHECK(b_small > 0.0 && b_big > 0.0, "noise scale batch sizes must be > 0, got {} and {}", b_small, b_big);
+  NS_CHECK(b_small <= b_big, "noise scale needs b_small <= b_big, got {} > {}; hint: the local batch is "
+           "the small one", b_small, b_big);
+  NS_CHECK(std::isfinite(g_small_sq) && std::isfinite(g_big_sq) && g_small_sq >= 0.0 && g_big_sq >= 0.0,
+           "squared gradient norms must be finite and >= 0, got {} and {}", g_small_sq, g_big_sq);
+  if (b_small == b_big) return estimate();
+  const double gradient_sq = (b_big * g_big_sq - b_small * g_small_sq) / (b_big - b_small);
+  const double trace_sigma = (g_small_sq - g_big_sq) / (1.0 / b_small - 1.0 / b_big);
+  gradient_ema_ = decay_ * gradient_ema_ + (1.0 - decay_) * gradient_sq;
+  trace_ema_ = decay_ * trace_ema_ + (1.0 - decay_) * trace_sigma;
+  weight_ = decay_ * weight_ + (1.0 - decay_);
+  ++updates_;
+  return estimate();
+}
+
+NoiseScaleEstimate GradientNoiseScale::estimate() const {
+  NoiseScaleEstimate result;
+  result.updates = updates_;
+  if (updates_ == 0) return result;
+  result.available = true;
+  result.gradient_sq = gradient_ema_ / weight_;
+  result.trace_sigma = trace_ema_ / weight_;
+  result.b_simple = result.gradient_sq > 0.0 ? result.trace_sigma / result.gradient_sq
+                                             : std::numeric_limits<double>::quiet_NaN();
+  return result;
+}
+
+void GradientNoiseScale::reset() {
+  gradient_ema_ = 0.0;
+  trace_ema_ = 0.0;
+  weight_ = 0.0;
+  updates_ = 0;
+}
+
+}  // namespace normscale

@@ -1,0 +1,209 @@
+// Batch normalisation with statistics accumulated in double, so that the sums a reducer adds over
+// ranks give the same normalisation as one rank holding the whole batch.
+#include "normscale/model/batch_norm.hpp"
+
+#include "normscale/core/error.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace normscale {
+
+template <class T>
+BatchNorm<T>::BatchNorm(Index channels, Index spatial, BatchNormOptions options)
+    : channels_(channels), spatial_(spatial), options_(std::move(options)) {
+  NS_CHECK(channels_ > 0 && spatial_ > 0, "batch norm needs positive channels and spatial size, got {} and {}",
+           channels_, spatial_);
+  NS_CHECK(options_.eps > 0, "batch norm eps must be positive, got {}", options_.eps);
+  NS_CHECK(options_.momentum >= 0 && options_.momentum <= 1, "batch norm momentum must lie in [0, 1], got {}",
+           options_.momentum);
+  const auto c = static_cast<std::size_t>(channels_);
+  running_mean_.assign(c, T(0));
+  running_var_.assign(c, T(1));
+  mean_.assign(c, 0.0);
+  inv_std_.assign(c, 1.0);
+}
+
+template <class T>
+std::string BatchNorm<T>::kind() const {
+  std::string name = synchronized() ? "sync-batch-norm" : "batch-norm";
+  return options_.affine ? name + "-affine" : name;
+}
+
+template <class T>
+void BatchNorm<T>::bind(T* params, T* grads) {
+  if (!options_.affine) return;
+  gamma_ = params;
+  beta_ = params + channels_;
+  dgamma_ = grads;
+  dbeta_ = grads + channels_;
+}
+
+template <class T>
+void BatchNorm<T>::initialize(const InitSpec&, RandomStream&) {
+  if (options_.affine) {
+    std::fill(gamma_, gamma_ + channels_, T(1));
+    std::fill(beta_, beta_ + channels_, T(0));
+  }
+  std::fill(running_mean_.begin(), running_mean_.end(), T(0));
+  std::fill(running_var_.begin(), running_var_.end(), T(1));
+}
+
+template <class T>
+void BatchNorm<T>::reduce(std::span<double> sums) const {
+  if (options_.reducer) options_.reducer(sums);
+}
+
+template <class T>
+void BatchNorm<T>::check_width(const Matrix<T>& in) const {
+  NS_CHECK(in.cols() == channels_ * spatial_,
+           "batch norm input has {} features, expected {} channels x {} = {}; hint: check the layer's "
+           "shape against the previous layer's output",
+           in.cols(), channels_, spatial_, channels_ * spatial_);
+}
+
+template <class T>
+void BatchNorm<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) {
+  check_width(in);
+  const Index rows = in.rows();
+  const Index cols = in.cols();
+  const Index c_count = channels_;
+  last_mode_ = mode;
+  if (mode == Mode::kTrain) {
+    // [count | sum | sum of squares], one entry per channel, summed over rows and positions.
+    sums_.assign(static_cast<std::size_t>(3 * c_count), 0.0);
+    double* count = sums_.data();
+    double* sum = count + c_count;
+    double* sum_sq = sum + c_count;
+    for (Index r = 0; r < rows; ++r) {
+      const T* x = in.data() + r * cols;
+      for (Index c = 0; c < c_count; ++c) {
+        double s = 0.0, q = 0.0;
+        for (Index k = 0; k < spatial_; ++k) {
+          const double v = static_cast<double>(x[c * spatial_ + k]);
+          s += v;
+          q += v * v;
+        }
+        sum[c] += s;
+        sum_sq[c] += q;
+      }
+    }
+    std::fill(count, count + c_count, static_cast<double>(rows * spatial_));
+    reduce(sums_);
+    const double n = count[0];
+    count_ = n;
+    NS_CHECK(n > 1, "batch norm in training mode needs more than one value per channel, got {}; hint: use a "
+             "larger batch or eval mode", n);
+    const double m = options_.momentum;
+    for (Index c = 0; c < c_count; ++c) {
+      const auto i = static_cast<std::size_t>(c);
+      const double mean = sum[c] / n;
+      const double var = std::max(sum_sq[c] / n - mean * mean, 0.0);  // biased, as used to normalise
+      mean_[i] = mean;
+      inv_std_[i] = 1.0 / std::sqrt(var + options_.eps);
+      running_mean_[i] = static_cast<T>((1 - m) * static_cast<double>(running_mean_[i]) + m * mean);
+      running_var_[i] = static_cast<T>((1 - m) * static_cast<double>(running_var_[i]) + m * var * n / (n - 1));
+    }
+  } else {
+    for (std::size_t i = 0; i < mean_.size(); ++i) {
+      mean_[i] = static_cast<double>(running_mean_[i]);
+      inv_std_[i] = 1.0 / std::sqrt(static_cast<double>(running_var_[i]) + options_.eps);
+    }
+  }
+  out.resize(rows, cols);
+  for (Index r = 0; r < rows; ++r) {
+    const T* x = in.data() + r * cols;
+    T* y = out.data() + r * cols;
+    for (Index c = 0; c < c_count; ++c) {
+      const auto i = static_cast<std::size_t>(c);
+      double scale = inv_std_[i];
+      double shift = -mean_[i] * inv_std_[i];
+      if (options_.affine) {
+        scale *= static_cast<double>(gamma_[c]);
+        shift = shift * static_cast<double>(gamma_[c]) + static_cast<double>(beta_[c]);
+      }
+      for (Index k = 0; k < spatial_; ++k) {
+        const Index j = c * spatial_ + k;
+        y[j] = static_cast<T>(static_cast<double>(x[j]) * scale + shift);
+      }
+    }
+  }
+}
+
+template <class T>
+void BatchNorm<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>& dout, Matrix<T>* din) {
+  check_width(in);
+  const Index rows = in.rows();
+  const Index cols = in.cols();
+  const Index c_count = channels_;
+  // Per channel: sum of dy and of dy * x_hat over this rank's rows.
+  sums_.assign(static_cast<std::size_t>(2 * c_count), 0.0);
+  double* sum_dy = sums_.data();
+  double* sum_dy_xhat = sum_dy + c_count;
+  for (Index r = 0; r < rows; ++r) {
+    const T* x = in.data() + r * cols;
+    const T* dy = dout.data() + r * cols;
+    for (Index c = 0; c < c_count; ++c) {
+      const auto i = static_cast<std::size_t>(c);
+      double s = 0.0, sx = 0.0;
+      for (Index k = 0; k < spatial_; ++k) {
+        const Index j = c * spatial_ + k;
+        const double g = static_cast<double>(dy[j]);
+        s += g;
+        sx += g * (static_cast<double>(x[j]) - mean_[i]) * inv_std_[i];
+      }
+      sum_dy[c] += s;
+      sum_dy_xhat[c] += sx;
+    }
+  }
+  if (options_.affine) {
+    for (Index c = 0; c < c_count; ++c) {
+      dgamma_[c] = static_cast<T>(sum_dy_xhat[c]);
+      dbeta_[c] = static_cast<T>(sum_dy[c]);
+    }
+  }
+  if (din == nullptr) return;
+  din->resize(rows, cols);
+  if (last_mode_ == Mode::kEval) {
+    // Fixed statistics: the layer is affine in its input.
+    for (Index r = 0; r < rows; ++r) {
+      const T* dy = dout.data() + r * cols;
+      T* dx = din->data() + r * cols;
+      for (Index c = 0; c < c_count; ++c) {
+        const double scale = inv_std_[static_cast<std::size_t>(c)] * (options_.affine ? static_cast<double>(gamma_[c]) : 1.0);
+        for (Index k = 0; k < spatial_; ++k) {
+          const Index j = c * spatial_ + k;
+          dx[j] = static_cast<T>(static_cast<double>(dy[j]) * scale);
+        }
+      }
+    }
+    return;
+  }
+  // The statistics depend on every row of the global batch, so the input gradient needs the global
+  // sums; gamma is a common factor of both and of the result.
+  NS_CHECK(count_ > 0, "batch norm backward in training mode needs a training forward first");
+  reduce(sums_);
+  const double total = count_;
+  for (Index r = 0; r < rows; ++r) {
+    const T* x = in.data() + r * cols;
+    const T* dy = dout.data() + r * cols;
+    T* dx = din->data() + r * cols;
+    for (Index c = 0; c < c_count; ++c) {
+      const auto i = static_cast<std::size_t>(c);
+      const double gamma = options_.affine ? static_cast<double>(gamma_[c]) : 1.0;
+      const double scale = gamma * inv_std_[i];
+      const double mean_dy = sum_dy[c] / total;
+      const double mean_dy_xhat = sum_dy_xhat[c] / total;
+      for (Index k = 0; k < spatial_; ++k) {
+        const Index j = c * spatial_ + k;
+        const double xhat = (static_cast<double>(x[j]) - mean_[i]) * inv_std_[i];
+        dx[j] = static_cast<T>(scale * (static_cast<double>(dy[j]) - mean_dy - xhat * mean_dy_xhat));
+      }
+    }
+  }
+}
+
+template class BatchNorm<float>;
+template class BatchNorm<double>;
+
+}  // namespace normscale

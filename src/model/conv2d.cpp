@@ -1,0 +1,143 @@
+// Convolution by im2col + GEMM over the whole batch: forward Y = W cols, backward dW = dY cols^T and
+// dcols = W^T dY folded back by col2im. Zero padding is written explicitly into the columns.
+#include "normscale/model/conv2d.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/model/weight_norm.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace normscale {
+
+template <class T>
+Conv2d<T>::Conv2d(ImageShape input, Index out_channels, Index kernel, bool bias)
+    : input_(input), out_channels_(out_channels), kernel_(kernel), bias_(bias) {
+  NS_CHECK(input_.channels > 0 && input_.height > 0 && input_.width > 0,
+           "conv2d needs a positive input shape, got {} x {} x {}", input_.channels, input_.height, input_.width);
+  NS_CHECK(out_channels_ > 0, "conv2d needs positive output channels, got {}", out_channels_);
+  NS_CHECK(kernel_ > 0 && kernel_ % 2 == 1, "conv2d kernel must be odd for 'same' padding, got {}", kernel_);
+}
+
+template <class T>
+void Conv2d<T>::bind(T* params, T* grads) {
+  const Index wn = out_channels_ * patch_size();
+  w_ = params;
+  dw_ = grads;
+  b_ = bias_ ? params + wn : nullptr;
+  db_ = bias_ ? grads + wn : nullptr;
+}
+
+template <class T>
+void Conv2d<T>::initialize(const InitSpec& spec, RandomStream& rng) {
+  const Index area = kernel_ * kernel_;
+  draw_initial_weights<T>(MatrixMap<T>(w_, out_channels_, patch_size()), input_.channels * area,
+                          out_channels_ * area, spec, rng);
+  if (bias_) VectorMap<T>(b_, out_channels_).setZero();
+}
+
+template <class T>
+void Conv2d<T>::im2col(const Matrix<T>& in) {
+  const Index rows = in.rows();
+  const Index h = input_.height, w = input_.width, hw = input_.area(), k = kernel_, pad = kernel_ / 2;
+  const Index in_cols = input_.size();
+  columns_.resize(patch_size(), rows * hw);
+  for (Index c = 0; c < input_.channels; ++c) {
+    for (Index ky = 0; ky < k; ++ky) {
+      for (Index kx = 0; kx < k; ++kx) {
+        const Index oy = ky - pad, ox = kx - pad;
+        const Index x_begin = std::max<Index>(0, -ox), x_end = std::min<Index>(w, w - ox);
+        T* dst_row = columns_.data() + ((c * k + ky) * k + kx) * columns_.cols();
+        for (Index n = 0; n < rows; ++n) {
+          const T* src = in.data() + n * in_cols + c * hw;
+          for (Index y = 0; y < h; ++y) {
+            T* dst = dst_row + n * hw + y * w;
+            const Index yy = y + oy;
+            if (yy < 0 || yy >= h || x_begin >= x_end) {
+              std::fill(dst, dst + w, T(0));
+              continue;
+            }
+            std::fill(dst, dst + x_begin, T(0));
+            std::copy(src + yy * w + x_begin + ox, src + yy * w + x_end + ox, dst + x_begin);
+            std::fill(dst + x_end, dst + w, T(0));
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void Conv2d<T>::col2im(Matrix<T>& din) const {
+  const Index rows = din.rows();
+  const Index h = input_.height, w = input_.width, hw = input_.area(), k = kernel_, pad = kernel_ / 2;
+  const Index in_cols = input_.size();
+  din.setZero();
+  for (Index c = 0; c < input_.channels; ++c) {
+    for (Index ky = 0; ky < k; ++ky) {
+      for (Index kx = 0; kx < k; ++kx) {
+        const Index oy = ky - pad, ox = kx - pad;
+        const Index x_begin = std::max<Index>(0, -ox), x_end = std::min<Index>(w, w - ox);
+        const T* src_row = columns_.data() + ((c * k + ky) * k + kx) * columns_.cols();
+        for (Index n = 0; n < rows; ++n) {
+          T* dst = din.data() + n * in_cols + c * hw;
+          for (Index y = 0; y < h; ++y) {
+            const Index yy = y + oy;
+            if (yy < 0 || yy >= h) continue;
+            const T* src = src_row + n * hw + y * w;
+            T* d = dst + yy * w + ox;
+            for (Index x = x_begin; x < x_end; ++x) d[x] += src[x];
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void Conv2d<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
+  NS_CHECK(in.cols() == input_.size(), "conv2d input has {} features, expected {} x {} x {} = {}", in.cols(),
+           input_.channels, input_.height, input_.width, input_.size());
+  const Index rows = in.rows(), hw = input_.area();
+  im2col(in);
+  product_.resize(out_channels_, rows * hw);
+  product_.noalias() = ConstMatrixMap<T>(w_, out_channels_, patch_size()) * columns_;
+  // GEMM layout (channel, example, pixel) -> batch layout (example, channel, pixel).
+  out.resize(rows, out_channels_ * hw);
+  for (Index co = 0; co < out_channels_; ++co) {
+    const T b = bias_ ? b_[co] : T(0);
+    for (Index n = 0; n < rows; ++n) {
+      const T* src = product_.data() + co * product_.cols() + n * hw;
+      T* dst = out.data() + n * out.cols() + co * hw;
+      for (Index p = 0; p < hw; ++p) dst[p] = src[p] + b;
+    }
+  }
+}
+
+template <class T>
+void Conv2d<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>& dout, Matrix<T>* din) {
+  NS_CHECK(in.cols() == input_.size() && dout.cols() == output_shape().size() && dout.rows() == in.rows(),
+           "conv2d backward: input {} x {} and output gradient {} x {} do not match the layer", in.rows(),
+           in.cols(), dout.rows(), dout.cols());
+  const Index rows = in.rows(), hw = input_.area();
+  // Rebuilt rather than kept from forward: backward never depends on which forward ran last.
+  im2col(in);
+  product_.resize(out_channels_, rows * hw);
+  for (Index co = 0; co < out_channels_; ++co) {
+    for (Index n = 0; n < rows; ++n) {
+      std::memcpy(product_.data() + co * product_.cols() + n * hw, dout.data() + n * dout.cols() + co * hw,
+                  static_cast<std::size_t>(hw) * sizeof(T));
+    }
+  }
+  MatrixMap<T>(dw_, out_channels_, patch_size()).noalias() = product_ * columns_.transpose();
+  if (bias_) VectorMap<T>(db_, out_channels_) = product_.rowwise().sum();
+  if (din == nullptr) return;
+  columns_.noalias() = ConstMatrixMap<T>(w_, out_channels_, patch_size()).transpose() * product_;
+  din->resize(rows, input_.size());
+  col2im(*din);
+}
+
+template class Conv2d<float>;
+template class Conv2d<double>;
+
+}  // namespace normscale

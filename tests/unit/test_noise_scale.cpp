@@ -1,0 +1,75 @@
+// Gradient noise scale on synthetic measurements with known |G|^2 and tr(Sigma).
+#include "normscale/metrics/noise_scale.hpp"
+
+#include "normscale/core/error.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace normscale {
+namespace {
+
+// Noise-free measurement: E|g_B|^2 = |G|^2 + tr(Sigma)/B.
+double expected_sq(double gradient_sq, double trace_sigma, double batch) {
+  return gradient_sq + trace_sigma / batch;
+}
+
+TEST(GradientNoiseScale, RecoversKnownValuesExactlyWithoutNoise) {
+  const double gradient_sq = 0.8;
+  const double trace_sigma = 120.0;
+  GradientNoiseScale scale(0.9);
+  for (int step = 0; step < 5; ++step) {
+    // Batch sizes change between steps (e.g. different rank counts after a resume).
+    const double b_small = step % 2 == 0 ? 32.0 : 64.0;
+    const double b_big = step % 2 == 0 ? 256.0 : 512.0;
+    const NoiseScaleEstimate e = scale.update(expected_sq(gradient_sq, trace_sigma, b_small),
+                                              expected_sq(gradient_sq, trace_sigma, b_big), b_small, b_big);
+    ASSERT_TRUE(e.available);
+    EXPECT_EQ(e.updates, step + 1);
+    EXPECT_NEAR(e.gradient_sq, gradient_sq, 1e-12);
+    EXPECT_NEAR(e.trace_sigma, trace_sigma, 1e-9);
+    EXPECT_NEAR(e.b_simple, trace_sigma / gradient_sq, 1e-9);
+  }
+}
+
+TEST(GradientNoiseScale, AveragesAreBiasCorrectedEmas) {
+  GradientNoiseScale scale(0.5);
+  // Step 1: |G|^2 = 1, tr = 10; step 2: |G|^2 = 3, tr = 30 (batches 10 and 20).
+  scale.update(expected_sq(1.0, 10.0, 10.0), expected_sq(1.0, 10.0, 20.0), 10.0, 20.0);
+  const NoiseScaleEstimate e = scale.update(expected_sq(3.0, 30.0, 10.0), expected_sq(3.0, 30.0, 20.0), 10.0, 20.0);
+  // EMA: 0.5 * (0.5 * 1) + 0.5 * 3 = 1.75, weight 0.75 -> 7/3; trace likewise 70/3.
+  EXPECT_NEAR(e.gradient_sq, 7.0 / 3.0, 1e-12);
+  EXPECT_NEAR(e.trace_sigma, 70.0 / 3.0, 1e-10);
+  EXPECT_NEAR(e.b_simple, 10.0, 1e-10);
+}
+
+TEST(GradientNoiseScale, EqualBatchSizesAreNotAvailable) {
+  GradientNoiseScale scale(0.9);
+  NoiseScaleEstimate e = scale.update(2.0, 2.0, 64.0, 64.0);
+  EXPECT_FALSE(e.available);
+  EXPECT_EQ(e.updates, 0);
+  // A later two-size measurement is used; a one-size one after it changes nothing.
+  scale.update(expected_sq(1.0, 50.0, 8.0), expected_sq(1.0, 50.0, 64.0), 8.0, 64.0);
+  e = scale.update(100.0, 100.0, 64.0, 64.0);
+  EXPECT_TRUE(e.available);
+  EXPECT_EQ(e.updates, 1);
+  EXPECT_NEAR(e.b_simple, 50.0, 1e-9);
+  scale.reset();
+  EXPECT_FALSE(scale.estimate().available);
+}
+
+TEST(GradientNoiseScale, NonPositiveSignalGivesNanBSimpleAndBadInputsThrow) {
+  GradientNoiseScale scale(0.0);
+  // |g_big|^2 much smaller than |g_small|^2 can give a negative |G|^2 estimate.
+  const NoiseScaleEstimate e = scale.update(10.0, 0.5, 1.0, 2.0);
+  EXPECT_TRUE(e.available);
+  EXPECT_NEAR(e.gradient_sq, -9.0, 1e-12);
+  EXPECT_TRUE(std::isnan(e.b_simple));
+  EXPECT_THROW(GradientNoiseScale(1.0), Error);
+  EXPECT_THROW(scale.update(1.0, 1.0, 64.0, 8.0), Error);
+  EXPECT_THROW(scale.update(-1.0, 1.0, 8.0, 64.0), Error);
+}
+
+}  // namespace
+}  // namespace normscale
