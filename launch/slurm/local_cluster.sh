@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Starts (or stops) a single-node SLURM "cluster" on this machine for tests: munge + slurmctld + slurmd
+# with their state in a temporary folder. Needs root and Debian's slurm-wlm and munge.
+#   eval "$(launch/slurm/local_cluster.sh start)"   # prints: export SLURM_CONF=... ; export NORMSCALE_SLURM_DIR=...
+#   launch/slurm/local_cluster.sh stop "$NORMSCALE_SLURM_DIR"
+set -euo pipefail
+action=${1:-start}
+
+if [ "$action" = stop ]; then
+  dir=${2:?usage: local_cluster.sh stop DIR}
+  for pid in "$dir"/slurmd.pid "$dir"/slurmctld.pid; do
+    [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
+  done
+  exit 0
+fi
+
+dir=$(mktemp -d /tmp/normscale-slurm.XXXXXX)
+chmod 755 "$dir"
+mkdir -p "$dir/state" "$dir/spool" /run/munge
+host=$(hostname -s)
+cpus=$(nproc)
+mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
+
+# munge: one key, daemon as user munge.
+if [ ! -s /etc/munge/munge.key ]; then
+  dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key status=none
+fi
+chown munge:munge /etc/munge/munge.key /run/munge
+chmod 400 /etc/munge/munge.key
+pgrep -x munged >/dev/null || su -s /bin/sh munge -c /usr/sbin/munged
+
+cat > "$dir/slurm.conf" <<CONF
+ClusterName=normscale-local
+SlurmctldHost=$host
+SlurmUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+ReturnToService=2
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/slurmctld.pid
+SlurmdPidFile=$dir/slurmd.pid
+SlurmctldLogFile=$dir/slurmctld.log
+SlurmdLogFile=$dir/slurmd.log
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
+PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
+CONF
+
+slurmctld -f "$dir/slurm.conf"
+slurmd -f "$dir/slurm.conf"
+export SLURM_CONF="$dir/slurm.conf"
+for _ in $(seq 1 50); do
+  sinfo -h -o %T 2>/dev/null | grep -qE "idle|mixed" && break
+  sleep 0.2
+done
+sinfo -h -o %T | grep -qE "idle|mixed" || { echo "local SLURM did not come up; logs in $dir" >&2; exit 1; }
+echo "export SLURM_CONF=$dir/slurm.conf; export NORMSCALE_SLURM_DIR=$dir"
