@@ -45,7 +45,7 @@ std::unique_ptr<Network<T>> make_convnet(const ConvNetSpec& spec) {
            spec.input.height, spec.input.width);
   NS_CHECK(spec.outputs > 0, "a ConvNet needs positive outputs, got {}", spec.outputs);
   std::vector<std::unique_ptr<Layer<T>>> layers;
-  ImageShape shape = spec.input;
+  FeatureMapShape shape = spec.input;
   for (std::size_t block = 0; block < spec.channels.size(); ++block) {
     const Index channels = spec.channels[block];
     NS_CHECK(channels > 0, "model.channels: every channel count must be positive, got {}", channels);

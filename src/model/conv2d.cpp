@@ -11,7 +11,7 @@
 namespace normscale {
 
 template <class T>
-Conv2d<T>::Conv2d(ImageShape input, Index out_channels, Index kernel, bool bias)
+Conv2d<T>::Conv2d(FeatureMapShape input, Index out_channels, Index kernel, bool bias)
     : input_(input), out_channels_(out_channels), kernel_(kernel), bias_(bias) {
   NS_CHECK(input_.channels > 0 && input_.height > 0 && input_.width > 0,
            "conv2d needs a positive input shape, got {} x {} x {}", input_.channels, input_.height, input_.width);

@@ -1,7 +1,7 @@
 // Dense and ReLU layers on Eigen (GEMMs go to OpenBLAS through EIGEN_USE_BLAS).
 #include "normscale/model/dense.hpp"
 
-#include "normscale/core/error.hpp"
+#include "normscale/model/initializers.hpp"
 
 #include <cmath>
 
@@ -17,25 +17,7 @@ void Dense<T>::bind(T* params, T* grads) {
 
 template <class T>
 void Dense<T>::initialize(const InitSpec& spec, RandomStream& rng) {
-  MatrixMap<T> w(w_, outputs_, inputs_);
-  double sigma = 0.0;
-  if (spec.method == "he" || spec.method == "frobenius") {
-    sigma = std::sqrt(2.0 / static_cast<double>(inputs_));
-  } else if (spec.method == "glorot") {
-    sigma = std::sqrt(2.0 / static_cast<double>(inputs_ + outputs_));
-  } else if (spec.method == "normal") {
-    sigma = spec.scale;
-  } else if (spec.method == "scaled-normal") {
-    sigma = spec.scale / std::sqrt(static_cast<double>(inputs_));
-  } else {
-    NS_FAIL("model.init: unknown initialiser '{}'; expected he, glorot, normal, scaled-normal or frobenius",
-            spec.method);
-  }
-  for (Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<T>(sigma * rng.normal());
-  if (spec.method == "frobenius") {
-    const double norm = static_cast<double>(w.norm());
-    if (norm > 0) w *= static_cast<T>(spec.scale / norm);
-  }
+  draw_initial_weights<T>(MatrixMap<T>(w_, outputs_, inputs_), inputs_, outputs_, spec, rng);
   if (bias_) VectorMap<T>(b_, outputs_).setZero();
 }
 

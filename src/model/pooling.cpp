@@ -7,7 +7,7 @@
 namespace normscale {
 
 template <class T>
-Pooling<T>::Pooling(ImageShape input, PoolKind pool, Index window) : input_(input), pool_(pool), window_(window) {
+Pooling<T>::Pooling(FeatureMapShape input, PoolKind pool, Index window) : input_(input), pool_(pool), window_(window) {
   NS_CHECK(window_ > 0, "pooling window must be positive, got {}", window_);
   NS_CHECK(input_.channels > 0 && input_.height > 0 && input_.width > 0 && input_.height % window_ == 0 &&
                input_.width % window_ == 0,
@@ -40,7 +40,7 @@ template <class T>
 void Pooling<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   NS_CHECK(in.cols() == input_.size(), "pooling input has {} features, expected {} x {} x {} = {}", in.cols(),
            input_.channels, input_.height, input_.width, input_.size());
-  const ImageShape o = output_shape();
+  const FeatureMapShape o = output_shape();
   const Index rows = in.rows(), w = input_.width, win = window_;
   const T inv_area = T(1) / static_cast<T>(win * win);
   out.resize(rows, o.size());
@@ -69,7 +69,7 @@ void Pooling<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
 template <class T>
 void Pooling<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>& dout, Matrix<T>* din) {
   if (din == nullptr) return;
-  const ImageShape o = output_shape();
+  const FeatureMapShape o = output_shape();
   NS_CHECK(in.cols() == input_.size() && dout.cols() == o.size() && dout.rows() == in.rows(),
            "pooling backward: input {} x {} and output gradient {} x {} do not match the layer", in.rows(),
            in.cols(), dout.rows(), dout.cols());

@@ -372,7 +372,7 @@ TEST(WeightNormDense, InitialEffectiveWeightIsDirectionAndScalesWithMagnitude) {
 // ---- convolution and pooling ------------------------------------------------------------------
 
 // Direct cross-correlation with zero padding k/2, as in PyTorch's Conv2d.
-Matrix<double> naive_conv(const Matrix<double>& x, ImageShape in, const Matrix<double>& w, const double* bias,
+Matrix<double> naive_conv(const Matrix<double>& x, FeatureMapShape in, const Matrix<double>& w, const double* bias,
                           Index out_channels, Index k) {
   const Index pad = k / 2;
   Matrix<double> y = Matrix<double>::Zero(x.rows(), out_channels * in.area());
@@ -398,7 +398,7 @@ Matrix<double> naive_conv(const Matrix<double>& x, ImageShape in, const Matrix<d
   return y;
 }
 
-void check_conv_forward(ImageShape in, Index out_channels, Index k, bool bias) {
+void check_conv_forward(FeatureMapShape in, Index out_channels, Index k, bool bias) {
   Conv2d<double> conv(in, out_channels, k, bias);
   BoundLayer bound(conv);
   const Matrix<double> x = random_matrix(3, in.size(), 51);

@@ -36,7 +36,7 @@ std::unique_ptr<Network<T>> make_bn_mlp(const BnMlpSpec& spec);
 // classifier on the flattened C x H x W features. The default is the papers' ConvNet on CIFAR-10
 // (32/64/128 channels, 2x2 max pooling after each block: 32 -> 16 -> 8 -> 4, so 2048 features).
 struct ConvNetSpec {
-  ImageShape input{3, 32, 32};
+  FeatureMapShape input{3, 32, 32};
   std::vector<Index> channels{32, 64, 128};
   Index kernel = 3;
   Index outputs = 2;

@@ -7,20 +7,20 @@
 namespace normscale {
 
 // The shape of one planar image example: feature index c*H*W + y*W + x.
-struct ImageShape {
+struct FeatureMapShape {
   Index channels = 0;
   Index height = 0;
   Index width = 0;
   Index area() const { return height * width; }
   Index size() const { return channels * height * width; }
-  bool operator==(const ImageShape&) const = default;
+  bool operator==(const FeatureMapShape&) const = default;
 };
 
 template <class T>
 class Conv2d final : public Layer<T> {
  public:
   // kernel must be odd (padding kernel/2 keeps H x W).
-  Conv2d(ImageShape input, Index out_channels, Index kernel = 3, bool bias = false);
+  Conv2d(FeatureMapShape input, Index out_channels, Index kernel = 3, bool bias = false);
 
   std::string kind() const override { return bias_ ? "conv2d" : "conv2d-nobias"; }
   Index output_width(Index) const override { return output_shape().size(); }
@@ -39,8 +39,8 @@ class Conv2d final : public Layer<T> {
     return ConstMatrixMap<T>(b_, 1, out_channels_);
   }
 
-  ImageShape input_shape() const { return input_; }
-  ImageShape output_shape() const { return {out_channels_, input_.height, input_.width}; }
+  FeatureMapShape input_shape() const { return input_; }
+  FeatureMapShape output_shape() const { return {out_channels_, input_.height, input_.width}; }
   Index kernel() const { return kernel_; }
   Index patch_size() const { return input_.channels * kernel_ * kernel_; }
 
@@ -50,7 +50,7 @@ class Conv2d final : public Layer<T> {
   // Adds the patches of columns_ back into din (rows x C*H*W), the adjoint of im2col.
   void col2im(Matrix<T>& din) const;
 
-  ImageShape input_;
+  FeatureMapShape input_;
   Index out_channels_;
   Index kernel_;
   bool bias_;

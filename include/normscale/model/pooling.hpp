@@ -12,7 +12,7 @@ template <class T>
 class Pooling final : public Layer<T> {
  public:
   // H and W must be multiples of window.
-  Pooling(ImageShape input, PoolKind pool = PoolKind::kMax, Index window = 2);
+  Pooling(FeatureMapShape input, PoolKind pool = PoolKind::kMax, Index window = 2);
 
   std::string kind() const override { return pool_ == PoolKind::kMax ? "max-pool" : "avg-pool"; }
   Index output_width(Index) const override { return output_shape().size(); }
@@ -21,13 +21,13 @@ class Pooling final : public Layer<T> {
   // forward chose it); average: spread evenly.
   void backward(const Matrix<T>& in, const Matrix<T>& out, const Matrix<T>& dout, Matrix<T>* din) override;
 
-  ImageShape input_shape() const { return input_; }
-  ImageShape output_shape() const { return {input_.channels, input_.height / window_, input_.width / window_}; }
+  FeatureMapShape input_shape() const { return input_; }
+  FeatureMapShape output_shape() const { return {input_.channels, input_.height / window_, input_.width / window_}; }
   PoolKind pool() const { return pool_; }
   Index window() const { return window_; }
 
  private:
-  ImageShape input_;
+  FeatureMapShape input_;
   PoolKind pool_;
   Index window_;
 };

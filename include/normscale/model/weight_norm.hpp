@@ -2,15 +2,11 @@
 // Kingma), with an optional bias; weight() is the effective W, so norm metrics see what computes.
 #pragma once
 
+#include "normscale/model/initializers.hpp"
 #include "normscale/model/layer.hpp"
 
 namespace normscale {
 
-// Draws a weight matrix (rows x cols) the way Dense::initialize does: he / glorot / normal /
-// scaled-normal / frobenius, row-major draw order. fan_in and fan_out are those of the layer (a
-// convolution's are channels x kernel area). Shared by the layers that are not Dense.
-template <class T>
-void draw_initial_weights(MatrixMap<T> w, Index fan_in, Index fan_out, const InitSpec& spec, RandomStream& rng);
 
 template <class T>
 class WeightNormDense final : public Layer<T> {
