@@ -43,7 +43,7 @@ std::string inspect_run(const std::string& run_dir) {
     table += fmt::format("  {:<24} {}\n", key, format_scalar(value));
   }
   for (const auto& [key, value] : last.items()) {
-    if (value.is_array() && key != "layers") {
+    if ((value.is_array() || value.is_object()) && key != "layers") {
       table += fmt::format("  {:<24} {}\n", key, value.dump());
     }
   }

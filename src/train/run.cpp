@@ -10,6 +10,7 @@
 #include "normscale/data/preprocess.hpp"
 #include "normscale/metrics/atomic_file.hpp"
 #include "normscale/metrics/metrics_log.hpp"
+#include "normscale/metrics/noise_scale.hpp"
 #include "normscale/metrics/progress.hpp"
 #include "normscale/metrics/support_vectors.hpp"
 #include "normscale/metrics/weight_metrics.hpp"
@@ -125,6 +126,10 @@ class Run {
       const StepStats stats = trainer_.step();
       training_seconds_ += std::chrono::duration<double>(Clock::now() - step_start).count();
       training_samples_ += stats.examples;
+      if (stats.small_batch > 0) {
+        noise_scale_.update(stats.small_batch_grad_sq, stats.big_batch_grad_sq, stats.small_batch,
+                            static_cast<double>(stats.examples));
+      }
       interval.add(stats);
       guard_divergence(stats);
       const Index step = trainer_.steps_done();
@@ -300,6 +305,10 @@ class Run {
       record["step_time_compute_s"] = interval.compute / static_cast<double>(interval.steps);
       record["step_time_multiplier_s"] = interval.multiplier / static_cast<double>(interval.steps);
     }
+    if (const NoiseScaleEstimate n = noise_scale_.estimate(); n.available) {
+      record["noise_scale"] = {{"b_simple", n.b_simple}, {"gradient_sq", n.gradient_sq},
+                               {"trace_sigma", n.trace_sigma}, {"samples", n.updates}};
+    }
     last_train_error_ = train.error_percent();
     if (record.contains("validation_error")) last_validation_error_ = record["validation_error"].get<double>();
     const std::string validation = last_validation_error_ ? fmt::format("{:.2f}%", *last_validation_error_) : "n/a";
@@ -346,6 +355,7 @@ class Run {
   double training_seconds_ = 0.0;
   Index training_samples_ = 0;
   SpectralNormTracker spectral_;
+  GradientNoiseScale noise_scale_;
   std::optional<JsonlWriter> log_;
   std::optional<ProgressLine> progress_;
   std::optional<double> last_train_error_, last_validation_error_;

@@ -15,6 +15,12 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 constexpr Index kEvalChunk = 4096;
+constexpr Index kNoiseScaleEvery = 8;
+
+template <class T>
+double squared_norm(const std::vector<T>& v) {
+  return Eigen::Map<const Vector<T>>(v.data(), static_cast<Index>(v.size())).template cast<double>().squaredNorm();
+}
 
 }  // namespace
 
@@ -74,7 +80,7 @@ StepStats Trainer<T>::step() {
                                       : 1.0)
                                : 1.0 / static_cast<double>(batch_);
   objective_.output_gradient(train_, rows_, f, static_cast<T>(scale), output_grad_);
-  double scalars[1] = {objective_.loss_sum(train_, rows_, f)};
+  double scalars[2] = {objective_.loss_sum(train_, rows_, f), 0.0};
   if (minnorm && !options_.exact_multiplier_update) {
     const auto t = Clock::now();
     objective_.update_multipliers(train_, rows_, f);
@@ -83,12 +89,26 @@ StepStats Trainer<T>::step() {
   network_.backward(output_grad_);
   stats.compute_seconds = seconds_since(start) - multiplier_seconds;
 
-  const auto comm_start = Clock::now();
   auto& grad = network_.gradient();
+  // Gradient noise scale (McCandlish et al.): |g|^2 of the per-rank and the global mean data gradient,
+  // sampled every kNoiseScaleEvery steps (two extra dot products) when there are several ranks.
+  const bool sample_noise = comm_.size() > 1 && step_ % kNoiseScaleEvery == 0;
+  const double local_rows = static_cast<double>(rows_.size());
+  if (sample_noise && local_rows > 0) {
+    const double norm = scale * local_rows;
+    scalars[1] = squared_norm(grad) / (norm * norm);
+  }
+  const auto comm_start = Clock::now();
   comm_.allreduce_sum(std::span<T>(grad.data(), grad.size()));
-  comm_.allreduce_sum(std::span<double>(scalars, 1));
+  comm_.allreduce_sum(std::span<double>(scalars, 2));
   stats.comm_seconds = seconds_since(comm_start);
   stats.bytes_reduced = static_cast<double>(grad.size() * sizeof(T) + sizeof(scalars));
+  if (sample_noise) {
+    const double norm = scale * static_cast<double>(batch_);
+    stats.small_batch = static_cast<double>(batch_) / comm_.size();
+    stats.small_batch_grad_sq = scalars[1] / comm_.size();
+    stats.big_batch_grad_sq = squared_norm(grad) / (norm * norm);
+  }
 
   const auto update_start = Clock::now();
   // The norm term enters once, after the reduction: Minnorm's 1/2 sum ||W||^2, or weight decay.

@@ -35,6 +35,11 @@ struct StepStats {
   double comm_seconds = 0.0;    // gradient and scalar allreduce (this rank)
   double multiplier_seconds = 0.0;
   double bytes_reduced = 0.0;
+  // Gradient-noise-scale sample (0 when not taken this step): batch Q/p and Q, and the squared norms
+  // of the mean data gradient over one rank's part (averaged over ranks) and over the global batch.
+  double small_batch = 0.0;
+  double small_batch_grad_sq = 0.0;
+  double big_batch_grad_sq = 0.0;
 };
 
 // Error and loss of the model on a whole data set (summed over ranks).
