@@ -162,6 +162,12 @@ void Trainer<T>::forward_chunks(const Dataset& data, Visit&& visit) {
 }
 
 template <class T>
+void Trainer<T>::forward_each_chunk(const Dataset& data,
+                                    const std::function<void(std::span<const Index>, const Matrix<T>&)>& visit) {
+  forward_chunks(data, [&](const std::vector<Index>& rows, const Matrix<T>& f) { visit(rows, f); });
+}
+
+template <class T>
 EvalStats Trainer<T>::evaluate(const Dataset& data) {
   double sums[3] = {0.0, 0.0, 0.0};  // count, errors, loss
   forward_chunks(data, [&](const std::vector<Index>& rows, const Matrix<T>& f) {

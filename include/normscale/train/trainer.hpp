@@ -11,6 +11,7 @@
 #include "normscale/train/sampler.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace normscale {
@@ -62,6 +63,10 @@ class Trainer {
   // Applies a multiplier update that full-batch exact mode fused into the next forward pass.
   void flush_multipliers();
   EvalStats evaluate(const Dataset& data);
+  // Evaluation-mode forward over all rows of `data` in chunks of consecutive rows; `visit` gets the
+  // chunk's rows and outputs (the network's activations stay readable during the call).
+  void forward_each_chunk(const Dataset& data,
+                          const std::function<void(std::span<const Index>, const Matrix<T>&)>& visit);
   // Augmented Lagrangian over the whole training set (Minnorm), at the current weights and multipliers.
   double lagrangian();
   // Support vectors over all ranks (examples with any alpha > 0).

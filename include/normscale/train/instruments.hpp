@@ -1,0 +1,19 @@
+// The square-loss papers' instruments on the training set (ALGORITHMS §3): margins of the normalized
+// network f/rho, the histogram of |f_n|/rho, and neural collapse NC1-NC4 on the penultimate features,
+// computed across ranks in two passes (sums, then what needs the class means and the ranges).
+#pragma once
+
+#include "normscale/comm/communicator.hpp"
+#include "normscale/train/trainer.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace normscale {
+
+// Collective. `rho` is prod_l ||W_l||_F. Returns {"margins": {...}, "output_magnitude": {...},
+// "neural_collapse": {...}} (neural collapse needs a hidden layer and two classes present).
+template <class T>
+nlohmann::json evaluate_instruments(Trainer<T>& trainer, const Network<T>& network, Communicator& comm,
+                                    const Dataset& train, double rho);
+
+}  // namespace normscale

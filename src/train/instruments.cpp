@@ -1,0 +1,102 @@
+// Two passes over the training set: (1) class sums and second moments of the penultimate features and
+// the range of margins and magnitudes; (2) nearest-class-mean agreement and the histograms.
+#include "normscale/train/instruments.hpp"
+
+#include "normscale/metrics/margins.hpp"
+#include "normscale/metrics/neural_collapse.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace normscale {
+
+namespace {
+
+constexpr Index kBins = 50;
+
+std::span<const std::int32_t> labels_of(const Dataset& data, std::span<const Index> rows) {
+  return {data.labels.data() + rows.front(), rows.size()};
+}
+
+nlohmann::json summary(const MarginStats& stats, bool margins) {
+  const HistogramRange range = margins ? stats.margin_range() : stats.magnitude_range();
+  const auto counts = margins ? stats.margin_counts() : stats.magnitude_counts();
+  const auto pct = [&](double q) { return margins ? stats.margin_percentile(q) : stats.magnitude_percentile(q); };
+  nlohmann::json out = {{"p10", pct(10)}, {"p50", pct(50)}, {"p90", pct(90)},
+                        {"histogram", {{"low", range.low}, {"high", range.high},
+                                       {"counts", std::vector<double>(counts.begin(), counts.end())}}}};
+  if (margins) {
+    out["min"] = stats.min_margin();
+    out["mean"] = stats.mean_margin();
+    // Spread of the margins relative to their median: the papers predict equalising margins.
+    out["spread"] = (pct(90) - pct(10)) / std::abs(pct(50));
+  }
+  return out;
+}
+
+}  // namespace
+
+template <class T>
+nlohmann::json evaluate_instruments(Trainer<T>& trainer, const Network<T>& network, Communicator& comm,
+                                    const Dataset& train, double rho) {
+  nlohmann::json result;
+  if (!train.is_classification() || rho <= 0 || !std::isfinite(rho)) return result;
+  const std::size_t last = network.layer_count() - 1;
+  const Index classes = std::max<Index>(train.num_classes, 2);
+  const bool collapse = last > 0;
+  const Index dim = collapse ? network.activation(last).cols() : 0;
+  NeuralCollapseSums sums(classes, std::max<Index>(dim, 1));
+  // Pass 1: class sums; ranges as (max margin, max -margin, max magnitude) for one max-allreduce.
+  double extremes[3] = {-std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(), 0.0};
+  trainer.forward_each_chunk(train, [&](std::span<const Index> rows, const Matrix<T>& f) {
+    const auto labels = labels_of(train, rows);
+    if (collapse) sums.accumulate(network.activation(last), labels);
+    for (double m : example_margins(f, labels, rho)) {
+      extremes[0] = std::max(extremes[0], m);
+      extremes[1] = std::max(extremes[1], -m);
+    }
+    for (Index r = 0; r < f.rows(); ++r) {
+      extremes[2] = std::max(extremes[2], static_cast<double>(f.row(r).template cast<double>().norm()) / rho);
+    }
+  });
+  comm.allreduce_max(std::span<double>(extremes, 3));
+  if (collapse) comm.allreduce_sum(std::span<double>(sums.flat()));
+
+  const double low = -extremes[1], high = extremes[0];
+  const double pad = std::max(1e-12, 1e-6 * (high - low));
+  MarginStats stats({low - pad, high + pad, kBins}, {0.0, extremes[2] * (1 + 1e-6) + 1e-300, kBins});
+  const bool have_means = collapse && sums.total_count() > 0;
+  const ClassMeans means = have_means ? class_means(sums) : ClassMeans{};
+  NearestMeanAgreement agreement;
+  // Pass 2: histograms and the nearest-class-mean agreement (NC4).
+  trainer.forward_each_chunk(train, [&](std::span<const Index> rows, const Matrix<T>& f) {
+    const auto labels = labels_of(train, rows);
+    stats.accumulate(f, labels, rho);
+    if (have_means) agreement.accumulate(network.activation(last), f, means);
+  });
+  comm.allreduce_sum(std::span<double>(stats.summable()));
+  stats.set_min_margin(low);
+  if (have_means) comm.allreduce_sum(std::span<double>(agreement.flat()));
+
+  result["margins"] = summary(stats, true);
+  result["output_magnitude"] = summary(stats, false);
+  Index present = 0;
+  for (Index c = 0; c < classes; ++c) present += have_means && sums.count(c) > 0 ? 1 : 0;
+  if (present >= 2) {
+    const Matrix<double> w = network.weights().back().matrix.template cast<double>();
+    const NeuralCollapseMetrics nc = finish_neural_collapse(sums, w, &agreement);
+    result["neural_collapse"] = {{"nc1", nc.nc1},
+                                 {"nc2_equinorm", nc.nc2_equinorm},
+                                 {"nc2_equiangularity", nc.nc2_equiangularity},
+                                 {"nc3", nc.nc3},
+                                 {"nc4", nc.nc4}};
+  }
+  return result;
+}
+
+template nlohmann::json evaluate_instruments<float>(Trainer<float>&, const Network<float>&, Communicator&,
+                                                    const Dataset&, double);
+template nlohmann::json evaluate_instruments<double>(Trainer<double>&, const Network<double>&, Communicator&,
+                                                     const Dataset&, double);
+
+}  // namespace normscale
