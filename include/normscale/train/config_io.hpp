@@ -87,7 +87,8 @@ TrainConfig resolve_config(const ConfigSources& sources);
 // and what was expected.
 void validate(const TrainConfig& config);
 // Checks what needs the data: the batch fits the training set (`train_rows`: examples trained on,
-// after the validation split and train_limit) and class subset entries lie in [0, num_classes).
+// after the validation split and train_limit) and, with data.classes, that the loaded data has exactly
+// those classes (the loader relabels them 0..k-1).
 void validate_against_data(const TrainConfig& config, Index train_rows, Index num_classes);
 
 }  // namespace normscale
