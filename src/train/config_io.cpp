@@ -59,6 +59,10 @@ const std::vector<OptionDescriptor>& table() {
        "full-batch run)",
        NS_FIELD(checkpoint_every)},
       {"keep_checkpoints", T::kInteger, {}, "newest checkpoints kept (>= 1)", NS_FIELD(keep_checkpoints)},
+      {"instruments", T::kBoolean, {},
+       "per evaluation also margins of f/rho and neural collapse NC1-NC4 of the training set (two "
+       "more passes over it)",
+       NS_FIELD(instruments)},
       {"resume", T::kBoolean, {},
        "continue from the newest checkpoint in <out> (on any rank count dividing virtual_shards)",
        NS_FIELD(resume)},
@@ -107,6 +111,22 @@ const std::vector<OptionDescriptor>& table() {
       {"data.synthetic_seed", T::kUnsigned, {}, "seed of the synthetic data generator",
        NS_FIELD(data.synthetic_seed)},
 
+      {"model.type", T::kString, {"mlp", "convnet"},
+       "network: MLP (model.hidden) or the square-loss papers' ConvNet (3x3 convolutions with "
+       "model.channels, BN, ReLU, 2x2 max pooling, linear classifier; image data)",
+       NS_FIELD(model.type)},
+      {"model.channels", T::kIntegerList, {}, "convnet: channels of the convolution layers (each >= 1)",
+       NS_FIELD(model.channels)},
+      {"model.batch_norm", T::kBoolean, {},
+       "batch norm after each hidden layer (dense -> BN -> ReLU); the convnet always has it unless false",
+       NS_FIELD(model.batch_norm)},
+      {"model.bn_affine", T::kBoolean, {}, "batch norm with learned scale and shift (papers: none)",
+       NS_FIELD(model.bn_affine)},
+      {"model.sync_bn", T::kBoolean, {},
+       "batch statistics of the global batch (allreduced) instead of each rank's part",
+       NS_FIELD(model.sync_bn)},
+      {"model.weight_norm", T::kBoolean, {}, "weight-normalised dense layers, w = g v / ||v|| per unit",
+       NS_FIELD(model.weight_norm)},
       {"model.hidden", T::kIntegerList, {},
        "hidden layer widths, e.g. [800, 800]; [] = linear model (each >= 1)",
        NS_FIELD(model.hidden)},
@@ -115,9 +135,9 @@ const std::vector<OptionDescriptor>& table() {
        NS_FIELD(model.activation)},
       {"model.bias", T::kBoolean, {}, "layers have biases (penalised like any weight)",
        NS_FIELD(model.bias)},
-      {"model.init", T::kString, {"he", "glorot", "normal", "frobenius"},
-       "weight initialisation: He, Glorot, normal(init_scale) or each layer at Frobenius norm "
-       "init_scale",
+      {"model.init", T::kString, {"he", "glorot", "normal", "scaled-normal", "frobenius"},
+       "weight initialisation: He, Glorot, normal(init_scale), normal(init_scale / sqrt(fan_in)) or "
+       "each layer at Frobenius norm init_scale",
        NS_FIELD(model.init)},
       {"model.init_scale", T::kReal, {},
        "sigma for init normal, Frobenius norm per layer for init frobenius (> 0)",
@@ -608,6 +628,7 @@ std::uint64_t trajectory_hash(const TrainConfig& config) {
   canonical.checkpoint_every = defaults.checkpoint_every;
   canonical.keep_checkpoints = defaults.keep_checkpoints;
   canonical.resume = defaults.resume;
+  canonical.instruments = defaults.instruments;
   canonical.divergence_limit = defaults.divergence_limit;
   return config_hash(canonical);
 }
@@ -710,6 +731,16 @@ void validate(const TrainConfig& c) {
               c.model.init_scale, "a finite number > 0");
   check_range(c.model.outputs >= 0, "model.outputs", c.model.outputs,
               "an integer >= 0 (0: derived from the data)");
+  for (std::size_t i = 0; i < c.model.channels.size(); ++i) {
+    check_range(c.model.channels[i] >= 1, fmt::format("model.channels[{}]", i), c.model.channels[i],
+                "a channel count >= 1");
+  }
+  NS_CHECK(!c.model.sync_bn || c.model.batch_norm || c.model.type == "convnet",
+           "model.sync_bn = true needs batch norm; set model.batch_norm = true");
+  NS_CHECK(c.model.activation == "relu" || (!c.model.batch_norm && !c.model.weight_norm && c.model.type == "mlp"),
+           "model.activation = {} is only available for the plain MLP; batch norm, weight norm and the convnet "
+           "use relu",
+           c.model.activation);
 
   check_range(c.objective.rho >= 0 && std::isfinite(c.objective.rho), "objective.rho",
               c.objective.rho, "a finite number >= 0");

@@ -15,6 +15,8 @@
 #include "normscale/metrics/support_vectors.hpp"
 #include "normscale/metrics/weight_metrics.hpp"
 #include "normscale/train/config_io.hpp"
+#include "normscale/train/instruments.hpp"
+#include "normscale/train/model_factory.hpp"
 #include "normscale/train/run_outputs.hpp"
 #include "normscale/train/trainer.hpp"
 
@@ -81,9 +83,7 @@ class Run {
  public:
   Run(const TrainConfig& config, Communicator& comm, DataSplits& data)
       : config_(config), comm_(comm), data_(data),
-        network_(make_mlp<T>({data.train.cols,
-                              std::vector<Index>(config.model.hidden.begin(), config.model.hidden.end()),
-                              output_width(config, data.train), config.model.activation, config.model.bias})),
+        network_(make_network<T>(config.model, data.train, output_width(config, data.train), comm)),
         objective_(make_objective<T>(config.objective, data.train, network_->output_width())),
         trainer_(trainer_options(config), comm, data.train, data.train.global_rows(), *network_, *objective_),
         shard_{comm.rank(), comm.size(), config.virtual_shards} {
@@ -304,6 +304,9 @@ class Run {
       record["step_time_comm_s"] = interval.comm / static_cast<double>(interval.steps);
       record["step_time_compute_s"] = interval.compute / static_cast<double>(interval.steps);
       record["step_time_multiplier_s"] = interval.multiplier / static_cast<double>(interval.steps);
+    }
+    if (config_.instruments) {
+      record.update(evaluate_instruments(trainer_, *network_, comm_, data_.train, norms.rho));
     }
     if (const NoiseScaleEstimate n = noise_scale_.estimate(); n.available) {
       record["noise_scale"] = {{"b_simple", n.b_simple}, {"gradient_sq", n.gradient_sq},

@@ -101,6 +101,13 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.checkpoint_every, b.checkpoint_every);
   EXPECT_EQ(a.keep_checkpoints, b.keep_checkpoints);
   EXPECT_EQ(a.resume, b.resume);
+  EXPECT_EQ(a.instruments, b.instruments);
+  EXPECT_EQ(a.model.type, b.model.type);
+  EXPECT_EQ(a.model.channels, b.model.channels);
+  EXPECT_EQ(a.model.batch_norm, b.model.batch_norm);
+  EXPECT_EQ(a.model.bn_affine, b.model.bn_affine);
+  EXPECT_EQ(a.model.sync_bn, b.model.sync_bn);
+  EXPECT_EQ(a.model.weight_norm, b.model.weight_norm);
   EXPECT_EQ(a.preset, b.preset);
 }
 
@@ -158,6 +165,13 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"checkpoint_every", [](TrainConfig& c) { c.checkpoint_every = 10; }},
       {"keep_checkpoints", [](TrainConfig& c) { c.keep_checkpoints = 5; }},
       {"resume", [](TrainConfig& c) { c.resume = true; }},
+      {"instruments", [](TrainConfig& c) { c.instruments = true; }},
+      {"model.type", [](TrainConfig& c) { c.model.type = "convnet"; }},
+      {"model.channels", [](TrainConfig& c) { c.model.channels = {8, 16}; }},
+      {"model.batch_norm", [](TrainConfig& c) { c.model.batch_norm = true; }},
+      {"model.bn_affine", [](TrainConfig& c) { c.model.bn_affine = true; }},
+      {"model.sync_bn", [](TrainConfig& c) { c.model.sync_bn = true; }},
+      {"model.weight_norm", [](TrainConfig& c) { c.model.weight_norm = true; }},
       {"preset", [](TrainConfig& c) { c.preset = "paper-sgd"; }},
   };
 }

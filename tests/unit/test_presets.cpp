@@ -127,8 +127,38 @@ TEST(Presets, ListNamesEveryPresetOnceWithADescription) {
     EXPECT_FALSE(description.empty()) << name;
     EXPECT_TRUE(is_known_preset(name));
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"paper-sgd", "paper-wd", "paper-minnorm-bgd",
-                                             "paper-minnorm-sgd", "paper-minnorm-sgd-rho"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"paper-sgd", "paper-wd", "paper-minnorm-bgd", "paper-minnorm-sgd",
+                                             "paper-minnorm-sgd-rho", "square-bn-wd", "square-bn", "square-plain"}));
+}
+
+// The square-loss papers' setting (ALGORITHMS.md §1): unit-norm inputs, layers at Frobenius norm 5,
+// batch norm without affine, square loss with +-1 targets on one output, SGD batch 128, momentum 0.9.
+TEST(Presets, SquareLossSettings) {
+  TrainConfig c;
+  apply_preset("square-bn-wd", c);
+  EXPECT_EQ(c.objective.regime, "square");
+  EXPECT_EQ(c.objective.square_targets, "pm1");
+  EXPECT_EQ(c.model.outputs, 1);
+  EXPECT_EQ(c.data.classes, (std::vector<std::int64_t>{0, 6}));
+  EXPECT_EQ(c.data.preprocess, "unit-norm");
+  EXPECT_EQ(c.model.init, "frobenius");
+  EXPECT_DOUBLE_EQ(c.model.init_scale, 5.0);
+  EXPECT_TRUE(c.model.batch_norm);
+  EXPECT_FALSE(c.model.bn_affine);
+  EXPECT_EQ(c.model.hidden.size(), 3u);  // four weight layers
+  EXPECT_EQ(c.optim.batch, 128);
+  EXPECT_DOUBLE_EQ(c.optim.momentum, 0.9);
+  EXPECT_DOUBLE_EQ(c.optim.weight_decay, 0.01);
+  EXPECT_TRUE(c.instruments);
+  TrainConfig bn;
+  apply_preset("square-bn", bn);
+  EXPECT_DOUBLE_EQ(bn.optim.weight_decay, 0.0);
+  EXPECT_DOUBLE_EQ(bn.optim.lr, 0.01);
+  TrainConfig plain;
+  apply_preset("square-plain", plain);
+  EXPECT_FALSE(plain.model.batch_norm);
+  EXPECT_DOUBLE_EQ(plain.optim.weight_decay, 0.0);
+  EXPECT_DOUBLE_EQ(plain.optim.lr, 0.1);
 }
 
 TEST(Presets, UnknownPresetListsTheKnownOnes) {

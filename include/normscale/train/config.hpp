@@ -33,10 +33,16 @@ struct DataConfig {
 };
 
 struct ModelConfig {
+  std::string type = "mlp";         // "mlp" or "convnet" (the square-loss papers' ConvNet, image data)
   std::vector<std::int64_t> hidden = {800, 800};  // hidden widths; empty = linear model
+  std::vector<std::int64_t> channels = {32, 64, 128};  // convnet: channels of the 3x3 convolutions
+  bool batch_norm = false;          // batch norm after each hidden layer / convolution
+  bool bn_affine = false;           // batch norm with gamma and beta (the papers use none)
+  bool sync_bn = false;             // batch statistics of the global batch (allreduced), not per rank
+  bool weight_norm = false;         // weight-normalised dense layers (w = g v / ||v|| per unit)
   std::string activation = "relu";  // "relu" or "identity"
   bool bias = true;
-  std::string init = "he";          // "he", "glorot", "normal", "frobenius"
+  std::string init = "he";          // "he", "glorot", "normal", "scaled-normal", "frobenius"
   double init_scale = 1.0;          // sigma for "normal", Frobenius norm per layer for "frobenius"
   std::int64_t outputs = 0;         // output width; 0 = derived (classes, 1 for binary, target columns)
 };
@@ -85,6 +91,7 @@ struct TrainConfig {
   std::int64_t checkpoint_every = 0;  // steps between checkpoints; 0 = once per epoch
   std::int64_t keep_checkpoints = 2;  // newest checkpoints kept
   bool resume = false;              // continue from the newest checkpoint in `out`
+  bool instruments = false;         // margins and neural collapse of the training set per evaluation
   std::string preset;               // the preset this started from, for the record
 };
 
