@@ -3,6 +3,7 @@
 #include "normscale/comm/mpi_check.hpp"
 #include "normscale/comm/mpi_comm.hpp"
 #include "normscale/core/error.hpp"
+#include "support/error_text.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -21,17 +22,7 @@ namespace normscale {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Runs `action`, expects normscale::Error, returns its message ("" when nothing was thrown).
-template <class Action>
-std::string error_message(Action&& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "";
-}
+using testing::error_message;
 
 TEST(MpiComm, RankAndSizeMatchWorld) {
   MpiComm comm;

@@ -3,10 +3,11 @@
 #include "normscale/checkpoint/checkpoint.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/train/sampler.hpp"
+#include "support/error_text.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -20,6 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using testing::error_message;
 
 constexpr Index kExamples = 10;
 constexpr Index kShards = 4;
@@ -29,18 +31,11 @@ constexpr std::uint64_t kHash = 0x1234abcd5678ef90ULL;
 // A fresh, empty run directory per test, removed afterwards.
 class CheckpointTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    run_dir_ = fs::temp_directory_path() / fmt::format("normscale_ckpt_{}_{}", info->name(), ::getpid());
-    fs::remove_all(run_dir_);
-    fs::create_directories(run_dir_);
-  }
-  void TearDown() override { fs::remove_all(run_dir_); }
-
   std::string run_dir() const { return run_dir_.string(); }
   fs::path checkpoints() const { return run_dir_ / "checkpoints"; }
 
-  fs::path run_dir_;
+  testing::TempDir temp_{"normscale_ckpt_", testing::current_test_name()};
+  const fs::path& run_dir_ = temp_.path();
   LocalComm comm_;
 };
 
@@ -88,17 +83,6 @@ void flip_byte(const fs::path& path, std::uintmax_t offset) {
   byte = static_cast<char>(byte ^ 0x5a);
   file.seekp(static_cast<std::streamoff>(offset));
   file.write(&byte, 1);
-}
-
-// Runs `action`, expects normscale::Error, returns its message ("" when nothing was thrown).
-template <class Action>
-std::string error_message(Action&& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "";
 }
 
 TEST_F(CheckpointTest, RoundTripsManifestFloatModelAndMultipliers) {

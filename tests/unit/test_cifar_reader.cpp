@@ -4,15 +4,15 @@
 #include "normscale/data/cifar_reader.hpp"
 #include "normscale/data/data_source.hpp"
 #include "normscale/train/config_io.hpp"
+#include "support/data_files.hpp"
+#include "support/error_text.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,17 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-using Bytes = std::vector<std::uint8_t>;
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected normscale::Error";
-  return {};
-}
+using testing::Bytes;
+using testing::error_of;
 
 // Byte k of the image of record `id` (k = channel * 1024 + y * 32 + x); byte 0 is the id, so records can be
 // recognised, and the channel shows in the rest.
@@ -42,30 +33,19 @@ std::uint8_t pixel(Index id, Index k) {
 
 // Records with the given labels; record j has id first_id + j.
 Bytes records(const std::vector<int>& labels, Index first_id) {
-  Bytes bytes;
-  for (std::size_t j = 0; j < labels.size(); ++j) {
-    bytes.push_back(static_cast<std::uint8_t>(labels[j]));
-    for (Index k = 0; k < kCifarImageBytes; ++k) bytes.push_back(pixel(first_id + static_cast<Index>(j), k));
-  }
-  return bytes;
+  const auto label = [&](Index id) { return labels[static_cast<std::size_t>(id - first_id)]; };
+  return testing::cifar::records(first_id, static_cast<Index>(labels.size()), label, pixel);
 }
 
 // A fresh folder per test, removed afterwards.
-class CifarReaderTest : public ::testing::Test {
+class CifarReaderTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("normscale_cifar_" + std::to_string(getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  CifarReaderTest() : TempDirTest("normscale_cifar_") {}
 
   std::string write(const std::string& name, const Bytes& bytes) const {
     const fs::path path = dir_ / name;
     fs::create_directories(path.parent_path());
-    std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    testing::write_bytes(path, bytes);
     return path.string();
   }
 
@@ -88,8 +68,6 @@ class CifarReaderTest : public ::testing::Test {
     config.preprocess = "none";
     return config;
   }
-
-  fs::path dir_;
 };
 
 TEST_F(CifarReaderTest, FeaturesAreThePlanarBytesAsFloatWithImageShape32x32x3) {

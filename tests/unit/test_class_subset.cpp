@@ -7,15 +7,15 @@
 #include "normscale/data/idx_reader.hpp"
 #include "normscale/data/npy.hpp"
 #include "normscale/data/split.hpp"
+#include "support/data_files.hpp"
+#include "support/error_text.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,17 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-using Bytes = std::vector<std::uint8_t>;
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected normscale::Error";
-  return {};
-}
+using testing::Bytes;
+using testing::error_of;
 
 TEST(SelectClasses, KeepsListedClassesInFileOrderRelabelledByListPosition) {
   const std::vector<std::int32_t> labels = {0, 3, 5, 3, 1, 5, 2};
@@ -70,49 +61,30 @@ TEST(SelectClasses, BadListsAreErrors) {
 
 // Files of 40 training and 20 test examples: IDX (2 x 2 images) or CIFAR-10; byte 0 of example i is i and its
 // label is i % 7 (test: i % 5), so kept rows can be recognised.
-class ClassSubsetFiles : public ::testing::Test {
+class ClassSubsetFiles : public testing::TempDirTest {
  protected:
   static constexpr Index kTrain = 40;
   static constexpr Index kTest = 20;
 
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("normscale_subset_" + std::to_string(getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  ClassSubsetFiles() : TempDirTest("normscale_subset_") {}
 
   static std::uint8_t train_label(Index i) { return static_cast<std::uint8_t>(i % 7); }
   static std::uint8_t test_label(Index i) { return static_cast<std::uint8_t>(i % 5); }
 
-  void write(const std::string& name, const Bytes& bytes) const {
-    std::ofstream out(dir_ / name, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  }
-
-  static void put_u32(Bytes& bytes, std::uint32_t value) {
-    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<std::uint8_t>(value >> shift));
-  }
+  void write(const std::string& name, const Bytes& bytes) const { testing::write_bytes(dir_ / name, bytes); }
 
   DataConfig write_idx() const {
     const auto images = [](Index count) {
-      Bytes bytes;
-      put_u32(bytes, kIdxImagesMagic);
-      put_u32(bytes, static_cast<std::uint32_t>(count));
-      put_u32(bytes, 2);
-      put_u32(bytes, 2);
+      Bytes pixels;
       for (Index i = 0; i < count; ++i) {
-        for (Index k = 0; k < 4; ++k) bytes.push_back(static_cast<std::uint8_t>(k == 0 ? i : 3 * i + k));
+        for (Index k = 0; k < 4; ++k) pixels.push_back(static_cast<std::uint8_t>(k == 0 ? i : 3 * i + k));
       }
-      return bytes;
+      return testing::idx::images_file(static_cast<std::uint32_t>(count), 2, 2, pixels);
     };
     const auto labels = [](Index count, std::uint8_t (*label)(Index)) {
       Bytes bytes;
-      put_u32(bytes, kIdxLabelsMagic);
-      put_u32(bytes, static_cast<std::uint32_t>(count));
       for (Index i = 0; i < count; ++i) bytes.push_back(label(i));
-      return bytes;
+      return testing::idx::labels_file(bytes);
     };
     write("train-images-idx3-ubyte", images(kTrain));
     write("train-labels-idx1-ubyte", labels(kTrain, train_label));
@@ -123,12 +95,7 @@ class ClassSubsetFiles : public ::testing::Test {
 
   DataConfig write_cifar() const {
     const auto records = [](Index first, Index count, std::uint8_t (*label)(Index)) {
-      Bytes bytes;
-      for (Index i = first; i < first + count; ++i) {
-        bytes.push_back(label(i));
-        for (Index k = 0; k < kCifarImageBytes; ++k) bytes.push_back(static_cast<std::uint8_t>(k == 0 ? i : i + k));
-      }
-      return bytes;
+      return testing::cifar::records(first, count, label, [](Index i, Index k) { return k == 0 ? i : i + k; });
     };
     for (Index b = 0; b < 5; ++b) write("data_batch_" + std::to_string(b + 1) + ".bin", records(8 * b, 8, train_label));
     write("test_batch.bin", records(0, kTest, test_label));
@@ -182,8 +149,6 @@ class ClassSubsetFiles : public ::testing::Test {
     check(data.validation, validation_rows, train_label, "validation");
     check(data.test, kept_test, test_label, "test");
   }
-
-  fs::path dir_;
 };
 
 TEST_F(ClassSubsetFiles, IdxKeepsAndRelabelsTheListedClasses) {

@@ -9,16 +9,16 @@
 #include "normscale/data/preprocess.hpp"
 #include "normscale/data/split.hpp"
 #include "normscale/train/sampler.hpp"
+#include "support/data_files.hpp"
+#include "support/error_text.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
-#include <zlib.h>
 
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,7 +30,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-using Bytes = std::vector<std::uint8_t>;
+using testing::Bytes;
+using testing::error_of;
 
 constexpr Index kVirtualShards = 8;
 // Odd sizes, so that shards and parts differ in size and rounding matters.
@@ -39,20 +40,6 @@ constexpr Index kTestFileRows = 29;
 constexpr Index kValidation = 17;
 constexpr Index kImageHeight = 3;
 constexpr Index kImageWidth = 4;
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected normscale::Error";
-  return {};
-}
-
-void put_u32(Bytes& bytes, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<std::uint8_t>(value >> shift));
-}
 
 // Pixel k of image i: the first pixel is the image number, so every row can be recognised; the rest vary.
 std::uint8_t pixel(Index i, Index k) {
@@ -64,24 +51,15 @@ std::uint8_t pixel(Index i, Index k) {
 std::uint8_t train_label(Index i) { return static_cast<std::uint8_t>(i == 1 ? 9 : (i * 5) % 6); }
 
 Bytes images_file(Index count, Index first_pixel_offset) {
-  Bytes bytes;
-  put_u32(bytes, kIdxImagesMagic);
-  put_u32(bytes, static_cast<std::uint32_t>(count));
-  put_u32(bytes, static_cast<std::uint32_t>(kImageHeight));
-  put_u32(bytes, static_cast<std::uint32_t>(kImageWidth));
+  Bytes pixels;
   for (Index i = 0; i < count; ++i) {
-    for (Index k = 0; k < kImageHeight * kImageWidth; ++k) bytes.push_back(pixel(i + first_pixel_offset, k));
+    for (Index k = 0; k < kImageHeight * kImageWidth; ++k) pixels.push_back(pixel(i + first_pixel_offset, k));
   }
-  return bytes;
+  return testing::idx::images_file(static_cast<std::uint32_t>(count), static_cast<std::uint32_t>(kImageHeight),
+                                   static_cast<std::uint32_t>(kImageWidth), pixels);
 }
 
-Bytes labels_file(const Bytes& labels) {
-  Bytes bytes;
-  put_u32(bytes, kIdxLabelsMagic);
-  put_u32(bytes, static_cast<std::uint32_t>(labels.size()));
-  bytes.insert(bytes.end(), labels.begin(), labels.end());
-  return bytes;
-}
+using testing::idx::labels_file;
 
 enum class Format { kIdxRaw, kIdxGzip, kNpy, kCifar };
 
@@ -101,10 +79,7 @@ std::string format_name(Format format) {
 // A fresh folder per test with the four files of one format, removed afterwards.
 class ShardFiles {
  public:
-  ShardFiles(const std::string& test_name, Format format) : format_(format) {
-    dir_ = fs::temp_directory_path() / ("normscale_shard_" + std::to_string(getpid()) + "_" + test_name);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+  ShardFiles(const std::string& test_name, Format format) : temp_("normscale_shard_", test_name), format_(format) {
     if (format == Format::kNpy) {
       write_npy_files();
     } else if (format == Format::kCifar) {
@@ -115,18 +90,17 @@ class ShardFiles {
   }
   ShardFiles(const ShardFiles&) = delete;
   ShardFiles& operator=(const ShardFiles&) = delete;
-  ~ShardFiles() { fs::remove_all(dir_); }
 
   DataConfig config() const {
     DataConfig config;
     config.source = format_ == Format::kNpy ? "npy" : format_ == Format::kCifar ? "cifar10" : "idx";
-    config.path = dir_.string();
+    config.path = dir().string();
     config.validation = kValidation;
     config.split_seed = 77;
     config.preprocess = "none";
     return config;
   }
-  const fs::path& dir() const { return dir_; }
+  const fs::path& dir() const { return temp_.path(); }
   // The classes every part must report: IDX from the largest training label, npy from the largest of both.
   Index classes() const { return format_ == Format::kNpy ? 8 : 10; }
   ImageShape image() const {
@@ -136,14 +110,10 @@ class ShardFiles {
  private:
   void write(const std::string& name, const Bytes& bytes, bool gzip) const {
     if (gzip) {
-      gzFile file = gzopen((dir_ / (name + ".gz")).c_str(), "wb");
-      ASSERT_NE(file, nullptr);
-      ASSERT_EQ(gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
-      gzclose(file);
-      return;
+      testing::write_gzip(dir() / (name + ".gz"), bytes);
+    } else {
+      testing::write_bytes(dir() / name, bytes);
     }
-    std::ofstream out(dir_ / name, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   }
 
   void write_idx_files(bool gzip) const {
@@ -160,12 +130,7 @@ class ShardFiles {
   // the pixels of record i are pixel(i, k) as for IDX, labels as for IDX.
   void write_cifar_files() const {
     const auto records = [](Index first, Index count, Index offset, const std::function<std::uint8_t(Index)>& label) {
-      Bytes bytes;
-      for (Index i = first; i < first + count; ++i) {
-        bytes.push_back(label(i));
-        for (Index k = 0; k < kCifarImageBytes; ++k) bytes.push_back(pixel(i + offset, k));
-      }
-      return bytes;
+      return testing::cifar::records(first, count, label, [offset](Index i, Index k) { return pixel(i + offset, k); });
     };
     const Index sizes[5] = {21, 20, 25, 17, 20};  // kTrainFileRows in all
     Index first = 0;
@@ -197,14 +162,14 @@ class ShardFiles {
     for (Index i = 0; i < kTestFileRows; ++i) test_y.push_back(i % 8);
     const std::vector<float> train_x = features(kTrainFileRows, 0);
     const std::vector<float> test_x = features(kTestFileRows, 1000);
-    write_npy((dir_ / "X_train.npy").string(), {kTrainFileRows, kImageHeight, kImageWidth}, train_x.data());
-    write_npy((dir_ / "y_train.npy").string(), {kTrainFileRows}, train_y.data());
-    write_npy((dir_ / "X_test.npy").string(), {kTestFileRows, kImageHeight, kImageWidth}, test_x.data());
-    write_npy((dir_ / "y_test.npy").string(), {kTestFileRows}, test_y.data());
+    write_npy((dir() / "X_train.npy").string(), {kTrainFileRows, kImageHeight, kImageWidth}, train_x.data());
+    write_npy((dir() / "y_train.npy").string(), {kTrainFileRows}, train_y.data());
+    write_npy((dir() / "X_test.npy").string(), {kTestFileRows, kImageHeight, kImageWidth}, test_x.data());
+    write_npy((dir() / "y_test.npy").string(), {kTestFileRows}, test_y.data());
   }
 
+  testing::TempDir temp_;
   Format format_;
-  fs::path dir_;
 };
 
 // The rows a part must hold of a split of `total` rows, from train/sampler's virtual_shard (not DataShard's

@@ -3,16 +3,16 @@
 #include "normscale/data/data_source.hpp"
 #include "normscale/data/npy.hpp"
 #include "normscale/data/split.hpp"
+#include "support/data_files.hpp"
+#include "support/error_text.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <set>
 
 namespace normscale {
@@ -20,16 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected normscale::Error";
-  return {};
-}
+using testing::Bytes;
+using testing::error_of;
 
 // Row r has features {10 r, 10 r + 1} and label r % 3, so every row can be recognised after selection.
 Dataset numbered_rows(Index rows) {
@@ -147,34 +139,20 @@ TEST(ValidationSplit, EdgeCountsAndErrors) {
 }
 
 // A fresh folder per test, removed afterwards.
-class DataSourceFiles : public ::testing::Test {
+class DataSourceFiles : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("normscale_source_" + std::to_string(getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  void write_bytes(const std::string& name, const std::vector<std::uint8_t>& bytes) const {
-    std::ofstream out(dir_ / name, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  }
+  DataSourceFiles() : TempDirTest("normscale_source_") {}
 
   // IDX files of `count` 2 x 2 images: image i has pixels {i, 2i, 3i, 4i} * 5 and label i % 4.
   void write_idx_pair(const std::string& images, const std::string& labels, std::uint8_t count) const {
-    std::vector<std::uint8_t> image_bytes = {0, 0, 8, 3, 0, 0, 0, count, 0, 0, 0, 2, 0, 0, 0, 2};
-    std::vector<std::uint8_t> label_bytes = {0, 0, 8, 1, 0, 0, 0, count};
+    Bytes pixels, label_bytes;
     for (int i = 0; i < count; ++i) {
-      for (int k = 1; k <= 4; ++k) image_bytes.push_back(static_cast<std::uint8_t>(5 * k * i));
+      for (int k = 1; k <= 4; ++k) pixels.push_back(static_cast<std::uint8_t>(5 * k * i));
       label_bytes.push_back(static_cast<std::uint8_t>(i % 4));
     }
-    write_bytes(images, image_bytes);
-    write_bytes(labels, label_bytes);
+    testing::write_bytes(dir_ / images, testing::idx::images_file(count, 2, 2, pixels));
+    testing::write_bytes(dir_ / labels, testing::idx::labels_file(label_bytes));
   }
-
-  fs::path dir_;
 };
 
 TEST_F(DataSourceFiles, IdxFolderWithRawFilesSplitLimitAndScale) {

@@ -1,16 +1,15 @@
 // IDX reader: small hand-written files (raw and gzip'ed) and one test per kind of bad input.
 #include "normscale/core/error.hpp"
 #include "normscale/data/idx_reader.hpp"
+#include "support/data_files.hpp"
+#include "support/error_text.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
-#include <zlib.h>
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,75 +19,29 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-using Bytes = std::vector<std::uint8_t>;
+using testing::Bytes;
+using testing::error_of;
+using testing::idx::images_file;
+using testing::idx::labels_file;
 
 // A fresh folder per test, removed afterwards.
-class IdxReaderTest : public ::testing::Test {
+class IdxReaderTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("normscale_idx_" + std::to_string(getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  IdxReaderTest() : TempDirTest("normscale_idx_") {}
 
   std::string write_raw(const std::string& name, const Bytes& bytes) const {
-    std::ofstream out(path(name), std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    testing::write_bytes(path(name), bytes);
     return path(name);
   }
 
   std::string write_gzip(const std::string& name, const Bytes& bytes) const {
-    gzFile file = gzopen(path(name).c_str(), "wb");
-    EXPECT_NE(file, nullptr);
-    EXPECT_EQ(gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
-    gzclose(file);
+    testing::write_gzip(path(name), bytes);
     return path(name);
   }
-
-  fs::path dir_;
 };
-
-void put_u32(Bytes& bytes, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<std::uint8_t>(value >> shift));
-}
-
-Bytes images_file(std::uint32_t count, std::uint32_t rows, std::uint32_t cols, const Bytes& pixels,
-                  std::uint32_t magic = 0x00000803) {
-  Bytes bytes;
-  put_u32(bytes, magic);
-  put_u32(bytes, count);
-  put_u32(bytes, rows);
-  put_u32(bytes, cols);
-  bytes.insert(bytes.end(), pixels.begin(), pixels.end());
-  return bytes;
-}
-
-Bytes labels_file(const Bytes& labels, std::uint32_t count, std::uint32_t magic = 0x00000801) {
-  Bytes bytes;
-  put_u32(bytes, magic);
-  put_u32(bytes, count);
-  bytes.insert(bytes.end(), labels.begin(), labels.end());
-  return bytes;
-}
-
-Bytes labels_file(const Bytes& labels) { return labels_file(labels, static_cast<std::uint32_t>(labels.size())); }
 
 // Three images of 2 x 3 pixels with distinct values covering 0 and 255.
 Bytes three_images_pixels() { return {0, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 60, 255, 254, 128, 127, 7, 9}; }
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected normscale::Error";
-  return {};
-}
 
 void expect_three_images(const Dataset& data, const std::string& images_path) {
   const Bytes pixels = three_images_pixels();

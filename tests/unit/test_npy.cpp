@@ -2,16 +2,16 @@
 #include "normscale/core/error.hpp"
 #include "normscale/data/npy.hpp"
 #include "normscale/data/npy_dataset.hpp"
+#include "support/error_text.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,16 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected normscale::Error";
-  return {};
-}
+using testing::error_of;
 
 // Raw little-endian bytes of a list of values of one type.
 template <class T>
@@ -39,17 +30,9 @@ std::string bytes_of(const std::vector<T>& values) {
   return out;
 }
 
-class NpyTest : public ::testing::Test {
+class NpyTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("normscale_npy_" + std::to_string(getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  NpyTest() : TempDirTest("normscale_npy_") {}
 
   // A file laid out by hand as the spec describes: magic, version, header length, dict padded with
   // spaces and a newline to a multiple of 64 bytes, then `data`.
@@ -70,8 +53,6 @@ class NpyTest : public ::testing::Test {
     std::ofstream(path(name), std::ios::binary) << file;
     return path(name);
   }
-
-  fs::path dir_;
 };
 
 template <class T>
