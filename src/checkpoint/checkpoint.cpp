@@ -291,7 +291,7 @@ ModelState<T> read_model(const fs::path& dir, const CheckpointManifest& m) {
   ModelState<T> model;
   std::string scalar;
   from_archive_bytes(path, bytes, [&](boost::archive::binary_iarchive& ar) {
-    ar >> scalar >> model.parameters >> model.velocity;
+    ar >> scalar >> model.parameters >> model.velocity >> model.layer_state;
   });
   NS_CHECK(scalar == m.scalar && static_cast<Index>(model.parameters.size()) == m.parameter_count &&
                (model.velocity.empty() || model.velocity.size() == model.parameters.size()),
@@ -400,7 +400,7 @@ void write_checkpoint(const std::string& run_dir, Communicator& comm, Checkpoint
     if (comm.is_root()) {
       const std::string bytes = to_archive_bytes([&](boost::archive::binary_oarchive& ar) {
         const std::string scalar = manifest.scalar;
-        ar << scalar << model.parameters << model.velocity;
+        ar << scalar << model.parameters << model.velocity << model.layer_state;
       });
       write_file_synced(temp / kModelFile, bytes);
       reduced[model_slot] = crc32_of(bytes);

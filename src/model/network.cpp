@@ -82,6 +82,32 @@ std::vector<NamedWeight<T>> Network<T>::biases() const {
 }
 
 template <class T>
+std::vector<T> Network<T>::layer_state() const {
+  std::vector<T> state;
+  for (const auto& layer : layers_) {
+    for (const std::vector<T>* part : layer->state()) state.insert(state.end(), part->begin(), part->end());
+  }
+  return state;
+}
+
+template <class T>
+void Network<T>::set_layer_state(const std::vector<T>& state) {
+  std::size_t total = 0;
+  for (const auto& layer : layers_) {
+    for (const std::vector<T>* part : layer->state()) total += part->size();
+  }
+  NS_CHECK(state.size() == total, "layer state has {} values, but this network's layers keep {}", state.size(),
+           total);
+  auto next = state.begin();
+  for (const auto& layer : layers_) {
+    for (std::vector<T>* part : layer->state()) {
+      std::copy(next, next + static_cast<std::ptrdiff_t>(part->size()), part->begin());
+      next += static_cast<std::ptrdiff_t>(part->size());
+    }
+  }
+}
+
+template <class T>
 double Network<T>::squared_norm() const {
   double sum = 0.0;
   for (T v : params_) sum += static_cast<double>(v) * static_cast<double>(v);

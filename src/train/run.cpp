@@ -165,7 +165,7 @@ class Run {
     manifest.virtual_shards = config_.virtual_shards;
     manifest.examples = data_.train.global_rows();
     manifest.per_example = objective_->multipliers() != nullptr ? objective_->multipliers()->per_example() : 0;
-    ModelState<T> model{network_->parameters(), trainer_.optimizer().velocity()};
+    ModelState<T> model{network_->parameters(), trainer_.optimizer().velocity(), network_->layer_state()};
     write_checkpoint(config_.out, comm_, manifest, model, objective_->multipliers(), shard_.first_shard(),
                      shard_.last_shard(), static_cast<int>(config_.keep_checkpoints));
   }
@@ -184,6 +184,7 @@ class Run {
                                                      shard_.first_shard(), shard_.last_shard());
         network_->parameters() = model.parameters;
         trainer_.optimizer().velocity() = model.velocity;
+        network_->set_layer_state(model.layer_state);
         trainer_.restore(m.step);
         resumed_ = true;
         if (comm_.is_root()) {

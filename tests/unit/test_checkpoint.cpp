@@ -62,6 +62,7 @@ ModelState<T> model_for(Index step, bool with_velocity) {
     model.parameters.push_back(static_cast<T>(0.1 * i + static_cast<double>(step)));
     if (with_velocity) model.velocity.push_back(static_cast<T>(-0.01 * i));
   }
+  if (with_velocity) model.layer_state = {static_cast<T>(0.5), static_cast<T>(2.0), static_cast<T>(step)};
   return model;
 }
 
@@ -115,6 +116,8 @@ TEST_F(CheckpointTest, RoundTripsManifestFloatModelAndMultipliers) {
   EXPECT_EQ(m.shard_checksums.size(), static_cast<std::size_t>(kShards));
   EXPECT_EQ(loaded.parameters, model.parameters);
   EXPECT_EQ(loaded.velocity, model.velocity);
+  EXPECT_EQ(loaded.layer_state, model.layer_state);
+  EXPECT_EQ(loaded.layer_state.size(), 3u);
   EXPECT_EQ(loaded_store.first_id(), 0);
   EXPECT_EQ(loaded_store.count(), kExamples);
   EXPECT_EQ(loaded_store.per_example(), kPerExample);

@@ -1,5 +1,6 @@
 // Batch norm, weight norm, convolution and pooling: finite-difference gradients, a naive convolution,
 // running statistics, and sync-bn on two simulated ranks equal to one rank on the whole batch.
+#include "normscale/core/error.hpp"
 #include "normscale/model/architectures.hpp"
 #include "normscale/model/batch_norm.hpp"
 #include "normscale/model/conv2d.hpp"
@@ -512,6 +513,28 @@ TEST(Architectures, PapersConvNetShapes) {
   EXPECT_TRUE(f.allFinite());
   net->backward(Matrix<float>::Ones(4, 2));
   EXPECT_TRUE(net->first_nonfinite_layer().empty());
+}
+
+// Batch norm's running statistics travel with checkpoints: layer_state() / set_layer_state()
+// restore evaluation outputs exactly.
+TEST(LayerState, BatchNormRunningStatisticsRoundTrip) {
+  BnMlpSpec spec{5, {6, 4}, 2};
+  auto a = make_bn_mlp<double>(spec);
+  auto b = make_bn_mlp<double>(spec);
+  a->initialize({"he", 1.0}, 3);
+  b->initialize({"he", 1.0}, 3);
+  RandomStream rng(4, StreamPurpose::kSynthetic);
+  Matrix<double> x(9, 5);
+  for (Index i = 0; i < x.size(); ++i) x.data()[i] = rng.normal();
+  a->forward(x, Mode::kTrain);  // moves a's running statistics
+  const std::vector<double> state = a->layer_state();
+  EXPECT_EQ(state.size(), 2u * (6 + 4));  // mean and variance per BN channel
+  const Matrix<double> before = b->forward(x, Mode::kEval);
+  const Matrix<double> expected = a->forward(x, Mode::kEval);
+  EXPECT_GT((before - expected).norm(), 1e-6) << "the statistics moved, so outputs differ";
+  b->set_layer_state(state);
+  EXPECT_LT((b->forward(x, Mode::kEval) - expected).norm(), 1e-14);
+  EXPECT_THROW(b->set_layer_state(std::vector<double>(3, 0.0)), Error);
 }
 
 }  // namespace

@@ -14,11 +14,11 @@
 namespace normscale {
 
 // Bumped whenever the layout of any checkpoint file changes; a reader accepts only its own version.
-inline constexpr int kCheckpointFormatVersion = 1;
+inline constexpr int kCheckpointFormatVersion = 2;  // 2: model.bin also holds layer state
 
 // On disk a checkpoint is the directory <run_dir>/checkpoints/step_<step, 10 digits>/ holding
 //   manifest.bin          this struct (written last: a directory without it is incomplete)
-//   model.bin             ModelState (parameters, then velocity)
+//   model.bin             ModelState (parameters, velocity, layer state)
 //   shard_<v, 6 digits>.bin  the multipliers of virtual shard v, one file per shard (none if per_example == 0)
 // Every file is a Boost.Serialization binary archive, so it is read back on the same kind of machine
 // (byte order, type sizes) with the same Boost major version; the manifest is binary too, because
@@ -40,11 +40,13 @@ struct CheckpointManifest {
   std::vector<std::uint32_t> shard_checksums;  // crc32 of shard_<v>.bin, one per shard (or none)
 };
 
-// The model's flat parameter buffer and the optimizer's flat velocity (empty without momentum).
+// The model's flat parameter buffer, the optimizer's flat velocity (empty without momentum) and the
+// layers' non-parameter state (batch-norm running statistics; empty without such layers).
 template <class T>
 struct ModelState {
   std::vector<T> parameters;
   std::vector<T> velocity;
+  std::vector<T> layer_state;
 };
 
 // What the resuming run is: load_checkpoint refuses a checkpoint written by a different one.

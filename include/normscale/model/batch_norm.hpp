@@ -48,6 +48,7 @@ class BatchNorm final : public Layer<T> {
   void set_reducer(StatisticsReducer reducer) { options_.reducer = std::move(reducer); }
 
   // State, not parameters: checkpoints save and restore these (one entry per channel).
+  std::vector<std::vector<T>*> state() override { return {&running_mean_, &running_var_}; }
   std::vector<T>& running_mean() { return running_mean_; }
   const std::vector<T>& running_mean() const { return running_mean_; }
   std::vector<T>& running_var() { return running_var_; }

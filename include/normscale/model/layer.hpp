@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace normscale {
 
@@ -33,6 +34,8 @@ class Layer {
   virtual void backward(const Matrix<T>& in, const Matrix<T>& out, const Matrix<T>& dout, Matrix<T>* din) = 0;
   // The weight matrix (outputs x inputs) for norm metrics, if the layer has one.
   virtual std::optional<ConstMatrixMap<T>> weight() const { return std::nullopt; }
+  // State that is not a parameter but must survive a checkpoint (batch norm's running statistics).
+  virtual std::vector<std::vector<T>*> state() { return {}; }
   // The bias (one row, one entry per output), if the layer has one.
   virtual std::optional<ConstMatrixMap<T>> bias() const { return std::nullopt; }
 };

@@ -49,6 +49,9 @@ class Network {
   std::vector<NamedWeight<T>> weights() const;
   // The biases of the layers that have one, named like their weights (layer1, ...).
   std::vector<NamedWeight<T>> biases() const;
+  // Every layer's non-parameter state (batch-norm running statistics) as one vector, and back.
+  std::vector<T> layer_state() const;
+  void set_layer_state(const std::vector<T>& state);
   // Sum over layers of ||W_l||_F^2 plus squared biases: the minnorm norm term times two.
   double squared_norm() const;
   // Name of the layer whose parameters contain a non-finite value, or empty when all are finite.
