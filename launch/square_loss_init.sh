@@ -3,7 +3,8 @@
 # x initial Frobenius norm {0.1, 1, 5}; prints final rho, minimum and spread of the normalized
 # margins, NC1, train and test error per run. (Issue #5's study scheduler will run this as a study.)
 # Environment: EPOCHS (default 20), OUT (default runs/square-loss-init), JOBS (runs side by side,
-# default 2, one BLAS thread each), BUILD_DIR (default build).
+# default 2, one BLAS thread each), BUILD_DIR (default build), EXTRA (more `train` arguments, e.g.
+# "--set eval_every=790").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BUILD_DIR:-build}/normscale
@@ -15,7 +16,7 @@ for preset in square-bn-wd square-bn square-plain; do
     echo "$preset $scale"
   done
 done | OPENBLAS_NUM_THREADS=1 xargs -P "${JOBS:-2}" -L 1 sh -c \
-  "\"$BIN\" train --preset \"\$0\" --set model.init_scale=\"\$1\" --set epochs=$EPOCHS --set progress=false \
+  "\"$BIN\" train --preset \"\$0\" --set model.init_scale=\"\$1\" --set epochs=$EPOCHS --set progress=false ${EXTRA:-} \
    --out \"$OUT/\$0-init\$1\" > \"$OUT/\$0-init\$1.log\" 2>&1 || true"
 python3 - "$OUT" <<'PY'
 import json, os, sys
