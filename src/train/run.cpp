@@ -96,6 +96,9 @@ class Run {
     if (config.resume) resume();
     if (comm.is_root()) {
       std::filesystem::create_directories(config.out);
+      // A fresh run replaces the directory's history: an older run's checkpoints must not be resumed
+      // as if they were this run's (its metrics.jsonl is truncated likewise).
+      if (!resumed_) std::filesystem::remove_all(std::filesystem::path(config.out) / "checkpoints");
       write_file_atomically(path("config.toml"), to_toml(config));
       log_.emplace(path("metrics.jsonl"), resumed_ ? JsonlWriter::Mode::kAppend : JsonlWriter::Mode::kTruncate);
       if (config.progress) progress_.emplace(stdout, 30.0);

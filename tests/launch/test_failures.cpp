@@ -82,6 +82,19 @@ TEST(Failures, DamagedCheckpointOfOneRankIsNamedAndTheRunFallsBack) {
                         "shard_000007.bin");
 }
 
+// A fresh run in a used run directory must not leave the old run's checkpoints for --resume to pick.
+TEST(Failures, FreshRunReplacesAnOlderRunsCheckpoints) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fresh_over_old";
+  fs::remove_all(out);
+  ASSERT_EQ(testing::run_normscale(kSmall + "--set steps=40 --out " + out.string()).exit_code, 0);
+  ASSERT_TRUE(fs::exists(out / "checkpoints" / "step_0000000040"));
+  const auto result = testing::run_normscale(kSmall + "--set steps=10 --set optim.lr=0.02 --out " + out.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(out / "checkpoints")) left.push_back(entry.path().filename());
+  EXPECT_EQ(left, std::vector<std::string>{"step_0000000010"});
+}
+
 TEST(Failures, ResumeWithoutCheckpointIsAClearError) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_nocheckpoint";
   fs::remove_all(out);
