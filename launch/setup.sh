@@ -12,7 +12,7 @@ PACKAGES=(
   libboost-serialization-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
-  zlib1g-dev libpng-dev
+  zlib1g-dev libpng-dev libsqlite3-dev
   dataset-fashion-mnist
 )
 

@@ -1,0 +1,97 @@
+// The study database (SQLite): trials, their state and outcome, per-epoch metrics and final results.
+#pragma once
+
+#include "normscale/study/study_file.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+struct sqlite3;
+
+namespace normscale {
+
+enum class TrialState { kPending, kRunning, kDone, kFailed };
+std::string_view trial_state_name(TrialState state);  // "pending", "running", "done", "failed"
+
+// How a finished trial ended (recorded with set_state(..., kDone / kFailed, outcome)).
+struct TrialOutcome {
+  int exit_code = 0;
+  std::string log_tail;
+  double wall_seconds = 0.0;
+};
+
+// One row of the trials table.
+struct TrialRecord {
+  std::string id;
+  std::string study;
+  std::string regime;
+  std::int64_t batch = 0;          // kFullBatch for "full"
+  std::int64_t ranks = 1;
+  std::uint64_t seed = 1;
+  std::string grid_json;           // grid_point_json(trial)
+  std::string config_toml;         // to_toml(trial.config)
+  double warmup_epochs = 0.0;
+  TrialState state = TrialState::kPending;
+  std::optional<int> exit_code;
+  std::string log_tail;
+  std::optional<double> wall_seconds;
+  std::string started;             // UTC ISO 8601, "" until running
+  std::string finished;            // UTC ISO 8601, "" until done / failed
+};
+
+struct MetricRow {
+  std::int64_t step = 0;
+  double epoch = 0.0;
+  std::string json;                // one metrics record (a JSON object)
+};
+
+// Owns one connection. Opening creates the schema in a new database and refuses one written with
+// another schema version. Every write is one transaction (BEGIN IMMEDIATE ... COMMIT), rolled back
+// when anything in it fails; every failure throws normscale::Error naming the file and SQLite's message.
+class TrialStore {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  explicit TrialStore(const std::filesystem::path& path);
+  TrialStore(TrialStore&& other) noexcept;
+  TrialStore& operator=(TrialStore&& other) noexcept;
+  TrialStore(const TrialStore&) = delete;
+  TrialStore& operator=(const TrialStore&) = delete;
+  ~TrialStore();
+
+  const std::filesystem::path& path() const { return path_; }
+
+  // Inserts new trials as pending; a trial already stored keeps its state and outcome (its study,
+  // regime and grid are refreshed), so expanding a study again duplicates nothing and resets nothing.
+  // Returns the number of trials that were new.
+  std::size_t upsert_trials(std::span<const Trial> trials);
+  // running records the start time; done / failed record the finish time and the outcome (if given);
+  // pending clears both. An unknown id is an error.
+  void set_state(std::string_view id, TrialState state,
+                 const std::optional<TrialOutcome>& outcome = std::nullopt);
+  // Sets (or replaces) one final figure of a trial.
+  void record_result(std::string_view id, std::string_view key, double value);
+  void add_metrics(std::string_view id, std::span<const MetricRow> rows);
+
+  // Trials in insertion order, all or those in one state.
+  std::vector<TrialRecord> trials(std::optional<TrialState> state = std::nullopt) const;
+  std::optional<TrialRecord> trial(std::string_view id) const;
+  std::vector<std::pair<std::string, double>> results(std::string_view id) const;  // by key
+  std::vector<MetricRow> metrics(std::string_view id) const;                        // by step
+
+ private:
+  void execute(std::string_view sql) const;
+  template <class Body>
+  void in_transaction(Body&& body);
+
+  std::filesystem::path path_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace normscale

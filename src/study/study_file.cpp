@@ -1,0 +1,534 @@
+// Study files: parsing (every key checked, errors name the study key) and the pure grid expansion.
+#include "normscale/study/study_file.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/train/config_io.hpp"
+#include "normscale/train/presets.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <utility>
+
+namespace normscale {
+namespace {
+
+constexpr std::string_view kTopLevelKeys[] = {
+    "name",  "preset",        "base",       "regimes",       "batch",         "ranks",
+    "seeds", "grid",          "grid_per_batch", "lr_scaling", "base_batch",   "warmup_epochs",
+    "epochs", "steps",        "full_batch_size"};
+
+// Where a study error happened: "<file>:<line>: <study key>: ".
+struct Where {
+  std::string_view source;
+  std::string key;  // e.g. grid."optim.lr"
+  std::string at(const toml::node& node) const {
+    return fmt::format("{}:{}: {}", source, node.source().begin.line, key);
+  }
+};
+
+// Quotes a dotted option key as it is written inside a study table: "optim.lr" -> "\"optim.lr\"".
+std::string quote_key(std::string_view key) { return fmt::format("\"{}\"", key); }
+
+std::string batch_text(std::int64_t batch) {
+  return batch == kFullBatch ? std::string("full") : std::to_string(batch);
+}
+
+// Applies one canonical override to `config` (the literal is TOML, so it goes through apply_toml).
+void apply_literal(TrainConfig& config, const ConfigOverride& override_value) {
+  apply_toml(config, fmt::format("{} = {}", quote_key(override_value.key), override_value.value),
+             "<study override>");
+}
+
+// The node as a canonical TOML literal of `option`, type-checked by assigning it to a scratch config.
+std::string canonical_literal(const OptionDescriptor& option, const toml::node& node,
+                              const Where& where) {
+  toml::table document;
+  node.visit([&](const auto& value) { document.insert_or_assign(std::string(option.key), value); });
+  std::ostringstream text;
+  text << document;
+  TrainConfig scratch;
+  try {
+    apply_toml(scratch, text.str(), "<study value>");
+  } catch (const Error& error) {
+    NS_FAIL("{}: {}", where.at(node), error.what());
+  }
+  return format_value(option, scratch);
+}
+
+[[noreturn]] void fail_unknown_option(const Where& where, const toml::node& node,
+                                      std::string_view dotted) {
+  NS_FAIL("{}: unknown option '{}'; did you mean '{}'? (normscale train --list-options lists every "
+          "option)",
+          where.at(node), dotted, closest_option_key(dotted));
+}
+
+// Walks a table of train-config options (nested sections and/or quoted dotted keys) and calls
+// visit(option, node, where) for every option; anything else is an error naming the study key.
+template <class Visit>
+void for_each_option(const toml::table& table, const std::string& prefix, const std::string& context,
+                     std::string_view source, Visit&& visit) {
+  for (auto&& [key, node] : table) {
+    const std::string dotted =
+        prefix.empty() ? std::string(key.str()) : fmt::format("{}.{}", prefix, key.str());
+    const Where where{source, fmt::format("{}.{}", context, quote_key(dotted))};
+    if (const OptionDescriptor* option = find_option(dotted)) {
+      visit(*option, node, where);
+    } else if (const auto* section = node.as_table()) {
+      for_each_option(*section, dotted, context, source, visit);
+    } else {
+      fail_unknown_option(where, node, dotted);
+    }
+  }
+}
+
+const toml::array& require_axis(const toml::node& node, const Where& where) {
+  const auto* array = node.as_array();
+  NS_CHECK(array != nullptr, "{}: expected an array of values, e.g. [1, 2]", where.at(node));
+  NS_CHECK(!array->empty(), "{}: empty axis; give at least one value (or leave the key out)",
+           where.at(node));
+  return *array;
+}
+
+std::string node_text(const toml::node& node) {
+  std::ostringstream text;
+  node.visit([&](const auto& value) { text << value; });
+  return text.str();
+}
+
+std::int64_t positive_integer(const toml::node& node, const Where& where, std::string_view what) {
+  const auto* integer = node.as_integer();
+  NS_CHECK(integer != nullptr && integer->get() >= 1, "{}: expected {}, got {}", where.at(node),
+           what, node_text(node));
+  return integer->get();
+}
+
+std::int64_t batch_value(const toml::node& node, const Where& where) {
+  if (const auto* text = node.as_string()) {
+    NS_CHECK(text->get() == "full", "{}: expected an integer >= 1 or \"full\", got \"{}\"",
+             where.at(node), text->get());
+    return kFullBatch;
+  }
+  return positive_integer(node, where, "an integer >= 1 or \"full\"");
+}
+
+std::vector<GridAxis> parse_grid(const toml::table& table, const std::string& context,
+                                 std::string_view source) {
+  std::vector<GridAxis> axes;
+  for_each_option(table, "", context, source,
+                  [&](const OptionDescriptor& option, const toml::node& node, const Where& where) {
+                    GridAxis axis{std::string(option.key), {}};
+                    for (const toml::node& value : require_axis(node, where)) {
+                      axis.values.push_back(canonical_literal(option, value, where));
+                    }
+                    axes.push_back(std::move(axis));
+                  });
+  return axes;
+}
+
+std::vector<ConfigOverride> parse_overrides(const toml::node& node, const std::string& context,
+                                            std::string_view source) {
+  std::vector<ConfigOverride> overrides;
+  if (const auto* table = node.as_table()) {
+    for_each_option(*table, "", context, source,
+                    [&](const OptionDescriptor& option, const toml::node& value, const Where& where) {
+                      overrides.push_back(
+                          {std::string(option.key), canonical_literal(option, value, where)});
+                    });
+    return overrides;
+  }
+  const Where where{source, context};
+  const auto* array = node.as_array();
+  NS_CHECK(array != nullptr,
+           "{}: expected a table of options ({{\"objective.regime\" = \"sgd\"}}) or a list of "
+           "\"key=value\" strings",
+           where.at(node));
+  for (const toml::node& element : *array) {
+    const auto* text = element.as_string();
+    NS_CHECK(text != nullptr, "{}: expected \"key=value\" strings in the list", where.at(element));
+    const std::string assignment = text->get();
+    const auto equals = assignment.find('=');
+    NS_CHECK(equals != std::string::npos, "{}: \"{}\": expected key=value", where.at(element),
+             assignment);
+    std::string key = assignment.substr(0, equals);
+    key.erase(0, key.find_first_not_of(" \t"));
+    key.erase(key.find_last_not_of(" \t") + 1);
+    const OptionDescriptor* option = find_option(key);
+    if (option == nullptr) {
+      fail_unknown_option(Where{source, fmt::format("{}.{}", context, quote_key(key))}, element, key);
+    }
+    TrainConfig scratch;
+    try {
+      apply_override(scratch, assignment);
+    } catch (const Error& error) {
+      NS_FAIL("{}: {}", where.at(element), error.what());
+    }
+    overrides.push_back({key, format_value(*option, scratch)});
+  }
+  return overrides;
+}
+
+std::uint64_t fnv1a(std::string_view text) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (const char ch : text) {
+    hash ^= static_cast<unsigned char>(ch);
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+// The id hashes what determines the run; `out`, `progress` and `resume` are left to the runner.
+std::string trial_id(const TrainConfig& config, std::int64_t ranks, double warmup_epochs) {
+  TrainConfig canonical = config;
+  const TrainConfig defaults;
+  canonical.out = defaults.out;
+  canonical.progress = defaults.progress;
+  canonical.resume = defaults.resume;
+  const std::string text =
+      fmt::format("{}\nranks = {}\nwarmup_epochs = {}\n", to_toml(canonical), ranks, warmup_epochs);
+  return fmt::format("{:016x}", fnv1a(text));
+}
+
+// The grid axes at one batch: `grid`, with per-batch axes replacing those of the same key or appended.
+std::vector<GridAxis> axes_at(const StudySpec& spec, std::int64_t batch) {
+  std::vector<GridAxis> axes = spec.grid;
+  const auto per_batch = spec.grid_per_batch.find(batch);
+  if (per_batch == spec.grid_per_batch.end()) return axes;
+  for (const GridAxis& axis : per_batch->second) {
+    const auto same = std::find_if(axes.begin(), axes.end(),
+                                   [&](const GridAxis& a) { return a.key == axis.key; });
+    if (same != axes.end()) {
+      *same = axis;
+    } else {
+      axes.push_back(axis);
+    }
+  }
+  return axes;
+}
+
+}  // namespace
+
+std::string_view lr_scaling_name(LrScaling rule) {
+  switch (rule) {
+    case LrScaling::kNone: return "none";
+    case LrScaling::kLinear: return "linear";
+    case LrScaling::kSqrt: return "sqrt";
+  }
+  return "?";
+}
+
+StudySpec parse_study(std::string_view text, std::string_view source_name) {
+  toml::table document;
+  try {
+    document = toml::parse(text, source_name);
+  } catch (const toml::parse_error& error) {
+    NS_FAIL("{}:{}:{}: TOML syntax error: {}", source_name, error.source().begin.line,
+            error.source().begin.column, error.description());
+  }
+  StudySpec spec;
+  spec.source = std::string(source_name);
+  const std::string_view source = spec.source;
+
+  for (auto&& [key, node] : document) {
+    const std::string_view name = key.str();
+    NS_CHECK(std::find(std::begin(kTopLevelKeys), std::end(kTopLevelKeys), name) !=
+                 std::end(kTopLevelKeys),
+             "{}:{}: unknown study key '{}'; expected one of: {} (train options go under [base])",
+             source, key.source().begin.line, name, fmt::join(kTopLevelKeys, ", "));
+  }
+  const auto string_of = [&](std::string_view key) -> std::string {
+    const toml::node* node = document.get(key);
+    if (node == nullptr) return {};
+    NS_CHECK(node->is_string(), "{}: expected a string", Where{source, std::string(key)}.at(*node));
+    return node->as_string()->get();
+  };
+  const auto integer_of = [&](std::string_view key, std::int64_t fallback) {
+    const toml::node* node = document.get(key);
+    return node == nullptr ? fallback
+                           : positive_integer(*node, Where{source, std::string(key)}, "an integer >= 1");
+  };
+
+  spec.name = string_of("name");
+  spec.preset = string_of("preset");
+  if (!spec.preset.empty()) {
+    NS_CHECK(is_known_preset(spec.preset), "{}: preset: unknown preset \"{}\" (normscale train "
+             "--list-presets lists them)", source, spec.preset);
+  }
+
+  if (const toml::node* base = document.get("base")) {
+    const auto* table = base->as_table();
+    NS_CHECK(table != nullptr, "{}: expected a table of train options", Where{source, "base"}.at(*base));
+    for (const ConfigOverride& item : parse_overrides(*base, "base", source)) {
+      if (item.key == "preset") {
+        NS_CHECK(spec.preset.empty(), "{}: base.preset and preset are both given; keep one", source);
+        spec.preset = item.value.substr(1, item.value.size() - 2);
+        NS_CHECK(is_known_preset(spec.preset), "{}: base.preset: unknown preset {}", source, item.value);
+      } else {
+        spec.base.push_back(item);
+      }
+    }
+  }
+  TrainConfig base_config;
+  if (!spec.preset.empty()) apply_preset(spec.preset, base_config);
+  for (const ConfigOverride& item : spec.base) apply_literal(base_config, item);
+
+  if (const toml::node* regimes = document.get("regimes")) {
+    const auto* table = regimes->as_table();
+    NS_CHECK(table != nullptr && !table->empty(),
+             "{}: expected a non-empty table of named regimes, e.g. sgd = {{\"objective.regime\" = "
+             "\"sgd\"}}",
+             Where{source, "regimes"}.at(*regimes));
+    for (auto&& [key, node] : *table) {
+      const std::string regime_name(key.str());
+      spec.regimes.push_back(
+          {regime_name, parse_overrides(node, fmt::format("regimes.{}", quote_key(regime_name)), source)});
+    }
+  } else {
+    spec.regimes.push_back({"base", {}});
+  }
+
+  if (const toml::node* batch = document.get("batch")) {
+    const Where where{source, "batch"};
+    for (const toml::node& value : require_axis(*batch, where)) {
+      spec.batches.push_back(batch_value(value, where));
+    }
+  } else {
+    spec.batches.push_back(base_config.optim.batch);
+  }
+  if (const toml::node* ranks = document.get("ranks")) {
+    const Where where{source, "ranks"};
+    for (const toml::node& value : require_axis(*ranks, where)) {
+      spec.ranks.push_back(positive_integer(value, where, "an integer >= 1 (MPI ranks)"));
+    }
+  } else {
+    spec.ranks.push_back(1);
+  }
+  if (const toml::node* seeds = document.get("seeds")) {
+    const Where where{source, "seeds"};
+    for (const toml::node& value : require_axis(*seeds, where)) {
+      const auto* integer = value.as_integer();
+      NS_CHECK(integer != nullptr && integer->get() >= 0, "{}: expected an integer >= 0",
+               where.at(value));
+      spec.seeds.push_back(static_cast<std::uint64_t>(integer->get()));
+    }
+  } else {
+    spec.seeds.push_back(base_config.seed);
+  }
+
+  if (const toml::node* grid = document.get("grid")) {
+    const auto* table = grid->as_table();
+    NS_CHECK(table != nullptr, "{}: expected a table of option = [values]", Where{source, "grid"}.at(*grid));
+    spec.grid = parse_grid(*table, "grid", source);
+  }
+  if (const toml::node* per_batch = document.get("grid_per_batch")) {
+    const auto* table = per_batch->as_table();
+    NS_CHECK(table != nullptr, "{}: expected tables [grid_per_batch.\"Q\"]",
+             Where{source, "grid_per_batch"}.at(*per_batch));
+    for (auto&& [key, node] : *table) {
+      const std::string context = fmt::format("grid_per_batch.{}", quote_key(key.str()));
+      const std::string_view batch_key = key.str();
+      std::int64_t batch = kFullBatch;
+      if (batch_key != "full") {
+        std::int64_t parsed = 0;
+        const auto [end, error] = std::from_chars(batch_key.data(), batch_key.data() + batch_key.size(), parsed);
+        NS_CHECK(error == std::errc() && end == batch_key.data() + batch_key.size() && parsed >= 1,
+                 "{}:{}: {}: expected a batch size (integer >= 1 or \"full\") as the key",
+                 source, key.source().begin.line, context);
+        batch = parsed;
+      }
+      if (std::find(spec.batches.begin(), spec.batches.end(), batch) == spec.batches.end()) {
+        std::vector<std::string> axis;
+        for (const std::int64_t b : spec.batches) axis.push_back(batch_text(b));
+        NS_FAIL("{}:{}: {}: batch {} is not on the batch axis ({})", source, key.source().begin.line,
+                context, batch_key, fmt::join(axis, ", "));
+      }
+      const auto* axes = node.as_table();
+      NS_CHECK(axes != nullptr, "{}: expected a table of option = [values]",
+               Where{source, context}.at(node));
+      spec.grid_per_batch[batch] = parse_grid(*axes, context, source);
+    }
+  }
+
+  if (const toml::node* rule = document.get("lr_scaling")) {
+    const std::string value = string_of("lr_scaling");
+    if (value == "none") {
+      spec.lr_scaling = LrScaling::kNone;
+    } else if (value == "linear") {
+      spec.lr_scaling = LrScaling::kLinear;
+    } else if (value == "sqrt") {
+      spec.lr_scaling = LrScaling::kSqrt;
+    } else {
+      NS_FAIL("{}: \"{}\" is not a scaling rule; expected one of: none, linear, sqrt",
+              Where{source, "lr_scaling"}.at(*rule), value);
+    }
+  }
+  spec.base_batch = integer_of("base_batch", 0);
+  NS_CHECK(spec.lr_scaling == LrScaling::kNone || spec.base_batch >= 1,
+           "{}: lr_scaling = \"{}\" needs base_batch (the batch size optim.lr is tuned for)", source,
+           lr_scaling_name(spec.lr_scaling));
+  if (const toml::node* warmup = document.get("warmup_epochs")) {
+    const auto value = warmup->value<double>();
+    NS_CHECK(value && *value >= 0.0, "{}: expected a number >= 0",
+             Where{source, "warmup_epochs"}.at(*warmup));
+    spec.warmup_epochs = *value;
+  }
+  spec.full_batch_size = integer_of("full_batch_size", spec.full_batch_size);
+  spec.epochs = integer_of("epochs", 0);
+  spec.steps = integer_of("steps", 0);
+  NS_CHECK(spec.epochs == 0 || spec.steps == 0,
+           "{}: both epochs and steps are given; the budget is one of them", source);
+  return spec;
+}
+
+StudySpec read_study_file(const std::filesystem::path& path) {
+  std::error_code error;
+  NS_CHECK(std::filesystem::is_regular_file(path, error),
+           "study file {}: no such file (expected a TOML study file)", path.string());
+  std::ifstream file(path, std::ios::binary);
+  NS_CHECK(file.is_open(), "study file {}: cannot be opened for reading (check its permissions)",
+           path.string());
+  std::ostringstream text;
+  text << file.rdbuf();
+  NS_CHECK(!file.bad(), "study file {}: read failed", path.string());
+  StudySpec spec = parse_study(text.str(), path.string());
+  if (spec.name.empty()) spec.name = path.stem().string();
+  return spec;
+}
+
+double lr_scale_factor(LrScaling rule, std::int64_t batch, std::int64_t base_batch,
+                       std::int64_t full_batch_size) {
+  if (rule == LrScaling::kNone) return 1.0;
+  NS_CHECK(base_batch >= 1, "lr scaling: base_batch = {} must be >= 1", base_batch);
+  const std::int64_t q = batch == kFullBatch ? full_batch_size : batch;
+  NS_CHECK(q >= 1, "lr scaling: batch {} must be >= 1 (full_batch_size for \"full\")", q);
+  const double ratio = static_cast<double>(q) / static_cast<double>(base_batch);
+  return rule == LrScaling::kLinear ? ratio : std::sqrt(ratio);
+}
+
+std::vector<Trial> expand(const StudySpec& spec) {
+  NS_CHECK(!spec.regimes.empty() && !spec.batches.empty() && !spec.ranks.empty() && !spec.seeds.empty(),
+           "study {}: every axis needs at least one value", spec.source);
+  TrainConfig base;
+  if (!spec.preset.empty()) apply_preset(spec.preset, base);
+  // Which study key set each option last: an invalid value is reported against it.
+  std::map<std::string, std::string> base_origin;
+  for (const ConfigOverride& item : spec.base) {
+    apply_literal(base, item);
+    base_origin[item.key] = fmt::format("base.{}", quote_key(item.key));
+  }
+
+  std::vector<Trial> trials;
+  std::map<std::string, std::size_t> index_of_id;
+  for (const Regime& regime : spec.regimes) {
+    TrainConfig regime_config = base;
+    auto regime_origin = base_origin;
+    for (const ConfigOverride& item : regime.overrides) {
+      apply_literal(regime_config, item);
+      regime_origin[item.key] = fmt::format("regimes.{}.{}", quote_key(regime.name), quote_key(item.key));
+    }
+    for (const std::int64_t batch : spec.batches) {
+      const std::vector<GridAxis> axes = axes_at(spec, batch);
+      // A per-batch learning rate is already the one for this batch: the scaling rule leaves it alone.
+      bool lr_given_at_batch = false;
+      if (const auto per_batch = spec.grid_per_batch.find(batch); per_batch != spec.grid_per_batch.end()) {
+        lr_given_at_batch = std::any_of(per_batch->second.begin(), per_batch->second.end(),
+                                        [](const GridAxis& axis) { return axis.key == "optim.lr"; });
+      }
+      const double lr_scale =
+          lr_given_at_batch ? 1.0 : lr_scale_factor(spec.lr_scaling, batch, spec.base_batch, spec.full_batch_size);
+      std::size_t points = 1;
+      for (const GridAxis& axis : axes) {
+        NS_CHECK(!axis.values.empty(), "study {}: grid.{}: empty axis", spec.source, quote_key(axis.key));
+        points *= axis.values.size();
+      }
+      for (const std::int64_t ranks : spec.ranks) {
+        for (const std::uint64_t seed : spec.seeds) {
+          for (std::size_t point = 0; point < points; ++point) {
+            Trial trial;
+            trial.study = spec.name;
+            trial.regime = regime.name;
+            trial.batch = batch;
+            trial.ranks = ranks;
+            trial.seed = seed;
+            trial.lr_scale = lr_scale;
+            trial.warmup_epochs = spec.warmup_epochs;
+            trial.config = regime_config;
+            trial.config.optim.batch = batch;
+            trial.config.seed = seed;
+            auto origin = regime_origin;
+            // Mixed radix over the axes, the last axis fastest.
+            std::size_t rest = point;
+            std::vector<ConfigOverride> reversed;
+            for (auto axis = axes.rbegin(); axis != axes.rend(); ++axis) {
+              reversed.push_back({axis->key, axis->values[rest % axis->values.size()]});
+              rest /= axis->values.size();
+            }
+            trial.grid_point.assign(reversed.rbegin(), reversed.rend());
+            for (const ConfigOverride& item : trial.grid_point) {
+              apply_literal(trial.config, item);
+              const bool per_batch = spec.grid_per_batch.contains(batch) &&
+                                     std::any_of(spec.grid_per_batch.at(batch).begin(),
+                                                 spec.grid_per_batch.at(batch).end(),
+                                                 [&](const GridAxis& a) { return a.key == item.key; });
+              origin[item.key] = per_batch ? fmt::format("grid_per_batch.{}.{}", quote_key(batch_text(batch)),
+                                                         quote_key(item.key))
+                                           : fmt::format("grid.{}", quote_key(item.key));
+            }
+            if (spec.epochs > 0) {
+              trial.config.epochs = spec.epochs;
+              trial.config.steps = 0;
+            }
+            if (spec.steps > 0) trial.config.steps = spec.steps;
+            trial.config.optim.lr *= lr_scale;
+            try {
+              validate(trial.config);
+            } catch (const Error& error) {
+              const std::string message = error.what();
+              std::string set_by;
+              for (const auto& [key, study_key] : origin) {
+                if (message.find(key + " ") != std::string::npos) set_by = fmt::format(" (set by {})", study_key);
+              }
+              NS_FAIL("{}: trial {}: {}{}", spec.source, describe_trial(trial), message, set_by);
+            }
+            trial.id = trial_id(trial.config, ranks, spec.warmup_epochs);
+            if (const auto seen = index_of_id.find(trial.id); seen != index_of_id.end()) {
+              NS_FAIL("{}: trials '{}' and '{}' resolve to the same config and ranks; make the "
+                      "regimes or grid values differ",
+                      spec.source, describe_trial(trials[seen->second]), describe_trial(trial));
+            }
+            index_of_id.emplace(trial.id, trials.size());
+            trials.push_back(std::move(trial));
+          }
+        }
+      }
+    }
+  }
+  return trials;
+}
+
+std::string grid_point_json(const Trial& trial) {
+  nlohmann::ordered_json object = nlohmann::ordered_json::object();
+  for (const ConfigOverride& item : trial.grid_point) {
+    // Canonical TOML literals of numbers, booleans, quoted strings and integer lists are JSON too.
+    nlohmann::ordered_json value = nlohmann::ordered_json::parse(item.value, nullptr, false);
+    object[item.key] = value.is_discarded() ? nlohmann::ordered_json(item.value) : value;
+  }
+  return object.dump();
+}
+
+std::string describe_trial(const Trial& trial) {
+  std::string text = fmt::format("regime={} batch={} ranks={} seed={}", trial.regime,
+                                 batch_text(trial.batch), trial.ranks, trial.seed);
+  for (const ConfigOverride& item : trial.grid_point) text += fmt::format(" {}={}", item.key, item.value);
+  return text;
+}
+
+}  // namespace normscale

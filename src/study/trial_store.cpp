@@ -1,0 +1,363 @@
+// The study database over SQLite3: RAII statements, every call checked, writes in transactions.
+#include "normscale/study/trial_store.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/train/config_io.hpp"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace normscale {
+namespace {
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE trials (
+  id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  study TEXT NOT NULL,
+  regime TEXT NOT NULL,
+  batch INTEGER NOT NULL CHECK (batch = -1 OR batch >= 1),
+  ranks INTEGER NOT NULL CHECK (ranks >= 1),
+  seed INTEGER NOT NULL CHECK (seed >= 0),
+  grid TEXT NOT NULL,
+  config TEXT NOT NULL,
+  warmup_epochs REAL NOT NULL DEFAULT 0,
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running', 'done', 'failed')),
+  exit_code INTEGER,
+  log_tail TEXT NOT NULL DEFAULT '',
+  wall_seconds REAL,
+  started TEXT NOT NULL DEFAULT '',
+  finished TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE metrics (
+  trial_id TEXT NOT NULL REFERENCES trials(id),
+  step INTEGER NOT NULL,
+  epoch REAL NOT NULL,
+  json TEXT NOT NULL
+);
+CREATE INDEX metrics_by_trial ON metrics (trial_id, step);
+CREATE TABLE results (
+  trial_id TEXT NOT NULL REFERENCES trials(id),
+  key TEXT NOT NULL,
+  value REAL,
+  PRIMARY KEY (trial_id, key)
+);
+)sql";
+
+constexpr std::string_view kTrialColumns =
+    "id, study, regime, batch, ranks, seed, grid, config, warmup_epochs, state, exit_code, log_tail, "
+    "wall_seconds, started, finished";
+
+[[noreturn]] void fail_sqlite(sqlite3* db, const std::filesystem::path& path, std::string_view what) {
+  NS_FAIL("study database {}: {} failed: {} (hint: is the file a normscale study database, and "
+          "writable?)",
+          path.string(), what, db != nullptr ? sqlite3_errmsg(db) : "out of memory");
+}
+
+void check(int rc, sqlite3* db, const std::filesystem::path& path, std::string_view what) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) fail_sqlite(db, path, what);
+}
+
+// One prepared statement, finalized on destruction.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::filesystem::path& path, std::string_view sql)
+      : db_(db), path_(path), sql_(sql) {
+    check(sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &statement_, nullptr), db,
+          path, sql_);
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() { sqlite3_finalize(statement_); }
+
+  Statement& bind(int index, std::string_view text) {
+    check(sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()),
+                            SQLITE_TRANSIENT),
+          db_, path_, sql_);
+    return *this;
+  }
+  Statement& bind(int index, std::int64_t value) {
+    check(sqlite3_bind_int64(statement_, index, value), db_, path_, sql_);
+    return *this;
+  }
+  Statement& bind(int index, double value) {
+    check(sqlite3_bind_double(statement_, index, value), db_, path_, sql_);
+    return *this;
+  }
+  Statement& bind_null(int index) {
+    check(sqlite3_bind_null(statement_, index), db_, path_, sql_);
+    return *this;
+  }
+
+  // True while a row is available.
+  bool step() {
+    const int rc = sqlite3_step(statement_);
+    check(rc, db_, path_, sql_);
+    return rc == SQLITE_ROW;
+  }
+  void reset() {
+    check(sqlite3_reset(statement_), db_, path_, sql_);
+    check(sqlite3_clear_bindings(statement_), db_, path_, sql_);
+  }
+
+  std::string text(int column) const {
+    const auto* data = sqlite3_column_text(statement_, column);
+    return data == nullptr ? std::string()
+                           : std::string(reinterpret_cast<const char*>(data),
+                                         static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
+  }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
+  double real(int column) const { return sqlite3_column_double(statement_, column); }
+  bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+
+ private:
+  sqlite3* db_;
+  const std::filesystem::path& path_;
+  std::string sql_;
+  sqlite3_stmt* statement_ = nullptr;
+};
+
+TrialState parse_state(const std::string& text, const std::filesystem::path& path) {
+  for (const TrialState state :
+       {TrialState::kPending, TrialState::kRunning, TrialState::kDone, TrialState::kFailed}) {
+    if (trial_state_name(state) == text) return state;
+  }
+  NS_FAIL("study database {}: unknown trial state '{}'", path.string(), text);
+}
+
+TrialRecord read_record(const Statement& row, const std::filesystem::path& path) {
+  TrialRecord record;
+  record.id = row.text(0);
+  record.study = row.text(1);
+  record.regime = row.text(2);
+  record.batch = row.integer(3);
+  record.ranks = row.integer(4);
+  record.seed = static_cast<std::uint64_t>(row.integer(5));
+  record.grid_json = row.text(6);
+  record.config_toml = row.text(7);
+  record.warmup_epochs = row.real(8);
+  record.state = parse_state(row.text(9), path);
+  if (!row.is_null(10)) record.exit_code = static_cast<int>(row.integer(10));
+  record.log_tail = row.text(11);
+  if (!row.is_null(12)) record.wall_seconds = row.real(12);
+  record.started = row.text(13);
+  record.finished = row.text(14);
+  return record;
+}
+
+}  // namespace
+
+std::string_view trial_state_name(TrialState state) {
+  switch (state) {
+    case TrialState::kPending: return "pending";
+    case TrialState::kRunning: return "running";
+    case TrialState::kDone: return "done";
+    case TrialState::kFailed: return "failed";
+  }
+  return "?";
+}
+
+TrialStore::TrialStore(const std::filesystem::path& path) : path_(path) {
+  const int rc = sqlite3_open_v2(path.string().c_str(), &db_,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    NS_FAIL("study database {}: cannot be opened: {} (check the folder exists and is writable)",
+            path.string(), message);
+  }
+  try {
+    check(sqlite3_extended_result_codes(db_, 1), db_, path_, "enabling extended result codes");
+    check(sqlite3_busy_timeout(db_, 10000), db_, path_, "setting the busy timeout");
+    execute("PRAGMA foreign_keys = ON");
+    in_transaction([&] {
+      Statement version(db_, path_, "PRAGMA user_version");
+      version.step();
+      const std::int64_t found = version.integer(0);
+      if (found == kSchemaVersion) return;
+      Statement tables(db_, path_, "SELECT count(*) FROM sqlite_master");
+      tables.step();
+      NS_CHECK(found == 0 && tables.integer(0) == 0,
+               "study database {}: schema version {}, but this normscale reads version {} (a "
+               "database written by another normscale version, or not a study database); run the "
+               "study into a new database or use the matching normscale",
+               path_.string(), found, kSchemaVersion);
+      execute(kSchema);
+      execute(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
+    });
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+TrialStore::TrialStore(TrialStore&& other) noexcept
+    : path_(std::move(other.path_)), db_(std::exchange(other.db_, nullptr)) {}
+
+TrialStore& TrialStore::operator=(TrialStore&& other) noexcept {
+  if (this != &other) {
+    sqlite3_close(db_);
+    path_ = std::move(other.path_);
+    db_ = std::exchange(other.db_, nullptr);
+  }
+  return *this;
+}
+
+TrialStore::~TrialStore() { sqlite3_close(db_); }
+
+void TrialStore::execute(std::string_view sql) const {
+  NS_CHECK(db_ != nullptr, "study database {}: used after being moved from", path_.string());
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    const std::string text = message != nullptr ? message : sqlite3_errmsg(db_);
+    sqlite3_free(message);
+    NS_FAIL("study database {}: '{}' failed: {}", path_.string(), sql.substr(0, 60), text);
+  }
+}
+
+template <class Body>
+void TrialStore::in_transaction(Body&& body) {
+  execute("BEGIN IMMEDIATE");
+  try {
+    body();
+    execute("COMMIT");
+  } catch (...) {
+    // The original error is the one worth reporting; a failed rollback leaves SQLite to undo it.
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::size_t TrialStore::upsert_trials(std::span<const Trial> trials) {
+  std::size_t inserted = 0;
+  in_transaction([&] {
+    Statement next(db_, path_, "SELECT coalesce(max(seq), 0) FROM trials");
+    next.step();
+    std::int64_t seq = next.integer(0);
+    Statement upsert(db_, path_,
+                     "INSERT INTO trials (id, seq, study, regime, batch, ranks, seed, grid, config, "
+                     "warmup_epochs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+                     "ON CONFLICT (id) DO UPDATE SET study = excluded.study, regime = excluded.regime, "
+                     "grid = excluded.grid");
+    for (const Trial& trial : trials) {
+      NS_CHECK(!trial.id.empty(), "study database {}: a trial without an id ({}); expand() sets it",
+               path_.string(), describe_trial(trial));
+      upsert.bind(1, trial.id)
+          .bind(2, seq + 1)
+          .bind(3, trial.study)
+          .bind(4, trial.regime)
+          .bind(5, trial.batch)
+          .bind(6, trial.ranks)
+          .bind(7, static_cast<std::int64_t>(trial.seed))
+          .bind(8, grid_point_json(trial))
+          .bind(9, to_toml(trial.config))
+          .bind(10, trial.warmup_epochs);
+      upsert.step();
+      upsert.reset();
+      // An update of an existing row changes one row too; only a new row moves the sequence on.
+      Statement probe(db_, path_, "SELECT seq FROM trials WHERE id = ?1");
+      probe.bind(1, trial.id);
+      probe.step();
+      if (probe.integer(0) == seq + 1) {
+        ++seq;
+        ++inserted;
+      }
+    }
+  });
+  return inserted;
+}
+
+void TrialStore::set_state(std::string_view id, TrialState state,
+                           const std::optional<TrialOutcome>& outcome) {
+  in_transaction([&] {
+    std::string sql;
+    switch (state) {
+      case TrialState::kPending:
+        sql = "UPDATE trials SET state = 'pending', started = '', finished = '', exit_code = NULL, "
+              "log_tail = '', wall_seconds = NULL WHERE id = ?1";
+        break;
+      case TrialState::kRunning:
+        sql = "UPDATE trials SET state = 'running', finished = '', "
+              "started = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1";
+        break;
+      case TrialState::kDone:
+      case TrialState::kFailed:
+        sql = fmt::format("UPDATE trials SET state = '{}', finished = strftime('%Y-%m-%dT%H:%M:%SZ', "
+                          "'now'){} WHERE id = ?1",
+                          trial_state_name(state),
+                          outcome ? ", exit_code = ?2, log_tail = ?3, wall_seconds = ?4" : "");
+        break;
+    }
+    Statement update(db_, path_, sql);
+    update.bind(1, id);
+    if (outcome && (state == TrialState::kDone || state == TrialState::kFailed)) {
+      update.bind(2, static_cast<std::int64_t>(outcome->exit_code))
+          .bind(3, outcome->log_tail)
+          .bind(4, outcome->wall_seconds);
+    }
+    update.step();
+    NS_CHECK(sqlite3_changes(db_) == 1, "study database {}: no trial with id '{}'", path_.string(), id);
+  });
+}
+
+void TrialStore::record_result(std::string_view id, std::string_view key, double value) {
+  in_transaction([&] {
+    Statement insert(db_, path_,
+                     "INSERT INTO results (trial_id, key, value) VALUES (?1, ?2, ?3) "
+                     "ON CONFLICT (trial_id, key) DO UPDATE SET value = excluded.value");
+    insert.bind(1, id).bind(2, key).bind(3, value);
+    insert.step();
+  });
+}
+
+void TrialStore::add_metrics(std::string_view id, std::span<const MetricRow> rows) {
+  in_transaction([&] {
+    Statement insert(db_, path_, "INSERT INTO metrics (trial_id, step, epoch, json) VALUES (?1, ?2, ?3, ?4)");
+    for (const MetricRow& row : rows) {
+      insert.bind(1, id).bind(2, row.step).bind(3, row.epoch).bind(4, row.json);
+      insert.step();
+      insert.reset();
+    }
+  });
+}
+
+std::vector<TrialRecord> TrialStore::trials(std::optional<TrialState> state) const {
+  Statement select(db_, path_,
+                   fmt::format("SELECT {} FROM trials{} ORDER BY seq", kTrialColumns,
+                               state ? " WHERE state = ?1" : ""));
+  if (state) select.bind(1, trial_state_name(*state));
+  std::vector<TrialRecord> records;
+  while (select.step()) records.push_back(read_record(select, path_));
+  return records;
+}
+
+std::optional<TrialRecord> TrialStore::trial(std::string_view id) const {
+  Statement select(db_, path_, fmt::format("SELECT {} FROM trials WHERE id = ?1", kTrialColumns));
+  select.bind(1, id);
+  if (!select.step()) return std::nullopt;
+  return read_record(select, path_);
+}
+
+std::vector<std::pair<std::string, double>> TrialStore::results(std::string_view id) const {
+  Statement select(db_, path_, "SELECT key, value FROM results WHERE trial_id = ?1 ORDER BY key");
+  select.bind(1, id);
+  std::vector<std::pair<std::string, double>> values;
+  while (select.step()) values.emplace_back(select.text(0), select.real(1));
+  return values;
+}
+
+std::vector<MetricRow> TrialStore::metrics(std::string_view id) const {
+  Statement select(db_, path_,
+                   "SELECT step, epoch, json FROM metrics WHERE trial_id = ?1 ORDER BY step, rowid");
+  select.bind(1, id);
+  std::vector<MetricRow> rows;
+  while (select.step()) rows.push_back({select.integer(0), select.real(1), select.text(2)});
+  return rows;
+}
+
+}  // namespace normscale
