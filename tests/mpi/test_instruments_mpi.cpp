@@ -5,6 +5,8 @@
 #include "normscale/train/config.hpp"
 #include "normscale/train/instruments.hpp"
 
+#include "support/random_data.hpp"
+
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -15,15 +17,7 @@ namespace {
 constexpr Index kRows = 96;
 
 Dataset data_set() {
-  Dataset d;
-  d.name = "instruments";
-  d.rows = kRows;
-  d.cols = 7;
-  d.num_classes = 3;
-  RandomStream rng(8, StreamPurpose::kSynthetic);
-  for (Index i = 0; i < kRows * d.cols; ++i) d.features.push_back(static_cast<float>(rng.normal()));
-  for (Index i = 0; i < kRows; ++i) d.labels.push_back(static_cast<std::int32_t>(i % 3));
-  return d;
+  return testing::random_classification(kRows, 7, 3, 8, testing::LabelRule::kCyclic);
 }
 
 nlohmann::json instruments(Communicator& comm, const Dataset& train) {

@@ -5,21 +5,15 @@
 #include "normscale/train/config.hpp"
 #include "normscale/train/trainer.hpp"
 
+#include "support/random_data.hpp"
+
 #include <gtest/gtest.h>
 
 namespace normscale {
 namespace {
 
 Dataset data_set(Index rows) {
-  Dataset d;
-  d.name = "noise";
-  d.rows = rows;
-  d.cols = 6;
-  d.num_classes = 3;
-  RandomStream rng(3, StreamPurpose::kSynthetic);
-  for (Index i = 0; i < rows * d.cols; ++i) d.features.push_back(static_cast<float>(rng.normal()));
-  for (Index i = 0; i < rows; ++i) d.labels.push_back(static_cast<std::int32_t>(i % 3));
-  return d;
+  return testing::random_classification(rows, 6, 3, 3, testing::LabelRule::kCyclic);
 }
 
 // |mean cross-entropy gradient|^2 over `data` at the initial weights, on one process.

@@ -5,6 +5,8 @@
 #include "normscale/train/config.hpp"
 #include "normscale/train/trainer.hpp"
 
+#include "support/random_data.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,15 +18,7 @@ constexpr Index kExamples = 203;  // not a multiple of the shard count: uneven s
 constexpr Index kShards = 8;
 
 Dataset make_data() {
-  Dataset d;
-  d.name = "invariance";
-  d.rows = kExamples;
-  d.cols = 12;
-  d.num_classes = 4;
-  RandomStream rng(5, StreamPurpose::kSynthetic);
-  for (Index i = 0; i < d.rows * d.cols; ++i) d.features.push_back(static_cast<float>(rng.normal()));
-  for (Index i = 0; i < d.rows; ++i) d.labels.push_back(static_cast<std::int32_t>(rng.below(4)));
-  return d;
+  return testing::random_classification(kExamples, 12, 4, 5, testing::LabelRule::kRandom);
 }
 
 struct Outcome {

@@ -6,6 +6,8 @@
 #include "normscale/train/config.hpp"
 #include "normscale/train/trainer.hpp"
 
+#include "support/random_data.hpp"
+
 #include <gtest/gtest.h>
 
 namespace normscale {
@@ -14,15 +16,7 @@ namespace {
 constexpr Index kRows = 160, kShards = 8;
 
 Dataset data_set() {
-  Dataset d;
-  d.name = "sync-bn";
-  d.rows = kRows;
-  d.cols = 10;
-  d.num_classes = 3;
-  RandomStream rng(12, StreamPurpose::kSynthetic);
-  for (Index i = 0; i < kRows * d.cols; ++i) d.features.push_back(static_cast<float>(rng.normal() + 0.5));
-  for (Index i = 0; i < kRows; ++i) d.labels.push_back(static_cast<std::int32_t>(rng.below(3)));
-  return d;
+  return testing::random_classification(kRows, 10, 3, 12, testing::LabelRule::kRandom, 0.5);
 }
 
 std::vector<double> train(Communicator& comm, bool sync) {

@@ -5,6 +5,8 @@
 #include "normscale/objective/minnorm.hpp"
 #include "normscale/objective/square.hpp"
 
+#include "support/random_data.hpp"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -14,15 +16,7 @@ namespace normscale {
 namespace {
 
 Dataset random_classification(Index rows, Index cols, Index classes, std::uint64_t seed) {
-  Dataset d;
-  d.name = "random";
-  d.rows = rows;
-  d.cols = cols;
-  d.num_classes = classes;
-  RandomStream rng(seed, StreamPurpose::kSynthetic);
-  for (Index i = 0; i < rows * cols; ++i) d.features.push_back(static_cast<float>(rng.normal()));
-  for (Index i = 0; i < rows; ++i) d.labels.push_back(static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(classes))));
-  return d;
+  return testing::random_classification(rows, cols, classes, seed, testing::LabelRule::kRandom);
 }
 
 Dataset random_regression(Index rows, Index cols, Index targets, std::uint64_t seed) {

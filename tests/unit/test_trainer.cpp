@@ -6,6 +6,8 @@
 #include "normscale/objective/cross_entropy.hpp"
 #include "normscale/objective/minnorm.hpp"
 
+#include "support/random_data.hpp"
+
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -14,15 +16,7 @@ namespace normscale {
 namespace {
 
 Dataset small_multiclass(Index rows, std::uint64_t seed) {
-  Dataset d;
-  d.name = "small";
-  d.rows = rows;
-  d.cols = 5;
-  d.num_classes = 3;
-  RandomStream rng(seed, StreamPurpose::kSynthetic);
-  for (Index i = 0; i < rows * d.cols; ++i) d.features.push_back(static_cast<float>(rng.normal()));
-  for (Index i = 0; i < rows; ++i) d.labels.push_back(static_cast<std::int32_t>(i % 3));
-  return d;
+  return testing::random_classification(rows, 5, 3, seed, testing::LabelRule::kCyclic);
 }
 
 // Reference Minnorm loop written straight from ALGORITHMS §1 (no fusion, no sampler tricks).
