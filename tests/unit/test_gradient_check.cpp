@@ -5,6 +5,7 @@
 #include "normscale/objective/minnorm.hpp"
 #include "normscale/objective/square.hpp"
 
+#include "support/finite_difference.hpp"
 #include "support/random_data.hpp"
 
 #include <gtest/gtest.h>
@@ -44,19 +45,8 @@ void expect_gradient_matches(Network<double>& network, const Dataset& data, Obje
   objective.output_gradient(data, rows, network.forward(x), 1.0, grad_out);
   network.backward(grad_out);
   const std::vector<double> analytic = network.gradient();
-  auto& params = network.parameters();
-  const double h = 1e-6;
-  double worst = 0.0;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const double saved = params[i];
-    params[i] = saved + h;
-    const double plus = value(network.forward(x));
-    params[i] = saved - h;
-    const double minus = value(network.forward(x));
-    params[i] = saved;
-    const double numeric = (plus - minus) / (2 * h);
-    worst = std::max(worst, std::abs(numeric - analytic[i]) / std::max(1.0, std::abs(numeric)));
-  }
+  const double worst =
+      testing::worst_gradient_error(network.parameters(), analytic, [&] { return value(network.forward(x)); });
   EXPECT_LT(worst, 1e-6) << objective.name();
 }
 

@@ -8,6 +8,8 @@
 #include "normscale/model/pooling.hpp"
 #include "normscale/model/weight_norm.hpp"
 
+#include "support/finite_difference.hpp"
+
 #include <gtest/gtest.h>
 
 #include <barrier>
@@ -60,30 +62,13 @@ void expect_layer_gradients(Layer<double>& layer, const Matrix<double>& x, Mode 
     layer.forward(input, y, mode);
     return (y.array() * r.array()).sum();
   };
-  const double h = 1e-6;
-  double worst_param = 0.0;
-  for (std::size_t i = 0; i < bound.params.size(); ++i) {
-    const double saved = bound.params[i];
-    bound.params[i] = saved + h;
-    const double plus = value(x);
-    bound.params[i] = saved - h;
-    const double minus = value(x);
-    bound.params[i] = saved;
-    const double numeric = (plus - minus) / (2 * h);
-    worst_param = std::max(worst_param, std::abs(numeric - analytic[i]) / std::max(1.0, std::abs(numeric)));
-  }
-  double worst_input = 0.0;
+  const double worst_param =
+      testing::worst_gradient_error(bound.params, analytic, [&] { return value(x); });
   Matrix<double> xp = x;
-  for (Index i = 0; i < x.size(); ++i) {
-    const double saved = xp.data()[i];
-    xp.data()[i] = saved + h;
-    const double plus = value(xp);
-    xp.data()[i] = saved - h;
-    const double minus = value(xp);
-    xp.data()[i] = saved;
-    const double numeric = (plus - minus) / (2 * h);
-    worst_input = std::max(worst_input, std::abs(numeric - din.data()[i]) / std::max(1.0, std::abs(numeric)));
-  }
+  const auto entries = static_cast<std::size_t>(x.size());
+  const double worst_input = testing::worst_gradient_error(std::span<double>(xp.data(), entries),
+                                                           std::span<const double>(din.data(), entries),
+                                                           [&] { return value(xp); });
   EXPECT_LT(worst_param, 1e-6) << layer.kind() << " parameter gradient";
   EXPECT_LT(worst_input, 1e-6) << layer.kind() << " input gradient";
 }
@@ -94,19 +79,8 @@ void expect_network_gradients(Network<double>& net, const Matrix<double>& x) {
   net.forward(x);
   net.backward(r);
   const std::vector<double> analytic = net.gradient();
-  auto& params = net.parameters();
-  const double h = 1e-6;
-  double worst = 0.0;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const double saved = params[i];
-    params[i] = saved + h;
-    const double plus = (net.forward(x).array() * r.array()).sum();
-    params[i] = saved - h;
-    const double minus = (net.forward(x).array() * r.array()).sum();
-    params[i] = saved;
-    const double numeric = (plus - minus) / (2 * h);
-    worst = std::max(worst, std::abs(numeric - analytic[i]) / std::max(1.0, std::abs(numeric)));
-  }
+  const double worst = testing::worst_gradient_error(net.parameters(), analytic,
+                                                     [&] { return (net.forward(x).array() * r.array()).sum(); });
   EXPECT_LT(worst, 1e-6);
 }
 
