@@ -34,6 +34,13 @@ const std::vector<OptionDescriptor>& table() {
        NS_FIELD(preset)},
       {"precision", T::kString, {"float32", "float64"}, "arithmetic of model and objective",
        NS_FIELD(precision)},
+      {"device", T::kString, {"cpu", "cuda"},
+       "where each rank trains: cpu, or cuda (one GPU per rank, device = local rank mod GPU count; "
+       "float32 only; needs a build with NORMSCALE_ENABLE_CUDA)",
+       NS_FIELD(device)},
+      {"cuda_tf32", T::kBoolean, {},
+       "device = cuda: let the fp32 matrix products use TF32 tensor cores (faster, ~1e-3 relative error)",
+       NS_FIELD(cuda_tf32)},
       {"epochs", T::kInteger, {}, "passes over the training set (>= 1 unless steps >= 1)",
        NS_FIELD(epochs)},
       {"steps", T::kInteger, {}, "number of optimizer steps; if > 0 it overrides epochs (>= 0)",
@@ -622,6 +629,9 @@ std::uint64_t trajectory_hash(const TrainConfig& config) {
   canonical.steps = defaults.steps;
   canonical.eval_every = defaults.eval_every;
   canonical.threads = defaults.threads;
+  // Where a run trains changes only rounding: a GPU run may resume on CPU ranks and back.
+  canonical.device = defaults.device;
+  canonical.cuda_tf32 = defaults.cuda_tf32;
   canonical.out = defaults.out;
   canonical.progress = defaults.progress;
   canonical.gallery = defaults.gallery;
@@ -770,6 +780,10 @@ void validate(const TrainConfig& c) {
               "an integer >= 0 (0: once per epoch)");
   check_range(c.virtual_shards >= 1, "virtual_shards", c.virtual_shards, "an integer >= 1");
   check_range(c.threads >= 0, "threads", c.threads, "an integer >= 0 (0: automatic)");
+  NS_CHECK(c.device != "cuda" || c.precision == "float32",
+           "device = \"cuda\" trains in float32 only, but precision = \"{}\"; set precision = \"float32\" "
+           "or device = \"cpu\"",
+           c.precision);
   check_range(c.divergence_limit > 0, "divergence_limit", c.divergence_limit, "a number > 0");
   check_range(c.gallery >= 0, "gallery", c.gallery, "an integer >= 0 (0: no gallery)");
   check_range(c.checkpoint_every >= 0, "checkpoint_every", c.checkpoint_every, "an integer >= 0");

@@ -15,6 +15,7 @@
 #include "normscale/metrics/support_vectors.hpp"
 #include "normscale/metrics/weight_metrics.hpp"
 #include "normscale/train/config_io.hpp"
+#include "normscale/train/device_engine.hpp"
 #include "normscale/train/instruments.hpp"
 #include "normscale/train/model_factory.hpp"
 #include "normscale/train/run_outputs.hpp"
@@ -29,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <type_traits>
 
 namespace normscale {
 
@@ -56,6 +58,24 @@ TrainerOptions trainer_options(const TrainConfig& config) {
   o.exact_multiplier_update = config.objective.alpha_update == "exact";
   o.unbiased_estimator = config.objective.estimator == "unbiased";
   return o;
+}
+
+// The GPU engine for device = "cuda" (float32 only; validate() rejects float64 with cuda), else none:
+// the CPU Trainer trains.
+template <class T>
+std::unique_ptr<TrainingEngine<T>> make_device_engine(const TrainConfig& config, Communicator& comm,
+                                                      const Dataset& train, Network<T>& network,
+                                                      Objective<T>& objective) {
+  if (config.device != "cuda") return nullptr;
+  if constexpr (std::is_same_v<T, float>) {
+    CudaEngineOptions cuda;
+    cuda.tf32 = config.cuda_tf32;
+    cuda.square = SquareTargets{config.objective.square_targets == "pm1", config.objective.square_k,
+                                config.objective.square_m};
+    return make_cuda_engine(trainer_options(config), cuda, comm, train, train.global_rows(), network, objective);
+  } else {
+    NS_FAIL("device = \"cuda\" trains in float32 only; set precision = \"float32\" or device = \"cpu\"");
+  }
 }
 
 // Step times and bytes accumulated between two evaluations.
@@ -86,6 +106,7 @@ class Run {
         network_(make_network<T>(config.model, data.train, output_width(config, data.train), comm)),
         objective_(make_objective<T>(config.objective, data.train, network_->output_width())),
         trainer_(trainer_options(config), comm, data.train, data.train.global_rows(), *network_, *objective_),
+        device_engine_(make_device_engine<T>(config, comm, data.train, *network_, *objective_)),
         shard_{comm.rank(), comm.size(), config.virtual_shards} {
     network_->initialize({config.model.init, config.model.init_scale}, config.seed);
     // Same seed, same weights: checked rather than assumed (a different BLAS or build on one node).
@@ -94,6 +115,8 @@ class Run {
                                         static_cast<uInt>(p.size() * sizeof(T))),
                             "the initial weights (checksum)");
     if (config.resume) resume();
+    // The engine trains from the host's initial (or resumed) weights, momentum and multipliers.
+    engine().load_from_host();
     if (comm.is_root()) {
       std::filesystem::create_directories(config.out);
       // A fresh run replaces the directory's history: an older run's checkpoints must not be resumed
@@ -105,10 +128,13 @@ class Run {
     }
   }
 
+  // The engine that trains: the GPU's for device = "cuda", else the CPU Trainer.
+  TrainingEngine<T>& engine() { return device_engine_ ? *device_engine_ : trainer_; }
+
   void train() {
     const Index total = config_.steps > 0 ? config_.steps
-                                          : trainer_.steps_for_epochs(static_cast<double>(config_.epochs));
-    const Index per_epoch = trainer_.steps_for_epochs(1.0);
+                                          : engine().steps_for_epochs(static_cast<double>(config_.epochs));
+    const Index per_epoch = engine().steps_for_epochs(1.0);
     const Index cadence = per_epoch > 1 ? per_epoch : std::max<Index>(1, total / 20);
     const Index eval_every = config_.eval_every > 0 ? config_.eval_every : cadence;
     const Index checkpoint_every = config_.checkpoint_every > 0 ? config_.checkpoint_every : cadence;
@@ -117,16 +143,17 @@ class Run {
                  "{} steps of batch {}{}\n",
                  objective_->name(), data_.train.name, data_.train.global_rows(), data_.validation.global_rows(),
                  data_.test.global_rows(), comm_.size(), network_->parameter_count(), total,
-                 trainer_.global_batch(),
-                 resumed_ ? fmt::format(", resuming at step {}", trainer_.steps_done()) : std::string());
+                 engine().global_batch(),
+                 resumed_ ? fmt::format(", resuming at step {}", engine().steps_done()) : std::string());
+      if (device_engine_) fmt::print("normscale: training on {}\n", device_engine_->device());
       std::fflush(stdout);
     }
     if (!resumed_) evaluate(Interval{});
     Interval interval;
     auto last_progress = Clock::now() - std::chrono::seconds(1);
-    while (trainer_.steps_done() < total) {
+    while (engine().steps_done() < total) {
       const auto step_start = Clock::now();
-      const StepStats stats = trainer_.step();
+      const StepStats stats = engine().step();
       training_seconds_ += std::chrono::duration<double>(Clock::now() - step_start).count();
       training_samples_ += stats.examples;
       if (stats.small_batch > 0) {
@@ -135,7 +162,7 @@ class Run {
       }
       interval.add(stats);
       guard_divergence(stats);
-      const Index step = trainer_.steps_done();
+      const Index step = engine().steps_done();
       if (step % eval_every == 0 || step == total) {
         evaluate(interval);
         interval = Interval{};
@@ -159,16 +186,17 @@ class Run {
   }
 
   void checkpoint() {
-    trainer_.flush_multipliers();
+    engine().flush_multipliers();
+    engine().sync_to_host();
     CheckpointManifest manifest;
     manifest.config_hash = trajectory_hash(config_);
     manifest.seed = config_.seed;
-    manifest.step = trainer_.steps_done();
-    manifest.epoch = trainer_.epochs_done();
+    manifest.step = engine().steps_done();
+    manifest.epoch = engine().epochs_done();
     manifest.virtual_shards = config_.virtual_shards;
     manifest.examples = data_.train.global_rows();
     manifest.per_example = objective_->multipliers() != nullptr ? objective_->multipliers()->per_example() : 0;
-    ModelState<T> model{network_->parameters(), trainer_.optimizer().velocity(), network_->layer_state()};
+    ModelState<T> model{network_->parameters(), engine().velocity(), network_->layer_state()};
     write_checkpoint(config_.out, comm_, manifest, model, objective_->multipliers(), shard_.first_shard(),
                      shard_.last_shard(), static_cast<int>(config_.keep_checkpoints));
   }
@@ -186,9 +214,9 @@ class Run {
         const CheckpointManifest m = load_checkpoint(dir, comm_, expectation(), model, objective_->multipliers(),
                                                      shard_.first_shard(), shard_.last_shard());
         network_->parameters() = model.parameters;
-        trainer_.optimizer().velocity() = model.velocity;
+        engine().velocity() = model.velocity;
         network_->set_layer_state(model.layer_state);
-        trainer_.restore(m.step);
+        engine().restore(m.step);
         resumed_ = true;
         if (comm_.is_root()) {
           if (!failures.empty()) fmt::print(stderr, "normscale: warning: {}falling back to {}\n", failures, dir);
@@ -218,14 +246,14 @@ class Run {
   // right after an evaluation, unlike the current interval's.
   void show_progress(Index total) {
     ProgressState state;
-    state.epoch = trainer_.epochs_done();
-    state.step = trainer_.steps_done();
+    state.epoch = engine().epochs_done();
+    state.step = engine().steps_done();
     state.total_steps = total;
     state.train_error = last_train_error_;
     state.validation_error = last_validation_error_;
     state.samples_per_second = training_seconds_ > 0 ? static_cast<double>(training_samples_) / training_seconds_ : 0.0;
     if (state.samples_per_second > 0) {
-      state.eta_seconds = static_cast<double>((total - state.step) * trainer_.global_batch()) / state.samples_per_second;
+      state.eta_seconds = static_cast<double>((total - state.step) * engine().global_batch()) / state.samples_per_second;
     }
     progress_->update(state);
   }
@@ -233,20 +261,21 @@ class Run {
   void guard_divergence(const StepStats& stats) {
     const double loss = stats.loss_sum / static_cast<double>(stats.examples);
     if (std::isfinite(loss) && std::abs(loss) <= config_.divergence_limit) return;
+    engine().sync_to_host();
     const std::string where = describe_weights_at_divergence();
     const std::string last_good =
         last_good_ ? fmt::format("step {} (train error {:.2f}%, validation error {})", last_good_->step,
                                  last_good_->train_error, last_good_->validation)
                    : std::string("none");
     if (log_) {
-      log_->write({{"event", "diverged"}, {"step", trainer_.steps_done()}, {"epoch", trainer_.epochs_done()},
+      log_->write({{"event", "diverged"}, {"step", engine().steps_done()}, {"epoch", engine().epochs_done()},
                    {"loss", std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json(nullptr)}});
     }
     NS_FAIL("training diverged at step {} (epoch {:.2f}): mean loss {} over the minibatch (limit {} = {:g}); {}. "
             "Last good evaluation: {}. Everything written to {} so far is intact. Hint: lower optim.lr or "
             "objective.s, or raise objective.rho (the published paper-minnorm-sgd preset is known to diverge; "
             "paper-minnorm-sgd-rho is its stable variant).",
-            trainer_.steps_done(), trainer_.epochs_done(), loss, "divergence_limit", config_.divergence_limit,
+            engine().steps_done(), engine().epochs_done(), loss, "divergence_limit", config_.divergence_limit,
             where, last_good, config_.out);
   }
 
@@ -267,15 +296,16 @@ class Run {
   }
 
   void evaluate(const Interval& interval) {
-    const EvalStats train = trainer_.evaluate(data_.train);
-    nlohmann::json record = {{"step", trainer_.steps_done()},
-                             {"epoch", trainer_.epochs_done()},
+    engine().sync_to_host();  // the weight metrics read the host network
+    const EvalStats train = engine().evaluate(data_.train);
+    nlohmann::json record = {{"step", engine().steps_done()},
+                             {"epoch", engine().epochs_done()},
                              {"train_error", train.error_percent()},
                              {"train_loss", train.mean_loss()}};
     for (const auto& [name, split] : {std::pair<const char*, const Dataset*>{"validation", &data_.validation},
                                       std::pair<const char*, const Dataset*>{"test", &data_.test}}) {
       if (split->rows == 0) continue;
-      const EvalStats e = trainer_.evaluate(*split);
+      const EvalStats e = engine().evaluate(*split);
       record[std::string(name) + "_error"] = e.error_percent();
       record[std::string(name) + "_loss"] = e.mean_loss();
     }
@@ -290,7 +320,8 @@ class Run {
     }
     record["layers"] = layers;
     if (objective_->is_minnorm()) {
-      record["lagrangian"] = trainer_.lagrangian();
+      record["lagrangian"] = engine().lagrangian();
+      engine().sync_to_host();  // the multipliers after the flush the Lagrangian did
       const AlphaStats a = global_alpha_stats(comm_, *objective_->multipliers(), support_rule_for(data_.train));
       record["support_vectors"] = a.support;
       record["support_fraction"] = a.support_fraction();
@@ -319,13 +350,14 @@ class Run {
     last_train_error_ = train.error_percent();
     if (record.contains("validation_error")) last_validation_error_ = record["validation_error"].get<double>();
     const std::string validation = last_validation_error_ ? fmt::format("{:.2f}%", *last_validation_error_) : "n/a";
-    last_good_ = LastGood{trainer_.steps_done(), train.error_percent(), validation};
+    last_good_ = LastGood{engine().steps_done(), train.error_percent(), validation};
     if (log_) log_->write(record);
     last_record_ = record;
   }
 
   void finish() {
-    trainer_.flush_multipliers();
+    engine().flush_multipliers();
+    engine().sync_to_host();
     if (const MultiplierStore* store = objective_->multipliers()) {
       export_multipliers(config_.out, comm_, *store, data_.train, config_.gallery);
     }
@@ -336,7 +368,7 @@ class Run {
     };
     std::string summary = fmt::format("normscale: done after {} steps ({:.2f} epochs): train error {}, validation "
                                       "error {}, test error {}, weight norm {:.4g}",
-                                      trainer_.steps_done(), trainer_.epochs_done(), percent("train_error"),
+                                      engine().steps_done(), engine().epochs_done(), percent("train_error"),
                                       percent("validation_error"), percent("test_error"),
                                       last_record_["weight_norm"].get<double>());
     if (last_record_.contains("support_fraction")) {
@@ -356,7 +388,8 @@ class Run {
   DataSplits& data_;
   std::unique_ptr<Network<T>> network_;
   std::unique_ptr<Objective<T>> objective_;
-  Trainer<T> trainer_;
+  Trainer<T> trainer_;  // trains on CPU ranks; on GPU ranks it serves the instruments' host forward passes
+  std::unique_ptr<TrainingEngine<T>> device_engine_;
   DataShard shard_;
   bool resumed_ = false;
   double training_seconds_ = 0.0;

@@ -1,6 +1,8 @@
 // Config parsing, overrides, precedence, round trip, hash and validation (config_io).
 #include "normscale/core/error.hpp"
+#include "normscale/objective/cross_entropy.hpp"
 #include "normscale/train/config_io.hpp"
+#include "normscale/train/device_engine.hpp"
 #include "normscale/train/presets.hpp"
 
 #include <gmock/gmock.h>
@@ -88,6 +90,8 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.optim.decay_power, b.optim.decay_power);
   EXPECT_EQ(a.optim.batch, b.optim.batch);
   EXPECT_EQ(a.precision, b.precision);
+  EXPECT_EQ(a.device, b.device);
+  EXPECT_EQ(a.cuda_tf32, b.cuda_tf32);
   EXPECT_EQ(a.epochs, b.epochs);
   EXPECT_EQ(a.steps, b.steps);
   EXPECT_EQ(a.eval_every, b.eval_every);
@@ -152,6 +156,8 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"optim.decay_power", [](TrainConfig& c) { c.optim.decay_power = 0.5; }},
       {"optim.batch", [](TrainConfig& c) { c.optim.batch = kFullBatch; }},
       {"precision", [](TrainConfig& c) { c.precision = "float64"; }},
+      {"device", [](TrainConfig& c) { c.device = "cuda"; }},
+      {"cuda_tf32", [](TrainConfig& c) { c.cuda_tf32 = true; }},
       {"epochs", [](TrainConfig& c) { c.epochs = 30; }},
       {"steps", [](TrainConfig& c) { c.steps = 100; }},
       {"eval_every", [](TrainConfig& c) { c.eval_every = 10; }},
@@ -476,11 +482,40 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
   EXPECT_THAT(message_for([](TrainConfig& c) { c.data.classes = {3, -1}; }),
               HasSubstr("data.classes[1] = -1"));
 
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.device = "gpu"; }),
+              AllOf(HasSubstr("device = \"gpu\""), HasSubstr("cpu, cuda")));
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.device = "cuda";
+                c.precision = "float64";
+              }),
+              AllOf(HasSubstr("device = \"cuda\""), HasSubstr("float32 only")));
+
   // epochs may be 0 when steps take over.
   TrainConfig by_steps;
   by_steps.epochs = 0;
   by_steps.steps = 10;
   EXPECT_NO_THROW(validate(by_steps));
+}
+
+TEST(ConfigDevice, CudaWithoutTheBackendOrAGpuIsAnErrorNamingTheOption) {
+  std::string why;
+  if (cuda_backend_built() && cuda_usable(&why)) GTEST_SKIP() << "a CUDA device is present: tests/gpu cover it";
+  Dataset d;
+  d.name = "tiny";
+  d.rows = 4;
+  d.cols = 2;
+  d.num_classes = 2;
+  d.features.assign(8, 0.5f);
+  d.labels = {0, 1, 0, 1};
+  auto net = make_mlp<float>({2, {3}, 2, "relu", true});
+  CrossEntropy<float> objective;
+  LocalComm comm;
+  TrainerOptions options;
+  options.batch = 2;
+  options.virtual_shards = 2;
+  const std::string message =
+      error_of([&] { make_cuda_engine(options, CudaEngineOptions{}, comm, d, d.rows, *net, objective); });
+  EXPECT_THAT(message, AllOf(HasSubstr("device = \"cuda\""), HasSubstr("device = \"cpu\"")));
 }
 
 TEST(ConfigValidate, AgainstDataRejectsBatchLargerThanTrainingSetAndAMismatchedClassSubset) {

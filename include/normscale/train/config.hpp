@@ -78,6 +78,8 @@ struct TrainConfig {
   ObjectiveConfig objective;
   OptimConfig optim;
   std::string precision = "float32";  // "float32" or "float64"
+  std::string device = "cpu";       // "cpu" or "cuda" (one GPU per rank: local rank mod device count)
+  bool cuda_tf32 = false;           // device = cuda: fp32 GEMMs may use TF32 tensor cores
   std::int64_t epochs = 3;
   std::int64_t steps = 0;           // if > 0, overrides epochs
   std::int64_t eval_every = 0;      // steps between evaluations; 0 = once per epoch

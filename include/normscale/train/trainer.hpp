@@ -9,6 +9,7 @@
 #include "normscale/objective/objective.hpp"
 #include "normscale/optim/sgd.hpp"
 #include "normscale/train/sampler.hpp"
+#include "normscale/train/training_engine.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -28,57 +29,35 @@ struct TrainerOptions {
   bool unbiased_estimator = false;      // Minnorm: data term scaled by P/Q
 };
 
-// What one step did, summed over all ranks.
-struct StepStats {
-  double loss_sum = 0.0;        // reporting loss over the global minibatch
-  Index examples = 0;           // global minibatch size
-  double compute_seconds = 0.0; // forward, objective, backward, optimizer (this rank)
-  double comm_seconds = 0.0;    // gradient and scalar allreduce (this rank)
-  double multiplier_seconds = 0.0;
-  double bytes_reduced = 0.0;
-  // Gradient-noise-scale sample (0 when not taken this step): batch Q/p and Q, and the squared norms
-  // of the mean data gradient over one rank's part (averaged over ranks) and over the global batch.
-  double small_batch = 0.0;
-  double small_batch_grad_sq = 0.0;
-  double big_batch_grad_sq = 0.0;
-};
-
-// Error and loss of the model on a whole data set (summed over ranks).
-struct EvalStats {
-  Index count = 0;
-  Index errors = 0;
-  double loss_sum = 0.0;
-  double error_percent() const { return count > 0 ? 100.0 * static_cast<double>(errors) / static_cast<double>(count) : 0.0; }
-  double mean_loss() const { return count > 0 ? loss_sum / static_cast<double>(count) : 0.0; }
-};
-
 template <class T>
-class Trainer {
+class Trainer final : public TrainingEngine<T> {
  public:
   // `train` holds this rank's rows (whole virtual shards); `total_examples` is the global P.
   Trainer(const TrainerOptions& options, Communicator& comm, const Dataset& train, Index total_examples,
           Network<T>& network, Objective<T>& objective);
 
-  StepStats step();
+  std::string device() const override { return "cpu"; }
+  StepStats step() override;
   // Applies a multiplier update that full-batch exact mode fused into the next forward pass.
-  void flush_multipliers();
-  EvalStats evaluate(const Dataset& data);
+  void flush_multipliers() override;
+  EvalStats evaluate(const Dataset& data) override;
   // Evaluation-mode forward over all rows of `data` in chunks of consecutive rows; `visit` gets the
   // chunk's rows and outputs (the network's activations stay readable during the call).
   void forward_each_chunk(const Dataset& data,
                           const std::function<void(std::span<const Index>, const Matrix<T>&)>& visit);
   // Augmented Lagrangian over the whole training set (Minnorm), at the current weights and multipliers.
-  double lagrangian();
+  double lagrangian() override;
   // Support vectors over all ranks (examples with any alpha > 0).
-  Index support_count();
+  Index support_count() override;
 
-  Index steps_done() const { return step_; }
-  Index global_batch() const { return batch_; }
-  double epochs_done() const { return sampler_.epochs(step_); }
-  Index steps_for_epochs(double epochs) const { return sampler_.steps_for_epochs(epochs); }
+  Index steps_done() const override { return step_; }
+  Index global_batch() const override { return batch_; }
+  double epochs_done() const override { return sampler_.epochs(step_); }
+  Index steps_for_epochs(double epochs) const override { return sampler_.steps_for_epochs(epochs); }
   Sgd<T>& optimizer() { return optimizer_; }
+  std::vector<T>& velocity() override { return optimizer_.velocity(); }
   // Continues at `step` (after loading a checkpoint); the minibatch stream is a function of the step.
-  void restore(Index step);
+  void restore(Index step) override;
 
  private:
   void gather(const std::vector<Index>& rows, Matrix<T>& x) const;

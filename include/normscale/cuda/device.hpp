@@ -1,0 +1,83 @@
+// One rank's GPU: which device it drives, device memory that frees itself, and the context (cuBLAS
+// handle, compute and communication streams) the backend's pieces share. Host-only header: the CUDA
+// handle types appear only as forward-declared pointers.
+#pragma once
+
+#include "normscale/comm/communicator.hpp"
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+struct CUstream_st;   // cudaStream_t
+struct CUevent_st;    // cudaEvent_t
+struct cublasContext; // cublasHandle_t
+
+namespace normscale {
+
+// Devices this process can use; 0 where there is no driver or no GPU (`why` then says which). Never throws.
+int cuda_device_count(std::string* why = nullptr);
+// The rank's index among the ranks on its node (MPI_COMM_TYPE_SHARED for an MpiComm; 0 for LocalComm).
+int node_local_rank(Communicator& comm);
+// Makes device (local rank mod device count) current for this thread and returns it. Throws naming
+// `option` when no GPU is usable.
+int select_cuda_device(Communicator& comm, const char* option = "device");
+std::string cuda_device_name(int device);
+
+// Device memory of `size` elements of T (not initialised); move-only.
+template <class T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(std::size_t size) { resize(size); }
+  ~DeviceBuffer();
+  DeviceBuffer(DeviceBuffer&& other) noexcept;
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  // Reallocates when the size changes; the contents are then undefined.
+  void resize(std::size_t size);
+  // Grows only (keeps the allocation when it is large enough).
+  void reserve(std::size_t size) {
+    if (size > size_) resize(size);
+  }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  // Blocking copies (the whole buffer is resized to the host data on upload).
+  void upload(std::span<const T> host);
+  void download(std::span<T> host) const;
+  void zero(CUstream_st* stream = nullptr);
+
+ private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// cuBLAS handle plus the two streams of one rank: kernels and GEMMs run on compute(), gradient
+// allreduces on communication(), ordered by events.
+class CudaContext {
+ public:
+  // Uses the current device (select_cuda_device first). tf32: fp32 GEMMs may use TF32 tensor cores.
+  explicit CudaContext(bool tf32 = false);
+  ~CudaContext();
+  CudaContext(const CudaContext&) = delete;
+  CudaContext& operator=(const CudaContext&) = delete;
+
+  int device() const { return device_; }
+  CUstream_st* compute() const { return compute_; }
+  CUstream_st* communication() const { return communication_; }
+  cublasContext* blas() const { return blas_; }
+  void synchronize() const;
+
+ private:
+  int device_ = 0;
+  CUstream_st* compute_ = nullptr;
+  CUstream_st* communication_ = nullptr;
+  cublasContext* blas_ = nullptr;
+};
+
+}  // namespace normscale

@@ -1,0 +1,156 @@
+// Device selection, DeviceBuffer and CudaContext, and the text helpers of the checking macros.
+#include "normscale/cuda/device.hpp"
+
+#include "cuda/check.hpp"
+#include "normscale/comm/mpi_comm.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <cstdint>
+
+namespace normscale {
+
+namespace cuda_detail {
+
+std::string host_name() {
+  std::array<char, 256> name{};
+  if (gethostname(name.data(), name.size() - 1) != 0) return "this host";
+  return name.data();
+}
+
+const char* cublas_status_text(cublasStatus_t status) {
+  const char* name = cublasGetStatusName(status);
+  return name != nullptr ? name : "unknown cuBLAS status";
+}
+
+}  // namespace cuda_detail
+
+int cuda_device_count(std::string* why) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    if (why != nullptr) *why = fmt::format("{} ({})", cudaGetErrorString(status), cudaGetErrorName(status));
+    cudaGetLastError();  // not sticky: leave no error behind for the next call
+    return 0;
+  }
+  if (count == 0 && why != nullptr) *why = "the driver reports no CUDA device";
+  return count;
+}
+
+int node_local_rank(Communicator& comm) {
+  auto* mpi = dynamic_cast<MpiComm*>(&comm);
+  if (mpi == nullptr || comm.size() == 1) return 0;
+  MPI_Comm node = MPI_COMM_NULL;
+  int rank = 0;
+  if (MPI_Comm_split_type(mpi->native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node) != MPI_SUCCESS) {
+    NS_FAIL("MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) failed while choosing this rank's GPU");
+  }
+  MPI_Comm_rank(node, &rank);
+  MPI_Comm_free(&node);
+  return rank;
+}
+
+int select_cuda_device(Communicator& comm, const char* option) {
+  std::string why;
+  const int count = cuda_device_count(&why);
+  NS_CHECK(count > 0,
+           "{} = \"cuda\": rank {} on {} has no usable CUDA device ({}); run on a GPU node or use {} = \"cpu\"",
+           option, comm.rank(), cuda_detail::host_name(), why, option);
+  const int device = node_local_rank(comm) % count;
+  NS_CUDA_CHECK(cudaSetDevice(device));
+  return device;
+}
+
+std::string cuda_device_name(int device) {
+  cudaDeviceProp properties{};
+  NS_CUDA_CHECK(cudaGetDeviceProperties(&properties, device));
+  return properties.name;
+}
+
+template <class T>
+DeviceBuffer<T>::~DeviceBuffer() {
+  if (data_ != nullptr) cudaFree(data_);
+}
+
+template <class T>
+DeviceBuffer<T>::DeviceBuffer(DeviceBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
+  other.data_ = nullptr;
+  other.size_ = 0;
+}
+
+template <class T>
+DeviceBuffer<T>& DeviceBuffer<T>::operator=(DeviceBuffer&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) cudaFree(data_);
+    data_ = other.data_;
+    size_ = other.size_;
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+template <class T>
+void DeviceBuffer<T>::resize(std::size_t size) {
+  if (size == size_) return;
+  if (data_ != nullptr) NS_CUDA_CHECK(cudaFree(data_));
+  data_ = nullptr;
+  size_ = 0;
+  if (size == 0) return;
+  void* memory = nullptr;
+  const cudaError_t status = cudaMalloc(&memory, size * sizeof(T));
+  NS_CHECK(status == cudaSuccess, "cudaMalloc of {} MiB failed on {}: {}; the model, batch or data shard is too "
+           "large for this GPU (use more ranks or a smaller batch)",
+           static_cast<double>(size * sizeof(T)) / (1024.0 * 1024.0), cuda_detail::host_name(),
+           cudaGetErrorString(status));
+  data_ = static_cast<T*>(memory);
+  size_ = size;
+}
+
+template <class T>
+void DeviceBuffer<T>::upload(std::span<const T> host) {
+  resize(host.size());
+  // The backend's streams do not synchronise with the legacy default stream: wait on both sides.
+  NS_CUDA_CHECK(cudaDeviceSynchronize());
+  if (!host.empty()) NS_CUDA_CHECK(cudaMemcpy(data_, host.data(), host.size_bytes(), cudaMemcpyHostToDevice));
+  NS_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+template <class T>
+void DeviceBuffer<T>::download(std::span<T> host) const {
+  NS_CHECK(host.size() <= size_, "device buffer holds {} values; {} were asked for", size_, host.size());
+  NS_CUDA_CHECK(cudaDeviceSynchronize());
+  if (!host.empty()) NS_CUDA_CHECK(cudaMemcpy(host.data(), data_, host.size_bytes(), cudaMemcpyDeviceToHost));
+}
+
+template <class T>
+void DeviceBuffer<T>::zero(CUstream_st* stream) {
+  if (size_ > 0) NS_CUDA_CHECK(cudaMemsetAsync(data_, 0, size_ * sizeof(T), stream));
+}
+
+template class DeviceBuffer<float>;
+template class DeviceBuffer<double>;
+template class DeviceBuffer<std::int32_t>;
+template class DeviceBuffer<unsigned long long>;
+template class DeviceBuffer<unsigned char>;
+
+CudaContext::CudaContext(bool tf32) {
+  NS_CUDA_CHECK(cudaGetDevice(&device_));
+  NS_CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
+  NS_CUDA_CHECK(cudaStreamCreateWithFlags(&communication_, cudaStreamNonBlocking));
+  NS_CUBLAS_CHECK(cublasCreate(&blas_));
+  NS_CUBLAS_CHECK(cublasSetStream(blas_, compute_));
+  // Default math is true fp32; TF32 tensor cores only when asked for (cuda_tf32 = true).
+  NS_CUBLAS_CHECK(cublasSetMathMode(blas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+}
+
+CudaContext::~CudaContext() {
+  if (blas_ != nullptr) cublasDestroy(blas_);
+  if (compute_ != nullptr) cudaStreamDestroy(compute_);
+  if (communication_ != nullptr) cudaStreamDestroy(communication_);
+}
+
+void CudaContext::synchronize() const { NS_CUDA_CHECK(cudaStreamSynchronize(compute_)); }
+
+}  // namespace normscale

@@ -1,0 +1,79 @@
+// Launchers of the few kernels the GPU backend needs besides cuBLAS: gather, fused bias+activation,
+// the ReLU mask of the backward pass, the objectives' output gradients / losses / multiplier updates,
+// the fused SGD update and reductions. Plain pointers and a stream; callers check the launch.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace normscale::kernels {
+
+// The objective as the kernels see it (mirrors CrossEntropy, Square and Minnorm of objective/).
+enum class ObjectiveKind : int { kCrossEntropy = 0, kSquare = 1, kMinnorm = 2 };
+enum class MinnormKind : int { kRegression = 0, kBinary = 1, kMulticlass = 2 };
+
+struct ObjectiveSpec {
+  ObjectiveKind kind = ObjectiveKind::kCrossEntropy;
+  MinnormKind task = MinnormKind::kMulticlass;
+  double rho = 0.0;            // Minnorm
+  double s = 0.0;              // Minnorm multiplier step
+  int plus_minus_one = 0;      // Square: negative target -1
+  double true_weight = 1.0;    // Square: k
+  double true_target = 1.0;    // Square: M
+};
+
+// Where the targets of batch position k live: local row rows[k] (or row_offset + k when rows is
+// null) of labels (classification) or targets (row-major, target_cols wide; regression).
+struct RowTargets {
+  const std::int32_t* rows = nullptr;
+  std::int64_t row_offset = 0;
+  const std::int32_t* labels = nullptr;
+  const float* targets = nullptr;
+  int target_cols = 0;
+};
+
+// x[k, :] = features[rows[k], :].
+void gather_rows(const float* features, std::int64_t cols, const std::int32_t* rows, std::int64_t n, float* x,
+                 cudaStream_t stream);
+// out[r, j] = act(out[r, j] + bias[j]) with act = ReLU when relu, identity otherwise; bias may be null.
+void bias_activation(float* out, const float* bias, std::int64_t rows, std::int64_t cols, bool relu,
+                     cudaStream_t stream);
+// delta[i] = 0 where activation[i] <= 0 (the ReLU's backward, from its output).
+void relu_mask(float* delta, const float* activation, std::int64_t count, cudaStream_t stream);
+// dst[k, :] = src[index[k], :] for k < count, where count is read from the device (*device_count).
+void gather_rows_counted(const float* src, std::int64_t cols, const std::int32_t* index, const std::int32_t* device_count,
+                         std::int64_t capacity, float* dst, cudaStream_t stream);
+
+// grad (n x C) = scale * dL/df; *loss_sum += sum of the reporting loss. When active is not null,
+// active[k] = 1 if row k's gradient can be non-zero (Minnorm classification: any alpha > 0), else 0.
+// lagged_update: Minnorm's multiplier update with these outputs, after the gradient has used the
+// old multipliers. alpha is (shard rows x C) doubles, indexed by local row.
+void output_gradient(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
+                     double* alpha, float scale, float* grad, double* loss_sum, std::int32_t* active,
+                     bool lagged_update, cudaStream_t stream);
+// Minnorm's projected multiplier update alpha <- alpha + s (...) with outputs f.
+void update_multipliers(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
+                        double* alpha, cudaStream_t stream);
+// *loss_sum += reporting loss; *errors += classification errors (argmax / sign; none for regression).
+void loss_and_errors(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
+                     bool classification, double* loss_sum, unsigned long long* errors, cudaStream_t stream);
+// *sum += Minnorm's Lagrangian data terms at the current multipliers.
+void lagrangian_data_sum(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
+                         const double* alpha, double* sum, cudaStream_t stream);
+// *count += rows of alpha (rows x C) with any entry > 0.
+void count_support(const double* alpha, std::int64_t rows, int C, unsigned long long* count, cudaStream_t stream);
+
+// SGD with heavy-ball momentum and an L2 term, PyTorch's form, in one pass over the flat buffers:
+// momentum == 0: p -= lr (g + c p); else v = m v + g + c p, p -= lr v.
+void sgd_update(float* params, const float* grad, float* velocity, std::int64_t count, float lr, float momentum,
+                float l2, cudaStream_t stream);
+// *sum += sum of x[i]^2 in double.
+void squared_norm(const float* x, std::int64_t count, double* sum, cudaStream_t stream);
+// index[0..*count) = the positions k < n with flags[k] != 0, in increasing order (one block).
+void compact_flags(const std::int32_t* flags, std::int64_t n, std::int32_t* index, std::int32_t* count,
+                   cudaStream_t stream);
+// y[i] = value.
+void fill(float* y, std::int64_t count, float value, cudaStream_t stream);
+
+}  // namespace normscale::kernels

@@ -1,0 +1,110 @@
+// `normscale train --set device=cuda` end to end against the same run on the CPU: every evaluation
+// record (losses, errors, weight norm, Lagrangian, support fraction) agrees, the run directory is
+// complete, and a GPU run resumed from its checkpoint continues on the uninterrupted run's trajectory.
+#include "gpu_support.hpp"
+
+#include "support/run_command.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+namespace normscale {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kProblem =
+    "--set data.source=separable-2d --set data.synthetic_examples=512 --set data.validation=0 "
+    "--set 'model.hidden=[32, 32]' --set optim.batch=64 --set eval_every=10 --set progress=false "
+    "--set virtual_shards=4";
+const std::string kMinnorm =
+    "--set objective.regime=minnorm --set objective.task=binary --set objective.rho=1 --set objective.s=0.5 "
+    "--set optim.lr=0.002";
+const std::string kSgd =
+    "--set objective.regime=sgd --set optim.lr=0.1 --set optim.momentum=0.9 --set optim.weight_decay=1e-3";
+
+std::vector<nlohmann::json> read_metrics(const fs::path& dir) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(dir / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+fs::path run(const std::string& name, const std::string& arguments) {
+  const fs::path out = fs::temp_directory_path() / ("normscale_gpu_run_" + name);
+  fs::remove_all(out);
+  const auto result = testing::run_normscale("train " + arguments + " --out " + out.string());
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  if (arguments.find("device=cuda") != std::string::npos) {
+    EXPECT_NE(result.output.find("training on cuda:"), std::string::npos) << result.output;
+  }
+  return out;
+}
+
+void expect_same_records(const fs::path& gpu, const fs::path& cpu, double rtol) {
+  const auto a = read_metrics(gpu), b = read_metrics(cpu);
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GE(a.size(), 3u);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE("evaluation " + std::to_string(i));
+    EXPECT_EQ(a[i]["step"], b[i]["step"]);
+    for (const char* key : {"train_loss", "weight_norm", "rho", "lagrangian", "test_loss"}) {
+      if (!b[i].contains(key)) continue;
+      gpu_testing::expect_close(a[i][key].get<double>(), b[i][key].get<double>(), rtol, key);
+    }
+    for (const char* key : {"train_error", "test_error", "support_fraction"}) {
+      if (!b[i].contains(key)) continue;
+      EXPECT_NEAR(a[i][key].get<double>(), b[i][key].get<double>(), 0.5) << key;  // a tie may flip one example
+    }
+  }
+}
+
+TEST(GpuRun, MinnormOnCudaMatchesCpuAndWritesTheRunDirectory) {
+  NS_REQUIRE_CUDA_DEVICE();
+  const std::string common = kProblem + " " + kMinnorm + " --set steps=40";
+  const fs::path gpu = run("minnorm_cuda", common + " --set device=cuda");
+  const fs::path cpu = run("minnorm_cpu", common + " --set device=cpu");
+  expect_same_records(gpu, cpu, 1e-4);
+  for (const char* file : {"config.toml", "layer1_weight.npy", "layer3_weight.npy", "alpha.npy", "support_vectors.csv"}) {
+    EXPECT_TRUE(fs::exists(gpu / file)) << file;
+  }
+}
+
+TEST(GpuRun, SgdWithMomentumOnCudaMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  const std::string common = kProblem + " " + kSgd + " --set steps=40";
+  expect_same_records(run("sgd_cuda", common + " --set device=cuda"), run("sgd_cpu", common + " --set device=cpu"),
+                      1e-4);
+}
+
+TEST(GpuRun, ResumedCudaRunFollowsTheUninterruptedOne) {
+  NS_REQUIRE_CUDA_DEVICE();
+  const std::string common = kProblem + " " + kMinnorm + " --set optim.momentum=0.5 --set checkpoint_every=10";
+  const fs::path whole = run("resume_whole", common + " --set device=cuda --set steps=40");
+  const fs::path part = run("resume_part", common + " --set device=cuda --set steps=20");
+  const auto result = testing::run_normscale("train " + common + " --set device=cuda --set steps=40 --resume --out " +
+                                             part.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  expect_same_records(part, whole, 1e-5);
+  // And a GPU checkpoint resumes on the CPU.
+  const fs::path on_cpu = run("resume_cpu_part", common + " --set device=cuda --set steps=20");
+  const auto cpu_result = testing::run_normscale("train " + common + " --set device=cpu --set steps=40 --resume --out " +
+                                                 on_cpu.string());
+  ASSERT_EQ(cpu_result.exit_code, 0) << cpu_result.output;
+  expect_same_records(on_cpu, whole, 1e-4);
+}
+
+TEST(GpuRun, BatchNormOnCudaIsAClearError) {
+  NS_REQUIRE_CUDA_DEVICE();
+  const auto result = testing::run_normscale("train " + kProblem + " " + kSgd +
+                                             " --set model.batch_norm=true --set steps=2 --set device=cuda --out " +
+                                             (fs::temp_directory_path() / "normscale_gpu_run_bn").string());
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.output.find("model.batch_norm"), std::string::npos) << result.output;
+}
+
+}  // namespace
+}  // namespace normscale
