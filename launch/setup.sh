@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
   zlib1g-dev libpng-dev libsqlite3-dev
+  gnuplot-nox
+  slurm-wlm munge
   dataset-fashion-mnist
 )
 

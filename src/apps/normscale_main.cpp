@@ -4,6 +4,8 @@
 #include "normscale/comm/communicator.hpp"
 #include "normscale/comm/mpi_comm.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/study/report.hpp"
+#include "normscale/study/study_runner.hpp"
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/presets.hpp"
 #include "normscale/train/run.hpp"
@@ -13,11 +15,13 @@
 #include <mpi.h>
 
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // CMake may pass the project version; this fallback must match project(VERSION) in CMakeLists.txt.
@@ -34,16 +38,31 @@ std::unique_ptr<normscale::Communicator> make_communicator() {
   return std::make_unique<normscale::MpiComm>(MPI_COMM_WORLD);
 }
 
+bool mpi_initialized() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  return initialized != 0;
+}
+
+// Outside MPI (the study scheduler, inspect) the process is rank 0 of one.
 int world_rank() {
   int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (mpi_initialized()) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   return rank;
 }
 
 int world_size() {
   int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (mpi_initialized()) MPI_Comm_size(MPI_COMM_WORLD, &size);
   return size;
+}
+
+// The scheduler spawns mpirun children, and an Open MPI singleton that forks is trouble; commands that
+// train nothing do without MPI. Decided from argv, before MPI_Init.
+bool needs_mpi(int argc, char** argv) {
+  if (argc < 2) return true;
+  const std::string_view command = argv[1];
+  return !(command == "study" || command == "inspect" || command == "report");
 }
 
 // Every rank may report; under mpirun one rank failing alone would leave the others waiting in a
@@ -79,6 +98,10 @@ int run_cli(int argc, char** argv) {
       ->type_name("KEY=VALUE");
   train->add_option("--out", out, "run directory (same as --set out=DIR, applied last)")
       ->type_name("DIR");
+  std::string device;
+  train->add_option("--device", device, "cpu or cuda: where this rank trains (same as --set device=..., applied last)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->type_name("DEVICE");
   bool resume = false;
   train->add_flag("--resume", resume,
                   "continue from the newest checkpoint in the run directory (same as --set resume=true)");
@@ -90,16 +113,65 @@ int run_cli(int argc, char** argv) {
   CLI::App* inspect = app.add_subcommand("inspect", "Print the latest figures of a run directory as a table");
   inspect->add_option("RUN", inspect_dir, "run directory (the --out of a training)")->required();
 
+  normscale::StudyRunOptions study_options;
+  std::string status_file;
+  CLI::App* study = app.add_subcommand("study", "Run a study (a grid of trainings) and follow its progress");
+  study->require_subcommand(1);
+  CLI::App* study_run = study->add_subcommand(
+      "run", "Expand STUDY.toml, validate every trial, and run those not done; state in STUDY.db, runs in STUDY.runs/");
+  study_run->add_option("STUDY", study_options.study_file, "study file (TOML)")->required();
+  study_run->add_option("--backend", study_options.backend, "local (mpirun on this machine) or slurm (sbatch job arrays)")
+      ->check(CLI::IsMember({"local", "slurm"}))
+      ->capture_default_str();
+  study_run->add_option("--cores", study_options.cores, "local: cores the trials share (default: every online CPU)")
+      ->check(CLI::PositiveNumber);
+  study_run->add_flag("--dry-run", study_options.dry_run, "list the trials and their commands; run and write nothing");
+  study_run->add_flag("--retry-failed", study_options.retry_failed, "run the failed trials again");
+  study_run->add_option("--mpiexec", study_options.mpiexec, "local: the MPI launcher")->capture_default_str();
+  study_run->add_option("--trainer", study_options.trainer, "the normscale binary the trials run (default: this one)");
+  study_run->add_option("--srun-mpi", study_options.srun_mpi, "slurm: srun --mpi=VALUE (\"\" for plain srun)")
+      ->capture_default_str();
+  study_run->add_option("--partition", study_options.partition, "slurm: sbatch --partition");
+  study_run->add_option("--poll-seconds", study_options.poll_seconds, "slurm: seconds between squeue polls")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  CLI::App* study_status = study->add_subcommand("status", "Counts by state, one line per trial, the best grid points");
+  study_status->add_option("STUDY", status_file, "study file (TOML)")->required();
+
+  std::string report_study;
+  std::string report_out;
+  CLI::App* report = app.add_subcommand(
+      "report", "Write a study's tables (Markdown, CSV) and plots (PNG, SVG) with an index.html; prints its path");
+  report->add_option("STUDY", report_study, "study file (TOML); its database STUDY.db must exist")->required();
+  report->add_option("--out", report_out, "report folder (default: STUDY.report beside the study)")
+      ->type_name("DIR");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     if (error.get_exit_code() != 0) {
       throw normscale::Error(fmt::format("{} (see normscale {}--help)", error.what(),
-                                         train->parsed() ? "train " : ""));
+                                         train->parsed()          ? "train "
+                                         : study_run->parsed()    ? "study run "
+                                         : study_status->parsed() ? "study status "
+                                         : study->parsed()        ? "study "
+                                         : report->parsed()       ? "report "
+                                                                  : ""));
     }
     // --help and --version: only rank 0 prints.
     std::ostringstream discard;
     return is_root ? app.exit(error) : app.exit(error, discard, discard);
+  }
+
+  if (study_run->parsed()) return normscale::run_study(study_options);
+  if (study_status->parsed()) {
+    fmt::print("{}", normscale::study_status(status_file));
+    return 0;
+  }
+
+  if (report->parsed()) {
+    return normscale::run_report_command(
+        report_study, report_out.empty() ? std::nullopt : std::optional<std::filesystem::path>(report_out));
   }
 
   if (inspect->parsed()) {
@@ -119,6 +191,7 @@ int run_cli(int argc, char** argv) {
 
   if (!config_file.empty()) sources.config_file = config_file;
   if (!out.empty()) sources.out = out;
+  if (!device.empty()) sources.overrides.push_back("device=" + device);
   normscale::TrainConfig config = normscale::resolve_config(sources);
   config.resume = config.resume || resume;
   normscale::validate(config);
@@ -130,7 +203,8 @@ int run_cli(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
+  const bool with_mpi = needs_mpi(argc, argv);
+  if (with_mpi) MPI_Init(&argc, &argv);
   int exit_code = 0;
   try {
     exit_code = run_cli(argc, argv);
@@ -140,6 +214,6 @@ int main(int argc, char** argv) {
     // Not a normscale::Error (bad_alloc, a library's own exception): reported the same way.
     exit_code = report_error(error.what());
   }
-  MPI_Finalize();
+  if (with_mpi) MPI_Finalize();
   return exit_code;
 }

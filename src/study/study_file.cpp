@@ -24,7 +24,7 @@ namespace {
 constexpr std::string_view kTopLevelKeys[] = {
     "name",  "preset",        "base",       "regimes",       "batch",         "ranks",
     "seeds", "grid",          "grid_per_batch", "lr_scaling", "base_batch",   "warmup_epochs",
-    "epochs", "steps",        "full_batch_size"};
+    "epochs", "steps",        "full_batch_size", "target_validation_error"};
 
 // Where a study error happened: "<file>:<line>: <study key>: ".
 struct Where {
@@ -379,6 +379,13 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
     NS_CHECK(value && *value >= 0.0, "{}: expected a number >= 0",
              Where{source, "warmup_epochs"}.at(*warmup));
     spec.warmup_epochs = *value;
+  }
+  if (const toml::node* target = document.get("target_validation_error")) {
+    const auto value = target->value<double>();
+    NS_CHECK(value && *value >= 0.0 && *value <= 100.0,
+             "{}: expected a validation error in percent, a number in [0, 100]",
+             Where{source, "target_validation_error"}.at(*target));
+    spec.target_validation_error = *value;
   }
   spec.full_batch_size = integer_of("full_batch_size", spec.full_batch_size);
   spec.epochs = integer_of("epochs", 0);

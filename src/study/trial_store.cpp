@@ -326,6 +326,45 @@ void TrialStore::add_metrics(std::string_view id, std::span<const MetricRow> row
   });
 }
 
+void TrialStore::finish_trial(std::string_view id, TrialState state, const TrialOutcome& outcome,
+                              std::span<const std::pair<std::string, double>> results,
+                              std::span<const MetricRow> rows) {
+  NS_CHECK(state == TrialState::kDone || state == TrialState::kFailed,
+           "study database {}: finish_trial('{}') takes done or failed, not {}", path_.string(), id,
+           trial_state_name(state));
+  in_transaction([&] {
+    Statement update(db_, path_,
+                     "UPDATE trials SET state = ?2, finished = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
+                     "exit_code = ?3, log_tail = ?4, wall_seconds = ?5 WHERE id = ?1");
+    update.bind(1, id)
+        .bind(2, trial_state_name(state))
+        .bind(3, static_cast<std::int64_t>(outcome.exit_code))
+        .bind(4, outcome.log_tail)
+        .bind(5, outcome.wall_seconds);
+    update.step();
+    NS_CHECK(sqlite3_changes(db_) == 1, "study database {}: no trial with id '{}'", path_.string(), id);
+    Statement clear_results(db_, path_, "DELETE FROM results WHERE trial_id = ?1");
+    clear_results.bind(1, id);
+    clear_results.step();
+    Statement clear_metrics(db_, path_, "DELETE FROM metrics WHERE trial_id = ?1");
+    clear_metrics.bind(1, id);
+    clear_metrics.step();
+    Statement insert_result(db_, path_, "INSERT INTO results (trial_id, key, value) VALUES (?1, ?2, ?3)");
+    for (const auto& [key, value] : results) {
+      insert_result.bind(1, id).bind(2, key).bind(3, value);
+      insert_result.step();
+      insert_result.reset();
+    }
+    Statement insert_metric(db_, path_,
+                            "INSERT INTO metrics (trial_id, step, epoch, json) VALUES (?1, ?2, ?3, ?4)");
+    for (const MetricRow& row : rows) {
+      insert_metric.bind(1, id).bind(2, row.step).bind(3, row.epoch).bind(4, row.json);
+      insert_metric.step();
+      insert_metric.reset();
+    }
+  });
+}
+
 std::vector<TrialRecord> TrialStore::trials(std::optional<TrialState> state) const {
   Statement select(db_, path_,
                    fmt::format("SELECT {} FROM trials{} ORDER BY seq", kTrialColumns,

@@ -245,5 +245,15 @@ TEST(StudyFile, GridPointAsJson) {
   EXPECT_THAT(grid_point_json(*at_1024), AllOf(HasSubstr("\"optim.momentum\":"), HasSubstr("\"objective.s\":")));
 }
 
+
+TEST(StudyFile, TargetValidationError) {
+  EXPECT_FALSE(parse_study("", "s.toml").target_validation_error.has_value());
+  EXPECT_DOUBLE_EQ(*parse_study("target_validation_error = 12.5", "s.toml").target_validation_error, 12.5);
+  EXPECT_THAT(error_of([] { parse_study("target_validation_error = \"low\"", "s.toml"); }),
+              HasSubstr("target_validation_error"));
+  EXPECT_THAT(error_of([] { parse_study("target_validation_error = 120", "s.toml"); }),
+              HasSubstr("[0, 100]"));
+}
+
 }  // namespace
 }  // namespace normscale

@@ -176,5 +176,30 @@ TEST_F(TrialStoreTest, FailedUpsertRollsBack) {
   EXPECT_EQ(store.upsert_trials(trials), 6U);
 }
 
+
+TEST_F(TrialStoreTest, FinishTrialReplacesResultsAndMetricsInOneTransaction) {
+  const std::vector<Trial> trials = sample_trials();
+  TrialStore store(db_path());
+  store.upsert_trials(trials);
+  const std::vector<std::pair<std::string, double>> figures = {{"train_error", 1.5}, {"steps", 20}};
+  const std::vector<MetricRow> rows = {{0, 0.0, R"({"step":0})"}, {10, 1.0, R"({"step":10})"}};
+  store.finish_trial(trials[0].id, TrialState::kDone, {0, "tail", 2.5}, figures, rows);
+  // Finished again (a rerun after a crash): replaced, never duplicated.
+  store.finish_trial(trials[0].id, TrialState::kFailed, {3, "boom", 1.0}, figures, rows);
+  EXPECT_EQ(store.metrics(trials[0].id).size(), 2U);
+  EXPECT_EQ(store.results(trials[0].id).size(), 2U);
+  const TrialRecord record = *store.trial(trials[0].id);
+  EXPECT_EQ(record.state, TrialState::kFailed);
+  EXPECT_EQ(record.exit_code, 3);
+  EXPECT_EQ(record.log_tail, "boom");
+  EXPECT_FALSE(record.finished.empty());
+
+  // A failure inside (an unknown trial) leaves nothing behind.
+  EXPECT_THROW(store.finish_trial("0000000000000000", TrialState::kDone, {}, figures, rows), Error);
+  EXPECT_THROW(store.finish_trial(trials[1].id, TrialState::kRunning, {}, figures, rows), Error);
+  EXPECT_TRUE(store.metrics(trials[1].id).empty());
+  EXPECT_EQ(store.trial(trials[1].id)->state, TrialState::kPending);
+}
+
 }  // namespace
 }  // namespace normscale

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,9 @@ struct StudySpec {
   std::int64_t full_batch_size = 50000; // Q used by the scaling rule for batch "full"
   std::int64_t epochs = 0;              // budget: `epochs` or `steps` (0: the base config's)
   std::int64_t steps = 0;
+  // `target_validation_error` (percent): steps and time to reach it are recorded per trial (Shallue et
+  // al. 2018); absent: not measured.
+  std::optional<double> target_validation_error;
 };
 
 // One point of the expanded study, fully resolved and validated.

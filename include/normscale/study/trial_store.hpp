@@ -78,6 +78,12 @@ class TrialStore {
   // Sets (or replaces) one final figure of a trial.
   void record_result(std::string_view id, std::string_view key, double value);
   void add_metrics(std::string_view id, std::span<const MetricRow> rows);
+  // Records how a trial ended in one transaction: its state and outcome, its final figures and its
+  // metrics, replacing any it had. A scheduler killed part-way leaves the trial unfinished, never half
+  // recorded, and a trial finished twice (a rerun after a crash) never duplicates metric rows.
+  void finish_trial(std::string_view id, TrialState state, const TrialOutcome& outcome,
+                    std::span<const std::pair<std::string, double>> results,
+                    std::span<const MetricRow> rows);
 
   // Trials in insertion order, all or those in one state.
   std::vector<TrialRecord> trials(std::optional<TrialState> state = std::nullopt) const;

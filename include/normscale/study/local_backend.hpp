@@ -1,0 +1,30 @@
+// The local backend: each trial as `mpirun -np p normscale train ...` on this machine, packed onto its
+// cores, with a progress display; SIGINT / SIGTERM stop the trials and leave them pending.
+#pragma once
+
+#include "normscale/study/study_file.hpp"
+#include "normscale/study/study_layout.hpp"
+#include "normscale/study/study_progress.hpp"
+#include "normscale/study/trial_command.hpp"
+#include "normscale/study/trial_store.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+namespace normscale {
+
+struct LocalOptions {
+  LocalLauncher launcher;
+  std::int64_t cores = 1;                // cores the trials may occupy together
+  std::optional<double> target;          // target validation error (percent)
+  double lock_wait_seconds = 60.0;       // for a previous run of a trial to let go of its directory
+};
+
+// Runs `queue` (trials in the store, not done) in order; `counts` are the study's counts at the start
+// and are kept up to date. Returns the signal that stopped it (its running trials were stopped and set
+// pending again), or nullopt when every trial of the queue ended.
+std::optional<int> run_local(std::span<const Trial* const> queue, TrialStore& store, const StudyLayout& layout,
+                             const LocalOptions& options, StudyProgress& progress, StudyCounts& counts);
+
+}  // namespace normscale

@@ -1,0 +1,52 @@
+// A study's trials as the report sees them: the expansion of the study file joined with the database.
+#pragma once
+
+#include "normscale/study/study_file.hpp"
+#include "normscale/study/trial_store.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace normscale {
+
+// One evaluation of a trial's metrics.jsonl, the figures the plots use (absent keys stay empty).
+struct MetricPoint {
+  std::int64_t step = 0;
+  double epoch = 0.0;
+  std::map<std::string, double> values;  // validation_error, weight_norm, support_fraction, samples_per_s, ...
+};
+
+struct ReportTrial {
+  TrialRecord record;
+  std::string grid_label;                 // "optim.lr=0.1 objective.s=0.0002", "" without a grid
+  double lr = 0.0;                        // optim.lr as trained (after batch scaling)
+  std::map<std::string, double> results;  // the results table, by key
+  std::vector<MetricPoint> metrics;       // by step
+
+  std::optional<double> result(const std::string& key) const;
+  bool done() const { return record.state == TrialState::kDone; }
+};
+
+struct StudyData {
+  std::string name;
+  std::vector<std::string> regimes;       // study-file order
+  std::vector<std::int64_t> batches;      // study-file order (kFullBatch for "full")
+  std::vector<std::int64_t> ranks;
+  std::int64_t full_batch_size = 50000;
+  std::optional<double> target_validation_error;  // percent; what steps/seconds_to_target measure
+  std::vector<ReportTrial> trials;        // expansion order
+  std::size_t stale_trials = 0;           // database trials of this study the file no longer expands to
+};
+
+// Expands `spec`, reads its trials, results and metrics from `database` (which must exist: the
+// runner creates it). A trial the runner has not stored yet is reported as pending.
+StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& database);
+
+// "128", or "full" for kFullBatch.
+std::string batch_label(std::int64_t batch);
+
+}  // namespace normscale

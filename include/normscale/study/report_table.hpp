@@ -1,0 +1,74 @@
+// The Table-1-style summary: hyperparameters selected per (regime, batch) by best mean validation
+// error (Shallue et al. 2018), then mean ± std over seeds per (regime, batch, ranks); Markdown and CSV.
+#pragma once
+
+#include "normscale/study/report_data.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace normscale {
+
+// Mean and sample standard deviation (n - 1; 0 for one value) of the values that exist.
+struct Stat {
+  std::size_t n = 0;
+  double mean = 0.0;
+  double std = 0.0;
+};
+Stat summarize(const std::vector<double>& values);
+
+// One figure of the table: a results key, its header and how many decimals it is shown with.
+struct TableColumn {
+  std::string_view key;     // results key, also the CSV column stem
+  std::string_view header;  // Markdown / HTML header
+  int decimals;             // fixed decimals; < 0: 4 significant digits
+};
+// validation, test and train error (%), weight norm, support fraction, wall time, steps and seconds
+// to the target validation error.
+const std::vector<TableColumn>& table_columns();
+
+struct TableRow {
+  std::string regime;
+  std::int64_t batch = 0;
+  std::int64_t ranks = 1;
+  bool selected = false;        // a grid point was selected (false: nothing done yet)
+  std::string grid_label;       // the selected grid point ("" without a grid)
+  std::optional<double> lr;     // optim.lr as trained at the selected point
+  std::map<std::string, Stat> stats;  // by results key, over the selected done trials
+  std::size_t trials = 0;       // trials at the selected point (every seed)
+  std::size_t done = 0;
+  std::size_t failed = 0;
+  std::vector<const ReportTrial*> selected_trials;  // the done ones, by seed
+  // Shallue et al.'s steps / time to result: at the grid point of this (regime, batch) whose trials all
+  // reach the target in the fewest steps on average (over every rank count), the mean ± std over its
+  // done trials at this rank count. No such point: n = 0.
+  std::string fastest_grid_label;
+  Stat steps_to_target;
+  Stat seconds_to_target;
+};
+
+// One row per (regime, batch, ranks), in study-file order. A (regime, batch) with one grid point
+// selects it; with several, select_hyperparameters (selection.hpp) picks the one with the lowest mean
+// validation_error over its done trials at every rank count (ties: the first in expansion order);
+// none done: selected = false.
+std::vector<TableRow> build_table(const StudyData& data);
+
+// "12.34 ± 0.56", "12.34" (one value) or "—" (none).
+std::string format_stat(const Stat& stat, int decimals);
+std::string table_markdown(const StudyData& data, const std::vector<TableRow>& rows);
+std::string table_csv(const std::vector<TableRow>& rows);
+std::string all_trials_csv(const StudyData& data);
+
+// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+std::string csv_field(std::string_view text);
+// A Markdown table cell: '|' escaped, line breaks as spaces.
+std::string markdown_cell(std::string_view text);
+
+inline constexpr std::string_view kMissing = "—";
+
+}  // namespace normscale

@@ -1,0 +1,62 @@
+// Hyperparameter selection as in Shallue et al. 2018: per (regime, batch size) the best grid point by
+// validation error, and the steps and training time to reach a target validation error.
+#pragma once
+
+#include "normscale/study/trial_store.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace normscale {
+
+// One evaluation of a trial: its step, validation error (percent; absent without a validation split)
+// and the training time up to it.
+struct EvaluationPoint {
+  std::int64_t step = 0;
+  std::optional<double> validation_error;
+  double seconds = 0.0;
+};
+
+// The evaluations of metrics rows, in order. The time is `wall_seconds` when a row has it, else the
+// running sum of the intervals' time_compute_s + time_comm_s + time_multiplier_s (training time,
+// evaluations excluded; it carries over a resume, since the rows before the checkpoint are kept).
+std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows);
+
+struct TimeToTarget {
+  std::int64_t steps = 0;
+  double seconds = 0.0;
+};
+// The first evaluation with validation error <= target; nullopt when none reaches it.
+std::optional<TimeToTarget> time_to_target(std::span<const EvaluationPoint> points, double target);
+
+// What selection needs of one finished trial.
+struct TrialSummary {
+  std::string id;
+  std::string regime;
+  std::int64_t batch = 0;
+  std::string grid_json;                    // the hyperparameter point (seeds and ranks aside)
+  std::optional<double> validation_error;   // final; absent: the trial is no candidate
+  std::optional<TimeToTarget> to_target;    // absent: did not reach the target
+};
+
+struct Selection {
+  std::string regime;
+  std::int64_t batch = 0;
+  // The grid point with the lowest validation error averaged over its trials (seeds, rank counts).
+  std::string best_grid;
+  double best_validation_error = 0.0;
+  std::vector<std::string> best_trials;
+  // The grid point whose trials all reach the target in the fewest steps on average (absent: none does).
+  std::optional<std::string> fastest_grid;
+  std::optional<double> steps_to_target;    // mean over the fastest point's trials
+  std::optional<double> seconds_to_target;
+};
+
+// One Selection per (regime, batch) with at least one candidate, in order of first appearance. Ties go
+// to the grid point seen first. Pure.
+std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> trials);
+
+}  // namespace normscale

@@ -1,0 +1,38 @@
+// The SLURM backend: submits the trials as job arrays (one per rank count), polls squeue (sacct, or
+// the trial's own exit_code file, when the job has left the queue) and records the results.
+#pragma once
+
+#include "normscale/study/study_file.hpp"
+#include "normscale/study/study_layout.hpp"
+#include "normscale/study/study_progress.hpp"
+#include "normscale/study/trial_store.hpp"
+
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace normscale {
+
+struct SlurmOptions {
+  std::string trainer;             // absolute path of normscale
+  std::string srun_mpi = "pmix";   // srun --mpi=<this>; "": plain srun
+  std::string partition;
+  double poll_seconds = 5.0;
+  std::optional<double> target;
+};
+
+// Array task ids ("123_4") and their state from `squeue -h -r -o %i|%T` output.
+std::map<std::string, std::string> parse_squeue(std::string_view output);
+// The exit code from `sacct -n -P -X -o State,ExitCode` output ("FAILED|1:0" -> 1, a signal -> 128+s);
+// nullopt when it says nothing usable (accounting disabled, job unknown).
+std::optional<int> parse_sacct_exit_code(std::string_view output);
+
+// Submits `queue`, and follows `submitted_before` (trials left running by an earlier scheduler: still
+// in the queue, finished with an exit_code file, or else submitted again). Returns the stop signal
+// (the jobs were cancelled and the trials set pending) or nullopt when every trial ended.
+std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<const Trial* const> submitted_before,
+                             TrialStore& store, const StudyLayout& layout, const SlurmOptions& options,
+                             StudyProgress& progress, StudyCounts& counts);
+
+}  // namespace normscale

@@ -1,0 +1,33 @@
+// `normscale study run` and `normscale study status`: expand and validate the study, keep the database
+// beside it in step, and hand the trials still to run to a backend.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace normscale {
+
+struct StudyRunOptions {
+  std::filesystem::path study_file;
+  std::string backend = "local";      // "local" or "slurm"
+  std::int64_t cores = 0;             // local: cores for the trials together (0: online CPUs)
+  bool dry_run = false;               // list the trials and their commands, run nothing, write nothing
+  bool retry_failed = false;          // run failed trials again
+  std::string mpiexec = "mpirun";     // local: the MPI launcher
+  std::string trainer;                // the normscale binary (absolute; "": this executable)
+  // slurm
+  std::string srun_mpi = "pmix";      // srun --mpi=<this> ("" : plain srun)
+  std::string partition;              // sbatch --partition ("" : the default partition)
+  double poll_seconds = 5.0;          // between squeue polls
+};
+
+// Runs the study to its end. Returns 0 when every trial is done, 1 when some failed (each named on
+// stderr), or 128 + the signal when SIGINT / SIGTERM stopped it (its running trials are pending again).
+int run_study(const StudyRunOptions& options);
+
+// The study's progress: counts by state and one line per trial (id, state, exit code, wall time, the
+// trial), then the best grid point per (regime, batch) among the trials done.
+std::string study_status(const std::filesystem::path& study_file);
+
+}  // namespace normscale

@@ -1,0 +1,36 @@
+// A finished trial's run directory read back: its evaluations (metrics rows) and final figures.
+#pragma once
+
+#include "normscale/study/trial_store.hpp"
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace normscale {
+
+struct TrialResults {
+  std::vector<MetricRow> rows;                                // one per evaluation, in file order
+  std::vector<std::pair<std::string, double>> figures;        // final figures by key
+  bool diverged = false;                                      // the log ends with {"event":"diverged"}
+};
+
+// From the text of metrics.jsonl (`source` names it in errors). Figures, from the last evaluation:
+// train_error, validation_error, test_error (percent; those present), weight_norm, support_fraction
+// (Minnorm), rho, steps, epochs, train_seconds; steps_to_target and seconds_to_target when `target`
+// is given and reached; diverged (0 or 1). Event lines are not evaluations and are left out of `rows`;
+// a torn last line (a killed run) is skipped.
+TrialResults parse_trial_results(std::string_view jsonl, std::optional<double> target,
+                                 std::string_view source);
+// The same from <dir>/metrics.jsonl; a missing file gives no rows and no figures.
+TrialResults read_trial_results(const std::filesystem::path& run_dir, std::optional<double> target);
+
+// The last `max_lines` lines of a log file (at most `max_bytes` bytes); "" when it cannot be read.
+std::string log_tail(const std::filesystem::path& log, std::size_t max_lines = 30,
+                     std::size_t max_bytes = 4096);
+
+}  // namespace normscale

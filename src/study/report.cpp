@@ -1,0 +1,99 @@
+// write_report and `normscale report`: tables, plots and index.html of a study, written into one folder.
+#include "normscale/study/report.hpp"
+#include "normscale/study/study_layout.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/metrics/atomic_file.hpp"
+#include "normscale/study/report_data.hpp"
+#include "normscale/study/report_gnuplot.hpp"
+#include "normscale/study/report_html.hpp"
+#include "normscale/study/report_plots.hpp"
+#include "normscale/study/report_table.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+namespace normscale {
+namespace {
+
+void write_text(const std::filesystem::path& path, std::string_view text) {
+  write_file_atomically(path.string(), text);
+}
+
+}  // namespace
+
+ReportSummary write_report(const StudySpec& spec, const std::filesystem::path& database,
+                           const std::filesystem::path& out_dir, const ReportOptions& options) {
+  const StudyData data = load_study_data(spec, database);
+  // Fail before writing anything when the plots cannot be drawn.
+  const std::filesystem::path gnuplot = options.plots ? find_gnuplot(options.gnuplot) : std::filesystem::path();
+  const std::vector<TableRow> rows = build_table(data);
+
+  std::error_code error;
+  std::filesystem::create_directories(out_dir, error);
+  NS_CHECK(!error && std::filesystem::is_directory(out_dir), "report: cannot create the folder {}: {}",
+           out_dir.string(), error ? error.message() : "a file of that name is in the way");
+
+  ReportSummary summary;
+  if (data.stale_trials > 0) {
+    summary.notes.push_back(fmt::format("{} trials of study {} in {} are not in the current study file; left out.",
+                                        data.stale_trials, data.name, database.string()));
+  }
+  std::size_t done = 0;
+  for (const ReportTrial& trial : data.trials) done += trial.done() ? 1 : 0;
+  summary.notes.push_back(fmt::format("{} of {} trials done.", done, data.trials.size()));
+  const std::vector<std::string> study_notes = summary.notes;  // the page lists left-out plots with the plots
+
+  write_text(out_dir / "table.md", table_markdown(data, rows));
+  write_text(out_dir / "table.csv", table_csv(rows));
+  write_text(out_dir / "all_trials.csv", all_trials_csv(data));
+
+  std::vector<PlotEntry> entries;
+  if (options.plots) std::filesystem::remove(out_dir / "gnuplot.log", error);
+  for (const Plot& plot : build_plots(data, rows)) {
+    PlotEntry entry{plot.name, plot.title, false, plot.empty_reason};
+    // A plot left out this time must not show last run's image.
+    for (const char* extension : {".dat", ".gp", ".png", ".svg"}) {
+      std::filesystem::remove(out_dir / (plot.name + extension), error);
+    }
+    if (!options.plots) {
+      entry.note = "plots were not requested";
+    } else if (!plot.empty()) {
+      write_text(out_dir / (plot.name + ".dat"), gnuplot_data(plot));
+      write_text(out_dir / (plot.name + ".gp"), gnuplot_script(plot));
+      run_gnuplot(gnuplot, out_dir, plot.name + ".gp");
+      for (const char* extension : {".png", ".svg"}) {
+        const std::filesystem::path image = out_dir / (plot.name + extension);
+        NS_CHECK(std::filesystem::file_size(image, error) > 0 && !error,
+                 "report: gnuplot ran {}.gp but wrote no {} (see {})", plot.name, image.string(),
+                 (out_dir / "gnuplot.log").string());
+      }
+      entry.drawn = true;
+      summary.plots.push_back(plot.name);
+    } else {
+      summary.notes.push_back(fmt::format("{}: left out: {}", plot.name, plot.empty_reason));
+    }
+    entries.push_back(std::move(entry));
+  }
+
+  summary.index = out_dir / "index.html";
+  write_text(summary.index, report_html(data, rows, entries, study_notes));
+  return summary;
+}
+
+ReportSummary write_report(const std::filesystem::path& study_file, const std::filesystem::path& database,
+                           const std::filesystem::path& out_dir, const ReportOptions& options) {
+  return write_report(read_study_file(study_file), database, out_dir, options);
+}
+
+int run_report_command(const std::filesystem::path& study_file, const std::optional<std::filesystem::path>& out_dir) {
+  const StudyLayout layout = study_layout(study_file);
+  const ReportSummary summary = write_report(study_file, layout.database, out_dir.value_or(layout.report));
+  for (const std::string& note : summary.notes) fmt::print("{}\n", note);
+  fmt::print("{}\n", summary.index.string());
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace normscale

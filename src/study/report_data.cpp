@@ -1,0 +1,101 @@
+// Joins a study's expansion with its database: records, results and parsed metrics per trial.
+#include "normscale/study/report_data.hpp"
+
+#include "normscale/core/error.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+
+namespace normscale {
+namespace {
+
+std::string grid_label_of(const Trial& trial) {
+  std::string label;
+  for (const ConfigOverride& item : trial.grid_point) {
+    if (!label.empty()) label += ' ';
+    label += fmt::format("{}={}", item.key, item.value);
+  }
+  return label;
+}
+
+// The numeric top-level figures of one metrics record; a torn or foreign line yields nothing.
+std::optional<MetricPoint> parse_metric(const MetricRow& row) {
+  const nlohmann::json record = nlohmann::json::parse(row.json, nullptr, false);
+  if (!record.is_object() || record.contains("event")) return std::nullopt;
+  MetricPoint point{row.step, row.epoch, {}};
+  for (const auto& [key, value] : record.items()) {
+    if (value.is_number()) point.values[key] = value.get<double>();
+  }
+  return point;
+}
+
+}  // namespace
+
+std::optional<double> ReportTrial::result(const std::string& key) const {
+  const auto found = results.find(key);
+  if (found == results.end()) return std::nullopt;
+  return found->second;
+}
+
+std::string batch_label(std::int64_t batch) {
+  return batch == kFullBatch ? std::string("full") : std::to_string(batch);
+}
+
+StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& database) {
+  std::error_code error;
+  NS_CHECK(std::filesystem::is_regular_file(database, error),
+           "report: study database {} does not exist (expected the SQLite file that `normscale study "
+           "run {}` fills; run the study first)",
+           database.string(), spec.source);
+  const TrialStore store(database);
+
+  StudyData data;
+  data.name = spec.name;
+  for (const Regime& regime : spec.regimes) data.regimes.push_back(regime.name);
+  data.batches = spec.batches;
+  data.ranks = spec.ranks;
+  data.full_batch_size = spec.full_batch_size;
+  data.target_validation_error = spec.target_validation_error;
+
+  std::unordered_map<std::string, TrialRecord> stored;
+  for (TrialRecord& record : store.trials()) {
+    const std::string id = record.id;
+    stored.emplace(id, std::move(record));
+  }
+  std::set<std::string> expanded;
+  for (const Trial& trial : expand(spec)) {
+    expanded.insert(trial.id);
+    ReportTrial report;
+    report.grid_label = grid_label_of(trial);
+    report.lr = trial.config.optim.lr;
+    if (const auto found = stored.find(trial.id); found != stored.end()) {
+      report.record = found->second;
+      for (const auto& [key, value] : store.results(trial.id)) report.results[key] = value;
+      for (const MetricRow& row : store.metrics(trial.id)) {
+        if (auto point = parse_metric(row)) report.metrics.push_back(std::move(*point));
+      }
+    } else {
+      // Not stored yet (the runner has not seen this version of the study): pending.
+      report.record.id = trial.id;
+      report.record.study = trial.study;
+      report.record.batch = trial.batch;
+      report.record.ranks = trial.ranks;
+      report.record.seed = trial.seed;
+      report.record.grid_json = grid_point_json(trial);
+      report.record.warmup_epochs = trial.warmup_epochs;
+    }
+    // The study file names the regime; the database may hold an older name for the same config.
+    report.record.regime = trial.regime;
+    data.trials.push_back(std::move(report));
+  }
+  for (const auto& [id, record] : stored) {
+    if (record.study == spec.name && !expanded.contains(id)) ++data.stale_trials;
+  }
+  return data;
+}
+
+}  // namespace normscale

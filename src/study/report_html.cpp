@@ -1,0 +1,112 @@
+// The report's index.html: summary table, plots (or a note per plot left out) and every trial.
+#include "normscale/study/report_html.hpp"
+
+#include <fmt/format.h>
+
+namespace normscale {
+namespace {
+
+constexpr std::string_view kStyle = R"css(
+body { font-family: sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; font-size: 0.85em; margin-bottom: 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; }
+td.num { text-align: right; white-space: nowrap; }
+th { background: #f0f0f0; }
+figure { display: inline-block; margin: 0.5em; }
+figure img { width: 640px; }
+p.note { color: #666; margin: 0.2em 0; }
+)css";
+
+std::string cell(std::string_view text, bool number = false) {
+  return fmt::format("<td{}>{}</td>", number ? " class=\"num\"" : "", html_escape(text));
+}
+
+std::string summary_table(const std::vector<TableRow>& rows) {
+  std::string html = "<table>\n<tr><th>regime</th><th>batch</th><th>ranks</th><th>hyperparameters</th><th>lr</th>";
+  for (const TableColumn& column : table_columns()) html += fmt::format("<th>{}</th>", html_escape(column.header));
+  html += "<th>seeds</th></tr>\n";
+  for (const TableRow& row : rows) {
+    html += "<tr>" + cell(row.regime) + cell(batch_label(row.batch), true) + cell(std::to_string(row.ranks), true);
+    html += cell(!row.selected ? std::string(kMissing) : row.grid_label.empty() ? "(none)" : row.grid_label);
+    html += cell(row.lr ? fmt::format("{:.4g}", *row.lr) : std::string(kMissing), true);
+    for (const TableColumn& column : table_columns()) {
+      html += cell(format_stat(row.stats.at(std::string(column.key)), column.decimals), true);
+    }
+    std::string seeds = fmt::format("{}", row.done);
+    if (row.done < row.trials) seeds += fmt::format(" of {}", row.trials);
+    if (row.failed > 0) seeds += fmt::format(" ({} failed)", row.failed);
+    html += cell(seeds, true) + "</tr>\n";
+  }
+  return html + "</table>\n";
+}
+
+std::string trials_table(const StudyData& data) {
+  std::string html = "<table>\n<tr><th>id</th><th>regime</th><th>batch</th><th>ranks</th><th>seed</th><th>grid</th>"
+                     "<th>state</th><th>validation error %</th><th>test error %</th><th>wall s</th></tr>\n";
+  const auto value = [](const ReportTrial& trial, const char* key, int decimals) {
+    const auto v = trial.result(key);
+    return v ? fmt::format("{:.{}f}", *v, decimals) : std::string(kMissing);
+  };
+  for (const ReportTrial& trial : data.trials) {
+    const TrialRecord& r = trial.record;
+    html += "<tr>" + cell(r.id) + cell(r.regime) + cell(batch_label(r.batch), true) +
+            cell(std::to_string(r.ranks), true) + cell(std::to_string(r.seed), true) +
+            cell(trial.grid_label.empty() ? std::string(kMissing) : trial.grid_label) +
+            cell(trial_state_name(r.state)) + cell(value(trial, "validation_error", 2), true) +
+            cell(value(trial, "test_error", 2), true) +
+            cell(r.wall_seconds ? fmt::format("{:.1f}", *r.wall_seconds) : std::string(kMissing), true) + "</tr>\n";
+  }
+  return html + "</table>\n";
+}
+
+}  // namespace
+
+std::string html_escape(std::string_view text) {
+  std::string escaped;
+  escaped.reserve(text.size());
+  for (const char ch : text) {
+    switch (ch) {
+      case '&': escaped += "&amp;"; break;
+      case '<': escaped += "&lt;"; break;
+      case '>': escaped += "&gt;"; break;
+      case '"': escaped += "&quot;"; break;
+      case '\'': escaped += "&#39;"; break;
+      default: escaped += ch;
+    }
+  }
+  return escaped;
+}
+
+std::string report_html(const StudyData& data, const std::vector<TableRow>& rows, const std::vector<PlotEntry>& plots,
+                        const std::vector<std::string>& notes) {
+  const std::string name = html_escape(data.name);
+  std::string html = fmt::format(
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Study {0}</title>\n"
+      "<style>{1}</style>\n</head>\n<body>\n<h1>Study {0}</h1>\n",
+      name, kStyle);
+  for (const std::string& note : notes) html += fmt::format("<p class=\"note\">{}</p>\n", html_escape(note));
+
+  html += "<h2>Summary</h2>\n<p>Hyperparameters selected per (regime, batch) by the best mean validation error "
+          "over seeds (Shallue et al. 2018); mean ± sample std over the selected done trials; — : no value. "
+          "<a href=\"table.csv\">table.csv</a>, <a href=\"table.md\">table.md</a>.</p>\n";
+  html += summary_table(rows);
+
+  html += "<h2>Plots</h2>\n";
+  for (const PlotEntry& plot : plots) {
+    if (!plot.drawn) continue;
+    html += fmt::format(
+        "<figure><a href=\"{0}.png\"><img src=\"{0}.svg\" alt=\"{1}\"></a><figcaption>{1} "
+        "(<a href=\"{0}.dat\">data</a>, <a href=\"{0}.gp\">gnuplot</a>)</figcaption></figure>\n",
+        html_escape(plot.name), html_escape(plot.title));
+  }
+  for (const PlotEntry& plot : plots) {
+    if (plot.drawn) continue;
+    html += fmt::format("<p class=\"note\">{}: left out: {}</p>\n", html_escape(plot.title), html_escape(plot.note));
+  }
+
+  html += "<h2>Every trial</h2>\n<p><a href=\"all_trials.csv\">all_trials.csv</a> has every result.</p>\n";
+  html += trials_table(data);
+  return html + "</body>\n</html>\n";
+}
+
+}  // namespace normscale

@@ -1,0 +1,238 @@
+// Builds the report's plots (series of points with titles) from the study data and the selected table rows.
+#include "normscale/study/report_plots.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace normscale {
+namespace {
+
+double batch_x(const StudyData& data, std::int64_t batch) {
+  return batch == kFullBatch ? full_batch_x(data) : static_cast<double>(batch);
+}
+
+std::vector<std::pair<double, std::string>> batch_tics(const StudyData& data) {
+  std::vector<std::pair<double, std::string>> tics;
+  for (const std::int64_t batch : data.batches) tics.emplace_back(batch_x(data, batch), batch_label(batch));
+  std::sort(tics.begin(), tics.end());
+  return tics;
+}
+
+// The row each (regime, batch) is drawn from: its smallest rank count with done trials.
+std::vector<const TableRow*> primary_rows(const std::vector<TableRow>& rows) {
+  std::map<std::pair<std::string, std::int64_t>, const TableRow*> best;
+  std::vector<std::pair<std::string, std::int64_t>> order;
+  for (const TableRow& row : rows) {
+    if (row.done == 0) continue;
+    const auto key = std::make_pair(row.regime, row.batch);
+    const auto found = best.find(key);
+    if (found == best.end()) {
+      best.emplace(key, &row);
+      order.push_back(key);
+    } else if (row.ranks < found->second->ranks) {
+      found->second = &row;
+    }
+  }
+  std::vector<const TableRow*> primary;
+  for (const auto& key : order) primary.push_back(best.at(key));
+  return primary;
+}
+
+// The figure `key` of a row: a table column, or Shallue's steps / seconds to the target.
+const Stat& stat_of(const TableRow& row, const std::string& key) {
+  if (key == "steps_to_target") return row.steps_to_target;
+  if (key == "seconds_to_target") return row.seconds_to_target;
+  return row.stats.at(key);
+}
+
+// One figure vs global batch size, a series per regime (or per regime and rank count).
+Plot versus_batch(const StudyData& data, const std::vector<TableRow>& rows, const std::string& key,
+                  bool per_ranks) {
+  Plot plot;
+  plot.log2_x = true;
+  plot.error_bars = true;
+  plot.xlabel = "global batch size";
+  plot.xtics = batch_tics(data);
+  std::vector<const TableRow*> source;
+  if (per_ranks) {
+    for (const TableRow& row : rows) source.push_back(&row);
+  } else {
+    source = primary_rows(rows);
+  }
+  std::map<std::string, std::size_t> index;
+  for (const TableRow* row : source) {
+    const Stat& stat = stat_of(*row, key);
+    if (stat.n == 0) continue;
+    const std::string title = per_ranks && data.ranks.size() > 1
+                                  ? fmt::format("{}, {} rank{}", row->regime, row->ranks, row->ranks == 1 ? "" : "s")
+                                  : row->regime;
+    auto [at, inserted] = index.emplace(title, plot.series.size());
+    if (inserted) plot.series.push_back({title, {}});
+    plot.series[at->second].points.push_back({batch_x(data, row->batch), stat.mean, stat.std});
+  }
+  for (PlotSeries& series : plot.series) {
+    std::sort(series.points.begin(), series.points.end(),
+              [](const PlotPoint& a, const PlotPoint& b) { return a.x < b.x; });
+  }
+  if (plot.empty()) plot.empty_reason = fmt::format("no done trial has a {} result", key);
+  return plot;
+}
+
+// One metric over epochs, a series per (regime, batch), the mean over seeds at each evaluation step.
+Plot over_training(const std::vector<TableRow>& rows, const std::string& key) {
+  Plot plot;
+  plot.xlabel = "epoch";
+  for (const TableRow* row : primary_rows(rows)) {
+    std::map<std::int64_t, std::pair<double, std::vector<double>>> by_step;  // step -> epoch, values
+    for (const ReportTrial* trial : row->selected_trials) {
+      for (const MetricPoint& point : trial->metrics) {
+        const auto value = point.values.find(key);
+        if (value == point.values.end()) continue;
+        auto& slot = by_step[point.step];
+        slot.first = point.epoch;
+        slot.second.push_back(value->second);
+      }
+    }
+    if (by_step.empty()) continue;
+    PlotSeries series{fmt::format("{}, batch {}", row->regime, batch_label(row->batch)), {}};
+    for (const auto& [step, slot] : by_step) {
+      const Stat stat = summarize(slot.second);
+      series.points.push_back({slot.first, stat.mean, 0.0});
+    }
+    plot.series.push_back(std::move(series));
+  }
+  if (plot.empty()) plot.empty_reason = fmt::format("no metrics record of a done trial has {}", key);
+  return plot;
+}
+
+// Throughput of a trial: mean samples/s over its evaluations, else 1 / wall time (relative only).
+std::optional<double> throughput(const ReportTrial& trial, bool samples_per_s) {
+  if (samples_per_s) {
+    std::vector<double> values;
+    for (const MetricPoint& point : trial.metrics) {
+      if (const auto v = point.values.find("samples_per_s"); v != point.values.end()) values.push_back(v->second);
+    }
+    if (values.empty()) return std::nullopt;
+    return summarize(values).mean;
+  }
+  std::optional<double> wall = trial.result("wall_seconds");
+  if (!wall) wall = trial.record.wall_seconds;
+  if (!wall || *wall <= 0.0) return std::nullopt;
+  return 1.0 / *wall;
+}
+
+// Speedup over the smallest rank count divided by the rank ratio, a series per (regime, batch).
+Plot scaling_efficiency(const StudyData& data, const std::vector<TableRow>& rows) {
+  Plot plot;
+  plot.name = "scaling_efficiency";
+  plot.title = "Scaling efficiency vs ranks (throughput at r ranks / (r x throughput at the fewest))";
+  plot.xlabel = "ranks";
+  plot.ylabel = "efficiency";
+  plot.log2_x = true;
+  plot.reference_y = {1.0};
+  for (const std::int64_t r : data.ranks) plot.xtics.emplace_back(static_cast<double>(r), std::to_string(r));
+  std::sort(plot.xtics.begin(), plot.xtics.end());
+  if (data.ranks.size() < 2) {
+    plot.empty_reason = "the study has one rank count (give ranks = [1, 2, ...] to measure scaling)";
+    return plot;
+  }
+  for (const std::string& regime : data.regimes) {
+    for (const std::int64_t batch : data.batches) {
+      std::vector<const TableRow*> cells;
+      for (const TableRow& row : rows) {
+        if (row.regime == regime && row.batch == batch && row.done > 0) cells.push_back(&row);
+      }
+      // One measure for the whole series: samples/s when every cell has it, else wall time.
+      for (const bool samples_per_s : {true, false}) {
+        std::vector<std::pair<double, double>> measured;  // ranks, mean throughput
+        for (const TableRow* row : cells) {
+          std::vector<double> values;
+          for (const ReportTrial* trial : row->selected_trials) {
+            if (const auto t = throughput(*trial, samples_per_s)) values.push_back(*t);
+          }
+          if (!values.empty()) measured.emplace_back(static_cast<double>(row->ranks), summarize(values).mean);
+        }
+        if (measured.size() < 2 || measured.size() < cells.size()) continue;
+        std::sort(measured.begin(), measured.end());
+        PlotSeries series{fmt::format("{}, batch {}", regime, batch_label(batch)), {}};
+        const auto [r0, t0] = measured.front();
+        for (const auto& [r, t] : measured) series.points.push_back({r, (t / t0) / (r / r0), 0.0});
+        plot.series.push_back(std::move(series));
+        break;
+      }
+    }
+  }
+  if (plot.empty()) plot.empty_reason = "no (regime, batch) has timing data at two or more rank counts";
+  return plot;
+}
+
+}  // namespace
+
+double full_batch_x(const StudyData& data) {
+  double largest = 0.0;
+  for (const std::int64_t batch : data.batches) {
+    if (batch != kFullBatch) largest = std::max(largest, static_cast<double>(batch));
+  }
+  return std::max(static_cast<double>(data.full_batch_size), 2.0 * largest);
+}
+
+std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>& rows) {
+  std::vector<Plot> plots;
+
+  Plot error = versus_batch(data, rows, "test_error", false);
+  error.name = "test_error_vs_batch";
+  error.title = "Final test error vs global batch size (selected hyperparameters, mean ± std over seeds)";
+  error.ylabel = "test error %";
+  plots.push_back(std::move(error));
+
+  Plot curves = over_training(rows, "validation_error");
+  curves.name = "learning_curves";
+  curves.title = "Validation error over training (selected hyperparameters, mean over seeds)";
+  curves.ylabel = "validation error %";
+  plots.push_back(std::move(curves));
+
+  const std::string target = data.target_validation_error
+                                 ? fmt::format("{:g}% validation error", *data.target_validation_error)
+                                 : std::string("the target validation error");
+  Plot steps = versus_batch(data, rows, "steps_to_target", false);
+  steps.name = "steps_to_target";
+  steps.title = fmt::format("Steps to {} vs global batch size (fastest grid point per batch)", target);
+  steps.ylabel = "steps";
+  steps.log_y = true;
+  if (steps.empty() && !data.target_validation_error) {
+    steps.empty_reason = "the study sets no target_validation_error";
+  }
+  plots.push_back(std::move(steps));
+
+  Plot seconds = versus_batch(data, rows, "seconds_to_target", true);
+  seconds.name = "time_to_target";
+  seconds.title = fmt::format("Time to {} vs global batch size (fastest grid point per batch)", target);
+  seconds.ylabel = "seconds";
+  seconds.log_y = true;
+  if (seconds.empty() && !data.target_validation_error) {
+    seconds.empty_reason = "the study sets no target_validation_error";
+  }
+  plots.push_back(std::move(seconds));
+
+  Plot support = over_training(rows, "support_fraction");
+  support.name = "support_fraction";
+  support.title = "Support-vector fraction over training (Minnorm)";
+  support.ylabel = "support fraction";
+  if (support.empty()) support.empty_reason = "no trial records support_fraction (only Minnorm regimes do)";
+  plots.push_back(std::move(support));
+
+  Plot norm = over_training(rows, "weight_norm");
+  norm.name = "weight_norm";
+  norm.title = "Weight norm over training";
+  norm.ylabel = "weight norm";
+  plots.push_back(std::move(norm));
+
+  plots.push_back(scaling_efficiency(data, rows));
+  return plots;
+}
+
+}  // namespace normscale

@@ -1,0 +1,109 @@
+// Best hyperparameters per (regime, batch) and time to a target validation error.
+#include "normscale/study/selection.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+namespace normscale {
+namespace {
+
+double number_or_zero(const nlohmann::json& record, const char* key) {
+  const auto found = record.find(key);
+  return found != record.end() && found->is_number() ? found->get<double>() : 0.0;
+}
+
+// The trials of one grid point within a (regime, batch) group.
+struct Candidate {
+  std::string grid;
+  std::vector<const TrialSummary*> trials;
+};
+
+}  // namespace
+
+std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows) {
+  std::vector<EvaluationPoint> points;
+  double training_seconds = 0.0;
+  for (const MetricRow& row : rows) {
+    const auto record = nlohmann::json::parse(row.json, nullptr, false);
+    if (record.is_discarded() || !record.is_object() || record.contains("event")) continue;
+    training_seconds += number_or_zero(record, "time_compute_s") + number_or_zero(record, "time_comm_s") +
+                        number_or_zero(record, "time_multiplier_s");
+    EvaluationPoint point;
+    point.step = row.step;
+    if (const auto error = record.find("validation_error"); error != record.end() && error->is_number()) {
+      point.validation_error = error->get<double>();
+    }
+    const auto wall = record.find("wall_seconds");
+    point.seconds = wall != record.end() && wall->is_number() ? wall->get<double>() : training_seconds;
+    points.push_back(point);
+  }
+  return points;
+}
+
+std::optional<TimeToTarget> time_to_target(std::span<const EvaluationPoint> points, double target) {
+  for (const EvaluationPoint& point : points) {
+    if (point.validation_error && *point.validation_error <= target) {
+      return TimeToTarget{point.step, point.seconds};
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> trials) {
+  // Groups and grid points in order of first appearance.
+  std::vector<std::pair<std::pair<std::string, std::int64_t>, std::vector<Candidate>>> groups;
+  for (const TrialSummary& trial : trials) {
+    if (!trial.validation_error) continue;
+    const std::pair<std::string, std::int64_t> key{trial.regime, trial.batch};
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
+    if (group == groups.end()) group = groups.insert(groups.end(), {key, {}});
+    auto& candidates = group->second;
+    auto candidate = std::find_if(candidates.begin(), candidates.end(),
+                                  [&](const Candidate& c) { return c.grid == trial.grid_json; });
+    if (candidate == candidates.end()) candidate = candidates.insert(candidates.end(), {trial.grid_json, {}});
+    candidate->trials.push_back(&trial);
+  }
+
+  std::vector<Selection> selections;
+  for (const auto& [key, candidates] : groups) {
+    Selection selection;
+    selection.regime = key.first;
+    selection.batch = key.second;
+    bool have_best = false;
+    for (const Candidate& candidate : candidates) {
+      double sum = 0.0;
+      for (const TrialSummary* trial : candidate.trials) sum += *trial->validation_error;
+      const double mean = sum / static_cast<double>(candidate.trials.size());
+      if (!have_best || mean < selection.best_validation_error) {
+        have_best = true;
+        selection.best_grid = candidate.grid;
+        selection.best_validation_error = mean;
+        selection.best_trials.clear();
+        for (const TrialSummary* trial : candidate.trials) selection.best_trials.push_back(trial->id);
+      }
+      // A point counts as reaching the target only when every one of its trials does.
+      const bool all_reach = std::all_of(candidate.trials.begin(), candidate.trials.end(),
+                                         [](const TrialSummary* t) { return t->to_target.has_value(); });
+      if (!all_reach) continue;
+      double steps = 0.0, seconds = 0.0;
+      for (const TrialSummary* trial : candidate.trials) {
+        steps += static_cast<double>(trial->to_target->steps);
+        seconds += trial->to_target->seconds;
+      }
+      steps /= static_cast<double>(candidate.trials.size());
+      seconds /= static_cast<double>(candidate.trials.size());
+      if (!selection.steps_to_target || steps < *selection.steps_to_target) {
+        selection.fastest_grid = candidate.grid;
+        selection.steps_to_target = steps;
+        selection.seconds_to_target = seconds;
+      }
+    }
+    selections.push_back(std::move(selection));
+  }
+  return selections;
+}
+
+}  // namespace normscale

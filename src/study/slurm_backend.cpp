@@ -1,0 +1,217 @@
+// Submitting job arrays with sbatch and following them with squeue / sacct.
+#include "normscale/study/slurm_backend.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/metrics/atomic_file.hpp"
+#include "normscale/study/child_process.hpp"
+#include "normscale/study/signal_watch.hpp"
+#include "normscale/study/slurm_script.hpp"
+#include "normscale/study/trial_lifecycle.hpp"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <vector>
+
+namespace normscale {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct TrackedTrial {
+  const Trial* trial = nullptr;
+  std::string task;                // "<array job id>_<index>"
+  Clock::time_point submitted;
+  int missing_polls = 0;           // polls in a row that did not list the task
+};
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::optional<int> read_exit_code(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  int code = 0;
+  if (file >> code) return code;
+  return std::nullopt;
+}
+
+std::string trim(std::string text) {
+  text.erase(0, text.find_first_not_of(" \t\r\n"));
+  text.erase(text.find_last_not_of(" \t\r\n") + 1);
+  return text;
+}
+
+// The queue now; nullopt when squeue itself failed (a controller restarting): then nothing is concluded.
+std::optional<std::map<std::string, std::string>> squeue_snapshot() {
+  const CapturedRun run = run_captured({"squeue", "-h", "-r", "--me", "-o", "%i|%T"});
+  if (run.exit_code != 0) return std::nullopt;
+  return parse_squeue(run.output);
+}
+
+}  // namespace
+
+std::map<std::string, std::string> parse_squeue(std::string_view output) {
+  std::map<std::string, std::string> tasks;
+  std::istringstream lines{std::string(output)};
+  for (std::string line; std::getline(lines, line);) {
+    const auto bar = line.find('|');
+    if (bar == std::string::npos) continue;
+    tasks[trim(line.substr(0, bar))] = trim(line.substr(bar + 1));
+  }
+  return tasks;
+}
+
+std::optional<int> parse_sacct_exit_code(std::string_view output) {
+  std::istringstream lines{std::string(output)};
+  for (std::string line; std::getline(lines, line);) {
+    const auto bar = line.find('|');
+    if (bar == std::string::npos) continue;
+    const std::string state = trim(line.substr(0, bar));
+    const std::string exit = trim(line.substr(bar + 1));
+    const auto colon = exit.find(':');
+    if (colon == std::string::npos) continue;
+    try {
+      const int code = std::stoi(exit.substr(0, colon));
+      const int signal = std::stoi(exit.substr(colon + 1));
+      if (signal != 0) return 128 + signal;
+      if (code != 0 || state.starts_with("COMPLETED")) return code;
+      // Cancelled or timed out before the script could exit on its own.
+      return 128 + SIGTERM;
+    } catch (const std::exception&) {
+      continue;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<const Trial* const> submitted_before,
+                             TrialStore& store, const StudyLayout& layout, const SlurmOptions& options,
+                             StudyProgress& progress, StudyCounts& counts) {
+  SignalWatch signals;
+  std::vector<TrackedTrial> tracked;
+  std::vector<const Trial*> to_submit;
+  std::int64_t finished = 0;
+  const auto job_file = [&](const Trial& trial) { return layout.trial_dir(trial.id) / "slurm_job"; };
+
+  // A trial an earlier scheduler submitted is followed when its job is queued or has finished.
+  if (!submitted_before.empty()) {
+    const auto queued = squeue_snapshot();
+    NS_CHECK(queued.has_value(), "study run --backend slurm: squeue failed; is SLURM reachable (SLURM_CONF)?");
+    for (const Trial* trial : submitted_before) {
+      const std::string task = trim(read_text(job_file(*trial)));
+      const bool exited = std::filesystem::exists(layout.trial_dir(trial->id) / "exit_code");
+      if (!task.empty() && (queued->contains(task) || exited)) {
+        tracked.push_back({trial, task, Clock::now(), 0});
+      } else {
+        store.set_state(trial->id, TrialState::kPending);
+        to_submit.push_back(trial);
+        --counts.running;
+        ++counts.pending;
+      }
+    }
+  }
+  to_submit.insert(to_submit.end(), queue.begin(), queue.end());
+
+  // One job array per (ranks, threads per rank), in order of first appearance.
+  std::vector<SlurmArrayJob> jobs;
+  std::vector<std::vector<const Trial*>> job_trials;
+  for (const Trial* trial : to_submit) {
+    const std::int64_t threads = threads_per_rank(trial->config.threads);
+    std::size_t j = 0;
+    while (j < jobs.size() && !(jobs[j].ranks == trial->ranks && jobs[j].threads_per_rank == threads)) ++j;
+    if (j == jobs.size()) {
+      jobs.push_back({slurm_job_name(trial->study), options.trainer, options.srun_mpi, trial->ranks, threads, {}});
+      job_trials.emplace_back();
+    }
+    jobs[j].trials.push_back(prepare_trial(layout, *trial).invocation);
+    job_trials[j].push_back(trial);
+  }
+  std::filesystem::create_directories(layout.slurm_dir());
+  const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    const std::filesystem::path script = layout.slurm_dir() / fmt::format("{}-r{}t{}-{}.sh", jobs[j].job_name,
+                                                                            jobs[j].ranks, jobs[j].threads_per_rank, stamp);
+    write_file_atomically(script.string(), slurm_job_script(jobs[j]));
+    chmod(script.c_str(), 0755);
+    const CapturedRun submit = run_captured(sbatch_argv(jobs[j], script, options.partition));
+    NS_CHECK(submit.exit_code == 0, "study run --backend slurm: sbatch {} failed (exit code {}): {}",
+             script.string(), submit.exit_code, trim(submit.output));
+    const std::string job_id = trim(submit.output.substr(0, submit.output.find(';')));
+    NS_CHECK(!job_id.empty() && job_id.find_first_not_of("0123456789") == std::string::npos,
+             "study run --backend slurm: sbatch printed '{}', expected a job id (--parsable)", trim(submit.output));
+    for (std::size_t i = 0; i < job_trials[j].size(); ++i) {
+      const Trial& trial = *job_trials[j][i];
+      const std::string task = fmt::format("{}_{}", job_id, i);
+      write_file_atomically(job_file(trial).string(), task + "\n");
+      store.set_state(trial.id, TrialState::kRunning);
+      tracked.push_back({&trial, task, Clock::now(), 0});
+      --counts.pending;
+      ++counts.running;
+    }
+    progress.message(fmt::format("normscale study: submitted job array {} ({} trial(s) of {} rank(s)): {}", job_id,
+                                 job_trials[j].size(), jobs[j].ranks, script.string()));
+  }
+
+  while (!tracked.empty()) {
+    progress.update(counts, finished);
+    if (signals.wait(options.poll_seconds)) break;
+    const auto queued = squeue_snapshot();
+    for (auto t = tracked.begin(); t != tracked.end();) {
+      const std::filesystem::path dir = layout.trial_dir(t->trial->id);
+      std::optional<int> code = read_exit_code(dir / "exit_code");
+      if (!code && queued && !queued->contains(t->task) && ++t->missing_polls >= 2) {
+        // Gone without an exit_code file: the job was cancelled or its node failed; ask sacct.
+        const CapturedRun sacct = run_captured({"sacct", "-n", "-P", "-X", "-j", t->task, "-o", "State,ExitCode"});
+        code = sacct.exit_code == 0 ? parse_sacct_exit_code(sacct.output) : std::nullopt;
+        if (!code) code = 255;
+        std::ofstream(dir / "log.txt", std::ios::app)
+            << fmt::format("normscale study: SLURM task {} left the queue without writing {}/exit_code\n", t->task,
+                           dir.string());
+      }
+      if (queued && queued->contains(t->task)) t->missing_polls = 0;
+      if (!code) {
+        ++t;
+        continue;
+      }
+      const double wall = std::chrono::duration<double>(Clock::now() - t->submitted).count();
+      const TrialState state = record_trial_end(store, layout, t->trial->id, *code, wall, options.target);
+      --counts.running;
+      ++(state == TrialState::kDone ? counts.done : counts.failed);
+      ++finished;
+      if (state == TrialState::kFailed) {
+        progress.message(fmt::format("normscale study: trial {} failed (exit code {}): {}; log: {}", t->trial->id,
+                                     *code, describe_trial(*t->trial), (dir / "log.txt").string()));
+      }
+      t = tracked.erase(t);
+    }
+  }
+  if (!signals.stop_signal()) {
+    progress.update(counts, finished);
+    progress.finish();
+    return std::nullopt;
+  }
+  std::set<std::string> arrays;
+  for (const TrackedTrial& t : tracked) arrays.insert(t.task.substr(0, t.task.find('_')));
+  progress.message(fmt::format("normscale study: {} received; cancelling {} job array(s)",
+                               strsignal(*signals.stop_signal()), arrays.size()));
+  for (const std::string& array : arrays) run_captured({"scancel", array});
+  for (const TrackedTrial& t : tracked) store.set_state(t.trial->id, TrialState::kPending);
+  counts.pending += counts.running;
+  counts.running = 0;
+  progress.finish();
+  return signals.stop_signal();
+}
+
+}  // namespace normscale

@@ -1,0 +1,270 @@
+// study run / status: expansion and validation first, the database and the lock, then a backend.
+#include "normscale/study/study_runner.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/study/local_backend.hpp"
+#include "normscale/study/selection.hpp"
+#include "normscale/study/shell_quote.hpp"
+#include "normscale/study/slurm_backend.hpp"
+#include "normscale/study/study_file.hpp"
+#include "normscale/study/study_layout.hpp"
+#include "normscale/study/study_progress.hpp"
+#include "normscale/study/trial_command.hpp"
+#include "normscale/study/trial_packing.hpp"
+#include "normscale/study/trial_store.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace normscale {
+namespace {
+
+// The one scheduler of a study: an flock on STUDY.runs/scheduler.lock, released when the process ends
+// (also by SIGKILL); close-on-exec, so trials never hold it.
+class SchedulerLock {
+ public:
+  explicit SchedulerLock(const std::filesystem::path& path) {
+    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    NS_CHECK(fd_ >= 0, "study lock {}: cannot be opened: {}", path.string(), std::strerror(errno));
+    if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      close(fd_);
+      NS_FAIL("study lock {}: another `normscale study run` is running this study; wait for it (or stop "
+              "it) and run again",
+              path.string());
+    }
+  }
+  SchedulerLock(const SchedulerLock&) = delete;
+  SchedulerLock& operator=(const SchedulerLock&) = delete;
+  ~SchedulerLock() { close(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string this_executable() {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  NS_CHECK(!error, "study run: cannot find the normscale binary (/proc/self/exe: {}); pass --trainer",
+           error.message());
+  return self.string();
+}
+
+std::string batch_text(std::int64_t batch) { return batch == kFullBatch ? "full" : std::to_string(batch); }
+
+// Checks what expand() cannot: the rank count must divide virtual_shards (the trainer would refuse).
+void validate_for_running(const StudySpec& spec, const std::vector<Trial>& trials) {
+  for (const Trial& trial : trials) {
+    NS_CHECK(trial.config.virtual_shards % trial.ranks == 0,
+             "{}: ranks: {} ranks do not divide virtual_shards = {} (trial {}); use a rank count that divides "
+             "it or set base.virtual_shards",
+             spec.source, trial.ranks, trial.config.virtual_shards, describe_trial(trial));
+  }
+}
+
+StudyCounts count_states(const std::vector<Trial>& trials, const std::map<std::string, TrialRecord>& records) {
+  StudyCounts counts;
+  counts.total = static_cast<std::int64_t>(trials.size());
+  for (const Trial& trial : trials) {
+    const auto record = records.find(trial.id);
+    switch (record == records.end() ? TrialState::kPending : record->second.state) {
+      case TrialState::kPending: ++counts.pending; break;
+      case TrialState::kRunning: ++counts.running; break;
+      case TrialState::kDone: ++counts.done; break;
+      case TrialState::kFailed: ++counts.failed; break;
+    }
+  }
+  return counts;
+}
+
+std::map<std::string, TrialRecord> records_by_id(const TrialStore& store) {
+  std::map<std::string, TrialRecord> records;
+  for (TrialRecord& record : store.trials()) records.emplace(record.id, std::move(record));
+  return records;
+}
+
+double figure(const std::vector<std::pair<std::string, double>>& figures, std::string_view key, bool& found) {
+  for (const auto& [name, value] : figures) {
+    if (name == key) {
+      found = true;
+      return value;
+    }
+  }
+  found = false;
+  return 0.0;
+}
+
+std::string dry_run_listing(const StudySpec& spec, const std::vector<Trial>& trials, const StudyLayout& layout,
+                            const StudyRunOptions& options, const LocalLauncher& launcher) {
+  std::string text = fmt::format("study {} ({}): {} trial(s), backend {}; nothing is run (--dry-run)\n", spec.name,
+                                 layout.study_file.string(), trials.size(), options.backend);
+  for (const Trial& trial : trials) {
+    TrialInvocation invocation;
+    invocation.ranks = trial.ranks;
+    invocation.threads_per_rank = threads_per_rank(trial.config.threads);
+    invocation.out = layout.trial_dir(trial.id);
+    invocation.config = invocation.out / "config.toml";
+    const std::vector<std::string> argv = options.backend == "local" ? local_trial_argv(launcher, invocation)
+                                                                     : trainer_argv(launcher.trainer, invocation);
+    text += fmt::format("{}  {}  ({} core(s))\n    {}\n", trial.id, describe_trial(trial),
+                        trial_cores(trial.ranks, invocation.threads_per_rank), shell_join(argv));
+  }
+  return text;
+}
+
+}  // namespace
+
+int run_study(const StudyRunOptions& options) {
+  NS_CHECK(options.backend == "local" || options.backend == "slurm",
+           "study run: --backend {}: expected local or slurm", options.backend);
+  const StudySpec spec = read_study_file(options.study_file);
+  // Every trial is validated before any starts.
+  const std::vector<Trial> trials = expand(spec);
+  validate_for_running(spec, trials);
+  const StudyLayout layout = study_layout(options.study_file);
+
+  LocalOptions local;
+  local.cores = options.cores > 0 ? options.cores : std::max<long>(1, sysconf(_SC_NPROCESSORS_ONLN));
+  local.launcher.mpiexec = options.mpiexec;
+  local.launcher.trainer = options.trainer.empty() ? this_executable() : options.trainer;
+  local.launcher.slots = std::min(local.cores, physical_cores());
+  local.launcher.as_root = geteuid() == 0;
+  local.target = spec.target_validation_error;
+  if (options.dry_run) {
+    fmt::print("{}", dry_run_listing(spec, trials, layout, options, local.launcher));
+    return 0;
+  }
+
+  std::error_code error;
+  std::filesystem::create_directories(layout.runs, error);
+  NS_CHECK(!error, "study run: cannot create {}: {}", layout.runs.string(), error.message());
+  const SchedulerLock lock(layout.scheduler_lock());
+  TrialStore store(layout.database);
+  store.upsert_trials(trials);
+  std::map<std::string, TrialRecord> records = records_by_id(store);
+
+  // This process holds the study lock, so a trial marked running was left by a scheduler that is gone.
+  std::vector<const Trial*> queue;
+  std::vector<const Trial*> submitted_before;
+  for (const Trial& trial : trials) {
+    const TrialState state = records.at(trial.id).state;
+    if (state == TrialState::kRunning && options.backend == "slurm") {
+      submitted_before.push_back(&trial);
+    } else if (state == TrialState::kRunning || (state == TrialState::kFailed && options.retry_failed)) {
+      store.set_state(trial.id, TrialState::kPending);
+      queue.push_back(&trial);
+    } else if (state == TrialState::kPending) {
+      queue.push_back(&trial);
+    }
+  }
+  records = records_by_id(store);
+  StudyCounts counts = count_states(trials, records);
+  fmt::print(stderr, "normscale study: {} ({} trial(s): {} done, {} failed, {} to run); database {}\n", spec.name,
+             counts.total, counts.done, counts.failed, queue.size() + submitted_before.size(),
+             layout.database.string());
+
+  StudyProgress progress(spec.name, stderr, isatty(STDERR_FILENO) != 0);
+  std::optional<int> stopped;
+  if (options.backend == "local") {
+    stopped = run_local(queue, store, layout, local, progress, counts);
+  } else {
+    SlurmOptions slurm;
+    slurm.trainer = local.launcher.trainer;
+    slurm.srun_mpi = options.srun_mpi;
+    slurm.partition = options.partition;
+    slurm.poll_seconds = options.poll_seconds;
+    slurm.target = spec.target_validation_error;
+    stopped = run_slurm(queue, submitted_before, store, layout, slurm, progress, counts);
+  }
+  if (stopped) {
+    fmt::print(stderr, "normscale study: stopped by {}; the unfinished trials are pending. Run the study again to "
+                       "finish it.\n", strsignal(*stopped));
+    return 128 + *stopped;
+  }
+
+  records = records_by_id(store);
+  std::vector<const Trial*> failed;
+  for (const Trial& trial : trials) {
+    if (records.at(trial.id).state == TrialState::kFailed) failed.push_back(&trial);
+  }
+  counts = count_states(trials, records);
+  fmt::print(stderr, "normscale study: {}: {} of {} trial(s) done, {} failed\n", spec.name, counts.done, counts.total,
+             counts.failed);
+  for (const Trial* trial : failed) {
+    const TrialRecord& record = records.at(trial->id);
+    fmt::print(stderr, "  failed: {} (exit code {}): {}; log: {}\n", trial->id,
+               record.exit_code ? std::to_string(*record.exit_code) : "?", describe_trial(*trial),
+               (layout.trial_dir(trial->id) / "log.txt").string());
+  }
+  return failed.empty() ? 0 : 1;
+}
+
+std::string study_status(const std::filesystem::path& study_file) {
+  const StudySpec spec = read_study_file(study_file);
+  const std::vector<Trial> trials = expand(spec);
+  const StudyLayout layout = study_layout(study_file);
+  NS_CHECK(std::filesystem::exists(layout.database),
+           "study status: no database {} yet; start the study with `normscale study run {}`",
+           layout.database.string(), study_file.string());
+  const TrialStore store(layout.database);
+  const std::map<std::string, TrialRecord> records = records_by_id(store);
+  const StudyCounts counts = count_states(trials, records);
+  std::string text = fmt::format("study {} ({})\ndatabase {}\n{} trial(s): {} done, {} running, {} failed, {} pending\n",
+                                 spec.name, layout.study_file.string(), layout.database.string(), counts.total,
+                                 counts.done, counts.running, counts.failed, counts.pending);
+  std::set<std::string> ids;
+  std::vector<TrialSummary> summaries;
+  text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}\n", "trial", "state", "exit", "wall", "settings");
+  for (const Trial& trial : trials) {
+    ids.insert(trial.id);
+    const auto record = records.find(trial.id);
+    const bool stored = record != records.end();
+    const TrialState state = stored ? record->second.state : TrialState::kPending;
+    const std::string exit = stored && record->second.exit_code ? std::to_string(*record->second.exit_code) : "-";
+    const std::string wall =
+        stored && record->second.wall_seconds ? fmt::format("{:.1f}s", *record->second.wall_seconds) : "-";
+    text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}\n", trial.id, trial_state_name(state), exit, wall,
+                        describe_trial(trial));
+    if (state != TrialState::kDone) continue;
+    const auto figures = store.results(trial.id);
+    TrialSummary summary{trial.id, trial.regime, trial.batch, grid_point_json(trial), std::nullopt, std::nullopt};
+    bool found = false;
+    const double validation = figure(figures, "validation_error", found);
+    if (found) summary.validation_error = validation;
+    const double steps = figure(figures, "steps_to_target", found);
+    if (found) {
+      bool seconds_found = false;
+      summary.to_target = TimeToTarget{static_cast<std::int64_t>(steps), figure(figures, "seconds_to_target", seconds_found)};
+    }
+    summaries.push_back(std::move(summary));
+  }
+  const std::size_t others = std::count_if(records.begin(), records.end(),
+                                           [&](const auto& entry) { return !ids.contains(entry.first); });
+  if (others > 0) text += fmt::format("({} trial(s) in the database are no longer in the study file)\n", others);
+  const std::vector<Selection> selections = select_hyperparameters(summaries);
+  if (!selections.empty()) {
+    text += "best grid point per (regime, batch) by validation error (mean over its trials):\n";
+    for (const Selection& s : selections) {
+      text += fmt::format("  regime={} batch={}: {} validation error {:.2f}% ({} trial(s))", s.regime,
+                          batch_text(s.batch), s.best_grid, s.best_validation_error, s.best_trials.size());
+      if (spec.target_validation_error) {
+        text += s.steps_to_target ? fmt::format("; fastest to {:g}%: {} in {:.0f} steps, {:.2f} s",
+                                                *spec.target_validation_error, *s.fastest_grid, *s.steps_to_target,
+                                                *s.seconds_to_target)
+                                  : fmt::format("; no grid point reaches {:g}%", *spec.target_validation_error);
+      }
+      text += "\n";
+    }
+  }
+  return text;
+}
+
+}  // namespace normscale

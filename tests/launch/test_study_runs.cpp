@@ -1,0 +1,321 @@
+// `normscale study run` with the local backend, the built binary under mpirun: a study runs to done and
+// is not rerun, a failing trial is recorded while the others finish, a scheduler killed with SIGKILL is
+// resumed without repeating or duplicating anything, SIGTERM leaves trials pending, and hostile values
+// from the study file never reach a shell.
+#include "normscale/data/npy.hpp"
+#include "normscale/study/child_process.hpp"
+#include "normscale/study/shell_quote.hpp"
+#include "normscale/study/trial_store.hpp"
+#include "support/run_command.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace normscale {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// Two Gaussian blobs in 2-D (labels 0 / 1) as X_train / y_train (a validation split is carved from it)
+// and X_test / y_test.
+void write_blobs(const fs::path& dir) {
+  fs::create_directories(dir);
+  std::mt19937 random(7);
+  std::normal_distribution<float> noise(0.0F, 0.7F);
+  for (const auto& [split, rows] : {std::pair<std::string, Index>{"train", 300}, {"test", 100}}) {
+    std::vector<float> x(static_cast<std::size_t>(rows) * 2);
+    std::vector<std::int64_t> y(static_cast<std::size_t>(rows));
+    for (Index i = 0; i < rows; ++i) {
+      const auto r = static_cast<std::size_t>(i);
+      y[r] = i % 2;
+      const float center = y[r] == 0 ? -1.0F : 1.0F;
+      x[2 * r] = center + noise(random);
+      x[2 * r + 1] = center + noise(random);
+    }
+    write_npy((dir / ("X_" + split + ".npy")).string(), {rows, 2}, x.data());
+    write_npy((dir / ("y_" + split + ".npy")).string(), {rows}, y.data());
+  }
+}
+
+std::string base_table(const fs::path& data, std::int64_t steps) {
+  return "steps = " + std::to_string(steps) + "\ntarget_validation_error = 45\n[base]\n\"data.source\" = \"npy\"\n" +
+         "\"data.path\" = " + "'" + data.string() + "'\n" +
+         "\"data.validation\" = 100\n\"data.preprocess\" = \"none\"\n\"model.hidden\" = [8]\n"
+         "\"objective.regime\" = \"sgd\"\n\"optim.batch\" = 20\nvirtual_shards = 8\neval_every = 5\n"
+         "checkpoint_every = 10\ngallery = 0\n";
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::size_t evaluation_lines(const fs::path& metrics) {
+  std::ifstream file(metrics);
+  std::size_t count = 0;
+  for (std::string line; std::getline(file, line);) {
+    if (line.find("\"step\"") != std::string::npos && line.find("\"event\"") == std::string::npos) ++count;
+  }
+  return count;
+}
+
+testing::CommandResult study(const std::string& arguments) {
+  return testing::run_normscale("study " + arguments);
+}
+
+class StudyRuns : public testing::TempDirTest {
+ protected:
+  StudyRuns() : TempDirTest("normscale_study_runs_") {}
+
+  void SetUp() override {
+    TempDirTest::SetUp();
+    data_ = dir_ / "data";
+    write_blobs(data_);
+  }
+
+  fs::path write_study(const std::string& name, const std::string& text) {
+    const fs::path file = dir_ / (name + ".toml");
+    std::ofstream(file) << text;
+    return file;
+  }
+
+  static std::map<std::string, double> results_of(const TrialStore& store, const std::string& id) {
+    std::map<std::string, double> figures;
+    for (const auto& [key, value] : store.results(id)) figures[key] = value;
+    return figures;
+  }
+
+  fs::path data_;
+};
+
+TEST_F(StudyRuns, SmallStudyRunsToDoneAndIsNotRunAgain) {
+  const fs::path file = write_study("small", "name = \"small\"\n" + base_table(data_, 40) +
+                                                 "[grid]\n\"optim.lr\" = [0.05, 0.1]\n");
+  const auto dry = study("run --dry-run " + shell_quote(file.string()));
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_THAT(dry.output, HasSubstr("2 trial(s)"));
+  EXPECT_FALSE(fs::exists(dir_ / "small.db")) << "--dry-run writes nothing";
+
+  const auto run = study("run --cores 2 " + shell_quote(file.string()));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("2/2 done"));
+  const TrialStore store(dir_ / "small.db");
+  const std::vector<TrialRecord> trials = store.trials();
+  ASSERT_EQ(trials.size(), 2U);
+  std::map<std::string, fs::file_time_type> written;
+  for (const TrialRecord& trial : trials) {
+    EXPECT_EQ(trial.state, TrialState::kDone) << trial.log_tail;
+    EXPECT_EQ(trial.exit_code, 0);
+    const fs::path dir = dir_ / "small.runs" / trial.id;
+    ASSERT_TRUE(fs::exists(dir / "log.txt"));
+    EXPECT_THAT(read_file(dir / "log.txt"), HasSubstr("normscale: done after 40 steps"));
+    EXPECT_EQ(store.metrics(trial.id).size(), evaluation_lines(dir / "metrics.jsonl"));
+    EXPECT_EQ(store.metrics(trial.id).size(), 9U);  // steps 0, 5, ..., 40
+    const auto figures = results_of(store, trial.id);
+    for (const char* key : {"train_error", "validation_error", "test_error", "weight_norm", "wall_seconds", "steps",
+                            "steps_to_target", "seconds_to_target"}) {
+      EXPECT_TRUE(figures.contains(key)) << key;
+    }
+    EXPECT_EQ(figures.at("steps"), 40.0);
+    EXPECT_LE(figures.at("steps_to_target"), 40.0);
+    written[trial.id] = fs::last_write_time(dir / "metrics.jsonl");
+  }
+
+  const auto status = study("status " + shell_quote(file.string()));
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("2 trial(s): 2 done, 0 running, 0 failed, 0 pending"));
+  EXPECT_THAT(status.output, HasSubstr("best grid point per (regime, batch)"));
+  EXPECT_THAT(status.output, HasSubstr(trials[0].id));
+
+  // Running it again finds nothing to do: no trial is started, no row added.
+  const auto again = study("run " + shell_quote(file.string()));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  for (const TrialRecord& trial : trials) {
+    EXPECT_EQ(fs::last_write_time(dir_ / "small.runs" / trial.id / "metrics.jsonl"), written[trial.id]);
+    EXPECT_EQ(store.metrics(trial.id).size(), 9U);
+  }
+}
+
+TEST_F(StudyRuns, FailingTrialIsRecordedAndTheOthersFinish) {
+  const fs::path file = write_study(
+      "failing", "name = \"failing\"\n" + base_table(data_, 20) +
+                     "[regimes]\ngood = {}\nmissing-data = {\"data.path\" = \"/nonexistent/normscale-data\"}\n"
+                     "[grid]\n\"optim.lr\" = [0.05, 0.1]\n");
+  const auto run = study("run " + shell_quote(file.string()));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  const TrialStore store(dir_ / "failing.db");
+  int done = 0, failed = 0;
+  for (const TrialRecord& trial : store.trials()) {
+    if (trial.regime == "good") {
+      EXPECT_EQ(trial.state, TrialState::kDone) << trial.log_tail;
+      ++done;
+    } else {
+      EXPECT_EQ(trial.state, TrialState::kFailed);
+      EXPECT_EQ(trial.exit_code, 2);
+      EXPECT_THAT(trial.log_tail, HasSubstr("normscale: error:"));
+      EXPECT_THAT(trial.log_tail, HasSubstr("/nonexistent/normscale-data"));
+      EXPECT_THAT(run.output, HasSubstr("failed: " + trial.id));
+      ++failed;
+    }
+  }
+  EXPECT_EQ(done, 2);
+  EXPECT_EQ(failed, 2);
+  const auto status = study("status " + shell_quote(file.string()));
+  EXPECT_THAT(status.output, HasSubstr("2 done, 0 running, 2 failed"));
+}
+
+TEST_F(StudyRuns, BadStudyFileIsRefusedBeforeAnyTrialStarts) {
+  const fs::path file = write_study("bad", base_table(data_, 20) + "[grid]\n\"optim.lr\" = [0.1, -1.0]\n");
+  const auto run = study("run " + shell_quote(file.string()));
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("normscale: error:"));
+  EXPECT_THAT(run.output, HasSubstr("grid.\"optim.lr\""));
+  EXPECT_FALSE(fs::exists(dir_ / "bad.runs"));
+
+  const fs::path shards = write_study("shards", "ranks = [3]\n" + base_table(data_, 20));
+  const auto refused = study("run " + shell_quote(shards.string()));
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("ranks: 3 ranks do not divide virtual_shards = 8"));
+}
+
+// Waits (bounded, to fail rather than hang) until `ready` holds for the store's trials.
+template <class Ready>
+bool wait_for_store(const fs::path& db, Ready&& ready, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(db)) {
+      const TrialStore store(db);
+      if (ready(store.trials())) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+std::size_t count_state(const std::vector<TrialRecord>& trials, TrialState state) {
+  return static_cast<std::size_t>(
+      std::count_if(trials.begin(), trials.end(), [&](const TrialRecord& t) { return t.state == state; }));
+}
+
+TEST_F(StudyRuns, SchedulerKilledWithSigkillResumesWithoutRepeatingFinishedTrials) {
+  const fs::path file = write_study("resume", "name = \"resume\"\n" + base_table(data_, 200) +
+                                                  "[grid]\n\"optim.lr\" = [0.02, 0.05, 0.1]\n");
+  const fs::path db = dir_ / "resume.db";
+  ChildSpec scheduler;
+  scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "1", file.string()};
+  scheduler.output = dir_ / "scheduler1.txt";
+  const pid_t pid = spawn_child(scheduler);
+  const bool ready = wait_for_store(
+      db,
+      [](const std::vector<TrialRecord>& t) {
+        return count_state(t, TrialState::kDone) >= 1 && count_state(t, TrialState::kRunning) == 1;
+      },
+      120.0);
+  kill(pid, SIGKILL);
+  wait_child(pid);
+  ASSERT_TRUE(ready) << read_file(scheduler.output);
+
+  std::map<std::string, std::pair<fs::file_time_type, fs::file_time_type>> finished;
+  {
+    const TrialStore store(db);
+    for (const TrialRecord& trial : store.trials(TrialState::kDone)) {
+      const fs::path dir = dir_ / "resume.runs" / trial.id;
+      finished[trial.id] = {fs::last_write_time(dir / "log.txt"), fs::last_write_time(dir / "metrics.jsonl")};
+    }
+    EXPECT_EQ(store.trials(TrialState::kRunning).size(), 1U);  // left behind by the dead scheduler
+  }
+
+  const auto rerun = study("run --cores 1 " + shell_quote(file.string()));
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output << read_file(scheduler.output);
+  const TrialStore store(db);
+  const std::vector<TrialRecord> trials = store.trials();
+  ASSERT_EQ(trials.size(), 3U);
+  for (const TrialRecord& trial : trials) {
+    EXPECT_EQ(trial.state, TrialState::kDone) << trial.log_tail;
+    const fs::path dir = dir_ / "resume.runs" / trial.id;
+    // Every evaluation once: a resumed run trims what came after its checkpoint, the store replaces.
+    EXPECT_EQ(store.metrics(trial.id).size(), evaluation_lines(dir / "metrics.jsonl")) << trial.id;
+    EXPECT_EQ(store.metrics(trial.id).size(), 41U) << trial.id;  // steps 0, 5, ..., 200
+    std::set<std::int64_t> steps;
+    for (const MetricRow& row : store.metrics(trial.id)) EXPECT_TRUE(steps.insert(row.step).second) << row.step;
+    if (finished.contains(trial.id)) {
+      EXPECT_EQ(fs::last_write_time(dir / "log.txt"), finished[trial.id].first) << "finished trial ran again";
+      EXPECT_EQ(fs::last_write_time(dir / "metrics.jsonl"), finished[trial.id].second);
+    }
+  }
+}
+
+TEST_F(StudyRuns, SigtermStopsTheTrialsAndLeavesThemPending) {
+  const fs::path file = write_study("stop", "name = \"stop\"\n" + base_table(data_, 200) +
+                                                "[grid]\n\"optim.lr\" = [0.02, 0.05]\n");
+  const fs::path db = dir_ / "stop.db";
+  ChildSpec scheduler;
+  scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "1", file.string()};
+  scheduler.output = dir_ / "scheduler.txt";
+  const pid_t pid = spawn_child(scheduler);
+  const bool running = wait_for_store(
+      db, [](const std::vector<TrialRecord>& t) { return count_state(t, TrialState::kRunning) == 1; }, 120.0);
+  kill(pid, SIGTERM);
+  const int code = wait_child(pid);
+  ASSERT_TRUE(running) << read_file(scheduler.output);
+  const std::string output = read_file(scheduler.output);
+  // Stopped before its end (a trial finishing in between would still leave the other pending).
+  EXPECT_EQ(code, 128 + SIGTERM) << output;
+  EXPECT_THAT(output, HasSubstr("the unfinished trials are pending"));
+  const TrialStore store(db);
+  EXPECT_EQ(count_state(store.trials(), TrialState::kRunning), 0U);
+  EXPECT_GE(count_state(store.trials(), TrialState::kPending), 1U);
+}
+
+TEST_F(StudyRuns, HostileValuesNeverReachAShell) {
+  // The study lives in a folder whose name is itself hostile.
+  const fs::path marker = dir_ / "pwned";
+  const std::string touch = "touch " + marker.string();
+  const fs::path folder = dir_ / ("a b'$(" + touch + ")`" + touch + "`;" + touch);
+  fs::create_directories(folder);
+  const std::string hostile = "x'\\\"; " + touch + "; $(" + touch + ") `" + touch + "`\\n'";
+  const std::string study_text =
+      "name = \"" + hostile + "\"\n" + base_table(data_, 20) +
+      "out = \"" + hostile + "\"\n"  // the scheduler's --out wins
+      "[regimes]\n\"good" + hostile + "\" = {}\n\"bad" + hostile + "\" = {\"data.path\" = \"" + hostile + "\"}\n";
+  const fs::path file = folder / "study.toml";
+  std::ofstream(file) << study_text;
+  const auto run = study("run " + shell_quote(file.string()));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_FALSE(fs::exists(marker)) << "a value from the study file ran in a shell";
+  const TrialStore store(folder / "study.db");
+  const std::vector<TrialRecord> trials = store.trials();
+  ASSERT_EQ(trials.size(), 2U);
+  for (const TrialRecord& trial : trials) {
+    EXPECT_THAT(trial.study, HasSubstr("$(" + touch + ")"));
+    if (trial.regime.starts_with("good")) {
+      EXPECT_EQ(trial.state, TrialState::kDone) << trial.log_tail;
+    } else {
+      EXPECT_EQ(trial.state, TrialState::kFailed);
+      EXPECT_EQ(trial.exit_code, 2);
+      EXPECT_THAT(trial.log_tail, HasSubstr("$(" + touch + ")"));  // the path reached the trainer verbatim
+    }
+  }
+  const auto dry = study("run --dry-run " + shell_quote(file.string()));
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_FALSE(fs::exists(marker));
+}
+
+}  // namespace
+}  // namespace normscale

@@ -1,0 +1,564 @@
+// `normscale report`: tables checked against an independent computation on a fixture database, the
+// plots drawn by gnuplot, missing figures as "—", hostile study names escaped in HTML and gnuplot.
+#include "normscale/core/error.hpp"
+#include "normscale/study/report.hpp"
+#include "normscale/study/study_layout.hpp"
+#include "normscale/study/report_data.hpp"
+#include "normscale/study/report_gnuplot.hpp"
+#include "normscale/study/report_html.hpp"
+#include "normscale/study/report_table.hpp"
+#include "normscale/study/study_file.hpp"
+#include "normscale/study/trial_store.hpp"
+#include "support/error_text.hpp"
+#include "support/temp_dir.hpp"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace normscale {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// 2 regimes x 2 batches x 2 rank counts x 3 seeds x 2 learning rates = 48 trials.
+constexpr const char* kStudy = R"toml(
+name = "fixture"
+batch = [64, "full"]
+ranks = [1, 2]
+seeds = [1, 2, 3]
+epochs = 2
+[base]
+"data.source" = "two-point"
+model.hidden = [8]
+[regimes]
+sgd = { "objective.regime" = "sgd" }
+minnorm = { "objective.regime" = "minnorm" }
+[grid]
+"optim.lr" = [0.1, 0.2]
+)toml";
+
+// What the fixture stores for one done trial; support_fraction only for Minnorm.
+struct Figures {
+  double validation = 0, test = 0, train = 0, norm = 0, wall = 0, steps = 0, seconds = 0;
+  std::optional<double> support;
+};
+
+double lr_of(const Trial& trial) { return std::stod(trial.grid_point.at(0).value); }
+
+// The learning rate that is best by construction: 0.2 for sgd at batch 64, else 0.1.
+double best_lr(const std::string& regime, std::int64_t batch) { return regime == "sgd" && batch == 64 ? 0.2 : 0.1; }
+
+Figures figures_of(const Trial& t) {
+  Figures f;
+  const double seed = static_cast<double>(t.seed);
+  f.validation = (t.regime == "sgd" ? 10.0 : 12.0) + (t.batch == kFullBatch ? 3.0 : 0.0) +
+                 (lr_of(t) == best_lr(t.regime, t.batch) ? 0.0 : 2.0) + 0.37 * seed + 0.11 * static_cast<double>(t.ranks) +
+                 0.05 * static_cast<double>((t.seed * 7) % 3);
+  f.test = f.validation + 0.5 + 0.13 * seed * seed;
+  f.train = f.validation - 5.0 + 0.07 * seed;
+  f.norm = 20.0 + 1.3 * seed + lr_of(t);
+  f.wall = 100.0 / static_cast<double>(t.ranks) + seed;
+  // lr 0.2 reaches the target sooner everywhere: the fastest point differs from the best-validation one.
+  f.steps = (t.batch == 64 ? 1000.0 : 250.0) + 10.0 * seed - (lr_of(t) == 0.2 ? 100.0 : 0.0);
+  f.seconds = 0.5 * f.wall;
+  if (t.regime == "minnorm") f.support = 0.5 + 0.01 * seed;
+  return f;
+}
+
+// One failed and one pending trial, each in a selected cell.
+bool is_failed(const Trial& t) {
+  return t.regime == "minnorm" && t.batch == kFullBatch && t.ranks == 2 && t.seed == 3 && lr_of(t) == 0.1;
+}
+bool is_pending(const Trial& t) {
+  return t.regime == "sgd" && t.batch == kFullBatch && t.ranks == 1 && t.seed == 3 && lr_of(t) == 0.1;
+}
+
+// Stores `trials` with their figures and three metric records each (epochs 0, 1, 2).
+void fill_store(TrialStore& store, const std::vector<Trial>& trials) {
+  store.upsert_trials(trials);
+  for (const Trial& t : trials) {
+    if (is_pending(t)) continue;
+    store.set_state(t.id, TrialState::kRunning);
+    if (is_failed(t)) {
+      store.set_state(t.id, TrialState::kFailed, TrialOutcome{1, "diverged", 3.0});
+      continue;
+    }
+    const Figures f = figures_of(t);
+    store.set_state(t.id, TrialState::kDone, TrialOutcome{0, "", f.wall});
+    for (const auto& [key, value] :
+         std::vector<std::pair<std::string, double>>{{"validation_error", f.validation}, {"test_error", f.test},
+                                                     {"train_error", f.train}, {"weight_norm", f.norm},
+                                                     {"wall_seconds", f.wall}, {"steps_to_target", f.steps},
+                                                     {"seconds_to_target", f.seconds}}) {
+      store.record_result(t.id, key, value);
+    }
+    if (f.support) store.record_result(t.id, "support_fraction", *f.support);
+    std::vector<MetricRow> rows;
+    for (int epoch = 0; epoch <= 2; ++epoch) {
+      nlohmann::json record = {{"step", 10 * epoch},
+                               {"epoch", epoch},
+                               {"validation_error", f.validation + 3.0 * (2 - epoch)},
+                               {"weight_norm", f.norm * (epoch + 1) / 3.0},
+                               {"samples_per_s", t.ranks == 1 ? 1000.0 : 1600.0}};
+      if (f.support) record["support_fraction"] = *f.support + 0.1 * (2 - epoch);
+      rows.push_back({10 * epoch, static_cast<double>(epoch), record.dump()});
+    }
+    store.add_metrics(t.id, rows);
+  }
+}
+
+std::optional<std::filesystem::path> gnuplot_or_none() {
+  try {
+    return find_gnuplot("gnuplot");
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+#define SKIP_WITHOUT_GNUPLOT()                                                                   \
+  if (!gnuplot_or_none()) {                                                                      \
+    GTEST_SKIP() << "gnuplot is not on PATH (Debian package gnuplot-nox; launch/setup.sh installs it)"; \
+  }
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> split(const std::string& text, const std::string& separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto at = text.find(separator, start);
+    parts.push_back(text.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    if (at == std::string::npos) return parts;
+    start = at + separator.size();
+  }
+}
+
+// The database is built once for the suite: 48 trials with their results and metrics.
+class ReportTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir("normscale_report_", "suite");
+    spec_ = new StudySpec(parse_study(kStudy, "fixture.toml"));
+    trials_ = new std::vector<Trial>(expand(*spec_));
+    TrialStore store(database());
+    fill_store(store, *trials_);
+  }
+  static void TearDownTestSuite() {
+    delete trials_;
+    delete spec_;
+    delete dir_;
+  }
+  static std::filesystem::path database() { return dir_->path() / "fixture.db"; }
+
+  void SetUp() override { out_ = testing::make_fresh_dir("normscale_report_out_", testing::current_test_name()); }
+  void TearDown() override { std::filesystem::remove_all(out_); }
+
+  static const TableRow& row_of(const std::vector<TableRow>& rows, const std::string& regime, std::int64_t batch,
+                                std::int64_t ranks) {
+    for (const TableRow& row : rows) {
+      if (row.regime == regime && row.batch == batch && row.ranks == ranks) return row;
+    }
+    throw std::runtime_error("no such row");
+  }
+
+  // Figures of the done trials of one cell at learning rate `lr`, computed from the fixture alone.
+  static std::vector<Figures> done_figures(const std::string& regime, std::int64_t batch,
+                                           std::optional<std::int64_t> ranks, double lr) {
+    std::vector<Figures> out;
+    for (const Trial& t : *trials_) {
+      if (t.regime != regime || t.batch != batch || (ranks && t.ranks != *ranks) || lr_of(t) != lr) continue;
+      if (is_failed(t) || is_pending(t)) continue;
+      out.push_back(figures_of(t));
+    }
+    return out;
+  }
+
+  static inline testing::TempDir* dir_ = nullptr;
+  static inline StudySpec* spec_ = nullptr;
+  static inline std::vector<Trial>* trials_ = nullptr;
+  std::filesystem::path out_;
+};
+
+TEST_F(ReportTest, SelectsTheGridPointWithTheBestMeanValidationError) {
+  const std::vector<TableRow> rows = build_table(load_study_data(*spec_, database()));
+  ASSERT_EQ(rows.size(), 8U);  // 2 regimes x 2 batches x 2 rank counts
+  for (const std::string regime : {"sgd", "minnorm"}) {
+    for (const std::int64_t batch : {std::int64_t{64}, kFullBatch}) {
+      // Independently: the mean validation error of each learning rate over every seed and rank count.
+      double best = 0.0;
+      double best_mean = 1e300;
+      for (const double lr : {0.1, 0.2}) {
+        double sum = 0.0;
+        const std::vector<Figures> figures = done_figures(regime, batch, std::nullopt, lr);
+        for (const Figures& f : figures) sum += f.validation;
+        const double mean = sum / static_cast<double>(figures.size());
+        if (mean < best_mean) {
+          best_mean = mean;
+          best = lr;
+        }
+      }
+      EXPECT_EQ(best, best_lr(regime, batch));  // the fixture is built that way
+      for (const std::int64_t ranks : {1, 2}) {
+        const TableRow& row = row_of(rows, regime, batch, ranks);
+        EXPECT_TRUE(row.selected);
+        EXPECT_EQ(row.grid_label, fmt::format("optim.lr={}", best)) << regime << " " << batch_label(batch);
+        ASSERT_TRUE(row.lr.has_value());
+        EXPECT_DOUBLE_EQ(*row.lr, best);
+      }
+    }
+  }
+}
+
+TEST_F(ReportTest, CellsAreMeanAndSampleStdOverSeeds) {
+  const StudyData data = load_study_data(*spec_, database());
+  const std::vector<TableRow> rows = build_table(data);
+  const TableRow& row = row_of(rows, "sgd", 64, 2);
+  const std::vector<Figures> figures = done_figures("sgd", 64, 2, 0.2);
+  ASSERT_EQ(figures.size(), 3U);
+  double sum = 0.0;
+  for (const Figures& f : figures) sum += f.test;
+  const double mean = sum / 3.0;
+  double squares = 0.0;
+  for (const Figures& f : figures) squares += (f.test - mean) * (f.test - mean);
+  const double std = std::sqrt(squares / 2.0);  // sample std, n - 1
+  ASSERT_GT(std, 0.1);                          // seeds differ: the std is checked, not just 0
+  const Stat& stat = row.stats.at("test_error");
+  EXPECT_EQ(stat.n, 3U);
+  EXPECT_NEAR(stat.mean, mean, 1e-12);
+  EXPECT_NEAR(stat.std, std, 1e-12);
+  EXPECT_EQ(row.done, 3U);
+
+  // The same numbers in table.csv (by column name) and table.md (two decimals).
+  const std::vector<std::string> lines = split(table_csv(rows), "\n");
+  const std::vector<std::string> header = split(lines.at(0), ",");
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  bool found = false;
+  for (const std::string& line : lines) {
+    const std::vector<std::string> cells = split(line, ",");
+    if (cells.size() != header.size() || cells[0] != "sgd" || cells[1] != "64" || cells[2] != "2") continue;
+    found = true;
+    EXPECT_NEAR(std::stod(cells.at(column("test_error_mean"))), mean, 1e-12);
+    EXPECT_NEAR(std::stod(cells.at(column("test_error_std"))), std, 1e-12);
+    EXPECT_EQ(cells.at(column("test_error_n")), "3");
+    EXPECT_EQ(cells.at(column("hyperparameters")), "optim.lr=0.2");
+  }
+  EXPECT_TRUE(found) << "no row sgd,64,2 in table.csv";
+  EXPECT_THAT(table_markdown(data, rows), HasSubstr(fmt::format("| {:.2f} ± {:.2f} |", mean, std)));
+}
+
+TEST_F(ReportTest, StepsToTargetUseTheFastestGridPoint) {
+  const std::vector<TableRow> rows = build_table(load_study_data(*spec_, database()));
+  const TableRow& row = row_of(rows, "sgd", kFullBatch, 1);
+  EXPECT_EQ(row.grid_label, "optim.lr=0.1");          // best validation error
+  EXPECT_EQ(row.fastest_grid_label, "optim.lr=0.2");  // fewest steps to the target
+  const std::vector<Figures> figures = done_figures("sgd", kFullBatch, 1, 0.2);
+  ASSERT_EQ(figures.size(), 3U);
+  double steps = 0.0, seconds = 0.0;
+  for (const Figures& f : figures) {
+    steps += f.steps / 3.0;
+    seconds += f.seconds / 3.0;
+  }
+  EXPECT_EQ(row.steps_to_target.n, 3U);
+  EXPECT_NEAR(row.steps_to_target.mean, steps, 1e-9);
+  EXPECT_NEAR(row.seconds_to_target.mean, seconds, 1e-9);
+  // The table's own column stays at the selected point: lr 0.1, two done seeds.
+  EXPECT_EQ(row.stats.at("steps_to_target").n, 2U);
+}
+
+TEST_F(ReportTest, FailedAndPendingTrialsAreCountedNotAveraged) {
+  const std::vector<TableRow> rows = build_table(load_study_data(*spec_, database()));
+  const TableRow& failed = row_of(rows, "minnorm", kFullBatch, 2);
+  EXPECT_EQ(failed.trials, 3U);
+  EXPECT_EQ(failed.done, 2U);
+  EXPECT_EQ(failed.failed, 1U);
+  EXPECT_EQ(failed.stats.at("validation_error").n, 2U);
+  const TableRow& pending = row_of(rows, "sgd", kFullBatch, 1);
+  EXPECT_EQ(pending.done, 2U);
+  EXPECT_EQ(pending.failed, 0U);
+  const std::string markdown = table_markdown(load_study_data(*spec_, database()), rows);
+  EXPECT_THAT(markdown, HasSubstr("| 2 of 3 (1 failed) |"));
+  EXPECT_THAT(markdown, HasSubstr("| 2 of 3 |"));
+}
+
+TEST_F(ReportTest, MissingResultsAreDashes) {
+  const StudyData data = load_study_data(*spec_, database());
+  const std::vector<TableRow> rows = build_table(data);
+  // sgd records no support_fraction: "—" in Markdown and HTML, empty in CSV; Minnorm has one.
+  // Cells split on " | ": "| regime", batch, ranks, hyperparameters, lr, then the figures.
+  std::size_t support_column = 0;
+  for (std::size_t i = 0; i < table_columns().size(); ++i) {
+    if (table_columns()[i].key == "support_fraction") support_column = 5 + i;
+  }
+  ASSERT_GT(support_column, 0U);
+  int sgd_rows = 0;
+  int minnorm_rows = 0;
+  for (const std::string& line : split(table_markdown(data, rows), "\n")) {
+    const std::vector<std::string> cells = split(line, " | ");
+    if (cells.size() < support_column + 1) continue;
+    if (cells[0] == "| sgd") {
+      ++sgd_rows;
+      EXPECT_EQ(cells[support_column], "—") << line;
+    } else if (cells[0] == "| minnorm") {
+      ++minnorm_rows;
+      EXPECT_NE(cells[support_column], "—") << line;
+    }
+  }
+  EXPECT_EQ(sgd_rows, 4);
+  EXPECT_EQ(minnorm_rows, 4);
+  EXPECT_EQ(format_stat(Stat{}, 2), "—");
+  EXPECT_EQ(format_stat(summarize({1.0}), 2), "1.00");
+  EXPECT_THAT(table_csv(rows), HasSubstr(",,,0"));
+  EXPECT_THAT(report_html(data, rows, {}, {}), HasSubstr("<td class=\"num\">—</td>"));
+}
+
+TEST_F(ReportTest, AllTrialsCsvHasEveryTrialAndItsState) {
+  const std::string csv = all_trials_csv(load_study_data(*spec_, database()));
+  const std::vector<std::string> lines = split(csv, "\n");
+  ASSERT_EQ(lines.size(), 1U + 48U + 1U);  // header, trials, the final newline
+  EXPECT_THAT(lines[0], HasSubstr(",state,"));
+  int failed = 0, pending = 0, done = 0;
+  for (const std::string& line : lines) {
+    failed += line.find(",failed,") != std::string::npos;
+    pending += line.find(",pending,") != std::string::npos;
+    done += line.find(",done,") != std::string::npos;
+  }
+  EXPECT_EQ(failed, 1);
+  EXPECT_EQ(pending, 1);
+  EXPECT_EQ(done, 46);
+}
+
+TEST_F(ReportTest, WritesTablesAndIndexWithoutPlots) {
+  const ReportSummary summary =
+      write_report(*spec_, database(), out_, ReportOptions{.plots = false, .gnuplot = "no-such-gnuplot"});
+  for (const char* name : {"table.md", "table.csv", "all_trials.csv", "index.html"}) {
+    EXPECT_GT(std::filesystem::file_size(out_ / name), 0U) << name;
+  }
+  EXPECT_EQ(summary.index, out_ / "index.html");
+  EXPECT_TRUE(summary.plots.empty());
+  const std::string html = read_text(out_ / "index.html");
+  EXPECT_THAT(html, HasSubstr("optim.lr=0.2"));
+  EXPECT_THAT(html, HasSubstr("plots were not requested"));
+  EXPECT_THAT(html, Not(HasSubstr("<img")));
+}
+
+TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
+  SKIP_WITHOUT_GNUPLOT();
+  const ReportSummary summary = write_report(*spec_, database(), out_);
+  const std::vector<std::string> expected = {"test_error_vs_batch", "learning_curves", "steps_to_target",
+                                             "time_to_target",      "support_fraction", "weight_norm",
+                                             "scaling_efficiency"};
+  EXPECT_EQ(summary.plots, expected);
+  const std::string html = read_text(out_ / "index.html");
+  for (const std::string& name : expected) {
+    const std::string png = read_text(out_ / (name + ".png"));
+    ASSERT_GT(png.size(), 1000U) << name;
+    EXPECT_EQ(png.substr(0, 4), "\x89PNG") << name;
+    EXPECT_THAT(read_text(out_ / (name + ".svg")), HasSubstr("<svg")) << name;
+    EXPECT_TRUE(std::filesystem::exists(out_ / (name + ".dat"))) << name;
+    EXPECT_TRUE(std::filesystem::exists(out_ / (name + ".gp"))) << name;
+    EXPECT_THAT(html, HasSubstr(fmt::format("src=\"{}.svg\"", name)));
+  }
+  // The efficiency data: samples/s 1600 on 2 ranks vs 1000 on 1 is 0.8.
+  EXPECT_THAT(read_text(out_ / "scaling_efficiency.dat"), HasSubstr("\n2 0.8 0\n"));
+  // "full" is the largest batch on the axis, labelled as such.
+  EXPECT_THAT(read_text(out_ / "test_error_vs_batch.gp"), HasSubstr("set xtics ('64' 64, 'full' 50000)"));
+}
+
+TEST_F(ReportTest, PlotWithoutDataIsANoteNotAnError) {
+  SKIP_WITHOUT_GNUPLOT();
+  // One rank count and no Minnorm: no scaling plot and no support-vector plot.
+  const StudySpec spec = parse_study(R"toml(
+name = "small"
+batch = [64, 256]
+seeds = [1, 2]
+[base]
+"data.source" = "two-point"
+"objective.regime" = "sgd"
+)toml", "small.toml");
+  const std::vector<Trial> trials = expand(spec);
+  {
+    TrialStore store(out_ / "small.db");
+    store.upsert_trials(trials);
+    for (const Trial& t : trials) {
+      store.set_state(t.id, TrialState::kDone, TrialOutcome{0, "", 5.0});
+      store.record_result(t.id, "test_error", 10.0 + static_cast<double>(t.seed));
+      store.record_result(t.id, "validation_error", 9.0);
+    }
+  }
+  const ReportSummary summary = write_report(spec, out_ / "small.db", out_ / "report");
+  EXPECT_EQ(summary.plots, std::vector<std::string>{"test_error_vs_batch"});
+  EXPECT_FALSE(std::filesystem::exists(out_ / "report" / "scaling_efficiency.png"));
+  const std::string html = read_text(out_ / "report" / "index.html");
+  EXPECT_THAT(html, HasSubstr("left out: the study has one rank count"));
+  EXPECT_THAT(html, HasSubstr("left out: no trial records support_fraction"));
+  EXPECT_THAT(html, Not(HasSubstr("scaling_efficiency.svg")));
+}
+
+TEST_F(ReportTest, MissingGnuplotNamesItAndTheDebianPackage) {
+  const std::string message = testing::error_of(
+      [&] { write_report(*spec_, database(), out_, ReportOptions{.gnuplot = "normscale-no-such-gnuplot"}); });
+  EXPECT_THAT(message, HasSubstr("normscale-no-such-gnuplot"));
+  EXPECT_THAT(message, HasSubstr("gnuplot-nox"));
+  EXPECT_THAT(testing::error_of([&] { find_gnuplot("/nonexistent/gnuplot"); }), HasSubstr("gnuplot-nox"));
+  // Nothing is written when the plots cannot be drawn.
+  EXPECT_FALSE(std::filesystem::exists(out_ / "table.md"));
+}
+
+TEST_F(ReportTest, MissingDatabaseIsNamed) {
+  const std::string message = testing::error_of(
+      [&] { write_report(*spec_, out_ / "nothing.db", out_, ReportOptions{.plots = false}); });
+  EXPECT_THAT(message, HasSubstr("nothing.db"));
+  EXPECT_THAT(message, HasSubstr("does not exist"));
+  EXPECT_FALSE(std::filesystem::exists(out_ / "nothing.db"));  // not created as an empty database
+}
+
+TEST(ReportEscaping, GnuplotStringsCannotEndEarlyOrRunCommands) {
+  const std::string hostile = "a'b\"c`touch x`\\n\nsystem('rm -rf /') @macro $(id) {x}^_ ± é";
+  const std::string quoted = gnuplot_string(hostile);
+  ASSERT_GE(quoted.size(), 2U);
+  EXPECT_EQ(quoted.front(), '\'');
+  EXPECT_EQ(quoted.back(), '\'');
+  const std::string inner = quoted.substr(1, quoted.size() - 2);
+  for (const char bad : {'\'', '"', '`', '\\', '\n', '@', '$', '{', '}'}) {
+    EXPECT_EQ(inner.find(bad), std::string::npos) << "character " << bad << " in " << quoted;
+  }
+  EXPECT_THAT(inner, HasSubstr("± é"));  // UTF-8 survives
+  EXPECT_EQ(gnuplot_string("sgd, batch 128"), "'sgd, batch 128'");
+}
+
+TEST(ReportEscaping, HtmlAndMarkdownEscapeStudyValues) {
+  EXPECT_EQ(html_escape("<script>alert(\"x\")</script> & 'y'"),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;");
+  EXPECT_EQ(markdown_cell("a|b\nc"), "a\\|b c");
+  EXPECT_EQ(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+}
+
+// A regime named to break out of HTML and of gnuplot strings, end to end.
+class HostileReportTest : public testing::TempDirTest {
+ protected:
+  HostileReportTest() : TempDirTest("normscale_report_hostile_") {}
+
+  StudySpec hostile_spec() const {
+    const std::string marker = (dir_ / "pwned").string();
+    // A TOML basic-string key: \" and \\ are escapes, \n a line break in the regime name.
+    const std::string name = fmt::format(
+        R"(<script>alert(\"x\")</script> | '; system(\"touch {0}1\"); print ' `touch {0}2` \n!touch {0}3\n @x)",
+        marker);
+    return parse_study(fmt::format(R"toml(
+name = "hostile <b>study</b>"
+batch = [64, 128]
+ranks = [1, 2]
+seeds = [1, 2]
+[base]
+"data.source" = "two-point"
+[regimes]
+"{}" = {{ "objective.regime" = "minnorm" }}
+plain = {{ "objective.regime" = "sgd" }}
+)toml", name), "hostile.toml");
+  }
+};
+
+TEST_F(HostileReportTest, NamesAreEscapedInEveryOutput) {
+  SKIP_WITHOUT_GNUPLOT();
+  const StudySpec spec = hostile_spec();
+  ASSERT_THAT(spec.regimes[0].name, HasSubstr("<script>"));
+  ASSERT_THAT(spec.regimes[0].name, HasSubstr("\n"));
+  const std::vector<Trial> trials = expand(spec);
+  {
+    TrialStore store(dir_ / "hostile.db");
+    store.upsert_trials(trials);
+    for (const Trial& t : trials) {
+      store.set_state(t.id, TrialState::kDone, TrialOutcome{0, "", 10.0 / static_cast<double>(t.ranks)});
+      store.record_result(t.id, "test_error", 10.0 + static_cast<double>(t.seed));
+      store.record_result(t.id, "validation_error", 9.0);
+      store.record_result(t.id, "support_fraction", 0.5);
+      const nlohmann::json record = {{"step", 1}, {"epoch", 1.0}, {"validation_error", 9.0}, {"weight_norm", 3.0},
+                                     {"support_fraction", 0.5}};
+      store.add_metrics(t.id, std::vector<MetricRow>{{1, 1.0, record.dump()}});
+    }
+  }
+  const std::filesystem::path out = dir_ / "report";
+  const ReportSummary summary = write_report(spec, dir_ / "hostile.db", out);
+  EXPECT_THAT(summary.plots, ::testing::Contains("test_error_vs_batch"));
+  EXPECT_THAT(summary.plots, ::testing::Contains("scaling_efficiency"));
+  // gnuplot ran every script without running anything else.
+  for (const char* suffix : {"1", "2", "3"}) {
+    EXPECT_FALSE(std::filesystem::exists(dir_ / (std::string("pwned") + suffix))) << suffix;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(out)) {
+    if (entry.path().extension() != ".gp") continue;
+    const std::string script = read_text(entry.path());
+    EXPECT_EQ(script.find('`'), std::string::npos) << entry.path();
+    EXPECT_EQ(script.find('"'), std::string::npos) << entry.path();
+    // Every string closes on its own line: the name's quotes and line breaks are gone.
+    for (const std::string& line : split(script, "\n")) {
+      EXPECT_EQ(std::count(line.begin(), line.end(), '\'') % 2, 0) << entry.path() << ": " << line;
+      if (line.find("system(") != std::string::npos) {
+        EXPECT_THAT(line, HasSubstr("system(_touch")) << line;
+      }
+    }
+  }
+  const std::string html = read_text(out / "index.html");
+  EXPECT_THAT(html, Not(HasSubstr("<script>")));
+  EXPECT_THAT(html, Not(HasSubstr("<b>study")));
+  EXPECT_THAT(html, HasSubstr("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
+  EXPECT_THAT(html, HasSubstr("hostile &lt;b&gt;study&lt;/b&gt;"));
+  // Markdown: the '|' cannot open a new column, the line break cannot end the row.
+  for (const std::string& line : split(read_text(out / "table.md"), "\n")) {
+    if (line.find("script") == std::string::npos) continue;
+    EXPECT_THAT(line, HasSubstr("</script> \\| '"));
+  }
+}
+
+TEST_F(HostileReportTest, RunReportCommandWritesBesideTheStudyAndPrintsTheIndex) {
+  SKIP_WITHOUT_GNUPLOT();
+  const std::filesystem::path study = dir_ / "tiny.toml";
+  std::ofstream(study) << R"toml(
+batch = [32]
+seeds = [1, 2]
+[base]
+"data.source" = "two-point"
+"objective.regime" = "sgd"
+)toml";
+  {
+    TrialStore store(study_layout(study).database);
+    const std::vector<Trial> trials = expand(read_study_file(study));
+    store.upsert_trials(trials);
+    store.set_state(trials[0].id, TrialState::kDone, TrialOutcome{0, "", 2.0});
+    store.record_result(trials[0].id, "test_error", 12.5);
+  }
+  ::testing::internal::CaptureStdout();
+  const int status = run_report_command(study, std::nullopt);
+  const std::string printed = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(status, 0);
+  const std::filesystem::path index = dir_ / "tiny.report" / "index.html";
+  EXPECT_TRUE(std::filesystem::exists(index));
+  EXPECT_THAT(printed, ::testing::EndsWith(index.string() + "\n"));
+  EXPECT_THAT(printed, HasSubstr("1 of 2 trials done."));
+  // --out elsewhere.
+  ::testing::internal::CaptureStdout();
+  run_report_command(study, dir_ / "elsewhere");
+  EXPECT_THAT(::testing::internal::GetCapturedStdout(), HasSubstr((dir_ / "elsewhere" / "index.html").string()));
+}
+
+}  // namespace
+}  // namespace normscale

@@ -1,0 +1,269 @@
+// The scheduler's pure parts: sh quoting, trial argument vectors, core packing, the SLURM job script
+// (checked by sh -n and run under a fake srun), squeue / sacct parsing and the progress line.
+#include "normscale/core/error.hpp"
+#include "normscale/study/child_process.hpp"
+#include "normscale/study/shell_quote.hpp"
+#include "normscale/study/slurm_backend.hpp"
+#include "normscale/study/slurm_script.hpp"
+#include "normscale/study/study_progress.hpp"
+#include "normscale/study/trial_command.hpp"
+#include "normscale/study/trial_packing.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace normscale {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const std::vector<std::string> kHostile = {
+    "plain",
+    "",
+    "it's",
+    "'; touch MARKER; '",
+    "$(touch MARKER)",
+    "`touch MARKER`",
+    "a\nb; touch MARKER",
+    "\"double $HOME\"",
+    "back\\slash\\",
+    "-n",
+    "x'\"'\"'y",
+    "*",
+};
+
+// `text` with every "MARKER" replaced by `path`.
+std::string with_marker(std::string text, const fs::path& path) {
+  const std::string to = path.string();
+  for (std::size_t at = text.find("MARKER"); at != std::string::npos; at = text.find("MARKER", at + to.size())) {
+    text.replace(at, 6, to);
+  }
+  return text;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+class StudySchedulingFiles : public testing::TempDirTest {
+ protected:
+  StudySchedulingFiles() : TempDirTest("normscale_scheduling_") {}
+};
+
+TEST(StudyScheduling, ShellQuoteWrapsInSingleQuotes) {
+  EXPECT_EQ(shell_quote("abc"), "'abc'");
+  EXPECT_EQ(shell_quote(""), "''");
+  EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+  EXPECT_EQ(shell_quote("$(x)"), "'$(x)'");
+  const std::vector<std::string> words = {"a b", "c"};
+  EXPECT_EQ(shell_join(words), "'a b' 'c'");
+}
+
+// sh must read every quoted value back exactly, and run none of it.
+TEST_F(StudySchedulingFiles, ShellQuoteRoundTripsThroughSh) {
+  const fs::path marker = dir_ / "MARKER";
+  for (const std::string& hostile : kHostile) {
+    const std::string value = with_marker(hostile, marker);
+    const fs::path out = dir_ / "out.txt";
+    const CapturedRun run =
+        run_captured({"sh", "-c", "printf '%s' " + shell_quote(value) + " > " + shell_quote(out.string())});
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(read_file(out), value);
+  }
+  EXPECT_FALSE(fs::exists(marker));
+}
+
+TEST(StudyScheduling, LocalArgvIsMpirunThenTheTrainer) {
+  LocalLauncher launcher{"mpirun", "/opt/normscale", 2, false};
+  TrialInvocation trial{1, 1, "/s.runs/ab/config.toml", "/s.runs/ab", false};
+  EXPECT_THAT(local_trial_argv(launcher, trial),
+              ElementsAre("mpirun", "-np", "1", "--bind-to", "none", "-x", "OPENBLAS_NUM_THREADS", "-x",
+                          "OMP_NUM_THREADS", "/opt/normscale", "train", "--config", "/s.runs/ab/config.toml",
+                          "--out", "/s.runs/ab"));
+}
+
+TEST(StudyScheduling, OversubscribeOnlyWhenRanksExceedSlotsAndRootFlagAsRoot) {
+  LocalLauncher launcher{"/usr/bin/mpiexec", "/n", 2, true};
+  TrialInvocation trial{2, 1, "c.toml", "d", true};
+  std::vector<std::string> argv = local_trial_argv(launcher, trial);
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "--oversubscribe"), 0);
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "--allow-run-as-root"), 1);
+  EXPECT_EQ(argv.back(), "--resume");
+  trial.ranks = 4;
+  argv = local_trial_argv(launcher, trial);
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "--oversubscribe"), 1);
+  EXPECT_EQ(argv[2], "4");
+  launcher.as_root = false;
+  argv = local_trial_argv(launcher, trial);
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "--allow-run-as-root"), 0);
+}
+
+TEST(StudyScheduling, EnvironmentGivesEachRankItsThreads) {
+  TrialInvocation trial;
+  trial.threads_per_rank = 3;
+  EXPECT_THAT(trial_environment(trial),
+              ElementsAre(std::pair<std::string, std::string>{"OPENBLAS_NUM_THREADS", "3"},
+                          std::pair<std::string, std::string>{"OMP_NUM_THREADS", "1"}));
+  EXPECT_EQ(threads_per_rank(0), 1);
+  EXPECT_EQ(threads_per_rank(4), 4);
+  EXPECT_GE(physical_cores(), 1);
+}
+
+TEST(StudyScheduling, PackingFillsFreeCoresInOrder) {
+  const std::vector<std::int64_t> ones = {1, 1, 1};
+  EXPECT_THAT(trials_to_start(2, 2, ones), ElementsAre(0U, 1U));  // two 1-rank trials side by side
+  EXPECT_THAT(trials_to_start(1, 2, ones), ElementsAre(0U));
+  EXPECT_TRUE(trials_to_start(0, 2, ones).empty());
+  const std::vector<std::int64_t> mixed = {2, 1, 1};
+  EXPECT_THAT(trials_to_start(2, 2, mixed), ElementsAre(0U));      // a 2-rank trial takes both cores
+  EXPECT_THAT(trials_to_start(1, 2, mixed), ElementsAre(1U));      // it waits; a 1-rank one fills the gap
+  EXPECT_THAT(trials_to_start(3, 4, mixed), ElementsAre(0U, 1U));
+}
+
+TEST(StudyScheduling, TrialWiderThanTheMachineRunsAloneOnAnIdleMachine) {
+  const std::vector<std::int64_t> demands = {4, 1};
+  EXPECT_THAT(trials_to_start(2, 2, demands), ElementsAre(0U));
+  EXPECT_THAT(trials_to_start(1, 2, demands), ElementsAre(1U));
+  EXPECT_EQ(cores_held(4, 2), 2);
+  EXPECT_EQ(trial_cores(2, 3), 6);
+  EXPECT_EQ(trial_cores(2, 0), 2);
+  EXPECT_THROW(trials_to_start(3, 2, demands), Error);
+}
+
+SlurmArrayJob hostile_job(const fs::path& dir) {
+  SlurmArrayJob job;
+  job.job_name = slurm_job_name(with_marker("x'; touch MARKER; '\n$(touch MARKER)", dir / "MARKER"));
+  job.trainer = (dir / "bin dir" / "normscale").string();
+  job.srun_mpi = "pmix";
+  job.ranks = 2;
+  job.threads_per_rank = 1;
+  for (const char* name : {"t0 '; touch MARKER; '", "t1 $(touch MARKER) `touch MARKER`\nnext"}) {
+    TrialInvocation trial;
+    trial.out = dir / "runs" / with_marker(name, dir / "MARKER");
+    trial.config = trial.out / "config.toml";
+    trial.ranks = 2;
+    trial.resume = job.trials.size() == 1;
+    job.trials.push_back(trial);
+  }
+  return job;
+}
+
+TEST(StudyScheduling, JobNameKeepsSafeCharactersOnly) {
+  EXPECT_EQ(slurm_job_name("sgd-batch_1.0"), "normscale-sgd-batch_1.0");
+  EXPECT_EQ(slurm_job_name("a'b $(c)\n"), "normscale-a_b___c__");
+  EXPECT_LE(slurm_job_name(std::string(200, 'a')).size(), 64U);
+}
+
+TEST_F(StudySchedulingFiles, JobScriptParsesAndRunsOnlyTheTrainer) {
+  const SlurmArrayJob job = hostile_job(dir_);
+  const std::string script = slurm_job_script(job);
+  const fs::path script_path = dir_ / "job.sh";
+  std::ofstream(script_path) << script;
+  CapturedRun check = run_captured({"sh", "-n", script_path.string()});
+  ASSERT_EQ(check.exit_code, 0) << check.output << "\n" << script;
+
+  // A fake srun on PATH records its arguments, one per line, and exits 3.
+  const fs::path bin = dir_ / "fakebin";
+  fs::create_directories(bin);
+  std::ofstream(bin / "srun") << "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$SRUN_RECORD\"\nexit 3\n";
+  fs::permissions(bin / "srun", fs::perms::owner_all);
+  for (std::size_t task = 0; task < job.trials.size(); ++task) {
+    fs::create_directories(job.trials[task].out);
+    const fs::path record = dir_ / ("srun" + std::to_string(task) + ".txt");
+    const CapturedRun run = run_captured({"env", "PATH=" + bin.string() + ":/usr/bin:/bin", "SLURM_ARRAY_TASK_ID=" +
+                                          std::to_string(task), "SLURM_JOB_ID=7", "SRUN_RECORD=" + record.string(),
+                                          "sh", script_path.string()});
+    EXPECT_EQ(run.exit_code, 3) << run.output;
+    std::string expected = "--mpi=pmix\n" + job.trainer + "\ntrain\n--config\n" + job.trials[task].config.string() +
+                           "\n--out\n" + job.trials[task].out.string() + "\n";
+    if (job.trials[task].resume) expected += "--resume\n";
+    EXPECT_EQ(read_file(record), expected);
+    EXPECT_EQ(read_file(job.trials[task].out / "exit_code"), "3\n");
+    EXPECT_THAT(read_file(job.trials[task].out / "log.txt"), HasSubstr("SLURM job 7"));
+  }
+  const CapturedRun stray = run_captured({"env", "SLURM_ARRAY_TASK_ID=9", "sh", script_path.string()});
+  EXPECT_EQ(stray.exit_code, 2);
+  EXPECT_THAT(stray.output, HasSubstr("no trial for array task 9"));
+  EXPECT_FALSE(fs::exists(dir_ / "MARKER"));
+  EXPECT_FALSE(fs::exists("MARKER"));
+}
+
+TEST(StudyScheduling, SbatchArgvNamesTheArrayAndTasks) {
+  SlurmArrayJob job;
+  job.job_name = "normscale-s";
+  job.ranks = 2;
+  job.threads_per_rank = 3;
+  job.trials.resize(5);
+  EXPECT_THAT(sbatch_argv(job, "/x/job.sh", "debug"),
+              ElementsAre("sbatch", "--parsable", "--job-name=normscale-s", "--array=0-4", "--ntasks=2",
+                          "--cpus-per-task=3", "--output=/dev/null", "--partition=debug", "/x/job.sh"));
+}
+
+TEST(StudyScheduling, ParsesSqueueAndSacct) {
+  const auto tasks = parse_squeue("12_0|RUNNING\n12_1|PENDING\nnoise\n");
+  ASSERT_EQ(tasks.size(), 2U);
+  EXPECT_EQ(tasks.at("12_1"), "PENDING");
+  EXPECT_EQ(parse_sacct_exit_code("COMPLETED|0:0\n"), 0);
+  EXPECT_EQ(parse_sacct_exit_code("FAILED|2:0\n"), 2);
+  EXPECT_EQ(parse_sacct_exit_code("CANCELLED by 0|0:15\n"), 128 + 15);
+  EXPECT_EQ(parse_sacct_exit_code("CANCELLED|0:0\n"), 128 + 15);
+  EXPECT_EQ(parse_sacct_exit_code(""), std::nullopt);
+  EXPECT_EQ(parse_sacct_exit_code("Slurm accounting storage is disabled\n"), std::nullopt);
+}
+
+TEST(StudyScheduling, ProgressLineAndEta) {
+  const StudyCounts counts{8, 3, 1, 2, 2};
+  EXPECT_EQ(progress_line("s", counts, std::nullopt), "study s: 3/8 done, 2 running, 1 failed, 2 pending");
+  EXPECT_EQ(progress_line("s", counts, 80.0), "study s: 3/8 done, 2 running, 1 failed, 2 pending, ETA 1m20s");
+  EXPECT_EQ(estimate_eta(10.0, 0, 4), std::nullopt);
+  EXPECT_DOUBLE_EQ(*estimate_eta(10.0, 2, 4), 20.0);
+}
+
+TEST_F(StudySchedulingFiles, ProgressPrintsOneLinePerChangeWhenNotATerminal) {
+  const fs::path log = dir_ / "progress.txt";
+  std::FILE* file = std::fopen(log.c_str(), "w");
+  ASSERT_NE(file, nullptr);
+  StudyProgress progress("s", file, false);
+  progress.update({2, 0, 0, 1, 1}, 0);
+  progress.update({2, 0, 0, 1, 1}, 0);
+  progress.update({2, 1, 0, 1, 0}, 1);
+  progress.finish();
+  std::fclose(file);
+  const std::string text = read_file(log);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  EXPECT_EQ(text.find('\r'), std::string::npos);
+}
+
+TEST_F(StudySchedulingFiles, ChildGetsArgvVerbatimAndItsOutputGoesToTheLog) {
+  const fs::path log = dir_ / "log.txt";
+  ChildSpec spec;
+  spec.argv = {"sh", "-c", "printf '%s|' \"$@\"; printf '%s' \"$STUDY_TEST_VALUE\"", "sh", "$(touch MARKER)", "a b"};
+  spec.environment = {{"STUDY_TEST_VALUE", "`touch MARKER`"}};
+  spec.output = log;
+  spec.lock_file = dir_ / "trial.lock";
+  const pid_t pid = spawn_child(spec);
+  EXPECT_EQ(wait_child(pid), 0);
+  EXPECT_EQ(read_file(log), "$(touch MARKER)|a b|`touch MARKER`");
+  EXPECT_TRUE(wait_for_lock(spec.lock_file, 0.0));  // released when the child ended
+
+  spec.argv = {"/nonexistent/program"};
+  EXPECT_EQ(wait_child(spawn_child(spec)), 127);
+  EXPECT_THAT(read_file(log), HasSubstr("cannot start /nonexistent/program"));
+  EXPECT_FALSE(fs::exists("MARKER"));
+}
+
+}  // namespace
+}  // namespace normscale

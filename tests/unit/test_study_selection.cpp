@@ -1,0 +1,149 @@
+// Selection (best grid point per (regime, batch), time to a target) and reading a run's metrics.jsonl.
+#include "normscale/core/error.hpp"
+#include "normscale/study/selection.hpp"
+#include "normscale/study/trial_results.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace normscale {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::vector<MetricRow> rows_of(const std::vector<std::string>& lines) {
+  std::vector<MetricRow> rows;
+  for (std::size_t i = 0; i < lines.size(); ++i) rows.push_back({static_cast<std::int64_t>(10 * i), 0.0, lines[i]});
+  return rows;
+}
+
+TEST(StudySelection, EvaluationPointsSumTheIntervalTimes) {
+  const std::vector<MetricRow> rows = rows_of({
+      R"({"step":0,"validation_error":50})",
+      R"({"step":10,"validation_error":30,"time_compute_s":1.0,"time_comm_s":0.5,"time_multiplier_s":0.5})",
+      R"({"step":20,"time_compute_s":1.0})",
+      R"({"step":30,"validation_error":10,"wall_seconds":42})",
+  });
+  const std::vector<EvaluationPoint> points = evaluation_points(rows);
+  ASSERT_EQ(points.size(), 4U);
+  EXPECT_DOUBLE_EQ(points[1].seconds, 2.0);
+  EXPECT_DOUBLE_EQ(points[2].seconds, 3.0);
+  EXPECT_FALSE(points[2].validation_error.has_value());
+  EXPECT_DOUBLE_EQ(points[3].seconds, 42.0);  // wall_seconds, when the trainer gives it, wins
+
+  const auto reached = time_to_target(points, 30.0);
+  ASSERT_TRUE(reached.has_value());
+  EXPECT_EQ(reached->steps, 10);
+  EXPECT_DOUBLE_EQ(reached->seconds, 2.0);
+  EXPECT_EQ(time_to_target(points, 10.0)->steps, 30);
+  EXPECT_FALSE(time_to_target(points, 5.0).has_value());
+}
+
+TrialSummary summary(std::string id, std::string regime, std::int64_t batch, std::string grid,
+                     std::optional<double> validation, std::optional<TimeToTarget> to_target = std::nullopt) {
+  return {std::move(id), std::move(regime), batch, std::move(grid), validation, to_target};
+}
+
+TEST(StudySelection, BestGridPointPerRegimeAndBatchByMeanValidationError) {
+  const std::vector<TrialSummary> trials = {
+      summary("a1", "sgd", 128, R"({"optim.lr":0.1})", 10.0, TimeToTarget{300, 3.0}),
+      summary("a2", "sgd", 128, R"({"optim.lr":0.1})", 14.0, TimeToTarget{500, 5.0}),   // mean 12
+      summary("b1", "sgd", 128, R"({"optim.lr":0.2})", 11.0, TimeToTarget{100, 1.0}),
+      summary("b2", "sgd", 128, R"({"optim.lr":0.2})", 11.5, std::nullopt),             // mean 11.25, one misses
+      summary("c1", "sgd", 1024, R"({"optim.lr":0.2})", 20.0),
+      summary("d1", "minnorm", 128, R"({"objective.s":1})", std::nullopt),             // no candidate
+      summary("e1", "minnorm", 128, R"({"objective.s":2})", 9.0, TimeToTarget{50, 0.5}),
+  };
+  const std::vector<Selection> selections = select_hyperparameters(trials);
+  ASSERT_EQ(selections.size(), 3U);
+  EXPECT_EQ(selections[0].regime, "sgd");
+  EXPECT_EQ(selections[0].batch, 128);
+  EXPECT_EQ(selections[0].best_grid, R"({"optim.lr":0.2})");
+  EXPECT_DOUBLE_EQ(selections[0].best_validation_error, 11.25);
+  EXPECT_THAT(selections[0].best_trials, ElementsAre("b1", "b2"));
+  // lr 0.2 is best by error but one of its seeds never reaches the target: lr 0.1 is the fastest.
+  ASSERT_TRUE(selections[0].fastest_grid.has_value());
+  EXPECT_EQ(*selections[0].fastest_grid, R"({"optim.lr":0.1})");
+  EXPECT_DOUBLE_EQ(*selections[0].steps_to_target, 400.0);
+  EXPECT_DOUBLE_EQ(*selections[0].seconds_to_target, 4.0);
+
+  EXPECT_EQ(selections[1].batch, 1024);
+  EXPECT_FALSE(selections[1].steps_to_target.has_value());
+  EXPECT_EQ(selections[2].regime, "minnorm");
+  EXPECT_EQ(selections[2].best_grid, R"({"objective.s":2})");
+}
+
+TEST(StudySelection, TiesGoToTheGridPointSeenFirst) {
+  const std::vector<TrialSummary> trials = {summary("x", "r", 8, "{\"a\":1}", 5.0), summary("y", "r", 8, "{\"a\":2}", 5.0)};
+  EXPECT_EQ(select_hyperparameters(trials)[0].best_grid, "{\"a\":1}");
+  EXPECT_TRUE(select_hyperparameters(std::vector<TrialSummary>{}).empty());
+}
+
+std::map<std::string, double> as_map(const std::vector<std::pair<std::string, double>>& figures) {
+  return {figures.begin(), figures.end()};
+}
+
+TEST(StudySelection, TrialResultsFromMetricsJsonl) {
+  const std::string jsonl =
+      R"({"step":0,"epoch":0.0,"train_error":50,"validation_error":48,"test_error":49,"weight_norm":1})" "\n"
+      R"({"step":10,"epoch":1.0,"train_error":20,"validation_error":22,"test_error":23,"weight_norm":2,"support_fraction":0.5,"time_compute_s":0.25})" "\n"
+      R"({"step":20,"epoch":2.0,"train_error":10,"validation_error":12,"test_error":13,"weight_norm":3,"support_fraction":0.4,"time_compute_s":0.25})" "\n"
+      R"({"event":"diverged","step":21})" "\n"
+      R"({"step":30,"epo)";  // torn by a kill
+  const TrialResults results = parse_trial_results(jsonl, 25.0, "metrics.jsonl");
+  ASSERT_EQ(results.rows.size(), 3U);
+  EXPECT_EQ(results.rows[2].step, 20);
+  EXPECT_DOUBLE_EQ(results.rows[1].epoch, 1.0);
+  EXPECT_TRUE(results.diverged);
+  const auto figures = as_map(results.figures);
+  EXPECT_DOUBLE_EQ(figures.at("train_error"), 10);
+  EXPECT_DOUBLE_EQ(figures.at("validation_error"), 12);
+  EXPECT_DOUBLE_EQ(figures.at("test_error"), 13);
+  EXPECT_DOUBLE_EQ(figures.at("weight_norm"), 3);
+  EXPECT_DOUBLE_EQ(figures.at("support_fraction"), 0.4);
+  EXPECT_DOUBLE_EQ(figures.at("steps"), 20);
+  EXPECT_DOUBLE_EQ(figures.at("epochs"), 2.0);
+  EXPECT_DOUBLE_EQ(figures.at("train_seconds"), 0.5);
+  EXPECT_DOUBLE_EQ(figures.at("steps_to_target"), 10);
+  EXPECT_DOUBLE_EQ(figures.at("seconds_to_target"), 0.25);
+  EXPECT_DOUBLE_EQ(figures.at("diverged"), 1.0);
+
+  const auto unreached = as_map(parse_trial_results(jsonl, 5.0, "m").figures);
+  EXPECT_FALSE(unreached.contains("steps_to_target"));
+  EXPECT_FALSE(as_map(parse_trial_results(jsonl, std::nullopt, "m").figures).contains("steps_to_target"));
+}
+
+TEST(StudySelection, DamagedMetricsLineInTheMiddleIsAnError) {
+  try {
+    parse_trial_results("{\"step\":0}\nnot json\n{\"step\":1}\n", std::nullopt, "run/metrics.jsonl");
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_THAT(error.what(), HasSubstr("run/metrics.jsonl:2"));
+  }
+  EXPECT_TRUE(parse_trial_results("", std::nullopt, "m").figures.empty());
+}
+
+class StudyLogTail : public testing::TempDirTest {
+ protected:
+  StudyLogTail() : TempDirTest("normscale_logtail_") {}
+};
+
+TEST_F(StudyLogTail, KeepsTheLastLines) {
+  {
+    std::ofstream log(dir_ / "log.txt");
+    for (int i = 1; i <= 100; ++i) log << "line " << i << "\n";
+  }
+  EXPECT_EQ(log_tail(dir_ / "log.txt", 3), "line 98\nline 99\nline 100");
+  EXPECT_EQ(log_tail(dir_ / "log.txt", 3, 8), "line 100");
+  EXPECT_EQ(log_tail(dir_ / "missing.txt"), "");
+}
+
+}  // namespace
+}  // namespace normscale
