@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 namespace normscale {
 namespace {
@@ -53,15 +54,61 @@ void BM_MlpForwardBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_MlpForwardBackward)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The GEMMs of one SGD step alone, straight to cblas_sgemm: forward Y = X W^T, then dW = dY^T X and
+// dX = dY W (no dX for the input layer): 6.40 MFLOP per sample. The rate the step is measured against.
+void BM_GemmOfStep(benchmark::State& state) {
+  set_threads(state);
+  const int batch = static_cast<int>(state.range(0));
+  const std::vector<int> widths = {784, 800, 800, 10};
+  std::vector<std::vector<float>> acts(4), grads(4), weights(3), weight_grads(3);
+  for (std::size_t l = 0; l < 4; ++l) {
+    acts[l].assign(static_cast<std::size_t>(batch * widths[l]), 0.5f);
+    grads[l].assign(acts[l].size(), 1e-3f);
+  }
+  for (std::size_t l = 0; l < 3; ++l) {
+    weights[l].assign(static_cast<std::size_t>(widths[l] * widths[l + 1]), 0.01f);
+    weight_grads[l].assign(weights[l].size(), 0.0f);
+  }
+  double flops = 0;
+  for (std::size_t l = 0; l < 3; ++l) {
+    const double mnk = 2.0 * batch * widths[l] * widths[l + 1];
+    flops += l == 0 ? 2 * mnk : 3 * mnk;
+  }
+  for (auto _ : state) {
+    for (std::size_t l = 0; l < 3; ++l) {
+      const int in = widths[l], out = widths[l + 1];
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out, in, 1.0f, acts[l].data(), in,
+                  weights[l].data(), in, 0.0f, acts[l + 1].data(), out);
+    }
+    for (std::size_t l = 3; l-- > 0;) {
+      const int in = widths[l], out = widths[l + 1];
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, batch, 1.0f, grads[l + 1].data(), out,
+                  acts[l].data(), in, 0.0f, weight_grads[l].data(), in);
+      if (l > 0) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, in, out, 1.0f, grads[l + 1].data(), out,
+                    weights[l].data(), in, 0.0f, grads[l].data(), in);
+      }
+    }
+    benchmark::DoNotOptimize(weight_grads[0].data());
+  }
+  if (!std::isfinite(weight_grads[0][0]) || weight_grads[0][0] == 0.0f) throw std::runtime_error("bad GEMM result");
+  const double samples = static_cast<double>(state.iterations()) * batch;
+  state.counters["samples/s"] = benchmark::Counter(samples, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * flops * 1e-9,
+                                                 benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_GemmOfStep)->ArgsProduct({{128, 1024, 10000}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // A whole training step through the Trainer: sgd (cross-entropy) or minnorm (exact / lagged update).
 void run_steps(benchmark::State& state, const std::string& regime, bool exact) {
   set_threads(state);
-  const Index batch = state.range(0);
-  const Dataset d = random_images(std::max<Index>(batch * 4, 4096));
+  const bool full = regime == "sgd-full";
+  const Index batch = full ? kFullBatch : state.range(0);
+  const Dataset d = random_images(full ? state.range(0) : std::max<Index>(batch * 4, 4096));
   auto net = make_mlp<float>({kInputs, {800, 800}, 10, "relu", true});
   net->initialize({"he", 1}, 1);
   std::unique_ptr<Objective<float>> objective;
-  if (regime == "sgd") {
+  if (regime != "minnorm") {
     objective = std::make_unique<CrossEntropy<float>>();
   } else {
     objective = std::make_unique<Minnorm<float>>(MinnormParams{MinnormTask::kMulticlass, 1.0, 1e-3}, d, 10);
@@ -69,7 +116,7 @@ void run_steps(benchmark::State& state, const std::string& regime, bool exact) {
   LocalComm comm;
   TrainerOptions options;
   options.batch = batch;
-  options.lr = regime == "sgd" ? 0.01 : 1e-5;
+  options.lr = regime == "minnorm" ? 1e-5 : 0.01;
   options.exact_multiplier_update = exact;
   Trainer<float> trainer(options, comm, d, d.rows, *net, *objective);
   const std::vector<float> before = net->parameters();
@@ -78,14 +125,17 @@ void run_steps(benchmark::State& state, const std::string& regime, bool exact) {
     if (!std::isfinite(s.loss_sum)) throw std::runtime_error("non-finite loss");
   }
   if (net->parameters() == before) throw std::runtime_error("the step did not change the weights");
-  const double samples = static_cast<double>(state.iterations() * batch);
+  const double samples = static_cast<double>(state.iterations() * (full ? d.rows : batch));
   state.counters["samples/s"] = benchmark::Counter(samples, benchmark::Counter::kIsRate);
 }
 
 void BM_StepSgd(benchmark::State& state) { run_steps(state, "sgd", true); }
+// Full batch: every one of 10 000 resident examples each step, in order (perf/compare's third column).
+void BM_StepSgdFullBatch(benchmark::State& state) { run_steps(state, "sgd-full", true); }
 void BM_StepMinnormExact(benchmark::State& state) { run_steps(state, "minnorm", true); }
 void BM_StepMinnormLagged(benchmark::State& state) { run_steps(state, "minnorm", false); }
 BENCHMARK(BM_StepSgd)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_StepSgdFullBatch)->ArgsProduct({{10000}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_StepMinnormExact)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_StepMinnormLagged)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
