@@ -1,5 +1,6 @@
 // GPU throughput of the paper's 784-800-800-10 MLP on one rank's GPU: training steps (SGD and Minnorm
-// exact) in samples/s at batch 128, 1024 and the 60000-example full batch; cuBLAS SGEMM GFLOP/s on the
+// exact) in samples/s at batch 128, 1024 and the 60000-example full batch; the square-bn-wd batch-norm
+// MLP's steps at batch 128 and 1024; cuBLAS SGEMM GFLOP/s on the
 // layer shapes (fp32 and TF32); and the NCCL allreduce of the 5.1 MB gradient buffer (bus bandwidth
 // 2(p-1)/p * bytes / time; run under mpirun, one GPU per rank, for p > 1). Each benchmark checks its
 // result: the step's loss against the CPU Trainer's first step, GEMM entries against a host dot
@@ -9,7 +10,9 @@
 #include "normscale/cuda/device.hpp"
 #include "normscale/cuda/nccl_comm.hpp"
 #include "normscale/objective/cross_entropy.hpp"
+#include "normscale/model/architectures.hpp"
 #include "normscale/objective/minnorm.hpp"
+#include "normscale/objective/square.hpp"
 #include "normscale/train/config.hpp"
 
 #include <benchmark/benchmark.h>
@@ -113,6 +116,48 @@ BENCHMARK(BM_GpuMlpStep)
     ->ArgNames({"batch", "minnorm"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+// The square-bn-wd model (784-512-512-512-1, batch norm without affine before each ReLU, +-1 square
+// loss on a two-class split, weight decay and momentum); range(0) = batch. Checked like BM_GpuMlpStep.
+void BM_GpuBnMlpStep(benchmark::State& state) {
+  if (!gpu_ready(state)) return;
+  LocalComm local;
+  static const Dataset binary = [] {
+    Dataset d = images();
+    for (auto& label : d.labels) label = label % 2;
+    d.num_classes = 2;
+    return d;
+  }();
+  const auto make = [] {
+    auto net = make_bn_mlp<float>(BnMlpSpec{kInputs, {512, 512, 512}, 1});
+    net->initialize({"frobenius", 5.0}, 1);
+    return net;
+  };
+  TrainerOptions options;
+  options.batch = state.range(0);
+  options.lr = 0.01;
+  options.momentum = 0.9;
+  options.weight_decay = 0.01;
+  auto net = make();
+  Square<float> objective(SquareTargets{true, 1.0, 1.0});
+  CudaTrainer trainer(options, CudaEngineOptions{}, local, binary, binary.rows, *net, objective);
+  trainer.load_from_host();
+  const StepStats first = trainer.step();
+  auto cpu_net = make();
+  Square<float> cpu_objective(SquareTargets{true, 1.0, 1.0});
+  Trainer<float> cpu(options, local, binary, binary.rows, *cpu_net, cpu_objective);
+  const double expected = cpu.step().loss_sum;
+  if (!(std::abs(first.loss_sum - expected) <= 1e-4 * std::abs(expected))) {
+    state.SkipWithError(fmt::format("GPU loss {} differs from the CPU's {}", first.loss_sum, expected).c_str());
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(trainer.step());
+  }
+  cudaDeviceSynchronize();
+  state.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(options.batch * state.iterations()),
+                                                       benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_GpuBnMlpStep)->Arg(128)->Arg(1024)->ArgName("batch")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // out (n x m) = x (n x k) W^T (m x k) as the dense layers issue it; range = n, k, m, tf32.
 void BM_CublasSgemm(benchmark::State& state) {

@@ -1,5 +1,8 @@
 // CudaTrainer: Trainer<float>::step on the GPU. One host synchronisation per step (the loss sum and
-// the support-vector count come back together); everything else stays on the device.
+// the support-vector count come back together); everything else stays on the device. Batch norm runs
+// in training mode wherever Trainer<float> uses Mode::kTrain (the step, the exact multiplier update,
+// the flush) and in eval mode for evaluations and the Lagrangian; under sync-bn its sums go over the
+// same NCCL communicator and stream as the gradient buckets, so every rank issues them in one order.
 #include "normscale/cuda/cuda_trainer.hpp"
 
 #include "cuda/check.hpp"
@@ -78,7 +81,7 @@ struct CudaTrainer::State {
         Network<float>& net, Objective<float>& obj)
       : options(o), comm(c), train(t), total_examples(total), batch(o.batch == kFullBatch ? total : o.batch),
         network(net), objective(obj), device(select_device_for(c)), context(cuda.tf32), dnet(net, context),
-        dobj(obj, cuda.square, t, net.output_width(), context),
+        dobj(obj, t, net.output_width(), context),
         sampler(total, o.virtual_shards, batch, o.seed, c.rank() * o.virtual_shards / c.size(),
                 (c.rank() + 1) * o.virtual_shards / c.size()),
         scalars(4), count(1), comm_begin(true), comm_end(true), multiplier_begin(true), multiplier_end(true) {}
@@ -114,6 +117,7 @@ struct CudaTrainer::State {
   PinnedArray<std::int32_t> count;
   std::vector<std::unique_ptr<Event>> layer_ready;
   Event comm_done;
+  Event statistics_ready, statistics_reduced;  // sync-bn sums: compute -> communication -> compute
   Event comm_begin, comm_end, multiplier_begin, multiplier_end;  // timing
   bool comm_timed = false, multiplier_timed = false;
 };
@@ -148,6 +152,19 @@ CudaTrainer::CudaTrainer(const TrainerOptions& options, const CudaEngineOptions&
   s.d_counts.resize(2);
   if (options.momentum != 0.0) s.d_velocity.resize(static_cast<std::size_t>(network.parameter_count()));
   for (std::size_t i = 0; i < s.dnet.layers().size(); ++i) s.layer_ready.push_back(std::make_unique<Event>());
+  if (s.nccl) {
+    // Sync-bn: the statistics are summed on the communication stream, behind any gradient bucket
+    // already queued there (one NCCL communicator, one stream, the same order on every rank).
+    s.dnet.set_statistics_reducer([&s](double* values, std::size_t count) {
+      cudaStream_t compute = s.context.compute();
+      cudaStream_t communication = s.context.communication();
+      NS_CUDA_CHECK(cudaEventRecord(s.statistics_ready.get(), compute));
+      NS_CUDA_CHECK(cudaStreamWaitEvent(communication, s.statistics_ready.get(), 0));
+      s.nccl->allreduce_sum_async(values, count, communication);
+      NS_CUDA_CHECK(cudaEventRecord(s.statistics_reduced.get(), communication));
+      NS_CUDA_CHECK(cudaStreamWaitEvent(compute, s.statistics_reduced.get(), 0));
+    });
+  }
   load_from_host();
 }
 
@@ -201,7 +218,8 @@ StepStats CudaTrainer::step() {
                                       : 1.0)
                                : 1.0 / static_cast<double>(s.batch);
   const bool lagged = minnorm && !s.options.exact_multiplier_update;
-  const bool skip = s.dobj.skips_inactive();
+  // Batch norm couples the rows: an inactive row still has an input gradient, so no skip with it.
+  const bool skip = s.dobj.skips_inactive() && !s.dnet.has_batch_norm();
   NS_CUDA_CHECK(cudaMemsetAsync(s.d_scalars.data(), 0, 4 * sizeof(double), stream));
   s.dobj.output_gradient(s.dtrain, f, s.d_rows.data(), n, static_cast<float>(scale), s.d_output_grad.data(),
                          s.d_scalars.data(), skip ? s.d_active.data() : nullptr, lagged);
@@ -336,7 +354,7 @@ EvalStats CudaTrainer::evaluate(const Dataset& data) {
   const Index chunk = s.dnet.capacity();
   for (Index begin = 0; begin < data.rows; begin += chunk) {
     const Index n = std::min(chunk, data.rows - begin);
-    const float* f = s.dnet.forward(device_data->features.data() + begin * data.cols, n);
+    const float* f = s.dnet.forward(device_data->features.data() + begin * data.cols, n, Mode::kEval);
     s.dobj.loss_and_errors(*device_data, f, begin, n, s.d_scalars.data() + 3, s.d_counts.data());
   }
   double loss = 0.0;
@@ -357,7 +375,7 @@ double CudaTrainer::lagrangian() {
   const Index chunk = s.dnet.capacity();
   for (Index begin = 0; begin < s.train.rows; begin += chunk) {
     const Index n = std::min(chunk, s.train.rows - begin);
-    const float* f = s.dnet.forward(s.dtrain.features.data() + begin * s.train.cols, n);
+    const float* f = s.dnet.forward(s.dtrain.features.data() + begin * s.train.cols, n, Mode::kEval);
     s.dobj.lagrangian_data_sum(s.dtrain, f, begin, n, s.d_scalars.data() + 3);
   }
   kernels::squared_norm(s.dnet.parameters(), s.dnet.parameter_count(), s.d_scalars.data() + 2, stream);
@@ -396,6 +414,11 @@ void CudaTrainer::sync_to_host() {
   } else {
     s.host_velocity.clear();
   }
+  if (s.dnet.has_batch_norm()) {
+    std::vector<float> state(static_cast<std::size_t>(s.dnet.state_size()));
+    NS_CUDA_CHECK(cudaMemcpy(state.data(), s.dnet.state(), state.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    s.network.set_layer_state(state);
+  }
   if (MultiplierStore* store = s.objective.multipliers()) s.dobj.store_multipliers(*store);
 }
 
@@ -411,6 +434,12 @@ void CudaTrainer::load_from_host() {
                              cudaMemcpyHostToDevice));
     NS_CUDA_CHECK(cudaDeviceSynchronize());
     s.velocity_used = true;
+  }
+  if (s.dnet.has_batch_norm()) {
+    const std::vector<float> state = s.network.layer_state();
+    NS_CHECK(static_cast<Index>(state.size()) == s.dnet.state_size(),
+             "the host network keeps {} batch-norm statistics, the device {}", state.size(), s.dnet.state_size());
+    NS_CUDA_CHECK(cudaMemcpy(s.dnet.state(), state.data(), state.size() * sizeof(float), cudaMemcpyHostToDevice));
   }
   if (const MultiplierStore* store = s.objective.multipliers()) s.dobj.load_multipliers(*store);
 }

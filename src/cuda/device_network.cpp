@@ -4,6 +4,7 @@
 
 #include "cuda/check.hpp"
 #include "cuda/kernels.hpp"
+#include "normscale/model/batch_norm.hpp"
 
 #include <algorithm>
 
@@ -38,26 +39,59 @@ DeviceNetwork::DeviceNetwork(const Network<float>& host, CudaContext& context)
       layers_.push_back(dense);
       width = dense.outputs;
       max_width_ = std::max(max_width_, width);
+    } else if (const auto* bn = dynamic_cast<const BatchNorm<float>*>(&layer)) {
+      NS_CHECK(!layers_.empty() && !layers_.back().batch_norm && !layers_.back().relu,
+               "device = \"cuda\": batch norm must directly follow a dense layer (layer {} of the network); use "
+               "device = \"cpu\" for this model",
+               i + 1);
+      DeviceDense& dense = layers_.back();
+      NS_CHECK(bn->spatial() == 1 && bn->channels() == dense.outputs,
+               "device = \"cuda\": batch norm layer {} has {} channels x {} positions for a dense layer of {} "
+               "outputs",
+               i + 1, bn->channels(), bn->spatial(), dense.outputs);
+      NS_CHECK(dense.offset + dense.dense_parameter_count() == offset,
+               "device = \"cuda\": the parameters of batch norm layer {} do not follow its dense layer's", i + 1);
+      dense.batch_norm = true;
+      dense.bn_affine = bn->options().affine;
+      dense.bn_sync = bn->synchronized();
+      dense.bn_eps = bn->options().eps;
+      dense.bn_momentum = bn->options().momentum;
+      dense.bn_state = state_size_;
+      state_size_ += 2 * dense.outputs;
     } else if (kind == "relu") {
       NS_CHECK(!layers_.empty() && !layers_.back().relu,
-               "device = \"cuda\": a ReLU must follow a dense layer (layer {} of the network)", i + 1);
+               "device = \"cuda\": a ReLU must follow a dense layer or its batch norm (layer {} of the network)",
+               i + 1);
       layers_.back().relu = true;
     } else {
-      NS_FAIL("device = \"cuda\" supports the plain MLP (dense layers, relu or identity activation, bias); layer {} is "
-              "'{}' (model.batch_norm / model.weight_norm / model.type = convnet are not on the GPU yet); use "
-              "device = \"cpu\" for this model",
+      NS_FAIL("device = \"cuda\" supports the MLP (dense layers, relu or identity activation, bias, "
+              "model.batch_norm); layer {} is '{}' (model.weight_norm / model.type = convnet are not on the GPU "
+              "yet); use device = \"cpu\" for this model",
               i + 1, kind);
     }
     offset += layer.parameter_count();
   }
   NS_CHECK(!layers_.empty(), "device = \"cuda\": the network has no dense layer");
   NS_CHECK(offset == parameter_count_, "the device layout covers {} of {} parameters", offset, parameter_count_);
+  NS_CHECK(static_cast<Index>(host.layer_state().size()) == state_size_,
+           "the device keeps {} batch-norm statistics, the host network {}", state_size_, host.layer_state().size());
   params_.resize(static_cast<std::size_t>(parameter_count_));
   grads_.resize(static_cast<std::size_t>(parameter_count_));
   params_.zero(context_.compute());
   grads_.zero(context_.compute());
   outputs_.resize(layers_.size());
   compact_.resize(layers_.size());
+  normalized_in_.resize(layers_.size());
+  bn_scratch_.resize(layers_.size());
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (!layers_[i].batch_norm) continue;
+    bn_scratch_[i].resize(static_cast<std::size_t>(9 * layers_[i].outputs));
+    bn_scratch_[i].zero(context_.compute());
+  }
+  if (state_size_ > 0) {
+    // The host's initial statistics (mean 0, variance 1) until load from the host.
+    state_.upload(host.layer_state());
+  }
   activations_.assign(layers_.size() + 1, nullptr);
 }
 
@@ -65,7 +99,11 @@ void DeviceNetwork::reserve(Index rows) {
   if (rows <= capacity_) return;
   capacity_ = rows;
   const auto n = static_cast<std::size_t>(rows);
-  for (std::size_t i = 0; i < layers_.size(); ++i) outputs_[i].resize(n * static_cast<std::size_t>(layers_[i].outputs));
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const auto width = static_cast<std::size_t>(layers_[i].outputs);
+    outputs_[i].resize(n * width);
+    if (layers_[i].batch_norm) normalized_in_[i].resize(n * width);
+  }
   delta_.resize(n * static_cast<std::size_t>(max_width_));
   delta_next_.resize(n * static_cast<std::size_t>(max_width_));
   std::vector<float> ones(n, 1.0f);
@@ -75,24 +113,49 @@ void DeviceNetwork::reserve(Index rows) {
   compact_dout_.resize(0);
 }
 
-const float* DeviceNetwork::forward(const float* x, Index rows) {
+const float* DeviceNetwork::forward(const float* x, Index rows, Mode mode) {
   NS_CHECK(rows <= capacity_, "DeviceNetwork::forward: {} rows but room for {} (reserve first)", rows, capacity_);
   cudaStream_t stream = context_.compute();
   cublasHandle_t blas = context_.blas();
   const float one = 1.0f, zero = 0.0f;
+  const bool train = mode == Mode::kTrain;
   activations_[0] = x;
   forward_rows_ = rows;
+  forward_mode_ = mode;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const DeviceDense& l = layers_[i];
     float* out = outputs_[i].data();
+    float* linear = l.batch_norm ? normalized_in_[i].data() : out;
     const float* w = params_.data() + l.offset;
     if (rows > 0) {
       NS_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, as_int(l.outputs, "layer width"),
                                   as_int(rows, "batch rows"), as_int(l.inputs, "layer inputs"), &one, w,
                                   as_int(l.inputs, "layer inputs"), activations_[i], as_int(l.inputs, "layer inputs"),
-                                  &zero, out, as_int(l.outputs, "layer width")));
-      kernels::bias_activation(out, l.bias ? w + l.inputs * l.outputs : nullptr, rows, l.outputs, l.relu, stream);
+                                  &zero, linear, as_int(l.outputs, "layer width")));
+      kernels::bias_activation(linear, l.bias ? w + l.inputs * l.outputs : nullptr, rows, l.outputs,
+                               l.relu && !l.batch_norm, stream);
       NS_CUDA_CHECK_LAUNCH("bias_activation");
+    }
+    if (l.batch_norm) {
+      double* sums = bn_scratch_[i].data();
+      double* stats = sums + 5 * l.outputs;
+      const bool reduced = train && l.bn_sync && reducer_;
+      if (train) {
+        NS_CHECK(reduced || rows > 1,
+                 "batch norm in training mode needs more than one value per channel, got {}; hint: use a larger "
+                 "batch or eval mode",
+                 rows);
+        kernels::bn_statistics(linear, rows, l.outputs, sums, stream);
+        NS_CUDA_CHECK_LAUNCH("bn_statistics");
+        if (reduced) reducer_(sums, static_cast<std::size_t>(3 * l.outputs));
+      }
+      const float* gamma = l.bn_affine ? w + l.dense_parameter_count() : nullptr;
+      float* running = state_.data() + l.bn_state;
+      kernels::bn_prepare(sums, l.outputs, train, l.bn_eps, l.bn_momentum, running, running + l.outputs, gamma,
+                          gamma != nullptr ? gamma + l.outputs : nullptr, stats, stream);
+      NS_CUDA_CHECK_LAUNCH("bn_prepare");
+      kernels::bn_apply(linear, rows, l.outputs, stats, l.relu, out, stream);
+      NS_CUDA_CHECK_LAUNCH("bn_apply");
     }
     activations_[i + 1] = out;
   }
@@ -103,9 +166,12 @@ void DeviceNetwork::backward(const float* dout, Index rows, const std::function<
                              const std::int32_t* subset, Index subset_rows) {
   NS_CHECK(rows == forward_rows_, "DeviceNetwork::backward: {} rows of output gradient for a forward of {}", rows,
            forward_rows_);
+  NS_CHECK(subset == nullptr || !has_batch_norm(),
+           "DeviceNetwork::backward: the support-vector skip is not exact with batch norm");
   cudaStream_t stream = context_.compute();
   cublasHandle_t blas = context_.blas();
   const float one = 1.0f, zero = 0.0f;
+  const bool train = forward_mode_ == Mode::kTrain;
   std::vector<const float*> inputs(activations_.begin(), activations_.end() - 1);
   Index n = rows;
   if (subset != nullptr) {
@@ -123,6 +189,8 @@ void DeviceNetwork::backward(const float* dout, Index rows, const std::function<
     NS_CUDA_CHECK_LAUNCH("gather_rows (output gradient)");
     dout = compact_dout_.data();
   }
+  // The delta buffer not holding `current` (dout is neither).
+  const auto spare = [&](const float* current) { return current == delta_.data() ? delta_next_.data() : delta_.data(); };
   const float* delta = dout;
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const DeviceDense& l = layers_[i];
@@ -130,6 +198,25 @@ void DeviceNetwork::backward(const float* dout, Index rows, const std::function<
     const float* w = params_.data() + l.offset;
     const int in = as_int(l.inputs, "layer inputs");
     const int out = as_int(l.outputs, "layer width");
+    if (l.batch_norm) {
+      // delta is the gradient at the batch norm's output (the ReLU's mask already applied); through the
+      // normalisation it becomes the gradient at the dense layer's output. Under sync-bn the sums are
+      // reduced on every rank, whatever its row count.
+      const double* sums = bn_scratch_[i].data();
+      double* back = bn_scratch_[i].data() + 3 * l.outputs;
+      const double* stats = sums + 5 * l.outputs;
+      const float* gamma = l.bn_affine ? w + l.dense_parameter_count() : nullptr;
+      float* dgamma = l.bn_affine ? dw + l.dense_parameter_count() : nullptr;
+      const float* x = normalized_in_[i].data();
+      kernels::bn_backward_sums(x, delta, n, l.outputs, stats, back, dgamma, dgamma != nullptr ? dgamma + l.outputs : nullptr,
+                                stream);
+      NS_CUDA_CHECK_LAUNCH("bn_backward_sums");
+      if (train && l.bn_sync && reducer_) reducer_(back, static_cast<std::size_t>(2 * l.outputs));
+      float* through = spare(delta);
+      kernels::bn_input_gradient(x, delta, n, l.outputs, stats, gamma, sums, back, train, through, stream);
+      NS_CUDA_CHECK_LAUNCH("bn_input_gradient");
+      delta = through;
+    }
     if (n == 0) {
       NS_CUDA_CHECK(cudaMemsetAsync(dw, 0, static_cast<std::size_t>(l.parameter_count()) * sizeof(float), stream));
     } else {
@@ -144,7 +231,7 @@ void DeviceNetwork::backward(const float* dout, Index rows, const std::function<
     if (gradient_ready) gradient_ready(i);
     if (i == 0 || n == 0) continue;
     // delta_in (n x in) = delta W: column-major (in x n) = W^T delta^T, then the previous ReLU's mask.
-    float* next = delta == delta_.data() ? delta_next_.data() : delta_.data();
+    float* next = spare(delta);
     NS_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, in, as_int(n, "batch rows"), out, &one, w, in, delta,
                                 out, &zero, next, in));
     if (layers_[i - 1].relu) {

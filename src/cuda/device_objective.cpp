@@ -40,8 +40,8 @@ void DeviceDataset::upload(const Dataset& data) {
   }
 }
 
-DeviceObjective::DeviceObjective(const Objective<float>& objective, const SquareTargets& square, const Dataset& train,
-                                 Index outputs, CudaContext& context)
+DeviceObjective::DeviceObjective(const Objective<float>& objective, const Dataset& train, Index outputs,
+                                 CudaContext& context)
     : context_(context), spec_(std::make_unique<Spec>()), outputs_(outputs), rows_(train.rows) {
   kernels::ObjectiveSpec& s = spec_->value;
   if (const auto* minnorm = dynamic_cast<const Minnorm<float>*>(&objective)) {
@@ -57,7 +57,8 @@ DeviceObjective::DeviceObjective(const Objective<float>& objective, const Square
              store->per_example(), outputs_);
     alpha_.resize(static_cast<std::size_t>(rows_ * outputs_));
     load_multipliers(*store);
-  } else if (dynamic_cast<const Square<float>*>(&objective) != nullptr) {
+  } else if (const auto* square_loss = dynamic_cast<const Square<float>*>(&objective)) {
+    const SquareTargets& square = square_loss->targets();
     s.kind = kernels::ObjectiveKind::kSquare;
     s.plus_minus_one = square.plus_minus_one ? 1 : 0;
     s.true_weight = square.true_weight;

@@ -304,6 +304,134 @@ __global__ void fill_kernel(float* y, std::int64_t count, float value) {
   }
 }
 
+// Column reductions of batch norm: a 32 x 32 block owns 32 consecutive channels; its 32 row lanes
+// stride over the rows, then add up in shared memory in a fixed order (deterministic, no atomics).
+constexpr int kColumnTile = 32;
+
+__global__ void bn_statistics_kernel(const float* x, std::int64_t rows, std::int64_t C, double* sums) {
+  __shared__ double s_sum[kColumnTile][kColumnTile + 1];
+  __shared__ double s_sq[kColumnTile][kColumnTile + 1];
+  const std::int64_t c = blockIdx.x * static_cast<std::int64_t>(kColumnTile) + threadIdx.x;
+  double s = 0.0, q = 0.0;
+  if (c < C) {
+    for (std::int64_t r = threadIdx.y; r < rows; r += kColumnTile) {
+      const double v = static_cast<double>(x[r * C + c]);
+      s += v;
+      q += v * v;
+    }
+  }
+  s_sum[threadIdx.y][threadIdx.x] = s;
+  s_sq[threadIdx.y][threadIdx.x] = q;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < C) {
+    double ts = 0.0, tq = 0.0;
+    for (int k = 0; k < kColumnTile; ++k) {
+      ts += s_sum[k][threadIdx.x];
+      tq += s_sq[k][threadIdx.x];
+    }
+    sums[c] = static_cast<double>(rows);
+    sums[C + c] = ts;
+    sums[2 * C + c] = tq;
+  }
+}
+
+__global__ void bn_prepare_kernel(const double* sums, std::int64_t C, bool train, double eps, double momentum,
+                                  float* running_mean, float* running_var, const float* gamma, const float* beta,
+                                  double* stats) {
+  const std::int64_t c = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+  if (c >= C) return;
+  double mean, inv_std;
+  if (train) {
+    // As BatchNorm<T>::forward: n is the (reduced) count of the first channel.
+    const double n = sums[0];
+    const double m = momentum;
+    mean = sums[C + c] / n;
+    const double var = fmax(sums[2 * C + c] / n - mean * mean, 0.0);
+    inv_std = 1.0 / sqrt(var + eps);
+    running_mean[c] = static_cast<float>((1 - m) * static_cast<double>(running_mean[c]) + m * mean);
+    running_var[c] = static_cast<float>((1 - m) * static_cast<double>(running_var[c]) + m * var * n / (n - 1));
+  } else {
+    mean = static_cast<double>(running_mean[c]);
+    inv_std = 1.0 / sqrt(static_cast<double>(running_var[c]) + eps);
+  }
+  double scale = inv_std;
+  double shift = -mean * inv_std;
+  if (gamma != nullptr) {
+    scale *= static_cast<double>(gamma[c]);
+    shift = shift * static_cast<double>(gamma[c]) + static_cast<double>(beta[c]);
+  }
+  stats[c] = mean;
+  stats[C + c] = inv_std;
+  stats[2 * C + c] = scale;
+  stats[3 * C + c] = shift;
+}
+
+__global__ void bn_apply_kernel(const float* x, std::int64_t rows, std::int64_t C, const double* stats, bool relu,
+                                float* y) {
+  const std::int64_t total = rows * C;
+  const double* scale = stats + 2 * C;
+  const double* shift = stats + 3 * C;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t c = i % C;
+    const float v = static_cast<float>(static_cast<double>(x[i]) * scale[c] + shift[c]);
+    y[i] = relu ? fmaxf(v, 0.0f) : v;
+  }
+}
+
+__global__ void bn_backward_sums_kernel(const float* x, const float* dy, std::int64_t rows, std::int64_t C,
+                                        const double* stats, double* back, float* dgamma, float* dbeta) {
+  __shared__ double s_dy[kColumnTile][kColumnTile + 1];
+  __shared__ double s_dyx[kColumnTile][kColumnTile + 1];
+  const std::int64_t c = blockIdx.x * static_cast<std::int64_t>(kColumnTile) + threadIdx.x;
+  double s = 0.0, sx = 0.0;
+  if (c < C) {
+    const double mean = stats[c];
+    const double inv_std = stats[C + c];
+    for (std::int64_t r = threadIdx.y; r < rows; r += kColumnTile) {
+      const double g = static_cast<double>(dy[r * C + c]);
+      s += g;
+      sx += g * (static_cast<double>(x[r * C + c]) - mean) * inv_std;
+    }
+  }
+  s_dy[threadIdx.y][threadIdx.x] = s;
+  s_dyx[threadIdx.y][threadIdx.x] = sx;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < C) {
+    double ts = 0.0, tx = 0.0;
+    for (int k = 0; k < kColumnTile; ++k) {
+      ts += s_dy[k][threadIdx.x];
+      tx += s_dyx[k][threadIdx.x];
+    }
+    back[c] = ts;
+    back[C + c] = tx;
+    if (dgamma != nullptr) {
+      dgamma[c] = static_cast<float>(tx);
+      dbeta[c] = static_cast<float>(ts);
+    }
+  }
+}
+
+__global__ void bn_input_gradient_kernel(const float* x, const float* dy, std::int64_t rows, std::int64_t C,
+                                         const double* stats, const float* gamma, const double* sums,
+                                         const double* back, bool train, float* dx) {
+  const std::int64_t total = rows * C;
+  const double n = train ? sums[0] : 1.0;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t c = i % C;
+    const double g = gamma != nullptr ? static_cast<double>(gamma[c]) : 1.0;
+    const double inv_std = stats[C + c];
+    const double d = static_cast<double>(dy[i]);
+    if (train) {
+      const double xhat = (static_cast<double>(x[i]) - stats[c]) * inv_std;
+      dx[i] = static_cast<float>(g * inv_std * (d - back[c] / n - xhat * (back[C + c] / n)));
+    } else {
+      dx[i] = static_cast<float>(d * (inv_std * g));
+    }
+  }
+}
+
 // One block: a stable compaction of the flagged positions (each thread scans a contiguous run).
 constexpr int kCompactThreads = 1024;
 __global__ void compact_kernel(const std::int32_t* flags, std::int64_t n, std::int32_t* index, std::int32_t* count) {
@@ -395,6 +523,41 @@ void squared_norm(const float* x, std::int64_t count, double* sum, cudaStream_t 
 void fill(float* y, std::int64_t count, float value, cudaStream_t stream) {
   if (count == 0) return;
   fill_kernel<<<blocks_for(count), kThreads, 0, stream>>>(y, count, value);
+}
+
+void bn_statistics(const float* x, std::int64_t rows, std::int64_t C, double* sums, cudaStream_t stream) {
+  if (C == 0) return;
+  const dim3 block(kColumnTile, kColumnTile);
+  bn_statistics_kernel<<<blocks_for(C, kColumnTile), block, 0, stream>>>(x, rows, C, sums);
+}
+
+void bn_prepare(const double* sums, std::int64_t C, bool train, double eps, double momentum, float* running_mean,
+                float* running_var, const float* gamma, const float* beta, double* stats, cudaStream_t stream) {
+  if (C == 0) return;
+  bn_prepare_kernel<<<blocks_for(C), kThreads, 0, stream>>>(sums, C, train, eps, momentum, running_mean, running_var,
+                                                            gamma, beta, stats);
+}
+
+void bn_apply(const float* x, std::int64_t rows, std::int64_t C, const double* stats, bool relu, float* y,
+              cudaStream_t stream) {
+  if (rows * C == 0) return;
+  bn_apply_kernel<<<blocks_for(rows * C), kThreads, 0, stream>>>(x, rows, C, stats, relu, y);
+}
+
+void bn_backward_sums(const float* x, const float* dy, std::int64_t rows, std::int64_t C, const double* stats,
+                      double* back, float* dgamma, float* dbeta, cudaStream_t stream) {
+  if (C == 0) return;
+  const dim3 block(kColumnTile, kColumnTile);
+  bn_backward_sums_kernel<<<blocks_for(C, kColumnTile), block, 0, stream>>>(x, dy, rows, C, stats, back, dgamma,
+                                                                              dbeta);
+}
+
+void bn_input_gradient(const float* x, const float* dy, std::int64_t rows, std::int64_t C, const double* stats,
+                       const float* gamma, const double* sums, const double* back, bool train, float* dx,
+                       cudaStream_t stream) {
+  if (rows * C == 0) return;
+  bn_input_gradient_kernel<<<blocks_for(rows * C), kThreads, 0, stream>>>(x, dy, rows, C, stats, gamma, sums, back,
+                                                                          train, dx);
 }
 
 void compact_flags(const std::int32_t* flags, std::int64_t n, std::int32_t* index, std::int32_t* count,

@@ -64,6 +64,29 @@ void lagrangian_data_sum(const ObjectiveSpec& spec, const float* f, std::int64_t
 // *count += rows of alpha (rows x C) with any entry > 0.
 void count_support(const double* alpha, std::int64_t rows, int C, unsigned long long* count, cudaStream_t stream);
 
+// Batch norm over the C columns of a row-major (rows x C) batch, mirroring BatchNorm<float> of
+// model/ (statistics and per-channel constants in double, running statistics stored as float).
+// sums (3C) = [count | column sums | column sums of squares], count = rows in every entry (the layout
+// BatchNorm reduces over ranks under sync-bn). rows may be 0 (all zero).
+void bn_statistics(const float* x, std::int64_t rows, std::int64_t C, double* sums, cudaStream_t stream);
+// Per channel. train: mean and 1/sqrt(var + eps) from sums (biased var), and the running statistics
+// updated with momentum (unbiased var); eval: both from the running statistics. Then the affine map
+// y = x scale + shift (gamma and beta folded in when not null). stats (4C) = [mean | inv_std | scale | shift].
+void bn_prepare(const double* sums, std::int64_t C, bool train, double eps, double momentum, float* running_mean,
+                float* running_var, const float* gamma, const float* beta, double* stats, cudaStream_t stream);
+// y = act(x scale_c + shift_c) with act = ReLU when relu, identity otherwise (y may not alias x).
+void bn_apply(const float* x, std::int64_t rows, std::int64_t C, const double* stats, bool relu, float* y,
+              cudaStream_t stream);
+// back (2C) = [sum of dy | sum of dy x_hat] over the rows; dgamma / dbeta (optional, float) get the
+// same sums (this rank's rows: the flat gradient's reduction sums them over ranks).
+void bn_backward_sums(const float* x, const float* dy, std::int64_t rows, std::int64_t C, const double* stats,
+                      double* back, float* dgamma, float* dbeta, cudaStream_t stream);
+// dx = gamma inv_std (dy - sum_dy / n - x_hat sum_dy_xhat / n) with n = sums[0] (train), or
+// dx = gamma inv_std dy (eval: fixed statistics). gamma may be null (1). dx may alias dy.
+void bn_input_gradient(const float* x, const float* dy, std::int64_t rows, std::int64_t C, const double* stats,
+                       const float* gamma, const double* sums, const double* back, bool train, float* dx,
+                       cudaStream_t stream);
+
 // SGD with heavy-ball momentum and an L2 term, PyTorch's form, in one pass over the flat buffers:
 // momentum == 0: p -= lr (g + c p); else v = m v + g + c p, p -= lr v.
 void sgd_update(float* params, const float* grad, float* velocity, std::int64_t count, float lr, float momentum,

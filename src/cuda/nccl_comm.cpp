@@ -101,4 +101,10 @@ void NcclComm::allreduce_sum_async(float* device_values, std::size_t count, CUst
                               stream));
 }
 
+void NcclComm::allreduce_sum_async(double* device_values, std::size_t count, CUstream_st* stream) {
+  if (count == 0) return;
+  NS_NCCL_CHECK(ncclAllReduce(device_values, device_values, count, ncclDouble, ncclSum,
+                              usable("allreduce_sum_async"), stream));
+}
+
 }  // namespace normscale

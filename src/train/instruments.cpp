@@ -44,8 +44,11 @@ nlohmann::json evaluate_instruments(Trainer<T>& trainer, const Network<T>& netwo
   const std::size_t last = network.layer_count() - 1;
   const Index classes = std::max<Index>(train.num_classes, 2);
   const bool collapse = last > 0;
-  const Index dim = collapse ? network.activation(last).cols() : 0;
-  NeuralCollapseSums sums(classes, std::max<Index>(dim, 1));
+  // The penultimate width from the layer shapes, not from a stored activation: with device = cuda
+  // the host network has run no forward pass yet.
+  Index dim = network.input_width();
+  for (std::size_t i = 0; i < last; ++i) dim = network.layer(i).output_width(dim);
+  NeuralCollapseSums sums(classes, collapse ? dim : 1);
   // Pass 1: class sums; ranges as (max margin, max -margin, max magnitude) for one max-allreduce.
   double extremes[3] = {-std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(), 0.0};
   trainer.forward_each_chunk(train, [&](std::span<const Index> rows, const Matrix<T>& f) {

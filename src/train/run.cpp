@@ -70,8 +70,6 @@ std::unique_ptr<TrainingEngine<T>> make_device_engine(const TrainConfig& config,
   if constexpr (std::is_same_v<T, float>) {
     CudaEngineOptions cuda;
     cuda.tf32 = config.cuda_tf32;
-    cuda.square = SquareTargets{config.objective.square_targets == "pm1", config.objective.square_k,
-                                config.objective.square_m};
     return make_cuda_engine(trainer_options(config), cuda, comm, train, train.global_rows(), network, objective);
   } else {
     NS_FAIL("device = \"cuda\" trains in float32 only; set precision = \"float32\" or device = \"cpu\"");

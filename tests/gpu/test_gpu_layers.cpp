@@ -1,6 +1,7 @@
 // DeviceNetwork against Network<float> on the same weights and inputs: every layer's forward and
-// backward (dense with and without bias, ReLU, identity), and the support-vector skip's subset
-// backward against the full backward with the skipped rows' output gradient zero.
+// backward (dense with and without bias, ReLU, identity, batch norm with and without affine, in
+// training and eval mode, per rank and through a statistics reducer), and the support-vector skip's
+// subset backward against the full backward with the skipped rows' output gradient zero.
 #include "gpu_support.hpp"
 
 #include "normscale/core/error.hpp"
@@ -110,17 +111,184 @@ TEST(GpuLayers, PaperMlpShapesMatchCpu) {
   check_network({784, {800, 800}, 10, "relu", true}, 128);
 }
 
-TEST(GpuLayers, BatchNormIsAClearErrorNamingTheOption) {
+// Batch-norm MLP (dense -> BN -> ReLU per hidden layer, as make_bn_mlp): a training-mode forward
+// (outputs, every activation, the updated running statistics) and backward (the flat gradient,
+// gamma and beta included), then an eval-mode forward with the running statistics and its backward.
+// Non-default running statistics and, with affine, non-trivial gamma and beta.
+void check_bn_network(bool affine, Index n, const StatisticsReducer& host_reducer = {},
+                      const DeviceStatisticsReducer& device_reducer = {}) {
+  BnMlpSpec spec{13, {24, 17}, 4};
+  spec.batch_norm.affine = affine;
+  spec.batch_norm.momentum = 0.3;
+  spec.batch_norm.reducer = host_reducer;
+  auto host = make_bn_mlp<float>(spec);
+  host->initialize({"he", 1.0}, 5);
+  RandomStream rng(17, StreamPurpose::kSynthetic);
+  Index offset = 0;
+  for (std::size_t i = 0; i < host->layer_count(); ++i) {
+    const Layer<float>& layer = host->layer(i);
+    if (affine && layer.kind().find("batch-norm") != std::string::npos) {
+      const Index c = layer.parameter_count() / 2;
+      ASSERT_GT(c, 0) << layer.kind();
+      for (Index k = 0; k < c; ++k) {
+        host->parameters()[static_cast<std::size_t>(offset + k)] = static_cast<float>(1.0 + 0.3 * rng.normal());
+        host->parameters()[static_cast<std::size_t>(offset + c + k)] = static_cast<float>(0.3 * rng.normal());
+      }
+    }
+    offset += layer.parameter_count();
+  }
+  std::vector<float> state = host->layer_state();
+  ASSERT_EQ(state.size(), 2u * (24 + 17));
+  for (std::size_t k = 0; k < state.size(); ++k) {
+    // Means, then variances, per layer: layer 1 is [0, 24) [24, 48), layer 2 [48, 65) [65, 82).
+    const bool variance = (k >= 24 && k < 48) || k >= 65;
+    state[k] = variance ? static_cast<float>(0.5 + std::abs(rng.normal())) : static_cast<float>(0.4 * rng.normal());
+  }
+  host->set_layer_state(state);
+
+  CudaContext context(false);
+  DeviceNetwork device(*host, context);
+  if (device_reducer) device.set_statistics_reducer(device_reducer);
+  ASSERT_TRUE(device.has_batch_norm());
+  ASSERT_EQ(device.parameter_count(), host->parameter_count());
+  ASSERT_EQ(device.state_size(), static_cast<Index>(state.size()));
+  ASSERT_EQ(device.layers().size(), 3u);
+  auto params = to_device(host->parameters());
+  ASSERT_EQ(cudaMemcpy(device.parameters(), params.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),
+            cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(device.state(), state.data(), state.size() * sizeof(float), cudaMemcpyHostToDevice),
+            cudaSuccess);
+  device.reserve(n);
+
+  Matrix<float> x = random_matrix(n, spec.inputs, 11);
+  x.array() += 0.7f;  // a non-zero mean at the first batch norm
+  const Matrix<float> dout = random_matrix(n, spec.outputs, 12);
+  auto dx = to_device(as_vector(x));
+  auto ddout = to_device(as_vector(dout));
+
+  // Training mode.
+  const Matrix<float> f = host->forward(x, Mode::kTrain);
+  host->backward(dout);
+  const float* df = device.forward(dx.data(), n, Mode::kTrain);
+  expect_close(to_host(df, static_cast<std::size_t>(n * spec.outputs)), as_vector(f), 1e-4, "train outputs");
+  for (std::size_t i = 1; i < device.layers().size(); ++i) {
+    const Matrix<float>& a = host->activation(3 * i);  // dense, batch norm, relu per hidden layer
+    expect_close(to_host(device.activation(i), static_cast<std::size_t>(a.size())), as_vector(a), 1e-4,
+                 "train activation " + std::to_string(i));
+  }
+  expect_close(to_host(device.state(), state.size()), host->layer_state(), 1e-5, "running statistics");
+  std::vector<std::size_t> ready;
+  device.backward(ddout.data(), n, [&](std::size_t layer) { ready.push_back(layer); });
+  expect_close(to_host(device.gradient(), host->gradient().size()), host->gradient(), 1e-4, "train gradient");
+  EXPECT_EQ(ready, (std::vector<std::size_t>{2, 1, 0}));
+
+  // A second training step's statistics accumulate on the first's.
+  host->forward(x * 0.5f, Mode::kTrain);
+  auto dx_half = to_device(as_vector(x * 0.5f));
+  device.forward(dx_half.data(), n, Mode::kTrain);
+  expect_close(to_host(device.state(), state.size()), host->layer_state(), 1e-5, "running statistics, two updates");
+
+  // Eval mode: the running statistics, left unchanged.
+  const std::vector<float> running = host->layer_state();
+  const Matrix<float> fe = host->forward(x, Mode::kEval);
+  host->backward(dout);
+  const float* dfe = device.forward(dx.data(), n, Mode::kEval);
+  expect_close(to_host(dfe, static_cast<std::size_t>(n * spec.outputs)), as_vector(fe), 1e-4, "eval outputs");
+  device.backward(ddout.data(), n);
+  expect_close(to_host(device.gradient(), host->gradient().size()), host->gradient(), 1e-4, "eval gradient");
+  EXPECT_EQ(host->layer_state(), running);
+  expect_close(to_host(device.state(), state.size()), running, 1e-5, "running statistics after eval");
+}
+
+TEST(GpuLayers, BatchNormTrainAndEvalMatchCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  check_bn_network(false, 37);
+}
+
+TEST(GpuLayers, AffineBatchNormTrainAndEvalMatchCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  check_bn_network(true, 64);
+}
+
+TEST(GpuLayers, AffineBatchNormAtPaperWidthMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  BnMlpSpec spec{784, {512, 512, 512}, 1};
+  auto host = make_bn_mlp<float>(spec);
+  host->initialize({"frobenius", 5.0}, 2);
+  CudaContext context(false);
+  DeviceNetwork device(*host, context);
+  const Index n = 128;
+  auto params = to_device(host->parameters());
+  ASSERT_EQ(cudaMemcpy(device.parameters(), params.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),
+            cudaSuccess);
+  device.reserve(n);
+  const Matrix<float> x = random_matrix(n, spec.inputs, 31);
+  const Matrix<float> dout = random_matrix(n, spec.outputs, 32);
+  const Matrix<float> f = host->forward(x, Mode::kTrain);
+  host->backward(dout);
+  auto dx = to_device(as_vector(x));
+  auto ddout = to_device(as_vector(dout));
+  expect_close(to_host(device.forward(dx.data(), n), static_cast<std::size_t>(n)), as_vector(f), 1e-4, "outputs");
+  device.backward(ddout.data(), n);
+  expect_close(to_host(device.gradient(), host->gradient().size()), host->gradient(), 1e-4, "gradient");
+  expect_close(to_host(device.state(), static_cast<std::size_t>(device.state_size())), host->layer_state(), 1e-5,
+               "running statistics");
+}
+
+// Sync-bn: the reducer gets the same sums at the same points as BatchNorm's. Both sides double them
+// (as if a second rank held the same rows), which changes the count and so the running variance.
+TEST(GpuLayers, SyncBatchNormReducesTheSameSumsAsCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  std::vector<std::size_t> host_calls, device_calls;
+  const StatisticsReducer host_reducer = [&](std::span<double> sums) {
+    host_calls.push_back(sums.size());
+    for (double& v : sums) v *= 2.0;
+  };
+  const DeviceStatisticsReducer device_reducer = [&](double* values, std::size_t count) {
+    device_calls.push_back(count);
+    std::vector<double> sums = to_host(values, count);
+    for (double& v : sums) v *= 2.0;
+    ASSERT_EQ(cudaMemcpy(values, sums.data(), count * sizeof(double), cudaMemcpyHostToDevice), cudaSuccess);
+  };
+  check_bn_network(true, 29, host_reducer, device_reducer);
+  EXPECT_FALSE(host_calls.empty());
+  EXPECT_EQ(device_calls, host_calls);
+}
+
+TEST(GpuLayers, BatchNormNeedsTwoRowsAndNoSubsetBackward) {
   NS_REQUIRE_CUDA_DEVICE();
   BnMlpSpec spec{5, {4}, 2};
-  spec.use_batch_norm = true;
+  auto host = make_bn_mlp<float>(spec);
+  host->initialize({"he", 1.0}, 1);
+  CudaContext context(false);
+  DeviceNetwork device(*host, context);
+  device.reserve(8);
+  auto dx = to_device(std::vector<float>(40, 0.5f));
+  auto ddout = to_device(std::vector<float>(16, 1.0f));
+  try {
+    device.forward(dx.data(), 1, Mode::kTrain);
+    FAIL() << "expected an error for a one-row training batch";
+  } catch (const Error& error) {
+    EXPECT_THAT(error.what(), ::testing::HasSubstr("more than one value per channel"));
+  }
+  device.forward(dx.data(), 1, Mode::kEval);  // eval mode needs no batch statistics
+  device.forward(dx.data(), 8, Mode::kTrain);
+  auto subset = to_device(std::vector<std::int32_t>{0, 2});
+  EXPECT_THROW(device.backward(ddout.data(), 8, {}, subset.data(), 2), Error);
+}
+
+TEST(GpuLayers, WeightNormIsAClearErrorNamingTheOption) {
+  NS_REQUIRE_CUDA_DEVICE();
+  BnMlpSpec spec{5, {4}, 2};
+  spec.use_batch_norm = false;
+  spec.weight_norm = true;
   auto host = make_bn_mlp<float>(spec);
   CudaContext context(false);
   try {
     DeviceNetwork device(*host, context);
-    FAIL() << "expected an error for batch norm on the GPU";
+    FAIL() << "expected an error for weight norm on the GPU";
   } catch (const Error& error) {
-    EXPECT_THAT(error.what(), ::testing::HasSubstr("model.batch_norm"));
+    EXPECT_THAT(error.what(), ::testing::HasSubstr("model.weight_norm"));
     EXPECT_THAT(error.what(), ::testing::HasSubstr("device = \"cpu\""));
   }
 }

@@ -48,7 +48,7 @@ Matrix<float> outputs_for(Index n, Index C, std::uint64_t seed) {
 std::vector<float> as_vector(const Matrix<float>& m) { return {m.data(), m.data() + m.size()}; }
 
 // Every rule of one objective on a batch of scattered rows and on a contiguous evaluation range.
-void check_objective(Objective<float>& host, const SquareTargets& square, const Dataset& data, Index C) {
+void check_objective(Objective<float>& host, const Dataset& data, Index C) {
   CudaContext context(false);
   std::vector<Index> rows;
   for (Index r = 0; r < data.rows; r += 2) rows.push_back((r * 7) % data.rows);  // scattered, distinct
@@ -65,7 +65,7 @@ void check_objective(Objective<float>& host, const SquareTargets& square, const 
       }
     }
   }
-  DeviceObjective device(host, square, data, C, context);
+  DeviceObjective device(host, data, C, context);
   DeviceDataset ddata;
   ddata.upload(data);
   const Matrix<float> f = outputs_for(n, C, 21);
@@ -141,48 +141,48 @@ void check_objective(Objective<float>& host, const SquareTargets& square, const 
 TEST(GpuObjectives, SoftmaxCrossEntropy) {
   NS_REQUIRE_CUDA_DEVICE();
   CrossEntropy<float> ce;
-  check_objective(ce, {}, classification(4), 4);
+  check_objective(ce, classification(4), 4);
 }
 
 TEST(GpuObjectives, LogisticCrossEntropyWithOneOutput) {
   NS_REQUIRE_CUDA_DEVICE();
   CrossEntropy<float> ce;
-  check_objective(ce, {}, classification(2), 1);
+  check_objective(ce, classification(2), 1);
 }
 
 TEST(GpuObjectives, SquareOneHotPlusMinusOneRescaledAndRegression) {
   NS_REQUIRE_CUDA_DEVICE();
   const SquareTargets one_hot{};
   Square<float> a(one_hot);
-  check_objective(a, one_hot, classification(5), 5);
+  check_objective(a, classification(5), 5);
   const SquareTargets pm1{true, 2.5, 3.0};
   Square<float> b(pm1);
-  check_objective(b, pm1, classification(5), 5);
+  check_objective(b, classification(5), 5);
   Square<float> c(pm1);
-  check_objective(c, pm1, classification(2), 1);
+  check_objective(c, classification(2), 1);
   Square<float> d(one_hot);
-  check_objective(d, one_hot, regression(2), 2);
+  check_objective(d, regression(2), 2);
 }
 
 TEST(GpuObjectives, MinnormMulticlass) {
   NS_REQUIRE_CUDA_DEVICE();
   const Dataset data = classification(4);
   Minnorm<float> m({MinnormTask::kMulticlass, 0.7, 0.3}, data, 4);
-  check_objective(m, {}, data, 4);
+  check_objective(m, data, 4);
 }
 
 TEST(GpuObjectives, MinnormBinary) {
   NS_REQUIRE_CUDA_DEVICE();
   const Dataset data = classification(2);
   Minnorm<float> m({MinnormTask::kBinary, 0.5, 0.2}, data, 1);
-  check_objective(m, {}, data, 1);
+  check_objective(m, data, 1);
 }
 
 TEST(GpuObjectives, MinnormRegressionNeverSkips) {
   NS_REQUIRE_CUDA_DEVICE();
   const Dataset data = regression(2);
   Minnorm<float> m({MinnormTask::kRegression, 0.5, 0.2}, data, 2);
-  check_objective(m, {}, data, 2);
+  check_objective(m, data, 2);
 }
 
 }  // namespace

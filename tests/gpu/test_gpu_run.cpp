@@ -1,6 +1,8 @@
 // `normscale train --set device=cuda` end to end against the same run on the CPU: every evaluation
 // record (losses, errors, weight norm, Lagrangian, support fraction) agrees, the run directory is
-// complete, and a GPU run resumed from its checkpoint continues on the uninterrupted run's trajectory.
+// complete, and a GPU run resumed from its checkpoint continues on the uninterrupted run's trajectory;
+// the same for the square-bn-wd preset (batch norm) on a small generated problem, including the
+// running statistics a checkpoint carries from a GPU run to a CPU one.
 #include "gpu_support.hpp"
 
 #include "support/run_command.hpp"
@@ -97,13 +99,45 @@ TEST(GpuRun, ResumedCudaRunFollowsTheUninterruptedOne) {
   expect_same_records(on_cpu, whole, 1e-4);
 }
 
-TEST(GpuRun, BatchNormOnCudaIsAClearError) {
+// The square-bn-wd preset (BN without affine, +-1 square loss, weight decay, momentum) on a small
+// generated binary problem instead of Fashion-MNIST. Instruments off: on device = cuda they read
+// the host network's activations before it has run a forward (a bug of train/instruments.cpp).
+const std::string kSquareBn =
+    "--preset square-bn-wd --set instruments=false --set data.source=separable-2d --set data.synthetic_examples=512 "
+    "--set 'data.classes=[]' --set data.validation=0 --set 'model.hidden=[32, 32, 32]' --set optim.batch=64 "
+    "--set eval_every=10 --set progress=false --set virtual_shards=4";
+
+TEST(GpuRun, SquareBnPresetOnCudaMatchesCpu) {
   NS_REQUIRE_CUDA_DEVICE();
-  const auto result = testing::run_normscale("train " + kProblem + " " + kSgd +
-                                             " --set model.batch_norm=true --set steps=2 --set device=cuda --out " +
-                                             (fs::temp_directory_path() / "normscale_gpu_run_bn").string());
-  EXPECT_NE(result.exit_code, 0);
-  EXPECT_NE(result.output.find("model.batch_norm"), std::string::npos) << result.output;
+  const std::string common = kSquareBn + " --set steps=20";
+  const fs::path gpu = run("square_bn_cuda", common + " --set device=cuda");
+  const fs::path cpu = run("square_bn_cpu", common + " --set device=cpu");
+  expect_same_records(gpu, cpu, 1e-4);
+}
+
+TEST(GpuRun, AffineSyncBnOnCudaMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  const std::string common = kSquareBn + " --set model.bn_affine=true --set model.sync_bn=true --set steps=20";
+  expect_same_records(run("sync_bn_cuda", common + " --set device=cuda"),
+                      run("sync_bn_cpu", common + " --set device=cpu"), 1e-4);
+}
+
+// A checkpoint written by a GPU run with batch norm (weights, running statistics, momentum) resumes
+// on the GPU and on the CPU, both on the uninterrupted GPU run's trajectory.
+TEST(GpuRun, BatchNormCheckpointResumesOnGpuAndCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  const std::string common = kSquareBn + " --set model.bn_affine=true --set checkpoint_every=10";
+  const fs::path whole = run("bn_resume_whole", common + " --set device=cuda --set steps=30");
+  const fs::path part = run("bn_resume_part", common + " --set device=cuda --set steps=10");
+  const auto result = testing::run_normscale("train " + common + " --set device=cuda --set steps=30 --resume --out " +
+                                             part.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  expect_same_records(part, whole, 1e-5);
+  const fs::path on_cpu = run("bn_resume_cpu_part", common + " --set device=cuda --set steps=10");
+  const auto cpu_result = testing::run_normscale("train " + common + " --set device=cpu --set steps=30 --resume --out " +
+                                                 on_cpu.string());
+  ASSERT_EQ(cpu_result.exit_code, 0) << cpu_result.output;
+  expect_same_records(on_cpu, whole, 1e-4);
 }
 
 }  // namespace

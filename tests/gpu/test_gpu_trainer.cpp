@@ -3,10 +3,13 @@
 // and lagged multiplier updates (minibatch and fused full batch) and the unbiased estimator; then
 // the weights, momentum, multipliers, evaluations, Lagrangian and support count, to 1e-4 relative.
 // Also: the support-vector skip is exercised, and a GPU trainer rebuilt from a host snapshot
-// (checkpoint / resume) continues on the CPU's trajectory.
+// (checkpoint / resume) continues on the CPU's trajectory. With batch norm (the MLP of model.batch_norm,
+// with and without affine, sync-bn on one rank): the same, plus the running statistics, and the host
+// state of a GPU run continued by the CPU Trainer.
 #include "gpu_support.hpp"
 
 #include "normscale/cuda/cuda_trainer.hpp"
+#include "normscale/model/architectures.hpp"
 #include "normscale/objective/cross_entropy.hpp"
 #include "normscale/objective/minnorm.hpp"
 #include "normscale/objective/square.hpp"
@@ -32,6 +35,7 @@ struct Case {
   double weight_decay = 0.0;
   double decay_power = 0.0;
   bool unbiased = false;
+  std::string bn = "none";  // none, bn, affine, sync (sync-bn with affine: one rank, so per-rank statistics)
 };
 
 std::unique_ptr<Objective<float>> objective_for(const Case& c, const Dataset& d) {
@@ -45,8 +49,17 @@ struct Side {
   std::unique_ptr<Objective<float>> objective;
 };
 
+std::unique_ptr<Network<float>> network_for(const Case& c) {
+  if (c.bn == "none") return make_mlp<float>({10, {24, 16}, 3, "relu", true});
+  // As model_factory builds model.batch_norm = true: no hidden bias, BN before each ReLU.
+  BnMlpSpec spec{10, {24, 16}, 3};
+  spec.batch_norm.affine = c.bn != "bn";
+  if (c.bn == "sync") spec.batch_norm.reducer = [](std::span<double>) {};  // the sum over one rank
+  return make_bn_mlp<float>(spec);
+}
+
 Side make_side(const Case& c, const Dataset& d) {
-  Side s{make_mlp<float>({10, {24, 16}, 3, "relu", true}), objective_for(c, d)};
+  Side s{network_for(c), objective_for(c, d)};
   s.network->initialize({"he", 1.0}, 4);
   return s;
 }
@@ -69,6 +82,7 @@ void expect_same_state(CudaTrainer& gpu, Side& g, Trainer<float>& cpu, Side& h, 
   gpu.sync_to_host();
   expect_close(g.network->parameters(), h.network->parameters(), kTolerance, what + ": parameters");
   expect_close(gpu.velocity(), cpu.velocity(), kTolerance, what + ": velocity");
+  expect_close(g.network->layer_state(), h.network->layer_state(), kTolerance, what + ": batch-norm statistics");
   if (h.objective->multipliers() != nullptr) {
     expect_close(g.objective->multipliers()->values(), h.objective->multipliers()->values(), kTolerance,
                  what + ": multipliers");
@@ -81,7 +95,7 @@ void compare(const Case& c, int steps = 20) {
   LocalComm comm;
   const TrainerOptions options = options_for(c);
   Trainer<float> cpu(options, comm, d, d.rows, *h.network, *h.objective);
-  CudaTrainer gpu(options, CudaEngineOptions{{}, SquareTargets{true, 1.0, 1.0}}, comm, d, d.rows, *g.network,
+  CudaTrainer gpu(options, CudaEngineOptions{}, comm, d, d.rows, *g.network,
                   *g.objective);
   gpu.load_from_host();
   Index fewest_backward_rows = d.rows;
@@ -107,6 +121,11 @@ void compare(const Case& c, int steps = 20) {
   if (c.regime == "minnorm") {
     expect_close(gpu.lagrangian(), cpu.lagrangian(), kTolerance, "Lagrangian");
     EXPECT_NEAR(static_cast<double>(gpu.support_count()), static_cast<double>(cpu.support_count()), 1.0);
+    if (c.bn != "none") {
+      EXPECT_EQ(fewest_backward_rows, std::min<Index>(c.batch < 0 ? d.rows : c.batch, d.rows))
+          << "batch norm couples the rows: no support-vector skip";
+      return;
+    }
     // Multi-class Minnorm starts with every multiplier at zero: the first backward pass skips every row.
     EXPECT_LT(fewest_backward_rows, std::min<Index>(c.batch < 0 ? d.rows : c.batch, d.rows))
         << "the support-vector skip never compacted a batch";
@@ -146,6 +165,79 @@ TEST(GpuTrainer, MinnormExactFullBatchFusedMatchesCpu) {
 TEST(GpuTrainer, MinnormUnbiasedEstimatorWithMomentumMatchesCpu) {
   NS_REQUIRE_CUDA_DEVICE();
   compare({.regime = "minnorm", .exact = true, .lr = 0.001, .momentum = 0.5, .unbiased = true});
+}
+
+TEST(GpuTrainer, SquareLossBatchNormWithDecayAndMomentumMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  // square-bn-wd's recipe: +-1 square loss, BN without affine, weight decay 0.01, momentum 0.9.
+  compare({.regime = "square", .lr = 0.01, .momentum = 0.9, .weight_decay = 0.01, .bn = "bn"});
+}
+
+TEST(GpuTrainer, AffineBatchNormCrossEntropyMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  compare({.regime = "sgd", .lr = 0.05, .momentum = 0.5, .weight_decay = 1e-3, .bn = "affine"});
+}
+
+TEST(GpuTrainer, SyncBatchNormOnOneRankMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  compare({.regime = "square", .batch = 32, .lr = 0.01, .momentum = 0.9, .weight_decay = 0.01, .bn = "sync"});
+}
+
+TEST(GpuTrainer, MinnormExactWithBatchNormMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  // The exact update's second training-mode forward updates the running statistics again, as on CPU.
+  compare({.regime = "minnorm", .exact = true, .lr = 0.005, .bn = "affine"});
+}
+
+TEST(GpuTrainer, MinnormFullBatchWithBatchNormMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  compare({.regime = "minnorm", .exact = true, .batch = kFullBatch, .lr = 0.002, .bn = "bn"});
+}
+
+// A checkpoint of a GPU run with batch norm: the host copies (weights, running statistics, momentum)
+// taken by sync_to_host let the CPU Trainer continue exactly on the uninterrupted CPU trajectory.
+TEST(GpuTrainer, BatchNormStateMovesFromGpuToCpuMidRun) {
+  NS_REQUIRE_CUDA_DEVICE();
+  const Case c{.regime = "square", .lr = 0.01, .momentum = 0.9, .weight_decay = 0.01, .bn = "affine"};
+  const Dataset d = testing::random_classification(96, 10, 3, 17, testing::LabelRule::kRandom, 0.2);
+  Side h = make_side(c, d), g = make_side(c, d);
+  LocalComm comm;
+  const TrainerOptions options = options_for(c);
+  Trainer<float> cpu(options, comm, d, d.rows, *h.network, *h.objective);
+  std::vector<float> velocity;
+  {
+    CudaTrainer gpu(options, CudaEngineOptions{}, comm, d, d.rows, *g.network, *g.objective);
+    gpu.load_from_host();
+    for (int t = 0; t < 10; ++t) gpu.step();
+    gpu.sync_to_host();  // what a checkpoint stores: parameters, layer_state(), velocity
+    velocity = gpu.velocity();
+  }
+  for (int t = 0; t < 10; ++t) cpu.step();
+  expect_close(g.network->layer_state(), h.network->layer_state(), kTolerance, "statistics at the checkpoint");
+  ASSERT_NE(g.network->layer_state(), network_for(c)->layer_state()) << "the running statistics never moved";
+  Trainer<float> continued(options, comm, d, d.rows, *g.network, *g.objective);
+  continued.velocity() = velocity;
+  continued.restore(10);
+  for (int t = 0; t < 10; ++t) {
+    const StepStats a = cpu.step();
+    const StepStats b = continued.step();
+    expect_close(b.loss_sum, a.loss_sum, kTolerance, "loss of step " + std::to_string(10 + t));
+  }
+  expect_close(g.network->parameters(), h.network->parameters(), kTolerance, "parameters after 20 steps");
+  expect_close(g.network->layer_state(), h.network->layer_state(), kTolerance, "statistics after 20 steps");
+  expect_close(continued.velocity(), cpu.velocity(), kTolerance, "velocity after 20 steps");
+
+  // And back: a GPU trainer loaded from the CPU's host state continues on the same trajectory.
+  CudaTrainer back(options, CudaEngineOptions{}, comm, d, d.rows, *g.network, *g.objective);
+  back.velocity() = continued.velocity();
+  back.restore(20);
+  back.load_from_host();
+  for (int t = 0; t < 5; ++t) {
+    const StepStats a = cpu.step();
+    const StepStats b = back.step();
+    expect_close(b.loss_sum, a.loss_sum, kTolerance, "loss of step " + std::to_string(20 + t));
+  }
+  expect_same_state(back, g, cpu, h, "GPU again for 5 steps");
 }
 
 TEST(GpuTrainer, ResumesFromAHostSnapshotOnTheCpuTrajectory) {

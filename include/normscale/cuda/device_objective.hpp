@@ -30,10 +30,9 @@ struct DeviceDataset {
 
 class DeviceObjective {
  public:
-  // Mirrors `objective` for the rows of `train` and a network with `outputs` outputs. Square's target
-  // options are not readable from the object, so they come in `square` (the values make_objective used).
-  DeviceObjective(const Objective<float>& objective, const SquareTargets& square, const Dataset& train,
-                  Index outputs, CudaContext& context);
+  // Mirrors `objective` (its kind and constants, Square's targets) for the rows of `train` and a
+  // network with `outputs` outputs.
+  DeviceObjective(const Objective<float>& objective, const Dataset& train, Index outputs, CudaContext& context);
   ~DeviceObjective();
   DeviceObjective(const DeviceObjective&) = delete;
   DeviceObjective& operator=(const DeviceObjective&) = delete;

@@ -40,6 +40,8 @@ class NcclComm final : public Communicator {
 
   // Enqueues an in-place sum of `count` floats at `device_values` on `stream` and returns at once.
   void allreduce_sum_async(float* device_values, std::size_t count, CUstream_st* stream);
+  // The same for doubles (batch norm's statistics under sync-bn).
+  void allreduce_sum_async(double* device_values, std::size_t count, CUstream_st* stream);
 
  private:
   void release() noexcept;

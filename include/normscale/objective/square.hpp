@@ -17,6 +17,8 @@ class Square final : public Objective<T> {
  public:
   explicit Square(SquareTargets targets) : targets_(targets) {}
   std::string name() const override { return "square"; }
+  // The target options this objective was built with.
+  const SquareTargets& targets() const { return targets_; }
   void output_gradient(const Dataset& data, std::span<const Index> rows, const Matrix<T>& f, T scale,
                        Matrix<T>& grad) const override;
   double loss_sum(const Dataset& data, std::span<const Index> rows, const Matrix<T>& f) const override;

@@ -5,7 +5,6 @@
 #include "normscale/comm/communicator.hpp"
 #include "normscale/model/network.hpp"
 #include "normscale/objective/objective.hpp"
-#include "normscale/objective/square.hpp"
 #include "normscale/train/trainer.hpp"
 #include "normscale/train/training_engine.hpp"
 
@@ -15,7 +14,6 @@ namespace normscale {
 
 struct CudaEngineOptions {
   bool tf32 = false;      // cuBLAS may use TF32 tensor cores for the fp32 GEMMs
-  SquareTargets square;   // the Square objective's targets (not readable from the object itself)
 };
 
 // True when this binary was built with NORMSCALE_ENABLE_CUDA.

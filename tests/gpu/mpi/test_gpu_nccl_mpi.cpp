@@ -1,12 +1,14 @@
 // Two ranks, one GPU each: NcclComm's collectives across ranks (bootstrapped over MPI) and the GPU
 // trainer on 2 ranks against the CPU Trainer on one (the rank-count invariance of ALGORITHMS §2, with
-// the gradient reduced over NCCL bucket by bucket). Skipped, saying why, with fewer GPUs than ranks.
+// the gradient reduced over NCCL bucket by bucket), with batch norm too (sync-bn over NCCL against one
+// CPU rank, per-rank batch norm against the CPU Trainer on the same ranks). Skipped, saying why, with fewer GPUs than ranks.
 #include "../gpu_support.hpp"
 
 #include "normscale/comm/mpi_comm.hpp"
 #include "normscale/cuda/cuda_trainer.hpp"
 #include "normscale/cuda/nccl_comm.hpp"
 #include "normscale/data/data_shard.hpp"
+#include "normscale/model/architectures.hpp"
 #include "normscale/objective/cross_entropy.hpp"
 #include "normscale/objective/minnorm.hpp"
 
@@ -129,6 +131,62 @@ void check_rank_invariance(bool minnorm) {
 
 TEST(GpuNcclMpi, SgdOnTwoGpusMatchesOneCpuRank) { check_rank_invariance(false); }
 TEST(GpuNcclMpi, MinnormOnTwoGpusMatchesOneCpuRank) { check_rank_invariance(true); }
+
+// Batch norm on every rank's GPU. sync: statistics over NCCL, against the CPU Trainer on the whole
+// set in one process (ALGORITHMS §2: sync-bn restores rank-count invariance); per rank: against the
+// CPU Trainer on the same ranks over MPI (each rank normalises with its own rows).
+void check_batch_norm_ranks(bool sync) {
+  MpiComm comm(MPI_COMM_WORLD);
+  NS_REQUIRE_ONE_GPU_PER_RANK(comm);
+  const Dataset all = testing::random_classification(128, 10, 3, 37, testing::LabelRule::kRandom, 0.2);
+  TrainerOptions options;
+  options.batch = 32;
+  options.virtual_shards = 8;
+  options.seed = 6;
+  options.lr = 0.02;
+  options.momentum = 0.9;
+  options.weight_decay = 0.01;
+  const ShardRange mine = DataShard{comm.rank(), comm.size(), options.virtual_shards}.rows_of(all.rows);
+  const Dataset shard = slice_rows(all, mine.begin, mine.size());
+  const auto make_net = [&](bool with_reducer) {
+    BnMlpSpec spec{10, {32, 16}, 3};
+    spec.batch_norm.affine = true;
+    if (with_reducer) spec.batch_norm.reducer = [&comm](std::span<double> sums) { comm.allreduce_sum(sums); };
+    auto net = make_bn_mlp<float>(spec);
+    net->initialize({"he", 1.0}, 2);
+    return net;
+  };
+
+  LocalComm local;
+  auto cpu_net = make_net(false);
+  CrossEntropy<float> cpu_objective;
+  std::unique_ptr<Trainer<float>> cpu;
+  if (sync) {
+    cpu = std::make_unique<Trainer<float>>(options, local, all, all.rows, *cpu_net, cpu_objective);
+  } else {
+    cpu = std::make_unique<Trainer<float>>(options, comm, shard, all.rows, *cpu_net, cpu_objective);
+  }
+  auto gpu_net = make_net(sync);
+  CrossEntropy<float> gpu_objective;
+  CudaTrainer gpu(options, CudaEngineOptions{}, comm, shard, all.rows, *gpu_net, gpu_objective);
+  gpu.load_from_host();
+  for (int t = 0; t < 20; ++t) {
+    const StepStats a = cpu->step();
+    const StepStats b = gpu.step();
+    expect_close(b.loss_sum, a.loss_sum, 1e-4, "loss of step " + std::to_string(t));
+  }
+  gpu.sync_to_host();
+  expect_close(gpu_net->parameters(), cpu_net->parameters(), 1e-4, "parameters on rank " + std::to_string(comm.rank()));
+  expect_close(gpu_net->layer_state(), cpu_net->layer_state(), 1e-4,
+               "running statistics on rank " + std::to_string(comm.rank()));
+  const EvalStats e = gpu.evaluate(shard);
+  const EvalStats expected = sync ? cpu->evaluate(all) : cpu->evaluate(shard);
+  EXPECT_EQ(e.count, all.rows);
+  expect_close(e.loss_sum, expected.loss_sum, 1e-4, "evaluation loss over ranks");
+}
+
+TEST(GpuNcclMpi, SyncBatchNormOnTwoGpusMatchesOneCpuRank) { check_batch_norm_ranks(true); }
+TEST(GpuNcclMpi, PerRankBatchNormOnTwoGpusMatchesTwoCpuRanks) { check_batch_norm_ranks(false); }
 
 }  // namespace
 }  // namespace normscale
