@@ -197,12 +197,9 @@ std::string trial_id(const TrainConfig& config, std::int64_t ranks, double warmu
   return fmt::format("{:016x}", fnv1a(text));
 }
 
-// The grid axes at one batch: `grid`, with per-batch axes replacing those of the same key or appended.
-std::vector<GridAxis> axes_at(const StudySpec& spec, std::int64_t batch) {
-  std::vector<GridAxis> axes = spec.grid;
-  const auto per_batch = spec.grid_per_batch.find(batch);
-  if (per_batch == spec.grid_per_batch.end()) return axes;
-  for (const GridAxis& axis : per_batch->second) {
+// `axes` with each of `overriding` replacing the axis of the same key, or appended.
+void override_axes(std::vector<GridAxis>& axes, const std::vector<GridAxis>& overriding) {
+  for (const GridAxis& axis : overriding) {
     const auto same = std::find_if(axes.begin(), axes.end(),
                                    [&](const GridAxis& a) { return a.key == axis.key; });
     if (same != axes.end()) {
@@ -210,6 +207,15 @@ std::vector<GridAxis> axes_at(const StudySpec& spec, std::int64_t batch) {
     } else {
       axes.push_back(axis);
     }
+  }
+}
+
+// The grid axes of a regime at one batch: `grid` < the regime's grid < `grid_per_batch` at Q.
+std::vector<GridAxis> axes_at(const StudySpec& spec, const Regime& regime, std::int64_t batch) {
+  std::vector<GridAxis> axes = spec.grid;
+  override_axes(axes, regime.grid);
+  if (const auto per_batch = spec.grid_per_batch.find(batch); per_batch != spec.grid_per_batch.end()) {
+    override_axes(axes, per_batch->second);
   }
   return axes;
 }
@@ -288,8 +294,20 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
              Where{source, "regimes"}.at(*regimes));
     for (auto&& [key, node] : *table) {
       const std::string regime_name(key.str());
-      spec.regimes.push_back(
-          {regime_name, parse_overrides(node, fmt::format("regimes.{}", quote_key(regime_name)), source)});
+      const std::string context = fmt::format("regimes.{}", quote_key(regime_name));
+      Regime regime{regime_name, {}, {}};
+      if (const auto* options = node.as_table(); options != nullptr && options->contains("grid")) {
+        toml::table rest = *options;
+        const toml::node& grid = *options->get("grid");
+        NS_CHECK(grid.is_table(), "{}: expected a table of option = [values]",
+                 Where{source, context + ".grid"}.at(grid));
+        regime.grid = parse_grid(*grid.as_table(), context + ".grid", source);
+        rest.erase("grid");
+        regime.overrides = parse_overrides(rest, context, source);
+      } else {
+        regime.overrides = parse_overrides(node, context, source);
+      }
+      spec.regimes.push_back(std::move(regime));
     }
   } else {
     spec.regimes.push_back({"base", {}});
@@ -442,7 +460,7 @@ std::vector<Trial> expand(const StudySpec& spec) {
       regime_origin[item.key] = fmt::format("regimes.{}.{}", quote_key(regime.name), quote_key(item.key));
     }
     for (const std::int64_t batch : spec.batches) {
-      const std::vector<GridAxis> axes = axes_at(spec, batch);
+      const std::vector<GridAxis> axes = axes_at(spec, regime, batch);
       // A per-batch learning rate is already the one for this batch: the scaling rule leaves it alone.
       bool lr_given_at_batch = false;
       if (const auto per_batch = spec.grid_per_batch.find(batch); per_batch != spec.grid_per_batch.end()) {
@@ -485,9 +503,13 @@ std::vector<Trial> expand(const StudySpec& spec) {
                                      std::any_of(spec.grid_per_batch.at(batch).begin(),
                                                  spec.grid_per_batch.at(batch).end(),
                                                  [&](const GridAxis& a) { return a.key == item.key; });
-              origin[item.key] = per_batch ? fmt::format("grid_per_batch.{}.{}", quote_key(batch_text(batch)),
-                                                         quote_key(item.key))
-                                           : fmt::format("grid.{}", quote_key(item.key));
+              const bool per_regime = std::any_of(regime.grid.begin(), regime.grid.end(),
+                                                  [&](const GridAxis& a) { return a.key == item.key; });
+              origin[item.key] = per_batch    ? fmt::format("grid_per_batch.{}.{}", quote_key(batch_text(batch)),
+                                                            quote_key(item.key))
+                                 : per_regime ? fmt::format("regimes.{}.grid.{}", quote_key(regime.name),
+                                                            quote_key(item.key))
+                                              : fmt::format("grid.{}", quote_key(item.key));
             }
             if (spec.epochs > 0) {
               trial.config.epochs = spec.epochs;

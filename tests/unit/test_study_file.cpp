@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 
@@ -110,6 +111,39 @@ TEST(StudyFile, PerBatchGridOnlyAtItsBatch) {
       EXPECT_DOUBLE_EQ(trial.config.objective.s, TrainConfig{}.objective.s);
     }
   }
+}
+
+TEST(StudyFile, RegimeGridReplacesTheStudyGridAxisForThatRegimeOnly) {
+  const StudySpec spec = parse_study(R"toml(
+batch = [128]
+[base]
+"data.source" = "two-point"
+[regimes]
+sgd = { "objective.regime" = "sgd" }
+minnorm = { "objective.regime" = "minnorm", grid = { "optim.lr" = [1e-6, 1e-5, 1e-4] } }
+[grid]
+"optim.lr" = [0.01, 0.1]
+"optim.momentum" = [0.0, 0.9]
+)toml",
+                                     "study.toml");
+  ASSERT_EQ(spec.regimes.size(), 2u);
+  for (const Regime& regime : spec.regimes) EXPECT_EQ(regime.grid.size(), regime.name == "minnorm" ? 1u : 0u);
+  std::map<std::string, std::set<double>> lrs;
+  std::map<std::string, std::size_t> counts;
+  for (const Trial& trial : expand(spec)) {
+    lrs[trial.regime].insert(trial.config.optim.lr);
+    ++counts[trial.regime];
+  }
+  EXPECT_EQ(lrs["sgd"], (std::set<double>{0.01, 0.1}));
+  EXPECT_EQ(lrs["minnorm"], (std::set<double>{1e-6, 1e-5, 1e-4}));
+  EXPECT_EQ(counts["sgd"], 4u);      // 2 lr x 2 momentum
+  EXPECT_EQ(counts["minnorm"], 6u);  // 3 lr x 2 momentum: the momentum axis still applies
+  // An invalid regime-grid value is reported against the regime's grid key.
+  const StudySpec bad = parse_study(
+      "[regimes]\nsgd = { \"objective.regime\" = \"sgd\", grid = { \"optim.lr\" = [-1.0] } }\n", "bad.toml");
+  EXPECT_THAT(error_of([&] { expand(bad); }), HasSubstr("regimes.\"sgd\".grid.\"optim.lr\""));
+  EXPECT_THAT(error_of([&] { parse_study("[regimes]\nsgd = { grid = 3 }\n", "bad.toml"); }),
+              HasSubstr("bad.toml:2: regimes.\"sgd\".grid: expected a table"));
 }
 
 TEST(StudyFile, LinearScalingOfTheLearningRate) {

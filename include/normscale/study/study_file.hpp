@@ -21,16 +21,19 @@ struct ConfigOverride {
   friend bool operator==(const ConfigOverride&, const ConfigOverride&) = default;
 };
 
-// A named regime: the overrides that turn the base config into it (e.g. sgd, minnorm-bgd).
-struct Regime {
-  std::string name;
-  std::vector<ConfigOverride> overrides;
-};
-
 // One hyperparameter axis of a grid: an option and its candidate values (canonical TOML literals).
 struct GridAxis {
   std::string key;
   std::vector<std::string> values;
+};
+
+// A named regime: the overrides that turn the base config into it (e.g. sgd, minnorm-bgd), and its own
+// grid axes (the regime's `grid` table), which replace the study grid's axes of the same key. Regimes
+// whose learning rates differ by orders of magnitude search their own ranges this way.
+struct Regime {
+  std::string name;
+  std::vector<ConfigOverride> overrides;
+  std::vector<GridAxis> grid;
 };
 
 // Learning-rate batch scaling relative to StudySpec::base_batch.
@@ -47,8 +50,8 @@ struct StudySpec {
   std::vector<std::int64_t> ranks;      // `ranks`; absent: {1}
   std::vector<std::uint64_t> seeds;     // `seeds`; absent: the base config's seed
   std::vector<GridAxis> grid;           // `grid`: cartesian product over every axis
-  // `grid_per_batch."Q"` (or `.full`): axes applied only at batch Q, replacing a `grid` axis of the
-  // same key there. Minnorm's s and eta have no known batch-scaling rule, so they are searched per Q.
+  // `grid_per_batch."Q"` (or `.full`): axes applied only at batch Q, replacing a `grid` or regime
+  // grid axis of the same key there. Minnorm's s and eta have no known batch-scaling rule, so they are searched per Q.
   std::map<std::int64_t, std::vector<GridAxis>> grid_per_batch;
   LrScaling lr_scaling = LrScaling::kNone;
   std::int64_t base_batch = 0;          // the batch optim.lr is tuned for (required unless kNone)
