@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
@@ -99,34 +100,59 @@ void BM_GemmOfStep(benchmark::State& state) {
 }
 BENCHMARK(BM_GemmOfStep)->ArgsProduct({{128, 1024, 10000}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// A whole training step through the Trainer: sgd (cross-entropy) or minnorm (exact / lagged update).
+// Every tenth example a support vector (one positive multiplier), the others all zero.
+void make_sparse(MultiplierStore& store) {
+  for (Index id = store.first_id(); id < store.first_id() + store.count(); ++id) {
+    if (id % 10 == 0) store.row(id)[id % store.per_example()] = 1.0;
+  }
+}
+
+// A whole training step through the Trainer: "sgd" (cross-entropy), "minnorm" (exact / lagged update),
+// "sparse" (Minnorm with 10% support vectors kept fixed by s = 0, so the skipped backward pass is
+// measured at that fraction; the multiplier update still runs), and their "-full" (full batch) forms.
 void run_steps(benchmark::State& state, const std::string& regime, bool exact) {
   set_threads(state);
-  const bool full = regime == "sgd-full";
+  const bool full = regime.ends_with("-full");
   const Index batch = full ? kFullBatch : state.range(0);
   const Dataset d = random_images(full ? state.range(0) : std::max<Index>(batch * 4, 4096));
   auto net = make_mlp<float>({kInputs, {800, 800}, 10, "relu", true});
   net->initialize({"he", 1}, 1);
   std::unique_ptr<Objective<float>> objective;
-  if (regime != "minnorm") {
+  const bool minnorm = !regime.starts_with("sgd");
+  const bool sparse = regime.starts_with("sparse");
+  if (!minnorm) {
     objective = std::make_unique<CrossEntropy<float>>();
   } else {
-    objective = std::make_unique<Minnorm<float>>(MinnormParams{MinnormTask::kMulticlass, 1.0, 1e-3}, d, 10);
+    objective = std::make_unique<Minnorm<float>>(
+        MinnormParams{MinnormTask::kMulticlass, 1.0, sparse ? 0.0 : 1e-3}, d, 10);
+    // Without skipping to measure, start with every example a support vector.
+    if (sparse) {
+      make_sparse(*objective->multipliers());
+    } else {
+      std::fill(objective->multipliers()->values().begin(), objective->multipliers()->values().end(), 1e-3);
+    }
   }
   LocalComm comm;
   TrainerOptions options;
   options.batch = batch;
-  options.lr = regime == "minnorm" ? 1e-5 : 0.01;
+  options.lr = minnorm ? 1e-5 : 0.01;
   options.exact_multiplier_update = exact;
   Trainer<float> trainer(options, comm, d, d.rows, *net, *objective);
   const std::vector<float> before = net->parameters();
+  // One untimed step first, as the PyTorch peer warms up: it gathers the batch and touches every
+  // buffer once (at full batch the first step's page faults alone cost ~8% of a few timed steps).
+  trainer.step();
   for (auto _ : state) {
     const StepStats s = trainer.step();
     if (!std::isfinite(s.loss_sum)) throw std::runtime_error("non-finite loss");
   }
   if (net->parameters() == before) throw std::runtime_error("the step did not change the weights");
+  if (sparse && trainer.last_backward_rows() * 5 > (full ? d.rows : batch)) {
+    throw std::runtime_error("support-vector skipping did not happen");
+  }
   const double samples = static_cast<double>(state.iterations() * (full ? d.rows : batch));
   state.counters["samples/s"] = benchmark::Counter(samples, benchmark::Counter::kIsRate);
+  state.counters["backward rows"] = static_cast<double>(trainer.last_backward_rows());
 }
 
 void BM_StepSgd(benchmark::State& state) { run_steps(state, "sgd", true); }
@@ -138,6 +164,21 @@ BENCHMARK(BM_StepSgd)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMill
 BENCHMARK(BM_StepSgdFullBatch)->ArgsProduct({{10000}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_StepMinnormExact)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_StepMinnormLagged)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+// Full batch: the exact update fused into the next step's forward pass.
+void BM_StepMinnormFullBatch(benchmark::State& state) { run_steps(state, "minnorm-full", true); }
+BENCHMARK(BM_StepMinnormFullBatch)->ArgsProduct({{10000}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Issue #6 target 3: Minnorm with 10% support vectors, skipped backward pass. An epoch is P/Q steps
+// for every regime, so the epoch cost ratio is the step time ratio against BM_StepSgd at the same
+// batch (BM_StepSgdFullBatch for full batch).
+void BM_StepSparseExact(benchmark::State& state) { run_steps(state, "sparse", true); }
+void BM_StepSparseLagged(benchmark::State& state) { run_steps(state, "sparse", false); }
+void BM_StepSparseFullBatch(benchmark::State& state) { run_steps(state, "sparse-full", true); }
+void BM_StepSparseFullBatchLagged(benchmark::State& state) { run_steps(state, "sparse-full", false); }
+BENCHMARK(BM_StepSparseExact)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_StepSparseLagged)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_StepSparseFullBatch)->ArgsProduct({{10000}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_StepSparseFullBatchLagged)->ArgsProduct({{10000}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace normscale

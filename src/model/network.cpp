@@ -5,6 +5,7 @@
 #include "normscale/core/error.hpp"
 #include "normscale/model/dense.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace normscale {
@@ -27,6 +28,7 @@ Network<T>::Network(Index input_width, std::vector<std::unique_ptr<Layer<T>>> la
     layers_[i]->bind(params_.data() + offsets_[i], grads_.data() + offsets_[i]);
   }
   activations_.resize(layers_.size() + 1);
+  deltas_.resize(layers_.size() + 1);
 }
 
 template <class T>
@@ -50,13 +52,48 @@ const Matrix<T>& Network<T>::forward(const Matrix<T>& input, Mode mode) {
 
 template <class T>
 void Network<T>::backward(const Matrix<T>& output_gradient) {
-  delta_ = output_gradient;
+  backward_through(activations_, output_gradient);
+}
+
+template <class T>
+void Network<T>::backward_through(const std::vector<Matrix<T>>& acts, const Matrix<T>& output_gradient) {
+  NS_CHECK(output_gradient.rows() == acts.back().rows() && output_gradient.cols() == output_width_,
+           "output gradient is {} x {}, expected {} x {}", output_gradient.rows(), output_gradient.cols(),
+           acts.back().rows(), output_width_);
+  // One buffer per layer boundary: same shapes every step, so nothing is reallocated or copied.
+  const Matrix<T>* dout = &output_gradient;
   for (std::size_t i = layers_.size(); i-- > 0;) {
     // The input layer's gradient is never needed.
-    Matrix<T>* din = i > 0 ? &delta_next_ : nullptr;
-    layers_[i]->backward(activations_[i], activations_[i + 1], delta_, din);
-    if (din != nullptr) std::swap(delta_, delta_next_);
+    Matrix<T>* din = i > 0 ? &deltas_[i] : nullptr;
+    layers_[i]->backward(acts[i], acts[i + 1], *dout, din);
+    dout = din;
   }
+}
+
+template <class T>
+bool Network<T>::rows_independent() const {
+  for (const auto& layer : layers_) {
+    if (!layer->rows_independent()) return false;
+  }
+  return true;
+}
+
+template <class T>
+void Network<T>::backward_rows(const Matrix<T>& output_gradient, std::span<const Index> active) {
+  NS_CHECK(rows_independent(), "backward_rows needs row-independent layers (no batch norm)");
+  const Index n = static_cast<Index>(active.size());
+  active_activations_.resize(activations_.size());
+  for (std::size_t i = 0; i < activations_.size(); ++i) {
+    const Matrix<T>& all = activations_[i];
+    Matrix<T>& part = active_activations_[i];
+    part.resize(n, all.cols());
+    for (Index k = 0; k < n; ++k) {
+      const Index r = active[static_cast<std::size_t>(k)];
+      NS_CHECK(r >= 0 && r < all.rows(), "active row {} outside the last forward's {} rows", r, all.rows());
+      std::copy_n(all.data() + r * all.cols(), all.cols(), part.data() + k * all.cols());
+    }
+  }
+  backward_through(active_activations_, output_gradient);
 }
 
 template <class T>

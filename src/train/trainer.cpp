@@ -41,6 +41,7 @@ Trainer<T>::Trainer(const TrainerOptions& options, Communicator& comm, const Dat
   NS_CHECK(train.first_id == owned.begin && train.rows == owned.size(),
            "rank {} holds training rows [{}, {}) but owns virtual shards covering [{}, {})", comm.rank(),
            train.first_id, train.first_id + train.rows, owned.begin, owned.end);
+  can_skip_ = options.skip_inactive_examples && network.rows_independent();
 }
 
 template <class T>
@@ -81,12 +82,20 @@ StepStats Trainer<T>::step() {
                                : 1.0 / static_cast<double>(batch_);
   objective_.output_gradient(train_, rows_, f, static_cast<T>(scale), output_grad_);
   double scalars[2] = {objective_.loss_sum(train_, rows_, f), 0.0};
+  // Which rows have a nonzero output gradient: decided with the multipliers that made output_grad_,
+  // before the lagged update below changes them.
+  active_.clear();
+  if (can_skip_) {
+    for (std::size_t k = 0; k < rows_.size(); ++k) {
+      if (!objective_.gradient_is_zero(train_.first_id + rows_[k])) active_.push_back(static_cast<Index>(k));
+    }
+  }
   if (minnorm && !options_.exact_multiplier_update) {
     const auto t = Clock::now();
     objective_.update_multipliers(train_, rows_, f);
     multiplier_seconds += seconds_since(t);
   }
-  network_.backward(output_grad_);
+  backward_active_rows();
   stats.compute_seconds = seconds_since(start) - multiplier_seconds;
 
   auto& grad = network_.gradient();
@@ -131,6 +140,21 @@ StepStats Trainer<T>::step() {
   stats.examples = batch_;
   ++step_;
   return stats;
+}
+
+template <class T>
+void Trainer<T>::backward_active_rows() {
+  const bool skip = can_skip_ && active_.size() < rows_.size();
+  last_backward_rows_ = static_cast<Index>(skip ? active_.size() : rows_.size());
+  if (!skip) {
+    network_.backward(output_grad_);
+    return;
+  }
+  // Support-vector skipping (ALGORITHMS §1): the zero rows contribute nothing to the weight gradient.
+  const Index n = static_cast<Index>(active_.size());
+  active_grad_.resize(n, output_grad_.cols());
+  for (Index k = 0; k < n; ++k) active_grad_.row(k) = output_grad_.row(active_[static_cast<std::size_t>(k)]);
+  network_.backward_rows(active_grad_, active_);
 }
 
 template <class T>

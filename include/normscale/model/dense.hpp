@@ -16,6 +16,7 @@ class Dense final : public Layer<T> {
   void initialize(const InitSpec& spec, RandomStream& rng) override;
   void forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) override;
   void backward(const Matrix<T>& in, const Matrix<T>& out, const Matrix<T>& dout, Matrix<T>* din) override;
+  bool rows_independent() const override { return true; }
   std::optional<ConstMatrixMap<T>> weight() const override { return ConstMatrixMap<T>(w_, outputs_, inputs_); }
   std::optional<ConstMatrixMap<T>> bias() const override {
     if (!bias_) return std::nullopt;
@@ -38,6 +39,7 @@ class Relu final : public Layer<T> {
   std::string kind() const override { return "relu"; }
   void forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) override;
   void backward(const Matrix<T>& in, const Matrix<T>& out, const Matrix<T>& dout, Matrix<T>* din) override;
+  bool rows_independent() const override { return true; }
 };
 
 }  // namespace normscale

@@ -32,6 +32,9 @@ class Layer {
   virtual void forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) = 0;
   // Overwrites this layer's parameter gradients; writes the input gradient when din is not null.
   virtual void backward(const Matrix<T>& in, const Matrix<T>& out, const Matrix<T>& dout, Matrix<T>* din) = 0;
+  // True when each output row depends only on the same input row (no batch statistics), so the
+  // backward pass may run on a subset of the rows (the others having zero output gradient).
+  virtual bool rows_independent() const { return false; }
   // The weight matrix (outputs x inputs) for norm metrics, if the layer has one.
   virtual std::optional<ConstMatrixMap<T>> weight() const { return std::nullopt; }
   // State that is not a parameter but must survive a checkpoint (batch norm's running statistics).

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,12 @@ class Network {
   // Overwrites the flat gradient with d(sum over rows of output_gradient . outputs)/dW, using the
   // activations of the last forward().
   void backward(const Matrix<T>& output_gradient);
+  // The same gradient when only the rows `active` of the last forward() have a nonzero output
+  // gradient: output_gradient holds those rows only (in that order), and the backward pass runs on
+  // them alone. Exact: the other rows contribute zero. Needs rows_independent().
+  void backward_rows(const Matrix<T>& output_gradient, std::span<const Index> active);
+  // True when every layer is row-independent (no batch norm), so backward_rows() applies.
+  bool rows_independent() const;
   // Activation after layer i-1 (i = 0 is the input, i = layer_count() the output).
   const Matrix<T>& activation(std::size_t i) const { return activations_[i]; }
 
@@ -64,8 +71,12 @@ class Network {
   std::vector<Index> offsets_;  // start of each layer's parameters in the flat buffers
   std::vector<T> params_;
   std::vector<T> grads_;
+  // Gradient through layers_ on the activations acts (rows x width per layer boundary).
+  void backward_through(const std::vector<Matrix<T>>& acts, const Matrix<T>& output_gradient);
+
   std::vector<Matrix<T>> activations_;
-  Matrix<T> delta_, delta_next_;
+  std::vector<Matrix<T>> active_activations_;  // backward_rows(): the active rows of activations_
+  std::vector<Matrix<T>> deltas_;              // deltas_[i]: gradient with respect to activation i
 };
 
 // The multilayer perceptron: widths = input, hidden..., output; activation "relu" or "identity"

@@ -27,6 +27,9 @@ struct TrainerOptions {
   double decay_power = 0.0;     // NMGD exponent a
   bool exact_multiplier_update = true;  // Minnorm: alpha from f(W^{t+1}); false = lagged f(W^t)
   bool unbiased_estimator = false;      // Minnorm: data term scaled by P/Q
+  // Leave examples whose output gradient is exactly zero (Minnorm classification, all alpha = 0) out
+  // of the backward pass. Exact; applies when every layer is row-independent (no batch norm).
+  bool skip_inactive_examples = true;
 };
 
 template <class T>
@@ -51,6 +54,9 @@ class Trainer final : public TrainingEngine<T> {
   Index support_count() override;
 
   Index steps_done() const override { return step_; }
+  // Rows of this rank that went through the last step's backward pass (fewer than its part of the
+  // batch when support-vector skipping left some out).
+  Index last_backward_rows() const { return last_backward_rows_; }
   Index global_batch() const override { return batch_; }
   double epochs_done() const override { return sampler_.epochs(step_); }
   Index steps_for_epochs(double epochs) const override { return sampler_.steps_for_epochs(epochs); }
@@ -76,9 +82,16 @@ class Trainer final : public TrainingEngine<T> {
   MinibatchSampler sampler_;
   Index step_ = 0;
   bool multiplier_update_pending_ = false;
+  // Backward over all rows, or only over the rows with a nonzero output gradient.
+  void backward_active_rows();
+
+  bool can_skip_ = false;
+  Index last_backward_rows_ = 0;
   std::vector<Index> rows_;
+  std::vector<Index> active_;  // positions in rows_ of the examples with a nonzero output gradient
   Matrix<T> x_;
   Matrix<T> output_grad_;
+  Matrix<T> active_grad_;
   Matrix<T> outputs_new_;
 };
 
