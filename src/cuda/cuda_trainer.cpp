@@ -276,7 +276,8 @@ StepStats CudaTrainer::step() {
     }
     velocity = s.d_velocity.data();
   }
-  kernels::sgd_update(s.dnet.parameters(), grad, velocity, parameters, static_cast<float>(s.options.lr),
+  const double lr = s.options.lr * warmup_factor(s.step, s.sampler.steps_for_epochs(s.options.warmup_epochs));
+  kernels::sgd_update(s.dnet.parameters(), grad, velocity, parameters, static_cast<float>(lr),
                       static_cast<float>(s.options.momentum), static_cast<float>(l2), stream);
   NS_CUDA_CHECK_LAUNCH("sgd_update");
 

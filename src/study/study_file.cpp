@@ -488,6 +488,7 @@ std::vector<Trial> expand(const StudySpec& spec) {
             trial.config = regime_config;
             trial.config.optim.batch = batch;
             trial.config.seed = seed;
+            if (spec.warmup_epochs > 0) trial.config.optim.warmup_epochs = spec.warmup_epochs;
             auto origin = regime_origin;
             // Mixed radix over the axes, the last axis fastest.
             std::size_t rest = point;

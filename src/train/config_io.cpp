@@ -185,6 +185,10 @@ const std::vector<OptionDescriptor>& table() {
       {"optim.decay_power", T::kReal, {},
        "NMGD vanishing decay lambda_t = lambda_0 / (1 + t)^a (a in [0, 1]; 0 = constant)",
        NS_FIELD(optim.decay_power)},
+      {"optim.warmup_epochs", T::kReal, {},
+       "linear learning-rate warmup: lr * min(1, (t + 1) / W) over the first W steps, W = this many "
+       "epochs of steps (>= 0; 0 = none); large-batch runs use it with lr scaling",
+       NS_FIELD(optim.warmup_epochs)},
       {"optim.batch", T::kBatch, {}, "global minibatch size Q (>= 1), or \"full\" for Q = P",
        NS_FIELD(optim.batch)},
   };
@@ -769,6 +773,8 @@ void validate(const TrainConfig& c) {
               "optim.weight_decay", c.optim.weight_decay, "a finite number >= 0");
   check_range(c.optim.decay_power >= 0 && c.optim.decay_power <= 1, "optim.decay_power",
               c.optim.decay_power, "a number in [0, 1]");
+  check_range(std::isfinite(c.optim.warmup_epochs) && c.optim.warmup_epochs >= 0, "optim.warmup_epochs",
+              c.optim.warmup_epochs, "a finite number >= 0");
   check_range(c.optim.batch >= 1 || c.optim.batch == kFullBatch, "optim.batch", c.optim.batch,
               "an integer >= 1 or \"full\"");
 

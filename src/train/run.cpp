@@ -55,6 +55,7 @@ TrainerOptions trainer_options(const TrainConfig& config) {
   o.momentum = config.optim.momentum;
   o.weight_decay = config.optim.weight_decay;
   o.decay_power = config.optim.decay_power;
+  o.warmup_epochs = config.optim.warmup_epochs;
   o.exact_multiplier_update = config.objective.alpha_update == "exact";
   o.unbiased_estimator = config.objective.estimator == "unbiased";
   return o;

@@ -122,6 +122,7 @@ StepStats Trainer<T>::step() {
   const auto update_start = Clock::now();
   // The norm term enters once, after the reduction: Minnorm's 1/2 sum ||W||^2, or weight decay.
   const double l2 = minnorm ? 1.0 : decay_at(options_.weight_decay, options_.decay_power, step_);
+  optimizer_.set_lr(options_.lr * warmup_factor(step_, sampler_.steps_for_epochs(options_.warmup_epochs)));
   optimizer_.step(network_.parameters(), grad, l2);
   stats.compute_seconds += seconds_since(update_start);
 

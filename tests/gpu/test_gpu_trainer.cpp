@@ -34,6 +34,7 @@ struct Case {
   double momentum = 0.0;
   double weight_decay = 0.0;
   double decay_power = 0.0;
+  double warmup_epochs = 0.0;
   bool unbiased = false;
   std::string bn = "none";  // none, bn, affine, sync (sync-bn with affine: one rank, so per-rank statistics)
 };
@@ -73,6 +74,7 @@ TrainerOptions options_for(const Case& c) {
   o.momentum = c.momentum;
   o.weight_decay = c.weight_decay;
   o.decay_power = c.decay_power;
+  o.warmup_epochs = c.warmup_epochs;
   o.exact_multiplier_update = c.exact;
   o.unbiased_estimator = c.unbiased;
   return o;
@@ -140,6 +142,11 @@ TEST(GpuTrainer, SgdWithWeightDecayAndMomentumMatchesCpu) {
 TEST(GpuTrainer, NmgdVanishingDecayMatchesCpu) {
   NS_REQUIRE_CUDA_DEVICE();
   compare({.regime = "sgd", .lr = 0.05, .momentum = 0.5, .weight_decay = 0.05, .decay_power = 0.5});
+}
+
+TEST(GpuTrainer, LearningRateWarmupMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  compare({.regime = "sgd", .lr = 0.05, .momentum = 0.9, .warmup_epochs = 2.0});
 }
 
 TEST(GpuTrainer, SquareLossWithMomentumMatchesCpu) {

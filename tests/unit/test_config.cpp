@@ -154,6 +154,7 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"optim.momentum", [](TrainConfig& c) { c.optim.momentum = 0.9; }},
       {"optim.weight_decay", [](TrainConfig& c) { c.optim.weight_decay = 5e-4; }},
       {"optim.decay_power", [](TrainConfig& c) { c.optim.decay_power = 0.5; }},
+      {"optim.warmup_epochs", [](TrainConfig& c) { c.optim.warmup_epochs = 2.5; }},
       {"optim.batch", [](TrainConfig& c) { c.optim.batch = kFullBatch; }},
       {"precision", [](TrainConfig& c) { c.precision = "float64"; }},
       {"device", [](TrainConfig& c) { c.device = "cuda"; }},
@@ -464,6 +465,8 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
               HasSubstr("objective.rho = -0.5"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.decay_power = 1.5; }),
               HasSubstr("optim.decay_power = 1.5"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.warmup_epochs = -1; }),
+              HasSubstr("optim.warmup_epochs = -1"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.epochs = 0; }), HasSubstr("epochs = 0"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.virtual_shards = 0; }),
               HasSubstr("virtual_shards = 0"));

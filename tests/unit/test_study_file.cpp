@@ -89,6 +89,7 @@ TEST(StudyFile, ExpansionIsTheCartesianProduct) {
     EXPECT_EQ(trial.config.epochs, 4);
     EXPECT_EQ(trial.config.data.source, "two-point");
     EXPECT_DOUBLE_EQ(trial.warmup_epochs, 2.5);
+    EXPECT_DOUBLE_EQ(trial.config.optim.warmup_epochs, 2.5);  // applied to the trainer's config
   }
   EXPECT_EQ(ids.size(), trials.size());
 }

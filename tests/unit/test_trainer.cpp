@@ -165,6 +165,38 @@ TEST(Trainer, WeightDecayWithMomentumMatchesPyTorchRule) {
   for (std::size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(net->parameters()[i], ref->parameters()[i], 1e-12);
 }
 
+TEST(Trainer, LearningRateWarmsUpLinearlyOverTheGivenEpochs) {
+  // Full batch: one step per epoch, so warmup_epochs = 4 is W = 4 steps of lr (t+1)/4, then lr.
+  const Dataset d = small_multiclass(8, 4);
+  auto net = make_mlp<double>({5, {4}, 3, "relu", true});
+  auto ref = make_mlp<double>({5, {4}, 3, "relu", true});
+  net->initialize({"he", 1}, 2);
+  ref->initialize({"he", 1}, 2);
+  CrossEntropy<double> ce;
+  LocalComm comm;
+  TrainerOptions options;
+  options.batch = kFullBatch;
+  options.virtual_shards = 2;
+  options.lr = 0.2;
+  options.warmup_epochs = 4;
+  Trainer<double> trainer(options, comm, d, d.rows, *net, ce);
+  std::vector<Index> rows(8);
+  std::iota(rows.begin(), rows.end(), 0);
+  Matrix<double> x = d.feature_matrix().cast<double>(), g;
+  for (int t = 0; t < 7; ++t) {
+    trainer.step();
+    ce.output_gradient(d, rows, ref->forward(x), 1.0 / 8, g);
+    ref->backward(g);
+    const double lr = 0.2 * std::min(1.0, (t + 1) / 4.0);
+    auto& w = ref->parameters();
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] -= lr * ref->gradient()[i];
+    for (std::size_t i = 0; i < w.size(); ++i) ASSERT_NEAR(net->parameters()[i], w[i], 1e-12) << "step " << t;
+  }
+  EXPECT_DOUBLE_EQ(warmup_factor(0, 4), 0.25);
+  EXPECT_DOUBLE_EQ(warmup_factor(3, 4), 1.0);
+  EXPECT_DOUBLE_EQ(warmup_factor(9, 4), 1.0);
+}
+
 TEST(Trainer, RejectsRowsThatAreNotTheOwnedShards) {
   // A rank that does not hold the rows of its shards is an error, not silent corruption.
   Dataset d = small_multiclass(8, 5);

@@ -14,6 +14,11 @@ inline double decay_at(double lambda0, double power, Index step) {
   return power == 0.0 ? lambda0 : lambda0 / std::pow(1.0 + static_cast<double>(step), power);
 }
 
+// Linear learning-rate warmup (Goyal et al. 2017): lr * (t + 1) / W for the first W steps, then lr.
+inline double warmup_factor(Index step, Index warmup_steps) {
+  return step < warmup_steps ? static_cast<double>(step + 1) / static_cast<double>(warmup_steps) : 1.0;
+}
+
 template <class T>
 class Sgd {
  public:

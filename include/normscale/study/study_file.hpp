@@ -55,7 +55,7 @@ struct StudySpec {
   std::map<std::int64_t, std::vector<GridAxis>> grid_per_batch;
   LrScaling lr_scaling = LrScaling::kNone;
   std::int64_t base_batch = 0;          // the batch optim.lr is tuned for (required unless kNone)
-  // Recorded per trial for the runner: TrainConfig has no warmup yet, so expansion does not apply it.
+  // `warmup_epochs` (> 0): every trial's optim.warmup_epochs (linear warmup of the scaled lr).
   double warmup_epochs = 0.0;
   std::int64_t full_batch_size = 50000; // Q used by the scaling rule for batch "full"
   std::int64_t epochs = 0;              // budget: `epochs` or `steps` (0: the base config's)
@@ -75,7 +75,7 @@ struct Trial {
   std::uint64_t seed = 1;
   std::vector<ConfigOverride> grid_point;  // this trial's grid and per-batch grid values
   double lr_scale = 1.0;                // factor applied to optim.lr by the scaling rule
-  double warmup_epochs = 0.0;           // not applied by the trainer yet (see StudySpec)
+  double warmup_epochs = 0.0;           // StudySpec::warmup_epochs (also in config.optim.warmup_epochs)
   TrainConfig config;
 };
 

@@ -25,6 +25,7 @@ struct TrainerOptions {
   double momentum = 0.0;
   double weight_decay = 0.0;    // lambda_0 of the non-Minnorm regimes
   double decay_power = 0.0;     // NMGD exponent a
+  double warmup_epochs = 0.0;   // linear lr warmup over this many epochs' worth of steps (warmup_factor)
   bool exact_multiplier_update = true;  // Minnorm: alpha from f(W^{t+1}); false = lagged f(W^t)
   bool unbiased_estimator = false;      // Minnorm: data term scaled by P/Q
   // Leave examples whose output gradient is exactly zero (Minnorm classification, all alpha = 0) out
