@@ -15,7 +15,9 @@ namespace normscale {
 namespace {
 
 // NORMSCALE_TEST_DATA_DIR is tests/data of the source tree.
-const std::filesystem::path kStudies = std::filesystem::path(NORMSCALE_TEST_DATA_DIR) / ".." / ".." / "launch" / "studies";
+// lexically_normal: tests/data itself may not exist (an empty folder is not in a fresh clone).
+const std::filesystem::path kStudies =
+    (std::filesystem::path(NORMSCALE_TEST_DATA_DIR) / ".." / ".." / "launch" / "studies").lexically_normal();
 
 std::set<std::string> regimes_of(const std::vector<Trial>& trials) {
   std::set<std::string> names;
