@@ -84,6 +84,7 @@ struct CudaTrainer::State {
         dobj(obj, t, net.output_width(), context),
         sampler(total, o.virtual_shards, batch, o.seed, c.rank() * o.virtual_shards / c.size(),
                 (c.rank() + 1) * o.virtual_shards / c.size()),
+        warmup_steps(o.warmup_epochs > 0 ? sampler.steps_for_epochs(o.warmup_epochs) : 0),
         scalars(4), count(1), comm_begin(true), comm_end(true), multiplier_begin(true), multiplier_end(true) {}
 
   TrainerOptions options;
@@ -98,6 +99,7 @@ struct CudaTrainer::State {
   DeviceNetwork dnet;
   DeviceObjective dobj;
   MinibatchSampler sampler;
+  Index warmup_steps;  // options.warmup_epochs in steps (0: no warmup)
   std::unique_ptr<NcclComm> nccl;
   DeviceDataset dtrain;
   std::map<const Dataset*, std::unique_ptr<DeviceDataset>> eval_sets;
@@ -276,7 +278,7 @@ StepStats CudaTrainer::step() {
     }
     velocity = s.d_velocity.data();
   }
-  const double lr = s.options.lr * warmup_factor(s.step, s.sampler.steps_for_epochs(s.options.warmup_epochs));
+  const double lr = s.options.lr * warmup_factor(s.step, s.warmup_steps);
   kernels::sgd_update(s.dnet.parameters(), grad, velocity, parameters, static_cast<float>(lr),
                       static_cast<float>(s.options.momentum), static_cast<float>(l2), stream);
   NS_CUDA_CHECK_LAUNCH("sgd_update");

@@ -42,6 +42,7 @@ Trainer<T>::Trainer(const TrainerOptions& options, Communicator& comm, const Dat
            "rank {} holds training rows [{}, {}) but owns virtual shards covering [{}, {})", comm.rank(),
            train.first_id, train.first_id + train.rows, owned.begin, owned.end);
   can_skip_ = options.skip_inactive_examples && network.rows_independent();
+  warmup_steps_ = options.warmup_epochs > 0 ? sampler_.steps_for_epochs(options.warmup_epochs) : 0;
 }
 
 template <class T>
@@ -122,7 +123,7 @@ StepStats Trainer<T>::step() {
   const auto update_start = Clock::now();
   // The norm term enters once, after the reduction: Minnorm's 1/2 sum ||W||^2, or weight decay.
   const double l2 = minnorm ? 1.0 : decay_at(options_.weight_decay, options_.decay_power, step_);
-  optimizer_.set_lr(options_.lr * warmup_factor(step_, sampler_.steps_for_epochs(options_.warmup_epochs)));
+  optimizer_.set_lr(options_.lr * warmup_factor(step_, warmup_steps_));
   optimizer_.step(network_.parameters(), grad, l2);
   stats.compute_seconds += seconds_since(update_start);
 

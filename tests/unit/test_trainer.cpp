@@ -131,7 +131,11 @@ TEST(Trainer, UnbiasedEstimatorScalesDataTermByPOverQ) {
   }
 }
 
-TEST(Trainer, WeightDecayWithMomentumMatchesPyTorchRule) {
+// Runs `steps` full-batch steps of a cross-entropy Trainer with `options` on a small MLP and, beside
+// it, a hand-written reference: update(t, w, grad) applies step t to the reference weights. Checks the
+// weights after every step.
+template <class Update>
+void expect_trainer_follows_reference(TrainerOptions options, int steps, Update&& update) {
   const Dataset d = small_multiclass(8, 4);
   auto net = make_mlp<double>({5, {4}, 3, "relu", true});
   auto ref = make_mlp<double>({5, {4}, 3, "relu", true});
@@ -139,59 +143,48 @@ TEST(Trainer, WeightDecayWithMomentumMatchesPyTorchRule) {
   ref->initialize({"he", 1}, 2);
   CrossEntropy<double> ce;
   LocalComm comm;
-  TrainerOptions options;
   options.batch = kFullBatch;
   options.virtual_shards = 2;
+  Trainer<double> trainer(options, comm, d, d.rows, *net, ce);
+  std::vector<Index> rows(8);
+  std::iota(rows.begin(), rows.end(), 0);
+  Matrix<double> x = d.feature_matrix().cast<double>(), g;
+  for (int t = 0; t < steps; ++t) {
+    trainer.step();
+    ce.output_gradient(d, rows, ref->forward(x), 1.0 / 8, g);
+    ref->backward(g);
+    auto& w = ref->parameters();
+    update(t, w, ref->gradient());
+    for (std::size_t i = 0; i < w.size(); ++i) ASSERT_NEAR(net->parameters()[i], w[i], 1e-12) << "step " << t;
+  }
+}
+
+TEST(Trainer, WeightDecayWithMomentumMatchesPyTorchRule) {
+  TrainerOptions options;
   options.lr = 0.1;
   options.momentum = 0.9;
   options.weight_decay = 0.01;
   options.decay_power = 0.5;
-  Trainer<double> trainer(options, comm, d, d.rows, *net, ce);
-  std::vector<Index> rows(8);
-  std::iota(rows.begin(), rows.end(), 0);
-  Matrix<double> x = d.feature_matrix().cast<double>(), g;
-  std::vector<double> v(ref->parameters().size(), 0.0);
-  for (int t = 0; t < 10; ++t) {
-    trainer.step();
-    ce.output_gradient(d, rows, ref->forward(x), 1.0 / 8, g);
-    ref->backward(g);
+  std::vector<double> v;
+  expect_trainer_follows_reference(options, 10, [&](int t, std::vector<double>& w, const std::vector<double>& grad) {
+    v.resize(w.size(), 0.0);
     const double lambda = 0.01 / std::sqrt(1.0 + t);
-    auto& w = ref->parameters();
     for (std::size_t i = 0; i < w.size(); ++i) {
-      v[i] = 0.9 * v[i] + ref->gradient()[i] + lambda * w[i];
+      v[i] = 0.9 * v[i] + grad[i] + lambda * w[i];
       w[i] -= 0.1 * v[i];
     }
-  }
-  for (std::size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(net->parameters()[i], ref->parameters()[i], 1e-12);
+  });
 }
 
 TEST(Trainer, LearningRateWarmsUpLinearlyOverTheGivenEpochs) {
   // Full batch: one step per epoch, so warmup_epochs = 4 is W = 4 steps of lr (t+1)/4, then lr.
-  const Dataset d = small_multiclass(8, 4);
-  auto net = make_mlp<double>({5, {4}, 3, "relu", true});
-  auto ref = make_mlp<double>({5, {4}, 3, "relu", true});
-  net->initialize({"he", 1}, 2);
-  ref->initialize({"he", 1}, 2);
-  CrossEntropy<double> ce;
-  LocalComm comm;
   TrainerOptions options;
-  options.batch = kFullBatch;
-  options.virtual_shards = 2;
   options.lr = 0.2;
   options.warmup_epochs = 4;
-  Trainer<double> trainer(options, comm, d, d.rows, *net, ce);
-  std::vector<Index> rows(8);
-  std::iota(rows.begin(), rows.end(), 0);
-  Matrix<double> x = d.feature_matrix().cast<double>(), g;
-  for (int t = 0; t < 7; ++t) {
-    trainer.step();
-    ce.output_gradient(d, rows, ref->forward(x), 1.0 / 8, g);
-    ref->backward(g);
+  expect_trainer_follows_reference(options, 7, [](int t, std::vector<double>& w, const std::vector<double>& grad) {
     const double lr = 0.2 * std::min(1.0, (t + 1) / 4.0);
-    auto& w = ref->parameters();
-    for (std::size_t i = 0; i < w.size(); ++i) w[i] -= lr * ref->gradient()[i];
-    for (std::size_t i = 0; i < w.size(); ++i) ASSERT_NEAR(net->parameters()[i], w[i], 1e-12) << "step " << t;
-  }
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] -= lr * grad[i];
+  });
   EXPECT_DOUBLE_EQ(warmup_factor(0, 4), 0.25);
   EXPECT_DOUBLE_EQ(warmup_factor(3, 4), 1.0);
   EXPECT_DOUBLE_EQ(warmup_factor(9, 4), 1.0);

@@ -86,6 +86,7 @@ class Trainer final : public TrainingEngine<T> {
   // Backward over all rows, or only over the rows with a nonzero output gradient.
   void backward_active_rows();
 
+  Index warmup_steps_ = 0;  // options_.warmup_epochs in steps (0: no warmup)
   bool can_skip_ = false;
   Index last_backward_rows_ = 0;
   std::vector<Index> rows_;
