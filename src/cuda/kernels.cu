@@ -1,7 +1,8 @@
-// The GPU backend's kernels (everything but the GEMMs): one thread per element or per example, sums
-// in double through a block reduction and one atomic per block. The arithmetic mirrors the CPU
-// objectives in src/objective/ (double where they use double), so both paths agree to fp32 rounding.
+// The GPU backend's kernels besides the GEMMs and the objectives' rules: one thread per element, sums
+// in double through a block reduction and one atomic per block (block_add.cuh).
 #include "cuda/kernels.hpp"
+
+#include "normscale/cuda/block_add.cuh"
 
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
@@ -10,94 +11,6 @@
 
 namespace normscale::kernels {
 namespace {
-
-constexpr int kThreads = 256;
-
-unsigned blocks_for(std::int64_t count, int threads = kThreads) {
-  const std::int64_t blocks = (count + threads - 1) / threads;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535LL * 16 ? 65535LL * 16 : blocks));
-}
-
-// Adds the block's sum of `value` to *sum with one atomic.
-__device__ void block_add(double value, double* sum) {
-  using Reduce = cub::BlockReduce<double, kThreads>;
-  __shared__ typename Reduce::TempStorage storage;
-  const double total = Reduce(storage).Sum(value);
-  if (threadIdx.x == 0 && total != 0.0) atomicAdd(sum, total);
-}
-
-__device__ void block_add(unsigned long long value, unsigned long long* sum) {
-  using Reduce = cub::BlockReduce<unsigned long long, kThreads>;
-  __shared__ typename Reduce::TempStorage storage;
-  const unsigned long long total = Reduce(storage).Sum(value);
-  if (threadIdx.x == 0 && total != 0) atomicAdd(sum, total);
-}
-
-__device__ std::int64_t row_of(const RowTargets& t, std::int64_t k) {
-  return t.rows != nullptr ? static_cast<std::int64_t>(t.rows[k]) : t.row_offset + k;
-}
-
-// Minnorm's y_i: the regression target, or +1 / -1 for the true / other classes.
-__device__ double label_sign(const ObjectiveSpec& spec, const RowTargets& t, std::int64_t r, int i) {
-  if (spec.task == MinnormKind::kRegression) return static_cast<double>(t.targets[r * t.target_cols + i]);
-  const int label = t.labels[r];
-  const bool positive = spec.task == MinnormKind::kBinary ? label == 1 : label == i;
-  return positive ? 1.0 : -1.0;
-}
-
-// Square loss target t and weight w of output i (Square<T>::target).
-__device__ void square_target(const ObjectiveSpec& spec, const RowTargets& t, std::int64_t r, int i, int C,
-                              double& target, double& weight) {
-  weight = 1.0;
-  if (t.labels == nullptr) {
-    target = static_cast<double>(t.targets[r * t.target_cols + i]);
-    return;
-  }
-  const int label = t.labels[r];
-  const double negative = spec.plus_minus_one ? -1.0 : 0.0;
-  const bool is_true = C == 1 ? label == 1 : label == i;
-  if (is_true) {
-    target = spec.true_target;
-    weight = spec.true_weight;
-  } else {
-    target = C == 1 ? (spec.plus_minus_one ? -spec.true_target : 0.0) : negative;
-  }
-}
-
-__device__ double softplus(double z) { return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z)); }
-
-// The reporting loss of one example (the objectives' loss_sum, per row).
-__device__ double example_loss(const ObjectiveSpec& spec, const float* fk, int C, const RowTargets& t,
-                               std::int64_t r) {
-  double total = 0.0;
-  switch (spec.kind) {
-    case ObjectiveKind::kCrossEntropy: {
-      const int label = t.labels[r];
-      if (C == 1) return softplus(label == 1 ? -static_cast<double>(fk[0]) : static_cast<double>(fk[0]));
-      double shift = static_cast<double>(fk[0]);
-      for (int c = 1; c < C; ++c) shift = fmax(shift, static_cast<double>(fk[c]));
-      double sum = 0.0;
-      for (int c = 0; c < C; ++c) sum += exp(static_cast<double>(fk[c]) - shift);
-      return log(sum) + shift - static_cast<double>(fk[label]);
-    }
-    case ObjectiveKind::kSquare:
-      for (int i = 0; i < C; ++i) {
-        double target = 0, weight = 0;
-        square_target(spec, t, r, i, C, target, weight);
-        const double d = static_cast<double>(fk[i]) - target;
-        total += weight * d * d;
-      }
-      return total;
-    case ObjectiveKind::kMinnorm:
-      for (int i = 0; i < C; ++i) {
-        const double y = label_sign(spec, t, r, i);
-        const double fi = static_cast<double>(fk[i]);
-        total += spec.task == MinnormKind::kRegression ? (y - fi) * (y - fi) : fmax(0.0, 1.0 - y * fi);
-      }
-      return total;
-  }
-  return total;
-}
 
 __global__ void gather_rows_kernel(const float* features, std::int64_t cols, const std::int32_t* rows,
                                    std::int64_t n, float* x) {
@@ -135,128 +48,6 @@ __global__ void relu_mask_kernel(float* delta, const float* activation, std::int
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     if (!(activation[i] > 0.0f)) delta[i] = 0.0f;
   }
-}
-
-__global__ void output_gradient_kernel(ObjectiveSpec spec, const float* f, std::int64_t n, int C, RowTargets t,
-                                       double* alpha, float scale, float* grad, double* loss_sum,
-                                       std::int32_t* active, bool lagged_update) {
-  const std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-  double loss = 0.0;
-  if (k < n) {
-    const std::int64_t r = row_of(t, k);
-    const float* fk = f + k * C;
-    float* gk = grad + k * C;
-    const double s = static_cast<double>(scale);
-    loss = example_loss(spec, fk, C, t, r);
-    bool any_active = true;
-    switch (spec.kind) {
-      case ObjectiveKind::kCrossEntropy: {
-        const int label = t.labels[r];
-        if (C == 1) {
-          const double p = 1.0 / (1.0 + exp(-static_cast<double>(fk[0])));
-          gk[0] = static_cast<float>(s * (p - (label == 1 ? 1.0 : 0.0)));
-          break;
-        }
-        float shift = fk[0];
-        for (int c = 1; c < C; ++c) shift = fmaxf(shift, fk[c]);
-        float sum = 0.0f;
-        for (int c = 0; c < C; ++c) sum += expf(fk[c] - shift);
-        const float factor = scale / sum;
-        for (int c = 0; c < C; ++c) gk[c] = expf(fk[c] - shift) * factor;
-        gk[label] -= scale;
-        break;
-      }
-      case ObjectiveKind::kSquare:
-        for (int i = 0; i < C; ++i) {
-          double target = 0, weight = 0;
-          square_target(spec, t, r, i, C, target, weight);
-          gk[i] = static_cast<float>(2.0 * weight * (static_cast<double>(fk[i]) - target) * s);
-        }
-        break;
-      case ObjectiveKind::kMinnorm: {
-        const bool regression = spec.task == MinnormKind::kRegression;
-        double* a = alpha + r * C;
-        any_active = regression;
-        for (int i = 0; i < C; ++i) {
-          const double y = label_sign(spec, t, r, i);
-          const double fi = static_cast<double>(fk[i]);
-          const double ai = a[i];
-          double g;
-          if (regression) {
-            g = -(ai + spec.rho * (y - fi));
-          } else {
-            g = -y * (ai + (ai > 0.0 ? spec.rho * (1.0 - y * fi) : 0.0));
-            any_active = any_active || ai > 0.0;
-          }
-          gk[i] = static_cast<float>(g * s);
-          if (lagged_update) {
-            a[i] = regression ? ai + spec.s * (y - fi) : fmax(0.0, ai + spec.s * (1.0 - y * fi));
-          }
-        }
-        break;
-      }
-    }
-    if (active != nullptr) active[k] = any_active ? 1 : 0;
-  }
-  if (loss_sum != nullptr) block_add(loss, loss_sum);
-}
-
-__global__ void update_multipliers_kernel(ObjectiveSpec spec, const float* f, std::int64_t n, int C, RowTargets t,
-                                          double* alpha) {
-  const std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-  if (k >= n) return;
-  const std::int64_t r = row_of(t, k);
-  const bool regression = spec.task == MinnormKind::kRegression;
-  double* a = alpha + r * C;
-  for (int i = 0; i < C; ++i) {
-    const double y = label_sign(spec, t, r, i);
-    const double fi = static_cast<double>(f[k * C + i]);
-    a[i] = regression ? a[i] + spec.s * (y - fi) : fmax(0.0, a[i] + spec.s * (1.0 - y * fi));
-  }
-}
-
-__global__ void loss_and_errors_kernel(ObjectiveSpec spec, const float* f, std::int64_t n, int C, RowTargets t,
-                                       bool classification, double* loss_sum, unsigned long long* errors) {
-  const std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-  double loss = 0.0;
-  unsigned long long wrong = 0;
-  if (k < n) {
-    const std::int64_t r = row_of(t, k);
-    const float* fk = f + k * C;
-    loss = example_loss(spec, fk, C, t, r);
-    if (classification) {
-      int predicted = 0;
-      if (C == 1) {
-        predicted = fk[0] > 0.0f ? 1 : 0;
-      } else {
-        for (int c = 1; c < C; ++c) {
-          if (fk[c] > fk[predicted]) predicted = c;  // first maximum, as Eigen's maxCoeff
-        }
-      }
-      wrong = predicted != t.labels[r] ? 1 : 0;
-    }
-  }
-  block_add(loss, loss_sum);
-  block_add(wrong, errors);
-}
-
-__global__ void lagrangian_kernel(ObjectiveSpec spec, const float* f, std::int64_t n, int C, RowTargets t,
-                                  const double* alpha, double* sum) {
-  const std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-  double total = 0.0;
-  if (k < n) {
-    const std::int64_t r = row_of(t, k);
-    const bool regression = spec.task == MinnormKind::kRegression;
-    const double* a = alpha + r * C;
-    for (int i = 0; i < C; ++i) {
-      const double y = label_sign(spec, t, r, i);
-      const double fi = static_cast<double>(f[k * C + i]);
-      const double c = regression ? y - fi : 1.0 - y * fi;
-      const bool is_active = regression || a[i] > 0.0;
-      total += a[i] * c + (is_active ? 0.5 * spec.rho * c * c : 0.0);
-    }
-  }
-  block_add(total, sum);
 }
 
 __global__ void count_support_kernel(const double* alpha, std::int64_t rows, int C, unsigned long long* count) {
@@ -474,33 +265,6 @@ void bias_activation(float* out, const float* bias, std::int64_t rows, std::int6
 void relu_mask(float* delta, const float* activation, std::int64_t count, cudaStream_t stream) {
   if (count == 0) return;
   relu_mask_kernel<<<blocks_for(count), kThreads, 0, stream>>>(delta, activation, count);
-}
-
-void output_gradient(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
-                     double* alpha, float scale, float* grad, double* loss_sum, std::int32_t* active,
-                     bool lagged_update, cudaStream_t stream) {
-  if (n == 0) return;
-  output_gradient_kernel<<<blocks_for(n), kThreads, 0, stream>>>(spec, f, n, C, targets, alpha, scale, grad,
-                                                                 loss_sum, active, lagged_update);
-}
-
-void update_multipliers(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
-                        double* alpha, cudaStream_t stream) {
-  if (n == 0) return;
-  update_multipliers_kernel<<<blocks_for(n), kThreads, 0, stream>>>(spec, f, n, C, targets, alpha);
-}
-
-void loss_and_errors(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
-                     bool classification, double* loss_sum, unsigned long long* errors, cudaStream_t stream) {
-  if (n == 0) return;
-  loss_and_errors_kernel<<<blocks_for(n), kThreads, 0, stream>>>(spec, f, n, C, targets, classification, loss_sum,
-                                                                 errors);
-}
-
-void lagrangian_data_sum(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
-                         const double* alpha, double* sum, cudaStream_t stream) {
-  if (n == 0) return;
-  lagrangian_kernel<<<blocks_for(n), kThreads, 0, stream>>>(spec, f, n, C, targets, alpha, sum);
 }
 
 void count_support(const double* alpha, std::int64_t rows, int C, unsigned long long* count, cudaStream_t stream) {

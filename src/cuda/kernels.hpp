@@ -1,6 +1,6 @@
-// Launchers of the few kernels the GPU backend needs besides cuBLAS: gather, fused bias+activation,
-// the ReLU mask of the backward pass, the objectives' output gradients / losses / multiplier updates,
-// the fused SGD update and reductions. Plain pointers and a stream; callers check the launch.
+// Launchers of the few kernels the GPU backend needs besides cuBLAS and the objectives' rules
+// (device_example_objective.cuh): gather, fused bias+activation, the ReLU mask of the backward pass,
+// batch norm, the fused SGD update and reductions. Plain pointers and a stream; callers check the launch.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -8,30 +8,6 @@
 #include <cstdint>
 
 namespace normscale::kernels {
-
-// The objective as the kernels see it (mirrors CrossEntropy, Square and Minnorm of objective/).
-enum class ObjectiveKind : int { kCrossEntropy = 0, kSquare = 1, kMinnorm = 2 };
-enum class MinnormKind : int { kRegression = 0, kBinary = 1, kMulticlass = 2 };
-
-struct ObjectiveSpec {
-  ObjectiveKind kind = ObjectiveKind::kCrossEntropy;
-  MinnormKind task = MinnormKind::kMulticlass;
-  double rho = 0.0;            // Minnorm
-  double s = 0.0;              // Minnorm multiplier step
-  int plus_minus_one = 0;      // Square: negative target -1
-  double true_weight = 1.0;    // Square: k
-  double true_target = 1.0;    // Square: M
-};
-
-// Where the targets of batch position k live: local row rows[k] (or row_offset + k when rows is
-// null) of labels (classification) or targets (row-major, target_cols wide; regression).
-struct RowTargets {
-  const std::int32_t* rows = nullptr;
-  std::int64_t row_offset = 0;
-  const std::int32_t* labels = nullptr;
-  const float* targets = nullptr;
-  int target_cols = 0;
-};
 
 // x[k, :] = features[rows[k], :].
 void gather_rows(const float* features, std::int64_t cols, const std::int32_t* rows, std::int64_t n, float* x,
@@ -45,22 +21,6 @@ void relu_mask(float* delta, const float* activation, std::int64_t count, cudaSt
 void gather_rows_counted(const float* src, std::int64_t cols, const std::int32_t* index, const std::int32_t* device_count,
                          std::int64_t capacity, float* dst, cudaStream_t stream);
 
-// grad (n x C) = scale * dL/df; *loss_sum += sum of the reporting loss. When active is not null,
-// active[k] = 1 if row k's gradient can be non-zero (Minnorm classification: any alpha > 0), else 0.
-// lagged_update: Minnorm's multiplier update with these outputs, after the gradient has used the
-// old multipliers. alpha is (shard rows x C) doubles, indexed by local row.
-void output_gradient(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
-                     double* alpha, float scale, float* grad, double* loss_sum, std::int32_t* active,
-                     bool lagged_update, cudaStream_t stream);
-// Minnorm's projected multiplier update alpha <- alpha + s (...) with outputs f.
-void update_multipliers(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
-                        double* alpha, cudaStream_t stream);
-// *loss_sum += reporting loss; *errors += classification errors (argmax / sign; none for regression).
-void loss_and_errors(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
-                     bool classification, double* loss_sum, unsigned long long* errors, cudaStream_t stream);
-// *sum += Minnorm's Lagrangian data terms at the current multipliers.
-void lagrangian_data_sum(const ObjectiveSpec& spec, const float* f, std::int64_t n, int C, RowTargets targets,
-                         const double* alpha, double* sum, cudaStream_t stream);
 // *count += rows of alpha (rows x C) with any entry > 0.
 void count_support(const double* alpha, std::int64_t rows, int C, unsigned long long* count, cudaStream_t stream);
 

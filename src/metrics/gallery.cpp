@@ -2,7 +2,7 @@
 #include "normscale/metrics/gallery.hpp"
 
 #include "normscale/core/error.hpp"
-#include "normscale/metrics/atomic_file.hpp"
+#include "normscale/core/atomic_file.hpp"
 
 #include <png.h>
 

@@ -1,11 +1,7 @@
-// The objective factory and the error count shared by all classification objectives.
+// The objective factory (through the registry) and the error count shared by all classification objectives.
 #include "normscale/objective/objective.hpp"
 
-#include "normscale/core/error.hpp"
-#include "normscale/objective/cross_entropy.hpp"
-#include "normscale/objective/minnorm.hpp"
-#include "normscale/objective/square.hpp"
-#include "normscale/train/config.hpp"
+#include "normscale/objective/objective_registry.hpp"
 
 namespace normscale {
 
@@ -29,31 +25,7 @@ Index count_errors(const Dataset& data, std::span<const Index> rows, const Matri
 template <class T>
 std::unique_ptr<Objective<T>> make_objective(const ObjectiveConfig& config, const Dataset& train,
                                              Index outputs) {
-  if (config.regime == "sgd") {
-    NS_CHECK(train.is_classification(), "objective.regime = sgd (cross-entropy) needs class labels; '{}' has none",
-             train.name);
-    return std::make_unique<CrossEntropy<T>>();
-  }
-  if (config.regime == "square") {
-    return std::make_unique<Square<T>>(
-        SquareTargets{config.square_targets == "pm1", config.square_k, config.square_m});
-  }
-  if (config.regime == "minnorm") {
-    MinnormParams params;
-    params.rho = config.rho;
-    params.s = config.s;
-    if (config.task == "regression") {
-      params.task = MinnormTask::kRegression;
-    } else if (config.task == "binary") {
-      params.task = MinnormTask::kBinary;
-    } else if (config.task == "multiclass") {
-      params.task = MinnormTask::kMulticlass;
-    } else {
-      NS_FAIL("objective.task: expected multiclass, binary or regression, got '{}'", config.task);
-    }
-    return std::make_unique<Minnorm<T>>(params, train, outputs);
-  }
-  NS_FAIL("objective.regime: expected sgd, square or minnorm, got '{}'", config.regime);
+  return objective_registry().get(config.regime).template make<T>(config, train, outputs);
 }
 
 template Index count_errors<float>(const Dataset&, std::span<const Index>, const Matrix<float>&);

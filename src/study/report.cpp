@@ -3,7 +3,7 @@
 #include "normscale/study/study_layout.hpp"
 
 #include "normscale/core/error.hpp"
-#include "normscale/metrics/atomic_file.hpp"
+#include "normscale/core/atomic_file.hpp"
 #include "normscale/study/report_data.hpp"
 #include "normscale/study/report_gnuplot.hpp"
 #include "normscale/study/report_html.hpp"

@@ -2,7 +2,7 @@
 #include "normscale/study/slurm_backend.hpp"
 
 #include "normscale/core/error.hpp"
-#include "normscale/metrics/atomic_file.hpp"
+#include "normscale/core/atomic_file.hpp"
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/signal_watch.hpp"
 #include "normscale/study/slurm_script.hpp"

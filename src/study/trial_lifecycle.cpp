@@ -3,7 +3,7 @@
 
 #include "normscale/checkpoint/checkpoint.hpp"
 #include "normscale/core/error.hpp"
-#include "normscale/metrics/atomic_file.hpp"
+#include "normscale/core/atomic_file.hpp"
 #include "normscale/study/trial_results.hpp"
 #include "normscale/train/config_io.hpp"
 

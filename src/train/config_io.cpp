@@ -3,6 +3,7 @@
 #include "normscale/train/config_io.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/objective/objective_registry.hpp"
 #include "normscale/train/presets.hpp"
 
 #include <fmt/format.h>
@@ -153,9 +154,10 @@ const std::vector<OptionDescriptor>& table() {
        "output width; 0 = derived from the data (classes, 1 for binary, target columns)",
        NS_FIELD(model.outputs)},
 
-      {"objective.regime", T::kString, {"sgd", "square", "minnorm"},
-       "training objective: cross-entropy, square loss, or Minnorm dual ascent",
-       NS_FIELD(objective.regime)},
+      {"objective.regime", T::kString, {},
+       "training objective, a registered objective: sgd (cross-entropy), square (square loss), minnorm "
+       "(Minnorm dual ascent), or one an extension registered",
+       NS_FIELD(objective.regime), [] { return objective_registry().names(); }},
       {"objective.task", T::kString, {"multiclass", "binary", "regression"},
        "Minnorm constraints: one-vs-all margins, binary margin, or interpolation",
        NS_FIELD(objective.task)},
@@ -647,6 +649,11 @@ std::uint64_t trajectory_hash(const TrainConfig& config) {
   return config_hash(canonical);
 }
 
+std::vector<std::string> option_choices(const OptionDescriptor& option) {
+  if (option.registered_choices != nullptr) return option.registered_choices();
+  return {option.choices.begin(), option.choices.end()};
+}
+
 std::string describe_options(const TrainConfig& config) {
   std::string text =
       "Options (in a TOML file as [section] key = value or section.key = value; on the command "
@@ -654,7 +661,9 @@ std::string describe_options(const TrainConfig& config) {
   for (const OptionDescriptor& option : table()) {
     text += fmt::format("  {} = {}  ({})\n      {}", option.key, format_value(option, config),
                         type_name(option.type), option.doc);
-    if (!option.choices.empty()) text += fmt::format("; one of: {}", fmt::join(option.choices, ", "));
+    if (const auto choices = option_choices(option); !choices.empty()) {
+      text += fmt::format("; one of: {}", fmt::join(choices, ", "));
+    }
     text += "\n";
   }
   return text;
@@ -695,12 +704,10 @@ TrainConfig resolve_config(const ConfigSources& sources) {
 void validate(const TrainConfig& c) {
   // Enumerated strings and the unsigned range, straight from the table.
   for (const OptionDescriptor& option : table()) {
-    if (!option.choices.empty()) {
+    if (const auto choices = option_choices(option); !choices.empty()) {
       const std::string& value = read_field<std::string>(option, c);
-      NS_CHECK(std::find(option.choices.begin(), option.choices.end(), value) !=
-                   option.choices.end(),
-               "{} = {} is not valid; expected one of: {}", option.key, quote(value),
-               fmt::join(option.choices, ", "));
+      NS_CHECK(std::find(choices.begin(), choices.end(), value) != choices.end(),
+               "{} = {} is not valid; expected one of: {}", option.key, quote(value), fmt::join(choices, ", "));
     }
     if (option.type == OptionType::kUnsigned) {
       // TOML integers are signed 64-bit: a larger value could not be written to the run record.

@@ -8,12 +8,13 @@
 #include "normscale/core/error.hpp"
 #include "normscale/data/data_source.hpp"
 #include "normscale/data/preprocess.hpp"
-#include "normscale/metrics/atomic_file.hpp"
+#include "normscale/core/atomic_file.hpp"
 #include "normscale/metrics/metrics_log.hpp"
 #include "normscale/metrics/noise_scale.hpp"
 #include "normscale/metrics/progress.hpp"
 #include "normscale/metrics/support_vectors.hpp"
 #include "normscale/metrics/weight_metrics.hpp"
+#include "normscale/objective/objective_registry.hpp"
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/device_engine.hpp"
 #include "normscale/train/instruments.hpp"
@@ -38,12 +39,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Output width: explicit, or one per class, one for binary Minnorm, one per regression target.
+// Output width: explicit, or what the objective asks for (one for binary Minnorm), or one per class or
+// regression target.
 Index output_width(const TrainConfig& config, const Dataset& train) {
   if (config.model.outputs > 0) return config.model.outputs;
-  if (!train.is_classification()) return train.target_cols;
-  if (config.objective.regime == "minnorm" && config.objective.task == "binary") return 1;
-  return train.num_classes;
+  const ObjectiveEntry& objective = objective_registry().get(config.objective.regime);
+  if (objective.outputs) {
+    if (const Index outputs = objective.outputs(config.objective, train); outputs > 0) return outputs;
+  }
+  return train.is_classification() ? train.num_classes : train.target_cols;
 }
 
 TrainerOptions trainer_options(const TrainConfig& config) {
@@ -56,18 +60,17 @@ TrainerOptions trainer_options(const TrainConfig& config) {
   o.weight_decay = config.optim.weight_decay;
   o.decay_power = config.optim.decay_power;
   o.warmup_epochs = config.optim.warmup_epochs;
-  o.exact_multiplier_update = config.objective.alpha_update == "exact";
-  o.unbiased_estimator = config.objective.estimator == "unbiased";
   return o;
 }
 
-// The GPU engine for device = "cuda" (float32 only; validate() rejects float64 with cuda), else none:
-// the CPU Trainer trains.
+// The engine that trains: on the rank's GPU for device = "cuda" (float32 only; validate() rejects
+// float64 with cuda), else on its CPU.
 template <class T>
-std::unique_ptr<TrainingEngine<T>> make_device_engine(const TrainConfig& config, Communicator& comm,
-                                                      const Dataset& train, Network<T>& network,
-                                                      Objective<T>& objective) {
-  if (config.device != "cuda") return nullptr;
+std::unique_ptr<TrainingEngine<T>> make_engine(const TrainConfig& config, Communicator& comm, const Dataset& train,
+                                               Network<T>& network, Objective<T>& objective) {
+  if (config.device != "cuda") {
+    return std::make_unique<Trainer<T>>(trainer_options(config), comm, train, train.global_rows(), network, objective);
+  }
   if constexpr (std::is_same_v<T, float>) {
     CudaEngineOptions cuda;
     cuda.tf32 = config.cuda_tf32;
@@ -104,8 +107,7 @@ class Run {
       : config_(config), comm_(comm), data_(data),
         network_(make_network<T>(config.model, data.train, output_width(config, data.train), comm)),
         objective_(make_objective<T>(config.objective, data.train, network_->output_width())),
-        trainer_(trainer_options(config), comm, data.train, data.train.global_rows(), *network_, *objective_),
-        device_engine_(make_device_engine<T>(config, comm, data.train, *network_, *objective_)),
+        engine_(make_engine<T>(config, comm, data.train, *network_, *objective_)),
         shard_{comm.rank(), comm.size(), config.virtual_shards} {
     network_->initialize({config.model.init, config.model.init_scale}, config.seed);
     // Same seed, same weights: checked rather than assumed (a different BLAS or build on one node).
@@ -127,8 +129,7 @@ class Run {
     }
   }
 
-  // The engine that trains: the GPU's for device = "cuda", else the CPU Trainer.
-  TrainingEngine<T>& engine() { return device_engine_ ? *device_engine_ : trainer_; }
+  TrainingEngine<T>& engine() { return *engine_; }
 
   void train() {
     const Index total = config_.steps > 0 ? config_.steps
@@ -144,7 +145,7 @@ class Run {
                  data_.test.global_rows(), comm_.size(), network_->parameter_count(), total,
                  engine().global_batch(),
                  resumed_ ? fmt::format(", resuming at step {}", engine().steps_done()) : std::string());
-      if (device_engine_) fmt::print("normscale: training on {}\n", device_engine_->device());
+      if (config_.device != "cpu") fmt::print("normscale: training on {}\n", engine().device());
       std::fflush(stdout);
     }
     if (!resumed_) evaluate(Interval{});
@@ -318,7 +319,7 @@ class Run {
                         {"stable_rank", l.stable_rank}});
     }
     record["layers"] = layers;
-    if (objective_->is_minnorm()) {
+    if (objective_->multipliers() != nullptr) {
       record["lagrangian"] = engine().lagrangian();
       engine().sync_to_host();  // the multipliers after the flush the Lagrangian did
       const AlphaStats a = global_alpha_stats(comm_, *objective_->multipliers(), support_rule_for(data_.train));
@@ -340,7 +341,7 @@ class Run {
       record["step_time_multiplier_s"] = interval.multiplier / static_cast<double>(interval.steps);
     }
     if (config_.instruments) {
-      record.update(evaluate_instruments(trainer_, *network_, comm_, data_.train, norms.rho));
+      record.update(evaluate_instruments(engine(), *network_, comm_, data_.train, norms.rho));
     }
     if (const NoiseScaleEstimate n = noise_scale_.estimate(); n.available) {
       record["noise_scale"] = {{"b_simple", n.b_simple}, {"gradient_sq", n.gradient_sq},
@@ -387,8 +388,7 @@ class Run {
   DataSplits& data_;
   std::unique_ptr<Network<T>> network_;
   std::unique_ptr<Objective<T>> objective_;
-  Trainer<T> trainer_;  // trains on CPU ranks; on GPU ranks it serves the instruments' host forward passes
-  std::unique_ptr<TrainingEngine<T>> device_engine_;
+  std::unique_ptr<TrainingEngine<T>> engine_;
   DataShard shard_;
   bool resumed_ = false;
   double training_seconds_ = 0.0;

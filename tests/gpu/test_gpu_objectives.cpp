@@ -1,10 +1,11 @@
-// DeviceObjective against the host objectives on the same outputs: cross-entropy (softmax and
+// The device objectives (found by each host objective's rule) against the host objectives on the same outputs: cross-entropy (softmax and
 // logistic), square loss (one-hot, +-1 with Hui-Belkin k/M, one output, regression) and Minnorm
 // (multi-class, binary, regression): output gradients with a scale, loss sums, errors, the lagged
 // and exact multiplier updates, the Lagrangian data terms and the support count.
 #include "gpu_support.hpp"
 
 #include "normscale/core/rng.hpp"
+#include "normscale/cuda/device_dataset.hpp"
 #include "normscale/cuda/device_objective.hpp"
 #include "normscale/objective/cross_entropy.hpp"
 #include "normscale/objective/minnorm.hpp"
@@ -65,7 +66,10 @@ void check_objective(Objective<float>& host, const Dataset& data, Index C) {
       }
     }
   }
-  DeviceObjective device(host, data, C, context);
+  const std::unique_ptr<DeviceObjective> made =
+      make_device_objective(host.rule_type(), host.rule_params(), host.name(), data.rows, C, context);
+  DeviceObjective& device = *made;
+  if (store != nullptr) device.load_multipliers(*store);
   DeviceDataset ddata;
   ddata.upload(data);
   const Matrix<float> f = outputs_for(n, C, 21);
@@ -87,7 +91,7 @@ void check_objective(Objective<float>& host, const Dataset& data, Index C) {
   const std::vector<std::int32_t> active = to_host(dactive, static_cast<std::size_t>(n));
   for (Index k = 0; k < n; ++k) {
     const bool zero_gradient = grad.row(k).isZero(0.0f);
-    if (device.skips_inactive()) {
+    if (host.traits().sparse_gradient) {
       EXPECT_EQ(active[static_cast<std::size_t>(k)] == 0, host.gradient_is_zero(data.first_id + rows[static_cast<std::size_t>(k)]))
           << "row " << k;
       if (active[static_cast<std::size_t>(k)] == 0) {

@@ -42,7 +42,10 @@ struct Case {
 std::unique_ptr<Objective<float>> objective_for(const Case& c, const Dataset& d) {
   if (c.regime == "sgd") return std::make_unique<CrossEntropy<float>>();
   if (c.regime == "square") return std::make_unique<Square<float>>(SquareTargets{true, 1.0, 1.0});
-  return std::make_unique<Minnorm<float>>(MinnormParams{MinnormTask::kMulticlass, 0.5, 0.3}, d, 3);
+  return std::make_unique<Minnorm<float>>(
+      MinnormParams{MinnormTask::kMulticlass, 0.5, 0.3, c.exact ? MultiplierUpdate::kExact : MultiplierUpdate::kLagged,
+                    c.unbiased},
+      d, 3);
 }
 
 struct Side {
@@ -75,8 +78,6 @@ TrainerOptions options_for(const Case& c) {
   o.weight_decay = c.weight_decay;
   o.decay_power = c.decay_power;
   o.warmup_epochs = c.warmup_epochs;
-  o.exact_multiplier_update = c.exact;
-  o.unbiased_estimator = c.unbiased;
   return o;
 }
 

@@ -3,7 +3,9 @@
 #include "normscale/metrics/margins.hpp"
 #include "normscale/objective/square.hpp"
 #include "normscale/train/config.hpp"
+#include "normscale/data/data_shard.hpp"
 #include "normscale/train/instruments.hpp"
+#include "normscale/train/trainer.hpp"
 
 #include "support/random_data.hpp"
 
@@ -23,7 +25,7 @@ Dataset data_set() {
 nlohmann::json instruments(Communicator& comm, const Dataset& train) {
   auto net = make_mlp<double>({7, {9}, 3, "relu", true});
   net->initialize({"he", 1.0}, 2);
-  Square<double> square({});
+  Square<double> square(SquareTargets{});
   TrainerOptions o;
   o.batch = kFullBatch;
   o.virtual_shards = 4;

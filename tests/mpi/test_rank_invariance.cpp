@@ -107,9 +107,10 @@ TEST(RankInvariance, MinnormLaggedUnbiasedMinibatch) {
   TrainerOptions o;
   o.batch = 40;
   o.lr = 0.002;
-  o.exact_multiplier_update = false;
-  o.unbiased_estimator = true;
-  check<double>(minnorm(), o, 1e-5);
+  ObjectiveConfig lagged_unbiased = minnorm();
+  lagged_unbiased.alpha_update = "lagged";
+  lagged_unbiased.estimator = "unbiased";
+  check<double>(lagged_unbiased, o, 1e-5);
 }
 
 TEST(RankInvariance, SgdWithWeightDecayAndMomentum) {

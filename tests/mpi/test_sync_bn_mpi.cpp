@@ -27,7 +27,7 @@ std::vector<double> train(Communicator& comm, bool sync) {
   if (sync) spec.batch_norm.reducer = [&comm](std::span<double> sums) { comm.allreduce_sum(sums); };
   auto net = make_bn_mlp<double>(spec);
   net->initialize({"he", 1.0}, 5);
-  Square<double> square({});
+  Square<double> square(SquareTargets{});
   TrainerOptions o;
   o.batch = 32;
   o.virtual_shards = kShards;

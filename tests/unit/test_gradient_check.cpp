@@ -83,7 +83,7 @@ TEST(GradientCheck, SquareLossRescaledPlusMinusOne) {
 TEST(GradientCheck, SquareLossRegression) {
   const Dataset data = random_regression(5, 3, 2, 4);
   auto net = small_mlp(3, 2, "identity", true);
-  Square<double> objective({});
+  Square<double> objective(SquareTargets{});
   const auto rows = all_rows(data);
   expect_gradient_matches(*net, data, objective, [&](const Matrix<double>& f) { return objective.loss_sum(data, rows, f); });
 }

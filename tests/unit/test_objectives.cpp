@@ -96,7 +96,7 @@ TEST(CrossEntropy, UniformOutputsGiveLogC) {
 
 TEST(Square, OneHotTargets) {
   const Dataset d = two_examples_three_classes();
-  Square<double> sq({});
+  Square<double> sq(SquareTargets{});
   Matrix<double> f = Matrix<double>::Zero(2, 3);
   EXPECT_DOUBLE_EQ(sq.loss_sum(d, std::vector<Index>{0, 1}, f), 2.0);  // (0-1)^2 per example
   Square<double> pm({true, 2.0, 3.0});

@@ -32,14 +32,13 @@ struct Run {
 Run train(const Dataset& d, Index batch, bool exact, bool skip, int steps, double s) {
   auto net = make_mlp<float>({d.cols, {24, 16}, 4, "relu", true});
   net->initialize({"he", 1}, 3);
-  Minnorm<float> objective({MinnormTask::kMulticlass, 0.5, s}, d, 4);
+  Minnorm<float> objective({MinnormTask::kMulticlass, 0.5, s, exact ? MultiplierUpdate::kExact : MultiplierUpdate::kLagged}, d, 4);
   sparse_multipliers(*objective.multipliers());
   LocalComm comm;
   TrainerOptions options;
   options.batch = batch;
   options.virtual_shards = 4;
   options.lr = 1e-3;
-  options.exact_multiplier_update = exact;
   options.skip_inactive_examples = skip;
   Trainer<float> trainer(options, comm, d, d.rows, *net, objective);
   Run run;

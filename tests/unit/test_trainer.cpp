@@ -1,6 +1,7 @@
 // The Trainer's step against hand-written reference loops: Minnorm exact/lagged, fused full batch,
 // weight decay with momentum, and the unbiased estimator's scaling.
 #include "normscale/train/config.hpp"
+#include "normscale/optim/sgd.hpp"
 #include "normscale/train/trainer.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/objective/cross_entropy.hpp"
@@ -49,13 +50,13 @@ void check_full_batch(bool exact) {
   auto ref = make_mlp<double>({5, {6}, 3, "relu", true});
   net->initialize({"he", 1}, 5);
   ref->initialize({"he", 1}, 5);
-  Minnorm<double> obj({MinnormTask::kMulticlass, 0.5, 0.3}, d, 3), ref_obj({MinnormTask::kMulticlass, 0.5, 0.3}, d, 3);
+  const MinnormParams params{MinnormTask::kMulticlass, 0.5, 0.3, exact ? MultiplierUpdate::kExact : MultiplierUpdate::kLagged};
+  Minnorm<double> obj(params, d, 3), ref_obj(params, d, 3);
   LocalComm comm;
   TrainerOptions options;
   options.batch = kFullBatch;
   options.virtual_shards = 4;
   options.lr = 0.05;
-  options.exact_multiplier_update = exact;
   Trainer<double> trainer(options, comm, d, d.rows, *net, obj);
   for (int t = 0; t < 20; ++t) trainer.step();
   trainer.flush_multipliers();
@@ -109,7 +110,8 @@ TEST(Trainer, UnbiasedEstimatorScalesDataTermByPOverQ) {
   auto b = make_mlp<double>({5, {}, 3, "identity", false});
   a->initialize({"normal", 0.3}, 1);
   b->initialize({"normal", 0.3}, 1);
-  Minnorm<double> oa({MinnormTask::kMulticlass, 1.0, 1.0}, d, 3), ob({MinnormTask::kMulticlass, 1.0, 1.0}, d, 3);
+  Minnorm<double> oa({MinnormTask::kMulticlass, 1.0, 1.0}, d, 3);
+  Minnorm<double> ob({MinnormTask::kMulticlass, 1.0, 1.0, MultiplierUpdate::kExact, true}, d, 3);
   for (double& v : oa.multipliers()->values()) v = 0.5;
   for (double& v : ob.multipliers()->values()) v = 0.5;
   LocalComm comm;
@@ -118,7 +120,6 @@ TEST(Trainer, UnbiasedEstimatorScalesDataTermByPOverQ) {
   options.virtual_shards = 2;
   options.lr = 0.01;
   Trainer<double> published(options, comm, d, d.rows, *a, oa);
-  options.unbiased_estimator = true;
   Trainer<double> unbiased(options, comm, d, d.rows, *b, ob);
   const std::vector<double> w0 = a->parameters();
   published.step();

@@ -1,72 +1,89 @@
-// The objectives on the GPU: CrossEntropy, Square and Minnorm (with its multipliers in device memory,
-// in double like the host MultiplierStore), each as one kernel per call that also sums the reporting
-// loss, plus the data set rows (features, labels, targets) they read.
+// An objective on the GPU: its multipliers in device memory (double, like the host MultiplierStore)
+// and the calls the CUDA executor makes. The implementation for every objective made of a per-example
+// rule is DeviceExampleObjective<Rule> (device_example_objective.cuh); it is found by the rule's
+// typeid, registered once per rule. .cu files include this header, so it holds neither Eigen nor
+// C++20 (nvcc compiles C++17): the device buffers stay behind forward declarations.
 #pragma once
-
-#include "normscale/cuda/device.hpp"
-#include "normscale/data/dataset.hpp"
-#include "normscale/objective/multiplier_store.hpp"
-#include "normscale/objective/objective.hpp"
-#include "normscale/objective/square.hpp"
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <typeindex>
+
+struct CUstream_st;
 
 namespace normscale {
 
-// A data set's rows in device memory.
-struct DeviceDataset {
-  Index rows = 0;
-  Index cols = 0;
-  Index first_id = 0;
-  Index target_cols = 0;
-  bool classification = false;
-  DeviceBuffer<float> features;       // rows x cols
-  DeviceBuffer<std::int32_t> labels;  // rows (classification)
-  DeviceBuffer<float> targets;        // rows x target_cols (regression)
+class CudaContext;
+struct DeviceDataset;
+class MultiplierStore;
 
-  void upload(const Dataset& data);
+// Where the targets of batch position k live: local row rows[k] (or row_offset + k when rows is
+// null) of labels (classification) or targets (row-major, target_cols wide; regression).
+struct RowTargets {
+  const std::int32_t* rows = nullptr;
+  std::int64_t row_offset = 0;
+  const std::int32_t* labels = nullptr;
+  const float* targets = nullptr;
+  int target_cols = 0;
 };
 
 class DeviceObjective {
  public:
-  // Mirrors `objective` (its kind and constants, Square's targets) for the rows of `train` and a
-  // network with `outputs` outputs.
-  DeviceObjective(const Objective<float>& objective, const Dataset& train, Index outputs, CudaContext& context);
-  ~DeviceObjective();
+  // `rows` training rows x `outputs` multipliers when the objective has multipliers.
+  DeviceObjective(bool has_multipliers, std::int64_t rows, std::int64_t outputs, CudaContext& context);
+  virtual ~DeviceObjective();
   DeviceObjective(const DeviceObjective&) = delete;
   DeviceObjective& operator=(const DeviceObjective&) = delete;
 
-  bool is_minnorm() const;
-  // Minnorm classification: an example with all multipliers zero has a zero output gradient.
-  bool skips_inactive() const;
-  Index outputs() const { return outputs_; }
-  // Train rows x outputs multipliers in device memory (null for a stateless objective).
-  double* multipliers() { return alpha_.empty() ? nullptr : alpha_.data(); }
+  std::int64_t outputs() const { return outputs_; }
   void load_multipliers(const MultiplierStore& store);
   void store_multipliers(MultiplierStore& store) const;
 
   // grad (n x outputs) = scale * dL/df for the rows `rows` (device, local rows of `data`) and
   // *loss_sum += their reporting loss (device double). active (optional): 1 where a row's gradient
-  // can be non-zero. lagged_update: Minnorm's multiplier update with f right after the gradient.
-  void output_gradient(const DeviceDataset& data, const float* f, const std::int32_t* rows, Index n, float scale,
-                       float* grad, double* loss_sum, std::int32_t* active, bool lagged_update) const;
-  void update_multipliers(const DeviceDataset& train, const float* f, const std::int32_t* rows, Index n);
+  // can be non-zero. lagged_update: the multiplier update with f right after the gradient.
+  virtual void output_gradient(const DeviceDataset& data, const float* f, const std::int32_t* rows, std::int64_t n,
+                               double scale, float* grad, double* loss_sum, std::int32_t* active,
+                               bool lagged_update) = 0;
+  virtual void update_multipliers(const DeviceDataset& train, const float* f, const std::int32_t* rows,
+                                  std::int64_t n) = 0;
   // Rows [row_offset, row_offset + n) of `data`: *loss_sum += reporting loss, *errors += errors.
-  void loss_and_errors(const DeviceDataset& data, const float* f, Index row_offset, Index n, double* loss_sum,
-                       unsigned long long* errors) const;
+  virtual void loss_and_errors(const DeviceDataset& data, const float* f, std::int64_t row_offset, std::int64_t n,
+                               double* loss_sum, unsigned long long* errors) const = 0;
   // Rows [row_offset, row_offset + n) of the training set: *sum += Lagrangian data terms.
-  void lagrangian_data_sum(const DeviceDataset& train, const float* f, Index row_offset, Index n, double* sum) const;
+  virtual void lagrangian_data_sum(const DeviceDataset& train, const float* f, std::int64_t row_offset,
+                                   std::int64_t n, double* sum) const = 0;
   // *count += training rows with any multiplier > 0.
   void count_support(unsigned long long* count) const;
 
+ protected:
+  static RowTargets targets_of(const DeviceDataset& data, const std::int32_t* rows, std::int64_t row_offset);
+  // rows x outputs multipliers in device memory (null for a stateless objective).
+  double* alpha() const;
+  CUstream_st* stream() const;
+
  private:
-  struct Spec;
+  struct Multipliers;
   CudaContext& context_;
-  std::unique_ptr<Spec> spec_;
-  Index outputs_ = 0;
-  Index rows_ = 0;
-  DeviceBuffer<double> alpha_;
+  std::int64_t rows_ = 0;
+  std::int64_t outputs_ = 0;
+  std::unique_ptr<Multipliers> alpha_;
 };
+
+// Builds the device objective of a rule from its constants (a pointer to the rule's Params).
+using DeviceObjectiveFactory = std::unique_ptr<DeviceObjective> (*)(const void* params, std::int64_t rows,
+                                                                    std::int64_t outputs, CudaContext& context);
+// Registers the device implementation of the objectives made of the rule with typeid `rule`.
+void register_device_objective(std::type_index rule, DeviceObjectiveFactory factory);
+// The device implementation of an objective (its rule_type() and rule_params()); an error naming
+// `name` when its rule has none.
+std::unique_ptr<DeviceObjective> make_device_objective(std::type_index rule, const void* params,
+                                                       const std::string& name, std::int64_t rows,
+                                                       std::int64_t outputs, CudaContext& context);
+// Registers the built-in rules (cross-entropy, square loss, Minnorm); src/cuda/device_objectives.cu.
+void register_builtin_device_rules();
+// Throws normscale::Error naming `kernel` when the last launch failed.
+void check_kernel_launch(const char* kernel);
 
 }  // namespace normscale

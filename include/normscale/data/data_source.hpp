@@ -4,7 +4,7 @@
 #include "normscale/data/data_shard.hpp"
 #include "normscale/data/dataset.hpp"
 #include "normscale/data/preprocess.hpp"
-#include "normscale/train/config.hpp"
+#include "normscale/data/data_config.hpp"
 
 #include <string>
 

@@ -1,17 +1,12 @@
-// Softmax cross-entropy (several outputs) or logistic loss (one output, class 1 positive).
+// Softmax cross-entropy / logistic loss as an Objective (the rule: cross_entropy_rule.hpp).
 #pragma once
 
-#include "normscale/objective/objective.hpp"
+#include "normscale/objective/cross_entropy_rule.hpp"
+#include "normscale/objective/example_objective.hpp"
 
 namespace normscale {
 
 template <class T>
-class CrossEntropy final : public Objective<T> {
- public:
-  std::string name() const override { return "cross-entropy"; }
-  void output_gradient(const Dataset& data, std::span<const Index> rows, const Matrix<T>& f, T scale,
-                       Matrix<T>& grad) const override;
-  double loss_sum(const Dataset& data, std::span<const Index> rows, const Matrix<T>& f) const override;
-};
+using CrossEntropy = ExampleObjective<T, CrossEntropyRule>;
 
 }  // namespace normscale

@@ -1,57 +1,63 @@
-// The objective contract: an output gradient from outputs, targets and per-example state, plus a
-// post-step state update. Sums over the given rows only; the Trainer scales, reduces and adds the
-// norm term, so the same objective runs unchanged on one rank or many.
+// The objective contract (issue #11). An objective owns its semantics: its traits say how the data
+// term is scaled, which norm term it carries, and whether and when its per-example state (multipliers)
+// is updated; it computes, over the given rows only, the output gradient, the reporting loss, the
+// multiplier update and the Lagrangian's data terms. The step scales, reduces and adds the norm term,
+// so the same objective runs unchanged on one rank or many. Objectives built from a per-example rule
+// (ExampleObjective, example_objective.hpp) run on GPU ranks too; objective_registry.hpp names them.
 #pragma once
 
 #include "normscale/core/types.hpp"
 #include "normscale/data/dataset.hpp"
 #include "normscale/objective/multiplier_store.hpp"
+#include "normscale/objective/objective_config.hpp"
+#include "normscale/objective/objective_traits.hpp"
 
 #include <memory>
 #include <span>
 #include <string>
+#include <typeindex>
 
 namespace normscale {
-
-struct ObjectiveConfig;
 
 template <class T>
 class Objective {
  public:
   virtual ~Objective() = default;
   virtual std::string name() const = 0;
-  // Minnorm sums the data term over the minibatch and carries the norm term 1/2 sum ||W||^2 itself;
-  // the other objectives average over the minibatch and leave the norm to weight decay.
-  virtual bool is_minnorm() const { return false; }
+  virtual ObjectiveTraits traits() const = 0;
+  // The per-example rule this objective applies (typeid of the rule struct): what a GPU rank looks up
+  // its device implementation by.
+  virtual std::type_index rule_type() const = 0;
+  // The rule's constants (a pointer to its Params, the type rule_type() names).
+  virtual const void* rule_params() const = 0;
 
   // grad (rows x outputs) = scale * dL/df for the examples `rows` (local row indices of `data`).
   virtual void output_gradient(const Dataset& data, std::span<const Index> rows, const Matrix<T>& f,
-                               T scale, Matrix<T>& grad) const = 0;
+                               double scale, Matrix<T>& grad) const = 0;
   // Sum over rows of the per-example data loss used for reporting (cross-entropy, square loss,
   // Minnorm's constraint violation).
   virtual double loss_sum(const Dataset& data, std::span<const Index> rows, const Matrix<T>& f) const = 0;
 
-  // Per-example state (Minnorm multipliers); the defaults describe a stateless objective.
-  virtual MultiplierStore* multipliers() { return nullptr; }
-  virtual const MultiplierStore* multipliers() const { return nullptr; }
+  // Per-example state (Minnorm multipliers); null for a stateless objective.
+  virtual MultiplierStore* multipliers() = 0;
+  virtual const MultiplierStore* multipliers() const = 0;
   // Multiplier update with outputs f on the training rows (exact: new weights; lagged: old).
-  virtual void update_multipliers(const Dataset& /*train*/, std::span<const Index> /*rows*/,
-                                  const Matrix<T>& /*f*/) {}
-  // Minnorm: the data terms of the augmented Lagrangian summed over rows, at the current multipliers.
-  virtual double lagrangian_data_sum(const Dataset& /*train*/, std::span<const Index> /*rows*/,
-                                     const Matrix<T>& /*f*/) const {
-    return 0.0;
-  }
-  // True when the example's output gradient is exactly zero (Minnorm classification, all alpha = 0),
-  // so the backward pass may skip it.
-  virtual bool gradient_is_zero(Index /*global_id*/) const { return false; }
+  virtual void update_multipliers(const Dataset& train, std::span<const Index> rows, const Matrix<T>& f) = 0;
+  // The data terms of the augmented Lagrangian summed over rows, at the current multipliers (0 when
+  // the objective has no multipliers).
+  virtual double lagrangian_data_sum(const Dataset& train, std::span<const Index> rows,
+                                     const Matrix<T>& f) const = 0;
+  // True when the example's output gradient is exactly zero (traits().sparse_gradient), so the
+  // backward pass may skip it.
+  virtual bool gradient_is_zero(Index global_id) const = 0;
 };
 
 // Classification errors among rows: argmax for several outputs, sign (positive = class 1) for one.
 template <class T>
 Index count_errors(const Dataset& data, std::span<const Index> rows, const Matrix<T>& f);
 
-// Builds the configured objective for a training set (multipliers sized to its rows).
+// Builds the configured objective (objective.regime names an entry of the objective registry) for a
+// training set (multipliers sized to its rows).
 template <class T>
 std::unique_ptr<Objective<T>> make_objective(const ObjectiveConfig& config, const Dataset& train,
                                              Index outputs);

@@ -37,7 +37,12 @@ struct OptionDescriptor {
   std::vector<std::string_view> choices;  // allowed values of an enumerated string (else empty)
   std::string_view doc;                  // one line: what it means
   FieldRef (*field)(TrainConfig&);
+  // Choices that come from a registry (objective.regime: the registered objectives), read when used.
+  std::vector<std::string> (*registered_choices)() = nullptr;
 };
+
+// The allowed values of an enumerated string option (empty: any value).
+std::vector<std::string> option_choices(const OptionDescriptor& option);
 
 // Every option, grouped by section (top-level keys first, then data, model, objective, optim).
 std::span<const OptionDescriptor> option_table();

@@ -1,18 +1,20 @@
-// The training loop's step: sample this rank's part of the global minibatch, forward, objective
-// gradient, backward, one allreduce of the flat gradient, the norm term once, the optimizer, and
-// Minnorm's multiplier update (ALGORITHMS §1-2).
+// The training step, written once for every device (ALGORITHMS §1-2): sample this rank's part of the
+// global minibatch, forward, the objective's output gradient, backward of the rows with a nonzero
+// gradient, one reduction of the flat gradient, the norm term once, the optimizer, and the objective's
+// multiplier update at the time its traits ask for. The arithmetic is a StepExecutor's (CpuExecutor
+// here, CudaExecutor on GPU ranks); every decision is the Trainer's.
 #pragma once
 
 #include "normscale/comm/communicator.hpp"
 #include "normscale/data/dataset.hpp"
 #include "normscale/model/network.hpp"
 #include "normscale/objective/objective.hpp"
-#include "normscale/optim/sgd.hpp"
 #include "normscale/train/sampler.hpp"
+#include "normscale/train/step_executor.hpp"
 #include "normscale/train/training_engine.hpp"
 
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <vector>
 
 namespace normscale {
@@ -23,35 +25,30 @@ struct TrainerOptions {
   std::uint64_t seed = 1;
   double lr = 1e-3;
   double momentum = 0.0;
-  double weight_decay = 0.0;    // lambda_0 of the non-Minnorm regimes
+  double weight_decay = 0.0;    // lambda_0 of the objectives whose norm term is weight decay
   double decay_power = 0.0;     // NMGD exponent a
   double warmup_epochs = 0.0;   // linear lr warmup over this many epochs' worth of steps (warmup_factor)
-  bool exact_multiplier_update = true;  // Minnorm: alpha from f(W^{t+1}); false = lagged f(W^t)
-  bool unbiased_estimator = false;      // Minnorm: data term scaled by P/Q
   // Leave examples whose output gradient is exactly zero (Minnorm classification, all alpha = 0) out
   // of the backward pass. Exact; applies when every layer is row-independent (no batch norm).
   bool skip_inactive_examples = true;
 };
 
 template <class T>
-class Trainer final : public TrainingEngine<T> {
+class Trainer : public TrainingEngine<T> {
  public:
-  // `train` holds this rank's rows (whole virtual shards); `total_examples` is the global P.
+  // On this rank's CPU. `train` holds this rank's rows (whole virtual shards); `total_examples` is the global P.
   Trainer(const TrainerOptions& options, Communicator& comm, const Dataset& train, Index total_examples,
           Network<T>& network, Objective<T>& objective);
+  // On the device of `executor`, which trains `network` and `objective`'s state (copies of them).
+  Trainer(const TrainerOptions& options, Communicator& comm, const Dataset& train, Index total_examples,
+          Network<T>& network, Objective<T>& objective, std::unique_ptr<StepExecutor<T>> executor);
 
-  std::string device() const override { return "cpu"; }
+  std::string device() const override { return executor_->device(); }
   StepStats step() override;
-  // Applies a multiplier update that full-batch exact mode fused into the next forward pass.
   void flush_multipliers() override;
   EvalStats evaluate(const Dataset& data) override;
-  // Evaluation-mode forward over all rows of `data` in chunks of consecutive rows; `visit` gets the
-  // chunk's rows and outputs (the network's activations stay readable during the call).
-  void forward_each_chunk(const Dataset& data,
-                          const std::function<void(std::span<const Index>, const Matrix<T>&)>& visit);
-  // Augmented Lagrangian over the whole training set (Minnorm), at the current weights and multipliers.
+  void forward_each_chunk(const Dataset& data, const ChunkVisitor<T>& visit) override;
   double lagrangian() override;
-  // Support vectors over all ranks (examples with any alpha > 0).
   Index support_count() override;
 
   Index steps_done() const override { return step_; }
@@ -61,40 +58,27 @@ class Trainer final : public TrainingEngine<T> {
   Index global_batch() const override { return batch_; }
   double epochs_done() const override { return sampler_.epochs(step_); }
   Index steps_for_epochs(double epochs) const override { return sampler_.steps_for_epochs(epochs); }
-  Sgd<T>& optimizer() { return optimizer_; }
-  std::vector<T>& velocity() override { return optimizer_.velocity(); }
-  // Continues at `step` (after loading a checkpoint); the minibatch stream is a function of the step.
+  std::vector<T>& velocity() override { return executor_->velocity(); }
   void restore(Index step) override;
+  void sync_to_host() override { executor_->sync_to_host(); }
+  void load_from_host() override { executor_->load_from_host(); }
 
  private:
-  void gather(const std::vector<Index>& rows, Matrix<T>& x) const;
-  // Forward over all rows of `data` in chunks; calls visit(rows, outputs) per chunk.
-  template <class Visit>
-  void forward_chunks(const Dataset& data, Visit&& visit);
-
   TrainerOptions options_;
   Communicator& comm_;
   const Dataset& train_;
   Index total_examples_;
   Index batch_;
-  Network<T>& network_;
-  Objective<T>& objective_;
-  Sgd<T> optimizer_;
+  ObjectiveTraits traits_;
+  std::unique_ptr<StepExecutor<T>> executor_;
   MinibatchSampler sampler_;
-  Index step_ = 0;
-  bool multiplier_update_pending_ = false;
-  // Backward over all rows, or only over the rows with a nonzero output gradient.
-  void backward_active_rows();
-
   Index warmup_steps_ = 0;  // options_.warmup_epochs in steps (0: no warmup)
-  bool can_skip_ = false;
+  bool can_skip_ = false;   // the objective's zero rows may be left out of backward (no batch norm)
+  Index step_ = 0;
+  bool multiplier_update_pending_ = false;  // full-batch exact update, fused into the next forward
+  bool rows_loaded_ = false;
+  Index local_rows_ = 0;
   Index last_backward_rows_ = 0;
-  std::vector<Index> rows_;
-  std::vector<Index> active_;  // positions in rows_ of the examples with a nonzero output gradient
-  Matrix<T> x_;
-  Matrix<T> output_grad_;
-  Matrix<T> active_grad_;
-  Matrix<T> outputs_new_;
 };
 
 }  // namespace normscale

@@ -1,10 +1,11 @@
 // What a run needs from the thing that trains: steps, evaluations, the Minnorm quantities, and the
-// copy of device state to and from the host Network / MultiplierStore (checkpoints, exports, metrics
-// and instruments read only the host copies). Trainer<T> implements it on CPU ranks, CudaTrainer on GPUs.
+// copy of device state to and from the host Network / MultiplierStore (checkpoints, exports and
+// metrics read only the host copies). Trainer<T> implements it, on CPU ranks and on GPUs alike.
 #pragma once
 
 #include "normscale/core/types.hpp"
 #include "normscale/data/dataset.hpp"
+#include "normscale/train/step_executor.hpp"
 
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ class TrainingEngine {
   virtual void flush_multipliers() = 0;
   // Collective: error and loss over all ranks' rows of `data`.
   virtual EvalStats evaluate(const Dataset& data) = 0;
+  // Evaluation-mode forward over this rank's rows of `data` in chunks of consecutive rows; `visit` gets
+  // the chunk's rows, outputs and penultimate features as host matrices (the instruments read them).
+  virtual void forward_each_chunk(const Dataset& data, const ChunkVisitor<T>& visit) = 0;
   // Collective: Minnorm's augmented Lagrangian over the whole training set.
   virtual double lagrangian() = 0;
   // Collective: examples with any alpha > 0, over all ranks.

@@ -1,5 +1,5 @@
 // write_file_atomically: stdio write to a sibling temporary file, then std::rename onto the target.
-#include "normscale/metrics/atomic_file.hpp"
+#include "normscale/core/atomic_file.hpp"
 
 #include "normscale/core/error.hpp"
 

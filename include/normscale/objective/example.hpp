@@ -1,0 +1,21 @@
+// One example as the per-example objective rules see it, on CPU and GPU ranks alike: its outputs, its
+// class label or regression targets, and its multipliers.
+#pragma once
+
+#include "normscale/core/host_device.hpp"
+
+namespace normscale {
+
+template <class T>
+struct Example {
+  const T* f = nullptr;           // the network's outputs for this example (`outputs` entries)
+  int outputs = 0;
+  int label = -1;                 // class label (classification)
+  const float* target = nullptr;  // regression targets (`outputs` entries); null for classification
+  double* alpha = nullptr;        // this example's multipliers (`outputs` entries); null when stateless
+
+  NS_HOST_DEVICE bool classification() const { return target == nullptr; }
+  NS_HOST_DEVICE double out(int i) const { return static_cast<double>(f[i]); }
+};
+
+}  // namespace normscale

@@ -1,0 +1,22 @@
+// The objective settings of a run: which objective (a name in the objective registry) and its constants.
+#pragma once
+
+#include <string>
+
+namespace normscale {
+
+struct ObjectiveConfig {
+  std::string regime = "minnorm";   // "sgd" (cross-entropy), "square", "minnorm"
+  // minnorm
+  std::string task = "multiclass";  // "multiclass", "binary", "regression"
+  double rho = 0.0;
+  double s = 2e-4;
+  std::string alpha_update = "exact";  // "exact" or "lagged"
+  std::string estimator = "published"; // "published" (sum over S) or "unbiased" ((P/Q) sum over S)
+  // square
+  std::string square_targets = "one-hot";  // "one-hot" ({0,1}) or "pm1" ({-1,+1})
+  double square_k = 1.0;            // weight on the true class (Hui & Belkin)
+  double square_m = 1.0;            // target value of the true class
+};
+
+}  // namespace normscale

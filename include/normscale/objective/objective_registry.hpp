@@ -1,0 +1,67 @@
+// The objectives by name: `objective.regime` picks an entry. The built-in entries are listed in one
+// place (objective_registry.cpp); an extension adds its own with objective_registry().add(...) before
+// the configuration is validated (docs/EXTENDING.md). The option parser takes the regime's choices
+// from here, and a GPU rank finds the device implementation by the objective's rule (rule_type()).
+#pragma once
+
+#include "normscale/objective/objective.hpp"
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace normscale {
+
+struct ObjectiveEntry {
+  template <class T>
+  using Maker = std::function<std::unique_ptr<Objective<T>>(const ObjectiveConfig&, const Dataset& train, Index outputs)>;
+
+  std::string name;         // the value of objective.regime
+  std::string description;  // one line, for --list-options
+  Maker<float> make_float;
+  Maker<double> make_double;
+  // The network's output width the objective needs for `train`; 0 (or no function): one per class,
+  // or one per regression target column.
+  std::function<Index(const ObjectiveConfig&, const Dataset& train)> outputs;
+
+  template <class T>
+  std::unique_ptr<Objective<T>> make(const ObjectiveConfig& config, const Dataset& train, Index outputs) const {
+    if constexpr (std::is_same_v<T, float>) {
+      return make_float(config, train, outputs);
+    } else {
+      return make_double(config, train, outputs);
+    }
+  }
+};
+
+// An entry whose two makers are one generic callable make(T{}, config, train, outputs) (the first
+// argument only carries the precision).
+template <class Make>
+ObjectiveEntry objective_entry(std::string name, std::string description, Make make) {
+  ObjectiveEntry entry;
+  entry.name = std::move(name);
+  entry.description = std::move(description);
+  entry.make_float = [make](const ObjectiveConfig& c, const Dataset& d, Index o) { return make(float{}, c, d, o); };
+  entry.make_double = [make](const ObjectiveConfig& c, const Dataset& d, Index o) { return make(double{}, c, d, o); };
+  return entry;
+}
+
+class ObjectiveRegistry {
+ public:
+  // Throws normscale::Error when the name is taken.
+  void add(ObjectiveEntry entry);
+  // The entry of `name`, or an error naming objective.regime and the registered names.
+  const ObjectiveEntry& get(const std::string& name) const;
+  const ObjectiveEntry* find(const std::string& name) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::deque<ObjectiveEntry> entries_;  // a deque: entries never move once added
+};
+
+// The process's registry, holding the built-in objectives from its first use on.
+ObjectiveRegistry& objective_registry();
+
+}  // namespace normscale

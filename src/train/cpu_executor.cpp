@@ -1,0 +1,166 @@
+// The step's arithmetic on the CPU (see cpu_executor.hpp).
+#include "normscale/train/cpu_executor.hpp"
+
+#include <Eigen/Core>
+
+#include <chrono>
+
+namespace normscale {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+constexpr Index kEvalChunk = 4096;
+
+template <class T>
+double squared_norm_of(const std::vector<T>& v) {
+  return Eigen::Map<const Vector<T>>(v.data(), static_cast<Index>(v.size())).template cast<double>().squaredNorm();
+}
+
+}  // namespace
+
+template <class T>
+CpuExecutor<T>::CpuExecutor(double momentum, Communicator& comm, const Dataset& train, Network<T>& network,
+                            Objective<T>& objective)
+    : comm_(comm), train_(train), network_(network), objective_(objective), optimizer_(0.0, momentum) {}
+
+template <class T>
+void CpuExecutor<T>::load_rows(std::span<const Index> rows) {
+  rows_.assign(rows.begin(), rows.end());
+  x_.resize(static_cast<Index>(rows_.size()), train_.cols);
+  for (std::size_t k = 0; k < rows_.size(); ++k) {
+    x_.row(static_cast<Index>(k)) = ConstMatrixMap<float>(train_.row(rows_[k]), 1, train_.cols).template cast<T>();
+  }
+}
+
+template <class T>
+void CpuExecutor<T>::forward() {
+  outputs_ = &network_.forward(x_, Mode::kTrain);
+}
+
+template <class T>
+void CpuExecutor<T>::update_multipliers() {
+  const auto start = Clock::now();
+  objective_.update_multipliers(train_, rows_, *outputs_);
+  times_.multiplier += seconds_since(start);
+}
+
+template <class T>
+void CpuExecutor<T>::output_gradient(double scale, bool skip_zero_rows, bool lagged_update) {
+  objective_.output_gradient(train_, rows_, *outputs_, scale, output_grad_);
+  loss_sum_ = objective_.loss_sum(train_, rows_, *outputs_);
+  // Which rows have a nonzero output gradient: decided with the multipliers that made output_grad_,
+  // before the lagged update changes them.
+  active_.clear();
+  skip_ = skip_zero_rows;
+  if (skip_) {
+    for (std::size_t k = 0; k < rows_.size(); ++k) {
+      if (!objective_.gradient_is_zero(train_.first_id + rows_[k])) active_.push_back(static_cast<Index>(k));
+    }
+    skip_ = active_.size() < rows_.size();
+  }
+  if (lagged_update) update_multipliers();
+}
+
+template <class T>
+BackwardResult CpuExecutor<T>::backward_and_reduce(bool sample_noise) {
+  BackwardResult result;
+  result.loss_sum = loss_sum_;
+  if (!skip_) {
+    network_.backward(output_grad_);
+    result.backward_rows = static_cast<Index>(rows_.size());
+  } else {
+    // Support-vector skipping (ALGORITHMS §1): the zero rows contribute nothing to the weight gradient.
+    const Index n = static_cast<Index>(active_.size());
+    active_grad_.resize(n, output_grad_.cols());
+    for (Index k = 0; k < n; ++k) active_grad_.row(k) = output_grad_.row(active_[static_cast<std::size_t>(k)]);
+    network_.backward_rows(active_grad_, active_);
+    result.backward_rows = n;
+  }
+  auto& grad = network_.gradient();
+  if (sample_noise) local_grad_sq_ = squared_norm_of(grad);
+  const auto start = Clock::now();
+  comm_.allreduce_sum(std::span<T>(grad.data(), grad.size()));
+  times_.comm += seconds_since(start);
+  result.bytes_reduced = static_cast<double>(grad.size() * sizeof(T));
+  return result;
+}
+
+template <class T>
+void CpuExecutor<T>::update_parameters(double lr, double l2) {
+  optimizer_.set_lr(lr);
+  optimizer_.step(network_.parameters(), network_.gradient(), l2);
+}
+
+template <class T>
+GradientNorms CpuExecutor<T>::gradient_norms() {
+  return {local_grad_sq_, squared_norm_of(network_.gradient())};
+}
+
+template <class T>
+ExecutorTimes CpuExecutor<T>::take_times() {
+  const ExecutorTimes times = times_;
+  times_ = {};
+  return times;
+}
+
+template <class T>
+template <class Visit>
+void CpuExecutor<T>::forward_chunks(const Dataset& data, Visit&& visit) {
+  Matrix<T> x;
+  std::vector<Index> rows;
+  for (Index begin = 0; begin < data.rows; begin += kEvalChunk) {
+    const Index end = std::min(data.rows, begin + kEvalChunk);
+    rows.resize(static_cast<std::size_t>(end - begin));
+    for (Index r = begin; r < end; ++r) rows[static_cast<std::size_t>(r - begin)] = r;
+    x = ConstMatrixMap<float>(data.row(begin), end - begin, data.cols).template cast<T>();
+    visit(rows, network_.forward(x, Mode::kEval));
+  }
+}
+
+template <class T>
+void CpuExecutor<T>::forward_each_chunk(const Dataset& data, const ChunkVisitor<T>& visit) {
+  const std::size_t last = network_.layer_count() - 1;
+  forward_chunks(data, [&](const std::vector<Index>& rows, const Matrix<T>& f) {
+    visit(rows, f, network_.activation(last));
+  });
+}
+
+template <class T>
+LocalEvaluation CpuExecutor<T>::evaluate(const Dataset& data) {
+  LocalEvaluation local;
+  forward_chunks(data, [&](const std::vector<Index>& rows, const Matrix<T>& f) {
+    local.count += static_cast<double>(rows.size());
+    local.errors += static_cast<double>(count_errors(data, rows, f));
+    local.loss_sum += objective_.loss_sum(data, rows, f);
+  });
+  return local;
+}
+
+template <class T>
+double CpuExecutor<T>::lagrangian_data_sum() {
+  double sum = 0.0;
+  forward_chunks(train_, [&](const std::vector<Index>& rows, const Matrix<T>& f) {
+    sum += objective_.lagrangian_data_sum(train_, rows, f);
+  });
+  return sum;
+}
+
+template <class T>
+double CpuExecutor<T>::squared_norm() {
+  return network_.squared_norm();
+}
+
+template <class T>
+Index CpuExecutor<T>::support_count() {
+  const MultiplierStore* store = objective_.multipliers();
+  return store != nullptr ? store->support_count() : 0;
+}
+
+template class CpuExecutor<float>;
+template class CpuExecutor<double>;
+
+}  // namespace normscale
