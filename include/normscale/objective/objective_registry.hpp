@@ -27,11 +27,11 @@ struct ObjectiveEntry {
   std::function<Index(const ObjectiveConfig&, const Dataset& train)> outputs;
 
   template <class T>
-  std::unique_ptr<Objective<T>> make(const ObjectiveConfig& config, const Dataset& train, Index outputs) const {
+  std::unique_ptr<Objective<T>> make(const ObjectiveConfig& config, const Dataset& train, Index width) const {
     if constexpr (std::is_same_v<T, float>) {
-      return make_float(config, train, outputs);
+      return make_float(config, train, width);
     } else {
-      return make_double(config, train, outputs);
+      return make_double(config, train, width);
     }
   }
 };

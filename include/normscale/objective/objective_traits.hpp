@@ -1,9 +1,10 @@
 // What an objective decides about the training step (the objective contract, issue #11): how its data
 // term is scaled, which norm term it carries, and whether and when its per-example state is updated.
-// The step reads these and nothing else about the objective's kind.
+// The step reads these and nothing else about the objective's kind. No Eigen here: the rules that
+// include this header are compiled by nvcc too.
 #pragma once
 
-#include "normscale/core/types.hpp"
+#include <cstdint>
 
 namespace normscale {
 
@@ -37,7 +38,7 @@ struct ObjectiveTraits {
 };
 
 // The factor on the summed data gradient of a global minibatch of `batch` examples out of `total`.
-inline double data_term_scale(DataTerm term, Index batch, Index total) {
+inline double data_term_scale(DataTerm term, std::int64_t batch, std::int64_t total) {
   switch (term) {
     case DataTerm::kSum: return 1.0;
     case DataTerm::kUnbiasedSum: return static_cast<double>(total) / static_cast<double>(batch);
