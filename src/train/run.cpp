@@ -200,33 +200,25 @@ class Run {
                      shard_.last_shard(), static_cast<int>(config_.keep_checkpoints));
   }
 
-  // Loads the newest usable checkpoint; a damaged one is named and the previous one tried.
+  // Loads the newest checkpoint that every rank can load; one that some rank cannot is named and the
+  // ranks try the previous one together.
   void resume() {
-    const std::vector<std::string> candidates = list_checkpoints(config_.out);
-    NS_CHECK(!candidates.empty(),
+    const std::optional<ResumePoint<T>> point = load_newest_usable_checkpoint<T>(
+        config_.out, comm_, expectation(), objective_->multipliers(), shard_.first_shard(), shard_.last_shard());
+    NS_CHECK(point.has_value(),
              "resume: no checkpoint in {}/checkpoints; run without --resume (or resume=false) to start afresh",
              config_.out);
-    std::string failures;
-    for (const std::string& dir : candidates) {
-      try {
-        ModelState<T> model;
-        const CheckpointManifest m = load_checkpoint(dir, comm_, expectation(), model, objective_->multipliers(),
-                                                     shard_.first_shard(), shard_.last_shard());
-        network_->parameters() = model.parameters;
-        engine().velocity() = model.velocity;
-        network_->set_layer_state(model.layer_state);
-        engine().restore(m.step);
-        resumed_ = true;
-        if (comm_.is_root()) {
-          if (!failures.empty()) fmt::print(stderr, "normscale: warning: {}falling back to {}\n", failures, dir);
-          trim_metrics_after(m.step);
-        }
-        return;
-      } catch (const Error& error) {
-        failures += fmt::format("checkpoint {} is unusable ({}); ", dir, error.what());
+    network_->parameters() = point->model.parameters;
+    engine().velocity() = point->model.velocity;
+    network_->set_layer_state(point->model.layer_state);
+    engine().restore(point->manifest.step);
+    resumed_ = true;
+    if (comm_.is_root()) {
+      if (!point->passed_over.empty()) {
+        fmt::print(stderr, "normscale: warning: {}falling back to {}\n", point->passed_over, point->dir);
       }
+      trim_metrics_after(point->manifest.step);
     }
-    NS_FAIL("resume: no usable checkpoint in {}/checkpoints: {}", config_.out, failures);
   }
 
   // Drops the evaluations a killed run logged after its last checkpoint, so they are not repeated.
