@@ -61,20 +61,22 @@ TrainerOptions trainer_options(const TrainConfig& config) {
   return o;
 }
 
-// The GPU engine for device = "cuda" (float32 only; validate() rejects float64 with cuda), else none:
-// the CPU Trainer trains.
+// The engine that trains: the GPU's for device = "cuda" (float32 only; validate() rejects float64 with
+// cuda), else the CPU Trainer. The one place that constructs an engine.
 template <class T>
-std::unique_ptr<TrainingEngine<T>> make_device_engine(const TrainConfig& config, Communicator& comm,
-                                                      const Dataset& train, Network<T>& network,
-                                                      Objective<T>& objective) {
-  if (config.device != "cuda") return nullptr;
-  if constexpr (std::is_same_v<T, float>) {
-    CudaEngineOptions cuda;
-    cuda.tf32 = config.cuda_tf32;
-    return make_cuda_engine(trainer_options(config), cuda, comm, train, train.global_rows(), network, objective);
-  } else {
-    NS_FAIL("device = \"cuda\" trains in float32 only; set precision = \"float32\" or device = \"cpu\"");
+std::unique_ptr<TrainingEngine<T>> make_training_engine(const TrainConfig& config, Communicator& comm,
+                                                        const Dataset& train, Network<T>& network,
+                                                        Objective<T>& objective) {
+  if (config.device == "cuda") {
+    if constexpr (std::is_same_v<T, float>) {
+      CudaEngineOptions cuda;
+      cuda.tf32 = config.cuda_tf32;
+      return make_cuda_engine(trainer_options(config), cuda, comm, train, train.global_rows(), network, objective);
+    } else {
+      NS_FAIL("device = \"cuda\" trains in float32 only; set precision = \"float32\" or device = \"cpu\"");
+    }
   }
+  return std::make_unique<Trainer<T>>(trainer_options(config), comm, train, train.global_rows(), network, objective);
 }
 
 // Step times and bytes accumulated between two evaluations.
@@ -104,8 +106,7 @@ class Run {
       : config_(config), comm_(comm), data_(data),
         network_(make_network<T>(config.model, data.train, output_width(config, data.train), comm)),
         objective_(make_objective<T>(config.objective, data.train, network_->output_width())),
-        trainer_(trainer_options(config), comm, data.train, data.train.global_rows(), *network_, *objective_),
-        device_engine_(make_device_engine<T>(config, comm, data.train, *network_, *objective_)),
+        engine_(make_training_engine<T>(config, comm, data.train, *network_, *objective_)),
         shard_{comm.rank(), comm.size(), config.virtual_shards} {
     network_->initialize({config.model.init, config.model.init_scale}, config.seed);
     // Same seed, same weights: checked rather than assumed (a different BLAS or build on one node).
@@ -127,8 +128,7 @@ class Run {
     }
   }
 
-  // The engine that trains: the GPU's for device = "cuda", else the CPU Trainer.
-  TrainingEngine<T>& engine() { return device_engine_ ? *device_engine_ : trainer_; }
+  TrainingEngine<T>& engine() { return *engine_; }
 
   void train() {
     const Index total = config_.steps > 0 ? config_.steps
@@ -144,7 +144,7 @@ class Run {
                  data_.test.global_rows(), comm_.size(), network_->parameter_count(), total,
                  engine().global_batch(),
                  resumed_ ? fmt::format(", resuming at step {}", engine().steps_done()) : std::string());
-      if (device_engine_) fmt::print("normscale: training on {}\n", device_engine_->device());
+      if (engine().device() != "cpu") fmt::print("normscale: training on {}\n", engine().device());
       std::fflush(stdout);
     }
     if (!resumed_) evaluate(Interval{});
@@ -332,7 +332,7 @@ class Run {
       record["step_time_multiplier_s"] = interval.multiplier / static_cast<double>(interval.steps);
     }
     if (config_.instruments) {
-      record.update(evaluate_instruments(trainer_, *network_, comm_, data_.train, norms.rho));
+      record.update(evaluate_instruments(engine(), *network_, comm_, data_.train, norms.rho));
     }
     if (const NoiseScaleEstimate n = noise_scale_.estimate(); n.available) {
       record["noise_scale"] = {{"b_simple", n.b_simple}, {"gradient_sq", n.gradient_sq},
@@ -379,8 +379,7 @@ class Run {
   DataSplits& data_;
   std::unique_ptr<Network<T>> network_;
   std::unique_ptr<Objective<T>> objective_;
-  Trainer<T> trainer_;  // trains on CPU ranks; on GPU ranks it serves the instruments' host forward passes
-  std::unique_ptr<TrainingEngine<T>> device_engine_;
+  std::unique_ptr<TrainingEngine<T>> engine_;
   DataShard shard_;
   bool resumed_ = false;
   double training_seconds_ = 0.0;

@@ -188,9 +188,11 @@ void Trainer<T>::forward_chunks(const Dataset& data, Visit&& visit) {
 }
 
 template <class T>
-void Trainer<T>::forward_each_chunk(const Dataset& data,
-                                    const std::function<void(std::span<const Index>, const Matrix<T>&)>& visit) {
-  forward_chunks(data, [&](const std::vector<Index>& rows, const Matrix<T>& f) { visit(rows, f); });
+void Trainer<T>::forward_each_chunk(const Dataset& data, const typename TrainingEngine<T>::ChunkVisitor& visit) {
+  const std::size_t last = network_.layer_count() - 1;
+  forward_chunks(data, [&](const std::vector<Index>& rows, const Matrix<T>& f) {
+    visit(rows, f, network_.activation(last));
+  });
 }
 
 template <class T>

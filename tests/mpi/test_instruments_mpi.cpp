@@ -4,6 +4,7 @@
 #include "normscale/objective/square.hpp"
 #include "normscale/train/config.hpp"
 #include "normscale/train/instruments.hpp"
+#include "normscale/train/trainer.hpp"
 
 #include "support/random_data.hpp"
 

@@ -45,10 +45,7 @@ class Trainer final : public TrainingEngine<T> {
   // Applies a multiplier update that full-batch exact mode fused into the next forward pass.
   void flush_multipliers() override;
   EvalStats evaluate(const Dataset& data) override;
-  // Evaluation-mode forward over all rows of `data` in chunks of consecutive rows; `visit` gets the
-  // chunk's rows and outputs (the network's activations stay readable during the call).
-  void forward_each_chunk(const Dataset& data,
-                          const std::function<void(std::span<const Index>, const Matrix<T>&)>& visit);
+  void forward_each_chunk(const Dataset& data, const typename TrainingEngine<T>::ChunkVisitor& visit) override;
   // Augmented Lagrangian over the whole training set (Minnorm), at the current weights and multipliers.
   double lagrangian() override;
   // Support vectors over all ranks (examples with any alpha > 0).

@@ -1,17 +1,21 @@
-// What a run needs from the thing that trains: steps, evaluations, the Minnorm quantities, and the
-// copy of device state to and from the host Network / MultiplierStore (checkpoints, exports, metrics
-// and instruments read only the host copies). Trainer<T> implements it on CPU ranks, CudaTrainer on GPUs.
+// What a run needs from the thing that trains: steps, evaluations, the forward passes the instruments
+// read, the Minnorm quantities, and the copy of device state to and from the host Network /
+// MultiplierStore (checkpoints, exports and metrics read only the host copies). Trainer<T> implements
+// it on CPU ranks, CudaTrainer on GPUs.
 #pragma once
 
 #include "normscale/core/types.hpp"
 #include "normscale/data/dataset.hpp"
 
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace normscale {
 
-// What one step did, summed over all ranks.
+// What one step did, summed over all ranks: every field but the timings is the same on every rank, so
+// a decision taken from them (the divergence guard's) is taken alike everywhere.
 struct StepStats {
   double loss_sum = 0.0;        // reporting loss over the global minibatch
   Index examples = 0;           // global minibatch size
@@ -47,6 +51,12 @@ class TrainingEngine {
   virtual void flush_multipliers() = 0;
   // Collective: error and loss over all ranks' rows of `data`.
   virtual EvalStats evaluate(const Dataset& data) = 0;
+  // Evaluation-mode forward pass over this rank's rows of `data` in chunks of consecutive rows, no
+  // collective: `visit` gets the chunk's rows (indices into `data`), host matrices of the outputs and of
+  // the penultimate features (the input of the last layer), rows in the order of `rows`.
+  using ChunkVisitor =
+      std::function<void(std::span<const Index> rows, const Matrix<T>& outputs, const Matrix<T>& penultimate)>;
+  virtual void forward_each_chunk(const Dataset& data, const ChunkVisitor& visit) = 0;
   // Collective: Minnorm's augmented Lagrangian over the whole training set.
   virtual double lagrangian() = 0;
   // Collective: examples with any alpha > 0, over all ranks.
