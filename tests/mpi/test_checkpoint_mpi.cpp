@@ -7,6 +7,7 @@
 #include "normscale/core/error.hpp"
 #include "normscale/train/sampler.hpp"
 #include "support/deadline.hpp"
+#include "support/error_text.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -261,12 +262,8 @@ TEST_F(CheckpointMpiTest, ResumeWithEveryCheckpointDamagedOnOneRankEndsEveryRank
   comm_.barrier();
 
   MultiplierStore store;
-  std::string message;
-  try {
-    load_newest_usable_checkpoint<double>(run_dir_, comm_, expected(), &store, first_, last_);
-  } catch (const Error& error) {
-    message = error.what();
-  }
+  const std::string message = testing::error_of(
+      [&] { load_newest_usable_checkpoint<double>(run_dir_, comm_, expected(), &store, first_, last_); });
   EXPECT_THAT(message, HasSubstr("resume: no usable checkpoint in " + run_dir_));
   for (const fs::path& shard : damaged) EXPECT_THAT(message, HasSubstr(shard.string()));
   EXPECT_THAT(message, HasSubstr(fmt::format("reported by rank {}", damaged_rank)));
@@ -284,12 +281,8 @@ TEST_F(CheckpointMpiTest, RanksThatSeeDifferentCheckpointsAllStop) {
   const std::string elsewhere = run_dir_ + "/elsewhere";
   const std::string dir = comm_.rank() == p_ - 1 ? elsewhere : run_dir_;
   MultiplierStore store;
-  std::string message;
-  try {
-    load_newest_usable_checkpoint<double>(dir, comm_, expected(), &store, first_, last_);
-  } catch (const Error& error) {
-    message = error.what();
-  }
+  const std::string message = testing::error_of(
+      [&] { load_newest_usable_checkpoint<double>(dir, comm_, expected(), &store, first_, last_); });
   EXPECT_THAT(message, HasSubstr("ranks disagree on the checkpoints in " + dir));
   EXPECT_THAT(message, HasSubstr(comm_.rank() == p_ - 1 ? std::string("sees none")
                                                         : std::string("sees [step_0000000020, step_0000000010]")));
