@@ -2,6 +2,7 @@
 // renamed into place, and every failure agreed on by all ranks so no rank waits in a collective.
 #include "normscale/checkpoint/checkpoint.hpp"
 
+#include "normscale/comm/agreement.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/data/data_shard.hpp"
 
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <string_view>
@@ -38,8 +40,6 @@ constexpr std::string_view kStepPrefix = "step_";
 constexpr std::string_view kTempPrefix = ".tmp_";
 constexpr const char* kManifestFile = "manifest.bin";
 constexpr const char* kModelFile = "model.bin";
-// Longest error message one rank sends to the others.
-constexpr std::size_t kMessageBytes = 4096;
 
 std::string step_dir_name(Index step) { return fmt::format("{}{:010d}", kStepPrefix, step); }
 std::string shard_file_name(Index v) { return fmt::format("shard_{:06d}.bin", v); }
@@ -136,48 +136,6 @@ void from_archive_bytes(const fs::path& path, const std::string& bytes, Load&& l
             "another program or machine",
             path.string(), bytes.size(), e.what());
   }
-}
-
-// Collective: after `failed` (1 where a rank failed) was combined over all ranks, throws on every rank
-// the message of the lowest failing rank, which it broadcasts.
-void throw_if_any_failed(Communicator& comm, std::span<const double> failed, const std::string& local_error) {
-  int first = -1;
-  int count = 0;
-  for (int r = 0; r < static_cast<int>(failed.size()); ++r) {
-    if (failed[static_cast<std::size_t>(r)] == 0.0) continue;
-    if (first < 0) first = r;
-    ++count;
-  }
-  if (first < 0) return;
-  std::string message(kMessageBytes, '\0');
-  if (comm.rank() == first) local_error.copy(message.data(), kMessageBytes - 1);
-  comm.broadcast(std::as_writable_bytes(std::span<char>(message.data(), message.size())), first);
-  message.resize(std::strlen(message.c_str()));
-  if (comm.size() > 1) {
-    message += fmt::format(" (reported by rank {}; {} of {} ranks failed)", first, count, comm.size());
-    if (comm.rank() != first && !local_error.empty()) message += fmt::format("; on this rank: {}", local_error);
-  }
-  throw Error(message);
-}
-
-// Collective: one allreduce of one flag per rank; throws on every rank when any rank failed.
-void agree_on_failure(Communicator& comm, const std::string& local_error) {
-  std::vector<double> failed(static_cast<std::size_t>(comm.size()), 0.0);
-  failed[static_cast<std::size_t>(comm.rank())] = local_error.empty() ? 0.0 : 1.0;
-  comm.allreduce_max(failed);
-  throw_if_any_failed(comm, failed, local_error);
-}
-
-// Runs `action`, returning its error message ("" when it succeeded).
-template <class Action>
-std::string capture_error(Action&& action) {
-  try {
-    action();
-  } catch (const std::exception& e) {
-    const std::string message = e.what();
-    return message.empty() ? std::string("unknown error") : message;
-  }
-  return "";
 }
 
 std::string manifest_bytes(const CheckpointManifest& m) {
@@ -320,6 +278,58 @@ void read_shard(const fs::path& dir, const CheckpointManifest& m, Index v, Multi
   if (rows.size() > 0) std::copy(values.begin(), values.end(), store.row(rows.begin));
 }
 
+// What one rank read of a checkpoint, before the ranks agree that every rank could read its part.
+template <class T>
+struct CheckpointPart {
+  CheckpointManifest manifest;
+  ModelState<T> model;
+  MultiplierStore store;  // the rows of the rank's shards (empty when per_example == 0)
+
+  // Hands the part to the caller once every rank has read its own.
+  CheckpointManifest commit(ModelState<T>& model_out, MultiplierStore* store_out) {
+    model_out = std::move(model);
+    if (manifest.per_example > 0) *store_out = std::move(store);
+    return manifest;
+  }
+};
+
+// This rank's part of loading `checkpoint_dir`, no collective: the manifest checked against
+// `expected`, the model, and the multipliers of shards [first_shard, last_shard). Errors name the file.
+template <class T>
+CheckpointPart<T> read_checkpoint_part(const std::string& checkpoint_dir, const CheckpointExpectation& expected,
+                                       const MultiplierStore* store, Index first_shard, Index last_shard, int rank) {
+  const fs::path dir(checkpoint_dir);
+  CheckpointPart<T> part;
+  part.manifest = read_checkpoint_manifest(checkpoint_dir);
+  const CheckpointManifest& manifest = part.manifest;
+  check_against_expectation(dir, manifest, expected, checkpoint_scalar_name<T>());
+  check_shard_range(first_shard, last_shard, manifest.virtual_shards);
+  NS_CHECK(manifest.per_example == 0 || store != nullptr,
+           "checkpoint '{}' holds {} multipliers per example but rank {} passed no multiplier store", checkpoint_dir,
+           manifest.per_example, rank);
+  part.model = read_model<T>(dir, manifest);
+  if (manifest.per_example == 0) return part;
+  const ShardRange rows = shard_span(manifest.examples, manifest.virtual_shards, first_shard, last_shard);
+  part.store = MultiplierStore(rows.begin, rows.size(), manifest.per_example);
+  for (Index v = first_shard; v < last_shard; ++v) read_shard(dir, manifest, v, part.store);
+  return part;
+}
+
+// Collective: the complete checkpoints, newest first, as every rank sees them. A rank that cannot list
+// them, or sees other ones than the rest, ends every rank with an error naming what it sees.
+std::vector<std::string> agreed_checkpoints(const std::string& run_dir, Communicator& comm) {
+  std::vector<std::string> dirs;
+  throw_if_any_rank_failed(comm, error_of([&] { dirs = list_checkpoints(run_dir); }));
+  std::string names;
+  for (const std::string& dir : dirs) names += (names.empty() ? "" : ", ") + fs::path(dir).filename().string();
+  const std::uint64_t fingerprint = (static_cast<std::uint64_t>(dirs.size()) << 32) | crc32_of(names);
+  if (same_on_all_ranks(comm, fingerprint)) return dirs;
+  NS_FAIL("ranks disagree on the checkpoints in {}/checkpoints: rank {} of {} sees {}; hint: the run directory must "
+          "be one file system that every rank sees, and nothing else may write checkpoints into it while the run "
+          "resumes",
+          run_dir, comm.rank(), comm.size(), names.empty() ? std::string("none") : "[" + names + "]");
+}
+
 }  // namespace
 
 std::vector<std::string> list_checkpoints(const std::string& run_dir) {
@@ -380,7 +390,7 @@ void write_checkpoint(const std::string& run_dir, Communicator& comm, Checkpoint
 
   // 1. Every rank checks its arguments; rank 0 clears what an earlier crash left and makes the
   //    temporary directory the others write into.
-  agree_on_failure(comm, capture_error([&] {
+  throw_if_any_rank_failed(comm, error_of([&] {
     check_write_arguments(comm, manifest, model, store, first_shard, last_shard);
     if (!comm.is_root()) return;
     fs::create_directories(root);
@@ -396,7 +406,7 @@ void write_checkpoint(const std::string& run_dir, Communicator& comm, Checkpoint
   const std::size_t model_slot = p;
   const std::size_t crc_slot = p + 1;
   const std::size_t writers_slot = p + 1 + shard_files;
-  const std::string local_error = capture_error([&] {
+  const std::string local_error = error_of([&] {
     if (comm.is_root()) {
       const std::string bytes = to_archive_bytes([&](boost::archive::binary_oarchive& ar) {
         const std::string scalar = manifest.scalar;
@@ -422,11 +432,13 @@ void write_checkpoint(const std::string& run_dir, Communicator& comm, Checkpoint
   });
   reduced[static_cast<std::size_t>(comm.rank())] = local_error.empty() ? 0.0 : 1.0;
   comm.allreduce_sum(std::span<double>(reduced));
-  throw_if_any_failed(comm, std::span<const double>(reduced.data(), p), local_error);
+  if (const auto failure = first_failure(comm, std::span<const double>(reduced.data(), p), local_error)) {
+    throw Error(failure->message);
+  }
 
   // 3. Every file is on disk (each rank fsynced before the allreduce returned): rank 0 writes the
   //    manifest last and renames the directory into place.
-  agree_on_failure(comm, capture_error([&] {
+  throw_if_any_rank_failed(comm, error_of([&] {
     for (std::size_t v = 0; v < shard_files; ++v) {
       NS_CHECK(reduced[writers_slot + v] == 1.0,
                "virtual shard {} of a checkpoint was written by {} ranks instead of one; hint: rank r of p must pass "
@@ -452,26 +464,38 @@ template <class T>
 CheckpointManifest load_checkpoint(const std::string& checkpoint_dir, Communicator& comm,
                                    const CheckpointExpectation& expected, ModelState<T>& model,
                                    MultiplierStore* store, Index first_shard, Index last_shard) {
-  const fs::path dir(checkpoint_dir);
-  CheckpointManifest manifest;
-  ModelState<T> loaded_model;
-  MultiplierStore loaded_store;
-  agree_on_failure(comm, capture_error([&] {
-    manifest = read_checkpoint_manifest(checkpoint_dir);
-    check_against_expectation(dir, manifest, expected, checkpoint_scalar_name<T>());
-    check_shard_range(first_shard, last_shard, manifest.virtual_shards);
-    NS_CHECK(manifest.per_example == 0 || store != nullptr,
-             "checkpoint '{}' holds {} multipliers per example but rank {} passed no multiplier store",
-             checkpoint_dir, manifest.per_example, comm.rank());
-    loaded_model = read_model<T>(dir, manifest);
-    if (manifest.per_example == 0) return;
-    const ShardRange rows = shard_span(manifest.examples, manifest.virtual_shards, first_shard, last_shard);
-    loaded_store = MultiplierStore(rows.begin, rows.size(), manifest.per_example);
-    for (Index v = first_shard; v < last_shard; ++v) read_shard(dir, manifest, v, loaded_store);
+  CheckpointPart<T> part;
+  throw_if_any_rank_failed(comm, error_of([&] {
+    part = read_checkpoint_part<T>(checkpoint_dir, expected, store, first_shard, last_shard, comm.rank());
   }));
-  model = std::move(loaded_model);
-  if (manifest.per_example > 0) *store = std::move(loaded_store);
-  return manifest;
+  return part.commit(model, store);
+}
+
+template <class T>
+std::optional<ResumePoint<T>> load_newest_usable_checkpoint(const std::string& run_dir, Communicator& comm,
+                                                            const CheckpointExpectation& expected,
+                                                            MultiplierStore* store, Index first_shard,
+                                                            Index last_shard) {
+  const std::vector<std::string> candidates = agreed_checkpoints(run_dir, comm);
+  std::string passed_over;
+  for (const std::string& dir : candidates) {
+    CheckpointPart<T> part;
+    // "Usable here" on every rank, agreed before anyone uses it or moves on: all ranks take the same branch.
+    const std::optional<RankFailure> failure = agree_on_failure(comm, error_of([&] {
+      part = read_checkpoint_part<T>(dir, expected, store, first_shard, last_shard, comm.rank());
+    }));
+    if (failure) {
+      passed_over += fmt::format("checkpoint {} is unusable ({}); ", dir, failure->message);
+      continue;
+    }
+    ResumePoint<T> point;
+    point.dir = dir;
+    point.manifest = part.commit(point.model, store);
+    point.passed_over = std::move(passed_over);
+    return point;
+  }
+  if (candidates.empty()) return std::nullopt;
+  NS_FAIL("resume: no usable checkpoint in {}/checkpoints: {}", run_dir, passed_over);
 }
 
 template void write_checkpoint<float>(const std::string&, Communicator&, CheckpointManifest, const ModelState<float>&,
@@ -482,5 +506,11 @@ template CheckpointManifest load_checkpoint<float>(const std::string&, Communica
                                                    ModelState<float>&, MultiplierStore*, Index, Index);
 template CheckpointManifest load_checkpoint<double>(const std::string&, Communicator&, const CheckpointExpectation&,
                                                     ModelState<double>&, MultiplierStore*, Index, Index);
+template std::optional<ResumePoint<float>> load_newest_usable_checkpoint<float>(const std::string&, Communicator&,
+                                                                                const CheckpointExpectation&,
+                                                                                MultiplierStore*, Index, Index);
+template std::optional<ResumePoint<double>> load_newest_usable_checkpoint<double>(const std::string&, Communicator&,
+                                                                                  const CheckpointExpectation&,
+                                                                                  MultiplierStore*, Index, Index);
 
 }  // namespace normscale

@@ -37,7 +37,7 @@ nlohmann::json summary(const MarginStats& stats, bool margins) {
 }  // namespace
 
 template <class T>
-nlohmann::json evaluate_instruments(TrainingEngine<T>& trainer, const Network<T>& network, Communicator& comm,
+nlohmann::json evaluate_instruments(TrainingEngine<T>& engine, const Network<T>& network, Communicator& comm,
                                     const Dataset& train, double rho) {
   nlohmann::json result;
   if (!train.is_classification() || rho <= 0 || !std::isfinite(rho)) return result;
@@ -51,9 +51,9 @@ nlohmann::json evaluate_instruments(TrainingEngine<T>& trainer, const Network<T>
   NeuralCollapseSums sums(classes, collapse ? dim : 1);
   // Pass 1: class sums; ranges as (max margin, max -margin, max magnitude) for one max-allreduce.
   double extremes[3] = {-std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(), 0.0};
-  trainer.forward_each_chunk(train, [&](std::span<const Index> rows, const Matrix<T>& f, const Matrix<T>& penultimate) {
+  engine.forward_each_chunk(train, [&](std::span<const Index> rows, const Matrix<T>& f, const Matrix<T>& features) {
     const auto labels = labels_of(train, rows);
-    if (collapse) sums.accumulate(penultimate, labels);
+    if (collapse) sums.accumulate(features, labels);
     for (double m : example_margins(f, labels, rho)) {
       extremes[0] = std::max(extremes[0], m);
       extremes[1] = std::max(extremes[1], -m);
@@ -72,10 +72,10 @@ nlohmann::json evaluate_instruments(TrainingEngine<T>& trainer, const Network<T>
   const ClassMeans means = have_means ? class_means(sums) : ClassMeans{};
   NearestMeanAgreement agreement;
   // Pass 2: histograms and the nearest-class-mean agreement (NC4).
-  trainer.forward_each_chunk(train, [&](std::span<const Index> rows, const Matrix<T>& f, const Matrix<T>& penultimate) {
+  engine.forward_each_chunk(train, [&](std::span<const Index> rows, const Matrix<T>& f, const Matrix<T>& features) {
     const auto labels = labels_of(train, rows);
     stats.accumulate(f, labels, rho);
-    if (have_means) agreement.accumulate(penultimate, f, means);
+    if (have_means) agreement.accumulate(features, f, means);
   });
   comm.allreduce_sum(std::span<double>(stats.summable()));
   stats.set_min_margin(low);
@@ -99,7 +99,7 @@ nlohmann::json evaluate_instruments(TrainingEngine<T>& trainer, const Network<T>
 
 template nlohmann::json evaluate_instruments<float>(TrainingEngine<float>&, const Network<float>&, Communicator&,
                                                     const Dataset&, double);
-template nlohmann::json evaluate_instruments<double>(TrainingEngine<double>&, const Network<double>&, Communicator&,
-                                                     const Dataset&, double);
+template nlohmann::json evaluate_instruments<double>(TrainingEngine<double>&, const Network<double>&,
+                                                     Communicator&, const Dataset&, double);
 
 }  // namespace normscale

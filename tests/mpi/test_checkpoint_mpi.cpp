@@ -1,9 +1,13 @@
 // Checkpoints across ranks: written at P ranks, read back at P and by one rank with every multiplier in
-// its global place; a damaged file on one rank fails the load on every rank instead of hanging.
+// its global place; a damaged file on one rank fails the load on every rank instead of hanging; a
+// resume passes over a checkpoint that one rank cannot read on every rank alike.
 #include "normscale/checkpoint/checkpoint.hpp"
+#include "normscale/comm/agreement.hpp"
 #include "normscale/comm/mpi_comm.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/train/sampler.hpp"
+#include "support/deadline.hpp"
+#include "support/error_text.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -67,10 +72,11 @@ class CheckpointMpiTest : public ::testing::Test {
     return store;
   }
 
-  ModelState<double> model() const {
+  // The model of step `step`: checkpoints of different steps hold different weights.
+  static ModelState<double> model(Index step = 0) {
     ModelState<double> state;
     for (Index i = 0; i < kParameters; ++i) {
-      state.parameters.push_back(0.5 * static_cast<double>(i) - 3.0);
+      state.parameters.push_back(0.5 * static_cast<double>(i) - 3.0 + static_cast<double>(step));
       state.velocity.push_back(1e-3 * static_cast<double>(i));
     }
     return state;
@@ -88,11 +94,46 @@ class CheckpointMpiTest : public ::testing::Test {
     return m;
   }
 
+  // The file of the first shard that `rank` owns in checkpoint `dir`.
+  fs::path shard_file_of(int rank, const std::string& dir) const {
+    return fs::path(dir) / fmt::format("shard_{:06d}.bin", rank * kShards / p_);
+  }
+
+  // Flips a byte near the end of `file` (inside the archive's data, so only the checksum notices).
+  static void corrupt(const fs::path& file) {
+    const auto offset = static_cast<std::streamoff>(fs::file_size(file) - 2);
+    std::fstream stream(file, std::ios::in | std::ios::out | std::ios::binary);
+    stream.seekg(offset);
+    const char byte = static_cast<char>(stream.get() ^ 0x5a);
+    stream.seekp(offset);
+    stream.put(byte);
+  }
+
+  // Rank 0's text on every rank.
+  std::string root_text(const std::string& text) {
+    std::string buffer(4096, '\0');
+    text.copy(buffer.data(), buffer.size() - 1);
+    comm_.broadcast(std::as_writable_bytes(std::span<char>(buffer.data(), buffer.size())), 0);
+    return buffer.c_str();
+  }
+
+  // True when every rank holds the same values, bit for bit.
+  bool same_everywhere(std::vector<double> values) {
+    std::vector<double> negated(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) negated[i] = -values[i];
+    const std::vector<double> mine = values;
+    comm_.allreduce_max(std::span<double>(values));
+    comm_.allreduce_max(std::span<double>(negated));
+    bool same = true;
+    for (std::size_t i = 0; i < values.size(); ++i) same = same && values[i] == mine[i] && -negated[i] == mine[i];
+    return same;
+  }
+
   static CheckpointExpectation expected() { return {kHash, kShards, kExamples, kPerExample, kParameters}; }
 
   std::string write(Index step) {
     const MultiplierStore store = owned_store();
-    write_checkpoint(run_dir_, comm_, manifest(step), model(), &store, first_, last_, 2);
+    write_checkpoint(run_dir_, comm_, manifest(step), model(step), &store, first_, last_, 2);
     const std::vector<std::string> listed = list_checkpoints(run_dir_);
     EXPECT_FALSE(listed.empty());
     return listed.empty() ? std::string() : listed.front();
@@ -123,8 +164,8 @@ TEST_F(CheckpointMpiTest, ReadsBackAtTheSameRankCount) {
   EXPECT_EQ(m.ranks, p_);
   EXPECT_EQ(m.step, 12);
   EXPECT_EQ(m.shard_checksums.size(), static_cast<std::size_t>(kShards));
-  EXPECT_EQ(loaded.parameters, model().parameters);
-  EXPECT_EQ(loaded.velocity, model().velocity);
+  EXPECT_EQ(loaded.parameters, model(12).parameters);
+  EXPECT_EQ(loaded.velocity, model(12).velocity);
   expect_multipliers(store, virtual_shard(kExamples, kShards, first_).begin,
                      virtual_shard(kExamples, kShards, last_ - 1).end);
 }
@@ -136,7 +177,7 @@ TEST_F(CheckpointMpiTest, ReadsBackOnOneRankWithEveryMultiplierInPlace) {
   MultiplierStore store;
   const CheckpointManifest m = load_checkpoint(dir, one_rank, expected(), loaded, &store, 0, kShards);
   EXPECT_EQ(m.ranks, p_);
-  EXPECT_EQ(loaded.parameters, model().parameters);
+  EXPECT_EQ(loaded.parameters, model(20).parameters);
   expect_multipliers(store, 0, kExamples);
 }
 
@@ -151,16 +192,8 @@ TEST_F(CheckpointMpiTest, KeepsTheNewestTwoAcrossRanks) {
 
 TEST_F(CheckpointMpiTest, CorruptShardOfRankOneFailsTheLoadOnEveryRank) {
   const std::string dir = write(30);
-  const Index rank_one_shard = kShards / p_;  // the first shard rank 1 owns
-  const fs::path shard = fs::path(dir) / fmt::format("shard_{:06d}.bin", rank_one_shard);
-  if (comm_.rank() == 1) {
-    const auto offset = static_cast<std::streamoff>(fs::file_size(shard) - 2);
-    std::fstream file(shard, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekg(offset);
-    const char byte = static_cast<char>(file.get() ^ 0x5a);
-    file.seekp(offset);
-    file.put(byte);
-  }
+  const fs::path shard = shard_file_of(1, dir);
+  if (comm_.rank() == 1) corrupt(shard);
   comm_.barrier();
   ModelState<double> loaded;
   MultiplierStore store;
@@ -190,6 +223,75 @@ TEST_F(CheckpointMpiTest, AWriteFailingOnOneRankFailsOnEveryRankAndPublishesNoth
   EXPECT_THAT(message, HasSubstr("rank 1's multiplier store"));
   comm_.barrier();
   EXPECT_TRUE(list_checkpoints(run_dir_).empty());
+}
+
+// The crash this guards against: one rank passed over a checkpoint it could not read and loaded an
+// older one while the others loaded the newest, and the ranks then met in collectives of different sizes.
+TEST_F(CheckpointMpiTest, ResumeFromAShardDamagedOnOneRankFallsBackTogether) {
+  const testing::Deadline deadline(std::chrono::seconds(60), "the resume");
+  write(10);
+  const std::string newest = write(20);
+  const int damaged_rank = p_ - 1;
+  const fs::path shard = shard_file_of(damaged_rank, newest);
+  if (comm_.rank() == damaged_rank) corrupt(shard);  // only the rank that owns it ever reads it
+  comm_.barrier();
+
+  MultiplierStore store;
+  const std::optional<ResumePoint<double>> point =
+      load_newest_usable_checkpoint<double>(run_dir_, comm_, expected(), &store, first_, last_);
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(fs::path(point->dir).filename(), "step_0000000010");
+  EXPECT_EQ(point->manifest.step, 10);
+  EXPECT_THAT(point->passed_over, HasSubstr(shard.string()));
+  EXPECT_THAT(point->passed_over, HasSubstr(fmt::format("reported by rank {}", damaged_rank)));
+  EXPECT_EQ(point->model.parameters, model(10).parameters);
+  EXPECT_TRUE(same_everywhere(point->model.parameters)) << "the ranks resumed with different weights";
+  EXPECT_TRUE(same_everywhere({static_cast<double>(point->manifest.step)}));
+  expect_multipliers(store, virtual_shard(kExamples, kShards, first_).begin,
+                     virtual_shard(kExamples, kShards, last_ - 1).end);
+}
+
+TEST_F(CheckpointMpiTest, ResumeWithEveryCheckpointDamagedOnOneRankEndsEveryRankWithOneMessage) {
+  const testing::Deadline deadline(std::chrono::seconds(60), "the resume");
+  const int damaged_rank = p_ - 1;
+  std::vector<fs::path> damaged;
+  for (Index step : {10, 20}) damaged.push_back(shard_file_of(damaged_rank, write(step)));
+  if (comm_.rank() == damaged_rank) {
+    for (const fs::path& shard : damaged) corrupt(shard);
+  }
+  comm_.barrier();
+
+  MultiplierStore store;
+  const std::string message = testing::error_of(
+      [&] { load_newest_usable_checkpoint<double>(run_dir_, comm_, expected(), &store, first_, last_); });
+  EXPECT_THAT(message, HasSubstr("resume: no usable checkpoint in " + run_dir_));
+  for (const fs::path& shard : damaged) EXPECT_THAT(message, HasSubstr(shard.string()));
+  EXPECT_THAT(message, HasSubstr(fmt::format("reported by rank {}", damaged_rank)));
+  EXPECT_EQ(message, root_text(message)) << "every rank ends with the same message";
+  std::vector<double> one{1.0};
+  comm_.allreduce_sum(std::span<double>(one));  // nobody was left behind in a collective
+  EXPECT_EQ(one[0], static_cast<double>(p_));
+}
+
+TEST_F(CheckpointMpiTest, RanksThatSeeDifferentCheckpointsAllStop) {
+  const testing::Deadline deadline(std::chrono::seconds(60), "the resume");
+  write(10);
+  write(20);
+  // The last rank looks at another run directory, as if its file system showed it something else.
+  const std::string elsewhere = run_dir_ + "/elsewhere";
+  const std::string dir = comm_.rank() == p_ - 1 ? elsewhere : run_dir_;
+  MultiplierStore store;
+  const std::string message = testing::error_of(
+      [&] { load_newest_usable_checkpoint<double>(dir, comm_, expected(), &store, first_, last_); });
+  EXPECT_THAT(message, HasSubstr("ranks disagree on the checkpoints in " + dir));
+  EXPECT_THAT(message, HasSubstr(comm_.rank() == p_ - 1 ? std::string("sees none")
+                                                        : std::string("sees [step_0000000020, step_0000000010]")));
+}
+
+TEST_F(CheckpointMpiTest, ResumeWithoutCheckpointsFindsNoneOnEveryRank) {
+  MultiplierStore store;
+  const auto point = load_newest_usable_checkpoint<double>(run_dir_, comm_, expected(), &store, first_, last_);
+  EXPECT_FALSE(point.has_value());
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "support/finite_difference.hpp"
 #include "support/hinge_rule.hpp"
 #include "support/random_data.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -96,8 +97,8 @@ TEST(Extending, HingeKnownValuesAndGradientCheck) {
 
 TEST(Extending, RegisteredObjectiveTrainsThroughTheRunOnACpuRank) {
   register_hinge();
-  const fs::path out = fs::temp_directory_path() / "normscale_extending_hinge";
-  fs::remove_all(out);
+  const testing::TempDir work("normscale_extending_", "hinge");
+  const fs::path out = work.path() / "run";
   TrainConfig config;
   for (const char* option : {"data.source=separable-2d", "data.validation=0", "data.preprocess=none",
                              "model.hidden=[]", "objective.regime=hinge", "optim.batch=full", "optim.lr=0.5",
@@ -113,7 +114,6 @@ TEST(Extending, RegisteredObjectiveTrainsThroughTheRunOnACpuRank) {
   EXPECT_EQ(last["step"].get<Index>(), 200);
   EXPECT_DOUBLE_EQ(last["train_error"].get<double>(), 0.0) << last.dump();
   EXPECT_LT(last["train_loss"].get<double>(), 0.05) << last.dump();
-  fs::remove_all(out);
 }
 
 TEST(Extending, RegisteredObjectiveRunsOnAGpuRankAsOnTheCpu) {

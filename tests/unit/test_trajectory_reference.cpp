@@ -4,6 +4,7 @@
 // the single-step refactoring wrote (generate.sh beside the cases), to 1e-6 relative.
 #include "normscale/data/npy.hpp"
 #include "support/run_command.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
@@ -61,8 +62,8 @@ TEST(TrajectoryReference, EveryCaseLandsOnTheReferenceWeights) {
   ASSERT_FALSE(common.empty());
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    const fs::path out = fs::temp_directory_path() / ("normscale_trajectory_" + c.name);
-    fs::remove_all(out);
+    const testing::TempDir work("normscale_trajectory_", c.name);
+    const fs::path out = work.path() / "run";
     const auto result = testing::run_normscale("train " + c.arguments + " " + common + " --out " + out.string());
     ASSERT_EQ(result.exit_code, 0) << result.output;
     Index files = 0;
@@ -76,7 +77,6 @@ TEST(TrajectoryReference, EveryCaseLandsOnTheReferenceWeights) {
       ++files;
     }
     EXPECT_GE(files, 3) << "reference files of " << c.name;
-    fs::remove_all(out);
   }
 }
 

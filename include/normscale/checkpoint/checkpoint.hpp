@@ -7,6 +7,7 @@
 #include "normscale/objective/multiplier_store.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -97,5 +98,29 @@ template <class T>
 CheckpointManifest load_checkpoint(const std::string& checkpoint_dir, Communicator& comm,
                                    const CheckpointExpectation& expected, ModelState<T>& model,
                                    MultiplierStore* store, Index first_shard, Index last_shard);
+
+// The checkpoint a resumed run continues from, loaded on every rank.
+template <class T>
+struct ResumePoint {
+  std::string dir;
+  CheckpointManifest manifest;
+  ModelState<T> model;
+  // Why newer checkpoints were passed over: "checkpoint DIR is unusable (WHY); " each, WHY naming the
+  // file and the rank that could not read it; empty when the newest was used.
+  std::string passed_over;
+};
+
+// Collective: loads the newest checkpoint under <run_dir>/checkpoints that every rank can load, as
+// load_checkpoint would (filling `store` with the rows of shards [first_shard, last_shard)); none when
+// there is no checkpoint at all. The ranks first agree on the candidates: a rank that cannot list
+// them, or sees other ones than the rest, ends every rank with an error saying what it sees. Then,
+// newest first, every rank reads its part of a candidate, the ranks agree whether it was usable on
+// every rank, and all use it or all move on to the next one together. Throws on every rank, naming
+// each candidate's failure, when none is usable.
+template <class T>
+std::optional<ResumePoint<T>> load_newest_usable_checkpoint(const std::string& run_dir, Communicator& comm,
+                                                            const CheckpointExpectation& expected,
+                                                            MultiplierStore* store, Index first_shard,
+                                                            Index last_shard);
 
 }  // namespace normscale

@@ -11,10 +11,12 @@
 
 namespace normscale {
 
-// Collective. `rho` is prod_l ||W_l||_F. Returns {"margins": {...}, "output_magnitude": {...},
-// "neural_collapse": {...}} (neural collapse needs a hidden layer and two classes present).
+// Collective. Reads the engine's forward passes and the host network's layer shapes and last weight
+// matrix (current after engine.sync_to_host()); `rho` is prod_l ||W_l||_F. Returns {"margins": {...},
+// "output_magnitude": {...}, "neural_collapse": {...}} (neural collapse needs a hidden layer and two
+// classes present).
 template <class T>
-nlohmann::json evaluate_instruments(TrainingEngine<T>& trainer, const Network<T>& network, Communicator& comm,
+nlohmann::json evaluate_instruments(TrainingEngine<T>& engine, const Network<T>& network, Communicator& comm,
                                     const Dataset& train, double rho);
 
 }  // namespace normscale

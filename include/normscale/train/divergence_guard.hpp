@@ -1,0 +1,39 @@
+// The divergence guard: a step whose mean loss is not finite or exceeds config.divergence_limit stops
+// the run with an error naming the step, the layer to blame and the last good evaluation, after a
+// "diverged" event in metrics.jsonl.
+#pragma once
+
+#include "normscale/train/evaluation_log.hpp"
+#include "normscale/train/training_callback.hpp"
+
+#include <optional>
+#include <string>
+
+namespace normscale {
+
+// True when the step's mean loss is not finite or |loss| > limit. Reads only the loss and example
+// count that the engine reduced over all ranks, so every rank decides alike at the same step.
+bool step_diverged(const StepStats& stats, double limit);
+
+template <class T>
+class DivergenceGuard final : public TrainingCallback<T> {
+ public:
+  // The event goes to `log` (rank 0's metrics.jsonl).
+  explicit DivergenceGuard(EvaluationLog<T>& log) : log_(log) {}
+
+  // Throws normscale::Error on every rank when step_diverged.
+  void step_taken(TrainingContext<T>& context, const StepReport& report) override;
+  void evaluated(TrainingContext<T>& context, const nlohmann::json& record) override;
+
+ private:
+  struct LastGood {
+    Index step;
+    double train_error;
+    std::string validation;
+  };
+
+  EvaluationLog<T>& log_;
+  std::optional<LastGood> last_good_;
+};
+
+}  // namespace normscale

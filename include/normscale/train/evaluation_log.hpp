@@ -1,0 +1,42 @@
+// The evaluation record and metrics.jsonl: at each evaluation the error and loss of every split, the
+// weight norms, Minnorm's Lagrangian and multipliers, and the step times since the last evaluation;
+// rank 0 writes the finished record (with every other callback's fields) as one line of the log.
+#pragma once
+
+#include "normscale/metrics/metrics_log.hpp"
+#include "normscale/metrics/weight_metrics.hpp"
+#include "normscale/train/training_callback.hpp"
+
+#include <chrono>
+#include <optional>
+
+namespace normscale {
+
+template <class T>
+class EvaluationLog final : public TrainingCallback<T> {
+ public:
+  // Rank 0 opens <out>/metrics.jsonl: a fresh run truncates it; a resumed run drops the records a
+  // killed run logged after the checkpoint it resumes from (they will be logged again) and appends.
+  void begin(TrainingContext<T>& context) override;
+  void step_taken(TrainingContext<T>& context, const StepReport& report) override;
+  void evaluate(TrainingContext<T>& context, nlohmann::json& record) override;
+  void evaluated(TrainingContext<T>& context, const nlohmann::json& record) override;
+
+  // Writes a record that is not an evaluation (an event) to the log; a no-op on ranks other than 0.
+  void write_event(const nlohmann::json& event);
+
+ private:
+  // Step times and bytes accumulated between two evaluations.
+  struct Interval {
+    Index steps = 0;
+    Index samples = 0;
+    double compute = 0, comm = 0, multiplier = 0, bytes = 0;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  };
+
+  std::optional<JsonlWriter> log_;
+  SpectralNormTracker spectral_;
+  Interval interval_;
+};
+
+}  // namespace normscale

@@ -1,0 +1,68 @@
+// Stops a diverging run with what went wrong, where, and what is still good.
+#include "normscale/train/divergence_guard.hpp"
+
+#include "normscale/core/error.hpp"
+
+#include <cmath>
+
+namespace normscale {
+
+namespace {
+
+// The layer to blame: the first with non-finite weights, else the one with the largest weight.
+template <class T>
+std::string describe_weights_at_divergence(const Network<T>& network) {
+  const std::string nonfinite = network.first_nonfinite_layer();
+  if (!nonfinite.empty()) return "first non-finite weights in " + nonfinite;
+  std::string layer;
+  double largest = -1.0;
+  for (const auto& w : network.weights()) {
+    const double m = static_cast<double>(w.matrix.cwiseAbs().maxCoeff());
+    if (m > largest) {
+      largest = m;
+      layer = w.name;
+    }
+  }
+  return fmt::format("weights still finite, the largest |w| = {:.3g} in {}", largest, layer);
+}
+
+}  // namespace
+
+bool step_diverged(const StepStats& stats, double limit) {
+  const double loss = stats.loss_sum / static_cast<double>(stats.examples);
+  return !std::isfinite(loss) || std::abs(loss) > limit;
+}
+
+template <class T>
+void DivergenceGuard<T>::step_taken(TrainingContext<T>& context, const StepReport& report) {
+  const TrainConfig& config = context.config;
+  if (!step_diverged(report.stats, config.divergence_limit)) return;
+  TrainingEngine<T>& engine = context.engine;
+  const double loss = report.stats.loss_sum / static_cast<double>(report.stats.examples);
+  engine.sync_to_host();
+  const std::string where = describe_weights_at_divergence(context.network);
+  const std::string last_good =
+      last_good_ ? fmt::format("step {} (train error {:.2f}%, validation error {})", last_good_->step,
+                               last_good_->train_error, last_good_->validation)
+                 : std::string("none");
+  log_.write_event({{"event", "diverged"}, {"step", engine.steps_done()}, {"epoch", engine.epochs_done()},
+                    {"loss", std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json(nullptr)}});
+  NS_FAIL("training diverged at step {} (epoch {:.2f}): mean loss {} over the minibatch (limit {} = {:g}); {}. "
+          "Last good evaluation: {}. Everything written to {} so far is intact. Hint: lower optim.lr or "
+          "objective.s, or raise objective.rho (the published paper-minnorm-sgd preset is known to diverge; "
+          "paper-minnorm-sgd-rho is its stable variant).",
+          engine.steps_done(), engine.epochs_done(), loss, "divergence_limit", config.divergence_limit, where,
+          last_good, config.out);
+}
+
+template <class T>
+void DivergenceGuard<T>::evaluated(TrainingContext<T>& /*context*/, const nlohmann::json& record) {
+  const std::string validation =
+      record.contains("validation_error") ? fmt::format("{:.2f}%", record["validation_error"].get<double>()) : "n/a";
+  last_good_ = LastGood{record["step"].get<Index>(), record["train_error"].get<double>(), validation};
+}
+
+template class DivergenceGuard<float>;
+template class DivergenceGuard<double>;
+
+}  // namespace normscale

@@ -1,0 +1,111 @@
+// The evaluation record's own fields and the metrics log it goes to.
+#include "normscale/train/evaluation_log.hpp"
+
+#include "normscale/core/atomic_file.hpp"
+#include "normscale/train/run_outputs.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace normscale {
+
+namespace {
+
+// Drops the evaluations a killed run logged after its last checkpoint, so they are not repeated.
+void trim_metrics_after(const std::string& path, Index step) {
+  std::ifstream in(path);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const auto record = nlohmann::json::parse(line, nullptr, false);
+    if (record.is_discarded() || record.value("step", Index{0}) > step) continue;
+    kept += line + "\n";
+  }
+  write_file_atomically(path, kept);
+}
+
+}  // namespace
+
+template <class T>
+void EvaluationLog<T>::begin(TrainingContext<T>& context) {
+  interval_ = Interval{};
+  if (!context.comm.is_root()) return;
+  const std::string path = (std::filesystem::path(context.config.out) / "metrics.jsonl").string();
+  if (context.resumed) trim_metrics_after(path, context.engine.steps_done());
+  log_.emplace(path, context.resumed ? JsonlWriter::Mode::kAppend : JsonlWriter::Mode::kTruncate);
+}
+
+template <class T>
+void EvaluationLog<T>::step_taken(TrainingContext<T>& /*context*/, const StepReport& report) {
+  const StepStats& s = report.stats;
+  ++interval_.steps;
+  interval_.samples += s.examples;
+  interval_.compute += s.compute_seconds;
+  interval_.comm += s.comm_seconds;
+  interval_.multiplier += s.multiplier_seconds;
+  interval_.bytes += s.bytes_reduced;
+}
+
+template <class T>
+void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& record) {
+  TrainingEngine<T>& engine = context.engine;
+  const EvalStats train = engine.evaluate(context.data.train);
+  record["train_error"] = train.error_percent();
+  record["train_loss"] = train.mean_loss();
+  for (const auto& [name, split] : {std::pair<const char*, const Dataset*>{"validation", &context.data.validation},
+                                    std::pair<const char*, const Dataset*>{"test", &context.data.test}}) {
+    if (split->rows == 0) continue;
+    const EvalStats e = engine.evaluate(*split);
+    record[std::string(name) + "_error"] = e.error_percent();
+    record[std::string(name) + "_loss"] = e.mean_loss();
+  }
+  const WeightMetrics norms = spectral_.evaluate(context.network.weights());
+  record["weight_norm"] = norms.weight_norm;
+  record["rho"] = norms.rho;
+  record["capacity_bound"] = norms.capacity_bound;
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : norms.layers) {
+    layers.push_back({{"name", l.name}, {"frobenius", l.frobenius}, {"spectral", l.spectral},
+                      {"stable_rank", l.stable_rank}});
+  }
+  record["layers"] = layers;
+  if (context.objective.multipliers() != nullptr) {
+    record["lagrangian"] = engine.lagrangian();
+    engine.sync_to_host();  // the multipliers after the flush the Lagrangian did
+    const AlphaStats a = global_alpha_stats(context.comm, *context.objective.multipliers(),
+                                            support_rule_for(context.data.train));
+    record["support_vectors"] = a.support;
+    record["support_fraction"] = a.support_fraction();
+    record["alpha_max"] = a.max_alpha;
+    record["alpha_mean"] = a.mean_alpha();
+    record["support_per_output"] = a.per_output_support;
+  }
+  const Interval& i = interval_;
+  if (i.steps == 0) return;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - i.start).count();
+  record["samples_per_s"] = seconds > 0 ? static_cast<double>(i.samples) / seconds : 0.0;
+  record["time_compute_s"] = i.compute;
+  record["time_comm_s"] = i.comm;
+  record["time_multiplier_s"] = i.multiplier;
+  record["bytes_reduced"] = i.bytes;
+  record["steps"] = i.steps;
+  record["step_time_comm_s"] = i.comm / static_cast<double>(i.steps);
+  record["step_time_compute_s"] = i.compute / static_cast<double>(i.steps);
+  record["step_time_multiplier_s"] = i.multiplier / static_cast<double>(i.steps);
+}
+
+template <class T>
+void EvaluationLog<T>::evaluated(TrainingContext<T>& /*context*/, const nlohmann::json& record) {
+  if (log_) log_->write(record);
+  interval_ = Interval{};
+}
+
+template <class T>
+void EvaluationLog<T>::write_event(const nlohmann::json& event) {
+  if (log_) log_->write(event);
+}
+
+template class EvaluationLog<float>;
+template class EvaluationLog<double>;
+
+}  // namespace normscale

@@ -1,0 +1,62 @@
+// Checkpoint manifests of this run, what a resumed run expects of one, and the two collectives.
+#include "normscale/train/run_checkpoints.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/train/config_io.hpp"
+
+#include <optional>
+
+namespace normscale {
+
+namespace {
+
+Index multipliers_per_example(const MultiplierStore* store) { return store != nullptr ? store->per_example() : 0; }
+
+}  // namespace
+
+template <class T>
+void RunCheckpoints<T>::resume(TrainingContext<T>& context) const {
+  const TrainConfig& config = context.config;
+  const CheckpointExpectation expected{trajectory_hash(config), config.virtual_shards,
+                                       context.data.train.global_rows(),
+                                       multipliers_per_example(context.objective.multipliers()),
+                                       context.network.parameter_count()};
+  const std::optional<ResumePoint<T>> point =
+      load_newest_usable_checkpoint<T>(config.out, context.comm, expected, context.objective.multipliers(),
+                                       shard_.first_shard(), shard_.last_shard());
+  NS_CHECK(point.has_value(),
+           "resume: no checkpoint in {}/checkpoints; run without --resume (or resume=false) to start afresh",
+           config.out);
+  context.network.parameters() = point->model.parameters;
+  context.engine.velocity() = point->model.velocity;
+  context.network.set_layer_state(point->model.layer_state);
+  context.engine.restore(point->manifest.step);
+  if (context.comm.is_root() && !point->passed_over.empty()) {
+    fmt::print(stderr, "normscale: warning: {}falling back to {}\n", point->passed_over, point->dir);
+  }
+}
+
+template <class T>
+void RunCheckpoints<T>::step_end(TrainingContext<T>& context, Index step) {
+  if (!cadence_.due(step)) return;
+  const TrainConfig& config = context.config;
+  TrainingEngine<T>& engine = context.engine;
+  engine.flush_multipliers();
+  engine.sync_to_host();
+  CheckpointManifest manifest;
+  manifest.config_hash = trajectory_hash(config);
+  manifest.seed = config.seed;
+  manifest.step = engine.steps_done();
+  manifest.epoch = engine.epochs_done();
+  manifest.virtual_shards = config.virtual_shards;
+  manifest.examples = context.data.train.global_rows();
+  manifest.per_example = multipliers_per_example(context.objective.multipliers());
+  const ModelState<T> model{context.network.parameters(), engine.velocity(), context.network.layer_state()};
+  write_checkpoint(config.out, context.comm, manifest, model, context.objective.multipliers(), shard_.first_shard(),
+                   shard_.last_shard(), static_cast<int>(config.keep_checkpoints));
+}
+
+template class RunCheckpoints<float>;
+template class RunCheckpoints<double>;
+
+}  // namespace normscale

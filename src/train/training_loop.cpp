@@ -1,0 +1,42 @@
+// The loop of `normscale train`: one place decides when the ranks step and evaluate (from the step
+// alone); everything else is a callback.
+#include "normscale/train/training_loop.hpp"
+
+#include <chrono>
+
+namespace normscale {
+
+template <class T>
+nlohmann::json TrainingLoop<T>::run() {
+  TrainingEngine<T>& engine = context_.engine;
+  for (auto* callback : callbacks_) callback->begin(context_);
+  nlohmann::json last_record;
+  if (!context_.resumed) last_record = evaluate();
+  while (engine.steps_done() < context_.total_steps) {
+    const auto start = std::chrono::steady_clock::now();
+    StepReport report;
+    report.stats = engine.step();
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report.step = engine.steps_done();
+    report.evaluation_follows = evaluation_.due(report.step);
+    for (auto* callback : callbacks_) callback->step_taken(context_, report);
+    if (report.evaluation_follows) last_record = evaluate();
+    for (auto* callback : callbacks_) callback->step_end(context_, report.step);
+  }
+  for (auto* callback : callbacks_) callback->end(context_);
+  return last_record;
+}
+
+template <class T>
+nlohmann::json TrainingLoop<T>::evaluate() {
+  context_.engine.sync_to_host();  // the callbacks read the host network
+  nlohmann::json record = {{"step", context_.engine.steps_done()}, {"epoch", context_.engine.epochs_done()}};
+  for (auto* callback : callbacks_) callback->evaluate(context_, record);
+  for (auto* callback : callbacks_) callback->evaluated(context_, record);
+  return record;
+}
+
+template class TrainingLoop<float>;
+template class TrainingLoop<double>;
+
+}  // namespace normscale
