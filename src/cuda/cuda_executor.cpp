@@ -72,6 +72,15 @@ double elapsed_seconds(const Event& start, const Event& end, bool recorded) {
 
 int select_device_for(Communicator& comm) { return select_cuda_device(comm, "device"); }
 
+// The value at `device` once the stream's work before it is done.
+template <class V>
+V read_back(const V* device, cudaStream_t stream) {
+  V value{};
+  NS_CUDA_CHECK(cudaMemcpyAsync(&value, device, sizeof(V), cudaMemcpyDeviceToHost, stream));
+  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return value;
+}
+
 class CudaExecutor final : public StepExecutor<float> {
  public:
   // Collective over `comm` (each rank picks its GPU, then the NCCL communicator is built).
@@ -311,12 +320,8 @@ LocalEvaluation CudaExecutor::evaluate(const Dataset& data) {
     const float* f = dnet_.forward(device_data.features.data() + begin * data.cols, n, Mode::kEval);
     dobj_->loss_and_errors(device_data, f, begin, n, d_scalars_.data() + 3, d_counts_.data());
   }
-  double loss = 0.0;
-  unsigned long long errors = 0;
-  NS_CUDA_CHECK(cudaMemcpyAsync(&loss, d_scalars_.data() + 3, sizeof(double), cudaMemcpyDeviceToHost, stream));
-  NS_CUDA_CHECK(cudaMemcpyAsync(&errors, d_counts_.data(), sizeof(errors), cudaMemcpyDeviceToHost, stream));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return {static_cast<double>(data.rows), static_cast<double>(errors), loss};
+  const double loss = read_back(d_scalars_.data() + 3, stream);
+  return {static_cast<double>(data.rows), static_cast<double>(read_back(d_counts_.data(), stream)), loss};
 }
 
 void CudaExecutor::forward_each_chunk(const Dataset& data, const ChunkVisitor<float>& visit) {
@@ -352,10 +357,7 @@ double CudaExecutor::lagrangian_data_sum() {
     const float* f = dnet_.forward(dtrain_.features.data() + begin * train_.cols, n, Mode::kEval);
     dobj_->lagrangian_data_sum(dtrain_, f, begin, n, d_scalars_.data() + 3);
   }
-  double sum = 0.0;
-  NS_CUDA_CHECK(cudaMemcpyAsync(&sum, d_scalars_.data() + 3, sizeof(double), cudaMemcpyDeviceToHost, stream));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return sum;
+  return read_back(d_scalars_.data() + 3, stream);
 }
 
 double CudaExecutor::squared_norm() {
@@ -363,20 +365,14 @@ double CudaExecutor::squared_norm() {
   NS_CUDA_CHECK(cudaMemsetAsync(d_scalars_.data() + 2, 0, sizeof(double), stream));
   kernels::squared_norm(dnet_.parameters(), dnet_.parameter_count(), d_scalars_.data() + 2, stream);
   NS_CUDA_CHECK_LAUNCH("squared_norm");
-  double sum = 0.0;
-  NS_CUDA_CHECK(cudaMemcpyAsync(&sum, d_scalars_.data() + 2, sizeof(double), cudaMemcpyDeviceToHost, stream));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return sum;
+  return read_back(d_scalars_.data() + 2, stream);
 }
 
 Index CudaExecutor::support_count() {
   cudaStream_t stream = context_.compute();
   NS_CUDA_CHECK(cudaMemsetAsync(d_counts_.data() + 1, 0, sizeof(unsigned long long), stream));
   dobj_->count_support(d_counts_.data() + 1);
-  unsigned long long local = 0;
-  NS_CUDA_CHECK(cudaMemcpyAsync(&local, d_counts_.data() + 1, sizeof(local), cudaMemcpyDeviceToHost, stream));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return static_cast<Index>(local);
+  return static_cast<Index>(read_back(d_counts_.data() + 1, stream));
 }
 
 void CudaExecutor::sync_to_host() {

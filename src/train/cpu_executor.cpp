@@ -1,18 +1,14 @@
 // The step's arithmetic on the CPU (see cpu_executor.hpp).
 #include "normscale/train/cpu_executor.hpp"
 
-#include <Eigen/Core>
+#include "normscale/core/stopwatch.hpp"
 
-#include <chrono>
+#include <Eigen/Core>
 
 namespace normscale {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 constexpr Index kEvalChunk = 4096;
 
 template <class T>
@@ -43,9 +39,9 @@ void CpuExecutor<T>::forward() {
 
 template <class T>
 void CpuExecutor<T>::update_multipliers() {
-  const auto start = Clock::now();
+  const Stopwatch time;
   objective_.update_multipliers(train_, rows_, *outputs_);
-  times_.multiplier += seconds_since(start);
+  times_.multiplier += time.seconds();
 }
 
 template <class T>
@@ -82,9 +78,9 @@ BackwardResult CpuExecutor<T>::backward_and_reduce(bool sample_noise) {
   }
   auto& grad = network_.gradient();
   if (sample_noise) local_grad_sq_ = squared_norm_of(grad);
-  const auto start = Clock::now();
+  const Stopwatch time;
   comm_.allreduce_sum(std::span<T>(grad.data(), grad.size()));
-  times_.comm += seconds_since(start);
+  times_.comm += time.seconds();
   result.bytes_reduced = static_cast<double>(grad.size() * sizeof(T));
   return result;
 }

@@ -3,21 +3,18 @@
 #include "normscale/train/trainer.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/core/stopwatch.hpp"
 #include "normscale/data/data_shard.hpp"
 #include "normscale/optim/optim_config.hpp"
 #include "normscale/optim/sgd.hpp"
 #include "normscale/train/cpu_executor.hpp"
 
-#include <chrono>
+#include <algorithm>
 
 namespace normscale {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 // Steps between two samples of the gradient noise scale (two extra squared norms and a scalar reduction).
 constexpr Index kNoiseScaleEvery = 8;
 
@@ -53,7 +50,7 @@ Trainer<T>::Trainer(const TrainerOptions& options, Communicator& comm, const Dat
 template <class T>
 StepStats Trainer<T>::step() {
   StepStats stats;
-  const auto start = Clock::now();
+  const Stopwatch step_time;
   // Full batch visits the same rows every step: load them once.
   if (!sampler_.full_batch() || !rows_loaded_) {
     std::vector<Index> rows = sampler_.batch(step_);
@@ -100,9 +97,9 @@ StepStats Trainer<T>::step() {
       scalars[1] = norms.local_sq / (norm * norm);
     }
   }
-  const auto comm_start = Clock::now();
+  const Stopwatch scalar_time;
   comm_.allreduce_sum(std::span<double>(scalars, 2));
-  const double scalar_seconds = seconds_since(comm_start);
+  const double scalar_seconds = scalar_time.seconds();
   if (sample_noise) {
     const double norm = scale * static_cast<double>(batch_);
     stats.small_batch = static_cast<double>(batch_) / comm_.size();
@@ -112,7 +109,7 @@ StepStats Trainer<T>::step() {
   const ExecutorTimes times = executor_->take_times();
   stats.comm_seconds = times.comm + scalar_seconds;
   stats.multiplier_seconds = times.multiplier;
-  stats.compute_seconds = std::max(0.0, seconds_since(start) - stats.comm_seconds - stats.multiplier_seconds);
+  stats.compute_seconds = std::max(0.0, step_time.seconds() - stats.comm_seconds - stats.multiplier_seconds);
   stats.bytes_reduced = backward.bytes_reduced + static_cast<double>(sizeof(scalars));
   stats.loss_sum = scalars[0];
   stats.examples = batch_;
