@@ -3,6 +3,7 @@
 #include "normscale/train/config_io.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/data/data_source_registry.hpp"
 #include "normscale/objective/objective_registry.hpp"
 #include "normscale/train/presets.hpp"
 
@@ -75,12 +76,10 @@ const std::vector<OptionDescriptor>& table() {
        "continue from the newest checkpoint in <out> (on any rank count dividing virtual_shards)",
        NS_FIELD(resume)},
 
-      {"data.source", T::kString,
-       {"fashion-mnist", "idx", "npy", "cifar10", "linear-chain", "two-point", "separable-2d",
-        "student-teacher", "sinusoid"},
-       "data set: built-in Fashion-MNIST, MNIST-format IDX files, npy files, CIFAR-10 binary "
-       "batches or a synthetic problem",
-       NS_FIELD(data.source)},
+      {"data.source", T::kString, {},
+       "data set, a registered source: built-in Fashion-MNIST, MNIST-format IDX files, npy files, "
+       "CIFAR-10 binary batches, a synthetic problem, or one an extension registered",
+       NS_FIELD(data.source), [] { return data_source_registry().names(); }},
       {"data.path", T::kString, {},
        "folder of the IDX / npy files, or of the CIFAR-10 .bin files (or the folder holding "
        "cifar-10-batches-bin); empty: the source's default",
