@@ -4,6 +4,7 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/data/data_source_registry.hpp"
+#include "normscale/model/model_registry.hpp"
 #include "normscale/objective/objective_registry.hpp"
 #include "normscale/train/presets.hpp"
 
@@ -118,10 +119,11 @@ const std::vector<OptionDescriptor>& table() {
       {"data.synthetic_seed", T::kUnsigned, {}, "seed of the synthetic data generator",
        NS_FIELD(data.synthetic_seed)},
 
-      {"model.type", T::kString, {"mlp", "convnet"},
-       "network: MLP (model.hidden) or the square-loss papers' ConvNet (3x3 convolutions with "
-       "model.channels, BN, ReLU, 2x2 max pooling, linear classifier; image data)",
-       NS_FIELD(model.type)},
+      {"model.type", T::kString, {},
+       "network, a registered architecture: MLP (model.hidden) or the square-loss papers' ConvNet "
+       "(3x3 convolutions with model.channels, BN, ReLU, 2x2 max pooling, linear classifier; image "
+       "data), or one an extension registered",
+       NS_FIELD(model.type), [] { return model_registry().names(); }},
       {"model.channels", T::kIntegerList, {}, "convnet: channels of the convolution layers (each >= 1)",
        NS_FIELD(model.channels)},
       {"model.batch_norm", T::kBoolean, {},
