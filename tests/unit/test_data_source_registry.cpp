@@ -41,17 +41,13 @@ DataSplits four_points(const DataConfig&) {
   return splits;
 }
 
-// Registered once per process: the registry is the process's.
+// Adds `entry` unless this process has it already: the registry is the process's.
+void register_once(DataSourceEntry entry) {
+  if (data_source_registry().find(entry.name) == nullptr) data_source_registry().add(std::move(entry));
+}
+
 void register_four_points() {
-  static const bool once = [] {
-    DataSourceEntry e;
-    e.name = "test-four-points";
-    e.description = "four separable points (test)";
-    e.generate = four_points;
-    data_source_registry().add(std::move(e));
-    return true;
-  }();
-  (void)once;
+  register_once({"test-four-points", "four separable points (test)", {}, four_points});
 }
 
 // A file source held in memory: row r has features {r, 0.5} and label r % 2; it records which rows were read.
@@ -88,21 +84,15 @@ FilePair counting_pair(const std::string& name, Index rows) {
 }
 
 void register_counting_files() {
-  static const bool once = [] {
-    DataSourceEntry e;
-    e.name = "test-counting-files";
-    e.description = "20 training and 6 test rows held in memory (test)";
-    e.open_files = [](const DataConfig&) {
-      SourceFiles files;
-      files.train = counting_pair("counting-train", 20);
-      files.test = counting_pair("counting-test", 6);
-      files.reconcile = [](DataSplits&) {};
-      return files;
-    };
-    data_source_registry().add(std::move(e));
-    return true;
-  }();
-  (void)once;
+  register_once({"test-counting-files", "20 training and 6 test rows held in memory (test)",
+                 [](const DataConfig&) {
+                   SourceFiles files;
+                   files.train = counting_pair("counting-train", 20);
+                   files.test = counting_pair("counting-test", 6);
+                   files.reconcile = [](DataSplits&) {};
+                   return files;
+                 },
+                 {}});
 }
 
 TEST(DataSourceRegistry, ListsTheBuiltinsInOrderAndTheirKind) {
