@@ -5,6 +5,7 @@
 #include "cuda/check.hpp"
 #include "cuda/kernels.hpp"
 #include "normscale/model/batch_norm.hpp"
+#include "normscale/model/dense.hpp"
 
 #include <algorithm>
 
@@ -27,14 +28,14 @@ DeviceNetwork::DeviceNetwork(const Network<float>& host, CudaContext& context)
   max_width_ = input_width_;
   for (std::size_t i = 0; i < host.layer_count(); ++i) {
     const Layer<float>& layer = host.layer(i);
-    const std::string kind = layer.kind();
-    if (kind == "dense" || kind == "dense-nobias") {
+    // By the layer's class (dense, batch norm, relu), not its kind() text; any other layer is named in the error.
+    if (dynamic_cast<const Dense<float>*>(&layer) != nullptr) {
       const auto w = layer.weight();
       DeviceDense dense;
       dense.inputs = w->cols();
       dense.outputs = w->rows();
       dense.offset = offset;
-      dense.bias = kind == "dense";
+      dense.bias = layer.bias().has_value();
       NS_CHECK(dense.inputs == width, "layer {} expects {} inputs but receives {}", i + 1, dense.inputs, width);
       layers_.push_back(dense);
       width = dense.outputs;
@@ -58,7 +59,7 @@ DeviceNetwork::DeviceNetwork(const Network<float>& host, CudaContext& context)
       dense.bn_momentum = bn->options().momentum;
       dense.bn_state = state_size_;
       state_size_ += 2 * dense.outputs;
-    } else if (kind == "relu") {
+    } else if (dynamic_cast<const Relu<float>*>(&layer) != nullptr) {
       NS_CHECK(!layers_.empty() && !layers_.back().relu,
                "device = \"cuda\": a ReLU must follow a dense layer or its batch norm (layer {} of the network)",
                i + 1);
@@ -67,7 +68,7 @@ DeviceNetwork::DeviceNetwork(const Network<float>& host, CudaContext& context)
       NS_FAIL("device = \"cuda\" supports the MLP (dense layers, relu or identity activation, bias, "
               "model.batch_norm); layer {} is '{}' (model.weight_norm / model.type = convnet are not on the GPU "
               "yet); use device = \"cpu\" for this model",
-              i + 1, kind);
+              i + 1, layer.kind());
     }
     offset += layer.parameter_count();
   }

@@ -3,6 +3,8 @@
 #include "normscale/train/config_io.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/data/data_source_registry.hpp"
+#include "normscale/model/model_registry.hpp"
 #include "normscale/objective/objective_registry.hpp"
 #include "normscale/train/presets.hpp"
 
@@ -75,12 +77,10 @@ const std::vector<OptionDescriptor>& table() {
        "continue from the newest checkpoint in <out> (on any rank count dividing virtual_shards)",
        NS_FIELD(resume)},
 
-      {"data.source", T::kString,
-       {"fashion-mnist", "idx", "npy", "cifar10", "linear-chain", "two-point", "separable-2d",
-        "student-teacher", "sinusoid"},
-       "data set: built-in Fashion-MNIST, MNIST-format IDX files, npy files, CIFAR-10 binary "
-       "batches or a synthetic problem",
-       NS_FIELD(data.source)},
+      {"data.source", T::kString, {},
+       "data set, a registered source: built-in Fashion-MNIST, MNIST-format IDX files, npy files, "
+       "CIFAR-10 binary batches, a synthetic problem, or one an extension registered",
+       NS_FIELD(data.source), [] { return data_source_registry().names(); }},
       {"data.path", T::kString, {},
        "folder of the IDX / npy files, or of the CIFAR-10 .bin files (or the folder holding "
        "cifar-10-batches-bin); empty: the source's default",
@@ -119,10 +119,11 @@ const std::vector<OptionDescriptor>& table() {
       {"data.synthetic_seed", T::kUnsigned, {}, "seed of the synthetic data generator",
        NS_FIELD(data.synthetic_seed)},
 
-      {"model.type", T::kString, {"mlp", "convnet"},
-       "network: MLP (model.hidden) or the square-loss papers' ConvNet (3x3 convolutions with "
-       "model.channels, BN, ReLU, 2x2 max pooling, linear classifier; image data)",
-       NS_FIELD(model.type)},
+      {"model.type", T::kString, {},
+       "network, a registered architecture: MLP (model.hidden) or the square-loss papers' ConvNet "
+       "(3x3 convolutions with model.channels, BN, ReLU, 2x2 max pooling, linear classifier; image "
+       "data), or one an extension registered",
+       NS_FIELD(model.type), [] { return model_registry().names(); }},
       {"model.channels", T::kIntegerList, {}, "convnet: channels of the convolution layers (each >= 1)",
        NS_FIELD(model.channels)},
       {"model.batch_norm", T::kBoolean, {},

@@ -8,8 +8,9 @@
 namespace normscale {
 
 struct DataConfig {
-  // "fashion-mnist" (built-in default), "idx" (MNIST-format files), "npy", "cifar10" (CIFAR-10 binary
-  // batches), or a synthetic problem: "linear-chain", "two-point", "separable-2d", "student-teacher", "sinusoid".
+  // A registered source (data_source_registry.hpp): "fashion-mnist" (built-in default), "idx" (MNIST-format
+  // files), "npy", "cifar10" (CIFAR-10 binary batches), or a synthetic problem: "linear-chain", "two-point",
+  // "separable-2d", "student-teacher", "sinusoid".
   std::string source = "fashion-mnist";
   std::string path;                 // folder of the IDX / npy / CIFAR-10 files (empty: the source's default)
   std::string train_features;       // file names inside `path` (empty: the source's defaults)

@@ -10,13 +10,15 @@
 
 namespace normscale {
 
-// Loads data.source ("fashion-mnist", "idx", "npy", "cifar10" or a synthetic problem), keeps the class subset
-// data.classes if given (examples of classes[j] relabelled j, num_classes = classes.size(); select_classes in
-// class_subset.hpp), then for file sources carves data.validation rows from train (seed data.split_seed), applies
-// data.train_limit and data.test_limit (first N rows), and preprocesses (data.preprocess). All of these act on
-// the subset: its rows are numbered 0, 1, ... in file order before the split. Synthetic problems are
-// generated at the paper's scale with their own test sets: they get no validation split and no
-// "scale01" (meant for raw pixel bytes); the other preprocessing modes apply to them as configured.
+// Loads data.source (a registered source, data_source_registry.hpp: "fashion-mnist", "idx", "npy", "cifar10", a
+// synthetic problem, or one an extension added), keeps the class subset data.classes if given (examples of
+// classes[j] relabelled j, num_classes = classes.size(); select_classes in class_subset.hpp), then for file
+// sources carves data.validation rows from train (seed data.split_seed), applies data.train_limit and
+// data.test_limit (first N rows), and preprocesses (data.preprocess). All of these act on the subset: its rows
+// are numbered 0, 1, ... in file order before the split. Synthetic (generated) problems are generated at the
+// paper's scale with their own test sets: they get no validation split and no "scale01" (meant for raw pixel
+// bytes); the other preprocessing modes apply to them as configured. An unknown source is an error listing the
+// registered ones.
 // Throws if the training set ends up empty. The one-process path: load_data(config, DataShard{}), then
 // finish_loading with this set's own statistics.
 DataSplits load_data(const DataConfig& config);
@@ -43,8 +45,8 @@ DataSplits load_data(const DataConfig& config, const DataShard& shard);
 // for "scale01" on synthetic sources).
 void finish_loading(DataSplits& splits, const DataConfig& config, const PreprocessStats& global);
 
-// True for the generated problems ("linear-chain", "two-point", "separable-2d", "student-teacher",
-// "sinusoid").
+// True for a registered generated source ("linear-chain", "two-point", "separable-2d", "student-teacher",
+// "sinusoid", or one an extension added); false for file sources and unknown names.
 bool is_synthetic_source(const std::string& source);
 
 }  // namespace normscale

@@ -8,7 +8,7 @@
 namespace normscale {
 
 struct ModelConfig {
-  std::string type = "mlp";         // "mlp" or "convnet" (the square-loss papers' ConvNet, image data)
+  std::string type = "mlp";         // a registered architecture (model_registry.hpp): "mlp" or "convnet"
   std::vector<std::int64_t> hidden = {800, 800};  // hidden widths; empty = linear model
   std::vector<std::int64_t> channels = {32, 64, 128};  // convnet: channels of the 3x3 convolutions
   bool batch_norm = false;          // batch norm after each hidden layer / convolution

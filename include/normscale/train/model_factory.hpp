@@ -1,5 +1,5 @@
-// The network a configuration asks for: the plain MLP, the MLP with batch / weight norm, or the
-// square-loss papers' ConvNet; sync-bn gets its sums over ranks from the communicator.
+// The network a configuration asks for: the registered architecture of model.type (model_registry.hpp)
+// for the training set's input shape; sync-bn gets its sums over ranks from the communicator.
 #pragma once
 
 #include "normscale/comm/communicator.hpp"
