@@ -7,9 +7,6 @@
 #include "normscale/objective/minnorm.hpp"
 #include "normscale/objective/square.hpp"
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
 namespace normscale {
 
 namespace {
@@ -61,37 +58,13 @@ void add_builtins(ObjectiveRegistry& registry) {
 
 }  // namespace
 
-void ObjectiveRegistry::add(ObjectiveEntry entry) {
-  NS_CHECK(find(entry.name) == nullptr, "objective '{}' is registered twice", entry.name);
-  NS_CHECK(entry.make_float && entry.make_double, "objective '{}' is registered without its makers", entry.name);
-  entries_.push_back(std::move(entry));
-}
-
-const ObjectiveEntry* ObjectiveRegistry::find(const std::string& name) const {
-  for (const ObjectiveEntry& entry : entries_) {
-    if (entry.name == name) return &entry;
-  }
-  return nullptr;
-}
-
-const ObjectiveEntry& ObjectiveRegistry::get(const std::string& name) const {
-  const ObjectiveEntry* entry = find(name);
-  NS_CHECK(entry != nullptr, "objective.regime: expected one of {}, got '{}'", fmt::join(names(), ", "), name);
-  return *entry;
-}
-
-std::vector<std::string> ObjectiveRegistry::names() const {
-  std::vector<std::string> names;
-  for (const ObjectiveEntry& entry : entries_) names.push_back(entry.name);
-  return names;
-}
-
 ObjectiveRegistry& objective_registry() {
-  static ObjectiveRegistry registry = [] {
-    ObjectiveRegistry r;
-    add_builtins(r);
-    return r;
-  }();
+  static ObjectiveRegistry registry(
+      "objective.regime", "registered objective",
+      [](const ObjectiveEntry& entry) {
+        NS_CHECK(entry.make_float && entry.make_double, "objective '{}' is registered without its makers", entry.name);
+      },
+      add_builtins);
   return registry;
 }
 

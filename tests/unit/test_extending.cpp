@@ -8,19 +8,18 @@
 #include "normscale/objective/example_objective.hpp"
 #include "normscale/objective/objective_registry.hpp"
 #include "normscale/train/config_io.hpp"
-#include "normscale/train/run.hpp"
 #include "normscale/train/trainer.hpp"
 
 #include "support/finite_difference.hpp"
 #include "support/hinge_rule.hpp"
 #include "support/random_data.hpp"
 #include "support/temp_dir.hpp"
+#include "support/train_in_process.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <numeric>
 
 #ifdef NORMSCALE_HAVE_CUDA
@@ -106,11 +105,7 @@ TEST(Extending, RegisteredObjectiveTrainsThroughTheRunOnACpuRank) {
     apply_override(config, option);
   }
   config.out = out.string();
-  LocalComm comm;
-  run_training(config, comm);
-  std::ifstream metrics(out / "metrics.jsonl");
-  nlohmann::json last;
-  for (std::string line; std::getline(metrics, line);) last = nlohmann::json::parse(line);
+  const nlohmann::json last = testing::train_in_process(config);
   EXPECT_EQ(last["step"].get<Index>(), 200);
   EXPECT_DOUBLE_EQ(last["train_error"].get<double>(), 0.0) << last.dump();
   EXPECT_LT(last["train_loss"].get<double>(), 0.05) << last.dump();

@@ -4,9 +4,9 @@
 // from here, and a GPU rank finds the device implementation by the objective's rule (rule_type()).
 #pragma once
 
+#include "normscale/core/registry.hpp"
 #include "normscale/objective/objective.hpp"
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -48,18 +48,8 @@ ObjectiveEntry objective_entry(std::string name, std::string description, Make m
   return entry;
 }
 
-class ObjectiveRegistry {
- public:
-  // Throws normscale::Error when the name is taken.
-  void add(ObjectiveEntry entry);
-  // The entry of `name`, or an error naming objective.regime and the registered names.
-  const ObjectiveEntry& get(const std::string& name) const;
-  const ObjectiveEntry* find(const std::string& name) const;
-  std::vector<std::string> names() const;
-
- private:
-  std::deque<ObjectiveEntry> entries_;  // a deque: entries never move once added
-};
+// Unique names in registration order, the built-ins first; errors name objective.regime and the names.
+using ObjectiveRegistry = Registry<ObjectiveEntry>;
 
 // The process's registry, holding the built-in objectives from its first use on.
 ObjectiveRegistry& objective_registry();
