@@ -7,7 +7,9 @@
 
 namespace normscale {
 
-NcclComm::NcclComm(Communicator& bootstrap) : rank_(bootstrap.rank()), size_(bootstrap.size()) {
+NcclComm::NcclComm(Communicator& bootstrap)
+    : rank_(bootstrap.rank()), size_(bootstrap.size()), local_rank_(bootstrap.local_rank()),
+      local_size_(bootstrap.local_size()) {
   ncclUniqueId id;
   std::memset(&id, 0, sizeof(id));
   if (bootstrap.is_root()) NS_NCCL_CHECK(ncclGetUniqueId(&id));
@@ -33,7 +35,8 @@ void NcclComm::release() noexcept {
 }
 
 NcclComm::NcclComm(NcclComm&& other) noexcept
-    : comm_(other.comm_), stream_(other.stream_), rank_(other.rank_), size_(other.size_) {
+    : comm_(other.comm_), stream_(other.stream_), rank_(other.rank_), size_(other.size_),
+      local_rank_(other.local_rank_), local_size_(other.local_size_) {
   other.comm_ = nullptr;
   other.stream_ = nullptr;
 }
@@ -45,6 +48,8 @@ NcclComm& NcclComm::operator=(NcclComm&& other) noexcept {
     stream_ = other.stream_;
     rank_ = other.rank_;
     size_ = other.size_;
+    local_rank_ = other.local_rank_;
+    local_size_ = other.local_size_;
     other.comm_ = nullptr;
     other.stream_ = nullptr;
   }

@@ -29,6 +29,8 @@ class NcclComm final : public Communicator {
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
+  int local_size() const override { return local_size_; }
   std::string backend() const override { return "nccl"; }
 
   // Blocking (they return when the result is in device memory); spans are device memory.
@@ -51,6 +53,8 @@ class NcclComm final : public Communicator {
   CUstream_st* stream_ = nullptr;  // for the blocking collectives
   int rank_ = 0;
   int size_ = 1;
+  int local_rank_ = 0;
+  int local_size_ = 1;
 };
 
 }  // namespace normscale
