@@ -1,5 +1,6 @@
-// The one surface through which ranks talk: sums, broadcasts, barriers, and where the rank sits on its
-// node. Objectives and layers never see it; the Trainer decides what to reduce.
+// The host surface through which ranks talk: sums, broadcasts, barriers on host memory (every span is
+// host memory), plus where the rank sits on its node. Objectives and layers never see it; the Trainer
+// decides what to reduce. GPU buffers go over a DeviceCommunicator (device_communicator.hpp) instead.
 #pragma once
 
 #include <cstddef>
