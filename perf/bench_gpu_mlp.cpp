@@ -6,10 +6,9 @@
 // one GPU per rank, for p > 1). Each benchmark checks its
 // result: the step's loss against the CPU Trainer's first step, GEMM entries against a host dot
 // product, the allreduce sum against its expected value.
-#include "normscale/comm/mpi_comm.hpp"
+#include "normscale/comm/communicator_factory.hpp"
 #include "normscale/cuda/cuda_trainer.hpp"
 #include "normscale/cuda/device.hpp"
-#include "normscale/cuda/nccl_comm.hpp"
 #include "normscale/objective/cross_entropy.hpp"
 #include "normscale/model/architectures.hpp"
 #include "normscale/objective/minnorm.hpp"
@@ -235,7 +234,7 @@ void BM_NcclAllreduceGradient(benchmark::State& state) {
     state.SkipWithError("NCCL needs one GPU per rank on this node");
     return;
   }
-  const std::unique_ptr<DeviceCommunicator> device_comm = std::make_unique<NcclComm>(comm);
+  const std::unique_ptr<DeviceCommunicator> device_comm = make_device_communicator(comm);
   const std::vector<std::size_t> layers = {784 * 800 + 800, 800 * 800 + 800, 800 * 10 + 10};
   const std::size_t count = layers[0] + layers[1] + layers[2];
   std::vector<float> ones(count, 1.0f);
@@ -293,15 +292,15 @@ int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   benchmark::Initialize(&argc, argv);
   {
-    normscale::MpiComm world(MPI_COMM_WORLD);
-    normscale::g_world = &world;
+    const std::unique_ptr<normscale::Communicator> world = normscale::make_host_communicator();
+    normscale::g_world = world.get();
     std::string why;
     if (normscale::cuda_device_count(&why) > 0) {
-      normscale::select_cuda_device(world, "device");  // local rank mod device count
+      normscale::select_cuda_device(*world, "device");  // local rank mod device count
     } else {
       normscale::g_no_device = why.empty() ? "none found" : why;
     }
-    if (world.rank() == 0) {
+    if (world->is_root()) {
       benchmark::RunSpecifiedBenchmarks();
     } else {
       normscale::SilentReporter silent;

@@ -2,17 +2,17 @@
 // One host synchronisation per step (in backward_and_reduce: the loss sum and the count of rows kept
 // come back together); everything else stays on the device. Batch norm runs in training mode in the
 // step's forward passes and in eval mode for evaluations and the Lagrangian; under sync-bn its sums go
-// over the same device communicator (NCCL) and stream as the gradient
+// over the same device communicator (from make_device_communicator: NCCL) and stream as the gradient
 // buckets, so every rank issues them in one order. One rank needs no device communicator at all.
 #include "normscale/cuda/cuda_trainer.hpp"
 
 #include "cuda/check.hpp"
 #include "cuda/kernels.hpp"
+#include "normscale/comm/communicator_factory.hpp"
 #include "normscale/cuda/device.hpp"
 #include "normscale/cuda/device_dataset.hpp"
 #include "normscale/cuda/device_network.hpp"
 #include "normscale/cuda/device_objective.hpp"
-#include "normscale/cuda/nccl_comm.hpp"
 #include "normscale/model/network.hpp"
 #include "normscale/objective/objective.hpp"
 #include "normscale/optim/optim_config.hpp"
@@ -144,7 +144,7 @@ CudaExecutor::CudaExecutor(const TrainerOptions& options, const CudaEngineOption
   NS_CHECK(train.rows * std::max<Index>(train.cols, 1) < (Index{1} << 31) && train.rows < (Index{1} << 31),
            "device = \"cuda\": this rank's training shard ({} x {}) is too large for 32-bit row indices; use more ranks",
            train.rows, train.cols);
-  if (comm.size() > 1) device_comm_ = std::make_unique<NcclComm>(comm);
+  if (comm.size() > 1) device_comm_ = make_device_communicator(comm);
   dtrain_.upload(train);
   const Index batch = options.batch == kFullBatch ? train.rows : options.batch;
   const Index local_batch = std::min(batch, train.rows);

@@ -1,7 +1,9 @@
-// NcclComm on one rank, the DeviceCommunicator of a CUDA build: asynchronous sums of device buffers on a caller's stream, alone and grouped, its refusals (host memory, an unmatched
+// NcclComm on one rank, the DeviceCommunicator the factory gives a CUDA build: asynchronous sums of
+// device buffers on a caller's stream, alone and grouped, its refusals (host memory, an unmatched
 // end_group, a moved-from object) and ownership on move. Two ranks: mpi/.
 #include "gpu_support.hpp"
 
+#include "normscale/comm/communicator_factory.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/cuda/nccl_comm.hpp"
 
@@ -17,14 +19,15 @@ using gpu_testing::to_device;
 using gpu_testing::to_host;
 using ::testing::HasSubstr;
 
-TEST(GpuNccl, TakesItsRanksFromTheHostCommunicator) {
+TEST(GpuNccl, TheFactoryGivesNcclWithTheHostCommunicatorsRanks) {
   NS_REQUIRE_CUDA_DEVICE();
   LocalComm host;
-  NcclComm device(host);
-  EXPECT_EQ(device.backend(), "nccl");
-  EXPECT_EQ(device.rank(), 0);
-  EXPECT_EQ(device.size(), 1);
-  EXPECT_EQ(device.local_rank(), 0);
+  const std::unique_ptr<DeviceCommunicator> device = make_device_communicator(host);
+  EXPECT_EQ(device->backend(), "nccl");
+  EXPECT_EQ(device->rank(), 0);
+  EXPECT_EQ(device->size(), 1);
+  EXPECT_EQ(device->local_rank(), 0);
+  EXPECT_NE(dynamic_cast<NcclComm*>(device.get()), nullptr);
 }
 
 TEST(GpuNccl, OneRankSumsLeaveDeviceBuffersUnchangedAloneAndGrouped) {

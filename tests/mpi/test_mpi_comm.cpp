@@ -1,6 +1,8 @@
 // MpiComm against closed-form answers at any rank count: sums, maxima, broadcasts, agreement checks,
-// and the node-local rank against an independent count of the ranks that share this host's name.
+// the node-local rank against an independent count of the ranks that share this host's name, and the
+// factory's host communicator under mpiexec.
 #include "normscale/comm/agreement.hpp"
+#include "normscale/comm/communicator_factory.hpp"
 #include "normscale/comm/mpi_check.hpp"
 #include "normscale/comm/mpi_comm.hpp"
 #include "normscale/core/error.hpp"
@@ -208,6 +210,20 @@ TEST(MpiComm, IsMovableAndTheMovedFromObjectRefusesWork) {
   std::vector<double> one{1.0};
   third.allreduce_sum(std::span<double>(one));
   EXPECT_EQ(one[0], static_cast<double>(third.size()));
+}
+
+// Under mpiexec the factory's host communicator is MPI over the whole world; local would leave each
+// rank training alone, so asking for it is an error on every rank.
+TEST(CommunicatorFactory, UnderMpiTheHostCommunicatorIsMpiOverTheWorld) {
+  const std::unique_ptr<Communicator> comm = make_host_communicator();
+  MpiComm reference;
+  EXPECT_EQ(comm->backend(), "mpi");
+  EXPECT_EQ(comm->rank(), reference.rank());
+  EXPECT_EQ(comm->size(), reference.size());
+  EXPECT_EQ(comm->local_rank(), reference.local_rank());
+  EXPECT_EQ(comm->local_size(), reference.local_size());
+  EXPECT_THAT(error_message([] { make_host_communicator("local"); }),
+              HasSubstr(fmt::format("one of {} MPI ranks", reference.size())));
 }
 
 // MpiComm's duplicate returns errors instead of aborting, so NS_MPI_CHECK can report them. A negative

@@ -1,6 +1,7 @@
 // The host surface through which ranks talk: sums, broadcasts, barriers on host memory (every span is
 // host memory), plus where the rank sits on its node. Objectives and layers never see it; the Trainer
-// decides what to reduce. GPU buffers go over a DeviceCommunicator (device_communicator.hpp) instead.
+// decides what to reduce. GPU buffers go over a DeviceCommunicator (device_communicator.hpp) instead;
+// communicator_factory.hpp chooses both.
 #pragma once
 
 #include <cstddef>

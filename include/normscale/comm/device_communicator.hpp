@@ -1,8 +1,8 @@
 // The device surface through which GPU ranks sum buffers that live in GPU memory: every pointer it takes
 // is device memory of the rank's current GPU, and every reduce is enqueued on the caller's stream and
 // returns at once, so gradient buckets are summed while the backward pass goes on. Host memory (per-step
-// scalars, agreement checks, the bootstrap) goes over the host Communicator. Host-only header: the
-// stream type is forward-declared, no CUDA header is needed.
+// scalars, agreement checks, the bootstrap) goes over the host Communicator; communicator_factory.hpp
+// chooses both. Host-only header: the stream type is forward-declared, no CUDA header is needed.
 #pragma once
 
 #include <cstddef>

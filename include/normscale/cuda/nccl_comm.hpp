@@ -1,7 +1,8 @@
 // NcclComm: the DeviceCommunicator over NCCL. One NCCL communicator per object, created collectively
 // over a host Communicator that carries the NCCL unique id (MPI_Bcast for an MpiComm) and says which rank
 // is which on its node, destroyed with it; movable, not copyable. Reduces go on the caller's stream;
-// begin_group/end_group are ncclGroupStart/ncclGroupEnd. Built only with the CUDA backend.
+// begin_group/end_group are ncclGroupStart/ncclGroupEnd. Built only with the CUDA backend; code outside
+// the backend gets one from make_device_communicator (communicator_factory.hpp).
 #pragma once
 
 #include "normscale/comm/communicator.hpp"

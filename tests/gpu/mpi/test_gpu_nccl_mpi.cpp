@@ -5,9 +5,9 @@
 // on the same ranks). Skipped, saying why, with fewer GPUs than ranks.
 #include "../gpu_support.hpp"
 
+#include "normscale/comm/communicator_factory.hpp"
 #include "normscale/comm/mpi_comm.hpp"
 #include "normscale/cuda/cuda_trainer.hpp"
-#include "normscale/cuda/nccl_comm.hpp"
 #include "normscale/data/data_shard.hpp"
 #include "normscale/model/architectures.hpp"
 #include "normscale/objective/cross_entropy.hpp"
@@ -41,7 +41,7 @@ using gpu_testing::to_host;
 TEST(GpuNcclMpi, AsyncAndGroupedBucketSumsAcrossRanks) {
   MpiComm comm(MPI_COMM_WORLD);
   NS_REQUIRE_ONE_GPU_PER_RANK(comm);
-  const std::unique_ptr<DeviceCommunicator> device = std::make_unique<NcclComm>(comm);
+  const std::unique_ptr<DeviceCommunicator> device = make_device_communicator(comm);
   ASSERT_EQ(device->backend(), "nccl");
   ASSERT_EQ(device->size(), comm.size());
   EXPECT_EQ(device->rank(), comm.rank());
