@@ -69,8 +69,9 @@ std::string_view choose_backend(std::string_view context, std::string_view what,
     NS_FAIL("{}no {} can be used here ({})", context, what, fmt::join(refusals, "; "));
   }
   const auto known = std::find(order.begin(), order.end(), requested);
-  NS_CHECK(known != order.end(), "{}{} \"{}\" is unknown; expected one of auto, {} (auto: the first usable, in that order)",
-           context, what, requested, fmt::join(order, ", "));
+  NS_CHECK(known != order.end(),
+           "{}{} \"{}\" is unknown; expected one of auto, {} (auto: the first usable, in that order)", context,
+           what, requested, fmt::join(order, ", "));
   const std::string why = refusal(*known);
   NS_CHECK(why.empty(), "{}{} \"{}\" cannot be used: {}", context, what, requested, why);
   return *known;

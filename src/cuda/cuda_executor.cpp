@@ -245,7 +245,8 @@ BackwardResult CudaExecutor::backward_and_reduce(bool sample_noise) {
       NS_CUDA_CHECK(cudaEventRecord(layer_ready_[i]->get(), stream));
       NS_CUDA_CHECK(cudaStreamWaitEvent(context_.communication(), layer_ready_[i]->get(), 0));
       if (i + 1 == layers.size()) NS_CUDA_CHECK(cudaEventRecord(comm_begin_.get(), context_.communication()));
-      device_comm_->allreduce_sum_async(bucket, static_cast<std::size_t>(l.parameter_count()), context_.communication());
+      device_comm_->allreduce_sum_async(bucket, static_cast<std::size_t>(l.parameter_count()),
+                                        context_.communication());
     };
   }
   dnet_.backward(d_output_grad_.data(), n, ready, compact ? d_index_.data() : nullptr, active);

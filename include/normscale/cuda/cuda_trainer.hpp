@@ -2,8 +2,8 @@
 // momentum, activations, the shard's examples and the objective's multipliers live in this rank's GPU
 // memory; the host samples the step's rows (the same MinibatchSampler) and uploads their indices; the
 // gradient is reduced over the device communicator (NCCL) bucket by bucket while the backward pass goes
-// on; the per-step scalars go over the run's host Communicator (MPI). The host Network and MultiplierStore are touched only by
-// sync_to_host / load_from_host.
+// on; the per-step scalars go over the run's host Communicator (MPI). The host Network and
+// MultiplierStore are touched only by sync_to_host / load_from_host.
 #pragma once
 
 #include "normscale/comm/communicator.hpp"
