@@ -1,14 +1,14 @@
 // GPU throughput of the paper's 784-800-800-10 MLP on one rank's GPU: training steps (SGD and Minnorm
 // exact) in samples/s at batch 128, 1024 and the 60000-example full batch; the square-bn-wd batch-norm
 // MLP's steps at batch 128 and 1024; cuBLAS SGEMM GFLOP/s on the
-// layer shapes (fp32 and TF32); and the NCCL allreduce of the 5.1 MB gradient buffer (bus bandwidth
-// 2(p-1)/p * bytes / time; run under mpirun, one GPU per rank, for p > 1). Each benchmark checks its
+// layer shapes (fp32 and TF32); and the device communicator's (NCCL) allreduce of the 5.1 MB gradient
+// buffer, whole or as three grouped buckets (bus bandwidth 2(p-1)/p * bytes / time; run under mpirun,
+// one GPU per rank, for p > 1). Each benchmark checks its
 // result: the step's loss against the CPU Trainer's first step, GEMM entries against a host dot
 // product, the allreduce sum against its expected value.
-#include "normscale/comm/mpi_comm.hpp"
+#include "normscale/comm/communicator_factory.hpp"
 #include "normscale/cuda/cuda_trainer.hpp"
 #include "normscale/cuda/device.hpp"
-#include "normscale/cuda/nccl_comm.hpp"
 #include "normscale/objective/cross_entropy.hpp"
 #include "normscale/model/architectures.hpp"
 #include "normscale/objective/minnorm.hpp"
@@ -220,8 +220,10 @@ BENCHMARK(BM_CublasSgemm)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 
-// In-place NCCL sum of the MLP's gradient buffer (1,276,810 floats = 5.1 MB). A fixed iteration
-// count keeps every rank in step.
+// In-place sum of the MLP's gradient buffer (1,276,810 floats = 5.1 MB) over the device communicator
+// (NCCL), enqueued on a stream and waited for: range(0) = 1 reduces it whole, 3 as the three layers'
+// buckets in one grouped launch (as the trainer's buckets could go). A fixed iteration count keeps
+// every rank in step.
 void BM_NcclAllreduceGradient(benchmark::State& state) {
   if (!gpu_ready(state)) return;
   Communicator& comm = world();
@@ -232,28 +234,49 @@ void BM_NcclAllreduceGradient(benchmark::State& state) {
     state.SkipWithError("NCCL needs one GPU per rank on this node");
     return;
   }
-  NcclComm nccl(comm);
-  const std::size_t count = 784 * 800 + 800 + 800 * 800 + 800 + 800 * 10 + 10;
+  const std::unique_ptr<DeviceCommunicator> device_comm = make_device_communicator(comm);
+  const std::vector<std::size_t> layers = {784 * 800 + 800, 800 * 800 + 800, 800 * 10 + 10};
+  const std::size_t count = layers[0] + layers[1] + layers[2];
   std::vector<float> ones(count, 1.0f);
   DeviceBuffer<float> buffer;
   buffer.upload(ones);
-  nccl.allreduce_sum(std::span<float>(buffer.data(), count));
+  cudaStream_t stream = nullptr;
+  cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+  const auto reduce = [&] {
+    if (state.range(0) == 1) {
+      device_comm->allreduce_sum_async(buffer.data(), count, stream);
+    } else {
+      device_comm->begin_group();
+      std::size_t offset = 0;
+      for (const std::size_t bucket : layers) {
+        device_comm->allreduce_sum_async(buffer.data() + offset, bucket, stream);
+        offset += bucket;
+      }
+      device_comm->end_group();
+    }
+    cudaStreamSynchronize(stream);
+  };
+  reduce();
   std::vector<float> check(count);
   buffer.download(check);
-  if (check.front() != static_cast<float>(comm.size()) || check.back() != static_cast<float>(comm.size())) {
+  const auto p = static_cast<float>(comm.size());
+  if (check.front() != p || check[layers[0]] != p || check.back() != p) {
+    cudaStreamDestroy(stream);
     state.SkipWithError("allreduce result differs from the rank count");
     return;
   }
-  for (auto _ : state) nccl.allreduce_sum(std::span<float>(buffer.data(), count));
+  for (auto _ : state) reduce();
+  cudaStreamDestroy(stream);
   const double bytes = static_cast<double>(count * sizeof(float));
-  const double p = comm.size();
+  const double ranks = comm.size();
   state.counters["bytes"] = bytes;
   state.counters["algbw_GB_per_s"] =
       benchmark::Counter(bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
   state.counters["busbw_GB_per_s"] = benchmark::Counter(
-      2.0 * (p - 1.0) / p * bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+      2.0 * (ranks - 1.0) / ranks * bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_NcclAllreduceGradient)->Iterations(200)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_NcclAllreduceGradient)->ArgName("buckets")->Arg(1)->Arg(3)->Iterations(200)->UseRealTime()->Unit(
+    benchmark::kMicrosecond);
 
 // Ranks other than 0 run the same benchmarks silently.
 class SilentReporter : public benchmark::BenchmarkReporter {
@@ -269,15 +292,15 @@ int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   benchmark::Initialize(&argc, argv);
   {
-    normscale::MpiComm world(MPI_COMM_WORLD);
-    normscale::g_world = &world;
+    const std::unique_ptr<normscale::Communicator> world = normscale::make_host_communicator();
+    normscale::g_world = world.get();
     std::string why;
     if (normscale::cuda_device_count(&why) > 0) {
-      normscale::select_cuda_device(world, "device");  // local rank mod device count
+      normscale::select_cuda_device(*world, "device");  // local rank mod device count
     } else {
       normscale::g_no_device = why.empty() ? "none found" : why;
     }
-    if (world.rank() == 0) {
+    if (world->is_root()) {
       benchmark::RunSpecifiedBenchmarks();
     } else {
       normscale::SilentReporter silent;

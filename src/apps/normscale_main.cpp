@@ -1,8 +1,7 @@
 // The normscale command line: parses the subcommand, builds and validates the config on every rank,
 // runs it. The only place that catches normscale::Error.
 #include "normscale/cli/inspect.hpp"
-#include "normscale/comm/communicator.hpp"
-#include "normscale/comm/mpi_comm.hpp"
+#include "normscale/comm/communicator_factory.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/study/report.hpp"
 #include "normscale/study/study_runner.hpp"
@@ -32,11 +31,6 @@
 namespace {
 
 constexpr int kErrorExitCode = 2;
-
-// Every rank of MPI_COMM_WORLD trains together; a single process (no mpirun) is a world of one.
-std::unique_ptr<normscale::Communicator> make_communicator() {
-  return std::make_unique<normscale::MpiComm>(MPI_COMM_WORLD);
-}
 
 bool mpi_initialized() {
   int initialized = 0;
@@ -195,7 +189,8 @@ int run_cli(int argc, char** argv) {
   normscale::TrainConfig config = normscale::resolve_config(sources);
   config.resume = config.resume || resume;
   normscale::validate(config);
-  const std::unique_ptr<normscale::Communicator> comm = make_communicator();
+  // Every rank of MPI_COMM_WORLD trains together; a single process (no mpirun) is a world of one.
+  const std::unique_ptr<normscale::Communicator> comm = normscale::make_host_communicator();
   normscale::run_training(config, *comm);
   return 0;
 }

@@ -35,12 +35,22 @@ MpiComm::MpiComm(MPI_Comm parent) {
   NS_MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   NS_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   NS_MPI_CHECK(MPI_Comm_size(comm_, &size_));
+  // The ranks that share this node's memory: a rank's index among them picks its GPU.
+  MPI_Comm node = MPI_COMM_NULL;
+  NS_MPI_CHECK(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
+  NS_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
+  NS_MPI_CHECK(MPI_Comm_size(node, &local_size_));
+  NS_MPI_CHECK(MPI_Comm_free(&node));
 }
 
 MpiComm::~MpiComm() { release(); }
 
 MpiComm::MpiComm(MpiComm&& other) noexcept
-    : comm_(std::exchange(other.comm_, MPI_COMM_NULL)), rank_(other.rank_), size_(other.size_) {}
+    : comm_(std::exchange(other.comm_, MPI_COMM_NULL)),
+      rank_(other.rank_),
+      size_(other.size_),
+      local_rank_(other.local_rank_),
+      local_size_(other.local_size_) {}
 
 MpiComm& MpiComm::operator=(MpiComm&& other) noexcept {
   if (this != &other) {
@@ -48,6 +58,8 @@ MpiComm& MpiComm::operator=(MpiComm&& other) noexcept {
     comm_ = std::exchange(other.comm_, MPI_COMM_NULL);
     rank_ = other.rank_;
     size_ = other.size_;
+    local_rank_ = other.local_rank_;
+    local_size_ = other.local_size_;
   }
   return *this;
 }

@@ -2,17 +2,17 @@
 // One host synchronisation per step (in backward_and_reduce: the loss sum and the count of rows kept
 // come back together); everything else stays on the device. Batch norm runs in training mode in the
 // step's forward passes and in eval mode for evaluations and the Lagrangian; under sync-bn its sums go
-// over the same NCCL communicator and stream as the gradient buckets, so every rank issues them in one
-// order.
+// over the same device communicator (from make_device_communicator: NCCL) and stream as the gradient
+// buckets, so every rank issues them in one order. One rank needs no device communicator at all.
 #include "normscale/cuda/cuda_trainer.hpp"
 
 #include "cuda/check.hpp"
 #include "cuda/kernels.hpp"
+#include "normscale/comm/communicator_factory.hpp"
 #include "normscale/cuda/device.hpp"
 #include "normscale/cuda/device_dataset.hpp"
 #include "normscale/cuda/device_network.hpp"
 #include "normscale/cuda/device_objective.hpp"
-#include "normscale/cuda/nccl_comm.hpp"
 #include "normscale/model/network.hpp"
 #include "normscale/objective/objective.hpp"
 #include "normscale/optim/optim_config.hpp"
@@ -83,7 +83,7 @@ V read_back(const V* device, cudaStream_t stream) {
 
 class CudaExecutor final : public StepExecutor<float> {
  public:
-  // Collective over `comm` (each rank picks its GPU, then the NCCL communicator is built).
+  // Collective over `comm` (each rank picks its GPU, then the device communicator is built).
   CudaExecutor(const TrainerOptions& options, const CudaEngineOptions& cuda, Communicator& comm, const Dataset& train,
                Network<float>& network, Objective<float>& objective);
   ~CudaExecutor() override;
@@ -119,7 +119,7 @@ class CudaExecutor final : public StepExecutor<float> {
   CudaContext context_;
   DeviceNetwork dnet_;
   std::unique_ptr<DeviceObjective> dobj_;
-  std::unique_ptr<NcclComm> nccl_;
+  std::unique_ptr<DeviceCommunicator> device_comm_;  // null on one rank
   DeviceDataset dtrain_;
   std::map<const Dataset*, std::unique_ptr<DeviceDataset>> eval_sets_;
 
@@ -153,7 +153,7 @@ CudaExecutor::CudaExecutor(const TrainerOptions& options, const CudaEngineOption
   NS_CHECK(train.rows * std::max<Index>(train.cols, 1) < (Index{1} << 31) && train.rows < (Index{1} << 31),
            "device = \"cuda\": this rank's training shard ({} x {}) is too large for 32-bit row indices; use more ranks",
            train.rows, train.cols);
-  if (comm.size() > 1) nccl_ = std::make_unique<NcclComm>(comm);
+  if (comm.size() > 1) device_comm_ = make_device_communicator(comm);
   dtrain_.upload(train);
   const Index batch = options.batch == kFullBatch ? train.rows : options.batch;
   const Index local_batch = std::min(batch, train.rows);
@@ -169,15 +169,15 @@ CudaExecutor::CudaExecutor(const TrainerOptions& options, const CudaEngineOption
   d_counts_.resize(2);
   if (options.momentum != 0.0) d_velocity_.resize(static_cast<std::size_t>(network.parameter_count()));
   for (std::size_t i = 0; i < dnet_.layers().size(); ++i) layer_ready_.push_back(std::make_unique<Event>());
-  if (nccl_) {
+  if (device_comm_) {
     // Sync-bn: the statistics are summed on the communication stream, behind any gradient bucket
-    // already queued there (one NCCL communicator, one stream, the same order on every rank).
+    // already queued there (one device communicator, one stream, the same order on every rank).
     dnet_.set_statistics_reducer([this](double* values, std::size_t count) {
       cudaStream_t compute = context_.compute();
       cudaStream_t communication = context_.communication();
       NS_CUDA_CHECK(cudaEventRecord(statistics_ready_.get(), compute));
       NS_CUDA_CHECK(cudaStreamWaitEvent(communication, statistics_ready_.get(), 0));
-      nccl_->allreduce_sum_async(values, count, communication);
+      device_comm_->allreduce_sum_async(values, count, communication);
       NS_CUDA_CHECK(cudaEventRecord(statistics_reduced_.get(), communication));
       NS_CUDA_CHECK(cudaStreamWaitEvent(compute, statistics_reduced_.get(), 0));
     });
@@ -241,12 +241,12 @@ BackwardResult CudaExecutor::backward_and_reduce(bool sample_noise) {
   const bool compact = skip_ && active < n;
   result.backward_rows = active;
 
-  // Backward; with several ranks each layer's gradient goes to NCCL as soon as it is final.
+  // Backward; with several ranks each layer's gradient is reduced as soon as it is final.
   float* grad = dnet_.gradient();
   const Index parameters = dnet_.parameter_count();
   const auto& layers = dnet_.layers();
   std::function<void(std::size_t)> ready;
-  if (nccl_) {
+  if (device_comm_) {
     ready = [&](std::size_t i) {
       const DeviceDense& l = layers[i];
       float* bucket = grad + l.offset;
@@ -254,11 +254,12 @@ BackwardResult CudaExecutor::backward_and_reduce(bool sample_noise) {
       NS_CUDA_CHECK(cudaEventRecord(layer_ready_[i]->get(), stream));
       NS_CUDA_CHECK(cudaStreamWaitEvent(context_.communication(), layer_ready_[i]->get(), 0));
       if (i + 1 == layers.size()) NS_CUDA_CHECK(cudaEventRecord(comm_begin_.get(), context_.communication()));
-      nccl_->allreduce_sum_async(bucket, static_cast<std::size_t>(l.parameter_count()), context_.communication());
+      device_comm_->allreduce_sum_async(bucket, static_cast<std::size_t>(l.parameter_count()),
+                                        context_.communication());
     };
   }
   dnet_.backward(d_output_grad_.data(), n, ready, compact ? d_index_.data() : nullptr, active);
-  if (nccl_) {
+  if (device_comm_) {
     NS_CUDA_CHECK(cudaEventRecord(comm_end_.get(), context_.communication()));
     NS_CUDA_CHECK(cudaEventRecord(comm_done_.get(), context_.communication()));
     NS_CUDA_CHECK(cudaStreamWaitEvent(stream, comm_done_.get(), 0));

@@ -2,7 +2,6 @@
 #include "normscale/cuda/device.hpp"
 
 #include "cuda/check.hpp"
-#include "normscale/comm/mpi_comm.hpp"
 
 #include <unistd.h>
 
@@ -38,26 +37,13 @@ int cuda_device_count(std::string* why) {
   return count;
 }
 
-int node_local_rank(Communicator& comm) {
-  auto* mpi = dynamic_cast<MpiComm*>(&comm);
-  if (mpi == nullptr || comm.size() == 1) return 0;
-  MPI_Comm node = MPI_COMM_NULL;
-  int rank = 0;
-  if (MPI_Comm_split_type(mpi->native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node) != MPI_SUCCESS) {
-    NS_FAIL("MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) failed while choosing this rank's GPU");
-  }
-  MPI_Comm_rank(node, &rank);
-  MPI_Comm_free(&node);
-  return rank;
-}
-
 int select_cuda_device(Communicator& comm, const char* option) {
   std::string why;
   const int count = cuda_device_count(&why);
   NS_CHECK(count > 0,
            "{} = \"cuda\": rank {} on {} has no usable CUDA device ({}); run on a GPU node or use {} = \"cpu\"",
            option, comm.rank(), cuda_detail::host_name(), why, option);
-  const int device = node_local_rank(comm) % count;
+  const int device = comm.local_rank() % count;
   NS_CUDA_CHECK(cudaSetDevice(device));
   return device;
 }

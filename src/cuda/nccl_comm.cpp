@@ -1,4 +1,5 @@
-// NcclComm: NCCL collectives on device memory; the unique id travels over the bootstrap communicator.
+// NcclComm: NCCL sums of device buffers on the caller's stream; the unique id travels over the host
+// bootstrap communicator, which also gives the rank its place on the node.
 #include "normscale/cuda/nccl_comm.hpp"
 
 #include "cuda/check.hpp"
@@ -7,12 +8,46 @@
 
 namespace normscale {
 
-NcclComm::NcclComm(Communicator& bootstrap) : rank_(bootstrap.rank()), size_(bootstrap.size()) {
+namespace {
+
+template <class T>
+constexpr ncclDataType_t nccl_type();
+template <>
+constexpr ncclDataType_t nccl_type<float>() {
+  return ncclFloat;
+}
+template <>
+constexpr ncclDataType_t nccl_type<double>() {
+  return ncclDouble;
+}
+
+const char* memory_type_name(cudaMemoryType type) {
+  switch (type) {
+    case cudaMemoryTypeHost: return "page-locked host memory";
+    case cudaMemoryTypeDevice: return "device memory";
+    case cudaMemoryTypeManaged: return "managed memory";
+    default: return "host memory unknown to CUDA";
+  }
+}
+
+// The front door: a host pointer handed to NCCL faults on the device, far from the call that passed it.
+void check_device_memory(const void* values, std::size_t count) {
+  cudaPointerAttributes attributes{};
+  NS_CUDA_CHECK(cudaPointerGetAttributes(&attributes, values));
+  NS_CHECK(attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged,
+           "NcclComm::allreduce_sum_async: the {} values at {} are in {}, not in GPU memory; a DeviceCommunicator "
+           "sums device buffers (host buffers go over the host Communicator)",
+           count, fmt::ptr(values), memory_type_name(attributes.type));
+}
+
+}  // namespace
+
+NcclComm::NcclComm(Communicator& bootstrap)
+    : rank_(bootstrap.rank()), size_(bootstrap.size()), local_rank_(bootstrap.local_rank()) {
   ncclUniqueId id;
   std::memset(&id, 0, sizeof(id));
   if (bootstrap.is_root()) NS_NCCL_CHECK(ncclGetUniqueId(&id));
   bootstrap.broadcast(std::span<std::byte>(reinterpret_cast<std::byte*>(&id), sizeof(id)), 0);
-  NS_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   ncclComm_t comm = nullptr;
   NS_NCCL_CHECK(ncclCommInitRank(&comm, size_, id, rank_));
   comm_ = comm;
@@ -20,33 +55,34 @@ NcclComm::NcclComm(Communicator& bootstrap) : rank_(bootstrap.rank()), size_(boo
 
 NcclComm::~NcclComm() { release(); }
 
+// A group left open (an exception between begin_group and end_group) would swallow this thread's later
+// NCCL calls into it: close it before the communicator goes.
 void NcclComm::release() noexcept {
+  for (; open_groups_ > 0; --open_groups_) ncclGroupEnd();
   if (comm_ != nullptr) {
     ncclCommFinalize(comm_);
     ncclCommDestroy(comm_);
     comm_ = nullptr;
   }
-  if (stream_ != nullptr) {
-    cudaStreamDestroy(stream_);
-    stream_ = nullptr;
-  }
 }
 
 NcclComm::NcclComm(NcclComm&& other) noexcept
-    : comm_(other.comm_), stream_(other.stream_), rank_(other.rank_), size_(other.size_) {
+    : comm_(other.comm_), rank_(other.rank_), size_(other.size_), local_rank_(other.local_rank_),
+      open_groups_(other.open_groups_) {
   other.comm_ = nullptr;
-  other.stream_ = nullptr;
+  other.open_groups_ = 0;
 }
 
 NcclComm& NcclComm::operator=(NcclComm&& other) noexcept {
   if (this != &other) {
     release();
     comm_ = other.comm_;
-    stream_ = other.stream_;
     rank_ = other.rank_;
     size_ = other.size_;
+    local_rank_ = other.local_rank_;
+    open_groups_ = other.open_groups_;
     other.comm_ = nullptr;
-    other.stream_ = nullptr;
+    other.open_groups_ = 0;
   }
   return *this;
 }
@@ -56,55 +92,32 @@ ncclComm* NcclComm::usable(const char* operation) const {
   return comm_;
 }
 
-void NcclComm::allreduce_sum(std::span<float> device_values) {
-  if (device_values.empty()) return;
-  NS_NCCL_CHECK(ncclAllReduce(device_values.data(), device_values.data(), device_values.size(), ncclFloat, ncclSum,
-                              usable("allreduce_sum"), stream_));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream_));
-}
-
-void NcclComm::allreduce_sum(std::span<double> device_values) {
-  if (device_values.empty()) return;
-  NS_NCCL_CHECK(ncclAllReduce(device_values.data(), device_values.data(), device_values.size(), ncclDouble,
-                              ncclSum, usable("allreduce_sum"), stream_));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream_));
-}
-
-void NcclComm::allreduce_max(std::span<double> device_values) {
-  if (device_values.empty()) return;
-  NS_NCCL_CHECK(ncclAllReduce(device_values.data(), device_values.data(), device_values.size(), ncclDouble,
-                              ncclMax, usable("allreduce_max"), stream_));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream_));
-}
-
-void NcclComm::broadcast(std::span<std::byte> device_bytes, int root) {
-  if (device_bytes.empty()) return;
-  NS_CHECK(root >= 0 && root < size_, "NcclComm::broadcast: root {} is not a rank of {}", root, size_);
-  NS_NCCL_CHECK(ncclBroadcast(device_bytes.data(), device_bytes.data(), device_bytes.size(), ncclUint8, root,
-                              usable("broadcast"), stream_));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream_));
-}
-
-void NcclComm::barrier() {
-  // A one-element allreduce: returns on every rank only once all have joined.
-  float* token = nullptr;
-  NS_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&token), sizeof(float), stream_));
-  NS_CUDA_CHECK(cudaMemsetAsync(token, 0, sizeof(float), stream_));
-  NS_NCCL_CHECK(ncclAllReduce(token, token, 1, ncclFloat, ncclSum, usable("barrier"), stream_));
-  NS_CUDA_CHECK(cudaFreeAsync(token, stream_));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+template <class T>
+void NcclComm::enqueue_sum(T* device_values, std::size_t count, CUstream_st* stream) {
+  ncclComm* comm = usable("allreduce_sum_async");
+  if (count == 0) return;
+  check_device_memory(device_values, count);
+  NS_NCCL_CHECK(ncclAllReduce(device_values, device_values, count, nccl_type<T>(), ncclSum, comm, stream));
 }
 
 void NcclComm::allreduce_sum_async(float* device_values, std::size_t count, CUstream_st* stream) {
-  if (count == 0) return;
-  NS_NCCL_CHECK(ncclAllReduce(device_values, device_values, count, ncclFloat, ncclSum, usable("allreduce_sum_async"),
-                              stream));
+  enqueue_sum(device_values, count, stream);
 }
 
 void NcclComm::allreduce_sum_async(double* device_values, std::size_t count, CUstream_st* stream) {
-  if (count == 0) return;
-  NS_NCCL_CHECK(ncclAllReduce(device_values, device_values, count, ncclDouble, ncclSum,
-                              usable("allreduce_sum_async"), stream));
+  enqueue_sum(device_values, count, stream);
+}
+
+void NcclComm::begin_group() {
+  usable("begin_group");
+  NS_NCCL_CHECK(ncclGroupStart());
+  ++open_groups_;
+}
+
+void NcclComm::end_group() {
+  NS_CHECK(open_groups_ > 0, "NcclComm::end_group without a matching begin_group");
+  --open_groups_;
+  NS_NCCL_CHECK(ncclGroupEnd());
 }
 
 }  // namespace normscale

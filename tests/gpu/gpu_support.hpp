@@ -1,5 +1,5 @@
 // Shared helpers of the GPU tests: skip (visibly) where no CUDA device is present, move host data to
-// and from the device, and compare against the CPU path with a relative tolerance.
+// and from the device, own a stream, and compare against the CPU path with a relative tolerance.
 #pragma once
 
 #include "normscale/core/error.hpp"
@@ -29,6 +29,20 @@ inline Communicator* local_comm() {
   static LocalComm comm;
   return &comm;
 }
+
+// A non-blocking stream of the test's own, as the trainer's communication stream is.
+class Stream {
+ public:
+  Stream() { EXPECT_EQ(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), cudaSuccess); }
+  ~Stream() { cudaStreamDestroy(stream_); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  cudaStream_t get() const { return stream_; }
+  void synchronize() const { ASSERT_EQ(cudaStreamSynchronize(stream_), cudaSuccess); }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
 
 template <class T>
 DeviceBuffer<T> to_device(const std::vector<T>& host) {

@@ -1,5 +1,8 @@
-// MpiComm against closed-form answers at any rank count: sums, maxima, broadcasts, agreement checks.
+// MpiComm against closed-form answers at any rank count: sums, maxima, broadcasts, agreement checks,
+// the node-local rank against an independent count of the ranks that share this host's name, and the
+// factory's host communicator under mpiexec.
 #include "normscale/comm/agreement.hpp"
+#include "normscale/comm/communicator_factory.hpp"
 #include "normscale/comm/mpi_check.hpp"
 #include "normscale/comm/mpi_comm.hpp"
 #include "normscale/core/error.hpp"
@@ -13,6 +16,7 @@
 #include <cstddef>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <utility>
@@ -35,6 +39,63 @@ TEST(MpiComm, RankAndSizeMatchWorld) {
   EXPECT_EQ(comm.is_root(), world_rank == 0);
   EXPECT_EQ(comm.backend(), "mpi");
   EXPECT_GE(comm.size(), 2) << "the MPI suite is meant to run under mpiexec with 2 or more ranks";
+}
+
+// This rank's index among the ranks of `comm` on the same host, and their number, found from the
+// processor names alone (not from MPI_COMM_TYPE_SHARED, which MpiComm uses).
+struct HostPeers {
+  int index = 0;
+  int count = 0;
+};
+
+HostPeers peers_on_this_host(MPI_Comm comm) {
+  int rank = 0;
+  int size = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  std::array<char, MPI_MAX_PROCESSOR_NAME> mine{};
+  int length = 0;
+  MPI_Get_processor_name(mine.data(), &length);
+  std::vector<char> all(static_cast<std::size_t>(size) * MPI_MAX_PROCESSOR_NAME);
+  MPI_Allgather(mine.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, comm);
+  HostPeers peers;
+  for (int r = 0; r < size; ++r) {
+    if (std::strncmp(all.data() + static_cast<std::size_t>(r) * MPI_MAX_PROCESSOR_NAME, mine.data(),
+                     MPI_MAX_PROCESSOR_NAME) != 0) {
+      continue;
+    }
+    if (r < rank) ++peers.index;
+    ++peers.count;
+  }
+  return peers;
+}
+
+TEST(MpiComm, LocalRankAndSizeCountTheRanksOnThisHost) {
+  MpiComm comm;
+  const HostPeers peers = peers_on_this_host(MPI_COMM_WORLD);
+  EXPECT_EQ(comm.local_rank(), peers.index);
+  EXPECT_EQ(comm.local_size(), peers.count);
+  // The test runs on one node: there the node is the whole world.
+  if (peers.count == comm.size()) {
+    EXPECT_EQ(comm.local_rank(), comm.rank());
+    EXPECT_EQ(comm.local_size(), comm.size());
+  }
+}
+
+// Over a split (even and odd world ranks), the local rank counts the split's ranks only.
+TEST(MpiComm, LocalRankIsAmongTheCommunicatorsOwnRanks) {
+  int world_rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  MPI_Comm half = MPI_COMM_NULL;
+  ASSERT_EQ(MPI_Comm_split(MPI_COMM_WORLD, world_rank % 2, world_rank, &half), MPI_SUCCESS);
+  {
+    MpiComm comm(half);
+    const HostPeers peers = peers_on_this_host(half);
+    EXPECT_EQ(comm.local_rank(), peers.index);
+    EXPECT_EQ(comm.local_size(), peers.count);
+    EXPECT_LE(comm.local_size(), comm.size());
+  }
+  MPI_Comm_free(&half);
 }
 
 TEST(MpiComm, OwnsADuplicateNotWorldItself) {
@@ -134,15 +195,35 @@ TEST(MpiComm, BroadcastToAnInvalidRootThrowsOnEveryRank) {
 
 TEST(MpiComm, IsMovableAndTheMovedFromObjectRefusesWork) {
   MpiComm first;
+  const int local_rank = first.local_rank();
+  const int local_size = first.local_size();
   MpiComm second(std::move(first));
   EXPECT_EQ(first.native(), MPI_COMM_NULL);  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(second.local_rank(), local_rank);
+  EXPECT_EQ(second.local_size(), local_size);
   EXPECT_THAT(error_message([&] { first.barrier(); }), HasSubstr("moved-from"));
 
   MpiComm third;
   third = std::move(second);
+  EXPECT_EQ(third.local_rank(), local_rank);
+  EXPECT_EQ(third.local_size(), local_size);
   std::vector<double> one{1.0};
   third.allreduce_sum(std::span<double>(one));
   EXPECT_EQ(one[0], static_cast<double>(third.size()));
+}
+
+// Under mpiexec the factory's host communicator is MPI over the whole world; local would leave each
+// rank training alone, so asking for it is an error on every rank.
+TEST(CommunicatorFactory, UnderMpiTheHostCommunicatorIsMpiOverTheWorld) {
+  const std::unique_ptr<Communicator> comm = make_host_communicator();
+  MpiComm reference;
+  EXPECT_EQ(comm->backend(), "mpi");
+  EXPECT_EQ(comm->rank(), reference.rank());
+  EXPECT_EQ(comm->size(), reference.size());
+  EXPECT_EQ(comm->local_rank(), reference.local_rank());
+  EXPECT_EQ(comm->local_size(), reference.local_size());
+  EXPECT_THAT(error_message([] { make_host_communicator("local"); }),
+              HasSubstr(fmt::format("one of {} MPI ranks", reference.size())));
 }
 
 // MpiComm's duplicate returns errors instead of aborting, so NS_MPI_CHECK can report them. A negative

@@ -1,5 +1,7 @@
-// The one surface through which ranks talk: sums, broadcasts, barriers. Objectives and layers never
-// see it; the Trainer decides what to reduce.
+// The host surface through which ranks talk: sums, broadcasts, barriers on host memory (every span is
+// host memory), plus where the rank sits on its node. Objectives and layers never see it; the Trainer
+// decides what to reduce. GPU buffers go over a DeviceCommunicator (device_communicator.hpp) instead;
+// communicator_factory.hpp chooses both.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +16,9 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
+  // This rank's index among the ranks on its node, and their number (which GPU a rank drives).
+  virtual int local_rank() const = 0;
+  virtual int local_size() const = 0;
   virtual std::string backend() const = 0;
 
   // In-place elementwise sum over all ranks.
@@ -33,6 +38,8 @@ class LocalComm final : public Communicator {
  public:
   int rank() const override { return 0; }
   int size() const override { return 1; }
+  int local_rank() const override { return 0; }
+  int local_size() const override { return 1; }
   std::string backend() const override { return "local"; }
   void allreduce_sum(std::span<float>) override {}
   void allreduce_sum(std::span<double>) override {}

@@ -1,5 +1,6 @@
-// MpiComm: the Communicator over MPI. It owns a duplicate of the communicator it is given, so its
-// collectives never mix with anyone else's traffic, and frees it when it goes away.
+// MpiComm: the host Communicator over MPI. It owns a duplicate of the communicator it is given, so its
+// collectives never mix with anyone else's traffic, and frees it when it goes away. The node-local rank
+// comes from one MPI_COMM_TYPE_SHARED split at construction.
 #pragma once
 
 #include "normscale/comm/communicator.hpp"
@@ -27,6 +28,8 @@ class MpiComm final : public Communicator {
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
+  int local_size() const override { return local_size_; }
   std::string backend() const override { return "mpi"; }
 
   // Every rank must pass spans of the same length (and the same root); MPI cannot check that.
@@ -47,6 +50,8 @@ class MpiComm final : public Communicator {
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;
+  int local_rank_ = 0;
+  int local_size_ = 1;
 };
 
 }  // namespace normscale

@@ -17,9 +17,7 @@ namespace normscale {
 
 // Devices this process can use; 0 where there is no driver or no GPU (`why` then says which). Never throws.
 int cuda_device_count(std::string* why = nullptr);
-// The rank's index among the ranks on its node (MPI_COMM_TYPE_SHARED for an MpiComm; 0 for LocalComm).
-int node_local_rank(Communicator& comm);
-// Makes device (local rank mod device count) current for this thread and returns it. Throws naming
+// Makes device (comm.local_rank() mod device count) current for this thread and returns it. Throws naming
 // `option` when no GPU is usable.
 int select_cuda_device(Communicator& comm, const char* option = "device");
 std::string cuda_device_name(int device);

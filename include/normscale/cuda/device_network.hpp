@@ -61,7 +61,7 @@ class DeviceNetwork {
   float* state() { return state_.data(); }
   const float* state() const { return state_.data(); }
   Index state_size() const { return state_size_; }
-  // For sync-bn layers on several ranks (the CUDA trainer passes an NCCL allreduce). Without one a
+  // For sync-bn layers on several ranks (the CUDA trainer passes its device communicator's allreduce). Without one a
   // sync-bn layer uses this rank's statistics, which is exact on one rank.
   void set_statistics_reducer(DeviceStatisticsReducer reducer) { reducer_ = std::move(reducer); }
 
