@@ -1,11 +1,14 @@
-// The objective registry and the built-in objectives' entries: cross-entropy ("sgd"), the square loss
-// and Minnorm, each built from its options here, in one place.
+// The objective registry and the built-in objectives' entries: cross-entropy ("sgd"), Minnorm and the
+// square loss, each with its option rows and how it is built from them, in one place.
 #include "normscale/objective/objective_registry.hpp"
 
 #include "normscale/core/error.hpp"
 #include "normscale/objective/cross_entropy.hpp"
 #include "normscale/objective/minnorm.hpp"
 #include "normscale/objective/square.hpp"
+
+#include <cmath>
+#include <string_view>
 
 namespace normscale {
 
@@ -28,6 +31,16 @@ MinnormParams minnorm_params(const ObjectiveConfig& c) {
   return p;
 }
 
+// Captureless lambda giving the address of one member of ObjectiveConfig (one option row).
+#define NS_OBJECTIVE_FIELD(member) [](ObjectiveConfig& c) -> FieldRef { return &c.member; }
+
+// The message of every out-of-range option (as config_io's checks word it).
+void check_range(bool ok, std::string_view key, double value, std::string_view expected) {
+  NS_CHECK(ok, "{} = {} is out of range; expected {}", key, value, expected);
+}
+
+// Minnorm before the square loss: the rows keep the order of the option table (and so the config hash
+// of every earlier run).
 void add_builtins(ObjectiveRegistry& registry) {
   registry.add(objective_entry(
       "sgd", "softmax cross-entropy (logistic loss with one output), minibatch mean, weight decay",
@@ -37,13 +50,7 @@ void add_builtins(ObjectiveRegistry& registry) {
                  "objective.regime = sgd (cross-entropy) needs class labels; '{}' has none", train.name);
         return std::unique_ptr<Objective<T>>(std::make_unique<CrossEntropy<T>>());
       }));
-  registry.add(objective_entry(
-      "square", "square loss on one-hot / +-1 / regression targets (objective.square_*), minibatch mean, weight decay",
-      [](auto precision, const ObjectiveConfig& c, const Dataset&, Index) {
-        using T = decltype(precision);
-        return std::unique_ptr<Objective<T>>(
-            std::make_unique<Square<T>>(SquareTargets{c.square_targets == "pm1", c.square_k, c.square_m}));
-      }));
+
   ObjectiveEntry minnorm = objective_entry(
       "minnorm", "Minnorm: min 1/2 ||W||^2 subject to every constraint, by dual ascent (objective.task, rho, s, "
                  "alpha_update, estimator)",
@@ -53,7 +60,44 @@ void add_builtins(ObjectiveRegistry& registry) {
       });
   // Binary Minnorm is one output with +-1 labels.
   minnorm.outputs = [](const ObjectiveConfig& c, const Dataset&) -> Index { return c.task == "binary" ? 1 : 0; };
+  using T = OptionType;
+  minnorm.options = {
+      {"objective.task", T::kString, {"multiclass", "binary", "regression"},
+       "Minnorm constraints: one-vs-all margins, binary margin, or interpolation", NS_OBJECTIVE_FIELD(task)},
+      {"objective.rho", T::kReal, {}, "Minnorm augmented-Lagrangian weight (>= 0)", NS_OBJECTIVE_FIELD(rho)},
+      {"objective.s", T::kReal, {}, "Minnorm multiplier step size (>= 0)", NS_OBJECTIVE_FIELD(s)},
+      {"objective.alpha_update", T::kString, {"exact", "lagged"},
+       "multiplier update with the new weights (exact) or the step's forward outputs (lagged)",
+       NS_OBJECTIVE_FIELD(alpha_update)},
+      {"objective.estimator", T::kString, {"published", "unbiased"},
+       "minibatch data term: sum over S (published) or (P/Q) sum over S (unbiased)", NS_OBJECTIVE_FIELD(estimator)},
+  };
+  minnorm.check_options = [](const ObjectiveConfig& c) {
+    check_range(c.rho >= 0 && std::isfinite(c.rho), "objective.rho", c.rho, "a finite number >= 0");
+    check_range(c.s >= 0 && std::isfinite(c.s), "objective.s", c.s, "a finite number >= 0");
+  };
   registry.add(std::move(minnorm));
+
+  ObjectiveEntry square = objective_entry(
+      "square", "square loss on one-hot / +-1 / regression targets (objective.square_*), minibatch mean, weight decay",
+      [](auto precision, const ObjectiveConfig& c, const Dataset&, Index) {
+        using T = decltype(precision);
+        return std::unique_ptr<Objective<T>>(
+            std::make_unique<Square<T>>(SquareTargets{c.square_targets == "pm1", c.square_k, c.square_m}));
+      });
+  square.options = {
+      {"objective.square_targets", T::kString, {"one-hot", "pm1"},
+       "square-loss targets: {0,1} (one-hot) or {-1,+1} (pm1)", NS_OBJECTIVE_FIELD(square_targets)},
+      {"objective.square_k", T::kReal, {}, "square loss: weight on the true class (> 0)",
+       NS_OBJECTIVE_FIELD(square_k)},
+      {"objective.square_m", T::kReal, {}, "square loss: target value of the true class (> 0)",
+       NS_OBJECTIVE_FIELD(square_m)},
+  };
+  square.check_options = [](const ObjectiveConfig& c) {
+    check_range(c.square_k > 0 && std::isfinite(c.square_k), "objective.square_k", c.square_k, "a finite number > 0");
+    check_range(c.square_m > 0 && std::isfinite(c.square_m), "objective.square_m", c.square_m, "a finite number > 0");
+  };
+  registry.add(std::move(square));
 }
 
 }  // namespace

@@ -27,9 +27,8 @@ namespace {
 // Captureless lambda giving the address of one member, so one table row reads and writes it.
 #define NS_FIELD(member) [](TrainConfig& c) -> FieldRef { return &c.member; }
 
-// The one table. Top-level keys come first and each section is contiguous, because to_toml writes
-// rows in this order and TOML needs root keys before the first [section].
-const std::vector<OptionDescriptor>& table() {
+// The rows up to objective.regime.
+const std::vector<OptionDescriptor>& leading_rows() {
   using T = OptionType;
   static const std::vector<OptionDescriptor> options = {
       {"preset", T::kString, {},
@@ -159,26 +158,14 @@ const std::vector<OptionDescriptor>& table() {
        "training objective, a registered objective: sgd (cross-entropy), square (square loss), minnorm "
        "(Minnorm dual ascent), or one an extension registered",
        NS_FIELD(objective.regime), [] { return objective_registry().names(); }},
-      {"objective.task", T::kString, {"multiclass", "binary", "regression"},
-       "Minnorm constraints: one-vs-all margins, binary margin, or interpolation",
-       NS_FIELD(objective.task)},
-      {"objective.rho", T::kReal, {}, "Minnorm augmented-Lagrangian weight (>= 0)",
-       NS_FIELD(objective.rho)},
-      {"objective.s", T::kReal, {}, "Minnorm multiplier step size (>= 0)", NS_FIELD(objective.s)},
-      {"objective.alpha_update", T::kString, {"exact", "lagged"},
-       "multiplier update with the new weights (exact) or the step's forward outputs (lagged)",
-       NS_FIELD(objective.alpha_update)},
-      {"objective.estimator", T::kString, {"published", "unbiased"},
-       "minibatch data term: sum over S (published) or (P/Q) sum over S (unbiased)",
-       NS_FIELD(objective.estimator)},
-      {"objective.square_targets", T::kString, {"one-hot", "pm1"},
-       "square-loss targets: {0,1} (one-hot) or {-1,+1} (pm1)",
-       NS_FIELD(objective.square_targets)},
-      {"objective.square_k", T::kReal, {}, "square loss: weight on the true class (> 0)",
-       NS_FIELD(objective.square_k)},
-      {"objective.square_m", T::kReal, {}, "square loss: target value of the true class (> 0)",
-       NS_FIELD(objective.square_m)},
+  };
+  return options;
+}
 
+// The rows after the objective section.
+const std::vector<OptionDescriptor>& optim_rows() {
+  using T = OptionType;
+  static const std::vector<OptionDescriptor> options = {
       {"optim.lr", T::kReal, {}, "learning rate eta (> 0)", NS_FIELD(optim.lr)},
       {"optim.momentum", T::kReal, {}, "heavy-ball momentum, as PyTorch's SGD (in [0, 1))",
        NS_FIELD(optim.momentum)},
@@ -198,17 +185,41 @@ const std::vector<OptionDescriptor>& table() {
   return options;
 }
 
+// The one table: the leading rows, each registered objective's rows, the optim rows. Top-level keys
+// come first and each section is contiguous, because to_toml writes rows in this order and TOML needs
+// root keys before the first [section]. Rebuilt when an objective was registered since.
+const std::vector<OptionDescriptor>& table() {
+  static std::vector<OptionDescriptor> options;
+  static std::size_t objectives = 0;
+  const std::size_t registered = objective_registry().names().size();
+  if (options.empty() || registered != objectives) {
+    options = leading_rows();
+    for (const std::string& name : objective_registry().names()) {
+      for (const ObjectiveOption& o : objective_registry().get(name).options) {
+        OptionDescriptor row{o.key, o.type, o.choices, o.doc, nullptr};
+        row.objective_field = o.field;
+        options.push_back(row);
+      }
+    }
+    options.insert(options.end(), optim_rows().begin(), optim_rows().end());
+    objectives = registered;
+  }
+  return options;
+}
+
 #undef NS_FIELD
+
+// The field an option reads and writes: a member of TrainConfig, or of its ObjectiveConfig for a row
+// an objective contributes.
+template <class T>
+T& write_field(const OptionDescriptor& option, TrainConfig& config) {
+  return *std::get<T*>(option.field != nullptr ? option.field(config) : option.objective_field(config.objective));
+}
 
 // Reads a field through the table; the const_cast is sound because the value is only read.
 template <class T>
 const T& read_field(const OptionDescriptor& option, const TrainConfig& config) {
-  return *std::get<T*>(option.field(const_cast<TrainConfig&>(config)));
-}
-
-template <class T>
-T& write_field(const OptionDescriptor& option, TrainConfig& config) {
-  return *std::get<T*>(option.field(config));
+  return write_field<T>(option, const_cast<TrainConfig&>(config));
 }
 
 constexpr std::uint64_t kMaxUnsigned =
@@ -764,14 +775,10 @@ void validate(const TrainConfig& c) {
            "use relu",
            c.model.activation);
 
-  check_range(c.objective.rho >= 0 && std::isfinite(c.objective.rho), "objective.rho",
-              c.objective.rho, "a finite number >= 0");
-  check_range(c.objective.s >= 0 && std::isfinite(c.objective.s), "objective.s", c.objective.s,
-              "a finite number >= 0");
-  check_range(c.objective.square_k > 0 && std::isfinite(c.objective.square_k),
-              "objective.square_k", c.objective.square_k, "a finite number > 0");
-  check_range(c.objective.square_m > 0 && std::isfinite(c.objective.square_m),
-              "objective.square_m", c.objective.square_m, "a finite number > 0");
+  // The objectives' own rows, whichever the regime (every option of a run is checked).
+  for (const std::string& name : objective_registry().names()) {
+    if (const auto& check = objective_registry().get(name).check_options) check(c.objective);
+  }
 
   check_range(c.optim.lr > 0 && std::isfinite(c.optim.lr), "optim.lr", c.optim.lr,
               "a finite number > 0");

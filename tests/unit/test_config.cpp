@@ -455,7 +455,7 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.batch = 0; }),
               AllOf(HasSubstr("optim.batch = 0"), HasSubstr("\"full\"")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.regime = "adam"; }),
-              AllOf(HasSubstr("objective.regime = \"adam\""), HasSubstr("sgd, square, minnorm")));
+              AllOf(HasSubstr("objective.regime = \"adam\""), HasSubstr("sgd, minnorm, square")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.momentum = 1.0; }),
               AllOf(HasSubstr("optim.momentum = 1"), HasSubstr("[0, 1)")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.lr = 0.0; }), HasSubstr("optim.lr = 0"));

@@ -4,15 +4,26 @@
 // from here, and a GPU rank finds the device implementation by the objective's rule (rule_type()).
 #pragma once
 
+#include "normscale/core/option_field.hpp"
 #include "normscale/core/registry.hpp"
 #include "normscale/objective/objective.hpp"
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace normscale {
+
+// One of an objective's constants as a row of the option table (key "objective.<name>").
+struct ObjectiveOption {
+  std::string_view key;
+  OptionType type;
+  std::vector<std::string_view> choices;  // allowed values of an enumerated string (else empty)
+  std::string_view doc;
+  FieldRef (*field)(ObjectiveConfig&);
+};
 
 struct ObjectiveEntry {
   template <class T>
@@ -25,6 +36,10 @@ struct ObjectiveEntry {
   // The network's output width the objective needs for `train`; 0 (or no function): one per class,
   // or one per regression target column.
   std::function<Index(const ObjectiveConfig&, const Dataset& train)> outputs;
+  // The objective's rows of the option table, and the check of their values (ranges), which
+  // validate() runs whatever the regime, as for every other option.
+  std::vector<ObjectiveOption> options;
+  std::function<void(const ObjectiveConfig&)> check_options;
 
   template <class T>
   std::unique_ptr<Objective<T>> make(const ObjectiveConfig& config, const Dataset& train, Index width) const {

@@ -2,6 +2,7 @@
 // overrides, --list-options, the canonical TOML written to a run directory and the config hash.
 #pragma once
 
+#include "normscale/core/option_field.hpp"
 #include "normscale/core/types.hpp"
 #include "normscale/train/config.hpp"
 
@@ -16,21 +17,6 @@
 
 namespace normscale {
 
-// How an option is written in TOML and on the command line.
-enum class OptionType {
-  kString,       // "text"
-  kInteger,      // signed 64-bit integer
-  kUnsigned,     // integer in [0, 2^63 - 1] (seeds); TOML integers are signed 64-bit
-  kReal,         // floating point; an integer is accepted too
-  kBoolean,      // true / false
-  kIntegerList,  // [800, 800] (on the command line also 800,800)
-  kBatch,        // integer >= 1 or "full" (stored as kFullBatch)
-};
-
-// A pointer to the one field of TrainConfig an option reads and writes.
-using FieldRef = std::variant<std::string*, std::int64_t*, std::uint64_t*, double*, bool*,
-                              std::vector<std::int64_t>*>;
-
 struct OptionDescriptor {
   std::string_view key;                  // dotted key, e.g. "objective.rho"
   OptionType type;
@@ -39,12 +25,16 @@ struct OptionDescriptor {
   FieldRef (*field)(TrainConfig&);
   // Choices that come from a registry (objective.regime: the registered objectives), read when used.
   std::vector<std::string> (*registered_choices)() = nullptr;
+  // A row an objective contributes (objective_registry): its field in ObjectiveConfig (field is null).
+  FieldRef (*objective_field)(ObjectiveConfig&) = nullptr;
 };
 
 // The allowed values of an enumerated string option (empty: any value).
 std::vector<std::string> option_choices(const OptionDescriptor& option);
 
-// Every option, grouped by section (top-level keys first, then data, model, objective, optim).
+// Every option, grouped by section (top-level keys first, then data, model, objective, optim). The
+// objective section is objective.regime and then the rows of each registered objective, in the order
+// of registration.
 std::span<const OptionDescriptor> option_table();
 // The option with this dotted key, or nullptr.
 const OptionDescriptor* find_option(std::string_view key);
