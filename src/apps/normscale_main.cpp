@@ -1,6 +1,7 @@
 // The normscale command line: parses the subcommand, builds and validates the config on every rank,
 // runs it. The only place that catches normscale::Error.
 #include "normscale/cli/inspect.hpp"
+#include "normscale/comm/agreement.hpp"
 #include "normscale/comm/communicator_factory.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/study/report.hpp"
@@ -13,6 +14,7 @@
 #include <fmt/format.h>
 #include <mpi.h>
 
+#include <array>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -59,11 +61,30 @@ bool needs_mpi(int argc, char** argv) {
   return !(command == "study" || command == "inspect" || command == "report");
 }
 
-// Every rank may report; under mpirun one rank failing alone would leave the others waiting in a
-// collective, so it takes the whole job down.
-int report_error(const std::string& message) {
-  std::cerr << "normscale: error: " << message << std::endl;
-  if (world_size() > 1) MPI_Abort(MPI_COMM_WORLD, kErrorExitCode);
+std::string processor_name() {
+  std::array<char, MPI_MAX_PROCESSOR_NAME> name{};
+  int length = 0;
+  if (MPI_Get_processor_name(name.data(), &length) != MPI_SUCCESS || length <= 0) return "unknown host";
+  return std::string(name.data(), static_cast<std::size_t>(length));
+}
+
+// One failure, one message. An error every rank agreed on is said by rank 0 and ends every rank
+// normally. A failure of one rank alone is said by that rank, prefixed once with where it happened,
+// and takes the whole job down: the others may be waiting for it in a collective.
+int report_error(const std::string& message, bool agreed) {
+  if (world_size() == 1) {
+    std::cerr << "normscale: error: " << message << std::endl;
+  } else if (agreed) {
+    if (world_rank() == 0) std::cerr << "normscale: error: " << message << std::endl;
+  } else {
+    // A failed MPI call names its host and world rank already (comm/mpi_check.cpp).
+    const bool names_its_rank = message.find("(world rank ") != std::string::npos;
+    std::cerr << "normscale: error: "
+              << (names_its_rank ? std::string()
+                                 : fmt::format("rank {} of {} on {}: ", world_rank(), world_size(), processor_name()))
+              << message << std::endl;
+    MPI_Abort(MPI_COMM_WORLD, kErrorExitCode);
+  }
   return kErrorExitCode;
 }
 
@@ -186,11 +207,15 @@ int run_cli(int argc, char** argv) {
   if (!config_file.empty()) sources.config_file = config_file;
   if (!out.empty()) sources.out = out;
   if (!device.empty()) sources.overrides.push_back("device=" + device);
-  normscale::TrainConfig config = normscale::resolve_config(sources);
-  config.resume = config.resume || resume;
-  normscale::validate(config);
   // Every rank of MPI_COMM_WORLD trains together; a single process (no mpirun) is a world of one.
   const std::unique_ptr<normscale::Communicator> comm = normscale::make_host_communicator();
+  normscale::TrainConfig config;
+  // A bad option or configuration file on one rank is every rank's error, said once.
+  normscale::throw_if_any_rank_failed(*comm, normscale::error_of([&] {
+    config = normscale::resolve_config(sources);
+    config.resume = config.resume || resume;
+    normscale::validate(config);
+  }));
   normscale::run_training(config, *comm);
   return 0;
 }
@@ -203,11 +228,13 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   try {
     exit_code = run_cli(argc, argv);
+  } catch (const normscale::AgreedError& error) {
+    exit_code = report_error(error.what(), true);
   } catch (const normscale::Error& error) {
-    exit_code = report_error(error.what());
+    exit_code = report_error(error.what(), false);
   } catch (const std::exception& error) {
     // Not a normscale::Error (bad_alloc, a library's own exception): reported the same way.
-    exit_code = report_error(error.what());
+    exit_code = report_error(error.what(), false);
   }
   if (with_mpi) MPI_Finalize();
   return exit_code;

@@ -324,10 +324,10 @@ std::vector<std::string> agreed_checkpoints(const std::string& run_dir, Communic
   for (const std::string& dir : dirs) names += (names.empty() ? "" : ", ") + fs::path(dir).filename().string();
   const std::uint64_t fingerprint = (static_cast<std::uint64_t>(dirs.size()) << 32) | crc32_of(names);
   if (same_on_all_ranks(comm, fingerprint)) return dirs;
-  NS_FAIL("ranks disagree on the checkpoints in {}/checkpoints: rank {} of {} sees {}; hint: the run directory must "
-          "be one file system that every rank sees, and nothing else may write checkpoints into it while the run "
-          "resumes",
-          run_dir, comm.rank(), comm.size(), names.empty() ? std::string("none") : "[" + names + "]");
+  throw AgreedError(fmt::format(
+      "ranks disagree on the checkpoints in {}/checkpoints: rank {} of {} sees {}; hint: the run directory must be "
+      "one file system that every rank sees, and nothing else may write checkpoints into it while the run resumes",
+      run_dir, comm.rank(), comm.size(), names.empty() ? std::string("none") : "[" + names + "]"));
 }
 
 }  // namespace
@@ -433,7 +433,7 @@ void write_checkpoint(const std::string& run_dir, Communicator& comm, Checkpoint
   reduced[static_cast<std::size_t>(comm.rank())] = local_error.empty() ? 0.0 : 1.0;
   comm.allreduce_sum(std::span<double>(reduced));
   if (const auto failure = first_failure(comm, std::span<const double>(reduced.data(), p), local_error)) {
-    throw Error(failure->message);
+    throw AgreedError(failure->message);
   }
 
   // 3. Every file is on disk (each rank fsynced before the allreduce returned): rank 0 writes the
@@ -495,7 +495,7 @@ std::optional<ResumePoint<T>> load_newest_usable_checkpoint(const std::string& r
     return point;
   }
   if (candidates.empty()) return std::nullopt;
-  NS_FAIL("resume: no usable checkpoint in {}/checkpoints: {}", run_dir, passed_over);
+  throw AgreedError(fmt::format("resume: no usable checkpoint in {}/checkpoints: {}", run_dir, passed_over));
 }
 
 template void write_checkpoint<float>(const std::string&, Communicator&, CheckpointManifest, const ModelState<float>&,

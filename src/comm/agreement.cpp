@@ -42,11 +42,11 @@ void check_same_on_all_ranks(Communicator& comm, std::uint64_t value, const std:
   const auto max_low = static_cast<std::uint64_t>(extremes[1]);
   const auto min_high = static_cast<std::uint64_t>(-extremes[2]);
   const auto min_low = static_cast<std::uint64_t>(-extremes[3]);
-  NS_FAIL(
+  throw AgreedError(fmt::format(
       "ranks disagree on {}: rank {} of {} has {:#018x}, but across ranks the high 32 bits range over "
       "[{:#010x}, {:#010x}] and the low 32 bits over [{:#010x}, {:#010x}]; hint: every rank must be "
       "started with the same configuration, command line and input files",
-      what, comm.rank(), comm.size(), value, min_high, max_high, min_low, max_low);
+      what, comm.rank(), comm.size(), value, min_high, max_high, min_low, max_low));
 }
 
 std::optional<RankFailure> first_failure(Communicator& comm, std::span<const double> failed,
@@ -79,7 +79,9 @@ std::optional<RankFailure> agree_on_failure(Communicator& comm, const std::strin
 }
 
 void throw_if_any_rank_failed(Communicator& comm, const std::string& local_error) {
-  if (const std::optional<RankFailure> failure = agree_on_failure(comm, local_error)) throw Error(failure->message);
+  if (const std::optional<RankFailure> failure = agree_on_failure(comm, local_error)) {
+    throw AgreedError(failure->message);
+  }
 }
 
 }  // namespace normscale

@@ -9,6 +9,7 @@
 #include "normscale/data/preprocess.hpp"
 #include "normscale/core/atomic_file.hpp"
 #include "normscale/objective/objective_registry.hpp"
+#include "normscale/train/config_agreement.hpp"
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/console_progress.hpp"
 #include "normscale/train/device_engine.hpp"
@@ -101,13 +102,14 @@ class Run {
     }
     // The engine trains from the host's initial (or resumed) weights, momentum and multipliers.
     engine_->load_from_host();
-    if (comm.is_root()) {
+    throw_if_any_rank_failed(comm, error_of([&] {
+      if (!comm.is_root()) return;
       std::filesystem::create_directories(config.out);
       // A fresh run replaces the directory's history: an older run's checkpoints must not be resumed
       // as if they were this run's (its metrics.jsonl is truncated likewise).
       if (!context_.resumed) std::filesystem::remove_all(std::filesystem::path(config.out) / "checkpoints");
       write_file_atomically(path("config.toml"), to_toml(config));
-    }
+    }));
   }
 
   void train() {
@@ -181,12 +183,14 @@ class Run {
 
 void run_training(const TrainConfig& config, Communicator& comm) {
   validate(config);
-  check_same_on_all_ranks(comm, config_hash(config), "the configuration (config hash)");
+  check_same_configuration(comm, config);
   if (config.threads > 0) openblas_set_num_threads(static_cast<int>(config.threads));
   const DataShard shard{comm.rank(), comm.size(), config.virtual_shards};
   check_data_shard(shard);
   // Each rank reads its shards only; preprocessing statistics are those of the whole training set.
-  DataSplits data = load_data(config.data, shard);
+  // A file missing or damaged on one node's view is every rank's error, said once.
+  DataSplits data;
+  throw_if_any_rank_failed(comm, error_of([&] { data = load_data(config.data, shard); }));
   const PreprocessStats local = local_preprocess_stats(data.train, config.data.preprocess);
   std::vector<double> sums = local.to_vector();
   double max_abs = local.max_abs;

@@ -24,9 +24,11 @@ void RunCheckpoints<T>::resume(TrainingContext<T>& context) const {
   const std::optional<ResumePoint<T>> point =
       load_newest_usable_checkpoint<T>(config.out, context.comm, expected, context.objective.multipliers(),
                                        shard_.first_shard(), shard_.last_shard());
-  NS_CHECK(point.has_value(),
-           "resume: no checkpoint in {}/checkpoints; run without --resume (or resume=false) to start afresh",
-           config.out);
+  if (!point) {  // the same answer on every rank
+    throw AgreedError(fmt::format(
+        "resume: no checkpoint in {}/checkpoints; run without --resume (or resume=false) to start afresh",
+        config.out));
+  }
   context.network.parameters() = point->model.parameters;
   context.engine.velocity() = point->model.velocity;
   context.network.set_layer_state(point->model.layer_state);

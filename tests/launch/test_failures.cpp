@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -34,16 +37,52 @@ void expect_prompt_failure(const std::string& command, const std::string& expect
   EXPECT_NE(result.output.find(expected), std::string::npos) << "expected '" << expected << "' in\n" << result.output;
 }
 
-TEST(Failures, BadOptionOnOneRankEndsEveryRank) {
-  const fs::path out = fs::temp_directory_path() / "normscale_fail_option";
-  expect_prompt_failure(mpmd(kSmall + "--out " + out.string(), kSmall + "--set objective.s=-1 --out " + out.string()),
-                        "objective.s");
+std::size_t occurrences(const std::string& text, const std::string& part) {
+  std::size_t count = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++count;
+  return count;
 }
 
-TEST(Failures, RanksWithDifferentConfigurationsAreStopped) {
+// One failure, one message: an error the ranks agreed on is said once, by rank 0, and every rank ends
+// without MPI_Abort.
+void expect_said_once(const std::string& output) {
+  EXPECT_EQ(occurrences(output, "normscale: error:"), 1u) << output;
+  EXPECT_EQ(output.find("MPI_ABORT"), std::string::npos) << output;
+}
+
+TEST(Failures, BadOptionOnOneRankEndsEveryRankWithOneMessage) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_option";
+  const std::string command =
+      mpmd(kSmall + "--out " + out.string(), kSmall + "--set objective.s=-1 --out " + out.string());
+  expect_prompt_failure(command, "objective.s = -1");
+  const auto result = testing::run_shell(command);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("reported by rank 1; 1 of 2 ranks failed"), std::string::npos) << result.output;
+  expect_said_once(result.output);
+}
+
+TEST(Failures, RanksWithDifferentConfigurationsNameTheFirstDifferingOption) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_disagree";
-  expect_prompt_failure(mpmd(kSmall + "--out " + out.string(), kSmall + "--set optim.lr=0.02 --out " + out.string()),
-                        "ranks disagree on the configuration");
+  const std::string command =
+      mpmd(kSmall + "--out " + out.string(), kSmall + "--set optim.lr=0.02 --out " + out.string());
+  expect_prompt_failure(command, "ranks disagree on the configuration: optim.lr is 0.01 on rank 0 but 0.02 on rank 1");
+  expect_said_once(testing::run_shell(command).output);
+}
+
+// A failure of one rank alone (rank 0's metrics log on a full disk) is said once, by that rank, with
+// where it happened, and takes the job down.
+TEST(Failures, AFailureOfOneRankAloneIsSaidOnceWithItsRankAndHost) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_one_rank";
+  fs::remove_all(out);
+  fs::create_directories(out);
+  fs::create_symlink("/dev/full", out / "metrics.jsonl");
+  const std::string command = std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " +
+                              NORMSCALE_BINARY + " " + kSmall + "--out " + out.string();
+  expect_prompt_failure(command, "metrics.jsonl");
+  const auto result = testing::run_shell(command);
+  EXPECT_EQ(occurrences(result.output, "normscale: error:"), 1u) << result.output;
+  EXPECT_EQ(occurrences(result.output, "normscale: error: rank 0 of 2 on "), 1u) << result.output;
+  fs::remove_all(out);
 }
 
 TEST(Failures, MoreRanksThanVirtualShards) {
@@ -93,6 +132,37 @@ TEST(Failures, FreshRunReplacesAnOlderRunsCheckpoints) {
   std::vector<std::string> left;
   for (const auto& entry : fs::directory_iterator(out / "checkpoints")) left.push_back(entry.path().filename());
   EXPECT_EQ(left, std::vector<std::string>{"step_0000000010"});
+}
+
+std::vector<std::string> entries_of(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) names.push_back(entry.path().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Resuming onto a full disk: the log cannot be rewritten. That is said as what it is (the metrics log,
+// no space), never charged to a checkpoint, and every checkpoint is left for the resume that follows.
+TEST(Failures, AFullDiskAtResumeIsNamedAndNoCheckpointIsBlamedOrLost) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_full_disk_resume";
+  fs::remove_all(out);
+  ASSERT_EQ(testing::run_normscale(kSmall + "--set steps=30 --out " + out.string()).exit_code, 0);
+  const std::vector<std::string> checkpoints = entries_of(out / "checkpoints");
+  ASSERT_FALSE(checkpoints.empty());
+  fs::create_symlink("/dev/full", out / "metrics.jsonl.tmp");  // the log's rewrite meets a full disk
+
+  auto result = testing::run_normscale(kSmall + "--set steps=40 --resume --out " + out.string());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("metrics.jsonl"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find(std::strerror(ENOSPC)), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("unusable"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("no usable checkpoint"), std::string::npos) << result.output;
+  EXPECT_EQ(entries_of(out / "checkpoints"), checkpoints) << "no checkpoint skipped, changed or deleted";
+
+  fs::remove(out / "metrics.jsonl.tmp");  // space again: the same checkpoint resumes
+  result = testing::run_normscale(kSmall + "--set steps=40 --resume --out " + out.string());
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("resuming at step 30"), std::string::npos) << result.output;
 }
 
 TEST(Failures, ResumeWithoutCheckpointIsAClearError) {

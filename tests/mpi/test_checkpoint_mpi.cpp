@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <chrono>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -223,6 +224,41 @@ TEST_F(CheckpointMpiTest, AWriteFailingOnOneRankFailsOnEveryRankAndPublishesNoth
   EXPECT_THAT(message, HasSubstr("rank 1's multiplier store"));
   comm_.barrier();
   EXPECT_TRUE(list_checkpoints(run_dir_).empty());
+}
+
+// A disk that fills up under one rank: its shard write fails with ENOSPC (its shard file is a link to
+// /dev/full). Every rank learns it from the same collective and stops with that rank's message; nothing
+// is published; the next write succeeds and clears what the failed one left.
+TEST_F(CheckpointMpiTest, AShardWriteFailingOnOneRankWithADiskFullStopsEveryRankTogether) {
+  if (p_ == 1) GTEST_SKIP() << "needs a rank other than rank 0, which clears stale temporaries";
+  const testing::Deadline deadline(std::chrono::seconds(60), "the write");
+  const int failing_rank = p_ - 1;
+  const fs::path full_dir = fs::path(run_dir_) / "full";
+  const fs::path full_shard = full_dir / "checkpoints" / ".tmp_step_0000000005" /
+                              fmt::format("shard_{:06d}.bin", failing_rank * kShards / p_);
+  if (comm_.rank() == failing_rank) {
+    fs::create_directories(full_shard.parent_path());
+    fs::create_symlink("/dev/full", full_shard);
+  }
+  comm_.barrier();
+  const MultiplierStore store = owned_store();
+  const std::string dir = comm_.rank() == failing_rank ? full_dir.string() : run_dir_;
+  const std::string message =
+      testing::error_of([&] { write_checkpoint(dir, comm_, manifest(5), model(5), &store, first_, last_, 2); });
+  EXPECT_THAT(message, HasSubstr("cannot write"));
+  EXPECT_THAT(message, HasSubstr(full_shard.string()));
+  EXPECT_THAT(message, HasSubstr(std::strerror(ENOSPC)));
+  EXPECT_THAT(message, HasSubstr(fmt::format("reported by rank {}", failing_rank)));
+  EXPECT_EQ(message, root_text(message)) << "every rank stops with one message";
+  comm_.barrier();
+  EXPECT_TRUE(list_checkpoints(run_dir_).empty()) << "a failed write publishes nothing";
+
+  const std::string written = write(6);
+  EXPECT_EQ(fs::path(written).filename(), "step_0000000006");
+  comm_.barrier();
+  for (const auto& entry : fs::directory_iterator(fs::path(run_dir_) / "checkpoints")) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with(".tmp_")) << entry.path();
+  }
 }
 
 // The crash this guards against: one rank passed over a checkpoint it could not read and loaded an

@@ -17,7 +17,7 @@ namespace normscale {
 // Collective: one allreduce_max of four doubles. True on every rank when every rank passed `value`.
 bool same_on_all_ranks(Communicator& comm, std::uint64_t value);
 
-// Collective, like same_on_all_ranks. Throws normscale::Error naming `what` on EVERY rank when the
+// Collective, like same_on_all_ranks. Throws AgreedError naming `what` on EVERY rank when the
 // ranks disagree, so no rank is left waiting in a later collective.
 void check_same_on_all_ranks(Communicator& comm, std::uint64_t value, const std::string& what);
 
@@ -40,7 +40,7 @@ std::optional<RankFailure> agree_on_failure(Communicator& comm, const std::strin
 std::optional<RankFailure> first_failure(Communicator& comm, std::span<const double> failed,
                                          const std::string& local_error);
 
-// Collective: throws the agreed failure's message on every rank when any rank's local_error is not empty.
+// Collective: throws AgreedError with the agreed failure's message on every rank when any rank failed.
 void throw_if_any_rank_failed(Communicator& comm, const std::string& local_error);
 
 // Runs `action` on this rank only; returns its error message, empty when it succeeded. Feeds

@@ -14,6 +14,13 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// An error every rank of the job throws at the same point, after agreeing on it (comm/agreement.hpp),
+// so main() can report it once (rank 0) and end every rank normally instead of aborting the job.
+class AgreedError : public Error {
+ public:
+  explicit AgreedError(const std::string& message) : Error(message) {}
+};
+
 [[noreturn]] void throw_error(const char* file, int line, const std::string& message);
 
 }  // namespace normscale
