@@ -120,6 +120,9 @@ int run_cli(int argc, char** argv) {
   bool resume = false;
   train->add_flag("--resume", resume,
                   "continue from the newest checkpoint in the run directory (same as --set resume=true)");
+  bool overwrite = false;
+  train->add_flag("--overwrite", overwrite,
+                  "replace the run already in the run directory (same as --set overwrite=true)");
   train->add_flag("--list-options", list_options, "print every option with its default and exit");
   train->add_flag("--list-presets", list_presets, "print every preset and exit");
   train->footer(normscale::describe_options());
@@ -214,6 +217,7 @@ int run_cli(int argc, char** argv) {
   normscale::throw_if_any_rank_failed(*comm, normscale::error_of([&] {
     config = normscale::resolve_config(sources);
     config.resume = config.resume || resume;
+    config.overwrite = config.overwrite || overwrite;
     normscale::validate(config);
   }));
   normscale::run_training(config, *comm);

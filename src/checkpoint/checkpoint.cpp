@@ -122,13 +122,15 @@ std::string to_archive_bytes(Save&& save) {
   return std::move(out).str();
 }
 
-// Runs `load` on an archive over `bytes`; any failure to parse becomes an Error naming the file.
+// Runs `load` on an archive over `bytes`; any failure to parse becomes an Error naming the file. Sets
+// *consumed_all, if given, to whether `load` read every byte.
 template <class Load>
-void from_archive_bytes(const fs::path& path, const std::string& bytes, Load&& load) {
+void from_archive_bytes(const fs::path& path, const std::string& bytes, Load&& load, bool* consumed_all = nullptr) {
   try {
     std::istringstream in(bytes, std::ios::binary);
     boost::archive::binary_iarchive archive(in);
     load(archive);
+    if (consumed_all != nullptr) *consumed_all = in.peek() == std::char_traits<char>::eof();
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
@@ -138,13 +140,31 @@ void from_archive_bytes(const fs::path& path, const std::string& bytes, Load&& l
   }
 }
 
+constexpr std::size_t kManifestChecksumBytes = 4;
+constexpr int kUncheckedManifestVersion = 2;  // the last version without a checksum of the manifest
+
+// The archive, then its crc32 in 4 little-endian bytes: every field that steers a resume is covered.
 std::string manifest_bytes(const CheckpointManifest& m) {
-  return to_archive_bytes([&](boost::archive::binary_oarchive& ar) {
+  std::string bytes = to_archive_bytes([&](boost::archive::binary_oarchive& ar) {
     const std::string magic(kMagic);
     ar << magic << m.format_version << m.config_hash << m.seed << m.step << m.epoch << m.ranks
        << m.virtual_shards << m.examples << m.per_example << m.scalar << m.parameter_count << m.model_checksum
-       << m.shard_checksums;
+       << m.shard_checksums << m.data_fingerprint;
   });
+  const std::uint32_t crc = crc32_of(bytes);
+  for (std::size_t i = 0; i < kManifestChecksumBytes; ++i) bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  return bytes;
+}
+
+// True when `bytes` ends with the crc32 of what comes before it.
+bool manifest_checksum_holds(std::string_view bytes) {
+  if (bytes.size() <= kManifestChecksumBytes) return false;
+  const std::string_view archive = bytes.substr(0, bytes.size() - kManifestChecksumBytes);
+  std::uint32_t recorded = 0;
+  for (std::size_t i = 0; i < kManifestChecksumBytes; ++i) {
+    recorded |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[archive.size() + i])) << (8 * i);
+  }
+  return crc32_of(archive) == recorded;
 }
 
 // Global ids covered by shards [first, last).
@@ -236,6 +256,10 @@ void check_against_expectation(const fs::path& dir, const CheckpointManifest& m,
   NS_CHECK(m.per_example == expected.per_example,
            "checkpoint '{}' holds {} multipliers per example, but this run needs {}", dir.string(), m.per_example,
            expected.per_example);
+  NS_CHECK(m.data_fingerprint == 0 || expected.data_fingerprint == 0 || m.data_fingerprint == expected.data_fingerprint,
+           "checkpoint '{}' was written on training data with fingerprint {:016x}, but this run's training data has "
+           "fingerprint {:016x}: the data files changed since; hint: resume on the data the run started with",
+           dir.string(), m.data_fingerprint, expected.data_fingerprint);
   NS_CHECK(m.scalar == scalar && m.parameter_count == expected.parameter_count,
            "checkpoint '{}' holds {} {} parameters, but this run's model has {} {} parameters", dir.string(),
            m.parameter_count, m.scalar, expected.parameter_count, scalar);
@@ -352,22 +376,38 @@ std::vector<std::string> list_checkpoints(const std::string& run_dir) {
   return dirs;
 }
 
+void remove_unfinished_checkpoint_writes(const std::string& run_dir) {
+  const fs::path root = fs::path(run_dir) / "checkpoints";
+  std::error_code ec;
+  if (fs::is_directory(root, ec)) remove_stale_temporaries(root);
+}
+
 CheckpointManifest read_checkpoint_manifest(const std::string& checkpoint_dir) {
   const fs::path path = fs::path(checkpoint_dir) / kManifestFile;
   const std::string bytes = read_file(path);
+  const bool checked = manifest_checksum_holds(bytes);
   CheckpointManifest m;
+  bool whole_file_read = false;
   from_archive_bytes(path, bytes, [&](boost::archive::binary_iarchive& ar) {
     std::string magic;
     ar >> magic;
     NS_CHECK(magic == kMagic, "'{}' is not a normscale checkpoint manifest", path.string());
     ar >> m.format_version;
-    NS_CHECK(m.format_version == kCheckpointFormatVersion,
-             "checkpoint manifest '{}' has format version {}, but this build reads version {}; hint: resume with "
-             "the normscale version that wrote it",
-             path.string(), m.format_version, kCheckpointFormatVersion);
+    NS_CHECK(m.format_version == kCheckpointFormatVersion || m.format_version == kUncheckedManifestVersion,
+             "checkpoint manifest '{}' has format version {}, but this build reads versions {} and {}; hint: resume "
+             "with the normscale version that wrote it",
+             path.string(), m.format_version, kUncheckedManifestVersion, kCheckpointFormatVersion);
     ar >> m.config_hash >> m.seed >> m.step >> m.epoch >> m.ranks >> m.virtual_shards >> m.examples >>
         m.per_example >> m.scalar >> m.parameter_count >> m.model_checksum >> m.shard_checksums;
-  });
+    if (m.format_version == kUncheckedManifestVersion) return;
+    ar >> m.data_fingerprint;
+  }, &whole_file_read);
+  // A version 2 manifest has no checksum, and is accepted only when it is exactly one archive: a newer
+  // manifest whose version field was damaged to read 2 has bytes left over.
+  NS_CHECK(m.format_version == kUncheckedManifestVersion ? whole_file_read : checked,
+           "checkpoint manifest '{}' fails its checksum ({} bytes): the file is damaged or truncated; hint: resume "
+           "falls back to an older checkpoint",
+           path.string(), bytes.size());
   NS_CHECK(m.virtual_shards >= 1 && m.per_example >= 0 &&
                m.shard_checksums.size() == static_cast<std::size_t>(m.per_example > 0 ? m.virtual_shards : 0),
            "checkpoint manifest '{}' is inconsistent: {} virtual shards, {} multipliers per example, {} shard "

@@ -185,13 +185,14 @@ std::uint64_t fnv1a(std::string_view text) {
   return hash;
 }
 
-// The id hashes what determines the run; `out`, `progress` and `resume` are left to the runner.
+// The id hashes what determines the run; `out`, `progress`, `resume` and `overwrite` are left to the runner.
 std::string trial_id(const TrainConfig& config, std::int64_t ranks, double warmup_epochs) {
   TrainConfig canonical = config;
   const TrainConfig defaults;
   canonical.out = defaults.out;
   canonical.progress = defaults.progress;
   canonical.resume = defaults.resume;
+  canonical.overwrite = defaults.overwrite;
   const std::string text =
       fmt::format("{}\nranks = {}\nwarmup_epochs = {}\n", to_toml(canonical), ranks, warmup_epochs);
   return fmt::format("{:016x}", fnv1a(text));

@@ -36,6 +36,7 @@ PreparedTrial prepare_trial(const StudyLayout& layout, const Trial& trial) {
   config.out = dir.string();
   config.progress = false;
   config.resume = false;
+  config.overwrite = true;  // the trial's directory is the scheduler's: without a checkpoint it starts over
   const std::filesystem::path config_path = dir / "config.toml";
   write_file_atomically(config_path.string(), to_toml(config));
 

@@ -75,6 +75,10 @@ const std::vector<OptionDescriptor>& leading_rows() {
       {"resume", T::kBoolean, {},
        "continue from the newest checkpoint in <out> (on any rank count dividing virtual_shards)",
        NS_FIELD(resume)},
+      {"overwrite", T::kBoolean, {},
+       "a fresh run may replace the run already in <out> (its metrics and checkpoints); without it, "
+       "training into a directory that holds a run is refused",
+       NS_FIELD(overwrite), nullptr, nullptr, true},
 
       {"data.source", T::kString, {},
        "data set, a registered source: built-in Fashion-MNIST, MNIST-format IDX files, npy files, "
@@ -617,7 +621,9 @@ std::string read_config_file(const std::filesystem::path& path) {
 std::string to_toml(const TrainConfig& config) {
   std::string text;
   std::string_view section;
+  static const TrainConfig defaults;
   for (const OptionDescriptor& option : table()) {
+    if (option.written_only_when_set && format_value(option, config) == format_value(option, defaults)) continue;
     const auto dot = option.key.find('.');
     const std::string_view option_section =
         dot == std::string_view::npos ? std::string_view{} : option.key.substr(0, dot);
@@ -656,6 +662,7 @@ std::uint64_t trajectory_hash(const TrainConfig& config) {
   canonical.checkpoint_every = defaults.checkpoint_every;
   canonical.keep_checkpoints = defaults.keep_checkpoints;
   canonical.resume = defaults.resume;
+  canonical.overwrite = defaults.overwrite;
   canonical.instruments = defaults.instruments;
   canonical.divergence_limit = defaults.divergence_limit;
   return config_hash(canonical);

@@ -2,6 +2,7 @@
 // run registered with the training loop, and the final outputs of the run directory.
 #include "normscale/train/run.hpp"
 
+#include "normscale/checkpoint/checkpoint.hpp"
 #include "normscale/comm/agreement.hpp"
 #include "normscale/comm/communicator.hpp"
 #include "normscale/core/error.hpp"
@@ -11,6 +12,7 @@
 #include "normscale/objective/objective_registry.hpp"
 #include "normscale/train/config_agreement.hpp"
 #include "normscale/train/config_io.hpp"
+#include "normscale/train/data_fingerprint.hpp"
 #include "normscale/train/console_progress.hpp"
 #include "normscale/train/device_engine.hpp"
 #include "normscale/train/divergence_guard.hpp"
@@ -47,6 +49,20 @@ Index output_width(const TrainConfig& config, const Dataset& train) {
   return train.is_classification() ? train.num_classes : train.target_cols;
 }
 
+// A fresh run in a directory that holds a run (its metrics log or checkpoints) would wipe it: refused
+// unless asked for. A directory with only config.toml (the study scheduler writes one before the first
+// start) holds nothing to lose.
+void check_may_start_in(const TrainConfig& config) {
+  const std::filesystem::path out(config.out);
+  std::error_code ec;
+  const bool holds_a_run =
+      std::filesystem::exists(out / "metrics.jsonl", ec) || std::filesystem::exists(out / "checkpoints", ec);
+  NS_CHECK(config.overwrite || !holds_a_run,
+           "run directory {} already holds a run (metrics.jsonl, checkpoints/); a fresh run would replace it; hint: "
+           "continue it with --resume, replace it with --overwrite, or train into another --out",
+           config.out);
+}
+
 TrainerOptions trainer_options(const TrainConfig& config) {
   TrainerOptions o;
   o.batch = config.optim.batch;
@@ -81,14 +97,15 @@ std::unique_ptr<TrainingEngine<T>> make_training_engine(const TrainConfig& confi
 template <class T>
 class Run {
  public:
-  Run(const TrainConfig& config, Communicator& comm, DataSplits& data)
+  Run(const TrainConfig& config, Communicator& comm, DataSplits& data, std::uint64_t data_fingerprint)
       : network_(make_network<T>(config.model, data.train, output_width(config, data.train), comm)),
         objective_(make_objective<T>(config.objective, data.train, network_->output_width())),
         engine_(make_training_engine<T>(config, comm, data.train, *network_, *objective_)),
         context_{config, comm, data, *network_, *objective_, *engine_},
         schedule_(training_schedule(config, engine_->steps_for_epochs(1.0),
                                     engine_->steps_for_epochs(static_cast<double>(config.epochs)))),
-        checkpoints_(schedule_.checkpoint, DataShard{comm.rank(), comm.size(), config.virtual_shards}) {
+        checkpoints_(schedule_.checkpoint, DataShard{comm.rank(), comm.size(), config.virtual_shards},
+                     data_fingerprint) {
     context_.total_steps = schedule_.total_steps;
     network_->initialize({config.model.init, config.model.init_scale}, config.seed);
     // Same seed, same weights: checked rather than assumed (a different BLAS or build on one node).
@@ -105,9 +122,13 @@ class Run {
     throw_if_any_rank_failed(comm, error_of([&] {
       if (!comm.is_root()) return;
       std::filesystem::create_directories(config.out);
-      // A fresh run replaces the directory's history: an older run's checkpoints must not be resumed
-      // as if they were this run's (its metrics.jsonl is truncated likewise).
-      if (!context_.resumed) std::filesystem::remove_all(std::filesystem::path(config.out) / "checkpoints");
+      if (!context_.resumed) {
+        check_may_start_in(config);
+        // A fresh run replaces the directory's history: an older run's checkpoints must not be resumed
+        // as if they were this run's (its metrics.jsonl is truncated likewise).
+        std::filesystem::remove_all(std::filesystem::path(config.out) / "checkpoints");
+      }
+      remove_unfinished_checkpoint_writes(config.out);
       write_file_atomically(path("config.toml"), to_toml(config));
     }));
   }
@@ -191,6 +212,7 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   // A file missing or damaged on one node's view is every rank's error, said once.
   DataSplits data;
   throw_if_any_rank_failed(comm, error_of([&] { data = load_data(config.data, shard); }));
+  const std::uint64_t fingerprint = data_fingerprint(comm, data.train);  // of the data as read
   const PreprocessStats local = local_preprocess_stats(data.train, config.data.preprocess);
   std::vector<double> sums = local.to_vector();
   double max_abs = local.max_abs;
@@ -199,9 +221,9 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   finish_loading(data, config.data, PreprocessStats::from_vector(sums, max_abs));
   validate_against_data(config, data.train.global_rows(), data.train.num_classes);
   if (config.precision == "float64") {
-    Run<double>(config, comm, data).train();
+    Run<double>(config, comm, data, fingerprint).train();
   } else {
-    Run<float>(config, comm, data).train();
+    Run<float>(config, comm, data, fingerprint).train();
   }
 }
 

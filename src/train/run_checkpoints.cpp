@@ -20,7 +20,7 @@ void RunCheckpoints<T>::resume(TrainingContext<T>& context) const {
   const CheckpointExpectation expected{trajectory_hash(config), config.virtual_shards,
                                        context.data.train.global_rows(),
                                        multipliers_per_example(context.objective.multipliers()),
-                                       context.network.parameter_count()};
+                                       context.network.parameter_count(), data_fingerprint_};
   const std::optional<ResumePoint<T>> point =
       load_newest_usable_checkpoint<T>(config.out, context.comm, expected, context.objective.multipliers(),
                                        shard_.first_shard(), shard_.last_shard());
@@ -53,6 +53,7 @@ void RunCheckpoints<T>::step_end(TrainingContext<T>& context, Index step) {
   manifest.virtual_shards = config.virtual_shards;
   manifest.examples = context.data.train.global_rows();
   manifest.per_example = multipliers_per_example(context.objective.multipliers());
+  manifest.data_fingerprint = data_fingerprint_;
   const ModelState<T> model{context.network.parameters(), engine.velocity(), context.network.layer_state()};
   write_checkpoint(config.out, context.comm, manifest, model, context.objective.multipliers(), shard_.first_shard(),
                    shard_.last_shard(), static_cast<int>(config.keep_checkpoints));

@@ -1,7 +1,9 @@
 // Failures under mpiexec end every rank promptly with the failing rank's message, never a hang: a bad
 // option on one rank, ranks that disagree, more ranks than virtual shards, a damaged checkpoint file.
+#include "support/data_files.hpp"
 #include "support/run_command.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -77,7 +79,7 @@ TEST(Failures, AFailureOfOneRankAloneIsSaidOnceWithItsRankAndHost) {
   fs::create_directories(out);
   fs::create_symlink("/dev/full", out / "metrics.jsonl");
   const std::string command = std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " +
-                              NORMSCALE_BINARY + " " + kSmall + "--out " + out.string();
+                              NORMSCALE_BINARY + " " + kSmall + "--overwrite --out " + out.string();
   expect_prompt_failure(command, "metrics.jsonl");
   const auto result = testing::run_shell(command);
   EXPECT_EQ(occurrences(result.output, "normscale: error:"), 1u) << result.output;
@@ -121,24 +123,34 @@ TEST(Failures, DamagedCheckpointOfOneRankIsNamedAndTheRunFallsBack) {
                         "shard_000007.bin");
 }
 
-// A fresh run in a used run directory must not leave the old run's checkpoints for --resume to pick.
-TEST(Failures, FreshRunReplacesAnOlderRunsCheckpoints) {
-  const fs::path out = fs::temp_directory_path() / "normscale_fresh_over_old";
-  fs::remove_all(out);
-  ASSERT_EQ(testing::run_normscale(kSmall + "--set steps=40 --out " + out.string()).exit_code, 0);
-  ASSERT_TRUE(fs::exists(out / "checkpoints" / "step_0000000040"));
-  const auto result = testing::run_normscale(kSmall + "--set steps=10 --set optim.lr=0.02 --out " + out.string());
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  std::vector<std::string> left;
-  for (const auto& entry : fs::directory_iterator(out / "checkpoints")) left.push_back(entry.path().filename());
-  EXPECT_EQ(left, std::vector<std::string>{"step_0000000010"});
-}
-
 std::vector<std::string> entries_of(const fs::path& dir) {
   std::vector<std::string> names;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) names.push_back(entry.path().string());
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// A fresh run in a used run directory is refused: it would wipe the run there. With --overwrite it
+// replaces it, and must not leave the old run's checkpoints for --resume to pick.
+TEST(Failures, AFreshRunIntoARunDirectoryIsRefusedAndWithOverwriteReplacesIt) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fresh_over_old";
+  fs::remove_all(out);
+  ASSERT_EQ(testing::run_normscale(kSmall + "--set steps=40 --out " + out.string()).exit_code, 0);
+  ASSERT_TRUE(fs::exists(out / "checkpoints" / "step_0000000040"));
+  const std::vector<std::string> before = entries_of(out);
+  const std::string again = kSmall + "--set steps=10 --set optim.lr=0.02 --out " + out.string();
+  auto result = testing::run_normscale(again);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("already holds a run"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("--resume"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("--overwrite"), std::string::npos) << result.output;
+  EXPECT_EQ(entries_of(out), before) << "nothing was deleted or written";
+
+  result = testing::run_normscale(again + " --overwrite");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(out / "checkpoints")) left.push_back(entry.path().filename());
+  EXPECT_EQ(left, std::vector<std::string>{"step_0000000010"});
 }
 
 // Resuming onto a full disk: the log cannot be rewritten. That is said as what it is (the metrics log,
@@ -160,9 +172,49 @@ TEST(Failures, AFullDiskAtResumeIsNamedAndNoCheckpointIsBlamedOrLost) {
   EXPECT_EQ(entries_of(out / "checkpoints"), checkpoints) << "no checkpoint skipped, changed or deleted";
 
   fs::remove(out / "metrics.jsonl.tmp");  // space again: the same checkpoint resumes
+  // What a checkpoint write that met the full disk left behind is cleared when the run starts again.
+  fs::create_directories(out / "checkpoints" / ".tmp_step_0000000040");
+  std::ofstream(out / "checkpoints" / ".tmp_step_0000000040" / "model.bin") << "partial";
   result = testing::run_normscale(kSmall + "--set steps=40 --resume --out " + out.string());
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("resuming at step 30"), std::string::npos) << result.output;
+  for (const std::string& entry : entries_of(out / "checkpoints")) EXPECT_EQ(entry.find(".tmp_"), std::string::npos);
+}
+
+// Tiny MNIST-format files: `count` 4x4 images whose pixels depend on `shift`, labels alternating 0, 1.
+void write_idx_set(const fs::path& dir, const char* prefix, std::uint32_t count, int shift) {
+  testing::Bytes pixels, labels;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    for (int k = 0; k < 16; ++k) pixels.push_back(static_cast<std::uint8_t>((i % 2) * 100 + 7 * k + shift));
+    labels.push_back(static_cast<std::uint8_t>(i % 2));
+  }
+  testing::write_bytes(dir / fmt::format("{}-images-idx3-ubyte", prefix),
+                       testing::idx::images_file(count, 4, 4, pixels));
+  testing::write_bytes(dir / fmt::format("{}-labels-idx1-ubyte", prefix), testing::idx::labels_file(labels));
+}
+
+// The checkpoints record a fingerprint of the training data: resuming on data files that changed since
+// is refused with the fingerprints named, instead of continuing on other examples.
+TEST(Failures, ResumeOnChangedTrainingDataIsRefused) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_changed_data";
+  const fs::path data = fs::temp_directory_path() / "normscale_fail_changed_data_files";
+  fs::remove_all(out);
+  fs::remove_all(data);
+  fs::create_directories(data);
+  write_idx_set(data, "train", 60, 0);
+  write_idx_set(data, "t10k", 20, 3);
+  const std::string run = "train --set data.source=idx --set data.path=" + data.string() +
+                          " --set data.validation=0 --set 'model.hidden=[8]' --set optim.batch=10 --set virtual_shards=4 "
+                          "--set progress=false --set checkpoint_every=5 --out " + out.string();
+  ASSERT_EQ(testing::run_normscale(run + " --set steps=10").exit_code, 0);
+  ASSERT_EQ(testing::run_normscale(run + " --set steps=15 --resume").exit_code, 0) << "the same data resumes";
+
+  write_idx_set(data, "train", 60, 1);  // every pixel one brighter
+  const auto result = testing::run_normscale(run + " --set steps=20 --resume");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("data files changed"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("fingerprint"), std::string::npos) << result.output;
+  fs::remove_all(data);
 }
 
 TEST(Failures, ResumeWithoutCheckpointIsAClearError) {

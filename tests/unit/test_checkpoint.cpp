@@ -6,6 +6,9 @@
 #include "support/error_text.hpp"
 #include "support/temp_dir.hpp"
 
+#include <boost/archive/binary_oarchive.hpp>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,6 +24,7 @@ namespace normscale {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using testing::error_message;
 
@@ -279,6 +284,112 @@ TEST_F(DamagedCheckpointTest, FailedLoadLeavesTheOutputsUntouched) {
   EXPECT_THROW(load_checkpoint(dir_.string(), comm_, expectation(17), loaded, &loaded_store, 0, kShards), Error);
   EXPECT_EQ(loaded.parameters, model_for<float>(1, false).parameters);
   EXPECT_EQ(loaded_store.values(), store_for(1).values());
+}
+
+std::string file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void put_file_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// The manifest's step, changed in place as by a damaged digit: the checksum catches it, the manifest is
+// named, and a resume falls back to the checkpoint before. The step's bytes are found by writing the
+// same manifest at step 9 and at step 8 (with the same model and multipliers) and comparing.
+TEST_F(DamagedCheckpointTest, AChangedStepInTheManifestIsNamedAndTheResumeFallsBack) {
+  const MultiplierStore store = store_for(9);
+  write_checkpoint(run_dir(), comm_, manifest_for(8), model_for<float>(9, true), &store, 0, kShards, 3);
+  const fs::path older = checkpoints() / "step_0000000008";
+  const fs::path manifest = dir_ / "manifest.bin";
+  std::string bytes = file_bytes(manifest);
+  const std::string other = file_bytes(older / "manifest.bin");
+  ASSERT_EQ(bytes.size(), other.size());
+  std::size_t changed = 0;
+  for (std::size_t i = 0; i + 4 < bytes.size(); ++i) {  // the last 4 bytes are the checksum
+    if (bytes[i] != other[i]) {
+      bytes[i] = other[i];
+      ++changed;
+    }
+  }
+  ASSERT_GT(changed, 0u) << "the step and the epoch are the only fields that differ";
+  put_file_bytes(manifest, bytes);  // step 9 now reads 8: the resume would repeat a step silently
+
+  EXPECT_THAT(load_error(), AllOf(HasSubstr(manifest.string()), HasSubstr("fails its checksum")));
+  MultiplierStore loaded_store;
+  const auto point =
+      load_newest_usable_checkpoint<float>(run_dir(), comm_, expectation(17), &loaded_store, 0, kShards);
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(point->dir, older.string());
+  EXPECT_EQ(point->manifest.step, 8);
+  EXPECT_THAT(point->passed_over, HasSubstr(manifest.string()));
+}
+
+TEST_F(DamagedCheckpointTest, EveryFlippedByteOfTheManifestIsCaught) {
+  const fs::path manifest = dir_ / "manifest.bin";
+  const std::string good = file_bytes(manifest);
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    std::string bytes = good;
+    bytes[i] = static_cast<char>(bytes[i] ^ 0x01);  // one bit: a size field stays small
+    put_file_bytes(manifest, bytes);
+    EXPECT_THROW(read_checkpoint_manifest(dir_.string()), Error) << "byte " << i << " of " << good.size();
+  }
+  put_file_bytes(manifest, good);
+  EXPECT_EQ(read_checkpoint_manifest(dir_.string()).step, 9);
+}
+
+// A manifest of format version 2 (no checksum, no data fingerprint) as the previous release wrote it.
+std::string version_2_manifest(const CheckpointManifest& m, std::uint32_t model_checksum,
+                               const std::vector<std::uint32_t>& shard_checksums) {
+  std::ostringstream out(std::ios::binary);
+  {
+    boost::archive::binary_oarchive ar(out);
+    const std::string magic = "normscale-checkpoint";
+    const int version = 2;
+    const std::string scalar = "float32";
+    const Index parameters = 17;
+    ar << magic << version << m.config_hash << m.seed << m.step << m.epoch << m.ranks << m.virtual_shards
+       << m.examples << m.per_example << scalar << parameters << model_checksum << shard_checksums;
+  }
+  return std::move(out).str();
+}
+
+TEST_F(DamagedCheckpointTest, AVersion2CheckpointIsStillReadButNotOneWhoseVersionWasDamagedToRead2) {
+  const CheckpointManifest current = read_checkpoint_manifest(dir_.string());
+  const fs::path manifest = dir_ / "manifest.bin";
+  put_file_bytes(manifest, version_2_manifest(current, current.model_checksum, current.shard_checksums));
+  ModelState<float> loaded;
+  MultiplierStore loaded_store;
+  const CheckpointManifest read = load_checkpoint(dir_.string(), comm_, expectation(17), loaded, &loaded_store, 0,
+                                                  kShards);
+  EXPECT_EQ(read.format_version, 2);
+  EXPECT_EQ(read.step, 9);
+  EXPECT_EQ(read.data_fingerprint, 0u);
+  EXPECT_EQ(loaded.parameters, model_for<float>(9, true).parameters);
+
+  // Version 3 with its version field turned to 2 has bytes left over (fingerprint, checksum): refused.
+  std::string bytes = version_2_manifest(current, current.model_checksum, current.shard_checksums);
+  bytes.append(12, '\0');
+  put_file_bytes(manifest, bytes);
+  EXPECT_THAT(load_error(), HasSubstr("fails its checksum"));
+}
+
+TEST_F(CheckpointTest, RefusesTrainingDataWithAnotherFingerprint) {
+  const MultiplierStore store = store_for(3);
+  CheckpointManifest manifest = manifest_for(3);
+  manifest.data_fingerprint = 0x0123456789abcdefULL;
+  write_checkpoint(run_dir(), comm_, manifest, model_for<float>(3, false), &store, 0, kShards, 3);
+  const std::string dir = list_checkpoints(run_dir()).at(0);
+  ModelState<float> loaded;
+  MultiplierStore loaded_store;
+  CheckpointExpectation expected = expectation(17);
+  expected.data_fingerprint = 0x0123456789abcdefULL;
+  EXPECT_EQ(load_checkpoint(dir, comm_, expected, loaded, &loaded_store, 0, kShards).data_fingerprint,
+            0x0123456789abcdefULL);
+  expected.data_fingerprint = 0x0123456789abcdeeULL;
+  EXPECT_THAT(error_message([&] { load_checkpoint(dir, comm_, expected, loaded, &loaded_store, 0, kShards); }),
+              AllOf(HasSubstr("0123456789abcdef"), HasSubstr("0123456789abcdee"), HasSubstr("data files changed")));
 }
 
 TEST_F(DamagedCheckpointTest, RefusesADifferentRun) {

@@ -47,6 +47,7 @@ TEST(CommandLine, HelpDocumentsEveryOption) {
 
 TEST(CommandLine, TrainsASyntheticProblemToCompletion) {
   const auto out = std::filesystem::temp_directory_path() / "normscale_cli_two_point";
+  std::filesystem::remove_all(out);
   const auto result = testing::run_normscale(
       "train --set data.source=two-point --set 'model.hidden=[]' --set model.bias=false --set objective.task=binary "
       "--set optim.batch=full --set optim.lr=0.05 --set objective.s=0.0125 --set objective.rho=0 --set steps=1000 "

@@ -22,6 +22,7 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A TOML file under the system temp folder, removed when the test ends.
 class TempFile {
@@ -172,6 +173,7 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"checkpoint_every", [](TrainConfig& c) { c.checkpoint_every = 10; }},
       {"keep_checkpoints", [](TrainConfig& c) { c.keep_checkpoints = 5; }},
       {"resume", [](TrainConfig& c) { c.resume = true; }},
+      {"overwrite", [](TrainConfig& c) { c.overwrite = true; }},
       {"instruments", [](TrainConfig& c) { c.instruments = true; }},
       {"model.type", [](TrainConfig& c) { c.model.type = "convnet"; }},
       {"model.channels", [](TrainConfig& c) { c.model.channels = {8, 16}; }},
@@ -357,6 +359,17 @@ TEST(ConfigToml, RoundTripOfAPresetWithFullBatch) {
   const TrainConfig parsed = config_from_toml(to_toml(c));
   expect_same_config(parsed, c);
   EXPECT_THAT(to_toml(c), HasSubstr("batch = \"full\""));
+}
+
+// Checkpoints and study trial ids record hashes of to_toml: an option added later must leave the text
+// of a configuration that does not set it unchanged, so runs and studies recorded before stay valid.
+TEST(ConfigToml, AnOptionAddedLaterIsWrittenOnlyWhenSet) {
+  TrainConfig c;
+  EXPECT_THAT(to_toml(c), Not(HasSubstr("overwrite")));
+  c.overwrite = true;
+  EXPECT_THAT(to_toml(c), HasSubstr("overwrite = true"));
+  EXPECT_TRUE(config_from_toml(to_toml(c)).overwrite);
+  EXPECT_EQ(trajectory_hash(c), trajectory_hash(TrainConfig{})) << "it does not change the trajectory";
 }
 
 TEST(ConfigTable, EveryFieldIsAnOptionThatRoundTripsAndChangesTheHash) {

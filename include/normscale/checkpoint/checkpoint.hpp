@@ -15,10 +15,13 @@
 namespace normscale {
 
 // Bumped whenever the layout of any checkpoint file changes; a reader accepts only its own version.
-inline constexpr int kCheckpointFormatVersion = 2;  // 2: model.bin also holds layer state
+// 2: model.bin also holds layer state. 3: the manifest carries the data fingerprint and ends with a
+// crc32 of itself, so a damaged step or rank count is caught (version 2 manifests are still read).
+inline constexpr int kCheckpointFormatVersion = 3;
 
 // On disk a checkpoint is the directory <run_dir>/checkpoints/step_<step, 10 digits>/ holding
-//   manifest.bin          this struct (written last: a directory without it is incomplete)
+//   manifest.bin          this struct (written last: a directory without it is incomplete), then
+//                         the crc32 of the archive before it (4 bytes, little-endian)
 //   model.bin             ModelState (parameters, velocity, layer state)
 //   shard_<v, 6 digits>.bin  the multipliers of virtual shard v, one file per shard (none if per_example == 0)
 // Every file is a Boost.Serialization binary archive, so it is read back on the same kind of machine
@@ -39,6 +42,7 @@ struct CheckpointManifest {
   Index parameter_count = 0;
   std::uint32_t model_checksum = 0;             // crc32 of model.bin
   std::vector<std::uint32_t> shard_checksums;  // crc32 of shard_<v>.bin, one per shard (or none)
+  std::uint64_t data_fingerprint = 0;           // of the training set (0: not recorded, version 2)
 };
 
 // The model's flat parameter buffer, the optimizer's flat velocity (empty without momentum) and the
@@ -57,6 +61,7 @@ struct CheckpointExpectation {
   Index examples = 0;
   Index per_example = 0;
   Index parameter_count = 0;
+  std::uint64_t data_fingerprint = 0;  // compared with a manifest that records one
 };
 
 // "float32" / "float64": the manifest's name of the scalar type T.
@@ -84,6 +89,10 @@ void write_checkpoint(const std::string& run_dir, Communicator& comm, Checkpoint
 // Complete checkpoints (directories step_* with a manifest) under <run_dir>/checkpoints, newest
 // first; empty when there are none.
 std::vector<std::string> list_checkpoints(const std::string& run_dir);
+
+// Removes what writes that never finished left under <run_dir>/checkpoints (.tmp_* directories: a
+// crash or a full disk mid-write); complete checkpoints are untouched. No collective: one rank calls it.
+void remove_unfinished_checkpoint_writes(const std::string& run_dir);
 
 // Reads and checks only the manifest of `checkpoint_dir` (no collective); errors name the file.
 CheckpointManifest read_checkpoint_manifest(const std::string& checkpoint_dir);

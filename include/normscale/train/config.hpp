@@ -32,6 +32,7 @@ struct TrainConfig {
   std::int64_t checkpoint_every = 0;  // steps between checkpoints; 0 = once per epoch
   std::int64_t keep_checkpoints = 2;  // newest checkpoints kept
   bool resume = false;              // continue from the newest checkpoint in `out`
+  bool overwrite = false;           // a fresh run may replace the run already in `out`
   bool instruments = false;         // margins and neural collapse of the training set per evaluation
   std::string preset;               // the preset this started from, for the record
 };

@@ -27,6 +27,10 @@ struct OptionDescriptor {
   std::vector<std::string> (*registered_choices)() = nullptr;
   // A row an objective contributes (objective_registry): its field in ObjectiveConfig (field is null).
   FieldRef (*objective_field)(ObjectiveConfig&) = nullptr;
+  // For options added after run directories and studies began recording hashes of to_toml (checkpoint
+  // trajectory hashes, study trial ids): to_toml leaves the option out while it holds its default, so
+  // those hashes, and every checkpoint and trial recorded before the option existed, stay valid.
+  bool written_only_when_set = false;
 };
 
 // The allowed values of an enumerated string option (empty: any value).

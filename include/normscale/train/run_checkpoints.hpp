@@ -8,12 +8,17 @@
 #include "normscale/train/training_callback.hpp"
 #include "normscale/train/training_schedule.hpp"
 
+#include <cstdint>
+
 namespace normscale {
 
 template <class T>
 class RunCheckpoints final : public TrainingCallback<T> {
  public:
-  RunCheckpoints(Cadence cadence, DataShard shard) : cadence_(cadence), shard_(shard) {}
+  // `data_fingerprint`: of the training set (data_fingerprint()), recorded in and checked against each
+  // checkpoint; 0 records and checks none.
+  RunCheckpoints(Cadence cadence, DataShard shard, std::uint64_t data_fingerprint = 0)
+      : cadence_(cadence), shard_(shard), data_fingerprint_(data_fingerprint) {}
 
   // Collective: loads the newest checkpoint in <out>/checkpoints that every rank can load into the
   // host network, velocity and multipliers and continues the engine at its step (the caller then
@@ -27,6 +32,7 @@ class RunCheckpoints final : public TrainingCallback<T> {
  private:
   Cadence cadence_;
   DataShard shard_;
+  std::uint64_t data_fingerprint_;
 };
 
 }  // namespace normscale
