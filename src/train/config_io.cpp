@@ -474,6 +474,13 @@ void check_range(bool ok, std::string_view key, const V& value, std::string_view
   NS_CHECK(ok, "{} = {} is out of range; expected {}", key, value, expected);
 }
 
+// Bounds on what sizes a loop or an allocation, far above any real run and far below an overflow.
+constexpr std::int64_t kMaxSteps = 1'000'000'000'000;      // optimizer steps of one run
+constexpr double kMaxExamplesVisited = 9007199254740992.0;  // steps x batch: 2^53, exact in a double
+constexpr std::int64_t kMaxVirtualShards = 1 << 20;         // one checkpoint file each
+constexpr std::int64_t kMaxThreads = 4096;
+constexpr std::int64_t kMaxSyntheticValues = std::int64_t{1} << 32;  // 16 GiB of float features
+
 }  // namespace
 
 std::span<const OptionDescriptor> option_table() { return table(); }
@@ -749,6 +756,12 @@ void validate(const TrainConfig& c) {
               "an integer >= 1");
   check_range(c.data.synthetic_snr >= 0, "data.synthetic_snr", c.data.synthetic_snr,
               "a number >= 0");
+  NS_CHECK(c.data.synthetic_examples <= kMaxSyntheticValues / c.data.synthetic_dim,
+           "data.synthetic_examples = {} x data.synthetic_dim = {} is {} feature values; expected at most {} (16 GiB "
+           "of floats)",
+           c.data.synthetic_examples, c.data.synthetic_dim,
+           static_cast<double>(c.data.synthetic_examples) * static_cast<double>(c.data.synthetic_dim),
+           kMaxSyntheticValues);
   // Whether each class exists is known only once the data is read (load_data checks it).
   NS_CHECK(c.data.classes.empty() || c.data.classes.size() >= 2,
            "data.classes = [{}] selects one class; expected at least 2 distinct classes, or [] for "
@@ -800,14 +813,18 @@ void validate(const TrainConfig& c) {
   check_range(c.optim.batch >= 1 || c.optim.batch == kFullBatch, "optim.batch", c.optim.batch,
               "an integer >= 1 or \"full\"");
 
-  check_range(c.steps >= 0, "steps", c.steps, "an integer >= 0 (0: use epochs)");
+  check_range(c.steps >= 0 && c.steps <= kMaxSteps, "steps", c.steps,
+              fmt::format("an integer in [0, {}] (0: use epochs)", kMaxSteps));
   if (c.steps == 0) {
-    check_range(c.epochs >= 1, "epochs", c.epochs, "an integer >= 1 (or set steps >= 1)");
+    check_range(c.epochs >= 1 && c.epochs <= kMaxSteps, "epochs", c.epochs,
+                fmt::format("an integer in [1, {}] (or set steps >= 1)", kMaxSteps));
   }
   check_range(c.eval_every >= 0, "eval_every", c.eval_every,
               "an integer >= 0 (0: once per epoch)");
-  check_range(c.virtual_shards >= 1, "virtual_shards", c.virtual_shards, "an integer >= 1");
-  check_range(c.threads >= 0, "threads", c.threads, "an integer >= 0 (0: automatic)");
+  check_range(c.virtual_shards >= 1 && c.virtual_shards <= kMaxVirtualShards, "virtual_shards", c.virtual_shards,
+              fmt::format("an integer in [1, {}]", kMaxVirtualShards));
+  check_range(c.threads >= 0 && c.threads <= kMaxThreads, "threads", c.threads,
+              fmt::format("an integer in [0, {}] (0: automatic)", kMaxThreads));
   NS_CHECK(c.device != "cuda" || c.precision == "float32",
            "device = \"cuda\" trains in float32 only, but precision = \"{}\"; set precision = \"float32\" "
            "or device = \"cpu\"",
@@ -828,6 +845,23 @@ void validate_against_data(const TrainConfig& c, Index train_rows, Index num_cla
            "optim.batch = {} is larger than the training set ({} examples); expected a batch "
            "<= {} or \"full\"",
            c.optim.batch, train_rows, train_rows);
+  // The steps a run of `epochs` takes, and the examples it draws, in doubles: they may not fit an Index.
+  const double batch =
+      static_cast<double>(c.optim.batch == kFullBatch ? train_rows : static_cast<Index>(c.optim.batch));
+  const double steps =
+      c.steps > 0 ? static_cast<double>(c.steps) : std::ceil(static_cast<double>(c.epochs) * train_rows / batch);
+  NS_CHECK(steps <= static_cast<double>(kMaxSteps) && steps * batch <= kMaxExamplesVisited,
+           "{} = {} makes {} steps of batch {} over {} training examples; expected at most {} steps and {} examples "
+           "drawn",
+           c.steps > 0 ? "steps" : "epochs", c.steps > 0 ? c.steps : c.epochs, steps, batch, train_rows, kMaxSteps,
+           kMaxExamplesVisited);
+  // Each virtual shard is a file of every checkpoint: more shards than examples (or than the default 64
+  // on a small set) only multiply files.
+  NS_CHECK(c.virtual_shards <= std::max<Index>(train_rows, TrainConfig{}.virtual_shards),
+           "virtual_shards = {} exceeds the {} training examples; expected at most max({}, {}) shards (each is a "
+           "file of every checkpoint); hint: a power of two no larger than the example count, divisible by the rank "
+           "count",
+           c.virtual_shards, train_rows, train_rows, TrainConfig{}.virtual_shards);
   // load_data has checked data.classes against the labels and relabelled the subset 0..k-1.
   NS_CHECK(c.data.classes.empty() || num_classes == static_cast<Index>(c.data.classes.size()),
            "data.classes = [{}] selects {} classes but the loaded data has {}; expected the data of "

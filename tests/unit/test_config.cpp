@@ -457,12 +457,14 @@ TEST(ConfigValidate, DefaultsAndPresetsAreValid) {
   }
 }
 
+// The message validate() gives for the default configuration with one change.
+std::string message_for(const std::function<void(TrainConfig&)>& change) {
+  TrainConfig c;
+  change(c);
+  return error_of([&] { validate(c); });
+}
+
 TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
-  const auto message_for = [](const std::function<void(TrainConfig&)>& change) {
-    TrainConfig c;
-    change(c);
-    return error_of([&] { validate(c); });
-  };
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.s = -1.0; }),
               AllOf(HasSubstr("objective.s = -1"), HasSubstr(">= 0")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.batch = 0; }),
@@ -548,6 +550,35 @@ TEST(ConfigValidate, AgainstDataRejectsBatchLargerThanTrainingSetAndAMismatchedC
   EXPECT_THAT(error_of([&] { validate_against_data(c, 100, 10); }),
               AllOf(HasSubstr("data.classes = [3, 5]"), HasSubstr("loaded data has 10")));
   EXPECT_NO_THROW(validate_against_data(c, 100, 2));
+}
+
+TEST(ConfigValidate, SizesThatWouldOverflowOrFloodTheDiskAreRejectedNamingTheOption) {
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.epochs = 4611686018427387904; }),
+              AllOf(HasSubstr("epochs = 4611686018427387904"), HasSubstr("expected an integer in [1,")));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.steps = std::int64_t{1} << 62; }), HasSubstr("steps = "));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.virtual_shards = 1 << 30; }),
+              HasSubstr("virtual_shards = 1073741824"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.threads = 100000; }), HasSubstr("threads = 100000"));
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.data.synthetic_examples = 1 << 20;
+                c.data.synthetic_dim = 1 << 20;
+              }),
+              HasSubstr("data.synthetic_examples = 1048576 x data.synthetic_dim = 1048576"));
+
+  // Within the option's own range, but not against this data: a billion epochs of batch 1 over
+  // 10^7 examples draws more examples than a double counts exactly; 100,000 shards of 200 examples.
+  TrainConfig c;
+  c.optim.batch = 1;
+  c.epochs = 1'000'000'000;
+  EXPECT_THAT(error_of([&] { validate_against_data(c, 10'000'000, 10); }),
+              AllOf(HasSubstr("epochs = 1000000000"), HasSubstr("steps of batch 1")));
+  c.epochs = 3;
+  EXPECT_NO_THROW(validate_against_data(c, 10'000'000, 10));
+  c.virtual_shards = 100'000;
+  EXPECT_THAT(error_of([&] { validate_against_data(c, 200, 10); }),
+              AllOf(HasSubstr("virtual_shards = 100000"), HasSubstr("200 training examples")));
+  c.virtual_shards = 64;
+  EXPECT_NO_THROW(validate_against_data(c, 20, 10));
 }
 
 // Reference FNV-1a 64, checked against the published test vector, to pin the hash definition.
