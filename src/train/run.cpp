@@ -27,7 +27,9 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <new>
 #include <optional>
 #include <type_traits>
 
@@ -44,6 +46,25 @@ Index output_width(const TrainConfig& config, const Dataset& train) {
     if (const Index outputs = objective.outputs(config.objective, train); outputs > 0) return outputs;
   }
   return train.is_classification() ? train.num_classes : train.target_cols;
+}
+
+// Examples one training step of this rank forwards, for the model's memory estimate: its share of the global
+// batch, or all its rows for full batch.
+Index step_rows(const TrainConfig& config, const Dataset& train, const Communicator& comm) {
+  if (config.optim.batch == kFullBatch) return train.rows;
+  const Index share = (config.optim.batch + comm.size() - 1) / comm.size();
+  return std::min<Index>(share, train.rows);
+}
+
+// Runs `action`, turning a std::bad_alloc into an error that says what was being done and which settings size
+// it: the last line of defence behind the up-front checks (headers against file sizes, model memory).
+template <class Action>
+auto with_memory_context(const std::string& doing, const char* hint, Action&& action) {
+  try {
+    return action();
+  } catch (const std::bad_alloc&) {
+    NS_FAIL("out of memory while {}; hint: {}", doing, hint);
+  }
 }
 
 TrainerOptions trainer_options(const TrainConfig& config) {
@@ -81,7 +102,8 @@ template <class T>
 class Run {
  public:
   Run(const TrainConfig& config, Communicator& comm, DataSplits& data)
-      : network_(make_network<T>(config.model, data.train, output_width(config, data.train), comm)),
+      : network_(make_network<T>(config.model, data.train, output_width(config, data.train), comm,
+                                 step_rows(config, data.train, comm))),
         objective_(make_objective<T>(config.objective, data.train, network_->output_width())),
         engine_(make_training_engine<T>(config, comm, data.train, *network_, *objective_)),
         context_{config, comm, data, *network_, *objective_, *engine_},
@@ -186,7 +208,10 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   const DataShard shard{comm.rank(), comm.size(), config.virtual_shards};
   check_data_shard(shard);
   // Each rank reads its shards only; preprocessing statistics are those of the whole training set.
-  DataSplits data = load_data(config.data, shard);
+  DataSplits data = with_memory_context(
+      fmt::format("loading data.source = \"{}\" (data.path = '{}')", config.data.source, config.data.path),
+      "check the data files (a damaged header?), or lower data.train_limit / run on more ranks",
+      [&] { return load_data(config.data, shard); });
   const PreprocessStats local = local_preprocess_stats(data.train, config.data.preprocess);
   std::vector<double> sums = local.to_vector();
   double max_abs = local.max_abs;
@@ -194,11 +219,16 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   comm.allreduce_max(std::span<double>(&max_abs, 1));
   finish_loading(data, config.data, PreprocessStats::from_vector(sums, max_abs));
   validate_against_data(config, data.train.global_rows(), data.train.num_classes);
-  if (config.precision == "float64") {
-    Run<double>(config, comm, data).train();
-  } else {
-    Run<float>(config, comm, data).train();
-  }
+  const char* hint = "lower model.hidden / model.channels or optim.batch (precision = \"float64\" needs twice the "
+                     "memory of float32)";
+  with_memory_context(fmt::format("building or training the model (model.type = \"{}\")", config.model.type),
+                      hint, [&] {
+                        if (config.precision == "float64") {
+                          Run<double>(config, comm, data).train();
+                        } else {
+                          Run<float>(config, comm, data).train();
+                        }
+                      });
 }
 
 }  // namespace normscale
