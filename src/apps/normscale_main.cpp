@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <new>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -236,8 +237,15 @@ int main(int argc, char** argv) {
     exit_code = report_error(error.what(), true);
   } catch (const normscale::Error& error) {
     exit_code = report_error(error.what(), false);
+  } catch (const std::bad_alloc&) {
+    // The library turns the allocations it can foresee into errors naming their option; this is what is left.
+    exit_code = report_error(fmt::format(
+        "out of memory while running 'normscale {}' (std::bad_alloc); hint: lower the sizes of the run (model.hidden, "
+        "optim.batch, data.train_limit) or give the process more memory",
+        argc > 1 ? argv[1] : ""),
+        false);
   } catch (const std::exception& error) {
-    // Not a normscale::Error (bad_alloc, a library's own exception): reported the same way.
+    // Not a normscale::Error (a library's own exception): reported the same way.
     exit_code = report_error(error.what(), false);
   }
   if (with_mpi) MPI_Finalize();

@@ -3,6 +3,7 @@
 #include "normscale/data/data_source.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/data/class_count.hpp"
 #include "normscale/data/class_subset.hpp"
 #include "normscale/data/data_source_registry.hpp"
 #include "normscale/data/preprocess.hpp"
@@ -18,10 +19,34 @@ namespace normscale {
 
 namespace {
 
-// The class count the labels of a file pair allow: the pair's own, or (npy) the largest label + 1.
-Index classes_of(const FilePair& pair, const std::vector<std::int32_t>& labels) {
-  if (pair.num_classes > 0 || labels.empty()) return pair.num_classes;
-  return Index{*std::max_element(labels.begin(), labels.end())} + 1;
+std::string labels_file(const FilePair& pair) { return pair.labels_name.empty() ? pair.name : pair.labels_name; }
+
+// Fixes the class count of a classification source from its training labels alone (data.num_classes, else the
+// source's own count, else the largest training label + 1), bounded by kMaxClasses, and checks the test labels
+// against it: a stray test label must be an error, not a larger model. Every part read gets this count.
+void settle_classes(SourceFiles& files, const DataConfig& config) {
+  if (!files.train.labels) {
+    NS_CHECK(config.num_classes == 0,
+             "data.num_classes = {} but the training labels '{}' are regression targets; expected "
+             "data.num_classes = 0 for regression",
+             config.num_classes, labels_file(files.train));
+    return;
+  }
+  const Index fixed = config.num_classes > 0 ? config.num_classes : files.train.num_classes;
+  const Index classes = training_class_count(files.train.labels(), fixed, labels_file(files.train));
+  std::vector<FilePair*> pairs = {&files.train};
+  if (files.test && files.test->labels) {
+    check_labels_below(files.test->labels(), classes, labels_file(*files.test), "test");
+    pairs.push_back(&*files.test);
+  }
+  for (FilePair* pair : pairs) {
+    pair->num_classes = classes;
+    pair->read = [read = std::move(pair->read), classes](const std::vector<Index>& rows) {
+      Dataset data = read(rows);
+      data.num_classes = classes;
+      return data;
+    };
+  }
 }
 
 // Makes a file pair the class subset of data.classes: its rows are the kept file rows (so the validation split,
@@ -51,13 +76,10 @@ void apply_class_subset(SourceFiles& files, const std::vector<std::int64_t>& cla
            "for regression",
            fmt::join(classes, ", "), files.train.name);
   const std::vector<std::int32_t> train_labels = files.train.labels();
-  Index source_classes = classes_of(files.train, train_labels);
+  // settle_classes has fixed the count from the training labels and checked the test labels against it.
+  const Index source_classes = files.train.num_classes;
   std::vector<std::int32_t> test_labels;
-  if (files.test && files.test->labels) {
-    test_labels = files.test->labels();
-    // npy: a class may be missing from one split, as in the unrestricted load.
-    source_classes = std::max(source_classes, classes_of(*files.test, test_labels));
-  }
+  if (files.test && files.test->labels) test_labels = files.test->labels();
   restrict_to_classes(files.train, train_labels, source_classes, classes, true);
   if (files.test && files.test->labels) restrict_to_classes(*files.test, test_labels, source_classes, classes, false);
 }
@@ -77,6 +99,7 @@ Dataset read_part(const FilePair& files, const std::vector<Index>& ids, const Da
 
 DataSplits load_file_source(const DataSourceEntry& source, const DataConfig& config, const DataShard& shard) {
   SourceFiles files = source.open_files(config);
+  settle_classes(files, config);
   // The subset comes first: the validation split, the limits and the shards are taken of the kept rows.
   if (!config.classes.empty()) apply_class_subset(files, config.classes);
   ValidationRows split =
@@ -160,7 +183,14 @@ DataSplits load_data(const DataConfig& config, const DataShard& shard) {
   NS_CHECK(config.validation >= 0, "data.validation = {}; expected >= 0", config.validation);
   NS_CHECK(config.train_limit >= 0, "data.train_limit = {}; expected >= 0 (0: use all rows)", config.train_limit);
   NS_CHECK(config.test_limit >= 0, "data.test_limit = {}; expected >= 0 (0: use all rows)", config.test_limit);
+  NS_CHECK(config.num_classes >= 0 && config.num_classes <= kMaxClasses,
+           "data.num_classes = {}; expected an integer in [0, {}] (0: from the training labels)", config.num_classes,
+           kMaxClasses);
   const DataSourceEntry& source = data_source_registry().get(config.source);
+  NS_CHECK(source.reads_files() || config.num_classes == 0,
+           "data.num_classes = {} is not used by the generated problem data.source = \"{}\" (it makes its own "
+           "classes); expected data.num_classes = 0",
+           config.num_classes, config.source);
   return source.reads_files() ? load_file_source(source, config, shard) : load_generated(source, config, shard);
 }
 

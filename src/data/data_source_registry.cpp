@@ -47,12 +47,17 @@ void check_same_columns(const Dataset& train, const Dataset& test) {
 FilePair idx_pair(const std::string& images, const std::string& labels, Index num_classes) {
   FilePair pair;
   pair.name = images;
+  pair.labels_name = labels;
+  // The labels file is small and read whole here: its bytes, which exist, confirm the images header's count
+  // before anything (the validation split, row lists) is sized by it.
+  const std::vector<std::uint8_t> all = read_idx_labels(labels);
   pair.rows = read_idx_images_header(images).count;
-  if (num_classes == 0) {
-    // The classes of the whole labels file (small, read whole), whichever rows a part keeps.
-    const std::vector<std::uint8_t> all = read_idx_labels(labels);
-    num_classes = Index{*std::max_element(all.begin(), all.end())} + 1;
-  }
+  NS_CHECK(pair.rows == static_cast<Index>(all.size()),
+           "IDX images file '{}' holds {} images but labels file '{}' holds {} labels; hint: both files must "
+           "belong to the same split (train or test)",
+           images, pair.rows, labels, all.size());
+  // The classes of the whole labels file, whichever rows a part keeps.
+  if (num_classes == 0) num_classes = Index{*std::max_element(all.begin(), all.end())} + 1;
   pair.num_classes = num_classes;
   pair.read = [images, labels, num_classes](const std::vector<Index>& rows) {
     return load_idx_rows(images, labels, num_classes, rows);
@@ -69,6 +74,7 @@ FilePair npy_pair(const std::string& features, const std::string& labels) {
   load_npy_rows(features, labels, {});
   FilePair pair;
   pair.name = features;
+  pair.labels_name = labels;
   pair.rows = read_npy_header(features).shape[0];
   pair.read = [features, labels](const std::vector<Index>& rows) { return load_npy_rows(features, labels, rows); };
   if (read_npy_header(labels).is_integer) {
@@ -105,14 +111,14 @@ SourceFiles open_fashion_mnist(const DataConfig& config) {
            "(apt-get install dataset-fashion-mnist) or run launch/setup.sh, or set data.path to a folder with the "
            "four IDX files",
            folder);
-  return open_idx_folder(config, folder, 10);
+  return open_idx_folder(config, folder, config.num_classes > 0 ? config.num_classes : 10);
 }
 
 SourceFiles open_idx(const DataConfig& config) {
   std::error_code ec;
   NS_CHECK(!config.path.empty() && fs::is_directory(config.path, ec),
            "data.source = \"idx\" needs data.path to be the folder of the IDX files, got '{}'", config.path);
-  return open_idx_folder(config, config.path, 0);
+  return open_idx_folder(config, config.path, config.num_classes);
 }
 
 SourceFiles open_npy(const DataConfig& config) {
@@ -142,9 +148,7 @@ SourceFiles open_npy(const DataConfig& config) {
              "the training labels '{}' and the test labels '{}' describe different tasks (classes vs {} and {} "
              "regression targets); expected the same kind of labels",
              train_labels, test_labels, splits.train.target_cols, splits.test.target_cols);
-    // A class may be missing from one split; every split must still count all of them.
-    const Index classes = std::max(splits.train.num_classes, splits.test.num_classes);
-    for (Dataset* part : {&splits.train, &splits.validation, &splits.test}) part->num_classes = classes;
+    // The class count is the training set's (load_data checked the test labels against it).
   };
   return files;
 }

@@ -16,6 +16,9 @@ namespace normscale {
 
 namespace {
 
+// Deflate emits at least about 2 bits per 258-byte match, so a stream inflates to at most 1032 times its size.
+constexpr std::uint64_t kMaxDeflateRatio = 1032;
+
 // Owns a zlib file handle; every failure names the file.
 class IdxFile {
  public:
@@ -29,6 +32,8 @@ class IdxFile {
     file_ = gzopen(path.c_str(), "rb");
     NS_CHECK(file_ != nullptr, "cannot open {} '{}': {}; hint: check the file's permissions", what_, path_,
              errno != 0 ? std::strerror(errno) : "out of memory");
+    file_bytes_ = std::filesystem::file_size(path, ec);
+    NS_CHECK(!ec, "cannot read the size of {} '{}': {}", what_, path_, ec.message());
   }
   IdxFile(const IdxFile&) = delete;
   IdxFile& operator=(const IdxFile&) = delete;
@@ -127,6 +132,25 @@ class IdxFile {
             meaning, hint);
   }
 
+  // Checks that the file can hold the `payload` bytes its header claims after `header` bytes, before anything
+  // is allocated for them: a raw file must have them, and a gzip stream cannot inflate to more than
+  // kMaxDeflateRatio times its size. Reading still verifies the bytes arrive; this only stops a corrupt header
+  // from sizing allocations (row lists, splits) by a claim the file cannot back.
+  void check_claim(std::uint64_t header, std::uint64_t payload, const std::string& claim, const char* part) {
+    const bool gzipped = gzdirect(file_) == 0;
+    const std::uint64_t data_bytes = gzipped ? file_bytes_ * kMaxDeflateRatio : file_bytes_;
+    if (header <= data_bytes && payload <= data_bytes - header) return;
+    if (!gzipped) {
+      NS_FAIL("{} '{}' is truncated or its header is corrupt: the header claims {}, expected {} bytes of {}, got {} "
+              "(the file has {} bytes in all); hint: the file is incomplete or damaged, download it again",
+              what_, path_, claim, payload, part, file_bytes_ - std::min(header, file_bytes_), file_bytes_);
+    }
+    NS_FAIL("{} '{}' is truncated or its header is corrupt: the header claims {}, expected {} bytes of {}, but a "
+            "gzip file of {} bytes inflates to at most {} bytes (deflate compresses at most {}:1); hint: the file "
+            "is incomplete or damaged, download it again",
+            what_, path_, claim, payload, part, file_bytes_, data_bytes, kMaxDeflateRatio);
+  }
+
   const std::string& path() const { return path_; }
 
   // A short read of a gzip file may be zlib reporting a cut-off stream; say so.
@@ -142,9 +166,11 @@ class IdxFile {
   const char* what_;
   gzFile file_ = nullptr;
   std::uint64_t position_ = 0;  // bytes of data consumed so far
+  std::uint64_t file_bytes_ = 0;  // on disk (compressed, for a gzip file)
 };
 
 constexpr std::uint64_t kImagesHeaderBytes = 16;
+constexpr std::uint64_t kLabelsHeaderBytes = 8;
 
 // Reads and checks the 16-byte header of an images file.
 IdxImages read_images_header(IdxFile& file) {
@@ -162,6 +188,8 @@ IdxImages read_images_header(IdxFile& file) {
   NS_CHECK(pixels_per_image <= (std::uint64_t{1} << 31),
            "IDX images file '{}' claims images of {} x {} pixels; expected at most 2^31 pixels per image", path,
            images.rows, images.cols);
+  file.check_claim(kImagesHeaderBytes, static_cast<std::uint64_t>(images.count) * pixels_per_image,
+                   fmt::format("{} images of {} x {} pixels", images.count, images.rows, images.cols), "pixel data");
   return images;
 }
 
@@ -233,6 +261,7 @@ std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
   file.check_magic(kIdxLabelsMagic, "unsigned-byte labels, 1 dimension");
   const std::uint32_t count = file.read_u32("header (label count)");
   NS_CHECK(count > 0, "IDX labels file '{}' holds 0 labels; expected at least one", path);
+  file.check_claim(kLabelsHeaderBytes, count, fmt::format("{} labels", count), "label data");
   return file.read_payload(count, "label data");
 }
 

@@ -284,6 +284,17 @@ OpenNpy open_npy(const std::string& path) {
 
   npy.header = parse_header(header, path);
   npy.dtype = parse_dtype(npy.header.descr, path);
+  // An empty array may claim any other dimensions, but products of them (columns per row) must still fit an
+  // Index: bound the product of the non-zero dimensions, in elements, by 2^62 / 8.
+  std::uintmax_t nonzero = 1;
+  for (const Index dim : npy.header.shape) {
+    if (dim == 0) continue;
+    NS_CHECK(nonzero <= (std::uintmax_t{1} << 59) / static_cast<std::uintmax_t>(dim),
+             "npy file '{}' has shape {}, whose dimensions multiply to more than 2^59 elements; expected a shape "
+             "that fits in memory; hint: the header is damaged, write the file again",
+             path, shape_text(npy.header.shape));
+    nonzero *= static_cast<std::uintmax_t>(dim);
+  }
   std::uintmax_t count = 1;
   for (const Index dim : npy.header.shape) {
     // A shape whose data could not fit in the file is truncated (or corrupt); this also stops overflow.

@@ -2,12 +2,13 @@
 #include "normscale/data/npy_dataset.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/data/class_count.hpp"
 #include "normscale/data/npy.hpp"
 
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <limits>
+#include <cmath>
 #include <numeric>
 
 namespace normscale {
@@ -32,6 +33,19 @@ void describe_features(const NpyArray& header, const std::string& path, Dataset&
   if (header.shape.size() == 4) data.image = ImageShape{header.shape[1], header.shape[2], header.shape[3]};
 }
 
+// A NaN or Inf input trains to NaN weights (or, under a norm constraint, to a silent nonsense model), so the
+// first one is an error naming the file, the example (file row) and the column.
+void check_finite(const std::vector<double>& values, const std::string& path, const char* what, Index cols,
+                  const char* element, const std::vector<Index>* rows = nullptr) {
+  const auto bad = std::find_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); });
+  if (bad == values.end()) return;
+  const auto at = static_cast<Index>(bad - values.begin());
+  const Index row = rows != nullptr ? (*rows)[static_cast<std::size_t>(at / cols)] : at / cols;
+  NS_FAIL("{} '{}': {} {} of example {} is {}; expected finite values; hint: replace or drop missing values "
+          "before saving (numpy.nan_to_num, or numpy.isfinite(X).all(axis=1) to find the rows)",
+          what, path, element, at % cols, row, *bad);
+}
+
 // Labels (or targets) of every row of the file, and the class count from all of them.
 void load_labels(const NpyArray& array, const std::string& path, Dataset& data) {
   const bool one_column = array.shape.size() == 1 || (array.shape.size() == 2 && array.shape[1] == 1);
@@ -44,10 +58,11 @@ void load_labels(const NpyArray& array, const std::string& path, Dataset& data) 
     double largest = -1.0;
     for (std::size_t i = 0; i < array.values.size(); ++i) {
       const double label = array.values[i];
-      NS_CHECK(label >= 0 && label < std::numeric_limits<std::int32_t>::max(),
-               "npy labels file '{}': label {} of example {} is outside the allowed range [0, 2^31 - 1); hint: "
-               "class labels are 0, 1, ..., C - 1",
-               path, label, i);
+      // Bounded here, before any class count is taken from them: a damaged label must not size the model.
+      NS_CHECK(label >= 0 && label < static_cast<double>(kMaxClasses),
+               "npy labels file '{}': label {} of example {} is outside [0, {}), the class labels normscale "
+               "accepts; hint: class labels are 0, 1, ..., C - 1 with C at most {}; is the file damaged?",
+               path, label, i, kMaxClasses, kMaxClasses);
       data.labels.push_back(static_cast<std::int32_t>(label));
       largest = std::max(largest, label);
     }
@@ -60,6 +75,7 @@ void load_labels(const NpyArray& array, const std::string& path, Dataset& data) 
   data.target_cols = array.shape.size() == 1 ? 1 : array.shape[1];
   NS_CHECK(data.target_cols > 0, "npy labels file '{}' has shape {}; expected at least one target column", path,
            shape_text(array.shape));
+  check_finite(array.values, path, "npy labels file", data.target_cols, "regression target");
   data.targets.assign(array.values.begin(), array.values.end());
 }
 
@@ -82,6 +98,10 @@ Dataset load_npy_selection(const std::string& features_path, const std::string& 
     rows = &every;
   }
   const NpyArray features = read_npy_rows(features_path, *rows);
+  // Only the rows read are checked (a part does not read the others); integer dtypes are finite anyway.
+  if (!features.is_integer) {
+    check_finite(features.values, features_path, "npy features file", all.cols, "feature", rows);
+  }
   Dataset data;
   data.name = features_path;
   data.rows = static_cast<Index>(rows->size());

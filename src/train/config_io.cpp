@@ -3,6 +3,7 @@
 #include "normscale/train/config_io.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/data/class_count.hpp"
 #include "normscale/data/data_source_registry.hpp"
 #include "normscale/model/model_registry.hpp"
 #include "normscale/objective/objective_registry.hpp"
@@ -113,6 +114,10 @@ const std::vector<OptionDescriptor>& leading_rows() {
        "order ([3, 5]: class 3 is the negative class 0, class 5 the positive class 1); taken "
        "before the validation split, limits and sharding; [] = all classes (else >= 2 distinct)",
        NS_FIELD(data.classes)},
+      {"data.num_classes", T::kInteger, {},
+       "class count of a classification file source; 0 = the source's own (10 for fashion-mnist and cifar10) "
+       "or the largest training label + 1; at most 100000; test labels must lie below it",
+       NS_FIELD(data.num_classes), nullptr, nullptr, true},
       {"data.synthetic_examples", T::kInteger, {}, "examples of a synthetic problem (>= 1)",
        NS_FIELD(data.synthetic_examples)},
       {"data.synthetic_dim", T::kInteger, {}, "input dimension of a synthetic problem (>= 1)",
@@ -762,6 +767,8 @@ void validate(const TrainConfig& c) {
            c.data.synthetic_examples, c.data.synthetic_dim,
            static_cast<double>(c.data.synthetic_examples) * static_cast<double>(c.data.synthetic_dim),
            kMaxSyntheticValues);
+  check_range(c.data.num_classes >= 0 && c.data.num_classes <= kMaxClasses, "data.num_classes",
+              c.data.num_classes, fmt::format("an integer in [0, {}] (0: from the training labels)", kMaxClasses));
   // Whether each class exists is known only once the data is read (load_data checks it).
   NS_CHECK(c.data.classes.empty() || c.data.classes.size() >= 2,
            "data.classes = [{}] selects one class; expected at least 2 distinct classes, or [] for "

@@ -30,7 +30,9 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <new>
 #include <optional>
 #include <type_traits>
 
@@ -61,6 +63,25 @@ void check_may_start_in(const TrainConfig& config) {
            "run directory {} already holds a run (metrics.jsonl, checkpoints/); a fresh run would replace it; hint: "
            "continue it with --resume, replace it with --overwrite, or train into another --out",
            config.out);
+}
+
+// Examples one training step of this rank forwards, for the model's memory estimate: its share of the global
+// batch, or all its rows for full batch.
+Index step_rows(const TrainConfig& config, const Dataset& train, const Communicator& comm) {
+  if (config.optim.batch == kFullBatch) return train.rows;
+  const Index share = (config.optim.batch + comm.size() - 1) / comm.size();
+  return std::min<Index>(share, train.rows);
+}
+
+// Runs `action`, turning a std::bad_alloc into an error that says what was being done and which settings size
+// it: the last line of defence behind the up-front checks (headers against file sizes, model memory).
+template <class Action>
+auto with_memory_context(const std::string& doing, const char* hint, Action&& action) {
+  try {
+    return action();
+  } catch (const std::bad_alloc&) {
+    NS_FAIL("out of memory while {}; hint: {}", doing, hint);
+  }
 }
 
 TrainerOptions trainer_options(const TrainConfig& config) {
@@ -98,7 +119,8 @@ template <class T>
 class Run {
  public:
   Run(const TrainConfig& config, Communicator& comm, DataSplits& data, std::uint64_t data_fingerprint)
-      : network_(make_network<T>(config.model, data.train, output_width(config, data.train), comm)),
+      : network_(make_network<T>(config.model, data.train, output_width(config, data.train), comm,
+                                 step_rows(config, data.train, comm))),
         objective_(make_objective<T>(config.objective, data.train, network_->output_width())),
         engine_(make_training_engine<T>(config, comm, data.train, *network_, *objective_)),
         context_{config, comm, data, *network_, *objective_, *engine_},
@@ -211,7 +233,12 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   // Each rank reads its shards only; preprocessing statistics are those of the whole training set.
   // A file missing or damaged on one node's view is every rank's error, said once.
   DataSplits data;
-  throw_if_any_rank_failed(comm, error_of([&] { data = load_data(config.data, shard); }));
+  throw_if_any_rank_failed(comm, error_of([&] {
+    data = with_memory_context(
+        fmt::format("loading data.source = \"{}\" (data.path = '{}')", config.data.source, config.data.path),
+        "check the data files (a damaged header?), or lower data.train_limit / run on more ranks",
+        [&] { return load_data(config.data, shard); });
+  }));
   const std::uint64_t fingerprint = data_fingerprint(comm, data.train);  // of the data as read
   const PreprocessStats local = local_preprocess_stats(data.train, config.data.preprocess);
   std::vector<double> sums = local.to_vector();
@@ -220,11 +247,16 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   comm.allreduce_max(std::span<double>(&max_abs, 1));
   finish_loading(data, config.data, PreprocessStats::from_vector(sums, max_abs));
   validate_against_data(config, data.train.global_rows(), data.train.num_classes);
-  if (config.precision == "float64") {
-    Run<double>(config, comm, data, fingerprint).train();
-  } else {
-    Run<float>(config, comm, data, fingerprint).train();
-  }
+  const char* hint = "lower model.hidden / model.channels or optim.batch (precision = \"float64\" needs twice the "
+                     "memory of float32)";
+  with_memory_context(fmt::format("building or training the model (model.type = \"{}\")", config.model.type),
+                      hint, [&] {
+                        if (config.precision == "float64") {
+                          Run<double>(config, comm, data, fingerprint).train();
+                        } else {
+                          Run<float>(config, comm, data, fingerprint).train();
+                        }
+                      });
 }
 
 }  // namespace normscale

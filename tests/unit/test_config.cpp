@@ -66,6 +66,7 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.data.test_limit, b.data.test_limit);
   EXPECT_EQ(a.data.preprocess, b.data.preprocess);
   EXPECT_EQ(a.data.classes, b.data.classes);
+  EXPECT_EQ(a.data.num_classes, b.data.num_classes);
   EXPECT_EQ(a.data.synthetic_examples, b.data.synthetic_examples);
   EXPECT_EQ(a.data.synthetic_dim, b.data.synthetic_dim);
   EXPECT_EQ(a.data.synthetic_snr, b.data.synthetic_snr);
@@ -132,6 +133,7 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"data.test_limit", [](TrainConfig& c) { c.data.test_limit = 500; }},
       {"data.preprocess", [](TrainConfig& c) { c.data.preprocess = "unit-norm"; }},
       {"data.classes", [](TrainConfig& c) { c.data.classes = {3, 5}; }},
+      {"data.num_classes", [](TrainConfig& c) { c.data.num_classes = 12; }},
       {"data.synthetic_examples", [](TrainConfig& c) { c.data.synthetic_examples = 20; }},
       {"data.synthetic_dim", [](TrainConfig& c) { c.data.synthetic_dim = 3; }},
       {"data.synthetic_snr", [](TrainConfig& c) { c.data.synthetic_snr = 0.25; }},
@@ -499,6 +501,10 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
               AllOf(HasSubstr("data.classes = [4]"), HasSubstr("at least 2")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.data.classes = {3, -1}; }),
               HasSubstr("data.classes[1] = -1"));
+  // The class count sizes the output layer, so it is bounded (#12).
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.data.num_classes = 100001; }),
+              AllOf(HasSubstr("data.num_classes = 100001"), HasSubstr("[0, 100000]")));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.data.num_classes = -1; }), HasSubstr("data.num_classes = -1"));
 
   EXPECT_THAT(message_for([](TrainConfig& c) { c.device = "gpu"; }),
               AllOf(HasSubstr("device = \"gpu\""), HasSubstr("cpu, cuda")));

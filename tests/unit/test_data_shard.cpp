@@ -98,10 +98,13 @@ class ShardFiles {
     config.validation = kValidation;
     config.split_seed = 77;
     config.preprocess = "none";
+    // The npy test labels reach class 7, which the training labels lack: the class count comes from the training
+    // labels alone (#12), so these files need it stated.
+    if (format_ == Format::kNpy) config.num_classes = 8;
     return config;
   }
   const fs::path& dir() const { return temp_.path(); }
-  // The classes every part must report: IDX from the largest training label, npy from the largest of both.
+  // The classes every part must report: IDX from the largest training label, npy from data.num_classes.
   Index classes() const { return format_ == Format::kNpy ? 8 : 10; }
   ImageShape image() const {
     return format_ == Format::kCifar ? kCifarImageShape : ImageShape{kImageHeight, kImageWidth, 1};
@@ -144,7 +147,7 @@ class ShardFiles {
   }
 
   // Float features of N x 3 x 4 images (non-integer values, so summation order shows in the statistics);
-  // training labels 0..5, test labels up to 7: every split must count 8 classes.
+  // training labels 0..5, test labels up to 7: with data.num_classes = 8 every split must count 8 classes.
   void write_npy_files() const {
     const auto features = [](Index rows, Index offset) {
       std::vector<float> x;

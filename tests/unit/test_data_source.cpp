@@ -19,6 +19,7 @@ namespace normscale {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using testing::Bytes;
 using testing::error_of;
@@ -249,6 +250,105 @@ TEST_F(DataSourceFiles, TooLargeValidationNamesTheSetting) {
   EXPECT_THAT(error_of([&] { load_data(config); }), HasSubstr("data.validation"));
   config.validation = 2;  // everything goes to validation: no training rows left
   EXPECT_THAT(error_of([&] { load_data(config); }), HasSubstr("empty"));
+}
+
+// ---- The class count comes from the training labels, bounded; evaluation labels stay inside it (#12, #18).
+
+TEST_F(DataSourceFiles, IdxTestLabelOutsideTheTrainingClassesNamesFileExampleAndValue) {
+  write_idx_pair("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 12);  // labels 0..3: 4 classes
+  write_idx_pair("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 6);
+  testing::write_bytes(dir_ / "t10k-labels-idx1-ubyte", testing::idx::labels_file({0, 1, 2, 3, 0, 7}));
+  DataConfig config;
+  config.source = "idx";
+  config.path = dir_.string();
+  config.validation = 2;
+  const std::string message = error_of([&] { load_data(config); });
+  EXPECT_THAT(message, HasSubstr((dir_ / "t10k-labels-idx1-ubyte").string()));
+  EXPECT_THAT(message, HasSubstr("label 7 of example 5"));
+  EXPECT_THAT(message, HasSubstr("[0, 4)"));
+}
+
+TEST_F(DataSourceFiles, IdxImagesHeaderClaiming2To28ImagesFailsBeforeTheSplit) {
+  // Once this took 20 s and 4.4 GB (a validation split of 2^28 rows) before the count mismatch was seen.
+  write_idx_pair("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 12);
+  write_idx_pair("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 6);
+  testing::write_bytes(dir_ / "train-images-idx3-ubyte",
+                       testing::idx::images_file(std::uint32_t{1} << 28, 28, 28, Bytes(300000)));
+  DataConfig config;
+  config.source = "idx";
+  config.path = dir_.string();
+  config.validation = 2;
+  const std::string message = error_of([&] { load_data(config); });
+  EXPECT_THAT(message, HasSubstr((dir_ / "train-images-idx3-ubyte").string()));
+  EXPECT_THAT(message, HasSubstr("claims 268435456 images of 28 x 28 pixels"));
+}
+
+class NpySource : public DataSourceFiles {
+ protected:
+  // Training rows x = {r}, labels `train`; test rows likewise with `test` (none when empty).
+  DataConfig write(const std::vector<std::int64_t>& train, const std::vector<std::int64_t>& test) const {
+    const auto put = [&](const std::string& x_name, const std::string& y_name, const std::vector<std::int64_t>& y) {
+      std::vector<float> x(y.size());
+      for (std::size_t r = 0; r < x.size(); ++r) x[r] = static_cast<float>(r);
+      write_npy((dir_ / x_name).string(), {static_cast<Index>(x.size()), 1}, x.data());
+      write_npy((dir_ / y_name).string(), {static_cast<Index>(y.size())}, y.data());
+    };
+    put("X_train.npy", "y_train.npy", train);
+    if (!test.empty()) put("X_test.npy", "y_test.npy", test);
+    DataConfig config;
+    config.source = "npy";
+    config.path = dir_.string();
+    config.validation = 1;
+    config.preprocess = "none";
+    return config;
+  }
+};
+
+TEST_F(NpySource, TestLabelsDoNotEnlargeTheModel) {
+  // Before #12 the class count was the largest label of train and test together: 100000 here.
+  const DataConfig config = write({0, 1, 1, 0}, {0, 1, 99999});
+  const std::string message = error_of([&] { load_data(config); });
+  EXPECT_THAT(message, HasSubstr((dir_ / "y_test.npy").string()));
+  EXPECT_THAT(message, HasSubstr("test labels"));
+  EXPECT_THAT(message, HasSubstr("label 99999 of example 2"));
+  EXPECT_THAT(message, HasSubstr("[0, 2)"));
+}
+
+TEST_F(NpySource, EverySplitHasTheTrainingClassCount) {
+  const DataSplits splits = load_data(write({0, 1, 2, 0, 1}, {0, 1}));
+  EXPECT_EQ(splits.train.num_classes, 3);
+  EXPECT_EQ(splits.validation.num_classes, 3);
+  EXPECT_EQ(splits.test.num_classes, 3);
+}
+
+TEST_F(NpySource, NumClassesOptionSetsTheCountAndBoundsEveryLabel) {
+  DataConfig config = write({0, 1, 1, 0}, {0, 2});
+  config.num_classes = 5;
+  const DataSplits splits = load_data(config);
+  EXPECT_EQ(splits.train.num_classes, 5);
+  EXPECT_EQ(splits.test.num_classes, 5);
+  // Below the largest training label: the training file is named with the example and the value.
+  config = write({0, 1, 3, 0}, {});
+  config.num_classes = 3;
+  std::string message = error_of([&] { load_data(config); });
+  EXPECT_THAT(message, HasSubstr((dir_ / "y_train.npy").string()));
+  EXPECT_THAT(message, HasSubstr("label 3 of example 2"));
+  EXPECT_THAT(message, HasSubstr("[0, 3)"));
+  // Out of range, and meaningless for generated problems.
+  config.num_classes = 100001;
+  EXPECT_THAT(error_of([&] { load_data(config); }), HasSubstr("data.num_classes = 100001"));
+  DataConfig generated;
+  generated.source = "two-point";
+  generated.num_classes = 2;
+  EXPECT_THAT(error_of([&] { load_data(generated); }),
+              AllOf(HasSubstr("data.num_classes = 2"), HasSubstr("two-point")));
+}
+
+TEST_F(NpySource, HugeTrainingLabelIsAnErrorNotAGiantOutputLayer) {
+  const DataConfig config = write({0, 1, 2147483646, 0}, {});
+  const std::string message = error_of([&] { load_data(config); });
+  EXPECT_THAT(message, HasSubstr((dir_ / "y_train.npy").string()));
+  EXPECT_THAT(message, HasSubstr("label 2147483646 of example 2"));
 }
 
 TEST(DataSource, SyntheticSourcesAtThePapersScale) {

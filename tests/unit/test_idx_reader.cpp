@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@ namespace normscale {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 using testing::Bytes;
@@ -272,6 +275,89 @@ TEST_F(IdxReaderTest, ZeroSizedImagesAreAnError) {
   const std::string message = error_of([&] { read_idx_images(images); });
   EXPECT_THAT(message, HasSubstr(images));
   EXPECT_THAT(message, HasSubstr("0 x 3 pixels"));
+}
+
+// ---- Headers that claim more than the file holds (#12): an error naming the file and the claim, before
+// anything is sized by the claim. Each file is 300 KB, as in the issue.
+
+constexpr std::uint32_t k2To28 = std::uint32_t{1} << 28;
+
+// 300,000 bytes that do not compress well, so a gzip'ed copy is about as large as the raw file.
+Bytes noisy_pixels(std::size_t n) {
+  Bytes pixels(n);
+  std::uint32_t state = 12345;
+  for (auto& p : pixels) {
+    state = state * 1664525u + 1013904223u;
+    p = static_cast<std::uint8_t>(state >> 24);
+  }
+  return pixels;
+}
+
+TEST_F(IdxReaderTest, RawFileClaiming2To28ImagesIsRejectedByItsSize) {
+  const auto images = write_raw("images", images_file(k2To28, 28, 28, Bytes(300000)));
+  const std::string message = error_of([&] { read_idx_images_header(images); });
+  EXPECT_THAT(message, HasSubstr(images));
+  EXPECT_THAT(message, HasSubstr("claims 268435456 images of 28 x 28 pixels"));
+  EXPECT_THAT(message, HasSubstr("expected 210453397504 bytes of pixel data, got 300000"));
+  EXPECT_THAT(message, HasSubstr("hint:"));
+  // The whole-file and chosen-row readers stop at the same check.
+  EXPECT_THAT(error_of([&] { read_idx_images(images); }), HasSubstr("210453397504 bytes"));
+  EXPECT_THAT(error_of([&] { read_idx_image_rows(images, {0}); }), HasSubstr("210453397504 bytes"));
+}
+
+TEST_F(IdxReaderTest, RawFileClaiming300ImagesOf4194332PixelsIsRejectedByItsSize) {
+  // 4 x 1048583 = 4,194,332 pixels per image, 300 of them: 1,258,299,600 bytes claimed.
+  const auto images = write_raw("images", images_file(300, 4, 1048583, Bytes(300000)));
+  const std::string message = error_of([&] { read_idx_images_header(images); });
+  EXPECT_THAT(message, HasSubstr(images));
+  EXPECT_THAT(message, HasSubstr("claims 300 images of 4 x 1048583 pixels"));
+  EXPECT_THAT(message, HasSubstr("expected 1258299600 bytes of pixel data, got 300000"));
+}
+
+TEST_F(IdxReaderTest, GzipFileClaimingMoreThanItCanInflateToIsRejectedByItsSize) {
+  for (const auto& [count, rows, cols, claimed] :
+       {std::tuple{k2To28, 28u, 28u, "210453397504"}, std::tuple{300u, 4u, 1048583u, "1258299600"}}) {
+    const auto images = write_gzip("images.gz", images_file(count, rows, cols, noisy_pixels(300000)));
+    const auto on_disk = fs::file_size(images);
+    ASSERT_GT(on_disk, 290000u);  // the premise: a 300 KB file
+    const std::string message = error_of([&] { read_idx_images_header(images); });
+    EXPECT_THAT(message, HasSubstr(images));
+    EXPECT_THAT(message, HasSubstr(fmt::format("expected {} bytes of pixel data", claimed)));
+    EXPECT_THAT(message, HasSubstr(fmt::format("a gzip file of {} bytes inflates to at most {} bytes", on_disk,
+                                               on_disk * 1032)));
+  }
+}
+
+TEST_F(IdxReaderTest, LabelsFileClaiming2To28LabelsIsRejectedByItsSize) {
+  const auto raw = write_raw("labels", labels_file(Bytes(300), k2To28));
+  EXPECT_THAT(error_of([&] { read_idx_labels(raw); }),
+              AllOf(HasSubstr(raw), HasSubstr("claims 268435456 labels"),
+                    HasSubstr("expected 268435456 bytes of label data, got 300")));
+  const auto gz = write_gzip("labels.gz", labels_file(Bytes(300), k2To28));
+  EXPECT_THAT(error_of([&] { read_idx_labels(gz); }), AllOf(HasSubstr(gz), HasSubstr("inflates to at most")));
+}
+
+TEST_F(IdxReaderTest, TruncatedGzipStreamWithAPlausibleClaimFailsOnTheMissingBytes) {
+  // 2^16 images of 28 x 28 (51,380,224 bytes) is within what 300 KB of gzip could inflate to, so only
+  // reading can tell: the stream is cut after about 150 KB and must be reported as truncated.
+  const auto images = write_gzip("images.gz", images_file(1u << 16, 28, 28, noisy_pixels(300000)));
+  fs::resize_file(images, fs::file_size(images) / 2);
+  EXPECT_NO_THROW(read_idx_images_header(images));
+  for (const auto& read : std::vector<std::function<void()>>{[&] { read_idx_images(images); },
+                                                            [&] { read_idx_image_rows(images, {0, 65535}); }}) {
+    const std::string message = error_of(read);
+    EXPECT_THAT(message, HasSubstr(images));
+    EXPECT_THAT(message, HasSubstr("truncated"));
+    EXPECT_THAT(message, HasSubstr("expected 51380224 bytes of pixel data"));
+  }
+}
+
+TEST_F(IdxReaderTest, AnExactlySizedRawFileAndItsGzipCopyPassTheSizeCheck) {
+  // The check must not reject a complete file: 3 images of 2 x 3 take exactly 16 + 18 bytes.
+  const auto raw = write_raw("images", images_file(3, 2, 3, three_images_pixels()));
+  EXPECT_EQ(read_idx_images(raw).count, 3);
+  const auto gz = write_gzip("images.gz", images_file(3, 2, 3, three_images_pixels()));
+  EXPECT_EQ(read_idx_images(gz).count, 3);
 }
 
 }  // namespace

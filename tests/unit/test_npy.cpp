@@ -12,6 +12,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -391,6 +393,78 @@ TEST_F(NpyTest, IntegerMatrixLabelsAreAnError) {
   const std::string message = error_of([&] { load_npy_dataset(path("X.npy"), path("y.npy")); });
   EXPECT_THAT(message, HasSubstr(path("y.npy")));
   EXPECT_THAT(message, HasSubstr("(2, 2)"));
+}
+
+// ---- Hostile inputs (#12, #18): claims beyond the file, labels that would size the model, non-finite values.
+
+TEST_F(NpyTest, HeaderClaimingMoreThanTheFileHoldsIsRejectedBeforeReading) {
+  // 300 KB of data under a header claiming 2^28 rows of 784 float32 features (about 842 GB).
+  const auto file = craft("X.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (268435456, 784), }",
+                          std::string(300000, '\0'));
+  for (const auto& read : std::vector<std::function<void()>>{[&] { read_npy_header(file); },
+                                                            [&] { read_npy(file); },
+                                                            [&] { read_npy_rows(file, {0}); }}) {
+    const std::string message = error_of(read);
+    EXPECT_THAT(message, HasSubstr(file));
+    EXPECT_THAT(message, HasSubstr("(268435456, 784)"));
+    EXPECT_THAT(message, HasSubstr("truncated"));
+  }
+}
+
+TEST_F(NpyTest, EmptyArrayWithOverflowingDimensionsIsRejected) {
+  // Zero rows hold no data, but columns = 2^40 * 2^40 would overflow the feature count.
+  const auto file = craft(
+      "X.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 1099511627776, 1099511627776), }", "");
+  const std::string message = error_of([&] { read_npy_header(file); });
+  EXPECT_THAT(message, HasSubstr(file));
+  EXPECT_THAT(message, HasSubstr("(0, 1099511627776, 1099511627776)"));
+  EXPECT_THAT(message, HasSubstr("more than 2^59 elements"));
+}
+
+TEST_F(NpyTest, HugeLabelIsRejectedNamingFileExampleAndValue) {
+  // A mutated label file: one label of 2^31 - 2 once sized an output layer of two billion units.
+  const std::vector<float> x = {1, 2, 3};
+  const std::vector<std::int64_t> y = {0, 1, 2147483646};
+  write_npy(path("X.npy"), {3, 1}, x.data());
+  write_npy(path("y.npy"), {3}, y.data());
+  const std::string message = error_of([&] { load_npy_dataset(path("X.npy"), path("y.npy")); });
+  EXPECT_THAT(message, HasSubstr(path("y.npy")));
+  EXPECT_THAT(message, HasSubstr("label 2147483646 of example 2"));
+  EXPECT_THAT(message, HasSubstr("[0, 100000)"));
+  // The largest accepted label still loads.
+  const std::vector<std::int64_t> fine = {0, 1, 99999};
+  write_npy(path("y.npy"), {3}, fine.data());
+  EXPECT_EQ(load_npy_dataset(path("X.npy"), path("y.npy")).num_classes, 100000);
+}
+
+TEST_F(NpyTest, NonFiniteFeaturesNameFileExampleAndColumn) {
+  const std::vector<std::int32_t> y = {0, 1, 0};
+  write_npy(path("y.npy"), {3}, y.data());
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> with_nan = {1, 2, 3, 4, 5, nan, 7, 8, 9};
+  write_npy(path("X.npy"), {3, 3}, with_nan.data());
+  std::string message = error_of([&] { load_npy_dataset(path("X.npy"), path("y.npy")); });
+  EXPECT_THAT(message, HasSubstr(path("X.npy")));
+  EXPECT_THAT(message, HasSubstr("feature 2 of example 1 is nan"));
+  // float64 and -inf too; a chosen row is named by its file row.
+  const std::vector<double> with_inf = {1, 2, 3, 4, 5, 6, 7, -static_cast<double>(inf), 9};
+  write_npy(path("X.npy"), {3, 3}, with_inf.data());
+  message = error_of([&] { load_npy_rows(path("X.npy"), path("y.npy"), {0, 2}); });
+  EXPECT_THAT(message, HasSubstr(path("X.npy")));
+  EXPECT_THAT(message, HasSubstr("feature 1 of example 2 is -inf"));
+  // Rows without the bad value load.
+  EXPECT_EQ(load_npy_rows(path("X.npy"), path("y.npy"), {0, 1}).rows, 2);
+}
+
+TEST_F(NpyTest, NonFiniteRegressionTargetsAreRejected) {
+  const std::vector<float> x = {1, 2, 3};
+  const std::vector<double> t = {0.5, std::numeric_limits<double>::infinity(), 1.5};
+  write_npy(path("X.npy"), {3, 1}, x.data());
+  write_npy(path("t.npy"), {3}, t.data());
+  const std::string message = error_of([&] { load_npy_dataset(path("X.npy"), path("t.npy")); });
+  EXPECT_THAT(message, HasSubstr(path("t.npy")));
+  EXPECT_THAT(message, HasSubstr("regression target 0 of example 1 is inf"));
 }
 
 }  // namespace

@@ -26,6 +26,9 @@ struct DataConfig {
   // relabelled j (so [3, 5] makes 3 the negative class 0 and 5 the positive class 1), before the validation
   // split, limits and sharding.
   std::vector<std::int64_t> classes;
+  // Class count of a classification source (0: the source's own count, e.g. 10 for CIFAR-10, else the largest
+  // training label + 1); at most kMaxClasses (class_count.hpp). Labels of every split must lie below it.
+  std::int64_t num_classes = 0;
   // Synthetic problems.
   std::int64_t synthetic_examples = 150;
   std::int64_t synthetic_dim = 300;

@@ -28,10 +28,13 @@ DataSplits load_data(const DataConfig& config);
 // [first_shard, last_shard)); validation and test hold the same share of theirs. Global ids are row numbers
 // after the validation split and the limits (for train: file order of the rows that are not validation rows).
 // Every Dataset has first_id = its first global id and total_rows = the split's global size, and the global
-// num_classes (from the whole label file, or of the class subset), columns and image shape, even when it holds
-// no rows. File sources read only this part's rows (labels whole, they are small: the class subset is chosen
-// from them before any feature is read); synthetic problems are generated whole and
-// sliced. Every part of one configuration gets the same errors.
+// num_classes, columns and image shape, even when it holds no rows. num_classes is that of the class subset, else
+// data.num_classes, else the source's own count (10 for Fashion-MNIST and CIFAR-10), else the largest label of
+// the whole training labels file + 1; it is at most kMaxClasses (class_count.hpp), and a test label outside it
+// is an error naming the file, the example and the value. File sources read only this part's rows (labels
+// whole, they are small: the class subset is chosen from them before any feature is read); synthetic problems
+// are generated whole and sliced. Every part of one configuration gets the same errors, except non-finite npy
+// features, which each part finds in the rows it reads.
 //
 // Sharded use (the caller communicates):
 //   DataSplits data = load_data(config.data, shard);

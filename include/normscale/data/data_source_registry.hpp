@@ -22,6 +22,7 @@ namespace normscale {
 // The file sources differ only in this; the split, limits and sharding are the same for all of them.
 struct FilePair {
   std::string name;  // the features file, for messages
+  std::string labels_name;  // the labels file, for messages (empty: `name`, e.g. CIFAR-10's records)
   Index rows = 0;
   Index num_classes = 0;  // IDX and CIFAR-10: of the whole labels file; npy: 0 (known once read)
   std::function<Dataset(const std::vector<Index>& rows)> read;  // strictly ascending file rows
