@@ -199,8 +199,9 @@ Communicator::TimeoutRecord collective_timeout_record(const TrainConfig& config,
                                   {"collective_timeout", timeout.timeout_seconds}};
     const std::string line = event.dump() + "\n";
     const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    NS_CHECK(fd >= 0, "cannot open {} to append the collective_timeout event: {}; hint: the run directory must "
-             "stay writable", path, std::strerror(errno));
+    NS_CHECK(fd >= 0, "cannot open {} to append the collective_timeout event: {}; hint: the run directory must stay "
+             "writable",
+             path, std::strerror(errno));
     const ssize_t written = ::write(fd, line.data(), line.size());
     const int write_errno = errno;
     ::close(fd);
