@@ -1,6 +1,7 @@
 // Gradient synchronisation cost under MPI: the trainer's path (Communicator::allreduce_sum on an
-// MpiComm) against a plain in-place MPI_Allreduce of the same floats, reported as bus bandwidth
-// 2(P-1)/P * bytes / time. Run as `mpirun -np 2 bench_allreduce`; only rank 0 prints.
+// MpiComm, with and without the collective watchdog of `collective_timeout`) against a plain in-place
+// MPI_Allreduce of the same floats, reported as bus bandwidth 2(P-1)/P * bytes / time. Run as
+// `mpirun -np 2 bench_allreduce`; only rank 0 prints.
 //
 // Every rank must run the same iterations or the collectives deadlock. Each iteration is timed from
 // a barrier and the slowest rank's time (one MPI_MAX allreduce) becomes the manual iteration time,
@@ -33,11 +34,11 @@ namespace {
 constexpr std::int64_t kMlpGradientFloats = 784 * 800 + 800 + 800 * 800 + 800 + 800 * 10 + 10;
 static_assert(kMlpGradientFloats == 1'276'810);
 
-enum class SyncPath : std::uint64_t { kPlainMpi = 0, kTrainer = 1 };
+enum class SyncPath : std::uint64_t { kPlainMpi = 0, kTrainer = 1, kTrainerWatched = 2 };
 
 // The batch's identity, packed exactly: iterations in the high 32 bits, then bytes, then the path.
 std::uint64_t batch_identity(std::int64_t iterations, std::int64_t bytes, SyncPath path) {
-  return (static_cast<std::uint64_t>(iterations) << 32) | (static_cast<std::uint64_t>(bytes) << 1) |
+  return (static_cast<std::uint64_t>(iterations) << 32) | (static_cast<std::uint64_t>(bytes) << 2) |
          static_cast<std::uint64_t>(path);
 }
 
@@ -57,13 +58,14 @@ std::int64_t count_wrong_sums(std::span<const float> values, int ranks) {
   return wrong;
 }
 
-void bench_gradient_allreduce(benchmark::State& state, MpiComm& comm, std::vector<float>& storage,
+void bench_gradient_allreduce(benchmark::State& state, MpiComm& comm, MpiComm& watched, std::vector<float>& storage,
                               SyncPath path) {
   const std::int64_t bytes = state.range(0);
   const auto count = static_cast<std::size_t>(bytes) / sizeof(float);
   const MPI_Comm world = MPI_COMM_WORLD;
   const int ranks = comm.size();
-  Communicator& trainer_comm = comm;  // the Trainer sees only the interface
+  // The Trainer sees only the interface; `watched` has the watchdog of the default collective_timeout.
+  Communicator& trainer_comm = path == SyncPath::kTrainerWatched ? watched : comm;
 
   try {
     check_same_on_all_ranks(comm, batch_identity(state.max_iterations, bytes, path), "benchmark batch");
@@ -78,7 +80,7 @@ void bench_gradient_allreduce(benchmark::State& state, MpiComm& comm, std::vecto
   const std::span<float> gradient(storage.data(), count);
   std::fill(gradient.begin(), gradient.end(), 0.0F);
   const auto sync = [&] {
-    if (path == SyncPath::kTrainer) {
+    if (path != SyncPath::kPlainMpi) {
       trainer_comm.allreduce_sum(gradient);
     } else {
       NS_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradient.data(), static_cast<int>(count), MPI_FLOAT,
@@ -129,18 +131,19 @@ class SilentReporter : public benchmark::BenchmarkReporter {
   std::ostream discard_;  // no buffer: every write is dropped
 };
 
-void register_benchmarks(MpiComm& comm, std::vector<float>& storage) {
+void register_benchmarks(MpiComm& comm, MpiComm& watched, std::vector<float>& storage) {
   std::vector<std::int64_t> sizes;
   for (std::int64_t bytes = 4 << 10; bytes <= 64 << 20; bytes *= 4) sizes.push_back(bytes);
   sizes.push_back(kMlpGradientFloats * static_cast<std::int64_t>(sizeof(float)));
   std::sort(sizes.begin(), sizes.end());
   storage.assign(static_cast<std::size_t>(sizes.back()) / sizeof(float), 0.0F);
-  // Interleaved by size, so both paths of one size run under the same machine conditions.
+  // Interleaved by size, so every path of one size runs under the same machine conditions.
   for (const std::int64_t bytes : sizes) {
     for (const auto& [name, path] : {std::pair{"allreduce/plain_mpi", SyncPath::kPlainMpi},
-                                     std::pair{"allreduce/trainer_mpicomm", SyncPath::kTrainer}}) {
-      benchmark::RegisterBenchmark(name, [&comm, &storage, path = path](benchmark::State& state) {
-        bench_gradient_allreduce(state, comm, storage, path);
+                                     std::pair{"allreduce/trainer_mpicomm", SyncPath::kTrainer},
+                                     std::pair{"allreduce/trainer_mpicomm_watchdog", SyncPath::kTrainerWatched}}) {
+      benchmark::RegisterBenchmark(name, [&comm, &watched, &storage, path = path](benchmark::State& state) {
+        bench_gradient_allreduce(state, comm, watched, storage, path);
       })
           ->ArgName("bytes")
           ->Arg(bytes)
@@ -152,6 +155,8 @@ void register_benchmarks(MpiComm& comm, std::vector<float>& storage) {
 
 int run(int argc, char** argv) {
   MpiComm comm;
+  MpiComm watched;
+  watched.set_collective_timeout(std::chrono::seconds(600));  // the default collective_timeout
   // Only rank 0 writes --benchmark_out files; the others would overwrite the same path.
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
@@ -162,7 +167,7 @@ int run(int argc, char** argv) {
   benchmark::Initialize(&arg_count, args.data());
   if (benchmark::ReportUnrecognizedArguments(arg_count, args.data())) return 1;
   std::vector<float> storage;
-  register_benchmarks(comm, storage);
+  register_benchmarks(comm, watched, storage);
   if (comm.is_root()) {
     benchmark::RunSpecifiedBenchmarks();
   } else {

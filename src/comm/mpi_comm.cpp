@@ -1,12 +1,22 @@
 // MpiComm: each collective checks its arguments at the front door, then makes one MPI call per
-// INT_MAX elements (MPI counts are int) on the owned duplicate communicator.
+// INT_MAX elements (MPI counts are int) on the owned duplicate communicator, under the watchdog's eye
+// when a collective timeout is set.
 #include "normscale/comm/mpi_comm.hpp"
 
 #include "normscale/comm/mpi_check.hpp"
 #include "normscale/core/error.hpp"
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <thread>
 #include <utility>
 
 namespace normscale {
@@ -21,6 +31,44 @@ void for_each_chunk(std::span<T> values, Call&& call) {
     const std::size_t count = std::min(kMaxCount, values.size() - offset);
     call(values.data() + offset, static_cast<int>(count));
   }
+}
+
+std::string this_host() {
+  std::array<char, 256> name{};
+  if (gethostname(name.data(), name.size() - 1) != 0) return "unknown-host";
+  return std::string(name.data());
+}
+
+// On the watchdog's thread, while this rank's collective still waits: say what waits where, let the run
+// record it, end the job. Nothing here touches the waiting communicator; MPI_Abort is the one MPI call.
+// The standard promises it from a second thread only under MPI_THREAD_MULTIPLE; Open MPI (4.1, checked
+// by tests/launch/test_stalled_rank.cpp) serves it through its runtime whatever the thread level, and
+// the _Exit below still ends this rank, which the launcher then turns into the end of the job.
+[[noreturn]] void report_timeout_and_abort(const CollectiveTimeout& timeout,
+                                           const Communicator::TimeoutRecord& record) {
+  const StalledCollective& stalled = timeout.stalled;
+  const std::string message = fmt::format(
+      "normscale: error: collective_timeout: {} of {} bytes has not completed after {:.1f} s (collective_timeout "
+      "= {:g} s) at step {}, waiting on host {} rank {} of {}: another rank has stopped, hung or lost its "
+      "connection; ending the job. Hint: the rank that does not report this is the stuck one; raise "
+      "collective_timeout if the ranks are only slow (0 waits forever)\n",
+      stalled.collective, stalled.bytes, stalled.seconds, timeout.timeout_seconds, stalled.step, timeout.host,
+      timeout.rank, timeout.ranks);
+  std::fputs(message.c_str(), stderr);
+  std::fflush(stderr);
+  if (record) {
+    try {
+      record(timeout);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "normscale: the collective timeout could not be recorded: %s\n", error.what());
+      std::fflush(stderr);
+    }
+  }
+  // Every waiting rank reaches this at about the same time; rank 0 alone writes the record, so the
+  // others leave it a moment before their abort takes its process down too.
+  if (timeout.rank != 0) std::this_thread::sleep_for(std::chrono::seconds(1));
+  MPI_Abort(MPI_COMM_WORLD, kCollectiveTimeoutExitCode);
+  std::_Exit(kCollectiveTimeoutExitCode);  // MPI_Abort does not return; should it, the launcher sees an exit
 }
 
 }  // namespace
@@ -50,7 +98,8 @@ MpiComm::MpiComm(MpiComm&& other) noexcept
       rank_(other.rank_),
       size_(other.size_),
       local_rank_(other.local_rank_),
-      local_size_(other.local_size_) {}
+      local_size_(other.local_size_),
+      watchdog_(std::move(other.watchdog_)) {}
 
 MpiComm& MpiComm::operator=(MpiComm&& other) noexcept {
   if (this != &other) {
@@ -60,6 +109,7 @@ MpiComm& MpiComm::operator=(MpiComm&& other) noexcept {
     size_ = other.size_;
     local_rank_ = other.local_rank_;
     local_size_ = other.local_size_;
+    watchdog_ = std::move(other.watchdog_);
   }
   return *this;
 }
@@ -67,6 +117,7 @@ MpiComm& MpiComm::operator=(MpiComm&& other) noexcept {
 // A destructor cannot throw, and freeing after MPI_Finalize is illegal: then the handle is left to
 // MPI's own teardown.
 void MpiComm::release() noexcept {
+  watchdog_.reset();
   if (comm_ == MPI_COMM_NULL) return;
   int finalized = 0;
   MPI_Finalized(&finalized);
@@ -79,8 +130,32 @@ MPI_Comm MpiComm::usable_handle(const char* operation) const {
   return comm_;
 }
 
+void MpiComm::set_collective_timeout(std::chrono::duration<double> timeout, TimeoutRecord record) {
+  NS_CHECK(std::isfinite(timeout.count()) && timeout.count() >= 0,
+           "collective_timeout = {} is not valid; expected a finite number of seconds >= 0 (0: no timeout)",
+           timeout.count());
+  watchdog_.reset();
+  if (timeout.count() == 0) return;
+  CollectiveTimeout where;
+  where.host = this_host();
+  where.rank = rank_;
+  where.ranks = size_;
+  where.timeout_seconds = timeout.count();
+  watchdog_ = std::make_unique<CollectiveWatchdog>(
+      timeout, [where, record = std::move(record)](const StalledCollective& stalled) {
+        CollectiveTimeout report = where;
+        report.stalled = stalled;
+        report_timeout_and_abort(report, record);
+      });
+}
+
+void MpiComm::set_step(std::int64_t step) {
+  if (watchdog_) watchdog_->set_step(step);
+}
+
 void MpiComm::allreduce_sum(std::span<float> values) {
   const MPI_Comm comm = usable_handle("allreduce_sum");
+  const CollectiveWatchdog::Watch watch(watchdog_.get(), "allreduce_sum", values.size_bytes());
   for_each_chunk(values, [comm](float* data, int count) {
     NS_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, count, MPI_FLOAT, MPI_SUM, comm));
   });
@@ -88,6 +163,7 @@ void MpiComm::allreduce_sum(std::span<float> values) {
 
 void MpiComm::allreduce_sum(std::span<double> values) {
   const MPI_Comm comm = usable_handle("allreduce_sum");
+  const CollectiveWatchdog::Watch watch(watchdog_.get(), "allreduce_sum", values.size_bytes());
   for_each_chunk(values, [comm](double* data, int count) {
     NS_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, count, MPI_DOUBLE, MPI_SUM, comm));
   });
@@ -95,6 +171,7 @@ void MpiComm::allreduce_sum(std::span<double> values) {
 
 void MpiComm::allreduce_max(std::span<double> values) {
   const MPI_Comm comm = usable_handle("allreduce_max");
+  const CollectiveWatchdog::Watch watch(watchdog_.get(), "allreduce_max", values.size_bytes());
   for_each_chunk(values, [comm](double* data, int count) {
     NS_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, count, MPI_DOUBLE, MPI_MAX, comm));
   });
@@ -104,11 +181,16 @@ void MpiComm::broadcast(std::span<std::byte> bytes, int root) {
   const MPI_Comm comm = usable_handle("broadcast");
   NS_CHECK(root >= 0 && root < size_, "MpiComm::broadcast: root {} is not a rank of this {}-rank communicator",
            root, size_);
+  const CollectiveWatchdog::Watch watch(watchdog_.get(), "broadcast", bytes.size_bytes());
   for_each_chunk(bytes, [comm, root](std::byte* data, int count) {
     NS_MPI_CHECK(MPI_Bcast(data, count, MPI_BYTE, root, comm));
   });
 }
 
-void MpiComm::barrier() { NS_MPI_CHECK(MPI_Barrier(usable_handle("barrier"))); }
+void MpiComm::barrier() {
+  const MPI_Comm comm = usable_handle("barrier");
+  const CollectiveWatchdog::Watch watch(watchdog_.get(), "barrier", 0);
+  NS_MPI_CHECK(MPI_Barrier(comm));
+}
 
 }  // namespace normscale

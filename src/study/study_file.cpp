@@ -185,7 +185,8 @@ std::uint64_t fnv1a(std::string_view text) {
   return hash;
 }
 
-// The id hashes what determines the run; `out`, `progress`, `resume` and `overwrite` are left to the runner.
+// The id hashes what determines the run; `out`, `progress`, `resume`, `overwrite` and `collective_timeout`
+// are left to the runner.
 std::string trial_id(const TrainConfig& config, std::int64_t ranks, double warmup_epochs) {
   TrainConfig canonical = config;
   const TrainConfig defaults;
@@ -193,6 +194,7 @@ std::string trial_id(const TrainConfig& config, std::int64_t ranks, double warmu
   canonical.progress = defaults.progress;
   canonical.resume = defaults.resume;
   canonical.overwrite = defaults.overwrite;
+  canonical.collective_timeout = defaults.collective_timeout;
   const std::string text =
       fmt::format("{}\nranks = {}\nwarmup_epochs = {}\n", to_toml(canonical), ranks, warmup_epochs);
   return fmt::format("{:016x}", fnv1a(text));

@@ -61,6 +61,11 @@ const std::vector<OptionDescriptor>& leading_rows() {
       {"divergence_limit", T::kReal, {},
        "a |loss| above this (or NaN/Inf) stops the run as diverged (> 0)",
        NS_FIELD(divergence_limit)},
+      {"collective_timeout", T::kReal, {},
+       "seconds a collective (allreduce, broadcast, barrier) may wait for the other ranks; then the "
+       "waiting ranks name it, the step, host and rank, and end the job (a stopped or hung rank); 0 = wait "
+       "forever (>= 0)",
+       NS_FIELD(collective_timeout), nullptr, nullptr, true},
       {"progress", T::kBoolean, {}, "one-line console progress on rank 0", NS_FIELD(progress)},
       {"gallery", T::kInteger, {}, "top support vectors drawn in the PNG gallery (0: none)",
        NS_FIELD(gallery)},
@@ -677,6 +682,7 @@ std::uint64_t trajectory_hash(const TrainConfig& config) {
   canonical.overwrite = defaults.overwrite;
   canonical.instruments = defaults.instruments;
   canonical.divergence_limit = defaults.divergence_limit;
+  canonical.collective_timeout = defaults.collective_timeout;
   return config_hash(canonical);
 }
 
@@ -837,6 +843,8 @@ void validate(const TrainConfig& c) {
            "or device = \"cpu\"",
            c.precision);
   check_range(c.divergence_limit > 0, "divergence_limit", c.divergence_limit, "a number > 0");
+  check_range(c.collective_timeout >= 0 && std::isfinite(c.collective_timeout), "collective_timeout",
+              c.collective_timeout, "a finite number of seconds >= 0 (0: wait forever)");
   check_range(c.gallery >= 0, "gallery", c.gallery, "an integer >= 0 (0: no gallery)");
   check_range(c.checkpoint_every >= 0, "checkpoint_every", c.checkpoint_every, "an integer >= 0");
   check_range(c.keep_checkpoints >= 1, "keep_checkpoints", c.keep_checkpoints, "an integer >= 1");

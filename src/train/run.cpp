@@ -27,10 +27,15 @@
 #include "normscale/train/training_schedule.hpp"
 
 #include <cblas.h>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <new>
 #include <optional>
@@ -222,10 +227,42 @@ class Run {
   RunCheckpoints<T> checkpoints_;
 };
 
+// Rank 0's part of a collective timeout: the event as one line appended to <out>/metrics.jsonl. It runs
+// on the watchdog's thread just before the job is aborted, while the training thread waits inside the
+// collective and so writes nothing (its log flushes whole lines): one write() to a descriptor opened
+// with O_APPEND puts the line after the last one, with no buffer of its own left to flush.
+Communicator::TimeoutRecord collective_timeout_record(const TrainConfig& config, bool is_root) {
+  if (!is_root) return {};
+  return [path = (std::filesystem::path(config.out) / "metrics.jsonl").string()](const CollectiveTimeout& timeout) {
+    const nlohmann::json event = {{"event", "collective_timeout"},
+                                  {"step", timeout.stalled.step},
+                                  {"collective", timeout.stalled.collective},
+                                  {"bytes", timeout.stalled.bytes},
+                                  {"host", timeout.host},
+                                  {"rank", timeout.rank},
+                                  {"seconds", timeout.stalled.seconds},
+                                  {"collective_timeout", timeout.timeout_seconds}};
+    const std::string line = event.dump() + "\n";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    NS_CHECK(fd >= 0, "cannot open {} to append the collective_timeout event: {}; hint: the run directory must stay "
+             "writable",
+             path, std::strerror(errno));
+    const ssize_t written = ::write(fd, line.data(), line.size());
+    const int write_errno = errno;
+    ::close(fd);
+    NS_CHECK(written == static_cast<ssize_t>(line.size()),
+             "cannot append the collective_timeout event to {}: {}; hint: check the disk is not full", path,
+             written < 0 ? std::strerror(write_errno) : "short write");
+  };
+}
+
 }  // namespace
 
 void run_training(const TrainConfig& config, Communicator& comm) {
   validate(config);
+  // Before the first collective, so even loading the data cannot leave a rank waiting forever.
+  comm.set_collective_timeout(std::chrono::duration<double>(config.collective_timeout),
+                              collective_timeout_record(config, comm.is_root()));
   check_same_configuration(comm, config);
   if (config.threads > 0) openblas_set_num_threads(static_cast<int>(config.threads));
   const DataShard shard{comm.rank(), comm.size(), config.virtual_shards};

@@ -9,10 +9,14 @@ namespace normscale {
 template <class T>
 nlohmann::json TrainingLoop<T>::run() {
   TrainingEngine<T>& engine = context_.engine;
+  // A collective timeout names the step it stalled in: the one being taken, or during an evaluation or
+  // checkpoint the one just taken.
+  context_.comm.set_step(engine.steps_done());
   for (auto* callback : callbacks_) callback->begin(context_);
   nlohmann::json last_record;
   if (!context_.resumed) last_record = evaluate();
   while (engine.steps_done() < context_.total_steps) {
+    context_.comm.set_step(engine.steps_done() + 1);
     const auto start = std::chrono::steady_clock::now();
     StepReport report;
     report.stats = engine.step();

@@ -102,6 +102,7 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.threads, b.threads);
   EXPECT_EQ(a.out, b.out);
   EXPECT_EQ(a.divergence_limit, b.divergence_limit);
+  EXPECT_EQ(a.collective_timeout, b.collective_timeout);
   EXPECT_EQ(a.progress, b.progress);
   EXPECT_EQ(a.gallery, b.gallery);
   EXPECT_EQ(a.checkpoint_every, b.checkpoint_every);
@@ -170,6 +171,7 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"threads", [](TrainConfig& c) { c.threads = 2; }},
       {"out", [](TrainConfig& c) { c.out = "runs/x"; }},
       {"divergence_limit", [](TrainConfig& c) { c.divergence_limit = 1e6; }},
+      {"collective_timeout", [](TrainConfig& c) { c.collective_timeout = 30; }},
       {"progress", [](TrainConfig& c) { c.progress = false; }},
       {"gallery", [](TrainConfig& c) { c.gallery = 0; }},
       {"checkpoint_every", [](TrainConfig& c) { c.checkpoint_every = 10; }},
@@ -199,6 +201,7 @@ TEST(ConfigHash, TrajectoryHashIgnoresOnlyWhatDoesNotChangeTheTrajectory) {
   resumed.checkpoint_every = 7;
   resumed.progress = false;
   resumed.threads = 1;
+  resumed.collective_timeout = 0;  // how long to wait for a stuck rank says nothing about the trajectory
   EXPECT_EQ(trajectory_hash(resumed), trajectory_hash(base));
   EXPECT_NE(config_hash(resumed), config_hash(base));
   TrainConfig changed = base;
@@ -506,6 +509,13 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
               AllOf(HasSubstr("data.num_classes = 100001"), HasSubstr("[0, 100000]")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.data.num_classes = -1; }), HasSubstr("data.num_classes = -1"));
 
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.collective_timeout = -1; }),
+              AllOf(HasSubstr("collective_timeout = -1"), HasSubstr(">= 0")));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.collective_timeout = std::numeric_limits<double>::infinity(); }),
+              AllOf(HasSubstr("collective_timeout = inf"), HasSubstr("finite")));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.collective_timeout = std::nan(""); }),
+              HasSubstr("collective_timeout = nan"));
+
   EXPECT_THAT(message_for([](TrainConfig& c) { c.device = "gpu"; }),
               AllOf(HasSubstr("device = \"gpu\""), HasSubstr("cpu, cuda")));
   EXPECT_THAT(message_for([](TrainConfig& c) {
@@ -519,6 +529,10 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
   by_steps.epochs = 0;
   by_steps.steps = 10;
   EXPECT_NO_THROW(validate(by_steps));
+  // 0 turns the collective watchdog off.
+  TrainConfig no_watchdog;
+  no_watchdog.collective_timeout = 0;
+  EXPECT_NO_THROW(validate(no_watchdog));
 }
 
 TEST(ConfigDevice, CudaWithoutTheBackendOrAGpuIsAnErrorNamingTheOption) {

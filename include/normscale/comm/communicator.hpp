@@ -4,7 +4,12 @@
 // communicator_factory.hpp chooses both.
 #pragma once
 
+#include "normscale/comm/collective_watchdog.hpp"
+
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -30,10 +35,22 @@ class Communicator {
   virtual void broadcast(std::span<std::byte> bytes, int root) = 0;
   virtual void barrier() = 0;
 
+  // Runs on the watchdog's thread while this rank's collective still waits, just before the job ends
+  // (the run appends the event to its metrics log); it must not use the communicator.
+  using TimeoutRecord = std::function<void(const CollectiveTimeout&)>;
+  // From now on a collective that has not completed within `timeout` is reported on stderr (which one,
+  // its bytes, the step, host and rank), handed to `record`, and ends the whole job: a stopped or hung
+  // rank then costs the others `timeout`, not the rest of their allocation. Zero turns the watch off.
+  // Not collective, though every rank should call it alike. A communicator whose collectives cannot
+  // wait on another process ignores it.
+  virtual void set_collective_timeout(std::chrono::duration<double> /*timeout*/, TimeoutRecord /*record*/ = {}) {}
+  // The training step the following collectives belong to, for that report (0: before the first step).
+  virtual void set_step(std::int64_t /*step*/) {}
+
   bool is_root() const { return rank() == 0; }
 };
 
-// One process: every collective is the identity.
+// One process: every collective is the identity (and never waits, so it needs no watchdog).
 class LocalComm final : public Communicator {
  public:
   int rank() const override { return 0; }

@@ -8,10 +8,14 @@
 #include <mpi.h>
 
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 
 namespace normscale {
+
+// The exit code of a job ended by a collective timeout: that of any normscale error.
+inline constexpr int kCollectiveTimeoutExitCode = 2;
 
 class MpiComm final : public Communicator {
  public:
@@ -39,6 +43,12 @@ class MpiComm final : public Communicator {
   void broadcast(std::span<std::byte> bytes, int root) override;
   void barrier() override;
 
+  // The watchdog's report ends the job with MPI_Abort on MPI_COMM_WORLD (exit code
+  // kCollectiveTimeoutExitCode); a rank other than 0 waits a second first, so that rank 0, if it is
+  // waiting too, gets its record written before the abort ends it.
+  void set_collective_timeout(std::chrono::duration<double> timeout, TimeoutRecord record = {}) override;
+  void set_step(std::int64_t step) override;
+
   // The owned duplicate, for code that must call MPI directly (benchmarks, tests); MPI_COMM_NULL
   // after a move.
   MPI_Comm native() const { return comm_; }
@@ -52,6 +62,7 @@ class MpiComm final : public Communicator {
   int size_ = 1;
   int local_rank_ = 0;
   int local_size_ = 1;
+  std::unique_ptr<CollectiveWatchdog> watchdog_;  // null: collectives wait as long as they take
 };
 
 }  // namespace normscale

@@ -27,6 +27,7 @@ struct TrainConfig {
   std::int64_t threads = 0;         // BLAS threads per rank; 0 = all cores of the rank's share
   std::string out = "runs/latest";  // run directory
   double divergence_limit = 1e12;   // |loss| above this counts as divergence
+  double collective_timeout = 600;  // seconds a collective may wait before the job is ended; 0 = forever
   bool progress = true;             // one-line console progress
   std::int64_t gallery = 64;        // top support vectors in the PNG gallery (0: none)
   std::int64_t checkpoint_every = 0;  // steps between checkpoints; 0 = once per epoch
