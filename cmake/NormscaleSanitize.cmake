@@ -23,7 +23,8 @@ if(NOT NORMSCALE_SANITIZE)
 endif()
 # -fno-sanitize-recover: a UB report that only printed would pass ctest unnoticed. -gline-tables-only gives
 # file:line in reports at a fraction of full debug info's compile and link time.
-add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined> $<$<COMPILE_LANGUAGE:CXX>:-fno-sanitize-recover=undefined>
+add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined>
+                    $<$<COMPILE_LANGUAGE:CXX>:-fno-sanitize-recover=undefined>
                     $<$<COMPILE_LANGUAGE:CXX>:-fno-omit-frame-pointer>)
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-gline-tables-only>)
