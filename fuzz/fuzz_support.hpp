@@ -8,21 +8,36 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 namespace normscale::fuzz {
 
-// A file of this process's own (pid in the name, so parallel fuzzing jobs never share one), rewritten
-// with each input: the readers under test take paths, not buffers.
+// A folder of this process's own (pid in the name, so parallel fuzzing jobs never share one), removed at exit;
+// each input is rewritten into a file there, because the readers under test take paths, not buffers.
+class InputDir {
+ public:
+  InputDir()
+      : dir_(std::filesystem::temp_directory_path() / ("normscale_fuzz_" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(dir_);
+  }
+  InputDir(const InputDir&) = delete;
+  InputDir& operator=(const InputDir&) = delete;
+  ~InputDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  const std::filesystem::path& path() const { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+};
+
 inline std::filesystem::path input_path(const std::string& name) {
-  static const std::filesystem::path dir = [] {
-    std::filesystem::path d = std::filesystem::temp_directory_path() / ("normscale_fuzz_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return dir / name;
+  static const InputDir dir;
+  return dir.path() / name;
 }
 
 inline std::string write_input(const std::string& name, const std::uint8_t* data, std::size_t size) {
