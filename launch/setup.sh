@@ -16,6 +16,9 @@ PACKAGES=(
   gnuplot-nox
   slurm-wlm munge
   dataset-fashion-mnist
+  # The sanitizer + fuzz build (launch/test.sh, NORMSCALE_SANITIZE=1): clang, its sanitizer and libFuzzer
+  # runtimes (only recommended by clang, so named here), llvm-symbolizer for file:line in reports.
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()

@@ -9,6 +9,8 @@
 #include <boost/archive/archive_exception.hpp>
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
+#include <boost/serialization/array_wrapper.hpp>
+#include <boost/serialization/collection_size_type.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
 #include <fcntl.h>
@@ -26,8 +28,10 @@
 #include <optional>
 #include <span>
 #include <sstream>
+#include <stdexcept>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace normscale {
 namespace {
@@ -122,14 +126,71 @@ std::string to_archive_bytes(Save&& save) {
   return std::move(out).str();
 }
 
-// Runs `load` on an archive over `bytes`; any failure to parse becomes an Error naming the file. Sets
-// *consumed_all, if given, to whether `load` read every byte.
+// What every Boost binary archive starts with: the signature as Boost writes a std::string (its length as a
+// native std::size_t, then the characters).
+std::string archive_signature_prefix() {
+  const std::string_view signature = boost::archive::BOOST_ARCHIVE_SIGNATURE();
+  const std::size_t length = signature.size();
+  std::string prefix(reinterpret_cast<const char*>(&length), sizeof length);
+  prefix += signature;
+  return prefix;
+}
+
+// The bytes of `in` (over `total` bytes) not yet read.
+std::size_t bytes_left(std::istream& in, std::size_t total) {
+  const std::streamoff at = in.tellg();
+  return at < 0 || static_cast<std::size_t>(at) > total ? 0 : total - static_cast<std::size_t>(at);
+}
+
+// Boost resizes a string or vector to the length it reads before reading the data, so one damaged length in a
+// manifest of a few hundred bytes (which, unlike the other files, has no checksum) could allocate and zero
+// gigabytes. Lengths are checked against the bytes left first; what is read is Boost's own layout.
+
+// A string as Boost's binary archive writes it: its length as std::size_t, then the characters.
+void load_bounded(boost::archive::binary_iarchive& ar, std::istream& in, std::size_t total, std::string& s) {
+  std::size_t length = 0;
+  ar.load_binary(&length, sizeof length);
+  const std::size_t left = bytes_left(in, total);
+  if (length > left) {
+    throw std::length_error(fmt::format("a string of {} bytes with {} bytes left", length, left));
+  }
+  s.resize(length);
+  if (length > 0) ar.load_binary(s.data(), length);
+}
+
+// A vector of numbers as boost/serialization/vector.hpp's optimized load reads one (no class information for a
+// vector of a primitive type): its count, an item version only where Boost's own macro says the archive's
+// library version has one, then the elements. Boost's own types and macro keep the layout Boost's.
+template <class T>
+void load_bounded(boost::archive::binary_iarchive& ar, std::istream& in, std::size_t total, std::vector<T>& v) {
+  boost::serialization::collection_size_type count(0);
+  ar >> count;
+  if (BOOST_SERIALIZATION_VECTOR_VERSIONED(ar.get_library_version())) {
+    unsigned int item_version = 0;
+    ar >> item_version;
+  }
+  const std::size_t room = bytes_left(in, total) / sizeof(T);
+  if (count > room) {
+    throw std::length_error(fmt::format("a list of {} elements with room for {}", std::size_t(count), room));
+  }
+  v.resize(count);
+  if (count > 0) ar >> boost::serialization::make_array<T, boost::serialization::collection_size_type>(v.data(), count);
+}
+
+// Runs `load(archive, in)` on an archive over `bytes` (`in`: the stream under it, for bytes_left); any failure
+// to parse becomes an Error naming the file. Sets *consumed_all, if given, to whether `load` read every byte.
 template <class Load>
 void from_archive_bytes(const fs::path& path, const std::string& bytes, Load&& load, bool* consumed_all = nullptr) {
+  // Boost's archive reads its signature as a string too, before any of our checks could run.
+  static const std::string signature = archive_signature_prefix();
+  NS_CHECK(std::string_view(bytes).starts_with(signature),
+           "cannot parse checkpoint file '{}' ({} bytes): it does not start with a Boost binary archive's signature; "
+           "hint: the file is damaged or was written by another program or machine",
+           path.string(), bytes.size());
   try {
     std::istringstream in(bytes, std::ios::binary);
     boost::archive::binary_iarchive archive(in);
-    load(archive);
+    load(archive, in);
     if (consumed_all != nullptr) *consumed_all = in.peek() == std::char_traits<char>::eof();
   } catch (const Error&) {
     throw;
@@ -272,7 +333,7 @@ ModelState<T> read_model(const fs::path& dir, const CheckpointManifest& m) {
   verify_checksum(path, bytes, m.model_checksum);
   ModelState<T> model;
   std::string scalar;
-  from_archive_bytes(path, bytes, [&](boost::archive::binary_iarchive& ar) {
+  from_archive_bytes(path, bytes, [&](boost::archive::binary_iarchive& ar, std::istream&) {
     ar >> scalar >> model.parameters >> model.velocity >> model.layer_state;
   });
   NS_CHECK(scalar == m.scalar && static_cast<Index>(model.parameters.size()) == m.parameter_count &&
@@ -290,7 +351,7 @@ void read_shard(const fs::path& dir, const CheckpointManifest& m, Index v, Multi
   const ShardRange rows = virtual_shard(m.examples, m.virtual_shards, v);
   Index shard = -1, shards = -1, begin = -1, end = -1, per_example = -1;
   std::vector<double> values;
-  from_archive_bytes(path, bytes, [&](boost::archive::binary_iarchive& ar) {
+  from_archive_bytes(path, bytes, [&](boost::archive::binary_iarchive& ar, std::istream&) {
     ar >> shard >> shards >> begin >> end >> per_example >> values;
   });
   NS_CHECK(shard == v && shards == m.virtual_shards && begin == rows.begin && end == rows.end &&
@@ -388,9 +449,9 @@ CheckpointManifest read_checkpoint_manifest(const std::string& checkpoint_dir) {
   const bool checked = manifest_checksum_holds(bytes);
   CheckpointManifest m;
   bool whole_file_read = false;
-  from_archive_bytes(path, bytes, [&](boost::archive::binary_iarchive& ar) {
+  from_archive_bytes(path, bytes, [&](boost::archive::binary_iarchive& ar, std::istream& in) {
     std::string magic;
-    ar >> magic;
+    load_bounded(ar, in, bytes.size(), magic);
     NS_CHECK(magic == kMagic, "'{}' is not a normscale checkpoint manifest", path.string());
     ar >> m.format_version;
     NS_CHECK(m.format_version == kCheckpointFormatVersion || m.format_version == kUncheckedManifestVersion,
@@ -398,7 +459,10 @@ CheckpointManifest read_checkpoint_manifest(const std::string& checkpoint_dir) {
              "with the normscale version that wrote it",
              path.string(), m.format_version, kUncheckedManifestVersion, kCheckpointFormatVersion);
     ar >> m.config_hash >> m.seed >> m.step >> m.epoch >> m.ranks >> m.virtual_shards >> m.examples >>
-        m.per_example >> m.scalar >> m.parameter_count >> m.model_checksum >> m.shard_checksums;
+        m.per_example;
+    load_bounded(ar, in, bytes.size(), m.scalar);
+    ar >> m.parameter_count >> m.model_checksum;
+    load_bounded(ar, in, bytes.size(), m.shard_checksums);
     if (m.format_version == kUncheckedManifestVersion) return;
     ar >> m.data_fingerprint;
   }, &whole_file_read);

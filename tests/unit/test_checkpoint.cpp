@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -268,6 +269,59 @@ TEST_F(DamagedCheckpointTest, TruncatedManifestNamesTheManifest) {
   const fs::path manifest = dir_ / "manifest.bin";
   fs::resize_file(manifest, fs::file_size(manifest) / 2);
   EXPECT_THAT(load_error(), HasSubstr(manifest.string()));
+}
+
+// The manifest has no checksum, and Boost allocates a string or vector at the length it reads before reading
+// the data: a damaged length must be refused by name, not allocated (found by fuzz/fuzz_checkpoint_manifest,
+// which saw a 16-byte manifest ask for a 4 GiB string).
+class HugeLengthInManifestTest : public DamagedCheckpointTest {
+ protected:
+  static constexpr std::uint64_t kHuge = std::uint64_t{1} << 40;
+  fs::path manifest() const { return dir_ / "manifest.bin"; }
+  std::string manifest_bytes() const {
+    std::ifstream in(manifest(), std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+  // Overwrites the native std::size_t at `offset` (how Boost's binary archive stores lengths) with kHuge.
+  void set_length_at(std::size_t offset) const {
+    std::string bytes = manifest_bytes();
+    ASSERT_LE(offset + sizeof(std::size_t), bytes.size());
+    const std::size_t huge = kHuge;
+    std::memcpy(bytes.data() + offset, &huge, sizeof huge);
+    std::ofstream(manifest(), std::ios::binary | std::ios::trunc) << bytes;
+  }
+  std::string manifest_error() const {
+    return error_message([&] { read_checkpoint_manifest(dir_.string()); });
+  }
+};
+
+TEST_F(HugeLengthInManifestTest, ArchiveSignatureLength) {
+  set_length_at(0);
+  const std::string message = manifest_error();
+  EXPECT_THAT(message, HasSubstr(manifest().string()));
+  EXPECT_THAT(message, HasSubstr("does not start with a Boost binary archive's signature"));
+}
+
+TEST_F(HugeLengthInManifestTest, MagicStringLength) {
+  const std::size_t magic = manifest_bytes().find("normscale-checkpoint");
+  ASSERT_NE(magic, std::string::npos);
+  set_length_at(magic - sizeof(std::size_t));
+  const std::string message = manifest_error();
+  EXPECT_THAT(message, HasSubstr(manifest().string()));
+  EXPECT_THAT(message, HasSubstr("a string of 1099511627776 bytes"));
+}
+
+TEST_F(HugeLengthInManifestTest, ShardChecksumCount) {
+  // The manifest ends with the checksums' count (std::size_t) and the kShards checksums (4 bytes each).
+  const std::string bytes = manifest_bytes();
+  const std::size_t count_at = bytes.size() - 4 * kShards - sizeof(std::size_t);
+  std::size_t count = 0;
+  std::memcpy(&count, bytes.data() + count_at, sizeof count);
+  ASSERT_EQ(count, static_cast<std::size_t>(kShards)) << "the checksums' count is not where this test expects it";
+  set_length_at(count_at);
+  const std::string message = manifest_error();
+  EXPECT_THAT(message, HasSubstr(manifest().string()));
+  EXPECT_THAT(message, HasSubstr("a list of 1099511627776 elements"));
 }
 
 TEST_F(DamagedCheckpointTest, ConfigHashMismatchNamesBothHashes) {
