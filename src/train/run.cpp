@@ -106,6 +106,8 @@ class Run {
     engine_->load_from_host();
     if (comm.is_root() && !finished()) {
       std::filesystem::create_directories(config.out);
+      // First: from here on the directory no longer holds a finished run.
+      clear_finished_marker(config.out);
       // A fresh run replaces the directory's history: an older run's checkpoints must not be resumed
       // as if they were this run's (its metrics.jsonl is truncated likewise).
       if (!context_.resumed) std::filesystem::remove_all(std::filesystem::path(config.out) / "checkpoints");
@@ -119,7 +121,6 @@ class Run {
     Communicator& comm = context_.comm;
     const DataSplits& data = context_.data;
     if (comm.is_root()) {
-      clear_finished_marker(config.out);
       fmt::print("normscale: {} on {} ({} train / {} validation / {} test) across {} rank(s), {} parameters, "
                  "{} steps of batch {}{}\n",
                  objective_->name(), data.train.name, data.train.global_rows(), data.validation.global_rows(),
