@@ -151,6 +151,8 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
       progress.message(fmt::format("normscale study: trial {} is still running (pid {}); following it", trial->id,
                                    record.process ? std::to_string(record.process->pid) : "unknown"));
     } else if (std::filesystem::exists(finished_marker(dir))) {
+      progress.message(fmt::format("normscale study: trial {} finished while no scheduler was following it",
+                                   trial->id));
       record_end(*trial, 0, earlier);
     } else {
       requeue_died(*trial, "ended without finishing while no scheduler was following it");

@@ -108,7 +108,8 @@ TEST_F(RunDirectory, SecondTrainerOnALiveDirectoryIsRefusedNamingTheHolder) {
   const fs::path out = dir_ / "run";
   ChildSpec first;
   // Long enough to be caught running; stopped below.
-  first.argv = {"sh", "-c", std::string(NORMSCALE_BINARY) + " " + kSmall + "--set steps=10000000 --out " + out.string()};
+  first.argv = {"sh", "-c",
+                std::string(NORMSCALE_BINARY) + " " + kSmall + "--set steps=10000000 --out " + out.string()};
   first.output = dir_ / "first.txt";
   const pid_t shell = spawn_child(first);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);

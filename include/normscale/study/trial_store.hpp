@@ -64,8 +64,8 @@ struct MetricRow {
 };
 
 // Owns one connection. Opening creates the schema in a new database, migrates one written by an older
-// version (every row kept; version 1 lacked the process columns) and refuses one written by a newer. Every write is one transaction (BEGIN IMMEDIATE ... COMMIT), rolled back
-// when anything in it fails; every failure throws normscale::Error naming the file and SQLite's message.
+// version (every row kept; version 1 lacked the process columns) and refuses one written by a newer.
+// Every write is one transaction (BEGIN IMMEDIATE ... COMMIT), rolled back when anything in it fails; every failure throws normscale::Error naming the file and SQLite's message.
 class TrialStore {
  public:
   static constexpr int kSchemaVersion = 2;
@@ -83,8 +83,8 @@ class TrialStore {
   // regime and grid are refreshed), so expanding a study again duplicates nothing and resets nothing.
   // Returns the number of trials that were new.
   std::size_t upsert_trials(std::span<const Trial> trials);
-  // running records the start time (and forgets an earlier process); done / failed record the finish time and the outcome (if given);
-  // pending clears both. An unknown id is an error.
+  // running records the start time (and forgets an earlier process); done / failed record the finish
+  // time and the outcome (if given); pending clears both. An unknown id is an error.
   void set_state(std::string_view id, TrialState state,
                  const std::optional<TrialOutcome>& outcome = std::nullopt);
   // Records the process a backend started for a running trial.
