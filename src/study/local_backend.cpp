@@ -52,7 +52,8 @@ double seconds_since_utc(const std::string& timestamp) {
 // mpirun inherited from spawn_child; it also covers a scheduler killed before it recorded the pid).
 bool trial_alive(const std::optional<TrialProcess>& process, const std::filesystem::path& dir) {
   if (process && process_alive(*process)) return true;
-  return !wait_for_lock(dir / "trial.lock", 0.0);
+  std::error_code error;
+  return std::filesystem::exists(dir / "trial.lock", error) && !wait_for_lock(dir / "trial.lock", 0.0);
 }
 
 // Whether the trial has ended: a child by waitpid (its exit code); an adopted trial, not this process's
