@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,7 +79,6 @@ pid_t spawn_child(const ChildSpec& spec) {
   ExecArrays arrays(spec.argv, spec.environment);
   const std::string output = spec.output.string();
   const std::string lock = spec.lock_file.string();
-  const pid_t parent = getpid();
   const pid_t pid = fork();
   NS_CHECK(pid >= 0, "starting {}: fork failed: {}", spec.argv[0], std::strerror(errno));
   if (pid > 0) {
@@ -89,8 +87,6 @@ pid_t spawn_child(const ChildSpec& spec) {
     return pid;
   }
   setpgid(0, 0);
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (getppid() != parent) _exit(143);  // the scheduler died before prctl took effect
   reset_signals();
   const int null_fd = open("/dev/null", O_RDONLY);
   if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);

@@ -1,4 +1,5 @@
-// The local scheduler loop: start what fits, wait for a trial to end or a stop signal, record, repeat.
+// The local scheduler loop: take up the trials an earlier scheduler left running, start what fits, wait
+// for a trial to end or a stop signal, record, repeat.
 #include "normscale/study/local_backend.hpp"
 
 #include "normscale/core/error.hpp"
@@ -6,12 +7,16 @@
 #include "normscale/study/signal_watch.hpp"
 #include "normscale/study/trial_lifecycle.hpp"
 #include "normscale/study/trial_packing.hpp"
+#include "normscale/study/trial_process.hpp"
+#include "normscale/train/run_directory_lock.hpp"
 
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <thread>
 #include <vector>
@@ -23,25 +28,69 @@ using Clock = std::chrono::steady_clock;
 
 struct RunningTrial {
   const Trial* trial = nullptr;
-  pid_t pid = 0;
+  pid_t pid = 0;                          // the process group too (spawn_child makes the child its leader)
   std::int64_t cores = 0;
   Clock::time_point start;
+  double earlier_seconds = 0.0;           // an adopted trial's wall time before this scheduler
+  std::optional<TrialProcess> adopted;    // started by an earlier scheduler (pid 0: known by its lock only)
 };
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+double wall_seconds(const RunningTrial& r) { return r.earlier_seconds + seconds_since(r.start); }
+
+// Seconds from a store timestamp (UTC, "%Y-%m-%dT%H:%M:%SZ") to now; 0 when it does not parse.
+double seconds_since_utc(const std::string& timestamp) {
+  std::tm utc{};
+  if (strptime(timestamp.c_str(), "%Y-%m-%dT%H:%M:%SZ", &utc) == nullptr) return 0.0;
+  return std::max(0.0, std::difftime(std::time(nullptr), timegm(&utc)));
+}
+
+// Something of the trial still runs: its recorded mpirun, or any process holding its trial.lock (which
+// mpirun inherited from spawn_child; it also covers a scheduler killed before it recorded the pid).
+bool trial_alive(const std::optional<TrialProcess>& process, const std::filesystem::path& dir) {
+  if (process && process_alive(*process)) return true;
+  std::error_code error;
+  return std::filesystem::exists(dir / "trial.lock", error) && !wait_for_lock(dir / "trial.lock", 0.0);
+}
+
+// Whether the trial has ended: a child by waitpid (its exit code); an adopted trial, not this process's
+// child, when nothing of it runs any more: then only its run directory can tell how it ended, and only
+// a completed run leaves finished.json (exit code 0). `ended` with no exit code: the trial died.
+std::optional<int> poll_trial(const RunningTrial& r, const StudyLayout& layout, bool& ended) {
+  if (!r.adopted) {
+    const std::optional<int> code = poll_child(r.pid);
+    ended = code.has_value();
+    return code;
+  }
+  const std::filesystem::path dir = layout.trial_dir(r.trial->id);
+  ended = !trial_alive(r.adopted, dir);
+  if (ended && std::filesystem::exists(finished_marker(dir))) return 0;
+  return std::nullopt;
+}
+
+// Sends `signal` to the trial's process group: a child's always, an adopted one's only while the
+// recorded process is still that very one (a reused pid belongs to someone else).
+void signal_trial(const RunningTrial& r, int signal) {
+  if (r.pid <= 0) return;  // never kill(0, ...): that is this scheduler's own group
+  if (!r.adopted || process_alive(*r.adopted)) kill(-r.pid, signal);
+}
+
 // SIGTERM to each trial's process group (mpirun forwards it to its ranks), SIGKILL to those still
 // there after `grace_seconds`; waits for all of them.
-void stop_trials(const std::vector<RunningTrial>& running, double grace_seconds) {
-  for (const RunningTrial& r : running) kill(-r.pid, SIGTERM);
+void stop_trials(const std::vector<RunningTrial>& running, const StudyLayout& layout, double grace_seconds) {
+  for (const RunningTrial& r : running) signal_trial(r, SIGTERM);
   const auto deadline = Clock::now() + std::chrono::duration<double>(grace_seconds);
   for (const RunningTrial& r : running) {
-    while (!poll_child(r.pid)) {
+    if (r.pid <= 0) continue;  // adopted by its lock alone: nothing to signal, left to the next scheduler
+    for (bool ended = false;;) {
+      poll_trial(r, layout, ended);
+      if (ended) break;
       if (Clock::now() >= deadline) {
-        kill(-r.pid, SIGKILL);
-        wait_child(r.pid);
+        signal_trial(r, SIGKILL);
+        if (!r.adopted) wait_child(r.pid);
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -51,14 +100,65 @@ void stop_trials(const std::vector<RunningTrial>& running, double grace_seconds)
 
 }  // namespace
 
-std::optional<int> run_local(std::span<const Trial* const> queue, TrialStore& store, const StudyLayout& layout,
-                             const LocalOptions& options, StudyProgress& progress, StudyCounts& counts) {
+std::optional<int> run_local(std::span<const Trial* const> queue, std::span<const Trial* const> left_running,
+                             TrialStore& store, const StudyLayout& layout, const LocalOptions& options,
+                             StudyProgress& progress, StudyCounts& counts) {
   NS_CHECK(options.cores >= 1, "study run: --cores {}; expected >= 1", options.cores);
   SignalWatch signals;  // before the first child: a stop must not be lost in between
   std::deque<const Trial*> pending(queue.begin(), queue.end());
   std::vector<RunningTrial> running;
   std::int64_t finished = 0;
   std::int64_t free_cores = options.cores;
+
+  const auto record_end = [&](const Trial& trial, int code, double wall) {
+    const TrialState state = record_trial_end(store, layout, trial.id, code, wall, options.target);
+    --counts.running;
+    ++(state == TrialState::kDone ? counts.done : counts.failed);
+    ++finished;
+    if (state == TrialState::kFailed) {
+      progress.message(fmt::format("normscale study: trial {} failed (exit code {}): {}; log: {}", trial.id, code,
+                                   describe_trial(trial), (layout.trial_dir(trial.id) / "log.txt").string()));
+    }
+  };
+  // A trial whose process ended without finishing goes first in the queue, to resume from its checkpoint.
+  const auto requeue_died = [&](const Trial& trial, const std::string& why) {
+    store.set_state(trial.id, TrialState::kPending);
+    pending.push_front(&trial);
+    --counts.running;
+    ++counts.pending;
+    progress.message(fmt::format("normscale study: trial {} {}; running it again (from its newest checkpoint, if "
+                                 "any)", trial.id, why));
+  };
+
+  for (const Trial* trial : left_running) {
+    const TrialRecord record = store.trial(trial->id).value();
+    const std::filesystem::path dir = layout.trial_dir(trial->id);
+    if (record.process && record.process->pid > 0 && record.process->host != this_host()) {
+      NS_FAIL("trial {}: the scheduler that started it ran on host {} (pid {} there); run the study on {} to take "
+              "it up, or stop that trial there first",
+              trial->id, record.process->host, record.process->pid, record.process->host);
+    }
+    const double earlier = seconds_since_utc(record.started);
+    if (trial_alive(record.process, dir)) {
+      RunningTrial adopted;
+      adopted.trial = trial;
+      adopted.adopted = record.process.value_or(TrialProcess{});
+      adopted.pid = static_cast<pid_t>(adopted.adopted->pid);
+      adopted.cores = cores_held(trial_cores(trial->ranks, threads_per_rank(trial->config.threads)), options.cores);
+      adopted.start = Clock::now();
+      adopted.earlier_seconds = earlier;
+      free_cores -= adopted.cores;
+      running.push_back(std::move(adopted));
+      progress.message(fmt::format("normscale study: trial {} is still running (pid {}); following it", trial->id,
+                                   record.process ? std::to_string(record.process->pid) : "unknown"));
+    } else if (std::filesystem::exists(finished_marker(dir))) {
+      progress.message(fmt::format("normscale study: trial {} finished while no scheduler was following it",
+                                   trial->id));
+      record_end(*trial, 0, earlier);
+    } else {
+      requeue_died(*trial, "ended without finishing while no scheduler was following it");
+    }
+  }
 
   const auto start_trial = [&](const Trial& trial) {
     const PreparedTrial prepared = prepare_trial(layout, trial);
@@ -74,10 +174,13 @@ std::optional<int> run_local(std::span<const Trial* const> queue, TrialStore& st
     store.set_state(trial.id, TrialState::kRunning);
     const std::int64_t cores =
         cores_held(trial_cores(trial.ranks, prepared.invocation.threads_per_rank), options.cores);
-    running.push_back({&trial, spawn_child(child), cores, Clock::now()});
+    const pid_t pid = spawn_child(child);
+    running.push_back({&trial, pid, cores, Clock::now(), 0.0, std::nullopt});
     free_cores -= cores;
     --counts.pending;
     ++counts.running;
+    // Killed between the spawn and this, a scheduler leaves the trial known by its trial.lock alone.
+    store.set_process(trial.id, identify_process(pid));
   };
 
   try {
@@ -95,31 +198,30 @@ std::optional<int> run_local(std::span<const Trial* const> queue, TrialStore& st
       }
       progress.update(counts, finished);
       if (running.empty() || signals.stop_signal()) break;
-      signals.wait(1.0);
+      // A child's end wakes the wait (SIGCHLD); an adopted trial's is only seen by polling.
+      const bool adopted = std::any_of(running.begin(), running.end(), [](const auto& r) { return r.adopted; });
+      signals.wait(adopted ? 0.2 : 1.0);
       if (signals.stop_signal()) break;
       for (auto r = running.begin(); r != running.end();) {
-        const std::optional<int> code = poll_child(r->pid);
-        if (!code) {
+        bool ended = false;
+        const std::optional<int> code = poll_trial(*r, layout, ended);
+        if (!ended) {
           ++r;
           continue;
         }
-        const TrialState state =
-            record_trial_end(store, layout, r->trial->id, *code, seconds_since(r->start), options.target);
-        --counts.running;
-        ++(state == TrialState::kDone ? counts.done : counts.failed);
-        ++finished;
         free_cores += r->cores;
-        if (state == TrialState::kFailed) {
-          progress.message(fmt::format("normscale study: trial {} failed (exit code {}): {}; log: {}",
-                                       r->trial->id, *code, describe_trial(*r->trial),
-                                       (layout.trial_dir(r->trial->id) / "log.txt").string()));
+        if (code) {
+          record_end(*r->trial, *code, wall_seconds(*r));
+        } else {
+          requeue_died(*r->trial, fmt::format("(pid {}, started by an earlier scheduler) ended without finishing",
+                                              r->pid));
         }
         r = running.erase(r);
       }
     }
   } catch (...) {
     // A scheduler that cannot go on (the database failed) does not leave trials running unrecorded.
-    stop_trials(running, 10.0);
+    stop_trials(running, layout, 10.0);
     throw;
   }
 
@@ -129,10 +231,14 @@ std::optional<int> run_local(std::span<const Trial* const> queue, TrialStore& st
   }
   progress.message(fmt::format("normscale study: {} received; stopping {} running trial(s)",
                                strsignal(*signals.stop_signal()), running.size()));
-  stop_trials(running, 20.0);
-  for (const RunningTrial& r : running) store.set_state(r.trial->id, TrialState::kPending);
-  counts.pending += counts.running;
-  counts.running = 0;
+  stop_trials(running, layout, 20.0);
+  for (const RunningTrial& r : running) {
+    // One adopted by its lock alone could not be stopped: it stays running, for the next scheduler.
+    if (r.pid <= 0) continue;
+    store.set_state(r.trial->id, TrialState::kPending);
+    --counts.running;
+    ++counts.pending;
+  }
   progress.finish();
   return signals.stop_signal();
 }

@@ -109,7 +109,10 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
     const auto queued = squeue_snapshot();
     NS_CHECK(queued.has_value(), "study run --backend slurm: squeue failed; is SLURM reachable (SLURM_CONF)?");
     for (const Trial* trial : submitted_before) {
-      const std::string task = trim(read_text(job_file(*trial)));
+      // The task recorded in the store; an older scheduler kept it only in the run directory's file.
+      const std::optional<TrialRecord> record = store.trial(trial->id);
+      std::string task = record && record->process ? record->process->job : std::string();
+      if (task.empty()) task = trim(read_text(job_file(*trial)));
       const bool exited = std::filesystem::exists(layout.trial_dir(trial->id) / "exit_code");
       if (!task.empty() && (queued->contains(task) || exited)) {
         tracked.push_back({trial, task, Clock::now(), 0});
@@ -156,6 +159,9 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
       const std::string task = fmt::format("{}_{}", job_id, i);
       write_file_atomically(job_file(trial).string(), task + "\n");
       store.set_state(trial.id, TrialState::kRunning);
+      TrialProcess process;
+      process.job = task;
+      store.set_process(trial.id, process);
       tracked.push_back({&trial, task, Clock::now(), 0});
       --counts.pending;
       ++counts.running;

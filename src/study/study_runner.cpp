@@ -151,14 +151,15 @@ int run_study(const StudyRunOptions& options) {
   store.upsert_trials(trials);
   std::map<std::string, TrialRecord> records = records_by_id(store);
 
-  // This process holds the study lock, so a trial marked running was left by a scheduler that is gone.
+  // This process holds the study lock, so a trial marked running was left by a scheduler that is gone;
+  // the backend finds it again (it may still run, have finished meanwhile, or have died).
   std::vector<const Trial*> queue;
-  std::vector<const Trial*> submitted_before;
+  std::vector<const Trial*> left_running;
   for (const Trial& trial : trials) {
     const TrialState state = records.at(trial.id).state;
-    if (state == TrialState::kRunning && options.backend == "slurm") {
-      submitted_before.push_back(&trial);
-    } else if (state == TrialState::kRunning || (state == TrialState::kFailed && options.retry_failed)) {
+    if (state == TrialState::kRunning) {
+      left_running.push_back(&trial);
+    } else if (state == TrialState::kFailed && options.retry_failed) {
       store.set_state(trial.id, TrialState::kPending);
       queue.push_back(&trial);
     } else if (state == TrialState::kPending) {
@@ -168,13 +169,13 @@ int run_study(const StudyRunOptions& options) {
   records = records_by_id(store);
   StudyCounts counts = count_states(trials, records);
   fmt::print(stderr, "normscale study: {} ({} trial(s): {} done, {} failed, {} to run); database {}\n", spec.name,
-             counts.total, counts.done, counts.failed, queue.size() + submitted_before.size(),
+             counts.total, counts.done, counts.failed, queue.size() + left_running.size(),
              layout.database.string());
 
   StudyProgress progress(spec.name, stderr, isatty(STDERR_FILENO) != 0);
   std::optional<int> stopped;
   if (options.backend == "local") {
-    stopped = run_local(queue, store, layout, local, progress, counts);
+    stopped = run_local(queue, left_running, store, layout, local, progress, counts);
   } else {
     SlurmOptions slurm;
     slurm.trainer = local.launcher.trainer;
@@ -182,7 +183,7 @@ int run_study(const StudyRunOptions& options) {
     slurm.partition = options.partition;
     slurm.poll_seconds = options.poll_seconds;
     slurm.target = spec.target_validation_error;
-    stopped = run_slurm(queue, submitted_before, store, layout, slurm, progress, counts);
+    stopped = run_slurm(queue, left_running, store, layout, slurm, progress, counts);
   }
   if (stopped) {
     fmt::print(stderr, "normscale study: stopped by {}; the unfinished trials are pending. Run the study again to "

@@ -6,6 +6,7 @@
 #include "normscale/core/atomic_file.hpp"
 #include "normscale/study/trial_results.hpp"
 #include "normscale/train/config_io.hpp"
+#include "normscale/train/run_directory_lock.hpp"
 
 #include <fmt/format.h>
 
@@ -45,6 +46,8 @@ PreparedTrial prepare_trial(const StudyLayout& layout, const Trial& trial) {
   prepared.invocation.config = config_path;
   prepared.invocation.out = dir;
   prepared.invocation.resume = has_checkpoint(dir);
+  // A fresh start: a finished marker there is an older run's and must not vouch for this one.
+  if (!prepared.invocation.resume) std::filesystem::remove(finished_marker(dir), error);
 
   std::ofstream log(prepared.log, std::ios::app);
   NS_CHECK(log.is_open(), "trial {}: cannot write its log {}", trial.id, prepared.log.string());

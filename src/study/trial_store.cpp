@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <iterator>
 #include <utility>
 
 namespace normscale {
@@ -29,7 +30,12 @@ CREATE TABLE trials (
   log_tail TEXT NOT NULL DEFAULT '',
   wall_seconds REAL,
   started TEXT NOT NULL DEFAULT '',
-  finished TEXT NOT NULL DEFAULT ''
+  finished TEXT NOT NULL DEFAULT '',
+  host TEXT NOT NULL DEFAULT '',
+  boot_id TEXT NOT NULL DEFAULT '',
+  pid INTEGER,
+  pid_start INTEGER,
+  job TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE metrics (
   trial_id TEXT NOT NULL REFERENCES trials(id),
@@ -46,9 +52,23 @@ CREATE TABLE results (
 );
 )sql";
 
+// Each step takes a database from version N to N + 1 (index N - 1) without losing a row; a new column
+// needs a default, so the rows already there stay valid.
+constexpr std::string_view kMigrations[] = {
+    // 1 -> 2: what a restarted scheduler needs to find a running trial again.
+    R"sql(
+ALTER TABLE trials ADD COLUMN host TEXT NOT NULL DEFAULT '';
+ALTER TABLE trials ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE trials ADD COLUMN pid INTEGER;
+ALTER TABLE trials ADD COLUMN pid_start INTEGER;
+ALTER TABLE trials ADD COLUMN job TEXT NOT NULL DEFAULT '';
+)sql",
+};
+static_assert(std::size(kMigrations) == TrialStore::kSchemaVersion - 1, "one migration per schema version step");
+
 constexpr std::string_view kTrialColumns =
     "id, study, regime, batch, ranks, seed, grid, config, warmup_epochs, state, exit_code, log_tail, "
-    "wall_seconds, started, finished";
+    "wall_seconds, started, finished, host, boot_id, pid, pid_start, job";
 
 [[noreturn]] void fail_sqlite(sqlite3* db, const std::filesystem::path& path, std::string_view what) {
   NS_FAIL("study database {}: {} failed: {} (hint: is the file a normscale study database, and "
@@ -144,6 +164,13 @@ TrialRecord read_record(const Statement& row, const std::filesystem::path& path)
   if (!row.is_null(12)) record.wall_seconds = row.real(12);
   record.started = row.text(13);
   record.finished = row.text(14);
+  TrialProcess process;
+  process.host = row.text(15);
+  process.boot_id = row.text(16);
+  if (!row.is_null(17)) process.pid = row.integer(17);
+  if (!row.is_null(18)) process.start_ticks = row.integer(18);
+  process.job = row.text(19);
+  if (process.pid > 0 || !process.job.empty()) record.process = std::move(process);
   return record;
 }
 
@@ -180,6 +207,14 @@ TrialStore::TrialStore(const std::filesystem::path& path) : path_(path) {
       if (found == kSchemaVersion) return;
       Statement tables(db_, path_, "SELECT count(*) FROM sqlite_master");
       tables.step();
+      if (found >= 1 && found < kSchemaVersion) {
+        // An older normscale's database: brought up to date in this one transaction, every row kept.
+        for (std::int64_t from = found; from < kSchemaVersion; ++from) {
+          execute(kMigrations[from - 1]);
+        }
+        execute(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
+        return;
+      }
       NS_CHECK(found == 0 && tables.integer(0) == 0,
                "study database {}: schema version {}, but this normscale reads version {} (a "
                "database written by another normscale version, or not a study database); run the "
@@ -282,8 +317,9 @@ void TrialStore::set_state(std::string_view id, TrialState state,
               "log_tail = '', wall_seconds = NULL WHERE id = ?1";
         break;
       case TrialState::kRunning:
-        sql = "UPDATE trials SET state = 'running', finished = '', "
-              "started = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1";
+        // The process of an earlier start is not this one's.
+        sql = "UPDATE trials SET state = 'running', finished = '', host = '', boot_id = '', pid = NULL, "
+              "pid_start = NULL, job = '', started = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1";
         break;
       case TrialState::kDone:
       case TrialState::kFailed:
@@ -300,6 +336,22 @@ void TrialStore::set_state(std::string_view id, TrialState state,
           .bind(3, outcome->log_tail)
           .bind(4, outcome->wall_seconds);
     }
+    update.step();
+    NS_CHECK(sqlite3_changes(db_) == 1, "study database {}: no trial with id '{}'", path_.string(), id);
+  });
+}
+
+void TrialStore::set_process(std::string_view id, const TrialProcess& process) {
+  in_transaction([&] {
+    Statement update(db_, path_,
+                     "UPDATE trials SET host = ?2, boot_id = ?3, pid = ?4, pid_start = ?5, job = ?6 WHERE id = ?1");
+    update.bind(1, id).bind(2, process.host).bind(3, process.boot_id);
+    if (process.pid > 0) {
+      update.bind(4, process.pid).bind(5, process.start_ticks);
+    } else {
+      update.bind_null(4).bind_null(5);
+    }
+    update.bind(6, process.job);
     update.step();
     NS_CHECK(sqlite3_changes(db_) == 1, "study database {}: no trial with id '{}'", path_.string(), id);
   });

@@ -21,6 +21,7 @@
 #include "normscale/train/model_factory.hpp"
 #include "normscale/train/noise_scale_monitor.hpp"
 #include "normscale/train/run_checkpoints.hpp"
+#include "normscale/train/run_directory_lock.hpp"
 #include "normscale/train/run_outputs.hpp"
 #include "normscale/train/trainer.hpp"
 #include "normscale/train/training_loop.hpp"
@@ -35,10 +36,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <new>
 #include <optional>
+#include <span>
 #include <type_traits>
 
 namespace normscale {
@@ -147,20 +150,21 @@ class Run {
     // The engine trains from the host's initial (or resumed) weights, momentum and multipliers.
     engine_->load_from_host();
     throw_if_any_rank_failed(comm, error_of([&] {
-      if (!comm.is_root()) return;
+      if (!comm.is_root() || finished()) return;
       std::filesystem::create_directories(config.out);
-      if (!context_.resumed) {
-        check_may_start_in(config);
-        // A fresh run replaces the directory's history: an older run's checkpoints must not be resumed
-        // as if they were this run's (its metrics.jsonl is truncated likewise).
-        std::filesystem::remove_all(std::filesystem::path(config.out) / "checkpoints");
-      }
+      if (!context_.resumed) check_may_start_in(config);
+      // First: from here on the directory no longer holds a finished run.
+      clear_finished_marker(config.out);
+      // A fresh run replaces the directory's history: an older run's checkpoints must not be resumed
+      // as if they were this run's (its metrics.jsonl is truncated likewise).
+      if (!context_.resumed) std::filesystem::remove_all(std::filesystem::path(config.out) / "checkpoints");
       remove_unfinished_checkpoint_writes(config.out);
       write_file_atomically(path("config.toml"), to_toml(config));
     }));
   }
 
   void train() {
+    if (finished()) return report_finished();
     const TrainConfig& config = context_.config;
     Communicator& comm = context_.comm;
     const DataSplits& data = context_.data;
@@ -196,6 +200,26 @@ class Run {
     return (std::filesystem::path(context_.config.out) / name).string();
   }
 
+  // Resumed at its last step: the run had finished (its final checkpoint is only written after its last
+  // evaluation).
+  bool finished() const { return context_.resumed && engine_->steps_done() >= schedule_.total_steps; }
+
+  // Resuming a finished run trains nothing and changes nothing in its directory (resume is idempotent,
+  // so a scheduler may resume a trial whose end it missed); it reports the result read back from
+  // metrics.jsonl. Only a run that died between its last checkpoint and its outputs (no finished marker
+  // yet) gets them written now, from that checkpoint.
+  void report_finished() {
+    Communicator& comm = context_.comm;
+    const std::filesystem::path out(context_.config.out);
+    std::byte outputs_missing =
+        comm.is_root() && !std::filesystem::exists(finished_marker(out)) ? std::byte{1} : std::byte{0};
+    comm.broadcast(std::span<std::byte>(&outputs_missing, 1), 0);
+    const nlohmann::json last_record = comm.is_root() ? last_evaluation_record(out) : nlohmann::json::object();
+    if (comm.is_root()) fmt::print("normscale: the run in {} has already finished; nothing to train\n", out.string());
+    if (outputs_missing != std::byte{0}) return finish(last_record);
+    if (comm.is_root()) print_summary(last_record);
+  }
+
   void finish(const nlohmann::json& last_record) {
     const TrainConfig& config = context_.config;
     engine_->flush_multipliers();
@@ -205,18 +229,23 @@ class Run {
     }
     if (!context_.comm.is_root()) return;
     write_weights(config.out, *network_);
+    print_summary(last_record);
+  }
+
+  void print_summary(const nlohmann::json& last_record) const {
     const auto percent = [&](const char* key) {
       return last_record.contains(key) ? fmt::format("{:.2f}%", last_record[key].get<double>()) : "n/a";
     };
+    const std::string weight_norm =
+        last_record.contains("weight_norm") ? fmt::format("{:.4g}", last_record["weight_norm"].get<double>()) : "n/a";
     std::string summary = fmt::format("normscale: done after {} steps ({:.2f} epochs): train error {}, validation "
-                                      "error {}, test error {}, weight norm {:.4g}",
+                                      "error {}, test error {}, weight norm {}",
                                       engine_->steps_done(), engine_->epochs_done(), percent("train_error"),
-                                      percent("validation_error"), percent("test_error"),
-                                      last_record["weight_norm"].get<double>());
+                                      percent("validation_error"), percent("test_error"), weight_norm);
     if (last_record.contains("support_fraction")) {
       summary += fmt::format(", support vectors {:.2f}%", 100.0 * last_record["support_fraction"].get<double>());
     }
-    fmt::print("{}\nnormscale: run directory {}\n", summary, config.out);
+    fmt::print("{}\nnormscale: run directory {}\n", summary, context_.config.out);
   }
 
   std::unique_ptr<Network<T>> network_;
@@ -264,6 +293,12 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   comm.set_collective_timeout(std::chrono::duration<double>(config.collective_timeout),
                               collective_timeout_record(config, comm.is_root()));
   check_same_configuration(comm, config);
+  // Rank 0 owns the run directory for the whole run, before anything in it is read or replaced; a
+  // directory another trainer holds is every rank's error.
+  std::optional<RunDirectoryLock> lock;
+  throw_if_any_rank_failed(comm, error_of([&] {
+    if (comm.is_root()) lock.emplace(config.out);
+  }));
   if (config.threads > 0) openblas_set_num_threads(static_cast<int>(config.threads));
   const DataShard shard{comm.rank(), comm.size(), config.virtual_shards};
   check_data_shard(shard);
@@ -294,6 +329,7 @@ void run_training(const TrainConfig& config, Communicator& comm) {
                           Run<float>(config, comm, data, fingerprint).train();
                         }
                       });
+  if (lock && !std::filesystem::exists(finished_marker(config.out))) mark_run_finished(config.out);
 }
 
 }  // namespace normscale

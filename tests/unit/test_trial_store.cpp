@@ -140,7 +140,113 @@ TEST_F(TrialStoreTest, SchemaVersionMismatchIsAnError) {
   sqlite3_close(db);
   EXPECT_THAT([&] { TrialStore store(db_path()); },
               ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("study.db"), HasSubstr("schema version 7"),
-                                                    HasSubstr("reads version 1"))));
+                                                    HasSubstr("reads version 2"))));
+}
+
+// The schema normscale wrote as version 1, verbatim: a database of the previous release.
+constexpr const char* kVersion1Database = R"sql(
+CREATE TABLE trials (
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, study TEXT NOT NULL, regime TEXT NOT NULL,
+  batch INTEGER NOT NULL CHECK (batch = -1 OR batch >= 1), ranks INTEGER NOT NULL CHECK (ranks >= 1),
+  seed INTEGER NOT NULL CHECK (seed >= 0), grid TEXT NOT NULL, config TEXT NOT NULL,
+  warmup_epochs REAL NOT NULL DEFAULT 0,
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running', 'done', 'failed')),
+  exit_code INTEGER, log_tail TEXT NOT NULL DEFAULT '', wall_seconds REAL,
+  started TEXT NOT NULL DEFAULT '', finished TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE metrics (trial_id TEXT NOT NULL REFERENCES trials(id), step INTEGER NOT NULL, epoch REAL NOT NULL,
+                      json TEXT NOT NULL);
+CREATE INDEX metrics_by_trial ON metrics (trial_id, step);
+CREATE TABLE results (trial_id TEXT NOT NULL REFERENCES trials(id), key TEXT NOT NULL, value REAL,
+                      PRIMARY KEY (trial_id, key));
+INSERT INTO trials VALUES ('t-done', 1, 'old', 'sgd', 64, 2, 3, '{"optim.lr":0.1}', 'seed = 3', 1.5, 'done', 0,
+                           'ok', 12.5, '2025-01-02T03:04:05Z', '2025-01-02T03:05:00Z');
+INSERT INTO trials VALUES ('t-running', 2, 'old', 'wd', -1, 1, 1, '{}', 'seed = 1', 0, 'running', NULL, '', NULL,
+                           '2025-01-02T03:06:00Z', '');
+INSERT INTO trials (id, seq, study, regime, batch, ranks, seed, grid, config)
+  VALUES ('t-pending', 3, 'old', 'sgd', 128, 1, 2, '{}', 'seed = 2');
+INSERT INTO metrics VALUES ('t-done', 0, 0.0, '{"step":0}'), ('t-done', 10, 1.0, '{"step":10}');
+INSERT INTO results VALUES ('t-done', 'validation_error', 4.25), ('t-done', 'steps', 10);
+PRAGMA user_version = 1;
+)sql";
+
+TEST_F(TrialStoreTest, VersionOneDatabaseIsMigratedKeepingEveryRow) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, kVersion1Database, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  for (int open = 0; open < 2; ++open) {  // migrated, then opened as the current version
+    TrialStore store(db_path());
+    const std::vector<TrialRecord> records = store.trials();
+    ASSERT_EQ(records.size(), 3U);
+    const TrialRecord& done = records[0];
+    EXPECT_EQ(done.id, "t-done");
+    EXPECT_EQ(done.study, "old");
+    EXPECT_EQ(done.batch, 64);
+    EXPECT_EQ(done.ranks, 2);
+    EXPECT_EQ(done.seed, 3U);
+    EXPECT_EQ(done.grid_json, "{\"optim.lr\":0.1}");
+    EXPECT_EQ(done.config_toml, "seed = 3");
+    EXPECT_DOUBLE_EQ(done.warmup_epochs, 1.5);
+    EXPECT_EQ(done.state, TrialState::kDone);
+    EXPECT_EQ(done.exit_code, 0);
+    EXPECT_EQ(done.log_tail, "ok");
+    EXPECT_EQ(done.wall_seconds, 12.5);
+    EXPECT_EQ(done.started, "2025-01-02T03:04:05Z");
+    EXPECT_EQ(done.finished, "2025-01-02T03:05:00Z");
+    EXPECT_FALSE(done.process.has_value());
+    EXPECT_EQ(records[1].id, "t-running");
+    EXPECT_EQ(records[1].state, TrialState::kRunning);
+    EXPECT_EQ(records[1].batch, kFullBatch);
+    EXPECT_EQ(records[1].started, "2025-01-02T03:06:00Z");
+    EXPECT_FALSE(records[1].process.has_value());
+    EXPECT_EQ(records[2].id, "t-pending");
+    EXPECT_EQ(records[2].state, TrialState::kPending);
+    const std::vector<MetricRow> metrics = store.metrics("t-done");
+    ASSERT_EQ(metrics.size(), 2U);
+    EXPECT_EQ(metrics[1].step, 10);
+    EXPECT_EQ(metrics[1].json, "{\"step\":10}");
+    const auto results = store.results("t-done");
+    ASSERT_EQ(results.size(), 2U);
+    EXPECT_EQ(results[0], (std::pair<std::string, double>{"steps", 10.0}));
+    EXPECT_EQ(results[1], (std::pair<std::string, double>{"validation_error", 4.25}));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* version = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(version, 0), TrialStore::kSchemaVersion);
+  sqlite3_finalize(version);
+  sqlite3_close(db);
+
+  // The new columns work on the migrated rows.
+  TrialStore store(db_path());
+  store.set_process("t-running", TrialProcess{"node1", "boot", 4321, 987654, ""});
+  const TrialRecord running = *store.trial("t-running");
+  ASSERT_TRUE(running.process.has_value());
+  EXPECT_EQ(running.process->host, "node1");
+  EXPECT_EQ(running.process->boot_id, "boot");
+  EXPECT_EQ(running.process->pid, 4321);
+  EXPECT_EQ(running.process->start_ticks, 987654);
+  EXPECT_EQ(running.state, TrialState::kRunning);
+}
+
+TEST_F(TrialStoreTest, ProcessIsRecordedAndForgottenByTheNextStart) {
+  TrialStore store(db_path());
+  const std::vector<Trial> trials = sample_trials();
+  store.upsert_trials(trials);
+  store.set_state(trials[0].id, TrialState::kRunning);
+  EXPECT_FALSE(store.trial(trials[0].id)->process.has_value());
+  store.set_process(trials[0].id, TrialProcess{"", "", 0, 0, "123_4"});
+  ASSERT_TRUE(store.trial(trials[0].id)->process.has_value());
+  EXPECT_EQ(store.trial(trials[0].id)->process->job, "123_4");
+  EXPECT_EQ(store.trial(trials[0].id)->process->pid, 0);
+  store.set_state(trials[0].id, TrialState::kRunning);  // started again: the old process is not this one
+  EXPECT_FALSE(store.trial(trials[0].id)->process.has_value());
+  EXPECT_THROW(store.set_process("no-such-trial", TrialProcess{"h", "b", 1, 1, ""}), Error);
 }
 
 TEST_F(TrialStoreTest, ForeignDatabaseIsRefused) {

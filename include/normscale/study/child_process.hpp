@@ -21,8 +21,9 @@ struct ChildSpec {
 };
 
 // Starts the child in its own process group (a terminal's Ctrl-C reaches the scheduler, which stops
-// the children itself) with SIGTERM as its parent-death signal (a scheduler killed with SIGKILL takes
-// its trials down). stdin is /dev/null, the signal mask and dispositions are reset. A program that
+// the children itself). A scheduler that dies (SIGKILL, a crash) leaves its trials running: their work
+// is not lost, and the next scheduler adopts them (see run_local). stdin is /dev/null, the signal mask
+// and dispositions are reset. A program that
 // cannot be started exits 127 with the reason in `output`.
 pid_t spawn_child(const ChildSpec& spec);
 

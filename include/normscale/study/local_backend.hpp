@@ -21,10 +21,15 @@ struct LocalOptions {
   double lock_wait_seconds = 60.0;       // for a previous run of a trial to let go of its directory
 };
 
-// Runs `queue` (trials in the store, not done) in order; `counts` are the study's counts at the start
-// and are kept up to date. Returns the signal that stopped it (its running trials were stopped and set
-// pending again), or nullopt when every trial of the queue ended.
-std::optional<int> run_local(std::span<const Trial* const> queue, TrialStore& store, const StudyLayout& layout,
-                             const LocalOptions& options, StudyProgress& progress, StudyCounts& counts);
+// Runs `queue` (trials in the store, not done) in order, after taking up `left_running`: trials an
+// earlier scheduler (killed, crashed) left in state running. Each of those is found again from its
+// recorded process (host, boot, pid, start time) or its held trial.lock: one still running is adopted
+// (waited for by polling, as it is not this process's child), one that finished meanwhile (its
+// finished.json) is recorded, one that died is resumed from its checkpoint. `counts` are the study's
+// counts at the start and are kept up to date. Returns the signal that stopped it (its running trials
+// were stopped and set pending again), or nullopt when every trial ended.
+std::optional<int> run_local(std::span<const Trial* const> queue, std::span<const Trial* const> left_running,
+                             TrialStore& store, const StudyLayout& layout, const LocalOptions& options,
+                             StudyProgress& progress, StudyCounts& counts);
 
 }  // namespace normscale

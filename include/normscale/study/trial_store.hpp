@@ -26,6 +26,17 @@ struct TrialOutcome {
   double wall_seconds = 0.0;
 };
 
+// Where a running trial's process is, so a restarted scheduler can find it again: the local backend's
+// mpirun (host, boot, pid and its start time in clock ticks after boot, /proc/<pid>/stat field 22, so a
+// reused pid is not mistaken for it), or the SLURM backend's array task ("<job id>_<index>").
+struct TrialProcess {
+  std::string host;
+  std::string boot_id;             // /proc/sys/kernel/random/boot_id: pids and start times are per boot
+  std::int64_t pid = 0;            // 0: none (SLURM)
+  std::int64_t start_ticks = 0;
+  std::string job;                 // "": none (local)
+};
+
 // One row of the trials table.
 struct TrialRecord {
   std::string id;
@@ -43,6 +54,7 @@ struct TrialRecord {
   std::optional<double> wall_seconds;
   std::string started;             // UTC ISO 8601, "" until running
   std::string finished;            // UTC ISO 8601, "" until done / failed
+  std::optional<TrialProcess> process;  // recorded by the backend that started it (cleared by running)
 };
 
 struct MetricRow {
@@ -51,12 +63,12 @@ struct MetricRow {
   std::string json;                // one metrics record (a JSON object)
 };
 
-// Owns one connection. Opening creates the schema in a new database and refuses one written with
-// another schema version. Every write is one transaction (BEGIN IMMEDIATE ... COMMIT), rolled back
-// when anything in it fails; every failure throws normscale::Error naming the file and SQLite's message.
+// Owns one connection. Opening creates the schema in a new database, migrates one written by an older
+// version (every row kept; version 1 lacked the process columns) and refuses one written by a newer.
+// Every write is one transaction (BEGIN IMMEDIATE ... COMMIT), rolled back when anything in it fails; every failure throws normscale::Error naming the file and SQLite's message.
 class TrialStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   explicit TrialStore(const std::filesystem::path& path);
   TrialStore(TrialStore&& other) noexcept;
@@ -71,10 +83,12 @@ class TrialStore {
   // regime and grid are refreshed), so expanding a study again duplicates nothing and resets nothing.
   // Returns the number of trials that were new.
   std::size_t upsert_trials(std::span<const Trial> trials);
-  // running records the start time; done / failed record the finish time and the outcome (if given);
-  // pending clears both. An unknown id is an error.
+  // running records the start time (and forgets an earlier process); done / failed record the finish
+  // time and the outcome (if given); pending clears both. An unknown id is an error.
   void set_state(std::string_view id, TrialState state,
                  const std::optional<TrialOutcome>& outcome = std::nullopt);
+  // Records the process a backend started for a running trial.
+  void set_process(std::string_view id, const TrialProcess& process);
   // Sets (or replaces) one final figure of a trial.
   void record_result(std::string_view id, std::string_view key, double value);
   void add_metrics(std::string_view id, std::span<const MetricRow> rows);

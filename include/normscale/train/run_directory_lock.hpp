@@ -1,0 +1,40 @@
+// Who owns a run directory and whether its run finished: the lock a live trainer holds on it, the
+// marker a finished run leaves in it, and its final evaluation read back.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+
+namespace normscale {
+
+// <out>/run.lock, flocked by rank 0 for the whole run, so two trainings never share a directory (they
+// would overwrite each other's checkpoints and metrics). The holder's host and pid are written into
+// the file, for the message a second trainer gives. The file is never removed: unlinking a lock file
+// others may be opening races with them.
+class RunDirectoryLock {
+ public:
+  // Creates `out` if needed and takes the lock, or throws naming the holder (host, pid).
+  explicit RunDirectoryLock(const std::filesystem::path& out);
+  RunDirectoryLock(const RunDirectoryLock&) = delete;
+  RunDirectoryLock& operator=(const RunDirectoryLock&) = delete;
+  ~RunDirectoryLock();
+
+ private:
+  int fd_ = -1;
+};
+
+// <out>/finished.json: written atomically by rank 0 as the very last step of a run that completed (all
+// outputs written), removed when a run starts training. A run that dies (a signal, MPI_Abort, a node
+// lost) cannot be trusted to report its own end, so the marker only ever says "finished": a process
+// gone without it did not finish, and the study scheduler resumes it from its checkpoint.
+std::filesystem::path finished_marker(const std::filesystem::path& out);
+void mark_run_finished(const std::filesystem::path& out);
+void clear_finished_marker(const std::filesystem::path& out);
+
+// The last evaluation record of <out>/metrics.jsonl (event lines and a torn last line skipped); an
+// empty object when there is none.
+nlohmann::json last_evaluation_record(const std::filesystem::path& out);
+
+}  // namespace normscale

@@ -1,0 +1,202 @@
+// A study scheduler killed with SIGKILL at random moments (and some trials' trainers killed while no
+// scheduler watched them) loses nothing: restarted each time, it adopts the trials still running, records
+// those that finished meanwhile and resumes those that died, and the study ends with every trial done and
+// the same results as an uninterrupted study's.
+#include "normscale/data/npy.hpp"
+#include "normscale/study/child_process.hpp"
+#include "normscale/study/shell_quote.hpp"
+#include "normscale/study/trial_process.hpp"
+#include "normscale/study/trial_store.hpp"
+#include "support/run_command.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace normscale {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using Clock = std::chrono::steady_clock;
+
+// Two Gaussian blobs in 2-D as X_train / y_train and X_test / y_test (as in test_study_runs.cpp).
+void write_blobs(const fs::path& dir) {
+  fs::create_directories(dir);
+  std::mt19937 random(7);
+  std::normal_distribution<float> noise(0.0F, 0.7F);
+  for (const auto& [split, rows] : {std::pair<std::string, Index>{"train", 300}, {"test", 100}}) {
+    std::vector<float> x(static_cast<std::size_t>(rows) * 2);
+    std::vector<std::int64_t> y(static_cast<std::size_t>(rows));
+    for (Index i = 0; i < rows; ++i) {
+      const auto r = static_cast<std::size_t>(i);
+      y[r] = i % 2;
+      x[2 * r] = (y[r] == 0 ? -1.0F : 1.0F) + noise(random);
+      x[2 * r + 1] = (y[r] == 0 ? -1.0F : 1.0F) + noise(random);
+    }
+    write_npy((dir / ("X_" + split + ".npy")).string(), {rows, 2}, x.data());
+    write_npy((dir / ("y_" + split + ".npy")).string(), {rows}, y.data());
+  }
+}
+
+// 16 tiny trials (4 learning rates x 4 seeds), each a second or less.
+std::string study_text(const fs::path& data) {
+  return "name = \"kills\"\nsteps = 100\nseeds = [1, 2, 3, 4]\n[base]\n\"data.source\" = \"npy\"\n"
+         "\"data.path\" = '" + data.string() + "'\n\"data.validation\" = 100\n\"data.preprocess\" = \"none\"\n"
+         "\"model.hidden\" = [8]\n\"objective.regime\" = \"sgd\"\n\"optim.batch\" = 20\nvirtual_shards = 8\n"
+         "eval_every = 5\ncheckpoint_every = 10\ngallery = 0\nthreads = 1\n"
+         "[grid]\n\"optim.lr\" = [0.02, 0.05, 0.1, 0.2]\n";
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Figures that measure time, not the trajectory, differ between any two runs.
+bool timing_figure(const std::string& key) {
+  return key == "wall_seconds" || key == "train_seconds" || key == "seconds_to_target";
+}
+
+// The trainer (rank 0) of a trial that is running now: the live process named in its run.lock, whose
+// command line trains into that directory. 0 when none.
+pid_t live_trainer(const fs::path& trial_dir) {
+  const auto holder = nlohmann::json::parse(read_file(trial_dir / "run.lock"), nullptr, false);
+  if (holder.is_discarded() || !holder.is_object() || !holder.contains("pid")) return 0;
+  const auto pid = holder["pid"].get<pid_t>();
+  const std::string command = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+  return command.find(trial_dir.string()) != std::string::npos && process_start(pid).has_value() ? pid : 0;
+}
+
+class StudyKills : public testing::TempDirTest {
+ protected:
+  StudyKills() : TempDirTest("normscale_study_kills_") {}
+};
+
+TEST_F(StudyKills, SchedulerKilledFiveTimesEndsWithTheUninterruptedResults) {
+  write_blobs(dir_ / "data");
+  const fs::path reference_dir = dir_ / "reference";
+  const fs::path killed_dir = dir_ / "killed";
+  for (const fs::path& dir : {reference_dir, killed_dir}) {
+    fs::create_directories(dir);
+    std::ofstream(dir / "kills.toml") << study_text(dir_ / "data");
+  }
+
+  auto start = Clock::now();
+  const auto reference =
+      testing::run_normscale("study run --cores 2 " + shell_quote((reference_dir / "kills.toml").string()));
+  const double reference_seconds = seconds_since(start);
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+
+  // Seeded, so a failure can be replayed: when each scheduler is killed, and how long none runs.
+  std::mt19937 random(18);
+  std::uniform_real_distribution<double> lifetime(0.2, 1.2);
+  std::uniform_real_distribution<double> pause(0.0, 0.4);
+  const fs::path file = killed_dir / "kills.toml";
+  const fs::path db = killed_dir / "kills.db";
+  const fs::path log = killed_dir / "schedulers.txt";
+  int trainers_killed = 0;
+  start = Clock::now();
+  for (int kill_number = 1; kill_number <= 5; ++kill_number) {
+    ChildSpec scheduler;
+    scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "2", file.string()};
+    scheduler.output = log;
+    const pid_t pid = spawn_child(scheduler);
+    std::this_thread::sleep_for(std::chrono::duration<double>(lifetime(random)));
+    kill(pid, SIGKILL);
+    wait_child(pid);
+    // Twice, a trainer dies too while no scheduler follows it: the next one must resume it.
+    if (kill_number == 2 || kill_number == 4) {
+      const auto deadline = Clock::now() + std::chrono::seconds(2);
+      bool killed = false;
+      while (!killed && Clock::now() < deadline && fs::exists(db)) {
+        const TrialStore store(db);
+        for (const TrialRecord& trial : store.trials(TrialState::kRunning)) {
+          const fs::path dir = killed_dir / "kills.runs" / trial.id;
+          const pid_t trainer = live_trainer(dir);
+          if (trainer == 0 || !fs::exists(dir / "checkpoints")) continue;
+          kill(trainer, SIGKILL);
+          killed = true;
+          ++trainers_killed;
+          break;
+        }
+        if (!killed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(pause(random)));
+  }
+  const auto last = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
+  const double killed_seconds = seconds_since(start);
+  std::cout << "reference study " << reference_seconds << " s; killed five times and finished " << killed_seconds
+            << " s; trainers killed " << trainers_killed << "\n";
+  RecordProperty("reference_seconds", std::to_string(reference_seconds));
+  RecordProperty("killed_seconds", std::to_string(killed_seconds));
+  ASSERT_EQ(last.exit_code, 0) << last.output << read_file(log);
+  EXPECT_GE(trainers_killed, 1) << "no trainer was caught running; the died-trial path went untested";
+  const std::string schedulers = read_file(log) + last.output;
+  EXPECT_THAT(schedulers, HasSubstr("is still running (pid ")) << "no trial was adopted:\n" << schedulers;
+  EXPECT_THAT(schedulers, HasSubstr("ended without finishing")) << "no died trial was resumed:\n" << schedulers;
+  std::istringstream lines(schedulers);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("normscale study: trial") != std::string::npos) std::cout << line << "\n";
+  }
+
+  const TrialStore expected(reference_dir / "kills.db");
+  const TrialStore store(db);
+  const std::vector<TrialRecord> trials = store.trials();
+  ASSERT_EQ(trials.size(), 16U);
+  ASSERT_EQ(expected.trials().size(), 16U);
+  for (const TrialRecord& trial : trials) {
+    const fs::path dir = killed_dir / "kills.runs" / trial.id;
+    EXPECT_EQ(trial.state, TrialState::kDone) << trial.id << ": " << trial.log_tail;
+    EXPECT_EQ(trial.exit_code, 0) << trial.id;
+    // Never two trainers on one trial at once.
+    EXPECT_THAT(read_file(dir / "log.txt"), Not(HasSubstr("in use by another training"))) << trial.id;
+    std::map<std::string, double> want;
+    for (const auto& [key, value] : expected.results(trial.id)) {
+      if (!timing_figure(key)) want[key] = value;
+    }
+    std::map<std::string, double> got;
+    for (const auto& [key, value] : store.results(trial.id)) {
+      if (!timing_figure(key)) got[key] = value;
+    }
+    ASSERT_FALSE(want.empty()) << trial.id;
+    EXPECT_EQ(got, want) << trial.id;
+    // Every evaluation once, and each the same as the uninterrupted run's.
+    const std::vector<MetricRow> rows = store.metrics(trial.id);
+    const std::vector<MetricRow> want_rows = expected.metrics(trial.id);
+    ASSERT_EQ(rows.size(), want_rows.size()) << trial.id;
+    ASSERT_EQ(rows.size(), 21U) << trial.id;  // steps 0, 5, ..., 100
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_EQ(rows[i].step, want_rows[i].step) << trial.id;
+      const auto row = nlohmann::json::parse(rows[i].json);
+      const auto want_row = nlohmann::json::parse(want_rows[i].json);
+      for (const char* key : {"train_error", "train_loss", "validation_error", "validation_loss", "test_error",
+                              "test_loss", "weight_norm", "rho"}) {
+        EXPECT_EQ(row.at(key), want_row.at(key)) << trial.id << " step " << rows[i].step << " " << key;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace normscale
