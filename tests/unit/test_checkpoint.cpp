@@ -271,9 +271,10 @@ TEST_F(DamagedCheckpointTest, TruncatedManifestNamesTheManifest) {
   EXPECT_THAT(load_error(), HasSubstr(manifest.string()));
 }
 
-// The manifest has no checksum, and Boost allocates a string or vector at the length it reads before reading
-// the data: a damaged length must be refused by name, not allocated (found by fuzz/fuzz_checkpoint_manifest,
-// which saw a 16-byte manifest ask for a 4 GiB string).
+// Boost allocates a string or vector at the length it reads before reading the data, and a manifest's
+// checksum (format 3; format 2 has none) can only be trusted once its version is read: a damaged length must
+// be refused by name, not allocated (found by fuzz/fuzz_checkpoint_manifest, which saw a 16-byte manifest ask
+// for a 4 GiB string).
 class HugeLengthInManifestTest : public DamagedCheckpointTest {
  protected:
   static constexpr std::uint64_t kHuge = std::uint64_t{1} << 40;
@@ -312,9 +313,10 @@ TEST_F(HugeLengthInManifestTest, MagicStringLength) {
 }
 
 TEST_F(HugeLengthInManifestTest, ShardChecksumCount) {
-  // The manifest ends with the checksums' count (std::size_t) and the kShards checksums (4 bytes each).
+  // The manifest ends with the checksums' count (std::size_t), the kShards checksums (4 bytes each), the data
+  // fingerprint (8 bytes) and the manifest's own crc32 (4 bytes).
   const std::string bytes = manifest_bytes();
-  const std::size_t count_at = bytes.size() - 4 * kShards - sizeof(std::size_t);
+  const std::size_t count_at = bytes.size() - 4 - 8 - 4 * kShards - sizeof(std::size_t);
   std::size_t count = 0;
   std::memcpy(&count, bytes.data() + count_at, sizeof count);
   ASSERT_EQ(count, static_cast<std::size_t>(kShards)) << "the checksums' count is not where this test expects it";
