@@ -192,6 +192,25 @@ TEST_F(CheckpointTest, KeepsOnlyTheNewestK) {
   EXPECT_FALSE(fs::exists(checkpoints() / "step_0000000010"));
 }
 
+// A long run writes a checkpoint every few steps for days: each write, prune and load must close what it
+// opened (perf/long_run_flat.sh measures the same of a whole run).
+TEST_F(CheckpointTest, HundredsOfWritesAndLoadsLeaveNoFileDescriptorOpen) {
+  if (!fs::exists("/proc/self/fd")) GTEST_SKIP() << "no /proc/self/fd to count descriptors in";
+  const auto open_descriptors = [] {
+    return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator());
+  };
+  const MultiplierStore store = store_for(0);
+  ModelState<float> loaded;
+  MultiplierStore loaded_store;
+  const auto before = open_descriptors();
+  for (Index step = 1; step <= 300; ++step) {
+    write_checkpoint(run_dir(), comm_, manifest_for(step), model_for<float>(step, true), &store, 0, kShards, 3);
+    load_checkpoint(list_checkpoints(run_dir()).at(0), comm_, expectation(17), loaded, &loaded_store, 0, kShards);
+  }
+  EXPECT_EQ(open_descriptors(), before);
+  EXPECT_EQ(list_checkpoints(run_dir()).size(), 3u);
+}
+
 TEST_F(CheckpointTest, IgnoresADirectoryWithoutManifest) {
   const MultiplierStore store = store_for(0);
   write_checkpoint(run_dir(), comm_, manifest_for(10), model_for<float>(10, true), &store, 0, kShards, 3);
