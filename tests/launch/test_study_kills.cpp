@@ -202,5 +202,34 @@ TEST_F(StudyKills, SchedulerKilledFiveTimesEndsWithTheUninterruptedResults) {
   }
 }
 
+// Two schedulers on one study would start every trial twice: the second is refused while the first runs,
+// and the first finishes the study undisturbed.
+TEST_F(StudyKills, ASecondSchedulerOnARunningStudyIsRefusedAndTheFirstFinishes) {
+  write_blobs(dir_ / "data");
+  const fs::path file = dir_ / "kills.toml";
+  std::ofstream(file) << study_text(dir_ / "data");
+  ChildSpec first;
+  first.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "2", file.string()};
+  first.output = dir_ / "first.txt";
+  const pid_t pid = spawn_child(first);
+  // Wait until the first has trials running, so it holds the study.
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  bool running = false;
+  while (!running && Clock::now() < deadline) {
+    if (fs::exists(dir_ / "kills.db")) running = !TrialStore(dir_ / "kills.db").trials(TrialState::kRunning).empty();
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(running) << read_file(dir_ / "first.txt");
+
+  const auto second = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
+  EXPECT_NE(second.exit_code, 0) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("another `normscale study run` is running this study")) << second.output;
+
+  EXPECT_EQ(wait_child(pid), 0) << read_file(dir_ / "first.txt");
+  const TrialStore store(dir_ / "kills.db");
+  ASSERT_EQ(store.trials().size(), 16U);
+  for (const TrialRecord& trial : store.trials()) EXPECT_EQ(trial.state, TrialState::kDone) << trial.id;
+}
+
 }  // namespace
 }  // namespace normscale
