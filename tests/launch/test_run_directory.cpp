@@ -2,6 +2,7 @@
 // on it exits 0, reports its result and changes no file; a run that died before its outputs gets them;
 // a second trainer on a live directory is refused with the holder's host and pid.
 #include "normscale/study/child_process.hpp"
+#include "support/read_file.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
@@ -34,12 +35,7 @@ const std::string kSmall =
     "--set objective.rho=1 --set virtual_shards=8 --set progress=false --set steps=40 --set checkpoint_every=10 "
     "--set eval_every=10 ";
 
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+using testing::read_file;
 
 // Every file of the directory (recursively) with its bytes and modification time.
 std::map<std::string, std::pair<std::string, fs::file_time_type>> snapshot(const fs::path& dir) {

@@ -2,11 +2,12 @@
 // scheduler watched them) loses nothing: restarted each time, it adopts the trials still running, records
 // those that finished meanwhile and resumes those that died, and the study ends with every trial done and
 // the same results as an uninterrupted study's.
-#include "normscale/data/npy.hpp"
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
 #include "normscale/study/trial_process.hpp"
 #include "normscale/study/trial_store.hpp"
+#include "support/blobs.hpp"
+#include "support/read_file.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
@@ -35,24 +36,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using Clock = std::chrono::steady_clock;
 
-// Two Gaussian blobs in 2-D as X_train / y_train and X_test / y_test (as in test_study_runs.cpp).
-void write_blobs(const fs::path& dir) {
-  fs::create_directories(dir);
-  std::mt19937 random(7);
-  std::normal_distribution<float> noise(0.0F, 0.7F);
-  for (const auto& [split, rows] : {std::pair<std::string, Index>{"train", 300}, {"test", 100}}) {
-    std::vector<float> x(static_cast<std::size_t>(rows) * 2);
-    std::vector<std::int64_t> y(static_cast<std::size_t>(rows));
-    for (Index i = 0; i < rows; ++i) {
-      const auto r = static_cast<std::size_t>(i);
-      y[r] = i % 2;
-      x[2 * r] = (y[r] == 0 ? -1.0F : 1.0F) + noise(random);
-      x[2 * r + 1] = (y[r] == 0 ? -1.0F : 1.0F) + noise(random);
-    }
-    write_npy((dir / ("X_" + split + ".npy")).string(), {rows, 2}, x.data());
-    write_npy((dir / ("y_" + split + ".npy")).string(), {rows}, y.data());
-  }
-}
+using testing::write_blobs;
 
 // 16 tiny trials (4 learning rates x 4 seeds), each a second or less.
 std::string study_text(const fs::path& data) {
@@ -63,12 +47,7 @@ std::string study_text(const fs::path& data) {
          "[grid]\n\"optim.lr\" = [0.02, 0.05, 0.1, 0.2]\n";
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+using testing::read_file;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 

@@ -2,10 +2,11 @@
 // is not rerun, a failing trial is recorded while the others finish, a scheduler killed with SIGKILL is
 // resumed without repeating or duplicating anything, SIGTERM leaves trials pending, and hostile values
 // from the study file never reach a shell.
-#include "normscale/data/npy.hpp"
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
 #include "normscale/study/trial_store.hpp"
+#include "support/blobs.hpp"
+#include "support/read_file.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
@@ -18,7 +19,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -30,26 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-// Two Gaussian blobs in 2-D (labels 0 / 1) as X_train / y_train (a validation split is carved from it)
-// and X_test / y_test.
-void write_blobs(const fs::path& dir) {
-  fs::create_directories(dir);
-  std::mt19937 random(7);
-  std::normal_distribution<float> noise(0.0F, 0.7F);
-  for (const auto& [split, rows] : {std::pair<std::string, Index>{"train", 300}, {"test", 100}}) {
-    std::vector<float> x(static_cast<std::size_t>(rows) * 2);
-    std::vector<std::int64_t> y(static_cast<std::size_t>(rows));
-    for (Index i = 0; i < rows; ++i) {
-      const auto r = static_cast<std::size_t>(i);
-      y[r] = i % 2;
-      const float center = y[r] == 0 ? -1.0F : 1.0F;
-      x[2 * r] = center + noise(random);
-      x[2 * r + 1] = center + noise(random);
-    }
-    write_npy((dir / ("X_" + split + ".npy")).string(), {rows, 2}, x.data());
-    write_npy((dir / ("y_" + split + ".npy")).string(), {rows}, y.data());
-  }
-}
+using testing::write_blobs;
 
 std::string base_table(const fs::path& data, std::int64_t steps) {
   return "steps = " + std::to_string(steps) + "\ntarget_validation_error = 45\n[base]\n\"data.source\" = \"npy\"\n" +
@@ -59,12 +40,7 @@ std::string base_table(const fs::path& data, std::int64_t steps) {
          "checkpoint_every = 10\ngallery = 0\n";
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+using testing::read_file;
 
 std::size_t evaluation_lines(const fs::path& metrics) {
   std::ifstream file(metrics);

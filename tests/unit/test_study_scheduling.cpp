@@ -8,6 +8,7 @@
 #include "normscale/study/study_progress.hpp"
 #include "normscale/study/trial_command.hpp"
 #include "normscale/study/trial_packing.hpp"
+#include "support/read_file.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
@@ -51,12 +52,7 @@ std::string with_marker(std::string text, const fs::path& path) {
   return text;
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+using testing::read_file;
 
 class StudySchedulingFiles : public testing::TempDirTest {
  protected:
