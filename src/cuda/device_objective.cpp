@@ -31,10 +31,11 @@ struct DeviceObjective::Multipliers {
   DeviceBuffer<double> values;
 };
 
-DeviceObjective::DeviceObjective(bool has_multipliers, std::int64_t rows, std::int64_t outputs, CudaContext& context)
-    : context_(context), rows_(rows), outputs_(outputs), alpha_(std::make_unique<Multipliers>()) {
-  if (has_multipliers) {
-    alpha_->values.resize(static_cast<std::size_t>(rows * outputs));
+DeviceObjective::DeviceObjective(std::int64_t rows, std::int64_t outputs, int per_example, CudaContext& context)
+    : context_(context), rows_(rows), outputs_(outputs), per_example_(per_example),
+      alpha_(std::make_unique<Multipliers>()) {
+  if (per_example > 0) {
+    alpha_->values.resize(static_cast<std::size_t>(rows * per_example));
     alpha_->values.zero(context.compute());
   }
 }
@@ -57,23 +58,25 @@ RowTargets DeviceObjective::targets_of(const DeviceDataset& data, const std::int
 
 void DeviceObjective::load_multipliers(const MultiplierStore& store) {
   if (alpha_->values.empty()) return;
-  NS_CHECK(static_cast<std::int64_t>(store.values().size()) == rows_ * outputs_,
-           "multiplier store holds {} values; the device expects {} rows x {}", store.values().size(), rows_, outputs_);
+  NS_CHECK(static_cast<std::int64_t>(store.values().size()) == rows_ * per_example_,
+           "multiplier store holds {} values; the device expects {} rows x {}", store.values().size(), rows_,
+           per_example_);
   context_.synchronize();
   alpha_->values.upload(store.values());
 }
 
 void DeviceObjective::store_multipliers(MultiplierStore& store) const {
   if (alpha_->values.empty()) return;
-  NS_CHECK(static_cast<std::int64_t>(store.values().size()) == rows_ * outputs_,
-           "multiplier store holds {} values; the device has {} rows x {}", store.values().size(), rows_, outputs_);
+  NS_CHECK(static_cast<std::int64_t>(store.values().size()) == rows_ * per_example_,
+           "multiplier store holds {} values; the device has {} rows x {}", store.values().size(), rows_,
+           per_example_);
   context_.synchronize();
   alpha_->values.download(store.values());
 }
 
 void DeviceObjective::count_support(unsigned long long* count) const {
   if (alpha_->values.empty()) return;
-  kernels::count_support(alpha_->values.data(), rows_, static_cast<int>(outputs_), count, context_.compute());
+  kernels::count_support(alpha_->values.data(), rows_, per_example_, count, context_.compute());
   NS_CUDA_CHECK_LAUNCH("count_support");
 }
 

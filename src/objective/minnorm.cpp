@@ -3,6 +3,8 @@
 
 #include "normscale/core/error.hpp"
 
+#include <cmath>
+
 namespace normscale {
 
 template <class T>
@@ -10,7 +12,15 @@ Minnorm<T>::Minnorm(MinnormParams params, const Dataset& train, Index outputs)
     : ExampleObjective<T, MinnormRule>(params, train, outputs) {
   NS_CHECK(params.rho >= 0 && params.s >= 0, "objective.rho and objective.s must be >= 0 (got {} and {})",
            params.rho, params.s);
+  NS_CHECK(params.multipliers == MinnormMultipliers::kPerOutput || params.task == MinnormTask::kMulticlass,
+           "objective.multipliers = single puts one constraint on the margin over the other classes; it needs "
+           "objective.task = multiclass (got {})",
+           params.task == MinnormTask::kBinary ? "binary" : "regression");
   if (params.task == MinnormTask::kRegression) {
+    NS_CHECK(std::isinf(params.C),
+             "objective.C = {} bounds inequality multipliers; objective.task = regression has equality constraints "
+             "(set objective.C = inf)",
+             params.C);
     NS_CHECK(!train.targets.empty() && train.target_cols == outputs,
              "objective.task = regression needs {} regression targets per example; the data set '{}' has {}",
              outputs, train.name, train.target_cols);

@@ -28,6 +28,8 @@ MinnormParams minnorm_params(const ObjectiveConfig& c) {
   p.s = c.s;
   p.update = c.alpha_update == "lagged" ? MultiplierUpdate::kLagged : MultiplierUpdate::kExact;
   p.unbiased = c.estimator == "unbiased";
+  p.C = c.C;
+  p.multipliers = c.multipliers == "single" ? MinnormMultipliers::kSingle : MinnormMultipliers::kPerOutput;
   return p;
 }
 
@@ -60,21 +62,30 @@ void add_builtins(ObjectiveRegistry& registry) {
       });
   // Binary Minnorm is one output with +-1 labels.
   minnorm.outputs = [](const ObjectiveConfig& c, const Dataset&) -> Index { return c.task == "binary" ? 1 : 0; };
-  using T = OptionType;
+  using Opt = OptionType;
   minnorm.options = {
-      {"objective.task", T::kString, {"multiclass", "binary", "regression"},
+      {"objective.task", Opt::kString, {"multiclass", "binary", "regression"},
        "Minnorm constraints: one-vs-all margins, binary margin, or interpolation", NS_OBJECTIVE_FIELD(task)},
-      {"objective.rho", T::kReal, {}, "Minnorm augmented-Lagrangian weight (>= 0)", NS_OBJECTIVE_FIELD(rho)},
-      {"objective.s", T::kReal, {}, "Minnorm multiplier step size (>= 0)", NS_OBJECTIVE_FIELD(s)},
-      {"objective.alpha_update", T::kString, {"exact", "lagged"},
+      {"objective.rho", Opt::kReal, {}, "Minnorm augmented-Lagrangian weight (>= 0)", NS_OBJECTIVE_FIELD(rho)},
+      {"objective.s", Opt::kReal, {}, "Minnorm multiplier step size (>= 0)", NS_OBJECTIVE_FIELD(s)},
+      {"objective.alpha_update", Opt::kString, {"exact", "lagged"},
        "multiplier update with the new weights (exact) or the step's forward outputs (lagged)",
        NS_OBJECTIVE_FIELD(alpha_update)},
-      {"objective.estimator", T::kString, {"published", "unbiased"},
+      {"objective.estimator", Opt::kString, {"published", "unbiased"},
        "minibatch data term: sum over S (published) or (P/Q) sum over S (unbiased)", NS_OBJECTIVE_FIELD(estimator)},
+      {"objective.C", Opt::kReal, {},
+       "slack (paper App. C.1): classification multipliers stay in [0, C], the soft-margin SVM's box; inf = hard "
+       "margin (> 0)",
+       NS_OBJECTIVE_FIELD(C), true},
+      {"objective.multipliers", Opt::kString, {"per-output", "single"},
+       "multi-class constraints: one per output (one-vs-all, y_i f_i >= 1) or a single one per example, "
+       "f_y - max_{j != y} f_j >= 1 (paper App. C.2, Crammer-Singer)",
+       NS_OBJECTIVE_FIELD(multipliers), true},
   };
   minnorm.check_options = [](const ObjectiveConfig& c) {
     check_range(c.rho >= 0 && std::isfinite(c.rho), "objective.rho", c.rho, "a finite number >= 0");
     check_range(c.s >= 0 && std::isfinite(c.s), "objective.s", c.s, "a finite number >= 0");
+    check_range(c.C > 0 && !std::isnan(c.C), "objective.C", c.C, "a number > 0 (inf: hard margin)");
   };
   registry.add(std::move(minnorm));
 
@@ -86,11 +97,11 @@ void add_builtins(ObjectiveRegistry& registry) {
             std::make_unique<Square<T>>(SquareTargets{c.square_targets == "pm1", c.square_k, c.square_m}));
       });
   square.options = {
-      {"objective.square_targets", T::kString, {"one-hot", "pm1"},
+      {"objective.square_targets", Opt::kString, {"one-hot", "pm1"},
        "square-loss targets: {0,1} (one-hot) or {-1,+1} (pm1)", NS_OBJECTIVE_FIELD(square_targets)},
-      {"objective.square_k", T::kReal, {}, "square loss: weight on the true class (> 0)",
+      {"objective.square_k", Opt::kReal, {}, "square loss: weight on the true class (> 0)",
        NS_OBJECTIVE_FIELD(square_k)},
-      {"objective.square_m", T::kReal, {}, "square loss: target value of the true class (> 0)",
+      {"objective.square_m", Opt::kReal, {}, "square loss: target value of the true class (> 0)",
        NS_OBJECTIVE_FIELD(square_m)},
   };
   square.check_options = [](const ObjectiveConfig& c) {

@@ -212,6 +212,7 @@ const std::vector<OptionDescriptor>& table() {
       for (const ObjectiveOption& o : objective_registry().get(name).options) {
         OptionDescriptor row{o.key, o.type, o.choices, o.doc, nullptr};
         row.objective_field = o.field;
+        row.written_only_when_set = o.written_only_when_set;
         options.push_back(row);
       }
     }

@@ -113,6 +113,22 @@ TEST(RankInvariance, MinnormLaggedUnbiasedMinibatch) {
   check<double>(lagged_unbiased, o, 1e-5);
 }
 
+// The Appendix C variants: slack (a box [0, C]) and a single multiplier per example, exact and lagged.
+TEST(RankInvariance, MinnormWithSlackAndSingleMultipliers) {
+  TrainerOptions o;
+  o.batch = 32;
+  o.lr = 0.01;
+  ObjectiveConfig slack = minnorm();
+  slack.C = 0.02;
+  check<double>(slack, o, 1e-5);
+  ObjectiveConfig single = minnorm();
+  single.multipliers = "single";
+  check<double>(single, o, 1e-5);
+  single.alpha_update = "lagged";
+  single.C = 0.02;
+  check<double>(single, o, 1e-5);
+}
+
 TEST(RankInvariance, SgdWithWeightDecayAndMomentum) {
   ObjectiveConfig sgd;
   sgd.regime = "sgd";

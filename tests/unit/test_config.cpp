@@ -83,6 +83,8 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.objective.s, b.objective.s);
   EXPECT_EQ(a.objective.alpha_update, b.objective.alpha_update);
   EXPECT_EQ(a.objective.estimator, b.objective.estimator);
+  EXPECT_EQ(a.objective.C, b.objective.C);
+  EXPECT_EQ(a.objective.multipliers, b.objective.multipliers);
   EXPECT_EQ(a.objective.square_targets, b.objective.square_targets);
   EXPECT_EQ(a.objective.square_k, b.objective.square_k);
   EXPECT_EQ(a.objective.square_m, b.objective.square_m);
@@ -151,6 +153,8 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"objective.s", [](TrainConfig& c) { c.objective.s = 0.5; }},
       {"objective.alpha_update", [](TrainConfig& c) { c.objective.alpha_update = "lagged"; }},
       {"objective.estimator", [](TrainConfig& c) { c.objective.estimator = "unbiased"; }},
+      {"objective.C", [](TrainConfig& c) { c.objective.C = 0.25; }},
+      {"objective.multipliers", [](TrainConfig& c) { c.objective.multipliers = "single"; }},
       {"objective.square_targets", [](TrainConfig& c) { c.objective.square_targets = "pm1"; }},
       {"objective.square_k", [](TrainConfig& c) { c.objective.square_k = 2.0; }},
       {"objective.square_m", [](TrainConfig& c) { c.objective.square_m = 3.0; }},
@@ -483,6 +487,9 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
               HasSubstr("optim.lr = nan"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.rho = -0.5; }),
               HasSubstr("objective.rho = -0.5"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.C = 0; }), HasSubstr("objective.C = 0"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.multipliers = "two"; }),
+              AllOf(HasSubstr("objective.multipliers = \"two\""), HasSubstr("per-output, single")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.decay_power = 1.5; }),
               HasSubstr("optim.decay_power = 1.5"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.warmup_epochs = -1; }),

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <numeric>
 
@@ -89,21 +90,50 @@ TEST(GradientCheck, SquareLossRegression) {
 }
 
 // Minnorm's output gradient differentiates the Lagrangian data terms at fixed multipliers; some
-// multipliers are zero so the active-set rule of the augmented term is exercised.
-void check_minnorm(MinnormTask task, const Dataset& data, Index outputs) {
+// multipliers are zero (and, with a finite C, some at C) so the active-set rule of the augmented term
+// is exercised.
+void check_minnorm(MinnormParams params, const Dataset& data, Index outputs) {
   auto net = small_mlp(data.cols, outputs, "relu", true);
-  Minnorm<double> objective({task, 0.7, 0.1}, data, outputs);
+  params.rho = 0.7;
+  params.s = 0.1;
+  Minnorm<double> objective(params, data, outputs);
   auto& alpha = objective.multipliers()->values();
   RandomStream rng(9, StreamPurpose::kSynthetic);
-  for (double& a : alpha) a = rng.uniform() < 0.4 ? 0.0 : rng.uniform();
+  for (double& a : alpha) {
+    const double u = rng.uniform();
+    a = u < 0.3 ? 0.0 : u < 0.5 && std::isfinite(params.C) ? params.C : rng.uniform();
+  }
   const auto rows = all_rows(data);
   expect_gradient_matches(*net, data, objective,
                           [&](const Matrix<double>& f) { return objective.lagrangian_data_sum(data, rows, f); });
 }
 
-TEST(GradientCheck, MinnormMulticlass) { check_minnorm(MinnormTask::kMulticlass, random_classification(6, 4, 3, 5), 3); }
-TEST(GradientCheck, MinnormBinary) { check_minnorm(MinnormTask::kBinary, random_classification(6, 4, 2, 6), 1); }
-TEST(GradientCheck, MinnormRegression) { check_minnorm(MinnormTask::kRegression, random_regression(6, 4, 2, 7), 2); }
+MinnormParams task(MinnormTask t) {
+  MinnormParams p;
+  p.task = t;
+  return p;
+}
+
+TEST(GradientCheck, MinnormMulticlass) {
+  check_minnorm(task(MinnormTask::kMulticlass), random_classification(6, 4, 3, 5), 3);
+}
+TEST(GradientCheck, MinnormBinary) { check_minnorm(task(MinnormTask::kBinary), random_classification(6, 4, 2, 6), 1); }
+TEST(GradientCheck, MinnormRegression) {
+  check_minnorm(task(MinnormTask::kRegression), random_regression(6, 4, 2, 7), 2);
+}
+TEST(GradientCheck, MinnormWithSlack) {
+  MinnormParams p = task(MinnormTask::kMulticlass);
+  p.C = 0.6;
+  check_minnorm(p, random_classification(8, 4, 3, 8), 3);
+}
+// One multiplier per example on f_y - max_{j != y} f_j: the gradient flows to the true class and the rival.
+TEST(GradientCheck, MinnormSingleMultiplier) {
+  MinnormParams p = task(MinnormTask::kMulticlass);
+  p.multipliers = MinnormMultipliers::kSingle;
+  check_minnorm(p, random_classification(8, 4, 4, 9), 4);
+  p.C = 0.6;
+  check_minnorm(p, random_classification(8, 4, 4, 10), 4);
+}
 
 }  // namespace
 }  // namespace normscale

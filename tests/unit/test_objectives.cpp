@@ -87,6 +87,87 @@ TEST(Minnorm, RejectsMismatchedOutputs) {
   EXPECT_THROW(Minnorm<double>({MinnormTask::kRegression, 0, 1}, d, 1), Error);  // no targets
 }
 
+// Slack (App. C.1): the update is clipped to [0, C], and at C the augmented term is off.
+TEST(Minnorm, SlackClipsMultipliersToTheBoxAndDropsTheAugmentedTermAtItsTop) {
+  const Dataset d = two_examples_three_classes();
+  MinnormParams p{MinnormTask::kMulticlass, 2.0, 0.5};
+  p.C = 2.0;
+  Minnorm<double> m(p, d, 3);
+  auto* a = m.multipliers();
+  a->row(0)[0] = 2.0;  // at C: gradient -y C only
+  a->row(0)[2] = 1.0;  // inside the box: -y (alpha + rho (1 - y f))
+  Matrix<double> f(2, 3);
+  f << 0.25, 5.0, 0.5,
+       0.5, -3.0, 0.75;
+  const std::vector<Index> rows = {0, 1};
+  Matrix<double> g;
+  m.output_gradient(d, rows, f, 1.0, g);
+  EXPECT_DOUBLE_EQ(g(0, 0), -2.0);
+  EXPECT_DOUBLE_EQ(g(0, 2), +(1.0 + 2.0 * (1 + 0.5)));
+  m.update_multipliers(d, rows, f);
+  EXPECT_DOUBLE_EQ(a->row(0)[0], 2.0);        // 2 + 0.5 (1 - 0.25) clipped to C
+  EXPECT_DOUBLE_EQ(a->row(0)[1], 2.0);        // 0 + 0.5 (1 + 5) = 3 clipped to C
+  EXPECT_DOUBLE_EQ(a->row(0)[2], 1.0 + 0.75);  // 1 + 0.5 (1 + 0.5), inside
+  EXPECT_DOUBLE_EQ(a->row(1)[2], 0.5 * 0.25);
+}
+
+// Single multiplier (App. C.2): one alpha per example on m = f_y - max_{j != y} f_j >= 1.
+TEST(Minnorm, SingleMultiplierActsOnTheTrueClassAndTheRival) {
+  const Dataset d = two_examples_three_classes();
+  MinnormParams p{MinnormTask::kMulticlass, 2.0, 0.5};
+  p.multipliers = MinnormMultipliers::kSingle;
+  Minnorm<double> m(p, d, 3);
+  auto* a = m.multipliers();
+  ASSERT_EQ(a->per_example(), 1);
+  a->row(0)[0] = 1.0;
+  Matrix<double> f(2, 3);
+  f << 0.25, 3.0, -1.0,   // label 0, rival 1: m = -2.75, c = 3.75
+       0.5, 0.5, 0.75;    // label 2, rival: the tie 0 / 1 goes to the lowest index, m = 0.25, c = 0.75
+  const std::vector<Index> rows = {0, 1};
+  Matrix<double> g;
+  m.output_gradient(d, rows, f, 1.0, g);
+  EXPECT_DOUBLE_EQ(g(0, 0), -(1.0 + 2.0 * 3.75));
+  EXPECT_DOUBLE_EQ(g(0, 1), +(1.0 + 2.0 * 3.75));
+  EXPECT_DOUBLE_EQ(g(0, 2), 0.0);
+  EXPECT_EQ(g.row(1).norm(), 0.0);  // alpha = 0: no gradient
+  EXPECT_TRUE(m.gradient_is_zero(1));
+  EXPECT_DOUBLE_EQ(m.loss_sum(d, rows, f), 3.75 + 0.75);
+  m.update_multipliers(d, rows, f);
+  EXPECT_DOUBLE_EQ(a->row(0)[0], 1.0 + 0.5 * 3.75);
+  EXPECT_DOUBLE_EQ(a->row(1)[0], 0.5 * 0.75);
+  EXPECT_EQ(m.name(), "minnorm-multiclass-single");
+}
+
+TEST(Minnorm, VariantsOutsideTheirTaskAreErrorsNamingTheOption) {
+  const Dataset d = two_examples_three_classes();
+  MinnormParams single{MinnormTask::kBinary, 0, 1};
+  single.multipliers = MinnormMultipliers::kSingle;
+  Dataset two = d;
+  two.labels = {0, 1};
+  two.num_classes = 2;
+  try {
+    Minnorm<double>(single, two, 1);
+    ADD_FAILURE() << "single multipliers on a binary task were accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("objective.multipliers = single"), std::string::npos) << e.what();
+  }
+  Dataset reg;
+  reg.name = "reg";
+  reg.rows = 1;
+  reg.cols = 1;
+  reg.features = {1.f};
+  reg.targets = {1.f};
+  reg.target_cols = 1;
+  MinnormParams slack{MinnormTask::kRegression, 0, 1};
+  slack.C = 2.0;
+  try {
+    Minnorm<double>(slack, reg, 1);
+    ADD_FAILURE() << "a finite C on regression was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("objective.C = 2"), std::string::npos) << e.what();
+  }
+}
+
 TEST(CrossEntropy, UniformOutputsGiveLogC) {
   const Dataset d = two_examples_three_classes();
   CrossEntropy<double> ce;

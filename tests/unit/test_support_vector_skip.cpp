@@ -29,10 +29,10 @@ struct Run {
   Index batch_rows = 0;
 };
 
-Run train(const Dataset& d, Index batch, bool exact, bool skip, int steps, double s) {
+Run train(const Dataset& d, Index batch, bool skip, int steps, const MinnormParams& params) {
   auto net = make_mlp<float>({d.cols, {24, 16}, 4, "relu", true});
   net->initialize({"he", 1}, 3);
-  Minnorm<float> objective({MinnormTask::kMulticlass, 0.5, s, exact ? MultiplierUpdate::kExact : MultiplierUpdate::kLagged}, d, 4);
+  Minnorm<float> objective(params, d, 4);
   sparse_multipliers(*objective.multipliers());
   LocalComm comm;
   TrainerOptions options;
@@ -56,10 +56,16 @@ Run train(const Dataset& d, Index batch, bool exact, bool skip, int steps, doubl
 // s = 0 keeps the multipliers at their sparse start (10% support vectors, most rows skipped); with
 // s > 0 every violated margin turns its example into a support vector as it is visited, so the active
 // set changes from step to step.
-void expect_skip_is_exact(Index batch, bool exact, double s) {
+// `variant` sets the Appendix C options (slack C, single multipliers).
+void expect_skip_is_exact(Index batch, bool exact, double s, MinnormParams variant = {}) {
   const Dataset d = testing::random_classification(200, 12, 4, 7, testing::LabelRule::kRandom);
-  const Run skipped = train(d, batch, exact, true, 25, s);
-  const Run full = train(d, batch, exact, false, 25, s);
+  MinnormParams params = variant;
+  params.task = MinnormTask::kMulticlass;
+  params.rho = 0.5;
+  params.s = s;
+  params.update = exact ? MultiplierUpdate::kExact : MultiplierUpdate::kLagged;
+  const Run skipped = train(d, batch, true, 25, params);
+  const Run full = train(d, batch, false, 25, params);
   // Skipping happened, and the run without it never skipped.
   if (s == 0.0) {
     EXPECT_LT(skipped.backward_rows, skipped.batch_rows / 5);
@@ -79,6 +85,15 @@ TEST(SupportVectorSkip, SparseFullBatchSameWeights) { expect_skip_is_exact(kFull
 TEST(SupportVectorSkip, MinibatchExactSameWeightsAndMultipliers) { expect_skip_is_exact(40, true, 0.05); }
 TEST(SupportVectorSkip, MinibatchLaggedSameWeightsAndMultipliers) { expect_skip_is_exact(40, false, 0.05); }
 TEST(SupportVectorSkip, FullBatchExactSameWeightsAndMultipliers) { expect_skip_is_exact(kFullBatch, true, 0.05); }
+TEST(SupportVectorSkip, SlackAndSingleMultipliersSameWeightsAndMultipliers) {
+  MinnormParams slack;
+  slack.C = 0.03;
+  expect_skip_is_exact(40, true, 0.05, slack);
+  MinnormParams single;
+  single.multipliers = MinnormMultipliers::kSingle;
+  expect_skip_is_exact(40, true, 0.05, single);
+  expect_skip_is_exact(kFullBatch, false, 0.05, single);
+}
 
 TEST(SupportVectorSkip, NoActiveRowsGivesTheNormTermOnly) {
   // All multipliers zero: the data gradient is zero, so the step is W <- W - eta W exactly.

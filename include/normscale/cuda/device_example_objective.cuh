@@ -18,9 +18,9 @@ __device__ inline std::int64_t row_of(const RowTargets& t, std::int64_t k) {
   return t.rows != nullptr ? static_cast<std::int64_t>(t.rows[k]) : t.row_offset + k;
 }
 
-// Batch position k with outputs f (n x C) and its row's targets and multipliers (alpha may be null).
+// Batch position k with outputs f (n x C) and its row's targets and M multipliers (alpha may be null).
 __device__ inline Example<float> example_at(const RowTargets& t, const float* f, std::int64_t k, int C,
-                                            double* alpha) {
+                                            double* alpha, int M) {
   const std::int64_t r = row_of(t, k);
   Example<float> e;
   e.f = f + k * C;
@@ -30,22 +30,22 @@ __device__ inline Example<float> example_at(const RowTargets& t, const float* f,
   } else {
     e.target = t.targets + r * t.target_cols;
   }
-  e.alpha = alpha != nullptr ? alpha + r * C : nullptr;
+  e.alpha = alpha != nullptr ? alpha + r * M : nullptr;
   return e;
 }
 
 template <class Rule>
 __global__ void output_gradient(typename Rule::Params p, const float* f, std::int64_t n, int C, RowTargets t,
-                                double* alpha, double scale, float* grad, double* loss_sum, std::int32_t* active,
+                                double* alpha, int M, double scale, float* grad, double* loss_sum, std::int32_t* active,
                                 bool lagged_update) {
   const std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   double loss = 0.0;
   if (k < n) {
-    const Example<float> e = example_at(t, f, k, C, alpha);
+    const Example<float> e = example_at(t, f, k, C, alpha, M);
     loss = Rule::loss(p, e);
     if constexpr (Rule::kMultipliers) {
       // Decided with the multipliers the gradient uses, before a lagged update changes them.
-      if (active != nullptr) active[k] = Rule::zero_gradient(p, e.alpha, C) ? 0 : 1;
+      if (active != nullptr) active[k] = Rule::zero_gradient(p, e.alpha, M) ? 0 : 1;
       Rule::gradient(p, e, scale, grad + k * C);
       if (lagged_update) Rule::update(p, e);
     } else {
@@ -58,9 +58,9 @@ __global__ void output_gradient(typename Rule::Params p, const float* f, std::in
 
 template <class Rule>
 __global__ void update_multipliers(typename Rule::Params p, const float* f, std::int64_t n, int C, RowTargets t,
-                                   double* alpha) {
+                                   double* alpha, int M) {
   const std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-  if (k < n) Rule::update(p, example_at(t, f, k, C, alpha));
+  if (k < n) Rule::update(p, example_at(t, f, k, C, alpha, M));
 }
 
 template <class Rule>
@@ -70,7 +70,7 @@ __global__ void loss_and_errors(typename Rule::Params p, const float* f, std::in
   double loss = 0.0;
   unsigned long long wrong = 0;
   if (k < n) {
-    const Example<float> e = example_at(t, f, k, C, nullptr);
+    const Example<float> e = example_at(t, f, k, C, nullptr, 0);
     loss = Rule::loss(p, e);
     if (e.classification()) {
       // Argmax (the first maximum, as Eigen's maxCoeff), or the sign for one output.
@@ -91,10 +91,10 @@ __global__ void loss_and_errors(typename Rule::Params p, const float* f, std::in
 
 template <class Rule>
 __global__ void lagrangian(typename Rule::Params p, const float* f, std::int64_t n, int C, RowTargets t,
-                           double* alpha, double* sum) {
+                           double* alpha, int M, double* sum) {
   const std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   double total = 0.0;
-  if (k < n) total = Rule::lagrangian(p, example_at(t, f, k, C, alpha));
+  if (k < n) total = Rule::lagrangian(p, example_at(t, f, k, C, alpha, M));
   kernels::block_add(total, sum);
 }
 
@@ -106,14 +106,16 @@ class DeviceExampleObjective final : public DeviceObjective {
   using Params = typename Rule::Params;
 
   DeviceExampleObjective(const Params& params, std::int64_t rows, std::int64_t outputs, CudaContext& context)
-      : DeviceObjective(Rule::kMultipliers, rows, outputs, context), params_(params) {}
+      : DeviceObjective(rows, outputs, multiplier_count_of<Rule>(params, static_cast<int>(outputs)), context),
+        params_(params) {}
 
   void output_gradient(const DeviceDataset& data, const float* f, const std::int32_t* rows, std::int64_t n,
                        double scale, float* grad, double* loss_sum, std::int32_t* active,
                        bool lagged_update) override {
     if (n == 0) return;
     device_rule_kernels::output_gradient<Rule><<<kernels::blocks_for(n), kernels::kThreads, 0, stream()>>>(
-        params_, f, n, width(), targets_of(data, rows, 0), alpha(), scale, grad, loss_sum, active, lagged_update);
+        params_, f, n, width(), targets_of(data, rows, 0), alpha(), per_example(), scale, grad, loss_sum, active,
+        lagged_update);
     check_kernel_launch("output_gradient");
   }
 
@@ -122,7 +124,7 @@ class DeviceExampleObjective final : public DeviceObjective {
     if constexpr (Rule::kMultipliers) {
       if (n == 0) return;
       device_rule_kernels::update_multipliers<Rule><<<kernels::blocks_for(n), kernels::kThreads, 0, stream()>>>(
-          params_, f, n, width(), targets_of(train, rows, 0), alpha());
+          params_, f, n, width(), targets_of(train, rows, 0), alpha(), per_example());
       check_kernel_launch("update_multipliers");
     }
   }
@@ -140,7 +142,7 @@ class DeviceExampleObjective final : public DeviceObjective {
     if constexpr (Rule::kMultipliers) {
       if (n == 0) return;
       device_rule_kernels::lagrangian<Rule><<<kernels::blocks_for(n), kernels::kThreads, 0, stream()>>>(
-          params_, f, n, width(), targets_of(train, nullptr, row_offset), alpha(), sum);
+          params_, f, n, width(), targets_of(train, nullptr, row_offset), alpha(), per_example(), sum);
       check_kernel_launch("lagrangian_data_sum");
     }
   }

@@ -30,13 +30,14 @@ struct RowTargets {
 
 class DeviceObjective {
  public:
-  // `rows` training rows x `outputs` multipliers when the objective has multipliers.
-  DeviceObjective(bool has_multipliers, std::int64_t rows, std::int64_t outputs, CudaContext& context);
+  // `rows` training rows x `per_example` multipliers (0: the objective has none).
+  DeviceObjective(std::int64_t rows, std::int64_t outputs, int per_example, CudaContext& context);
   virtual ~DeviceObjective();
   DeviceObjective(const DeviceObjective&) = delete;
   DeviceObjective& operator=(const DeviceObjective&) = delete;
 
   std::int64_t outputs() const { return outputs_; }
+  int per_example() const { return per_example_; }
   void load_multipliers(const MultiplierStore& store);
   void store_multipliers(MultiplierStore& store) const;
 
@@ -59,7 +60,7 @@ class DeviceObjective {
 
  protected:
   static RowTargets targets_of(const DeviceDataset& data, const std::int32_t* rows, std::int64_t row_offset);
-  // rows x outputs multipliers in device memory (null for a stateless objective).
+  // rows x per_example multipliers in device memory (null for a stateless objective).
   double* alpha() const;
   CUstream_st* stream() const;
 
@@ -68,6 +69,7 @@ class DeviceObjective {
   CudaContext& context_;
   std::int64_t rows_ = 0;
   std::int64_t outputs_ = 0;
+  int per_example_ = 0;
   std::unique_ptr<Multipliers> alpha_;
 };
 

@@ -2,15 +2,16 @@
 // over a minibatch's rows are written for CPU ranks (src/cuda/device_example_objective.cuh holds the
 // GPU's kernels over the same rule). A rule is a struct with
 //   using Params = ...;                        trivially copyable constants (copied to the GPU)
-//   static constexpr bool kMultipliers;        one multiplier per example and output
+//   static constexpr bool kMultipliers;        per-example multipliers
 //   static std::string name(const Params&);    for messages
 //   static ObjectiveTraits traits(const Params&);
 //   NS_HOST_DEVICE static void gradient(const Params&, const Example<T>&, double scale, T* grad);
 //   NS_HOST_DEVICE static double loss(const Params&, const Example<T>&);
 // and, with multipliers,
+//   NS_HOST_DEVICE static int multiplier_count(const Params&, int outputs);    per example
 //   NS_HOST_DEVICE static void update(const Params&, const Example<T>&);       alpha in place
 //   NS_HOST_DEVICE static double lagrangian(const Params&, const Example<T>&);
-//   NS_HOST_DEVICE static bool zero_gradient(const Params&, const double* alpha, int outputs);
+//   NS_HOST_DEVICE static bool zero_gradient(const Params&, const double* alpha, int count);
 // The contract is checked at compile time (ExampleRule below).
 #pragma once
 
@@ -33,6 +34,7 @@ concept ExampleRule =
       { Rule::loss(p, e) } -> std::convertible_to<double>;
     } &&
     (!Rule::kMultipliers || requires(const typename Rule::Params& p, const Example<float>& e, const double* a) {
+      { Rule::multiplier_count(p, 1) } -> std::convertible_to<int>;
       Rule::update(p, e);
       { Rule::lagrangian(p, e) } -> std::convertible_to<double>;
       { Rule::zero_gradient(p, a, 1) } -> std::convertible_to<bool>;
@@ -47,9 +49,11 @@ class ExampleObjective : public Objective<T> {
   explicit ExampleObjective(Params params = {}) : params_(params) {
     static_assert(!Rule::kMultipliers, "a rule with multipliers needs the training set to size them");
   }
-  // A rule with multipliers: one per output for each row of `train`, all zero.
+  // A rule with multipliers: multiplier_count of them for each row of `train`, all zero.
   ExampleObjective(Params params, const Dataset& train, Index outputs)
-      : params_(params), alpha_(train.first_id, Rule::kMultipliers ? train.rows : 0, outputs) {}
+      : params_(params),
+        alpha_(train.first_id, Rule::kMultipliers ? train.rows : 0,
+               multiplier_count_of<Rule>(params, static_cast<int>(outputs))) {}
 
   const Params& params() const { return params_; }
   std::string name() const override { return Rule::name(params_); }

@@ -1,16 +1,23 @@
 // Minnorm (Bansal et al. 2018), per example: the data terms of the augmented Lagrangian, their output
 // gradient and the projected dual-ascent multiplier update (ALGORITHMS §1), for regression (Alg. 1),
-// binary (App. A) and one-vs-all multi-class (Alg. 2); built for CPU and GPU ranks.
+// binary (App. A) and one-vs-all multi-class (Alg. 2), with the paper's Appendix C variants: slack (a box
+// [0, C] on the multipliers) and a single multiplier per example on the margin over the best other class;
+// built for CPU and GPU ranks.
 #pragma once
 
 #include "normscale/objective/example.hpp"
 #include "normscale/objective/objective_traits.hpp"
 
+#include <limits>
 #include <string>
 
 namespace normscale {
 
 enum class MinnormTask { kRegression, kBinary, kMulticlass };
+
+// Which constraints a multi-class example carries: one per output (one-vs-all, Alg. 2), or a single one
+// on f_y - max_{j != y} f_j (App. C.2, the Crammer-Singer margin).
+enum class MinnormMultipliers { kPerOutput, kSingle };
 
 struct MinnormParams {
   MinnormTask task = MinnormTask::kMulticlass;
@@ -18,6 +25,9 @@ struct MinnormParams {
   double s = 1e-3;   // multiplier step size
   MultiplierUpdate update = MultiplierUpdate::kExact;  // exact f(W^{t+1}) or lagged f(W^t)
   bool unbiased = false;  // data term (P/Q) sum over the minibatch instead of the published sum
+  // Slack (App. C.1): classification multipliers stay in [0, C]; infinity is the hard margin.
+  double C = std::numeric_limits<double>::infinity();
+  MinnormMultipliers multipliers = MinnormMultipliers::kPerOutput;
 };
 
 struct MinnormRule {
@@ -27,7 +37,8 @@ struct MinnormRule {
   static std::string name(const Params& p) {
     return p.task == MinnormTask::kRegression ? "minnorm-regression"
            : p.task == MinnormTask::kBinary   ? "minnorm-binary"
-                                              : "minnorm-multiclass";
+           : p.multipliers == MinnormMultipliers::kSingle ? "minnorm-multiclass-single"
+                                                          : "minnorm-multiclass";
   }
   static ObjectiveTraits traits(const Params& p) {
     ObjectiveTraits t;
@@ -38,53 +49,86 @@ struct MinnormRule {
     return t;
   }
 
-  // y_i: the regression target, or +1 / -1 for the true / other classes.
+  // One constraint, and so one multiplier, per output, or a single one per example.
+  NS_HOST_DEVICE static int multiplier_count(const Params& p, int outputs) {
+    return single(p) ? 1 : outputs;
+  }
+  NS_HOST_DEVICE static bool single(const Params& p) {
+    return p.task == MinnormTask::kMulticlass && p.multipliers == MinnormMultipliers::kSingle;
+  }
+
+  // The single constraint's rival: the largest output other than the true class (ties: the lowest index).
+  template <class T>
+  NS_HOST_DEVICE static int rival(const Example<T>& e) {
+    int best = e.label == 0 ? 1 : 0;
+    for (int j = best + 1; j < e.outputs; ++j) {
+      if (j != e.label && e.out(j) > e.out(best)) best = j;
+    }
+    return best;
+  }
+
+  // y_i: the regression target, or +1 / -1 for the true / other classes (per-output constraints).
   template <class T>
   NS_HOST_DEVICE static double sign(const Params& p, const Example<T>& e, int i) {
     if (p.task == MinnormTask::kRegression) return static_cast<double>(e.target[i]);
     const bool positive = p.task == MinnormTask::kBinary ? e.label == 1 : e.label == i;
     return positive ? 1.0 : -1.0;
   }
-  // The constraint's residual: y - f (regression) or 1 - y f (classification, >= 0 when violated).
+  // Constraint i's residual: y - f (regression), 1 - y f (classification) or 1 - (f_y - f_rival) (single);
+  // >= 0 when an inequality is violated.
   template <class T>
   NS_HOST_DEVICE static double residual(const Params& p, const Example<T>& e, int i) {
+    if (single(p)) return 1.0 - (e.out(e.label) - e.out(rival(e)));
     const double y = sign(p, e, i);
     return p.task == MinnormTask::kRegression ? y - e.out(i) : 1.0 - y * e.out(i);
+  }
+  // Whether the augmented term rho/2 c^2 of a constraint with multiplier a is on: always for equalities;
+  // for inequalities while 0 < a < C. At a = C a violated constraint is paid for by C alone (the exact
+  // penalty C max(0, c) of the soft margin), so the fixed points are the soft-margin SVM's for every rho.
+  NS_HOST_DEVICE static bool augmented(const Params& p, double a) {
+    return p.task == MinnormTask::kRegression || (a > 0.0 && a < p.C);
   }
 
   template <class T>
   NS_HOST_DEVICE static void gradient(const Params& p, const Example<T>& e, double scale, T* grad) {
+    if (single(p)) {
+      // dL/dm = -(a + rho c) on the margin m = f_y - f_rival.
+      for (int i = 0; i < e.outputs; ++i) grad[i] = T(0);
+      const double a = e.alpha[0];
+      const double g = a + (augmented(p, a) ? p.rho * residual(p, e, 0) : 0.0);
+      grad[e.label] = static_cast<T>(-g * scale);
+      grad[rival(e)] = static_cast<T>(g * scale);
+      return;
+    }
     for (int i = 0; i < e.outputs; ++i) {
       const double y = sign(p, e, i);
       const double a = e.alpha[i];
-      double g;
-      if (p.task == MinnormTask::kRegression) {
-        g = -(a + p.rho * (y - e.out(i)));
-      } else {
-        // The augmented term covers active constraints only, so inactive examples get zero gradient.
-        g = -y * (a + (a > 0.0 ? p.rho * (1.0 - y * e.out(i)) : 0.0));
-      }
+      // Classification: the augmented term covers active constraints only, so inactive examples get zero
+      // gradient.
+      const double g = -(p.task == MinnormTask::kRegression
+                             ? a + p.rho * (y - e.out(i))
+                             : y * (a + (augmented(p, a) ? p.rho * residual(p, e, i) : 0.0)));
       grad[i] = static_cast<T>(g * scale);
     }
   }
 
-  // Reporting loss: squared residual (regression) or total hinge violation sum_i max(0, 1 - y_i f_i).
+  // Reporting loss: squared residual (regression) or total hinge violation sum_i max(0, c_i).
   template <class T>
   NS_HOST_DEVICE static double loss(const Params& p, const Example<T>& e) {
     double total = 0.0;
-    for (int i = 0; i < e.outputs; ++i) {
+    for (int i = 0; i < multiplier_count(p, e.outputs); ++i) {
       const double c = residual(p, e, i);
       total += p.task == MinnormTask::kRegression ? c * c : (c > 0.0 ? c : 0.0);
     }
     return total;
   }
 
-  // alpha <- alpha + s c (regression) or max(0, alpha + s c) (classification).
+  // alpha <- alpha + s c (regression) or clip(alpha + s c, 0, C) (classification).
   template <class T>
   NS_HOST_DEVICE static void update(const Params& p, const Example<T>& e) {
-    for (int i = 0; i < e.outputs; ++i) {
+    for (int i = 0; i < multiplier_count(p, e.outputs); ++i) {
       const double next = e.alpha[i] + p.s * residual(p, e, i);
-      e.alpha[i] = p.task == MinnormTask::kRegression || next > 0.0 ? next : 0.0;
+      e.alpha[i] = p.task == MinnormTask::kRegression ? next : next < 0.0 ? 0.0 : next > p.C ? p.C : next;
     }
   }
 
@@ -92,18 +136,17 @@ struct MinnormRule {
   template <class T>
   NS_HOST_DEVICE static double lagrangian(const Params& p, const Example<T>& e) {
     double total = 0.0;
-    for (int i = 0; i < e.outputs; ++i) {
+    for (int i = 0; i < multiplier_count(p, e.outputs); ++i) {
       const double c = residual(p, e, i);
-      const bool active = p.task == MinnormTask::kRegression || e.alpha[i] > 0.0;
-      total += e.alpha[i] * c + (active ? 0.5 * p.rho * c * c : 0.0);
+      total += e.alpha[i] * c + (augmented(p, e.alpha[i]) ? 0.5 * p.rho * c * c : 0.0);
     }
     return total;
   }
 
-  // Classification: an example whose multipliers are all zero has a zero output gradient.
-  NS_HOST_DEVICE static bool zero_gradient(const Params& p, const double* alpha, int outputs) {
+  // Classification: an example whose `count` multipliers are all zero has a zero output gradient.
+  NS_HOST_DEVICE static bool zero_gradient(const Params& p, const double* alpha, int count) {
     if (p.task == MinnormTask::kRegression) return false;
-    for (int i = 0; i < outputs; ++i) {
+    for (int i = 0; i < count; ++i) {
       if (alpha[i] > 0.0) return false;
     }
     return true;

@@ -1,6 +1,7 @@
 // The objective settings of a run: which objective (a name in the objective registry) and its constants.
 #pragma once
 
+#include <limits>
 #include <string>
 
 namespace normscale {
@@ -13,6 +14,8 @@ struct ObjectiveConfig {
   double s = 2e-4;
   std::string alpha_update = "exact";  // "exact" or "lagged"
   std::string estimator = "published"; // "published" (sum over S) or "unbiased" ((P/Q) sum over S)
+  double C = std::numeric_limits<double>::infinity();  // slack: multipliers in [0, C]; inf = hard margin
+  std::string multipliers = "per-output";  // "per-output" (one-vs-all) or "single" (f_y - max_j f_j >= 1)
   // square
   std::string square_targets = "one-hot";  // "one-hot" ({0,1}) or "pm1" ({-1,+1})
   double square_k = 1.0;            // weight on the true class (Hui & Belkin)

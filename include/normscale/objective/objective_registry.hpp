@@ -23,6 +23,9 @@ struct ObjectiveOption {
   std::vector<std::string_view> choices;  // allowed values of an enumerated string (else empty)
   std::string_view doc;
   FieldRef (*field)(ObjectiveConfig&);
+  // Left out of to_toml at its default (OptionDescriptor::written_only_when_set): for options added after
+  // runs and studies began recording hashes of their configuration.
+  bool written_only_when_set = false;
 };
 
 struct ObjectiveEntry {
