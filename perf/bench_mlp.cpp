@@ -110,7 +110,8 @@ void make_sparse(MultiplierStore& store) {
 // A whole training step through the Trainer: "sgd" (cross-entropy), "minnorm" (exact / lagged update),
 // "sparse" (Minnorm with 10% support vectors kept fixed by s = 0, so the skipped backward pass is
 // measured at that fraction; the multiplier update still runs), and their "-full" (full batch) forms.
-void run_steps(benchmark::State& state, const std::string& regime, bool exact) {
+// `variant` sets Minnorm's constraint form, slack and multiplier update rule (objective.multipliers, C, dual).
+void run_steps(benchmark::State& state, const std::string& regime, bool exact, MinnormParams variant = {}) {
   set_threads(state);
   const bool full = regime.ends_with("-full");
   const Index batch = full ? kFullBatch : state.range(0);
@@ -123,10 +124,12 @@ void run_steps(benchmark::State& state, const std::string& regime, bool exact) {
   if (!minnorm) {
     objective = std::make_unique<CrossEntropy<float>>();
   } else {
-    objective = std::make_unique<Minnorm<float>>(
-        MinnormParams{MinnormTask::kMulticlass, 1.0, sparse ? 0.0 : 1e-3,
-                      exact ? MultiplierUpdate::kExact : MultiplierUpdate::kLagged},
-        d, 10);
+    MinnormParams params = variant;
+    params.task = MinnormTask::kMulticlass;
+    params.rho = 1.0;
+    params.s = sparse ? 0.0 : 1e-3;
+    params.update = exact ? MultiplierUpdate::kExact : MultiplierUpdate::kLagged;
+    objective = std::make_unique<Minnorm<float>>(params, d, 10);
     // Without skipping to measure, start with every example a support vector.
     if (sparse) {
       make_sparse(*objective->multipliers());
@@ -165,6 +168,32 @@ BENCHMARK(BM_StepSgd)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMill
 BENCHMARK(BM_StepSgdFullBatch)->ArgsProduct({{10000}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_StepMinnormExact)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_StepMinnormLagged)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+// Issue #13: the multiplier update rules and constraint forms against plain ascent (BM_StepMinnormExact)
+// at the same batch: PI (kappa_p = 1), slack (C = 0.01, many multipliers at C), a single multiplier per
+// example. Each may cost at most 5% more.
+MinnormParams pi_rule() {
+  MinnormParams p;
+  p.dual = MinnormDual::kPI;
+  p.kappa_p = 1.0;
+  return p;
+}
+MinnormParams slack_rule() {
+  MinnormParams p;
+  p.C = 0.01;
+  return p;
+}
+MinnormParams single_rule() {
+  MinnormParams p;
+  p.multipliers = MinnormMultipliers::kSingle;
+  return p;
+}
+void BM_StepMinnormPi(benchmark::State& state) { run_steps(state, "minnorm", true, pi_rule()); }
+void BM_StepMinnormSlack(benchmark::State& state) { run_steps(state, "minnorm", true, slack_rule()); }
+void BM_StepMinnormSingle(benchmark::State& state) { run_steps(state, "minnorm", true, single_rule()); }
+BENCHMARK(BM_StepMinnormPi)->ArgsProduct({{128, 1024}, {1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_StepMinnormSlack)->ArgsProduct({{128, 1024}, {1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_StepMinnormSingle)->ArgsProduct({{128, 1024}, {1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // Full batch: the exact update fused into the next step's forward pass.
 void BM_StepMinnormFullBatch(benchmark::State& state) { run_steps(state, "minnorm-full", true); }
 BENCHMARK(BM_StepMinnormFullBatch)->ArgsProduct({{10000}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -373,7 +373,13 @@ struct CheckpointPart {
   // Hands the part to the caller once every rank has read its own.
   CheckpointManifest commit(ModelState<T>& model_out, MultiplierStore* store_out) {
     model_out = std::move(model);
-    if (manifest.per_example > 0) *store_out = std::move(store);
+    if (manifest.per_example > 0) {
+      // The caller's store says which leading values are multipliers; the checkpoint keeps whole rows.
+      const Index multipliers =
+          store_out->per_example() == manifest.per_example ? store_out->multipliers_per_example() : 0;
+      *store_out = MultiplierStore(store.first_id(), store.count(), store.per_example(), multipliers);
+      store_out->values() = std::move(store.values());
+    }
     return manifest;
   }
 };

@@ -31,8 +31,9 @@ struct DeviceObjective::Multipliers {
   DeviceBuffer<double> values;
 };
 
-DeviceObjective::DeviceObjective(std::int64_t rows, std::int64_t outputs, int per_example, CudaContext& context)
-    : context_(context), rows_(rows), outputs_(outputs), per_example_(per_example),
+DeviceObjective::DeviceObjective(std::int64_t rows, std::int64_t outputs, int per_example, int multipliers,
+                                 CudaContext& context)
+    : context_(context), rows_(rows), outputs_(outputs), per_example_(per_example), multipliers_(multipliers),
       alpha_(std::make_unique<Multipliers>()) {
   if (per_example > 0) {
     alpha_->values.resize(static_cast<std::size_t>(rows * per_example));
@@ -76,7 +77,7 @@ void DeviceObjective::store_multipliers(MultiplierStore& store) const {
 
 void DeviceObjective::count_support(unsigned long long* count) const {
   if (alpha_->values.empty()) return;
-  kernels::count_support(alpha_->values.data(), rows_, per_example_, count, context_.compute());
+  kernels::count_support(alpha_->values.data(), rows_, per_example_, multipliers_, count, context_.compute());
   NS_CUDA_CHECK_LAUNCH("count_support");
 }
 

@@ -50,12 +50,14 @@ __global__ void relu_mask_kernel(float* delta, const float* activation, std::int
   }
 }
 
-__global__ void count_support_kernel(const double* alpha, std::int64_t rows, int C, unsigned long long* count) {
+// Rows of `stride` values whose first `multipliers` hold an alpha > 0.
+__global__ void count_support_kernel(const double* alpha, std::int64_t rows, int stride, int multipliers,
+                                     unsigned long long* count) {
   const std::int64_t r = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   unsigned long long support = 0;
   if (r < rows) {
-    for (int i = 0; i < C; ++i) {
-      if (alpha[r * C + i] > 0.0) {
+    for (int i = 0; i < multipliers; ++i) {
+      if (alpha[r * stride + i] > 0.0) {
         support = 1;
         break;
       }
@@ -267,9 +269,10 @@ void relu_mask(float* delta, const float* activation, std::int64_t count, cudaSt
   relu_mask_kernel<<<blocks_for(count), kThreads, 0, stream>>>(delta, activation, count);
 }
 
-void count_support(const double* alpha, std::int64_t rows, int C, unsigned long long* count, cudaStream_t stream) {
+void count_support(const double* alpha, std::int64_t rows, int stride, int multipliers, unsigned long long* count,
+                   cudaStream_t stream) {
   if (rows == 0) return;
-  count_support_kernel<<<blocks_for(rows), kThreads, 0, stream>>>(alpha, rows, C, count);
+  count_support_kernel<<<blocks_for(rows), kThreads, 0, stream>>>(alpha, rows, stride, multipliers, count);
 }
 
 void sgd_update(float* params, const float* grad, float* velocity, std::int64_t count, float lr, float momentum,

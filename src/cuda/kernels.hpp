@@ -21,8 +21,9 @@ void relu_mask(float* delta, const float* activation, std::int64_t count, cudaSt
 void gather_rows_counted(const float* src, std::int64_t cols, const std::int32_t* index, const std::int32_t* device_count,
                          std::int64_t capacity, float* dst, cudaStream_t stream);
 
-// *count += rows of alpha (rows x C) with any entry > 0.
-void count_support(const double* alpha, std::int64_t rows, int C, unsigned long long* count, cudaStream_t stream);
+// *count += rows of alpha (rows x stride) with any of their first `multipliers` entries > 0.
+void count_support(const double* alpha, std::int64_t rows, int stride, int multipliers, unsigned long long* count,
+                   cudaStream_t stream);
 
 // Batch norm over the C columns of a row-major (rows x C) batch, mirroring BatchNorm<float> of
 // model/ (statistics and per-channel constants in double, running statistics stored as float).

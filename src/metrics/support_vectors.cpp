@@ -26,7 +26,7 @@ std::string format_alpha(double alpha) {
 
 bool is_support(const MultiplierStore& store, Index id, SupportRule rule) {
   const double* a = store.row(id);
-  for (Index i = 0; i < store.per_example(); ++i) {
+  for (Index i = 0; i < store.multipliers_per_example(); ++i) {
     if (counts(a[i], rule)) return true;
   }
   return false;
@@ -48,7 +48,7 @@ void write_support_vectors_csv(const std::string& path, const MultiplierStore& s
            path, store.first_id(), end_id, train.name, train.first_id, train.first_id + train.rows);
   const SupportRule rule = support_rule_for(train);
   std::string csv = "index,label";
-  for (Index i = 0; i < store.per_example(); ++i) csv += fmt::format(",alpha_{}", i);
+  for (Index i = 0; i < store.multipliers_per_example(); ++i) csv += fmt::format(",alpha_{}", i);
   csv += '\n';
   for (Index id = store.first_id(); id < end_id; ++id) {
     if (!is_support(store, id, rule)) continue;
@@ -57,7 +57,7 @@ void write_support_vectors_csv(const std::string& path, const MultiplierStore& s
       csv += fmt::format("{}", train.labels[static_cast<std::size_t>(id - train.first_id)]);
     }
     const double* a = store.row(id);
-    for (Index i = 0; i < store.per_example(); ++i) {
+    for (Index i = 0; i < store.multipliers_per_example(); ++i) {
       csv += ',';
       csv += format_alpha(a[i]);
     }
@@ -72,7 +72,7 @@ std::vector<Index> top_support_vectors(const MultiplierStore& store, Index n) {
   for (Index id = store.first_id(); id < store.first_id() + store.count(); ++id) {
     const double* a = store.row(id);
     double total = 0.0;
-    for (Index i = 0; i < store.per_example(); ++i) total += std::abs(a[i]);
+    for (Index i = 0; i < store.multipliers_per_example(); ++i) total += std::abs(a[i]);
     if (total > 0.0) ranked.emplace_back(total, id);
   }
   const auto keep = static_cast<std::ptrdiff_t>(std::min<Index>(n, static_cast<Index>(ranked.size())));
@@ -97,11 +97,11 @@ double AlphaStats::mean_alpha() const {
 AlphaStats alpha_stats(const MultiplierStore& store, SupportRule rule) {
   AlphaStats stats;
   stats.examples = store.count();
-  stats.per_output_support.assign(static_cast<std::size_t>(store.per_example()), 0);
+  stats.per_output_support.assign(static_cast<std::size_t>(store.multipliers_per_example()), 0);
   for (Index id = store.first_id(); id < store.first_id() + store.count(); ++id) {
     const double* a = store.row(id);
     bool support = false;
-    for (Index i = 0; i < store.per_example(); ++i) {
+    for (Index i = 0; i < store.multipliers_per_example(); ++i) {
       if (!counts(a[i], rule)) continue;
       support = true;
       ++stats.per_output_support[static_cast<std::size_t>(i)];

@@ -30,6 +30,8 @@ MinnormParams minnorm_params(const ObjectiveConfig& c) {
   p.unbiased = c.estimator == "unbiased";
   p.C = c.C;
   p.multipliers = c.multipliers == "single" ? MinnormMultipliers::kSingle : MinnormMultipliers::kPerOutput;
+  p.dual = c.dual == "pi" ? MinnormDual::kPI : MinnormDual::kAscent;
+  p.kappa_p = c.kappa_p;
   return p;
 }
 
@@ -81,11 +83,18 @@ void add_builtins(ObjectiveRegistry& registry) {
        "multi-class constraints: one per output (one-vs-all, y_i f_i >= 1) or a single one per example, "
        "f_y - max_{j != y} f_j >= 1 (paper App. C.2, Crammer-Singer)",
        NS_OBJECTIVE_FIELD(multipliers), true},
+      {"objective.dual", Opt::kString, {"ascent", "pi"},
+       "multiplier update: ascent alpha <- proj(alpha + s v), or pi: I <- proj(I + s v), alpha <- proj(I + kappa_p v) "
+       "(v: the violation; the same fixed points, damped)",
+       NS_OBJECTIVE_FIELD(dual), true},
+      {"objective.kappa_p", Opt::kReal, {}, "PI's proportional gain (objective.dual = pi; 0 is ascent; >= 0)",
+       NS_OBJECTIVE_FIELD(kappa_p), true},
   };
   minnorm.check_options = [](const ObjectiveConfig& c) {
     check_range(c.rho >= 0 && std::isfinite(c.rho), "objective.rho", c.rho, "a finite number >= 0");
     check_range(c.s >= 0 && std::isfinite(c.s), "objective.s", c.s, "a finite number >= 0");
     check_range(c.C > 0 && !std::isnan(c.C), "objective.C", c.C, "a number > 0 (inf: hard margin)");
+    check_range(c.kappa_p >= 0 && std::isfinite(c.kappa_p), "objective.kappa_p", c.kappa_p, "a finite number >= 0");
   };
   registry.add(std::move(minnorm));
 

@@ -35,9 +35,15 @@ std::vector<double> gather_global(Communicator& comm, Index total, Index offset,
 void export_multipliers(const std::string& dir, Communicator& comm, const MultiplierStore& local,
                         const Dataset& train, Index gallery) {
   const Index total = train.global_rows();
-  const Index k = local.per_example();
+  const Index k = local.multipliers_per_example();
+  // The multipliers only: a row's update state (after them) is the checkpoint's, not the export's.
+  std::vector<double> mine(static_cast<std::size_t>(local.count() * k));
+  for (Index id = local.first_id(); id < local.first_id() + local.count(); ++id) {
+    const auto at = static_cast<std::ptrdiff_t>((id - local.first_id()) * k);
+    std::copy(local.row(id), local.row(id) + k, mine.begin() + at);
+  }
   MultiplierStore all(0, total, k);
-  all.values() = gather_global(comm, total * k, local.first_id() * k, local.values());
+  all.values() = gather_global(comm, total * k, local.first_id() * k, mine);
 
   // Labels of all examples, for the CSV.
   Dataset labelled;

@@ -113,8 +113,9 @@ TEST(RankInvariance, MinnormLaggedUnbiasedMinibatch) {
   check<double>(lagged_unbiased, o, 1e-5);
 }
 
-// The Appendix C variants: slack (a box [0, C]) and a single multiplier per example, exact and lagged.
-TEST(RankInvariance, MinnormWithSlackAndSingleMultipliers) {
+// The Appendix C variants: slack (a box [0, C]) and a single multiplier per example, exact and lagged; the
+// PI multiplier update.
+TEST(RankInvariance, MinnormVariantsAndPi) {
   TrainerOptions o;
   o.batch = 32;
   o.lr = 0.01;
@@ -127,6 +128,10 @@ TEST(RankInvariance, MinnormWithSlackAndSingleMultipliers) {
   single.alpha_update = "lagged";
   single.C = 0.02;
   check<double>(single, o, 1e-5);
+  ObjectiveConfig pi = minnorm();  // the integral state travels with the multipliers
+  pi.dual = "pi";
+  pi.kappa_p = 1.0;
+  check<double>(pi, o, 1e-5);
 }
 
 TEST(RankInvariance, SgdWithWeightDecayAndMomentum) {

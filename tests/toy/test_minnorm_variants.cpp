@@ -1,7 +1,9 @@
 // The Minnorm paper's Appendix C variants against their SVMs, solved here by an independent method
 // (dual coordinate descent, as liblinear does): with slack (multipliers in [0, C]) a linear binary model
 // is the soft-margin SVM min 1/2||w||^2 + C sum max(0, 1 - y w.x); with a single multiplier per example on
-// f_y - max_{j != y} f_j >= 1 a linear multi-class model is the hard-margin Crammer-Singer SVM.
+// f_y - max_{j != y} f_j >= 1 a linear multi-class model is the hard-margin Crammer-Singer SVM. Every
+// multiplier update rule (objective.dual) reaches the same SVMs, and PI damps ascent's oscillation.
+#include "normscale/data/synthetic.hpp"
 #include "toy_harness.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <tuple>
 #include <vector>
 
 namespace normscale::toy {
@@ -64,9 +67,25 @@ SoftMarginSvm soft_margin_svm(const Dataset& d, double C) {
   return svm;
 }
 
-class SoftMargin : public ::testing::TestWithParam<double> {};
+// A multiplier update rule: objective.dual and PI's gain.
+struct Dual {
+  const char* dual;
+  double kappa_p;
+};
 
-// For rho = 0 and rho = 1: the augmented term is off at alpha = C, so the fixed point is the SVM's for both.
+ObjectiveConfig with_dual(ObjectiveConfig c, const Dual& d) {
+  c.dual = d.dual;
+  c.kappa_p = d.kappa_p;
+  return c;
+}
+
+const Dual kAscent{"ascent", 0.0};
+const Dual kPi{"pi", 0.5};
+
+// rho = 0 and 1 (the augmented term is off at alpha = C, so the fixed point is the SVM's for both), under
+// ascent and PI.
+class SoftMargin : public ::testing::TestWithParam<std::tuple<double, Dual>> {};
+
 TEST_P(SoftMargin, LinearBinaryMinnormWithSlackIsTheSoftMarginSvm) {
   constexpr double kC = 0.5;
   const Dataset data = overlapping_set();
@@ -77,7 +96,8 @@ TEST_P(SoftMargin, LinearBinaryMinnormWithSlackIsTheSoftMarginSvm) {
   ASSERT_GE(at_c, 1) << "no multiplier at C: the box is not exercised";
   ASSERT_GE(inside, 1) << "no multiplier inside the box: the margin is not exercised";
 
-  ObjectiveConfig objective = minnorm_config("binary", GetParam(), 0.05);
+  const auto& [rho, dual] = GetParam();
+  ObjectiveConfig objective = with_dual(minnorm_config("binary", rho, 0.05), dual);
   objective.C = kC;
   TrainerOptions options;
   options.lr = 0.05;
@@ -93,7 +113,95 @@ TEST_P(SoftMargin, LinearBinaryMinnormWithSlackIsTheSoftMarginSvm) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Rho, SoftMargin, ::testing::Values(0.0, 1.0));
+INSTANTIATE_TEST_SUITE_P(RhoAndDual, SoftMargin, ::testing::Combine(::testing::Values(0.0, 1.0),
+                                                                    ::testing::Values(kAscent, kPi)));
+
+TEST(Dual, EveryRuleReachesTheHardMarginSvm) {
+  for (const Dual& dual : {kAscent, kPi, Dual{"pi", 2.0}}) {
+    TrainerOptions options;
+    options.lr = 0.05;
+    auto run = make_toy_run(svm_set(), {2, {}, 1, "identity", false},
+                            with_dual(minnorm_config("binary", 1.0, 0.05), dual), options, {0.3, -0.7});
+    run->train(5000);
+    const auto& w = run->network->parameters();
+    EXPECT_NEAR(w[0], 2.0, 1e-6) << dual.dual << " " << dual.kappa_p;
+    EXPECT_NEAR(w[1], 0.0, 1e-6) << dual.dual << " " << dual.kappa_p;
+    EXPECT_NEAR(run->alpha(0), 2.0, 1e-5);
+    EXPECT_NEAR(run->alpha(1), 2.0, 1e-5);
+    for (Index i = 2; i < 8; ++i) EXPECT_EQ(run->alpha(i), 0.0) << "example " << i;
+  }
+}
+
+// The papers' analytic problems keep their answers under PI: the two-point max margin (paper §3.3: w = x1,
+// alpha = 1/2 each) and the linear chain's balanced minimum-norm point (§3.2: w1 = w2 = 1, alpha = 1).
+TEST(Dual, PiKeepsTheTwoPointAndLinearChainAnswers) {
+  TrainerOptions options;
+  options.lr = 0.05;
+  auto two_point = make_toy_run(make_two_point().train, {2, {}, 1, "identity", false},
+                                with_dual(minnorm_config("binary", 0.0, 0.0125), kPi), options,
+                                {1 / std::sqrt(2.0), -1 / std::sqrt(2.0)});
+  two_point->train(3000);
+  EXPECT_NEAR(two_point->network->parameters()[0], 1 / std::sqrt(2.0), 1e-6);
+  EXPECT_NEAR(two_point->network->parameters()[1], 1 / std::sqrt(2.0), 1e-6);
+  EXPECT_NEAR(two_point->alpha(0), 0.5, 1e-6);
+  EXPECT_NEAR(two_point->alpha(1), 0.5, 1e-6);
+
+  options.lr = 0.01;
+  auto chain = make_toy_run(make_linear_chain().train, {1, {1}, 1, "identity", false},
+                            with_dual(minnorm_config("regression", 10, 10), Dual{"pi", 1.0}), options, {0.5, 2.0});
+  chain->train(5000);
+  const auto& w = chain->network->parameters();
+  EXPECT_NEAR(w[0], 1.0, 1e-3);
+  EXPECT_NEAR(w[1], 1.0, 1e-3);
+  EXPECT_NEAR(chain->alpha(0), 1.0, 1e-3);
+}
+
+// PI with kappa_p = 0 is ascent, step for step.
+TEST(Dual, PiWithoutProportionalGainIsAscent) {
+  TrainerOptions options;
+  options.lr = 0.05;
+  auto ascent = make_toy_run(overlapping_set(), {2, {}, 1, "identity", false}, minnorm_config("binary", 1.0, 0.05),
+                             options, {0.3, -0.7});
+  auto pi = make_toy_run(overlapping_set(), {2, {}, 1, "identity", false},
+                         with_dual(minnorm_config("binary", 1.0, 0.05), Dual{"pi", 0.0}), options, {0.3, -0.7});
+  ascent->train(300);
+  pi->train(300);
+  EXPECT_EQ(ascent->network->parameters(), pi->network->parameters());
+  for (Index i = 0; i < ascent->data.rows; ++i) EXPECT_EQ(ascent->alpha(i), pi->alpha(i));
+}
+
+// Sign changes of the first support vector's violation 1 - y w.x over `steps` full-batch steps without the
+// augmented term (rho = 0), where ascent with a large s overshoots and oscillates around the margin.
+int violation_sign_changes(const Dual& dual, Index steps, std::vector<double>* final_weights) {
+  TrainerOptions options;
+  options.lr = 0.05;
+  auto run = make_toy_run(svm_set(), {2, {}, 1, "identity", false}, with_dual(minnorm_config("binary", 0.0, 0.5), dual),
+                          options, {0.3, -0.7});
+  int changes = 0;
+  double previous = 0.0;
+  for (Index t = 0; t < steps; ++t) {
+    run->train(1);
+    const double v = 1.0 - run->outputs()(0, 0);  // example 0 has y = +1
+    if (std::abs(v) > 1e-9 && previous != 0.0 && (v > 0) != (previous > 0)) ++changes;
+    if (std::abs(v) > 1e-9) previous = v;
+  }
+  *final_weights = run->network->parameters();
+  return changes;
+}
+
+// Measured: ascent 26 sign changes in 2000 steps; PI with kappa_p = 0.25 / 1 / 2 / 4 / 8: 23 / 17 / 12 / 8 / 4.
+TEST(Dual, PiDampsTheOscillationOfAscent) {
+  std::vector<double> ascent_w, pi_w;
+  const int ascent = violation_sign_changes(kAscent, 2000, &ascent_w);
+  const int pi = violation_sign_changes(Dual{"pi", 8.0}, 2000, &pi_w);
+  RecordProperty("ascent_sign_changes", ascent);
+  RecordProperty("pi_sign_changes", pi);
+  EXPECT_GE(ascent, 10) << "ascent did not oscillate: the test shows nothing";
+  EXPECT_LE(pi * 4, ascent) << "PI changed sign " << pi << " times, ascent " << ascent;
+  // Both still land on the SVM.
+  EXPECT_NEAR(pi_w[0], 2.0, 1e-4);
+  EXPECT_NEAR(pi_w[1], 0.0, 1e-4);
+}
 
 // Three classes in three directions, separable by W x with no bias; four examples support the solution,
 // each through one constraint against a strict rival.

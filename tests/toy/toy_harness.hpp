@@ -6,7 +6,9 @@
 #include "normscale/train/config.hpp"
 #include "normscale/train/trainer.hpp"
 
+#include <array>
 #include <memory>
+#include <vector>
 
 namespace normscale::toy {
 
@@ -41,6 +43,22 @@ inline std::unique_ptr<ToyRun> make_toy_run(Dataset data, const MlpSpec& spec, c
   run->trainer = std::make_unique<Trainer<double>>(options, run->comm, run->data, run->data.rows, *run->network,
                                                    *run->objective);
   return run;
+}
+
+// Separable set whose SVM is known by construction: w* = (2, 0) with support vectors a = (0.5, 0.5)
+// (+1) and b = (-0.5, 0.5) (-1) on the margins; w* = 2 a + 2 b' so the dual coefficients are 2 and 2;
+// every other point has y w*.x > 1 strictly, so KKT holds and the solution is unique.
+inline Dataset svm_set() {
+  Dataset d;
+  d.name = "svm-by-construction";
+  d.cols = 2;
+  d.num_classes = 2;
+  const std::vector<std::array<float, 2>> x = {{0.5f, 0.5f}, {-0.5f, 0.5f}, {1.5f, 2.f}, {2.f, -1.f},
+                                               {-1.f, -1.f}, {-2.f, 1.f},  {-0.8f, 3.f}, {0.9f, -2.f}};
+  d.labels = {1, 0, 1, 1, 0, 0, 0, 1};
+  for (const auto& p : x) d.features.insert(d.features.end(), p.begin(), p.end());
+  d.rows = static_cast<Index>(x.size());
+  return d;
 }
 
 inline ObjectiveConfig minnorm_config(const std::string& task, double rho, double s) {

@@ -149,6 +149,20 @@ TEST_F(CheckpointTest, RoundTripsDoubleModelWithoutVelocityOrMultipliers) {
   EXPECT_TRUE(loaded.velocity.empty());
 }
 
+// A checkpoint keeps whole rows (multipliers and their update's state); the loading store keeps knowing
+// which leading values are the multipliers.
+TEST_F(CheckpointTest, RowsWithUpdateStateComeBackWholeAndStillSayWhichAreMultipliers) {
+  MultiplierStore store = store_for(3);  // kPerExample = 2 values: one multiplier, one state value
+  MultiplierStore with_state(0, kExamples, kPerExample, 1);
+  with_state.values() = store.values();
+  write_checkpoint(run_dir(), comm_, manifest_for(8), model_for<float>(8, false), &with_state, 0, kShards, 1);
+  ModelState<float> loaded;
+  MultiplierStore loaded_store(0, kExamples, kPerExample, 1);
+  load_checkpoint(list_checkpoints(run_dir()).at(0), comm_, expectation(17), loaded, &loaded_store, 0, kShards);
+  EXPECT_EQ(loaded_store.values(), store.values());
+  EXPECT_EQ(loaded_store.multipliers_per_example(), 1);
+}
+
 TEST_F(CheckpointTest, LoadsAnyShardSubsetIntoItsGlobalPositions) {
   // Written by one rank owning every shard, read as rank 1 of 2 would: shards [2, 4).
   const MultiplierStore store = store_for(5);

@@ -85,6 +85,8 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.objective.estimator, b.objective.estimator);
   EXPECT_EQ(a.objective.C, b.objective.C);
   EXPECT_EQ(a.objective.multipliers, b.objective.multipliers);
+  EXPECT_EQ(a.objective.dual, b.objective.dual);
+  EXPECT_EQ(a.objective.kappa_p, b.objective.kappa_p);
   EXPECT_EQ(a.objective.square_targets, b.objective.square_targets);
   EXPECT_EQ(a.objective.square_k, b.objective.square_k);
   EXPECT_EQ(a.objective.square_m, b.objective.square_m);
@@ -155,6 +157,8 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"objective.estimator", [](TrainConfig& c) { c.objective.estimator = "unbiased"; }},
       {"objective.C", [](TrainConfig& c) { c.objective.C = 0.25; }},
       {"objective.multipliers", [](TrainConfig& c) { c.objective.multipliers = "single"; }},
+      {"objective.dual", [](TrainConfig& c) { c.objective.dual = "pi"; }},
+      {"objective.kappa_p", [](TrainConfig& c) { c.objective.kappa_p = 0.5; }},
       {"objective.square_targets", [](TrainConfig& c) { c.objective.square_targets = "pm1"; }},
       {"objective.square_k", [](TrainConfig& c) { c.objective.square_k = 2.0; }},
       {"objective.square_m", [](TrainConfig& c) { c.objective.square_m = 3.0; }},
@@ -488,6 +492,7 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.rho = -0.5; }),
               HasSubstr("objective.rho = -0.5"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.C = 0; }), HasSubstr("objective.C = 0"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.kappa_p = -1; }), HasSubstr("objective.kappa_p = -1"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.multipliers = "two"; }),
               AllOf(HasSubstr("objective.multipliers = \"two\""), HasSubstr("per-output, single")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.decay_power = 1.5; }),

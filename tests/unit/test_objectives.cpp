@@ -138,6 +138,31 @@ TEST(Minnorm, SingleMultiplierActsOnTheTrueClassAndTheRival) {
   EXPECT_EQ(m.name(), "minnorm-multiclass-single");
 }
 
+// PI: the integral I <- proj(I + s v) is kept after the multipliers, and alpha <- proj(I + kappa_p v).
+TEST(Minnorm, PiKeepsItsIntegralAfterTheMultipliersAndAddsTheProportionalTerm) {
+  const Dataset d = two_examples_three_classes();
+  MinnormParams p{MinnormTask::kMulticlass, 0.0, 0.5};
+  p.dual = MinnormDual::kPI;
+  p.kappa_p = 2.0;
+  p.C = 3.0;
+  Minnorm<double> m(p, d, 3);
+  MultiplierStore* a = m.multipliers();
+  ASSERT_EQ(a->per_example(), 6);
+  ASSERT_EQ(a->multipliers_per_example(), 3);
+  Matrix<double> f(2, 3);
+  f << 0.25, 3.0, -1.0,   // label 0: violations 0.75, 4, 0
+       0.5, -3.0, 0.75;   // label 2: violations 1.5, -2, 0.25
+  const std::vector<Index> rows = {0, 1};
+  m.update_multipliers(d, rows, f);
+  const std::vector<double> first = {1.875, 3.0, 0.0, 0.375, 2.0, 0.0,   // alpha = proj(I + 2 v); I = 0.5 v
+                                     3.0, 0.0, 0.625, 0.75, 0.0, 0.125};  // C = 3 caps 0.75 + 3; I >= 0
+  EXPECT_EQ(a->values(), first);
+  m.update_multipliers(d, rows, f);
+  EXPECT_DOUBLE_EQ(a->row(0)[3], 0.75);         // the integral grows by s v
+  EXPECT_DOUBLE_EQ(a->row(0)[0], 0.75 + 1.5);   // alpha = I + kappa_p v
+  EXPECT_TRUE(m.gradient_is_zero(1) == false);
+}
+
 TEST(Minnorm, VariantsOutsideTheirTaskAreErrorsNamingTheOption) {
   const Dataset d = two_examples_three_classes();
   MinnormParams single{MinnormTask::kBinary, 0, 1};

@@ -18,7 +18,7 @@ void sparse_multipliers(MultiplierStore& store) {
   for (Index id = store.first_id(); id < store.first_id() + store.count(); ++id) {
     double* a = store.row(id);
     for (Index i = 0; i < store.per_example(); ++i) a[i] = 0.0;
-    if (id % 10 == 0) a[id % store.per_example()] = 0.5;
+    if (id % 10 == 0) a[id % store.multipliers_per_example()] = 0.5;
   }
 }
 
@@ -85,7 +85,7 @@ TEST(SupportVectorSkip, SparseFullBatchSameWeights) { expect_skip_is_exact(kFull
 TEST(SupportVectorSkip, MinibatchExactSameWeightsAndMultipliers) { expect_skip_is_exact(40, true, 0.05); }
 TEST(SupportVectorSkip, MinibatchLaggedSameWeightsAndMultipliers) { expect_skip_is_exact(40, false, 0.05); }
 TEST(SupportVectorSkip, FullBatchExactSameWeightsAndMultipliers) { expect_skip_is_exact(kFullBatch, true, 0.05); }
-TEST(SupportVectorSkip, SlackAndSingleMultipliersSameWeightsAndMultipliers) {
+TEST(SupportVectorSkip, SlackSingleMultipliersAndPiSameWeightsAndMultipliers) {
   MinnormParams slack;
   slack.C = 0.03;
   expect_skip_is_exact(40, true, 0.05, slack);
@@ -93,6 +93,10 @@ TEST(SupportVectorSkip, SlackAndSingleMultipliersSameWeightsAndMultipliers) {
   single.multipliers = MinnormMultipliers::kSingle;
   expect_skip_is_exact(40, true, 0.05, single);
   expect_skip_is_exact(kFullBatch, false, 0.05, single);
+  MinnormParams pi;
+  pi.dual = MinnormDual::kPI;
+  pi.kappa_p = 0.5;
+  expect_skip_is_exact(40, true, 0.05, pi);
 }
 
 TEST(SupportVectorSkip, NoActiveRowsGivesTheNormTermOnly) {

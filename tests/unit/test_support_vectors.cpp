@@ -153,6 +153,23 @@ TEST(AlphaStats, EmptyAndAllZeroStoresGiveZeros) {
   EXPECT_EQ(zeros.max_alpha, 0.0);
 }
 
+// A row's update state (PI's integral) follows its multipliers; it is neither a multiplier nor exported.
+TEST(AlphaStats, TheUpdateStateAfterTheMultipliersIsNotCounted) {
+  MultiplierStore store(101, 2, 4, 2);  // ids 101, 102: two multipliers and two state values each
+  set_row(store, 101, {0, 0, 5, 5});    // state only: no support vector
+  set_row(store, 102, {0.5, 0, 1, 0});
+  EXPECT_EQ(store.multipliers_per_example(), 2);
+  EXPECT_FALSE(store.is_support(101));
+  const AlphaStats s = alpha_stats(store);
+  EXPECT_EQ(s.support, 1);
+  EXPECT_EQ(s.per_output_support, (std::vector<Index>{1, 0}));
+  EXPECT_DOUBLE_EQ(s.max_alpha, 0.5);
+  EXPECT_EQ(top_support_vectors(store, 5), (std::vector<Index>{102}));
+  const fs::path p = temp_path("state.csv");
+  write_support_vectors_csv(p.string(), store, classification_shard());
+  EXPECT_EQ(read_all(p), "index,label,alpha_0,alpha_1\n102,1,0.5,0\n");
+}
+
 TEST(SupportRule, FollowsTheKindOfData) {
   EXPECT_EQ(support_rule_for(classification_shard()), SupportRule::kPositive);
   EXPECT_EQ(support_rule_for(Dataset{}), SupportRule::kNonZero);

@@ -18,7 +18,7 @@ __device__ inline std::int64_t row_of(const RowTargets& t, std::int64_t k) {
   return t.rows != nullptr ? static_cast<std::int64_t>(t.rows[k]) : t.row_offset + k;
 }
 
-// Batch position k with outputs f (n x C) and its row's targets and M multipliers (alpha may be null).
+// Batch position k with outputs f (n x C) and its row's targets and M multiplier values (alpha may be null).
 __device__ inline Example<float> example_at(const RowTargets& t, const float* f, std::int64_t k, int C,
                                             double* alpha, int M) {
   const std::int64_t r = row_of(t, k);
@@ -45,7 +45,7 @@ __global__ void output_gradient(typename Rule::Params p, const float* f, std::in
     loss = Rule::loss(p, e);
     if constexpr (Rule::kMultipliers) {
       // Decided with the multipliers the gradient uses, before a lagged update changes them.
-      if (active != nullptr) active[k] = Rule::zero_gradient(p, e.alpha, M) ? 0 : 1;
+      if (active != nullptr) active[k] = Rule::zero_gradient(p, e.alpha, C) ? 0 : 1;
       Rule::gradient(p, e, scale, grad + k * C);
       if (lagged_update) Rule::update(p, e);
     } else {
@@ -106,7 +106,8 @@ class DeviceExampleObjective final : public DeviceObjective {
   using Params = typename Rule::Params;
 
   DeviceExampleObjective(const Params& params, std::int64_t rows, std::int64_t outputs, CudaContext& context)
-      : DeviceObjective(rows, outputs, multiplier_count_of<Rule>(params, static_cast<int>(outputs)), context),
+      : DeviceObjective(rows, outputs, state_count_of<Rule>(params, static_cast<int>(outputs)),
+                        multiplier_count_of<Rule>(params, static_cast<int>(outputs)), context),
         params_(params) {}
 
   void output_gradient(const DeviceDataset& data, const float* f, const std::int32_t* rows, std::int64_t n,

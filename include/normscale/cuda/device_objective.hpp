@@ -30,8 +30,9 @@ struct RowTargets {
 
 class DeviceObjective {
  public:
-  // `rows` training rows x `per_example` multipliers (0: the objective has none).
-  DeviceObjective(std::int64_t rows, std::int64_t outputs, int per_example, CudaContext& context);
+  // `rows` training rows x `per_example` values (0: the objective has no multipliers), the first
+  // `multipliers` of each row its multipliers.
+  DeviceObjective(std::int64_t rows, std::int64_t outputs, int per_example, int multipliers, CudaContext& context);
   virtual ~DeviceObjective();
   DeviceObjective(const DeviceObjective&) = delete;
   DeviceObjective& operator=(const DeviceObjective&) = delete;
@@ -60,7 +61,7 @@ class DeviceObjective {
 
  protected:
   static RowTargets targets_of(const DeviceDataset& data, const std::int32_t* rows, std::int64_t row_offset);
-  // rows x per_example multipliers in device memory (null for a stateless objective).
+  // rows x per_example values in device memory (null for a stateless objective).
   double* alpha() const;
   CUstream_st* stream() const;
 
@@ -70,6 +71,7 @@ class DeviceObjective {
   std::int64_t rows_ = 0;
   std::int64_t outputs_ = 0;
   int per_example_ = 0;
+  int multipliers_ = 0;
   std::unique_ptr<Multipliers> alpha_;
 };
 

@@ -12,17 +12,28 @@ struct Example {
   int outputs = 0;
   int label = -1;                 // class label (classification)
   const float* target = nullptr;  // regression targets (`outputs` entries); null for classification
-  double* alpha = nullptr;        // this example's multipliers (the rule's multiplier_count); null when stateless
+  double* alpha = nullptr;        // its multipliers, then the rule's update state (state_count); null: stateless
 
   NS_HOST_DEVICE bool classification() const { return target == nullptr; }
   NS_HOST_DEVICE double out(int i) const { return static_cast<double>(f[i]); }
 };
 
-// Multipliers one example keeps under a rule (its multiplier_count); 0 for a stateless rule.
+// Multipliers one example has under a rule (its multiplier_count); 0 for a stateless rule.
 template <class Rule>
 int multiplier_count_of(const typename Rule::Params& p, int outputs) {
   if constexpr (Rule::kMultipliers) {
     return Rule::multiplier_count(p, outputs);
+  } else {
+    return 0;
+  }
+}
+
+// Values one example keeps under a rule: its multipliers and their update's state (state_count); 0 for a
+// stateless rule.
+template <class Rule>
+int state_count_of(const typename Rule::Params& p, int outputs) {
+  if constexpr (Rule::kMultipliers) {
+    return Rule::state_count(p, outputs);
   } else {
     return 0;
   }

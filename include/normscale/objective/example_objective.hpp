@@ -9,9 +9,11 @@
 //   NS_HOST_DEVICE static double loss(const Params&, const Example<T>&);
 // and, with multipliers,
 //   NS_HOST_DEVICE static int multiplier_count(const Params&, int outputs);    per example
+//   NS_HOST_DEVICE static int state_count(const Params&, int outputs);         values kept per example:
+//                                            the multipliers, then the update's own state (>= multiplier_count)
 //   NS_HOST_DEVICE static void update(const Params&, const Example<T>&);       alpha in place
 //   NS_HOST_DEVICE static double lagrangian(const Params&, const Example<T>&);
-//   NS_HOST_DEVICE static bool zero_gradient(const Params&, const double* alpha, int count);
+//   NS_HOST_DEVICE static bool zero_gradient(const Params&, const double* alpha, int outputs);
 // The contract is checked at compile time (ExampleRule below).
 #pragma once
 
@@ -35,6 +37,7 @@ concept ExampleRule =
     } &&
     (!Rule::kMultipliers || requires(const typename Rule::Params& p, const Example<float>& e, const double* a) {
       { Rule::multiplier_count(p, 1) } -> std::convertible_to<int>;
+      { Rule::state_count(p, 1) } -> std::convertible_to<int>;
       Rule::update(p, e);
       { Rule::lagrangian(p, e) } -> std::convertible_to<double>;
       { Rule::zero_gradient(p, a, 1) } -> std::convertible_to<bool>;
@@ -49,11 +52,14 @@ class ExampleObjective : public Objective<T> {
   explicit ExampleObjective(Params params = {}) : params_(params) {
     static_assert(!Rule::kMultipliers, "a rule with multipliers needs the training set to size them");
   }
-  // A rule with multipliers: multiplier_count of them for each row of `train`, all zero.
+  // A rule with multipliers: state_count values (multiplier_count multipliers first) for each row of
+  // `train`, all zero.
   ExampleObjective(Params params, const Dataset& train, Index outputs)
       : params_(params),
-        alpha_(train.first_id, Rule::kMultipliers ? train.rows : 0,
-               multiplier_count_of<Rule>(params, static_cast<int>(outputs))) {}
+        outputs_(static_cast<int>(outputs)),
+        alpha_(Rule::kMultipliers ? MultiplierStore(train.first_id, train.rows, state_count_of<Rule>(params, outputs_),
+                                                    multiplier_count_of<Rule>(params, outputs_))
+                                  : MultiplierStore()) {}
 
   const Params& params() const { return params_; }
   std::string name() const override { return Rule::name(params_); }
@@ -94,7 +100,7 @@ class ExampleObjective : public Objective<T> {
 
   bool gradient_is_zero(Index global_id) const override {
     if constexpr (Rule::kMultipliers) {
-      return Rule::zero_gradient(params_, alpha_.row(global_id), static_cast<int>(alpha_.per_example()));
+      return Rule::zero_gradient(params_, alpha_.row(global_id), outputs_);
     }
     return false;
   }
@@ -119,6 +125,7 @@ class ExampleObjective : public Objective<T> {
   }
 
   Params params_;
+  int outputs_ = 0;
   MultiplierStore alpha_;
 };
 

@@ -2,7 +2,7 @@
 // gradient and the projected dual-ascent multiplier update (ALGORITHMS §1), for regression (Alg. 1),
 // binary (App. A) and one-vs-all multi-class (Alg. 2), with the paper's Appendix C variants: slack (a box
 // [0, C] on the multipliers) and a single multiplier per example on the margin over the best other class;
-// built for CPU and GPU ranks.
+// and a choice of multiplier update (plain ascent, or proportional-integral); built for CPU and GPU ranks.
 #pragma once
 
 #include "normscale/objective/example.hpp"
@@ -19,6 +19,14 @@ enum class MinnormTask { kRegression, kBinary, kMulticlass };
 // on f_y - max_{j != y} f_j (App. C.2, the Crammer-Singer margin).
 enum class MinnormMultipliers { kPerOutput, kSingle };
 
+// How a multiplier follows its constraint's violation v (residual, >= 0 when violated), proj onto [0, C]:
+// ascent: alpha <- proj(alpha + s v).
+// PI (proportional-integral, as nuPI / Cooper's PI updater): the integral I <- proj(I + s v) is kept beside
+// alpha, and alpha <- proj(I + kappa_p v). kappa_p = 0 is ascent; the fixed points are ascent's (v = 0 where
+// 0 < alpha < C, alpha = I there; alpha = 0 with v <= 0; alpha = C with v >= 0), and the proportional term
+// damps the oscillation of plain ascent.
+enum class MinnormDual { kAscent, kPI };
+
 struct MinnormParams {
   MinnormTask task = MinnormTask::kMulticlass;
   double rho = 0.0;  // augmented-Lagrangian coefficient
@@ -28,6 +36,8 @@ struct MinnormParams {
   // Slack (App. C.1): classification multipliers stay in [0, C]; infinity is the hard margin.
   double C = std::numeric_limits<double>::infinity();
   MinnormMultipliers multipliers = MinnormMultipliers::kPerOutput;
+  MinnormDual dual = MinnormDual::kAscent;
+  double kappa_p = 0.0;  // PI's proportional gain
 };
 
 struct MinnormRule {
@@ -52,6 +62,10 @@ struct MinnormRule {
   // One constraint, and so one multiplier, per output, or a single one per example.
   NS_HOST_DEVICE static int multiplier_count(const Params& p, int outputs) {
     return single(p) ? 1 : outputs;
+  }
+  // PI keeps each multiplier's integral after the multipliers.
+  NS_HOST_DEVICE static int state_count(const Params& p, int outputs) {
+    return multiplier_count(p, outputs) * (p.dual == MinnormDual::kPI ? 2 : 1);
   }
   NS_HOST_DEVICE static bool single(const Params& p) {
     return p.task == MinnormTask::kMulticlass && p.multipliers == MinnormMultipliers::kSingle;
@@ -123,12 +137,24 @@ struct MinnormRule {
     return total;
   }
 
-  // alpha <- alpha + s c (regression) or clip(alpha + s c, 0, C) (classification).
+  // Regression multipliers are free; classification ones are clipped to [0, C].
+  NS_HOST_DEVICE static double project(const Params& p, double a) {
+    return p.task == MinnormTask::kRegression ? a : a < 0.0 ? 0.0 : a > p.C ? p.C : a;
+  }
+
+  // Ascent: alpha <- proj(alpha + s c); PI: I <- proj(I + s c), alpha <- proj(I + kappa_p c).
   template <class T>
   NS_HOST_DEVICE static void update(const Params& p, const Example<T>& e) {
-    for (int i = 0; i < multiplier_count(p, e.outputs); ++i) {
-      const double next = e.alpha[i] + p.s * residual(p, e, i);
-      e.alpha[i] = p.task == MinnormTask::kRegression ? next : next < 0.0 ? 0.0 : next > p.C ? p.C : next;
+    const int count = multiplier_count(p, e.outputs);
+    for (int i = 0; i < count; ++i) {
+      const double c = residual(p, e, i);
+      if (p.dual == MinnormDual::kPI) {
+        double& integral = e.alpha[count + i];
+        integral = project(p, integral + p.s * c);
+        e.alpha[i] = project(p, integral + p.kappa_p * c);
+      } else {
+        e.alpha[i] = project(p, e.alpha[i] + p.s * c);
+      }
     }
   }
 
@@ -143,10 +169,10 @@ struct MinnormRule {
     return total;
   }
 
-  // Classification: an example whose `count` multipliers are all zero has a zero output gradient.
-  NS_HOST_DEVICE static bool zero_gradient(const Params& p, const double* alpha, int count) {
+  // Classification: an example whose multipliers are all zero has a zero output gradient.
+  NS_HOST_DEVICE static bool zero_gradient(const Params& p, const double* alpha, int outputs) {
     if (p.task == MinnormTask::kRegression) return false;
-    for (int i = 0; i < count; ++i) {
+    for (int i = 0; i < multiplier_count(p, outputs); ++i) {
       if (alpha[i] > 0.0) return false;
     }
     return true;

@@ -1,5 +1,7 @@
 // Minnorm's Lagrange multipliers: alpha per owned training example (and per class for multi-class),
-// indexed by global example id. They live with the data shard on its rank, never in the model.
+// indexed by global example id, followed in each row by any state the multiplier update keeps (the PI
+// rule's integral). They live with the data shard on its rank, never in the model, and a checkpoint
+// keeps whole rows.
 #pragma once
 
 #include "normscale/core/types.hpp"
@@ -11,12 +13,16 @@ namespace normscale {
 class MultiplierStore {
  public:
   MultiplierStore() = default;
-  // Examples with global ids [first_id, first_id + count), `per_example` multipliers each; all zero.
-  MultiplierStore(Index first_id, Index count, Index per_example);
+  // Examples with global ids [first_id, first_id + count), `per_example` values each, of which the first
+  // `multipliers` (0: all) are the Lagrange multipliers; all zero.
+  MultiplierStore(Index first_id, Index count, Index per_example, Index multipliers = 0);
 
   Index first_id() const { return first_id_; }
   Index count() const { return count_; }
+  // Values per example: the row stride, what a checkpoint stores.
   Index per_example() const { return per_example_; }
+  // The leading values of a row that are multipliers: what support vectors and exports count.
+  Index multipliers_per_example() const { return multipliers_; }
 
   double* row(Index global_id) { return values_.data() + offset(global_id); }
   const double* row(Index global_id) const { return values_.data() + offset(global_id); }
@@ -32,6 +38,7 @@ class MultiplierStore {
   Index first_id_ = 0;
   Index count_ = 0;
   Index per_example_ = 1;
+  Index multipliers_ = 1;
   std::vector<double> values_;
 };
 

@@ -16,6 +16,8 @@ struct ObjectiveConfig {
   std::string estimator = "published"; // "published" (sum over S) or "unbiased" ((P/Q) sum over S)
   double C = std::numeric_limits<double>::infinity();  // slack: multipliers in [0, C]; inf = hard margin
   std::string multipliers = "per-output";  // "per-output" (one-vs-all) or "single" (f_y - max_j f_j >= 1)
+  std::string dual = "ascent";  // multiplier update: "ascent" or "pi" (proportional-integral)
+  double kappa_p = 0.0;         // PI's proportional gain
   // square
   std::string square_targets = "one-hot";  // "one-hot" ({0,1}) or "pm1" ({-1,+1})
   double square_k = 1.0;            // weight on the true class (Hui & Belkin)
