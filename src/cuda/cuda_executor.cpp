@@ -100,7 +100,7 @@ class CudaExecutor final : public StepExecutor<float> {
 
   LocalEvaluation evaluate(const Dataset& data) override;
   void forward_each_chunk(const Dataset& data, const ChunkVisitor<float>& visit) override;
-  double lagrangian_data_sum() override;
+  DualTerms dual_terms_sum() override;
   double squared_norm() override;
   Index support_count() override;
   std::vector<float>& velocity() override { return host_velocity_; }
@@ -131,7 +131,7 @@ class CudaExecutor final : public StepExecutor<float> {
   bool skip_ = false;      // the last output_gradient compacts the rows with a nonzero gradient
   DeviceBuffer<std::int32_t> d_rows_, d_active_, d_index_, d_count_;
   DeviceBuffer<float> d_x_, d_output_grad_, d_velocity_;
-  DeviceBuffer<double> d_scalars_;              // loss, local |g|^2, global |g|^2, Lagrangian / eval loss
+  DeviceBuffer<double> d_scalars_;  // loss, local |g|^2, global |g|^2, eval loss, then the 3 DualTerms sums
   DeviceBuffer<unsigned long long> d_counts_;   // errors, support
   PinnedArray<double> scalars_;
   PinnedArray<std::int32_t> count_;
@@ -165,7 +165,7 @@ CudaExecutor::CudaExecutor(const TrainerOptions& options, const CudaEngineOption
   d_count_.resize(1);
   d_x_.resize(capacity * static_cast<std::size_t>(train.cols));
   d_output_grad_.resize(capacity * static_cast<std::size_t>(network.output_width()));
-  d_scalars_.resize(4);
+  d_scalars_.resize(7);
   d_counts_.resize(2);
   if (options.momentum != 0.0) d_velocity_.resize(static_cast<std::size_t>(network.parameter_count()));
   for (std::size_t i = 0; i < dnet_.layers().size(); ++i) layer_ready_.push_back(std::make_unique<Event>());
@@ -349,16 +349,20 @@ void CudaExecutor::forward_each_chunk(const Dataset& data, const ChunkVisitor<fl
   }
 }
 
-double CudaExecutor::lagrangian_data_sum() {
+DualTerms CudaExecutor::dual_terms_sum() {
   cudaStream_t stream = context_.compute();
-  NS_CUDA_CHECK(cudaMemsetAsync(d_scalars_.data() + 3, 0, sizeof(double), stream));
+  double* sums = d_scalars_.data() + 4;  // Lagrangian, violated, slackness
+  NS_CUDA_CHECK(cudaMemsetAsync(sums, 0, 3 * sizeof(double), stream));
   const Index chunk = dnet_.capacity();
   for (Index begin = 0; begin < train_.rows; begin += chunk) {
     const Index n = std::min(chunk, train_.rows - begin);
     const float* f = dnet_.forward(dtrain_.features.data() + begin * train_.cols, n, Mode::kEval);
-    dobj_->lagrangian_data_sum(dtrain_, f, begin, n, d_scalars_.data() + 3);
+    dobj_->dual_terms_sum(dtrain_, f, begin, n, sums);
   }
-  return read_back(d_scalars_.data() + 3, stream);
+  double host[3];
+  NS_CUDA_CHECK(cudaMemcpyAsync(host, sums, sizeof host, cudaMemcpyDeviceToHost, stream));
+  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return {host[0], host[1], host[2]};
 }
 
 double CudaExecutor::squared_norm() {

@@ -86,6 +86,42 @@ std::vector<Index> top_support_vectors(const MultiplierStore& store, Index n) {
   return ids;
 }
 
+std::vector<double> alpha_histogram_edges() {
+  std::vector<double> edges;
+  for (int decade = -6; decade <= 3; ++decade) edges.push_back(std::pow(10.0, decade));
+  return edges;
+}
+
+std::vector<Index> alpha_histogram(const MultiplierStore& store, SupportRule rule) {
+  const std::vector<double> edges = alpha_histogram_edges();
+  std::vector<Index> histogram(edges.size() + 1, 0);
+  for (Index id = store.first_id(); id < store.first_id() + store.count(); ++id) {
+    const double* a = store.row(id);
+    for (Index i = 0; i < store.multipliers_per_example(); ++i) {
+      if (!counts(a[i], rule)) continue;
+      const auto bin = std::upper_bound(edges.begin(), edges.end(), std::abs(a[i])) - edges.begin();
+      ++histogram[static_cast<std::size_t>(bin)];
+    }
+  }
+  return histogram;
+}
+
+std::vector<bool> support_set(const MultiplierStore& store, SupportRule rule) {
+  std::vector<bool> set(static_cast<std::size_t>(store.count()));
+  for (Index id = store.first_id(); id < store.first_id() + store.count(); ++id) {
+    set[static_cast<std::size_t>(id - store.first_id())] = is_support(store, id, rule);
+  }
+  return set;
+}
+
+Index support_churn(const std::vector<bool>& before, const std::vector<bool>& after) {
+  NS_CHECK(before.size() == after.size(), "support_churn: support sets of {} and {} examples", before.size(),
+           after.size());
+  Index changed = 0;
+  for (std::size_t i = 0; i < before.size(); ++i) changed += before[i] != after[i] ? 1 : 0;
+  return changed;
+}
+
 double AlphaStats::support_fraction() const {
   return examples > 0 ? static_cast<double>(support) / static_cast<double>(examples) : 0.0;
 }

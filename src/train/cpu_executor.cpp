@@ -137,10 +137,13 @@ LocalEvaluation CpuExecutor<T>::evaluate(const Dataset& data) {
 }
 
 template <class T>
-double CpuExecutor<T>::lagrangian_data_sum() {
-  double sum = 0.0;
+DualTerms CpuExecutor<T>::dual_terms_sum() {
+  DualTerms sum;
   forward_chunks(train_, [&](const std::vector<Index>& rows, const Matrix<T>& f) {
-    sum += objective_.lagrangian_data_sum(train_, rows, f);
+    const DualTerms chunk = objective_.dual_terms_sum(train_, rows, f);
+    sum.lagrangian += chunk.lagrangian;
+    sum.violated += chunk.violated;
+    sum.slackness += chunk.slackness;
   });
   return sum;
 }

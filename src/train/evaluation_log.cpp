@@ -69,17 +69,6 @@ void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& rec
                       {"stable_rank", l.stable_rank}});
   }
   record["layers"] = layers;
-  if (context.objective.multipliers() != nullptr) {
-    record["lagrangian"] = engine.lagrangian();
-    engine.sync_to_host();  // the multipliers after the flush the Lagrangian did
-    const AlphaStats a = global_alpha_stats(context.comm, *context.objective.multipliers(),
-                                            support_rule_for(context.data.train));
-    record["support_vectors"] = a.support;
-    record["support_fraction"] = a.support_fraction();
-    record["alpha_max"] = a.max_alpha;
-    record["alpha_mean"] = a.mean_alpha();
-    record["support_per_output"] = a.per_output_support;
-  }
   const Interval& i = interval_;
   if (i.steps == 0) return;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - i.start).count();

@@ -17,6 +17,7 @@
 #include "normscale/train/device_engine.hpp"
 #include "normscale/train/divergence_guard.hpp"
 #include "normscale/train/evaluation_log.hpp"
+#include "normscale/train/multiplier_readings.hpp"
 #include "normscale/train/instrument_readings.hpp"
 #include "normscale/train/model_factory.hpp"
 #include "normscale/train/noise_scale_monitor.hpp"
@@ -179,14 +180,17 @@ class Run {
       std::fflush(stdout);
     }
     // Registration order is call order: the log's fields come first (the instruments read its "rho"),
+    // then the multipliers' (the summary reads "support_fraction"),
     // the guard stops before an evaluation of diverged weights, the checkpoint follows the evaluation.
     TrainingLoop<T> loop(context_, schedule_.evaluation);
     EvaluationLog<T> log;
+    MultiplierReadings<T> multipliers;
     NoiseScaleMonitor<T> noise_scale;
     DivergenceGuard<T> guard(log);
     InstrumentReadings<T> instruments;
     std::optional<ConsoleProgress<T>> progress;
     loop.add(log);
+    loop.add(multipliers);
     loop.add(noise_scale);
     loop.add(guard);
     if (config.instruments) loop.add(instruments);

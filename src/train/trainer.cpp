@@ -146,11 +146,12 @@ EvalStats Trainer<T>::evaluate(const Dataset& data) {
 }
 
 template <class T>
-double Trainer<T>::lagrangian() {
+DualTerms Trainer<T>::dual_terms() {
   flush_multipliers();
-  double data_sum = executor_->lagrangian_data_sum();
-  comm_.allreduce_sum(std::span<double>(&data_sum, 1));
-  return 0.5 * executor_->squared_norm() + data_sum;
+  const DualTerms local = executor_->dual_terms_sum();
+  double sums[3] = {local.lagrangian, local.violated, local.slackness};
+  comm_.allreduce_sum(std::span<double>(sums, 3));
+  return {0.5 * executor_->squared_norm() + sums[0], sums[1], sums[2]};
 }
 
 template <class T>

@@ -115,10 +115,14 @@ void check_objective(Objective<float>& host, const Dataset& data, Index C) {
   EXPECT_EQ(static_cast<Index>(to_host(derrors, 1)[0]), count_errors(data, range, fe));
 
   if (store == nullptr) return;
-  // Lagrangian data terms at the current multipliers, and the support count.
-  dsum.zero();
-  device.lagrangian_data_sum(ddata, dfe.data(), offset, count, dsum.data());
-  expect_close(to_host(dsum, 1)[0], host.lagrangian_data_sum(data, range, fe), 1e-6, "Lagrangian data sum");
+  // Lagrangian data terms at the current multipliers, violated constraints and slackness, and the support count.
+  auto dterms = to_device(std::vector<double>(3, 0.0));
+  device.dual_terms_sum(ddata, dfe.data(), offset, count, dterms.data());
+  const std::vector<double> terms = to_host(dterms, 3);
+  const DualTerms want = host.dual_terms_sum(data, range, fe);
+  expect_close(terms[0], want.lagrangian, 1e-6, "Lagrangian data sum");
+  expect_close(terms[1], want.violated, 1e-6, "violated constraints");
+  expect_close(terms[2], want.slackness, 1e-6, "complementary slackness");
   derrors.zero();
   device.count_support(derrors.data());
   EXPECT_EQ(static_cast<Index>(to_host(derrors, 1)[0]), store->support_count());

@@ -44,9 +44,19 @@ TEST(EndToEnd, MinnormOnFashionMnistSubsetLearnsAndWritesAllOutputs) {
   const auto& last = metrics.back();
   EXPECT_LT(last["train_error"].get<double>(), 0.5 * first["train_error"].get<double>());
   for (const char* key : {"train_error", "train_loss", "validation_error", "test_error", "lagrangian", "weight_norm",
-                          "rho", "capacity_bound", "support_fraction", "samples_per_s", "layers"}) {
+                          "rho", "capacity_bound", "support_fraction", "samples_per_s", "layers",
+                          "constraints_violated", "complementary_slackness", "alpha_histogram", "support_churn"}) {
     EXPECT_TRUE(last.contains(key)) << key;
   }
+  // The dual diagnostics: a fraction, a sum of non-negative terms, counts over every counted multiplier.
+  EXPECT_GE(last["constraints_violated"].get<double>(), 0.0);
+  EXPECT_LE(last["constraints_violated"].get<double>(), 1.0);
+  EXPECT_GE(last["complementary_slackness"].get<double>(), 0.0);
+  EXPECT_FALSE(first.contains("support_churn")) << "nothing to compare the first evaluation with";
+  double histogram_total = 0.0;
+  for (const auto& n : last["alpha_histogram"]["counts"]) histogram_total += n.get<double>();
+  EXPECT_EQ(last["alpha_histogram"]["counts"].size(), last["alpha_histogram"]["edges"].size() + 1);
+  EXPECT_GE(histogram_total, last["support_vectors"].get<double>());
   ASSERT_EQ(last["layers"].size(), 2u);
   for (const auto& layer : last["layers"]) {
     EXPECT_GT(layer["spectral"].get<double>(), 0.0);

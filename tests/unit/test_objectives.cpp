@@ -53,6 +53,26 @@ TEST(Minnorm, MulticlassOutputGradientByHand) {
   EXPECT_EQ(a->support_count(), 2);
 }
 
+// Dual diagnostics: violated inequalities (residual > 0) and complementary slackness alpha max(0, -residual).
+TEST(Minnorm, DualTermsCountViolationsAndSlacknessByHand) {
+  const Dataset d = two_examples_three_classes();
+  Minnorm<double> m({MinnormTask::kMulticlass, 2.0, 0.5}, d, 3);
+  auto* a = m.multipliers();
+  a->row(0)[0] = 1.0;   // y = +1, f = 0.25: residual 0.75 (violated)
+  a->row(0)[2] = 0.5;   // y = -1, f = -3: residual -2 (slack 2)
+  a->row(1)[2] = 0.25;  // y = +1, f = 1.5: residual -0.5 (slack 0.5)
+  Matrix<double> f(2, 3);
+  f << 0.25, 3.0, -3.0,    // residuals 0.75, 4, -2
+       -2.0, 0.5, 1.5;     // residuals -1, 1.5, -0.5
+  const std::vector<Index> rows = {0, 1};
+  const DualTerms t = m.dual_terms_sum(d, rows, f);
+  EXPECT_DOUBLE_EQ(t.violated, 3.0);                     // 0.75, 4 and 1.5
+  EXPECT_DOUBLE_EQ(t.slackness, 0.5 * 2.0 + 0.25 * 0.5);
+  // alpha c + rho/2 c^2 on the three active constraints.
+  EXPECT_DOUBLE_EQ(t.lagrangian, (0.75 + 0.5625) + (0.5 * -2.0 + 4.0) + (0.25 * -0.5 + 0.25));
+  EXPECT_DOUBLE_EQ(m.lagrangian_data_sum(d, rows, f), t.lagrangian);
+}
+
 TEST(Minnorm, ExampleWithZeroMultipliersHasZeroGradient) {
   const Dataset d = two_examples_three_classes();
   Minnorm<double> m({MinnormTask::kMulticlass, 5.0, 0.5}, d, 3);

@@ -170,6 +170,40 @@ TEST(AlphaStats, TheUpdateStateAfterTheMultipliersIsNotCounted) {
   EXPECT_EQ(read_all(p), "index,label,alpha_0,alpha_1\n102,1,0.5,0\n");
 }
 
+TEST(AlphaHistogram, CountsEachCountedMultiplierByDecade) {
+  MultiplierStore store(0, 3, 3);
+  set_row(store, 0, {0, 5e-7, 2e-6});    // 0 is not counted; below 1e-6; [1e-6, 1e-5)
+  set_row(store, 1, {0.5, 1.0, 2e3});    // [0.1, 1); [1, 10); at or above 1e3
+  set_row(store, 2, {-3.0, 0, 1e-5});    // negative: not counted under kPositive; [1e-5, 1e-4)
+  const std::vector<double> edges = alpha_histogram_edges();
+  ASSERT_EQ(edges.size(), 10u);
+  EXPECT_DOUBLE_EQ(edges.front(), 1e-6);
+  EXPECT_DOUBLE_EQ(edges.back(), 1e3);
+  std::vector<Index> want(11, 0);
+  want[0] = 1;   // 5e-7
+  want[1] = 1;   // 2e-6
+  want[2] = 1;   // 1e-5
+  want[6] = 1;   // 0.5
+  want[7] = 1;   // 1.0
+  want[10] = 1;  // 2e3
+  EXPECT_EQ(alpha_histogram(store), want);
+  want[7] = 2;   // |-3| counts under kNonZero
+  EXPECT_EQ(alpha_histogram(store, SupportRule::kNonZero), want);
+}
+
+TEST(SupportChurn, CountsExamplesThatEnteredOrLeft) {
+  MultiplierStore store(10, 4, 2);
+  set_row(store, 11, {0.5, 0});
+  set_row(store, 12, {0, 0.1});
+  const std::vector<bool> before = support_set(store);
+  EXPECT_EQ(before, (std::vector<bool>{false, true, true, false}));
+  set_row(store, 11, {0, 0});    // left
+  set_row(store, 13, {1, 0});    // entered
+  set_row(store, 12, {0.2, 0});  // stayed
+  EXPECT_EQ(support_churn(before, support_set(store)), 2);
+  EXPECT_THROW(support_churn(before, {true}), Error);
+}
+
 TEST(SupportRule, FollowsTheKindOfData) {
   EXPECT_EQ(support_rule_for(classification_shard()), SupportRule::kPositive);
   EXPECT_EQ(support_rule_for(Dataset{}), SupportRule::kNonZero);

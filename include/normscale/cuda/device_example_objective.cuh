@@ -89,13 +89,18 @@ __global__ void loss_and_errors(typename Rule::Params p, const float* f, std::in
   kernels::block_add(wrong, errors);
 }
 
+// sums[0..2] += the rows' DualTerms (Lagrangian data terms, violated constraints, complementary slackness).
 template <class Rule>
-__global__ void lagrangian(typename Rule::Params p, const float* f, std::int64_t n, int C, RowTargets t,
-                           double* alpha, int M, double* sum) {
+__global__ void dual_terms(typename Rule::Params p, const float* f, std::int64_t n, int C, RowTargets t,
+                           double* alpha, int M, double* sums) {
   const std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-  double total = 0.0;
-  if (k < n) total = Rule::lagrangian(p, example_at(t, f, k, C, alpha, M));
-  kernels::block_add(total, sum);
+  DualTerms terms;
+  if (k < n) Rule::add_dual_terms(p, example_at(t, f, k, C, alpha, M), terms);
+  kernels::block_add(terms.lagrangian, sums);
+  __syncthreads();  // block_add's shared storage is used again
+  kernels::block_add(terms.violated, sums + 1);
+  __syncthreads();
+  kernels::block_add(terms.slackness, sums + 2);
 }
 
 }  // namespace device_rule_kernels
@@ -138,13 +143,13 @@ class DeviceExampleObjective final : public DeviceObjective {
     check_kernel_launch("loss_and_errors");
   }
 
-  void lagrangian_data_sum(const DeviceDataset& train, const float* f, std::int64_t row_offset, std::int64_t n,
-                           double* sum) const override {
+  void dual_terms_sum(const DeviceDataset& train, const float* f, std::int64_t row_offset, std::int64_t n,
+                      double* sums) const override {
     if constexpr (Rule::kMultipliers) {
       if (n == 0) return;
-      device_rule_kernels::lagrangian<Rule><<<kernels::blocks_for(n), kernels::kThreads, 0, stream()>>>(
-          params_, f, n, width(), targets_of(train, nullptr, row_offset), alpha(), per_example(), sum);
-      check_kernel_launch("lagrangian_data_sum");
+      device_rule_kernels::dual_terms<Rule><<<kernels::blocks_for(n), kernels::kThreads, 0, stream()>>>(
+          params_, f, n, width(), targets_of(train, nullptr, row_offset), alpha(), per_example(), sums);
+      check_kernel_launch("dual_terms_sum");
     }
   }
 

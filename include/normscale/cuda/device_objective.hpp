@@ -53,9 +53,10 @@ class DeviceObjective {
   // Rows [row_offset, row_offset + n) of `data`: *loss_sum += reporting loss, *errors += errors.
   virtual void loss_and_errors(const DeviceDataset& data, const float* f, std::int64_t row_offset, std::int64_t n,
                                double* loss_sum, unsigned long long* errors) const = 0;
-  // Rows [row_offset, row_offset + n) of the training set: *sum += Lagrangian data terms.
-  virtual void lagrangian_data_sum(const DeviceDataset& train, const float* f, std::int64_t row_offset,
-                                   std::int64_t n, double* sum) const = 0;
+  // Rows [row_offset, row_offset + n) of the training set: sums[0], [1], [2] += the Lagrangian data terms,
+  // violated constraints and complementary slackness (DualTerms, device doubles).
+  virtual void dual_terms_sum(const DeviceDataset& train, const float* f, std::int64_t row_offset, std::int64_t n,
+                              double* sums) const = 0;
   // *count += training rows with any multiplier > 0.
   void count_support(unsigned long long* count) const;
 

@@ -42,4 +42,15 @@ struct AlphaStats {
 
 AlphaStats alpha_stats(const MultiplierStore& store, SupportRule rule = SupportRule::kPositive);
 
+// The multiplier histogram's edges: the decades 1e-6, 1e-5, ..., 1e3.
+std::vector<double> alpha_histogram_edges();
+// Counts of the multipliers that count under `rule`, by |alpha|: below the first edge, in each decade
+// [edge_i, edge_{i+1}), and at or above the last edge (edges + 1 counts).
+std::vector<Index> alpha_histogram(const MultiplierStore& store, SupportRule rule = SupportRule::kPositive);
+
+// Whether each example of the store (in id order) is a support vector.
+std::vector<bool> support_set(const MultiplierStore& store, SupportRule rule = SupportRule::kPositive);
+// Examples that entered or left the support set between two support_set()s of the same store shape.
+Index support_churn(const std::vector<bool>& before, const std::vector<bool>& after);
+
 }  // namespace normscale

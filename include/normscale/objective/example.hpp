@@ -18,6 +18,15 @@ struct Example {
   NS_HOST_DEVICE double out(int i) const { return static_cast<double>(f[i]); }
 };
 
+// The dual picture of a rule with multipliers, summed over examples: the augmented Lagrangian's data terms
+// at the current multipliers, and for inequality constraints how many are violated (residual > 0) and the
+// complementary slackness sum alpha max(0, -residual) (zero at a KKT point).
+struct DualTerms {
+  double lagrangian = 0.0;
+  double violated = 0.0;
+  double slackness = 0.0;
+};
+
 // Multipliers one example has under a rule (its multiplier_count); 0 for a stateless rule.
 template <class Rule>
 int multiplier_count_of(const typename Rule::Params& p, int outputs) {

@@ -12,7 +12,7 @@
 //   NS_HOST_DEVICE static int state_count(const Params&, int outputs);         values kept per example:
 //                                            the multipliers, then the update's own state (>= multiplier_count)
 //   NS_HOST_DEVICE static void update(const Params&, const Example<T>&);       alpha in place
-//   NS_HOST_DEVICE static double lagrangian(const Params&, const Example<T>&);
+//   NS_HOST_DEVICE static void add_dual_terms(const Params&, const Example<T>&, DualTerms&);
 //   NS_HOST_DEVICE static bool zero_gradient(const Params&, const double* alpha, int outputs);
 // The contract is checked at compile time (ExampleRule below).
 #pragma once
@@ -22,6 +22,7 @@
 
 #include <concepts>
 #include <type_traits>
+#include <utility>
 
 namespace normscale {
 
@@ -39,7 +40,7 @@ concept ExampleRule =
       { Rule::multiplier_count(p, 1) } -> std::convertible_to<int>;
       { Rule::state_count(p, 1) } -> std::convertible_to<int>;
       Rule::update(p, e);
-      { Rule::lagrangian(p, e) } -> std::convertible_to<double>;
+      Rule::add_dual_terms(p, e, std::declval<DualTerms&>());
       { Rule::zero_gradient(p, a, 1) } -> std::convertible_to<bool>;
     });
 
@@ -90,12 +91,12 @@ class ExampleObjective : public Objective<T> {
     }
   }
 
-  double lagrangian_data_sum(const Dataset& train, std::span<const Index> rows, const Matrix<T>& f) const override {
-    double total = 0.0;
+  DualTerms dual_terms_sum(const Dataset& train, std::span<const Index> rows, const Matrix<T>& f) const override {
+    DualTerms terms;
     if constexpr (Rule::kMultipliers) {
-      for (std::size_t k = 0; k < rows.size(); ++k) total += Rule::lagrangian(params_, example(train, rows[k], f, k));
+      for (std::size_t k = 0; k < rows.size(); ++k) Rule::add_dual_terms(params_, example(train, rows[k], f, k), terms);
     }
-    return total;
+    return terms;
   }
 
   bool gradient_is_zero(Index global_id) const override {

@@ -158,15 +158,18 @@ struct MinnormRule {
     }
   }
 
-  // The example's terms of the augmented Lagrangian at the current multipliers.
+  // The example's terms of the augmented Lagrangian at the current multipliers, and (inequalities) its
+  // violated constraints and complementary slackness.
   template <class T>
-  NS_HOST_DEVICE static double lagrangian(const Params& p, const Example<T>& e) {
-    double total = 0.0;
+  NS_HOST_DEVICE static void add_dual_terms(const Params& p, const Example<T>& e, DualTerms& terms) {
     for (int i = 0; i < multiplier_count(p, e.outputs); ++i) {
       const double c = residual(p, e, i);
-      total += e.alpha[i] * c + (augmented(p, e.alpha[i]) ? 0.5 * p.rho * c * c : 0.0);
+      const double a = e.alpha[i];
+      terms.lagrangian += a * c + (augmented(p, a) ? 0.5 * p.rho * c * c : 0.0);
+      if (p.task == MinnormTask::kRegression) continue;
+      if (c > 0.0) terms.violated += 1.0;
+      if (c < 0.0) terms.slackness += a * -c;
     }
-    return total;
   }
 
   // Classification: an example whose multipliers are all zero has a zero output gradient.

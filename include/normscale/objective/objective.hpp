@@ -8,6 +8,7 @@
 
 #include "normscale/core/types.hpp"
 #include "normscale/data/dataset.hpp"
+#include "normscale/objective/example.hpp"
 #include "normscale/objective/multiplier_store.hpp"
 #include "normscale/objective/objective_config.hpp"
 #include "normscale/objective/objective_traits.hpp"
@@ -43,10 +44,12 @@ class Objective {
   virtual const MultiplierStore* multipliers() const = 0;
   // Multiplier update with outputs f on the training rows (exact: new weights; lagged: old).
   virtual void update_multipliers(const Dataset& train, std::span<const Index> rows, const Matrix<T>& f) = 0;
-  // The data terms of the augmented Lagrangian summed over rows, at the current multipliers (0 when
-  // the objective has no multipliers).
-  virtual double lagrangian_data_sum(const Dataset& train, std::span<const Index> rows,
-                                     const Matrix<T>& f) const = 0;
+  // The data terms of the augmented Lagrangian summed over rows, at the current multipliers, with the
+  // violated constraints and complementary slackness (all 0 when the objective has no multipliers).
+  virtual DualTerms dual_terms_sum(const Dataset& train, std::span<const Index> rows, const Matrix<T>& f) const = 0;
+  double lagrangian_data_sum(const Dataset& train, std::span<const Index> rows, const Matrix<T>& f) const {
+    return dual_terms_sum(train, rows, f).lagrangian;
+  }
   // True when the example's output gradient is exactly zero (traits().sparse_gradient), so the
   // backward pass may skip it.
   virtual bool gradient_is_zero(Index global_id) const = 0;

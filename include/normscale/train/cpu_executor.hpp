@@ -28,7 +28,7 @@ class CpuExecutor final : public StepExecutor<T> {
 
   LocalEvaluation evaluate(const Dataset& data) override;
   void forward_each_chunk(const Dataset& data, const ChunkVisitor<T>& visit) override;
-  double lagrangian_data_sum() override;
+  DualTerms dual_terms_sum() override;
   double squared_norm() override;
   Index support_count() override;
   std::vector<T>& velocity() override { return optimizer_.velocity(); }

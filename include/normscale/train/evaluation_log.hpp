@@ -1,5 +1,5 @@
 // The evaluation record and metrics.jsonl: at each evaluation the error and loss of every split, the
-// weight norms, Minnorm's Lagrangian and multipliers, and the step times since the last evaluation;
+// weight norms and the step times since the last evaluation (Minnorm's multipliers: MultiplierReadings);
 // rank 0 writes the finished record (with every other callback's fields) as one line of the log.
 #pragma once
 

@@ -8,6 +8,7 @@
 
 #include "normscale/core/types.hpp"
 #include "normscale/data/dataset.hpp"
+#include "normscale/objective/example.hpp"
 
 #include <functional>
 #include <span>
@@ -77,8 +78,9 @@ class StepExecutor {
   // This rank's rows of `data` in evaluation mode.
   virtual LocalEvaluation evaluate(const Dataset& data) = 0;
   virtual void forward_each_chunk(const Dataset& data, const ChunkVisitor<T>& visit) = 0;
-  // The Lagrangian's data terms over this rank's training rows (evaluation mode), at the current multipliers.
-  virtual double lagrangian_data_sum() = 0;
+  // The Lagrangian's data terms over this rank's training rows (evaluation mode), at the current multipliers,
+  // with the violated constraints and complementary slackness.
+  virtual DualTerms dual_terms_sum() = 0;
   // Sum of the squares of all parameters.
   virtual double squared_norm() = 0;
   // This rank's training examples with any multiplier > 0.

@@ -48,7 +48,7 @@ class Trainer : public TrainingEngine<T> {
   void flush_multipliers() override;
   EvalStats evaluate(const Dataset& data) override;
   void forward_each_chunk(const Dataset& data, const ChunkVisitor<T>& visit) override;
-  double lagrangian() override;
+  DualTerms dual_terms() override;
   Index support_count() override;
 
   Index steps_done() const override { return step_; }

@@ -51,8 +51,10 @@ class TrainingEngine {
   // Evaluation-mode forward over this rank's rows of `data` in chunks of consecutive rows; `visit` gets
   // the chunk's rows, outputs and penultimate features as host matrices (the instruments read them).
   virtual void forward_each_chunk(const Dataset& data, const ChunkVisitor<T>& visit) = 0;
-  // Collective: Minnorm's augmented Lagrangian over the whole training set.
-  virtual double lagrangian() = 0;
+  // Collective: Minnorm's augmented Lagrangian over the whole training set (the norm term included), the
+  // constraints violated and the complementary slackness, summed over all ranks.
+  virtual DualTerms dual_terms() = 0;
+  double lagrangian() { return dual_terms().lagrangian; }
   // Collective: examples with any alpha > 0, over all ranks.
   virtual Index support_count() = 0;
 

@@ -1,0 +1,50 @@
+// The multiplier fields of the evaluation record, summed over ranks.
+#include "normscale/train/multiplier_readings.hpp"
+
+#include "normscale/metrics/support_vectors.hpp"
+#include "normscale/train/run_outputs.hpp"
+
+#include <span>
+
+namespace normscale {
+
+template <class T>
+void MultiplierReadings<T>::evaluate(TrainingContext<T>& context, nlohmann::json& record) {
+  const MultiplierStore* store = context.objective.multipliers();
+  if (store == nullptr) return;
+  TrainingEngine<T>& engine = context.engine;
+  const DualTerms dual = engine.dual_terms();
+  record["lagrangian"] = dual.lagrangian;
+  engine.sync_to_host();  // the multipliers after the flush dual_terms() did
+  const Dataset& train = context.data.train;
+  const SupportRule rule = support_rule_for(train);
+  const AlphaStats a = global_alpha_stats(context.comm, *store, rule);
+  record["support_vectors"] = a.support;
+  record["support_fraction"] = a.support_fraction();
+  record["alpha_max"] = a.max_alpha;
+  record["alpha_mean"] = a.mean_alpha();
+  record["support_per_output"] = a.per_output_support;
+
+  // Counts summed over ranks in one allreduce: the histogram, then the churn.
+  std::vector<double> counts;
+  for (Index n : alpha_histogram(*store, rule)) counts.push_back(static_cast<double>(n));
+  const std::vector<bool> support = support_set(*store, rule);
+  counts.push_back(previous_support_ ? static_cast<double>(support_churn(*previous_support_, support)) : 0.0);
+  context.comm.allreduce_sum(std::span<double>(counts));
+  const double churn = counts.back();
+  counts.pop_back();
+  record["alpha_histogram"] = {{"edges", alpha_histogram_edges()}, {"counts", counts}};
+  // The first evaluation of a process has nothing to compare with (also after a resume).
+  if (previous_support_) record["support_churn"] = churn;
+  previous_support_ = support;
+
+  if (!train.is_classification()) return;  // equality constraints: no violated count or slackness
+  const double constraints = static_cast<double>(train.global_rows() * store->multipliers_per_example());
+  record["constraints_violated"] = constraints > 0 ? dual.violated / constraints : 0.0;
+  record["complementary_slackness"] = dual.slackness;
+}
+
+template class MultiplierReadings<float>;
+template class MultiplierReadings<double>;
+
+}  // namespace normscale
