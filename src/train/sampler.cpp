@@ -10,31 +10,84 @@
 
 namespace normscale {
 
-std::vector<Index> shard_batch_sizes(Index examples, Index shards, Index batch) {
+namespace {
+
+// The shares of one step: floors, remainder numerators m_v, their intervals' starts M_v, and g.
+struct Shares {
+  std::vector<Index> floor, extra, start;
+  Index stride = 0;
+
+  // Whether shard v draws one remainder example at step t: a point U_t + j P falls in [M_v, M_v + m_v).
+  bool draws_extra(Index examples, Index v, Index t) const {
+    const auto slot = static_cast<std::size_t>(v);
+    if (extra[slot] == 0) return false;
+    const auto u = static_cast<Index>(static_cast<__int128>(t % examples) * stride % examples);
+    const Index offset = ((u - start[slot]) % examples + examples) % examples;
+    return offset < extra[slot];
+  }
+};
+
+Shares shares(Index examples, Index shards, Index batch) {
   NS_CHECK(batch >= 1 && batch <= examples, "optim.batch: {} is not between 1 and the {} training examples",
            batch, examples);
-  std::vector<Index> sizes(static_cast<std::size_t>(shards));
-  std::vector<std::pair<Index, Index>> remainders;  // (-remainder numerator, shard)
-  Index assigned = 0;
+  Shares s;
+  Index start = 0;
   for (Index v = 0; v < shards; ++v) {
-    const Index n = virtual_shard(examples, shards, v).size();
-    sizes[static_cast<std::size_t>(v)] = n * batch / examples;
-    assigned += sizes[static_cast<std::size_t>(v)];
-    remainders.emplace_back(-(n * batch % examples), v);
+    const auto share = static_cast<__int128>(virtual_shard(examples, shards, v).size()) * batch;
+    s.floor.push_back(static_cast<Index>(share / examples));
+    s.extra.push_back(static_cast<Index>(share % examples));
+    s.start.push_back(start);
+    start += s.extra.back();
   }
-  std::sort(remainders.begin(), remainders.end());
-  for (Index k = 0; assigned < batch; ++k, ++assigned) {
-    ++sizes[static_cast<std::size_t>(remainders[static_cast<std::size_t>(k)].second)];
-  }
+  // Near the golden section of P, so that consecutive steps spread their points evenly; coprime with P, so
+  // that P steps visit every residue.
+  s.stride = static_cast<Index>(std::llround(0.6180339887498949 * static_cast<double>(examples))) % examples;
+  while (std::gcd(s.stride, examples) != 1) s.stride = (s.stride + 1) % examples;
+  return s;
+}
+
+}  // namespace
+
+std::vector<Index> shard_batch_sizes(Index examples, Index shards, Index batch, Index step) {
+  const Shares s = shares(examples, shards, batch);
+  std::vector<Index> sizes = s.floor;
+  for (Index v = 0; v < shards; ++v) sizes[static_cast<std::size_t>(v)] += s.draws_extra(examples, v, step) ? 1 : 0;
   return sizes;
 }
 
 MinibatchSampler::MinibatchSampler(Index examples, Index shards, Index batch, std::uint64_t seed,
                                    Index first_shard, Index last_shard)
     : examples_(examples), shards_(shards), batch_(batch), seed_(seed), first_shard_(first_shard),
-      last_shard_(last_shard), per_shard_(shard_batch_sizes(examples, shards, batch)),
+      last_shard_(last_shard), extras_drawn_(static_cast<std::size_t>(last_shard - first_shard), 0),
       cached_epoch_(static_cast<std::size_t>(last_shard - first_shard), -1),
-      cached_perm_(static_cast<std::size_t>(last_shard - first_shard)) {}
+      cached_perm_(static_cast<std::size_t>(last_shard - first_shard)) {
+  Shares s = shares(examples, shards, batch);
+  floor_ = std::move(s.floor);
+  extra_ = std::move(s.extra);
+  start_ = std::move(s.start);
+  stride_ = s.stride;
+}
+
+bool MinibatchSampler::draws_extra(Index v, Index step) const {
+  const Shares s{{}, extra_, start_, stride_};
+  return s.draws_extra(examples_, v, step);
+}
+
+void MinibatchSampler::count_extras_to(Index step) {
+  if (step < counted_step_ || step - counted_step_ > examples_) {
+    // Every P steps shard v draws exactly m_v extras: start from the last whole period.
+    counted_step_ = step / examples_ * examples_;
+    for (Index v = first_shard_; v < last_shard_; ++v) {
+      const Index periods = step / examples_;
+      extras_drawn_[static_cast<std::size_t>(v - first_shard_)] = periods * extra_[static_cast<std::size_t>(v)];
+    }
+  }
+  for (; counted_step_ < step; ++counted_step_) {
+    for (Index v = first_shard_; v < last_shard_; ++v) {
+      extras_drawn_[static_cast<std::size_t>(v - first_shard_)] += draws_extra(v, counted_step_) ? 1 : 0;
+    }
+  }
+}
 
 Index MinibatchSampler::stream_element(Index v, Index k) {
   const ShardRange range = virtual_shard(examples_, shards_, v);
@@ -56,15 +109,19 @@ Index MinibatchSampler::stream_element(Index v, Index k) {
 
 std::vector<Index> MinibatchSampler::batch(Index step) {
   std::vector<Index> ids;
+  if (!full_batch()) count_extras_to(step + 1);
   for (Index v = first_shard_; v < last_shard_; ++v) {
-    const Index q = per_shard_[static_cast<std::size_t>(v)];
     if (full_batch()) {
       // Every example once per step: the order within the batch does not matter, so skip the shuffle.
       const ShardRange range = virtual_shard(examples_, shards_, v);
       for (Index id = range.begin; id < range.end; ++id) ids.push_back(id);
       continue;
     }
-    for (Index k = step * q; k < (step + 1) * q; ++k) ids.push_back(stream_element(v, k));
+    // Examples of shard v drawn at `step`, and before it (the extras are counted through `step`).
+    const Index at_step = floor_[static_cast<std::size_t>(v)] + (draws_extra(v, step) ? 1 : 0);
+    const Index before = (step + 1) * floor_[static_cast<std::size_t>(v)] +
+                         extras_drawn_[static_cast<std::size_t>(v - first_shard_)] - at_step;
+    for (Index k = before; k < before + at_step; ++k) ids.push_back(stream_element(v, k));
   }
   return ids;
 }

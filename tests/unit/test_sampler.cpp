@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -22,15 +24,58 @@ TEST(Sampler, VirtualShardsCoverAllExamplesContiguously) {
   EXPECT_EQ(next, 100);
 }
 
-TEST(Sampler, LargestRemainderBatchSizes) {
-  // 10 examples in 4 shards of sizes 2,3,2,3 and Q = 5: exact shares 1, 1.5, 1, 1.5; the two 0.5
-  // remainders go to the lower shard first, so sizes are 1,2,1,1.
+TEST(Sampler, RemainderBatchSizes) {
+  // 10 examples in 4 shards of sizes 2,3,2,3 and Q = 5: exact shares 1, 1.5, 1, 1.5; the remainder example
+  // goes to shard 1 at step 0 (its interval [0, 5) of [0, 10) holds the point U_0 = 0) and to shard 3 next.
   const auto sizes = shard_batch_sizes(10, 4, 5);
   EXPECT_EQ(sizes, (std::vector<Index>{1, 2, 1, 1}));
+  EXPECT_EQ(shard_batch_sizes(10, 4, 5, 1), (std::vector<Index>{1, 1, 1, 2}));  // U_1 = 7 lies in [5, 10)
   const auto big = shard_batch_sizes(60000, 64, 128);
   Index sum = 0;
   for (Index q : big) sum += q;
   EXPECT_EQ(sum, 128);
+}
+
+// Over many steps every shard is drawn at its proportional rate, also when the batch is not a multiple of the
+// shard count and when it is smaller than it (a fixed remainder assignment never drew half of the shards).
+TEST(Sampler, EveryShardIsDrawnAtItsProportionalRate) {
+  for (const auto& [n, shards, q] : {std::tuple<Index, Index, Index>{60000, 64, 32}, {60000, 64, 100},
+                                     {1003, 8, 37}, {10, 4, 5}}) {
+    MinibatchSampler sampler(n, shards, q, 7, 0, shards);
+    std::vector<Index> shard_of(static_cast<std::size_t>(n));
+    for (Index v = 0; v < shards; ++v) {
+      const ShardRange r = virtual_shard(n, shards, v);
+      for (Index id = r.begin; id < r.end; ++id) shard_of[static_cast<std::size_t>(id)] = v;
+    }
+    std::vector<Index> drawn(static_cast<std::size_t>(shards), 0);
+    const Index steps = 20 * n / q;  // twenty epochs
+    for (Index t = 0; t < steps; ++t) {
+      const std::vector<Index> ids = sampler.batch(t);
+      ASSERT_EQ(static_cast<Index>(ids.size()), q) << "step " << t;
+      for (Index id : ids) ++drawn[static_cast<std::size_t>(shard_of[static_cast<std::size_t>(id)])];
+    }
+    for (Index v = 0; v < shards; ++v) {
+      // Each shard's examples drawn about 20 times each: within one step's share (plus one) of it.
+      const double expected = static_cast<double>(steps * q) * static_cast<double>(virtual_shard(n, shards, v).size()) /
+                              static_cast<double>(n);
+      EXPECT_NEAR(static_cast<double>(drawn[static_cast<std::size_t>(v)]), expected,
+                  static_cast<double>(q) / static_cast<double>(shards) + 2.0 + 1e-3 * expected)
+          << "n " << n << " shards " << shards << " q " << q << " shard " << v;
+    }
+  }
+}
+
+// A sampler asked for step t first (a resumed run) gives the batch of one that got there step by step.
+TEST(Sampler, AStepAskedForFirstGivesTheBatchOfTheWayThere) {
+  const Index n = 1003, shards = 8, q = 37;
+  MinibatchSampler walked(n, shards, q, 3, 2, 6);
+  std::vector<std::vector<Index>> batches;
+  for (Index t = 0; t < 2 * n + 50; ++t) batches.push_back(walked.batch(t));
+  for (Index t : {Index{1}, Index{17}, n - 1, n, n + 1, 2 * n, 2 * n + 49}) {
+    MinibatchSampler jumped(n, shards, q, 3, 2, 6);
+    EXPECT_EQ(jumped.batch(t), batches[static_cast<std::size_t>(t)]) << "step " << t;
+    EXPECT_EQ(jumped.batch(5), batches[5]) << "back to step 5 after " << t;
+  }
 }
 
 TEST(Sampler, RejectsBatchLargerThanData) {

@@ -1,6 +1,14 @@
 // The global minibatch as a pure function of (seed, data size, Q, V, step): every virtual shard has its
-// own random stream per epoch and contributes q_v examples to each step, so the sequence of global
+// own random stream per epoch and contributes q_v(t) examples to step t, so the sequence of global
 // minibatches never depends on the number of ranks (ALGORITHMS §2).
+//
+// q_v(t) is the floor of the shard's share n_v Q / P plus, at some steps, one of the r = Q - sum floors
+// remainder examples. Which shards get them rotates so that every shard is drawn exactly at its
+// proportional rate over each P steps (a fixed assignment drew some shards more often at every step, and
+// with Q < V never drew the others): shard v owns the interval [M_v, M_v + m_v) of [0, r P), m_v = n_v Q mod P
+// (M_v: the sum of the m_w before it), and step t places r points at U_t + j P, j < r, with U_t = t g mod P
+// (g near P times the golden ratio, coprime with P); a shard gets one extra example when a point falls in
+// its interval. Over P steps U_t takes every residue once, so shard v gets exactly m_v extras.
 #pragma once
 
 #include "normscale/core/types.hpp"
@@ -11,9 +19,8 @@
 
 namespace normscale {
 
-// Examples each shard contributes to one step: proportional to shard size, rounded by largest
-// remainder (ties to the lower shard), summing to batch.
-std::vector<Index> shard_batch_sizes(Index examples, Index shards, Index batch);
+// Examples each shard contributes to step t (above), summing to batch.
+std::vector<Index> shard_batch_sizes(Index examples, Index shards, Index batch, Index step = 0);
 
 class MinibatchSampler {
  public:
@@ -33,11 +40,20 @@ class MinibatchSampler {
  private:
   // Element k of shard v's endless stream: the concatenation of one permutation per epoch.
   Index stream_element(Index v, Index k);
+  // Whether shard v draws one of the remainder examples at `step`.
+  bool draws_extra(Index v, Index step) const;
+  // Moves the count of remainder examples each owned shard drew in steps [0, step) to `step`.
+  void count_extras_to(Index step);
 
   Index examples_, shards_, batch_;
   std::uint64_t seed_;
   Index first_shard_, last_shard_;
-  std::vector<Index> per_shard_;
+  std::vector<Index> floor_;  // each shard's floor of n_v Q / P
+  std::vector<Index> extra_;  // m_v = n_v Q mod P
+  std::vector<Index> start_;  // M_v
+  Index stride_ = 0;          // g
+  Index counted_step_ = 0;
+  std::vector<Index> extras_drawn_;  // per owned shard, in steps [0, counted_step_)
   // Cached permutation of each owned shard for the epoch it was drawn for.
   std::vector<Index> cached_epoch_;
   std::vector<std::vector<Index>> cached_perm_;
