@@ -156,6 +156,40 @@ TEST(Dual, PiKeepsTheTwoPointAndLinearChainAnswers) {
   EXPECT_NEAR(chain->alpha(0), 1.0, 1e-3);
 }
 
+// Step sizes across batch sizes (ALGORITHMS §1, issue #13). With the unbiased estimator the minibatch
+// gradient W - (P/Q) sum_S alpha y x is the full-batch one in expectation, so its fixed point — weights and
+// multipliers — is the full batch's for the same eta and s; only the pace per epoch differs (a multiplier
+// is updated once per epoch on average instead of every step, and the weights take P/Q steps per epoch:
+// eta_minibatch = eta_full Q/P keeps their pace per epoch). The published estimator (sum over S) has the
+// same weights at its fixed point and multipliers P/Q times larger. On the two-point problem (y x equal
+// for both examples) every minibatch's gradient vanishes at the fixed point, so a minibatch run converges
+// exactly, and the two are compared to 1e-6.
+TEST(StepSizes, MinibatchAndFullBatchShareTheFixedPointUnderTheUnbiasedEstimator) {
+  const double c = 1 / std::sqrt(2.0);
+  struct Case {
+    const char* estimator;
+    Index batch;
+    double alpha;  // each multiplier at the fixed point
+  };
+  for (const Case& k : {Case{"unbiased", kFullBatch, 0.5}, Case{"unbiased", 1, 0.5}, Case{"published", 1, 1.0}}) {
+    ObjectiveConfig objective = minnorm_config("binary", 0.5, 0.05);
+    objective.estimator = k.estimator;
+    TrainerOptions options;
+    options.lr = 0.05;
+    auto run = make_toy_run(make_two_point().train, {2, {}, 1, "identity", false}, objective, options, {c, -c});
+    options.batch = k.batch;
+    options.virtual_shards = 2;  // one example each: a minibatch of 1 draws from one shard, then the other
+    run->trainer = std::make_unique<Trainer<double>>(options, run->comm, run->data, run->data.rows, *run->network,
+                                                     *run->objective);
+    run->train(20000);
+    const auto& w = run->network->parameters();
+    EXPECT_NEAR(w[0], c, 1e-6) << k.estimator << " batch " << k.batch;
+    EXPECT_NEAR(w[1], c, 1e-6) << k.estimator << " batch " << k.batch;
+    EXPECT_NEAR(run->alpha(0), k.alpha, 1e-6) << k.estimator << " batch " << k.batch;
+    EXPECT_NEAR(run->alpha(1), k.alpha, 1e-6) << k.estimator << " batch " << k.batch;
+  }
+}
+
 // PI with kappa_p = 0 is ascent, step for step.
 TEST(Dual, PiWithoutProportionalGainIsAscent) {
   TrainerOptions options;
