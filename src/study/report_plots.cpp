@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
 namespace normscale {
 namespace {
@@ -224,6 +225,20 @@ std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>
   support.ylabel = "support fraction";
   if (support.empty()) support.empty_reason = "no trial records support_fraction (only Minnorm regimes do)";
   plots.push_back(std::move(support));
+
+  // Minnorm's dual diagnostics (issue #13): how many constraints are violated, how much the support set moves.
+  using DualPlot = std::tuple<const char*, const char*, const char*>;  // key, title, y label
+  for (const auto& [key, title, label] :
+       {DualPlot{"constraints_violated", "Fraction of constraints violated over training (Minnorm)",
+                 "constraints violated"},
+        DualPlot{"support_churn", "Support-vector churn between evaluations (Minnorm)", "examples in or out"}}) {
+    Plot dual = over_training(rows, key);
+    dual.name = key;
+    dual.title = title;
+    dual.ylabel = label;
+    if (dual.empty()) dual.empty_reason = fmt::format("no trial records {} (only Minnorm regimes do)", key);
+    plots.push_back(std::move(dual));
+  }
 
   Plot norm = over_training(rows, "weight_norm");
   norm.name = "weight_norm";

@@ -53,6 +53,7 @@ const std::vector<TableColumn>& table_columns() {
       {"train_error", "train error %", 2},
       {"weight_norm", "weight norm", -1},
       {"support_fraction", "support fraction", 3},
+      {"constraints_violated", "constraints violated", 3},
       {"wall_seconds", "wall s", 1},
       {"steps_to_target", "steps to target", 0},
       {"seconds_to_target", "s to target", 1},

@@ -112,7 +112,11 @@ void fill_store(TrialStore& store, const std::vector<Trial>& trials) {
                                {"validation_error", f.validation + 3.0 * (2 - epoch)},
                                {"weight_norm", f.norm * (epoch + 1) / 3.0},
                                {"samples_per_s", t.ranks == 1 ? 1000.0 : 1600.0}};
-      if (f.support) record["support_fraction"] = *f.support + 0.1 * (2 - epoch);
+      if (f.support) {
+        record["support_fraction"] = *f.support + 0.1 * (2 - epoch);
+        record["constraints_violated"] = 0.05 * (2 - epoch);
+        if (epoch > 0) record["support_churn"] = 40.0 / epoch;
+      }
       rows.push_back({10 * epoch, static_cast<double>(epoch), record.dump()});
     }
     store.add_metrics(t.id, rows);
@@ -363,9 +367,9 @@ TEST_F(ReportTest, WritesTablesAndIndexWithoutPlots) {
 TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   SKIP_WITHOUT_GNUPLOT();
   const ReportSummary summary = write_report(*spec_, database(), out_);
-  const std::vector<std::string> expected = {"test_error_vs_batch", "learning_curves", "steps_to_target",
-                                             "time_to_target",      "support_fraction", "weight_norm",
-                                             "scaling_efficiency"};
+  const std::vector<std::string> expected = {"test_error_vs_batch", "learning_curves",      "steps_to_target",
+                                             "time_to_target",      "support_fraction",     "constraints_violated",
+                                             "support_churn",       "weight_norm",          "scaling_efficiency"};
   EXPECT_EQ(summary.plots, expected);
   const std::string html = read_text(out_ / "index.html");
   for (const std::string& name : expected) {
@@ -410,6 +414,7 @@ seeds = [1, 2]
   const std::string html = read_text(out_ / "report" / "index.html");
   EXPECT_THAT(html, HasSubstr("left out: the study has one rank count"));
   EXPECT_THAT(html, HasSubstr("left out: no trial records support_fraction"));
+  EXPECT_THAT(html, HasSubstr("left out: no trial records constraints_violated"));
   EXPECT_THAT(html, Not(HasSubstr("scaling_efficiency.svg")));
 }
 
