@@ -32,6 +32,9 @@ MinnormParams minnorm_params(const ObjectiveConfig& c) {
   p.multipliers = c.multipliers == "single" ? MinnormMultipliers::kSingle : MinnormMultipliers::kPerOutput;
   p.dual = c.dual == "pi" ? MinnormDual::kPI : MinnormDual::kAscent;
   p.kappa_p = c.kappa_p;
+  p.rho_growth = c.rho_growth;
+  p.rho_tolerance = c.rho_tolerance;
+  p.rho_max = c.rho_max;
   return p;
 }
 
@@ -89,12 +92,26 @@ void add_builtins(ObjectiveRegistry& registry) {
        NS_OBJECTIVE_FIELD(dual), true},
       {"objective.kappa_p", Opt::kReal, {}, "PI's proportional gain (objective.dual = pi; 0 is ascent; >= 0)",
        NS_OBJECTIVE_FIELD(kappa_p), true},
+      {"objective.rho_growth", Opt::kReal, {},
+       "adaptive penalty: a constraint violated by more than objective.rho_tolerance at k updates in a row has "
+       "augmented coefficient min(rho growth^k, objective.rho_max), back to rho once met; 1 = off (>= 1)",
+       NS_OBJECTIVE_FIELD(rho_growth), true},
+      {"objective.rho_tolerance", Opt::kReal, {}, "adaptive penalty: the violation it tolerates (>= 0)",
+       NS_OBJECTIVE_FIELD(rho_tolerance), true},
+      {"objective.rho_max", Opt::kReal, {},
+       "adaptive penalty: the largest coefficient (keep lr rho_max ||df/dW||^2 < 2 for stable steps; > 0)",
+       NS_OBJECTIVE_FIELD(rho_max), true},
   };
   minnorm.check_options = [](const ObjectiveConfig& c) {
     check_range(c.rho >= 0 && std::isfinite(c.rho), "objective.rho", c.rho, "a finite number >= 0");
     check_range(c.s >= 0 && std::isfinite(c.s), "objective.s", c.s, "a finite number >= 0");
     check_range(c.C > 0 && !std::isnan(c.C), "objective.C", c.C, "a number > 0 (inf: hard margin)");
     check_range(c.kappa_p >= 0 && std::isfinite(c.kappa_p), "objective.kappa_p", c.kappa_p, "a finite number >= 0");
+    check_range(c.rho_growth >= 1 && std::isfinite(c.rho_growth), "objective.rho_growth", c.rho_growth,
+                "a finite number >= 1 (1: off)");
+    check_range(c.rho_tolerance >= 0 && std::isfinite(c.rho_tolerance), "objective.rho_tolerance", c.rho_tolerance,
+                "a finite number >= 0");
+    check_range(c.rho_max > 0 && !std::isnan(c.rho_max), "objective.rho_max", c.rho_max, "a number > 0 (inf: no cap)");
   };
   registry.add(std::move(minnorm));
 

@@ -131,6 +131,9 @@ TEST(RankInvariance, MinnormVariantsAndPi) {
   ObjectiveConfig pi = minnorm();  // the integral state travels with the multipliers
   pi.dual = "pi";
   pi.kappa_p = 1.0;
+  pi.rho_growth = 1.5;  // and the adaptive penalty's exponents
+  pi.rho_tolerance = 0.1;
+  pi.rho_max = 4.0;
   check<double>(pi, o, 1e-5);
 }
 

@@ -190,6 +190,27 @@ TEST(StepSizes, MinibatchAndFullBatchShareTheFixedPointUnderTheUnbiasedEstimator
   }
 }
 
+// The adaptive penalty (rho raised per constraint while violated, capped) keeps the SVM's fixed point.
+TEST(Dual, AdaptivePenaltyReachesTheHardMarginSvm) {
+  ObjectiveConfig objective = minnorm_config("binary", 0.5, 0.05);
+  objective.rho_growth = 1.1;
+  objective.rho_tolerance = 0.01;
+  objective.rho_max = 4.0;
+  TrainerOptions options;
+  options.lr = 0.05;
+  auto run = make_toy_run(svm_set(), {2, {}, 1, "identity", false}, objective, options, {0.3, -0.7});
+  ASSERT_EQ(run->objective->multipliers()->per_example(), 2);
+  run->train(20);
+  double largest_exponent = 0.0;
+  for (Index i = 0; i < 8; ++i) largest_exponent = std::max(largest_exponent, run->objective->multipliers()->row(i)[1]);
+  EXPECT_GE(largest_exponent, 5.0) << "no constraint stayed violated: the penalty was never raised";
+  run->train(5000);
+  EXPECT_NEAR(run->network->parameters()[0], 2.0, 1e-6);
+  EXPECT_NEAR(run->network->parameters()[1], 0.0, 1e-6);
+  EXPECT_NEAR(run->alpha(0), 2.0, 1e-5);
+  EXPECT_NEAR(run->alpha(1), 2.0, 1e-5);
+}
+
 // PI with kappa_p = 0 is ascent, step for step.
 TEST(Dual, PiWithoutProportionalGainIsAscent) {
   TrainerOptions options;

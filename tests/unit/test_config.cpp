@@ -87,6 +87,9 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.objective.multipliers, b.objective.multipliers);
   EXPECT_EQ(a.objective.dual, b.objective.dual);
   EXPECT_EQ(a.objective.kappa_p, b.objective.kappa_p);
+  EXPECT_EQ(a.objective.rho_growth, b.objective.rho_growth);
+  EXPECT_EQ(a.objective.rho_tolerance, b.objective.rho_tolerance);
+  EXPECT_EQ(a.objective.rho_max, b.objective.rho_max);
   EXPECT_EQ(a.objective.square_targets, b.objective.square_targets);
   EXPECT_EQ(a.objective.square_k, b.objective.square_k);
   EXPECT_EQ(a.objective.square_m, b.objective.square_m);
@@ -159,6 +162,9 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"objective.multipliers", [](TrainConfig& c) { c.objective.multipliers = "single"; }},
       {"objective.dual", [](TrainConfig& c) { c.objective.dual = "pi"; }},
       {"objective.kappa_p", [](TrainConfig& c) { c.objective.kappa_p = 0.5; }},
+      {"objective.rho_growth", [](TrainConfig& c) { c.objective.rho_growth = 2.0; }},
+      {"objective.rho_tolerance", [](TrainConfig& c) { c.objective.rho_tolerance = 0.1; }},
+      {"objective.rho_max", [](TrainConfig& c) { c.objective.rho_max = 50.0; }},
       {"objective.square_targets", [](TrainConfig& c) { c.objective.square_targets = "pm1"; }},
       {"objective.square_k", [](TrainConfig& c) { c.objective.square_k = 2.0; }},
       {"objective.square_m", [](TrainConfig& c) { c.objective.square_m = 3.0; }},
@@ -493,6 +499,8 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
               HasSubstr("objective.rho = -0.5"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.C = 0; }), HasSubstr("objective.C = 0"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.kappa_p = -1; }), HasSubstr("objective.kappa_p = -1"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.rho_growth = 0.5; }),
+              HasSubstr("objective.rho_growth = 0.5"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.multipliers = "two"; }),
               AllOf(HasSubstr("objective.multipliers = \"two\""), HasSubstr("per-output, single")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.decay_power = 1.5; }),

@@ -103,6 +103,12 @@ void check_minnorm(MinnormParams params, const Dataset& data, Index outputs) {
     const double u = rng.uniform();
     a = u < 0.3 ? 0.0 : u < 0.5 && std::isfinite(params.C) ? params.C : rng.uniform();
   }
+  // The adaptive penalty's exponents (after the multipliers): whole numbers.
+  const Index multipliers = objective.multipliers()->multipliers_per_example();
+  const Index per_example = objective.multipliers()->per_example();
+  for (Index r = 0; r < data.rows; ++r) {
+    for (Index k = multipliers; k < per_example; ++k) alpha[static_cast<std::size_t>(r * per_example + k)] = 3.0;
+  }
   const auto rows = all_rows(data);
   expect_gradient_matches(*net, data, objective,
                           [&](const Matrix<double>& f) { return objective.lagrangian_data_sum(data, rows, f); });
@@ -125,6 +131,11 @@ TEST(GradientCheck, MinnormWithSlack) {
   MinnormParams p = task(MinnormTask::kMulticlass);
   p.C = 0.6;
   check_minnorm(p, random_classification(8, 4, 3, 8), 3);
+}
+TEST(GradientCheck, MinnormAdaptivePenalty) {
+  MinnormParams p = task(MinnormTask::kMulticlass);
+  p.rho_growth = 1.5;
+  check_minnorm(p, random_classification(8, 4, 3, 11), 3);
 }
 // One multiplier per example on f_y - max_{j != y} f_j: the gradient flows to the true class and the rival.
 TEST(GradientCheck, MinnormSingleMultiplier) {

@@ -183,6 +183,34 @@ TEST(Minnorm, PiKeepsItsIntegralAfterTheMultipliersAndAddsTheProportionalTerm) {
   EXPECT_TRUE(m.gradient_is_zero(1) == false);
 }
 
+// Adaptive penalty: a constraint's rho doubles for every update that finds it violated beyond the tolerance,
+// and is back to rho once it is met.
+TEST(Minnorm, AdaptivePenaltyRaisesRhoWhileViolatedAndResetsWhenMet) {
+  const Dataset d = two_examples_three_classes();
+  MinnormParams p{MinnormTask::kMulticlass, 1.0, 0.5};
+  p.rho_growth = 2.0;
+  p.rho_tolerance = 0.5;
+  p.rho_max = 3.0;  // caps row 0's 1 x 2^2 = 4
+  Minnorm<double> m(p, d, 3);
+  MultiplierStore* a = m.multipliers();
+  ASSERT_EQ(a->per_example(), 6);  // three multipliers, three exponents
+  Matrix<double> f(2, 3);
+  f << 0.25, 0.0, 0.0,   // label 0: residuals 0.75 (beyond 0.5), 1, 1
+       0.0, 0.0, 0.75;   // label 2: residuals 1, 1, 0.25 (within 0.5)
+  const std::vector<Index> rows = {0, 1};
+  m.update_multipliers(d, rows, f);
+  m.update_multipliers(d, rows, f);
+  EXPECT_EQ(a->row(0)[3], 2.0);  // violated twice: rho 4, capped at 3
+  EXPECT_EQ(a->row(1)[5], 0.0);  // within the tolerance
+  Matrix<double> g;
+  m.output_gradient(d, rows, f, 1.0, g);
+  EXPECT_DOUBLE_EQ(g(0, 0), -(a->row(0)[0] + 3.0 * 0.75));
+  EXPECT_DOUBLE_EQ(g(1, 2), -(a->row(1)[2] + 1.0 * 0.25));
+  f(0, 0) = 2.0;  // met: back to rho
+  m.update_multipliers(d, rows, f);
+  EXPECT_EQ(a->row(0)[3], 0.0);
+}
+
 TEST(Minnorm, VariantsOutsideTheirTaskAreErrorsNamingTheOption) {
   const Dataset d = two_examples_three_classes();
   MinnormParams single{MinnormTask::kBinary, 0, 1};

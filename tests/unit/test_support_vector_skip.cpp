@@ -96,6 +96,8 @@ TEST(SupportVectorSkip, SlackSingleMultipliersAndPiSameWeightsAndMultipliers) {
   MinnormParams pi;
   pi.dual = MinnormDual::kPI;
   pi.kappa_p = 0.5;
+  pi.rho_growth = 1.5;
+  pi.rho_max = 2.0;
   expect_skip_is_exact(40, true, 0.05, pi);
 }
 

@@ -8,6 +8,7 @@
 #include "normscale/objective/example.hpp"
 #include "normscale/objective/objective_traits.hpp"
 
+#include <cmath>
 #include <limits>
 #include <string>
 
@@ -38,6 +39,13 @@ struct MinnormParams {
   MinnormMultipliers multipliers = MinnormMultipliers::kPerOutput;
   MinnormDual dual = MinnormDual::kAscent;
   double kappa_p = 0.0;  // PI's proportional gain
+  // Adaptive penalty (Cooper's multiplicative penalty updater): each constraint's augmented-Lagrangian
+  // coefficient is rho growth^k, where k counts the consecutive multiplier updates that found it violated
+  // by more than rho_tolerance (reset to 0 when it is met), up to rho_max (gradient descent stays stable while
+  // lr rho_max ||df/dW||^2 < 2). growth = 1: rho for every constraint.
+  double rho_growth = 1.0;
+  double rho_tolerance = 0.0;
+  double rho_max = std::numeric_limits<double>::infinity();
 };
 
 struct MinnormRule {
@@ -63,9 +71,19 @@ struct MinnormRule {
   NS_HOST_DEVICE static int multiplier_count(const Params& p, int outputs) {
     return single(p) ? 1 : outputs;
   }
-  // PI keeps each multiplier's integral after the multipliers.
+  // After the multipliers, a row keeps PI's integrals, then the adaptive penalty's exponents k.
   NS_HOST_DEVICE static int state_count(const Params& p, int outputs) {
-    return multiplier_count(p, outputs) * (p.dual == MinnormDual::kPI ? 2 : 1);
+    return multiplier_count(p, outputs) * (1 + (p.dual == MinnormDual::kPI ? 1 : 0) + (adaptive(p) ? 1 : 0));
+  }
+  NS_HOST_DEVICE static bool adaptive(const Params& p) { return p.rho_growth != 1.0; }
+  // Constraint i's augmented-Lagrangian coefficient.
+  template <class T>
+  NS_HOST_DEVICE static double rho(const Params& p, const Example<T>& e, int i) {
+    if (!adaptive(p)) return p.rho;
+    const int count = multiplier_count(p, e.outputs);
+    const double k = e.alpha[count * (p.dual == MinnormDual::kPI ? 2 : 1) + i];
+    const double raised = p.rho * pow(p.rho_growth, k);
+    return raised < p.rho_max ? raised : p.rho_max;
   }
   NS_HOST_DEVICE static bool single(const Params& p) {
     return p.task == MinnormTask::kMulticlass && p.multipliers == MinnormMultipliers::kSingle;
@@ -109,7 +127,7 @@ struct MinnormRule {
       // dL/dm = -(a + rho c) on the margin m = f_y - f_rival.
       for (int i = 0; i < e.outputs; ++i) grad[i] = T(0);
       const double a = e.alpha[0];
-      const double g = a + (augmented(p, a) ? p.rho * residual(p, e, 0) : 0.0);
+      const double g = a + (augmented(p, a) ? rho(p, e, 0) * residual(p, e, 0) : 0.0);
       grad[e.label] = static_cast<T>(-g * scale);
       grad[rival(e)] = static_cast<T>(g * scale);
       return;
@@ -120,8 +138,8 @@ struct MinnormRule {
       // Classification: the augmented term covers active constraints only, so inactive examples get zero
       // gradient.
       const double g = -(p.task == MinnormTask::kRegression
-                             ? a + p.rho * (y - e.out(i))
-                             : y * (a + (augmented(p, a) ? p.rho * residual(p, e, i) : 0.0)));
+                             ? a + rho(p, e, i) * (y - e.out(i))
+                             : y * (a + (augmented(p, a) ? rho(p, e, i) * residual(p, e, i) : 0.0)));
       grad[i] = static_cast<T>(g * scale);
     }
   }
@@ -142,10 +160,12 @@ struct MinnormRule {
     return p.task == MinnormTask::kRegression ? a : a < 0.0 ? 0.0 : a > p.C ? p.C : a;
   }
 
-  // Ascent: alpha <- proj(alpha + s c); PI: I <- proj(I + s c), alpha <- proj(I + kappa_p c).
+  // Ascent: alpha <- proj(alpha + s c); PI: I <- proj(I + s c), alpha <- proj(I + kappa_p c). The adaptive
+  // penalty's exponent grows while the constraint is violated beyond the tolerance (|c| for equalities).
   template <class T>
   NS_HOST_DEVICE static void update(const Params& p, const Example<T>& e) {
     const int count = multiplier_count(p, e.outputs);
+    const int exponents = count * (p.dual == MinnormDual::kPI ? 2 : 1);
     for (int i = 0; i < count; ++i) {
       const double c = residual(p, e, i);
       if (p.dual == MinnormDual::kPI) {
@@ -154,6 +174,11 @@ struct MinnormRule {
         e.alpha[i] = project(p, integral + p.kappa_p * c);
       } else {
         e.alpha[i] = project(p, e.alpha[i] + p.s * c);
+      }
+      if (adaptive(p)) {
+        const double violation = p.task == MinnormTask::kRegression ? (c < 0.0 ? -c : c) : c;
+        double& k = e.alpha[exponents + i];
+        k = violation > p.rho_tolerance ? (k < 1e9 ? k + 1.0 : k) : 0.0;
       }
     }
   }
@@ -165,7 +190,7 @@ struct MinnormRule {
     for (int i = 0; i < multiplier_count(p, e.outputs); ++i) {
       const double c = residual(p, e, i);
       const double a = e.alpha[i];
-      terms.lagrangian += a * c + (augmented(p, a) ? 0.5 * p.rho * c * c : 0.0);
+      terms.lagrangian += a * c + (augmented(p, a) ? 0.5 * rho(p, e, i) * c * c : 0.0);
       if (p.task == MinnormTask::kRegression) continue;
       if (c > 0.0) terms.violated += 1.0;
       if (c < 0.0) terms.slackness += a * -c;

@@ -18,6 +18,9 @@ struct ObjectiveConfig {
   std::string multipliers = "per-output";  // "per-output" (one-vs-all) or "single" (f_y - max_j f_j >= 1)
   std::string dual = "ascent";  // multiplier update: "ascent" or "pi" (proportional-integral)
   double kappa_p = 0.0;         // PI's proportional gain
+  double rho_growth = 1.0;      // adaptive penalty: rho of a constraint violated k updates running x growth^k
+  double rho_tolerance = 0.0;   // ... violated: residual above this
+  double rho_max = std::numeric_limits<double>::infinity();  // ... and at most this
   // square
   std::string square_targets = "one-hot";  // "one-hot" ({0,1}) or "pm1" ({-1,+1})
   double square_k = 1.0;            // weight on the true class (Hui & Belkin)
