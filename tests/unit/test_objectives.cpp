@@ -84,7 +84,8 @@ TEST(Minnorm, ExampleWithZeroMultipliersHasZeroGradient) {
   EXPECT_TRUE(m.gradient_is_zero(0));
 }
 
-TEST(Minnorm, RegressionUpdateIsUnprojected) {
+// One regression example: x = 1, target 1.
+Dataset one_regression_example() {
   Dataset d;
   d.name = "reg";
   d.rows = 1;
@@ -92,6 +93,11 @@ TEST(Minnorm, RegressionUpdateIsUnprojected) {
   d.features = {1.f};
   d.targets = {1.f};
   d.target_cols = 1;
+  return d;
+}
+
+TEST(Minnorm, RegressionUpdateIsUnprojected) {
+  const Dataset d = one_regression_example();
   Minnorm<double> m({MinnormTask::kRegression, 0.0, 2.0}, d, 1);
   Matrix<double> f(1, 1);
   f << 3.0;
@@ -224,13 +230,7 @@ TEST(Minnorm, VariantsOutsideTheirTaskAreErrorsNamingTheOption) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("objective.multipliers = single"), std::string::npos) << e.what();
   }
-  Dataset reg;
-  reg.name = "reg";
-  reg.rows = 1;
-  reg.cols = 1;
-  reg.features = {1.f};
-  reg.targets = {1.f};
-  reg.target_cols = 1;
+  const Dataset reg = one_regression_example();
   MinnormParams slack{MinnormTask::kRegression, 0, 1};
   slack.C = 2.0;
   try {
