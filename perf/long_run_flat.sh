@@ -47,5 +47,6 @@ awk -F'\t' -v half="$(( ($(date +%s) - start) / 2 ))" '
                "ratio", "fds max 1st half", "fds max 2nd half"
         for (p in n) printf "%-8s %7d %14d KiB %14d KiB %7.3f %16d %16d\n", p, n[p], rss[p, 1], rss[p, 2],
                              rss[p, 2] / rss[p, 1], fds[p, 1], fds[p, 2] }' "$SAMPLES"
-echo "checkpoints on disk: $(find "$OUT/run/checkpoints" -mindepth 1 -maxdepth 1 -name 'step_*' | wc -l) (keep_checkpoints = $KEEP)"
+kept=$(find "$OUT/run/checkpoints" -mindepth 1 -maxdepth 1 -name 'step_*' | wc -l)
+echo "checkpoints on disk: $kept (keep_checkpoints = $KEEP)"
 echo "samples: $SAMPLES"
