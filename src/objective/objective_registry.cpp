@@ -30,8 +30,10 @@ MinnormParams minnorm_params(const ObjectiveConfig& c) {
   p.unbiased = c.estimator == "unbiased";
   p.C = c.C;
   p.multipliers = c.multipliers == "single" ? MinnormMultipliers::kSingle : MinnormMultipliers::kPerOutput;
-  p.dual = c.dual == "pi" ? MinnormDual::kPI : MinnormDual::kAscent;
-  p.kappa_p = c.kappa_p;
+  p.dual = c.dual == "ascent" ? MinnormDual::kAscent : MinnormDual::kPI;
+  // Single-call extragradient (Popov; optimistic ascent) is PI with gain s: the anchor I <- proj(I + s v)
+  // takes the violation at the look-ahead multipliers, and the next look-ahead is proj(I + s v).
+  p.kappa_p = c.dual == "extragradient" ? c.s : c.kappa_p;
   p.rho_growth = c.rho_growth;
   p.rho_tolerance = c.rho_tolerance;
   p.rho_max = c.rho_max;
@@ -86,9 +88,9 @@ void add_builtins(ObjectiveRegistry& registry) {
        "multi-class constraints: one per output (one-vs-all, y_i f_i >= 1) or a single one per example, "
        "f_y - max_{j != y} f_j >= 1 (paper App. C.2, Crammer-Singer)",
        NS_OBJECTIVE_FIELD(multipliers), true},
-      {"objective.dual", Opt::kString, {"ascent", "pi"},
-       "multiplier update: ascent alpha <- proj(alpha + s v), or pi: I <- proj(I + s v), alpha <- proj(I + kappa_p v) "
-       "(v: the violation; the same fixed points, damped)",
+      {"objective.dual", Opt::kString, {"ascent", "pi", "extragradient"},
+       "multiplier update: ascent alpha <- proj(alpha + s v); pi: I <- proj(I + s v), alpha <- proj(I + kappa_p v) "
+       "(v: the violation; the same fixed points, damped); extragradient: single-call (Popov), pi with kappa_p = s",
        NS_OBJECTIVE_FIELD(dual), true},
       {"objective.kappa_p", Opt::kReal, {}, "PI's proportional gain (objective.dual = pi; 0 is ascent; >= 0)",
        NS_OBJECTIVE_FIELD(kappa_p), true},

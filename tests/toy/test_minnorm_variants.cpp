@@ -211,6 +211,27 @@ TEST(Dual, AdaptivePenaltyReachesTheHardMarginSvm) {
   EXPECT_NEAR(run->alpha(1), 2.0, 1e-5);
 }
 
+// Single-call extragradient (Popov) is PI with kappa_p = s, step for step, and reaches the SVM.
+TEST(Dual, ExtragradientIsPiWithTheGainOfItsStepAndReachesTheSvm) {
+  TrainerOptions options;
+  options.lr = 0.05;
+  ObjectiveConfig extragradient = minnorm_config("binary", 1.0, 0.05);
+  extragradient.dual = "extragradient";
+  extragradient.kappa_p = 3.0;  // ignored: the gain is s
+  auto eg = make_toy_run(svm_set(), {2, {}, 1, "identity", false}, extragradient, options, {0.3, -0.7});
+  auto pi = make_toy_run(svm_set(), {2, {}, 1, "identity", false},
+                         with_dual(minnorm_config("binary", 1.0, 0.05), Dual{"pi", 0.05}), options, {0.3, -0.7});
+  eg->train(200);
+  pi->train(200);
+  EXPECT_EQ(eg->network->parameters(), pi->network->parameters());
+  EXPECT_EQ(eg->objective->multipliers()->values(), pi->objective->multipliers()->values());
+  eg->train(4800);
+  EXPECT_NEAR(eg->network->parameters()[0], 2.0, 1e-6);
+  EXPECT_NEAR(eg->network->parameters()[1], 0.0, 1e-6);
+  EXPECT_NEAR(eg->alpha(0), 2.0, 1e-5);
+  EXPECT_NEAR(eg->alpha(1), 2.0, 1e-5);
+}
+
 // PI with kappa_p = 0 is ascent, step for step.
 TEST(Dual, PiWithoutProportionalGainIsAscent) {
   TrainerOptions options;

@@ -25,7 +25,8 @@ enum class MinnormMultipliers { kPerOutput, kSingle };
 // PI (proportional-integral, as nuPI / Cooper's PI updater): the integral I <- proj(I + s v) is kept beside
 // alpha, and alpha <- proj(I + kappa_p v). kappa_p = 0 is ascent; the fixed points are ascent's (v = 0 where
 // 0 < alpha < C, alpha = I there; alpha = 0 with v <= 0; alpha = C with v >= 0), and the proportional term
-// damps the oscillation of plain ascent.
+// damps the oscillation of plain ascent. kappa_p = s is single-call extragradient (Popov): I is the anchor,
+// alpha the look-ahead at which the violation is taken (objective.dual = "extragradient").
 enum class MinnormDual { kAscent, kPI };
 
 struct MinnormParams {

@@ -16,7 +16,7 @@ struct ObjectiveConfig {
   std::string estimator = "published"; // "published" (sum over S) or "unbiased" ((P/Q) sum over S)
   double C = std::numeric_limits<double>::infinity();  // slack: multipliers in [0, C]; inf = hard margin
   std::string multipliers = "per-output";  // "per-output" (one-vs-all) or "single" (f_y - max_j f_j >= 1)
-  std::string dual = "ascent";  // multiplier update: "ascent" or "pi" (proportional-integral)
+  std::string dual = "ascent";  // multiplier update: "ascent", "pi" (proportional-integral), "extragradient"
   double kappa_p = 0.0;         // PI's proportional gain
   double rho_growth = 1.0;      // adaptive penalty: rho of a constraint violated k updates running x growth^k
   double rho_tolerance = 0.0;   // ... violated: residual above this
