@@ -4,6 +4,7 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/objective/cross_entropy.hpp"
+#include "normscale/objective/exponential_rule.hpp"
 #include "normscale/objective/minnorm.hpp"
 #include "normscale/objective/square.hpp"
 
@@ -137,6 +138,26 @@ void add_builtins(ObjectiveRegistry& registry) {
     check_range(c.square_m > 0 && std::isfinite(c.square_m), "objective.square_m", c.square_m, "a finite number > 0");
   };
   registry.add(std::move(square));
+
+  // Theory III's exponential loss; registered last, so the option table (and every recorded hash) keeps its
+  // earlier rows in place. Binary (objective.task = binary) is one output with +-1 labels.
+  ObjectiveEntry exponential = objective_entry(
+      "exponential", "exponential loss exp(-y f) (Theory III), one-vs-all for several outputs, minibatch mean, "
+                     "weight decay",
+      [](auto precision, const ObjectiveConfig& c, const Dataset& train, Index outputs) {
+        using T = decltype(precision);
+        NS_CHECK(train.is_classification(), "objective.regime = exponential needs class labels; '{}' has none",
+                 train.name);
+        NS_CHECK(c.task != "regression", "objective.regime = exponential classifies; objective.task = regression "
+                 "has no margins (use binary or multiclass)");
+        NS_CHECK(outputs == 1 || outputs == train.num_classes,
+                 "objective.regime = exponential needs one output per class or one output for two classes (got {} "
+                 "outputs, {} classes)",
+                 outputs, train.num_classes);
+        return std::unique_ptr<Objective<T>>(std::make_unique<ExampleObjective<T, ExponentialRule>>());
+      });
+  exponential.outputs = [](const ObjectiveConfig& c, const Dataset&) -> Index { return c.task == "binary" ? 1 : 0; };
+  registry.add(std::move(exponential));
 }
 
 }  // namespace

@@ -148,5 +148,16 @@ TEST(RankInvariance, SgdWithWeightDecayAndMomentum) {
   check<double>(sgd, o, 1e-5);
 }
 
+// Theory III's exponential loss (issue #14), one-vs-all, with weight decay.
+TEST(RankInvariance, ExponentialLoss) {
+  ObjectiveConfig exponential;
+  exponential.regime = "exponential";
+  TrainerOptions o;
+  o.batch = 32;
+  o.lr = 0.01;
+  o.weight_decay = 1e-3;
+  check<double>(exponential, o, 1e-5);
+}
+
 }  // namespace
 }  // namespace normscale

@@ -56,5 +56,30 @@ TEST(TwoPoint, LogisticGradientDescentIsStillFarAfterAsManySteps) {
   EXPECT_NEAR((w[0] - w[1]) / std::sqrt(2.0), 1.0, 1e-12);
 }
 
+// Theory III's exponential loss (issue #14) on the same problem: the margin m = w.x1 follows
+// dm/dt = eta exp(-m), so m(t) = log(1 + eta t) from m = 0; the perpendicular part is frozen, and the
+// direction reaches the max-margin vector only as 1 / log t.
+TEST(TwoPoint, ExponentialLossGrowsTheMarginLikeLogT) {
+  ObjectiveConfig exponential;
+  exponential.regime = "exponential";
+  exponential.task = "binary";
+  TrainerOptions options;
+  options.lr = 0.5;
+  auto run = make_toy_run(make_two_point().train, kLinear, exponential, options, kStart);
+  double previous_angle = angle_to_max_margin(run->network->parameters());
+  for (const Index t : {Index{100}, Index{1000}, Index{10000}}) {
+    run->train(t - run->trainer->steps_done());
+    const auto& w = run->network->parameters();
+    const double margin = (w[0] + w[1]) / std::sqrt(2.0);
+    // Within 0.05 of the continuous-time curve (Euler steps run slightly ahead early on).
+    EXPECT_NEAR(margin, std::log(1.0 + 0.5 * static_cast<double>(t)), 0.05) << "step " << t;
+    EXPECT_NEAR((w[0] - w[1]) / std::sqrt(2.0), 1.0, 1e-12);
+    const double angle = angle_to_max_margin(w);
+    EXPECT_LT(angle, previous_angle);
+    previous_angle = angle;
+  }
+  EXPECT_GT(previous_angle, 0.1) << "1 / log t: still far from the max-margin direction after 10^4 steps";
+}
+
 }  // namespace
 }  // namespace normscale::toy

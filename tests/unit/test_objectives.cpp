@@ -1,6 +1,7 @@
 // Objectives on hand-computed values: Minnorm's gradient, projection and active set, error counts.
 #include "normscale/core/error.hpp"
 #include "normscale/objective/cross_entropy.hpp"
+#include "normscale/objective/exponential_rule.hpp"
 #include "normscale/objective/minnorm.hpp"
 #include "normscale/objective/square.hpp"
 
@@ -239,6 +240,28 @@ TEST(Minnorm, VariantsOutsideTheirTaskAreErrorsNamingTheOption) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("objective.C = 2"), std::string::npos) << e.what();
   }
+}
+
+// exp(-y f) one-vs-all; a margin far below -50 saturates instead of overflowing (also in float).
+TEST(Exponential, OneVsAllByHandAndNoOverflowAtHugeNegativeMargins) {
+  const Dataset d = two_examples_three_classes();
+  ExampleObjective<float, ExponentialRule> objective;
+  Matrix<float> f(2, 3);
+  f << 1.0f, -2.0f, 0.5f,        // label 0: exp(-1) + exp(-2) + exp(0.5)
+       0.0f, 1e4f, -1e4f;        // label 2: margins 0, -1e4, -1e4: capped
+  const std::vector<Index> rows = {0, 1};
+  EXPECT_NEAR(objective.loss_sum(d, std::vector<Index>{0}, f), std::exp(-1.0) + std::exp(-2.0) + std::exp(0.5), 1e-6);
+  Matrix<float> g;
+  objective.output_gradient(d, rows, f, 1.0, g);
+  EXPECT_NEAR(g(0, 0), -std::exp(-1.0), 1e-6);   // -y exp(-y f), y = +1
+  EXPECT_NEAR(g(0, 1), std::exp(-2.0), 1e-6);    // y = -1, f = -2
+  EXPECT_NEAR(g(0, 2), std::exp(0.5), 1e-6);
+  const double loss = objective.loss_sum(d, rows, f);
+  EXPECT_TRUE(std::isfinite(loss));
+  EXPECT_NEAR(loss, std::exp(-1.0) + std::exp(-2.0) + std::exp(0.5) + 1.0 + 2.0 * std::exp(50.0), 1e-6 * loss);
+  EXPECT_TRUE(std::isfinite(g(1, 1)) && std::isfinite(g(1, 2)));
+  EXPECT_GT(g(1, 1), 0.0f);  // still pushes the margin up
+  EXPECT_LT(g(1, 2), 0.0f);
 }
 
 TEST(CrossEntropy, UniformOutputsGiveLogC) {
