@@ -5,12 +5,11 @@
 
 #include "normscale/comm/mpi_check.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/core/host_name.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -31,12 +30,6 @@ void for_each_chunk(std::span<T> values, Call&& call) {
     const std::size_t count = std::min(kMaxCount, values.size() - offset);
     call(values.data() + offset, static_cast<int>(count));
   }
-}
-
-std::string this_host() {
-  std::array<char, 256> name{};
-  if (gethostname(name.data(), name.size() - 1) != 0) return "unknown-host";
-  return std::string(name.data());
 }
 
 // On the watchdog's thread, while this rank's collective still waits: say what waits where, let the run
@@ -137,7 +130,7 @@ void MpiComm::set_collective_timeout(std::chrono::duration<double> timeout, Time
   watchdog_.reset();
   if (timeout.count() == 0) return;
   CollectiveTimeout where;
-  where.host = this_host();
+  where.host = host_name();
   where.rank = rank_;
   where.ranks = size_;
   where.timeout_seconds = timeout.count();

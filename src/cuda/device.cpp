@@ -3,20 +3,11 @@
 
 #include "cuda/check.hpp"
 
-#include <unistd.h>
-
-#include <array>
 #include <cstdint>
 
 namespace normscale {
 
 namespace cuda_detail {
-
-std::string host_name() {
-  std::array<char, 256> name{};
-  if (gethostname(name.data(), name.size() - 1) != 0) return "this host";
-  return name.data();
-}
 
 const char* cublas_status_text(cublasStatus_t status) {
   const char* name = cublasGetStatusName(status);
@@ -42,7 +33,7 @@ int select_cuda_device(Communicator& comm, const char* option) {
   const int count = cuda_device_count(&why);
   NS_CHECK(count > 0,
            "{} = \"cuda\": rank {} on {} has no usable CUDA device ({}); run on a GPU node or use {} = \"cpu\"",
-           option, comm.rank(), cuda_detail::host_name(), why, option);
+           option, comm.rank(), host_name(), why, option);
   const int device = comm.local_rank() % count;
   NS_CUDA_CHECK(cudaSetDevice(device));
   return device;
@@ -88,7 +79,7 @@ void DeviceBuffer<T>::resize(std::size_t size) {
   const cudaError_t status = cudaMalloc(&memory, size * sizeof(T));
   NS_CHECK(status == cudaSuccess, "cudaMalloc of {} MiB failed on {}: {}; the model, batch or data shard is too "
            "large for this GPU (use more ranks or a smaller batch)",
-           static_cast<double>(size * sizeof(T)) / (1024.0 * 1024.0), cuda_detail::host_name(),
+           static_cast<double>(size * sizeof(T)) / (1024.0 * 1024.0), host_name(),
            cudaGetErrorString(status));
   data_ = static_cast<T*>(memory);
   size_ = size;

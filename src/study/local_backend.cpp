@@ -3,6 +3,7 @@
 #include "normscale/study/local_backend.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/core/host_name.hpp"
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/signal_watch.hpp"
 #include "normscale/study/trial_lifecycle.hpp"
@@ -133,7 +134,7 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
   for (const Trial* trial : left_running) {
     const TrialRecord record = store.trial(trial->id).value();
     const std::filesystem::path dir = layout.trial_dir(trial->id);
-    if (record.process && record.process->pid > 0 && record.process->host != this_host()) {
+    if (record.process && record.process->pid > 0 && record.process->host != host_name()) {
       NS_FAIL("trial {}: the scheduler that started it ran on host {} (pid {} there); run the study on {} to take "
               "it up, or stop that trial there first",
               trial->id, record.process->host, record.process->pid, record.process->host);

@@ -1,10 +1,9 @@
 // A process's identity from /proc, so a restarted scheduler never takes a reused pid for its trial.
 #include "normscale/study/trial_process.hpp"
 
-#include <unistd.h>
+#include "normscale/core/host_name.hpp"
 
 #include <charconv>
-#include <climits>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -21,12 +20,6 @@ std::string read_first_line(const std::string& path) {
 
 }  // namespace
 
-std::string this_host() {
-  char name[HOST_NAME_MAX + 1] = {};
-  if (gethostname(name, sizeof name) != 0) return "";
-  name[HOST_NAME_MAX] = '\0';
-  return name;
-}
 
 std::string this_boot_id() { return read_first_line("/proc/sys/kernel/random/boot_id"); }
 
@@ -55,7 +48,7 @@ std::optional<std::int64_t> process_start(pid_t pid) {
 
 TrialProcess identify_process(pid_t pid) {
   TrialProcess process;
-  process.host = this_host();
+  process.host = host_name();
   process.boot_id = this_boot_id();
   process.pid = pid;
   process.start_ticks = process_start(pid).value_or(0);
@@ -63,7 +56,7 @@ TrialProcess identify_process(pid_t pid) {
 }
 
 bool on_this_machine(const TrialProcess& process) {
-  return process.host == this_host() && process.boot_id == this_boot_id();
+  return process.host == host_name() && process.boot_id == this_boot_id();
 }
 
 bool process_alive(const TrialProcess& process) {

@@ -2,7 +2,6 @@
 #include "normscale/train/evaluation_log.hpp"
 
 #include "normscale/core/atomic_file.hpp"
-#include "normscale/train/run_outputs.hpp"
 
 #include <filesystem>
 #include <fstream>

@@ -4,13 +4,13 @@
 
 #include "normscale/core/atomic_file.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/core/host_name.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -18,13 +18,6 @@
 namespace normscale {
 
 namespace {
-
-std::string host_name() {
-  char name[HOST_NAME_MAX + 1] = {};
-  if (gethostname(name, sizeof name) != 0) return "?";
-  name[HOST_NAME_MAX] = '\0';
-  return name;
-}
 
 // What the holder wrote into the lock file; "unknown" when it is not there yet (it writes just after
 // locking) or not readable.

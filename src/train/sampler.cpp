@@ -10,81 +10,58 @@
 
 namespace normscale {
 
-namespace {
-
-// The shares of one step: floors, remainder numerators m_v, their intervals' starts M_v, and g.
-struct Shares {
-  std::vector<Index> floor, extra, start;
-  Index stride = 0;
-
-  // Whether shard v draws one remainder example at step t: a point U_t + j P falls in [M_v, M_v + m_v).
-  bool draws_extra(Index examples, Index v, Index t) const {
-    const auto slot = static_cast<std::size_t>(v);
-    if (extra[slot] == 0) return false;
-    const auto u = static_cast<Index>(static_cast<__int128>(t % examples) * stride % examples);
-    const Index offset = ((u - start[slot]) % examples + examples) % examples;
-    return offset < extra[slot];
-  }
-};
-
-Shares shares(Index examples, Index shards, Index batch) {
+ShardShares::ShardShares(Index total, Index shards, Index batch) : examples(total) {
   NS_CHECK(batch >= 1 && batch <= examples, "optim.batch: {} is not between 1 and the {} training examples",
            batch, examples);
-  Shares s;
-  Index start = 0;
+  Index next_start = 0;
   for (Index v = 0; v < shards; ++v) {
     const auto share = static_cast<__int128>(virtual_shard(examples, shards, v).size()) * batch;
-    s.floor.push_back(static_cast<Index>(share / examples));
-    s.extra.push_back(static_cast<Index>(share % examples));
-    s.start.push_back(start);
-    start += s.extra.back();
+    floor.push_back(static_cast<Index>(share / examples));
+    extra.push_back(static_cast<Index>(share % examples));
+    start.push_back(next_start);
+    next_start += extra.back();
   }
   // Near the golden section of P, so that consecutive steps spread their points evenly; coprime with P, so
   // that P steps visit every residue.
-  s.stride = static_cast<Index>(std::llround(0.6180339887498949 * static_cast<double>(examples))) % examples;
-  while (std::gcd(s.stride, examples) != 1) s.stride = (s.stride + 1) % examples;
-  return s;
+  stride = static_cast<Index>(std::llround(0.6180339887498949 * static_cast<double>(examples))) % examples;
+  while (std::gcd(stride, examples) != 1) stride = (stride + 1) % examples;
 }
 
-}  // namespace
+bool ShardShares::draws_extra(Index v, Index t) const {
+  const auto slot = static_cast<std::size_t>(v);
+  if (extra[slot] == 0) return false;
+  const auto u = static_cast<Index>(static_cast<__int128>(t % examples) * stride % examples);
+  const Index offset = ((u - start[slot]) % examples + examples) % examples;
+  return offset < extra[slot];
+}
 
 std::vector<Index> shard_batch_sizes(Index examples, Index shards, Index batch, Index step) {
-  const Shares s = shares(examples, shards, batch);
+  const ShardShares s(examples, shards, batch);
   std::vector<Index> sizes = s.floor;
-  for (Index v = 0; v < shards; ++v) sizes[static_cast<std::size_t>(v)] += s.draws_extra(examples, v, step) ? 1 : 0;
+  for (Index v = 0; v < shards; ++v) sizes[static_cast<std::size_t>(v)] += s.draws_extra(v, step) ? 1 : 0;
   return sizes;
 }
 
 MinibatchSampler::MinibatchSampler(Index examples, Index shards, Index batch, std::uint64_t seed,
                                    Index first_shard, Index last_shard)
     : examples_(examples), shards_(shards), batch_(batch), seed_(seed), first_shard_(first_shard),
-      last_shard_(last_shard), extras_drawn_(static_cast<std::size_t>(last_shard - first_shard), 0),
+      last_shard_(last_shard), shares_(examples, shards, batch),
+      extras_drawn_(static_cast<std::size_t>(last_shard - first_shard), 0),
       cached_epoch_(static_cast<std::size_t>(last_shard - first_shard), -1),
-      cached_perm_(static_cast<std::size_t>(last_shard - first_shard)) {
-  Shares s = shares(examples, shards, batch);
-  floor_ = std::move(s.floor);
-  extra_ = std::move(s.extra);
-  start_ = std::move(s.start);
-  stride_ = s.stride;
-}
-
-bool MinibatchSampler::draws_extra(Index v, Index step) const {
-  const Shares s{{}, extra_, start_, stride_};
-  return s.draws_extra(examples_, v, step);
-}
+      cached_perm_(static_cast<std::size_t>(last_shard - first_shard)) {}
 
 void MinibatchSampler::count_extras_to(Index step) {
   if (step < counted_step_ || step - counted_step_ > examples_) {
     // Every P steps shard v draws exactly m_v extras: start from the last whole period.
-    counted_step_ = step / examples_ * examples_;
+    const Index periods = step / examples_;
+    counted_step_ = periods * examples_;
     for (Index v = first_shard_; v < last_shard_; ++v) {
-      const Index periods = step / examples_;
-      extras_drawn_[static_cast<std::size_t>(v - first_shard_)] = periods * extra_[static_cast<std::size_t>(v)];
+      extras_drawn_[static_cast<std::size_t>(v - first_shard_)] = periods * shares_.extra[static_cast<std::size_t>(v)];
     }
   }
   for (; counted_step_ < step; ++counted_step_) {
     for (Index v = first_shard_; v < last_shard_; ++v) {
-      extras_drawn_[static_cast<std::size_t>(v - first_shard_)] += draws_extra(v, counted_step_) ? 1 : 0;
+      extras_drawn_[static_cast<std::size_t>(v - first_shard_)] += shares_.draws_extra(v, counted_step_) ? 1 : 0;
     }
   }
 }
@@ -118,8 +95,9 @@ std::vector<Index> MinibatchSampler::batch(Index step) {
       continue;
     }
     // Examples of shard v drawn at `step`, and before it (the extras are counted through `step`).
-    const Index at_step = floor_[static_cast<std::size_t>(v)] + (draws_extra(v, step) ? 1 : 0);
-    const Index before = (step + 1) * floor_[static_cast<std::size_t>(v)] +
+    const Index floor = shares_.floor[static_cast<std::size_t>(v)];
+    const Index at_step = floor + (shares_.draws_extra(v, step) ? 1 : 0);
+    const Index before = (step + 1) * floor +
                          extras_drawn_[static_cast<std::size_t>(v - first_shard_)] - at_step;
     for (Index k = before; k < before + at_step; ++k) ids.push_back(stream_element(v, k));
   }

@@ -13,7 +13,6 @@
 
 namespace normscale {
 
-std::string this_host();     // gethostname
 std::string this_boot_id();  // /proc/sys/kernel/random/boot_id ("" when unreadable)
 
 // The start time of `pid` in clock ticks after boot (/proc/<pid>/stat field 22), from the text of that

@@ -19,6 +19,17 @@
 
 namespace normscale {
 
+// Every shard's share of a step (above): floor, remainder numerator m_v and interval start M_v, and g.
+struct ShardShares {
+  ShardShares(Index total, Index shards, Index batch);
+  // Whether shard v draws one remainder example at step t: a point U_t + j P falls in [M_v, M_v + m_v).
+  bool draws_extra(Index v, Index t) const;
+
+  Index examples;
+  std::vector<Index> floor, extra, start;
+  Index stride = 0;
+};
+
 // Examples each shard contributes to step t (above), summing to batch.
 std::vector<Index> shard_batch_sizes(Index examples, Index shards, Index batch, Index step = 0);
 
@@ -40,18 +51,13 @@ class MinibatchSampler {
  private:
   // Element k of shard v's endless stream: the concatenation of one permutation per epoch.
   Index stream_element(Index v, Index k);
-  // Whether shard v draws one of the remainder examples at `step`.
-  bool draws_extra(Index v, Index step) const;
   // Moves the count of remainder examples each owned shard drew in steps [0, step) to `step`.
   void count_extras_to(Index step);
 
   Index examples_, shards_, batch_;
   std::uint64_t seed_;
   Index first_shard_, last_shard_;
-  std::vector<Index> floor_;  // each shard's floor of n_v Q / P
-  std::vector<Index> extra_;  // m_v = n_v Q mod P
-  std::vector<Index> start_;  // M_v
-  Index stride_ = 0;          // g
+  ShardShares shares_;
   Index counted_step_ = 0;
   std::vector<Index> extras_drawn_;  // per owned shard, in steps [0, counted_step_)
   // Cached permutation of each owned shard for the epoch it was drawn for.
