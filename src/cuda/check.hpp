@@ -23,7 +23,7 @@ const char* cublas_status_text(cublasStatus_t status);
     if (ns_status_ != cudaSuccess) {                                                                  \
       ::normscale::throw_error(__FILE__, __LINE__,                                                    \
                                fmt::format("CUDA call {} failed on {}: {} ({})", #call,              \
-                                           ::normscale::host_name()          ,                     \
+                                           ::normscale::host_name(),                               \
                                            cudaGetErrorString(ns_status_), cudaGetErrorName(ns_status_))); \
     }                                                                                                 \
   } while (0)
@@ -34,7 +34,7 @@ const char* cublas_status_text(cublasStatus_t status);
     if (ns_status_ != CUBLAS_STATUS_SUCCESS) {                                                        \
       ::normscale::throw_error(__FILE__, __LINE__,                                                    \
                                fmt::format("cuBLAS call {} failed on {}: {}", #call,                 \
-                                           ::normscale::host_name()          ,                     \
+                                           ::normscale::host_name(),                               \
                                            ::normscale::cuda_detail::cublas_status_text(ns_status_))); \
     }                                                                                                 \
   } while (0)
@@ -45,7 +45,7 @@ const char* cublas_status_text(cublasStatus_t status);
     if (ns_status_ != ncclSuccess) {                                                                  \
       ::normscale::throw_error(__FILE__, __LINE__,                                                    \
                                fmt::format("NCCL call {} failed on {}: {} ({})", #call,              \
-                                           ::normscale::host_name()          ,                     \
+                                           ::normscale::host_name(),                               \
                                            ncclGetErrorString(ns_status_), ncclGetLastError(nullptr))); \
     }                                                                                                 \
   } while (0)
@@ -57,7 +57,7 @@ const char* cublas_status_text(cublasStatus_t status);
     if (ns_status_ != cudaSuccess) {                                                                  \
       ::normscale::throw_error(__FILE__, __LINE__,                                                    \
                                fmt::format("CUDA kernel launch {} failed on {}: {} ({})", kernel,    \
-                                           ::normscale::host_name()          ,                     \
+                                           ::normscale::host_name(),                               \
                                            cudaGetErrorString(ns_status_), cudaGetErrorName(ns_status_))); \
     }                                                                                                 \
   } while (0)
