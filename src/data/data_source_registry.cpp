@@ -226,6 +226,12 @@ void add_builtins(DataSourceRegistry& registry) {
       }));
   registry.add(generated_source("sinusoid", "sin(pi x) at points uniform in [-1, 1] (paper Fig. 1)",
                                 [](const DataConfig& c) { return make_sinusoid(c.synthetic_examples, c.synthetic_seed); }));
+  registry.add(generated_source(
+      "polynomial-sine",
+      "sin(2 pi 4 x) on monomial features of degree data.degree at data.nodes (Theory III Fig. 5-7)",
+      [](const DataConfig& c) {
+        return make_polynomial_sine(c.synthetic_examples, c.degree, c.nodes == "chebyshev", c.synthetic_seed);
+      }));
 }
 
 void check_entry(const DataSourceEntry& entry) {

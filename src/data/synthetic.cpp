@@ -12,7 +12,7 @@ namespace normscale {
 
 namespace {
 
-enum class Problem : std::uint64_t { kSeparable2d = 1, kStudentTeacher = 2, kSinusoid = 3 };
+enum class Problem : std::uint64_t { kSeparable2d = 1, kStudentTeacher = 2, kSinusoid = 3, kPolynomialSine = 4 };
 enum class Part : std::uint64_t { kSetup = 0, kTrain = 1, kTest = 2 };
 
 RandomStream stream(std::uint64_t seed, Problem problem, Part part) {
@@ -164,6 +164,44 @@ DataSplits make_sinusoid(Index train_examples, std::uint64_t seed, Index test_po
     splits.test.targets.push_back(static_cast<float>(std::sin(std::numbers::pi * x)));
   }
   splits.validation = regression_set("synthetic:sinusoid (validation)", 1);
+  return splits;
+}
+
+namespace {
+
+// The features (1, x, ..., x^degree) and the target sin(2 pi 4 x) of one point, appended to `data`.
+void add_polynomial_point(Dataset& data, double x, Index degree) {
+  double power = 1.0;
+  for (Index k = 0; k <= degree; ++k, power *= x) data.features.push_back(static_cast<float>(power));
+  data.targets.push_back(static_cast<float>(std::sin(2.0 * std::numbers::pi * 4.0 * x)));
+  ++data.rows;
+  data.total_rows = data.rows;
+}
+
+}  // namespace
+
+DataSplits make_polynomial_sine(Index train_examples, Index degree, bool chebyshev_nodes, std::uint64_t seed,
+                                Index test_points) {
+  NS_CHECK(train_examples > 0 && degree >= 0 && test_points >= 0,
+           "polynomial-sine needs data.synthetic_examples > 0 and data.degree >= 0, got {} and {}; hint: the paper "
+           "uses 9 points and degree 4, 30 or 39",
+           train_examples, degree);
+  DataSplits splits;
+  splits.train = regression_set("synthetic:polynomial-sine", degree + 1);
+  RandomStream random = stream(seed, Problem::kPolynomialSine, Part::kTrain);
+  const auto n = static_cast<double>(train_examples);
+  for (Index k = 1; k <= train_examples; ++k) {
+    const double x = chebyshev_nodes ? std::cos((2.0 * static_cast<double>(k) - 1.0) * std::numbers::pi / (2.0 * n))
+                                     : 2.0 * random.uniform() - 1.0;
+    add_polynomial_point(splits.train, x, degree);
+  }
+  splits.test = regression_set("synthetic:polynomial-sine (test)", degree + 1);
+  for (Index i = 0; i < test_points; ++i) {
+    add_polynomial_point(splits.test,
+                         test_points == 1 ? 0.0 : -1.0 + 2.0 * static_cast<double>(i) / static_cast<double>(test_points - 1),
+                         degree);
+  }
+  splits.validation = regression_set("synthetic:polynomial-sine (validation)", degree + 1);
   return splits;
 }
 

@@ -10,6 +10,10 @@ namespace normscale {
 template <class T>
 void draw_initial_weights(MatrixMap<T> w, Index fan_in, Index fan_out, const InitSpec& spec, RandomStream& rng) {
   double sigma = 0.0;
+  if (spec.method == "zeros") {
+    w.setZero();
+    return;
+  }
   if (spec.method == "he" || spec.method == "frobenius") {
     sigma = std::sqrt(2.0 / static_cast<double>(fan_in));
   } else if (spec.method == "glorot") {
@@ -19,7 +23,7 @@ void draw_initial_weights(MatrixMap<T> w, Index fan_in, Index fan_out, const Ini
   } else if (spec.method == "scaled-normal") {
     sigma = spec.scale / std::sqrt(static_cast<double>(fan_in));
   } else {
-    NS_FAIL("model.init: unknown initialiser '{}'; expected he, glorot, normal, scaled-normal or frobenius",
+    NS_FAIL("model.init: unknown initialiser '{}'; expected he, glorot, normal, scaled-normal, frobenius or zeros",
             spec.method);
   }
   for (Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<T>(sigma * rng.normal());

@@ -131,6 +131,11 @@ const std::vector<OptionDescriptor>& leading_rows() {
        NS_FIELD(data.synthetic_snr)},
       {"data.synthetic_seed", T::kUnsigned, {}, "seed of the synthetic data generator",
        NS_FIELD(data.synthetic_seed)},
+      {"data.degree", T::kInteger, {}, "polynomial-sine: degree of the monomial features (0 ... 1000)",
+       NS_FIELD(data.degree), nullptr, nullptr, true},
+      {"data.nodes", T::kString, {"random", "chebyshev"},
+       "polynomial-sine: training points uniform at random in [-1, 1], or at the Chebyshev nodes",
+       NS_FIELD(data.nodes), nullptr, nullptr, true},
 
       {"model.type", T::kString, {},
        "network, a registered architecture: MLP (model.hidden) or the square-loss papers' ConvNet "
@@ -157,9 +162,9 @@ const std::vector<OptionDescriptor>& leading_rows() {
        NS_FIELD(model.activation)},
       {"model.bias", T::kBoolean, {}, "layers have biases (penalised like any weight)",
        NS_FIELD(model.bias)},
-      {"model.init", T::kString, {"he", "glorot", "normal", "scaled-normal", "frobenius"},
-       "weight initialisation: He, Glorot, normal(init_scale), normal(init_scale / sqrt(fan_in)) or "
-       "each layer at Frobenius norm init_scale",
+      {"model.init", T::kString, {"he", "glorot", "normal", "scaled-normal", "frobenius", "zeros"},
+       "weight initialisation: He, Glorot, normal(init_scale), normal(init_scale / sqrt(fan_in)), "
+       "each layer at Frobenius norm init_scale, or zeros (not with weight_norm)",
        NS_FIELD(model.init)},
       {"model.init_scale", T::kReal, {},
        "sigma for init normal, Frobenius norm per layer for init frobenius (> 0)",
@@ -195,6 +200,21 @@ const std::vector<OptionDescriptor>& optim_rows() {
        NS_FIELD(optim.warmup_epochs)},
       {"optim.batch", T::kBatch, {}, "global minibatch size Q (>= 1), or \"full\" for Q = P",
        NS_FIELD(optim.batch)},
+      {"perturb.every", T::kInteger, {},
+       "perturb and retrain (Theory III): epochs between Gaussian perturbations of every layer (0: none)",
+       NS_FIELD(perturb.every), nullptr, nullptr, true},
+      {"perturb.start", T::kInteger, {},
+       "epoch of the first perturbation (0: perturb.every); set it where the training error is zero (>= 0)",
+       NS_FIELD(perturb.start), nullptr, nullptr, true},
+      {"perturb.until", T::kInteger, {},
+       "no perturbation after this epoch (0: until the end; the paper stops halfway) (>= 0)",
+       NS_FIELD(perturb.until), nullptr, nullptr, true},
+      {"perturb.scale", T::kReal, {},
+       "noise sd as a fraction of the sd of each layer's parameters (the paper's 0.25; >= 0)",
+       NS_FIELD(perturb.scale), nullptr, nullptr, true},
+      {"perturb.sd", T::kReal, {},
+       "> 0: this absolute noise sd for every layer instead of perturb.scale (the paper's Fig. 6-7: 0.45, 0.6)",
+       NS_FIELD(perturb.sd), nullptr, nullptr, true},
   };
   return options;
 }
@@ -768,6 +788,10 @@ void validate(const TrainConfig& c) {
               "an integer >= 1");
   check_range(c.data.synthetic_snr >= 0, "data.synthetic_snr", c.data.synthetic_snr,
               "a number >= 0");
+  check_range(c.data.degree >= 0 && c.data.degree <= 1000, "data.degree", c.data.degree, "an integer in [0, 1000]");
+  NS_CHECK(c.data.source != "polynomial-sine" || c.data.synthetic_examples <= kMaxSyntheticValues / (c.data.degree + 1),
+           "data.synthetic_examples = {} x (data.degree + 1) = {} feature values; expected at most {}",
+           c.data.synthetic_examples, c.data.degree + 1, kMaxSyntheticValues);
   NS_CHECK(c.data.synthetic_examples <= kMaxSyntheticValues / c.data.synthetic_dim,
            "data.synthetic_examples = {} x data.synthetic_dim = {} is {} feature values; expected at most {} (16 GiB "
            "of floats)",
@@ -808,6 +832,9 @@ void validate(const TrainConfig& c) {
            "model.activation = {} is only available for the plain MLP; batch norm, weight norm and the convnet "
            "use relu",
            c.model.activation);
+  NS_CHECK(c.model.init != "zeros" || !c.model.weight_norm,
+           "model.init = \"zeros\" with model.weight_norm = true: w = g v / ||v|| is undefined at v = 0; choose another "
+           "model.init");
 
   // The objectives' own rows, whichever the regime (every option of a run is checked).
   for (const std::string& name : objective_registry().names()) {
@@ -844,6 +871,12 @@ void validate(const TrainConfig& c) {
            "or device = \"cpu\"",
            c.precision);
   check_range(c.divergence_limit > 0, "divergence_limit", c.divergence_limit, "a number > 0");
+  check_range(c.perturb.every >= 0, "perturb.every", c.perturb.every, "an integer >= 0 (0: no perturbation)");
+  check_range(c.perturb.start >= 0, "perturb.start", c.perturb.start, "an integer >= 0 (0: perturb.every)");
+  check_range(c.perturb.until >= 0, "perturb.until", c.perturb.until, "an integer >= 0 (0: until the end)");
+  check_range(c.perturb.scale >= 0 && std::isfinite(c.perturb.scale), "perturb.scale", c.perturb.scale,
+              "a finite number >= 0");
+  check_range(c.perturb.sd >= 0 && std::isfinite(c.perturb.sd), "perturb.sd", c.perturb.sd, "a finite number >= 0");
   check_range(c.collective_timeout >= 0 && std::isfinite(c.collective_timeout), "collective_timeout",
               c.collective_timeout, "a finite number of seconds >= 0 (0: wait forever)");
   check_range(c.gallery >= 0, "gallery", c.gallery, "an integer >= 0 (0: no gallery)");

@@ -26,6 +26,7 @@
 #include "normscale/train/run_outputs.hpp"
 #include "normscale/train/trainer.hpp"
 #include "normscale/train/training_loop.hpp"
+#include "normscale/train/weight_perturbation.hpp"
 #include "normscale/train/training_schedule.hpp"
 
 #include <cblas.h>
@@ -181,13 +182,15 @@ class Run {
     }
     // Registration order is call order: the log's fields come first (the instruments read its "rho"),
     // then the multipliers' (the summary reads "support_fraction"),
-    // the guard stops before an evaluation of diverged weights, the checkpoint follows the evaluation.
+    // the guard stops before an evaluation of diverged weights, the checkpoint follows the evaluation,
+    // and a perturbation follows the checkpoint (a run resumed there makes it again).
     TrainingLoop<T> loop(context_, schedule_.evaluation);
     EvaluationLog<T> log;
     MultiplierReadings<T> multipliers;
     NoiseScaleMonitor<T> noise_scale;
     DivergenceGuard<T> guard(log);
     InstrumentReadings<T> instruments;
+    WeightPerturbation<T> perturbation;
     std::optional<ConsoleProgress<T>> progress;
     loop.add(log);
     loop.add(multipliers);
@@ -196,6 +199,7 @@ class Run {
     if (config.instruments) loop.add(instruments);
     if (comm.is_root() && config.progress) loop.add(progress.emplace());
     loop.add(checkpoints_);
+    if (config.perturb.enabled()) loop.add(perturbation);
     finish(loop.run());
   }
 

@@ -66,6 +66,22 @@ TEST_F(DistributedRuns, SameResultOnOneTwoAndFourRanks) {
   }
 }
 
+// Perturb-and-retrain (issue #14): every rank adds the same noise, so 2 ranks agree with 1.
+TEST_F(DistributedRuns, PerturbedRunIsTheSameOnOneAndTwoRanks) {
+  const std::string perturbed = kRun + "--set steps=40 --set perturb.every=1 --set perturb.until=3 ";
+  const fs::path one = fresh_dir("perturbed1");
+  ASSERT_EQ(testing::run_normscale_mpi(1, perturbed + "--out " + one.string()).exit_code, 0);
+  const fs::path two = fresh_dir("perturbed2");
+  const auto result = testing::run_normscale_mpi(2, perturbed + "--out " + two.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  expect_same_outputs(two, one, 1e-5);
+  const fs::path plain = fresh_dir("unperturbed1");
+  ASSERT_EQ(testing::run_normscale_mpi(1, kRun + "--set steps=40 --out " + plain.string()).exit_code, 0);
+  const NpyArray a = read_npy((one / "layer1_weight.npy").string());
+  const NpyArray b = read_npy((plain / "layer1_weight.npy").string());
+  EXPECT_NE(a.values, b.values) << "the perturbations changed the weights";
+}
+
 TEST_F(DistributedRuns, ResumeOnAnyRankCountEqualsUninterruptedRun) {
   const fs::path reference = fresh_dir("uninterrupted");
   auto result = testing::run_normscale_mpi(2, kRun + "--set steps=100 --out " + reference.string());

@@ -71,6 +71,13 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.data.synthetic_dim, b.data.synthetic_dim);
   EXPECT_EQ(a.data.synthetic_snr, b.data.synthetic_snr);
   EXPECT_EQ(a.data.synthetic_seed, b.data.synthetic_seed);
+  EXPECT_EQ(a.data.degree, b.data.degree);
+  EXPECT_EQ(a.data.nodes, b.data.nodes);
+  EXPECT_EQ(a.perturb.every, b.perturb.every);
+  EXPECT_EQ(a.perturb.start, b.perturb.start);
+  EXPECT_EQ(a.perturb.until, b.perturb.until);
+  EXPECT_EQ(a.perturb.scale, b.perturb.scale);
+  EXPECT_EQ(a.perturb.sd, b.perturb.sd);
   EXPECT_EQ(a.model.hidden, b.model.hidden);
   EXPECT_EQ(a.model.activation, b.model.activation);
   EXPECT_EQ(a.model.bias, b.model.bias);
@@ -146,6 +153,13 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"data.synthetic_dim", [](TrainConfig& c) { c.data.synthetic_dim = 3; }},
       {"data.synthetic_snr", [](TrainConfig& c) { c.data.synthetic_snr = 0.25; }},
       {"data.synthetic_seed", [](TrainConfig& c) { c.data.synthetic_seed = 8; }},
+      {"data.degree", [](TrainConfig& c) { c.data.degree = 39; }},
+      {"data.nodes", [](TrainConfig& c) { c.data.nodes = "chebyshev"; }},
+      {"perturb.every", [](TrainConfig& c) { c.perturb.every = 100; }},
+      {"perturb.start", [](TrainConfig& c) { c.perturb.start = 1800; }},
+      {"perturb.until", [](TrainConfig& c) { c.perturb.until = 7500; }},
+      {"perturb.scale", [](TrainConfig& c) { c.perturb.scale = 0.5; }},
+      {"perturb.sd", [](TrainConfig& c) { c.perturb.sd = 0.45; }},
       {"model.hidden", [](TrainConfig& c) { c.model.hidden = {32}; }},
       {"model.activation", [](TrainConfig& c) { c.model.activation = "identity"; }},
       {"model.bias", [](TrainConfig& c) { c.model.bias = false; }},
@@ -535,6 +549,17 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
               AllOf(HasSubstr("collective_timeout = inf"), HasSubstr("finite")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.collective_timeout = std::nan(""); }),
               HasSubstr("collective_timeout = nan"));
+
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.perturb.every = -1; }), HasSubstr("perturb.every = -1"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.perturb.scale = std::nan(""); }), HasSubstr("perturb.scale = nan"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.perturb.sd = -0.5; }), HasSubstr("perturb.sd = -0.5"));
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.data.degree = 1001; }),
+              AllOf(HasSubstr("data.degree = 1001"), HasSubstr("[0, 1000]")));
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.model.init = "zeros";
+                c.model.weight_norm = true;
+              }),
+              AllOf(HasSubstr("model.init = \"zeros\""), HasSubstr("model.weight_norm")));
 
   EXPECT_THAT(message_for([](TrainConfig& c) { c.device = "gpu"; }),
               AllOf(HasSubstr("device = \"gpu\""), HasSubstr("cpu, cuda")));

@@ -17,7 +17,8 @@ constexpr std::uint64_t mix64(std::uint64_t x) {
 }
 
 // Purposes keep streams of different uses apart even with equal (a, b).
-enum class StreamPurpose : std::uint64_t { kSampler = 1, kInit = 2, kSplit = 3, kSynthetic = 4, kMetrics = 5 };
+enum class StreamPurpose : std::uint64_t { kSampler = 1, kInit = 2, kSplit = 3, kSynthetic = 4, kMetrics = 5,
+                                        kPerturb = 6 };
 
 // xoshiro256** seeded from a key; satisfies UniformRandomBitGenerator.
 class RandomStream {

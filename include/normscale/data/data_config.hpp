@@ -10,7 +10,8 @@ namespace normscale {
 struct DataConfig {
   // A registered source (data_source_registry.hpp): "fashion-mnist" (built-in default), "idx" (MNIST-format
   // files), "npy", "cifar10" (CIFAR-10 binary batches), or a synthetic problem: "linear-chain", "two-point",
-  // "separable-2d", "student-teacher", "sinusoid".
+  // "separable-2d", "student-teacher", "sinusoid",
+  // "polynomial-sine".
   std::string source = "fashion-mnist";
   std::string path;                 // folder of the IDX / npy / CIFAR-10 files (empty: the source's default)
   std::string train_features;       // file names inside `path` (empty: the source's defaults)
@@ -34,6 +35,8 @@ struct DataConfig {
   std::int64_t synthetic_dim = 300;
   double synthetic_snr = 5.0;
   std::uint64_t synthetic_seed = 1;
+  std::int64_t degree = 30;          // polynomial-sine: features x^0 ... x^degree
+  std::string nodes = "random";      // polynomial-sine: training x "random" (uniform) or "chebyshev"
 };
 
 }  // namespace normscale

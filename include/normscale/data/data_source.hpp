@@ -49,7 +49,7 @@ DataSplits load_data(const DataConfig& config, const DataShard& shard);
 void finish_loading(DataSplits& splits, const DataConfig& config, const PreprocessStats& global);
 
 // True for a registered generated source ("linear-chain", "two-point", "separable-2d", "student-teacher",
-// "sinusoid", or one an extension added); false for file sources and unknown names.
+// "sinusoid", "polynomial-sine", or one an extension added); false for file sources and unknown names.
 bool is_synthetic_source(const std::string& source);
 
 }  // namespace normscale

@@ -53,7 +53,8 @@ struct DataSourceEntry {
 using DataSourceRegistry = Registry<DataSourceEntry>;
 
 // The process's registry, holding the built-in sources from its first use on (in this order:
-// fashion-mnist, idx, npy, cifar10, linear-chain, two-point, separable-2d, student-teacher, sinusoid).
+// fashion-mnist, idx, npy, cifar10, linear-chain, two-point, separable-2d, student-teacher, sinusoid,
+// polynomial-sine).
 DataSourceRegistry& data_source_registry();
 
 }  // namespace normscale

@@ -44,4 +44,12 @@ StudentTeacherProblem make_student_teacher(Index train_examples, Index dim, doub
 // the learned function and measuring how well it generalises between the training points.
 DataSplits make_sinusoid(Index train_examples, std::uint64_t seed, Index test_points = 201);
 
+// Theory III Fig. 5-7 (degenerate linear regression): target sin(2 pi 4 x) on [-1, 1], features the
+// monomials Phi(x) = (1, x, ..., x^degree), so y = W Phi(x) is a linear model with degree + 1 weights that
+// is over-parametrized when degree + 1 > train_examples. Training x: uniform in [-1, 1] from `seed`, or the
+// Chebyshev nodes cos((2k - 1) pi / 2n) (better conditioned; the paper's choice for degree 39). Test x: an
+// even grid of `test_points` (the paper's 100).
+DataSplits make_polynomial_sine(Index train_examples, Index degree, bool chebyshev_nodes, std::uint64_t seed,
+                                Index test_points = 100);
+
 }  // namespace normscale

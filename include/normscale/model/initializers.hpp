@@ -1,5 +1,6 @@
 // Initial weights of a layer's weight matrix: He, Glorot, normal(sigma), sigma/sqrt(fan_in), or scaled to a
-// given Frobenius norm (the square-loss papers' 0.1 / 1 / 5).
+// given Frobenius norm (the square-loss papers' 0.1 / 1 / 5), or zeros (linear models: gradient descent from
+// zero reaches the minimum-norm solution).
 #pragma once
 
 #include "normscale/core/rng.hpp"

@@ -15,7 +15,7 @@ enum class Mode { kTrain, kEval };
 
 // How to draw initial weights (biases start at zero).
 struct InitSpec {
-  std::string method = "he";  // "he", "glorot", "normal", "scaled-normal", "frobenius"
+  std::string method = "he";  // "he", "glorot", "normal", "scaled-normal", "frobenius", "zeros"
   double scale = 1.0;         // sigma (normal), sigma/sqrt(fan_in) (scaled-normal), ||W||_F (frobenius)
 };
 

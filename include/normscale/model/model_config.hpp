@@ -17,7 +17,7 @@ struct ModelConfig {
   bool weight_norm = false;         // weight-normalised dense layers (w = g v / ||v|| per unit)
   std::string activation = "relu";  // "relu" or "identity"
   bool bias = true;
-  std::string init = "he";          // "he", "glorot", "normal", "scaled-normal", "frobenius"
+  std::string init = "he";          // "he", "glorot", "normal", "scaled-normal", "frobenius", "zeros"
   double init_scale = 1.0;          // sigma for "normal", Frobenius norm per layer for "frobenius"
   std::int64_t outputs = 0;         // output width; 0 = derived (classes, 1 for binary, target columns)
 };

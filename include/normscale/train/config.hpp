@@ -5,6 +5,7 @@
 #include "normscale/model/model_config.hpp"
 #include "normscale/objective/objective_config.hpp"
 #include "normscale/optim/optim_config.hpp"
+#include "normscale/train/perturb_config.hpp"
 
 #include <cstdint>
 #include <string>
@@ -16,6 +17,7 @@ struct TrainConfig {
   ModelConfig model;
   ObjectiveConfig objective;
   OptimConfig optim;
+  PerturbConfig perturb;
   std::string precision = "float32";  // "float32" or "float64"
   std::string device = "cpu";       // "cpu" or "cuda" (one GPU per rank: local rank mod device count)
   bool cuda_tf32 = false;           // device = cuda: fp32 GEMMs may use TF32 tensor cores
