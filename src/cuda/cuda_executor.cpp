@@ -95,6 +95,9 @@ class CudaExecutor final : public StepExecutor<float> {
   void output_gradient(double scale, bool skip_zero_rows, bool lagged_update) override;
   BackwardResult backward_and_reduce(bool sample_noise) override;
   void update_parameters(double lr, double l2) override;
+  std::vector<BlockDots> block_dots(std::span<const ParameterBlock> blocks) override;
+  void update_blocks(std::span<const ParameterBlock> blocks, std::span<const ScaleAdd> steps, double lr,
+                     double l2) override;
   GradientNorms gradient_norms() override;
   ExecutorTimes take_times() override;
 
@@ -131,6 +134,7 @@ class CudaExecutor final : public StepExecutor<float> {
   bool skip_ = false;      // the last output_gradient compacts the rows with a nonzero gradient
   DeviceBuffer<std::int32_t> d_rows_, d_active_, d_index_, d_count_;
   DeviceBuffer<float> d_x_, d_output_grad_, d_velocity_;
+  DeviceBuffer<double> d_block_dots_;  // 3 per normalized block
   DeviceBuffer<double> d_scalars_;  // loss, local |g|^2, global |g|^2, eval loss, then the 3 DualTerms sums
   DeviceBuffer<unsigned long long> d_counts_;   // errors, support
   PinnedArray<double> scalars_;
@@ -283,6 +287,44 @@ void CudaExecutor::update_parameters(double lr, double l2) {
   kernels::sgd_update(dnet_.parameters(), dnet_.gradient(), velocity, dnet_.parameter_count(), static_cast<float>(lr),
                       static_cast<float>(momentum_), static_cast<float>(l2), stream);
   NS_CUDA_CHECK_LAUNCH("sgd_update");
+}
+
+std::vector<BlockDots> CudaExecutor::block_dots(std::span<const ParameterBlock> blocks) {
+  cudaStream_t stream = context_.compute();
+  d_block_dots_.reserve(3 * blocks.size());
+  NS_CUDA_CHECK(cudaMemsetAsync(d_block_dots_.data(), 0, 3 * blocks.size() * sizeof(double), stream));
+  for (std::size_t k = 0; k < blocks.size(); ++k) {
+    kernels::block_dots(dnet_.parameters() + blocks[k].offset, dnet_.gradient() + blocks[k].offset, blocks[k].size,
+                        d_block_dots_.data() + 3 * k, stream);
+  }
+  NS_CUDA_CHECK_LAUNCH("block_dots");
+  std::vector<double> sums(3 * blocks.size());
+  NS_CUDA_CHECK(cudaMemcpyAsync(sums.data(), d_block_dots_.data(), sums.size() * sizeof(double),
+                                cudaMemcpyDeviceToHost, stream));
+  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
+  std::vector<BlockDots> dots;
+  for (std::size_t k = 0; k < blocks.size(); ++k) dots.push_back({sums[3 * k], sums[3 * k + 1], sums[3 * k + 2]});
+  return dots;
+}
+
+void CudaExecutor::update_blocks(std::span<const ParameterBlock> blocks, std::span<const ScaleAdd> steps, double lr,
+                                 double l2) {
+  cudaStream_t stream = context_.compute();
+  float* w = dnet_.parameters();
+  const float* g = dnet_.gradient();
+  const auto plain = [&](Index begin, Index end) {
+    kernels::sgd_update(w + begin, g + begin, nullptr, end - begin, static_cast<float>(lr), 0.0f,
+                        static_cast<float>(l2), stream);
+  };
+  Index done = 0;
+  for (std::size_t k = 0; k < blocks.size(); ++k) {
+    plain(done, blocks[k].offset);
+    kernels::scale_add(w + blocks[k].offset, g + blocks[k].offset, blocks[k].size, static_cast<float>(steps[k].a),
+                       static_cast<float>(steps[k].b), stream);
+    done = blocks[k].offset + blocks[k].size;
+  }
+  plain(done, dnet_.parameter_count());
+  NS_CUDA_CHECK_LAUNCH("update_blocks");
 }
 
 GradientNorms CudaExecutor::gradient_norms() {

@@ -90,6 +90,30 @@ __global__ void squared_norm_kernel(const float* x, std::int64_t count, double* 
   block_add(total, sum);
 }
 
+// <w, w>, <w, g>, <g, g> into sums[0..2] (Lagrange normalization's block dot products).
+__global__ void block_dots_kernel(const float* w, const float* g, std::int64_t count, double* sums) {
+  double ww = 0.0, wg = 0.0, gg = 0.0;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const double wi = w[i], gi = g[i];
+    ww += wi * wi;
+    wg += wi * gi;
+    gg += gi * gi;
+  }
+  block_add(ww, sums);
+  __syncthreads();  // block_add's shared storage is reused by the next sum
+  block_add(wg, sums + 1);
+  __syncthreads();
+  block_add(gg, sums + 2);
+}
+
+__global__ void scale_add_kernel(float* w, const float* g, std::int64_t count, float a, float b) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    w[i] = a * w[i] + b * g[i];
+  }
+}
+
 __global__ void fill_kernel(float* y, std::int64_t count, float value) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
@@ -285,6 +309,17 @@ void squared_norm(const float* x, std::int64_t count, double* sum, cudaStream_t 
   if (count == 0) return;
   squared_norm_kernel<<<blocks_for(count, kThreads) > 1024 ? 1024 : blocks_for(count), kThreads, 0, stream>>>(
       x, count, sum);
+}
+
+void block_dots(const float* w, const float* g, std::int64_t count, double* sums, cudaStream_t stream) {
+  if (count == 0) return;
+  block_dots_kernel<<<blocks_for(count, kThreads) > 1024 ? 1024 : blocks_for(count), kThreads, 0, stream>>>(
+      w, g, count, sums);
+}
+
+void scale_add(float* w, const float* g, std::int64_t count, float a, float b, cudaStream_t stream) {
+  if (count == 0) return;
+  scale_add_kernel<<<blocks_for(count), kThreads, 0, stream>>>(w, g, count, a, b);
 }
 
 void fill(float* y, std::int64_t count, float value, cudaStream_t stream) {

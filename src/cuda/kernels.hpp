@@ -58,6 +58,9 @@ void squared_norm(const float* x, std::int64_t count, double* sum, cudaStream_t 
 void compact_flags(const std::int32_t* flags, std::int64_t n, std::int32_t* index, std::int32_t* count,
                    cudaStream_t stream);
 // y[i] = value.
+// Lagrange normalization: adds <w, w>, <w, g>, <g, g> to sums[0..2]; w <- a w + b g.
+void block_dots(const float* w, const float* g, std::int64_t count, double* sums, cudaStream_t stream);
+void scale_add(float* w, const float* g, std::int64_t count, float a, float b, cudaStream_t stream);
 void fill(float* y, std::int64_t count, float value, cudaStream_t stream);
 
 }  // namespace normscale::kernels

@@ -92,6 +92,42 @@ void CpuExecutor<T>::update_parameters(double lr, double l2) {
 }
 
 template <class T>
+std::vector<BlockDots> CpuExecutor<T>::block_dots(std::span<const ParameterBlock> blocks) {
+  const T* w = network_.parameters().data();
+  const T* g = network_.gradient().data();
+  std::vector<BlockDots> dots;
+  for (const ParameterBlock& block : blocks) {
+    BlockDots d;
+    for (Index i = block.offset; i < block.offset + block.size; ++i) {
+      const double wi = static_cast<double>(w[i]), gi = static_cast<double>(g[i]);
+      d.ww += wi * wi;
+      d.wg += wi * gi;
+      d.gg += gi * gi;
+    }
+    dots.push_back(d);
+  }
+  return dots;
+}
+
+template <class T>
+void CpuExecutor<T>::update_blocks(std::span<const ParameterBlock> blocks, std::span<const ScaleAdd> steps, double lr,
+                                   double l2) {
+  T* w = network_.parameters().data();
+  const T* g = network_.gradient().data();
+  const auto plain = [&](Index begin, Index end) {
+    for (Index i = begin; i < end; ++i) w[i] -= static_cast<T>(lr) * (g[i] + static_cast<T>(l2) * w[i]);
+  };
+  Index done = 0;
+  for (std::size_t k = 0; k < blocks.size(); ++k) {
+    plain(done, blocks[k].offset);
+    const T a = static_cast<T>(steps[k].a), b = static_cast<T>(steps[k].b);
+    for (Index i = blocks[k].offset; i < blocks[k].offset + blocks[k].size; ++i) w[i] = a * w[i] + b * g[i];
+    done = blocks[k].offset + blocks[k].size;
+  }
+  plain(done, static_cast<Index>(network_.parameters().size()));
+}
+
+template <class T>
 GradientNorms CpuExecutor<T>::gradient_norms() {
   return {local_grad_sq_, squared_norm_of(network_.gradient())};
 }

@@ -159,5 +159,16 @@ TEST(RankInvariance, ExponentialLoss) {
   check<double>(exponential, o, 1e-5);
 }
 
+// ... and with Lagrange-multiplier normalization of the weight matrices (the biases take the plain step).
+TEST(RankInvariance, ExponentialLossWithLagrangeNormalization) {
+  ObjectiveConfig exponential;
+  exponential.regime = "exponential";
+  TrainerOptions o;
+  o.batch = 32;
+  o.lr = 0.01;
+  o.lagrange_normalization = true;
+  check<double>(exponential, o, 1e-5);
+}
+
 }  // namespace
 }  // namespace normscale

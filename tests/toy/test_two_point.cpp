@@ -81,5 +81,35 @@ TEST(TwoPoint, ExponentialLossGrowsTheMarginLikeLogT) {
   EXPECT_GT(previous_angle, 0.1) << "1 / log t: still far from the max-margin direction after 10^4 steps";
 }
 
+// The same loss with Lagrange-multiplier normalization (Theory III §6.1): V = W / ||W|| turns towards x1
+// at a rate rho exp(-rho m) while rho grows, so the angle falls far faster than the 1 / log t of plain
+// gradient descent; rho itself grows like log t.
+TEST(TwoPoint, LagrangeNormalizationTurnsToTheMaxMarginDirection) {
+  ObjectiveConfig exponential;
+  exponential.regime = "exponential";
+  exponential.task = "binary";
+  TrainerOptions options;
+  options.lr = 0.5;
+  options.lagrange_normalization = true;
+  auto normalized = make_toy_run(make_two_point().train, kLinear, exponential, options, kStart);
+  options.lagrange_normalization = false;
+  auto plain = make_toy_run(make_two_point().train, kLinear, exponential, options, kStart);
+  double previous_angle = angle_to_max_margin(normalized->network->parameters());
+  double previous_rho = 1.0;
+  for (const Index t : {Index{100}, Index{1000}, Index{10000}}) {
+    normalized->train(t - normalized->trainer->steps_done());
+    plain->train(t - plain->trainer->steps_done());
+    const auto& w = normalized->network->parameters();
+    const double angle = angle_to_max_margin(w);
+    const double rho = std::hypot(w[0], w[1]);
+    EXPECT_LT(angle, previous_angle) << "step " << t;
+    EXPECT_GT(rho, previous_rho) << "step " << t;
+    EXPECT_LT(angle, 0.1 * angle_to_max_margin(plain->network->parameters())) << "step " << t;
+    previous_angle = angle;
+    previous_rho = rho;
+  }
+  EXPECT_LT(previous_angle, 1e-6);
+}
+
 }  // namespace
 }  // namespace normscale::toy

@@ -105,6 +105,7 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.optim.weight_decay, b.optim.weight_decay);
   EXPECT_EQ(a.optim.decay_power, b.optim.decay_power);
   EXPECT_EQ(a.optim.batch, b.optim.batch);
+  EXPECT_EQ(a.optim.normalization, b.optim.normalization);
   EXPECT_EQ(a.precision, b.precision);
   EXPECT_EQ(a.device, b.device);
   EXPECT_EQ(a.cuda_tf32, b.cuda_tf32);
@@ -188,6 +189,7 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"optim.decay_power", [](TrainConfig& c) { c.optim.decay_power = 0.5; }},
       {"optim.warmup_epochs", [](TrainConfig& c) { c.optim.warmup_epochs = 2.5; }},
       {"optim.batch", [](TrainConfig& c) { c.optim.batch = kFullBatch; }},
+      {"optim.normalization", [](TrainConfig& c) { c.optim.normalization = "lagrange"; }},
       {"precision", [](TrainConfig& c) { c.precision = "float64"; }},
       {"device", [](TrainConfig& c) { c.device = "cuda"; }},
       {"cuda_tf32", [](TrainConfig& c) { c.cuda_tf32 = true; }},
@@ -550,6 +552,11 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
   EXPECT_THAT(message_for([](TrainConfig& c) { c.collective_timeout = std::nan(""); }),
               HasSubstr("collective_timeout = nan"));
 
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.optim.normalization = "lagrange";
+                c.optim.momentum = 0.9;
+              }),
+              AllOf(HasSubstr("optim.normalization = \"lagrange\""), HasSubstr("optim.momentum = 0")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.perturb.every = -1; }), HasSubstr("perturb.every = -1"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.perturb.scale = std::nan(""); }), HasSubstr("perturb.scale = nan"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.perturb.sd = -0.5; }), HasSubstr("perturb.sd = -0.5"));

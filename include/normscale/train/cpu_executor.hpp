@@ -23,6 +23,9 @@ class CpuExecutor final : public StepExecutor<T> {
   void output_gradient(double scale, bool skip_zero_rows, bool lagged_update) override;
   BackwardResult backward_and_reduce(bool sample_noise) override;
   void update_parameters(double lr, double l2) override;
+  std::vector<BlockDots> block_dots(std::span<const ParameterBlock> blocks) override;
+  void update_blocks(std::span<const ParameterBlock> blocks, std::span<const ScaleAdd> steps, double lr,
+                     double l2) override;
   GradientNorms gradient_norms() override;
   ExecutorTimes take_times() override;
 

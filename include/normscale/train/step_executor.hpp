@@ -2,13 +2,15 @@
 // decides what happens and when (rows, scale, norm term, learning rate, when multipliers are updated,
 // when the noise scale is sampled); an executor only does it, on CPU ranks (CpuExecutor) or on the
 // rank's GPU (CudaExecutor). Calls of one step come in this order:
-//   load_rows, forward, [update_multipliers], output_gradient, backward_and_reduce, update_parameters,
+//   load_rows, forward, [update_multipliers], output_gradient, backward_and_reduce,
+//   update_parameters (or block_dots, update_blocks),
 //   [forward, update_multipliers], [gradient_norms]
 #pragma once
 
 #include "normscale/core/types.hpp"
 #include "normscale/data/dataset.hpp"
 #include "normscale/objective/example.hpp"
+#include "normscale/optim/lagrange_normalization.hpp"
 
 #include <functional>
 #include <span>
@@ -71,6 +73,13 @@ class StepExecutor {
   virtual BackwardResult backward_and_reduce(bool sample_noise) = 0;
   // SGD with heavy-ball momentum and an L2 term (PyTorch's form): v = m v + g + l2 p, p -= lr v.
   virtual void update_parameters(double lr, double l2) = 0;
+  // Lagrange-multiplier normalization (optim.normalization, lagrange_normalization.hpp), instead of
+  // update_parameters: the dot products of each block of the reduced gradient, then each block's
+  // W <- a W + b G and the plain step p -= lr (g + l2 p) for every parameter outside the blocks (no momentum).
+  // `blocks` are in ascending order and do not overlap.
+  virtual std::vector<BlockDots> block_dots(std::span<const ParameterBlock> blocks) = 0;
+  virtual void update_blocks(std::span<const ParameterBlock> blocks, std::span<const ScaleAdd> steps, double lr,
+                             double l2) = 0;
   // The norms of a step whose backward_and_reduce sampled them.
   virtual GradientNorms gradient_norms() = 0;
   virtual ExecutorTimes take_times() = 0;

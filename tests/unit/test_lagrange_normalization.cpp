@@ -1,0 +1,189 @@
+// Theory III's Lagrange-multiplier normalization (lagrange_normalization.hpp): the step is eq. 13-14 with
+// the lambda_k that keeps ||V_k|| = 1, its gradients in (rho_k, V_k) match finite differences, and the
+// Trainer keeps ||W_k|| equal to the rho_k of eq. 13 over many steps.
+#include "normscale/model/architectures.hpp"
+#include "normscale/objective/example_objective.hpp"
+#include "normscale/objective/exponential_rule.hpp"
+#include "normscale/optim/lagrange_normalization.hpp"
+#include "normscale/optim/optim_config.hpp"
+#include "normscale/train/trainer.hpp"
+
+#include "support/error_text.hpp"
+#include "support/finite_difference.hpp"
+#include "support/random_data.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+
+#include <cmath>
+#include <numeric>
+
+namespace normscale {
+namespace {
+
+using ::testing::HasSubstr;
+
+Eigen::VectorXd random_vector(Index size, std::uint64_t seed) {
+  RandomStream rng(seed, StreamPurpose::kSynthetic);
+  Eigen::VectorXd v(size);
+  for (Index i = 0; i < size; ++i) v[i] = rng.normal();
+  return v;
+}
+
+BlockDots dots_of(const Eigen::VectorXd& w, const Eigen::VectorXd& g) { return {w.dot(w), w.dot(g), g.dot(g)}; }
+
+// Eq. 13-14 written out: rho - eta <G, V>, and V - eta (rho G - 2 lambda V) with the lambda (the root near
+// the tangent-space value) that makes the new V a unit vector.
+TEST(LagrangeNormalization, StepIsEquations13And14WithTheLambdaThatKeepsUnitNorm) {
+  for (const double lr : {1e-3, 1e-2, 0.05}) {
+    const Eigen::VectorXd w = 3.0 * random_vector(12, 1);
+    const Eigen::VectorXd g = 0.3 * random_vector(12, 2);
+    const double rho = w.norm();
+    const Eigen::VectorXd v = w / rho;
+    const double rho_next = rho - lr * g.dot(v);
+    // ||(1 + 2 eta lambda) V - eta rho G|| = 1: a quadratic in a = 1 + 2 eta lambda.
+    const double p = lr * rho * g.dot(v), q = lr * lr * rho * rho * g.squaredNorm();
+    const double a = p + std::sqrt(p * p - q + 1.0);
+    const Eigen::VectorXd v_next = a * v - lr * rho * g;
+    ASSERT_NEAR(v_next.norm(), 1.0, 1e-12) << "the test's own lambda";
+
+    const ScaleAdd step = lagrange_normalized_step(dots_of(w, g), lr);
+    const Eigen::VectorXd w_next = step.a * w + step.b * g;
+    EXPECT_NEAR(w_next.norm(), rho_next, 1e-12 * rho) << "lr " << lr;
+    EXPECT_LT((w_next / rho_next - v_next).norm(), 1e-12) << "lr " << lr;
+  }
+}
+
+// Where eta ||g_perp|| >= 1 no lambda gives a unit vector; the step is the tangent step scaled back to unit norm.
+TEST(LagrangeNormalization, TooLargeAStepFallsBackToTheRetractedTangentStep) {
+  const Eigen::VectorXd w = random_vector(8, 3);
+  const Eigen::VectorXd g = 50.0 * random_vector(8, 4);
+  const double lr = 1.0, rho = w.norm();
+  const Eigen::VectorXd v = w / rho;
+  const Eigen::VectorXd g_perp = rho * g - rho * g.dot(v) * v;
+  ASSERT_GE(lr * g_perp.norm(), 1.0);
+  const ScaleAdd step = lagrange_normalized_step(dots_of(w, g), lr);
+  const double rho_next = rho - lr * g.dot(v);
+  const Eigen::VectorXd expected = rho_next * (v - lr * g_perp).normalized();
+  EXPECT_LT((step.a * w + step.b * g - expected).norm(), 1e-9 * expected.norm());
+  // A zero block has no direction: the plain step.
+  const ScaleAdd zero = lagrange_normalized_step({0.0, 0.0, 4.0}, 0.1);
+  EXPECT_EQ(zero.a, 1.0);
+  EXPECT_EQ(zero.b, -0.1);
+}
+
+// dL/drho_k = <G_k, V_k> and dL/dV_k = rho_k G_k, against central differences of the loss as a function of
+// (rho_1, ..., rho_K, V_1, ..., V_K) with W_k = rho_k V_k.
+TEST(LagrangeNormalization, GradientsInRhoAndVMatchFiniteDifferences) {
+  const Dataset data = testing::random_classification(6, 4, 3, 5, testing::LabelRule::kRandom);
+  auto net = make_mlp<double>({4, {7, 5}, 3, "relu", false});
+  net->initialize({"he", 1.0}, 3);
+  ExampleObjective<double, ExponentialRule> objective;
+  std::vector<Index> rows(6);
+  std::iota(rows.begin(), rows.end(), 0);
+  const Matrix<double> x = data.feature_matrix().cast<double>();
+  const std::vector<ParameterBlock> blocks = weight_blocks(*net);
+  ASSERT_EQ(blocks.size(), 3u);
+
+  // The point (rho, V) and the analytic gradient there.
+  std::vector<double> point, analytic;
+  Matrix<double> grad_out;
+  objective.output_gradient(data, rows, net->forward(x), 1.0, grad_out);
+  net->backward(grad_out);
+  const std::vector<double>& w = net->parameters();
+  const std::vector<double>& g = net->gradient();
+  for (const ParameterBlock& b : blocks) {
+    double ww = 0, wg = 0;
+    for (Index i = b.offset; i < b.offset + b.size; ++i) ww += w[i] * w[i], wg += w[i] * g[i];
+    point.push_back(std::sqrt(ww));
+    analytic.push_back(wg / std::sqrt(ww));
+  }
+  for (std::size_t k = 0; k < blocks.size(); ++k) {
+    for (Index i = blocks[k].offset; i < blocks[k].offset + blocks[k].size; ++i) {
+      point.push_back(w[i] / point[k]);
+      analytic.push_back(point[k] * g[i]);
+    }
+  }
+  const auto loss = [&] {
+    std::size_t at = blocks.size();
+    for (std::size_t k = 0; k < blocks.size(); ++k) {
+      for (Index i = blocks[k].offset; i < blocks[k].offset + blocks[k].size; ++i) {
+        net->parameters()[i] = point[k] * point[at++];
+      }
+    }
+    return objective.loss_sum(data, rows, net->forward(x));
+  };
+  EXPECT_LT(testing::worst_gradient_error(point, analytic, loss), 2e-5);
+}
+
+// Over 2000 full-batch steps of a ReLU network under the exponential loss (the layers' rho_k all move by the
+// same <G_k, W_k> = sum_n f_n . dL/df_n: the network is 1-homogeneous in each layer), ||W_k|| stays the rho_k of eq. 13
+// (rho_k <- rho_k - eta <G_k, V_k> with the step's own gradient) to 1e-6: V_k = W_k / rho_k keeps unit norm.
+TEST(LagrangeNormalization, TrainerKeepsEachLayersNormOnTheRhoOfEquation13) {
+  // 12 points in 5 dimensions and 16 hidden units: separable, so the loss falls and rho grows for ever.
+  const Dataset data = testing::random_classification(12, 5, 3, 8, testing::LabelRule::kRandom);
+  auto net = make_mlp<double>({5, {16}, 3, "relu", false});
+  net->initialize({"he", 1.0}, 4);
+  ExampleObjective<double, ExponentialRule> objective;
+  LocalComm comm;
+  TrainerOptions options;
+  options.batch = kFullBatch;
+  options.virtual_shards = 1;
+  options.lr = 0.05;
+  options.lagrange_normalization = true;
+  Trainer<double> trainer(options, comm, data, data.rows, *net, objective);
+  const std::vector<ParameterBlock> blocks = weight_blocks(*net);
+  const auto block_norm = [&](const ParameterBlock& b, const std::vector<double>& v) {
+    double sum = 0;
+    for (Index i = b.offset; i < b.offset + b.size; ++i) sum += v[i] * v[i];
+    return std::sqrt(sum);
+  };
+  std::vector<double> rho;
+  for (const ParameterBlock& b : blocks) rho.push_back(block_norm(b, net->parameters()));
+  const std::vector<double> rho_start = rho;
+  double worst = 0;
+  for (int t = 0; t < 2000; ++t) {
+    const std::vector<double> before = net->parameters();
+    trainer.step();
+    const std::vector<double>& g = net->gradient();  // the step's reduced gradient, at `before`
+    for (std::size_t k = 0; k < blocks.size(); ++k) {
+      double wg = 0;
+      for (Index i = blocks[k].offset; i < blocks[k].offset + blocks[k].size; ++i) wg += before[i] * g[i];
+      rho[k] -= options.lr * wg / block_norm(blocks[k], before);
+      worst = std::max(worst, std::abs(block_norm(blocks[k], net->parameters()) / rho[k] - 1.0));
+
+    }
+  }
+  EXPECT_LT(worst, 1e-6);
+  for (std::size_t k = 0; k < blocks.size(); ++k) {
+    EXPECT_GT(rho[k], rho_start[k] + 0.1) << "the exponential loss grows rho";
+    // Same growth of rho_k^2 in every layer (Theory III §7), up to the discrete steps' second-order terms.
+    EXPECT_NEAR(rho[k] * rho[k] - rho_start[k] * rho_start[k], rho[0] * rho[0] - rho_start[0] * rho_start[0],
+                0.05 * (rho[0] * rho[0] - rho_start[0] * rho_start[0]));
+  }
+}
+
+TEST(LagrangeNormalization, ConflictingSettingsAreErrorsNamingTheOptions) {
+  const Dataset data = testing::random_classification(8, 3, 2, 1, testing::LabelRule::kRandom);
+  LocalComm comm;
+  TrainerOptions options;
+  options.batch = kFullBatch;
+  options.virtual_shards = 1;
+  options.lagrange_normalization = true;
+  options.momentum = 0.9;
+  auto net = make_mlp<double>({3, {4}, 2, "relu", false});
+  ExampleObjective<double, ExponentialRule> objective;
+  EXPECT_THAT(testing::error_of([&] { Trainer<double>(options, comm, data, data.rows, *net, objective); }),
+              AllOf(HasSubstr("optim.normalization"), HasSubstr("optim.momentum")));
+  BnMlpSpec spec{3, {4}, 2};
+  spec.use_batch_norm = false;
+  spec.weight_norm = true;
+  auto weight_normed = make_bn_mlp<double>(spec);
+  EXPECT_THAT(testing::error_of([&] { weight_blocks(*weight_normed); }),
+              AllOf(HasSubstr("weight-norm-dense"), HasSubstr("model.weight_norm")));
+}
+
+}  // namespace
+}  // namespace normscale
