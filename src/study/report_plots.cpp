@@ -246,6 +246,26 @@ std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>
   norm.ylabel = "weight norm";
   plots.push_back(std::move(norm));
 
+  // Losses and Theory III's instruments (issue #14): drawn where the trials record them.
+  using CurvePlot = std::tuple<const char*, const char*, const char*>;  // key, title, y label
+  for (const auto& [key, title, label] :
+       {CurvePlot{"train_loss", "Training loss over training", "training loss"},
+        CurvePlot{"test_loss", "Test loss over training", "test loss"},
+        CurvePlot{"rho", "rho = product of the layers' Frobenius norms over training", "rho"},
+        CurvePlot{"normalized_margin", "Normalized margin min_n y_n f(x_n) / rho over training (instruments)",
+                  "normalized margin"},
+        CurvePlot{"near_min_margin_fraction",
+                  "Share of training examples within 5% of the smallest margin (instruments)", "share"},
+        CurvePlot{"norm_growth_spread",
+                  "Spread of the layers' squared-norm growth, (max - min) / mean (0: equal growth)", "spread"}}) {
+    Plot curve = over_training(rows, key);
+    curve.name = key;
+    curve.title = title;
+    curve.ylabel = label;
+    if (curve.empty()) curve.empty_reason = fmt::format("no trial records {}", key);
+    plots.push_back(std::move(curve));
+  }
+
   plots.push_back(scaling_efficiency(data, rows));
   return plots;
 }

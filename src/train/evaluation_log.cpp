@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <numeric>
 #include <string>
 
 namespace normscale {
@@ -63,11 +65,27 @@ void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& rec
   record["rho"] = norms.rho;
   record["capacity_bound"] = norms.capacity_bound;
   nlohmann::json layers = nlohmann::json::array();
-  for (const auto& l : norms.layers) {
-    layers.push_back({{"name", l.name}, {"frobenius", l.frobenius}, {"spectral", l.spectral},
-                      {"stable_rank", l.stable_rank}});
+  // Theory III §7: under gradient flow the squared norms of all layers of a homogeneous network grow at the
+  // same rate, so ||W_l||^2 - ||W_l(0)||^2 is the same for every l; the spread measures how far it is.
+  const std::vector<double>& initial = context.initial_squared_norms;
+  const bool growth = initial.size() == norms.layers.size() && norms.layers.size() >= 2;
+  double low = std::numeric_limits<double>::infinity(), high = -low, sum = 0.0;
+  for (std::size_t l = 0; l < norms.layers.size(); ++l) {
+    const LayerNorms& n = norms.layers[l];
+    layers.push_back({{"name", n.name}, {"frobenius", n.frobenius}, {"spectral", n.spectral},
+                      {"stable_rank", n.stable_rank}});
+    if (!growth) continue;
+    const double g = n.frobenius * n.frobenius - initial[l];
+    layers.back()["norm2_growth"] = g;
+    low = std::min(low, g);
+    high = std::max(high, g);
+    sum += g;
   }
   record["layers"] = layers;
+  // Not before the norms have moved beyond rounding (at step 0 the growth is 0 / 0).
+  const double mean = growth ? sum / static_cast<double>(norms.layers.size()) : 0.0;
+  const double scale = growth ? std::accumulate(initial.begin(), initial.end(), 0.0) : 0.0;
+  if (growth && std::abs(mean) > 1e-9 * scale) record["norm_growth_spread"] = (high - low) / std::abs(mean);
   const Interval& i = interval_;
   if (i.steps == 0) return;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - i.start).count();

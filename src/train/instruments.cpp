@@ -13,6 +13,7 @@ namespace normscale {
 namespace {
 
 constexpr Index kBins = 50;
+constexpr double kNearMinMargin = 0.05;  // relative distance from the smallest margin
 
 std::span<const std::int32_t> labels_of(const Dataset& data, std::span<const Index> rows) {
   return {data.labels.data() + rows.front(), rows.size()};
@@ -71,16 +72,27 @@ nlohmann::json evaluate_instruments(TrainingEngine<T>& engine, const Network<T>&
   const bool have_means = collapse && sums.total_count() > 0;
   const ClassMeans means = have_means ? class_means(sums) : ClassMeans{};
   NearestMeanAgreement agreement;
+  // Theory III's "support vectors" of the exponential loss: the examples whose margin is within
+  // kNearMinMargin of the smallest (counted only when every margin is positive: the data are separated).
+  double near_min = 0.0;
   // Pass 2: histograms and the nearest-class-mean agreement (NC4).
   engine.forward_each_chunk(train, [&](std::span<const Index> rows, const Matrix<T>& f, const Matrix<T>& features) {
     const auto labels = labels_of(train, rows);
     stats.accumulate(f, labels, rho);
     if (have_means) agreement.accumulate(features, f, means);
+    if (low > 0) {
+      for (double m : example_margins(f, labels, rho)) near_min += m <= low * (1 + kNearMinMargin) ? 1.0 : 0.0;
+    }
   });
   comm.allreduce_sum(std::span<double>(stats.summable()));
   stats.set_min_margin(low);
   if (have_means) comm.allreduce_sum(std::span<double>(agreement.flat()));
+  if (low > 0) comm.allreduce_sum(std::span<double>(&near_min, 1));
 
+  // The normalized margin min_n y_n f(x_n) / rho and its near-minimal share at the top level, where the
+  // study reports plot them over training.
+  result["normalized_margin"] = low;
+  if (low > 0 && stats.examples() > 0) result["near_min_margin_fraction"] = near_min / stats.examples();
   result["margins"] = summary(stats, true);
   result["output_magnitude"] = summary(stats, false);
   Index present = 0;

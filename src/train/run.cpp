@@ -141,6 +141,9 @@ class Run {
                      data_fingerprint) {
     context_.total_steps = schedule_.total_steps;
     network_->initialize({config.model.init, config.model.init_scale}, config.seed);
+    for (const auto& w : network_->weights()) {
+      context_.initial_squared_norms.push_back(static_cast<double>(w.matrix.squaredNorm()));
+    }
     // Same seed, same weights: checked rather than assumed (a different BLAS or build on one node).
     const auto& p = network_->parameters();
     check_same_on_all_ranks(comm, crc32(0L, reinterpret_cast<const Bytef*>(p.data()),

@@ -69,5 +69,36 @@ TEST(InstrumentsMpi, DistributedEqualsOneProcess) {
   EXPECT_EQ(reference["margins"]["histogram"]["counts"].size(), 52u);
 }
 
+// Theory III's instruments on a set whose margins are known by hand: w = (2, 0) on the eight points below has
+// normalized margins y w.x / ||w|| of 0.5 (the two support vectors), 1.5, 2, 1, 2, 0.8 and 0.9, so the smallest
+// is 0.5 and 2 of 8 examples lie within 5% of it; on every rank count.
+TEST(InstrumentsMpi, NormalizedMarginAndNearMinimalShareOfAKnownSet) {
+  Dataset d;
+  d.name = "known-margins";
+  d.cols = 2;
+  d.num_classes = 2;
+  d.features = {0.5f, 0.5f, -0.5f, 0.5f, 1.5f, 2.f, 2.f, -1.f, -1.f, -1.f, -2.f, 1.f, -0.8f, 3.f, 0.9f, -2.f};
+  d.labels = {1, 0, 1, 1, 0, 0, 0, 1};
+  d.rows = 8;
+  MpiComm comm;
+  const ShardRange mine = DataShard{comm.rank(), comm.size(), 4}.rows_of(d.rows);
+  const Dataset local = slice_rows(d, mine.begin, mine.size());
+  auto net = make_mlp<double>({2, {}, 1, "identity", false});
+  net->parameters() = {2.0, 0.0};
+  Square<double> square(SquareTargets{});
+  TrainerOptions o;
+  o.batch = kFullBatch;
+  o.virtual_shards = 4;
+  Trainer<double> trainer(o, comm, local, d.rows, *net, square);
+  const nlohmann::json result = evaluate_instruments(trainer, *net, comm, local, 2.0);
+  EXPECT_NEAR(result["normalized_margin"].get<double>(), 0.5, 1e-7);
+  EXPECT_DOUBLE_EQ(result["near_min_margin_fraction"].get<double>(), 0.25);
+  // Not separated (a negative margin): no near-minimal share.
+  net->parameters() = {-2.0, 0.0};
+  const nlohmann::json flipped = evaluate_instruments(trainer, *net, comm, local, 2.0);
+  EXPECT_LT(flipped["normalized_margin"].get<double>(), 0.0);
+  EXPECT_FALSE(flipped.contains("near_min_margin_fraction"));
+}
+
 }  // namespace
 }  // namespace normscale

@@ -11,6 +11,8 @@
 #include "support/error_text.hpp"
 #include "support/finite_difference.hpp"
 #include "support/random_data.hpp"
+#include "support/temp_dir.hpp"
+#include "support/train_in_process.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -18,6 +20,7 @@
 #include <Eigen/Dense>
 
 #include <cmath>
+#include <fstream>
 #include <numeric>
 
 namespace normscale {
@@ -183,6 +186,41 @@ TEST(LagrangeNormalization, ConflictingSettingsAreErrorsNamingTheOptions) {
   auto weight_normed = make_bn_mlp<double>(spec);
   EXPECT_THAT(testing::error_of([&] { weight_blocks(*weight_normed); }),
               AllOf(HasSubstr("weight-norm-dense"), HasSubstr("model.weight_norm")));
+}
+
+// The option end to end with Theory III's instruments: a bias-free ReLU network under the exponential loss
+// separates the set, its normalized margin grows, and every layer's squared norm grows by the same amount
+// (norm_growth_spread near 0; Theory III §7).
+TEST(LagrangeNormalization, RunReportsGrowingMarginAndEqualNormGrowth) {
+  const testing::TempDir dir("normscale_lagrange_", "run");
+  TrainConfig c = testing::quick_cross_entropy_run(dir.path() / "run");
+  c.data.source = "separable-2d";
+  c.data.synthetic_examples = 40;
+  c.virtual_shards = 4;
+  c.model.hidden = {16};
+  c.model.bias = false;
+  c.objective.regime = "exponential";
+  c.objective.task = "binary";
+  c.optim.normalization = "lagrange";
+  c.optim.lr = 0.05;
+  c.steps = 3000;
+  c.eval_every = 1000;
+  c.instruments = true;
+  testing::train_in_process(c);
+  std::vector<nlohmann::json> records;
+  std::ifstream in(dir.path() / "run" / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    if (auto r = nlohmann::json::parse(line); r.contains("step")) records.push_back(r);
+  }
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records.back()["train_error"].get<double>(), 0.0);
+  ASSERT_TRUE(records[1].contains("near_min_margin_fraction")) << "separated after 1000 steps";
+  EXPECT_GT(records.back()["normalized_margin"].get<double>(), records[1]["normalized_margin"].get<double>());
+  EXPECT_GT(records.back()["near_min_margin_fraction"].get<double>(), 0.0);
+  for (std::size_t i = 1; i < records.size(); ++i) {
+    EXPECT_LT(records[i]["norm_growth_spread"].get<double>(), 0.05) << records[i].dump();
+    EXPECT_GT(records[i]["layers"][0]["norm2_growth"].get<double>(), 0.0);
+  }
 }
 
 }  // namespace

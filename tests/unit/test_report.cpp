@@ -111,6 +111,8 @@ void fill_store(TrialStore& store, const std::vector<Trial>& trials) {
                                {"epoch", epoch},
                                {"validation_error", f.validation + 3.0 * (2 - epoch)},
                                {"weight_norm", f.norm * (epoch + 1) / 3.0},
+                               {"train_loss", 1.0 / (epoch + 1)},
+                               {"rho", 2.0 * (epoch + 1)},
                                {"samples_per_s", t.ranks == 1 ? 1000.0 : 1600.0}};
       if (f.support) {
         record["support_fraction"] = *f.support + 0.1 * (2 - epoch);
@@ -369,7 +371,8 @@ TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   const ReportSummary summary = write_report(*spec_, database(), out_);
   const std::vector<std::string> expected = {"test_error_vs_batch", "learning_curves",      "steps_to_target",
                                              "time_to_target",      "support_fraction",     "constraints_violated",
-                                             "support_churn",       "weight_norm",          "scaling_efficiency"};
+                                             "support_churn",       "weight_norm",          "train_loss",
+                                             "rho",                 "scaling_efficiency"};
   EXPECT_EQ(summary.plots, expected);
   const std::string html = read_text(out_ / "index.html");
   for (const std::string& name : expected) {
@@ -415,6 +418,7 @@ seeds = [1, 2]
   EXPECT_THAT(html, HasSubstr("left out: the study has one rank count"));
   EXPECT_THAT(html, HasSubstr("left out: no trial records support_fraction"));
   EXPECT_THAT(html, HasSubstr("left out: no trial records constraints_violated"));
+  EXPECT_THAT(html, HasSubstr("left out: no trial records normalized_margin"));
   EXPECT_THAT(html, Not(HasSubstr("scaling_efficiency.svg")));
 }
 

@@ -12,9 +12,10 @@
 namespace normscale {
 
 // Collective. Reads the engine's forward passes and the host network's layer shapes and last weight
-// matrix (current after engine.sync_to_host()); `rho` is prod_l ||W_l||_F. Returns {"margins": {...},
-// "output_magnitude": {...}, "neural_collapse": {...}} (neural collapse needs a hidden layer and two
-// classes present).
+// matrix (current after engine.sync_to_host()); `rho` is prod_l ||W_l||_F. Returns {"normalized_margin",
+// "near_min_margin_fraction" (examples with margin within 5% of the smallest; only when it is > 0),
+// "margins": {...}, "output_magnitude": {...}, "neural_collapse": {...}} (neural collapse needs a hidden
+// layer and two classes present).
 template <class T>
 nlohmann::json evaluate_instruments(TrainingEngine<T>& engine, const Network<T>& network, Communicator& comm,
                                     const Dataset& train, double rho);

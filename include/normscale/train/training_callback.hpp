@@ -32,6 +32,9 @@ struct TrainingContext {
   TrainingEngine<T>& engine;
   Index total_steps = 0;   // the loop ends when engine.steps_done() reaches it
   bool resumed = false;    // continues from a checkpoint (engine.steps_done() is its step)
+  // ||W_l||_F^2 of every weight matrix at initialisation (also in a resumed run), for the norm growth
+  // the log reports; empty: not reported.
+  std::vector<double> initial_squared_norms;
 };
 
 // One step, as step_taken sees it.
