@@ -7,7 +7,7 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <tuple>
+#include <initializer_list>
 
 namespace normscale {
 namespace {
@@ -226,43 +226,34 @@ std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>
   if (support.empty()) support.empty_reason = "no trial records support_fraction (only Minnorm regimes do)";
   plots.push_back(std::move(support));
 
-  // Minnorm's dual diagnostics (issue #13): how many constraints are violated, how much the support set moves.
-  using DualPlot = std::tuple<const char*, const char*, const char*>;  // key, title, y label
-  for (const auto& [key, title, label] :
-       {DualPlot{"constraints_violated", "Fraction of constraints violated over training (Minnorm)",
-                 "constraints violated"},
-        DualPlot{"support_churn", "Support-vector churn between evaluations (Minnorm)", "examples in or out"}}) {
-    Plot dual = over_training(rows, key);
-    dual.name = key;
-    dual.title = title;
-    dual.ylabel = label;
-    if (dual.empty()) dual.empty_reason = fmt::format("no trial records {} (only Minnorm regimes do)", key);
-    plots.push_back(std::move(dual));
-  }
-
-  Plot norm = over_training(rows, "weight_norm");
-  norm.name = "weight_norm";
-  norm.title = "Weight norm over training";
-  norm.ylabel = "weight norm";
-  plots.push_back(std::move(norm));
-
-  // Losses and Theory III's instruments (issue #14): drawn where the trials record them.
-  using CurvePlot = std::tuple<const char*, const char*, const char*>;  // key, title, y label
-  for (const auto& [key, title, label] :
-       {CurvePlot{"train_loss", "Training loss over training", "training loss"},
-        CurvePlot{"test_loss", "Test loss over training", "test loss"},
-        CurvePlot{"rho", "rho = product of the layers' Frobenius norms over training", "rho"},
-        CurvePlot{"normalized_margin", "Normalized margin min_n y_n f(x_n) / rho over training (instruments)",
-                  "normalized margin"},
-        CurvePlot{"near_min_margin_fraction",
-                  "Share of training examples within 5% of the smallest margin (instruments)", "share"},
-        CurvePlot{"norm_growth_spread",
-                  "Spread of the layers' squared-norm growth, (max - min) / mean (0: equal growth)", "spread"}}) {
-    Plot curve = over_training(rows, key);
-    curve.name = key;
-    curve.title = title;
-    curve.ylabel = label;
-    if (curve.empty()) curve.empty_reason = fmt::format("no trial records {}", key);
+  // Metrics over training, each drawn where the trials record it: Minnorm's dual diagnostics (issue #13),
+  // the weight norm and losses, and Theory III's instruments (issue #14).
+  struct Curve {
+    const char* key;
+    const char* title;
+    const char* ylabel;
+    const char* recorded_by;  // appended to the note of a plot left out
+  };
+  for (const Curve& c : std::initializer_list<Curve>{
+           {"constraints_violated", "Fraction of constraints violated over training (Minnorm)",
+            "constraints violated", " (only Minnorm regimes do)"},
+           {"support_churn", "Support-vector churn between evaluations (Minnorm)", "examples in or out",
+            " (only Minnorm regimes do)"},
+           {"weight_norm", "Weight norm over training", "weight norm", ""},
+           {"train_loss", "Training loss over training", "training loss", ""},
+           {"test_loss", "Test loss over training", "test loss", ""},
+           {"rho", "rho = product of the layers' Frobenius norms over training", "rho", ""},
+           {"normalized_margin", "Normalized margin min_n y_n f(x_n) / rho over training", "normalized margin",
+            " (instruments = true records it)"},
+           {"near_min_margin_fraction", "Share of training examples within 5% of the smallest margin", "share",
+            " (instruments = true records it)"},
+           {"norm_growth_spread", "Spread of the layers' squared-norm growth, (max - min) / mean (0: equal growth)",
+            "spread", ""}}) {
+    Plot curve = over_training(rows, c.key);
+    curve.name = c.key;
+    curve.title = c.title;
+    curve.ylabel = c.ylabel;
+    if (curve.empty()) curve.empty_reason = fmt::format("no trial records {}{}", c.key, c.recorded_by);
     plots.push_back(std::move(curve));
   }
 

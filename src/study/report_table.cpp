@@ -51,6 +51,7 @@ const std::vector<TableColumn>& table_columns() {
       {"validation_error", "validation error %", 2},
       {"test_error", "test error %", 2},
       {"train_error", "train error %", 2},
+      {"test_loss", "test loss", -1},
       {"weight_norm", "weight norm", -1},
       {"support_fraction", "support fraction", 3},
       {"constraints_violated", "constraints violated", 3},

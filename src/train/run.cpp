@@ -142,7 +142,7 @@ class Run {
     context_.total_steps = schedule_.total_steps;
     network_->initialize({config.model.init, config.model.init_scale}, config.seed);
     for (const auto& w : network_->weights()) {
-      context_.initial_squared_norms.push_back(static_cast<double>(w.matrix.squaredNorm()));
+      context_.initial_squared_norms.push_back(w.matrix.template cast<double>().squaredNorm());
     }
     // Same seed, same weights: checked rather than assumed (a different BLAS or build on one node).
     const auto& p = network_->parameters();

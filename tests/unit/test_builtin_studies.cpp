@@ -36,7 +36,9 @@ TEST(BuiltinStudies, EveryFileParsesAndExpands) {
     EXPECT_EQ(spec.name, entry.path().stem().string());  // the report and database names follow the file
     names.insert(entry.path().filename().string());
   }
-  for (const char* expected : {"paper-table1.toml", "large-batch.toml", "square-loss-init.toml", "demo.toml"}) {
+  for (const char* expected : {"paper-table1.toml", "large-batch.toml", "square-loss-init.toml", "demo.toml",
+                               "theory3-degenerate-regression.toml", "theory3-perturb-retrain.toml",
+                               "theory3-depth.toml", "theory3-exponential-vs-minnorm.toml"}) {
     EXPECT_TRUE(names.contains(expected)) << expected << " missing from " << kStudies;
   }
 }
@@ -82,6 +84,39 @@ TEST(BuiltinStudies, LargeBatchCoversBatchesRegimesAndRanks) {
     // 2 ranks must divide the virtual shards.
     EXPECT_EQ(trial.config.virtual_shards % trial.ranks, 0);
   }
+}
+
+// Theory III's experiments (issue #14): each perturbed regime has its control, the degenerate regression is the
+// paper's linear model from zero, and the depth study starts every depth at rho = 1.
+TEST(BuiltinStudies, TheoryIIIStudiesPairPerturbedRunsWithControls) {
+  std::map<std::string, std::set<std::string>> regimes;
+  for (const char* file : {"theory3-degenerate-regression.toml", "theory3-perturb-retrain.toml", "theory3-depth.toml",
+                           "theory3-exponential-vs-minnorm.toml"}) {
+    for (const Trial& trial : expand(read_study_file(kStudies / file))) {
+      const TrainConfig& c = trial.config;
+      regimes[file].insert(trial.regime);
+      EXPECT_EQ(c.perturb.enabled(), trial.regime.ends_with("perturbed")) << file << " " << trial.regime;
+      if (std::string(file) == "theory3-degenerate-regression.toml") {
+        EXPECT_EQ(c.data.source, "polynomial-sine");
+        EXPECT_TRUE(c.model.hidden.empty());
+        EXPECT_EQ(c.model.init, "zeros");
+        EXPECT_EQ(c.optim.batch, kFullBatch);
+        EXPECT_DOUBLE_EQ(c.optim.lr, 0.2);
+      }
+      if (std::string(file) == "theory3-depth.toml") {
+        EXPECT_EQ(c.model.init, "frobenius");
+        EXPECT_DOUBLE_EQ(c.model.init_scale, 1.0);
+        EXPECT_EQ(c.objective.regime, "exponential");
+      }
+    }
+  }
+  EXPECT_EQ(regimes["theory3-degenerate-regression.toml"],
+            (std::set<std::string>{"degree4", "degree4-perturbed", "degree30", "degree30-perturbed", "degree39",
+                                   "degree39-perturbed"}));
+  EXPECT_EQ(regimes["theory3-perturb-retrain.toml"], (std::set<std::string>{"control", "perturbed"}));
+  EXPECT_EQ(regimes["theory3-depth.toml"].size(), 4U);
+  EXPECT_EQ(regimes["theory3-exponential-vs-minnorm.toml"],
+            (std::set<std::string>{"exponential", "exponential-lagrange", "minnorm"}));
 }
 
 TEST(BuiltinStudies, SquareLossInitCrossesNormsWithNormalization) {

@@ -20,8 +20,9 @@ struct TrialResults {
 };
 
 // From the text of metrics.jsonl (`source` names it in errors). Figures, from the last evaluation:
-// train_error, validation_error, test_error (percent; those present), weight_norm, support_fraction,
-// constraints_violated, complementary_slackness and alpha_max (Minnorm), rho, steps, epochs, train_seconds;
+// train_error, validation_error, test_error (percent; those present), train_loss, test_loss, weight_norm,
+// support_fraction, constraints_violated, complementary_slackness and alpha_max (Minnorm), rho,
+// normalized_margin (instruments), steps, epochs, train_seconds;
 // steps_to_target and seconds_to_target when `target` is given and reached; diverged (0 or 1). Event lines
 // are not evaluations and are left out of `rows`; a torn last line (a killed run) is skipped.
 TrialResults parse_trial_results(std::string_view jsonl, std::optional<double> target,
