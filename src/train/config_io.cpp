@@ -200,9 +200,10 @@ const std::vector<OptionDescriptor>& optim_rows() {
        NS_FIELD(optim.warmup_epochs)},
       {"optim.batch", T::kBatch, {}, "global minibatch size Q (>= 1), or \"full\" for Q = P",
        NS_FIELD(optim.batch)},
-      {"optim.normalization", T::kString, {"none", "lagrange"},
-       "lagrange: Theory III's Lagrange-multiplier normalization, W_k = rho_k V_k with ||V_k|| = 1 kept exactly "
-       "by lambda_k, gradient steps on rho_k and V_k (momentum 0, no weight decay or norm term, no weight_norm)",
+      {"optim.normalization", T::kString, {"none", "lagrange", "tangent"},
+       "Theory III's normalized weight matrices W_k = rho_k V_k, ||V_k|| = 1 kept exactly: lagrange (§6.1, "
+       "gradient steps on rho_k and V_k) or tangent (§21, weight normalization's tangent-space form); momentum 0, "
+       "no weight decay or norm term, no weight_norm",
        NS_FIELD(optim.normalization), nullptr, nullptr, true},
       {"perturb.every", T::kInteger, {},
        "perturb and retrain (Theory III): epochs between Gaussian perturbations of every layer (0: none)",
@@ -836,11 +837,12 @@ void validate(const TrainConfig& c) {
            "model.activation = {} is only available for the plain MLP; batch norm, weight norm and the convnet "
            "use relu",
            c.model.activation);
-  NS_CHECK(c.optim.normalization != "lagrange" || (!c.model.weight_norm && c.optim.momentum == 0.0 &&
-                                                    c.optim.weight_decay == 0.0 && c.objective.regime != "minnorm"),
-           "optim.normalization = \"lagrange\" normalizes the stored weight matrices and replaces any norm term: it "
-           "needs model.weight_norm = false, optim.momentum = 0, optim.weight_decay = 0 and an objective.regime "
-           "other than minnorm");
+  NS_CHECK(c.optim.normalization == "none" || (!c.model.weight_norm && c.optim.momentum == 0.0 &&
+                                               c.optim.weight_decay == 0.0 && c.objective.regime != "minnorm"),
+           "optim.normalization = {} normalizes the stored weight matrices and replaces any norm term: it needs "
+           "model.weight_norm = false, optim.momentum = 0, optim.weight_decay = 0 and an objective.regime other than "
+           "minnorm",
+           quote(c.optim.normalization));
   NS_CHECK(c.model.init != "zeros" || !c.model.weight_norm,
            "model.init = \"zeros\" with model.weight_norm = true: w = g v / ||v|| is undefined at v = 0; choose another "
            "model.init");

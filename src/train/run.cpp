@@ -104,7 +104,7 @@ TrainerOptions trainer_options(const TrainConfig& config) {
   o.weight_decay = config.optim.weight_decay;
   o.decay_power = config.optim.decay_power;
   o.warmup_epochs = config.optim.warmup_epochs;
-  o.lagrange_normalization = config.optim.normalization == "lagrange";
+  o.normalization = weight_normalization_named(config.optim.normalization);
   return o;
 }
 

@@ -45,9 +45,9 @@ Trainer<T>::Trainer(const TrainerOptions& options, Communicator& comm, const Dat
            train.first_id, train.first_id + train.rows, owned.begin, owned.end);
   can_skip_ = options.skip_inactive_examples && traits_.sparse_gradient && network.rows_independent();
   warmup_steps_ = options.warmup_epochs > 0 ? sampler_.steps_for_epochs(options.warmup_epochs) : 0;
-  if (options.lagrange_normalization) {
+  if (options.normalization != WeightNormalization::kNone) {
     NS_CHECK(options.momentum == 0.0 && options.weight_decay == 0.0 && traits_.norm_term != NormTerm::kHalfSquaredNorm,
-             "optim.normalization = \"lagrange\" replaces the norm term: it needs optim.momentum = 0 and "
+             "optim.normalization (lagrange or tangent) takes its own steps in rho and V: it needs optim.momentum = 0 and "
              "optim.weight_decay = 0 (got {} and {}) and an objective without a norm term (got {})",
              options.momentum, options.weight_decay, objective.name());
     normalized_blocks_ = weight_blocks(network);
@@ -84,10 +84,10 @@ StepStats Trainer<T>::step() {
                         ? 1.0
                         : decay_at(options_.weight_decay, options_.decay_power, step_);
   const double lr = options_.lr * warmup_factor(step_, warmup_steps_);
-  if (options_.lagrange_normalization) {
+  if (options_.normalization != WeightNormalization::kNone) {
     const std::vector<BlockDots> dots = executor_->block_dots(normalized_blocks_);
     std::vector<ScaleAdd> steps;
-    for (const BlockDots& d : dots) steps.push_back(lagrange_normalized_step(d, lr));
+    for (const BlockDots& d : dots) steps.push_back(normalized_weight_step(d, lr, options_.normalization));
     executor_->update_blocks(normalized_blocks_, steps, lr, l2);
   } else {
     executor_->update_parameters(lr, l2);

@@ -37,7 +37,7 @@ struct Case {
   double warmup_epochs = 0.0;
   bool unbiased = false;
   std::string bn = "none";  // none, bn, affine, sync (sync-bn with affine: one rank, so per-rank statistics)
-  bool lagrange_normalization = false;
+  WeightNormalization normalization = WeightNormalization::kNone;
 };
 
 std::unique_ptr<Objective<float>> objective_for(const Case& c, const Dataset& d) {
@@ -77,7 +77,7 @@ TrainerOptions options_for(const Case& c) {
   o.lr = c.lr;
   o.momentum = c.momentum;
   o.weight_decay = c.weight_decay;
-  o.lagrange_normalization = c.lagrange_normalization;
+  o.normalization = c.normalization;
   o.decay_power = c.decay_power;
   o.warmup_epochs = c.warmup_epochs;
   return o;
@@ -142,11 +142,12 @@ TEST(GpuTrainer, SgdWithWeightDecayAndMomentumMatchesCpu) {
   compare({.regime = "sgd", .lr = 0.05, .momentum = 0.9, .weight_decay = 5e-3});
 }
 
-// Theory III's Lagrange-multiplier normalization (issue #14): block dot products and W <- a W + b G on the
-// GPU, the biases' plain step between the blocks.
-TEST(GpuTrainer, LagrangeNormalizationMatchesCpu) {
+// Theory III's normalized weight matrices (issue #14), both forms: block dot products and W <- a W + b G on
+// the GPU, the biases' plain step between the blocks.
+TEST(GpuTrainer, NormalizedWeightsMatchCpu) {
   NS_REQUIRE_CUDA_DEVICE();
-  compare({.regime = "sgd", .lr = 0.05, .lagrange_normalization = true});
+  compare({.regime = "sgd", .lr = 0.05, .normalization = WeightNormalization::kLagrange});
+  compare({.regime = "sgd", .lr = 0.05, .normalization = WeightNormalization::kTangent});
 }
 
 TEST(GpuTrainer, NmgdVanishingDecayMatchesCpu) {

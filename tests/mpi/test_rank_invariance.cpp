@@ -159,15 +159,17 @@ TEST(RankInvariance, ExponentialLoss) {
   check<double>(exponential, o, 1e-5);
 }
 
-// ... and with Lagrange-multiplier normalization of the weight matrices (the biases take the plain step).
-TEST(RankInvariance, ExponentialLossWithLagrangeNormalization) {
+// ... and with normalized weight matrices in both forms (the biases take the plain step).
+TEST(RankInvariance, ExponentialLossWithNormalizedWeights) {
   ObjectiveConfig exponential;
   exponential.regime = "exponential";
-  TrainerOptions o;
-  o.batch = 32;
-  o.lr = 0.01;
-  o.lagrange_normalization = true;
-  check<double>(exponential, o, 1e-5);
+  for (const WeightNormalization form : {WeightNormalization::kLagrange, WeightNormalization::kTangent}) {
+    TrainerOptions o;
+    o.batch = 32;
+    o.lr = 0.01;
+    o.normalization = form;
+    check<double>(exponential, o, 1e-5);
+  }
 }
 
 }  // namespace

@@ -90,9 +90,9 @@ TEST(TwoPoint, LagrangeNormalizationTurnsToTheMaxMarginDirection) {
   exponential.task = "binary";
   TrainerOptions options;
   options.lr = 0.5;
-  options.lagrange_normalization = true;
+  options.normalization = WeightNormalization::kLagrange;
   auto normalized = make_toy_run(make_two_point().train, kLinear, exponential, options, kStart);
-  options.lagrange_normalization = false;
+  options.normalization = WeightNormalization::kNone;
   auto plain = make_toy_run(make_two_point().train, kLinear, exponential, options, kStart);
   double previous_angle = angle_to_max_margin(normalized->network->parameters());
   double previous_rho = 1.0;

@@ -10,7 +10,7 @@
 #include "normscale/core/types.hpp"
 #include "normscale/data/dataset.hpp"
 #include "normscale/objective/example.hpp"
-#include "normscale/optim/lagrange_normalization.hpp"
+#include "normscale/optim/normalized_weights.hpp"
 
 #include <functional>
 #include <span>
@@ -73,7 +73,7 @@ class StepExecutor {
   virtual BackwardResult backward_and_reduce(bool sample_noise) = 0;
   // SGD with heavy-ball momentum and an L2 term (PyTorch's form): v = m v + g + l2 p, p -= lr v.
   virtual void update_parameters(double lr, double l2) = 0;
-  // Lagrange-multiplier normalization (optim.normalization, lagrange_normalization.hpp), instead of
+  // Lagrange-multiplier normalization (optim.normalization, normalized_weights.hpp), instead of
   // update_parameters: the dot products of each block of the reduced gradient, then each block's
   // W <- a W + b G and the plain step p -= lr (g + l2 p) for every parameter outside the blocks (no momentum).
   // `blocks` are in ascending order and do not overlap.

@@ -31,9 +31,9 @@ struct TrainerOptions {
   // Leave examples whose output gradient is exactly zero (Minnorm classification, all alpha = 0) out
   // of the backward pass. Exact; applies when every layer is row-independent (no batch norm).
   bool skip_inactive_examples = true;
-  // Lagrange-multiplier normalization of every weight matrix (Theory III §6.1; lagrange_normalization.hpp)
-  // instead of the plain step; needs momentum 0, no weight decay and an objective without a norm term.
-  bool lagrange_normalization = false;
+  // Normalized weight matrices (Theory III's Lagrange or tangent form; normalized_weights.hpp) instead of the
+  // plain step; needs momentum 0, no weight decay and an objective without a norm term.
+  WeightNormalization normalization = WeightNormalization::kNone;
 };
 
 template <class T>
@@ -77,7 +77,7 @@ class Trainer : public TrainingEngine<T> {
   MinibatchSampler sampler_;
   Index warmup_steps_ = 0;  // options_.warmup_epochs in steps (0: no warmup)
   bool can_skip_ = false;   // the objective's zero rows may be left out of backward (no batch norm)
-  std::vector<ParameterBlock> normalized_blocks_;  // the weight matrices, with lagrange_normalization
+  std::vector<ParameterBlock> normalized_blocks_;  // the weight matrices, with a normalization
   Index step_ = 0;
   bool multiplier_update_pending_ = false;  // full-batch exact update, fused into the next forward
   bool rows_loaded_ = false;

@@ -1,10 +1,11 @@
-// Theory III's Lagrange-multiplier normalization (lagrange_normalization.hpp): the step is eq. 13-14 with
-// the lambda_k that keeps ||V_k|| = 1, its gradients in (rho_k, V_k) match finite differences, and the
-// Trainer keeps ||W_k|| equal to the rho_k of eq. 13 over many steps.
+// Theory III's normalized weight matrices (normalized_weights.hpp): each form's step is its equations written
+// out with the lambda_k that keeps ||V_k|| = 1, the gradients in (rho_k, V_k) match finite differences, the
+// Trainer keeps ||W_k|| equal to the rho_k of eq. 13 over many steps, and the tangent form follows plain
+// gradient descent for small steps.
 #include "normscale/model/architectures.hpp"
 #include "normscale/objective/example_objective.hpp"
 #include "normscale/objective/exponential_rule.hpp"
-#include "normscale/optim/lagrange_normalization.hpp"
+#include "normscale/optim/normalized_weights.hpp"
 #include "normscale/optim/optim_config.hpp"
 #include "normscale/train/trainer.hpp"
 
@@ -37,49 +38,54 @@ Eigen::VectorXd random_vector(Index size, std::uint64_t seed) {
 
 BlockDots dots_of(const Eigen::VectorXd& w, const Eigen::VectorXd& g) { return {w.dot(w), w.dot(g), g.dot(g)}; }
 
-// Eq. 13-14 written out: rho - eta <G, V>, and V - eta (rho G - 2 lambda V) with the lambda (the root near
-// the tangent-space value) that makes the new V a unit vector.
-TEST(LagrangeNormalization, StepIsEquations13And14WithTheLambdaThatKeepsUnitNorm) {
-  for (const double lr : {1e-3, 1e-2, 0.05}) {
-    const Eigen::VectorXd w = 3.0 * random_vector(12, 1);
-    const Eigen::VectorXd g = 0.3 * random_vector(12, 2);
-    const double rho = w.norm();
-    const Eigen::VectorXd v = w / rho;
-    const double rho_next = rho - lr * g.dot(v);
-    // ||(1 + 2 eta lambda) V - eta rho G|| = 1: a quadratic in a = 1 + 2 eta lambda.
-    const double p = lr * rho * g.dot(v), q = lr * lr * rho * rho * g.squaredNorm();
-    const double a = p + std::sqrt(p * p - q + 1.0);
-    const Eigen::VectorXd v_next = a * v - lr * rho * g;
-    ASSERT_NEAR(v_next.norm(), 1.0, 1e-12) << "the test's own lambda";
+// Eq. 13-14 (lagrange) and eq. 84-85 (tangent) written out: rho - eta <G, V>, and V - eta (g - 2 lambda V)
+// with g = rho G or G / rho and the lambda (the root near the tangent-space value) that makes the new V a
+// unit vector.
+TEST(NormalizedWeights, StepIsTheFormsEquationsWithTheLambdaThatKeepsUnitNorm) {
+  for (const WeightNormalization form : {WeightNormalization::kLagrange, WeightNormalization::kTangent}) {
+    for (const double lr : {1e-3, 1e-2, 0.05}) {
+      const Eigen::VectorXd w = 3.0 * random_vector(12, 1);
+      const Eigen::VectorXd g = 0.3 * random_vector(12, 2);
+      const double rho = w.norm();
+      const Eigen::VectorXd v = w / rho;
+      const double rho_next = rho - lr * g.dot(v);
+      const Eigen::VectorXd v_gradient = form == WeightNormalization::kLagrange ? Eigen::VectorXd(rho * g)
+                                                                                : Eigen::VectorXd(g / rho);
+      // ||(1 + 2 eta lambda) V - eta g_V|| = 1: a quadratic in a = 1 + 2 eta lambda.
+      const double p = lr * v_gradient.dot(v), q = lr * lr * v_gradient.squaredNorm();
+      const double a = p + std::sqrt(p * p - q + 1.0);
+      const Eigen::VectorXd v_next = a * v - lr * v_gradient;
+      ASSERT_NEAR(v_next.norm(), 1.0, 1e-12) << "the test's own lambda";
 
-    const ScaleAdd step = lagrange_normalized_step(dots_of(w, g), lr);
-    const Eigen::VectorXd w_next = step.a * w + step.b * g;
-    EXPECT_NEAR(w_next.norm(), rho_next, 1e-12 * rho) << "lr " << lr;
-    EXPECT_LT((w_next / rho_next - v_next).norm(), 1e-12) << "lr " << lr;
+      const ScaleAdd step = normalized_weight_step(dots_of(w, g), lr, form);
+      const Eigen::VectorXd w_next = step.a * w + step.b * g;
+      EXPECT_NEAR(w_next.norm(), rho_next, 1e-12 * rho) << "lr " << lr;
+      EXPECT_LT((w_next / rho_next - v_next).norm(), 1e-12) << "lr " << lr;
+    }
   }
 }
 
 // Where eta ||g_perp|| >= 1 no lambda gives a unit vector; the step is the tangent step scaled back to unit norm.
-TEST(LagrangeNormalization, TooLargeAStepFallsBackToTheRetractedTangentStep) {
+TEST(NormalizedWeights, TooLargeAStepFallsBackToTheRetractedTangentStep) {
   const Eigen::VectorXd w = random_vector(8, 3);
   const Eigen::VectorXd g = 50.0 * random_vector(8, 4);
   const double lr = 1.0, rho = w.norm();
   const Eigen::VectorXd v = w / rho;
   const Eigen::VectorXd g_perp = rho * g - rho * g.dot(v) * v;
   ASSERT_GE(lr * g_perp.norm(), 1.0);
-  const ScaleAdd step = lagrange_normalized_step(dots_of(w, g), lr);
+  const ScaleAdd step = normalized_weight_step(dots_of(w, g), lr, WeightNormalization::kLagrange);
   const double rho_next = rho - lr * g.dot(v);
   const Eigen::VectorXd expected = rho_next * (v - lr * g_perp).normalized();
   EXPECT_LT((step.a * w + step.b * g - expected).norm(), 1e-9 * expected.norm());
   // A zero block has no direction: the plain step.
-  const ScaleAdd zero = lagrange_normalized_step({0.0, 0.0, 4.0}, 0.1);
+  const ScaleAdd zero = normalized_weight_step({0.0, 0.0, 4.0}, 0.1, WeightNormalization::kTangent);
   EXPECT_EQ(zero.a, 1.0);
   EXPECT_EQ(zero.b, -0.1);
 }
 
 // dL/drho_k = <G_k, V_k> and dL/dV_k = rho_k G_k, against central differences of the loss as a function of
 // (rho_1, ..., rho_K, V_1, ..., V_K) with W_k = rho_k V_k.
-TEST(LagrangeNormalization, GradientsInRhoAndVMatchFiniteDifferences) {
+TEST(NormalizedWeights, GradientsInRhoAndVMatchFiniteDifferences) {
   const Dataset data = testing::random_classification(6, 4, 3, 5, testing::LabelRule::kRandom);
   auto net = make_mlp<double>({4, {7, 5}, 3, "relu", false});
   net->initialize({"he", 1.0}, 3);
@@ -121,10 +127,11 @@ TEST(LagrangeNormalization, GradientsInRhoAndVMatchFiniteDifferences) {
   EXPECT_LT(testing::worst_gradient_error(point, analytic, loss), 2e-5);
 }
 
-// Over 2000 full-batch steps of a ReLU network under the exponential loss (the layers' rho_k all move by the
-// same <G_k, W_k> = sum_n f_n . dL/df_n: the network is 1-homogeneous in each layer), ||W_k|| stays the rho_k of eq. 13
+// Over 2000 full-batch steps of a ReLU network under the exponential loss, ||W_k|| stays the rho_k of eq. 13
 // (rho_k <- rho_k - eta <G_k, V_k> with the step's own gradient) to 1e-6: V_k = W_k / rho_k keeps unit norm.
-TEST(LagrangeNormalization, TrainerKeepsEachLayersNormOnTheRhoOfEquation13) {
+// The layers' rho_k all move by the same <G_k, W_k> = sum_n f_n . dL/df_n (the network is 1-homogeneous in
+// each layer), so their squares grow alike.
+void keeps_norm_on_rho(WeightNormalization form) {
   // 12 points in 5 dimensions and 16 hidden units: separable, so the loss falls and rho grows for ever.
   const Dataset data = testing::random_classification(12, 5, 3, 8, testing::LabelRule::kRandom);
   auto net = make_mlp<double>({5, {16}, 3, "relu", false});
@@ -135,7 +142,7 @@ TEST(LagrangeNormalization, TrainerKeepsEachLayersNormOnTheRhoOfEquation13) {
   options.batch = kFullBatch;
   options.virtual_shards = 1;
   options.lr = 0.05;
-  options.lagrange_normalization = true;
+  options.normalization = form;
   Trainer<double> trainer(options, comm, data, data.rows, *net, objective);
   const std::vector<ParameterBlock> blocks = weight_blocks(*net);
   const auto block_norm = [&](const ParameterBlock& b, const std::vector<double>& v) {
@@ -156,7 +163,6 @@ TEST(LagrangeNormalization, TrainerKeepsEachLayersNormOnTheRhoOfEquation13) {
       for (Index i = blocks[k].offset; i < blocks[k].offset + blocks[k].size; ++i) wg += before[i] * g[i];
       rho[k] -= options.lr * wg / block_norm(blocks[k], before);
       worst = std::max(worst, std::abs(block_norm(blocks[k], net->parameters()) / rho[k] - 1.0));
-
     }
   }
   EXPECT_LT(worst, 1e-6);
@@ -168,13 +174,48 @@ TEST(LagrangeNormalization, TrainerKeepsEachLayersNormOnTheRhoOfEquation13) {
   }
 }
 
-TEST(LagrangeNormalization, ConflictingSettingsAreErrorsNamingTheOptions) {
+TEST(NormalizedWeights, TrainerKeepsEachLayersNormOnTheRhoOfEquation13) {
+  for (const WeightNormalization form : {WeightNormalization::kLagrange, WeightNormalization::kTangent}) {
+    SCOPED_TRACE(form == WeightNormalization::kLagrange ? "lagrange" : "tangent");
+    keeps_norm_on_rho(form);
+  }
+}
+
+// §21: the tangent form is the dynamics gradient descent on W induces on (rho, V), so at a small step its
+// trajectory stays on plain descent's (the difference is second order in the step); the Lagrange form's
+// V-step is rho_k^2 times larger and leaves it.
+TEST(NormalizedWeights, TangentFormFollowsPlainGradientDescentAtSmallSteps) {
+  const Dataset data = testing::random_classification(12, 5, 3, 8, testing::LabelRule::kRandom);
+  const auto weights_after = [&](WeightNormalization form) {
+    auto net = make_mlp<double>({5, {16}, 3, "relu", false});
+    net->initialize({"he", 1.0}, 4);
+    ExampleObjective<double, ExponentialRule> objective;
+    LocalComm comm;
+    TrainerOptions options;
+    options.batch = kFullBatch;
+    options.virtual_shards = 1;
+    options.lr = 1e-3;
+    options.normalization = form;
+    Trainer<double> trainer(options, comm, data, data.rows, *net, objective);
+    const Eigen::VectorXd start = Eigen::Map<const Eigen::VectorXd>(net->parameters().data(), net->parameters().size());
+    for (int t = 0; t < 200; ++t) trainer.step();
+    const Eigen::VectorXd end = Eigen::Map<const Eigen::VectorXd>(net->parameters().data(), net->parameters().size());
+    return std::pair{start, end};
+  };
+  const auto [start, plain] = weights_after(WeightNormalization::kNone);
+  const double moved = (plain - start).norm();
+  ASSERT_GT(moved, 1e-2);
+  EXPECT_LT((weights_after(WeightNormalization::kTangent).second - plain).norm(), 1e-3 * moved);
+  EXPECT_GT((weights_after(WeightNormalization::kLagrange).second - plain).norm(), 0.1 * moved);
+}
+
+TEST(NormalizedWeights, ConflictingSettingsAreErrorsNamingTheOptions) {
   const Dataset data = testing::random_classification(8, 3, 2, 1, testing::LabelRule::kRandom);
   LocalComm comm;
   TrainerOptions options;
   options.batch = kFullBatch;
   options.virtual_shards = 1;
-  options.lagrange_normalization = true;
+  options.normalization = WeightNormalization::kTangent;
   options.momentum = 0.9;
   auto net = make_mlp<double>({3, {4}, 2, "relu", false});
   ExampleObjective<double, ExponentialRule> objective;
@@ -191,7 +232,7 @@ TEST(LagrangeNormalization, ConflictingSettingsAreErrorsNamingTheOptions) {
 // The option end to end with Theory III's instruments: a bias-free ReLU network under the exponential loss
 // separates the set, its normalized margin grows, and every layer's squared norm grows by the same amount
 // (norm_growth_spread near 0; Theory III §7).
-TEST(LagrangeNormalization, RunReportsGrowingMarginAndEqualNormGrowth) {
+TEST(NormalizedWeights, LagrangeRunReportsGrowingMarginAndEqualNormGrowth) {
   const testing::TempDir dir("normscale_lagrange_", "run");
   TrainConfig c = testing::quick_cross_entropy_run(dir.path() / "run");
   c.data.source = "separable-2d";
