@@ -116,7 +116,7 @@ TEST(BuiltinStudies, TheoryIIIStudiesPairPerturbedRunsWithControls) {
   EXPECT_EQ(regimes["theory3-perturb-retrain.toml"], (std::set<std::string>{"control", "perturbed"}));
   EXPECT_EQ(regimes["theory3-depth.toml"].size(), 4U);
   EXPECT_EQ(regimes["theory3-exponential-vs-minnorm.toml"],
-            (std::set<std::string>{"exponential", "exponential-lagrange", "minnorm"}));
+            (std::set<std::string>{"exponential", "exponential-lagrange", "exponential-tangent", "minnorm"}));
 }
 
 TEST(BuiltinStudies, SquareLossInitCrossesNormsWithNormalization) {
