@@ -264,6 +264,29 @@ TEST(Exponential, OneVsAllByHandAndNoOverflowAtHugeNegativeMargins) {
   EXPECT_LT(g(1, 2), 0.0f);
 }
 
+// The logistic loss (one output, Theory III's other loss; issue #14): log(1 + exp(-y f)) stays finite and exact at
+// margins of -+1e4 in float: the loss is |margin| for a wrong sign and 0 for a right one, the gradient -y or 0.
+TEST(CrossEntropy, LogisticLossIsExactAtHugeMargins) {
+  Dataset d;
+  d.rows = 4;
+  d.cols = 1;
+  d.num_classes = 2;
+  d.labels = {1, 1, 0, 0};
+  d.features.assign(4, 0.0f);
+  CrossEntropy<float> logistic;
+  Matrix<float> f(4, 1);
+  f << -1e4f, 1e4f, 1e4f, -1e4f;
+  // Examples 0 and 2 have the wrong sign at |margin| 1e4, examples 1 and 3 the right one.
+  EXPECT_NEAR(logistic.loss_sum(d, std::vector<Index>{0, 1, 2, 3}, f), 2e4, 1e-3);
+  EXPECT_NEAR(logistic.loss_sum(d, std::vector<Index>{1, 3}, Matrix<float>(f({1, 3}, Eigen::all))), 0.0, 1e-30);
+  Matrix<float> g;
+  logistic.output_gradient(d, std::vector<Index>{0, 1, 2, 3}, f, 1.0, g);
+  EXPECT_FLOAT_EQ(g(0, 0), -1.0f);  // label 1 at f = -1e4: pushed up at full strength
+  EXPECT_FLOAT_EQ(g(1, 0), 0.0f);
+  EXPECT_FLOAT_EQ(g(2, 0), 1.0f);   // label 0 at f = +1e4: pushed down
+  EXPECT_FLOAT_EQ(g(3, 0), 0.0f);
+}
+
 TEST(CrossEntropy, UniformOutputsGiveLogC) {
   const Dataset d = two_examples_three_classes();
   CrossEntropy<double> ce;
