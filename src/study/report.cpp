@@ -5,6 +5,7 @@
 #include "normscale/core/error.hpp"
 #include "normscale/core/atomic_file.hpp"
 #include "normscale/study/report_data.hpp"
+#include "normscale/study/critical_batch.hpp"
 #include "normscale/study/report_gnuplot.hpp"
 #include "normscale/study/report_html.hpp"
 #include "normscale/study/report_plots.hpp"
@@ -45,7 +46,7 @@ ReportSummary write_report(const StudySpec& spec, const std::filesystem::path& d
   summary.notes.push_back(fmt::format("{} of {} trials done.", done, data.trials.size()));
   const std::vector<std::string> study_notes = summary.notes;  // the page lists left-out plots with the plots
 
-  write_text(out_dir / "table.md", table_markdown(data, rows));
+  write_text(out_dir / "table.md", table_markdown(data, rows) + critical_batch_markdown(data, critical_batches(data, rows)));
   write_text(out_dir / "table.csv", table_csv(rows));
   write_text(out_dir / "all_trials.csv", all_trials_csv(data));
 

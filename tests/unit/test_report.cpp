@@ -1,6 +1,7 @@
 // `normscale report`: tables checked against an independent computation on a fixture database, the
 // plots drawn by gnuplot, missing figures as "—", hostile study names escaped in HTML and gnuplot.
 #include "normscale/core/error.hpp"
+#include "normscale/study/critical_batch.hpp"
 #include "normscale/study/report.hpp"
 #include "normscale/study/study_layout.hpp"
 #include "normscale/study/report_data.hpp"
@@ -350,6 +351,42 @@ TEST_F(ReportTest, AllTrialsCsvHasEveryTrialAndItsState) {
   EXPECT_EQ(failed, 1);
   EXPECT_EQ(pending, 1);
   EXPECT_EQ(done, 46);
+}
+
+// McCandlish's model S = S_min (1 + B_noise / B), E = S B has B_crit = E_min / S_min = B_noise: the fit recovers
+// it from the model's own points, to 1% with a 1% perturbation of every S, and refuses data without a trade-off.
+TEST(CriticalBatch, FitRecoversTheModelsCriticalBatchSize) {
+  constexpr double kSMin = 800, kNoise = 700;
+  std::vector<BatchSteps> points;
+  for (const double b : {32.0, 128.0, 512.0, 2048.0, 8192.0}) points.push_back({b, kSMin * (1 + kNoise / b)});
+  const auto fit = fit_critical_batch(points);
+  ASSERT_TRUE(fit.has_value());
+  EXPECT_NEAR(fit->b_crit, kNoise, 1e-9 * kNoise);
+  EXPECT_NEAR(fit->s_min, kSMin, 1e-9 * kSMin);
+  EXPECT_NEAR(fit->e_min, kSMin * kNoise, 1e-6 * kSMin * kNoise);
+  EXPECT_NEAR(fit->r2, 1.0, 1e-12);
+  EXPECT_EQ(fit->points, 5U);
+  for (std::size_t i = 0; i < points.size(); ++i) points[i].steps *= i % 2 == 0 ? 1.01 : 0.99;
+  const auto noisy = fit_critical_batch(points);
+  ASSERT_TRUE(noisy.has_value());
+  EXPECT_NEAR(noisy->b_crit, kNoise, 0.01 * kNoise);
+
+  EXPECT_FALSE(fit_critical_batch(std::vector<BatchSteps>{{128, 900}, {128, 950}}).has_value()) << "one batch size";
+  // Perfect scaling, S = c / B: the examples never grow with B, so there is no critical batch size.
+  EXPECT_FALSE(fit_critical_batch(std::vector<BatchSteps>{{64, 1000}, {128, 500}, {256, 250}}).has_value());
+}
+
+TEST_F(ReportTest, TableHasTheCriticalBatchSizePerRegime) {
+  const std::vector<RegimeCriticalBatch> fits = critical_batches(load_study_data(*spec_, database()),
+                                                                 build_table(load_study_data(*spec_, database())));
+  ASSERT_FALSE(fits.empty());
+  write_report(*spec_, database(), out_, ReportOptions{.plots = false});
+  const std::string table = read_text(out_ / "table.md");
+  EXPECT_THAT(table, HasSubstr("## Critical batch size"));
+  for (const RegimeCriticalBatch& r : fits) {
+    EXPECT_THAT(table, HasSubstr("| " + markdown_cell(r.regime) + " |")) << r.regime;
+    EXPECT_EQ(r.points.size(), 2U) << "batch 64 and full reach the target in the fixture";
+  }
 }
 
 TEST_F(ReportTest, WritesTablesAndIndexWithoutPlots) {

@@ -1,0 +1,91 @@
+// McCandlish's critical batch size from the table's steps to target (see the header).
+#include "normscale/study/critical_batch.hpp"
+
+#include "normscale/optim/optim_config.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+namespace normscale {
+
+std::optional<CriticalBatchFit> fit_critical_batch(std::span<const BatchSteps> points) {
+  std::set<double> batches;
+  for (const BatchSteps& p : points) {
+    if (p.steps > 0 && p.batch > 0) batches.insert(p.batch);
+  }
+  if (batches.size() < 2) return std::nullopt;
+  // Least squares of y = 1/S on x = 1/E.
+  double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+  for (const BatchSteps& p : points) {
+    if (!(p.steps > 0 && p.batch > 0)) continue;
+    const double x = 1.0 / (p.steps * p.batch), y = 1.0 / p.steps;
+    n += 1;
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+    syy += y * y;
+  }
+  const double vx = sxx - sx * sx / n, vy = syy - sy * sy / n, cxy = sxy - sx * sy / n;
+  if (!(vx > 0)) return std::nullopt;
+  const double slope = cxy / vx;
+  const double intercept = (sy - slope * sx) / n;
+  if (!(slope < 0 && intercept > 0)) return std::nullopt;
+  CriticalBatchFit fit;
+  fit.s_min = 1.0 / intercept;
+  fit.b_crit = -slope;
+  fit.e_min = fit.b_crit * fit.s_min;
+  fit.r2 = vy > 0 ? cxy * cxy / (vx * vy) : 1.0;
+  fit.points = static_cast<std::size_t>(n);
+  return fit;
+}
+
+std::vector<RegimeCriticalBatch> critical_batches(const StudyData& data, const std::vector<TableRow>& rows) {
+  // The smallest rank count's row of each (regime, batch): the trajectory does not depend on it.
+  std::map<std::pair<std::string, std::int64_t>, const TableRow*> primary;
+  for (const TableRow& row : rows) {
+    auto& slot = primary[{row.regime, row.batch}];
+    if (slot == nullptr || row.ranks < slot->ranks) slot = &row;
+  }
+  std::vector<RegimeCriticalBatch> result;
+  for (const std::string& regime : data.regimes) {
+    RegimeCriticalBatch r{regime, {}, std::nullopt};
+    for (const std::int64_t batch : data.batches) {
+      const auto found = primary.find({regime, batch});
+      if (found == primary.end() || found->second->steps_to_target.n == 0) continue;
+      const double b = batch == kFullBatch ? static_cast<double>(data.full_batch_size) : static_cast<double>(batch);
+      r.points.push_back({b, found->second->steps_to_target.mean});
+    }
+    r.fit = fit_critical_batch(r.points);
+    result.push_back(std::move(r));
+  }
+  return result;
+}
+
+std::string critical_batch_markdown(const StudyData& data, const std::vector<RegimeCriticalBatch>& fits) {
+  std::string text = fmt::format(
+      "\n## Critical batch size\n\nMcCandlish et al. 2018: (S/S_min - 1)(E/E_min - 1) = 1 fitted to the steps S and "
+      "examples E = S B to {} across batch sizes (least squares of 1/S on 1/E); B_crit = E_min / S_min. Batch "
+      "\"full\" counts as {} examples.\n\n"
+      "| regime | B_crit | S_min | E_min | batch sizes reaching the target | r^2 |\n"
+      "| --- | ---: | ---: | ---: | ---: | ---: |\n",
+      data.target_validation_error ? fmt::format("{:g}% validation error", *data.target_validation_error)
+                                   : std::string("the target"),
+      data.full_batch_size);
+  for (const RegimeCriticalBatch& r : fits) {
+    if (r.fit) {
+      text += fmt::format("| {} | {:.4g} | {:.4g} | {:.4g} | {} | {:.3f} |\n", markdown_cell(r.regime), r.fit->b_crit,
+                          r.fit->s_min, r.fit->e_min, r.points.size(), r.fit->r2);
+    } else {
+      text += fmt::format("| {} | — | — | — | {} | {} |\n", markdown_cell(r.regime), r.points.size(),
+                          r.points.size() < 2 ? "fewer than two batch sizes reached the target"
+                                              : "no trade-off between steps and examples (no fit)");
+    }
+  }
+  return text;
+}
+
+}  // namespace normscale
