@@ -207,7 +207,35 @@ std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>
   if (steps.empty() && !data.target_validation_error) {
     steps.empty_reason = "the study sets no target_validation_error";
   }
+  // Shallue et al.: each regime's perfect-scaling line from its smallest batch, steps(B0) B0 / B; and the
+  // examples to the target, steps x B (McCandlish's E), from the same points.
+  Plot examples = steps;
+  examples.name = "examples_to_target";
+  examples.title = fmt::format("Examples to {} vs global batch size (steps x batch; fastest grid point)", target);
+  examples.ylabel = "examples";
+  const auto actual_batch = [&](double x) {
+    const bool full = std::find(data.batches.begin(), data.batches.end(), kFullBatch) != data.batches.end();
+    return full && x == full_batch_x(data) ? static_cast<double>(data.full_batch_size) : x;
+  };
+  for (PlotSeries& series : examples.series) {
+    for (PlotPoint& p : series.points) {
+      p.y *= actual_batch(p.x);
+      p.error *= actual_batch(p.x);
+    }
+  }
+  const std::size_t measured = steps.series.size();
+  for (std::size_t i = 0; i < measured; ++i) {
+    const PlotSeries& series = steps.series[i];
+    if (series.points.size() < 2) continue;
+    const PlotPoint& first = series.points.front();  // sorted by batch
+    PlotSeries ideal{series.title + ": perfect scaling", {}};
+    for (const PlotPoint& p : series.points) {
+      ideal.points.push_back({p.x, first.y * actual_batch(first.x) / actual_batch(p.x), 0.0});
+    }
+    steps.series.push_back(std::move(ideal));
+  }
   plots.push_back(std::move(steps));
+  plots.push_back(std::move(examples));
 
   Plot seconds = versus_batch(data, rows, "seconds_to_target", true);
   seconds.name = "time_to_target";

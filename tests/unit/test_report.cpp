@@ -407,7 +407,7 @@ TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   SKIP_WITHOUT_GNUPLOT();
   const ReportSummary summary = write_report(*spec_, database(), out_);
   const std::vector<std::string> expected = {"test_error_vs_batch", "learning_curves",      "steps_to_target",
-                                             "time_to_target",      "support_fraction",     "constraints_violated",
+                                             "examples_to_target",  "time_to_target",      "support_fraction",     "constraints_violated",
                                              "support_churn",       "weight_norm",          "train_loss",
                                              "rho",                 "scaling_efficiency"};
   EXPECT_EQ(summary.plots, expected);
@@ -423,6 +423,10 @@ TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   }
   // The efficiency data: samples/s 1600 on 2 ranks vs 1000 on 1 is 0.8.
   EXPECT_THAT(read_text(out_ / "scaling_efficiency.dat"), HasSubstr("\n2 0.8 0\n"));
+  // The perfect-scaling line from each regime's smallest batch, and the examples (steps x batch).
+  const std::string steps = read_text(out_ / "steps_to_target.dat");
+  EXPECT_THAT(steps, HasSubstr("perfect scaling"));
+  EXPECT_THAT(read_text(out_ / "examples_to_target.dat"), HasSubstr("index 0"));
   // "full" is the largest batch on the axis, labelled as such.
   EXPECT_THAT(read_text(out_ / "test_error_vs_batch.gp"), HasSubstr("set xtics ('64' 64, 'full' 50000)"));
 }
