@@ -127,57 +127,64 @@ TEST(NormalizedWeights, GradientsInRhoAndVMatchFiniteDifferences) {
   EXPECT_LT(testing::worst_gradient_error(point, analytic, loss), 2e-5);
 }
 
-// Over 2000 full-batch steps of a ReLU network under the exponential loss, ||W_k|| stays the rho_k of eq. 13
-// (rho_k <- rho_k - eta <G_k, V_k> with the step's own gradient) to 1e-6: V_k = W_k / rho_k keeps unit norm.
-// The layers' rho_k all move by the same <G_k, W_k> = sum_n f_n . dL/df_n (the network is 1-homogeneous in
-// each layer), so their squares grow alike.
-void keeps_norm_on_rho(WeightNormalization form) {
-  // 12 points in 5 dimensions and 16 hidden units: separable, so the loss falls and rho grows for ever.
-  const Dataset data = testing::random_classification(12, 5, 3, 8, testing::LabelRule::kRandom);
-  auto net = make_mlp<double>({5, {16}, 3, "relu", false});
-  net->initialize({"he", 1.0}, 4);
+// Full-batch exponential loss on a bias-free 5-16-3 ReLU network and 12 points in 5 dimensions (separable, so
+// the loss falls and rho grows for ever), with the given normalization and step.
+struct ExponentialRun {
+  Dataset data = testing::random_classification(12, 5, 3, 8, testing::LabelRule::kRandom);
+  std::unique_ptr<Network<double>> net = make_mlp<double>({5, {16}, 3, "relu", false});
   ExampleObjective<double, ExponentialRule> objective;
   LocalComm comm;
   TrainerOptions options;
-  options.batch = kFullBatch;
-  options.virtual_shards = 1;
-  options.lr = 0.05;
-  options.normalization = form;
-  Trainer<double> trainer(options, comm, data, data.rows, *net, objective);
-  const std::vector<ParameterBlock> blocks = weight_blocks(*net);
-  const auto block_norm = [&](const ParameterBlock& b, const std::vector<double>& v) {
-    double sum = 0;
-    for (Index i = b.offset; i < b.offset + b.size; ++i) sum += v[i] * v[i];
-    return std::sqrt(sum);
-  };
-  std::vector<double> rho;
-  for (const ParameterBlock& b : blocks) rho.push_back(block_norm(b, net->parameters()));
-  const std::vector<double> rho_start = rho;
-  double worst = 0;
-  for (int t = 0; t < 2000; ++t) {
-    const std::vector<double> before = net->parameters();
-    trainer.step();
-    const std::vector<double>& g = net->gradient();  // the step's reduced gradient, at `before`
-    for (std::size_t k = 0; k < blocks.size(); ++k) {
-      double wg = 0;
-      for (Index i = blocks[k].offset; i < blocks[k].offset + blocks[k].size; ++i) wg += before[i] * g[i];
-      rho[k] -= options.lr * wg / block_norm(blocks[k], before);
-      worst = std::max(worst, std::abs(block_norm(blocks[k], net->parameters()) / rho[k] - 1.0));
-    }
-  }
-  EXPECT_LT(worst, 1e-6);
-  for (std::size_t k = 0; k < blocks.size(); ++k) {
-    EXPECT_GT(rho[k], rho_start[k] + 0.1) << "the exponential loss grows rho";
-    // Same growth of rho_k^2 in every layer (Theory III §7), up to the discrete steps' second-order terms.
-    EXPECT_NEAR(rho[k] * rho[k] - rho_start[k] * rho_start[k], rho[0] * rho[0] - rho_start[0] * rho_start[0],
-                0.05 * (rho[0] * rho[0] - rho_start[0] * rho_start[0]));
-  }
-}
+  std::unique_ptr<Trainer<double>> trainer;
 
+  ExponentialRun(WeightNormalization form, double lr) {
+    net->initialize({"he", 1.0}, 4);
+    options.batch = kFullBatch;
+    options.virtual_shards = 1;
+    options.lr = lr;
+    options.normalization = form;
+    trainer = std::make_unique<Trainer<double>>(options, comm, data, data.rows, *net, objective);
+  }
+  Eigen::VectorXd weights() const {
+    return Eigen::Map<const Eigen::VectorXd>(net->parameters().data(), static_cast<Index>(net->parameters().size()));
+  }
+};
+
+// Over 2000 full-batch steps, ||W_k|| stays the rho_k of eq. 13 (rho_k <- rho_k - eta <G_k, V_k> with the step's
+// own gradient) to 1e-6: V_k = W_k / rho_k keeps unit norm. The layers' rho_k all move by the same
+// <G_k, W_k> = sum_n f_n . dL/df_n (the network is 1-homogeneous in each layer), so their squares grow alike.
 TEST(NormalizedWeights, TrainerKeepsEachLayersNormOnTheRhoOfEquation13) {
   for (const WeightNormalization form : {WeightNormalization::kLagrange, WeightNormalization::kTangent}) {
     SCOPED_TRACE(form == WeightNormalization::kLagrange ? "lagrange" : "tangent");
-    keeps_norm_on_rho(form);
+    ExponentialRun run(form, 0.05);
+    const std::vector<ParameterBlock> blocks = weight_blocks(*run.net);
+    const auto block_norm = [&](const ParameterBlock& b, const std::vector<double>& v) {
+      double sum = 0;
+      for (Index i = b.offset; i < b.offset + b.size; ++i) sum += v[i] * v[i];
+      return std::sqrt(sum);
+    };
+    std::vector<double> rho;
+    for (const ParameterBlock& b : blocks) rho.push_back(block_norm(b, run.net->parameters()));
+    const std::vector<double> rho_start = rho;
+    double worst = 0;
+    for (int t = 0; t < 2000; ++t) {
+      const std::vector<double> before = run.net->parameters();
+      run.trainer->step();
+      const std::vector<double>& g = run.net->gradient();  // the step's reduced gradient, at `before`
+      for (std::size_t k = 0; k < blocks.size(); ++k) {
+        double wg = 0;
+        for (Index i = blocks[k].offset; i < blocks[k].offset + blocks[k].size; ++i) wg += before[i] * g[i];
+        rho[k] -= run.options.lr * wg / block_norm(blocks[k], before);
+        worst = std::max(worst, std::abs(block_norm(blocks[k], run.net->parameters()) / rho[k] - 1.0));
+      }
+    }
+    EXPECT_LT(worst, 1e-6);
+    for (std::size_t k = 0; k < blocks.size(); ++k) {
+      EXPECT_GT(rho[k], rho_start[k] + 0.1) << "the exponential loss grows rho";
+      // Same growth of rho_k^2 in every layer (Theory III §7), up to the discrete steps' second-order terms.
+      EXPECT_NEAR(rho[k] * rho[k] - rho_start[k] * rho_start[k], rho[0] * rho[0] - rho_start[0] * rho_start[0],
+                  0.05 * (rho[0] * rho[0] - rho_start[0] * rho_start[0]));
+    }
   }
 }
 
@@ -185,28 +192,17 @@ TEST(NormalizedWeights, TrainerKeepsEachLayersNormOnTheRhoOfEquation13) {
 // trajectory stays on plain descent's (the difference is second order in the step); the Lagrange form's
 // V-step is rho_k^2 times larger and leaves it.
 TEST(NormalizedWeights, TangentFormFollowsPlainGradientDescentAtSmallSteps) {
-  const Dataset data = testing::random_classification(12, 5, 3, 8, testing::LabelRule::kRandom);
-  const auto weights_after = [&](WeightNormalization form) {
-    auto net = make_mlp<double>({5, {16}, 3, "relu", false});
-    net->initialize({"he", 1.0}, 4);
-    ExampleObjective<double, ExponentialRule> objective;
-    LocalComm comm;
-    TrainerOptions options;
-    options.batch = kFullBatch;
-    options.virtual_shards = 1;
-    options.lr = 1e-3;
-    options.normalization = form;
-    Trainer<double> trainer(options, comm, data, data.rows, *net, objective);
-    const Eigen::VectorXd start = Eigen::Map<const Eigen::VectorXd>(net->parameters().data(), net->parameters().size());
-    for (int t = 0; t < 200; ++t) trainer.step();
-    const Eigen::VectorXd end = Eigen::Map<const Eigen::VectorXd>(net->parameters().data(), net->parameters().size());
-    return std::pair{start, end};
+  const auto weights_after = [](WeightNormalization form) {
+    ExponentialRun run(form, 1e-3);
+    for (int t = 0; t < 200; ++t) run.trainer->step();
+    return run.weights();
   };
-  const auto [start, plain] = weights_after(WeightNormalization::kNone);
+  const Eigen::VectorXd start = ExponentialRun(WeightNormalization::kNone, 1e-3).weights();
+  const Eigen::VectorXd plain = weights_after(WeightNormalization::kNone);
   const double moved = (plain - start).norm();
   ASSERT_GT(moved, 1e-2);
-  EXPECT_LT((weights_after(WeightNormalization::kTangent).second - plain).norm(), 1e-3 * moved);
-  EXPECT_GT((weights_after(WeightNormalization::kLagrange).second - plain).norm(), 0.1 * moved);
+  EXPECT_LT((weights_after(WeightNormalization::kTangent) - plain).norm(), 1e-3 * moved);
+  EXPECT_GT((weights_after(WeightNormalization::kLagrange) - plain).norm(), 0.1 * moved);
 }
 
 TEST(NormalizedWeights, ConflictingSettingsAreErrorsNamingTheOptions) {
