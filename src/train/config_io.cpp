@@ -209,7 +209,8 @@ const std::vector<OptionDescriptor>& optim_rows() {
        "perturb and retrain (Theory III): epochs between Gaussian perturbations of every layer (0: none)",
        NS_FIELD(perturb.every), nullptr, nullptr, true},
       {"perturb.start", T::kInteger, {},
-       "epoch of the first perturbation (0: perturb.every); set it where the training error is zero (>= 0)",
+       "epoch of the first perturbation; 0: the first multiple of perturb.every at or after the first evaluation "
+       "with zero training error (the paper's rule; regression: from the start) (>= 0)",
        NS_FIELD(perturb.start), nullptr, nullptr, true},
       {"perturb.until", T::kInteger, {},
        "no perturbation after this epoch (0: until the end; the paper stops halfway) (>= 0)",
@@ -883,7 +884,7 @@ void validate(const TrainConfig& c) {
            c.precision);
   check_range(c.divergence_limit > 0, "divergence_limit", c.divergence_limit, "a number > 0");
   check_range(c.perturb.every >= 0, "perturb.every", c.perturb.every, "an integer >= 0 (0: no perturbation)");
-  check_range(c.perturb.start >= 0, "perturb.start", c.perturb.start, "an integer >= 0 (0: perturb.every)");
+  check_range(c.perturb.start >= 0, "perturb.start", c.perturb.start, "an integer >= 0 (0: after the fit)");
   check_range(c.perturb.until >= 0, "perturb.until", c.perturb.until, "an integer >= 0 (0: until the end)");
   check_range(c.perturb.scale >= 0 && std::isfinite(c.perturb.scale), "perturb.scale", c.perturb.scale,
               "a finite number >= 0");

@@ -81,17 +81,22 @@ void clear_finished_marker(const std::filesystem::path& out) {
            finished_marker(out).string(), error.message());
 }
 
-nlohmann::json last_evaluation_record(const std::filesystem::path& out) {
+std::vector<nlohmann::json> evaluation_records(const std::filesystem::path& out) {
   std::ifstream file(out / "metrics.jsonl");
-  nlohmann::json last = nlohmann::json::object();
+  std::vector<nlohmann::json> records;
   for (std::string line; std::getline(file, line);) {
     auto record = nlohmann::json::parse(line, nullptr, false);
     if (record.is_discarded() || !record.is_object() || record.contains("event") || !record.contains("step")) {
       continue;
     }
-    last = std::move(record);
+    records.push_back(std::move(record));
   }
-  return last;
+  return records;
+}
+
+nlohmann::json last_evaluation_record(const std::filesystem::path& out) {
+  std::vector<nlohmann::json> records = evaluation_records(out);
+  return records.empty() ? nlohmann::json::object() : std::move(records.back());
 }
 
 }  // namespace normscale

@@ -1,6 +1,8 @@
 // Perturb-and-retrain: the noise, and when it is added.
 #include "normscale/train/weight_perturbation.hpp"
 
+#include "normscale/train/run_directory_lock.hpp"
+
 #include <cmath>
 
 namespace normscale {
@@ -41,15 +43,37 @@ Index WeightPerturbation<T>::step_of(TrainingContext<T>& context, std::int64_t e
 
 template <class T>
 bool WeightPerturbation<T>::scheduled(const PerturbConfig& config) const {
-  return config.enabled() && (config.until <= 0 || next_epoch_ <= config.until);
+  return config.enabled() && next_epoch_ > 0 && (config.until <= 0 || next_epoch_ <= config.until);
+}
+
+template <class T>
+void WeightPerturbation<T>::start_after_fit(TrainingContext<T>& context, Index step) {
+  const std::int64_t every = context.config.perturb.every;
+  next_epoch_ = every;
+  while (step_of(context, next_epoch_) < step) next_epoch_ += every;
 }
 
 template <class T>
 void WeightPerturbation<T>::begin(TrainingContext<T>& context) {
   const PerturbConfig& config = context.config.perturb;
   const Index resumed_at = context.engine.steps_done();
-  next_epoch_ = config.first();
+  next_epoch_ = config.start;
   done_ = 0;
+  if (config.start == 0 && resumed_at > 0) {
+    // The fit the first run found, from its records up to the checkpoint (rank 0 reads, every rank agrees).
+    std::int64_t fitted = -1;
+    if (context.comm.is_root()) {
+      for (const nlohmann::json& record : evaluation_records(context.config.out)) {
+        const auto error = record.find("train_error");
+        if (record["step"].get<Index>() <= resumed_at && error != record.end() && error->get<double>() == 0.0) {
+          fitted = record["step"].get<std::int64_t>();
+          break;
+        }
+      }
+    }
+    context.comm.broadcast(std::as_writable_bytes(std::span<std::int64_t>(&fitted, 1)), 0);
+    if (fitted >= 0) start_after_fit(context, fitted);
+  }
   // A resumed run: the perturbations before its checkpoint's step are in the checkpointed weights; one at
   // that very step is not (the checkpoint was written before it), so it is made now.
   while (scheduled(config) && step_of(context, next_epoch_) < resumed_at) {
@@ -62,6 +86,13 @@ void WeightPerturbation<T>::begin(TrainingContext<T>& context) {
 template <class T>
 void WeightPerturbation<T>::evaluate(TrainingContext<T>& context, nlohmann::json& record) {
   if (context.config.perturb.enabled()) record["perturbations"] = done_;
+}
+
+template <class T>
+void WeightPerturbation<T>::evaluated(TrainingContext<T>& context, const nlohmann::json& record) {
+  if (next_epoch_ != 0 || !context.config.perturb.enabled()) return;
+  const auto error = record.find("train_error");
+  if (error != record.end() && error->get<double>() == 0.0) start_after_fit(context, record["step"].get<Index>());
 }
 
 template <class T>

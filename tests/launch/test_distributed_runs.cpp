@@ -68,7 +68,8 @@ TEST_F(DistributedRuns, SameResultOnOneTwoAndFourRanks) {
 
 // Perturb-and-retrain (issue #14): every rank adds the same noise, so 2 ranks agree with 1.
 TEST_F(DistributedRuns, PerturbedRunIsTheSameOnOneAndTwoRanks) {
-  const std::string perturbed = kRun + "--set steps=40 --set perturb.every=1 --set perturb.until=3 ";
+  const std::string perturbed =
+      kRun + "--set steps=40 --set perturb.start=1 --set perturb.every=1 --set perturb.until=3 ";
   const fs::path one = fresh_dir("perturbed1");
   ASSERT_EQ(testing::run_normscale_mpi(1, perturbed + "--out " + one.string()).exit_code, 0);
   const fs::path two = fresh_dir("perturbed2");

@@ -207,5 +207,50 @@ TEST(DegenerateRegression, PerturbOptionsRetrainToZeroErrorWithGrowingNormAndRes
   EXPECT_DOUBLE_EQ(last["test_loss"].get<double>(), r.back()["test_loss"].get<double>());
 }
 
+// The paper's rule (perturb.start = 0): the first perturbation is at the first multiple of perturb.every at or
+// after the first evaluation that found zero training error, and a run resumed after that fit (found again in
+// its metrics.jsonl) continues the same schedule.
+TEST(PerturbAndRetrain, ScheduleStartsAtTheFirstMultipleAfterZeroTrainingError) {
+  const testing::TempDir dir("normscale_perturb_fit_", "run");
+  const auto config = [&](const std::filesystem::path& out, Index steps) {
+    TrainConfig c = testing::quick_cross_entropy_run(out);
+    c.data.source = "separable-2d";
+    c.data.synthetic_examples = 40;
+    c.virtual_shards = 4;
+    c.model.hidden = {8};
+    c.optim.lr = 0.1;  // fits at step 40, after the first multiple of `every`
+    c.steps = steps;
+    c.eval_every = 10;
+    c.perturb.every = 25;
+    c.perturb.until = 200;
+    c.perturb.scale = 0.05;
+    return c;
+  };
+  const auto straight = dir.path() / "straight";
+  testing::train_in_process(config(straight, 300));
+  const std::vector<nlohmann::json> r = records(straight);
+  Index fitted = -1, first_perturbed = -1;
+  for (const nlohmann::json& record : r) {
+    const Index step = record["step"].get<Index>();
+    if (fitted < 0 && record["train_error"].get<double>() == 0.0) fitted = step;
+    if (first_perturbed < 0 && record["perturbations"].get<int>() > 0) first_perturbed = step;
+    if (fitted < 0) EXPECT_EQ(record["perturbations"].get<int>(), 0) << "perturbed before the fit, step " << step;
+  }
+  ASSERT_GT(fitted, 25) << "the fit must come after the first multiple of perturb.every to test the rule";
+  ASSERT_LT(fitted, 150) << "and fit well before the end";
+  const Index expected_first = (fitted + 24) / 25 * 25;  // at its end: seen by the next evaluation
+  EXPECT_GT(first_perturbed, expected_first);
+  EXPECT_LE(first_perturbed, expected_first + 10);
+  EXPECT_EQ(r.back()["perturbations"].get<int>(), static_cast<int>((200 - expected_first) / 25 + 1));
+
+  const auto resumed = dir.path() / "resumed";
+  testing::train_in_process(config(resumed, 160));
+  TrainConfig more = config(resumed, 300);
+  more.resume = true;
+  const nlohmann::json last = testing::train_in_process(more);
+  EXPECT_EQ(last["perturbations"], r.back()["perturbations"]);
+  EXPECT_DOUBLE_EQ(last["weight_norm"].get<double>(), r.back()["weight_norm"].get<double>());
+}
+
 }  // namespace
 }  // namespace normscale::toy

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace normscale {
 
@@ -33,8 +34,9 @@ std::filesystem::path finished_marker(const std::filesystem::path& out);
 void mark_run_finished(const std::filesystem::path& out);
 void clear_finished_marker(const std::filesystem::path& out);
 
-// The last evaluation record of <out>/metrics.jsonl (event lines and a torn last line skipped); an
-// empty object when there is none.
+// The evaluation records of <out>/metrics.jsonl in order (event lines and a torn last line skipped).
+std::vector<nlohmann::json> evaluation_records(const std::filesystem::path& out);
+// The last of them; an empty object when there is none.
 nlohmann::json last_evaluation_record(const std::filesystem::path& out);
 
 }  // namespace normscale
