@@ -197,9 +197,9 @@ DataSplits make_polynomial_sine(Index train_examples, Index degree, bool chebysh
   }
   splits.test = regression_set("synthetic:polynomial-sine (test)", degree + 1);
   for (Index i = 0; i < test_points; ++i) {
-    add_polynomial_point(splits.test,
-                         test_points == 1 ? 0.0 : -1.0 + 2.0 * static_cast<double>(i) / static_cast<double>(test_points - 1),
-                         degree);
+    const double x =
+        test_points == 1 ? 0.0 : -1.0 + 2.0 * static_cast<double>(i) / static_cast<double>(test_points - 1);
+    add_polynomial_point(splits.test, x, degree);
   }
   splits.validation = regression_set("synthetic:polynomial-sine (validation)", degree + 1);
   return splits;

@@ -46,7 +46,8 @@ ReportSummary write_report(const StudySpec& spec, const std::filesystem::path& d
   summary.notes.push_back(fmt::format("{} of {} trials done.", done, data.trials.size()));
   const std::vector<std::string> study_notes = summary.notes;  // the page lists left-out plots with the plots
 
-  write_text(out_dir / "table.md", table_markdown(data, rows) + critical_batch_markdown(data, critical_batches(data, rows)));
+  write_text(out_dir / "table.md",
+             table_markdown(data, rows) + critical_batch_markdown(data, critical_batches(data, rows)));
   write_text(out_dir / "table.csv", table_csv(rows));
   write_text(out_dir / "all_trials.csv", all_trials_csv(data));
 

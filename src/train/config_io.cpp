@@ -845,8 +845,8 @@ void validate(const TrainConfig& c) {
            "minnorm",
            quote(c.optim.normalization));
   NS_CHECK(c.model.init != "zeros" || !c.model.weight_norm,
-           "model.init = \"zeros\" with model.weight_norm = true: w = g v / ||v|| is undefined at v = 0; choose another "
-           "model.init");
+           "model.init = \"zeros\" with model.weight_norm = true: w = g v / ||v|| is undefined at v = 0; choose "
+           "another model.init");
 
   // The objectives' own rows, whichever the regime (every option of a run is checked).
   for (const std::string& name : objective_registry().names()) {

@@ -47,8 +47,9 @@ Trainer<T>::Trainer(const TrainerOptions& options, Communicator& comm, const Dat
   warmup_steps_ = options.warmup_epochs > 0 ? sampler_.steps_for_epochs(options.warmup_epochs) : 0;
   if (options.normalization != WeightNormalization::kNone) {
     NS_CHECK(options.momentum == 0.0 && options.weight_decay == 0.0 && traits_.norm_term != NormTerm::kHalfSquaredNorm,
-             "optim.normalization (lagrange or tangent) takes its own steps in rho and V: it needs optim.momentum = 0 and "
-             "optim.weight_decay = 0 (got {} and {}) and an objective without a norm term (got {})",
+             "optim.normalization (lagrange or tangent) takes its own steps in rho and V: it needs "
+             "optim.momentum = 0 and optim.weight_decay = 0 (got {} and {}) and an objective without a norm term "
+             "(got {})",
              options.momentum, options.weight_decay, objective.name());
     normalized_blocks_ = weight_blocks(network);
   }

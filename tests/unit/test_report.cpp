@@ -406,10 +406,10 @@ TEST_F(ReportTest, WritesTablesAndIndexWithoutPlots) {
 TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   SKIP_WITHOUT_GNUPLOT();
   const ReportSummary summary = write_report(*spec_, database(), out_);
-  const std::vector<std::string> expected = {"test_error_vs_batch", "learning_curves",      "steps_to_target",
-                                             "examples_to_target",  "time_to_target",      "support_fraction",     "constraints_violated",
-                                             "support_churn",       "weight_norm",          "train_loss",
-                                             "rho",                 "scaling_efficiency"};
+  const std::vector<std::string> expected = {
+      "test_error_vs_batch", "learning_curves", "steps_to_target", "examples_to_target", "time_to_target",
+      "support_fraction",    "constraints_violated", "support_churn", "weight_norm",    "train_loss",
+      "rho",                 "scaling_efficiency"};
   EXPECT_EQ(summary.plots, expected);
   const std::string html = read_text(out_ / "index.html");
   for (const std::string& name : expected) {

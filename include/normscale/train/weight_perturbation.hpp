@@ -1,8 +1,9 @@
 // Perturb-and-retrain as a training callback (config.perturb): at the end of the step that completes
 // epoch e, e + every, ... (not after `until`, not at the run's last step), every layer's parameters get
 // Gaussian noise; e is perturb.start, or by default the first multiple of `every` at or after the first
-// evaluation with zero training error (a value every rank has; a resumed run finds it in metrics.jsonl). The noise is a function of (seed, step, layer) only, so every rank adds
-// the same and a resumed run repeats the perturbations the first run made. Register it after the
+// evaluation with zero training error (a value every rank has; a resumed run finds it in metrics.jsonl).
+// The noise is a function of (seed, step, layer) only, so every rank adds the same and a resumed run
+// repeats the perturbations the first run made. Register it after the
 // checkpoints: a checkpoint at a perturbation's step holds the weights before it, and a run resumed
 // there makes it first (so a run that ended at that step and is resumed for more agrees with one that
 // went straight on).
