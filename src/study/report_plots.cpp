@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <initializer_list>
 
 namespace normscale {
@@ -284,6 +285,35 @@ std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>
     if (curve.empty()) curve.empty_reason = fmt::format("no trial records {}{}", c.key, c.recorded_by);
     plots.push_back(std::move(curve));
   }
+
+  // Each layer's Frobenius norm over training (Theory III §7 and Fig. 11: every layer's norm grows), a series per
+  // (regime, batch, layer).
+  std::set<std::string> layer_keys;
+  for (const ReportTrial& trial : data.trials) {
+    for (const MetricPoint& point : trial.metrics) {
+      for (const auto& [key, value] : point.values) {
+        if (key.starts_with("layer") && key.ends_with(".frobenius")) layer_keys.insert(key);
+      }
+    }
+  }
+  Plot layers;
+  layers.name = "layer_norms";
+  layers.title = "Frobenius norm of each layer over training";
+  layers.xlabel = "epoch";
+  layers.ylabel = "Frobenius norm";
+  // layer2 before layer10: by the number after "layer".
+  std::vector<std::string> ordered(layer_keys.begin(), layer_keys.end());
+  std::sort(ordered.begin(), ordered.end(), [](const std::string& a, const std::string& b) {
+    return std::make_pair(a.size(), a) < std::make_pair(b.size(), b);
+  });
+  for (const std::string& key : ordered) {
+    for (PlotSeries& series : over_training(rows, key).series) {
+      series.title += ", " + key.substr(0, key.size() - std::string_view(".frobenius").size());
+      layers.series.push_back(std::move(series));
+    }
+  }
+  if (layers.empty()) layers.empty_reason = "no trial records per-layer norms";
+  plots.push_back(std::move(layers));
 
   plots.push_back(scaling_efficiency(data, rows));
   return plots;

@@ -114,6 +114,8 @@ void fill_store(TrialStore& store, const std::vector<Trial>& trials) {
                                {"weight_norm", f.norm * (epoch + 1) / 3.0},
                                {"train_loss", 1.0 / (epoch + 1)},
                                {"rho", 2.0 * (epoch + 1)},
+                               {"layers", {{{"name", "layer1"}, {"frobenius", 1.0 + epoch}},
+                                           {{"name", "layer2"}, {"frobenius", 2.0 + epoch}}}},
                                {"samples_per_s", t.ranks == 1 ? 1000.0 : 1600.0}};
       if (f.support) {
         record["support_fraction"] = *f.support + 0.1 * (2 - epoch);
@@ -409,7 +411,7 @@ TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   const std::vector<std::string> expected = {
       "test_error_vs_batch", "learning_curves", "steps_to_target", "examples_to_target", "time_to_target",
       "support_fraction",    "constraints_violated", "support_churn", "weight_norm",    "train_loss",
-      "rho",                 "scaling_efficiency"};
+      "rho",                 "layer_norms",          "scaling_efficiency"};
   EXPECT_EQ(summary.plots, expected);
   const std::string html = read_text(out_ / "index.html");
   for (const std::string& name : expected) {
@@ -427,6 +429,10 @@ TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   const std::string steps = read_text(out_ / "steps_to_target.dat");
   EXPECT_THAT(steps, HasSubstr("perfect scaling"));
   EXPECT_THAT(read_text(out_ / "examples_to_target.dat"), HasSubstr("index 0"));
+  // Every layer's norm over training, a series per (regime, batch, layer).
+  const std::string layers = read_text(out_ / "layer_norms.dat");
+  EXPECT_THAT(layers, HasSubstr(", layer1"));
+  EXPECT_THAT(layers, HasSubstr(", layer2"));
   // "full" is the largest batch on the axis, labelled as such.
   EXPECT_THAT(read_text(out_ / "test_error_vs_batch.gp"), HasSubstr("set xtics ('64' 64, 'full' 50000)"));
 }

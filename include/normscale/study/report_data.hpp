@@ -17,7 +17,8 @@ namespace normscale {
 struct MetricPoint {
   std::int64_t step = 0;
   double epoch = 0.0;
-  std::map<std::string, double> values;  // validation_error, weight_norm, support_fraction, samples_per_s, ...
+  // validation_error, weight_norm, support_fraction, samples_per_s, ..., and "layer1.frobenius", ...
+  std::map<std::string, double> values;
 };
 
 struct ReportTrial {
