@@ -68,6 +68,20 @@ std::string gnuplot_data(const Plot& plot) {
   return text;
 }
 
+namespace {
+
+std::string_view series_style(SeriesStyle style) {
+  switch (style) {
+    case SeriesStyle::kDashed: return "with lines dt 2 lw 2";
+    case SeriesStyle::kPoints: return "with points pt 7 ps 0.8";
+    case SeriesStyle::kStars: return "with points pt 3 ps 2.5 lw 2";
+    case SeriesStyle::kLinesPoints: break;
+  }
+  return "with linespoints lw 2 pt 7 ps 0.6";
+}
+
+}  // namespace
+
 std::string gnuplot_script(const Plot& plot) {
   const std::string data = gnuplot_string(plot.name + ".dat");
   std::string s = fmt::format("# {}: written by normscale report; redraw with: gnuplot {}.gp (in this folder)\n",
@@ -97,7 +111,7 @@ std::string gnuplot_script(const Plot& plot) {
     items += plot.error_bars
                  ? fmt::format("{} index {} using 1:2:3 with yerrorlines lw 2 pt 7 title {}", data, i,
                                gnuplot_string(plot.series[i].title))
-                 : fmt::format("{} index {} using 1:2 with linespoints lw 2 pt 7 ps 0.6 title {}", data, i,
+                 : fmt::format("{} index {} using 1:2 {} title {}", data, i, series_style(plot.series[i].style),
                                gnuplot_string(plot.series[i].title));
   }
   for (const double y : plot.reference_y) {

@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <set>
 #include <string_view>
-#include <initializer_list>
+#include <tuple>
 
 namespace normscale {
 namespace {
@@ -172,6 +174,82 @@ Plot scaling_efficiency(const StudyData& data, const std::vector<TableRow>& rows
   return plot;
 }
 
+// Shallue et al.: the selected learning rate against batch size per regime, with the linear and square-root
+// scaling lines from its smallest batch; and every grid point's learning rate marked by how its trials ended
+// (all seeds reached the target, some did not, some diverged), the selected points starred.
+std::vector<Plot> learning_rate_plots(const StudyData& data, const std::vector<TableRow>& rows) {
+  Plot best;
+  best.name = "best_lr_vs_batch";
+  best.title = "Selected learning rate vs global batch size, with linear and square-root scaling from the smallest";
+  best.xlabel = "global batch size";
+  best.ylabel = "learning rate";
+  best.log2_x = true;
+  best.log_y = true;
+  best.xtics = batch_tics(data);
+  const auto actual = [&](std::int64_t batch) {
+    return batch == kFullBatch ? static_cast<double>(data.full_batch_size) : static_cast<double>(batch);
+  };
+  for (const std::string& regime : data.regimes) {
+    PlotSeries chosen{regime, {}};
+    std::vector<std::pair<std::int64_t, double>> points;  // batch, lr
+    for (const TableRow* row : primary_rows(rows)) {
+      if (row->regime == regime && row->lr) points.emplace_back(row->batch, *row->lr);
+    }
+    std::sort(points.begin(), points.end(),
+              [&](const auto& a, const auto& b) { return actual(a.first) < actual(b.first); });
+    for (const auto& [batch, lr] : points) chosen.points.push_back({batch_x(data, batch), lr, 0.0});
+    if (chosen.points.empty()) continue;
+    best.series.push_back(chosen);
+    if (points.size() < 2) continue;
+    PlotSeries linear{regime + ": linear scaling", {}, SeriesStyle::kDashed};
+    PlotSeries root{regime + ": square-root scaling", {}, SeriesStyle::kDashed};
+    const double b0 = actual(points.front().first), lr0 = points.front().second;
+    for (const auto& [batch, lr] : points) {
+      linear.points.push_back({batch_x(data, batch), lr0 * actual(batch) / b0, 0.0});
+      root.points.push_back({batch_x(data, batch), lr0 * std::sqrt(actual(batch) / b0), 0.0});
+    }
+    best.series.push_back(std::move(linear));
+    best.series.push_back(std::move(root));
+  }
+  if (best.empty()) best.empty_reason = "no (regime, batch) has a selected point yet";
+
+  Plot grid = best;
+  grid.name = "lr_grid";
+  grid.title = "Every grid point's learning rate by outcome (all regimes; the selected points starred)";
+  grid.series.clear();
+  PlotSeries reached{"all seeds reached the target", {}, SeriesStyle::kPoints};
+  PlotSeries missed{"not reached by every seed", {}, SeriesStyle::kPoints};
+  PlotSeries diverged{"diverged or failed", {}, SeriesStyle::kPoints};
+  PlotSeries selected{"selected (best mean validation error)", {}, SeriesStyle::kStars};
+  std::map<std::tuple<std::string, std::int64_t, std::string>, std::vector<const ReportTrial*>> cells;
+  for (const ReportTrial& trial : data.trials) {
+    if (trial.record.state == TrialState::kDone || trial.record.state == TrialState::kFailed) {
+      cells[{trial.record.regime, trial.record.batch, trial.grid_label}].push_back(&trial);
+    }
+  }
+  for (const auto& [key, trials] : cells) {
+    const auto& [regime, batch, label] = key;
+    bool all_reached = true, any_failed = false;
+    for (const ReportTrial* t : trials) {
+      any_failed = any_failed || !t->done() || t->result("diverged").value_or(0.0) > 0;
+      all_reached = all_reached && t->result("steps_to_target").has_value();
+    }
+    const PlotPoint point{batch_x(data, batch), trials.front()->lr, 0.0};
+    (any_failed ? diverged : all_reached ? reached : missed).points.push_back(point);
+    for (const TableRow& row : rows) {
+      if (row.regime == regime && row.batch == batch && row.selected && row.grid_label == label) {
+        selected.points.push_back(point);
+        break;
+      }
+    }
+  }
+  for (PlotSeries* series : {&reached, &missed, &diverged, &selected}) {
+    if (!series->points.empty()) grid.series.push_back(std::move(*series));
+  }
+  if (grid.empty()) grid.empty_reason = "no trial has ended yet";
+  return {std::move(best), std::move(grid)};
+}
+
 }  // namespace
 
 double full_batch_x(const StudyData& data) {
@@ -247,6 +325,8 @@ std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>
     seconds.empty_reason = "the study sets no target_validation_error";
   }
   plots.push_back(std::move(seconds));
+
+  for (Plot& plot : learning_rate_plots(data, rows)) plots.push_back(std::move(plot));
 
   Plot support = over_training(rows, "support_fraction");
   support.name = "support_fraction";

@@ -410,8 +410,8 @@ TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   const ReportSummary summary = write_report(*spec_, database(), out_);
   const std::vector<std::string> expected = {
       "test_error_vs_batch", "learning_curves", "steps_to_target", "examples_to_target", "time_to_target",
-      "support_fraction",    "constraints_violated", "support_churn", "weight_norm",    "train_loss",
-      "rho",                 "layer_norms",          "scaling_efficiency"};
+      "best_lr_vs_batch",    "lr_grid",         "support_fraction", "constraints_violated", "support_churn",
+      "weight_norm",         "train_loss",      "rho",             "layer_norms",          "scaling_efficiency"};
   EXPECT_EQ(summary.plots, expected);
   const std::string html = read_text(out_ / "index.html");
   for (const std::string& name : expected) {
@@ -429,6 +429,13 @@ TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   const std::string steps = read_text(out_ / "steps_to_target.dat");
   EXPECT_THAT(steps, HasSubstr("perfect scaling"));
   EXPECT_THAT(read_text(out_ / "examples_to_target.dat"), HasSubstr("index 0"));
+  // The selected learning rate with its linear and square-root scaling lines, and the grid by outcome.
+  const std::string best = read_text(out_ / "best_lr_vs_batch.dat");
+  EXPECT_THAT(best, HasSubstr("linear scaling"));
+  EXPECT_THAT(best, HasSubstr("square-root scaling"));
+  // sgd's selected lr is 0.2 at batch 64: linear scaling puts 0.2 x 50000 / 64 = 156.25 at the full batch.
+  EXPECT_THAT(best, HasSubstr("\n50000 156.25 0\n"));
+  EXPECT_THAT(read_text(out_ / "lr_grid.dat"), HasSubstr("selected (best mean validation error)"));
   // Every layer's norm over training, a series per (regime, batch, layer).
   const std::string layers = read_text(out_ / "layer_norms.dat");
   EXPECT_THAT(layers, HasSubstr(", layer1"));
@@ -459,7 +466,7 @@ seeds = [1, 2]
     }
   }
   const ReportSummary summary = write_report(spec, out_ / "small.db", out_ / "report");
-  EXPECT_EQ(summary.plots, std::vector<std::string>{"test_error_vs_batch"});
+  EXPECT_EQ(summary.plots, (std::vector<std::string>{"test_error_vs_batch", "best_lr_vs_batch", "lr_grid"}));
   EXPECT_FALSE(std::filesystem::exists(out_ / "report" / "scaling_efficiency.png"));
   const std::string html = read_text(out_ / "report" / "index.html");
   EXPECT_THAT(html, HasSubstr("left out: the study has one rank count"));

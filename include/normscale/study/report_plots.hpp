@@ -16,9 +16,12 @@ struct PlotPoint {
   double error = 0.0;  // std over seeds (0: one seed)
 };
 
+enum class SeriesStyle { kLinesPoints, kDashed, kPoints, kStars };
+
 struct PlotSeries {
   std::string title;   // from study values: quoted by gnuplot_string before it reaches a script
   std::vector<PlotPoint> points;
+  SeriesStyle style = SeriesStyle::kLinesPoints;  // without error bars
 };
 
 struct Plot {
