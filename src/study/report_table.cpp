@@ -18,7 +18,15 @@ std::string exact(double value) { return fmt::format("{}", value); }
 std::string state_counts(const TableRow& row) {
   std::string text = fmt::format("{}", row.done);
   if (row.done < row.trials) text += fmt::format(" of {}", row.trials);
-  if (row.failed > 0) text += fmt::format(" ({} failed)", row.failed);
+  // Diverged is its own outcome: a failed trial that diverged counts once, as diverged.
+  const std::size_t other_failures = row.failed > row.diverged ? row.failed - row.diverged : 0;
+  if (row.diverged > 0 && other_failures > 0) {
+    text += fmt::format(" ({} diverged, {} failed)", row.diverged, other_failures);
+  } else if (row.diverged > 0) {
+    text += fmt::format(" ({} diverged)", row.diverged);
+  } else if (row.failed > 0) {
+    text += fmt::format(" ({} failed)", row.failed);
+  }
   return text;
 }
 
@@ -115,6 +123,7 @@ std::vector<TableRow> build_table(const StudyData& data) {
           ++row.trials;
           if (!row.lr) row.lr = trial.lr;
           if (trial.record.state == TrialState::kFailed) ++row.failed;
+          if (trial.result("diverged").value_or(0.0) > 0) ++row.diverged;
           if (trial.done()) {
             ++row.done;
             row.selected_trials.push_back(&trial);
@@ -210,7 +219,7 @@ std::string table_csv(const std::vector<TableRow>& rows) {
   for (const TableColumn& column : table_columns()) {
     text += fmt::format(",{0}_mean,{0}_std,{0}_n", column.key);
   }
-  text += ",trials,done,failed\n";
+  text += ",trials,done,failed,diverged\n";
   for (const TableRow& row : rows) {
     text += fmt::format("{},{},{},{},{}", csv_field(row.regime), batch_label(row.batch), row.ranks,
                         csv_field(row.grid_label), row.lr ? exact(*row.lr) : "");
@@ -222,7 +231,7 @@ std::string table_csv(const std::vector<TableRow>& rows) {
         text += fmt::format(",{},{},{}", exact(stat.mean), exact(stat.std), stat.n);
       }
     }
-    text += fmt::format(",{},{},{}\n", row.trials, row.done, row.failed);
+    text += fmt::format(",{},{},{},{}\n", row.trials, row.done, row.failed, row.diverged);
   }
   return text;
 }

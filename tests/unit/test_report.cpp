@@ -308,6 +308,21 @@ TEST_F(ReportTest, FailedAndPendingTrialsAreCountedNotAveraged) {
   EXPECT_THAT(markdown, HasSubstr("| 2 of 3 |"));
 }
 
+// A trial the divergence guard stopped is failed with the figure diverged = 1: the table names it diverged.
+TEST_F(ReportTest, DivergedIsItsOwnOutcome) {
+  const std::vector<Trial> trials = expand(*spec_);
+  const auto failed = std::find_if(trials.begin(), trials.end(), is_failed);
+  ASSERT_NE(failed, trials.end());
+  TrialStore(database()).record_result(failed->id, "diverged", 1.0);
+  const StudyData data = load_study_data(*spec_, database());
+  const std::vector<TableRow> rows = build_table(data);
+  const TableRow& row = row_of(rows, "minnorm", kFullBatch, 2);
+  EXPECT_EQ(row.failed, 1U);
+  EXPECT_EQ(row.diverged, 1U);
+  EXPECT_THAT(table_markdown(data, rows), HasSubstr("| 2 of 3 (1 diverged) |"));
+  EXPECT_THAT(table_csv(rows), HasSubstr(",3,2,1,1\n"));
+}
+
 TEST_F(ReportTest, MissingResultsAreDashes) {
   const StudyData data = load_study_data(*spec_, database());
   const std::vector<TableRow> rows = build_table(data);

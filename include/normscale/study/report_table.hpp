@@ -43,6 +43,7 @@ struct TableRow {
   std::size_t trials = 0;       // trials at the selected point (every seed)
   std::size_t done = 0;
   std::size_t failed = 0;
+  std::size_t diverged = 0;  // of the trials: stopped by the divergence guard (a failed trial's own outcome)
   std::vector<const ReportTrial*> selected_trials;  // the done ones, by seed
   // Shallue et al.'s steps / time to result: at the grid point of this (regime, batch) whose trials all
   // reach the target in the fewest steps on average (over every rank count), the mean ± std over its
