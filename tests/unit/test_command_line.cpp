@@ -1,5 +1,6 @@
 // The command line rejects bad options before training, naming the option and what was expected.
 #include "support/run_command.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +10,13 @@
 namespace normscale {
 namespace {
 
+// Each test its own run directory: ctest runs these processes in parallel, and a rejection that comes after
+// the run directory is locked (a missing data file, a batch larger than the data) must not meet another
+// test's lock on a shared default directory.
 void expect_rejected(const std::string& arguments, const std::string& must_mention) {
-  const auto result = testing::run_normscale("train --set progress=false " + arguments);
+  const testing::TempDir out("normscale_cli_", testing::current_test_name());
+  const auto result =
+      testing::run_normscale("train --set progress=false --out " + out.path("run") + " " + arguments);
   EXPECT_EQ(result.exit_code, 2) << arguments << "\n" << result.output;
   EXPECT_NE(result.output.find("normscale: error:"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find(must_mention), std::string::npos) << "expected '" << must_mention << "' in:\n"
