@@ -43,24 +43,32 @@ std::optional<CriticalBatchFit> fit_critical_batch(std::span<const BatchSteps> p
   return fit;
 }
 
-std::vector<RegimeCriticalBatch> critical_batches(const StudyData& data, const std::vector<TableRow>& rows) {
+std::vector<RegimeSteps> steps_to_target_by_regime(const StudyData& data, const std::vector<TableRow>& rows) {
   // The smallest rank count's row of each (regime, batch): the trajectory does not depend on it.
   std::map<std::pair<std::string, std::int64_t>, const TableRow*> primary;
   for (const TableRow& row : rows) {
     auto& slot = primary[{row.regime, row.batch}];
     if (slot == nullptr || row.ranks < slot->ranks) slot = &row;
   }
-  std::vector<RegimeCriticalBatch> result;
+  std::vector<RegimeSteps> result;
   for (const std::string& regime : data.regimes) {
-    RegimeCriticalBatch r{regime, {}, std::nullopt};
+    RegimeSteps r{regime, {}};
     for (const std::int64_t batch : data.batches) {
       const auto found = primary.find({regime, batch});
       if (found == primary.end() || found->second->steps_to_target.n == 0) continue;
       const double b = batch == kFullBatch ? static_cast<double>(data.full_batch_size) : static_cast<double>(batch);
       r.points.push_back({b, found->second->steps_to_target.mean});
     }
-    r.fit = fit_critical_batch(r.points);
     result.push_back(std::move(r));
+  }
+  return result;
+}
+
+std::vector<RegimeCriticalBatch> critical_batches(const StudyData& data, const std::vector<TableRow>& rows) {
+  std::vector<RegimeCriticalBatch> result;
+  for (RegimeSteps& r : steps_to_target_by_regime(data, rows)) {
+    std::optional<CriticalBatchFit> fit = fit_critical_batch(r.points);
+    result.push_back({std::move(r.regime), std::move(r.points), fit});
   }
   return result;
 }

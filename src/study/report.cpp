@@ -6,6 +6,7 @@
 #include "normscale/core/atomic_file.hpp"
 #include "normscale/study/report_data.hpp"
 #include "normscale/study/critical_batch.hpp"
+#include "normscale/study/performance_profile.hpp"
 #include "normscale/study/report_gnuplot.hpp"
 #include "normscale/study/report_html.hpp"
 #include "normscale/study/report_plots.hpp"
@@ -47,7 +48,8 @@ ReportSummary write_report(const StudySpec& spec, const std::filesystem::path& d
   const std::vector<std::string> study_notes = summary.notes;  // the page lists left-out plots with the plots
 
   write_text(out_dir / "table.md",
-             table_markdown(data, rows) + critical_batch_markdown(data, critical_batches(data, rows)));
+             table_markdown(data, rows) + critical_batch_markdown(data, critical_batches(data, rows)) +
+                 performance_profile_markdown(performance_profiles(steps_to_target_by_regime(data, rows))));
   write_text(out_dir / "table.csv", table_csv(rows));
   write_text(out_dir / "all_trials.csv", all_trials_csv(data));
 

@@ -1,6 +1,8 @@
 // Builds the report's plots (series of points with titles) from the study data and the selected table rows.
 #include "normscale/study/report_plots.hpp"
 
+#include "normscale/study/performance_profile.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -327,6 +329,27 @@ std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>
   plots.push_back(std::move(seconds));
 
   for (Plot& plot : learning_rate_plots(data, rows)) plots.push_back(std::move(plot));
+
+  // AlgoPerf's performance profiles: the share of batch sizes each regime reaches the target on within tau
+  // times the fastest regime's steps.
+  const PerformanceProfiles profiles = performance_profiles(steps_to_target_by_regime(data, rows));
+  Plot profile;
+  profile.name = "performance_profile";
+  profile.title = fmt::format("Performance profiles: share of batch sizes reaching {} within tau x the fastest",
+                              target);
+  profile.xlabel = "tau";
+  profile.ylabel = "share of workloads";
+  constexpr int kTauPoints = 61;
+  for (std::size_t i = 0; i < profiles.regimes.size() && profiles.workloads > 0; ++i) {
+    PlotSeries series{profiles.regimes[i].regime, {}};
+    for (int k = 0; k < kTauPoints; ++k) {
+      const double tau = 1.0 + (profiles.tau_max - 1.0) * k / (kTauPoints - 1);
+      series.points.push_back({tau, profiles.share(i, tau), 0.0});
+    }
+    profile.series.push_back(std::move(series));
+  }
+  if (profile.empty()) profile.empty_reason = "no regime reached the target at any batch size";
+  plots.push_back(std::move(profile));
 
   Plot support = over_training(rows, "support_fraction");
   support.name = "support_fraction";

@@ -2,6 +2,7 @@
 // plots drawn by gnuplot, missing figures as "—", hostile study names escaped in HTML and gnuplot.
 #include "normscale/core/error.hpp"
 #include "normscale/study/critical_batch.hpp"
+#include "normscale/study/performance_profile.hpp"
 #include "normscale/study/report.hpp"
 #include "normscale/study/study_layout.hpp"
 #include "normscale/study/report_data.hpp"
@@ -393,6 +394,24 @@ TEST(CriticalBatch, FitRecoversTheModelsCriticalBatchSize) {
   EXPECT_FALSE(fit_critical_batch(std::vector<BatchSteps>{{64, 1000}, {128, 500}, {256, 250}}).has_value());
 }
 
+// Three workloads; A takes 100 / 200 / 300 steps, B 150 / 100 / never: the fastest are 100, 100, 300, so A's
+// ratios are 1, 2, 1 and B's 1.5, 1. Scores: mean share over tau in [1, 4]: A (3 + 2 + 3) / 9, B (2.5 + 3) / 9.
+TEST(PerformanceProfile, SharesAndScoresByHand) {
+  const PerformanceProfiles p = performance_profiles(
+      {{"A", {{64, 100}, {256, 200}, {1024, 300}}}, {"B", {{64, 150}, {256, 100}}}}, 4.0);
+  EXPECT_EQ(p.workloads, 3U);
+  ASSERT_EQ(p.regimes.size(), 2U);
+  EXPECT_NEAR(p.regimes[0].score, 8.0 / 9.0, 1e-12);
+  EXPECT_NEAR(p.regimes[1].score, 5.5 / 9.0, 1e-12);
+  EXPECT_NEAR(p.share(0, 1.0), 2.0 / 3.0, 1e-12);
+  EXPECT_NEAR(p.share(1, 1.0), 1.0 / 3.0, 1e-12);
+  EXPECT_NEAR(p.share(1, 1.49), 1.0 / 3.0, 1e-12);
+  EXPECT_NEAR(p.share(1, 1.5), 2.0 / 3.0, 1e-12);
+  EXPECT_NEAR(p.share(0, 2.0), 1.0, 1e-12);
+  EXPECT_THAT(performance_profile_markdown(p), HasSubstr("| A | 0.889 | 67% | 100% |"));
+  EXPECT_EQ(performance_profiles({}).workloads, 0U);
+}
+
 TEST_F(ReportTest, TableHasTheCriticalBatchSizePerRegime) {
   const std::vector<RegimeCriticalBatch> fits = critical_batches(load_study_data(*spec_, database()),
                                                                  build_table(load_study_data(*spec_, database())));
@@ -400,6 +419,7 @@ TEST_F(ReportTest, TableHasTheCriticalBatchSizePerRegime) {
   write_report(*spec_, database(), out_, ReportOptions{.plots = false});
   const std::string table = read_text(out_ / "table.md");
   EXPECT_THAT(table, HasSubstr("## Critical batch size"));
+  EXPECT_THAT(table, HasSubstr("## Performance profiles"));
   for (const RegimeCriticalBatch& r : fits) {
     EXPECT_THAT(table, HasSubstr("| " + markdown_cell(r.regime) + " |")) << r.regime;
     EXPECT_EQ(r.points.size(), 2U) << "batch 64 and full reach the target in the fixture";
@@ -424,9 +444,10 @@ TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   SKIP_WITHOUT_GNUPLOT();
   const ReportSummary summary = write_report(*spec_, database(), out_);
   const std::vector<std::string> expected = {
-      "test_error_vs_batch", "learning_curves", "steps_to_target", "examples_to_target", "time_to_target",
-      "best_lr_vs_batch",    "lr_grid",         "support_fraction", "constraints_violated", "support_churn",
-      "weight_norm",         "train_loss",      "rho",             "layer_norms",          "scaling_efficiency"};
+      "test_error_vs_batch", "learning_curves",  "steps_to_target",  "examples_to_target",  "time_to_target",
+      "best_lr_vs_batch",    "lr_grid",          "performance_profile", "support_fraction", "constraints_violated",
+      "support_churn",       "weight_norm",      "train_loss",       "rho",                 "layer_norms",
+      "scaling_efficiency"};
   EXPECT_EQ(summary.plots, expected);
   const std::string html = read_text(out_ / "index.html");
   for (const std::string& name : expected) {
@@ -482,6 +503,7 @@ seeds = [1, 2]
   }
   const ReportSummary summary = write_report(spec, out_ / "small.db", out_ / "report");
   EXPECT_EQ(summary.plots, (std::vector<std::string>{"test_error_vs_batch", "best_lr_vs_batch", "lr_grid"}));
+  EXPECT_THAT(read_text(out_ / "report" / "index.html"), HasSubstr("left out: no regime reached the target"));
   EXPECT_FALSE(std::filesystem::exists(out_ / "report" / "scaling_efficiency.png"));
   const std::string html = read_text(out_ / "report" / "index.html");
   EXPECT_THAT(html, HasSubstr("left out: the study has one rank count"));

@@ -32,8 +32,16 @@ struct CriticalBatchFit {
 // steps and examples (slope >= 0 or intercept <= 0).
 std::optional<CriticalBatchFit> fit_critical_batch(std::span<const BatchSteps> points);
 
-// Per regime (study-file order), from each (regime, batch)'s steps to target at its smallest rank count (the
-// fastest grid point, as the table's), batch "full" counted as the study's full-batch size.
+// Each (regime, batch)'s steps to target at its smallest rank count (the fastest grid point, as the table's),
+// batch "full" counted as the study's full-batch size; per regime in study-file order, batches in study-file
+// order, those that did not reach the target left out.
+struct RegimeSteps {
+  std::string regime;
+  std::vector<BatchSteps> points;
+};
+std::vector<RegimeSteps> steps_to_target_by_regime(const StudyData& data, const std::vector<TableRow>& rows);
+
+// The fit of each regime's points.
 struct RegimeCriticalBatch {
   std::string regime;
   std::vector<BatchSteps> points;
