@@ -1,7 +1,6 @@
 // McCandlish's critical batch size from the table's steps to target (see the header).
 #include "normscale/study/critical_batch.hpp"
 
-#include "normscale/optim/optim_config.hpp"
 
 #include <fmt/format.h>
 
@@ -56,8 +55,7 @@ std::vector<RegimeSteps> steps_to_target_by_regime(const StudyData& data, const 
     for (const std::int64_t batch : data.batches) {
       const auto found = primary.find({regime, batch});
       if (found == primary.end() || found->second->steps_to_target.n == 0) continue;
-      const double b = batch == kFullBatch ? static_cast<double>(data.full_batch_size) : static_cast<double>(batch);
-      r.points.push_back({b, found->second->steps_to_target.mean});
+      r.points.push_back({batch_size(data, batch), found->second->steps_to_target.mean});
     }
     result.push_back(std::move(r));
   }

@@ -55,6 +55,10 @@ std::string batch_label(std::int64_t batch) {
   return batch == kFullBatch ? std::string("full") : std::to_string(batch);
 }
 
+double batch_size(const StudyData& data, std::int64_t batch) {
+  return static_cast<double>(batch == kFullBatch ? data.full_batch_size : batch);
+}
+
 StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& database) {
   std::error_code error;
   NS_CHECK(std::filesystem::is_regular_file(database, error),

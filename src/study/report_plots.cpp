@@ -188,9 +188,7 @@ std::vector<Plot> learning_rate_plots(const StudyData& data, const std::vector<T
   best.log2_x = true;
   best.log_y = true;
   best.xtics = batch_tics(data);
-  const auto actual = [&](std::int64_t batch) {
-    return batch == kFullBatch ? static_cast<double>(data.full_batch_size) : static_cast<double>(batch);
-  };
+  const auto actual = [&](std::int64_t batch) { return batch_size(data, batch); };
   for (const std::string& regime : data.regimes) {
     PlotSeries chosen{regime, {}};
     std::vector<std::pair<std::int64_t, double>> points;  // batch, lr

@@ -3,6 +3,7 @@
 // perturbation's row-space part is undone by the next descent while its null-space part stays, so repeated
 // perturbations make the weights random-walk in the null space of Phi.
 #include "normscale/data/synthetic.hpp"
+#include "normscale/train/run_directory_lock.hpp"
 #include "normscale/train/weight_perturbation.hpp"
 #include "support/temp_dir.hpp"
 #include "support/train_in_process.hpp"
@@ -12,7 +13,6 @@
 
 #include <Eigen/Dense>
 
-#include <fstream>
 
 namespace normscale::toy {
 namespace {
@@ -170,21 +170,11 @@ TrainConfig perturbed_run(const std::filesystem::path& out, Index steps) {
   return c;
 }
 
-std::vector<nlohmann::json> records(const std::filesystem::path& out) {
-  std::vector<nlohmann::json> result;
-  std::ifstream in(out / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    const auto record = nlohmann::json::parse(line);
-    if (record.contains("step")) result.push_back(record);
-  }
-  return result;
-}
-
 TEST(DegenerateRegression, PerturbOptionsRetrainToZeroErrorWithGrowingNormAndResumeExactly) {
   const testing::TempDir dir("normscale_perturb_", "run");
   const auto straight = dir.path() / "straight";
   testing::train_in_process(perturbed_run(straight, 40000));
-  const auto r = records(straight);
+  const auto r = evaluation_records(straight);
   ASSERT_EQ(r.size(), 5u);  // steps 0, 10k, 20k, 30k, 40k
   const int expected_count[] = {0, 0, 1, 2, 3};  // made at the end of steps 10k, 20k, 30k (until = 30k)
   for (std::size_t i = 0; i < r.size(); ++i) {
@@ -228,7 +218,7 @@ TEST(PerturbAndRetrain, ScheduleStartsAtTheFirstMultipleAfterZeroTrainingError) 
   };
   const auto straight = dir.path() / "straight";
   testing::train_in_process(config(straight, 300));
-  const std::vector<nlohmann::json> r = records(straight);
+  const std::vector<nlohmann::json> r = evaluation_records(straight);
   Index fitted = -1, first_perturbed = -1;
   for (const nlohmann::json& record : r) {
     const Index step = record["step"].get<Index>();

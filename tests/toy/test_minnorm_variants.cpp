@@ -116,6 +116,15 @@ TEST_P(SoftMargin, LinearBinaryMinnormWithSlackIsTheSoftMarginSvm) {
 INSTANTIATE_TEST_SUITE_P(RhoAndDual, SoftMargin, ::testing::Combine(::testing::Values(0.0, 1.0),
                                                                     ::testing::Values(kAscent, kPi)));
 
+// svm_set()'s SVM (toy_harness.hpp): w* = (2, 0) with both support vectors' multipliers at 2.
+void expect_svm_set_answer(const ToyRun& run, const std::string& what) {
+  const auto& w = run.network->parameters();
+  EXPECT_NEAR(w[0], 2.0, 1e-6) << what;
+  EXPECT_NEAR(w[1], 0.0, 1e-6) << what;
+  EXPECT_NEAR(run.alpha(0), 2.0, 1e-5) << what;
+  EXPECT_NEAR(run.alpha(1), 2.0, 1e-5) << what;
+}
+
 TEST(Dual, EveryRuleReachesTheHardMarginSvm) {
   for (const Dual& dual : {kAscent, kPi, Dual{"pi", 2.0}}) {
     TrainerOptions options;
@@ -123,11 +132,7 @@ TEST(Dual, EveryRuleReachesTheHardMarginSvm) {
     auto run = make_toy_run(svm_set(), {2, {}, 1, "identity", false},
                             with_dual(minnorm_config("binary", 1.0, 0.05), dual), options, {0.3, -0.7});
     run->train(5000);
-    const auto& w = run->network->parameters();
-    EXPECT_NEAR(w[0], 2.0, 1e-6) << dual.dual << " " << dual.kappa_p;
-    EXPECT_NEAR(w[1], 0.0, 1e-6) << dual.dual << " " << dual.kappa_p;
-    EXPECT_NEAR(run->alpha(0), 2.0, 1e-5);
-    EXPECT_NEAR(run->alpha(1), 2.0, 1e-5);
+    expect_svm_set_answer(*run, std::string(dual.dual) + " " + std::to_string(dual.kappa_p));
     for (Index i = 2; i < 8; ++i) EXPECT_EQ(run->alpha(i), 0.0) << "example " << i;
   }
 }
@@ -205,10 +210,7 @@ TEST(Dual, AdaptivePenaltyReachesTheHardMarginSvm) {
   for (Index i = 0; i < 8; ++i) largest_exponent = std::max(largest_exponent, run->objective->multipliers()->row(i)[1]);
   EXPECT_GE(largest_exponent, 5.0) << "no constraint stayed violated: the penalty was never raised";
   run->train(5000);
-  EXPECT_NEAR(run->network->parameters()[0], 2.0, 1e-6);
-  EXPECT_NEAR(run->network->parameters()[1], 0.0, 1e-6);
-  EXPECT_NEAR(run->alpha(0), 2.0, 1e-5);
-  EXPECT_NEAR(run->alpha(1), 2.0, 1e-5);
+  expect_svm_set_answer(*run, "adaptive penalty");
 }
 
 // Single-call extragradient (Popov) is PI with kappa_p = s, step for step, and reaches the SVM.
@@ -226,10 +228,7 @@ TEST(Dual, ExtragradientIsPiWithTheGainOfItsStepAndReachesTheSvm) {
   EXPECT_EQ(eg->network->parameters(), pi->network->parameters());
   EXPECT_EQ(eg->objective->multipliers()->values(), pi->objective->multipliers()->values());
   eg->train(4800);
-  EXPECT_NEAR(eg->network->parameters()[0], 2.0, 1e-6);
-  EXPECT_NEAR(eg->network->parameters()[1], 0.0, 1e-6);
-  EXPECT_NEAR(eg->alpha(0), 2.0, 1e-5);
-  EXPECT_NEAR(eg->alpha(1), 2.0, 1e-5);
+  expect_svm_set_answer(*eg, "extragradient");
 }
 
 // PI with kappa_p = 0 is ascent, step for step.

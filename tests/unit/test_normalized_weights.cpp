@@ -7,6 +7,7 @@
 #include "normscale/objective/exponential_rule.hpp"
 #include "normscale/optim/normalized_weights.hpp"
 #include "normscale/optim/optim_config.hpp"
+#include "normscale/train/run_directory_lock.hpp"
 #include "normscale/train/trainer.hpp"
 
 #include "support/error_text.hpp"
@@ -21,7 +22,6 @@
 #include <Eigen/Dense>
 
 #include <cmath>
-#include <fstream>
 #include <numeric>
 
 namespace normscale {
@@ -244,11 +244,7 @@ TEST(NormalizedWeights, LagrangeRunReportsGrowingMarginAndEqualNormGrowth) {
   c.eval_every = 1000;
   c.instruments = true;
   testing::train_in_process(c);
-  std::vector<nlohmann::json> records;
-  std::ifstream in(dir.path() / "run" / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    if (auto r = nlohmann::json::parse(line); r.contains("step")) records.push_back(r);
-  }
+  const std::vector<nlohmann::json> records = evaluation_records(dir.path() / "run");
   ASSERT_EQ(records.size(), 4u);
   EXPECT_EQ(records.back()["train_error"].get<double>(), 0.0);
   ASSERT_TRUE(records[1].contains("near_min_margin_fraction")) << "separated after 1000 steps";

@@ -49,5 +49,7 @@ StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& da
 
 // "128", or "full" for kFullBatch.
 std::string batch_label(std::int64_t batch);
+// The global batch size of a study's batch: "full" is the study's full_batch_size.
+double batch_size(const StudyData& data, std::int64_t batch);
 
 }  // namespace normscale
