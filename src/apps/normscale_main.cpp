@@ -1,11 +1,13 @@
 // The normscale command line: parses the subcommand, builds and validates the config on every rank,
 // runs it. The only place that catches normscale::Error.
+#include "normscale/checkpoint/checkpoint.hpp"
 #include "normscale/cli/inspect.hpp"
 #include "normscale/comm/agreement.hpp"
 #include "normscale/comm/communicator_factory.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/study/report.hpp"
 #include "normscale/study/study_runner.hpp"
+#include "normscale/train/checkpoint_on_signal.hpp"
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/presets.hpp"
 #include "normscale/train/run.hpp"
@@ -89,6 +91,15 @@ int report_error(const std::string& message, bool agreed) {
   return kErrorExitCode;
 }
 
+// Collective: whether the run directory holds a checkpoint, as rank 0 sees it (resume then agrees on
+// which one every rank can load, or fails on every rank).
+bool any_checkpoint(const std::string& out, normscale::Communicator& comm) {
+  std::byte found{0};
+  if (comm.is_root() && !normscale::list_checkpoints(out).empty()) found = std::byte{1};
+  comm.broadcast(std::span<std::byte>(&found, 1), 0);
+  return found != std::byte{0};
+}
+
 int run_cli(int argc, char** argv) {
   const bool is_root = world_rank() == 0;
 
@@ -121,6 +132,10 @@ int run_cli(int argc, char** argv) {
   bool resume = false;
   train->add_flag("--resume", resume,
                   "continue from the newest checkpoint in the run directory (same as --set resume=true)");
+  bool resume_or_start = false;
+  train->add_flag("--resume-or-start", resume_or_start,
+                  "continue from the newest checkpoint if the run directory has one, else start afresh (for job "
+                  "scripts that a scheduler may requeue)");
   bool overwrite = false;
   train->add_flag("--overwrite", overwrite,
                   "replace the run already in the run directory (same as --set overwrite=true)");
@@ -151,6 +166,13 @@ int run_cli(int argc, char** argv) {
   study_run->add_option("--srun-mpi", study_options.srun_mpi, "slurm: srun --mpi=VALUE (\"\" for plain srun)")
       ->capture_default_str();
   study_run->add_option("--partition", study_options.partition, "slurm: sbatch --partition");
+  study_run->add_option("--time", study_options.time_limit,
+                        "slurm: sbatch --time of each job (e.g. 4:00:00); a job warned of its end checkpoints and "
+                        "is requeued");
+  study_run->add_option("--signal-seconds", study_options.signal_seconds,
+                        "slurm: how long before its time limit (or at a preemption) a job gets SIGUSR2 to checkpoint")
+      ->check(CLI::Range(std::int64_t{10}, std::int64_t{65535}))
+      ->capture_default_str();
   study_run->add_option("--poll-seconds", study_options.poll_seconds, "slurm: seconds between squeue polls")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -221,6 +243,7 @@ int run_cli(int argc, char** argv) {
     config.overwrite = config.overwrite || overwrite;
     normscale::validate(config);
   }));
+  if (resume_or_start) config.resume = config.resume || any_checkpoint(config.out, *comm);
   normscale::run_training(config, *comm);
   return 0;
 }
@@ -228,11 +251,14 @@ int run_cli(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "train") normscale::catch_checkpoint_signal();
   const bool with_mpi = needs_mpi(argc, argv);
   if (with_mpi) MPI_Init(&argc, &argv);
   int exit_code = 0;
   try {
     exit_code = run_cli(argc, argv);
+  } catch (const normscale::StoppedAtCheckpoint&) {
+    exit_code = normscale::kCheckpointedExitCode;  // every rank, after the checkpoint; rank 0 said so
   } catch (const normscale::AgreedError& error) {
     exit_code = report_error(error.what(), true);
   } catch (const normscale::Error& error) {

@@ -134,7 +134,8 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
     std::size_t j = 0;
     while (j < jobs.size() && !(jobs[j].ranks == trial->ranks && jobs[j].threads_per_rank == threads)) ++j;
     if (j == jobs.size()) {
-      jobs.push_back({slurm_job_name(trial->study), options.trainer, options.srun_mpi, trial->ranks, threads, {}});
+      jobs.push_back({slurm_job_name(trial->study), options.trainer, options.srun_mpi, trial->ranks, threads,
+                      options.time_limit, options.signal_seconds, {}});
       job_trials.emplace_back();
     }
     jobs[j].trials.push_back(prepare_trial(layout, *trial).invocation);

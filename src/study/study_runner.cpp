@@ -181,6 +181,8 @@ int run_study(const StudyRunOptions& options) {
     slurm.trainer = local.launcher.trainer;
     slurm.srun_mpi = options.srun_mpi;
     slurm.partition = options.partition;
+    slurm.time_limit = options.time_limit;
+    slurm.signal_seconds = options.signal_seconds;
     slurm.poll_seconds = options.poll_seconds;
     slurm.target = spec.target_validation_error;
     stopped = run_slurm(queue, left_running, store, layout, slurm, progress, counts);

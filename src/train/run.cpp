@@ -10,6 +10,7 @@
 #include "normscale/data/preprocess.hpp"
 #include "normscale/core/atomic_file.hpp"
 #include "normscale/objective/objective_registry.hpp"
+#include "normscale/train/checkpoint_on_signal.hpp"
 #include "normscale/train/config_agreement.hpp"
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/data_fingerprint.hpp"
@@ -187,7 +188,8 @@ class Run {
     // Registration order is call order: the log's fields come first (the instruments read its "rho"),
     // then the multipliers' (the summary reads "support_fraction"),
     // the guard stops before an evaluation of diverged weights, the checkpoint follows the evaluation,
-    // and a perturbation follows the checkpoint (a run resumed there makes it again).
+    // a checkpoint asked for by a signal follows the scheduled one (the same step is not written twice),
+    // and a perturbation follows the checkpoints (a run resumed there makes it again).
     TrainingLoop<T> loop(context_, schedule_.evaluation);
     EvaluationLog<T> log;
     MultiplierReadings<T> multipliers;
@@ -195,6 +197,7 @@ class Run {
     DivergenceGuard<T> guard(log);
     InstrumentReadings<T> instruments;
     WeightPerturbation<T> perturbation;
+    CheckpointOnSignal<T> checkpoint_on_signal(checkpoints_);
     std::optional<ConsoleProgress<T>> progress;
     loop.add(log);
     loop.add(multipliers);
@@ -203,6 +206,7 @@ class Run {
     if (config.instruments) loop.add(instruments);
     if (comm.is_root() && config.progress) loop.add(progress.emplace());
     loop.add(checkpoints_);
+    loop.add(checkpoint_on_signal);
     if (config.perturb.enabled()) loop.add(perturbation);
     finish(loop.run());
   }

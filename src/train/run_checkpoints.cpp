@@ -40,7 +40,16 @@ void RunCheckpoints<T>::resume(TrainingContext<T>& context) const {
 
 template <class T>
 void RunCheckpoints<T>::step_end(TrainingContext<T>& context, Index step) {
-  if (!cadence_.due(step)) return;
+  if (cadence_.due(step)) save(context);
+}
+
+template <class T>
+void RunCheckpoints<T>::save_unless_saved(TrainingContext<T>& context, Index step) {
+  if (!cadence_.due(step)) save(context);
+}
+
+template <class T>
+void RunCheckpoints<T>::save(TrainingContext<T>& context) {
   const TrainConfig& config = context.config;
   TrainingEngine<T>& engine = context.engine;
   engine.flush_multipliers();

@@ -1,6 +1,6 @@
 // The binary under mpiexec: a run gives the same weights and multipliers on 1, 2 and 4 ranks; a run
-// resumed from a checkpoint on another rank count, or after a rank was killed with SIGKILL, finishes
-// exactly like an uninterrupted one.
+// resumed from a checkpoint on another rank count, after a rank was killed with SIGKILL, or after
+// SIGUSR2 asked for a checkpoint (preemption), finishes exactly like an uninterrupted one.
 #include "normscale/data/npy.hpp"
 #include "support/run_command.hpp"
 
@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <regex>
 #include <filesystem>
 #include <thread>
 
@@ -124,6 +125,43 @@ TEST_F(DistributedRuns, RunWithARankKilledResumesToTheSameResult) {
   const auto result = testing::run_normscale_mpi(2, kRun + "--set steps=200 --resume --out " + dir.string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("resuming at step"), std::string::npos) << "it must continue, not start over";
+  expect_same_outputs(dir, reference, 1e-5);
+}
+
+// What a SLURM job script forwards before a time limit or a preemption: SIGUSR2 reaches one rank only
+// (as it may), every rank agrees to checkpoint at the same step and stops with exit code 75; the run
+// continued with --resume-or-start (as a requeued job does) ends as the uninterrupted one.
+TEST_F(DistributedRuns, CheckpointSignalToOneRankStopsEveryRankAndTheRunResumesToTheSameResult) {
+  const fs::path reference = fresh_dir("signal_reference");
+  ASSERT_EQ(testing::run_normscale_mpi(2, kRun + "--set steps=200 --out " + reference.string()).exit_code, 0);
+
+  const fs::path dir = fresh_dir("signalled");
+  // --resume-or-start in an empty directory starts afresh; evaluating every step keeps it slow enough to catch.
+  const std::string launch = std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " + NORMSCALE_BINARY +
+                             " " + kRun + "--set steps=200 --set eval_every=1 --resume-or-start --out " + dir.string();
+  testing::CommandResult stopped;
+  std::thread runner([&] { stopped = testing::run_shell(launch); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(dir / "checkpoints" / "step_0000000025") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto signal = testing::run_shell("pkill -USR2 -n -f -- '^" + std::string(NORMSCALE_BINARY) + " .*--out " +
+                                         dir.string() + "$'");
+  runner.join();
+  ASSERT_EQ(signal.exit_code, 0) << "no rank to signal: " << signal.output;
+  ASSERT_EQ(stopped.exit_code, 75) << stopped.output;
+  std::smatch at;
+  const std::regex said("stopped by SIGUSR2 after step ([0-9]+) with its checkpoint written");
+  ASSERT_TRUE(std::regex_search(stopped.output, at, said)) << stopped.output;
+  const std::string step = at[1];
+  ASSERT_LT(std::stoi(step), 200) << "the run finished before the signal; the test proves nothing";
+  EXPECT_TRUE(fs::exists(dir / "checkpoints" / ("step_" + std::string(10 - step.size(), '0') + step))) << step;
+  EXPECT_EQ(stopped.output.find("error"), std::string::npos) << stopped.output;
+
+  const auto result =
+      testing::run_normscale_mpi(2, kRun + "--set steps=200 --resume-or-start --out " + dir.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("resuming at step " + step), std::string::npos) << result.output;
   expect_same_outputs(dir, reference, 1e-5);
 }
 

@@ -1,8 +1,12 @@
 // `normscale study run --backend slurm` against a real single-node SLURM started on this machine
 // (launch/slurm/local_cluster.sh): two trials as one job array, results collected into the database,
-// a hostile study name kept out of every shell. Skipped, visibly, without slurmctld / munged or root.
+// a hostile study name kept out of every shell; a job warned of its end (SIGUSR2, as before a time limit
+// or a preemption) checkpoints, is requeued and finishes with the uninterrupted trial's result.
+// Skipped, visibly, without slurmctld / munged or root.
 #include "normscale/study/shell_quote.hpp"
+#include "normscale/data/npy.hpp"
 #include "normscale/study/trial_store.hpp"
+#include "support/read_file.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
@@ -10,10 +14,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace normscale {
 namespace {
@@ -97,6 +103,60 @@ TEST_F(StudySlurm, TinyStudyRunsAsAJobArrayAndIsCollected) {
   // The generated script is valid sh.
   for (const auto& entry : fs::directory_iterator(dir_ / "tiny.runs" / "slurm")) {
     EXPECT_EQ(testing::run_shell("sh -n " + shell_quote(entry.path().string())).exit_code, 0) << entry.path();
+  }
+}
+
+TEST_F(StudySlurm, AJobWarnedOfItsEndCheckpointsIsRequeuedAndFinishesAsIfUninterrupted) {
+  const fs::path file = dir_ / "preempted.toml";
+  // Evaluating every step keeps the trial slow enough (seconds) to be caught while it trains.
+  std::ofstream(file) << "steps = 20000\n[base]\n\"data.source\" = \"separable-2d\"\n\"data.synthetic_examples\" = 400\n"
+                      << "\"model.hidden\" = [16]\n\"objective.task\" = \"binary\"\n\"optim.batch\" = 20\n"
+                      << "\"objective.s\" = 0.1\n\"objective.rho\" = 1\n\"optim.lr\" = 0.01\nvirtual_shards = 4\n"
+                      << "eval_every = 1\ncheckpoint_every = 100\ngallery = 0\n";
+  testing::CommandResult study;
+  std::thread scheduler(
+      [&] { study = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + shell_quote(file.string())); });
+  // The one trial's run directory, once it has a checkpoint: then SLURM's warning, as --signal=B:USR2 sends it.
+  const fs::path runs = dir_ / "preempted.runs";
+  fs::path trial_dir;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(runs, error)) {
+      if (!fs::is_empty(entry.path() / "checkpoints", error) && !error) trial_dir = entry.path();
+    }
+    if (!trial_dir.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(trial_dir.empty()) << "no trial reached its first checkpoint";
+  const std::string task = testing::read_file(trial_dir / "slurm_job");
+  const std::string task_id = task.substr(0, task.find('\n'));
+  const auto warned = testing::run_shell("scancel --batch --signal=USR2 " + shell_quote(task_id));
+  // SLURM holds a requeued job for about two minutes; once it is pending again, the test lets it start.
+  const std::string quoted = shell_quote(task_id);
+  const auto released = testing::run_shell("for i in $(seq 600); do [ \"$(squeue -h -j " + quoted +
+                                           " -o %T)\" = PENDING ] && break; sleep 0.1; done; "
+                                           "scontrol update JobId=" + quoted + " StartTime=now");
+  scheduler.join();
+  ASSERT_EQ(warned.exit_code, 0) << warned.output;
+  EXPECT_EQ(released.exit_code, 0) << released.output;
+  ASSERT_EQ(study.exit_code, 0) << study.output;
+
+  const std::string log = testing::read_file(trial_dir / "log.txt");
+  EXPECT_THAT(log, HasSubstr("stopped by SIGUSR2 after step"));
+  EXPECT_THAT(log, HasSubstr("requeueing job"));
+  EXPECT_THAT(log, HasSubstr("resuming at step"));
+  const TrialStore store(dir_ / "preempted.db");
+  ASSERT_EQ(store.trials().size(), 1U);
+  EXPECT_EQ(store.trials()[0].state, TrialState::kDone) << store.trials()[0].log_tail;
+
+  // The same trial trained without interruption, here.
+  const fs::path reference = dir_ / "uninterrupted";
+  const auto plain = testing::run_normscale("train --config " + shell_quote((trial_dir / "config.toml").string()) +
+                                            " --set resume=false --out " + shell_quote(reference.string()));
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  for (const char* name : {"layer1_weight.npy", "layer2_weight.npy", "alpha.npy"}) {
+    EXPECT_EQ(read_npy((trial_dir / name).string()).values, read_npy((reference / name).string()).values) << name;
   }
 }
 

@@ -183,9 +183,9 @@ TEST_F(StudySchedulingFiles, JobScriptParsesAndRunsOnlyTheTrainer) {
                                           std::to_string(task), "SLURM_JOB_ID=7", "SRUN_RECORD=" + record.string(),
                                           "sh", script_path.string()});
     EXPECT_EQ(run.exit_code, 3) << run.output;
-    std::string expected = "--mpi=pmix\n" + job.trainer + "\ntrain\n--config\n" + job.trials[task].config.string() +
-                           "\n--out\n" + job.trials[task].out.string() + "\n";
-    if (job.trials[task].resume) expected += "--resume\n";
+    const std::string expected = "--mpi=pmix\n" + job.trainer + "\ntrain\n--config\n" +
+                                 job.trials[task].config.string() + "\n--out\n" + job.trials[task].out.string() +
+                                 "\n--resume-or-start\n";
     EXPECT_EQ(read_file(record), expected);
     EXPECT_EQ(read_file(job.trials[task].out / "exit_code"), "3\n");
     EXPECT_THAT(read_file(job.trials[task].out / "log.txt"), HasSubstr("SLURM job 7"));
@@ -205,7 +205,61 @@ TEST(StudyScheduling, SbatchArgvNamesTheArrayAndTasks) {
   job.trials.resize(5);
   EXPECT_THAT(sbatch_argv(job, "/x/job.sh", "debug"),
               ElementsAre("sbatch", "--parsable", "--job-name=normscale-s", "--array=0-4", "--ntasks=2",
-                          "--cpus-per-task=3", "--output=/dev/null", "--partition=debug", "/x/job.sh"));
+                          "--cpus-per-task=3", "--output=/dev/null", "--requeue", "--signal=B:USR2@120",
+                          "--partition=debug", "/x/job.sh"));
+  job.time_limit = "1:30:00";
+  job.signal_seconds = 300;
+  EXPECT_THAT(sbatch_argv(job, "/x/job.sh", ""),
+              ElementsAre("sbatch", "--parsable", "--job-name=normscale-s", "--array=0-4", "--ntasks=2",
+                          "--cpus-per-task=3", "--output=/dev/null", "--requeue", "--signal=B:USR2@300",
+                          "--time=1:30:00", "/x/job.sh"));
+}
+
+// SLURM's warning (SIGUSR2 to the job script) reaches srun, and a trainer that stopped at its checkpoint
+// (exit code 75) has the job requeued with no exit code written; when the requeue fails, 75 is the trial's.
+TEST_F(StudySchedulingFiles, JobScriptPassesTheWarningOnAndRequeuesACheckpointedTrainer) {
+  SlurmArrayJob job = hostile_job(dir_);
+  job.srun_mpi = "";
+  job.trials.resize(1);
+  const fs::path script_path = dir_ / "job.sh";
+  std::ofstream(script_path) << slurm_job_script(job);
+  const fs::path bin = dir_ / "fakebin";
+  fs::create_directories(bin);
+  // A fake srun: says it is up, then waits for SIGUSR2 and exits 75 (what the trainer does).
+  std::ofstream(bin / "srun") << "#!/bin/sh\ntrap 'echo srun got USR2; exit 75' USR2\ntouch \"$UP\"\n"
+                              << "while :; do sleep 0.05; done\n";
+  // A fake scontrol records its arguments and succeeds unless REQUEUE_FAILS is set.
+  std::ofstream(bin / "scontrol") << "#!/bin/sh\necho \"$@\" > \"$SCONTROL_RECORD\"\n[ -z \"$REQUEUE_FAILS\" ]\n";
+  fs::permissions(bin / "srun", fs::perms::owner_all);
+  fs::permissions(bin / "scontrol", fs::perms::owner_all);
+  const fs::path out = job.trials[0].out;
+  fs::create_directories(out);
+  for (const bool requeue_fails : {false, true}) {
+    const fs::path up = dir_ / "up";
+    const fs::path record = dir_ / "scontrol.txt";
+    fs::remove(up);
+    fs::remove(out / "exit_code");
+    const std::string env = "PATH=" + shell_quote(bin.string()) + ":/usr/bin:/bin SLURM_ARRAY_TASK_ID=0 SLURM_JOB_ID=42 " +
+                            "UP=" + shell_quote(up.string()) + " SCONTROL_RECORD=" + shell_quote(record.string()) +
+                            (requeue_fails ? " REQUEUE_FAILS=1" : "");
+    // The job script in the background; once srun is up, the shell gets SIGUSR2 as from --signal=B:USR2.
+    const std::string command = "env " + env + " sh " + shell_quote(script_path.string()) + " & job=$!; " +
+                                "while [ ! -e " + shell_quote(up.string()) + " ]; do sleep 0.05; done; " +
+                                "kill -USR2 $job; wait $job; echo \"job exit $?\"";
+    const CapturedRun run = run_captured({"sh", "-c", command});
+    const std::string log = read_file(out / "log.txt");
+    EXPECT_THAT(log, HasSubstr("srun got USR2")) << run.output;
+    EXPECT_THAT(log, HasSubstr("requeueing job 42"));
+    EXPECT_EQ(read_file(record), "requeue 42\n");
+    if (requeue_fails) {
+      EXPECT_THAT(run.output, HasSubstr("job exit 75"));
+      EXPECT_EQ(read_file(out / "exit_code"), "75\n");
+      EXPECT_THAT(log, HasSubstr("scontrol requeue failed"));
+    } else {
+      EXPECT_THAT(run.output, HasSubstr("job exit 0"));
+      EXPECT_FALSE(fs::exists(out / "exit_code")) << "a requeued trial has not ended";
+    }
+  }
 }
 
 TEST(StudyScheduling, ParsesSqueueAndSacct) {

@@ -18,6 +18,8 @@ struct SlurmOptions {
   std::string trainer;             // absolute path of normscale
   std::string srun_mpi = "pmix";   // srun --mpi=<this>; "": plain srun
   std::string partition;
+  std::string time_limit;          // sbatch --time ("": the partition's default)
+  std::int64_t signal_seconds = 120;  // SIGUSR2 this long before the time limit: checkpoint and requeue
   double poll_seconds = 5.0;
   std::optional<double> target;
 };

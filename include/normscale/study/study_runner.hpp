@@ -19,6 +19,8 @@ struct StudyRunOptions {
   // slurm
   std::string srun_mpi = "pmix";      // srun --mpi=<this> ("" : plain srun)
   std::string partition;              // sbatch --partition ("" : the default partition)
+  std::string time_limit;             // sbatch --time ("" : the partition's default)
+  std::int64_t signal_seconds = 120;  // SIGUSR2 to the job this long before its time limit
   double poll_seconds = 5.0;          // between squeue polls
 };
 

@@ -28,8 +28,12 @@ class RunCheckpoints final : public TrainingCallback<T> {
 
   // Collective: a checkpoint when the cadence says so.
   void step_end(TrainingContext<T>& context, Index step) override;
+  // Collective: a checkpoint of step `step` (the current one) unless step_end has just written it.
+  void save_unless_saved(TrainingContext<T>& context, Index step);
 
  private:
+  void save(TrainingContext<T>& context);
+
   Cadence cadence_;
   DataShard shard_;
   std::uint64_t data_fingerprint_;
