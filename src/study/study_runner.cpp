@@ -2,6 +2,7 @@
 #include "normscale/study/study_runner.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/core/holder_lock.hpp"
 #include "normscale/study/local_backend.hpp"
 #include "normscale/study/selection.hpp"
 #include "normscale/study/shell_quote.hpp"
@@ -13,13 +14,10 @@
 #include "normscale/study/trial_packing.hpp"
 #include "normscale/study/trial_store.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <map>
 #include <set>
@@ -27,28 +25,6 @@
 
 namespace normscale {
 namespace {
-
-// The one scheduler of a study: an flock on STUDY.runs/scheduler.lock, released when the process ends
-// (also by SIGKILL); close-on-exec, so trials never hold it.
-class SchedulerLock {
- public:
-  explicit SchedulerLock(const std::filesystem::path& path) {
-    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    NS_CHECK(fd_ >= 0, "study lock {}: cannot be opened: {}", path.string(), std::strerror(errno));
-    if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      close(fd_);
-      NS_FAIL("study lock {}: another `normscale study run` is running this study; wait for it (or stop "
-              "it) and run again",
-              path.string());
-    }
-  }
-  SchedulerLock(const SchedulerLock&) = delete;
-  SchedulerLock& operator=(const SchedulerLock&) = delete;
-  ~SchedulerLock() { close(fd_); }
-
- private:
-  int fd_ = -1;
-};
 
 std::string this_executable() {
   std::error_code error;
@@ -146,7 +122,10 @@ int run_study(const StudyRunOptions& options) {
   std::error_code error;
   std::filesystem::create_directories(layout.runs, error);
   NS_CHECK(!error, "study run: cannot create {}: {}", layout.runs.string(), error.message());
-  const SchedulerLock lock(layout.scheduler_lock());
+  // The one scheduler of a study: STUDY.runs/scheduler.lock (close-on-exec, so trials never hold it).
+  const HolderLock lock(layout.scheduler_lock());
+  NS_CHECK(lock.held(), "study {}: another `normscale study run` is running this study ({}, per {}); wait for it (or "
+           "stop it) and run again", layout.study_file.string(), lock.holder(), layout.scheduler_lock().string());
   TrialStore store(layout.database);
   store.upsert_trials(trials);
   std::map<std::string, TrialRecord> records = records_by_id(store);

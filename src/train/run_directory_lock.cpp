@@ -1,4 +1,4 @@
-// The run directory's lock (flock on run.lock with the holder written into it), its finished marker and
+// The run directory's lock (a HolderLock on run.lock), its finished marker and
 // its last evaluation record.
 #include "normscale/train/run_directory_lock.hpp"
 
@@ -6,66 +6,28 @@
 #include "normscale/core/error.hpp"
 #include "normscale/core/host_name.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
 namespace normscale {
-
-namespace {
-
-// What the holder wrote into the lock file; "unknown" when it is not there yet (it writes just after
-// locking) or not readable.
-std::string describe_holder(const std::filesystem::path& lock) {
-  std::ifstream file(lock);
-  std::ostringstream text;
-  text << file.rdbuf();
-  const auto holder = nlohmann::json::parse(text.str(), nullptr, false);
-  if (holder.is_discarded() || !holder.is_object()) return "an unknown process";
-  return fmt::format("host {}, pid {}", holder.value("host", std::string("?")), holder.value("pid", -1));
-}
-
-}  // namespace
 
 RunDirectoryLock::RunDirectoryLock(const std::filesystem::path& out) {
   std::error_code error;
   std::filesystem::create_directories(out, error);
   NS_CHECK(!error, "run directory {}: cannot be created: {}; check the path and its permissions", out.string(),
            error.message());
-  const std::filesystem::path lock = out / "run.lock";
-  // Close-on-exec: a trainer starts no programs, and none should inherit the lock if it ever did.
-  fd_ = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  NS_CHECK(fd_ >= 0, "run directory lock {}: cannot be opened: {}; check the directory is writable", lock.string(),
-           std::strerror(errno));
-  if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    const int lock_errno = errno;
-    close(fd_);
-    fd_ = -1;
-    NS_CHECK(lock_errno == EWOULDBLOCK, "run directory lock {}: flock failed: {}", lock.string(),
-             std::strerror(lock_errno));
+  const std::filesystem::path file = out / "run.lock";
+  lock_ = std::make_unique<HolderLock>(file);
+  if (!lock_->held()) {
     NS_FAIL("run directory {} is in use by another training ({}, per {}); wait for it to end or stop it, or "
             "train into another --out",
-            out.string(), describe_holder(lock), lock.string());
-  }
-  const std::string holder = nlohmann::json{{"host", host_name()}, {"pid", getpid()}}.dump() + "\n";
-  // Rewritten in place (not renamed over: the lock belongs to this inode).
-  if (ftruncate(fd_, 0) != 0 || pwrite(fd_, holder.data(), holder.size(), 0) != static_cast<ssize_t>(holder.size())) {
-    const int write_errno = errno;
-    close(fd_);
-    fd_ = -1;
-    NS_FAIL("run directory lock {}: cannot write its holder: {}; is the disk full?", lock.string(),
-            std::strerror(write_errno));
+            out.string(), lock_->holder(), file.string());
   }
 }
 
-RunDirectoryLock::~RunDirectoryLock() {
-  if (fd_ >= 0) close(fd_);
-}
+RunDirectoryLock::~RunDirectoryLock() = default;
 
 std::filesystem::path finished_marker(const std::filesystem::path& out) { return out / "finished.json"; }
 

@@ -2,6 +2,7 @@
 // scheduler watched them) loses nothing: restarted each time, it adopts the trials still running, records
 // those that finished meanwhile and resumes those that died, and the study ends with every trial done and
 // the same results as an uninterrupted study's.
+#include "normscale/core/host_name.hpp"
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
 #include "normscale/study/trial_process.hpp"
@@ -11,6 +12,7 @@
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -203,6 +205,7 @@ TEST_F(StudyKills, ASecondSchedulerOnARunningStudyIsRefusedAndTheFirstFinishes) 
   const auto second = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
   EXPECT_NE(second.exit_code, 0) << second.output;
   EXPECT_THAT(second.output, HasSubstr("another `normscale study run` is running this study")) << second.output;
+  EXPECT_THAT(second.output, HasSubstr(fmt::format("host {}, pid {}", host_name(), pid))) << second.output;
 
   EXPECT_EQ(wait_child(pid), 0) << read_file(dir_ / "first.txt");
   const TrialStore store(dir_ / "kills.db");

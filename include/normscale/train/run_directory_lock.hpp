@@ -2,18 +2,19 @@
 // marker a finished run leaves in it, and its final evaluation read back.
 #pragma once
 
+#include "normscale/core/holder_lock.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace normscale {
 
-// <out>/run.lock, flocked by rank 0 for the whole run, so two trainings never share a directory (they
-// would overwrite each other's checkpoints and metrics). The holder's host and pid are written into
-// the file, for the message a second trainer gives. The file is never removed: unlinking a lock file
-// others may be opening races with them.
+// <out>/run.lock, a HolderLock taken by rank 0 for the whole run, so two trainings never share a directory
+// (they would overwrite each other's checkpoints and metrics); a second trainer's error names the holder.
 class RunDirectoryLock {
  public:
   // Creates `out` if needed and takes the lock, or throws naming the holder (host, pid).
@@ -23,7 +24,7 @@ class RunDirectoryLock {
   ~RunDirectoryLock();
 
  private:
-  int fd_ = -1;
+  std::unique_ptr<HolderLock> lock_;
 };
 
 // <out>/finished.json: written atomically by rank 0 as the very last step of a run that completed (all

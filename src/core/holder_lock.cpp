@@ -1,0 +1,51 @@
+// flock plus the holder's name, written in place (not renamed over: the lock belongs to this inode).
+#include "normscale/core/holder_lock.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/core/host_name.hpp"
+
+#include <fcntl.h>
+#include <nlohmann/json.hpp>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace normscale {
+
+HolderLock::HolderLock(const std::filesystem::path& file) : file_(file) {
+  const int fd = open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  NS_CHECK(fd >= 0, "lock file {}: cannot be opened: {}; check the folder is writable", file.string(),
+           std::strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int lock_errno = errno;
+    close(fd);
+    NS_CHECK(lock_errno == EWOULDBLOCK, "lock file {}: flock failed: {}", file.string(), std::strerror(lock_errno));
+    return;
+  }
+  const std::string holder = nlohmann::json{{"host", host_name()}, {"pid", getpid()}}.dump() + "\n";
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, holder.data(), holder.size(), 0) != static_cast<ssize_t>(holder.size())) {
+    const int write_errno = errno;
+    close(fd);
+    NS_FAIL("lock file {}: cannot write its holder: {}; is the disk full?", file.string(), std::strerror(write_errno));
+  }
+  fd_ = fd;
+}
+
+HolderLock::~HolderLock() {
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string HolderLock::holder() const {
+  std::ifstream file(file_);
+  std::ostringstream text;
+  text << file.rdbuf();
+  const auto holder = nlohmann::json::parse(text.str(), nullptr, false);
+  if (holder.is_discarded() || !holder.is_object()) return "an unknown process";
+  return fmt::format("host {}, pid {}", holder.value("host", std::string("?")), holder.value("pid", -1));
+}
+
+}  // namespace normscale
