@@ -173,6 +173,11 @@ int run_cli(int argc, char** argv) {
                         "slurm: how long before its time limit (or at a preemption) a job gets SIGUSR2 to checkpoint")
       ->check(CLI::Range(std::int64_t{10}, std::int64_t{65535}))
       ->capture_default_str();
+  study_run->add_option("--stall-seconds", study_options.stall_seconds,
+                        "slurm: cancel and fail a trial SLURM lists as running whose run directory has not grown for "
+                        "this long (a hung trainer, a lost node); longer than its evaluation interval; 0: never")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   study_run->add_option("--poll-seconds", study_options.poll_seconds, "slurm: seconds between squeue polls")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -103,7 +103,7 @@ void stop_trials(const std::vector<RunningTrial>& running, const StudyLayout& la
 
 std::optional<int> run_local(std::span<const Trial* const> queue, std::span<const Trial* const> left_running,
                              TrialStore& store, const StudyLayout& layout, const LocalOptions& options,
-                             StudyProgress& progress, StudyCounts& counts) {
+                             StudyHeartbeat& heartbeat, StudyProgress& progress, StudyCounts& counts) {
   NS_CHECK(options.cores >= 1, "study run: --cores {}; expected >= 1", options.cores);
   SignalWatch signals;  // before the first child: a stop must not be lost in between
   std::deque<const Trial*> pending(queue.begin(), queue.end());
@@ -203,13 +203,16 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
       const bool adopted = std::any_of(running.begin(), running.end(), [](const auto& r) { return r.adopted; });
       signals.wait(adopted ? 0.2 : 1.0);
       if (signals.stop_signal()) break;
+      heartbeat.beat();
       for (auto r = running.begin(); r != running.end();) {
         bool ended = false;
         const std::optional<int> code = poll_trial(*r, layout, ended);
         if (!ended) {
+          heartbeat.progress(r->trial->id, layout.trial_dir(r->trial->id));
           ++r;
           continue;
         }
+        heartbeat.restart(r->trial->id);
         free_cores += r->cores;
         if (code) {
           record_end(*r->trial, *code, wall_seconds(*r));

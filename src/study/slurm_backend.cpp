@@ -95,9 +95,32 @@ std::optional<int> parse_sacct_exit_code(std::string_view output) {
   return std::nullopt;
 }
 
+std::optional<std::pair<std::string, std::string>> parse_scontrol_job(std::string_view output) {
+  const auto field = [&](std::string_view key) -> std::optional<std::string> {
+    const std::string needle = " " + std::string(key) + "=";
+    const std::string text = " " + std::string(output);
+    const auto at = text.find(needle);
+    if (at == std::string::npos) return std::nullopt;
+    const auto begin = at + needle.size();
+    return text.substr(begin, text.find_first_of(" \n", begin) - begin);
+  };
+  const auto state = field("JobState");
+  const auto exit = field("ExitCode");
+  if (!state || !exit) return std::nullopt;
+  return std::pair{*state, *exit};
+}
+
+bool slurm_state_active(std::string_view state) {
+  for (const char* active : {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING",
+                             "COMPLETING", "SUSPENDED", "RESIZING", "SIGNALING", "STAGE_OUT", "RESV_DEL_HOLD"}) {
+    if (state == active) return true;
+  }
+  return false;
+}
+
 std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<const Trial* const> submitted_before,
                              TrialStore& store, const StudyLayout& layout, const SlurmOptions& options,
-                             StudyProgress& progress, StudyCounts& counts) {
+                             StudyHeartbeat& heartbeat, StudyProgress& progress, StudyCounts& counts) {
   SignalWatch signals;
   std::vector<TrackedTrial> tracked;
   std::vector<const Trial*> to_submit;
@@ -174,24 +197,52 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
   while (!tracked.empty()) {
     progress.update(counts, finished);
     if (signals.wait(options.poll_seconds)) break;
+    heartbeat.beat();
     const auto queued = squeue_snapshot();
     for (auto t = tracked.begin(); t != tracked.end();) {
       const std::filesystem::path dir = layout.trial_dir(t->trial->id);
       std::optional<int> code = read_exit_code(dir / "exit_code");
       if (!code && queued && !queued->contains(t->task) && ++t->missing_polls >= 2) {
-        // Gone without an exit_code file: the job was cancelled or its node failed; ask sacct.
-        const CapturedRun sacct = run_captured({"sacct", "-n", "-P", "-X", "-j", t->task, "-o", "State,ExitCode"});
-        code = sacct.exit_code == 0 ? parse_sacct_exit_code(sacct.output) : std::nullopt;
+        // Not listed: the job ended without an exit_code file (cancelled, its node failed), or squeue's default
+        // states hide it for a moment (a requeue in progress). slurmctld still knows it for a while (MinJobAge).
+        const CapturedRun shown = run_captured({"scontrol", "-o", "show", "job", t->task});
+        const auto job = shown.exit_code == 0 ? parse_scontrol_job(shown.output) : std::nullopt;
+        if (job && slurm_state_active(job->first)) {
+          t->missing_polls = 0;
+          ++t;
+          continue;
+        }
+        if (job) code = parse_sacct_exit_code(job->first + "|" + job->second);
+        if (!code) {
+          const CapturedRun sacct = run_captured({"sacct", "-n", "-P", "-X", "-j", t->task, "-o", "State,ExitCode"});
+          code = sacct.exit_code == 0 ? parse_sacct_exit_code(sacct.output) : std::nullopt;
+        }
         if (!code) code = 255;
         std::ofstream(dir / "log.txt", std::ios::app)
-            << fmt::format("normscale study: SLURM task {} left the queue without writing {}/exit_code\n", t->task,
-                           dir.string());
+            << fmt::format("normscale study: SLURM task {} left the queue without writing {}/exit_code{}\n", t->task,
+                           dir.string(), job ? " (SLURM: " + job->first + ")" : std::string());
       }
       if (queued && queued->contains(t->task)) t->missing_polls = 0;
+      // Progress is due only while SLURM runs the task, not while it waits in the queue (e.g. requeued).
+      const bool running = queued && queued->contains(t->task) && queued->at(t->task) == "RUNNING";
+      if (!code && running) {
+        const double idle = heartbeat.progress(t->trial->id, dir);
+        if (options.stall_seconds > 0 && idle > options.stall_seconds) {
+          run_captured({"scancel", t->task});
+          std::ofstream(dir / "log.txt", std::ios::app) << fmt::format(
+              "normscale study: trial {} made no progress for {:.0f} s while SLURM listed task {} as running (a hung "
+              "trainer or a lost node); cancelled it (study run --stall-seconds {:g})\n",
+              t->trial->id, idle, t->task, options.stall_seconds);
+          code = kStalledExitCode;
+        }
+      } else if (!code) {
+        heartbeat.restart(t->trial->id);
+      }
       if (!code) {
         ++t;
         continue;
       }
+      heartbeat.restart(t->trial->id);
       const double wall = std::chrono::duration<double>(Clock::now() - t->submitted).count();
       const TrialState state = record_trial_end(store, layout, t->trial->id, *code, wall, options.target);
       --counts.running;

@@ -7,6 +7,7 @@
 #include "normscale/study/selection.hpp"
 #include "normscale/study/shell_quote.hpp"
 #include "normscale/study/slurm_backend.hpp"
+#include "normscale/study/study_heartbeat.hpp"
 #include "normscale/study/study_file.hpp"
 #include "normscale/study/study_layout.hpp"
 #include "normscale/study/study_progress.hpp"
@@ -127,6 +128,8 @@ int run_study(const StudyRunOptions& options) {
   NS_CHECK(lock.held(), "study {}: another `normscale study run` is running this study ({}, per {}); wait for it (or "
            "stop it) and run again", layout.study_file.string(), lock.holder(), layout.scheduler_lock().string());
   TrialStore store(layout.database);
+  // The claim in the database also keeps off a scheduler on another host, where the flock may not reach.
+  StudyHeartbeat heartbeat(store, layout.study_file, std::max(300.0, 10.0 * options.poll_seconds));
   store.upsert_trials(trials);
   std::map<std::string, TrialRecord> records = records_by_id(store);
 
@@ -154,7 +157,7 @@ int run_study(const StudyRunOptions& options) {
   StudyProgress progress(spec.name, stderr, isatty(STDERR_FILENO) != 0);
   std::optional<int> stopped;
   if (options.backend == "local") {
-    stopped = run_local(queue, left_running, store, layout, local, progress, counts);
+    stopped = run_local(queue, left_running, store, layout, local, heartbeat, progress, counts);
   } else {
     SlurmOptions slurm;
     slurm.trainer = local.launcher.trainer;
@@ -162,9 +165,10 @@ int run_study(const StudyRunOptions& options) {
     slurm.partition = options.partition;
     slurm.time_limit = options.time_limit;
     slurm.signal_seconds = options.signal_seconds;
+    slurm.stall_seconds = options.stall_seconds;
     slurm.poll_seconds = options.poll_seconds;
     slurm.target = spec.target_validation_error;
-    stopped = run_slurm(queue, left_running, store, layout, slurm, progress, counts);
+    stopped = run_slurm(queue, left_running, store, layout, slurm, heartbeat, progress, counts);
   }
   if (stopped) {
     fmt::print(stderr, "normscale study: stopped by {}; the unfinished trials are pending. Run the study again to "

@@ -35,7 +35,16 @@ CREATE TABLE trials (
   boot_id TEXT NOT NULL DEFAULT '',
   pid INTEGER,
   pid_start INTEGER,
-  job TEXT NOT NULL DEFAULT ''
+  job TEXT NOT NULL DEFAULT '',
+  heartbeat TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE scheduler (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started TEXT NOT NULL,
+  heartbeat TEXT NOT NULL,
+  stale_seconds REAL NOT NULL
 );
 CREATE TABLE metrics (
   trial_id TEXT NOT NULL REFERENCES trials(id),
@@ -63,12 +72,28 @@ ALTER TABLE trials ADD COLUMN pid INTEGER;
 ALTER TABLE trials ADD COLUMN pid_start INTEGER;
 ALTER TABLE trials ADD COLUMN job TEXT NOT NULL DEFAULT '';
 )sql",
+    // 2 -> 3: heartbeats, of the running trials and of the scheduler that holds the study.
+    R"sql(
+ALTER TABLE trials ADD COLUMN heartbeat TEXT NOT NULL DEFAULT '';
+CREATE TABLE scheduler (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started TEXT NOT NULL,
+  heartbeat TEXT NOT NULL,
+  stale_seconds REAL NOT NULL
+);
+)sql",
 };
 static_assert(std::size(kMigrations) == TrialStore::kSchemaVersion - 1, "one migration per schema version step");
 
 constexpr std::string_view kTrialColumns =
     "id, study, regime, batch, ranks, seed, grid, config, warmup_epochs, state, exit_code, log_tail, "
-    "wall_seconds, started, finished, host, boot_id, pid, pid_start, job";
+    "wall_seconds, started, finished, host, boot_id, pid, pid_start, job, heartbeat, "
+    "CASE heartbeat WHEN '' THEN NULL ELSE (julianday('now') - julianday(heartbeat)) * 86400 END";
+
+// UTC now, as every timestamp of the database is written (SQLite compares and subtracts them).
+constexpr std::string_view kNow = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
 
 [[noreturn]] void fail_sqlite(sqlite3* db, const std::filesystem::path& path, std::string_view what) {
   NS_FAIL("study database {}: {} failed: {} (hint: is the file a normscale study database, and "
@@ -171,6 +196,8 @@ TrialRecord read_record(const Statement& row, const std::filesystem::path& path)
   if (!row.is_null(18)) process.start_ticks = row.integer(18);
   process.job = row.text(19);
   if (process.pid > 0 || !process.job.empty()) record.process = std::move(process);
+  record.heartbeat = row.text(20);
+  if (!row.is_null(21)) record.seconds_since_heartbeat = row.real(21);
   return record;
 }
 
@@ -314,12 +341,13 @@ void TrialStore::set_state(std::string_view id, TrialState state,
     switch (state) {
       case TrialState::kPending:
         sql = "UPDATE trials SET state = 'pending', started = '', finished = '', exit_code = NULL, "
-              "log_tail = '', wall_seconds = NULL WHERE id = ?1";
+              "log_tail = '', wall_seconds = NULL, heartbeat = '' WHERE id = ?1";
         break;
       case TrialState::kRunning:
         // The process of an earlier start is not this one's.
         sql = "UPDATE trials SET state = 'running', finished = '', host = '', boot_id = '', pid = NULL, "
-              "pid_start = NULL, job = '', started = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1";
+              "pid_start = NULL, job = '', started = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
+              "heartbeat = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1";
         break;
       case TrialState::kDone:
       case TrialState::kFailed:
@@ -449,6 +477,72 @@ std::vector<MetricRow> TrialStore::metrics(std::string_view id) const {
   std::vector<MetricRow> rows;
   while (select.step()) rows.push_back({select.integer(0), select.real(1), select.text(2)});
   return rows;
+}
+
+void TrialStore::set_heartbeat(std::string_view id) {
+  in_transaction([&] {
+    Statement update(db_, path_, fmt::format("UPDATE trials SET heartbeat = {} WHERE id = ?1", kNow));
+    update.bind(1, id).step();
+    NS_CHECK(sqlite3_changes(db_) == 1, "study database {}: no trial with id '{}'", path_.string(), id);
+  });
+}
+
+namespace {
+
+constexpr std::string_view kSchedulerColumns =
+    "host, pid, started, (julianday('now') - julianday(heartbeat)) * 86400, stale_seconds";
+
+SchedulerRecord read_scheduler(const Statement& row) {
+  return {row.text(0), row.integer(1), row.text(2), row.real(3), row.real(4)};
+}
+
+}  // namespace
+
+std::optional<SchedulerRecord> TrialStore::claim_scheduler(std::string_view host, std::int64_t pid,
+                                                           double stale_seconds) {
+  std::optional<SchedulerRecord> other;
+  in_transaction([&] {
+    Statement select(db_, path_, fmt::format("SELECT {} FROM scheduler", kSchedulerColumns));
+    if (select.step()) {
+      SchedulerRecord found = read_scheduler(select);
+      // On this host the caller holds the flock, so a row of this host is a dead scheduler's.
+      if (found.host != host && found.seconds_since_seen < found.stale_seconds) {
+        other = std::move(found);
+        return;
+      }
+    }
+    Statement claim(db_, path_,
+                    fmt::format("INSERT OR REPLACE INTO scheduler (id, host, pid, started, heartbeat, stale_seconds) "
+                                "VALUES (1, ?1, ?2, {0}, {0}, ?3)",
+                                kNow));
+    claim.bind(1, host).bind(2, pid).bind(3, stale_seconds).step();
+  });
+  return other;
+}
+
+void TrialStore::refresh_scheduler(std::string_view host, std::int64_t pid) {
+  in_transaction([&] {
+    Statement update(db_, path_,
+                     fmt::format("UPDATE scheduler SET heartbeat = {} WHERE host = ?1 AND pid = ?2", kNow));
+    update.bind(1, host).bind(2, pid).step();
+    NS_CHECK(sqlite3_changes(db_) == 1,
+             "study database {}: this scheduler (host {}, pid {}) no longer holds the study: another took it over "
+             "(it had not been seen for too long); stopping so as not to run trials twice",
+             path_.string(), host, pid);
+  });
+}
+
+void TrialStore::release_scheduler(std::string_view host, std::int64_t pid) {
+  in_transaction([&] {
+    Statement remove(db_, path_, "DELETE FROM scheduler WHERE host = ?1 AND pid = ?2");
+    remove.bind(1, host).bind(2, pid).step();
+  });
+}
+
+std::optional<SchedulerRecord> TrialStore::scheduler() const {
+  Statement select(db_, path_, fmt::format("SELECT {} FROM scheduler", kSchedulerColumns));
+  if (!select.step()) return std::nullopt;
+  return read_scheduler(select);
 }
 
 }  // namespace normscale

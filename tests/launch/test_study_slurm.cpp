@@ -1,9 +1,11 @@
 // `normscale study run --backend slurm` against a real single-node SLURM started on this machine
 // (launch/slurm/local_cluster.sh): two trials as one job array, results collected into the database,
 // a hostile study name kept out of every shell; a job warned of its end (SIGUSR2, as before a time limit
-// or a preemption) checkpoints, is requeued and finishes with the uninterrupted trial's result.
+// or a preemption) checkpoints, is requeued and finishes with the uninterrupted trial's result; a trial
+// whose job vanished (scancel) or hangs without progress is failed, never left running.
 // Skipped, visibly, without slurmctld / munged or root.
 #include "normscale/study/shell_quote.hpp"
+#include "normscale/study/slurm_backend.hpp"
 #include "normscale/data/npy.hpp"
 #include "normscale/study/trial_store.hpp"
 #include "support/read_file.hpp"
@@ -140,9 +142,9 @@ TEST_F(StudySlurm, AJobWarnedOfItsEndCheckpointsIsRequeuedAndFinishesAsIfUninter
   scheduler.join();
   ASSERT_EQ(warned.exit_code, 0) << warned.output;
   EXPECT_EQ(released.exit_code, 0) << released.output;
-  ASSERT_EQ(study.exit_code, 0) << study.output;
-
   const std::string log = testing::read_file(trial_dir / "log.txt");
+  ASSERT_EQ(study.exit_code, 0) << study.output << log;
+
   EXPECT_THAT(log, HasSubstr("stopped by SIGUSR2 after step"));
   EXPECT_THAT(log, HasSubstr("requeueing job"));
   EXPECT_THAT(log, HasSubstr("resuming at step"));
@@ -158,6 +160,64 @@ TEST_F(StudySlurm, AJobWarnedOfItsEndCheckpointsIsRequeuedAndFinishesAsIfUninter
   for (const char* name : {"layer1_weight.npy", "layer2_weight.npy", "alpha.npy"}) {
     EXPECT_EQ(read_npy((trial_dir / name).string()).values, read_npy((reference / name).string()).values) << name;
   }
+}
+
+// One trial of a study, run on the local SLURM with `arguments`; returns the scheduler's result once it
+// has ended, after `meanwhile` ran on the trial's run directory while it was running.
+template <class Meanwhile>
+testing::CommandResult run_one_trial(const fs::path& dir, const std::string& arguments, Meanwhile&& meanwhile) {
+  const fs::path file = dir / "one.toml";
+  std::ofstream(file) << "steps = 100000\n[base]\n\"data.source\" = \"separable-2d\"\n\"data.synthetic_examples\" = 400\n"
+                      << "\"model.hidden\" = [16]\n\"objective.task\" = \"binary\"\n\"optim.batch\" = 20\n"
+                      << "virtual_shards = 4\neval_every = 1\ngallery = 0\n";
+  testing::CommandResult study;
+  std::thread scheduler([&] {
+    study = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + arguments + " " +
+                                   shell_quote(file.string()));
+  });
+  fs::path trial_dir;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (trial_dir.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(dir / "one.runs", error)) {
+      if (testing::read_file(entry.path() / "log.txt").find("SLURM job") != std::string::npos) trial_dir = entry.path();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!trial_dir.empty()) meanwhile(trial_dir);
+  scheduler.join();
+  return study;
+}
+
+TEST_F(StudySlurm, ATrialWhoseJobVanishedIsFailedNotLeftRunning) {
+  const testing::CommandResult study = run_one_trial(dir_, "", [](const fs::path& trial_dir) {
+    const std::string task = testing::read_file(trial_dir / "slurm_job");
+    testing::run_shell("scancel " + shell_quote(task.substr(0, task.find('\n'))));
+  });
+  EXPECT_EQ(study.exit_code, 1) << study.output;
+  const std::vector<TrialRecord> trials = TrialStore(dir_ / "one.db").trials();
+  ASSERT_EQ(trials.size(), 1U);
+  EXPECT_EQ(trials[0].state, TrialState::kFailed);
+  EXPECT_NE(trials[0].exit_code, 0);
+  EXPECT_THAT(trials[0].log_tail, HasSubstr("left the queue without writing"));
+  EXPECT_THAT(trials[0].log_tail, HasSubstr("(SLURM: CANCELLED)"));
+}
+
+// A trainer that hangs (here: one that never trains) leaves its run directory unchanged while SLURM lists
+// the job as running: after --stall-seconds the scheduler cancels it and fails the trial.
+TEST_F(StudySlurm, ATrialWithoutProgressIsCancelledAndFailed) {
+  const fs::path hung = dir_ / "hung-trainer";
+  std::ofstream(hung) << "#!/bin/sh\necho 'hung trainer started'\nexec sleep 600\n";
+  fs::permissions(hung, fs::perms::owner_all);
+  const testing::CommandResult study = run_one_trial(
+      dir_, "--srun-mpi '' --stall-seconds 3 --trainer " + shell_quote(hung.string()), [](const fs::path&) {});
+  EXPECT_EQ(study.exit_code, 1) << study.output;
+  const std::vector<TrialRecord> trials = TrialStore(dir_ / "one.db").trials();
+  ASSERT_EQ(trials.size(), 1U);
+  EXPECT_EQ(trials[0].state, TrialState::kFailed);
+  EXPECT_EQ(trials[0].exit_code, kStalledExitCode);
+  EXPECT_THAT(trials[0].log_tail, HasSubstr("made no progress for"));
+  EXPECT_EQ(testing::run_shell("squeue -h --me -t RUNNING,PENDING").output, "") << "the hung job was cancelled";
 }
 
 }  // namespace

@@ -262,6 +262,20 @@ TEST_F(StudySchedulingFiles, JobScriptPassesTheWarningOnAndRequeuesACheckpointed
   }
 }
 
+TEST(StudyScheduling, ParsesScontrolShowJob) {
+  const auto job = parse_scontrol_job("JobId=12 ArrayJobId=12 ArrayTaskId=0 JobName=x JobState=CANCELLED "
+                                      "Reason=None Dependency=(null) Requeue=1 ExitCode=0:15\n");
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->first, "CANCELLED");
+  EXPECT_EQ(job->second, "0:15");
+  EXPECT_FALSE(parse_scontrol_job("slurm_load_jobs error: Invalid job id specified").has_value());
+  EXPECT_TRUE(slurm_state_active("PENDING"));
+  EXPECT_TRUE(slurm_state_active("REQUEUED"));
+  EXPECT_FALSE(slurm_state_active("CANCELLED"));
+  EXPECT_FALSE(slurm_state_active("NODE_FAIL"));
+  EXPECT_EQ(parse_sacct_exit_code(job->first + "|" + job->second), 128 + 15);
+}
+
 TEST(StudyScheduling, ParsesSqueueAndSacct) {
   const auto tasks = parse_squeue("12_0|RUNNING\n12_1|PENDING\nnoise\n");
   ASSERT_EQ(tasks.size(), 2U);

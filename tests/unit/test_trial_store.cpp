@@ -1,4 +1,5 @@
-// The study database: round trip, idempotent upsert, state changes, schema version and rollback.
+// The study database: round trip, idempotent upsert, state changes, schema version and rollback,
+// heartbeats and the scheduler's claim on its study.
 #include "normscale/core/error.hpp"
 #include "normscale/study/study_file.hpp"
 #include "normscale/study/trial_store.hpp"
@@ -140,7 +141,7 @@ TEST_F(TrialStoreTest, SchemaVersionMismatchIsAnError) {
   sqlite3_close(db);
   EXPECT_THAT([&] { TrialStore store(db_path()); },
               ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("study.db"), HasSubstr("schema version 7"),
-                                                    HasSubstr("reads version 2"))));
+                                                    HasSubstr(fmt::format("reads version {}", TrialStore::kSchemaVersion)))));
 }
 
 // The schema normscale wrote as version 1, verbatim: a database of the previous release.
@@ -225,7 +226,11 @@ TEST_F(TrialStoreTest, VersionOneDatabaseIsMigratedKeepingEveryRow) {
   // The new columns work on the migrated rows.
   TrialStore store(db_path());
   store.set_process("t-running", TrialProcess{"node1", "boot", 4321, 987654, ""});
+  EXPECT_EQ(store.trial("t-running")->heartbeat, "");
+  store.set_heartbeat("t-running");
+  EXPECT_FALSE(store.scheduler().has_value());
   const TrialRecord running = *store.trial("t-running");
+  EXPECT_THAT(running.heartbeat, HasSubstr("Z"));
   ASSERT_TRUE(running.process.has_value());
   EXPECT_EQ(running.process->host, "node1");
   EXPECT_EQ(running.process->boot_id, "boot");
@@ -305,6 +310,57 @@ TEST_F(TrialStoreTest, FinishTrialReplacesResultsAndMetricsInOneTransaction) {
   EXPECT_THROW(store.finish_trial(trials[1].id, TrialState::kRunning, {}, figures, rows), Error);
   EXPECT_TRUE(store.metrics(trials[1].id).empty());
   EXPECT_EQ(store.trial(trials[1].id)->state, TrialState::kPending);
+}
+
+TEST_F(TrialStoreTest, ARunningTrialHasAHeartbeatFromItsStartAndAPendingOneNone) {
+  const std::vector<Trial> trials = sample_trials();
+  TrialStore store(db_path());
+  store.upsert_trials(trials);
+  const std::string& id = trials[0].id;
+  EXPECT_EQ(store.trial(id)->heartbeat, "");
+  EXPECT_FALSE(store.trial(id)->seconds_since_heartbeat.has_value());
+  store.set_state(id, TrialState::kRunning);
+  TrialRecord record = *store.trial(id);
+  EXPECT_EQ(record.heartbeat, record.started);
+  ASSERT_TRUE(record.seconds_since_heartbeat.has_value());
+  EXPECT_GE(*record.seconds_since_heartbeat, -1.0);
+  EXPECT_LT(*record.seconds_since_heartbeat, 60.0);
+  store.set_heartbeat(id);
+  EXPECT_THAT(store.trial(id)->heartbeat, HasSubstr("Z"));
+  store.set_state(id, TrialState::kPending);
+  EXPECT_EQ(store.trial(id)->heartbeat, "");
+  EXPECT_THROW(store.set_heartbeat("no-such-trial"), Error);
+}
+
+// A scheduler on another host is kept off while the holder was seen within its stale_seconds, takes
+// over a stale claim, and the one taken over from finds out at its next heartbeat.
+TEST_F(TrialStoreTest, TheSchedulerClaimKeepsOthersOffUntilItGoesStale) {
+  TrialStore a(db_path());
+  TrialStore b(db_path());
+  EXPECT_FALSE(a.claim_scheduler("node-a", 11, 300.0).has_value());
+  const std::optional<SchedulerRecord> held = b.claim_scheduler("node-b", 22, 300.0);
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->host, "node-a");
+  EXPECT_EQ(held->pid, 11);
+  EXPECT_DOUBLE_EQ(held->stale_seconds, 300.0);
+  EXPECT_LT(held->seconds_since_seen, 60.0);
+  EXPECT_EQ(b.scheduler()->host, "node-a");  // refused: nothing changed
+  a.refresh_scheduler("node-a", 11);
+  EXPECT_THROW(b.refresh_scheduler("node-b", 22), Error);
+
+  // On its own host a scheduler holds the flock, so a row of that host is a dead one's.
+  EXPECT_FALSE(b.claim_scheduler("node-a", 33, 300.0).has_value());
+  EXPECT_EQ(b.scheduler()->pid, 33);
+  EXPECT_THAT([&] { a.refresh_scheduler("node-a", 11); }, ::testing::ThrowsMessage<Error>(HasSubstr("took it over")));
+
+  // Released, or stale (unseen longer than it declared), the study is free.
+  b.release_scheduler("node-a", 33);
+  EXPECT_FALSE(b.scheduler().has_value());
+  EXPECT_FALSE(a.claim_scheduler("node-a", 11, 0.0).has_value());
+  EXPECT_FALSE(b.claim_scheduler("node-b", 22, 300.0).has_value());
+  EXPECT_EQ(a.scheduler()->host, "node-b");
+  a.release_scheduler("node-a", 11);  // not the holder: changes nothing
+  EXPECT_EQ(a.scheduler()->host, "node-b");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "normscale/study/study_file.hpp"
+#include "normscale/study/study_heartbeat.hpp"
 #include "normscale/study/study_layout.hpp"
 #include "normscale/study/study_progress.hpp"
 #include "normscale/study/trial_command.hpp"
@@ -27,9 +28,10 @@ struct LocalOptions {
 // (waited for by polling, as it is not this process's child), one that finished meanwhile (its
 // finished.json) is recorded, one that died is resumed from its checkpoint. `counts` are the study's
 // counts at the start and are kept up to date. Returns the signal that stopped it (its running trials
-// were stopped and set pending again), or nullopt when every trial ended.
+// were stopped and set pending again), or nullopt when every trial ended. `heartbeat` is kept beating,
+// for the scheduler and its running trials.
 std::optional<int> run_local(std::span<const Trial* const> queue, std::span<const Trial* const> left_running,
                              TrialStore& store, const StudyLayout& layout, const LocalOptions& options,
-                             StudyProgress& progress, StudyCounts& counts);
+                             StudyHeartbeat& heartbeat, StudyProgress& progress, StudyCounts& counts);
 
 }  // namespace normscale

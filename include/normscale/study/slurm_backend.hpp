@@ -3,6 +3,7 @@
 #pragma once
 
 #include "normscale/study/study_file.hpp"
+#include "normscale/study/study_heartbeat.hpp"
 #include "normscale/study/study_layout.hpp"
 #include "normscale/study/study_progress.hpp"
 #include "normscale/study/trial_store.hpp"
@@ -11,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 namespace normscale {
 
@@ -20,6 +22,7 @@ struct SlurmOptions {
   std::string partition;
   std::string time_limit;          // sbatch --time ("": the partition's default)
   std::int64_t signal_seconds = 120;  // SIGUSR2 this long before the time limit: checkpoint and requeue
+  double stall_seconds = 3600.0;   // listed as RUNNING without progress this long: cancelled, failed (0: never)
   double poll_seconds = 5.0;
   std::optional<double> target;
 };
@@ -30,11 +33,22 @@ std::map<std::string, std::string> parse_squeue(std::string_view output);
 // nullopt when it says nothing usable (accounting disabled, job unknown).
 std::optional<int> parse_sacct_exit_code(std::string_view output);
 
+// JobState and ExitCode from `scontrol -o show job` output; nullopt when it says neither.
+std::optional<std::pair<std::string, std::string>> parse_scontrol_job(std::string_view output);
+// Whether a SLURM job state is one the job can still run from (pending, running, being requeued, ...).
+bool slurm_state_active(std::string_view state);
+
 // Submits `queue`, and follows `submitted_before` (trials left running by an earlier scheduler: still
-// in the queue, finished with an exit_code file, or else submitted again). Returns the stop signal
-// (the jobs were cancelled and the trials set pending) or nullopt when every trial ended.
+// in the queue, finished with an exit_code file, or else submitted again). A trial is failed when its task
+// left the queue without an exit code (scancel, a node failure: sacct's code, else 255) or when SLURM
+// lists it as running but its run directory has not grown for stall_seconds (then it is cancelled, exit
+// code kStalledExitCode). Returns the stop signal (the jobs were cancelled and the trials set pending) or
+// nullopt when every trial ended.
 std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<const Trial* const> submitted_before,
                              TrialStore& store, const StudyLayout& layout, const SlurmOptions& options,
-                             StudyProgress& progress, StudyCounts& counts);
+                             StudyHeartbeat& heartbeat, StudyProgress& progress, StudyCounts& counts);
+
+// The exit code recorded for a trial cancelled for making no progress (as timeout(1) exits).
+inline constexpr int kStalledExitCode = 124;
 
 }  // namespace normscale

@@ -21,6 +21,7 @@ struct StudyRunOptions {
   std::string partition;              // sbatch --partition ("" : the default partition)
   std::string time_limit;             // sbatch --time ("" : the partition's default)
   std::int64_t signal_seconds = 120;  // SIGUSR2 to the job this long before its time limit
+  double stall_seconds = 3600.0;      // a trial listed as running without progress this long is cancelled (0: never)
   double poll_seconds = 5.0;          // between squeue polls
 };
 

@@ -55,6 +55,20 @@ struct TrialRecord {
   std::string started;             // UTC ISO 8601, "" until running
   std::string finished;            // UTC ISO 8601, "" until done / failed
   std::optional<TrialProcess> process;  // recorded by the backend that started it (cleared by running)
+  // UTC ISO 8601 of the last progress the scheduler saw (its start, then its run directory growing); "" when
+  // not running. seconds_since_heartbeat: how long ago, by the database's clock.
+  std::string heartbeat;
+  std::optional<double> seconds_since_heartbeat;
+};
+
+// The scheduler that holds a study, as it recorded itself: a scheduler on another host (where the flock
+// of the scheduler lock may not reach, e.g. a file system without flock) sees the study is taken.
+struct SchedulerRecord {
+  std::string host;
+  std::int64_t pid = 0;
+  std::string started;             // UTC ISO 8601
+  double seconds_since_seen = 0.0; // since its last heartbeat
+  double stale_seconds = 0.0;      // it declared itself gone when unseen this long
 };
 
 struct MetricRow {
@@ -64,11 +78,12 @@ struct MetricRow {
 };
 
 // Owns one connection. Opening creates the schema in a new database, migrates one written by an older
-// version (every row kept; version 1 lacked the process columns) and refuses one written by a newer.
+// version (every row kept; version 1 lacked the process columns, version 2 the heartbeats) and refuses one
+// written by a newer.
 // Every write is one transaction (BEGIN IMMEDIATE ... COMMIT), rolled back when anything in it fails; every failure throws normscale::Error naming the file and SQLite's message.
 class TrialStore {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   explicit TrialStore(const std::filesystem::path& path);
   TrialStore(TrialStore&& other) noexcept;
@@ -89,6 +104,17 @@ class TrialStore {
                  const std::optional<TrialOutcome>& outcome = std::nullopt);
   // Records the process a backend started for a running trial.
   void set_process(std::string_view id, const TrialProcess& process);
+  // The trial made progress now (its heartbeat).
+  void set_heartbeat(std::string_view id);
+  // Takes the study for the scheduler (host, pid), which declares itself gone when unseen for
+  // `stale_seconds` — unless a scheduler on another host holds it and was seen within its own stale_seconds:
+  // then that one is returned and nothing changes.
+  std::optional<SchedulerRecord> claim_scheduler(std::string_view host, std::int64_t pid, double stale_seconds);
+  // The holder's heartbeat; throws if (host, pid) no longer holds the study (another took it over).
+  void refresh_scheduler(std::string_view host, std::int64_t pid);
+  // Gives the study up (nothing when (host, pid) does not hold it).
+  void release_scheduler(std::string_view host, std::int64_t pid);
+  std::optional<SchedulerRecord> scheduler() const;
   // Sets (or replaces) one final figure of a trial.
   void record_result(std::string_view id, std::string_view key, double value);
   void add_metrics(std::string_view id, std::span<const MetricRow> rows);
