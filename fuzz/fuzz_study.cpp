@@ -28,6 +28,7 @@ bool small_grid(const normscale::StudySpec& spec) {
   for (const auto& [batch, axes] : spec.grid_per_batch) {
     for (const normscale::GridAxis& axis : axes) times(axis.values.size());
   }
+  if (spec.search) times(static_cast<std::size_t>(spec.search->trials));
   return trials <= kMaxTrials;
 }
 

@@ -164,7 +164,7 @@ void config_seeds(const fs::path& dir) {
   write_file(dir / "nested.toml", "[optim]\nlr = 0.1\n[model]\nhidden = [16, 8]\n[data]\ntrain_limit = 100\n");
 }
 
-// The studies shipped in launch/studies/ and a minimal one.
+// The studies shipped in launch/studies/ and two minimal ones (a grid, a grid with a search).
 void study_seeds(const fs::path& dir, const fs::path& source_dir) {
   for (const fs::directory_entry& entry : fs::directory_iterator(source_dir / "launch" / "studies")) {
     if (entry.path().extension() == ".toml") {
@@ -173,6 +173,10 @@ void study_seeds(const fs::path& dir, const fs::path& source_dir) {
   }
   write_file(dir / "minimal.toml", "name = \"m\"\nbatch = [8, \"full\"]\nseeds = [1]\n[base]\n\"optim.lr\" = 0.1\n"
                                    "[grid]\n\"optim.momentum\" = [0.0, 0.9]\n");
+  write_file(dir / "search.toml", "[grid]\n\"optim.momentum\" = [0.0, 0.9]\n[search]\nkind = \"quasi-random\"\n"
+                                  "trials = 8\nseed = 3\n[search.ranges]\n"
+                                  "\"optim.lr\" = { low = 1e-4, high = 1.0, scale = \"log\" }\n"
+                                  "optim.weight_decay = { low = 0, high = 1e-3 }\n");
 }
 
 // libFuzzer dictionaries: every option key (quoted and bare, as TOML allows both) and the study keys.
@@ -186,7 +190,8 @@ void dictionaries(const fs::path& out) {
   std::string study = keys;
   for (const char* key : {"name", "preset", "base", "regimes", "batch", "ranks", "seeds", "grid", "grid_per_batch",
                           "lr_scaling", "base_batch", "warmup_epochs", "full_batch_size", "epochs", "steps",
-                          "target_validation_error", "full", "linear", "sqrt", "none"}) {
+                          "target_validation_error", "full", "linear", "sqrt", "none", "search", "kind",
+                          "quasi-random", "trials", "seed", "ranges", "low", "high", "scale", "log"}) {
     study += fmt::format("\"{}\"\n", key);
   }
   write_file(out / "fuzz_study.dict", study);

@@ -1,4 +1,4 @@
-// Study files: parsing (every key checked, errors name the study key) and the pure grid expansion.
+// Study files: parsing (every key checked, errors name the study key) and the pure grid and search expansion.
 #include "normscale/study/study_file.hpp"
 
 #include "normscale/core/error.hpp"
@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <ranges>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -24,7 +25,9 @@ namespace {
 constexpr std::string_view kTopLevelKeys[] = {
     "name",  "preset",        "base",       "regimes",       "batch",         "ranks",
     "seeds", "grid",          "grid_per_batch", "lr_scaling", "base_batch",   "warmup_epochs",
-    "epochs", "steps",        "full_batch_size", "target_validation_error"};
+    "epochs", "steps",        "full_batch_size", "target_validation_error", "search"};
+constexpr std::string_view kSearchKeys[] = {"kind", "trials", "seed", "ranges"};
+constexpr std::string_view kRangeKeys[] = {"low", "high", "scale"};
 
 // Where a study error happened: "<file>:<line>: <study key>: ".
 struct Where {
@@ -71,19 +74,22 @@ std::string canonical_literal(const OptionDescriptor& option, const toml::node& 
           where.at(node), dotted, closest_option_key(dotted));
 }
 
+bool never_a_value(const toml::node&) { return false; }
+
 // Walks a table of train-config options (nested sections and/or quoted dotted keys) and calls
 // visit(option, node, where) for every option; anything else is an error naming the study key.
-template <class Visit>
+// is_value(node) tells a table that is an option's value (a search range) from a section to descend into.
+template <class Visit, class IsValue = bool (*)(const toml::node&)>
 void for_each_option(const toml::table& table, const std::string& prefix, const std::string& context,
-                     std::string_view source, Visit&& visit) {
+                     std::string_view source, Visit&& visit, IsValue is_value = never_a_value) {
   for (auto&& [key, node] : table) {
     const std::string dotted =
         prefix.empty() ? std::string(key.str()) : fmt::format("{}.{}", prefix, key.str());
     const Where where{source, fmt::format("{}.{}", context, quote_key(dotted))};
     if (const OptionDescriptor* option = find_option(dotted)) {
       visit(*option, node, where);
-    } else if (const auto* section = node.as_table()) {
-      for_each_option(*section, dotted, context, source, visit);
+    } else if (const auto* section = node.as_table(); section != nullptr && !is_value(node)) {
+      for_each_option(*section, dotted, context, source, visit, is_value);
     } else {
       fail_unknown_option(where, node, dotted);
     }
@@ -176,6 +182,127 @@ std::vector<ConfigOverride> parse_overrides(const toml::node& node, const std::s
   return overrides;
 }
 
+// Where a searched key is also on a grid axis (e.g. grid."optim.lr"), or "" when it is on none.
+std::string grid_axis_of(const StudySpec& spec, const std::string& key) {
+  const auto has = [&](const std::vector<GridAxis>& axes) {
+    return std::any_of(axes.begin(), axes.end(), [&](const GridAxis& axis) { return axis.key == key; });
+  };
+  if (has(spec.grid)) return fmt::format("grid.{}", quote_key(key));
+  for (const Regime& regime : spec.regimes) {
+    if (has(regime.grid)) return fmt::format("regimes.{}.grid.{}", quote_key(regime.name), quote_key(key));
+  }
+  for (const auto& [batch, axes] : spec.grid_per_batch) {
+    if (has(axes)) return fmt::format("grid_per_batch.{}.{}", quote_key(batch_text(batch)), quote_key(key));
+  }
+  return {};
+}
+
+// A `[search.ranges]` value, {low = ..., high = ..., scale = ...}, as opposed to a section of dotted keys.
+bool is_range_table(const toml::node& node) {
+  const auto* table = node.as_table();
+  return table != nullptr && std::any_of(std::begin(kRangeKeys), std::end(kRangeKeys),
+                                         [&](std::string_view key) { return table->contains(key); });
+}
+
+SearchRange parse_range(const OptionDescriptor& option, const toml::node& node, const Where& where) {
+  // Rounded to integers, quasi-random points would repeat (duplicate trials) and lose their even spread;
+  // a grid lists integer values exactly.
+  NS_CHECK(option.type == OptionType::kReal,
+           "{}: '{}' is an option of type {}, and a search draws real numbers; list its values in [grid] instead",
+           where.at(node), option.key, type_name(option.type));
+  const auto* table = node.as_table();
+  NS_CHECK(table != nullptr, "{}: expected a range {{ low = ..., high = ..., scale = \"linear\" or \"log\" }}",
+           where.at(node));
+  for (auto&& [key, value] : *table) {
+    NS_CHECK(std::find(std::begin(kRangeKeys), std::end(kRangeKeys), key.str()) != std::end(kRangeKeys),
+             "{}.{}: unknown key; expected one of: {}", where.at(value), key.str(),
+             fmt::join(kRangeKeys, ", "));
+  }
+  const auto bound = [&](std::string_view name) {
+    const toml::node* value = table->get(name);
+    NS_CHECK(value != nullptr, "{}: {} is missing; expected {{ low = ..., high = ... }}", where.at(node), name);
+    const std::optional<double> number =
+        value->is_integer() || value->is_floating_point() ? value->value<double>() : std::nullopt;
+    NS_CHECK(number && std::isfinite(*number), "{}.{}: expected a finite number, got {}", where.at(*value), name,
+             node_text(*value));
+    return *number;
+  };
+  SearchRange range{std::string(option.key), bound("low"), bound("high"), RangeScale::kLinear};
+  if (const toml::node* scale = table->get("scale")) {
+    const auto* text = scale->as_string();
+    NS_CHECK(text != nullptr && (text->get() == "linear" || text->get() == "log"),
+             "{}.scale: expected \"linear\" or \"log\", got {}", where.at(*scale), node_text(*scale));
+    range.scale = text->get() == "log" ? RangeScale::kLog : RangeScale::kLinear;
+  }
+  NS_CHECK(range.low < range.high, "{}: low = {} must be below high = {}", where.at(node), range.low, range.high);
+  NS_CHECK(range.scale == RangeScale::kLinear || range.low > 0.0,
+           "{}: scale = \"log\" needs low > 0, got low = {}", where.at(node), range.low);
+  return range;
+}
+
+// `[search]`, after the grids it must stay apart from have been parsed into `spec`.
+QuasiRandomSearch parse_search(const toml::node& node, const StudySpec& spec) {
+  const std::string_view source = spec.source;
+  const Where where{source, "search"};
+  const auto* table = node.as_table();
+  NS_CHECK(table != nullptr, "{}: expected a table [search] with kind, trials and [search.ranges]",
+           where.at(node));
+  for (auto&& [key, value] : *table) {
+    NS_CHECK(std::find(std::begin(kSearchKeys), std::end(kSearchKeys), key.str()) != std::end(kSearchKeys),
+             "{}:{}: search.{}: unknown key; expected one of: {}", source, key.source().begin.line, key.str(),
+             fmt::join(kSearchKeys, ", "));
+  }
+  // kind is required, so that a file keeps its meaning when other kinds (random, Sobol) arrive.
+  const toml::node* kind = table->get("kind");
+  NS_CHECK(kind != nullptr, "{}: kind is missing; expected kind = \"quasi-random\"", where.at(node));
+  NS_CHECK(kind->is_string() && kind->as_string()->get() == "quasi-random",
+           "{}: unknown kind {}; expected \"quasi-random\" (the only kind for now)",
+           Where{source, "search.kind"}.at(*kind), node_text(*kind));
+
+  QuasiRandomSearch search;
+  const toml::node* trials = table->get("trials");
+  NS_CHECK(trials != nullptr, "{}: trials is missing; expected trials = N, the number of points", where.at(node));
+  const auto* trial_count = trials->as_integer();
+  NS_CHECK(trial_count != nullptr && trial_count->get() >= 1 && trial_count->get() <= kMaxSearchTrials,
+           "{}: expected an integer in [1, {}] (the number of points), got {}",
+           Where{source, "search.trials"}.at(*trials), kMaxSearchTrials, node_text(*trials));
+  search.trials = trial_count->get();
+  if (const toml::node* seed = table->get("seed")) {
+    const auto* integer = seed->as_integer();
+    NS_CHECK(integer != nullptr && integer->get() >= 0, "{}: expected an integer >= 0, got {}",
+             Where{source, "search.seed"}.at(*seed), node_text(*seed));
+    search.seed = static_cast<std::uint64_t>(integer->get());
+  }
+
+  const toml::node* ranges = table->get("ranges");
+  NS_CHECK(ranges != nullptr && ranges->is_table() && !ranges->as_table()->empty(),
+           "{}: expected a non-empty table [search.ranges] of \"option\" = {{ low = ..., high = ... }}",
+           ranges != nullptr ? Where{source, "search.ranges"}.at(*ranges) : where.at(node));
+  for_each_option(
+      *ranges->as_table(), "", "search.ranges", source,
+      [&](const OptionDescriptor& option, const toml::node& value, const Where& at) {
+        // Searched and listed at once, a key would have two sources of values, and an axis replacing it at one
+        // regime or batch would fold distinct points into duplicate trials: a key is one or the other.
+        const std::string axis = grid_axis_of(spec, std::string(option.key));
+        NS_CHECK(axis.empty(), "{}: also a grid axis ({}); a key is either searched or listed, not both",
+                 at.at(value), axis);
+        NS_CHECK(std::none_of(search.ranges.begin(), search.ranges.end(),
+                              [&](const SearchRange& range) { return range.key == option.key; }),
+                 "{}: given twice (once as a dotted key, once in a section); keep one", at.at(value));
+        search.ranges.push_back(parse_range(option, value, at));
+      },
+      is_range_table);
+  search_points(search, source);  // points that stay equal are reported now, not at the first expansion
+  return search;
+}
+
+// The canonical TOML literal of a real option set to `value` (as format_value writes it).
+std::string real_literal(const OptionDescriptor& option, double value) {
+  TrainConfig scratch;
+  apply_toml(scratch, fmt::format("{} = {}", quote_key(option.key), value), "<search value>");
+  return format_value(option, scratch);
+}
+
 std::uint64_t fnv1a(std::string_view text) {
   std::uint64_t hash = 14695981039346656037ULL;
   for (const char ch : text) {
@@ -213,9 +340,17 @@ void override_axes(std::vector<GridAxis>& axes, const std::vector<GridAxis>& ove
   }
 }
 
-// The grid axes of a regime at one batch: `grid` < the regime's grid < `grid_per_batch` at Q.
+// The grid axes of a regime at one batch: `grid` < the regime's grid < `grid_per_batch` at Q. A searched key
+// is an axis without values (they come from the search point), placed among `grid`'s axes in key order as
+// the same key in `grid` would be, so a grid point reads the same whether its values were listed or searched.
 std::vector<GridAxis> axes_at(const StudySpec& spec, const Regime& regime, std::int64_t batch) {
   std::vector<GridAxis> axes = spec.grid;
+  if (spec.search) {
+    for (const SearchRange& range : spec.search->ranges) {
+      const auto after = std::find_if(axes.begin(), axes.end(), [&](const GridAxis& a) { return a.key > range.key; });
+      axes.insert(after, GridAxis{range.key, {}});
+    }
+  }
   override_axes(axes, regime.grid);
   if (const auto per_batch = spec.grid_per_batch.find(batch); per_batch != spec.grid_per_batch.end()) {
     override_axes(axes, per_batch->second);
@@ -377,6 +512,7 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
       spec.grid_per_batch[batch] = parse_grid(*axes, context, source);
     }
   }
+  if (const toml::node* search = document.get("search")) spec.search = parse_search(*search, spec);
 
   if (const toml::node* rule = document.get("lr_scaling")) {
     const std::string value = string_of("lr_scaling");
@@ -453,6 +589,16 @@ std::vector<Trial> expand(const StudySpec& spec) {
     base_origin[item.key] = fmt::format("base.{}", quote_key(item.key));
   }
 
+  // Without a search, one empty search point: the grid alone.
+  const std::vector<std::vector<ConfigOverride>> search =
+      spec.search ? search_points(*spec.search, spec.source) : std::vector<std::vector<ConfigOverride>>(1);
+  std::map<std::string, std::size_t> search_column;
+  if (spec.search) {
+    for (std::size_t column = 0; column < spec.search->ranges.size(); ++column) {
+      search_column[spec.search->ranges[column].key] = column;
+    }
+  }
+
   std::vector<Trial> trials;
   std::map<std::string, std::size_t> index_of_id;
   for (const Regime& regime : spec.regimes) {
@@ -472,11 +618,17 @@ std::vector<Trial> expand(const StudySpec& spec) {
       }
       const double lr_scale =
           lr_given_at_batch ? 1.0 : lr_scale_factor(spec.lr_scaling, batch, spec.base_batch, spec.full_batch_size);
-      std::size_t points = 1;
+      std::size_t grid_points = 1;
       for (const GridAxis& axis : axes) {
+        if (search_column.contains(axis.key)) {
+          NS_CHECK(axis.values.empty(), "study {}: search.ranges.{} is also a grid axis; a key is either searched "
+                   "or listed, not both", spec.source, quote_key(axis.key));
+          continue;
+        }
         NS_CHECK(!axis.values.empty(), "study {}: grid.{}: empty axis", spec.source, quote_key(axis.key));
-        points *= axis.values.size();
+        grid_points *= axis.values.size();
       }
+      const std::size_t points = grid_points * search.size();
       for (const std::int64_t ranks : spec.ranks) {
         for (const std::uint64_t seed : spec.seeds) {
           for (std::size_t point = 0; point < points; ++point) {
@@ -493,10 +645,15 @@ std::vector<Trial> expand(const StudySpec& spec) {
             trial.config.seed = seed;
             if (spec.warmup_epochs > 0) trial.config.optim.warmup_epochs = spec.warmup_epochs;
             auto origin = regime_origin;
-            // Mixed radix over the axes, the last axis fastest.
-            std::size_t rest = point;
+            // The search point fastest, then mixed radix over the listed axes, the last axis fastest.
+            const std::vector<ConfigOverride>& searched = search[point % search.size()];
+            std::size_t rest = point / search.size();
             std::vector<ConfigOverride> reversed;
             for (auto axis = axes.rbegin(); axis != axes.rend(); ++axis) {
+              if (const auto column = search_column.find(axis->key); column != search_column.end()) {
+                reversed.push_back(searched[column->second]);
+                continue;
+              }
               reversed.push_back({axis->key, axis->values[rest % axis->values.size()]});
               rest /= axis->values.size();
             }
@@ -509,7 +666,9 @@ std::vector<Trial> expand(const StudySpec& spec) {
                                                  [&](const GridAxis& a) { return a.key == item.key; });
               const bool per_regime = std::any_of(regime.grid.begin(), regime.grid.end(),
                                                   [&](const GridAxis& a) { return a.key == item.key; });
-              origin[item.key] = per_batch    ? fmt::format("grid_per_batch.{}.{}", quote_key(batch_text(batch)),
+              origin[item.key] = search_column.contains(item.key)
+                                     ? fmt::format("search.ranges.{}", quote_key(item.key))
+                                 : per_batch  ? fmt::format("grid_per_batch.{}.{}", quote_key(batch_text(batch)),
                                                             quote_key(item.key))
                                  : per_regime ? fmt::format("regimes.{}.grid.{}", quote_key(regime.name),
                                                             quote_key(item.key))
@@ -545,6 +704,51 @@ std::vector<Trial> expand(const StudySpec& spec) {
     }
   }
   return trials;
+}
+
+std::vector<std::vector<ConfigOverride>> search_points(const QuasiRandomSearch& search, std::string_view source) {
+  NS_CHECK(search.trials >= 1 && search.trials <= kMaxSearchTrials,
+           "{}: search.trials: {} points; expected 1 ... {}", source, search.trials, kMaxSearchTrials);
+  NS_CHECK(!search.ranges.empty(), "{}: search.ranges: no range to search", source);
+  std::vector<const OptionDescriptor*> options;
+  for (const SearchRange& range : search.ranges) {
+    const OptionDescriptor* option = find_option(range.key);
+    NS_CHECK(option != nullptr && option->type == OptionType::kReal,
+             "{}: search.ranges.{}: expected a real-valued option", source, quote_key(range.key));
+    options.push_back(option);
+  }
+  const ScrambledHalton sequence(search.ranges.size(), search.seed);
+  // 4 significant digits keep labels readable and ids independent of the last bits of exp() and log(). A point
+  // that would then equal an earlier one gets the fewest more digits that set it apart; earlier points never
+  // change, so a study that raises `trials` keeps the trials (and results) it has.
+  std::set<std::vector<double>> taken;
+  std::vector<std::vector<ConfigOverride>> points;
+  for (std::uint64_t index = 0; index < static_cast<std::uint64_t>(search.trials); ++index) {
+    std::vector<double> exact;
+    for (std::size_t column = 0; column < search.ranges.size(); ++column) {
+      const SearchRange& range = search.ranges[column];
+      exact.push_back(map_to_range(sequence.coordinate(index, column), range.low, range.high, range.scale));
+    }
+    std::vector<double> rounded(exact.size());
+    for (int digits = 4; digits <= 17; ++digits) {
+      for (std::size_t column = 0; column < exact.size(); ++column) {
+        const SearchRange& range = search.ranges[column];
+        rounded[column] = std::clamp(round_to_significant(exact[column], digits), range.low, range.high);
+      }
+      if (!taken.contains(rounded)) break;
+    }
+    NS_CHECK(taken.insert(rounded).second,
+             "{}: search: point {} of {} over {} equals an earlier one even at 17 significant digits; widen "
+             "[low, high] or ask for fewer trials",
+             source, index + 1, search.trials,
+             fmt::join(search.ranges | std::views::transform(&SearchRange::key), ", "));
+    std::vector<ConfigOverride> overrides;
+    for (std::size_t column = 0; column < rounded.size(); ++column) {
+      overrides.push_back({search.ranges[column].key, real_literal(*options[column], rounded[column])});
+    }
+    points.push_back(std::move(overrides));
+  }
+  return points;
 }
 
 std::string grid_point_json(const Trial& trial) {

@@ -1,9 +1,12 @@
-// Study files: parsing, grid expansion, per-batch grids, learning-rate scaling and errors naming the key.
+// Study files: parsing, grid expansion, per-batch grids, quasi-random search, learning-rate scaling and errors
+// naming the key.
 #include "normscale/core/error.hpp"
+#include "normscale/study/quasi_random.hpp"
 #include "normscale/study/study_file.hpp"
 #include "normscale/train/config_io.hpp"
 #include "support/temp_dir.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +15,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
+#include <utility>
 
 namespace normscale {
 namespace {
@@ -288,6 +293,307 @@ TEST(StudyFile, TargetValidationError) {
               HasSubstr("target_validation_error"));
   EXPECT_THAT(error_of([] { parse_study("target_validation_error = 120", "s.toml"); }),
               HasSubstr("[0, 100]"));
+}
+
+
+constexpr const char* kSearchStudy = R"toml(
+batch = [128, 256]
+seeds = [1, 2]
+lr_scaling = "linear"
+base_batch = 128
+[base]
+"data.source" = "two-point"
+[grid]
+"optim.momentum" = [0.0, 0.9]
+[search]
+kind = "quasi-random"
+trials = 16
+seed = 7
+[search.ranges]
+"optim.lr" = { low = 1e-4, high = 1.0, scale = "log" }
+"objective.s" = { low = 1e-6, high = 1e-3, scale = "log" }
+)toml";
+
+// The value of `key` in the trial's grid point (parsed back from its literal).
+double grid_value(const Trial& trial, const std::string& key) {
+  for (const ConfigOverride& item : trial.grid_point) {
+    if (item.key == key) return std::stod(item.value);
+  }
+  ADD_FAILURE() << key << " is not in " << describe_trial(trial);
+  return 0.0;
+}
+
+// `study` with `[search] seed = 7` replaced by `seed`.
+std::string with_search_seed(std::string study, int seed) {
+  const std::string from = "seed = 7";
+  study.replace(study.find(from), from.size(), fmt::format("seed = {}", seed));
+  return study;
+}
+
+TEST(StudyFileSearch, ParsesKindTrialsSeedAndRanges) {
+  const StudySpec spec = parse_study(kSearchStudy, "search.toml");
+  ASSERT_TRUE(spec.search.has_value());
+  EXPECT_EQ(spec.search->trials, 16);
+  EXPECT_EQ(spec.search->seed, 7U);
+  ASSERT_EQ(spec.search->ranges.size(), 2U);
+  EXPECT_EQ(spec.search->ranges[0].key, "objective.s");  // TOML tables iterate in key order
+  EXPECT_EQ(spec.search->ranges[1].key, "optim.lr");
+  EXPECT_DOUBLE_EQ(spec.search->ranges[1].low, 1e-4);
+  EXPECT_DOUBLE_EQ(spec.search->ranges[1].high, 1.0);
+  EXPECT_EQ(spec.search->ranges[1].scale, RangeScale::kLog);
+  EXPECT_FALSE(parse_study(kStudy, "study.toml").search.has_value());
+  // Nested sections work as in [grid]; seed defaults to 0 and scale to linear; integer bounds are numbers.
+  const StudySpec nested = parse_study(
+      "[search]\nkind = \"quasi-random\"\ntrials = 4\n[search.ranges.optim]\nmomentum = { low = 0, high = 0.5 }\n",
+      "nested.toml");
+  ASSERT_TRUE(nested.search.has_value());
+  EXPECT_EQ(nested.search->seed, 0U);
+  ASSERT_EQ(nested.search->ranges.size(), 1U);
+  EXPECT_EQ(nested.search->ranges[0].key, "optim.momentum");
+  EXPECT_EQ(nested.search->ranges[0].scale, RangeScale::kLinear);
+  EXPECT_EQ(expand(nested).size(), 4U);
+}
+
+TEST(StudyFileSearch, TrialsAreTheGridTimesThePoints) {
+  const std::vector<Trial> trials = expand(parse_study(kSearchStudy, "search.toml"));
+  // 2 batches x 2 seeds x 2 momenta x 16 points.
+  ASSERT_EQ(trials.size(), 2U * 2U * 2U * 16U);
+  std::set<std::string> ids;
+  std::map<std::tuple<std::int64_t, std::uint64_t, double>, std::set<std::pair<double, double>>> points;
+  for (const Trial& trial : trials) {
+    ids.insert(trial.id);
+    // A searched key sits among the [grid] keys in key order, as it would in [grid].
+    std::vector<std::string> keys;
+    for (const ConfigOverride& item : trial.grid_point) keys.push_back(item.key);
+    EXPECT_EQ(keys, (std::vector<std::string>{"objective.s", "optim.lr", "optim.momentum"}));
+    const double lr = grid_value(trial, "optim.lr");
+    const double s = grid_value(trial, "objective.s");
+    EXPECT_GE(lr, 1e-4);
+    EXPECT_LE(lr, 1.0);
+    EXPECT_GE(s, 1e-6);
+    EXPECT_LE(s, 1e-3);
+    EXPECT_EQ(round_to_significant(lr, 4), lr) << describe_trial(trial);  // 4 significant digits
+    EXPECT_EQ(round_to_significant(s, 4), s) << describe_trial(trial);
+    EXPECT_DOUBLE_EQ(trial.config.objective.s, s);
+    // The searched learning rate is the base batch's, scaled like a [grid] one.
+    EXPECT_DOUBLE_EQ(trial.config.optim.lr, lr * static_cast<double>(trial.batch) / 128.0);
+    points[{trial.batch, trial.seed, trial.config.optim.momentum}].insert({lr, s});
+  }
+  EXPECT_EQ(ids.size(), trials.size());
+  // Every (batch, seed, momentum) gets the same 16 points.
+  ASSERT_EQ(points.size(), 8U);
+  for (const auto& [cell, values] : points) {
+    EXPECT_EQ(values.size(), 16U);
+    EXPECT_EQ(values, points.begin()->second);
+  }
+}
+
+TEST(StudyFileSearch, PointsAreStratifiedOnTheLogScale) {
+  // optim.lr is dimension 1 (base 3) after objective.s: 9 = 3^2 points put 3 in each third of the logarithms,
+  // [1e-4, 1e-2.67), [1e-2.67, 1e-1.33), [1e-1.33, 1] (boundaries away from any 4-digit rounding here);
+  // objective.s, dimension 0 (base 2), over 16 points: 8 below the geometric mean and 8 above.
+  std::string study = kSearchStudy;
+  study.replace(study.find("trials = 16"), 11, "trials = 9");
+  std::map<int, int> per_third;
+  const std::vector<Trial> nine = expand(parse_study(study, "search.toml"));
+  for (std::size_t i = 0; i < 9; ++i) {
+    const double position = std::log(grid_value(nine[i], "optim.lr") / 1e-4) / std::log(1e4);
+    ++per_third[static_cast<int>(position * 3)];
+  }
+  EXPECT_EQ(per_third, (std::map<int, int>{{0, 3}, {1, 3}, {2, 3}}));
+  int below_geometric_mean = 0;
+  const std::vector<Trial> sixteen = expand(parse_study(kSearchStudy, "search.toml"));
+  for (std::size_t i = 0; i < 16; ++i) below_geometric_mean += grid_value(sixteen[i], "objective.s") < std::sqrt(1e-9);
+  EXPECT_EQ(below_geometric_mean, 8);
+}
+
+TEST(StudyFileSearch, ReproducibleFromTheSeed) {
+  const std::vector<Trial> first = expand(parse_study(kSearchStudy, "search.toml"));
+  const std::vector<Trial> again = expand(parse_study(kSearchStudy, "elsewhere/search.toml"));
+  const std::vector<Trial> other = expand(parse_study(with_search_seed(kSearchStudy, 8), "search.toml"));
+  ASSERT_EQ(first.size(), again.size());
+  ASSERT_EQ(first.size(), other.size());
+  std::size_t same_lr = 0;
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(first[i].id, again[i].id);
+    EXPECT_EQ(first[i].grid_point, again[i].grid_point);
+    EXPECT_NE(first[i].id, other[i].id);
+    same_lr += first[i].config.optim.lr == other[i].config.optim.lr;
+  }
+  EXPECT_EQ(same_lr, 0U);
+}
+
+TEST(StudyFileSearch, MoreTrialsKeepTheEarlierOnes) {
+  std::string more = kSearchStudy;
+  more.replace(more.find("trials = 16"), 11, "trials = 40");
+  std::set<std::string> more_ids;
+  for (const Trial& trial : expand(parse_study(more, "search.toml"))) more_ids.insert(trial.id);
+  const std::vector<Trial> trials = expand(parse_study(kSearchStudy, "search.toml"));
+  for (const Trial& trial : trials) EXPECT_TRUE(more_ids.contains(trial.id)) << describe_trial(trial);
+  EXPECT_EQ(more_ids.size(), trials.size() / 16 * 40);
+}
+
+TEST(StudyFileSearch, ASearchedPointIsTheTrialOfTheSameListedGridPoint) {
+  const std::string search = R"toml(
+[base]
+"data.source" = "two-point"
+[grid]
+"objective.s" = [1e-4, 2e-4]
+"optim.momentum" = [0.0, 0.9]
+[search]
+kind = "quasi-random"
+trials = 1
+[search.ranges]
+"optim.lr" = { low = 0.001, high = 0.1, scale = "log" }
+)toml";
+  const std::vector<Trial> searched = expand(parse_study(search, "search.toml"));
+  ASSERT_EQ(searched.size(), 4U);
+  const std::string lr = searched[0].grid_point[1].value;
+  const std::vector<Trial> listed = expand(parse_study(fmt::format(R"toml(
+[base]
+"data.source" = "two-point"
+[grid]
+"objective.s" = [1e-4, 2e-4]
+"optim.lr" = [{}]
+"optim.momentum" = [0.0, 0.9]
+)toml", lr), "grid.toml"));
+  ASSERT_EQ(listed.size(), searched.size());
+  for (std::size_t i = 0; i < listed.size(); ++i) {
+    EXPECT_EQ(searched[i].id, listed[i].id);
+    EXPECT_EQ(searched[i].grid_point, listed[i].grid_point);
+    EXPECT_EQ(describe_trial(searched[i]), describe_trial(listed[i]));
+    EXPECT_EQ(grid_point_json(searched[i]), grid_point_json(listed[i]));
+  }
+}
+
+TEST(StudyFileSearch, CombinesWithRegimeAndPerBatchGridsOfOtherKeys) {
+  const std::vector<Trial> trials = expand(parse_study(R"toml(
+batch = [128, 256]
+[base]
+"data.source" = "two-point"
+[regimes]
+sgd = { "objective.regime" = "sgd" }
+minnorm = { "objective.regime" = "minnorm", grid = { "objective.rho" = [0.1, 0.2, 0.3] } }
+[grid_per_batch."256"]
+"objective.s" = [1e-4, 2e-4]
+[search]
+kind = "quasi-random"
+trials = 5
+[search.ranges]
+"optim.lr" = { low = 0.001, high = 0.1, scale = "log" }
+)toml", "search.toml"));
+  std::map<std::pair<std::string, std::int64_t>, std::size_t> counts;
+  for (const Trial& trial : trials) ++counts[{trial.regime, trial.batch}];
+  EXPECT_EQ(counts[std::make_pair(std::string("sgd"), std::int64_t{128})], 5U);
+  EXPECT_EQ(counts[std::make_pair(std::string("sgd"), std::int64_t{256})], 2U * 5U);
+  EXPECT_EQ(counts[std::make_pair(std::string("minnorm"), std::int64_t{128})], 3U * 5U);
+  EXPECT_EQ(counts[std::make_pair(std::string("minnorm"), std::int64_t{256})], 3U * 2U * 5U);
+}
+
+TEST(StudyFileSearch, MoreDigitsWhereFourWouldMakePointsCollide) {
+  // 200 points in [1, 1.001] share 4 significant digits (1.000 or 1.001): each point after the first two gets
+  // as many as set it apart from the earlier ones.
+  const std::vector<Trial> trials = expand(parse_study(
+      "[search]\nkind = \"quasi-random\"\ntrials = 200\n[search.ranges]\n\"optim.lr\" = { low = 1.0, high = 1.001 }\n",
+      "narrow.toml"));
+  ASSERT_EQ(trials.size(), 200U);
+  std::set<double> lrs;
+  for (const Trial& trial : trials) {
+    lrs.insert(trial.config.optim.lr);
+    EXPECT_GE(trial.config.optim.lr, 1.0);
+    EXPECT_LE(trial.config.optim.lr, 1.001);
+  }
+  EXPECT_EQ(lrs.size(), 200U);
+  EXPECT_EQ(grid_point_json(trials[0]).size(), std::string(R"({"optim.lr":1.001})").size());  // 4 digits first
+  // A range one double wide cannot hold 3 distinct points: a clear error, not the duplicate-trial one.
+  EXPECT_THAT(error_of([] {
+                parse_study("[search]\nkind = \"quasi-random\"\ntrials = 3\n[search.ranges]\n"
+                            "\"optim.lr\" = { low = 1.0, high = 1.0000000000000002 }\n",
+                            "tiny.toml");
+              }),
+              AllOf(HasSubstr("tiny.toml"), HasSubstr("optim.lr"), HasSubstr("of 3"),
+                    HasSubstr("equals an earlier one"), HasSubstr("widen")));
+}
+
+TEST(StudyFileSearch, AnInvalidSearchedValueNamesTheSearchKey) {
+  const StudySpec spec = parse_study(
+      "[search]\nkind = \"quasi-random\"\ntrials = 4\n[search.ranges]\n\"optim.lr\" = { low = -1.0, high = 1.0 }\n",
+      "bad.toml");
+  EXPECT_THAT(error_of([&] { expand(spec); }), AllOf(HasSubstr("bad.toml"), HasSubstr("search.ranges.\"optim.lr\"")));
+}
+
+// `[search]` with `ranges` as its [search.ranges] body and `head` as its other lines.
+std::string search_study(const std::string& ranges, const std::string& head = "kind = \"quasi-random\"\ntrials = 4\n") {
+  return "[search]\n" + head + "[search.ranges]\n" + ranges;
+}
+
+TEST(StudyFileSearch, ErrorsNameTheFileAndTheKey) {
+  const auto error = [](const std::string& text) { return error_of([&] { parse_study(text, "bad.toml"); }); };
+  const std::string lr = "\"optim.lr\" = { low = 1e-4, high = 1.0 }\n";
+  EXPECT_THAT(error(search_study(lr, "kind = \"random\"\ntrials = 4\n")),
+              AllOf(HasSubstr("bad.toml:2: search.kind"), HasSubstr("\"quasi-random\"")));
+  EXPECT_THAT(error(search_study(lr, "trials = 4\n")), AllOf(HasSubstr("bad.toml"), HasSubstr("kind is missing")));
+  for (const char* trials : {"0", "10001", "\"many\"", "2.5"}) {
+    EXPECT_THAT(error(search_study(lr, fmt::format("kind = \"quasi-random\"\ntrials = {}\n", trials))),
+                AllOf(HasSubstr("bad.toml:3: search.trials"), HasSubstr("[1, 10000]")))
+        << trials;
+  }
+  EXPECT_THAT(error(search_study(lr, "kind = \"quasi-random\"\n")), HasSubstr("trials is missing"));
+  EXPECT_THAT(error(search_study(lr, "kind = \"quasi-random\"\ntrials = 4\nseed = -1\n")),
+              AllOf(HasSubstr("bad.toml:4: search.seed"), HasSubstr(">= 0")));
+  EXPECT_THAT(error(search_study(lr, "kind = \"quasi-random\"\ntrails = 4\n")),
+              AllOf(HasSubstr("bad.toml:3: search.trails: unknown key"), HasSubstr("kind, trials, seed, ranges")));
+  EXPECT_THAT(error("[search]\nkind = \"quasi-random\"\ntrials = 4\n"), AllOf(HasSubstr("bad.toml"),
+                                                                              HasSubstr("[search.ranges]")));
+  EXPECT_THAT(error(search_study("")), HasSubstr("search.ranges"));
+  EXPECT_THAT(error("search = 3\n"), AllOf(HasSubstr("bad.toml:1: search"), HasSubstr("expected a table")));
+
+  EXPECT_THAT(error(search_study("\"optim.lr\" = { low = 1.0, high = 1.0 }\n")),
+              AllOf(HasSubstr("bad.toml:5: search.ranges.\"optim.lr\""), HasSubstr("below high")));
+  EXPECT_THAT(error(search_study("\"optim.lr\" = { low = 0.0, high = 1.0, scale = \"log\" }\n")),
+              AllOf(HasSubstr("search.ranges.\"optim.lr\""), HasSubstr("needs low > 0")));
+  EXPECT_THAT(error(search_study("\"optim.lr\" = { low = \"small\", high = 1.0 }\n")),
+              AllOf(HasSubstr("search.ranges.\"optim.lr\".low"), HasSubstr("expected a finite number")));
+  EXPECT_THAT(error(search_study("\"optim.lr\" = { low = 1e-4, high = inf }\n")),
+              AllOf(HasSubstr("search.ranges.\"optim.lr\".high"), HasSubstr("finite")));
+  EXPECT_THAT(error(search_study("\"optim.lr\" = { low = 1e-4 }\n")),
+              AllOf(HasSubstr("search.ranges.\"optim.lr\""), HasSubstr("high is missing")));
+  EXPECT_THAT(error(search_study("\"optim.lr\" = [1e-4, 1.0]\n")),
+              AllOf(HasSubstr("search.ranges.\"optim.lr\""), HasSubstr("expected a range")));
+  EXPECT_THAT(error(search_study("\"optim.lr\" = { low = 1e-4, high = 1.0, scale = \"log10\" }\n")),
+              AllOf(HasSubstr("search.ranges.\"optim.lr\".scale"), HasSubstr("\"linear\" or \"log\"")));
+  EXPECT_THAT(error(search_study("\"optim.lr\" = { low = 1e-4, high = 1.0, scal = \"log\" }\n")),
+              AllOf(HasSubstr("search.ranges.\"optim.lr\".scal: unknown key"), HasSubstr("low, high, scale")));
+  EXPECT_THAT(error(search_study("\"optim.lrr\" = { low = 1e-4, high = 1.0 }\n")),
+              AllOf(HasSubstr("bad.toml:5: search.ranges.\"optim.lrr\""), HasSubstr("did you mean 'optim.lr'")));
+  EXPECT_THAT(error(search_study(lr + "[search.ranges.optim]\nlr = { low = 0.1, high = 1.0 }\n")),
+              AllOf(HasSubstr("bad.toml:"), HasSubstr("search.ranges.\"optim.lr\""), HasSubstr("given twice")));
+  // Integer options are listed in [grid]: rounded quasi-random points would repeat.
+  EXPECT_THAT(error(search_study("epochs = { low = 1, high = 10 }\n")),
+              AllOf(HasSubstr("search.ranges.\"epochs\""), HasSubstr("integer"), HasSubstr("[grid]")));
+  EXPECT_THAT(error(search_study("\"objective.regime\" = { low = 1, high = 10 }\n")),
+              AllOf(HasSubstr("search.ranges.\"objective.regime\""), HasSubstr("string")));
+}
+
+TEST(StudyFileSearch, AKeyIsSearchedOrListedNotBoth) {
+  const std::string ranges = "\"optim.lr\" = { low = 1e-4, high = 1.0 }\n";
+  EXPECT_THAT(error_of([&] { parse_study("[grid]\n\"optim.lr\" = [0.1]\n" + search_study(ranges), "bad.toml"); }),
+              AllOf(HasSubstr("bad.toml:7: search.ranges.\"optim.lr\""), HasSubstr("grid.\"optim.lr\""),
+                    HasSubstr("not both")));
+  EXPECT_THAT(error_of([&] {
+                parse_study("[regimes]\nsgd = { grid = { \"optim.lr\" = [0.1] } }\n" + search_study(ranges),
+                            "bad.toml");
+              }),
+              AllOf(HasSubstr("search.ranges.\"optim.lr\""), HasSubstr("regimes.\"sgd\".grid.\"optim.lr\"")));
+  EXPECT_THAT(error_of([&] {
+                parse_study("batch = [128]\n[grid_per_batch.\"128\"]\n\"optim.lr\" = [0.1]\n" + search_study(ranges),
+                            "bad.toml");
+              }),
+              AllOf(HasSubstr("search.ranges.\"optim.lr\""), HasSubstr("grid_per_batch.\"128\".\"optim.lr\"")));
+  // A spec built by hand that lists a searched key on a grid is refused by expand() too.
+  StudySpec spec = parse_study(search_study(ranges), "hand.toml");
+  spec.grid.push_back({"optim.lr", {"0.1"}});
+  EXPECT_THAT(error_of([&] { expand(spec); }), AllOf(HasSubstr("hand.toml"), HasSubstr("not both")));
 }
 
 }  // namespace

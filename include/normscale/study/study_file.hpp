@@ -1,6 +1,24 @@
 // A study file (TOML: a base config plus axes) parsed into a StudySpec, and its pure expansion into trials.
+//
+// Besides full grids (`[grid]`, a regime's `grid`, `[grid_per_batch."Q"]`), a study may search ranges:
+//
+//   [search]
+//   kind = "quasi-random"   # required, the only kind for now; no [search] table: no search
+//   trials = 16             # the number of points, 1 ... 10000
+//   seed = 7                # optional, default 0: the scramble's seed (the same file gives the same points)
+//   [search.ranges]
+//   "optim.lr" = { low = 1e-4, high = 1.0, scale = "log" }  # scale "linear" (default) or "log" (low > 0)
+//   "objective.s" = { low = 1e-6, high = 1e-3, scale = "log" }
+//
+// The points are a scrambled Halton sequence (quasi_random.hpp), one dimension per range in key order, mapped
+// onto [low, high] and rounded to 4 significant digits (more where 4 would repeat an earlier point). A point is
+// a grid point like a listed one (the same values give the same trial id and grid label): each regime and batch
+// has its grid combinations times every point. Only real-valued options are searched (rounded to integers, the
+// points would repeat: list integer values in a grid), and a searched key is on no grid axis, not even a
+// regime's grid or a `grid_per_batch` one, so that no axis replaces it and folds distinct points together.
 #pragma once
 
+#include "normscale/study/quasi_random.hpp"
 #include "normscale/train/config.hpp"
 
 #include <cstdint>
@@ -36,6 +54,25 @@ struct Regime {
   std::vector<GridAxis> grid;
 };
 
+// One searched option of `[search.ranges]`: values in [low, high], spread linearly or by their logarithms.
+struct SearchRange {
+  std::string key;
+  double low = 0.0;
+  double high = 1.0;
+  RangeScale scale = RangeScale::kLinear;
+};
+
+// `[search]` (kind = "quasi-random"): `trials` points of a scrambled Halton sequence (quasi_random.hpp) seeded
+// by `seed`, one dimension per range in `ranges` order. Each point is one more grid point: the trials are every
+// `grid` combination times every point. Only real-valued options are searched (integers would repeat points),
+// and a searched key is on no grid axis (`grid`, a regime's grid, `grid_per_batch`), so no axis replaces it.
+struct QuasiRandomSearch {
+  std::int64_t trials = 0;  // 1 ... kMaxSearchTrials
+  std::uint64_t seed = 0;
+  std::vector<SearchRange> ranges;
+};
+inline constexpr std::int64_t kMaxSearchTrials = 10000;
+
 // Learning-rate batch scaling relative to StudySpec::base_batch.
 enum class LrScaling { kNone, kLinear, kSqrt };
 std::string_view lr_scaling_name(LrScaling rule);
@@ -53,6 +90,7 @@ struct StudySpec {
   // `grid_per_batch."Q"` (or `.full`): axes applied only at batch Q, replacing a `grid` or regime
   // grid axis of the same key there. Minnorm's s and eta have no known batch-scaling rule, so they are searched per Q.
   std::map<std::int64_t, std::vector<GridAxis>> grid_per_batch;
+  std::optional<QuasiRandomSearch> search;  // `[search]`; absent: full grids only
   LrScaling lr_scaling = LrScaling::kNone;
   std::int64_t base_batch = 0;          // the batch optim.lr is tuned for (required unless kNone)
   // `warmup_epochs` (> 0): every trial's optim.warmup_epochs (linear warmup of the scaled lr).
@@ -73,7 +111,7 @@ struct Trial {
   std::int64_t batch = 0;               // kFullBatch for "full"
   std::int64_t ranks = 1;
   std::uint64_t seed = 1;
-  std::vector<ConfigOverride> grid_point;  // this trial's grid and per-batch grid values
+  std::vector<ConfigOverride> grid_point;  // this trial's grid, per-batch grid and search values
   double lr_scale = 1.0;                // factor applied to optim.lr by the scaling rule
   double warmup_epochs = 0.0;           // StudySpec::warmup_epochs (also in config.optim.warmup_epochs)
   TrainConfig config;
@@ -89,10 +127,17 @@ StudySpec read_study_file(const std::filesystem::path& path);
 double lr_scale_factor(LrScaling rule, std::int64_t batch, std::int64_t base_batch,
                        std::int64_t full_batch_size);
 
-// Every trial, in order regime > batch > ranks > seed > grid point (grid axes in key order). Pure:
-// the same spec gives the same trials and ids. Every config is validated; an error names the trial.
+// Every trial, in order regime > batch > ranks > seed > grid point (grid axes in key order) > search point.
+// Pure: the same spec gives the same trials and ids. Every config is validated; an error names the trial.
 // Two trials that resolve to the same config (and ranks) are an error naming both.
 std::vector<Trial> expand(const StudySpec& spec);
+
+// The search's points, each one override per range in range order, as canonical TOML literals. Values are
+// rounded to 4 significant digits (readable grid labels, ids that do not hang on the last bit of a double) and
+// clamped to [low, high]; a point that would equal an earlier one gets the fewest more digits that set it apart.
+// The first n points are the same for any `trials` >= n. An error names `source` when a point stays equal to an
+// earlier one even at 17 digits (a range too narrow for the number of trials).
+std::vector<std::vector<ConfigOverride>> search_points(const QuasiRandomSearch& search, std::string_view source);
 
 // The trial's grid point as a JSON object {"optim.lr": 0.1, ...} (for the trial store).
 std::string grid_point_json(const Trial& trial);
