@@ -183,6 +183,15 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   CLI::App* study_status = study->add_subcommand("status", "Counts by state, one line per trial, the best grid points");
   study_status->add_option("STUDY", status_file, "study file (TOML)")->required();
+  bool watch = false;
+  double watch_interval = 5.0;
+  std::int64_t watch_count = 0;
+  study_status->add_flag("--watch", watch, "redraw the status in place every --interval seconds until Ctrl-C");
+  study_status->add_option("--interval", watch_interval, "--watch: seconds between refreshes")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  study_status->add_option("--count", watch_count, "--watch: stop after this many refreshes (0: never)")
+      ->check(CLI::NonNegativeNumber);
 
   std::string report_study;
   std::string report_out;
@@ -211,6 +220,7 @@ int run_cli(int argc, char** argv) {
 
   if (study_run->parsed()) return normscale::run_study(study_options);
   if (study_status->parsed()) {
+    if (watch) return normscale::watch_study_status(status_file, watch_interval, watch_count);
     fmt::print("{}", normscale::study_status(status_file));
     return 0;
   }

@@ -6,14 +6,16 @@
 #include "normscale/study/local_backend.hpp"
 #include "normscale/study/selection.hpp"
 #include "normscale/study/shell_quote.hpp"
+#include "normscale/study/signal_watch.hpp"
 #include "normscale/study/slurm_backend.hpp"
-#include "normscale/study/study_heartbeat.hpp"
 #include "normscale/study/study_file.hpp"
+#include "normscale/study/study_heartbeat.hpp"
 #include "normscale/study/study_layout.hpp"
 #include "normscale/study/study_progress.hpp"
 #include "normscale/study/trial_command.hpp"
 #include "normscale/study/trial_packing.hpp"
 #include "normscale/study/trial_store.hpp"
+#include "normscale/train/run_directory_lock.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -203,9 +205,39 @@ std::string study_status(const std::filesystem::path& study_file) {
   const TrialStore store(layout.database);
   const std::map<std::string, TrialRecord> records = records_by_id(store);
   const StudyCounts counts = count_states(trials, records);
-  std::string text = fmt::format("study {} ({})\ndatabase {}\n{} trial(s): {} done, {} running, {} failed, {} pending\n",
+  std::string text = fmt::format("study {} ({})\ndatabase {}\n{} trial(s): {} done, {} running, {} failed, {} pending",
                                  spec.name, layout.study_file.string(), layout.database.string(), counts.total,
                                  counts.done, counts.running, counts.failed, counts.pending);
+  // The ETA as the scheduler would see it: the trials left at the mean wall time of those done, as many
+  // at once as run now.
+  double done_seconds = 0.0;
+  for (const auto& [id, record] : records) {
+    if (record.state == TrialState::kDone && record.wall_seconds) done_seconds += *record.wall_seconds;
+  }
+  if (counts.done > 0 && counts.running > 0) {
+    const double left = static_cast<double>(counts.pending + counts.running) * done_seconds /
+                        static_cast<double>(counts.done) / static_cast<double>(counts.running);
+    text += fmt::format(", ETA {:.0f} s", left);
+  }
+  text += "\n";
+  const std::optional<SchedulerRecord> scheduler = store.scheduler();
+  text += scheduler ? fmt::format("scheduler: host {}, pid {}, since {}, last seen {:.0f} s ago\n", scheduler->host,
+                                  scheduler->pid, scheduler->started, scheduler->seconds_since_seen)
+                    : std::string("scheduler: none is running this study\n");
+  // The running trials as far as they have got: their last evaluation and their last progress.
+  for (const Trial& trial : trials) {
+    const auto record = records.find(trial.id);
+    if (record == records.end() || record->second.state != TrialState::kRunning) continue;
+    const nlohmann::json last = last_evaluation_record(layout.trial_dir(trial.id));
+    const auto number = [&](const char* key, const char* format) {
+      return last.contains(key) && last[key].is_number() ? fmt::format(fmt::runtime(format), last[key].get<double>())
+                                                         : std::string("-");
+    };
+    const std::optional<double> idle = record->second.seconds_since_heartbeat;
+    text += fmt::format("  running {}  step {}  epoch {}  validation {}  last progress {}  {}\n", trial.id,
+                        number("step", "{:.0f}"), number("epoch", "{:.2f}"), number("validation_error", "{:.2f}%"),
+                        idle ? fmt::format("{:.0f} s ago", *idle) : std::string("-"), describe_trial(trial));
+  }
   std::set<std::string> ids;
   std::vector<TrialSummary> summaries;
   text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}\n", "trial", "state", "exit", "wall", "settings");
@@ -251,6 +283,24 @@ std::string study_status(const std::filesystem::path& study_file) {
     }
   }
   return text;
+}
+
+int watch_study_status(const std::filesystem::path& study_file, double interval_seconds, std::int64_t count) {
+  SignalWatch signals;  // Ctrl-C ends the view, not the process mid-print
+  const bool terminal = isatty(STDOUT_FILENO) != 0;
+  for (std::int64_t shown = 0; count == 0 || shown < count; ++shown) {
+    const std::string text = study_status(study_file);
+    // In place on a terminal (also over SSH: plain ANSI, home and clear); one block after another elsewhere.
+    if (terminal) {
+      fmt::print("\033[H\033[2J{}(refreshed every {:g} s; Ctrl-C to stop)\n", text, interval_seconds);
+    } else {
+      fmt::print("{}\n", text);
+    }
+    std::fflush(stdout);
+    if (count != 0 && shown + 1 == count) break;
+    if (signals.wait(interval_seconds)) break;
+  }
+  return 0;
 }
 
 }  // namespace normscale

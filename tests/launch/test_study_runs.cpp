@@ -4,6 +4,7 @@
 // from the study file never reach a shell.
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
+#include "normscale/study/study_file.hpp"
 #include "normscale/study/trial_store.hpp"
 #include "support/blobs.hpp"
 #include "support/read_file.hpp"
@@ -126,6 +127,42 @@ TEST_F(StudyRuns, SmallStudyRunsToDoneAndIsNotRunAgain) {
     EXPECT_EQ(fs::last_write_time(dir_ / "small.runs" / trial.id / "metrics.jsonl"), written[trial.id]);
     EXPECT_EQ(store.metrics(trial.id).size(), 9U);
   }
+}
+
+// `study status` says who runs the study and how far its running trials got; --watch repeats it; a
+// scheduler on another host that holds the study keeps `study run` off, naming it.
+TEST_F(StudyRuns, StatusShowsTheSchedulerAndTheRunningTrialsAndAnotherHostsSchedulerKeepsRunOff) {
+  const fs::path file = write_study("held", "name = \"held\"\n" + base_table(data_, 40) +
+                                                "[grid]\n\"optim.lr\" = [0.05, 0.1]\n");
+  const std::vector<Trial> trials = expand(read_study_file(file));
+  {
+    TrialStore store(dir_ / "held.db");
+    store.upsert_trials(trials);
+    store.set_state(trials[0].id, TrialState::kDone, TrialOutcome{0, "", 10.0});
+    store.set_state(trials[1].id, TrialState::kRunning);
+    ASSERT_FALSE(store.claim_scheduler("login-2", 77, 300.0).has_value());
+  }
+  const fs::path running = dir_ / "held.runs" / trials[1].id;
+  fs::create_directories(running);
+  std::ofstream(running / "metrics.jsonl") << "{\"step\":0,\"epoch\":0.0,\"validation_error\":50.0}\n"
+                                           << "{\"step\":25,\"epoch\":1.5,\"validation_error\":12.5}\n";
+
+  const auto status = study("status --watch --interval 0.1 --count 2 " + shell_quote(file.string()));
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("2 trial(s): 1 done, 1 running, 0 failed, 0 pending, ETA 10 s"));
+  EXPECT_THAT(status.output, HasSubstr("scheduler: host login-2, pid 77, since "));
+  EXPECT_THAT(status.output, HasSubstr("running " + trials[1].id + "  step 25  epoch 1.50  validation 12.50%  "
+                                       "last progress "));
+  std::size_t shown = 0;
+  for (auto at = status.output.find("study held"); at != std::string::npos; at = status.output.find("study held", at + 1)) {
+    ++shown;
+  }
+  EXPECT_EQ(shown, 2U) << status.output;
+
+  const auto refused = study("run " + shell_quote(file.string()));
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("another `normscale study run` is running this study (host login-2, pid 77"));
+  EXPECT_EQ(TrialStore(dir_ / "held.db").trial(trials[1].id)->state, TrialState::kRunning) << "nothing was touched";
 }
 
 TEST_F(StudyRuns, FailingTrialIsRecordedAndTheOthersFinish) {

@@ -29,8 +29,12 @@ struct StudyRunOptions {
 // stderr), or 128 + the signal when SIGINT / SIGTERM stopped it (its running trials are pending again).
 int run_study(const StudyRunOptions& options);
 
-// The study's progress: counts by state and one line per trial (id, state, exit code, wall time, the
-// trial), then the best grid point per (regime, batch) among the trials done.
+// The study's progress: counts by state with an ETA, the scheduler that holds it (host, pid, last seen),
+// each running trial's last evaluation (step, epoch, validation error) and last progress, one line per
+// trial (id, state, exit code, wall time, the trial), then the best grid point per (regime, batch).
 std::string study_status(const std::filesystem::path& study_file);
+// `study status --watch`: study_status every `interval_seconds`, redrawn in place on a terminal, until
+// Ctrl-C (or `count` times, when not 0).
+int watch_study_status(const std::filesystem::path& study_file, double interval_seconds, std::int64_t count);
 
 }  // namespace normscale
