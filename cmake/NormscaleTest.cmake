@@ -30,7 +30,7 @@ function(normscale_add_to_suites target)
 endfunction()
 
 function(normscale_add_test)
-  cmake_parse_arguments(T "" "NAME;MPI_SIZE;TIMEOUT" "SOURCES;LABELS;MPI_SIZES" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;MPI_SIZE;TIMEOUT;RESOURCE_LOCK" "SOURCES;LABELS;MPI_SIZES" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE normscale_lib GTest::gtest GTest::gmock)
   target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
@@ -75,7 +75,12 @@ function(normscale_add_test)
   else()
     target_link_libraries(${T_NAME} PRIVATE GTest::gtest_main)
     normscale_add_to_suites(${T_NAME} ${T_LABELS})
-    gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT ${T_TIMEOUT}
-                         LABELS "${T_LABELS}")
+    # RESOURCE_LOCK: tests that share something outside their own folders (one local SLURM's ports) never
+    # run side by side under ctest -j.
+    set(properties TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+    if(T_RESOURCE_LOCK)
+      list(APPEND properties RESOURCE_LOCK ${T_RESOURCE_LOCK})
+    endif()
+    gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES ${properties})
   endif()
 endfunction()
