@@ -38,14 +38,6 @@ CREATE TABLE trials (
   job TEXT NOT NULL DEFAULT '',
   heartbeat TEXT NOT NULL DEFAULT ''
 );
-CREATE TABLE scheduler (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  host TEXT NOT NULL,
-  pid INTEGER NOT NULL,
-  started TEXT NOT NULL,
-  heartbeat TEXT NOT NULL,
-  stale_seconds REAL NOT NULL
-);
 CREATE TABLE metrics (
   trial_id TEXT NOT NULL REFERENCES trials(id),
   step INTEGER NOT NULL,
@@ -61,6 +53,18 @@ CREATE TABLE results (
 );
 )sql";
 
+// The scheduler that holds the study (one row); new in version 3, created with the schema or by that migration.
+constexpr std::string_view kSchedulerTable = R"sql(
+CREATE TABLE scheduler (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started TEXT NOT NULL,
+  heartbeat TEXT NOT NULL,
+  stale_seconds REAL NOT NULL
+);
+)sql";
+
 // Each step takes a database from version N to N + 1 (index N - 1) without losing a row; a new column
 // needs a default, so the rows already there stay valid.
 constexpr std::string_view kMigrations[] = {
@@ -72,17 +76,9 @@ ALTER TABLE trials ADD COLUMN pid INTEGER;
 ALTER TABLE trials ADD COLUMN pid_start INTEGER;
 ALTER TABLE trials ADD COLUMN job TEXT NOT NULL DEFAULT '';
 )sql",
-    // 2 -> 3: heartbeats, of the running trials and of the scheduler that holds the study.
+    // 2 -> 3: heartbeats, of the running trials and (kSchedulerTable) of the scheduler that holds the study.
     R"sql(
 ALTER TABLE trials ADD COLUMN heartbeat TEXT NOT NULL DEFAULT '';
-CREATE TABLE scheduler (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  host TEXT NOT NULL,
-  pid INTEGER NOT NULL,
-  started TEXT NOT NULL,
-  heartbeat TEXT NOT NULL,
-  stale_seconds REAL NOT NULL
-);
 )sql",
 };
 static_assert(std::size(kMigrations) == TrialStore::kSchemaVersion - 1, "one migration per schema version step");
@@ -238,6 +234,7 @@ TrialStore::TrialStore(const std::filesystem::path& path) : path_(path) {
         // An older normscale's database: brought up to date in this one transaction, every row kept.
         for (std::int64_t from = found; from < kSchemaVersion; ++from) {
           execute(kMigrations[from - 1]);
+          if (from == 2) execute(kSchedulerTable);
         }
         execute(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
         return;
@@ -248,6 +245,7 @@ TrialStore::TrialStore(const std::filesystem::path& path) : path_(path) {
                "study into a new database or use the matching normscale",
                path_.string(), found, kSchemaVersion);
       execute(kSchema);
+      execute(kSchedulerTable);
       execute(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
     });
   } catch (...) {

@@ -48,6 +48,29 @@ void expect_same_outputs(const fs::path& run, const fs::path& reference, double 
   }
 }
 
+struct Interrupted {
+  testing::CommandResult run;     // the interrupted run's own result
+  testing::CommandResult signal;  // pkill's
+};
+
+// Runs kRun + `arguments` on 2 ranks into `dir` in the background (evaluating every step, to be slow enough
+// to catch) and, once its first checkpoint exists, sends SIG`signal` to one rank only.
+Interrupted interrupt_two_ranks(const std::string& arguments, const fs::path& dir, const std::string& signal) {
+  const std::string launch = std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " + NORMSCALE_BINARY +
+                             " " + kRun + arguments + "--set eval_every=1 --out " + dir.string();
+  Interrupted interrupted;
+  std::thread runner([&] { interrupted.run = testing::run_shell(launch); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(dir / "checkpoints" / "step_0000000025") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // The newest process whose command line starts with the binary: a rank, not mpiexec.
+  interrupted.signal = testing::run_shell("pkill -" + signal + " -n -f -- '^" + std::string(NORMSCALE_BINARY) +
+                                          " .*--out " + dir.string() + "$'");
+  runner.join();
+  return interrupted;
+}
+
 class DistributedRuns : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -106,20 +129,8 @@ TEST_F(DistributedRuns, RunWithARankKilledResumesToTheSameResult) {
   ASSERT_EQ(testing::run_normscale_mpi(2, kRun + "--set steps=200 --out " + reference.string()).exit_code, 0);
 
   const fs::path dir = fresh_dir("killed");
-  // Runs in the background (evaluating every step, to be slow enough to catch); once the first
-  // checkpoint exists, one rank is killed with SIGKILL.
-  const std::string launch = std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " + NORMSCALE_BINARY +
-                             " " + kRun + "--set steps=200 --set eval_every=1 --out " + dir.string();
-  std::thread runner([&] { testing::run_shell(launch); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(dir / "checkpoints" / "step_0000000025") && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  // The newest process whose command line starts with the binary: a rank, not mpiexec.
-  const auto kill = testing::run_shell("pkill -KILL -n -f -- '^" + std::string(NORMSCALE_BINARY) + " .*--out " +
-                                       dir.string() + "$'");
-  runner.join();
-  ASSERT_EQ(kill.exit_code, 0) << "no rank to kill: " << kill.output;
+  const Interrupted killed = interrupt_two_ranks("--set steps=200 ", dir, "KILL");
+  ASSERT_EQ(killed.signal.exit_code, 0) << "no rank to kill: " << killed.signal.output;
   ASSERT_FALSE(fs::exists(dir / "alpha.npy")) << "the run finished before it was killed; the test proves nothing";
 
   const auto result = testing::run_normscale_mpi(2, kRun + "--set steps=200 --resume --out " + dir.string());
@@ -136,19 +147,10 @@ TEST_F(DistributedRuns, CheckpointSignalToOneRankStopsEveryRankAndTheRunResumesT
   ASSERT_EQ(testing::run_normscale_mpi(2, kRun + "--set steps=200 --out " + reference.string()).exit_code, 0);
 
   const fs::path dir = fresh_dir("signalled");
-  // --resume-or-start in an empty directory starts afresh; evaluating every step keeps it slow enough to catch.
-  const std::string launch = std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " + NORMSCALE_BINARY +
-                             " " + kRun + "--set steps=200 --set eval_every=1 --resume-or-start --out " + dir.string();
-  testing::CommandResult stopped;
-  std::thread runner([&] { stopped = testing::run_shell(launch); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(dir / "checkpoints" / "step_0000000025") && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  const auto signal = testing::run_shell("pkill -USR2 -n -f -- '^" + std::string(NORMSCALE_BINARY) + " .*--out " +
-                                         dir.string() + "$'");
-  runner.join();
-  ASSERT_EQ(signal.exit_code, 0) << "no rank to signal: " << signal.output;
+  // --resume-or-start in an empty directory starts afresh.
+  const Interrupted signalled = interrupt_two_ranks("--set steps=200 --resume-or-start ", dir, "USR2");
+  const testing::CommandResult& stopped = signalled.run;
+  ASSERT_EQ(signalled.signal.exit_code, 0) << "no rank to signal: " << signalled.signal.output;
   ASSERT_EQ(stopped.exit_code, 75) << stopped.output;
   std::smatch at;
   const std::regex said("stopped by SIGUSR2 after step ([0-9]+) with its checkpoint written");
