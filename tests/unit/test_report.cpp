@@ -79,6 +79,13 @@ Figures figures_of(const Trial& t) {
   return f;
 }
 
+// Only multi-rank trials measure the noise scale; the fixture has no target, so the report reads the last
+// evaluation's (epoch 2).
+double b_simple_of(const Trial& t, int epoch) {
+  return (t.regime == "sgd" ? 300.0 : 500.0) + 10.0 * static_cast<double>(t.seed) + (t.batch == 64 ? 0.0 : 40.0) +
+         5.0 * epoch + (lr_of(t) == 0.2 ? 0.0 : 1000.0);
+}
+
 // One failed and one pending trial, each in a selected cell.
 bool is_failed(const Trial& t) {
   return t.regime == "minnorm" && t.batch == kFullBatch && t.ranks == 2 && t.seed == 3 && lr_of(t) == 0.1;
@@ -118,6 +125,7 @@ void fill_store(TrialStore& store, const std::vector<Trial>& trials) {
                                {"layers", {{{"name", "layer1"}, {"frobenius", 1.0 + epoch}},
                                            {{"name", "layer2"}, {"frobenius", 2.0 + epoch}}}},
                                {"samples_per_s", t.ranks == 1 ? 1000.0 : 1600.0}};
+      if (epoch > 0 && t.ranks > 1) record["noise_scale"] = {{"b_simple", b_simple_of(t, epoch)}, {"samples", 3}};
       if (f.support) {
         record["support_fraction"] = *f.support + 0.1 * (2 - epoch);
         record["constraints_violated"] = 0.05 * (2 - epoch);
@@ -424,6 +432,64 @@ TEST_F(ReportTest, TableHasTheCriticalBatchSizePerRegime) {
     EXPECT_THAT(table, HasSubstr("| " + markdown_cell(r.regime) + " |")) << r.regime;
     EXPECT_EQ(r.points.size(), 2U) << "batch 64 and full reach the target in the fixture";
   }
+}
+
+// B_simple is read at the evaluation nearest to the step where the trial first reached the target (ties: the
+// earlier one), at the last evaluation that has it when the trial never reached it or there is no target.
+TEST(CriticalBatch, NoiseScaleIsReadNearTheTarget) {
+  ReportTrial trial;
+  const auto point = [](std::int64_t step, double error, std::optional<double> b_simple) {
+    MetricPoint p{step, 0.0, {{"validation_error", error}}};
+    if (b_simple) p.values["noise_scale.b_simple"] = *b_simple;
+    return p;
+  };
+  trial.metrics = {point(10, 30.0, 100.0), point(20, 20.0, 200.0), point(30, 14.0, std::nullopt),
+                   point(40, 12.0, 400.0), point(50, 11.0, std::nullopt)};
+  // Reached at step 30, which has no estimate; steps 20 and 40 are as near, the earlier wins.
+  EXPECT_EQ(b_simple_near_target(trial, 15.0), 200.0);
+  EXPECT_EQ(b_simple_near_target(trial, 25.0), 200.0);  // reached at step 20 itself
+  EXPECT_EQ(b_simple_near_target(trial, 5.0), 400.0);   // never reached: the last estimate
+  EXPECT_EQ(b_simple_near_target(trial, std::nullopt), 400.0);
+  trial.metrics = {point(10, 30.0, std::nullopt)};
+  EXPECT_FALSE(b_simple_near_target(trial, 15.0).has_value());
+}
+
+double median_by_hand(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
+}
+
+// The fixture's 2-rank trials log B_simple; the regime's value is the median over the trials at its fit's grid
+// points (lr 0.2, the fastest to the target everywhere) of their last evaluation's (the fixture has no target).
+TEST_F(ReportTest, CriticalBatchSectionHasTheMeasuredNoiseScale) {
+  const StudyData data = load_study_data(*spec_, database());
+  const std::vector<TableRow> rows = build_table(data);
+  const std::vector<RegimeCriticalBatch> fits = critical_batches(data, rows);
+  const std::string markdown = critical_batch_markdown(data, fits);
+  EXPECT_THAT(markdown, HasSubstr("B_simple near the target (median) | B_simple / B_crit |"));
+  for (const RegimeCriticalBatch& fit : fits) {
+    std::vector<double> values;
+    for (const Trial& t : *trials_) {
+      if (t.regime == fit.regime && t.ranks == 2 && lr_of(t) == 0.2 && !is_failed(t) && !is_pending(t)) {
+        values.push_back(b_simple_of(t, 2));
+      }
+    }
+    ASSERT_EQ(values.size(), 6U) << "2 batches x 3 seeds";
+    const double median = median_by_hand(values);
+    ASSERT_TRUE(fit.noise.b_simple.has_value()) << fit.regime;
+    EXPECT_NEAR(*fit.noise.b_simple, median, 1e-9) << fit.regime;
+    EXPECT_EQ(fit.noise.trials, 6U);
+    ASSERT_TRUE(fit.fit.has_value()) << fit.regime;
+    EXPECT_THAT(markdown, HasSubstr(fmt::format("| {:.4g} (6 trials) | {:.3g} |\n", median, median / fit.fit->b_crit)))
+        << fit.regime;
+  }
+  // Without the noise scale in the metrics (one-rank trials cannot measure it): said so, and no ratio.
+  StudyData unmeasured = data;
+  for (ReportTrial& trial : unmeasured.trials) trial.metrics.clear();
+  const std::vector<TableRow> unmeasured_rows = build_table(unmeasured);
+  EXPECT_THAT(critical_batch_markdown(unmeasured, critical_batches(unmeasured, unmeasured_rows)),
+              HasSubstr("| not measured | — |\n"));
 }
 
 TEST_F(ReportTest, WritesTablesAndIndexWithoutPlots) {
