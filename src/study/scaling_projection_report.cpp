@@ -259,8 +259,7 @@ std::string scaling_projection_markdown(const NetworkEstimate& network, std::int
 Plot scaling_projection_plot(const NetworkEstimate& network, const std::vector<ScalingProjection>& projections) {
   Plot plot;
   plot.name = "scaling_projection";
-  plot.title = fmt::format("Projected samples/s vs ranks, one rank per core (model: measured compute + ring "
-                           "allreduce at {:.3g} GB/s, {:.3g} us{})",
+  plot.title = fmt::format("Projected samples/s vs ranks, a core per rank (allreduce at {:.3g} GB/s, {:.3g} us{})",
                            network.model.bus_bandwidth / 1e9, network.model.latency * 1e6,
                            network.assumed ? ", partly assumed" : "");
   plot.xlabel = "ranks";
