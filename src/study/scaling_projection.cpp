@@ -4,6 +4,7 @@
 #include "normscale/core/error.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace normscale {
 
@@ -55,8 +56,8 @@ double communication_bound_crossover(const StepCost& cost, const NetworkModel& n
            network.bus_bandwidth);
   const double transfer = 2.0 * cost.bytes_per_step / network.bus_bandwidth;
   const double denominator = network.latency + transfer;
-  NS_CHECK(denominator > 0.0, "scaling projection: an allreduce of {} bytes with latency {} s costs nothing; "
-           "expected bytes or latency > 0", cost.bytes_per_step, network.latency);
+  // An allreduce that costs nothing (no bytes logged, no latency given) never catches up with the compute.
+  if (!(denominator > 0.0)) return std::numeric_limits<double>::infinity();
   return (cost.compute_per_example * global_batch + transfer) / denominator;
 }
 

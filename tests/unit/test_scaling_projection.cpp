@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -66,6 +67,8 @@ TEST(ScalingProjection, CommunicationBoundCrossoverByHand) {
   EXPECT_TRUE(project_step(cost, kNetwork, 1024, 16).communication_bound);
   // A larger batch has more compute to hide the same allreduce behind: the crossover moves out in proportion.
   EXPECT_NEAR(communication_bound_crossover(cost, kNetwork, 8192), (0.16384 + 1.6e-3) / 0.001605, 1e-9);
+  // Nothing to reduce and no latency: never communication-bound.
+  EXPECT_TRUE(std::isinf(communication_bound_crossover(StepCost{2e-5, 0.0}, NetworkModel{10e9, 0.0}, 1024)));
 }
 
 // On C cores, p > C ranks time-share: the compute of a step stays c B / C however many ranks there are.

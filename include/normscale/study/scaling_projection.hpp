@@ -45,7 +45,7 @@ ProjectedStep project_step(const StepCost& cost, const NetworkModel& network, do
 
 // The real rank count p* where the allreduce takes as long as the compute (one core per rank), from
 // latency + 2 (p - 1) / p * b / W = c B / p:  p* = (c B + 2 b / W) / (latency + 2 b / W). Beyond p* (and from
-// p = 2) the step is communication-bound: comm grows with p, compute shrinks.
+// p = 2) the step is communication-bound: comm grows with p, compute shrinks. Infinite for a free allreduce.
 double communication_bound_crossover(const StepCost& cost, const NetworkModel& network, double global_batch);
 
 // 1, 2, 4, ..., up to `largest` (a power of two).
