@@ -200,6 +200,16 @@ int run_cli(int argc, char** argv) {
   report->add_option("STUDY", report_study, "study file (TOML); its database STUDY.db must exist")->required();
   report->add_option("--out", report_out, "report folder (default: STUDY.report beside the study)")
       ->type_name("DIR");
+  normscale::ReportOptions report_options;
+  report->add_option("--bandwidth", report_options.network.bandwidth_gbps,
+                     "scaling projection: a network's allreduce bus bandwidth in GB/s (default: measured from the "
+                     "study's multi-rank trials, else 10 assumed)")
+      ->type_name("GBPS")
+      ->check(CLI::PositiveNumber);
+  report->add_option("--latency", report_options.network.latency_us,
+                     "scaling projection: the network's latency per allreduce in microseconds (default: 5 assumed)")
+      ->type_name("US")
+      ->check(CLI::NonNegativeNumber);
 
   try {
     app.parse(argc, argv);
@@ -227,7 +237,8 @@ int run_cli(int argc, char** argv) {
 
   if (report->parsed()) {
     return normscale::run_report_command(
-        report_study, report_out.empty() ? std::nullopt : std::optional<std::filesystem::path>(report_out));
+        report_study, report_out.empty() ? std::nullopt : std::optional<std::filesystem::path>(report_out),
+        report_options);
   }
 
   if (inspect->parsed()) {

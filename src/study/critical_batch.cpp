@@ -1,10 +1,10 @@
 // McCandlish's critical batch size from the table's steps to target (see the header).
 #include "normscale/study/critical_batch.hpp"
 
-
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -62,33 +62,93 @@ std::vector<RegimeSteps> steps_to_target_by_regime(const StudyData& data, const 
   return result;
 }
 
+std::optional<double> b_simple_near_target(const ReportTrial& trial, std::optional<double> target_validation_error) {
+  constexpr const char* kBSimple = "noise_scale.b_simple";
+  std::optional<std::int64_t> reached;
+  for (const MetricPoint& point : trial.metrics) {
+    const auto error = point.values.find("validation_error");
+    if (target_validation_error && error != point.values.end() && error->second <= *target_validation_error) {
+      reached = point.step;
+      break;
+    }
+  }
+  std::optional<double> nearest;
+  std::int64_t nearest_distance = 0;
+  for (const MetricPoint& point : trial.metrics) {
+    const auto value = point.values.find(kBSimple);
+    if (value == point.values.end() || !std::isfinite(value->second)) continue;
+    if (!reached) {
+      nearest = value->second;  // the metrics are by step: the last one stays
+      continue;
+    }
+    const std::int64_t distance = std::abs(point.step - *reached);
+    if (!nearest || distance < nearest_distance) {  // ties: the earlier evaluation
+      nearest = value->second;
+      nearest_distance = distance;
+    }
+  }
+  return nearest;
+}
+
+MeasuredNoiseScale measured_noise_scale(const StudyData& data, const std::vector<TableRow>& rows,
+                                        const std::string& regime) {
+  std::vector<double> values;
+  for (const TableRow& row : rows) {
+    if (row.regime != regime) continue;
+    const std::string& point = !row.fastest_grid_label.empty() ? row.fastest_grid_label : row.grid_label;
+    if (row.fastest_grid_label.empty() && !row.selected) continue;
+    for (const ReportTrial& trial : data.trials) {
+      if (trial.record.regime != regime || trial.record.batch != row.batch || trial.record.ranks != row.ranks ||
+          trial.grid_label != point || !trial.done()) {
+        continue;
+      }
+      if (const auto b = b_simple_near_target(trial, data.target_validation_error)) values.push_back(*b);
+    }
+  }
+  return {median_of(values), values.size()};
+}
+
 std::vector<RegimeCriticalBatch> critical_batches(const StudyData& data, const std::vector<TableRow>& rows) {
   std::vector<RegimeCriticalBatch> result;
   for (RegimeSteps& r : steps_to_target_by_regime(data, rows)) {
     std::optional<CriticalBatchFit> fit = fit_critical_batch(r.points);
-    result.push_back({std::move(r.regime), std::move(r.points), fit});
+    MeasuredNoiseScale noise = measured_noise_scale(data, rows, r.regime);
+    result.push_back({std::move(r.regime), std::move(r.points), fit, noise});
   }
   return result;
 }
 
 std::string critical_batch_markdown(const StudyData& data, const std::vector<RegimeCriticalBatch>& fits) {
+  const std::string target = data.target_validation_error
+                                 ? fmt::format("{:g}% validation error", *data.target_validation_error)
+                                 : std::string("the target");
   std::string text = fmt::format(
       "\n## Critical batch size\n\nMcCandlish et al. 2018: (S/S_min - 1)(E/E_min - 1) = 1 fitted to the steps S and "
-      "examples E = S B to {} across batch sizes (least squares of 1/S on 1/E); B_crit = E_min / S_min. Batch "
-      "\"full\" counts as {} examples.\n\n"
-      "| regime | B_crit | S_min | E_min | batch sizes reaching the target | r^2 |\n"
-      "| --- | ---: | ---: | ---: | ---: | ---: |\n",
-      data.target_validation_error ? fmt::format("{:g}% validation error", *data.target_validation_error)
-                                   : std::string("the target"),
-      data.full_batch_size);
+      "examples E = S B to {0} across batch sizes (least squares of 1/S on 1/E); B_crit = E_min / S_min. Batch "
+      "\"full\" counts as {1} examples. Beside it the simple noise scale B_simple = tr(Sigma) / |G|^2 the trials "
+      "measured during training, which McCandlish compares with B_crit: per trial its value at the evaluation "
+      "nearest to where the trial first reached {0} (B_noise grows as the loss falls, so it is read where B_crit is "
+      "defined; the last evaluation when the trial never reached it), the median over the regime's trials at the "
+      "fit's grid points. Only multi-rank trials measure it (it compares the per-rank and global gradients).\n\n"
+      "| regime | B_crit | S_min | E_min | batch sizes reaching the target | r^2 | B_simple near the target "
+      "(median) | B_simple / B_crit |\n"
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+      target, data.full_batch_size);
   for (const RegimeCriticalBatch& r : fits) {
+    const std::string b_simple = r.noise.b_simple ? fmt::format("{:.4g} ({} trial{})", *r.noise.b_simple,
+                                                                r.noise.trials, r.noise.trials == 1 ? "" : "s")
+                                                  : std::string("not measured");
+    const std::string ratio = r.fit && r.noise.b_simple && r.fit->b_crit > 0
+                                  ? fmt::format("{:.3g}", *r.noise.b_simple / r.fit->b_crit)
+                                  : std::string(kMissing);
     if (r.fit) {
-      text += fmt::format("| {} | {:.4g} | {:.4g} | {:.4g} | {} | {:.3f} |\n", markdown_cell(r.regime), r.fit->b_crit,
-                          r.fit->s_min, r.fit->e_min, r.points.size(), r.fit->r2);
+      text += fmt::format("| {} | {:.4g} | {:.4g} | {:.4g} | {} | {:.3f} | {} | {} |\n", markdown_cell(r.regime),
+                          r.fit->b_crit, r.fit->s_min, r.fit->e_min, r.points.size(), r.fit->r2, b_simple, ratio);
     } else {
-      text += fmt::format("| {} | — | — | — | {} | {} |\n", markdown_cell(r.regime), r.points.size(),
+      text += fmt::format("| {} | — | — | — | {} | {} | {} | {} |\n", markdown_cell(r.regime), r.points.size(),
                           r.points.size() < 2 ? "fewer than two batch sizes reached the target"
-                                              : "no trade-off between steps and examples (no fit)");
+                                              : "no trade-off between steps and examples (no fit)",
+                          b_simple, ratio);
     }
   }
   return text;

@@ -11,10 +11,13 @@
 #include "normscale/study/report_html.hpp"
 #include "normscale/study/report_plots.hpp"
 #include "normscale/study/report_table.hpp"
+#include "normscale/study/scaling_projection_report.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 
 namespace normscale {
 namespace {
@@ -31,6 +34,11 @@ ReportSummary write_report(const StudySpec& spec, const std::filesystem::path& d
   // Fail before writing anything when the plots cannot be drawn.
   const std::filesystem::path gnuplot = options.plots ? find_gnuplot(options.gnuplot) : std::filesystem::path();
   const std::vector<TableRow> rows = build_table(data);
+  // The cores the trials shared: only measured vs projected (and which trials time-shared) depend on them.
+  const std::int64_t cores =
+      options.cores > 0 ? options.cores : std::max<std::int64_t>(1, std::thread::hardware_concurrency());
+  const NetworkEstimate network = estimate_network(data, options.network, cores);
+  const std::vector<ScalingProjection> projections = scaling_projections(data, rows, network.model, cores);
 
   std::error_code error;
   std::filesystem::create_directories(out_dir, error);
@@ -49,13 +57,17 @@ ReportSummary write_report(const StudySpec& spec, const std::filesystem::path& d
 
   write_text(out_dir / "table.md",
              table_markdown(data, rows) + critical_batch_markdown(data, critical_batches(data, rows)) +
-                 performance_profile_markdown(performance_profiles(steps_to_target_by_regime(data, rows))));
+                 performance_profile_markdown(performance_profiles(steps_to_target_by_regime(data, rows))) +
+                 scaling_projection_markdown(network, cores, projections,
+                                             scaling_checks(data, rows, projections, network.model, cores)));
   write_text(out_dir / "table.csv", table_csv(rows));
   write_text(out_dir / "all_trials.csv", all_trials_csv(data));
 
   std::vector<PlotEntry> entries;
   if (options.plots) std::filesystem::remove(out_dir / "gnuplot.log", error);
-  for (const Plot& plot : build_plots(data, rows)) {
+  std::vector<Plot> plots = build_plots(data, rows);
+  plots.push_back(scaling_projection_plot(network, projections));
+  for (const Plot& plot : plots) {
     PlotEntry entry{plot.name, plot.title, false, plot.empty_reason};
     // A plot left out this time must not show last run's image.
     for (const char* extension : {".dat", ".gp", ".png", ".svg"}) {
@@ -91,9 +103,10 @@ ReportSummary write_report(const std::filesystem::path& study_file, const std::f
   return write_report(read_study_file(study_file), database, out_dir, options);
 }
 
-int run_report_command(const std::filesystem::path& study_file, const std::optional<std::filesystem::path>& out_dir) {
+int run_report_command(const std::filesystem::path& study_file, const std::optional<std::filesystem::path>& out_dir,
+                       const ReportOptions& options) {
   const StudyLayout layout = study_layout(study_file);
-  const ReportSummary summary = write_report(study_file, layout.database, out_dir.value_or(layout.report));
+  const ReportSummary summary = write_report(study_file, layout.database, out_dir.value_or(layout.report), options);
   for (const std::string& note : summary.notes) fmt::print("{}\n", note);
   fmt::print("{}\n", summary.index.string());
   std::fflush(stdout);

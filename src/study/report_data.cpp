@@ -22,14 +22,19 @@ std::string grid_label_of(const Trial& trial) {
   return label;
 }
 
-// The numeric top-level figures of one metrics record, and each layer's Frobenius norm as
-// "<layer>.frobenius" ("layer1.frobenius", ...); a torn or foreign line yields nothing.
+// The numeric top-level figures of one metrics record, the numbers of its objects as "<object>.<key>"
+// ("noise_scale.b_simple", ...), and each layer's Frobenius norm as "<layer>.frobenius" ("layer1.frobenius",
+// ...); a torn or foreign line yields nothing.
 std::optional<MetricPoint> parse_metric(const MetricRow& row) {
   const nlohmann::json record = nlohmann::json::parse(row.json, nullptr, false);
   if (!record.is_object() || record.contains("event")) return std::nullopt;
   MetricPoint point{row.step, row.epoch, {}};
   for (const auto& [key, value] : record.items()) {
     if (value.is_number()) point.values[key] = value.get<double>();
+    if (!value.is_object()) continue;
+    for (const auto& [inner, number] : value.items()) {
+      if (number.is_number()) point.values[key + "." + inner] = number.get<double>();
+    }
   }
   if (const auto layers = record.find("layers"); layers != record.end() && layers->is_array()) {
     for (const nlohmann::json& layer : *layers) {

@@ -54,6 +54,13 @@ Stat summarize(const std::vector<double>& values) {
   return stat;
 }
 
+std::optional<double> median_of(std::vector<double> values) {
+  if (values.empty()) return std::nullopt;
+  std::sort(values.begin(), values.end());
+  const std::size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
+}
+
 const std::vector<TableColumn>& table_columns() {
   static const std::vector<TableColumn> columns = {
       {"validation_error", "validation error %", 2},

@@ -9,9 +9,12 @@
 #include "normscale/study/report_gnuplot.hpp"
 #include "normscale/study/report_html.hpp"
 #include "normscale/study/report_table.hpp"
+#include "normscale/study/scaling_projection.hpp"
+#include "normscale/study/scaling_projection_report.hpp"
 #include "normscale/study/study_file.hpp"
 #include "normscale/study/trial_store.hpp"
 #include "support/error_text.hpp"
+#include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
 #include <fmt/format.h>
@@ -79,6 +82,30 @@ Figures figures_of(const Trial& t) {
   return f;
 }
 
+// Step timings of the fixture's metrics (evaluations 1 and 2, ten steps each): compute seconds per example that
+// differ by seed (so the median over seeds is checked), Minnorm's multiplier time, a gradient of kBytesPerStep
+// reduced over a network of kBusBandwidth with the default latency on 2 ranks (so the measured bandwidth is
+// exactly kBusBandwidth), and 2-rank compute 10% slower than perfect (so measured / projected is not 1).
+constexpr double kBytesPerStep = 1e6;
+constexpr double kBusBandwidth = 4e9;
+constexpr double kStepsPerEvaluation = 10;
+
+double compute_per_example(const Trial& t) {
+  return (t.regime == "sgd" ? 2e-6 : 3e-6) * (1.0 + 0.1 * static_cast<double>(t.seed));
+}
+double multiplier_per_example(const Trial& t) { return t.regime == "minnorm" ? 5e-7 : 0.0; }
+double global_batch(const Trial& t) { return t.batch == kFullBatch ? 50000.0 : static_cast<double>(t.batch); }
+double two_rank_overhead(const Trial& t) { return t.ranks == 2 ? 1.1 : 1.0; }
+double comm_per_step(const Trial& t) {
+  return t.ranks == 1 ? 0.0 : kAssumedLatencyUs * 1e-6 + kBytesPerStep / kBusBandwidth;  // 2 (p - 1) / p = 1
+}
+// Only multi-rank trials measure the noise scale; the fixture has no target, so the report reads the last
+// evaluation's (epoch 2).
+double b_simple_of(const Trial& t, int epoch) {
+  return (t.regime == "sgd" ? 300.0 : 500.0) + 10.0 * static_cast<double>(t.seed) + (t.batch == 64 ? 0.0 : 40.0) +
+         5.0 * epoch + (lr_of(t) == 0.2 ? 0.0 : 1000.0);
+}
+
 // One failed and one pending trial, each in a selected cell.
 bool is_failed(const Trial& t) {
   return t.regime == "minnorm" && t.batch == kFullBatch && t.ranks == 2 && t.seed == 3 && lr_of(t) == 0.1;
@@ -118,6 +145,17 @@ void fill_store(TrialStore& store, const std::vector<Trial>& trials) {
                                {"layers", {{{"name", "layer1"}, {"frobenius", 1.0 + epoch}},
                                            {{"name", "layer2"}, {"frobenius", 2.0 + epoch}}}},
                                {"samples_per_s", t.ranks == 1 ? 1000.0 : 1600.0}};
+      if (epoch > 0) {
+        // Intervals 20% slower and faster than the trial's mean: their sum is what counts.
+        const double interval = epoch == 1 ? 1.2 : 0.8;
+        const double per_rank = global_batch(t) / static_cast<double>(t.ranks);
+        record["steps"] = kStepsPerEvaluation;
+        record["step_time_compute_s"] = compute_per_example(t) * per_rank * two_rank_overhead(t) * interval;
+        record["step_time_multiplier_s"] = multiplier_per_example(t) * per_rank;
+        record["step_time_comm_s"] = comm_per_step(t);
+        record["bytes_reduced"] = kBytesPerStep * kStepsPerEvaluation;
+        if (t.ranks > 1) record["noise_scale"] = {{"b_simple", b_simple_of(t, epoch)}, {"samples", 3}};
+      }
       if (f.support) {
         record["support_fraction"] = *f.support + 0.1 * (2 - epoch);
         record["constraints_violated"] = 0.05 * (2 - epoch);
@@ -426,6 +464,207 @@ TEST_F(ReportTest, TableHasTheCriticalBatchSizePerRegime) {
   }
 }
 
+// B_simple is read at the evaluation nearest to the step where the trial first reached the target (ties: the
+// earlier one), at the last evaluation that has it when the trial never reached it or there is no target.
+TEST(CriticalBatch, NoiseScaleIsReadNearTheTarget) {
+  ReportTrial trial;
+  const auto point = [](std::int64_t step, double error, std::optional<double> b_simple) {
+    MetricPoint p{step, 0.0, {{"validation_error", error}}};
+    if (b_simple) p.values["noise_scale.b_simple"] = *b_simple;
+    return p;
+  };
+  trial.metrics = {point(10, 30.0, 100.0), point(20, 20.0, 200.0), point(30, 14.0, std::nullopt),
+                   point(40, 12.0, 400.0), point(50, 11.0, std::nullopt)};
+  // Reached at step 30, which has no estimate; steps 20 and 40 are as near, the earlier wins.
+  EXPECT_EQ(b_simple_near_target(trial, 15.0), 200.0);
+  EXPECT_EQ(b_simple_near_target(trial, 25.0), 200.0);  // reached at step 20 itself
+  EXPECT_EQ(b_simple_near_target(trial, 5.0), 400.0);   // never reached: the last estimate
+  EXPECT_EQ(b_simple_near_target(trial, std::nullopt), 400.0);
+  trial.metrics = {point(10, 30.0, std::nullopt)};
+  EXPECT_FALSE(b_simple_near_target(trial, 15.0).has_value());
+}
+
+double median_by_hand(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
+}
+
+// The fixture's 2-rank trials log B_simple; the regime's value is the median over the trials at its fit's grid
+// points (lr 0.2, the fastest to the target everywhere) of their last evaluation's (the fixture has no target).
+TEST_F(ReportTest, CriticalBatchSectionHasTheMeasuredNoiseScale) {
+  const StudyData data = load_study_data(*spec_, database());
+  const std::vector<TableRow> rows = build_table(data);
+  const std::vector<RegimeCriticalBatch> fits = critical_batches(data, rows);
+  const std::string markdown = critical_batch_markdown(data, fits);
+  EXPECT_THAT(markdown, HasSubstr("B_simple near the target (median) | B_simple / B_crit |"));
+  for (const RegimeCriticalBatch& fit : fits) {
+    std::vector<double> values;
+    for (const Trial& t : *trials_) {
+      if (t.regime == fit.regime && t.ranks == 2 && lr_of(t) == 0.2 && !is_failed(t) && !is_pending(t)) {
+        values.push_back(b_simple_of(t, 2));
+      }
+    }
+    ASSERT_EQ(values.size(), 6U) << "2 batches x 3 seeds";
+    const double median = median_by_hand(values);
+    ASSERT_TRUE(fit.noise.b_simple.has_value()) << fit.regime;
+    EXPECT_NEAR(*fit.noise.b_simple, median, 1e-9) << fit.regime;
+    EXPECT_EQ(fit.noise.trials, 6U);
+    ASSERT_TRUE(fit.fit.has_value()) << fit.regime;
+    EXPECT_THAT(markdown, HasSubstr(fmt::format("| {:.4g} (6 trials) | {:.3g} |\n", median, median / fit.fit->b_crit)))
+        << fit.regime;
+  }
+  // Without the noise scale in the metrics (one-rank trials cannot measure it): said so, and no ratio.
+  StudyData unmeasured = data;
+  for (ReportTrial& trial : unmeasured.trials) trial.metrics.clear();
+  const std::vector<TableRow> unmeasured_rows = build_table(unmeasured);
+  EXPECT_THAT(critical_batch_markdown(unmeasured, critical_batches(unmeasured, unmeasured_rows)),
+              HasSubstr("| not measured | — |\n"));
+}
+
+// The fixture's compute per example, from its selected done trials at one rank, by hand.
+double fixture_compute_per_example(const std::vector<Trial>& trials, const std::string& regime, std::int64_t batch) {
+  std::vector<double> values;
+  for (const Trial& t : trials) {
+    if (t.regime == regime && t.batch == batch && t.ranks == 1 && lr_of(t) == best_lr(regime, batch) &&
+        !is_failed(t) && !is_pending(t)) {
+      values.push_back(compute_per_example(t) + multiplier_per_example(t));
+    }
+  }
+  return median_by_hand(values);
+}
+
+// The ring allreduce of the fixture's gradient, by hand.
+double fixture_comm(std::int64_t p, double bandwidth, double latency) {
+  if (p == 1) return 0.0;
+  return latency + 2.0 * static_cast<double>(p - 1) / static_cast<double>(p) * kBytesPerStep / bandwidth;
+}
+
+// One row of the projection table recomputed from the fixture alone: compute c B / p, the ring allreduce,
+// samples/s B / (compute + comm), efficiency against 1 / c, the first doubling p with comm > compute and p*.
+std::string projection_row_by_hand(const std::vector<Trial>& trials, const std::string& regime, std::int64_t batch,
+                                   double bandwidth, double latency) {
+  const double c = fixture_compute_per_example(trials, regime, batch);
+  const double b = batch == kFullBatch ? 50000.0 : static_cast<double>(batch);
+  std::string row = fmt::format("| {} | {} | 1 | {:.4g} | {:.4g} |", regime, batch_label(batch), c * 1e6,
+                                kBytesPerStep / 1e6);
+  for (const std::int64_t p : {1, 8, 64, 1024}) {
+    const double compute = c * b / static_cast<double>(p);
+    const double samples = b / (compute + fixture_comm(p, bandwidth, latency));
+    row += fmt::format(" {:.4g} ({:.2f}) |", samples, samples * c / static_cast<double>(p));
+  }
+  std::int64_t first = 0;
+  for (std::int64_t p = 2; p <= 1024 && first == 0; p *= 2) {
+    if (fixture_comm(p, bandwidth, latency) > c * b / static_cast<double>(p)) first = p;
+  }
+  const double transfer = 2.0 * kBytesPerStep / bandwidth;
+  const double crossover = (c * b + transfer) / (latency + transfer);
+  row += first > 0 ? fmt::format(" p = {} (p* = {:.3g}) |", first, crossover)
+                   : fmt::format(" beyond 1024 (p* = {:.3g}) |", crossover);
+  return row;
+}
+
+// The 2-rank row of measured vs projected, by hand: measured B / (compute + multiplier + comm per step) over the
+// selected trials (median), projected from the 1-rank cost with `factor` for time sharing.
+std::string check_row_by_hand(const std::vector<Trial>& trials, const std::string& regime, std::int64_t batch,
+                              double bandwidth, double latency, double factor) {
+  const double b = batch == kFullBatch ? 50000.0 : static_cast<double>(batch);
+  std::vector<double> step_seconds;
+  for (const Trial& t : trials) {
+    if (t.regime == regime && t.batch == batch && t.ranks == 2 && lr_of(t) == best_lr(regime, batch) &&
+        !is_failed(t) && !is_pending(t)) {
+      step_seconds.push_back((compute_per_example(t) * 1.1 + multiplier_per_example(t)) * b / 2 + comm_per_step(t));
+    }
+  }
+  const double measured = b / median_by_hand(step_seconds);
+  const double c = fixture_compute_per_example(trials, regime, batch);
+  const double projected = b / (c * b / 2 * factor + fixture_comm(2, bandwidth, latency));
+  return fmt::format("| {} | {} | 2 | 1 | {:.4g} | {:.4g} | {:.3f} | {} |", regime, batch_label(batch), measured,
+                     projected, measured / projected, std::abs(measured / projected - 1) <= 0.15 ? "yes" : "no");
+}
+
+TEST_F(ReportTest, ScalingProjectionSectionByHand) {
+  write_report(*spec_, database(), out_, ReportOptions{.plots = false, .cores = 2});
+  const std::string table = read_text(out_ / "table.md");
+  EXPECT_THAT(table, HasSubstr("## Scaling projection"));
+  // 2 ranks on 2 cores do not time-share: their comm times give the fixture's bandwidth, the latency assumed.
+  EXPECT_THAT(table, HasSubstr("bus bandwidth 4 GB/s (measured on this machine"));
+  EXPECT_THAT(table, HasSubstr("the median over 23 trials at 2 ranks"));  // 24 at 2 ranks, one failed
+  EXPECT_THAT(table, HasSubstr("latency 5 us (assumed"));
+  const double latency = kAssumedLatencyUs * 1e-6;
+  for (const std::string regime : {"sgd", "minnorm"}) {
+    for (const std::int64_t batch : {std::int64_t{64}, kFullBatch}) {
+      EXPECT_THAT(table, HasSubstr(projection_row_by_hand(*trials_, regime, batch, kBusBandwidth, latency)))
+          << regime << " " << batch_label(batch);
+      EXPECT_THAT(table, HasSubstr(check_row_by_hand(*trials_, regime, batch, kBusBandwidth, latency, 1.0)))
+          << regime << " " << batch_label(batch);
+    }
+  }
+  // The fixture's small batch is communication-bound from 2 ranks, the full batch only from 256.
+  EXPECT_THAT(table, HasSubstr("| p = 2 (p* = "));
+  EXPECT_THAT(table, HasSubstr("| p = 256 (p* = "));
+}
+
+// On one core the 2-rank trials time-shared it: their comm time includes waiting, so the bandwidth is assumed,
+// and the projection for them doubles the compute.
+TEST_F(ReportTest, ScalingProjectionTimeSharesOneCore) {
+  write_report(*spec_, database(), out_, ReportOptions{.plots = false, .cores = 1});
+  const std::string table = read_text(out_ / "table.md");
+  EXPECT_THAT(table, HasSubstr("bus bandwidth 10 GB/s (assumed: the study's 23 timed multi-rank trials all had more "
+                               "ranks than this machine's 1 cores"));
+  const double latency = kAssumedLatencyUs * 1e-6;
+  EXPECT_THAT(table, HasSubstr(projection_row_by_hand(*trials_, "sgd", 64, kAssumedBandwidthGbps * 1e9, latency)));
+  EXPECT_THAT(table, HasSubstr(check_row_by_hand(*trials_, "sgd", kFullBatch, kAssumedBandwidthGbps * 1e9, latency,
+                                                 2.0)));
+  // Compute-bound at the full batch: measured 1.1 x (c B / 2) against a projected 2 x (c B / 2), outside 15%.
+  EXPECT_THAT(check_row_by_hand(*trials_, "sgd", kFullBatch, kAssumedBandwidthGbps * 1e9, latency, 2.0),
+              ::testing::EndsWith("| no |"));
+}
+
+// --bandwidth and --latency replace the measured network.
+TEST_F(ReportTest, GivenNetworkReplacesTheMeasuredOne) {
+  write_report(*spec_, database(), out_,
+               ReportOptions{.plots = false, .network = {.bandwidth_gbps = 25.0, .latency_us = 2.0}, .cores = 2});
+  const std::string table = read_text(out_ / "table.md");
+  EXPECT_THAT(table, HasSubstr("bus bandwidth 25 GB/s (given (--bandwidth)); latency 2 us (given (--latency))"));
+  EXPECT_THAT(table, HasSubstr(projection_row_by_hand(*trials_, "minnorm", kFullBatch, 25e9, 2e-6)));
+}
+
+TEST_F(ReportTest, ScalingProjectionPlotHasPerfectScalingAndTheCommunicationBoundPoints) {
+  const StudyData data = load_study_data(*spec_, database());
+  const std::vector<TableRow> rows = build_table(data);
+  const NetworkEstimate network = estimate_network(data, {}, 2);
+  const std::vector<ScalingProjection> projections = scaling_projections(data, rows, network.model, 2);
+  ASSERT_EQ(projections.size(), 4U);
+  const Plot plot = scaling_projection_plot(network, projections);
+  EXPECT_EQ(plot.name, "scaling_projection");
+  EXPECT_TRUE(plot.log2_x);
+  EXPECT_TRUE(plot.log_y);
+  ASSERT_EQ(plot.series.size(), 2U * 4U + 1U);  // projected and perfect per (regime, batch), the starred points
+  const auto series = [&](const std::string& title) -> const PlotSeries& {
+    const auto found = std::find_if(plot.series.begin(), plot.series.end(),
+                                    [&](const PlotSeries& s) { return s.title == title; });
+    if (found == plot.series.end()) throw std::runtime_error("no series " + title);
+    return *found;
+  };
+  const PlotSeries& sgd = series("sgd, batch 64");
+  const PlotSeries& perfect = series("sgd, batch 64: perfect scaling");
+  EXPECT_EQ(perfect.style, SeriesStyle::kDashed);
+  ASSERT_EQ(perfect.points.size(), 11U);
+  EXPECT_NEAR(perfect.points.back().y, 1024 * sgd.points.front().y, 1e-9 * perfect.points.back().y);
+  const PlotSeries& bound = series("first communication-bound rank count");
+  EXPECT_EQ(bound.style, SeriesStyle::kStars);
+  ASSERT_EQ(bound.points.size(), 4U);
+  // By hand (ScalingProjectionSectionByHand): both regimes from 2 ranks at batch 64; sgd from 256 at the full batch.
+  const auto starred_at = [&](double x, double y) {
+    return std::any_of(bound.points.begin(), bound.points.end(),
+                       [&](const PlotPoint& p) { return p.x == x && std::abs(p.y - y) <= 1e-12 * y; });
+  };
+  EXPECT_TRUE(starred_at(2.0, sgd.points[1].y));
+  EXPECT_TRUE(starred_at(256.0, series("sgd, batch full").points[8].y));
+  EXPECT_EQ(std::count_if(bound.points.begin(), bound.points.end(), [](const PlotPoint& p) { return p.x == 2.0; }), 2);
+}
+
 TEST_F(ReportTest, WritesTablesAndIndexWithoutPlots) {
   const ReportSummary summary =
       write_report(*spec_, database(), out_, ReportOptions{.plots = false, .gnuplot = "no-such-gnuplot"});
@@ -447,7 +686,7 @@ TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
       "test_error_vs_batch", "learning_curves",  "steps_to_target",  "examples_to_target",  "time_to_target",
       "best_lr_vs_batch",    "lr_grid",          "performance_profile", "support_fraction", "constraints_violated",
       "support_churn",       "weight_norm",      "train_loss",       "rho",                 "layer_norms",
-      "scaling_efficiency"};
+      "scaling_efficiency",  "scaling_projection"};
   EXPECT_EQ(summary.plots, expected);
   const std::string html = read_text(out_ / "index.html");
   for (const std::string& name : expected) {
@@ -658,6 +897,38 @@ seeds = [1, 2]
   ::testing::internal::CaptureStdout();
   run_report_command(study, dir_ / "elsewhere");
   EXPECT_THAT(::testing::internal::GetCapturedStdout(), HasSubstr((dir_ / "elsewhere" / "index.html").string()));
+}
+
+class ReportCommandTest : public testing::TempDirTest {
+ protected:
+  ReportCommandTest() : TempDirTest("normscale_report_command_") {}
+};
+
+// `normscale report --bandwidth GBPS --latency US` reaches the scaling projection; a bandwidth of 0 is refused.
+TEST_F(ReportCommandTest, TakesTheNetworkOfTheScalingProjection) {
+  SKIP_WITHOUT_GNUPLOT();
+  const std::filesystem::path study = dir_ / "tiny.toml";
+  std::ofstream(study) << R"toml(
+batch = [32]
+[base]
+"data.source" = "two-point"
+"objective.regime" = "sgd"
+)toml";
+  {
+    TrialStore store(study_layout(study).database);
+    const std::vector<Trial> trials = expand(read_study_file(study));
+    store.upsert_trials(trials);
+    store.set_state(trials[0].id, TrialState::kDone, TrialOutcome{0, "", 2.0});
+  }
+  const std::string out = (dir_ / "report").string();
+  const auto given = testing::run_normscale(fmt::format("report {} --out {} --bandwidth 25 --latency 2",
+                                                        study.string(), out));
+  ASSERT_EQ(given.exit_code, 0) << given.output;
+  EXPECT_THAT(read_text(dir_ / "report" / "table.md"),
+              HasSubstr("bus bandwidth 25 GB/s (given (--bandwidth)); latency 2 us (given (--latency))"));
+  const auto refused = testing::run_normscale(fmt::format("report {} --out {} --bandwidth 0", study.string(), out));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.output, HasSubstr("--bandwidth"));
 }
 
 }  // namespace

@@ -41,15 +41,33 @@ struct RegimeSteps {
 };
 std::vector<RegimeSteps> steps_to_target_by_regime(const StudyData& data, const std::vector<TableRow>& rows);
 
-// The fit of each regime's points.
+// McCandlish's simple noise scale B_simple = tr(Sigma) / |G|^2 as the trials measured it during training
+// (metrics "noise_scale.b_simple"; only multi-rank trials log it: the estimate compares the per-rank and the
+// global batch's gradients). B_noise grows as the loss falls (McCandlish §3), so it is read where B_crit is
+// defined: at the evaluation nearest to the step where the trial first reached the target validation error, or
+// at its last evaluation when it never did (or the study has no target). Nothing when no evaluation has it.
+std::optional<double> b_simple_near_target(const ReportTrial& trial, std::optional<double> target_validation_error);
+
+struct MeasuredNoiseScale {
+  std::optional<double> b_simple;  // the median over the trials that logged it
+  std::size_t trials = 0;          // how many did
+};
+// Over the regime's done trials at the grid points the fit uses: each batch's fastest point to the target (its
+// selected point when none reached it), at every rank count.
+MeasuredNoiseScale measured_noise_scale(const StudyData& data, const std::vector<TableRow>& rows,
+                                        const std::string& regime);
+
+// The fit of each regime's points, with the noise scale its trials measured.
 struct RegimeCriticalBatch {
   std::string regime;
   std::vector<BatchSteps> points;
   std::optional<CriticalBatchFit> fit;
+  MeasuredNoiseScale noise;
 };
 std::vector<RegimeCriticalBatch> critical_batches(const StudyData& data, const std::vector<TableRow>& rows);
 
-// The section of table.md: one line per regime with B_crit, S_min, E_min, the points and r^2.
+// The section of table.md: one line per regime with B_crit, S_min, E_min, the points, r^2, the measured B_simple
+// and B_simple / B_crit.
 std::string critical_batch_markdown(const StudyData& data, const std::vector<RegimeCriticalBatch>& fits);
 
 }  // namespace normscale

@@ -21,6 +21,8 @@ struct Stat {
   double std = 0.0;
 };
 Stat summarize(const std::vector<double>& values);
+// The middle value (the mean of the two middle ones for an even count); nothing for no values.
+std::optional<double> median_of(std::vector<double> values);
 
 // One figure of the table: a results key, its header and how many decimals it is shown with.
 struct TableColumn {
