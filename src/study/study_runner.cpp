@@ -105,6 +105,7 @@ int run_study(const StudyRunOptions& options) {
   NS_CHECK(options.backend == "local" || options.backend == "slurm",
            "study run: --backend {}: expected local or slurm", options.backend);
   const StudySpec spec = read_study_file(options.study_file);
+  NS_CHECK(!spec.halving, "{}: halving: not run by this normscale yet; leave [halving] out", spec.source);
   // Every trial is validated before any starts.
   const std::vector<Trial> trials = expand(spec);
   validate_for_running(spec, trials);
