@@ -3,6 +3,7 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/core/holder_lock.hpp"
+#include "normscale/study/halving_run.hpp"
 #include "normscale/study/local_backend.hpp"
 #include "normscale/study/selection.hpp"
 #include "normscale/study/shell_quote.hpp"
@@ -105,7 +106,9 @@ int run_study(const StudyRunOptions& options) {
   NS_CHECK(options.backend == "local" || options.backend == "slurm",
            "study run: --backend {}: expected local or slurm", options.backend);
   const StudySpec spec = read_study_file(options.study_file);
-  NS_CHECK(!spec.halving, "{}: halving: not run by this normscale yet; leave [halving] out", spec.source);
+  NS_CHECK(!spec.halving || options.backend == "local",
+           "{}: halving: only the local backend runs it so far; use --backend local or leave [halving] out",
+           spec.source);
   // Every trial is validated before any starts.
   const std::vector<Trial> trials = expand(spec);
   validate_for_running(spec, trials);
@@ -136,6 +139,13 @@ int run_study(const StudyRunOptions& options) {
   store.upsert_trials(trials);
   std::map<std::string, TrialRecord> records = records_by_id(store);
 
+  // With halving, a trial runs at its rung's budget (its record's rung), and decisions an earlier scheduler
+  // did not get to make are made now.
+  std::optional<HalvingRun> halving;
+  if (spec.halving) halving.emplace(spec, trials);
+  const auto as_run = [&](const Trial& trial) {
+    return halving ? &halving->at_rung(trial, records.at(trial.id).rung) : &trial;
+  };
   // This process holds the study lock, so a trial marked running was left by a scheduler that is gone;
   // the backend finds it again (it may still run, have finished meanwhile, or have died).
   std::vector<const Trial*> queue;
@@ -143,13 +153,19 @@ int run_study(const StudyRunOptions& options) {
   for (const Trial& trial : trials) {
     const TrialState state = records.at(trial.id).state;
     if (state == TrialState::kRunning) {
-      left_running.push_back(&trial);
+      left_running.push_back(as_run(trial));
     } else if (state == TrialState::kFailed && options.retry_failed) {
       store.set_state(trial.id, TrialState::kPending);
-      queue.push_back(&trial);
+      queue.push_back(as_run(trial));
     } else if (state == TrialState::kPending) {
-      queue.push_back(&trial);
+      queue.push_back(as_run(trial));
     }
+  }
+  std::vector<std::string> halving_notes;
+  if (halving) {
+    HalvingStep step = halving->advance(store);
+    queue.insert(queue.begin(), step.promoted.begin(), step.promoted.end());
+    halving_notes = std::move(step.notes);
   }
   records = records_by_id(store);
   StudyCounts counts = count_states(trials, records);
@@ -158,6 +174,14 @@ int run_study(const StudyRunOptions& options) {
              layout.database.string());
 
   StudyProgress progress(spec.name, stderr, isatty(STDERR_FILENO) != 0);
+  for (const std::string& note : halving_notes) progress.message(note);
+  if (halving) {
+    local.after_trial_end = [&] {
+      HalvingStep step = halving->advance(store);
+      for (const std::string& note : step.notes) progress.message(note);
+      return step.promoted;
+    };
+  }
   std::optional<int> stopped;
   if (options.backend == "local") {
     stopped = run_local(queue, left_running, store, layout, local, heartbeat, progress, counts);
@@ -250,8 +274,16 @@ std::string study_status(const std::filesystem::path& study_file) {
     const std::string exit = stored && record->second.exit_code ? std::to_string(*record->second.exit_code) : "-";
     const std::string wall =
         stored && record->second.wall_seconds ? fmt::format("{:.1f}s", *record->second.wall_seconds) : "-";
-    text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}\n", trial.id, trial_state_name(state), exit, wall,
-                        describe_trial(trial));
+    std::string rung;
+    if (spec.halving && stored) {
+      const std::int64_t at = record->second.rung;
+      const std::int64_t budget = spec.halving->rungs[static_cast<std::size_t>(
+          std::clamp<std::int64_t>(at, 0, static_cast<std::int64_t>(spec.halving->rungs.size()) - 1))];
+      rung = fmt::format("  ({} rung {}, {} {})", record->second.stopped_early ? "stopped early at" : "at", at,
+                         budget, spec.steps > 0 ? "steps" : "epochs");
+    }
+    text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}{}\n", trial.id, trial_state_name(state), exit, wall,
+                        describe_trial(trial), rung);
     if (state != TrialState::kDone) continue;
     const auto figures = store.results(trial.id);
     TrialSummary summary{trial.id, trial.regime, trial.batch, grid_point_json(trial), std::nullopt, std::nullopt};
