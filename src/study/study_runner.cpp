@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 #include <utility>
@@ -106,9 +107,6 @@ int run_study(const StudyRunOptions& options) {
   NS_CHECK(options.backend == "local" || options.backend == "slurm",
            "study run: --backend {}: expected local or slurm", options.backend);
   const StudySpec spec = read_study_file(options.study_file);
-  NS_CHECK(!spec.halving || options.backend == "local",
-           "{}: halving: only the local backend runs it so far; use --backend local or leave [halving] out",
-           spec.source);
   // Every trial is validated before any starts.
   const std::vector<Trial> trials = expand(spec);
   validate_for_running(spec, trials);
@@ -175,13 +173,16 @@ int run_study(const StudyRunOptions& options) {
 
   StudyProgress progress(spec.name, stderr, isatty(STDERR_FILENO) != 0);
   for (const std::string& note : halving_notes) progress.message(note);
+  // Either backend asks after each trial's end which trials go on (promoted: pending again, at the next rung).
+  std::function<std::vector<const Trial*>()> after_trial_end;
   if (halving) {
-    local.after_trial_end = [&] {
+    after_trial_end = [&] {
       HalvingStep step = halving->advance(store);
       for (const std::string& note : step.notes) progress.message(note);
       return step.promoted;
     };
   }
+  local.after_trial_end = after_trial_end;
   std::optional<int> stopped;
   if (options.backend == "local") {
     stopped = run_local(queue, left_running, store, layout, local, heartbeat, progress, counts);
@@ -195,6 +196,7 @@ int run_study(const StudyRunOptions& options) {
     slurm.stall_seconds = options.stall_seconds;
     slurm.poll_seconds = options.poll_seconds;
     slurm.target = spec.target_validation_error;
+    slurm.after_trial_end = after_trial_end;
     stopped = run_slurm(queue, left_running, store, layout, slurm, heartbeat, progress, counts);
   }
   if (stopped) {

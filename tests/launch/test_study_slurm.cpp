@@ -2,12 +2,15 @@
 // (launch/slurm/local_cluster.sh): two trials as one job array, results collected into the database,
 // a hostile study name kept out of every shell; a job warned of its end (SIGUSR2, as before a time limit
 // or a preemption) checkpoints, is requeued and finishes with the uninterrupted trial's result; a trial
-// whose job vanished (scancel) or hangs without progress is failed, never left running.
+// whose job vanished (scancel) or hangs without progress is failed, never left running; successive halving
+// submits each promoted trial again and ends as on the local backend.
 // Skipped, visibly, without slurmctld / munged or root.
 #include "normscale/study/shell_quote.hpp"
 #include "normscale/study/slurm_backend.hpp"
 #include "normscale/data/npy.hpp"
+#include "normscale/study/study_file.hpp"
 #include "normscale/study/trial_store.hpp"
+#include "support/blobs.hpp"
 #include "support/read_file.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
@@ -218,6 +221,48 @@ TEST_F(StudySlurm, ATrialWithoutProgressIsCancelledAndFailed) {
   EXPECT_EQ(trials[0].exit_code, kStalledExitCode);
   EXPECT_THAT(trials[0].log_tail, HasSubstr("made no progress for"));
   EXPECT_EQ(testing::run_shell("squeue -h --me -t RUNNING,PENDING").output, "") << "the hung job was cancelled";
+}
+
+// Halving as on the local backend (test_study_halving.cpp): of learning rates 1e-5, 0.1 and 1e6 on two blobs, 0.1
+// is promoted rung by rung (each promotion a job array of its own) and trains the full budget, resumed from its
+// checkpoints bit-equal to an uninterrupted run; 1e-5 stops early; 1e6 diverges and is never promoted.
+TEST_F(StudySlurm, HalvingSubmitsThePromotedTrialsAgainAndStopsTheRest) {
+  testing::write_blobs(dir_ / "data");
+  const fs::path file = dir_ / "halving.toml";
+  std::ofstream(file) << "steps = 45\n[base]\n\"data.source\" = \"npy\"\n\"data.path\" = '" << (dir_ / "data").string()
+                      << "'\n\"data.validation\" = 100\n\"data.preprocess\" = \"none\"\n\"model.hidden\" = [8]\n"
+                      << "\"objective.regime\" = \"sgd\"\n\"optim.batch\" = 20\nvirtual_shards = 4\neval_every = 5\n"
+                      << "checkpoint_every = 10\ngallery = 0\n[grid]\n\"optim.lr\" = [1e-5, 0.1, 1e6]\n"
+                      << "[halving]\nrungs = [5, 15, 45]\n";
+  const auto run = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + shell_quote(file.string()));
+  EXPECT_EQ(run.exit_code, 1) << run.output;  // the diverged trial failed
+  EXPECT_THAT(run.output, HasSubstr("promoted to rung 2"));
+
+  const std::vector<Trial> trials = expand(read_study_file(file));
+  ASSERT_EQ(trials.size(), 3U);
+  const TrialStore store(dir_ / "halving.db");
+  const TrialRecord slow = *store.trial(trials[0].id);
+  const TrialRecord best = *store.trial(trials[1].id);
+  const TrialRecord diverged = *store.trial(trials[2].id);
+  EXPECT_EQ(best.state, TrialState::kDone) << best.log_tail;
+  EXPECT_EQ(best.rung, 2);
+  EXPECT_EQ(slow.state, TrialState::kDone) << slow.log_tail;
+  EXPECT_EQ(slow.rung, 0);
+  EXPECT_TRUE(slow.stopped_early);
+  EXPECT_EQ(diverged.state, TrialState::kFailed);
+  EXPECT_EQ(diverged.rung, 0);
+  for (const auto& [key, value] : store.results(best.id)) {
+    if (key == "steps") EXPECT_EQ(value, 45.0);
+  }
+
+  const fs::path best_dir = dir_ / "halving.runs" / best.id;
+  const fs::path reference = dir_ / "uninterrupted";
+  const auto plain = testing::run_normscale("train --config " + shell_quote((best_dir / "config.toml").string()) +
+                                            " --set resume=false --out " + shell_quote(reference.string()));
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  for (const char* name : {"layer1_weight.npy", "layer2_weight.npy"}) {
+    EXPECT_EQ(read_npy((best_dir / name).string()).values, read_npy((reference / name).string()).values) << name;
+  }
 }
 
 }  // namespace
