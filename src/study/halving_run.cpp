@@ -80,7 +80,16 @@ HalvingStep HalvingRun::advance(TrialStore& store) const {
                                                               : RungProgress::kUnfinished;
     const std::size_t known = standing.rung + (standing.progress == RungProgress::kFinished ? 1 : 0);
     if (known > 0) {
-      standing.errors = errors_at_rungs(evaluations_of(store, record.id), spec_.rungs, budget_in_steps_, known);
+      const std::vector<Evaluation> evaluations = evaluations_of(store, record.id);
+      // A run without a validation split (a generated data set may have none; data.validation = 0) could
+      // never be promoted: said at the first such end, not found out when every trial has stopped.
+      NS_CHECK(standing.progress != RungProgress::kFinished ||
+                   (!evaluations.empty() && evaluations.back().validation_error.has_value()),
+               "halving: trial {} ended rung {} without a validation error (its metrics record none); halving ranks "
+               "trials by it: give the study a validation split (base.\"data.validation\" = N for a data set read "
+               "from files) or leave [halving] out",
+               record.id, standing.rung);
+      standing.errors = errors_at_rungs(evaluations, spec_.rungs, budget_in_steps_, known);
     }
     standings.push_back(std::move(standing));
   }

@@ -220,13 +220,15 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
         }
         heartbeat.restart(r->trial->id);
         free_cores += r->cores;
-        if (code) {
-          record_end(*r->trial, *code, wall_seconds(*r));
-        } else {
-          requeue_died(*r->trial, fmt::format("(pid {}, started by an earlier scheduler) ended without finishing",
-                                              r->pid));
-        }
+        // Out of `running` first: should recording throw, the catch below must not wait for a reaped child.
+        const RunningTrial finished_trial = *r;
         r = running.erase(r);
+        if (code) {
+          record_end(*finished_trial.trial, *code, wall_seconds(finished_trial));
+        } else {
+          requeue_died(*finished_trial.trial, fmt::format("(pid {}, started by an earlier scheduler) ended without "
+                                                          "finishing", finished_trial.pid));
+        }
       }
     }
   } catch (...) {

@@ -1,7 +1,8 @@
 // Successive halving / ASHA with the local backend, the built binary under mpirun, on a fixture whose ranking
 // is known: of three learning rates on two Gaussian blobs, 1e-5 barely learns, 0.1 learns and 1e6 diverges.
 // The best is promoted rung by rung and ends bit-equal to an uninterrupted run of its full budget, the others
-// stop early, the diverged one is never promoted; a scheduler killed in the middle continues the same halving.
+// stop early, the diverged one is never promoted; a scheduler killed in the middle continues the same halving;
+// a study without validation errors is refused at its first trial's end.
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
 #include "normscale/study/study_file.hpp"
@@ -197,6 +198,22 @@ TEST_F(StudyHalving, SchedulerKilledInTheMiddleContinuesTheSameHalving) {
   const auto rerun = testing::run_normscale("study run --cores 1 " + shell_quote(file.string()));
   EXPECT_EQ(rerun.exit_code, 1) << rerun.output << read_file(scheduler.output);
   expect_halving_result(file, "killed", true);
+}
+
+// A study without a validation split (a generated data set without one) has nothing to rank by: the scheduler
+// says so at the first trial's end instead of stopping every trial early.
+TEST_F(StudyHalving, WithoutAValidationErrorTheSchedulerStopsAndSaysWhy) {
+  const fs::path file = dir_ / "unvalidated.toml";
+  std::ofstream(file) << "steps = 20\n[base]\n\"data.source\" = \"separable-2d\"\n\"data.synthetic_examples\" = 100\n"
+                      << "\"model.hidden\" = [4]\n\"objective.regime\" = \"sgd\"\n\"optim.batch\" = 20\n"
+                      << "virtual_shards = 4\ngallery = 0\n[grid]\n\"optim.lr\" = [0.01, 0.1]\n"
+                      << "[halving]\nrungs = [5, 20]\n";
+  const auto run = testing::run_normscale("study run --cores 1 " + shell_quote(file.string()));
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("without a validation error"));
+  EXPECT_THAT(run.output, HasSubstr("data.validation"));
+  const TrialStore store(dir_ / "unvalidated.db");
+  for (const TrialRecord& trial : store.trials()) EXPECT_FALSE(trial.stopped_early) << trial.id;
 }
 
 }  // namespace
