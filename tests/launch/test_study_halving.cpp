@@ -158,6 +158,12 @@ TEST_F(StudyHalving, AshaPromotesTheBestToTheFullBudgetAndStopsTheRest) {
   EXPECT_THAT(run.output, HasSubstr("stopped early at rung 0"));
   expect_halving_result(file, "asha");
 
+  // The report reads a halving study like any other: the best grid point is the promoted one.
+  const auto report = testing::run_normscale("report " + shell_quote(file.string()));
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  const std::string table = read_file(dir_ / "asha.report" / "table.csv");
+  EXPECT_THAT(table, HasSubstr("\nbase,20,1,optim.lr=0.1,0.1,")) << table;
+
   // Run again: nothing left to decide or run, nothing changes.
   const TrialStore store(dir_ / "asha.db");
   const std::vector<TrialRecord> before = store.trials();
