@@ -19,6 +19,7 @@
 #include "normscale/train/run_directory_lock.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,6 +88,13 @@ std::string dry_run_listing(const StudySpec& spec, const std::vector<Trial>& tri
                             const StudyRunOptions& options, const LocalLauncher& launcher) {
   std::string text = fmt::format("study {} ({}): {} trial(s), backend {}; nothing is run (--dry-run)\n", spec.name,
                                  layout.study_file.string(), trials.size(), options.backend);
+  if (spec.halving) {
+    text += fmt::format("halving ({}): rungs {} {}, reduction {}; every trial first runs to {} {}, the commands "
+                        "below are its runs (resumed at the next rung when promoted)\n",
+                        halving_mode_name(spec.halving->mode), fmt::join(spec.halving->rungs, ", "),
+                        spec.steps > 0 ? "steps" : "epochs", spec.halving->reduction, spec.halving->rungs.front(),
+                        spec.steps > 0 ? "steps" : "epochs");
+  }
   for (const Trial& trial : trials) {
     TrialInvocation invocation;
     invocation.ranks = trial.ranks;

@@ -14,6 +14,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 
 #include <algorithm>
@@ -204,6 +205,43 @@ TEST_F(StudyHalving, SchedulerKilledInTheMiddleContinuesTheSameHalving) {
   const auto rerun = testing::run_normscale("study run --cores 1 " + shell_quote(file.string()));
   EXPECT_EQ(rerun.exit_code, 1) << rerun.output << read_file(scheduler.output);
   expect_halving_result(file, "killed", true);
+}
+
+// Budgets in epochs: 200 training examples (300 less 100 for validation) in batches of 20 are 10 steps an epoch.
+// Every trial runs 1 epoch; the best at it (by its stored evaluation at step 10) alone trains to 3 epochs.
+TEST_F(StudyHalving, EpochRungsRunWholeEpochsAndPromoteTheBestAtTheFirst) {
+  const fs::path file = dir_ / "epochs.toml";
+  std::ofstream(file) << "epochs = 3\n[base]\n\"data.source\" = \"npy\"\n\"data.path\" = '" << data_.string()
+                      << "'\n\"data.validation\" = 100\n\"data.preprocess\" = \"none\"\n\"model.hidden\" = [8]\n"
+                      << "\"objective.regime\" = \"sgd\"\n\"optim.batch\" = 20\nvirtual_shards = 4\ngallery = 0\n"
+                      << "[grid]\n\"optim.lr\" = [0.001, 0.03, 0.3]\n"
+                      << "[halving]\nrungs = [1, 3]\nmode = \"synchronous\"\n";
+  const auto dry = testing::run_normscale("study run --dry-run " + shell_quote(file.string()));
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_THAT(dry.output, HasSubstr("halving (synchronous): rungs 1, 3 epochs, reduction 3"));
+  const auto run = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const TrialStore store(dir_ / "epochs.db");
+  std::string best;
+  double best_error = 1e9;
+  for (const TrialRecord& trial : store.trials()) {
+    for (const MetricRow& row : store.metrics(trial.id)) {
+      if (row.step != 10) continue;
+      const double error = nlohmann::json::parse(row.json).at("validation_error").get<double>();
+      if (error < best_error) {
+        best = trial.id;
+        best_error = error;
+      }
+    }
+  }
+  ASSERT_FALSE(best.empty());
+  for (const TrialRecord& trial : store.trials()) {
+    EXPECT_EQ(trial.state, TrialState::kDone) << trial.log_tail;
+    EXPECT_EQ(trial.rung, trial.id == best ? 1 : 0) << trial.id;
+    EXPECT_EQ(trial.stopped_early, trial.id != best) << trial.id;
+    EXPECT_EQ(result(store, trial.id, "steps"), trial.id == best ? 30.0 : 10.0) << trial.id;
+    EXPECT_EQ(result(store, trial.id, "epochs"), trial.id == best ? 3.0 : 1.0) << trial.id;
+  }
 }
 
 // A study without a validation split (a generated data set without one) has nothing to rank by: the scheduler
