@@ -120,6 +120,12 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
       progress.message(fmt::format("normscale study: trial {} failed (exit code {}): {}; log: {}", trial.id, code,
                                    describe_trial(trial), (layout.trial_dir(trial.id) / "log.txt").string()));
     }
+    if (!options.after_trial_end) return;
+    const std::vector<const Trial*> again = options.after_trial_end();
+    // Ahead of the rest: a promoted trial's next rung is what the trials behind it are measured against.
+    pending.insert(pending.begin(), again.begin(), again.end());
+    counts.done -= static_cast<std::int64_t>(again.size());
+    counts.pending += static_cast<std::int64_t>(again.size());
   };
   // A trial whose process ended without finishing goes first in the queue, to resume from its checkpoint.
   const auto requeue_died = [&](const Trial& trial, const std::string& why) {
@@ -214,13 +220,15 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
         }
         heartbeat.restart(r->trial->id);
         free_cores += r->cores;
-        if (code) {
-          record_end(*r->trial, *code, wall_seconds(*r));
-        } else {
-          requeue_died(*r->trial, fmt::format("(pid {}, started by an earlier scheduler) ended without finishing",
-                                              r->pid));
-        }
+        // Out of `running` first: should recording throw, the catch below must not wait for a reaped child.
+        const RunningTrial finished_trial = *r;
         r = running.erase(r);
+        if (code) {
+          record_end(*finished_trial.trial, *code, wall_seconds(finished_trial));
+        } else {
+          requeue_died(*finished_trial.trial, fmt::format("(pid {}, started by an earlier scheduler) ended without "
+                                                          "finishing", finished_trial.pid));
+        }
       }
     }
   } catch (...) {

@@ -149,52 +149,61 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
   }
   to_submit.insert(to_submit.end(), queue.begin(), queue.end());
 
-  // One job array per (ranks, threads per rank), in order of first appearance.
-  std::vector<SlurmArrayJob> jobs;
-  std::vector<std::vector<const Trial*>> job_trials;
-  for (const Trial* trial : to_submit) {
-    const std::int64_t threads = threads_per_rank(trial->config.threads);
-    std::size_t j = 0;
-    while (j < jobs.size() && !(jobs[j].ranks == trial->ranks && jobs[j].threads_per_rank == threads)) ++j;
-    if (j == jobs.size()) {
-      jobs.push_back({slurm_job_name(trial->study), options.trainer, options.srun_mpi, trial->ranks, threads,
-                      options.time_limit, options.signal_seconds, {}});
-      job_trials.emplace_back();
+  // One job array per (ranks, threads per rank), in order of first appearance; with halving, again for the
+  // trials each poll promotes (numbered, so a second submission within the second keeps its own script).
+  std::int64_t submissions = 0;
+  const auto submit = [&](std::span<const Trial* const> trials) {
+    std::vector<SlurmArrayJob> jobs;
+    std::vector<std::vector<const Trial*>> job_trials;
+    for (const Trial* trial : trials) {
+      const std::int64_t threads = threads_per_rank(trial->config.threads);
+      std::size_t j = 0;
+      while (j < jobs.size() && !(jobs[j].ranks == trial->ranks && jobs[j].threads_per_rank == threads)) ++j;
+      if (j == jobs.size()) {
+        jobs.push_back({slurm_job_name(trial->study), options.trainer, options.srun_mpi, trial->ranks, threads,
+                        options.time_limit, options.signal_seconds, {}});
+        job_trials.emplace_back();
+      }
+      jobs[j].trials.push_back(prepare_trial(layout, *trial).invocation);
+      job_trials[j].push_back(trial);
     }
-    jobs[j].trials.push_back(prepare_trial(layout, *trial).invocation);
-    job_trials[j].push_back(trial);
-  }
-  std::filesystem::create_directories(layout.slurm_dir());
-  const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
-  for (std::size_t j = 0; j < jobs.size(); ++j) {
-    const std::filesystem::path script = layout.slurm_dir() / fmt::format("{}-r{}t{}-{}.sh", jobs[j].job_name,
-                                                                            jobs[j].ranks, jobs[j].threads_per_rank, stamp);
-    write_file_atomically(script.string(), slurm_job_script(jobs[j]));
-    chmod(script.c_str(), 0755);
-    const CapturedRun submit = run_captured(sbatch_argv(jobs[j], script, options.partition));
-    NS_CHECK(submit.exit_code == 0, "study run --backend slurm: sbatch {} failed (exit code {}): {}",
-             script.string(), submit.exit_code, trim(submit.output));
-    const std::string job_id = trim(submit.output.substr(0, submit.output.find(';')));
-    NS_CHECK(!job_id.empty() && job_id.find_first_not_of("0123456789") == std::string::npos,
-             "study run --backend slurm: sbatch printed '{}', expected a job id (--parsable)", trim(submit.output));
-    for (std::size_t i = 0; i < job_trials[j].size(); ++i) {
-      const Trial& trial = *job_trials[j][i];
-      const std::string task = fmt::format("{}_{}", job_id, i);
-      write_file_atomically(job_file(trial).string(), task + "\n");
-      store.set_state(trial.id, TrialState::kRunning);
-      TrialProcess process;
-      process.job = task;
-      store.set_process(trial.id, process);
-      tracked.push_back({&trial, task, Clock::now(), 0});
-      --counts.pending;
-      ++counts.running;
+    std::filesystem::create_directories(layout.slurm_dir());
+    const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      const std::string again = submissions > 0 ? fmt::format("-{}", submissions) : std::string();
+      const std::filesystem::path script =
+          layout.slurm_dir() /
+          fmt::format("{}-r{}t{}-{}{}.sh", jobs[j].job_name, jobs[j].ranks, jobs[j].threads_per_rank, stamp, again);
+      write_file_atomically(script.string(), slurm_job_script(jobs[j]));
+      chmod(script.c_str(), 0755);
+      const CapturedRun submit = run_captured(sbatch_argv(jobs[j], script, options.partition));
+      NS_CHECK(submit.exit_code == 0, "study run --backend slurm: sbatch {} failed (exit code {}): {}",
+               script.string(), submit.exit_code, trim(submit.output));
+      const std::string job_id = trim(submit.output.substr(0, submit.output.find(';')));
+      NS_CHECK(!job_id.empty() && job_id.find_first_not_of("0123456789") == std::string::npos,
+               "study run --backend slurm: sbatch printed '{}', expected a job id (--parsable)", trim(submit.output));
+      for (std::size_t i = 0; i < job_trials[j].size(); ++i) {
+        const Trial& trial = *job_trials[j][i];
+        const std::string task = fmt::format("{}_{}", job_id, i);
+        write_file_atomically(job_file(trial).string(), task + "\n");
+        store.set_state(trial.id, TrialState::kRunning);
+        TrialProcess process;
+        process.job = task;
+        store.set_process(trial.id, process);
+        tracked.push_back({&trial, task, Clock::now(), 0});
+        --counts.pending;
+        ++counts.running;
+      }
+      progress.message(fmt::format("normscale study: submitted job array {} ({} trial(s) of {} rank(s)): {}", job_id,
+                                   job_trials[j].size(), jobs[j].ranks, script.string()));
     }
-    progress.message(fmt::format("normscale study: submitted job array {} ({} trial(s) of {} rank(s)): {}", job_id,
-                                 job_trials[j].size(), jobs[j].ranks, script.string()));
-  }
+      ++submissions;
+  };
+  submit(to_submit);
 
   while (!tracked.empty()) {
+    std::vector<const Trial*> again;  // promoted by successive halving: submitted after this poll
     progress.update(counts, finished);
     if (signals.wait(options.poll_seconds)) break;
     heartbeat.beat();
@@ -253,7 +262,13 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
                                      *code, describe_trial(*t->trial), (dir / "log.txt").string()));
       }
       t = tracked.erase(t);
+      if (!options.after_trial_end) continue;
+      const std::vector<const Trial*> promoted = options.after_trial_end();
+      again.insert(again.end(), promoted.begin(), promoted.end());
+      counts.done -= static_cast<std::int64_t>(promoted.size());
+      counts.pending += static_cast<std::int64_t>(promoted.size());
     }
+    if (!again.empty()) submit(again);
   }
   if (!signals.stop_signal()) {
     progress.update(counts, finished);

@@ -25,7 +25,9 @@ namespace {
 constexpr std::string_view kTopLevelKeys[] = {
     "name",  "preset",        "base",       "regimes",       "batch",         "ranks",
     "seeds", "grid",          "grid_per_batch", "lr_scaling", "base_batch",   "warmup_epochs",
-    "epochs", "steps",        "full_batch_size", "target_validation_error", "search"};
+    "epochs", "steps",        "full_batch_size", "target_validation_error", "search",
+    "halving"};
+constexpr std::string_view kHalvingKeys[] = {"rungs", "reduction", "mode"};
 constexpr std::string_view kSearchKeys[] = {"kind", "trials", "seed", "ranges"};
 constexpr std::string_view kRangeKeys[] = {"low", "high", "scale"};
 
@@ -238,6 +240,56 @@ SearchRange parse_range(const OptionDescriptor& option, const toml::node& node, 
   NS_CHECK(range.scale == RangeScale::kLinear || range.low > 0.0,
            "{}: scale = \"log\" needs low > 0, got low = {}", where.at(node), range.low);
   return range;
+}
+
+// `[halving]`, after the budget (`epochs` or `steps`) its last rung must equal has been parsed into `spec`.
+HalvingSpec parse_halving(const toml::node& node, const StudySpec& spec) {
+  const std::string_view source = spec.source;
+  const Where where{source, "halving"};
+  const toml::table* table = node.as_table();
+  NS_CHECK(table != nullptr, "{}: expected a table [halving] with rungs, reduction and mode", where.at(node));
+  for (const auto& [key, value] : *table) {
+    NS_CHECK(std::find(std::begin(kHalvingKeys), std::end(kHalvingKeys), key.str()) != std::end(kHalvingKeys),
+             "{}:{}: halving.{}: unknown key; expected one of: {}", source, key.source().begin.line, key.str(),
+             fmt::join(kHalvingKeys, ", "));
+  }
+  const std::string budget = spec.steps > 0 ? "steps" : "epochs";
+  const std::int64_t full = spec.steps > 0 ? spec.steps : spec.epochs;
+  NS_CHECK(full > 0, "{}: halving needs the study's budget, its last rung: give epochs = N or steps = N",
+           where.at(node));
+  HalvingSpec halving;
+  const toml::node* rungs = table->get("rungs");
+  NS_CHECK(rungs != nullptr, "{}: rungs is missing; expected rungs = [budgets in {}, increasing, the last {} = {}]",
+           where.at(node), budget, budget, full);
+  const Where rungs_where{source, "halving.rungs"};
+  const toml::array* list = rungs->as_array();
+  NS_CHECK(list != nullptr && list->size() >= 2, "{}: expected at least two budgets in {}, e.g. [1, 3, {}]",
+           rungs_where.at(*rungs), budget, full);
+  for (const toml::node& element : *list) {
+    const auto* integer = element.as_integer();
+    NS_CHECK(integer != nullptr && integer->get() >= 1, "{}: expected budgets in {} (integers >= 1), got {}",
+             rungs_where.at(element), budget, node_text(element));
+    NS_CHECK(halving.rungs.empty() || integer->get() > halving.rungs.back(),
+             "{}: {} after {}: the rungs must increase strictly", rungs_where.at(element), integer->get(),
+             halving.rungs.back());
+    halving.rungs.push_back(integer->get());
+  }
+  NS_CHECK(halving.rungs.back() == full, "{}: the last rung is {}, but the study's budget is {} = {}; the last "
+           "rung is the full budget", rungs_where.at(*rungs), halving.rungs.back(), budget, full);
+  if (const toml::node* reduction = table->get("reduction")) {
+    const auto* integer = reduction->as_integer();
+    NS_CHECK(integer != nullptr && integer->get() >= 2, "{}: expected an integer >= 2 (eta: the top 1/eta of a "
+             "rung go on), got {}", Where{source, "halving.reduction"}.at(*reduction), node_text(*reduction));
+    halving.reduction = integer->get();
+  }
+  if (const toml::node* mode = table->get("mode")) {
+    const auto* text = mode->as_string();
+    NS_CHECK(text != nullptr && (text->get() == "asynchronous" || text->get() == "synchronous"),
+             "{}: expected \"asynchronous\" (ASHA) or \"synchronous\" (successive halving), got {}",
+             Where{source, "halving.mode"}.at(*mode), node_text(*mode));
+    halving.mode = text->get() == "asynchronous" ? HalvingMode::kAsynchronous : HalvingMode::kSynchronous;
+  }
+  return halving;
 }
 
 // `[search]`, after the grids it must stay apart from have been parsed into `spec`.
@@ -549,6 +601,7 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
   spec.steps = integer_of("steps", 0);
   NS_CHECK(spec.epochs == 0 || spec.steps == 0,
            "{}: both epochs and steps are given; the budget is one of them", source);
+  if (const toml::node* halving = document.get("halving")) spec.halving = parse_halving(*halving, spec);
   return spec;
 }
 
@@ -699,6 +752,11 @@ std::vector<Trial> expand(const StudySpec& spec) {
             index_of_id.emplace(trial.id, trials.size());
             trials.push_back(std::move(trial));
           }
+          // Halving ranks the trials of one (regime, batch, ranks, seed): they differ in their grid point.
+          NS_CHECK(!spec.halving || points != 1,
+                   "{}: halving: the trials of regime={} batch={} ranks={} seed={} have one grid point, nothing to "
+                   "rank; give a [grid] or [search] with more than one point, or leave [halving] out",
+                   spec.source, regime.name, batch_text(batch), ranks, seed);
         }
       }
     }

@@ -3,6 +3,7 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/core/holder_lock.hpp"
+#include "normscale/study/halving_run.hpp"
 #include "normscale/study/local_backend.hpp"
 #include "normscale/study/selection.hpp"
 #include "normscale/study/shell_quote.hpp"
@@ -18,10 +19,12 @@
 #include "normscale/train/run_directory_lock.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 #include <utility>
@@ -85,6 +88,13 @@ std::string dry_run_listing(const StudySpec& spec, const std::vector<Trial>& tri
                             const StudyRunOptions& options, const LocalLauncher& launcher) {
   std::string text = fmt::format("study {} ({}): {} trial(s), backend {}; nothing is run (--dry-run)\n", spec.name,
                                  layout.study_file.string(), trials.size(), options.backend);
+  if (spec.halving) {
+    text += fmt::format("halving ({}): rungs {} {}, reduction {}; every trial first runs to {} {}, the commands "
+                        "below are its runs (resumed at the next rung when promoted)\n",
+                        halving_mode_name(spec.halving->mode), fmt::join(spec.halving->rungs, ", "),
+                        spec.steps > 0 ? "steps" : "epochs", spec.halving->reduction, spec.halving->rungs.front(),
+                        spec.steps > 0 ? "steps" : "epochs");
+  }
   for (const Trial& trial : trials) {
     TrialInvocation invocation;
     invocation.ranks = trial.ranks;
@@ -135,6 +145,13 @@ int run_study(const StudyRunOptions& options) {
   store.upsert_trials(trials);
   std::map<std::string, TrialRecord> records = records_by_id(store);
 
+  // With halving, a trial runs at its rung's budget (its record's rung), and decisions an earlier scheduler
+  // did not get to make are made now.
+  std::optional<HalvingRun> halving;
+  if (spec.halving) halving.emplace(spec, trials);
+  const auto as_run = [&](const Trial& trial) {
+    return halving ? &halving->at_rung(trial, records.at(trial.id).rung) : &trial;
+  };
   // This process holds the study lock, so a trial marked running was left by a scheduler that is gone;
   // the backend finds it again (it may still run, have finished meanwhile, or have died).
   std::vector<const Trial*> queue;
@@ -142,13 +159,19 @@ int run_study(const StudyRunOptions& options) {
   for (const Trial& trial : trials) {
     const TrialState state = records.at(trial.id).state;
     if (state == TrialState::kRunning) {
-      left_running.push_back(&trial);
+      left_running.push_back(as_run(trial));
     } else if (state == TrialState::kFailed && options.retry_failed) {
       store.set_state(trial.id, TrialState::kPending);
-      queue.push_back(&trial);
+      queue.push_back(as_run(trial));
     } else if (state == TrialState::kPending) {
-      queue.push_back(&trial);
+      queue.push_back(as_run(trial));
     }
+  }
+  std::vector<std::string> halving_notes;
+  if (halving) {
+    HalvingStep step = halving->advance(store);
+    queue.insert(queue.begin(), step.promoted.begin(), step.promoted.end());
+    halving_notes = std::move(step.notes);
   }
   records = records_by_id(store);
   StudyCounts counts = count_states(trials, records);
@@ -157,6 +180,17 @@ int run_study(const StudyRunOptions& options) {
              layout.database.string());
 
   StudyProgress progress(spec.name, stderr, isatty(STDERR_FILENO) != 0);
+  for (const std::string& note : halving_notes) progress.message(note);
+  // Either backend asks after each trial's end which trials go on (promoted: pending again, at the next rung).
+  std::function<std::vector<const Trial*>()> after_trial_end;
+  if (halving) {
+    after_trial_end = [&] {
+      HalvingStep step = halving->advance(store);
+      for (const std::string& note : step.notes) progress.message(note);
+      return step.promoted;
+    };
+  }
+  local.after_trial_end = after_trial_end;
   std::optional<int> stopped;
   if (options.backend == "local") {
     stopped = run_local(queue, left_running, store, layout, local, heartbeat, progress, counts);
@@ -170,6 +204,7 @@ int run_study(const StudyRunOptions& options) {
     slurm.stall_seconds = options.stall_seconds;
     slurm.poll_seconds = options.poll_seconds;
     slurm.target = spec.target_validation_error;
+    slurm.after_trial_end = after_trial_end;
     stopped = run_slurm(queue, left_running, store, layout, slurm, heartbeat, progress, counts);
   }
   if (stopped) {
@@ -249,8 +284,16 @@ std::string study_status(const std::filesystem::path& study_file) {
     const std::string exit = stored && record->second.exit_code ? std::to_string(*record->second.exit_code) : "-";
     const std::string wall =
         stored && record->second.wall_seconds ? fmt::format("{:.1f}s", *record->second.wall_seconds) : "-";
-    text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}\n", trial.id, trial_state_name(state), exit, wall,
-                        describe_trial(trial));
+    std::string rung;
+    if (spec.halving && stored) {
+      const std::int64_t at = record->second.rung;
+      const std::int64_t budget = spec.halving->rungs[static_cast<std::size_t>(
+          std::clamp<std::int64_t>(at, 0, static_cast<std::int64_t>(spec.halving->rungs.size()) - 1))];
+      rung = fmt::format("  ({} rung {}, {} {})", record->second.stopped_early ? "stopped early at" : "at", at,
+                         budget, spec.steps > 0 ? "steps" : "epochs");
+    }
+    text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}{}\n", trial.id, trial_state_name(state), exit, wall,
+                        describe_trial(trial), rung);
     if (state != TrialState::kDone) continue;
     const auto figures = store.results(trial.id);
     TrialSummary summary{trial.id, trial.regime, trial.batch, grid_point_json(trial), std::nullopt, std::nullopt};

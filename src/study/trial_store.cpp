@@ -36,7 +36,9 @@ CREATE TABLE trials (
   pid INTEGER,
   pid_start INTEGER,
   job TEXT NOT NULL DEFAULT '',
-  heartbeat TEXT NOT NULL DEFAULT ''
+  heartbeat TEXT NOT NULL DEFAULT '',
+  rung INTEGER NOT NULL DEFAULT 0,
+  stopped_early INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE metrics (
   trial_id TEXT NOT NULL REFERENCES trials(id),
@@ -80,13 +82,19 @@ ALTER TABLE trials ADD COLUMN job TEXT NOT NULL DEFAULT '';
     R"sql(
 ALTER TABLE trials ADD COLUMN heartbeat TEXT NOT NULL DEFAULT '';
 )sql",
+    // 3 -> 4: successive halving, the rung a trial was last given and whether it stopped early there.
+    R"sql(
+ALTER TABLE trials ADD COLUMN rung INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trials ADD COLUMN stopped_early INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(std::size(kMigrations) == TrialStore::kSchemaVersion - 1, "one migration per schema version step");
 
 constexpr std::string_view kTrialColumns =
     "id, study, regime, batch, ranks, seed, grid, config, warmup_epochs, state, exit_code, log_tail, "
     "wall_seconds, started, finished, host, boot_id, pid, pid_start, job, heartbeat, "
-    "CASE heartbeat WHEN '' THEN NULL ELSE (julianday('now') - julianday(heartbeat)) * 86400 END";
+    "CASE heartbeat WHEN '' THEN NULL ELSE (julianday('now') - julianday(heartbeat)) * 86400 END, "
+    "rung, stopped_early";
 
 // UTC now, as every timestamp of the database is written (SQLite compares and subtracts them).
 constexpr std::string_view kNow = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
@@ -194,6 +202,8 @@ TrialRecord read_record(const Statement& row, const std::filesystem::path& path)
   if (process.pid > 0 || !process.job.empty()) record.process = std::move(process);
   record.heartbeat = row.text(20);
   if (!row.is_null(21)) record.seconds_since_heartbeat = row.real(21);
+  record.rung = row.integer(22);
+  record.stopped_early = row.integer(23) != 0;
   return record;
 }
 
@@ -390,6 +400,29 @@ void TrialStore::record_result(std::string_view id, std::string_view key, double
                      "ON CONFLICT (trial_id, key) DO UPDATE SET value = excluded.value");
     insert.bind(1, id).bind(2, key).bind(3, value);
     insert.step();
+  });
+}
+
+void TrialStore::promote(std::string_view id, std::int64_t rung) {
+  in_transaction([&] {
+    Statement update(db_, path_,
+                     "UPDATE trials SET state = 'pending', rung = ?2, stopped_early = 0, started = '', "
+                     "finished = '', exit_code = NULL, log_tail = '', wall_seconds = NULL, heartbeat = '' "
+                     "WHERE id = ?1 AND state = 'done'");
+    update.bind(1, id).bind(2, rung);
+    update.step();
+    NS_CHECK(sqlite3_changes(db_) == 1, "study database {}: no done trial with id '{}' to promote", path_.string(),
+             id);
+  });
+}
+
+void TrialStore::stop_early(std::string_view id) {
+  in_transaction([&] {
+    Statement update(db_, path_, "UPDATE trials SET stopped_early = 1 WHERE id = ?1 AND state = 'done'");
+    update.bind(1, id);
+    update.step();
+    NS_CHECK(sqlite3_changes(db_) == 1, "study database {}: no done trial with id '{}' to stop early",
+             path_.string(), id);
   });
 }
 

@@ -2,18 +2,23 @@
 // (launch/slurm/local_cluster.sh): two trials as one job array, results collected into the database,
 // a hostile study name kept out of every shell; a job warned of its end (SIGUSR2, as before a time limit
 // or a preemption) checkpoints, is requeued and finishes with the uninterrupted trial's result; a trial
-// whose job vanished (scancel) or hangs without progress is failed, never left running.
+// whose job vanished (scancel) or hangs without progress is failed, never left running; successive halving
+// submits each promoted trial again, ends as on the local backend and continues after the scheduler is killed.
 // Skipped, visibly, without slurmctld / munged or root.
+#include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
 #include "normscale/study/slurm_backend.hpp"
 #include "normscale/data/npy.hpp"
+#include "normscale/study/study_file.hpp"
 #include "normscale/study/trial_store.hpp"
+#include "support/blobs.hpp"
 #include "support/read_file.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -218,6 +223,82 @@ TEST_F(StudySlurm, ATrialWithoutProgressIsCancelledAndFailed) {
   EXPECT_EQ(trials[0].exit_code, kStalledExitCode);
   EXPECT_THAT(trials[0].log_tail, HasSubstr("made no progress for"));
   EXPECT_EQ(testing::run_shell("squeue -h --me -t RUNNING,PENDING").output, "") << "the hung job was cancelled";
+}
+
+// A halving study of learning rates 1e-5, 0.1 and 1e6 on two blobs (test_study_halving.cpp's fixture).
+fs::path write_halving_study(const fs::path& dir, const std::string& name) {
+  testing::write_blobs(dir / "data");
+  const fs::path file = dir / (name + ".toml");
+  std::ofstream(file) << "steps = 45\n[base]\n\"data.source\" = \"npy\"\n\"data.path\" = '" << (dir / "data").string()
+                      << "'\n\"data.validation\" = 100\n\"data.preprocess\" = \"none\"\n\"model.hidden\" = [8]\n"
+                      << "\"objective.regime\" = \"sgd\"\n\"optim.batch\" = 20\nvirtual_shards = 4\neval_every = 5\n"
+                      << "checkpoint_every = 10\ngallery = 0\n[grid]\n\"optim.lr\" = [1e-5, 0.1, 1e6]\n"
+                      << "[halving]\nrungs = [5, 15, 45]\n";
+  return file;
+}
+
+// 0.1 trained the full budget, bit-equal to an uninterrupted run; 1e-5 stopped early; 1e6 diverged at rung 0.
+void expect_halving_result(const fs::path& dir, const fs::path& file, const std::string& name) {
+  const std::vector<Trial> trials = expand(read_study_file(file));
+  ASSERT_EQ(trials.size(), 3U);
+  const TrialStore store(dir / (name + ".db"));
+  const TrialRecord slow = *store.trial(trials[0].id);
+  const TrialRecord best = *store.trial(trials[1].id);
+  const TrialRecord diverged = *store.trial(trials[2].id);
+  EXPECT_EQ(best.state, TrialState::kDone) << best.log_tail;
+  EXPECT_EQ(best.rung, 2);
+  EXPECT_EQ(slow.state, TrialState::kDone) << slow.log_tail;
+  EXPECT_EQ(slow.rung, 0);
+  EXPECT_TRUE(slow.stopped_early);
+  EXPECT_EQ(diverged.state, TrialState::kFailed);
+  EXPECT_EQ(diverged.rung, 0);
+  for (const auto& [key, value] : store.results(best.id)) {
+    if (key == "steps") EXPECT_EQ(value, 45.0);
+  }
+  const fs::path best_dir = dir / (name + ".runs") / best.id;
+  const fs::path reference = dir / (name + "-uninterrupted");
+  const auto plain = testing::run_normscale("train --config " + shell_quote((best_dir / "config.toml").string()) +
+                                            " --set resume=false --out " + shell_quote(reference.string()));
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  for (const char* file_name : {"layer1_weight.npy", "layer2_weight.npy"}) {
+    EXPECT_EQ(read_npy((best_dir / file_name).string()).values, read_npy((reference / file_name).string()).values)
+        << file_name;
+  }
+}
+
+// Halving as on the local backend: each promotion a job array of its own.
+TEST_F(StudySlurm, HalvingSubmitsThePromotedTrialsAgainAndStopsTheRest) {
+  const fs::path file = write_halving_study(dir_, "halving");
+  const auto run = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + shell_quote(file.string()));
+  EXPECT_EQ(run.exit_code, 1) << run.output;  // the diverged trial failed
+  EXPECT_THAT(run.output, HasSubstr("promoted to rung 2"));
+  expect_halving_result(dir_, file, "halving");
+}
+
+// The scheduler killed once a trial was promoted and before it finished the last rung (its job may run on, be
+// done, or not be submitted yet): run again, it continues the same halving.
+TEST_F(StudySlurm, HalvingContinuesAfterTheSchedulerWasKilled) {
+  const fs::path file = write_halving_study(dir_, "killed");
+  ChildSpec scheduler;
+  scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--backend", "slurm", "--poll-seconds", "0.5", file.string()};
+  scheduler.output = dir_ / "scheduler1.txt";
+  const pid_t pid = spawn_child(scheduler);
+  bool promoted = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!promoted && std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(dir_ / "killed.db")) {
+      const TrialStore store(dir_ / "killed.db");
+      for (const TrialRecord& trial : store.trials()) promoted |= trial.rung >= 1 && trial.state != TrialState::kDone;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  wait_child(pid);
+  ASSERT_TRUE(promoted) << testing::read_file(scheduler.output);
+  const auto rerun = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " +
+                                            shell_quote(file.string()));
+  EXPECT_EQ(rerun.exit_code, 1) << rerun.output << testing::read_file(scheduler.output);
+  expect_halving_result(dir_, file, "killed");
 }
 
 }  // namespace

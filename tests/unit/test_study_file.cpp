@@ -598,3 +598,58 @@ TEST(StudyFileSearch, AKeyIsSearchedOrListedNotBoth) {
 
 }  // namespace
 }  // namespace normscale
+
+namespace normscale {
+namespace {
+
+// A study of three learning rates in two seeds (two brackets), budget 9 epochs, with `halving` as its table.
+std::string halving_study(const std::string& halving, const std::string& budget = "epochs = 9\n") {
+  return budget + "seeds = [1, 2]\n[base]\n\"data.source\" = \"two-point\"\n[grid]\n\"optim.lr\" = [0.01, 0.1, 1.0]\n" +
+         "[halving]\n" + halving;
+}
+
+TEST(StudyFileHalving, ParsesRungsReductionAndMode) {
+  const StudySpec spec = parse_study(halving_study("rungs = [1, 3, 9]\nreduction = 2\nmode = \"synchronous\"\n"),
+                                     "halving.toml");
+  ASSERT_TRUE(spec.halving.has_value());
+  EXPECT_EQ(spec.halving->rungs, (std::vector<std::int64_t>{1, 3, 9}));
+  EXPECT_EQ(spec.halving->reduction, 2);
+  EXPECT_EQ(spec.halving->mode, HalvingMode::kSynchronous);
+  const StudySpec defaults = parse_study(halving_study("rungs = [10, 40]\n", "steps = 40\n"), "halving.toml");
+  ASSERT_TRUE(defaults.halving.has_value());
+  EXPECT_EQ(defaults.halving->reduction, 3);
+  EXPECT_EQ(defaults.halving->mode, HalvingMode::kAsynchronous);
+  // The trials are those without [halving], with the full budget (their ids too).
+  const std::vector<Trial> trials = expand(spec);
+  ASSERT_EQ(trials.size(), 6U);
+  EXPECT_EQ(trials[0].config.epochs, 9);
+  EXPECT_FALSE(parse_study(kStudy, "study.toml").halving.has_value());
+}
+
+TEST(StudyFileHalving, ErrorsNameTheFileAndTheKey) {
+  const auto error = [](const std::string& text) { return error_of([&] { parse_study(text, "bad.toml"); }); };
+  EXPECT_THAT(error(halving_study("rungs = [1, 9, 3]\n")),
+              AllOf(HasSubstr("bad.toml:8: halving.rungs"), HasSubstr("increase strictly")));
+  EXPECT_THAT(error(halving_study("rungs = [0, 9]\n")),
+              AllOf(HasSubstr("bad.toml:8: halving.rungs"), HasSubstr("integers >= 1")));
+  EXPECT_THAT(error(halving_study("rungs = [1, 3]\n")),
+              AllOf(HasSubstr("halving.rungs"), HasSubstr("the last rung is 3, but the study's budget is epochs = 9")));
+  EXPECT_THAT(error(halving_study("rungs = [10, 30]\n", "steps = 40\n")), HasSubstr("budget is steps = 40"));
+  EXPECT_THAT(error(halving_study("rungs = [9]\n")), AllOf(HasSubstr("halving.rungs"), HasSubstr("at least two")));
+  EXPECT_THAT(error(halving_study("reduction = 3\n")), AllOf(HasSubstr("bad.toml"), HasSubstr("rungs is missing")));
+  EXPECT_THAT(error(halving_study("rungs = [1, 9]\nreduction = 1\n")),
+              AllOf(HasSubstr("bad.toml:9: halving.reduction"), HasSubstr(">= 2")));
+  EXPECT_THAT(error(halving_study("rungs = [1, 9]\nmode = \"eager\"\n")),
+              AllOf(HasSubstr("bad.toml:9: halving.mode"), HasSubstr("\"synchronous\"")));
+  EXPECT_THAT(error(halving_study("rungs = [1, 9]\neta = 3\n")),
+              AllOf(HasSubstr("bad.toml:9: halving.eta: unknown key"), HasSubstr("rungs, reduction, mode")));
+  EXPECT_THAT(error(halving_study("rungs = [1, 9]\n", "")),
+              AllOf(HasSubstr("bad.toml"), HasSubstr("halving needs the study's budget")));
+  // One grid point per bracket: nothing to rank, found when the trials are expanded.
+  const std::string single = "epochs = 9\n[base]\n\"data.source\" = \"two-point\"\n[halving]\nrungs = [1, 9]\n";
+  EXPECT_THAT(error_of([&] { expand(parse_study(single, "bad.toml")); }),
+              AllOf(HasSubstr("bad.toml: halving"), HasSubstr("one grid point"), HasSubstr("seed=")));
+}
+
+}  // namespace
+}  // namespace normscale

@@ -237,6 +237,45 @@ TEST_F(TrialStoreTest, VersionOneDatabaseIsMigratedKeepingEveryRow) {
   EXPECT_EQ(running.process->pid, 4321);
   EXPECT_EQ(running.process->start_ticks, 987654);
   EXPECT_EQ(running.state, TrialState::kRunning);
+  // Version 4's halving columns: every old trial is at rung 0, none stopped early, and a done one can go on.
+  EXPECT_EQ(running.rung, 0);
+  EXPECT_FALSE(running.stopped_early);
+  store.promote("t-done", 1);
+  EXPECT_EQ(store.trial("t-done")->rung, 1);
+  EXPECT_EQ(store.trial("t-done")->state, TrialState::kPending);
+}
+
+// A promotion sets the trial pending at its next rung in one step and keeps what its last rung recorded until
+// its next end; only a done trial can be promoted or stopped early, and a promotion forgets an earlier stop.
+TEST_F(TrialStoreTest, PromotionAndStoppingEarlyOfDoneTrials) {
+  const std::vector<Trial> trials = sample_trials();
+  TrialStore store(db_path());
+  store.upsert_trials(trials);
+  EXPECT_EQ(store.trial(trials[0].id)->rung, 0);
+  EXPECT_THROW(store.promote(trials[0].id, 1), Error);     // pending: nothing finished to promote
+  EXPECT_THROW(store.stop_early(trials[0].id), Error);
+  const std::vector<std::pair<std::string, double>> figures = {{"validation_error", 12.5}};
+  const std::vector<MetricRow> rows = {{10, 1.0, R"({"step":10,"validation_error":12.5})"}};
+  store.finish_trial(trials[0].id, TrialState::kDone, {0, "", 1.0}, figures, rows);
+  store.finish_trial(trials[1].id, TrialState::kDone, {0, "", 1.0}, figures, rows);
+  store.stop_early(trials[1].id);
+  EXPECT_TRUE(store.trial(trials[1].id)->stopped_early);
+  EXPECT_EQ(store.trial(trials[1].id)->state, TrialState::kDone);
+  store.promote(trials[0].id, 1);
+  const TrialRecord promoted = *store.trial(trials[0].id);
+  EXPECT_EQ(promoted.state, TrialState::kPending);
+  EXPECT_EQ(promoted.rung, 1);
+  EXPECT_FALSE(promoted.exit_code.has_value());
+  EXPECT_EQ(store.metrics(trials[0].id).size(), 1U);  // its rung-0 evaluations, until its rung-1 end
+  store.set_state(trials[0].id, TrialState::kRunning);
+  store.set_state(trials[0].id, TrialState::kPending);  // a stopped scheduler keeps the rung
+  EXPECT_EQ(store.trial(trials[0].id)->rung, 1);
+  EXPECT_THROW(store.promote("0000000000000000", 1), Error);
+  // Reopened: the same.
+  const TrialStore again(db_path());
+  EXPECT_EQ(again.trial(trials[0].id)->rung, 1);
+  EXPECT_TRUE(again.trial(trials[1].id)->stopped_early);
+  EXPECT_FALSE(again.trial(trials[2].id)->stopped_early);
 }
 
 TEST_F(TrialStoreTest, ProcessIsRecordedAndForgottenByTheNextStart) {

@@ -10,8 +10,10 @@
 #include "normscale/study/trial_store.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
+#include <vector>
 
 namespace normscale {
 
@@ -20,6 +22,9 @@ struct LocalOptions {
   std::int64_t cores = 1;                // cores the trials may occupy together
   std::optional<double> target;          // target validation error (percent)
   double lock_wait_seconds = 60.0;       // for a previous run of a trial to let go of its directory
+  // Called after each trial's end is recorded (successive halving: halving_run.hpp); the trials it returns
+  // were done and are pending again, and run next (before the rest of the queue).
+  std::function<std::vector<const Trial*>()> after_trial_end;
 };
 
 // Runs `queue` (trials in the store, not done) in order, after taking up `left_running`: trials an

@@ -8,6 +8,7 @@
 #include "normscale/study/study_progress.hpp"
 #include "normscale/study/trial_store.hpp"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -25,6 +26,9 @@ struct SlurmOptions {
   double stall_seconds = 3600.0;   // listed as RUNNING without progress this long: cancelled, failed (0: never)
   double poll_seconds = 5.0;
   std::optional<double> target;
+  // Called after each trial's end is recorded (successive halving: halving_run.hpp); the trials it returns
+  // were done and are pending again, and are submitted as soon as the poll that saw the end is through.
+  std::function<std::vector<const Trial*>()> after_trial_end;
 };
 
 // Array task ids ("123_4") and their state from `squeue -h -r -o %i|%T` output.

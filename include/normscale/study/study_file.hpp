@@ -16,8 +16,24 @@
 // has its grid combinations times every point. Only real-valued options are searched (rounded to integers, the
 // points would repeat: list integer values in a grid), and a searched key is on no grid axis, not even a
 // regime's grid or a `grid_per_batch` one, so that no axis replaces it and folds distinct points together.
+//
+// Successive halving / ASHA (halving.hpp) stops the worse grid points of a study early:
+//
+//   [halving]
+//   rungs = [1, 3, 9]       # required: budgets in epochs (steps when the study's budget is `steps`), at least two,
+//                           # strictly increasing, the last equal to the study's `epochs` / `steps` (required then)
+//   reduction = 3           # optional, default 3: eta >= 2, the top 1/eta of a rung go on to the next
+//   mode = "asynchronous"   # optional, default: ASHA, promote as soon as a trial is in the top 1/eta of those
+//                           # that finished its rung; "synchronous": successive halving, wait for the whole rung
+//
+// The trials of one (regime, batch, ranks, seed) form a bracket and compete by their validation error at each
+// rung; a bracket needs more than one grid or search point. Every trial first runs to the first rung's budget;
+// one promoted runs again to the next rung's, resuming from its checkpoint (the trial keeps its id: the budget is
+// not part of the trajectory). A settled rung (nothing can reach it any more) sends on at least its best, so
+// each bracket's winner trains to the full budget; the others stop early. Diverged trials are never promoted.
 #pragma once
 
+#include "normscale/study/halving.hpp"
 #include "normscale/study/quasi_random.hpp"
 #include "normscale/train/config.hpp"
 
@@ -101,6 +117,7 @@ struct StudySpec {
   // `target_validation_error` (percent): steps and time to reach it are recorded per trial (Shallue et
   // al. 2018); absent: not measured.
   std::optional<double> target_validation_error;
+  std::optional<HalvingSpec> halving;   // `[halving]`; absent: every trial runs its full budget
 };
 
 // One point of the expanded study, fully resolved and validated.
@@ -129,6 +146,7 @@ double lr_scale_factor(LrScaling rule, std::int64_t batch, std::int64_t base_bat
 
 // Every trial, in order regime > batch > ranks > seed > grid point (grid axes in key order) > search point.
 // Pure: the same spec gives the same trials and ids. Every config is validated; an error names the trial.
+// With [halving], a (regime, batch, ranks, seed) of a single grid point is an error.
 // Two trials that resolve to the same config (and ranks) are an error naming both.
 std::vector<Trial> expand(const StudySpec& spec);
 

@@ -25,13 +25,15 @@ struct StudyRunOptions {
   double poll_seconds = 5.0;          // between squeue polls
 };
 
-// Runs the study to its end. Returns 0 when every trial is done, 1 when some failed (each named on
+// Runs the study to its end (with [halving], through halving_run.hpp: each trial at its rung's budget, the
+// promoted ones again at the next). Returns 0 when every trial is done, 1 when some failed (each named on
 // stderr), or 128 + the signal when SIGINT / SIGTERM stopped it (its running trials are pending again).
 int run_study(const StudyRunOptions& options);
 
 // The study's progress: counts by state with an ETA, the scheduler that holds it (host, pid, last seen),
 // each running trial's last evaluation (step, epoch, validation error) and last progress, one line per
-// trial (id, state, exit code, wall time, the trial), then the best grid point per (regime, batch).
+// trial (id, state, exit code, wall time, the trial; with [halving] its rung, or the rung it stopped early at),
+// then the best grid point per (regime, batch).
 std::string study_status(const std::filesystem::path& study_file);
 // `study status --watch`: study_status every `interval_seconds`, redrawn in place on a terminal, until
 // Ctrl-C (or `count` times, when not 0).

@@ -59,6 +59,10 @@ struct TrialRecord {
   // not running. seconds_since_heartbeat: how long ago, by the database's clock.
   std::string heartbeat;
   std::optional<double> seconds_since_heartbeat;
+  // Successive halving: the rung the trial was last given (0 at first; without halving always 0), and whether
+  // it finished there and will not be promoted (it stopped early).
+  std::int64_t rung = 0;
+  bool stopped_early = false;
 };
 
 // The scheduler that holds a study, as it recorded itself: a scheduler on another host (where the flock
@@ -78,12 +82,12 @@ struct MetricRow {
 };
 
 // Owns one connection. Opening creates the schema in a new database, migrates one written by an older
-// version (every row kept; version 1 lacked the process columns, version 2 the heartbeats) and refuses one
-// written by a newer.
+// version (every row kept; version 1 lacked the process columns, version 2 the heartbeats, version 3 the
+// halving rung) and refuses one written by a newer.
 // Every write is one transaction (BEGIN IMMEDIATE ... COMMIT), rolled back when anything in it fails; every failure throws normscale::Error naming the file and SQLite's message.
 class TrialStore {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   explicit TrialStore(const std::filesystem::path& path);
   TrialStore(TrialStore&& other) noexcept;
@@ -118,6 +122,11 @@ class TrialStore {
   // Sets (or replaces) one final figure of a trial.
   void record_result(std::string_view id, std::string_view key, double value);
   void add_metrics(std::string_view id, std::span<const MetricRow> rows);
+  // Successive halving: a done trial goes on to `rung`, pending again in the same transaction (its results and
+  // metrics stay until its next end replaces them), so a scheduler killed part-way never loses the promotion.
+  void promote(std::string_view id, std::int64_t rung);
+  // Marks a done trial as stopped early at its rung (it stays done).
+  void stop_early(std::string_view id);
   // Records how a trial ended in one transaction: its state and outcome, its final figures and its
   // metrics, replacing any it had. A scheduler killed part-way leaves the trial unfinished, never half
   // recorded, and a trial finished twice (a rerun after a crash) never duplicates metric rows.
