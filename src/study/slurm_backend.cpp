@@ -177,12 +177,12 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
           fmt::format("{}-r{}t{}-{}{}.sh", jobs[j].job_name, jobs[j].ranks, jobs[j].threads_per_rank, stamp, again);
       write_file_atomically(script.string(), slurm_job_script(jobs[j]));
       chmod(script.c_str(), 0755);
-      const CapturedRun submit = run_captured(sbatch_argv(jobs[j], script, options.partition));
-      NS_CHECK(submit.exit_code == 0, "study run --backend slurm: sbatch {} failed (exit code {}): {}",
-               script.string(), submit.exit_code, trim(submit.output));
-      const std::string job_id = trim(submit.output.substr(0, submit.output.find(';')));
+      const CapturedRun sbatch = run_captured(sbatch_argv(jobs[j], script, options.partition));
+      NS_CHECK(sbatch.exit_code == 0, "study run --backend slurm: sbatch {} failed (exit code {}): {}",
+               script.string(), sbatch.exit_code, trim(sbatch.output));
+      const std::string job_id = trim(sbatch.output.substr(0, sbatch.output.find(';')));
       NS_CHECK(!job_id.empty() && job_id.find_first_not_of("0123456789") == std::string::npos,
-               "study run --backend slurm: sbatch printed '{}', expected a job id (--parsable)", trim(submit.output));
+               "study run --backend slurm: sbatch printed '{}', expected a job id (--parsable)", trim(sbatch.output));
       for (std::size_t i = 0; i < job_trials[j].size(); ++i) {
         const Trial& trial = *job_trials[j][i];
         const std::string task = fmt::format("{}_{}", job_id, i);
