@@ -11,6 +11,7 @@
 #include "support/read_file.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait_for_store.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -30,6 +31,7 @@ namespace normscale {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::wait_for_store;
 using ::testing::HasSubstr;
 using testing::read_file;
 
@@ -51,19 +53,6 @@ double result(const TrialStore& store, const std::string& id, const std::string&
   }
   ADD_FAILURE() << "trial " << id << " has no result " << key;
   return -1.0;
-}
-
-template <class Ready>
-bool wait_for_store(const fs::path& db, Ready&& ready, double seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(db)) {
-      const TrialStore store(db);
-      if (ready(store.trials())) return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
 }
 
 class StudyHalving : public testing::TempDirTest {

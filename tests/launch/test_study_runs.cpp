@@ -10,6 +10,7 @@
 #include "support/read_file.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait_for_store.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -29,6 +30,7 @@ namespace normscale {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::wait_for_store;
 using ::testing::HasSubstr;
 
 using testing::write_blobs;
@@ -205,20 +207,6 @@ TEST_F(StudyRuns, BadStudyFileIsRefusedBeforeAnyTrialStarts) {
   const auto refused = study("run " + shell_quote(shards.string()));
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_THAT(refused.output, HasSubstr("ranks: 3 ranks do not divide virtual_shards = 8"));
-}
-
-// Waits (bounded, to fail rather than hang) until `ready` holds for the store's trials.
-template <class Ready>
-bool wait_for_store(const fs::path& db, Ready&& ready, double seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(db)) {
-      const TrialStore store(db);
-      if (ready(store.trials())) return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
 }
 
 std::size_t count_state(const std::vector<TrialRecord>& trials, TrialState state) {
