@@ -103,8 +103,13 @@ class StudyHalving : public testing::TempDirTest {
       for (std::size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++count;
       return count;
     };
+    // A scheduler killed between a trial's log line and its start leaves it pending: the next one starts it again.
     for (const TrialRecord* trial : {&slow, &best, &diverged}) {
-      EXPECT_EQ(log_count(*trial, "normscale study: starting trial"), 1U) << trial->id;
+      if (interrupted) {
+        EXPECT_GE(log_count(*trial, "normscale study: starting trial"), 1U) << trial->id;
+      } else {
+        EXPECT_EQ(log_count(*trial, "normscale study: starting trial"), 1U) << trial->id;
+      }
     }
     EXPECT_EQ(log_count(slow, "normscale study: resuming trial"), 0U);
     EXPECT_EQ(log_count(diverged, "normscale study: resuming trial"), 0U);
