@@ -46,8 +46,10 @@ PreparedTrial prepare_trial(const StudyLayout& layout, const Trial& trial) {
   prepared.invocation.config = config_path;
   prepared.invocation.out = dir;
   prepared.invocation.resume = has_checkpoint(dir);
-  // A fresh start: a finished marker there is an older run's and must not vouch for this one.
-  if (!prepared.invocation.resume) std::filesystem::remove(finished_marker(dir), error);
+  // A finished marker there is an earlier run's (a fresh start's predecessor, or a halving rung's run with a
+  // smaller budget) and must not vouch for this one; a run that had in fact finished this budget writes its
+  // outputs again from its final checkpoint and marks itself finished anew.
+  std::filesystem::remove(finished_marker(dir), error);
 
   std::ofstream log(prepared.log, std::ios::app);
   NS_CHECK(log.is_open(), "trial {}: cannot write its log {}", trial.id, prepared.log.string());

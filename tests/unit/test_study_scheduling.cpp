@@ -6,8 +6,12 @@
 #include "normscale/study/slurm_backend.hpp"
 #include "normscale/study/slurm_script.hpp"
 #include "normscale/study/study_progress.hpp"
+#include "normscale/study/study_file.hpp"
+#include "normscale/study/study_layout.hpp"
 #include "normscale/study/trial_command.hpp"
+#include "normscale/study/trial_lifecycle.hpp"
 #include "normscale/study/trial_packing.hpp"
+#include "normscale/train/run_directory_lock.hpp"
 #include "support/read_file.hpp"
 #include "support/temp_dir.hpp"
 
@@ -155,6 +159,26 @@ SlurmArrayJob hostile_job(const fs::path& dir) {
     job.trials.push_back(trial);
   }
   return job;
+}
+
+// A trial run again (resumed for a halving rung, or after a scheduler lost it) must not be vouched for by an
+// earlier run's finished marker: a scheduler killed before the new run starts would take the old marker for
+// the new run's end.
+TEST_F(StudySchedulingFiles, PreparingATrialAgainRemovesTheEarlierRunsMarkers) {
+  const fs::path file = dir_ / "again.toml";
+  std::ofstream(file) << "name = \"again\"\n";
+  const std::vector<Trial> trials = expand(read_study_file(file));
+  const StudyLayout layout = study_layout(file);
+  const fs::path run = layout.trial_dir(trials[0].id);
+  fs::create_directories(run / "checkpoints" / "step_0000000010");
+  std::ofstream(run / "checkpoints" / "step_0000000010" / "manifest.bin") << "";
+  std::ofstream(finished_marker(run)) << "{\"finished\":true}\n";
+  std::ofstream(run / "exit_code") << "0\n";
+  const PreparedTrial prepared = prepare_trial(layout, trials[0]);
+  EXPECT_TRUE(prepared.invocation.resume);
+  EXPECT_FALSE(fs::exists(finished_marker(run)));
+  EXPECT_FALSE(fs::exists(run / "exit_code"));
+  EXPECT_THAT(read_file(run / "log.txt"), HasSubstr("resuming trial"));
 }
 
 TEST(StudyScheduling, JobNameKeepsSafeCharactersOnly) {
