@@ -14,7 +14,6 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
-#include <ranges>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -795,11 +794,14 @@ std::vector<std::vector<ConfigOverride>> search_points(const QuasiRandomSearch& 
       }
       if (!taken.contains(rounded)) break;
     }
-    NS_CHECK(taken.insert(rounded).second,
-             "{}: search: point {} of {} over {} equals an earlier one even at 17 significant digits; widen "
-             "[low, high] or ask for fewer trials",
-             source, index + 1, search.trials,
-             fmt::join(search.ranges | std::views::transform(&SearchRange::key), ", "));
+    if (!taken.insert(rounded).second) {
+      // (No std::views here: clang with libstdc++ 12, the sanitizer build's, rejects ranges over this vector.)
+      std::vector<std::string> keys;
+      for (const SearchRange& range : search.ranges) keys.push_back(range.key);
+      NS_FAIL("{}: search: point {} of {} over {} equals an earlier one even at 17 significant digits; widen "
+              "[low, high] or ask for fewer trials",
+              source, index + 1, search.trials, fmt::join(keys, ", "));
+    }
     std::vector<ConfigOverride> overrides;
     for (std::size_t column = 0; column < rounded.size(); ++column) {
       overrides.push_back({search.ranges[column].key, real_literal(*options[column], rounded[column])});
