@@ -48,15 +48,6 @@ constexpr const char* kModelFile = "model.bin";
 std::string step_dir_name(Index step) { return fmt::format("{}{:010d}", kStepPrefix, step); }
 std::string shard_file_name(Index v) { return fmt::format("shard_{:06d}.bin", v); }
 
-// The step of a directory named step_<digits>, or -1 for any other name.
-Index parse_step_dir_name(const std::string& name) {
-  if (name.size() <= kStepPrefix.size() || name.compare(0, kStepPrefix.size(), kStepPrefix) != 0) return -1;
-  const std::string digits = name.substr(kStepPrefix.size());
-  if (digits.size() > 18 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return -1;
-  }
-  return std::stoll(digits);
-}
 
 std::uint32_t crc32_of(std::string_view bytes) {
   uLong crc = crc32_z(0L, Z_NULL, 0);
@@ -422,6 +413,15 @@ std::vector<std::string> agreed_checkpoints(const std::string& run_dir, Communic
 }
 
 }  // namespace
+
+Index parse_step_dir_name(const std::string& name) {
+  if (name.size() <= kStepPrefix.size() || name.compare(0, kStepPrefix.size(), kStepPrefix) != 0) return -1;
+  const std::string digits = name.substr(kStepPrefix.size());
+  if (digits.size() > 18 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return -1;
+  }
+  return std::stoll(digits);
+}
 
 std::vector<std::string> list_checkpoints(const std::string& run_dir) {
   const fs::path root = fs::path(run_dir) / "checkpoints";

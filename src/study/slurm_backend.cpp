@@ -211,7 +211,10 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
     for (auto t = tracked.begin(); t != tracked.end();) {
       const std::filesystem::path dir = layout.trial_dir(t->trial->id);
       std::optional<int> code = read_exit_code(dir / "exit_code");
-      if (!code && queued && !queued->contains(t->task) && ++t->missing_polls >= 2) {
+      // The task's state in this poll's squeue: nullptr when not listed (or squeue failed).
+      const auto listed = queued ? queued->find(t->task) : std::map<std::string, std::string>::const_iterator{};
+      const std::string* slurm_state = queued && listed != queued->end() ? &listed->second : nullptr;
+      if (!code && queued && slurm_state == nullptr && ++t->missing_polls >= 2) {
         // Not listed: the job ended without an exit_code file (cancelled, its node failed), or squeue's default
         // states hide it for a moment (a requeue in progress). slurmctld still knows it for a while (MinJobAge).
         const CapturedRun shown = run_captured({"scontrol", "-o", "show", "job", t->task});
@@ -231,9 +234,9 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
             << fmt::format("normscale study: SLURM task {} left the queue without writing {}/exit_code{}\n", t->task,
                            dir.string(), job ? " (SLURM: " + job->first + ")" : std::string());
       }
-      if (queued && queued->contains(t->task)) t->missing_polls = 0;
+      if (slurm_state != nullptr) t->missing_polls = 0;
       // Progress is due only while SLURM runs the task, not while it waits in the queue (e.g. requeued).
-      const bool running = queued && queued->contains(t->task) && queued->at(t->task) == "RUNNING";
+      const bool running = slurm_state != nullptr && *slurm_state == "RUNNING";
       if (!code && running) {
         const double idle = heartbeat.progress(t->trial->id, dir);
         if (options.stall_seconds > 0 && idle > options.stall_seconds) {

@@ -19,8 +19,9 @@ std::uintmax_t progress_size(const std::filesystem::path& run_dir) {
   }
   try {
     const std::vector<std::string> checkpoints = list_checkpoints(run_dir.string());  // newest first
-    // "step_0000000300": its step.
-    if (!checkpoints.empty()) size += std::stoull(std::filesystem::path(checkpoints.front()).filename().string().substr(5));
+    if (!checkpoints.empty()) {
+      size += static_cast<std::uintmax_t>(parse_step_dir_name(std::filesystem::path(checkpoints.front()).filename()));
+    }
   } catch (const std::exception&) {
     // A checkpoints folder that cannot be listed now says nothing about progress.
   }

@@ -86,6 +86,9 @@ void write_checkpoint(const std::string& run_dir, Communicator& comm, Checkpoint
                       const ModelState<T>& model, const MultiplierStore* store, Index first_shard,
                       Index last_shard, int keep);
 
+// The step of a checkpoint directory named step_<digits>, or -1 for any other name.
+Index parse_step_dir_name(const std::string& name);
+
 // Complete checkpoints (directories step_* with a manifest) under <run_dir>/checkpoints, newest
 // first; empty when there are none.
 std::vector<std::string> list_checkpoints(const std::string& run_dir);
