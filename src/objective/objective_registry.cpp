@@ -31,7 +31,9 @@ MinnormParams minnorm_params(const ObjectiveConfig& c) {
   p.unbiased = c.estimator == "unbiased";
   p.C = c.C;
   p.multipliers = c.multipliers == "single" ? MinnormMultipliers::kSingle : MinnormMultipliers::kPerOutput;
-  p.dual = c.dual == "ascent" ? MinnormDual::kAscent : MinnormDual::kPI;
+  p.dual = c.dual == "ascent"        ? MinnormDual::kAscent
+           : c.dual == "accelerated" ? MinnormDual::kAccelerated
+                                     : MinnormDual::kPI;
   // Single-call extragradient (Popov; optimistic ascent) is PI with gain s: the anchor I <- proj(I + s v)
   // takes the violation at the look-ahead multipliers, and the next look-ahead is proj(I + s v).
   p.kappa_p = c.dual == "extragradient" ? c.s : c.kappa_p;
@@ -89,9 +91,11 @@ void add_builtins(ObjectiveRegistry& registry) {
        "multi-class constraints: one per output (one-vs-all, y_i f_i >= 1) or a single one per example, "
        "f_y - max_{j != y} f_j >= 1 (paper App. C.2, Crammer-Singer)",
        NS_OBJECTIVE_FIELD(multipliers), true},
-      {"objective.dual", Opt::kString, {"ascent", "pi", "extragradient"},
+      {"objective.dual", Opt::kString, {"ascent", "pi", "extragradient", "accelerated"},
        "multiplier update: ascent alpha <- proj(alpha + s v); pi: I <- proj(I + s v), alpha <- proj(I + kappa_p v) "
-       "(v: the violation; the same fixed points, damped); extragradient: single-call (Popov), pi with kappa_p = s",
+       "(v: the violation; the same fixed points, damped); extragradient: single-call (Popov), pi with kappa_p = s; "
+       "accelerated: Nesterov momentum k/(k+3) on the multipliers, restarted per constraint when its step turns "
+       "against its last move",
        NS_OBJECTIVE_FIELD(dual), true},
       {"objective.kappa_p", Opt::kReal, {}, "PI's proportional gain (objective.dual = pi; 0 is ascent; >= 0)",
        NS_OBJECTIVE_FIELD(kappa_p), true},

@@ -114,7 +114,7 @@ TEST(RankInvariance, MinnormLaggedUnbiasedMinibatch) {
 }
 
 // The Appendix C variants: slack (a box [0, C]) and a single multiplier per example, exact and lagged; the
-// PI multiplier update.
+// PI and accelerated multiplier updates.
 TEST(RankInvariance, MinnormVariantsAndPi) {
   TrainerOptions o;
   o.batch = 32;
@@ -135,6 +135,9 @@ TEST(RankInvariance, MinnormVariantsAndPi) {
   pi.rho_tolerance = 0.1;
   pi.rho_max = 4.0;
   check<double>(pi, o, 1e-5);
+  ObjectiveConfig accelerated = pi;  // anchor and count travel too, before the exponents
+  accelerated.dual = "accelerated";
+  check<double>(accelerated, o, 1e-5);
 }
 
 TEST(RankInvariance, SgdWithWeightDecayAndMomentum) {

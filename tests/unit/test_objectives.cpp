@@ -190,6 +190,33 @@ TEST(Minnorm, PiKeepsItsIntegralAfterTheMultipliersAndAddsTheProportionalTerm) {
   EXPECT_TRUE(m.gradient_is_zero(1) == false);
 }
 
+// Accelerated: the anchor a and the count k follow the multipliers (the look-ahead y); a' = proj(y + s v),
+// k <- 0 where v (a' - a) <= 0, else k + 1; y <- proj(a' + k/(k+3) (a' - a)).
+TEST(Minnorm, AcceleratedKeepsAnchorAndCountAndRestartsWhenTheStepTurnsAgainstTheMove) {
+  const Dataset d = two_examples_three_classes();
+  MinnormParams p{MinnormTask::kMulticlass, 0.0, 0.5};
+  p.dual = MinnormDual::kAccelerated;
+  Minnorm<double> m(p, d, 3);
+  MultiplierStore* a = m.multipliers();
+  ASSERT_EQ(a->per_example(), 9);
+  ASSERT_EQ(a->multipliers_per_example(), 3);
+  Matrix<double> f(2, 3);
+  f << 0.25, 3.0, -1.0,   // label 0: violations 0.75, 4, 0
+       0.5, -3.0, 0.75;
+  const std::vector<Index> rows = {0, 1};
+  m.update_multipliers(d, rows, f);
+  // a' = 0.5 v = (0.375, 2, 0); k = (1, 1, 0) (no move at v = 0); y = a' + a'/4.
+  const std::vector<double> first = {0.46875, 2.5, 0.0, 0.375, 2.0, 0.0, 1.0, 1.0, 0.0};
+  EXPECT_EQ(std::vector<double>(a->row(0), a->row(0) + 9), first);
+  f(0, 0) = 1.1;  // violation -0.1: a' = 0.46875 - 0.05 still moves up against it: restart
+  m.update_multipliers(d, rows, f);
+  EXPECT_DOUBLE_EQ(a->row(0)[0], 0.46875 - 0.05);  // restarted: y = a'
+  EXPECT_DOUBLE_EQ(a->row(0)[3], 0.46875 - 0.05);
+  EXPECT_EQ(a->row(0)[6], 0.0);
+  EXPECT_DOUBLE_EQ(a->row(0)[1], 4.5 + 0.4 * 2.5);  // a' = 2.5 + 2, k = 2: y = a' + 2/5 (a' - 2)
+  EXPECT_EQ(a->row(0)[7], 2.0);
+}
+
 // Adaptive penalty: a constraint's rho doubles for every update that finds it violated beyond the tolerance,
 // and is back to rho once it is met.
 TEST(Minnorm, AdaptivePenaltyRaisesRhoWhileViolatedAndResetsWhenMet) {

@@ -27,7 +27,11 @@ enum class MinnormMultipliers { kPerOutput, kSingle };
 // 0 < alpha < C, alpha = I there; alpha = 0 with v <= 0; alpha = C with v >= 0), and the proportional term
 // damps the oscillation of plain ascent. kappa_p = s is single-call extragradient (Popov): I is the anchor,
 // alpha the look-ahead at which the violation is taken (objective.dual = "extragradient").
-enum class MinnormDual { kAscent, kPI };
+// Accelerated (Nesterov momentum with gradient restart, issue #19): the anchor a and a momentum count k are kept
+// beside alpha, which holds the look-ahead y at which the weights and the violation are taken:
+// a' = proj(y + s v); k <- 0 if v (a' - a) < 0 (the step turned against the last move: restart), else k + 1;
+// y <- proj(a' + k/(k+3) (a' - a)); a <- a'. Fixed points: ascent's (v = 0 or a clipped bound, a' = a, y = a).
+enum class MinnormDual { kAscent, kPI, kAccelerated };
 
 struct MinnormParams {
   MinnormTask task = MinnormTask::kMulticlass;
@@ -72,9 +76,13 @@ struct MinnormRule {
   NS_HOST_DEVICE static int multiplier_count(const Params& p, int outputs) {
     return single(p) ? 1 : outputs;
   }
-  // After the multipliers, a row keeps PI's integrals, then the adaptive penalty's exponents k.
+  // The update rule's own states per multiplier: PI's integral, or the accelerated rule's anchor and count.
+  NS_HOST_DEVICE static int dual_states(const Params& p) {
+    return p.dual == MinnormDual::kPI ? 1 : p.dual == MinnormDual::kAccelerated ? 2 : 0;
+  }
+  // After the multipliers, a row keeps the update rule's states, then the adaptive penalty's exponents k.
   NS_HOST_DEVICE static int state_count(const Params& p, int outputs) {
-    return multiplier_count(p, outputs) * (1 + (p.dual == MinnormDual::kPI ? 1 : 0) + (adaptive(p) ? 1 : 0));
+    return multiplier_count(p, outputs) * (1 + dual_states(p) + (adaptive(p) ? 1 : 0));
   }
   NS_HOST_DEVICE static bool adaptive(const Params& p) { return p.rho_growth != 1.0; }
   // Constraint i's augmented-Lagrangian coefficient.
@@ -82,7 +90,7 @@ struct MinnormRule {
   NS_HOST_DEVICE static double rho(const Params& p, const Example<T>& e, int i) {
     if (!adaptive(p)) return p.rho;
     const int count = multiplier_count(p, e.outputs);
-    const double k = e.alpha[count * (p.dual == MinnormDual::kPI ? 2 : 1) + i];
+    const double k = e.alpha[count * (1 + dual_states(p)) + i];
     const double raised = p.rho * pow(p.rho_growth, k);
     return raised < p.rho_max ? raised : p.rho_max;
   }
@@ -161,18 +169,26 @@ struct MinnormRule {
     return p.task == MinnormTask::kRegression ? a : a < 0.0 ? 0.0 : a > p.C ? p.C : a;
   }
 
-  // Ascent: alpha <- proj(alpha + s c); PI: I <- proj(I + s c), alpha <- proj(I + kappa_p c). The adaptive
-  // penalty's exponent grows while the constraint is violated beyond the tolerance (|c| for equalities).
+  // Ascent: alpha <- proj(alpha + s c); PI: I <- proj(I + s c), alpha <- proj(I + kappa_p c); accelerated: see
+  // MinnormDual. The adaptive penalty's exponent grows while the constraint is violated beyond the tolerance
+  // (|c| for equalities).
   template <class T>
   NS_HOST_DEVICE static void update(const Params& p, const Example<T>& e) {
     const int count = multiplier_count(p, e.outputs);
-    const int exponents = count * (p.dual == MinnormDual::kPI ? 2 : 1);
+    const int exponents = count * (1 + dual_states(p));
     for (int i = 0; i < count; ++i) {
       const double c = residual(p, e, i);
       if (p.dual == MinnormDual::kPI) {
         double& integral = e.alpha[count + i];
         integral = project(p, integral + p.s * c);
         e.alpha[i] = project(p, integral + p.kappa_p * c);
+      } else if (p.dual == MinnormDual::kAccelerated) {
+        double& anchor = e.alpha[count + i];
+        double& k = e.alpha[2 * count + i];
+        const double next = project(p, e.alpha[i] + p.s * c);
+        k = c * (next - anchor) <= 0.0 ? 0.0 : (k < 1e9 ? k + 1.0 : k);
+        e.alpha[i] = project(p, next + k / (k + 3.0) * (next - anchor));
+        anchor = next;
       } else {
         e.alpha[i] = project(p, e.alpha[i] + p.s * c);
       }
