@@ -59,8 +59,11 @@ PreparedTrial prepare_trial(const StudyLayout& layout, const Trial& trial) {
 }
 
 TrialState record_trial_end(TrialStore& store, const StudyLayout& layout, const std::string& trial_id,
-                            int exit_code, double wall_seconds, std::optional<double> target) {
+                            int exit_code, double run_seconds, std::optional<double> target) {
   const std::filesystem::path dir = layout.trial_dir(trial_id);
+  // A promoted trial's time counts its earlier rungs too.
+  const std::optional<TrialRecord> record = store.trial(trial_id);
+  const double wall_seconds = run_seconds + (record ? record->earlier_seconds : 0.0);
   TrialOutcome outcome;
   outcome.exit_code = exit_code;
   outcome.wall_seconds = wall_seconds;

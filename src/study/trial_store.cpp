@@ -38,7 +38,8 @@ CREATE TABLE trials (
   job TEXT NOT NULL DEFAULT '',
   heartbeat TEXT NOT NULL DEFAULT '',
   rung INTEGER NOT NULL DEFAULT 0,
-  stopped_early INTEGER NOT NULL DEFAULT 0
+  stopped_early INTEGER NOT NULL DEFAULT 0,
+  earlier_seconds REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE metrics (
   trial_id TEXT NOT NULL REFERENCES trials(id),
@@ -87,6 +88,10 @@ ALTER TABLE trials ADD COLUMN heartbeat TEXT NOT NULL DEFAULT '';
 ALTER TABLE trials ADD COLUMN rung INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE trials ADD COLUMN stopped_early INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 4 -> 5: the wall time of a promoted trial's earlier rungs.
+    R"sql(
+ALTER TABLE trials ADD COLUMN earlier_seconds REAL NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(std::size(kMigrations) == TrialStore::kSchemaVersion - 1, "one migration per schema version step");
 
@@ -94,7 +99,7 @@ constexpr std::string_view kTrialColumns =
     "id, study, regime, batch, ranks, seed, grid, config, warmup_epochs, state, exit_code, log_tail, "
     "wall_seconds, started, finished, host, boot_id, pid, pid_start, job, heartbeat, "
     "CASE heartbeat WHEN '' THEN NULL ELSE (julianday('now') - julianday(heartbeat)) * 86400 END, "
-    "rung, stopped_early";
+    "rung, stopped_early, earlier_seconds";
 
 // UTC now, as every timestamp of the database is written (SQLite compares and subtracts them).
 constexpr std::string_view kNow = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
@@ -204,6 +209,7 @@ TrialRecord read_record(const Statement& row, const std::filesystem::path& path)
   if (!row.is_null(21)) record.seconds_since_heartbeat = row.real(21);
   record.rung = row.integer(22);
   record.stopped_early = row.integer(23) != 0;
+  record.earlier_seconds = row.real(24);
   return record;
 }
 
@@ -407,7 +413,8 @@ void TrialStore::promote(std::string_view id, std::int64_t rung) {
   in_transaction([&] {
     Statement update(db_, path_,
                      "UPDATE trials SET state = 'pending', rung = ?2, stopped_early = 0, started = '', "
-                     "finished = '', exit_code = NULL, log_tail = '', wall_seconds = NULL, heartbeat = '' "
+                     "finished = '', exit_code = NULL, log_tail = '', earlier_seconds = IFNULL(wall_seconds, 0), "
+                     "wall_seconds = NULL, heartbeat = '' "
                      "WHERE id = ?1 AND state = 'done'");
     update.bind(1, id).bind(2, rung);
     update.step();

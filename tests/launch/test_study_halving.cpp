@@ -85,10 +85,16 @@ class StudyHalving : public testing::TempDirTest {
     EXPECT_EQ(best.rung, 2);
     EXPECT_FALSE(best.stopped_early);
     EXPECT_EQ(result(store, best.id, "steps"), static_cast<double>(kBudget));
+    // Its wall time counts every rung's run: the earlier rungs' and the last one's.
+    EXPECT_GT(best.earlier_seconds, 0.0);
+    ASSERT_TRUE(best.wall_seconds.has_value());
+    EXPECT_GT(*best.wall_seconds, best.earlier_seconds);
+    EXPECT_EQ(result(store, best.id, "wall_seconds"), *best.wall_seconds);
 
     EXPECT_EQ(slow.state, TrialState::kDone) << slow.log_tail;
     EXPECT_EQ(slow.rung, 0);
     EXPECT_TRUE(slow.stopped_early);
+    EXPECT_EQ(slow.earlier_seconds, 0.0);
     EXPECT_EQ(result(store, slow.id, "steps"), 5.0);  // stopped at its first rung's budget
     EXPECT_GT(result(store, slow.id, "validation_error"), result(store, best.id, "validation_error"));
 

@@ -240,9 +240,11 @@ TEST_F(TrialStoreTest, VersionOneDatabaseIsMigratedKeepingEveryRow) {
   // Version 4's halving columns: every old trial is at rung 0, none stopped early, and a done one can go on.
   EXPECT_EQ(running.rung, 0);
   EXPECT_FALSE(running.stopped_early);
+  EXPECT_EQ(running.earlier_seconds, 0.0);
   store.promote("t-done", 1);
   EXPECT_EQ(store.trial("t-done")->rung, 1);
   EXPECT_EQ(store.trial("t-done")->state, TrialState::kPending);
+  EXPECT_EQ(store.trial("t-done")->earlier_seconds, 12.5);  // version 5: its rung-0 time
 }
 
 // A promotion sets the trial pending at its next rung in one step and keeps what its last rung recorded until
@@ -266,6 +268,9 @@ TEST_F(TrialStoreTest, PromotionAndStoppingEarlyOfDoneTrials) {
   EXPECT_EQ(promoted.state, TrialState::kPending);
   EXPECT_EQ(promoted.rung, 1);
   EXPECT_FALSE(promoted.exit_code.has_value());
+  EXPECT_FALSE(promoted.wall_seconds.has_value());
+  EXPECT_EQ(promoted.earlier_seconds, 1.0);  // its rung-0 wall time, kept for its end
+  EXPECT_EQ(store.trial(trials[1].id)->earlier_seconds, 0.0);
   EXPECT_EQ(store.metrics(trials[0].id).size(), 1U);  // its rung-0 evaluations, until its rung-1 end
   store.set_state(trials[0].id, TrialState::kRunning);
   store.set_state(trials[0].id, TrialState::kPending);  // a stopped scheduler keeps the rung

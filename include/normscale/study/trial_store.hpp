@@ -63,6 +63,8 @@ struct TrialRecord {
   // it finished there and will not be promoted (it stopped early).
   std::int64_t rung = 0;
   bool stopped_early = false;
+  // A promoted trial's wall time at its earlier rungs (0 at rung 0): its end records this plus its last run.
+  double earlier_seconds = 0.0;
 };
 
 // The scheduler that holds a study, as it recorded itself: a scheduler on another host (where the flock
@@ -87,7 +89,7 @@ struct MetricRow {
 // Every write is one transaction (BEGIN IMMEDIATE ... COMMIT), rolled back when anything in it fails; every failure throws normscale::Error naming the file and SQLite's message.
 class TrialStore {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   explicit TrialStore(const std::filesystem::path& path);
   TrialStore(TrialStore&& other) noexcept;
@@ -123,7 +125,8 @@ class TrialStore {
   void record_result(std::string_view id, std::string_view key, double value);
   void add_metrics(std::string_view id, std::span<const MetricRow> rows);
   // Successive halving: a done trial goes on to `rung`, pending again in the same transaction (its results and
-  // metrics stay until its next end replaces them), so a scheduler killed part-way never loses the promotion.
+  // metrics stay until its next end replaces them), so a scheduler killed part-way never loses the promotion;
+  // its wall time so far becomes earlier_seconds.
   void promote(std::string_view id, std::int64_t rung);
   // Marks a done trial as stopped early at its rung (it stays done).
   void stop_early(std::string_view id);
