@@ -114,6 +114,24 @@ std::vector<bool> support_set(const MultiplierStore& store, SupportRule rule) {
   return set;
 }
 
+AveragedSupport averaged_support(const MultiplierStore& store, SupportRule rule) {
+  const Index column = store.average_column();
+  NS_CHECK(column >= 0, "averaged_support: the multiplier store keeps no averages");
+  const Index k = store.multipliers_per_example();
+  AveragedSupport support;
+  for (Index id = store.first_id(); id < store.first_id() + store.count(); ++id) {
+    const double* mean = store.row(id) + column;
+    bool averaged = false, stable = false;
+    for (Index i = 0; i < k; ++i) {
+      averaged = averaged || counts(mean[i], rule);
+      stable = stable || mean[k + i] > 0.5;
+    }
+    support.averaged += averaged ? 1 : 0;
+    support.stable += stable ? 1 : 0;
+  }
+  return support;
+}
+
 Index support_churn(const std::vector<bool>& before, const std::vector<bool>& after) {
   NS_CHECK(before.size() == after.size(), "support_churn: support sets of {} and {} examples", before.size(),
            after.size());

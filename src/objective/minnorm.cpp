@@ -10,6 +10,7 @@ namespace normscale {
 template <class T>
 Minnorm<T>::Minnorm(MinnormParams params, const Dataset& train, Index outputs)
     : ExampleObjective<T, MinnormRule>(params, train, outputs) {
+  this->multipliers()->set_average_column(MinnormRule::average_column(params, static_cast<int>(outputs)));
   NS_CHECK(params.rho >= 0 && params.s >= 0, "objective.rho and objective.s must be >= 0 (got {} and {})",
            params.rho, params.s);
   NS_CHECK(params.multipliers == MinnormMultipliers::kPerOutput || params.task == MinnormTask::kMulticlass,

@@ -40,6 +40,7 @@ MinnormParams minnorm_params(const ObjectiveConfig& c) {
   p.rho_growth = c.rho_growth;
   p.rho_tolerance = c.rho_tolerance;
   p.rho_max = c.rho_max;
+  p.average_from = c.average_from_epoch;
   return p;
 }
 
@@ -108,6 +109,11 @@ void add_builtins(ObjectiveRegistry& registry) {
       {"objective.rho_max", Opt::kReal, {},
        "adaptive penalty: the largest coefficient (keep lr rho_max ||df/dW||^2 < 2 for stable steps; > 0)",
        NS_OBJECTIVE_FIELD(rho_max), true},
+      {"objective.average_from_epoch", Opt::kReal, {},
+       "after this many epochs each multiplier also keeps the mean of its later values and the share of them at "
+       "which it was support: reported (support_fraction_averaged, support_fraction_stable, alpha_average.npy), "
+       "never fed back; inf = off (>= 0)",
+       NS_OBJECTIVE_FIELD(average_from_epoch), true},
   };
   minnorm.check_options = [](const ObjectiveConfig& c) {
     check_range(c.rho >= 0 && std::isfinite(c.rho), "objective.rho", c.rho, "a finite number >= 0");
@@ -119,6 +125,8 @@ void add_builtins(ObjectiveRegistry& registry) {
     check_range(c.rho_tolerance >= 0 && std::isfinite(c.rho_tolerance), "objective.rho_tolerance", c.rho_tolerance,
                 "a finite number >= 0");
     check_range(c.rho_max > 0 && !std::isnan(c.rho_max), "objective.rho_max", c.rho_max, "a number > 0 (inf: no cap)");
+    check_range(c.average_from_epoch >= 0 && !std::isnan(c.average_from_epoch), "objective.average_from_epoch",
+                c.average_from_epoch, "a number >= 0 (inf: off)");
   };
   registry.add(std::move(minnorm));
 

@@ -25,14 +25,27 @@ void MultiplierReadings<T>::evaluate(TrainingContext<T>& context, nlohmann::json
   record["alpha_mean"] = a.mean_alpha();
   record["support_per_output"] = a.per_output_support;
 
-  // Counts summed over ranks in one allreduce: the histogram, then the churn.
+  // Counts summed over ranks in one allreduce: the histogram, then the churn, then the averaged support.
   std::vector<double> counts;
   for (Index n : alpha_histogram(*store, rule)) counts.push_back(static_cast<double>(n));
   const std::vector<bool> support = support_set(*store, rule);
   counts.push_back(previous_support_ ? static_cast<double>(support_churn(*previous_support_, support)) : 0.0);
+  const bool averaged = store->average_column() >= 0;
+  const AveragedSupport average = averaged ? averaged_support(*store, rule) : AveragedSupport{};
+  counts.push_back(static_cast<double>(average.averaged));
+  counts.push_back(static_cast<double>(average.stable));
   context.comm.allreduce_sum(std::span<double>(counts));
+  const double stable = counts.back();
+  counts.pop_back();
+  const double union_of_support = counts.back();
+  counts.pop_back();
   const double churn = counts.back();
   counts.pop_back();
+  if (averaged) {
+    const auto examples = static_cast<double>(train.global_rows());
+    record["support_fraction_averaged"] = examples > 0 ? union_of_support / examples : 0.0;
+    record["support_fraction_stable"] = examples > 0 ? stable / examples : 0.0;
+  }
   record["alpha_histogram"] = {{"edges", alpha_histogram_edges()}, {"counts", counts}};
   // The first evaluation of a process has nothing to compare with (also after a resume).
   if (previous_support_) record["support_churn"] = churn;

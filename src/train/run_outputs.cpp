@@ -30,6 +30,17 @@ std::vector<double> gather_global(Communicator& comm, Index total, Index offset,
   return all;
 }
 
+// Columns [column, column + multipliers) of every example's row, gathered in global id order on all ranks.
+std::vector<double> gather_columns(Communicator& comm, const MultiplierStore& local, Index total, Index column) {
+  const Index k = local.multipliers_per_example();
+  std::vector<double> mine(static_cast<std::size_t>(local.count() * k));
+  for (Index id = local.first_id(); id < local.first_id() + local.count(); ++id) {
+    const auto at = static_cast<std::ptrdiff_t>((id - local.first_id()) * k);
+    std::copy(local.row(id) + column, local.row(id) + column + k, mine.begin() + at);
+  }
+  return gather_global(comm, total * k, local.first_id() * k, mine);
+}
+
 }  // namespace
 
 void export_multipliers(const std::string& dir, Communicator& comm, const MultiplierStore& local,
@@ -37,13 +48,10 @@ void export_multipliers(const std::string& dir, Communicator& comm, const Multip
   const Index total = train.global_rows();
   const Index k = local.multipliers_per_example();
   // The multipliers only: a row's update state (after them) is the checkpoint's, not the export's.
-  std::vector<double> mine(static_cast<std::size_t>(local.count() * k));
-  for (Index id = local.first_id(); id < local.first_id() + local.count(); ++id) {
-    const auto at = static_cast<std::ptrdiff_t>((id - local.first_id()) * k);
-    std::copy(local.row(id), local.row(id) + k, mine.begin() + at);
-  }
   MultiplierStore all(0, total, k);
-  all.values() = gather_global(comm, total * k, local.first_id() * k, mine);
+  all.values() = gather_columns(comm, local, total, 0);
+  std::vector<double> averages;
+  if (local.average_column() >= 0) averages = gather_columns(comm, local, total, local.average_column());
 
   // Labels of all examples, for the CSV.
   Dataset labelled;
@@ -79,6 +87,7 @@ void export_multipliers(const std::string& dir, Communicator& comm, const Multip
   if (!comm.is_root()) return;
   const std::filesystem::path base(dir);
   write_npy((base / "alpha.npy").string(), {total, k}, all.values().data());
+  if (!averages.empty()) write_npy((base / "alpha_average.npy").string(), {total, k}, averages.data());
   write_support_vectors_csv((base / "support_vectors.csv").string(), all, labelled);
   if (!top.empty()) {
     std::vector<Index> rows(top.size());

@@ -135,8 +135,9 @@ TEST(RankInvariance, MinnormVariantsAndPi) {
   pi.rho_tolerance = 0.1;
   pi.rho_max = 4.0;
   check<double>(pi, o, 1e-5);
-  ObjectiveConfig accelerated = pi;  // anchor and count travel too, before the exponents
+  ObjectiveConfig accelerated = pi;  // anchor and count travel too, before the exponents, and the averages after
   accelerated.dual = "accelerated";
+  accelerated.average_from_epoch = 1;
   check<double>(accelerated, o, 1e-5);
 }
 

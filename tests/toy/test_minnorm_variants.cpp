@@ -5,6 +5,7 @@
 // multiplier update rule (objective.dual) reaches the same SVMs, and PI damps ascent's oscillation.
 #include "normscale/core/rng.hpp"
 #include "normscale/data/synthetic.hpp"
+#include "normscale/metrics/support_vectors.hpp"
 #include "toy_harness.hpp"
 
 #include <gtest/gtest.h>
@@ -211,6 +212,39 @@ TEST(StepSizes, MinibatchAndFullBatchShareTheFixedPointUnderTheUnbiasedEstimator
     EXPECT_NEAR(run->alpha(0), k.alpha, 1e-6) << k.estimator << " batch " << k.batch;
     EXPECT_NEAR(run->alpha(1), k.alpha, 1e-6) << k.estimator << " batch " << k.batch;
   }
+}
+
+// Averaging over epochs (objective.average_from_epoch), full batch (an epoch a step): each multiplier's mean
+// and support share over the epochs after the start are those of the values the test reads at each epoch's
+// end, while the multipliers still move; the support vectors are stable support, the others never support.
+TEST(Averaging, MeansAndSupportSharesAreThoseOfTheEpochsAfterTheStart) {
+  ObjectiveConfig objective = minnorm_config("binary", 0.0, 0.5);
+  objective.average_from_epoch = 20;
+  TrainerOptions options;
+  options.lr = 0.05;
+  auto run = make_toy_run(svm_set(), {2, {}, 1, "identity", false}, objective, options, {0.3, -0.7});
+  const Index rows = run->data.rows;
+  std::vector<double> sum(static_cast<std::size_t>(rows), 0.0), support(static_cast<std::size_t>(rows), 0.0);
+  constexpr int kEpochs = 120;
+  for (int epoch = 1; epoch <= kEpochs; ++epoch) {
+    run->train(1);
+    if (epoch <= 20) continue;
+    for (Index i = 0; i < rows; ++i) {
+      sum[static_cast<std::size_t>(i)] += run->alpha(i);
+      support[static_cast<std::size_t>(i)] += run->alpha(i) > 0.0 ? 1.0 : 0.0;
+    }
+  }
+  const MultiplierStore& store = *run->objective->multipliers();
+  const Index mean = store.average_column();
+  ASSERT_GE(mean, 0);
+  EXPECT_GT(std::abs(store.row(0)[mean] - run->alpha(0)), 1e-3) << "the multipliers no longer moved";
+  for (Index i = 0; i < rows; ++i) {
+    EXPECT_NEAR(store.row(i)[mean], sum[static_cast<std::size_t>(i)] / (kEpochs - 20), 1e-12) << "example " << i;
+    EXPECT_NEAR(store.row(i)[mean + 1], support[static_cast<std::size_t>(i)] / (kEpochs - 20), 1e-12) << i;
+  }
+  const AveragedSupport counted = averaged_support(store);
+  EXPECT_EQ(counted.stable, 2);  // the two support vectors, positive at every averaged epoch
+  EXPECT_GE(counted.averaged, counted.stable);
 }
 
 // The adaptive penalty (rho raised per constraint while violated, capped) keeps the SVM's fixed point.

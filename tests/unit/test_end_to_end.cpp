@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -34,7 +35,8 @@ TEST(EndToEnd, MinnormOnFashionMnistSubsetLearnsAndWritesAllOutputs) {
   fs::remove_all(out);
   const auto result = testing::run_normscale("train --preset paper-minnorm-sgd-rho " + kSubset +
                                              " --set optim.lr=1e-4 --set objective.rho=1 --set objective.s=1"
-                                             " --set epochs=10 --out " + out.string());
+                                             " --set epochs=10 --set objective.average_from_epoch=5 --out " +
+                                             out.string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("test error"), std::string::npos) << result.output;
 
@@ -45,9 +47,18 @@ TEST(EndToEnd, MinnormOnFashionMnistSubsetLearnsAndWritesAllOutputs) {
   EXPECT_LT(last["train_error"].get<double>(), 0.5 * first["train_error"].get<double>());
   for (const char* key : {"train_error", "train_loss", "validation_error", "test_error", "lagrangian", "weight_norm",
                           "rho", "capacity_bound", "support_fraction", "samples_per_s", "layers",
-                          "constraints_violated", "complementary_slackness", "alpha_histogram", "support_churn"}) {
+                          "constraints_violated", "complementary_slackness", "alpha_histogram", "support_churn",
+                          "support_fraction_averaged", "support_fraction_stable"}) {
     EXPECT_TRUE(last.contains(key)) << key;
   }
+  // Averaged over epochs 6-10: support at any of them (a superset of the stable support, support at most).
+  EXPECT_EQ(first["support_fraction_averaged"].get<double>(), 0.0) << "nothing averaged at step 0";
+  EXPECT_GT(last["support_fraction_stable"].get<double>(), 0.0);
+  EXPECT_GE(last["support_fraction_averaged"].get<double>(), last["support_fraction_stable"].get<double>());
+  EXPECT_GE(last["support_fraction_averaged"].get<double>(), last["support_fraction"].get<double>());
+  std::printf("support fraction: last %.4f, stable %.4f, at any averaged epoch %.4f\n",
+              last["support_fraction"].get<double>(), last["support_fraction_stable"].get<double>(),
+              last["support_fraction_averaged"].get<double>());
   // The dual diagnostics: a fraction, a sum of non-negative terms, counts over every counted multiplier.
   EXPECT_GE(last["constraints_violated"].get<double>(), 0.0);
   EXPECT_LE(last["constraints_violated"].get<double>(), 1.0);
@@ -63,7 +74,7 @@ TEST(EndToEnd, MinnormOnFashionMnistSubsetLearnsAndWritesAllOutputs) {
     EXPECT_GE(layer["stable_rank"].get<double>(), 1.0 - 1e-9);
   }
   for (const char* file : {"config.toml", "layer1_weight.npy", "layer1_bias.npy", "layer2_weight.npy", "alpha.npy",
-                           "support_vectors.csv", "support_vectors.png"}) {
+                           "alpha_average.npy", "support_vectors.csv", "support_vectors.png"}) {
     EXPECT_TRUE(fs::exists(out / file)) << file;
   }
   // One CSV row per support vector.

@@ -217,6 +217,33 @@ TEST(Minnorm, AcceleratedKeepsAnchorAndCountAndRestartsWhenTheStepTurnsAgainstTh
   EXPECT_EQ(a->row(0)[7], 2.0);
 }
 
+// Averaging from epoch 1: a multiplier's first update is not averaged; later ones go into the running mean and
+// the share of them at which it was support, in the blocks after the update counts (the store knows where).
+TEST(Minnorm, AveragingKeepsTheMeanAndSupportShareOfTheUpdatesAfterItsStart) {
+  const Dataset d = two_examples_three_classes();
+  MinnormParams p{MinnormTask::kMulticlass, 0.0, 0.5};
+  p.average_from = 1.0;
+  Minnorm<double> m(p, d, 3);
+  MultiplierStore* a = m.multipliers();
+  ASSERT_EQ(a->per_example(), 12);  // multipliers, counts, means, shares
+  ASSERT_EQ(a->average_column(), 6);
+  Matrix<double> f(2, 3);
+  f << 0.25, 3.0, -1.0,   // label 0: violations 0.75, 4, 0
+       0.5, -3.0, 0.75;
+  const std::vector<Index> rows = {0, 1};
+  m.update_multipliers(d, rows, f);  // alpha = 0.5 v = (0.375, 2, 0): counted, not averaged
+  EXPECT_EQ(std::vector<double>(a->row(0) + 3, a->row(0) + 12),
+            (std::vector<double>{1, 1, 1, 0, 0, 0, 0, 0, 0}));
+  f(0, 0) = 2.0;  // violation -1: alpha_0 = max(0, 0.375 - 0.5) = 0
+  m.update_multipliers(d, rows, f);  // averaged: alpha = (0, 4, 0)
+  f(0, 0) = 0.0;  // violation 1: alpha_0 = 0.5
+  m.update_multipliers(d, rows, f);  // averaged: alpha = (0.5, 6, 0)
+  EXPECT_EQ(std::vector<double>(a->row(0) + 3, a->row(0) + 12),
+            (std::vector<double>{3, 3, 3, 0.25, 5.0, 0.0, 0.5, 1.0, 0.0}));
+  Minnorm<double> plain(MinnormParams{MinnormTask::kMulticlass, 0.0, 0.5}, d, 3);
+  EXPECT_EQ(plain.multipliers()->average_column(), -1);
+}
+
 // Adaptive penalty: a constraint's rho doubles for every update that finds it violated beyond the tolerance,
 // and is back to rho once it is met.
 TEST(Minnorm, AdaptivePenaltyRaisesRhoWhileViolatedAndResetsWhenMet) {

@@ -50,6 +50,15 @@ std::vector<Index> alpha_histogram(const MultiplierStore& store, SupportRule rul
 
 // Whether each example of the store (in id order) is a support vector.
 std::vector<bool> support_set(const MultiplierStore& store, SupportRule rule = SupportRule::kPositive);
+// Averaged multipliers (MultiplierStore::average_column() >= 0): examples whose mean multipliers count
+// (support at any averaged update) and whose support share of some multiplier is above one half (support at
+// most of them: a support set that leaves out the examples that come and go).
+struct AveragedSupport {
+  Index averaged = 0;
+  Index stable = 0;
+};
+AveragedSupport averaged_support(const MultiplierStore& store, SupportRule rule = SupportRule::kPositive);
+
 // Examples that entered or left the support set between two support_set()s of the same store shape.
 Index support_churn(const std::vector<bool>& before, const std::vector<bool>& after);
 

@@ -51,6 +51,10 @@ struct MinnormParams {
   double rho_growth = 1.0;
   double rho_tolerance = 0.0;
   double rho_max = std::numeric_limits<double>::infinity();
+  // Averaging over epochs (objective.average_from_epoch): after its first average_from updates (an example's
+  // multipliers are updated once per epoch), each multiplier keeps the mean of its later values and the share
+  // of them at which it counted as support; infinity: off. The running average is reported, never fed back.
+  double average_from = std::numeric_limits<double>::infinity();
 };
 
 struct MinnormRule {
@@ -80,9 +84,16 @@ struct MinnormRule {
   NS_HOST_DEVICE static int dual_states(const Params& p) {
     return p.dual == MinnormDual::kPI ? 1 : p.dual == MinnormDual::kAccelerated ? 2 : 0;
   }
-  // After the multipliers, a row keeps the update rule's states, then the adaptive penalty's exponents k.
+  // After the multipliers, a row keeps the update rule's states, then the adaptive penalty's exponents k, then
+  // the averages' blocks: update counts, mean multipliers, support shares.
   NS_HOST_DEVICE static int state_count(const Params& p, int outputs) {
-    return multiplier_count(p, outputs) * (1 + dual_states(p) + (adaptive(p) ? 1 : 0));
+    return multiplier_count(p, outputs) * (1 + dual_states(p) + (adaptive(p) ? 1 : 0) + (averaging(p) ? 3 : 0));
+  }
+  NS_HOST_DEVICE static bool averaging(const Params& p) { return p.average_from <= 1e300; }
+  // The first column of the mean multipliers (the support shares follow them); -1 without averaging.
+  NS_HOST_DEVICE static int average_column(const Params& p, int outputs) {
+    const int count = multiplier_count(p, outputs);
+    return averaging(p) ? count * (2 + dual_states(p) + (adaptive(p) ? 1 : 0)) : -1;
   }
   NS_HOST_DEVICE static bool adaptive(const Params& p) { return p.rho_growth != 1.0; }
   // Constraint i's augmented-Lagrangian coefficient.
@@ -196,6 +207,18 @@ struct MinnormRule {
         const double violation = p.task == MinnormTask::kRegression ? (c < 0.0 ? -c : c) : c;
         double& k = e.alpha[exponents + i];
         k = violation > p.rho_tolerance ? (k < 1e9 ? k + 1.0 : k) : 0.0;
+      }
+      if (averaging(p)) {
+        const int mean = average_column(p, e.outputs);
+        double& n = e.alpha[mean - count + i];
+        n += 1.0;
+        const double m = n - floor(p.average_from);  // values averaged so far, this one included
+        if (m >= 1.0) {
+          const double a = e.alpha[i];
+          const double support = p.task == MinnormTask::kRegression ? (a != 0.0 ? 1.0 : 0.0) : (a > 0.0 ? 1.0 : 0.0);
+          e.alpha[mean + i] += (a - e.alpha[mean + i]) / m;
+          e.alpha[mean + count + i] += (support - e.alpha[mean + count + i]) / m;
+        }
       }
     }
   }

@@ -29,6 +29,11 @@ class MultiplierStore {
   std::vector<double>& values() { return values_; }
   const std::vector<double>& values() const { return values_; }
 
+  // Averaged multipliers (Minnorm's objective.average_from_epoch): the column of a row where the means of the
+  // multipliers start, followed by the share of the averaged updates at which each was support; -1: none.
+  Index average_column() const { return average_column_; }
+  void set_average_column(Index column) { average_column_ = column; }
+
   // A support vector is an example with any multiplier > 0.
   bool is_support(Index global_id) const;
   Index support_count() const;
@@ -39,6 +44,7 @@ class MultiplierStore {
   Index count_ = 0;
   Index per_example_ = 1;
   Index multipliers_ = 1;
+  Index average_column_ = -1;
   std::vector<double> values_;
 };
 

@@ -21,6 +21,7 @@ struct ObjectiveConfig {
   double rho_growth = 1.0;      // adaptive penalty: rho of a constraint violated k updates running x growth^k
   double rho_tolerance = 0.0;   // ... violated: residual above this
   double rho_max = std::numeric_limits<double>::infinity();  // ... and at most this
+  double average_from_epoch = std::numeric_limits<double>::infinity();  // multipliers averaged after it; inf: off
   // square
   std::string square_targets = "one-hot";  // "one-hot" ({0,1}) or "pm1" ({-1,+1})
   double square_k = 1.0;            // weight on the true class (Hui & Belkin)
