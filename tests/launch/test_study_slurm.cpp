@@ -1,7 +1,8 @@
 // `normscale study run --backend slurm` against a real single-node SLURM started on this machine
 // (launch/slurm/local_cluster.sh): two trials as one job array, results collected into the database,
 // a hostile study name kept out of every shell; a job warned of its end (SIGUSR2, as before a time limit
-// or a preemption) checkpoints, is requeued and finishes with the uninterrupted trial's result; a trial
+// or a preemption) checkpoints, is requeued and finishes with the uninterrupted trial's result, also when the
+// warning is SLURM's own at a real time limit; a trial
 // whose job vanished (scancel) or hangs without progress is failed, never left running; successive halving
 // submits each promoted trial again, ends as on the local backend and continues after the scheduler is killed.
 // Skipped, visibly, without slurmctld / munged or root.
@@ -192,6 +193,44 @@ testing::CommandResult run_one_trial(const fs::path& dir, const std::string& arg
   if (!trial_dir.empty()) meanwhile(trial_dir);
   scheduler.join();
   return study;
+}
+
+// Waits up to `seconds` for `text` in the trial's log; true when it is there.
+bool log_shows(const fs::path& trial_dir, const std::string& text, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (testing::read_file(trial_dir / "log.txt").find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
+// A real time limit: sbatch --time=1 --signal=B:USR2@55, so SLURM itself warns the job 5-35 s into its minute
+// (its time-limit check runs every 30 s); the trainer checkpoints, the job requeues and resumes from that step.
+// The trial would train for hours, so the test cancels it once it has resumed.
+TEST_F(StudySlurm, AJobReachingItsTimeLimitIsWarnedBySlurmCheckpointsAndResumes) {
+  bool requeued = false, resumed = false;
+  const testing::CommandResult study =
+      run_one_trial(dir_, "--time 1 --signal-seconds 55", [&](const fs::path& trial_dir) {
+        requeued = log_shows(trial_dir, "requeueing job", 120);
+        const std::string task = testing::read_file(trial_dir / "slurm_job");
+        const std::string quoted = shell_quote(task.substr(0, task.find('\n')));
+        if (requeued) {  // SLURM holds a requeued job for about two minutes: let it start now
+          testing::run_shell("for i in $(seq 600); do [ \"$(squeue -h -j " + quoted +
+                             " -o %T)\" = PENDING ] && break; sleep 0.1; done; scontrol update JobId=" + quoted +
+                             " StartTime=now");
+          resumed = log_shows(trial_dir, "resuming at step", 90);
+        }
+        testing::run_shell("scancel " + quoted);
+      });
+  const std::vector<TrialRecord> trials = TrialStore(dir_ / "one.db").trials();
+  ASSERT_EQ(trials.size(), 1U);
+  const std::string log = testing::read_file(dir_ / "one.runs" / trials[0].id / "log.txt");
+  EXPECT_TRUE(requeued) << log;
+  EXPECT_TRUE(resumed) << log;
+  EXPECT_THAT(log, HasSubstr("stopped by SIGUSR2 after step"));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("TIME LIMIT"))) << "SLURM killed the job before it checkpointed";
+  EXPECT_EQ(study.exit_code, 1) << study.output;  // cancelled by the test after resuming
 }
 
 TEST_F(StudySlurm, ATrialWhoseJobVanishedIsFailedNotLeftRunning) {
