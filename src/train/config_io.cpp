@@ -710,6 +710,8 @@ std::uint64_t trajectory_hash(const TrainConfig& config) {
   canonical.instruments = defaults.instruments;
   canonical.divergence_limit = defaults.divergence_limit;
   canonical.collective_timeout = defaults.collective_timeout;
+  // When to stop, like steps: a run may be resumed with another tolerance.
+  canonical.objective.tolerance = defaults.objective.tolerance;
   return config_hash(canonical);
 }
 

@@ -27,7 +27,9 @@ enum class MinnormMultipliers { kPerOutput, kSingle };
 // 0 < alpha < C, alpha = I there; alpha = 0 with v <= 0; alpha = C with v >= 0), and the proportional term
 // damps the oscillation of plain ascent. kappa_p = s is single-call extragradient (Popov): I is the anchor,
 // alpha the look-ahead at which the violation is taken (objective.dual = "extragradient").
-enum class MinnormDual { kAscent, kPI };
+// Coordinate: exact dual coordinate ascent on a linear model (SDCA with CoCoA+ blocks), taken by the
+// trainer's CoordinateAscent (train/coordinate_ascent.hpp) instead of the step; update() is not used.
+enum class MinnormDual { kAscent, kPI, kCoordinate };
 
 struct MinnormParams {
   MinnormTask task = MinnormTask::kMulticlass;
@@ -40,6 +42,7 @@ struct MinnormParams {
   MinnormMultipliers multipliers = MinnormMultipliers::kPerOutput;
   MinnormDual dual = MinnormDual::kAscent;
   double kappa_p = 0.0;  // PI's proportional gain
+  long long local_steps = 0;  // coordinate: updates per block per round (0: one pass over the block)
   // Adaptive penalty (Cooper's multiplicative penalty updater): each constraint's augmented-Lagrangian
   // coefficient is rho growth^k, where k counts the consecutive multiplier updates that found it violated
   // by more than rho_tolerance (reset to 0 when it is met), up to rho_max (gradient descent stays stable while
