@@ -20,10 +20,17 @@ void LinearMinnorm::add_example(double* w, Index c, double coefficient, const fl
 }
 
 double LinearMinnorm::output(const double* w, Index c, const float* x) const {
+  // Eight partial sums: a single running sum is bound by the latency of one addition per input.
   const double* row = w + c * inputs;
-  double sum = bias ? w[outputs * inputs + c] : 0.0;
-  for (Index j = 0; j < inputs; ++j) sum += row[j] * static_cast<double>(x[j]);
-  return sum;
+  double partial[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  Index j = 0;
+  for (; j + 8 <= inputs; j += 8) {
+    for (int k = 0; k < 8; ++k) partial[k] += row[j + k] * static_cast<double>(x[j + k]);
+  }
+  for (; j < inputs; ++j) partial[0] += row[j] * static_cast<double>(x[j]);
+  const double sum = ((partial[0] + partial[1]) + (partial[2] + partial[3])) +
+                     ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+  return sum + (bias ? w[outputs * inputs + c] : 0.0);
 }
 
 template <class T>
