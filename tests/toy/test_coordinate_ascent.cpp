@@ -50,7 +50,9 @@ TEST(CoordinateAscent, ReachesTheHardMarginSvmOnOneBlockAndOnSeveral) {
     auto run = coordinate_run(svm_set(), {2, {}, 1, "identity", false}, coordinate("binary"), blocks);
     run->train(1);
     // One block (plain SDCA) solves this set in its first pass; CoCoA+'s damped blocks do not.
-    if (blocks > 1) EXPECT_GT(certificate(*run).max_violation, 1e-3) << "blocks " << blocks << ": solved in one round";
+    if (blocks > 1) {
+      EXPECT_GT(certificate(*run).max_violation, 1e-3) << "blocks " << blocks << ": solved in one round";
+    }
     run->train(3000);
     const auto& w = run->network->parameters();
     EXPECT_NEAR(w[0], 2.0, 1e-9) << "blocks " << blocks;
@@ -221,6 +223,26 @@ TEST(CoordinateAscent, ACheckpointedRunResumesToTheSameResult) {
   EXPECT_EQ(resumed["step"], 40);
   for (const char* key : {"primal", "dual", "weight_norm", "support_vectors"}) {
     EXPECT_EQ(resumed[key], straight[key]) << key;
+  }
+}
+
+// objective.tolerance needs the certificate: a run without one is refused rather than never stopping early.
+TEST(CoordinateAscent, ToleranceWithoutACertificateIsRefused) {
+  const testing::TempDir work("normscale_coordinate_", "refused");
+  TrainConfig config;
+  for (const char* option : {"data.source=separable-2d", "data.validation=0", "data.preprocess=none",
+                             "model.hidden=[4]", "objective.task=binary", "precision=float64", "steps=2",
+                             "progress=false", "gallery=0"}) {
+    apply_override(config, option);
+  }
+  config.objective.tolerance = 1e-6;
+  config.out = (work.path() / "run").string();
+  LocalComm comm;
+  try {
+    run_training(config, comm);
+    FAIL() << "objective.tolerance was accepted on a model with a hidden layer";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("objective.tolerance"), std::string::npos) << e.what();
   }
 }
 

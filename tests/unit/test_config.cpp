@@ -592,6 +592,11 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
                 c.precision = "float64";
               }),
               AllOf(HasSubstr("device = \"cuda\""), HasSubstr("float32 only")));
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.device = "cuda";
+                c.objective.dual = "coordinate";
+              }),
+              AllOf(HasSubstr("objective.dual = \"coordinate\""), HasSubstr("CPU ranks only")));
 
   // epochs may be 0 when steps take over.
   TrainConfig by_steps;
