@@ -6,11 +6,15 @@
 #include "normscale/data/data_shard.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <typeindex>
 
 namespace normscale {
 
 namespace {
+
+// A multiplier at a bound of its box is skipped for at most 2^kSkipLevels - 1 visits in a row.
+constexpr int kSkipLevels = 6;
 
 template <class T>
 bool asks_for_coordinate(const Objective<T>& objective) {
@@ -60,11 +64,23 @@ double CoordinateAscent<T>::run_block(std::span<const Index> rows, const std::ve
   const MinnormParams& p = model_.params;
   const double sigma = static_cast<double>(blocks_);
   const int outputs = static_cast<int>(model_.outputs);
+  // The skip counters: the last 2 x outputs values of a row (MinnormRule::state_count).
+  const int skip_offset = MinnormRule::state_count(p, outputs) - 2 * outputs;
   local_w_ = w;
   std::vector<double> f(static_cast<std::size_t>(outputs));
+  std::vector<bool> visit(static_cast<std::size_t>(outputs));
   double loss = 0.0;
   for (const Index id : rows) {
     const Index r = id - train_.first_id;
+    double* wait = store_.row(id) + skip_offset;
+    double* level = wait + outputs;
+    bool any = false;
+    for (int c = 0; c < outputs; ++c) {
+      visit[static_cast<std::size_t>(c)] = wait[c] <= 0.0;
+      if (wait[c] > 0.0) wait[c] -= 1.0;
+      any = any || visit[static_cast<std::size_t>(c)];
+    }
+    if (!any) continue;
     const float* x = train_.row(r);
     const double q = model_.squared_norm(x);
     for (int c = 0; c < outputs; ++c) f[static_cast<std::size_t>(c)] = model_.output(local_w_.data(), c, x);
@@ -73,9 +89,21 @@ double CoordinateAscent<T>::run_block(std::span<const Index> rows, const std::ve
     if (q == 0.0) continue;  // x = 0: its constraint does not depend on w
     // The outputs are independent (one-vs-all): output c's update leaves the other outputs' f as they were.
     for (int c = 0; c < outputs; ++c) {
+      if (!visit[static_cast<std::size_t>(c)]) continue;
       const double before = e.alpha[c];
       const double after = MinnormRule::project(p, before + MinnormRule::residual(p, e, c) / (sigma * q));
-      if (after == before) continue;
+      // Shrinking (as liblinear's, but per constraint and deterministic): a multiplier that stays at a bound
+      // of its box is skipped for the next 2^k - 1 visits, k = 1, 2, ... up to kSkipLevels while it stays
+      // there; any change brings it back to every visit. Each constraint is still visited at least once
+      // every 2^kSkipLevels rounds, so the ascent converges to the same answer (the certificate checks all).
+      if (after == before) {
+        if (p.task != MinnormTask::kRegression && (after == 0.0 || after == p.C)) {
+          level[c] = std::min(level[c] + 1.0, static_cast<double>(kSkipLevels));
+          wait[c] = std::exp2(level[c]) - 1.0;
+        }
+        continue;
+      }
+      level[c] = 0.0;
       e.alpha[c] = after;
       const double coefficient = (after - before) * weight_sign(p, e, c);
       model_.add_example(change.data(), c, coefficient, x);

@@ -75,9 +75,11 @@ struct MinnormRule {
   NS_HOST_DEVICE static int multiplier_count(const Params& p, int outputs) {
     return single(p) ? 1 : outputs;
   }
-  // After the multipliers, a row keeps PI's integrals, then the adaptive penalty's exponents k.
+  // After the multipliers, a row keeps PI's integrals, then the adaptive penalty's exponents k, then the
+  // coordinate rule's two skip counters per multiplier (coordinate_ascent.hpp).
   NS_HOST_DEVICE static int state_count(const Params& p, int outputs) {
-    return multiplier_count(p, outputs) * (1 + (p.dual == MinnormDual::kPI ? 1 : 0) + (adaptive(p) ? 1 : 0));
+    return multiplier_count(p, outputs) * (1 + (p.dual == MinnormDual::kPI ? 1 : 0) + (adaptive(p) ? 1 : 0) +
+                                           (p.dual == MinnormDual::kCoordinate ? 2 : 0));
   }
   NS_HOST_DEVICE static bool adaptive(const Params& p) { return p.rho_growth != 1.0; }
   // Constraint i's augmented-Lagrangian coefficient.

@@ -11,6 +11,8 @@
 // one block: plain SDCA). Then one allreduce sums the u_k and w += sum_k u_k, so w = sum alpha y x stays
 // exact up to rounding; x includes the constant input 1 when the model has a bias. The first round sets
 // w = w(alpha) (0 on a fresh run): the coordinate rule needs w to start consistent with the multipliers.
+// Shrinking: a classification multiplier that stays at a bound of its box is skipped for a growing number
+// of its visits (at most 63 in a row); the counters live in the multiplier rows, so checkpoints keep them.
 #pragma once
 
 #include "normscale/comm/communicator.hpp"
