@@ -33,7 +33,9 @@ MinnormParams minnorm_params(const ObjectiveConfig& c) {
   p.multipliers = c.multipliers == "single" ? MinnormMultipliers::kSingle : MinnormMultipliers::kPerOutput;
   p.dual = c.dual == "ascent"        ? MinnormDual::kAscent
            : c.dual == "accelerated" ? MinnormDual::kAccelerated
+           : c.dual == "coordinate"  ? MinnormDual::kCoordinate
                                      : MinnormDual::kPI;
+  p.local_steps = c.local_steps;
   // Single-call extragradient (Popov; optimistic ascent) is PI with gain s: the anchor I <- proj(I + s v)
   // takes the violation at the look-ahead multipliers, and the next look-ahead is proj(I + s v).
   p.kappa_p = c.dual == "extragradient" ? c.s : c.kappa_p;
@@ -92,11 +94,12 @@ void add_builtins(ObjectiveRegistry& registry) {
        "multi-class constraints: one per output (one-vs-all, y_i f_i >= 1) or a single one per example, "
        "f_y - max_{j != y} f_j >= 1 (paper App. C.2, Crammer-Singer)",
        NS_OBJECTIVE_FIELD(multipliers), true},
-      {"objective.dual", Opt::kString, {"ascent", "pi", "extragradient", "accelerated"},
+      {"objective.dual", Opt::kString, {"ascent", "pi", "extragradient", "accelerated", "coordinate"},
        "multiplier update: ascent alpha <- proj(alpha + s v); pi: I <- proj(I + s v), alpha <- proj(I + kappa_p v) "
        "(v: the violation; the same fixed points, damped); extragradient: single-call (Popov), pi with kappa_p = s; "
        "accelerated: Nesterov momentum k/(k+3) on the multipliers, restarted per constraint when its step turns "
-       "against its last move",
+       "against its last move; coordinate: exact dual coordinate ascent, linear models, CPU ranks "
+       "(objective.local_steps)",
        NS_OBJECTIVE_FIELD(dual), true},
       {"objective.kappa_p", Opt::kReal, {}, "PI's proportional gain (objective.dual = pi; 0 is ascent; >= 0)",
        NS_OBJECTIVE_FIELD(kappa_p), true},
@@ -114,6 +117,14 @@ void add_builtins(ObjectiveRegistry& registry) {
        "which it was support: reported (support_fraction_averaged, support_fraction_stable, alpha_average.npy), "
        "never fed back; inf = off (>= 0)",
        NS_OBJECTIVE_FIELD(average_from_epoch), true},
+      {"objective.local_steps", Opt::kInteger, {},
+       "objective.dual = coordinate: coordinate updates per block (virtual shard) per round, between two "
+       "allreduces; 0 = one pass over the block (>= 0)",
+       NS_OBJECTIVE_FIELD(local_steps), true},
+      {"objective.tolerance", Opt::kReal, {},
+       "linear models: stop at an evaluation once the duality gap (P - D) / |P| is below it (hard margin and "
+       "regression: also the largest violation); 0 = off (>= 0)",
+       NS_OBJECTIVE_FIELD(tolerance), true},
   };
   minnorm.check_options = [](const ObjectiveConfig& c) {
     check_range(c.rho >= 0 && std::isfinite(c.rho), "objective.rho", c.rho, "a finite number >= 0");
@@ -127,6 +138,9 @@ void add_builtins(ObjectiveRegistry& registry) {
     check_range(c.rho_max > 0 && !std::isnan(c.rho_max), "objective.rho_max", c.rho_max, "a number > 0 (inf: no cap)");
     check_range(c.average_from_epoch >= 0 && !std::isnan(c.average_from_epoch), "objective.average_from_epoch",
                 c.average_from_epoch, "a number >= 0 (inf: off)");
+    check_range(c.local_steps >= 0, "objective.local_steps", static_cast<double>(c.local_steps), "an integer >= 0");
+    check_range(c.tolerance >= 0 && std::isfinite(c.tolerance), "objective.tolerance", c.tolerance,
+                "a finite number >= 0 (0: off)");
   };
   registry.add(std::move(minnorm));
 

@@ -710,6 +710,8 @@ std::uint64_t trajectory_hash(const TrainConfig& config) {
   canonical.instruments = defaults.instruments;
   canonical.divergence_limit = defaults.divergence_limit;
   canonical.collective_timeout = defaults.collective_timeout;
+  // When to stop, like steps: a run may be resumed with another tolerance.
+  canonical.objective.tolerance = defaults.objective.tolerance;
   return config_hash(canonical);
 }
 
@@ -882,6 +884,10 @@ void validate(const TrainConfig& c) {
            "device = \"cuda\" trains in float32 only, but precision = \"{}\"; set precision = \"float32\" "
            "or device = \"cpu\"",
            c.precision);
+  // Said before any data is loaded; the trainer refuses it too, on the rank's device.
+  NS_CHECK(c.device != "cuda" || c.objective.dual != "coordinate",
+           "objective.dual = \"coordinate\" runs on CPU ranks only for now, but device = \"cuda\"; set device = "
+           "\"cpu\" (or another objective.dual on GPUs)");
   check_range(c.divergence_limit > 0, "divergence_limit", c.divergence_limit, "a number > 0");
   check_range(c.perturb.every >= 0, "perturb.every", c.perturb.every, "an integer >= 0 (0: no perturbation)");
   check_range(c.perturb.start >= 0, "perturb.start", c.perturb.start, "an integer >= 0 (0: after the fit)");

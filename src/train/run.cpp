@@ -17,6 +17,7 @@
 #include "normscale/train/console_progress.hpp"
 #include "normscale/train/device_engine.hpp"
 #include "normscale/train/divergence_guard.hpp"
+#include "normscale/train/duality_certificate.hpp"
 #include "normscale/train/evaluation_log.hpp"
 #include "normscale/train/multiplier_readings.hpp"
 #include "normscale/train/instrument_readings.hpp"
@@ -186,13 +187,15 @@ class Run {
       std::fflush(stdout);
     }
     // Registration order is call order: the log's fields come first (the instruments read its "rho"),
-    // then the multipliers' (the summary reads "support_fraction"),
+    // then the multipliers' (the summary reads "support_fraction"), the duality certificate's (its tolerance
+    // event follows the record),
     // the guard stops before an evaluation of diverged weights, the checkpoint follows the evaluation,
     // a checkpoint asked for by a signal follows the scheduled one (the same step is not written twice),
     // and a perturbation follows the checkpoints (a run resumed there makes it again).
     TrainingLoop<T> loop(context_, schedule_.evaluation);
     EvaluationLog<T> log;
     MultiplierReadings<T> multipliers;
+    CertificateReadings<T> certificate(log);
     NoiseScaleMonitor<T> noise_scale;
     DivergenceGuard<T> guard(log);
     InstrumentReadings<T> instruments;
@@ -201,6 +204,7 @@ class Run {
     std::optional<ConsoleProgress<T>> progress;
     loop.add(log);
     loop.add(multipliers);
+    loop.add(certificate);
     loop.add(noise_scale);
     loop.add(guard);
     if (config.instruments) loop.add(instruments);

@@ -104,6 +104,15 @@ std::vector<Index> MinibatchSampler::batch(Index step) {
   return ids;
 }
 
+std::vector<Index> MinibatchSampler::shuffled_pass(Index epoch) {
+  std::vector<Index> ids;
+  for (Index v = first_shard_; v < last_shard_; ++v) {
+    const Index n = virtual_shard(examples_, shards_, v).size();
+    for (Index k = epoch * n; k < (epoch + 1) * n; ++k) ids.push_back(stream_element(v, k));
+  }
+  return ids;
+}
+
 double MinibatchSampler::epochs(Index steps) const {
   return static_cast<double>(steps) * static_cast<double>(batch_) / static_cast<double>(examples_);
 }

@@ -18,6 +18,13 @@ namespace {
 // Steps between two samples of the gradient noise scale (two extra squared norms and a scalar reduction).
 constexpr Index kNoiseScaleEvery = 8;
 
+// Q: optim.batch, or under the coordinate rule the examples of one of its rounds.
+template <class T>
+Index batch_of(const TrainerOptions& options, const Objective<T>& objective, Index total_examples) {
+  if (const Index round = coordinate_round_size(objective, options.virtual_shards, total_examples)) return round;
+  return options.batch == kFullBatch ? total_examples : options.batch;
+}
+
 }  // namespace
 
 template <class T>
@@ -30,7 +37,7 @@ template <class T>
 Trainer<T>::Trainer(const TrainerOptions& options, Communicator& comm, const Dataset& train, Index total_examples,
                     Network<T>& network, Objective<T>& objective, std::unique_ptr<StepExecutor<T>> executor)
     : options_(options), comm_(comm), train_(train), total_examples_(total_examples),
-      batch_(options.batch == kFullBatch ? total_examples : options.batch), traits_(objective.traits()),
+      batch_(batch_of(options, objective, total_examples)), traits_(objective.traits()),
       executor_(std::move(executor)),
       sampler_(total_examples, options.virtual_shards, batch_, options.seed,
                comm.rank() * options.virtual_shards / comm.size(),
@@ -53,10 +60,21 @@ Trainer<T>::Trainer(const TrainerOptions& options, Communicator& comm, const Dat
              options.momentum, options.weight_decay, objective.name());
     normalized_blocks_ = weight_blocks(network);
   }
+  coordinate_ = CoordinateAscent<T>::make(comm, train, total_examples, options.virtual_shards, network, objective,
+                                          executor_->device());
 }
 
 template <class T>
 StepStats Trainer<T>::step() {
+  if (coordinate_) {
+    // A full round visits each block in a fresh random order (as liblinear's passes), a partial one the
+    // block's next examples of its stream.
+    const std::vector<Index> rows = sampler_.full_batch() ? sampler_.shuffled_pass(step_) : sampler_.batch(step_);
+    StepStats stats = coordinate_->round(step_, rows);
+    stats.examples = batch_;
+    ++step_;
+    return stats;
+  }
   StepStats stats;
   const Stopwatch step_time;
   // Full batch visits the same rows every step: load them once.

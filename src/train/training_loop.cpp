@@ -15,7 +15,7 @@ nlohmann::json TrainingLoop<T>::run() {
   for (auto* callback : callbacks_) callback->begin(context_);
   nlohmann::json last_record;
   if (!context_.resumed) last_record = evaluate();
-  while (engine.steps_done() < context_.total_steps) {
+  while (!context_.stop_requested && engine.steps_done() < context_.total_steps) {
     context_.comm.set_step(engine.steps_done() + 1);
     const auto start = std::chrono::steady_clock::now();
     StepReport report;

@@ -4,9 +4,11 @@
 
 #include "normscale/objective/objective.hpp"
 #include "normscale/train/config.hpp"
+#include "normscale/train/duality_certificate.hpp"
 #include "normscale/train/trainer.hpp"
 
 #include <array>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -68,6 +70,34 @@ inline ObjectiveConfig minnorm_config(const std::string& task, double rho, doubl
   c.rho = rho;
   c.s = s;
   return c;
+}
+
+// objective.dual = "coordinate" (exact dual coordinate ascent) with slack C and local_steps.
+inline ObjectiveConfig coordinate(const std::string& task, double C = std::numeric_limits<double>::infinity(),
+                                  Index local_steps = 0) {
+  ObjectiveConfig c = minnorm_config(task, 0.0, 0.0);
+  c.dual = "coordinate";
+  c.C = C;
+  c.local_steps = local_steps;
+  return c;
+}
+
+// A run with `blocks` virtual shards (CoCoA+ blocks, sigma = blocks), from random initial weights: the rule
+// starts from w(alpha) = 0 whatever they are.
+inline std::unique_ptr<ToyRun> coordinate_run(Dataset data, const MlpSpec& spec, const ObjectiveConfig& objective,
+                                              Index blocks = 1) {
+  auto run = make_toy_run(std::move(data), spec, objective, TrainerOptions{});
+  TrainerOptions options;
+  options.batch = kFullBatch;
+  options.virtual_shards = blocks;
+  run->trainer = std::make_unique<Trainer<double>>(options, run->comm, run->data, run->data.rows, *run->network,
+                                                   *run->objective);
+  return run;
+}
+
+// The duality certificate of a linear run (std::bad_optional_access for any other).
+inline DualityCertificate certificate(ToyRun& run) {
+  return duality_certificate<double>(run.comm, *run.trainer, *run.network, *run.objective, run.data).value();
 }
 
 }  // namespace normscale::toy

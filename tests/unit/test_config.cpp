@@ -97,6 +97,9 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.objective.rho_growth, b.objective.rho_growth);
   EXPECT_EQ(a.objective.rho_tolerance, b.objective.rho_tolerance);
   EXPECT_EQ(a.objective.rho_max, b.objective.rho_max);
+  EXPECT_EQ(a.objective.local_steps, b.objective.local_steps);
+  EXPECT_EQ(a.objective.tolerance, b.objective.tolerance);
+  EXPECT_EQ(a.objective.average_from_epoch, b.objective.average_from_epoch);
   EXPECT_EQ(a.objective.square_targets, b.objective.square_targets);
   EXPECT_EQ(a.objective.square_k, b.objective.square_k);
   EXPECT_EQ(a.objective.square_m, b.objective.square_m);
@@ -180,6 +183,9 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"objective.rho_growth", [](TrainConfig& c) { c.objective.rho_growth = 2.0; }},
       {"objective.rho_tolerance", [](TrainConfig& c) { c.objective.rho_tolerance = 0.1; }},
       {"objective.rho_max", [](TrainConfig& c) { c.objective.rho_max = 50.0; }},
+      {"objective.local_steps", [](TrainConfig& c) { c.objective.local_steps = 16; }},
+      {"objective.tolerance", [](TrainConfig& c) { c.objective.tolerance = 1e-6; }},
+      {"objective.average_from_epoch", [](TrainConfig& c) { c.objective.average_from_epoch = 5.0; }},
       {"objective.square_targets", [](TrainConfig& c) { c.objective.square_targets = "pm1"; }},
       {"objective.square_k", [](TrainConfig& c) { c.objective.square_k = 2.0; }},
       {"objective.square_m", [](TrainConfig& c) { c.objective.square_m = 3.0; }},
@@ -407,6 +413,19 @@ TEST(ConfigToml, AnOptionAddedLaterIsWrittenOnlyWhenSet) {
   EXPECT_EQ(trajectory_hash(c), trajectory_hash(TrainConfig{})) << "it does not change the trajectory";
 }
 
+// objective.tolerance says when a run stops, as steps does: a run may resume with another one. The coordinate
+// rule's options change the trajectory.
+TEST(ConfigToml, TheToleranceIsNotPartOfTheTrajectory) {
+  TrainConfig c;
+  EXPECT_THAT(to_toml(c), Not(HasSubstr("tolerance")));
+  EXPECT_THAT(to_toml(c), Not(HasSubstr("local_steps")));
+  c.objective.tolerance = 1e-6;
+  EXPECT_THAT(to_toml(c), HasSubstr("tolerance = "));
+  EXPECT_EQ(trajectory_hash(c), trajectory_hash(TrainConfig{}));
+  c.objective.local_steps = 4;
+  EXPECT_NE(trajectory_hash(c), trajectory_hash(TrainConfig{}));
+}
+
 TEST(ConfigTable, EveryFieldIsAnOptionThatRoundTripsAndChangesTheHash) {
   const auto changes = one_change_per_field();
   EXPECT_EQ(changes.size(), option_table().size());
@@ -575,6 +594,11 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
                 c.precision = "float64";
               }),
               AllOf(HasSubstr("device = \"cuda\""), HasSubstr("float32 only")));
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.device = "cuda";
+                c.objective.dual = "coordinate";
+              }),
+              AllOf(HasSubstr("objective.dual = \"coordinate\""), HasSubstr("CPU ranks only")));
 
   // epochs may be 0 when steps take over.
   TrainConfig by_steps;

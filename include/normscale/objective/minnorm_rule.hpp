@@ -31,7 +31,10 @@ enum class MinnormMultipliers { kPerOutput, kSingle };
 // beside alpha, which holds the look-ahead y at which the weights and the violation are taken:
 // a' = proj(y + s v); k <- 0 if v (a' - a) < 0 (the step turned against the last move: restart), else k + 1;
 // y <- proj(a' + k/(k+3) (a' - a)); a <- a'. Fixed points: ascent's (v = 0 or a clipped bound, a' = a, y = a).
-enum class MinnormDual { kAscent, kPI, kAccelerated };
+// Coordinate: exact dual coordinate ascent on a linear model (SDCA with CoCoA+ blocks), taken by the
+// trainer's CoordinateAscent (train/coordinate_ascent.hpp) instead of the step; update() is not used; its
+// states are two skip counters per multiplier.
+enum class MinnormDual { kAscent, kPI, kAccelerated, kCoordinate };
 
 struct MinnormParams {
   MinnormTask task = MinnormTask::kMulticlass;
@@ -44,6 +47,7 @@ struct MinnormParams {
   MinnormMultipliers multipliers = MinnormMultipliers::kPerOutput;
   MinnormDual dual = MinnormDual::kAscent;
   double kappa_p = 0.0;  // PI's proportional gain
+  long long local_steps = 0;  // coordinate: updates per block per round (0: one pass over the block)
   // Adaptive penalty (Cooper's multiplicative penalty updater): each constraint's augmented-Lagrangian
   // coefficient is rho growth^k, where k counts the consecutive multiplier updates that found it violated
   // by more than rho_tolerance (reset to 0 when it is met), up to rho_max (gradient descent stays stable while
@@ -80,9 +84,10 @@ struct MinnormRule {
   NS_HOST_DEVICE static int multiplier_count(const Params& p, int outputs) {
     return single(p) ? 1 : outputs;
   }
-  // The update rule's own states per multiplier: PI's integral, or the accelerated rule's anchor and count.
+  // The update rule's own states per multiplier, right after the multipliers: PI's integral, the accelerated
+  // rule's anchor and count, or the coordinate rule's skip counters.
   NS_HOST_DEVICE static int dual_states(const Params& p) {
-    return p.dual == MinnormDual::kPI ? 1 : p.dual == MinnormDual::kAccelerated ? 2 : 0;
+    return p.dual == MinnormDual::kPI ? 1 : p.dual == MinnormDual::kAscent ? 0 : 2;
   }
   // After the multipliers, a row keeps the update rule's states, then the adaptive penalty's exponents k, then
   // the averages' blocks: update counts, mean multipliers, support shares.

@@ -41,6 +41,9 @@ class MinibatchSampler {
 
   // Global ids of this rank's part of the global minibatch of `step`, in shard order.
   std::vector<Index> batch(Index step);
+  // Every example of this rank once, shard by shard, each shard in its random permutation of `epoch` (the
+  // stream its minibatches draw from): a full pass in random order (the coordinate rule's full rounds).
+  std::vector<Index> shuffled_pass(Index epoch);
   Index batch_size() const { return batch_; }
   bool full_batch() const { return batch_ == examples_; }
   // Fractional epochs completed after `steps` steps.

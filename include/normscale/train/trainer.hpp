@@ -9,6 +9,7 @@
 #include "normscale/data/dataset.hpp"
 #include "normscale/model/network.hpp"
 #include "normscale/objective/objective.hpp"
+#include "normscale/train/coordinate_ascent.hpp"
 #include "normscale/train/sampler.hpp"
 #include "normscale/train/step_executor.hpp"
 #include "normscale/train/training_engine.hpp"
@@ -83,6 +84,8 @@ class Trainer : public TrainingEngine<T> {
   bool rows_loaded_ = false;
   Index local_rows_ = 0;
   Index last_backward_rows_ = 0;
+  // objective.dual = "coordinate": each step is one of its rounds instead of the gradient step.
+  std::unique_ptr<CoordinateAscent<T>> coordinate_;
 };
 
 }  // namespace normscale

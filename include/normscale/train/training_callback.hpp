@@ -35,6 +35,9 @@ struct TrainingContext {
   // ||W_l||_F^2 of every weight matrix at initialisation (also in a resumed run), for the norm growth
   // the log reports; empty: not reported.
   std::vector<double> initial_squared_norms;
+  // Set by a hook at an evaluation, from values every rank shares (the record): the loop ends after this
+  // step's hooks (a converged run, objective.tolerance), before total_steps.
+  bool stop_requested = false;
 };
 
 // One step, as step_taken sees it.

@@ -14,8 +14,8 @@ namespace normscale {
 template <class T>
 class TrainingLoop {
  public:
-  // Runs until context.engine.steps_done() reaches context.total_steps, evaluating after the steps
-  // `evaluation` says.
+  // Runs until context.engine.steps_done() reaches context.total_steps (or a hook sets
+  // context.stop_requested), evaluating after the steps `evaluation` says.
   TrainingLoop(TrainingContext<T>& context, Cadence evaluation) : context_(context), evaluation_(evaluation) {}
 
   // Hooks are called in the order of add(); the loop keeps a reference, the caller the callback.

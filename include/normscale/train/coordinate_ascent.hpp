@@ -1,0 +1,65 @@
+// objective.dual = "coordinate": exact dual coordinate ascent for linear Minnorm (SDCA, liblinear's dual
+// solver) with CoCoA+ "adding" over blocks = virtual shards (ALGORITHMS "Multipliers at solver speed").
+//
+// A round (one trainer step): every block k starts from the same shared w, keeps its change u_k and, for each
+// of its examples (a whole pass in a fresh random order, MinibatchSampler::shuffled_pass, or with
+// objective.local_steps the next examples of the block's stream, MinibatchSampler::batch: its own random
+// stream, so the rounds do not depend on the rank count) and each output c, takes
+//   delta = proj(alpha + r(w + sigma u_k) / (sigma ||x||^2)) - alpha,  alpha += delta,  u_k += delta y x
+// with r the constraint's residual (1 - y f, or y - f for regression), proj the box [0, C] (none for
+// regression), y the +-1 sign (1 for regression) and sigma the number of blocks (CoCoA+'s safe sigma' = K;
+// one block: plain SDCA). Then one allreduce sums the u_k and w += sum_k u_k, so w = sum alpha y x stays
+// exact up to rounding; x includes the constant input 1 when the model has a bias. The first round sets
+// w = w(alpha) (0 on a fresh run): the coordinate rule needs w to start consistent with the multipliers.
+// Shrinking: a classification multiplier that stays at a bound of its box is skipped for a growing number
+// of its visits (at most 63 in a row); the counters live in the multiplier rows, so checkpoints keep them.
+#pragma once
+
+#include "normscale/comm/communicator.hpp"
+#include "normscale/train/linear_dual.hpp"
+#include "normscale/train/training_engine.hpp"
+
+#include <memory>
+#include <span>
+#include <string>
+
+namespace normscale {
+
+// Examples one round updates over all blocks, the trainer's global batch under the coordinate rule:
+// min(P, local_steps x blocks), P for local_steps = 0; 0 when the objective does not ask for the rule.
+template <class T>
+Index coordinate_round_size(const Objective<T>& objective, Index blocks, Index examples);
+
+template <class T>
+class CoordinateAscent {
+ public:
+  // The rule for the objective when it asks for it (nullptr otherwise); refuses, naming objective.dual, a
+  // model with hidden layers, single multipliers or a device other than the CPU.
+  static std::unique_ptr<CoordinateAscent> make(Communicator& comm, const Dataset& train, Index examples,
+                                                Index blocks, Network<T>& network, Objective<T>& objective,
+                                                const std::string& device);
+
+  CoordinateAscent(Communicator& comm, const Dataset& train, Index examples, Index blocks, Network<T>& network,
+                   Objective<T>& objective, LinearMinnorm model);
+
+  // Collective: round `round` over this rank's blocks; `rows` are the round's global ids, grouped by virtual
+  // shard in shard order. The stats' loss is the hinge violation (squared residual
+  // for regression) of the updated examples before their update.
+  StepStats round(Index round, std::span<const Index> rows);
+
+ private:
+  // The updates of one block from the shared weights `w`; its change goes into `change`.
+  double run_block(std::span<const Index> rows, const std::vector<double>& w, std::vector<double>& change);
+
+  Communicator& comm_;
+  const Dataset& train_;
+  Index examples_;
+  Index blocks_;
+  Network<T>& network_;
+  MultiplierStore& store_;
+  LinearMinnorm model_;
+  std::vector<double> local_w_;  // a block's w + sigma u_k
+  std::vector<double> block_change_;
+};
+
+}  // namespace normscale

@@ -1,0 +1,166 @@
+// Exact dual coordinate ascent with CoCoA+ blocks for linear Minnorm (the rule: coordinate_ascent.hpp).
+#include "normscale/train/coordinate_ascent.hpp"
+
+#include "normscale/core/error.hpp"
+#include "normscale/core/stopwatch.hpp"
+#include "normscale/data/data_shard.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <typeindex>
+
+namespace normscale {
+
+namespace {
+
+// A multiplier at a bound of its box is skipped for at most 2^kSkipLevels - 1 visits in a row.
+constexpr int kSkipLevels = 6;
+
+template <class T>
+bool asks_for_coordinate(const Objective<T>& objective) {
+  return objective.rule_type() == std::type_index(typeid(MinnormRule)) &&
+         static_cast<const MinnormParams*>(objective.rule_params())->dual == MinnormDual::kCoordinate;
+}
+
+}  // namespace
+
+template <class T>
+Index coordinate_round_size(const Objective<T>& objective, Index blocks, Index examples) {
+  if (!asks_for_coordinate(objective)) return 0;
+  const auto local_steps = static_cast<Index>(static_cast<const MinnormParams*>(objective.rule_params())->local_steps);
+  return local_steps == 0 ? examples : std::min(examples, local_steps * blocks);
+}
+
+template <class T>
+std::unique_ptr<CoordinateAscent<T>> CoordinateAscent<T>::make(Communicator& comm, const Dataset& train,
+                                                               Index examples, Index blocks, Network<T>& network,
+                                                               Objective<T>& objective, const std::string& device) {
+  if (!asks_for_coordinate(objective)) return nullptr;
+  const std::optional<LinearMinnorm> model = linear_minnorm(network, objective);
+  NS_CHECK(model.has_value(),
+           "objective.dual = \"coordinate\" is exact dual coordinate ascent on a linear model: one dense layer and "
+           "one multiplier per output (this network has {} layer(s), objective.multipliers = {}); hint: set "
+           "model.hidden = [] (and objective.multipliers = per-output), or objective.dual = \"ascent\" for models "
+           "with hidden layers",
+           network.layer_count(),
+           MinnormRule::single(*static_cast<const MinnormParams*>(objective.rule_params())) ? "single"
+                                                                                             : "per-output");
+  NS_CHECK(!MinnormRule::averaging(*static_cast<const MinnormParams*>(objective.rule_params())),
+           "objective.average_from_epoch averages the updates of the step's multiplier rules; objective.dual = "
+           "\"coordinate\" takes its own (hint: leave objective.average_from_epoch at inf)");
+  NS_CHECK(device == "cpu",
+           "objective.dual = \"coordinate\" runs on CPU ranks only for now, and this rank trains on {}; hint: set "
+           "device = \"cpu\" (or objective.dual = \"ascent\" on GPUs)",
+           device);
+  return std::make_unique<CoordinateAscent>(comm, train, examples, blocks, network, objective, *model);
+}
+
+template <class T>
+CoordinateAscent<T>::CoordinateAscent(Communicator& comm, const Dataset& train, Index examples, Index blocks,
+                                      Network<T>& network, Objective<T>& objective, LinearMinnorm model)
+    : comm_(comm), train_(train), examples_(examples), blocks_(blocks), network_(network),
+      store_(*objective.multipliers()), model_(model) {}
+
+template <class T>
+double CoordinateAscent<T>::run_block(std::span<const Index> rows, const std::vector<double>& w,
+                                      std::vector<double>& change) {
+  const MinnormParams& p = model_.params;
+  const double sigma = static_cast<double>(blocks_);
+  const int outputs = static_cast<int>(model_.outputs);
+  // The skip counters: the rule's own states, right after the multipliers (MinnormRule::dual_states).
+  const int skip_offset = MinnormRule::multiplier_count(p, outputs);
+  local_w_ = w;
+  std::vector<double> f(static_cast<std::size_t>(outputs));
+  std::vector<bool> visit(static_cast<std::size_t>(outputs));
+  double loss = 0.0;
+  for (const Index id : rows) {
+    const Index r = id - train_.first_id;
+    double* wait = store_.row(id) + skip_offset;
+    double* level = wait + outputs;
+    bool any = false;
+    for (int c = 0; c < outputs; ++c) {
+      visit[static_cast<std::size_t>(c)] = wait[c] <= 0.0;
+      if (wait[c] > 0.0) wait[c] -= 1.0;
+      any = any || visit[static_cast<std::size_t>(c)];
+    }
+    if (!any) continue;
+    const float* x = train_.row(r);
+    const double q = model_.squared_norm(x);
+    for (int c = 0; c < outputs; ++c) f[static_cast<std::size_t>(c)] = model_.output(local_w_.data(), c, x);
+    const Example<double> e = linear_example<double>(train_, r, f.data(), outputs, store_);
+    loss += MinnormRule::loss(p, e);
+    if (q == 0.0) continue;  // x = 0: its constraint does not depend on w
+    // The outputs are independent (one-vs-all): output c's update leaves the other outputs' f as they were.
+    for (int c = 0; c < outputs; ++c) {
+      if (!visit[static_cast<std::size_t>(c)]) continue;
+      const double before = e.alpha[c];
+      const double after = MinnormRule::project(p, before + MinnormRule::residual(p, e, c) / (sigma * q));
+      // Shrinking (as liblinear's, but per constraint and deterministic): a multiplier that stays at a bound
+      // of its box is skipped for the next 2^k - 1 visits, k = 1, 2, ... up to kSkipLevels while it stays
+      // there; any change brings it back to every visit. Each constraint is still visited at least once
+      // every 2^kSkipLevels rounds, so the ascent converges to the same answer (the certificate checks all).
+      if (after == before) {
+        if (p.task != MinnormTask::kRegression && (after == 0.0 || after == p.C)) {
+          level[c] = std::min(level[c] + 1.0, static_cast<double>(kSkipLevels));
+          wait[c] = std::exp2(level[c]) - 1.0;
+        }
+        continue;
+      }
+      level[c] = 0.0;
+      e.alpha[c] = after;
+      const double coefficient = (after - before) * weight_sign(p, e, c);
+      model_.add_example(change.data(), c, coefficient, x);
+      model_.add_example(local_w_.data(), c, sigma * coefficient, x);
+    }
+  }
+  return loss;
+}
+
+template <class T>
+StepStats CoordinateAscent<T>::round(Index round, std::span<const Index> rows) {
+  StepStats stats;
+  const Stopwatch time;
+  const std::size_t n = static_cast<std::size_t>(model_.parameter_count());
+  std::vector<double> w(network_.parameters().begin(), network_.parameters().end());
+  double comm_seconds = 0.0;
+  if (round == 0) {
+    // Start consistent with the multipliers: w = w(alpha), 0 on a fresh run.
+    w = local_dual_weights(model_, train_, store_, 1.0);
+    const Stopwatch reduce;
+    comm_.allreduce_sum(std::span<double>(w));
+    comm_seconds += reduce.seconds();
+  }
+  // The sum of this rank's blocks' changes, then the loss: one allreduce.
+  std::vector<double> sum(n + 1, 0.0);
+  std::vector<double> change(n);
+  std::size_t begin = 0;
+  Index shard = 0;
+  while (begin < rows.size()) {
+    // The block of rows[begin]: its rows up to the end of its virtual shard (the rows come in shard order).
+    while (virtual_shard(examples_, blocks_, shard).end <= rows[begin]) ++shard;
+    const Index end_id = virtual_shard(examples_, blocks_, shard).end;
+    std::size_t end = begin;
+    while (end < rows.size() && rows[end] < end_id) ++end;
+    std::fill(change.begin(), change.end(), 0.0);
+    sum[n] += run_block(rows.subspan(begin, end - begin), w, change);
+    for (std::size_t i = 0; i < n; ++i) sum[i] += change[i];
+    begin = end;
+  }
+  const Stopwatch reduce;
+  comm_.allreduce_sum(std::span<double>(sum));
+  comm_seconds += reduce.seconds();
+  auto& params = network_.parameters();
+  for (std::size_t i = 0; i < n; ++i) params[i] = static_cast<T>(w[i] + sum[i]);
+  stats.loss_sum = sum[n];
+  stats.comm_seconds = comm_seconds;
+  stats.multiplier_seconds = std::max(0.0, time.seconds() - comm_seconds);
+  stats.bytes_reduced = static_cast<double>(sum.size() * sizeof(double));
+  return stats;
+}
+
+template Index coordinate_round_size(const Objective<float>&, Index, Index);
+template Index coordinate_round_size(const Objective<double>&, Index, Index);
+template class CoordinateAscent<float>;
+template class CoordinateAscent<double>;
+
+}  // namespace normscale

@@ -1,0 +1,259 @@
+// objective.dual = "coordinate" (exact dual coordinate ascent with CoCoA+ blocks = virtual shards) against
+// known answers: the hard-margin SVM of svm_set(), the soft-margin SVM and the one-vs-all SVMs of the
+// independent solver in svm_oracles.hpp, the minimum-norm interpolant pinv(X) y; the duality certificate at
+// and before the solution, w = sum alpha y x, resuming mid-run, and the refusals.
+#include "normscale/core/error.hpp"
+#include "normscale/data/synthetic.hpp"
+#include "normscale/train/config_io.hpp"
+#include "normscale/train/duality_certificate.hpp"
+#include "support/temp_dir.hpp"
+#include "support/train_in_process.hpp"
+#include "svm_oracles.hpp"
+#include "toy_harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+
+#include <cmath>
+#include <fstream>
+#include <string>
+
+namespace normscale::toy {
+namespace {
+
+// The largest |w - sum alpha y x_aug| over the parameters, computed here from the data (one-vs-all signs;
+// one output: +1 for class 1).
+double largest_drift(const ToyRun& run) {
+  const Dataset& d = run.data;
+  const auto& w = run.network->parameters();
+  const Index outputs = run.network->output_width();
+  const Index cols = d.cols;
+  const bool bias = static_cast<Index>(w.size()) == outputs * (cols + 1);
+  std::vector<double> expected(w.size(), 0.0);
+  for (Index i = 0; i < d.rows; ++i) {
+    for (Index c = 0; c < outputs; ++c) {
+      const int positive = outputs == 1 ? 1 : static_cast<int>(c);
+      const double y = d.labels[static_cast<std::size_t>(i)] == positive ? 1.0 : -1.0;
+      const double a = run.alpha(i, c) * y;
+      for (Index j = 0; j < cols; ++j) expected[static_cast<std::size_t>(c * cols + j)] += a * d.row(i)[j];
+      if (bias) expected[static_cast<std::size_t>(outputs * cols + c)] += a;
+    }
+  }
+  double worst = 0.0;
+  for (std::size_t k = 0; k < w.size(); ++k) worst = std::max(worst, std::abs(w[k] - expected[k]));
+  return worst;
+}
+
+TEST(CoordinateAscent, ReachesTheHardMarginSvmOnOneBlockAndOnSeveral) {
+  for (const Index blocks : {1, 2, 4}) {
+    auto run = coordinate_run(svm_set(), {2, {}, 1, "identity", false}, coordinate("binary"), blocks);
+    run->train(1);
+    // One block (plain SDCA) solves this set in its first pass; CoCoA+'s damped blocks do not.
+    if (blocks > 1) {
+      EXPECT_GT(certificate(*run).max_violation, 1e-3) << "blocks " << blocks << ": solved in one round";
+    }
+    run->train(3000);
+    const auto& w = run->network->parameters();
+    EXPECT_NEAR(w[0], 2.0, 1e-9) << "blocks " << blocks;
+    EXPECT_NEAR(w[1], 0.0, 1e-9) << "blocks " << blocks;
+    EXPECT_NEAR(run->alpha(0), 2.0, 1e-9) << "blocks " << blocks;
+    EXPECT_NEAR(run->alpha(1), 2.0, 1e-9) << "blocks " << blocks;
+    for (Index i = 2; i < 8; ++i) EXPECT_EQ(run->alpha(i), 0.0) << "blocks " << blocks << " example " << i;
+    const DualityCertificate cert = certificate(*run);
+    EXPECT_TRUE(cert.hard);
+    EXPECT_NEAR(cert.primal, 2.0, 1e-9);  // 1/2 ||(2, 0)||^2
+    EXPECT_LT(std::abs(cert.relative_gap), 1e-9) << "blocks " << blocks;
+    EXPECT_LT(cert.max_violation, 1e-9) << "blocks " << blocks;
+    EXPECT_LT(largest_drift(*run), 1e-12) << "blocks " << blocks;
+  }
+}
+
+TEST(CoordinateAscent, ReachesTheSoftMarginSvmAndItsCertificateCloses) {
+  constexpr double kC = 0.5;
+  const Dataset data = overlapping_set();
+  const SoftMarginSvm svm = soft_margin_svm(data, kC);
+  for (const Index blocks : {1, 3}) {
+    auto run = coordinate_run(data, {2, {}, 1, "identity", false}, coordinate("binary", kC), blocks);
+    run->train(1);
+    const DualityCertificate early = certificate(*run);
+    EXPECT_FALSE(early.hard);
+    EXPECT_GT(early.gap, 1e-3) << "blocks " << blocks;
+    EXPECT_GT(early.relative_gap, 1e-3) << "blocks " << blocks;
+    run->train(5000);
+    const auto& w = run->network->parameters();
+    EXPECT_NEAR(w[0], svm.w[0], 1e-9) << "blocks " << blocks;
+    EXPECT_NEAR(w[1], svm.w[1], 1e-9) << "blocks " << blocks;
+    for (Index i = 0; i < data.rows; ++i) {
+      EXPECT_NEAR(run->alpha(i), svm.alpha[static_cast<std::size_t>(i)], 1e-8) << "blocks " << blocks << " example " << i;
+    }
+    const DualityCertificate cert = certificate(*run);
+    EXPECT_GE(cert.gap, -1e-12);
+    EXPECT_LT(cert.relative_gap, 1e-10) << "blocks " << blocks;
+    EXPECT_LT(largest_drift(*run), 1e-12);
+  }
+}
+
+// With a bias the model is the SVM on x_aug = (x, 1), its bias penalised like a weight: the gap closes and
+// w stays sum alpha y x_aug.
+TEST(CoordinateAscent, TheBiasIsTheWeightOfAConstantInput) {
+  auto run = coordinate_run(overlapping_set(), {2, {}, 1, "identity", true}, coordinate("binary", 0.5), 3);
+  run->train(5000);
+  const DualityCertificate cert = certificate(*run);
+  EXPECT_LT(cert.relative_gap, 1e-10);
+  EXPECT_GE(cert.gap, -1e-12);
+  EXPECT_NE(run->network->parameters()[2], 0.0) << "the bias must take part";
+  EXPECT_LT(largest_drift(*run), 1e-12);
+}
+
+TEST(CoordinateAscent, OneVsAllIsOneSvmPerClass) {
+  constexpr double kC = 1.0;
+  const Dataset data = points("three", {{1.0f, 0.6f}, {2.0f, 1.0f}, {0.4f, 1.6f}, {1.5f, -0.3f}, {-0.5f, 0.4f},
+                                        {0.3f, -0.8f}, {-1.0f, -0.5f}, {-1.8f, 0.2f}, {-0.6f, -1.5f}, {0.8f, 0.9f},
+                                        {-0.2f, 1.0f}, {1.2f, -1.1f}},
+                              {0, 0, 0, 1, 2, 1, 2, 2, 1, 0, 2, 1}, 3);
+  auto run = coordinate_run(data, {2, {}, 3, "identity", false}, coordinate("multiclass", kC), 2);
+  run->train(20000);
+  const auto& w = run->network->parameters();
+  // The weights are unique; here the multipliers are not (several points on the margin in 2-d), so the gap,
+  // not the oracle's multipliers, certifies them.
+  for (int c = 0; c < 3; ++c) {
+    const SoftMarginSvm svm = soft_margin_svm(data, kC, c);
+    EXPECT_NEAR(w[static_cast<std::size_t>(2 * c)], svm.w[0], 1e-7) << "class " << c;
+    EXPECT_NEAR(w[static_cast<std::size_t>(2 * c + 1)], svm.w[1], 1e-7) << "class " << c;
+  }
+  const DualityCertificate cert = certificate(*run);
+  EXPECT_GE(cert.gap, -1e-12);
+  EXPECT_LT(cert.relative_gap, 1e-8);  // the degenerate directions converge slowly: 1.4e-9 after 5000 rounds
+  EXPECT_LT(largest_drift(*run), 1e-11);
+}
+
+// Regression: the minimum-norm interpolant pinv(X) y (5 points, 9 monomial features).
+TEST(CoordinateAscent, RegressionReachesTheMinimumNormInterpolant) {
+  const Dataset train = make_polynomial_sine(5, 8, true, 1).train;
+  const Matrix<double> x = train.feature_matrix().cast<double>();
+  const Eigen::VectorXd y = Eigen::Map<const Eigen::VectorXf>(train.targets.data(), train.rows).cast<double>();
+  const Eigen::VectorXd minimum_norm = Eigen::CompleteOrthogonalDecomposition<Matrix<double>>(x).pseudoInverse() * y;
+  auto run = coordinate_run(train, {9, {}, 1, "identity", false}, coordinate("regression"));
+  run->train(1);
+  EXPECT_GT(certificate(*run).max_violation, 1e-3);
+  run->train(20000);
+  for (Index j = 0; j < 9; ++j) {
+    EXPECT_NEAR(run->network->parameters()[static_cast<std::size_t>(j)], minimum_norm[j], 1e-7) << "weight " << j;
+  }
+  const DualityCertificate cert = certificate(*run);
+  EXPECT_TRUE(cert.hard);
+  EXPECT_LT(cert.max_violation, 1e-8);
+  EXPECT_LT(std::abs(cert.relative_gap), 1e-8);
+}
+
+// A round is a pure function of (weights, multipliers, step): continuing from a copy of both at step 7 gives
+// exactly the run that never stopped (with local_steps < the block size, so the blocks' streams matter).
+TEST(CoordinateAscent, ResumingMidRunGivesTheSameResult) {
+  const ObjectiveConfig objective = coordinate("binary", 0.5, 2);
+  auto straight = coordinate_run(overlapping_set(), {2, {}, 1, "identity", true}, objective, 3);
+  straight->train(15);
+  auto first = coordinate_run(overlapping_set(), {2, {}, 1, "identity", true}, objective, 3);
+  first->train(7);
+  auto second = coordinate_run(overlapping_set(), {2, {}, 1, "identity", true}, objective, 3);
+  second->network->parameters() = first->network->parameters();
+  second->objective->multipliers()->values() = first->objective->multipliers()->values();
+  second->trainer->restore(7);
+  second->train(8);
+  EXPECT_EQ(second->network->parameters(), straight->network->parameters());
+  EXPECT_EQ(second->objective->multipliers()->values(), straight->objective->multipliers()->values());
+  EXPECT_NE(straight->network->parameters(), first->network->parameters()) << "the rounds after 7 must move w";
+}
+
+// Through `normscale train`: every evaluation records the certificate, and objective.tolerance ends the run at
+// the first evaluation within it, with a "stopped" event after that evaluation's record.
+TEST(CoordinateAscent, ToleranceStopsTheRunOnceTheGapIsBelowIt) {
+  constexpr double kTolerance = 1e-6;
+  const testing::TempDir work("normscale_coordinate_", "tolerance");
+  TrainConfig config;
+  for (const char* option : {"data.source=separable-2d", "data.validation=0", "data.preprocess=none",
+                             "model.hidden=[]", "objective.task=binary", "objective.dual=coordinate",
+                             "precision=float64", "virtual_shards=2", "steps=100000", "eval_every=1",
+                             "progress=false", "gallery=0"}) {
+    apply_override(config, option);
+  }
+  config.objective.tolerance = kTolerance;
+  config.out = (work.path() / "run").string();
+  testing::train_in_process(config);
+  std::ifstream in(work.path() / "run" / "metrics.jsonl");
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(in, line);) records.push_back(nlohmann::json::parse(line));
+  ASSERT_GE(records.size(), 3u);
+  const nlohmann::json& event = records.back();
+  ASSERT_EQ(event.value("event", ""), "stopped") << event.dump();
+  EXPECT_EQ(event["reason"], "tolerance");
+  const nlohmann::json& last = records[records.size() - 2];
+  const nlohmann::json& before = records[records.size() - 3];
+  EXPECT_EQ(event["step"], last["step"]);
+  EXPECT_LT(last["step"].get<Index>(), 100000);
+  EXPECT_GT(last["step"].get<Index>(), 1);
+  EXPECT_LE(std::abs(last["relative_gap"].get<double>()), kTolerance) << last.dump();
+  EXPECT_LE(last["max_violation"].get<double>(), kTolerance) << last.dump();
+  EXPECT_FALSE(std::abs(before["relative_gap"].get<double>()) <= kTolerance &&
+               before["max_violation"].get<double>() <= kTolerance)
+      << "the run went on past the first evaluation within the tolerance: " << before.dump();
+  EXPECT_DOUBLE_EQ(last["train_error"].get<double>(), 0.0);
+}
+
+// Through `normscale train` with its checkpoints: a run stopped at step 20 and resumed to step 40 ends where
+// the run that never stopped does (weights and multipliers, read through the certificate, bit for bit).
+TEST(CoordinateAscent, ACheckpointedRunResumesToTheSameResult) {
+  const testing::TempDir work("normscale_coordinate_", "resume");
+  TrainConfig config;
+  for (const char* option : {"data.source=separable-2d", "data.validation=0", "data.preprocess=none",
+                             "model.hidden=[]", "objective.task=binary", "objective.dual=coordinate",
+                             "objective.C=10", "objective.local_steps=7", "precision=float64", "virtual_shards=4",
+                             "eval_every=10", "checkpoint_every=10", "progress=false", "gallery=0"}) {
+    apply_override(config, option);
+  }
+  config.steps = 40;
+  config.out = (work.path() / "straight").string();
+  const nlohmann::json straight = testing::train_in_process(config);
+  config.out = (work.path() / "resumed").string();
+  config.steps = 20;
+  testing::train_in_process(config);
+  config.steps = 40;
+  config.resume = true;
+  const nlohmann::json resumed = testing::train_in_process(config);
+  EXPECT_EQ(resumed["step"], 40);
+  for (const char* key : {"primal", "dual", "weight_norm", "support_vectors"}) {
+    EXPECT_EQ(resumed[key], straight[key]) << key;
+  }
+}
+
+// objective.tolerance needs the certificate: a run without one is refused rather than never stopping early.
+TEST(CoordinateAscent, ToleranceWithoutACertificateIsRefused) {
+  const testing::TempDir work("normscale_coordinate_", "refused");
+  TrainConfig config;
+  for (const char* option : {"data.source=separable-2d", "data.validation=0", "data.preprocess=none",
+                             "model.hidden=[4]", "objective.task=binary", "precision=float64", "steps=2",
+                             "progress=false", "gallery=0"}) {
+    apply_override(config, option);
+  }
+  config.objective.tolerance = 1e-6;
+  config.out = (work.path() / "run").string();
+  LocalComm comm;
+  try {
+    run_training(config, comm);
+    FAIL() << "objective.tolerance was accepted on a model with a hidden layer";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("objective.tolerance"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CoordinateAscent, HiddenLayersAreRefusedNamingTheOption) {
+  try {
+    coordinate_run(svm_set(), {2, {4}, 1, "relu", false}, coordinate("binary"));
+    FAIL() << "a model with hidden layers was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("objective.dual"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace normscale::toy
