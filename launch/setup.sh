@@ -11,6 +11,7 @@ PACKAGES=(
   libeigen3-dev libopenblas-dev
   libboost-serialization-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  liblinear-dev  # perf/bench_svm_solvers: the SVM solver normscale's coordinate rule is measured against
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
   zlib1g-dev libpng-dev libsqlite3-dev
   gnuplot-nox
