@@ -48,7 +48,7 @@ class CoordinateAscent {
   StepStats round(Index round, std::span<const Index> rows);
 
  private:
-  // The updates of one block from the shared weights `w`; its change goes into `change`.
+  // The updates of one block from the shared weights `w`; its change u goes into `change`.
   double run_block(std::span<const Index> rows, const std::vector<double>& w, std::vector<double>& change);
 
   Communicator& comm_;
@@ -59,7 +59,7 @@ class CoordinateAscent {
   MultiplierStore& store_;
   LinearMinnorm model_;
   std::vector<double> local_w_;  // a block's w + sigma u_k
-  std::vector<double> block_change_;
+  std::vector<double> squared_norms_;  // ||x_aug||^2 of each local row, computed once
 };
 
 }  // namespace normscale
