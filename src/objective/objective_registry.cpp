@@ -43,6 +43,7 @@ MinnormParams minnorm_params(const ObjectiveConfig& c) {
   p.rho_tolerance = c.rho_tolerance;
   p.rho_max = c.rho_max;
   p.average_from = c.average_from_epoch;
+  p.curvature = c.curvature_step;
   return p;
 }
 
@@ -117,6 +118,10 @@ void add_builtins(ObjectiveRegistry& registry) {
        "which it was support: reported (support_fraction_averaged, support_fraction_stable, alpha_average.npy), "
        "never fed back; inf = off (>= 0)",
        NS_OBJECTIVE_FIELD(average_from_epoch), true},
+      {"objective.curvature_step", Opt::kBoolean, {},
+       "curvature-normalized multiplier steps: each example's s (and kappa_p) divided by ||h||^2 + 1, h the last "
+       "layer's input (||x||^2 + 1, exact, for a linear model); the same fixed points; CPU ranks",
+       NS_OBJECTIVE_FIELD(curvature_step), true},
       {"objective.local_steps", Opt::kInteger, {},
        "objective.dual = coordinate: coordinate updates per block (virtual shard) per round, between two "
        "allreduces; 0 = one pass over the block (>= 0)",

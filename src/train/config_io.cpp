@@ -888,6 +888,9 @@ void validate(const TrainConfig& c) {
   NS_CHECK(c.device != "cuda" || c.objective.dual != "coordinate",
            "objective.dual = \"coordinate\" runs on CPU ranks only for now, but device = \"cuda\"; set device = "
            "\"cpu\" (or another objective.dual on GPUs)");
+  NS_CHECK(c.device != "cuda" || !c.objective.curvature_step,
+           "objective.curvature_step runs on CPU ranks only for now, but device = \"cuda\"; set device = \"cpu\" "
+           "or objective.curvature_step = false");
   check_range(c.divergence_limit > 0, "divergence_limit", c.divergence_limit, "a number > 0");
   check_range(c.perturb.every >= 0, "perturb.every", c.perturb.every, "an integer >= 0 (0: no perturbation)");
   check_range(c.perturb.start >= 0, "perturb.start", c.perturb.start, "an integer >= 0 (0: after the fit)");

@@ -40,7 +40,14 @@ void CpuExecutor<T>::forward() {
 template <class T>
 void CpuExecutor<T>::update_multipliers() {
   const Stopwatch time;
-  objective_.update_multipliers(train_, rows_, *outputs_);
+  curvature_.clear();
+  if (objective_.traits().curvature_step) {
+    // ||h||^2 + 1 per example, h the last layer's input in the last forward: the squared norm of the example's
+    // gradient of its outputs with respect to the last layer's weights and bias.
+    const Matrix<T>& h = network_.activation(network_.layer_count() - 1);
+    for (Index k = 0; k < h.rows(); ++k) curvature_.push_back(1.0 + h.row(k).template cast<double>().squaredNorm());
+  }
+  objective_.update_multipliers(train_, rows_, *outputs_, curvature_);
   times_.multiplier += time.seconds();
 }
 

@@ -165,6 +165,38 @@ TEST(StepSizes, MinibatchAndFullBatchShareTheFixedPointUnderTheUnbiasedEstimator
   }
 }
 
+// Curvature-normalized steps (issue #19) keep the fixed points: the hard-margin SVM of svm_set() under ascent and
+// PI, and, with a hidden layer, each example's step is s / (||h||^2 + 1) with h the hidden layer's output in
+// the forward pass of the update (read here from the network).
+TEST(CurvatureStep, ReachesTheHardMarginSvmUnderAscentAndPi) {
+  for (const Dual& dual : {kAscent, kPi}) {
+    ObjectiveConfig objective = with_dual(minnorm_config("binary", 1.0, 0.2), dual);
+    objective.curvature_step = true;
+    TrainerOptions options;
+    options.lr = 0.05;
+    auto run = make_toy_run(svm_set(), {2, {}, 1, "identity", false}, objective, options, {0.3, -0.7});
+    run->train(5000);
+    expect_svm_set_answer(*run, std::string("curvature step, ") + dual.dual);
+  }
+}
+
+TEST(CurvatureStep, AnExamplesStepIsDividedByItsLastLayersInputNormPlusOne) {
+  ObjectiveConfig objective = minnorm_config("binary", 0.0, 0.5);
+  objective.curvature_step = true;
+  TrainerOptions options;
+  options.lr = 0.0;  // the weights stay: the update's forward pass is the one the test repeats
+  auto run = make_toy_run(svm_set(), {2, {3}, 1, "relu", true}, objective, options);
+  run->train(1);
+  const Matrix<double> f = run->outputs();
+  const Matrix<double>& h = run->network->activation(run->network->layer_count() - 1);
+  ASSERT_EQ(h.cols(), 3);
+  for (Index i = 0; i < run->data.rows; ++i) {
+    const double y = run->data.labels[static_cast<std::size_t>(i)] == 1 ? 1.0 : -1.0;
+    const double expected = std::max(0.0, 0.5 * (1.0 - y * f(i, 0)) / (1.0 + h.row(i).squaredNorm()));
+    EXPECT_NEAR(run->alpha(i), expected, 1e-12) << "example " << i;
+  }
+}
+
 // Averaging over epochs (objective.average_from_epoch), full batch (an epoch a step): each multiplier's mean
 // and support share over the epochs after the start are those of the values the test reads at each epoch's
 // end, while the multipliers still move; the support vectors are stable support, the others never support.

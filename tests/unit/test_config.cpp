@@ -100,6 +100,7 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.objective.local_steps, b.objective.local_steps);
   EXPECT_EQ(a.objective.tolerance, b.objective.tolerance);
   EXPECT_EQ(a.objective.average_from_epoch, b.objective.average_from_epoch);
+  EXPECT_EQ(a.objective.curvature_step, b.objective.curvature_step);
   EXPECT_EQ(a.objective.square_targets, b.objective.square_targets);
   EXPECT_EQ(a.objective.square_k, b.objective.square_k);
   EXPECT_EQ(a.objective.square_m, b.objective.square_m);
@@ -186,6 +187,7 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"objective.local_steps", [](TrainConfig& c) { c.objective.local_steps = 16; }},
       {"objective.tolerance", [](TrainConfig& c) { c.objective.tolerance = 1e-6; }},
       {"objective.average_from_epoch", [](TrainConfig& c) { c.objective.average_from_epoch = 5.0; }},
+      {"objective.curvature_step", [](TrainConfig& c) { c.objective.curvature_step = true; }},
       {"objective.square_targets", [](TrainConfig& c) { c.objective.square_targets = "pm1"; }},
       {"objective.square_k", [](TrainConfig& c) { c.objective.square_k = 2.0; }},
       {"objective.square_m", [](TrainConfig& c) { c.objective.square_m = 3.0; }},
@@ -599,6 +601,11 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
                 c.objective.dual = "coordinate";
               }),
               AllOf(HasSubstr("objective.dual = \"coordinate\""), HasSubstr("CPU ranks only")));
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.device = "cuda";
+                c.objective.curvature_step = true;
+              }),
+              AllOf(HasSubstr("objective.curvature_step"), HasSubstr("CPU ranks only")));
 
   // epochs may be 0 when steps take over.
   TrainConfig by_steps;

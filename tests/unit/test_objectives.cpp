@@ -244,6 +244,26 @@ TEST(Minnorm, AveragingKeepsTheMeanAndSupportShareOfTheUpdatesAfterItsStart) {
   EXPECT_EQ(plain.multipliers()->average_column(), -1);
 }
 
+// Curvature-normalized steps: each example's step s (and PI's gain) is divided by the curvature it is given.
+TEST(Minnorm, CurvatureStepDividesEachExamplesStepByItsCurvature) {
+  const Dataset d = two_examples_three_classes();
+  MinnormParams p{MinnormTask::kMulticlass, 0.0, 0.5};
+  p.curvature = true;
+  Minnorm<double> m(p, d, 3);
+  EXPECT_TRUE(m.traits().curvature_step);
+  Matrix<double> f(2, 3);
+  f << 0.25, 3.0, -1.0,   // label 0: violations 0.75, 4, 0
+       0.5, -3.0, 0.75;   // label 2: violations 1.5, -2, 0.25
+  const std::vector<Index> rows = {0, 1};
+  const std::vector<double> curvature = {2.0, 4.0};
+  m.update_multipliers(d, rows, f, curvature);
+  const MultiplierStore* a = m.multipliers();
+  EXPECT_EQ(std::vector<double>(a->row(0), a->row(0) + 3), (std::vector<double>{0.5 * 0.75 / 2, 0.5 * 4 / 2, 0.0}));
+  EXPECT_EQ(std::vector<double>(a->row(1), a->row(1) + 3), (std::vector<double>{0.5 * 1.5 / 4, 0.0, 0.5 * 0.25 / 4}));
+  Minnorm<double> plain(MinnormParams{MinnormTask::kMulticlass, 0.0, 0.5}, d, 3);
+  EXPECT_FALSE(plain.traits().curvature_step);
+}
+
 // Adaptive penalty: a constraint's rho doubles for every update that finds it violated beyond the tolerance,
 // and is back to rho once it is met.
 TEST(Minnorm, AdaptivePenaltyRaisesRhoWhileViolatedAndResetsWhenMet) {

@@ -13,6 +13,9 @@ struct Example {
   int label = -1;                 // class label (classification)
   const float* target = nullptr;  // regression targets (`outputs` entries); null for classification
   double* alpha = nullptr;        // its multipliers, then the rule's update state (state_count); null: stateless
+  // An estimate of ||d f / d W||^2 for a curvature-normalized multiplier step (Minnorm's objective.curvature_step):
+  // the squared norm of the last layer's input plus 1 (its bias); 1 where the step does not ask for it.
+  double curvature = 1.0;
 
   NS_HOST_DEVICE bool classification() const { return target == nullptr; }
   NS_HOST_DEVICE double out(int i) const { return static_cast<double>(f[i]); }

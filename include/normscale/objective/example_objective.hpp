@@ -85,9 +85,14 @@ class ExampleObjective : public Objective<T> {
   MultiplierStore* multipliers() override { return Rule::kMultipliers ? &alpha_ : nullptr; }
   const MultiplierStore* multipliers() const override { return Rule::kMultipliers ? &alpha_ : nullptr; }
 
-  void update_multipliers(const Dataset& train, std::span<const Index> rows, const Matrix<T>& f) override {
+  void update_multipliers(const Dataset& train, std::span<const Index> rows, const Matrix<T>& f,
+                          std::span<const double> curvature = {}) override {
     if constexpr (Rule::kMultipliers) {
-      for (std::size_t k = 0; k < rows.size(); ++k) Rule::update(params_, example(train, rows[k], f, k));
+      for (std::size_t k = 0; k < rows.size(); ++k) {
+        Example<T> e = example(train, rows[k], f, k);
+        if (!curvature.empty()) e.curvature = curvature[k];
+        Rule::update(params_, e);
+      }
     }
   }
 

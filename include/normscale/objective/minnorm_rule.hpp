@@ -59,6 +59,10 @@ struct MinnormParams {
   // multipliers are updated once per epoch), each multiplier keeps the mean of its later values and the share
   // of them at which it counted as support; infinity: off. The running average is reported, never fed back.
   double average_from = std::numeric_limits<double>::infinity();
+  // Curvature-normalized steps (objective.curvature_step, issue #19): each example's s and kappa_p are divided
+  // by its Example::curvature, an estimate of ||df/dW||^2 (exact for a linear model, where s = 1 is the
+  // coordinate step of every example at once); positive scaling per constraint keeps ascent's fixed points.
+  bool curvature = false;
 };
 
 struct MinnormRule {
@@ -77,6 +81,7 @@ struct MinnormRule {
     t.norm_term = NormTerm::kHalfSquaredNorm;
     t.multiplier_update = p.update;
     t.sparse_gradient = p.task != MinnormTask::kRegression;
+    t.curvature_step = p.curvature;
     return t;
   }
 
@@ -192,21 +197,23 @@ struct MinnormRule {
   NS_HOST_DEVICE static void update(const Params& p, const Example<T>& e) {
     const int count = multiplier_count(p, e.outputs);
     const int exponents = count * (1 + dual_states(p));
+    const double scale = p.curvature && e.curvature > 0.0 ? 1.0 / e.curvature : 1.0;
+    const double s = p.s * scale;
     for (int i = 0; i < count; ++i) {
       const double c = residual(p, e, i);
       if (p.dual == MinnormDual::kPI) {
         double& integral = e.alpha[count + i];
-        integral = project(p, integral + p.s * c);
-        e.alpha[i] = project(p, integral + p.kappa_p * c);
+        integral = project(p, integral + s * c);
+        e.alpha[i] = project(p, integral + p.kappa_p * scale * c);
       } else if (p.dual == MinnormDual::kAccelerated) {
         double& anchor = e.alpha[count + i];
         double& k = e.alpha[2 * count + i];
-        const double next = project(p, e.alpha[i] + p.s * c);
+        const double next = project(p, e.alpha[i] + s * c);
         k = c * (next - anchor) <= 0.0 ? 0.0 : (k < 1e9 ? k + 1.0 : k);
         e.alpha[i] = project(p, next + k / (k + 3.0) * (next - anchor));
         anchor = next;
       } else {
-        e.alpha[i] = project(p, e.alpha[i] + p.s * c);
+        e.alpha[i] = project(p, e.alpha[i] + s * c);
       }
       if (adaptive(p)) {
         const double violation = p.task == MinnormTask::kRegression ? (c < 0.0 ? -c : c) : c;

@@ -42,8 +42,10 @@ class Objective {
   // Per-example state (Minnorm multipliers); null for a stateless objective.
   virtual MultiplierStore* multipliers() = 0;
   virtual const MultiplierStore* multipliers() const = 0;
-  // Multiplier update with outputs f on the training rows (exact: new weights; lagged: old).
-  virtual void update_multipliers(const Dataset& train, std::span<const Index> rows, const Matrix<T>& f) = 0;
+  // Multiplier update with outputs f on the training rows (exact: new weights; lagged: old); `curvature`: one
+  // value per row when traits().curvature_step (else empty).
+  virtual void update_multipliers(const Dataset& train, std::span<const Index> rows, const Matrix<T>& f,
+                                  std::span<const double> curvature = {}) = 0;
   // The data terms of the augmented Lagrangian summed over rows, at the current multipliers, with the
   // violated constraints and complementary slackness (all 0 when the objective has no multipliers).
   virtual DualTerms dual_terms_sum(const Dataset& train, std::span<const Index> rows, const Matrix<T>& f) const = 0;

@@ -35,6 +35,9 @@ struct ObjectiveTraits {
   // Some examples may have an exactly zero output gradient (gradient_is_zero), so the backward pass
   // may leave them out.
   bool sparse_gradient = false;
+  // The multiplier update divides each example's step by its curvature (Example::curvature), which the step
+  // passes to update_multipliers.
+  bool curvature_step = false;
 };
 
 // The factor on the summed data gradient of a global minibatch of `batch` examples out of `total`.

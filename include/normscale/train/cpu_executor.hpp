@@ -55,6 +55,7 @@ class CpuExecutor final : public StepExecutor<T> {
   Matrix<T> x_;
   const Matrix<T>* outputs_ = nullptr;  // the last forward's (owned by the network)
   Matrix<T> output_grad_;
+  std::vector<double> curvature_;  // per row of the batch, for a curvature-normalized multiplier step
   Matrix<T> active_grad_;
 };
 
