@@ -20,8 +20,8 @@ GemmBackend parse_gemm_backend(std::string_view name);
 std::vector<GemmBackend> available_gemm_backends();
 
 // The fastest for this CPU, measured on the MLP's shapes (perf/README.md, issue #16): oneDNN where its
-// JIT emits AVX-512 kernels (1.5-1.6x OpenBLAS's Haswell kernels), OpenBLAS elsewhere (on AVX2 oneDNN
-// ran at 0.74-0.95x OpenBLAS).
+// JIT emits AVX-512 kernels (1.6-1.7x OpenBLAS's Haswell kernels on an AVX-512 Xeon), OpenBLAS elsewhere
+// (oneDNN's AVX2 kernels: 0.74x OpenBLAS at batch 1024 on the same Xeon, 0.91-0.95x on an AVX2 EPYC).
 GemmBackend automatic_gemm_backend();
 
 // The one gemm<float> uses: the environment variable NORMSCALE_GEMM (auto | openblas | onednn) read on
