@@ -15,11 +15,19 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
 
 namespace normscale {
+namespace {
+
+}  // namespace
+
+// gtest prints the back end by name (ctest lists each parameterised test with it).
+void PrintTo(GemmBackend backend, std::ostream* os) { *os << gemm_backend_name(backend); }
+
 namespace {
 
 bool built_in(GemmBackend backend) {
