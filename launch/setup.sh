@@ -9,6 +9,8 @@ PACKAGES=(
   build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin
   libeigen3-dev libopenblas-dev
+  # oneDNN: the GEMM back end chosen at run time on AVX-512 CPUs (optional to the build; issue #16).
+  libdnnl-dev
   libboost-serialization-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   liblinear-dev  # perf/bench_svm_solvers: the SVM solver normscale's coordinate rule is measured against

@@ -3,9 +3,9 @@
 // and the whole network's forward+backward (samples/s). Results are checked to be finite.
 #include "normscale/model/architectures.hpp"
 #include "normscale/model/conv2d.hpp"
+#include "normscale/model/gemm_backend.hpp"
 
 #include <benchmark/benchmark.h>
-#include <cblas.h>
 
 #include <cmath>
 #include <stdexcept>
@@ -23,7 +23,7 @@ Matrix<float> random_batch(Index rows, Index cols) {
 // One 3x3 "same" convolution, in -> out channels on H x W: 2 * out * in * 9 * H * W FLOPs forward,
 // twice that backward (weights and inputs).
 void BM_Conv2dForwardBackward(benchmark::State& state) {
-  openblas_set_num_threads(static_cast<int>(state.range(3)));
+  set_gemm_threads(static_cast<int>(state.range(3)));
   const Index in = state.range(0), out = state.range(1), side = state.range(2), batch = 128;
   const FeatureMapShape shape{in, side, side};
   Conv2d<float> conv(shape, out, 3, false);
@@ -53,7 +53,7 @@ BENCHMARK(BM_Conv2dForwardBackward)
     ->UseRealTime();
 
 void BM_ConvNetForwardBackward(benchmark::State& state) {
-  openblas_set_num_threads(static_cast<int>(state.range(1)));
+  set_gemm_threads(static_cast<int>(state.range(1)));
   const Index batch = state.range(0);
   auto net = make_convnet<float>(ConvNetSpec{});
   net->initialize({"he", 1.0}, 1);

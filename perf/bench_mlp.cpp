@@ -1,12 +1,13 @@
 // The paper's 784-800-800-10 MLP: forward+backward throughput, and one Minnorm step vs one SGD step.
 // Each benchmark checks its result (finite loss, weights moved) and reports samples/s and GFLOP/s.
+#include "normscale/model/gemm.hpp"
+#include "normscale/model/gemm_backend.hpp"
 #include "normscale/objective/cross_entropy.hpp"
 #include "normscale/objective/minnorm.hpp"
 #include "normscale/train/config.hpp"
 #include "normscale/train/trainer.hpp"
 
 #include <benchmark/benchmark.h>
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -32,7 +33,12 @@ Dataset random_images(Index rows) {
   return d;
 }
 
-void set_threads(benchmark::State& state) { openblas_set_num_threads(static_cast<int>(state.range(1))); }
+// Threads from the benchmark's second argument; the label names the GEMM back end that ran
+// (NORMSCALE_GEMM selects it, perf/compare --gemm).
+void set_threads(benchmark::State& state) {
+  set_gemm_threads(static_cast<int>(state.range(1)));
+  state.SetLabel(gemm_backend_name(active_gemm_backend()));
+}
 
 // Forward + backward of the network alone (the GEMMs): 3x the forward FLOPs.
 void BM_MlpForwardBackward(benchmark::State& state) {
@@ -55,12 +61,13 @@ void BM_MlpForwardBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_MlpForwardBackward)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// The GEMMs of one SGD step alone, straight to cblas_sgemm: forward Y = X W^T, then dW = dY^T X and
-// dX = dY W (no dX for the input layer): 6.40 MFLOP per sample. The rate the step is measured against.
+// The GEMMs of one SGD step alone, straight to gemm<float> (the active back end): forward Y = X W^T,
+// then dW = dY^T X and dX = dY W (no dX for the input layer): 6.40 MFLOP per sample. The rate the step
+// is measured against.
 void BM_GemmOfStep(benchmark::State& state) {
   set_threads(state);
-  const int batch = static_cast<int>(state.range(0));
-  const std::vector<int> widths = {784, 800, 800, 10};
+  const Index batch = state.range(0);
+  const std::vector<Index> widths = {784, 800, 800, 10};
   std::vector<std::vector<float>> acts(4), grads(4), weights(3), weight_grads(3);
   for (std::size_t l = 0; l < 4; ++l) {
     acts[l].assign(static_cast<std::size_t>(batch * widths[l]), 0.5f);
@@ -77,17 +84,17 @@ void BM_GemmOfStep(benchmark::State& state) {
   }
   for (auto _ : state) {
     for (std::size_t l = 0; l < 3; ++l) {
-      const int in = widths[l], out = widths[l + 1];
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out, in, 1.0f, acts[l].data(), in,
-                  weights[l].data(), in, 0.0f, acts[l + 1].data(), out);
+      const Index in = widths[l], out = widths[l + 1];
+      gemm<float>(false, true, batch, out, in, 1.0f, acts[l].data(), in, weights[l].data(), in, 0.0f,
+                  acts[l + 1].data(), out);
     }
     for (std::size_t l = 3; l-- > 0;) {
-      const int in = widths[l], out = widths[l + 1];
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, batch, 1.0f, grads[l + 1].data(), out,
-                  acts[l].data(), in, 0.0f, weight_grads[l].data(), in);
+      const Index in = widths[l], out = widths[l + 1];
+      gemm<float>(true, false, out, in, batch, 1.0f, grads[l + 1].data(), out, acts[l].data(), in, 0.0f,
+                  weight_grads[l].data(), in);
       if (l > 0) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, in, out, 1.0f, grads[l + 1].data(), out,
-                    weights[l].data(), in, 0.0f, grads[l].data(), in);
+        gemm<float>(false, false, batch, in, out, 1.0f, grads[l + 1].data(), out, weights[l].data(), in, 0.0f,
+                    grads[l].data(), in);
       }
     }
     benchmark::DoNotOptimize(weight_grads[0].data());

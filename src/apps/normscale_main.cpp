@@ -5,6 +5,7 @@
 #include "normscale/comm/agreement.hpp"
 #include "normscale/comm/communicator_factory.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/model/gemm_backend.hpp"
 #include "normscale/study/report.hpp"
 #include "normscale/study/study_runner.hpp"
 #include "normscale/train/checkpoint_on_signal.hpp"
@@ -104,7 +105,11 @@ int run_cli(int argc, char** argv) {
   const bool is_root = world_rank() == 0;
 
   CLI::App app{"normscale: norm-controlled neural-network training (Minnorm, square loss) at scale"};
-  app.set_version_flag("--version", std::string("normscale ") + NORMSCALE_VERSION);
+  // The kernel family is asked for only when printed (it may start oneDNN's CPU detection).
+  app.set_version_flag("--version", [] {
+    return fmt::format("normscale {}\ngemm: {} (float64: {})", NORMSCALE_VERSION,
+                       normscale::gemm_kernel_family<float>(), normscale::gemm_kernel_family<double>());
+  });
   app.require_subcommand(1);
   app.footer("Every option of a run: normscale train --help (or normscale train --list-options).");
 

@@ -1,7 +1,11 @@
-// Matrix products of the dense layers, straight to the BLAS: no Eigen temporaries and no zeroing
-// pass before a beta = 0 product. (A hand-written AVX2 6x16 packed GEMM was tried for issue #6: it
-// ran at the same rate as OpenBLAS on these shapes, about 70-80% of the FMA peak, so the BLAS stays.)
+// Matrix products of the dense layers, straight to the GEMM library the back end names
+// (model/gemm_backend.hpp): no Eigen temporaries and no zeroing pass before a beta = 0 product. (A
+// hand-written AVX2 6x16 packed GEMM was tried for issue #6: it ran at the same rate as OpenBLAS on
+// these shapes, about 70-80% of the FMA peak, so the libraries stay.)
 #include "normscale/model/gemm.hpp"
+
+#include "gemm_onednn.hpp"
+#include "normscale/model/gemm_backend.hpp"
 
 #include <cblas.h>
 
@@ -26,11 +30,15 @@ void gemm<float>(bool trans_a, bool trans_b, Index m, Index n, Index k, float al
                  const float* b, Index ldb, float beta, float* c, Index ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_only(m, n, beta, c, ldc);
+  if (active_gemm_backend() == GemmBackend::kOneDnn) {
+    return onednn::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
   cblas_sgemm(CblasRowMajor, op(trans_a), op(trans_b), static_cast<int>(m), static_cast<int>(n),
               static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
               static_cast<int>(ldc));
 }
 
+// Always OpenBLAS: oneDNN has no double-precision GEMM.
 template <>
 void gemm<double>(bool trans_a, bool trans_b, Index m, Index n, Index k, double alpha, const double* a, Index lda,
                   const double* b, Index ldb, double beta, double* c, Index ldc) {

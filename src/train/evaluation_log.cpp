@@ -2,6 +2,7 @@
 #include "normscale/train/evaluation_log.hpp"
 
 #include "normscale/core/atomic_file.hpp"
+#include "normscale/model/gemm_backend.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -30,6 +31,7 @@ void trim_metrics_after(const std::string& path, Index step) {
 template <class T>
 void EvaluationLog<T>::begin(TrainingContext<T>& context) {
   interval_ = Interval{};
+  gemm_recorded_ = false;
   if (!context.comm.is_root()) return;
   const std::string path = (std::filesystem::path(context.config.out) / "metrics.jsonl").string();
   if (context.resumed) trim_metrics_after(path, context.engine.steps_done());
@@ -50,6 +52,11 @@ void EvaluationLog<T>::step_taken(TrainingContext<T>& /*context*/, const StepRep
 template <class T>
 void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& record) {
   TrainingEngine<T>& engine = context.engine;
+  if (!gemm_recorded_) {
+    // GPU ranks run cuBLAS; the CPU back end is chosen at start-up from the CPU's features.
+    record["gemm"] = context.config.device == "cuda" ? std::string("cublas") : gemm_kernel_family<T>();
+    gemm_recorded_ = true;
+  }
   const EvalStats train = engine.evaluate(context.data.train);
   record["train_error"] = train.error_percent();
   record["train_loss"] = train.mean_loss();

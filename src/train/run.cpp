@@ -8,6 +8,7 @@
 #include "normscale/core/error.hpp"
 #include "normscale/data/data_source.hpp"
 #include "normscale/data/preprocess.hpp"
+#include "normscale/model/gemm_backend.hpp"
 #include "normscale/core/atomic_file.hpp"
 #include "normscale/objective/objective_registry.hpp"
 #include "normscale/train/checkpoint_on_signal.hpp"
@@ -31,7 +32,6 @@
 #include "normscale/train/weight_perturbation.hpp"
 #include "normscale/train/training_schedule.hpp"
 
-#include <cblas.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -319,7 +319,7 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   throw_if_any_rank_failed(comm, error_of([&] {
     if (comm.is_root()) lock.emplace(config.out);
   }));
-  if (config.threads > 0) openblas_set_num_threads(static_cast<int>(config.threads));
+  if (config.threads > 0) set_gemm_threads(static_cast<int>(config.threads));
   const DataShard shard{comm.rank(), comm.size(), config.virtual_shards};
   check_data_shard(shard);
   // Each rank reads its shards only; preprocessing statistics are those of the whole training set.

@@ -64,6 +64,9 @@ TEST(EndToEnd, MinnormOnFashionMnistSubsetLearnsAndWritesAllOutputs) {
   EXPECT_LE(last["constraints_violated"].get<double>(), 1.0);
   EXPECT_GE(last["complementary_slackness"].get<double>(), 0.0);
   EXPECT_FALSE(first.contains("support_churn")) << "nothing to compare the first evaluation with";
+  // The first record names the GEMM kernels that ran the products (issue #16); later ones do not repeat it.
+  EXPECT_TRUE(first.contains("gemm")) << first.dump();
+  EXPECT_FALSE(last.contains("gemm"));
   double histogram_total = 0.0;
   for (const auto& n : last["alpha_histogram"]["counts"]) histogram_total += n.get<double>();
   EXPECT_EQ(last["alpha_histogram"]["counts"].size(), last["alpha_histogram"]["edges"].size() + 1);

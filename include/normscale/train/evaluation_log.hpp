@@ -1,6 +1,7 @@
 // The evaluation record and metrics.jsonl: at each evaluation the error and loss of every split, the
 // weight norms and the step times since the last evaluation (Minnorm's multipliers: MultiplierReadings);
-// rank 0 writes the finished record (with every other callback's fields) as one line of the log.
+// rank 0 writes the finished record (with every other callback's fields) as one line of the log. The
+// first record a run (or a resumed run) writes also says which GEMM kernels run its products ("gemm").
 #pragma once
 
 #include "normscale/metrics/metrics_log.hpp"
@@ -37,6 +38,7 @@ class EvaluationLog final : public TrainingCallback<T> {
   std::optional<JsonlWriter> log_;
   SpectralNormTracker spectral_;
   Interval interval_;
+  bool gemm_recorded_ = false;
 };
 
 }  // namespace normscale

@@ -1,0 +1,42 @@
+// Which library runs gemm<float> (model/gemm.hpp): chosen once at start-up from the CPU's features.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace normscale {
+
+// OpenBLAS is always built in and is the fallback; oneDNN (dnnl_sgemm, JIT-compiled for the CPU it
+// runs on) is built in where CMake found libdnnl-dev (NORMSCALE_ENABLE_ONEDNN).
+enum class GemmBackend { kOpenBlas, kOneDnn };
+
+const char* gemm_backend_name(GemmBackend backend);  // "openblas", "onednn"
+// "openblas" / "onednn"; an unknown name or one this build lacks throws normscale::Error.
+GemmBackend parse_gemm_backend(std::string_view name);
+
+// The back ends this build can run, OpenBLAS first. oneDNN is listed on every CPU it runs on (on an
+// AVX2-only CPU it is merely slower), so tests compare both everywhere.
+std::vector<GemmBackend> available_gemm_backends();
+
+// The fastest for this CPU, measured on the MLP's shapes (perf/README.md, issue #16): oneDNN where its
+// JIT emits AVX-512 kernels (1.6-1.7x OpenBLAS's Haswell kernels on an AVX-512 Xeon), OpenBLAS elsewhere
+// (oneDNN's AVX2 kernels: 0.74x OpenBLAS at batch 1024 on the same Xeon, 0.91-0.95x on an AVX2 EPYC).
+GemmBackend automatic_gemm_backend();
+
+// The one gemm<float> uses: the environment variable NORMSCALE_GEMM (auto | openblas | onednn) read on
+// first use, unset or "auto" meaning automatic_gemm_backend(); later set_gemm_backend's.
+GemmBackend active_gemm_backend();
+void set_gemm_backend(GemmBackend backend);  // for tests and benchmarks; throws if not available
+
+// Threads of every GEMM library: OpenBLAS's pool and oneDNN's OpenMP team (of the calling thread).
+// Until called, oneDNN follows OpenBLAS's count (OPENBLAS_NUM_THREADS), so one setting sizes both.
+void set_gemm_threads(int threads);
+
+// What runs the products of a T network, for --version and metrics.jsonl: library, version and
+// kernels, e.g. "onednn 2.6.3 (dnnl_sgemm, avx512_core_amx JIT)" or "openblas (Haswell kernels)".
+// float64 products always run on OpenBLAS (oneDNN has no double-precision GEMM).
+template <class T>
+std::string gemm_kernel_family();
+
+}  // namespace normscale

@@ -1,0 +1,88 @@
+// The GEMM back end: chosen once from the CPU's features (or NORMSCALE_GEMM), switchable for tests.
+#include "normscale/model/gemm_backend.hpp"
+
+#include "gemm_onednn.hpp"
+#include "normscale/core/error.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+
+namespace normscale {
+
+namespace {
+
+// The one piece of mutable state: which library gemm<float> calls. Atomic, so a test switching it
+// races with nothing; read on every product (a relaxed load costs nothing beside a GEMM).
+std::atomic<GemmBackend>& active_slot() {
+  static std::atomic<GemmBackend> slot{[] {
+    const char* name = std::getenv("NORMSCALE_GEMM");
+    const GemmBackend chosen = name == nullptr || std::string_view(name).empty() || std::string_view(name) == "auto"
+                                   ? automatic_gemm_backend()
+                                   : parse_gemm_backend(name);
+    // One thread setting for both libraries: oneDNN's team follows OpenBLAS's (OPENBLAS_NUM_THREADS).
+    if (chosen == GemmBackend::kOneDnn) onednn::set_threads(openblas_get_num_threads());
+    return chosen;
+  }()};
+  return slot;
+}
+
+}  // namespace
+
+const char* gemm_backend_name(GemmBackend backend) {
+  return backend == GemmBackend::kOneDnn ? "onednn" : "openblas";
+}
+
+GemmBackend parse_gemm_backend(std::string_view name) {
+  if (name == "openblas") return GemmBackend::kOpenBlas;
+  NS_CHECK(name == "onednn", "unknown GEMM back end \"{}\" (NORMSCALE_GEMM); expected auto, openblas or onednn", name);
+  NS_CHECK(onednn::built(),
+           "GEMM back end \"onednn\" requested, but this build has no oneDNN; hint: install libdnnl-dev and "
+           "reconfigure, or set NORMSCALE_GEMM=auto");
+  return GemmBackend::kOneDnn;
+}
+
+std::vector<GemmBackend> available_gemm_backends() {
+  std::vector<GemmBackend> backends{GemmBackend::kOpenBlas};
+  if (onednn::built()) backends.push_back(GemmBackend::kOneDnn);
+  return backends;
+}
+
+GemmBackend automatic_gemm_backend() {
+  return onednn::built() && onednn::has_avx512_kernels() ? GemmBackend::kOneDnn : GemmBackend::kOpenBlas;
+}
+
+GemmBackend active_gemm_backend() { return active_slot().load(std::memory_order_relaxed); }
+
+void set_gemm_backend(GemmBackend backend) {
+  const std::vector<GemmBackend> available = available_gemm_backends();
+  NS_CHECK(std::find(available.begin(), available.end(), backend) != available.end(),
+           "GEMM back end \"{}\" is not built in; hint: install libdnnl-dev and reconfigure", gemm_backend_name(backend));
+  if (backend == GemmBackend::kOneDnn) onednn::set_threads(openblas_get_num_threads());
+  active_slot().store(backend, std::memory_order_relaxed);
+}
+
+void set_gemm_threads(int threads) {
+  openblas_set_num_threads(threads);
+  onednn::set_threads(threads);
+}
+
+namespace {
+
+std::string openblas_description() { return fmt::format("openblas ({} kernels)", openblas_get_corename()); }
+
+}  // namespace
+
+template <>
+std::string gemm_kernel_family<float>() {
+  return active_gemm_backend() == GemmBackend::kOneDnn ? onednn::description() : openblas_description();
+}
+
+template <>
+std::string gemm_kernel_family<double>() {
+  return openblas_description();
+}
+
+}  // namespace normscale

@@ -1,0 +1,195 @@
+// Every GEMM back end built in agrees with a naive double-precision product (transposes, odd shapes,
+// strides, alpha/beta, beta = 0 never reading C), the automatic choice is one of them, and a training
+// step gives the same loss and weights on each. A back end this build or CPU lacks is skipped, visibly.
+#include "normscale/comm/communicator.hpp"
+#include "normscale/core/error.hpp"
+#include "normscale/model/gemm.hpp"
+#include "normscale/model/gemm_backend.hpp"
+#include "normscale/objective/cross_entropy.hpp"
+#include "normscale/train/trainer.hpp"
+
+#include "support/random_data.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <ostream>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace normscale {
+namespace {
+
+}  // namespace
+
+// gtest prints the back end by name (ctest lists each parameterised test with it).
+void PrintTo(GemmBackend backend, std::ostream* os) { *os << gemm_backend_name(backend); }
+
+namespace {
+
+bool built_in(GemmBackend backend) {
+  const std::vector<GemmBackend> available = available_gemm_backends();
+  return std::find(available.begin(), available.end(), backend) != available.end();
+}
+
+// Runs each test on one back end and puts the previous one back afterwards.
+class GemmBackendTest : public ::testing::TestWithParam<GemmBackend> {
+ protected:
+  void SetUp() override {
+    if (!built_in(GetParam())) {
+      GTEST_SKIP() << "GEMM back end " << gemm_backend_name(GetParam()) << " is not built in (no libdnnl-dev)";
+    }
+    previous_ = active_gemm_backend();
+    set_gemm_backend(GetParam());
+  }
+  void TearDown() override { set_gemm_backend(previous_); }
+
+ private:
+  GemmBackend previous_ = GemmBackend::kOpenBlas;
+};
+
+struct Case {
+  Index m, n, k;
+  Index pad;  // added to every row stride (lda, ldb, ldc > the row length)
+};
+
+std::vector<float> random_values(std::size_t count, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(count);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+// C = alpha op(A) op(B) + beta C against a double-precision loop; the tolerance is fp32's worst-case
+// rounding bound of a k-term sum, (k + 2) eps times the sum of the magnitudes. Padding columns of C must stay untouched; with beta = 0 C starts as NaN.
+void check_product(bool trans_a, bool trans_b, const Case& c, float alpha, float beta, std::mt19937& rng) {
+  const Index a_rows = trans_a ? c.k : c.m, a_cols = trans_a ? c.m : c.k;
+  const Index b_rows = trans_b ? c.n : c.k, b_cols = trans_b ? c.k : c.n;
+  const Index lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = c.n + c.pad;
+  const std::vector<float> a = random_values(static_cast<std::size_t>(a_rows * lda), rng);
+  const std::vector<float> b = random_values(static_cast<std::size_t>(b_rows * ldb), rng);
+  std::vector<float> out = random_values(static_cast<std::size_t>(c.m * ldc), rng);
+  const float sentinel = 12345.0f;
+  for (Index i = 0; i < c.m; ++i) {
+    for (Index j = 0; j < ldc; ++j) {
+      float& v = out[static_cast<std::size_t>(i * ldc + j)];
+      if (j >= c.n) v = sentinel;
+      else if (beta == 0.0f) v = std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+  const std::vector<float> before = out;
+  gemm<float>(trans_a, trans_b, c.m, c.n, c.k, alpha, a.data(), lda, b.data(), ldb, beta, out.data(), ldc);
+  const auto at = [](const std::vector<float>& x, Index ld, Index r, Index col) {
+    return static_cast<double>(x[static_cast<std::size_t>(r * ld + col)]);
+  };
+  for (Index i = 0; i < c.m; ++i) {
+    for (Index j = 0; j < ldc; ++j) {
+      const double got = at(out, ldc, i, j);
+      if (j >= c.n) {
+        ASSERT_EQ(got, sentinel) << "padding of C written at " << i << "," << j;
+        continue;
+      }
+      double sum = 0.0, magnitude = 0.0;
+      for (Index p = 0; p < c.k; ++p) {
+        const double x = trans_a ? at(a, lda, p, i) : at(a, lda, i, p);
+        const double y = trans_b ? at(b, ldb, j, p) : at(b, ldb, p, j);
+        sum += x * y;
+        magnitude += std::abs(x * y);
+      }
+      double expected = alpha * sum, scale = std::abs(alpha) * magnitude;
+      if (beta != 0.0f) {
+        expected += beta * at(before, ldc, i, j);
+        scale += std::abs(beta * at(before, ldc, i, j));
+      }
+      ASSERT_NEAR(got, expected, static_cast<double>(c.k + 2) * std::numeric_limits<float>::epsilon() * scale)
+          << "C(" << i << "," << j << ") of " << c.m << "x" << c.n << "x" << c.k << " pad " << c.pad
+          << (trans_a ? " A^T" : " A") << (trans_b ? " B^T" : " B") << " alpha " << alpha << " beta " << beta;
+    }
+  }
+}
+
+TEST_P(GemmBackendTest, AgreesWithNaiveProduct) {
+  std::mt19937 rng(16);
+  // 1x1x1, primes, an empty sum (k = 0: C = beta C), shapes wider than one kernel block, and the MLP's
+  // output layer (n = 10).
+  const std::vector<Case> cases = {{1, 1, 1, 0}, {7, 13, 5, 0}, {7, 13, 5, 3}, {13, 7, 11, 1}, {5, 3, 0, 2},
+                                   {64, 33, 17, 0}, {37, 10, 97, 5}, {129, 67, 71, 1}};
+  for (const Case& c : cases) {
+    for (const bool ta : {false, true}) {
+      for (const bool tb : {false, true}) {
+        for (const float alpha : {1.0f, -0.5f}) {
+          for (const float beta : {0.0f, 1.0f, 0.25f}) {
+            check_product(ta, tb, c, alpha, beta, rng);
+            if (::testing::Test::HasFatalFailure()) return;
+          }
+        }
+      }
+    }
+  }
+}
+
+// A few SGD steps of a small MLP from the same start; the losses and weights as the first back end's.
+std::pair<std::vector<double>, std::vector<float>> sgd_steps(GemmBackend backend) {
+  set_gemm_backend(backend);
+  const Dataset d = testing::random_classification(96, 40, 7, 3, testing::LabelRule::kCyclic);
+  auto net = make_mlp<float>({40, {64, 48}, 7, "relu", true});
+  net->initialize({"he", 1}, 11);
+  CrossEntropy<float> objective;
+  LocalComm comm;
+  TrainerOptions options;
+  options.batch = 32;
+  options.lr = 0.05;
+  Trainer<float> trainer(options, comm, d, d.rows, *net, objective);
+  std::vector<double> losses;
+  for (int t = 0; t < 6; ++t) losses.push_back(trainer.step().loss_sum);
+  return {losses, net->parameters()};
+}
+
+TEST_P(GemmBackendTest, TrainingStepMatchesOpenBlas) {
+  if (GetParam() == GemmBackend::kOpenBlas) GTEST_SKIP() << "OpenBLAS is the reference here";
+  const auto [losses, weights] = sgd_steps(GetParam());
+  const auto [reference_losses, reference_weights] = sgd_steps(GemmBackend::kOpenBlas);
+  ASSERT_EQ(losses.size(), reference_losses.size());
+  for (std::size_t t = 0; t < losses.size(); ++t) {
+    EXPECT_NEAR(losses[t], reference_losses[t], 1e-5 * std::abs(reference_losses[t])) << "step " << t;
+  }
+  ASSERT_EQ(weights.size(), reference_weights.size());
+  for (std::size_t i = 0; i < weights.size(); ++i) ASSERT_NEAR(weights[i], reference_weights[i], 1e-5) << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, GemmBackendTest, ::testing::Values(GemmBackend::kOpenBlas, GemmBackend::kOneDnn),
+                         [](const ::testing::TestParamInfo<GemmBackend>& backend) {
+                           return std::string(gemm_backend_name(backend.param));
+                         });
+
+TEST(GemmBackend, AutomaticChoiceIsBuiltInAndOpenBlasWithoutAvx512) {
+  const GemmBackend automatic = automatic_gemm_backend();
+  EXPECT_TRUE(built_in(automatic)) << gemm_backend_name(automatic);
+  // No regression where no faster kernel exists: an AVX2-only CPU keeps OpenBLAS.
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f")) {
+    EXPECT_EQ(automatic, GemmBackend::kOpenBlas);
+  }
+}
+
+TEST(GemmBackend, NamesParseAndUnknownOnesThrow) {
+  for (const GemmBackend backend : available_gemm_backends()) {
+    EXPECT_EQ(parse_gemm_backend(gemm_backend_name(backend)), backend);
+  }
+  EXPECT_THROW(parse_gemm_backend("mkl"), Error);
+  if (!built_in(GemmBackend::kOneDnn)) {
+    EXPECT_THROW(parse_gemm_backend("onednn"), Error);
+  }
+}
+
+TEST(GemmBackend, KernelFamilyNamesTheActiveLibrary) {
+  const std::string family = gemm_kernel_family<float>();
+  EXPECT_EQ(family.rfind(gemm_backend_name(active_gemm_backend()), 0), 0u) << family;
+  EXPECT_EQ(gemm_kernel_family<double>().rfind("openblas", 0), 0u);
+}
+
+}  // namespace
+}  // namespace normscale
