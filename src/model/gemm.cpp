@@ -30,6 +30,9 @@ void gemm<float>(bool trans_a, bool trans_b, Index m, Index n, Index k, float al
                  const float* b, Index ldb, float beta, float* c, Index ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_only(m, n, beta, c, ldc);
+  if (active_gemm_precision() == GemmPrecision::kBf16) {
+    return onednn::gemm_bf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
   if (active_gemm_backend() == GemmBackend::kOneDnn) {
     return onednn::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }

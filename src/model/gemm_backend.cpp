@@ -64,6 +64,38 @@ void set_gemm_backend(GemmBackend backend) {
   active_slot().store(backend, std::memory_order_relaxed);
 }
 
+namespace {
+
+std::atomic<GemmPrecision>& precision_slot() {
+  static std::atomic<GemmPrecision> slot{GemmPrecision::kFloat32};
+  return slot;
+}
+
+}  // namespace
+
+bool bf16_gemm_supported() { return onednn::built() && onednn::has_bf16_kernels(); }
+
+GemmPrecision active_gemm_precision() { return precision_slot().load(std::memory_order_relaxed); }
+
+void set_gemm_precision(GemmPrecision precision) {
+  if (precision == GemmPrecision::kBf16) {
+    NS_CHECK(onednn::built(), "precision = \"bf16\" runs its products on oneDNN, which this build lacks; hint: "
+             "install libdnnl-dev and reconfigure, or set precision = \"float32\"");
+    NS_CHECK(onednn::has_bf16_kernels(),
+             "precision = \"bf16\" needs a CPU with bf16 dot products (avx512_bf16 or AMX); this one offers {} "
+             "(what oneDNN would run: {}); hint: set precision = \"float32\"",
+             onednn::description(), onednn::bf16_description());
+    onednn::set_threads(openblas_get_num_threads());
+  }
+  precision_slot().store(precision, std::memory_order_relaxed);
+}
+
+ScopedGemmPrecision::ScopedGemmPrecision(GemmPrecision precision) : before_(active_gemm_precision()) {
+  set_gemm_precision(precision);
+}
+
+ScopedGemmPrecision::~ScopedGemmPrecision() { precision_slot().store(before_, std::memory_order_relaxed); }
+
 void set_gemm_threads(int threads) {
   openblas_set_num_threads(threads);
   onednn::set_threads(threads);
@@ -77,6 +109,7 @@ std::string openblas_description() { return fmt::format("openblas ({} kernels)",
 
 template <>
 std::string gemm_kernel_family<float>() {
+  if (active_gemm_precision() == GemmPrecision::kBf16) return onednn::bf16_description();
   return active_gemm_backend() == GemmBackend::kOneDnn ? onednn::description() : openblas_description();
 }
 

@@ -6,6 +6,12 @@
 #ifdef NORMSCALE_HAVE_ONEDNN
 #include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <tuple>
 #endif
 
 namespace normscale::onednn {
@@ -28,6 +34,12 @@ const char* isa_name(dnnl_cpu_isa_t isa) {
     case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
     default: return "unknown ISA";
   }
+}
+
+// The OpenMP team size last set: a bf16 matmul primitive splits its work for the team it was made for.
+std::atomic<int>& team_size() {
+  static std::atomic<int> size{0};
+  return size;
 }
 
 }  // namespace
@@ -55,6 +67,7 @@ void set_threads(int threads) {
   NS_CHECK(set_num_threads != nullptr, "oneDNN's OpenMP runtime (omp_set_num_threads) is not loaded; hint: run "
            "with NORMSCALE_GEMM=openblas");
   set_num_threads(threads);
+  team_size().store(threads, std::memory_order_relaxed);
 }
 
 void sgemm(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, const float* a, Index lda,
@@ -66,6 +79,90 @@ void sgemm(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, c
            m, n, k, lda, ldb, ldc, static_cast<int>(status));
 }
 
+namespace {
+
+// One bf16 product's primitives: the operands' conversions (f32, strided and maybe transposed, to dense
+// bf16) and the matmul (alpha as its output scale, beta as a sum post-op), with their bf16 buffers.
+struct Bf16Plan {
+  dnnl::memory a32, b32, a16, b16, c32;
+  dnnl::reorder to_a, to_b;
+  dnnl::matmul product;
+};
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// A rows x cols f32 operand at `ld` (stored transposed when `trans`), without its data.
+dnnl::memory::desc f32_operand(Index rows, Index cols, bool trans, Index ld) {
+  return dnnl::memory::desc({rows, cols}, dnnl::memory::data_type::f32,
+                            trans ? dnnl::memory::dims{1, ld} : dnnl::memory::dims{ld, 1});
+}
+
+Bf16Plan make_bf16_plan(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, Index lda, Index ldb,
+                        float beta, Index ldc) {
+  using dt = dnnl::memory::data_type;
+  dnnl::engine& engine = cpu_engine();
+  const dnnl::memory::desc a32 = f32_operand(m, k, trans_a, lda), b32 = f32_operand(k, n, trans_b, ldb);
+  const dnnl::memory::desc a16({m, k}, dt::bf16, dnnl::memory::format_tag::ab);
+  const dnnl::memory::desc b16({k, n}, dt::bf16, dnnl::memory::format_tag::ab);
+  const dnnl::memory::desc c32({m, n}, dt::f32, dnnl::memory::dims{ldc, 1});
+  dnnl::primitive_attr attr;
+  if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
+  if (beta != 0.0f) {
+    dnnl::post_ops sum;
+    sum.append_sum(beta);
+    attr.set_post_ops(sum);
+  }
+  const dnnl::matmul::primitive_desc product(dnnl::matmul::desc(a16, b16, c32), attr, engine);
+  dnnl::memory a32_memory(a32, engine, DNNL_MEMORY_NONE), b32_memory(b32, engine, DNNL_MEMORY_NONE);
+  dnnl::memory a16_memory(a16, engine), b16_memory(b16, engine);
+  return Bf16Plan{a32_memory, b32_memory, a16_memory, b16_memory, dnnl::memory(c32, engine, DNNL_MEMORY_NONE),
+                  dnnl::reorder(a32_memory, a16_memory), dnnl::reorder(b32_memory, b16_memory),
+                  dnnl::matmul(product)};
+}
+
+}  // namespace
+
+bool has_bf16_kernels() {
+  const unsigned isa = dnnl_get_effective_cpu_isa();
+  return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}
+
+std::string bf16_description() {
+  const dnnl_version_t* v = dnnl_version();
+  return fmt::format("onednn {}.{}.{} (matmul bf16 x bf16 -> f32, {} JIT)", v->major, v->minor, v->patch,
+                     isa_name(dnnl_get_effective_cpu_isa()));
+}
+
+void gemm_bf16(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, const float* a, Index lda,
+               const float* b, Index ldb, float beta, float* c, Index ldc) {
+  using Key = std::tuple<bool, bool, Index, Index, Index, float, Index, Index, float, Index, int>;
+  static std::map<Key, Bf16Plan> plans;
+  static std::mutex mutex;
+  const std::lock_guard<std::mutex> lock(mutex);
+  try {
+    const Key key{trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc, team_size().load(std::memory_order_relaxed)};
+    auto plan = plans.find(key);
+    if (plan == plans.end()) {
+      plan = plans.emplace(key, make_bf16_plan(trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc)).first;
+    }
+    Bf16Plan& p = plan->second;
+    p.a32.set_data_handle(const_cast<float*>(a));
+    p.b32.set_data_handle(const_cast<float*>(b));
+    p.c32.set_data_handle(c);
+    static dnnl::stream stream(cpu_engine());
+    p.to_a.execute(stream, p.a32, p.a16);
+    p.to_b.execute(stream, p.b32, p.b16);
+    p.product.execute(stream, {{DNNL_ARG_SRC, p.a16}, {DNNL_ARG_WEIGHTS, p.b16}, {DNNL_ARG_DST, p.c32}});
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    NS_FAIL("oneDNN's bf16 matmul ({}x{}x{}, lda {}, ldb {}, ldc {}) failed: {}; hint: precision = \"float32\"", m,
+            n, k, lda, ldb, ldc, e.what());
+  }
+}
+
 #else
 
 bool built() { return false; }
@@ -74,6 +171,12 @@ std::string description() { return "onednn (not built)"; }
 void set_threads(int /*threads*/) {}
 void sgemm(bool, bool, Index, Index, Index, float, const float*, Index, const float*, Index, float, float*, Index) {
   NS_FAIL("this build has no oneDNN; hint: install libdnnl-dev and reconfigure, or use NORMSCALE_GEMM=openblas");
+}
+bool has_bf16_kernels() { return false; }
+std::string bf16_description() { return "onednn (not built)"; }
+void gemm_bf16(bool, bool, Index, Index, Index, float, const float*, Index, const float*, Index, float, float*,
+               Index) {
+  NS_FAIL("this build has no oneDNN, which runs the bf16 products; hint: precision = \"float32\"");
 }
 
 #endif

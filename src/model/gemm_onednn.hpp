@@ -18,4 +18,13 @@ void set_threads(int threads);
 void sgemm(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, const float* a, Index lda,
            const float* b, Index ldb, float beta, float* c, Index ldc);
 
+// Whether oneDNN runs bf16 products on this CPU's own bf16 dot products (avx512_bf16 or AMX; it honours
+// ONEDNN_MAX_CPU_ISA), and what it would run them with ("avx512_core_amx").
+bool has_bf16_kernels();
+std::string bf16_description();  // "onednn 2.6.3 (matmul bf16 x bf16 -> f32, avx512_core_amx JIT)"
+// The same contract with bf16 operands (rounded to nearest even from op(A) and op(B)) and fp32
+// accumulation and output: oneDNN's matmul, one primitive per shape, with the operands' conversion.
+void gemm_bf16(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, const float* a, Index lda,
+               const float* b, Index ldb, float beta, float* c, Index ldc);
+
 }  // namespace normscale::onednn

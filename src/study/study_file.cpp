@@ -191,6 +191,12 @@ std::string grid_axis_of(const StudySpec& spec, const std::string& key) {
   if (has(spec.grid)) return fmt::format("grid.{}", quote_key(key));
   for (const Regime& regime : spec.regimes) {
     if (has(regime.grid)) return fmt::format("regimes.{}.grid.{}", quote_key(regime.name), quote_key(key));
+    for (const auto& [batch, axes] : regime.grid_per_batch) {
+      if (has(axes)) {
+        return fmt::format("regimes.{}.grid_per_batch.{}.{}", quote_key(regime.name), quote_key(batch_text(batch)),
+                           quote_key(key));
+      }
+    }
   }
   for (const auto& [batch, axes] : spec.grid_per_batch) {
     if (has(axes)) return fmt::format("grid_per_batch.{}.{}", quote_key(batch_text(batch)), quote_key(key));
@@ -391,7 +397,40 @@ void override_axes(std::vector<GridAxis>& axes, const std::vector<GridAxis>& ove
   }
 }
 
-// The grid axes of a regime at one batch: `grid` < the regime's grid < `grid_per_batch` at Q. A searched key
+// `grid_per_batch` tables ("Q" or "full" -> option = [values]) under `context`; every Q must be on the batch axis.
+std::map<std::int64_t, std::vector<GridAxis>> parse_grid_per_batch(const toml::node& node, const std::string& context,
+                                                                   std::string_view source,
+                                                                   const std::vector<std::int64_t>& batches) {
+  const auto* table = node.as_table();
+  NS_CHECK(table != nullptr, "{}: expected tables [{}.\"Q\"]", Where{source, context}.at(node), context);
+  std::map<std::int64_t, std::vector<GridAxis>> grids;
+  for (auto&& [key, axes_node] : *table) {
+    const std::string where = fmt::format("{}.{}", context, quote_key(key.str()));
+    const std::string_view batch_key = key.str();
+    std::int64_t batch = kFullBatch;
+    if (batch_key != "full") {
+      std::int64_t parsed = 0;
+      const auto [end, error] = std::from_chars(batch_key.data(), batch_key.data() + batch_key.size(), parsed);
+      NS_CHECK(error == std::errc() && end == batch_key.data() + batch_key.size() && parsed >= 1,
+               "{}:{}: {}: expected a batch size (integer >= 1 or \"full\") as the key", source,
+               key.source().begin.line, where);
+      batch = parsed;
+    }
+    if (std::find(batches.begin(), batches.end(), batch) == batches.end()) {
+      std::vector<std::string> axis;
+      for (const std::int64_t b : batches) axis.push_back(batch_text(b));
+      NS_FAIL("{}:{}: {}: batch {} is not on the batch axis ({})", source, key.source().begin.line, where,
+              batch_key, fmt::join(axis, ", "));
+    }
+    const auto* axes = axes_node.as_table();
+    NS_CHECK(axes != nullptr, "{}: expected a table of option = [values]", Where{source, where}.at(axes_node));
+    grids[batch] = parse_grid(*axes, where, source);
+  }
+  return grids;
+}
+
+// The grid axes of a regime at one batch: `grid` < the regime's grid < `grid_per_batch` at Q < the regime's
+// `grid_per_batch` at Q. A searched key
 // is an axis without values (they come from the search point), placed among `grid`'s axes in key order as
 // the same key in `grid` would be, so a grid point reads the same whether its values were listed or searched.
 std::vector<GridAxis> axes_at(const StudySpec& spec, const Regime& regime, std::int64_t batch) {
@@ -405,6 +444,9 @@ std::vector<GridAxis> axes_at(const StudySpec& spec, const Regime& regime, std::
   override_axes(axes, regime.grid);
   if (const auto per_batch = spec.grid_per_batch.find(batch); per_batch != spec.grid_per_batch.end()) {
     override_axes(axes, per_batch->second);
+  }
+  if (const auto own = regime.grid_per_batch.find(batch); own != regime.grid_per_batch.end()) {
+    override_axes(axes, own->second);
   }
   return axes;
 }
@@ -475,6 +517,7 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
   if (!spec.preset.empty()) apply_preset(spec.preset, base_config);
   for (const ConfigOverride& item : spec.base) apply_literal(base_config, item);
 
+  std::vector<std::pair<std::size_t, const toml::node*>> regime_per_batch;  // parsed after the batch axis
   if (const toml::node* regimes = document.get("regimes")) {
     const auto* table = regimes->as_table();
     NS_CHECK(table != nullptr && !table->empty(),
@@ -484,19 +527,25 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
     for (auto&& [key, node] : *table) {
       const std::string regime_name(key.str());
       const std::string context = fmt::format("regimes.{}", quote_key(regime_name));
-      Regime regime{regime_name, {}, {}};
-      if (const auto* options = node.as_table(); options != nullptr && options->contains("grid")) {
+      Regime regime{regime_name, {}, {}, {}};
+      const auto* options = node.as_table();
+      if (options != nullptr && (options->contains("grid") || options->contains("grid_per_batch"))) {
         toml::table rest = *options;
-        const toml::node& grid = *options->get("grid");
-        NS_CHECK(grid.is_table(), "{}: expected a table of option = [values]",
-                 Where{source, context + ".grid"}.at(grid));
-        regime.grid = parse_grid(*grid.as_table(), context + ".grid", source);
-        rest.erase("grid");
+        if (const toml::node* grid = options->get("grid")) {
+          NS_CHECK(grid->is_table(), "{}: expected a table of option = [values]",
+                   Where{source, context + ".grid"}.at(*grid));
+          regime.grid = parse_grid(*grid->as_table(), context + ".grid", source);
+          rest.erase("grid");
+        }
+        rest.erase("grid_per_batch");
         regime.overrides = parse_overrides(rest, context, source);
       } else {
         regime.overrides = parse_overrides(node, context, source);
       }
       spec.regimes.push_back(std::move(regime));
+      if (options != nullptr && options->contains("grid_per_batch")) {
+        regime_per_batch.emplace_back(spec.regimes.size() - 1, options->get("grid_per_batch"));
+      }
     }
   } else {
     spec.regimes.push_back({"base", {}});
@@ -536,32 +585,13 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
     spec.grid = parse_grid(*table, "grid", source);
   }
   if (const toml::node* per_batch = document.get("grid_per_batch")) {
-    const auto* table = per_batch->as_table();
-    NS_CHECK(table != nullptr, "{}: expected tables [grid_per_batch.\"Q\"]",
-             Where{source, "grid_per_batch"}.at(*per_batch));
-    for (auto&& [key, node] : *table) {
-      const std::string context = fmt::format("grid_per_batch.{}", quote_key(key.str()));
-      const std::string_view batch_key = key.str();
-      std::int64_t batch = kFullBatch;
-      if (batch_key != "full") {
-        std::int64_t parsed = 0;
-        const auto [end, error] = std::from_chars(batch_key.data(), batch_key.data() + batch_key.size(), parsed);
-        NS_CHECK(error == std::errc() && end == batch_key.data() + batch_key.size() && parsed >= 1,
-                 "{}:{}: {}: expected a batch size (integer >= 1 or \"full\") as the key",
-                 source, key.source().begin.line, context);
-        batch = parsed;
-      }
-      if (std::find(spec.batches.begin(), spec.batches.end(), batch) == spec.batches.end()) {
-        std::vector<std::string> axis;
-        for (const std::int64_t b : spec.batches) axis.push_back(batch_text(b));
-        NS_FAIL("{}:{}: {}: batch {} is not on the batch axis ({})", source, key.source().begin.line,
-                context, batch_key, fmt::join(axis, ", "));
-      }
-      const auto* axes = node.as_table();
-      NS_CHECK(axes != nullptr, "{}: expected a table of option = [values]",
-               Where{source, context}.at(node));
-      spec.grid_per_batch[batch] = parse_grid(*axes, context, source);
-    }
+    spec.grid_per_batch = parse_grid_per_batch(*per_batch, "grid_per_batch", source, spec.batches);
+  }
+  // A regime's own per-batch grids, now that the batch axis is known.
+  for (const auto& [index, node] : regime_per_batch) {
+    Regime& regime = spec.regimes[index];
+    regime.grid_per_batch = parse_grid_per_batch(
+        *node, fmt::format("regimes.{}.grid_per_batch", quote_key(regime.name)), source, spec.batches);
   }
   if (const toml::node* search = document.get("search")) spec.search = parse_search(*search, spec);
 
@@ -663,11 +693,12 @@ std::vector<Trial> expand(const StudySpec& spec) {
     for (const std::int64_t batch : spec.batches) {
       const std::vector<GridAxis> axes = axes_at(spec, regime, batch);
       // A per-batch learning rate is already the one for this batch: the scaling rule leaves it alone.
-      bool lr_given_at_batch = false;
-      if (const auto per_batch = spec.grid_per_batch.find(batch); per_batch != spec.grid_per_batch.end()) {
-        lr_given_at_batch = std::any_of(per_batch->second.begin(), per_batch->second.end(),
-                                        [](const GridAxis& axis) { return axis.key == "optim.lr"; });
-      }
+      const auto has_lr_at = [batch](const std::map<std::int64_t, std::vector<GridAxis>>& grids) {
+        const auto at = grids.find(batch);
+        return at != grids.end() && std::any_of(at->second.begin(), at->second.end(),
+                                                [](const GridAxis& axis) { return axis.key == "optim.lr"; });
+      };
+      const bool lr_given_at_batch = has_lr_at(spec.grid_per_batch) || has_lr_at(regime.grid_per_batch);
       const double lr_scale =
           lr_given_at_batch ? 1.0 : lr_scale_factor(spec.lr_scaling, batch, spec.base_batch, spec.full_batch_size);
       std::size_t grid_points = 1;
@@ -718,8 +749,15 @@ std::vector<Trial> expand(const StudySpec& spec) {
                                                  [&](const GridAxis& a) { return a.key == item.key; });
               const bool per_regime = std::any_of(regime.grid.begin(), regime.grid.end(),
                                                   [&](const GridAxis& a) { return a.key == item.key; });
+              const bool per_regime_batch = regime.grid_per_batch.contains(batch) &&
+                                            std::any_of(regime.grid_per_batch.at(batch).begin(),
+                                                        regime.grid_per_batch.at(batch).end(),
+                                                        [&](const GridAxis& a) { return a.key == item.key; });
               origin[item.key] = search_column.contains(item.key)
                                      ? fmt::format("search.ranges.{}", quote_key(item.key))
+                                 : per_regime_batch
+                                     ? fmt::format("regimes.{}.grid_per_batch.{}.{}", quote_key(regime.name),
+                                                   quote_key(batch_text(batch)), quote_key(item.key))
                                  : per_batch  ? fmt::format("grid_per_batch.{}.{}", quote_key(batch_text(batch)),
                                                             quote_key(item.key))
                                  : per_regime ? fmt::format("regimes.{}.grid.{}", quote_key(regime.name),

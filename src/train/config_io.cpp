@@ -35,7 +35,9 @@ const std::vector<OptionDescriptor>& leading_rows() {
       {"preset", T::kString, {},
        "preset this run started from (applied before the file's values; empty: none)",
        NS_FIELD(preset)},
-      {"precision", T::kString, {"float32", "float64"}, "arithmetic of model and objective",
+      {"precision", T::kString, {"float32", "float64", "bf16"},
+       "arithmetic of model and objective; bf16: the products' operands in bf16, accumulated and kept in fp32 "
+       "(CPUs with avx512_bf16 or AMX)",
        NS_FIELD(precision)},
       {"device", T::kString, {"cpu", "cuda"},
        "where each rank trains: cpu, or cuda (one GPU per rank, device = local rank mod GPU count; "

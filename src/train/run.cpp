@@ -346,6 +346,9 @@ void run_training(const TrainConfig& config, Communicator& comm) {
                         if (config.precision == "float64") {
                           Run<double>(config, comm, data, fingerprint).train();
                         } else {
+                          // bf16: a float network whose products take bf16 operands (model/gemm_backend.hpp).
+                          const ScopedGemmPrecision products(config.precision == "bf16" ? GemmPrecision::kBf16
+                                                                                          : GemmPrecision::kFloat32);
                           Run<float>(config, comm, data, fingerprint).train();
                         }
                       });

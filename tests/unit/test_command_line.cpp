@@ -24,6 +24,18 @@ void expect_rejected(const std::string& arguments, const std::string& must_menti
   EXPECT_EQ(result.output.find("normscale: done"), std::string::npos) << "it must not train";
 }
 
+// precision = "bf16" on a CPU without bf16 dot products (imitated: oneDNN held to AVX2) is an error naming the
+// option, before any training.
+TEST(CommandLine, Bf16WithoutBf16InstructionsIsRefused) {
+  const testing::TempDir out("normscale_cli_", testing::current_test_name());
+  const auto result = testing::run_shell("ONEDNN_MAX_CPU_ISA=AVX2 " + std::string(NORMSCALE_BINARY) +
+                                         " train --set progress=false --set data.source=separable-2d "
+                                         "--set precision=bf16 --out " + out.path("run"));
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("precision = \"bf16\""), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("normscale: done"), std::string::npos) << "it must not train";
+}
+
 TEST(CommandLine, RejectsNegativeS) { expect_rejected("--set objective.s=-1", "objective.s"); }
 TEST(CommandLine, RejectsZeroBatch) { expect_rejected("--set optim.batch=0", "optim.batch"); }
 TEST(CommandLine, RejectsUnknownKeyWithSuggestion) { expect_rejected("--set optim.momentom=0.9", "optim.momentum"); }

@@ -18,6 +18,7 @@
 #include <ostream>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace normscale {
@@ -64,8 +65,11 @@ std::vector<float> random_values(std::size_t count, std::mt19937& rng) {
 }
 
 // C = alpha op(A) op(B) + beta C against a double-precision loop; the tolerance is fp32's worst-case
-// rounding bound of a k-term sum, (k + 2) eps times the sum of the magnitudes. Padding columns of C must stay untouched; with beta = 0 C starts as NaN.
-void check_product(bool trans_a, bool trans_b, const Case& c, float alpha, float beta, std::mt19937& rng) {
+// rounding bound of a k-term sum, (k + 2) eps times the sum of the magnitudes, plus `operand_rounding` times
+// the products' magnitudes (bf16 operands: 2 x 2^-8). Padding columns of C must stay untouched; with beta = 0
+// C starts as NaN.
+void check_product(bool trans_a, bool trans_b, const Case& c, float alpha, float beta, std::mt19937& rng,
+                   double operand_rounding = 0.0) {
   const Index a_rows = trans_a ? c.k : c.m, a_cols = trans_a ? c.m : c.k;
   const Index b_rows = trans_b ? c.n : c.k, b_cols = trans_b ? c.k : c.n;
   const Index lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = c.n + c.pad;
@@ -100,21 +104,22 @@ void check_product(bool trans_a, bool trans_b, const Case& c, float alpha, float
         magnitude += std::abs(x * y);
       }
       double expected = alpha * sum, scale = std::abs(alpha) * magnitude;
+      const double rounded = operand_rounding * scale;
       if (beta != 0.0f) {
         expected += beta * at(before, ldc, i, j);
         scale += std::abs(beta * at(before, ldc, i, j));
       }
-      ASSERT_NEAR(got, expected, static_cast<double>(c.k + 2) * std::numeric_limits<float>::epsilon() * scale)
+      ASSERT_NEAR(got, expected, static_cast<double>(c.k + 2) * std::numeric_limits<float>::epsilon() * scale + rounded)
           << "C(" << i << "," << j << ") of " << c.m << "x" << c.n << "x" << c.k << " pad " << c.pad
           << (trans_a ? " A^T" : " A") << (trans_b ? " B^T" : " B") << " alpha " << alpha << " beta " << beta;
     }
   }
 }
 
-TEST_P(GemmBackendTest, AgreesWithNaiveProduct) {
+// 1x1x1, primes, an empty sum (k = 0: C = beta C), shapes wider than one kernel block, and the MLP's
+// output layer (n = 10), every transpose, alpha and beta.
+void check_products(double operand_rounding) {
   std::mt19937 rng(16);
-  // 1x1x1, primes, an empty sum (k = 0: C = beta C), shapes wider than one kernel block, and the MLP's
-  // output layer (n = 10).
   const std::vector<Case> cases = {{1, 1, 1, 0}, {7, 13, 5, 0}, {7, 13, 5, 3}, {13, 7, 11, 1}, {5, 3, 0, 2},
                                    {64, 33, 17, 0}, {37, 10, 97, 5}, {129, 67, 71, 1}};
   for (const Case& c : cases) {
@@ -122,7 +127,7 @@ TEST_P(GemmBackendTest, AgreesWithNaiveProduct) {
       for (const bool tb : {false, true}) {
         for (const float alpha : {1.0f, -0.5f}) {
           for (const float beta : {0.0f, 1.0f, 0.25f}) {
-            check_product(ta, tb, c, alpha, beta, rng);
+            check_product(ta, tb, c, alpha, beta, rng, operand_rounding);
             if (::testing::Test::HasFatalFailure()) return;
           }
         }
@@ -130,6 +135,8 @@ TEST_P(GemmBackendTest, AgreesWithNaiveProduct) {
     }
   }
 }
+
+TEST_P(GemmBackendTest, AgreesWithNaiveProduct) { check_products(0.0); }
 
 // A few SGD steps of a small MLP from the same start; the losses and weights as the first back end's.
 std::pair<std::vector<double>, std::vector<float>> sgd_steps(GemmBackend backend) {
@@ -164,6 +171,51 @@ INSTANTIATE_TEST_SUITE_P(Backends, GemmBackendTest, ::testing::Values(GemmBacken
                          [](const ::testing::TestParamInfo<GemmBackend>& backend) {
                            return std::string(gemm_backend_name(backend.param));
                          });
+
+// precision = "bf16": operands rounded to bf16 (relative error 2^-8 each), fp32 accumulation and output.
+TEST(GemmBf16, AgreesWithNaiveProductToTheOperandsRounding) {
+  if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN): " << gemm_kernel_family<float>();
+  const ScopedGemmPrecision bf16(GemmPrecision::kBf16);
+  EXPECT_NE(gemm_kernel_family<float>().find("bf16"), std::string::npos) << gemm_kernel_family<float>();
+  check_products(2.0 * std::ldexp(1.0, -8));
+}
+
+TEST(GemmBf16, TrainingStepsStayNearFloat32AndTheScopeRestoresIt) {
+  if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
+  const auto [reference_losses, reference_weights] = sgd_steps(GemmBackend::kOpenBlas);
+  std::vector<double> losses;
+  std::vector<float> weights;
+  {
+    const ScopedGemmPrecision bf16(GemmPrecision::kBf16);
+    std::tie(losses, weights) = sgd_steps(GemmBackend::kOpenBlas);  // bf16 goes to oneDNN whatever the back end
+  }
+  EXPECT_EQ(active_gemm_precision(), GemmPrecision::kFloat32);
+  double largest = 0.0;
+  for (std::size_t t = 0; t < losses.size(); ++t) {
+    EXPECT_NEAR(losses[t], reference_losses[t], 1e-2 * std::abs(reference_losses[t])) << "step " << t;
+  }
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    largest = std::max(largest, static_cast<double>(std::abs(weights[i] - reference_weights[i])));
+  }
+  EXPECT_LT(largest, 1e-2);
+  EXPECT_GT(largest, 0.0) << "bf16 products changed nothing: were they used?";
+}
+
+TEST(GemmBf16, IsRefusedNamingThePrecisionWhereTheCpuLacksIt) {
+  if (bf16_gemm_supported()) {
+    EXPECT_NO_THROW(set_gemm_precision(GemmPrecision::kBf16));
+    set_gemm_precision(GemmPrecision::kFloat32);
+    GTEST_SKIP() << "this CPU has bf16 dot products (the refusal is tested through the binary with "
+                    "ONEDNN_MAX_CPU_ISA, CommandLine.Bf16WithoutBf16InstructionsIsRefused)";
+  }
+  try {
+    set_gemm_precision(GemmPrecision::kBf16);
+    FAIL() << "bf16 accepted without bf16 dot products";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("precision = \"bf16\""), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(active_gemm_precision(), GemmPrecision::kFloat32);
+}
 
 TEST(GemmBackend, AutomaticChoiceIsBuiltInAndOpenBlasWithoutAvx512) {
   const GemmBackend automatic = automatic_gemm_backend();

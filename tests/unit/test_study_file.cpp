@@ -200,6 +200,32 @@ batch = [200, 400]
   EXPECT_DOUBLE_EQ(trials[1].config.optim.lr, 0.03);
 }
 
+// A regime's own grid_per_batch has the last word at its batch (e.g. a rule whose s has its own scale), for that
+// regime only, is named as the values' origin, and its batch must be on the batch axis.
+TEST(StudyFile, ARegimesPerBatchGridOverridesTheStudysAtThatBatch) {
+  const std::vector<Trial> trials = expand(parse_study(R"toml(
+batch = [128, 1024]
+[regimes]
+plain = { "objective.regime" = "minnorm" }
+scaled = { "objective.regime" = "minnorm", "objective.curvature_step" = true, grid_per_batch = { "128" = { "objective.s" = [234.4, 468.8] } } }
+[grid_per_batch."128"]
+"objective.s" = [7.8125]
+[grid_per_batch."1024"]
+"objective.s" = [0.9765625]
+)toml", "s.toml"));
+  std::map<std::string, std::vector<double>> s_by;
+  for (const Trial& t : trials) s_by[t.regime + "/" + std::to_string(t.batch)].push_back(t.config.objective.s);
+  EXPECT_EQ(s_by["plain/128"], (std::vector<double>{7.8125}));
+  EXPECT_EQ(s_by["plain/1024"], (std::vector<double>{0.9765625}));
+  EXPECT_EQ(s_by["scaled/128"], (std::vector<double>{234.4, 468.8}));
+  EXPECT_EQ(s_by["scaled/1024"], (std::vector<double>{0.9765625}));
+  EXPECT_THAT(error_of([] {
+                parse_study("batch = [64]\n[regimes]\nx = { grid_per_batch = { \"128\" = { \"objective.s\" = [1.0] } } }\n",
+                            "bad.toml");
+              }),
+              AllOf(HasSubstr("regimes.\"x\".grid_per_batch.\"128\""), HasSubstr("not on the batch axis")));
+}
+
 TEST(StudyFile, StepsBudgetAndDefaults) {
   const std::vector<Trial> trials = expand(parse_study("steps = 500\npreset = \"paper-minnorm-bgd\"\n", "s.toml"));
   ASSERT_EQ(trials.size(), 1U);

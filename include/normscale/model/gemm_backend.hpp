@@ -33,6 +33,26 @@ void set_gemm_backend(GemmBackend backend);  // for tests and benchmarks; throws
 // Until called, oneDNN follows OpenBLAS's count (OPENBLAS_NUM_THREADS), so one setting sizes both.
 void set_gemm_threads(int threads);
 
+// The operands of gemm<float>: fp32, or bf16 (precision = "bf16": rounded to bf16, products accumulated in
+// fp32 and written as fp32; the network, its master weights and Minnorm's multipliers stay fp32 or wider).
+enum class GemmPrecision { kFloat32, kBf16 };
+// Whether this build and CPU run bf16 products on the CPU's own bf16 dot products (avx512_bf16 or AMX).
+bool bf16_gemm_supported();
+GemmPrecision active_gemm_precision();
+// Throws normscale::Error naming precision = "bf16" and the CPU's ISA where bf16 is not supported.
+void set_gemm_precision(GemmPrecision precision);
+// Sets a precision for its lifetime (a run), then restores the one before.
+class ScopedGemmPrecision {
+ public:
+  explicit ScopedGemmPrecision(GemmPrecision precision);
+  ~ScopedGemmPrecision();
+  ScopedGemmPrecision(const ScopedGemmPrecision&) = delete;
+  ScopedGemmPrecision& operator=(const ScopedGemmPrecision&) = delete;
+
+ private:
+  GemmPrecision before_;
+};
+
 // What runs the products of a T network, for --version and metrics.jsonl: library, version and
 // kernels, e.g. "onednn 2.6.3 (dnnl_sgemm, avx512_core_amx JIT)" or "openblas (Haswell kernels)".
 // float64 products always run on OpenBLAS (oneDNN has no double-precision GEMM).

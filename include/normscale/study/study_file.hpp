@@ -68,6 +68,8 @@ struct Regime {
   std::string name;
   std::vector<ConfigOverride> overrides;
   std::vector<GridAxis> grid;
+  // The regime's own `grid_per_batch."Q"` axes: the last word at batch Q (e.g. a rule whose s has its own scale).
+  std::map<std::int64_t, std::vector<GridAxis>> grid_per_batch;
 };
 
 // One searched option of `[search.ranges]`: values in [low, high], spread linearly or by their logarithms.

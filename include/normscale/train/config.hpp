@@ -18,7 +18,7 @@ struct TrainConfig {
   ObjectiveConfig objective;
   OptimConfig optim;
   PerturbConfig perturb;
-  std::string precision = "float32";  // "float32" or "float64"
+  std::string precision = "float32";  // "float32", "float64" or "bf16" (fp32 with bf16 products)
   std::string device = "cpu";       // "cpu" or "cuda" (one GPU per rank: local rank mod device count)
   bool cuda_tf32 = false;           // device = cuda: fp32 GEMMs may use TF32 tensor cores
   std::int64_t epochs = 3;
