@@ -182,6 +182,7 @@ TEST(GemmBf16, AgreesWithNaiveProductToTheOperandsRounding) {
 
 TEST(GemmBf16, TrainingStepsStayNearFloat32AndTheScopeRestoresIt) {
   if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
+  const GemmBackend previous = active_gemm_backend();
   const auto [reference_losses, reference_weights] = sgd_steps(GemmBackend::kOpenBlas);
   std::vector<double> losses;
   std::vector<float> weights;
@@ -190,6 +191,7 @@ TEST(GemmBf16, TrainingStepsStayNearFloat32AndTheScopeRestoresIt) {
     std::tie(losses, weights) = sgd_steps(GemmBackend::kOpenBlas);  // bf16 goes to oneDNN whatever the back end
   }
   EXPECT_EQ(active_gemm_precision(), GemmPrecision::kFloat32);
+  set_gemm_backend(previous);
   double largest = 0.0;
   for (std::size_t t = 0; t < losses.size(); ++t) {
     EXPECT_NEAR(losses[t], reference_losses[t], 1e-2 * std::abs(reference_losses[t])) << "step " << t;
