@@ -30,7 +30,13 @@ struct TrackedTrial {
   std::string task;                // "<array job id>_<index>"
   Clock::time_point submitted;
   int missing_polls = 0;           // polls in a row that did not list the task
+  Clock::time_point missing_since;  // the first of them
 };
+
+// How long a task must stay out of squeue, with slurmctld calling it ended, before its trial is failed: during a
+// requeue (a trainer stopped at its checkpoint) slurmctld may show the job FAILED for a moment before it is
+// PENDING again (seen on SLURM 22.05 after `scontrol requeue` at a time limit's warning).
+constexpr double kVanishedSeconds = 10.0;
 
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream file(path);
@@ -214,7 +220,8 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
       // The task's state in this poll's squeue: nullptr when not listed (or squeue failed).
       const auto listed = queued ? queued->find(t->task) : std::map<std::string, std::string>::const_iterator{};
       const std::string* slurm_state = queued && listed != queued->end() ? &listed->second : nullptr;
-      if (!code && queued && slurm_state == nullptr && ++t->missing_polls >= 2) {
+      if (!code && queued && slurm_state == nullptr && t->missing_polls++ == 0) t->missing_since = Clock::now();
+      if (!code && queued && slurm_state == nullptr && t->missing_polls >= 2) {
         // Not listed: the job ended without an exit_code file (cancelled, its node failed), or squeue's default
         // states hide it for a moment (a requeue in progress). slurmctld still knows it for a while (MinJobAge).
         const CapturedRun shown = run_captured({"scontrol", "-o", "show", "job", t->task});
@@ -222,6 +229,10 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
         if (job && slurm_state_active(job->first)) {
           t->missing_polls = 0;
           ++t;
+          continue;
+        }
+        if (std::chrono::duration<double>(Clock::now() - t->missing_since).count() < kVanishedSeconds) {
+          ++t;  // ended, says slurmctld: unless it comes back (a requeue), failed once kVanishedSeconds have passed
           continue;
         }
         if (job) code = parse_sacct_exit_code(job->first + "|" + job->second);

@@ -171,9 +171,10 @@ TEST_F(StudySlurm, AJobWarnedOfItsEndCheckpointsIsRequeuedAndFinishesAsIfUninter
 // One trial of a study, run on the local SLURM with `arguments`; returns the scheduler's result once it
 // has ended, after `meanwhile` ran on the trial's run directory while it was running.
 template <class Meanwhile>
-testing::CommandResult run_one_trial(const fs::path& dir, const std::string& arguments, Meanwhile&& meanwhile) {
+testing::CommandResult run_one_trial(const fs::path& dir, const std::string& arguments, Meanwhile&& meanwhile,
+                                     long steps = 100000) {
   const fs::path file = dir / "one.toml";
-  std::ofstream(file) << "steps = 100000\n[base]\n\"data.source\" = \"separable-2d\"\n\"data.synthetic_examples\" = 400\n"
+  std::ofstream(file) << "steps = " << steps << "\n[base]\n\"data.source\" = \"separable-2d\"\n\"data.synthetic_examples\" = 400\n"
                       << "\"model.hidden\" = [16]\n\"objective.task\" = \"binary\"\n\"optim.batch\" = 20\n"
                       << "virtual_shards = 4\neval_every = 1\ngallery = 0\n";
   testing::CommandResult study;
@@ -186,7 +187,11 @@ testing::CommandResult run_one_trial(const fs::path& dir, const std::string& arg
   while (trial_dir.empty() && std::chrono::steady_clock::now() < deadline) {
     std::error_code error;
     for (const auto& entry : fs::directory_iterator(dir / "one.runs", error)) {
-      if (testing::read_file(entry.path() / "log.txt").find("SLURM job") != std::string::npos) trial_dir = entry.path();
+      // Started, and its task id recorded (the job may start before the scheduler has written slurm_job).
+      if (testing::read_file(entry.path() / "log.txt").find("SLURM job") != std::string::npos &&
+          testing::read_file(entry.path() / "slurm_job").find('_') != std::string::npos) {
+        trial_dir = entry.path();
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -207,7 +212,8 @@ bool log_shows(const fs::path& trial_dir, const std::string& text, int seconds) 
 
 // A real time limit: sbatch --time=1 --signal=B:USR2@55, so SLURM itself warns the job 5-35 s into its minute
 // (its time-limit check runs every 30 s); the trainer checkpoints, the job requeues and resumes from that step.
-// The trial would train for hours, so the test cancels it once it has resumed.
+// The trial would train for days, so the test cancels it once it has resumed; if SLURM never warned it, the
+// time limit kills it (TIMEOUT) and the test fails.
 TEST_F(StudySlurm, AJobReachingItsTimeLimitIsWarnedBySlurmCheckpointsAndResumes) {
   bool requeued = false, resumed = false;
   const testing::CommandResult study =
@@ -222,7 +228,8 @@ TEST_F(StudySlurm, AJobReachingItsTimeLimitIsWarnedBySlurmCheckpointsAndResumes)
           resumed = log_shows(trial_dir, "resuming at step", 90);
         }
         testing::run_shell("scancel " + quoted);
-      });
+      },
+      1000000000L);  // never done by itself (100,000 steps once ended before SLURM's first time-limit check)
   const std::vector<TrialRecord> trials = TrialStore(dir_ / "one.db").trials();
   ASSERT_EQ(trials.size(), 1U);
   const std::string log = testing::read_file(dir_ / "one.runs" / trials[0].id / "log.txt");
