@@ -26,6 +26,13 @@ struct ChainResult {
   bool same;
 };
 
+// The first lane of `count` lanes, and whether every one equals it.
+ChainResult lanes_result(const float* lanes, int count) {
+  bool same = true;
+  for (int i = 0; i < count; ++i) same = same && lanes[i] == lanes[0];
+  return {lanes[0], same};
+}
+
 __attribute__((target("avx512f"))) ChainResult chains_avx512(std::int64_t steps, float x0, float a, float b) {
   __m512 x[kChains];
   for (auto& v : x) v = _mm512_set1_ps(x0);
@@ -36,11 +43,7 @@ __attribute__((target("avx512f"))) ChainResult chains_avx512(std::int64_t steps,
   }
   alignas(64) float lanes[kChains][16];
   for (int c = 0; c < kChains; ++c) _mm512_store_ps(lanes[c], x[c]);
-  bool same = true;
-  for (const auto& chain : lanes) {
-    for (float lane : chain) same = same && lane == lanes[0][0];
-  }
-  return {lanes[0][0], same};
+  return lanes_result(&lanes[0][0], kChains * 16);
 }
 
 __attribute__((target("avx2,fma"))) ChainResult chains_avx2(std::int64_t steps, float x0, float a, float b) {
@@ -53,11 +56,7 @@ __attribute__((target("avx2,fma"))) ChainResult chains_avx2(std::int64_t steps, 
   }
   alignas(32) float lanes[kChains][8];
   for (int c = 0; c < kChains; ++c) _mm256_store_ps(lanes[c], x[c]);
-  bool same = true;
-  for (const auto& chain : lanes) {
-    for (float lane : chain) same = same && lane == lanes[0][0];
-  }
-  return {lanes[0][0], same};
+  return lanes_result(&lanes[0][0], kChains * 8);
 }
 
 ChainResult chains_scalar(std::int64_t steps, float x0, float a, float b) {
@@ -67,9 +66,7 @@ ChainResult chains_scalar(std::int64_t steps, float x0, float a, float b) {
 #pragma GCC unroll 12
     for (auto& v : x) v = std::fma(v, a, b);
   }
-  bool same = true;
-  for (float v : x) same = same && v == x[0];
-  return {x[0], same};
+  return lanes_result(x, kChains);
 }
 
 struct FmaKernel {

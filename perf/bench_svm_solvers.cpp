@@ -274,27 +274,19 @@ double largest_eigenvalue() {
 
 // Full-batch dual ascent, lr 1 and rho 0 (the weights are w(alpha) after every step): accelerated at
 // s = 1 / lambda_max, plain ascent at s = 1.9 / lambda_max, stopped at state.range(0) steps.
-void BM_Accelerated(benchmark::State& state) {
+void step_rule(benchmark::State& state, const char* dual, double step_bound_fraction, Index check) {
   if (!have_data()) return state.SkipWithError("Fashion-MNIST is not installed (dataset-fashion-mnist)");
   for (auto _ : state) {
     const double reference = liblinear_seconds();
     const Outcome outcome =
-        minnorm(minnorm_config("accelerated", 1.0 / largest_eigenvalue()), 1.0, 1, 100, state.range(0));
+        minnorm(minnorm_config(dual, step_bound_fraction / largest_eigenvalue()), 1.0, 1, check, state.range(0));
     state.SetIterationTime(outcome.seconds);
     report(state, outcome, reference);
   }
 }
 
-void BM_PlainAscent(benchmark::State& state) {
-  if (!have_data()) return state.SkipWithError("Fashion-MNIST is not installed (dataset-fashion-mnist)");
-  for (auto _ : state) {
-    const double reference = liblinear_seconds();
-    const Outcome outcome =
-        minnorm(minnorm_config("ascent", 1.9 / largest_eigenvalue()), 1.0, 1, 1000, state.range(0));
-    state.SetIterationTime(outcome.seconds);
-    report(state, outcome, reference);
-  }
-}
+void BM_Accelerated(benchmark::State& state) { step_rule(state, "accelerated", 1.0, 100); }
+void BM_PlainAscent(benchmark::State& state) { step_rule(state, "ascent", 1.9, 1000); }
 
 BENCHMARK(BM_Liblinear)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CoordinateRule)->Arg(1)->Arg(2)->Arg(4)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);

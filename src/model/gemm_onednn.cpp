@@ -52,11 +52,14 @@ bool has_avx512_kernels() {
   return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
 }
 
-std::string description() {
+// "onednn 2.6.3 (<what>, avx512_core_amx JIT)".
+std::string described(std::string_view what) {
   const dnnl_version_t* v = dnnl_version();
-  return fmt::format("onednn {}.{}.{} (dnnl_sgemm, {} JIT)", v->major, v->minor, v->patch,
+  return fmt::format("onednn {}.{}.{} ({}, {} JIT)", v->major, v->minor, v->patch, what,
                      isa_name(dnnl_get_effective_cpu_isa()));
 }
+
+std::string description() { return described("dnnl_sgemm"); }
 
 // Debian's oneDNN runs its threads on the OpenMP runtime it is linked with (libgomp); its team size is
 // that runtime's omp_set_num_threads, looked up in the loaded libraries rather than linked, so the build
@@ -130,11 +133,7 @@ bool has_bf16_kernels() {
   return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
 }
 
-std::string bf16_description() {
-  const dnnl_version_t* v = dnnl_version();
-  return fmt::format("onednn {}.{}.{} (matmul bf16 x bf16 -> f32, {} JIT)", v->major, v->minor, v->patch,
-                     isa_name(dnnl_get_effective_cpu_isa()));
-}
+std::string bf16_description() { return described("matmul bf16 x bf16 -> f32"); }
 
 void gemm_bf16(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, const float* a, Index lda,
                const float* b, Index ldb, float beta, float* c, Index ldc) {

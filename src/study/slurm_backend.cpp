@@ -220,8 +220,9 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
       // The task's state in this poll's squeue: nullptr when not listed (or squeue failed).
       const auto listed = queued ? queued->find(t->task) : std::map<std::string, std::string>::const_iterator{};
       const std::string* slurm_state = queued && listed != queued->end() ? &listed->second : nullptr;
-      if (!code && queued && slurm_state == nullptr && t->missing_polls++ == 0) t->missing_since = Clock::now();
-      if (!code && queued && slurm_state == nullptr && t->missing_polls >= 2) {
+      const bool missing = !code && queued && slurm_state == nullptr;
+      if (missing && t->missing_polls++ == 0) t->missing_since = Clock::now();
+      if (missing && t->missing_polls >= 2) {
         // Not listed: the job ended without an exit_code file (cancelled, its node failed), or squeue's default
         // states hide it for a moment (a requeue in progress). slurmctld still knows it for a while (MinJobAge).
         const CapturedRun shown = run_captured({"scontrol", "-o", "show", "job", t->task});

@@ -35,12 +35,9 @@ void MultiplierReadings<T>::evaluate(TrainingContext<T>& context, nlohmann::json
   counts.push_back(static_cast<double>(average.averaged));
   counts.push_back(static_cast<double>(average.stable));
   context.comm.allreduce_sum(std::span<double>(counts));
-  const double stable = counts.back();
-  counts.pop_back();
-  const double union_of_support = counts.back();
-  counts.pop_back();
-  const double churn = counts.back();
-  counts.pop_back();
+  const std::size_t tail = counts.size() - 3;
+  const double churn = counts[tail], union_of_support = counts[tail + 1], stable = counts[tail + 2];
+  counts.resize(tail);
   if (averaged) {
     const auto examples = static_cast<double>(train.global_rows());
     record["support_fraction_averaged"] = examples > 0 ? union_of_support / examples : 0.0;
