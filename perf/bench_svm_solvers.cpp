@@ -5,9 +5,10 @@
 // (L2R_L1LOSS_SVC_DUAL, C = 1e4, the constant as a feature, so it is penalised as normscale's bias is), at the
 // loosest eps that reaches that accuracy; every normscale benchmark times liblinear again just before itself
 // and reports the ratio. normscale: the coordinate rule on 1, 2 and 4 CoCoA+ blocks (rounds = allreduces),
-// the accelerated rule and plain ascent (full-batch steps, lr 1, rho 0, s at 1 / and 1.9 / lambda_max; ascent
+// without and with round momentum, the accelerated rule and plain ascent (full-batch steps, lr 1, rho 0, s at 1 / and 1.9 / lambda_max; ascent
 // is stopped at `cap` steps and reports whether it got there). Each is run twice: once checking after every
-// step (every 100 for the step rules) to count the steps it needs, then timed for that many without checks. One thread (OPENBLAS_NUM_THREADS=1).
+// step (every 100 for the step rules) to count the steps it needs, then timed for that many without checks.
+// One thread (OPENBLAS_NUM_THREADS=1).
 #include "normscale/comm/communicator.hpp"
 #include "normscale/core/stopwatch.hpp"
 #include "normscale/data/idx_reader.hpp"
@@ -234,12 +235,15 @@ void report(benchmark::State& state, const Outcome& outcome, double liblinear) {
   state.counters["vs_liblinear"] = outcome.seconds / liblinear;
 }
 
-// Rounds of the coordinate rule (one allreduce each) with state.range(0) CoCoA+ blocks.
+// Rounds of the coordinate rule (one allreduce each) with state.range(0) CoCoA+ blocks, with round momentum
+// where state.range(1) is 1.
 void BM_CoordinateRule(benchmark::State& state) {
   if (!have_data()) return state.SkipWithError("Fashion-MNIST is not installed (dataset-fashion-mnist)");
+  ObjectiveConfig objective = minnorm_config("coordinate", 0.0);
+  objective.round_momentum = state.range(1) == 1;
   for (auto _ : state) {
     const double reference = liblinear_seconds();
-    const Outcome outcome = minnorm(minnorm_config("coordinate", 0.0), 0.0, state.range(0), 1, 100000);
+    const Outcome outcome = minnorm(objective, 0.0, state.range(0), 1, 100000);
     state.SetIterationTime(outcome.seconds);
     report(state, outcome, reference);
     if (!outcome.reached) state.SkipWithError("the coordinate rule did not reach the SVM");
@@ -289,7 +293,11 @@ void BM_Accelerated(benchmark::State& state) { step_rule(state, "accelerated", 1
 void BM_PlainAscent(benchmark::State& state) { step_rule(state, "ascent", 1.9, 1000); }
 
 BENCHMARK(BM_Liblinear)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_CoordinateRule)->Arg(1)->Arg(2)->Arg(4)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CoordinateRule)
+    ->ArgsProduct({{1, 2, 4}, {0, 1}})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Accelerated)->Arg(40000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 // Ten times the steps the accelerated rule needs here (measured: 3,600).
 BENCHMARK(BM_PlainAscent)->Arg(36000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);

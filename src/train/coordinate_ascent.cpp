@@ -6,6 +6,7 @@
 #include "normscale/data/data_shard.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <typeindex>
 
@@ -59,13 +60,15 @@ template <class T>
 CoordinateAscent<T>::CoordinateAscent(Communicator& comm, const Dataset& train, Index examples, Index blocks,
                                       Network<T>& network, Objective<T>& objective, LinearMinnorm model)
     : comm_(comm), train_(train), examples_(examples), blocks_(blocks), network_(network),
-      store_(*objective.multipliers()), model_(model), squared_norms_(static_cast<std::size_t>(train.rows)) {
+      store_(*objective.multipliers()), model_(model), squared_norms_(static_cast<std::size_t>(train.rows)),
+      momentum_(model.params.round_momentum) {
   for (Index r = 0; r < train.rows; ++r) squared_norms_[static_cast<std::size_t>(r)] = model_.squared_norm(train.row(r));
 }
 
 template <class T>
-double CoordinateAscent<T>::run_block(std::span<const Index> rows, const std::vector<double>& w,
-                                      std::vector<double>& change) {
+typename CoordinateAscent<T>::BlockSums CoordinateAscent<T>::run_block(std::span<const Index> rows,
+                                                                       const std::vector<double>& w,
+                                                                       std::vector<double>& change) {
   const MinnormParams& p = model_.params;
   const double sigma = static_cast<double>(blocks_);
   const int outputs = static_cast<int>(model_.outputs);
@@ -74,14 +77,17 @@ double CoordinateAscent<T>::run_block(std::span<const Index> rows, const std::ve
   local_w_ = w;
   std::vector<double> f(static_cast<std::size_t>(outputs));
   std::vector<bool> visit(static_cast<std::size_t>(outputs));
-  double loss = 0.0;
+  BlockSums sums;
   for (const Index id : rows) {
     const Index r = id - train_.first_id;
     double* wait = store_.row(id) + skip_offset;
     double* level = wait + outputs;
+    const double* last = level + outputs;  // round momentum: the multipliers at the last round's start
     bool any = false;
     for (int c = 0; c < outputs; ++c) {
-      visit[static_cast<std::size_t>(c)] = wait[c] <= 0.0;
+      // An extrapolated multiplier out of its box is brought back whatever its skip counter.
+      const double alpha = store_.row(id)[c];
+      visit[static_cast<std::size_t>(c)] = wait[c] <= 0.0 || MinnormRule::project(p, alpha) != alpha;
       if (wait[c] > 0.0) wait[c] -= 1.0;
       any = any || visit[static_cast<std::size_t>(c)];
     }
@@ -90,7 +96,7 @@ double CoordinateAscent<T>::run_block(std::span<const Index> rows, const std::ve
     const double q = squared_norms_[static_cast<std::size_t>(r)];
     for (int c = 0; c < outputs; ++c) f[static_cast<std::size_t>(c)] = model_.output(local_w_.data(), c, x);
     const Example<double> e = linear_example<double>(train_, r, f.data(), outputs, store_);
-    loss += MinnormRule::loss(p, e);
+    sums.loss += MinnormRule::loss(p, e);
     if (q == 0.0) continue;  // x = 0: its constraint does not depend on w
     // The outputs are independent (one-vs-all): output c's update leaves the other outputs' f as they were.
     for (int c = 0; c < outputs; ++c) {
@@ -109,17 +115,46 @@ double CoordinateAscent<T>::run_block(std::span<const Index> rows, const std::ve
         continue;
       }
       level[c] = 0.0;
+      if (momentum_) sums.against += (before - after) * (after - last[c]);
       e.alpha[c] = after;
       model_.add_example(local_w_.data(), c, sigma * (after - before) * weight_sign(p, e, c), x);
     }
   }
   // u from w + sigma u: one pass here instead of a second update per changed multiplier.
   for (std::size_t i = 0; i < change.size(); ++i) change[i] = (local_w_[i] - w[i]) / sigma;
-  return loss;
+  return sums;
 }
 
 template <class T>
-StepStats CoordinateAscent<T>::round(Index round, std::span<const Index> rows) {
+void CoordinateAscent<T>::extrapolate(Index round, std::vector<double>& w, const std::vector<T>& velocity) {
+  const int outputs = static_cast<int>(model_.outputs);
+  const int last_offset = MinnormRule::multiplier_count(model_.params, outputs) + 2 * outputs;
+  if (momentum_rounds_ < 0.0) {
+    // The first round of this process: k from the rows (each holds it; a rank may hold none), agreed.
+    std::array<double, 1> k{0.0};
+    if (round > 0) {
+      if (train_.rows > 0) k[0] = store_.row(train_.first_id)[last_offset + outputs];
+      comm_.allreduce_max(std::span<double>(k));
+    }
+    momentum_rounds_ = k[0];
+  }
+  const double beta = momentum_rounds_ / (momentum_rounds_ + 3.0);
+  if (velocity.size() == w.size()) {
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] += beta * static_cast<double>(velocity[i]);
+  }
+  for (Index r = 0; r < train_.rows; ++r) {
+    double* alpha = store_.row(train_.first_id + r);
+    double* last = alpha + last_offset;
+    for (int c = 0; c < outputs; ++c) {
+      const double now = alpha[c];
+      alpha[c] = now + beta * (now - last[c]);
+      last[c] = now;
+    }
+  }
+}
+
+template <class T>
+StepStats CoordinateAscent<T>::round(Index round, std::span<const Index> rows, std::vector<T>& velocity) {
   StepStats stats;
   const Stopwatch time;
   const std::size_t n = static_cast<std::size_t>(model_.parameter_count());
@@ -132,8 +167,10 @@ StepStats CoordinateAscent<T>::round(Index round, std::span<const Index> rows) {
     comm_.allreduce_sum(std::span<double>(w));
     comm_seconds += reduce.seconds();
   }
-  // The sum of this rank's blocks' changes, then the loss: one allreduce.
-  std::vector<double> sum(n + 1, 0.0);
+  const std::vector<double> start = w;
+  if (momentum_) extrapolate(round, w, velocity);
+  // The sum of this rank's blocks' changes, then the loss and the restart test's sum: one allreduce.
+  std::vector<double> sum(n + 2, 0.0);
   std::vector<double> change(n);
   std::size_t begin = 0;
   Index shard = 0;
@@ -143,7 +180,9 @@ StepStats CoordinateAscent<T>::round(Index round, std::span<const Index> rows) {
     const Index end_id = virtual_shard(examples_, blocks_, shard).end;
     std::size_t end = begin;
     while (end < rows.size() && rows[end] < end_id) ++end;
-    sum[n] += run_block(rows.subspan(begin, end - begin), w, change);
+    const BlockSums block = run_block(rows.subspan(begin, end - begin), w, change);
+    sum[n] += block.loss;
+    sum[n + 1] += block.against;
     for (std::size_t i = 0; i < n; ++i) sum[i] += change[i];
     begin = end;
   }
@@ -152,6 +191,16 @@ StepStats CoordinateAscent<T>::round(Index round, std::span<const Index> rows) {
   comm_seconds += reduce.seconds();
   auto& params = network_.parameters();
   for (std::size_t i = 0; i < n; ++i) params[i] = static_cast<T>(w[i] + sum[i]);
+  if (momentum_) {
+    velocity.resize(n);
+    for (std::size_t i = 0; i < n; ++i) velocity[i] = static_cast<T>(static_cast<double>(params[i]) - start[i]);
+    momentum_rounds_ = sum[n + 1] > 0.0 ? 0.0 : momentum_rounds_ + 1.0;
+    const int outputs = static_cast<int>(model_.outputs);
+    const int count_offset = MinnormRule::multiplier_count(model_.params, outputs) + 3 * outputs;
+    for (Index r = 0; r < train_.rows; ++r) {
+      std::fill_n(store_.row(train_.first_id + r) + count_offset, outputs, momentum_rounds_);
+    }
+  }
   stats.loss_sum = sum[n];
   stats.comm_seconds = comm_seconds;
   stats.multiplier_seconds = std::max(0.0, time.seconds() - comm_seconds);

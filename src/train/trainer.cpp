@@ -70,7 +70,7 @@ StepStats Trainer<T>::step() {
     // A full round visits each block in a fresh random order (as liblinear's passes), a partial one the
     // block's next examples of its stream.
     const std::vector<Index> rows = sampler_.full_batch() ? sampler_.shuffled_pass(step_) : sampler_.batch(step_);
-    StepStats stats = coordinate_->round(step_, rows);
+    StepStats stats = coordinate_->round(step_, rows, executor_->velocity());
     stats.examples = batch_;
     ++step_;
     return stats;

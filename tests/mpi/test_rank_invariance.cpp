@@ -146,14 +146,19 @@ TEST(RankInvariance, MinnormVariantsAndPi) {
 }
 
 // objective.dual = coordinate on a linear model: the CoCoA+ blocks are the 8 virtual shards (sigma = 8), so the
-// rounds do not depend on the rank count; with local_steps below the block size each block's own stream
-// chooses its examples.
+// rounds do not depend on the rank count (with round momentum too); with local_steps below the block size each
+// block's own stream chooses its examples.
 TEST(RankInvariance, CoordinateAscentOnALinearModel) {
   TrainerOptions o;
   ObjectiveConfig coordinate = minnorm();
   coordinate.dual = "coordinate";
   coordinate.C = 0.5;
   check<double>(coordinate, o, 1e-7, {});
+  // Round momentum: each rank extrapolates its own multipliers and the shared w; the restart test's sum rides
+  // on the round's allreduce.
+  ObjectiveConfig momentum = coordinate;
+  momentum.round_momentum = true;
+  check<double>(momentum, o, 1e-7, {});
   coordinate.C = std::numeric_limits<double>::infinity();
   coordinate.local_steps = 5;
   check<double>(coordinate, o, 1e-7, {});

@@ -22,29 +22,6 @@
 namespace normscale::toy {
 namespace {
 
-// The largest |w - sum alpha y x_aug| over the parameters, computed here from the data (one-vs-all signs;
-// one output: +1 for class 1).
-double largest_drift(const ToyRun& run) {
-  const Dataset& d = run.data;
-  const auto& w = run.network->parameters();
-  const Index outputs = run.network->output_width();
-  const Index cols = d.cols;
-  const bool bias = static_cast<Index>(w.size()) == outputs * (cols + 1);
-  std::vector<double> expected(w.size(), 0.0);
-  for (Index i = 0; i < d.rows; ++i) {
-    for (Index c = 0; c < outputs; ++c) {
-      const int positive = outputs == 1 ? 1 : static_cast<int>(c);
-      const double y = d.labels[static_cast<std::size_t>(i)] == positive ? 1.0 : -1.0;
-      const double a = run.alpha(i, c) * y;
-      for (Index j = 0; j < cols; ++j) expected[static_cast<std::size_t>(c * cols + j)] += a * d.row(i)[j];
-      if (bias) expected[static_cast<std::size_t>(outputs * cols + c)] += a;
-    }
-  }
-  double worst = 0.0;
-  for (std::size_t k = 0; k < w.size(); ++k) worst = std::max(worst, std::abs(w[k] - expected[k]));
-  return worst;
-}
-
 TEST(CoordinateAscent, ReachesTheHardMarginSvmOnOneBlockAndOnSeveral) {
   for (const Index blocks : {1, 2, 4}) {
     auto run = coordinate_run(svm_set(), {2, {}, 1, "identity", false}, coordinate("binary"), blocks);

@@ -7,7 +7,9 @@
 #include "normscale/train/duality_certificate.hpp"
 #include "normscale/train/trainer.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -98,6 +100,29 @@ inline std::unique_ptr<ToyRun> coordinate_run(Dataset data, const MlpSpec& spec,
 // The duality certificate of a linear run (std::bad_optional_access for any other).
 inline DualityCertificate certificate(ToyRun& run) {
   return duality_certificate<double>(run.comm, *run.trainer, *run.network, *run.objective, run.data).value();
+}
+
+// The largest |w - sum alpha y x_aug| over the parameters, computed here from the data (one-vs-all signs;
+// one output: +1 for class 1).
+inline double largest_drift(const ToyRun& run) {
+  const Dataset& d = run.data;
+  const auto& w = run.network->parameters();
+  const Index outputs = run.network->output_width();
+  const Index cols = d.cols;
+  const bool bias = static_cast<Index>(w.size()) == outputs * (cols + 1);
+  std::vector<double> expected(w.size(), 0.0);
+  for (Index i = 0; i < d.rows; ++i) {
+    for (Index c = 0; c < outputs; ++c) {
+      const int positive = outputs == 1 ? 1 : static_cast<int>(c);
+      const double y = d.labels[static_cast<std::size_t>(i)] == positive ? 1.0 : -1.0;
+      const double a = run.alpha(i, c) * y;
+      for (Index j = 0; j < cols; ++j) expected[static_cast<std::size_t>(c * cols + j)] += a * d.row(i)[j];
+      if (bias) expected[static_cast<std::size_t>(outputs * cols + c)] += a;
+    }
+  }
+  double worst = 0.0;
+  for (std::size_t k = 0; k < w.size(); ++k) worst = std::max(worst, std::abs(w[k] - expected[k]));
+  return worst;
 }
 
 }  // namespace normscale::toy

@@ -185,6 +185,7 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"objective.rho_tolerance", [](TrainConfig& c) { c.objective.rho_tolerance = 0.1; }},
       {"objective.rho_max", [](TrainConfig& c) { c.objective.rho_max = 50.0; }},
       {"objective.local_steps", [](TrainConfig& c) { c.objective.local_steps = 16; }},
+      {"objective.round_momentum", [](TrainConfig& c) { c.objective.round_momentum = true; }},
       {"objective.tolerance", [](TrainConfig& c) { c.objective.tolerance = 1e-6; }},
       {"objective.average_from_epoch", [](TrainConfig& c) { c.objective.average_from_epoch = 5.0; }},
       {"objective.curvature_step", [](TrainConfig& c) { c.objective.curvature_step = true; }},
@@ -421,6 +422,7 @@ TEST(ConfigToml, TheToleranceIsNotPartOfTheTrajectory) {
   TrainConfig c;
   EXPECT_THAT(to_toml(c), Not(HasSubstr("tolerance")));
   EXPECT_THAT(to_toml(c), Not(HasSubstr("local_steps")));
+  EXPECT_THAT(to_toml(c), Not(HasSubstr("round_momentum")));
   c.objective.tolerance = 1e-6;
   EXPECT_THAT(to_toml(c), HasSubstr("tolerance = "));
   EXPECT_EQ(trajectory_hash(c), trajectory_hash(TrainConfig{}));

@@ -48,6 +48,7 @@ struct MinnormParams {
   MinnormDual dual = MinnormDual::kAscent;
   double kappa_p = 0.0;  // PI's proportional gain
   long long local_steps = 0;  // coordinate: updates per block per round (0: one pass over the block)
+  bool round_momentum = false;  // coordinate: momentum across rounds (its states: last round's multiplier, count)
   // Adaptive penalty (Cooper's multiplicative penalty updater): each constraint's augmented-Lagrangian
   // coefficient is rho growth^k, where k counts the consecutive multiplier updates that found it violated
   // by more than rho_tolerance (reset to 0 when it is met), up to rho_max (gradient descent stays stable while
@@ -90,8 +91,10 @@ struct MinnormRule {
     return single(p) ? 1 : outputs;
   }
   // The update rule's own states per multiplier, right after the multipliers: PI's integral, the accelerated
-  // rule's anchor and count, or the coordinate rule's skip counters.
+  // rule's anchor and count, or the coordinate rule's skip counters (and, with round momentum, the multiplier
+  // at the start of the last round and the rounds since the momentum's restart).
   NS_HOST_DEVICE static int dual_states(const Params& p) {
+    if (p.dual == MinnormDual::kCoordinate) return p.round_momentum ? 4 : 2;
     return p.dual == MinnormDual::kPI ? 1 : p.dual == MinnormDual::kAscent ? 0 : 2;
   }
   // After the multipliers, a row keeps the update rule's states, then the adaptive penalty's exponents k, then

@@ -26,6 +26,7 @@ struct ObjectiveConfig {
   double average_from_epoch = std::numeric_limits<double>::infinity();  // multipliers averaged after it; inf: off
   bool curvature_step = false;  // each example's multiplier step divided by ||h_last||^2 + 1 (CPU ranks)
   std::int64_t local_steps = 0;  // coordinate: updates per block (virtual shard) per round; 0: a pass over it
+  bool round_momentum = false;   // coordinate: Nesterov momentum across rounds, restarted (accelerated CoCoA+)
   double tolerance = 0.0;        // linear models: stop when the duality gap's relative size is below it; 0: off
   // square
   std::string square_targets = "one-hot";  // "one-hot" ({0,1}) or "pm1" ({-1,+1})

@@ -13,6 +13,13 @@
 // w = w(alpha) (0 on a fresh run): the coordinate rule needs w to start consistent with the multipliers.
 // Shrinking: a classification multiplier that stays at a bound of its box is skipped for a growing number
 // of its visits (at most 63 in a row); the counters live in the multiplier rows, so checkpoints keep them.
+// Round momentum (objective.round_momentum; accelerated CoCoA+, FISTA on the rounds): a round starts from
+// alpha + beta (alpha - alpha_last) and w + beta v, v = w - w_last (the trainer's velocity, checkpointed), beta
+// = k / (k + 3) with k the rounds since the last restart; w = w(alpha) stays exact because both move alike.
+// The extrapolation may leave the box: such a multiplier is visited whatever its skip counter, and the
+// round's pass projects it back. A round whose step turns against its momentum, sum (alpha_start -
+// alpha_end)(alpha_end - alpha_last) > 0 (O'Donoghue and Candes' gradient restart), restarts it (k = 0);
+// that sum rides on the round's allreduce. alpha_last and k live in the multiplier rows.
 #pragma once
 
 #include "normscale/comm/communicator.hpp"
@@ -45,11 +52,18 @@ class CoordinateAscent {
   // Collective: round `round` over this rank's blocks; `rows` are the round's global ids, grouped by virtual
   // shard in shard order. The stats' loss is the hinge violation (squared residual
   // for regression) of the updated examples before their update.
-  StepStats round(Index round, std::span<const Index> rows);
+  // `velocity`: the trainer's (w - w at the last round's start with round momentum; unused otherwise).
+  StepStats round(Index round, std::span<const Index> rows, std::vector<T>& velocity);
 
  private:
+  struct BlockSums {
+    double loss = 0.0;     // the stats' loss
+    double against = 0.0;  // round momentum: this block's part of the restart test's sum
+  };
   // The updates of one block from the shared weights `w`; its change u goes into `change`.
-  double run_block(std::span<const Index> rows, const std::vector<double>& w, std::vector<double>& change);
+  BlockSums run_block(std::span<const Index> rows, const std::vector<double>& w, std::vector<double>& change);
+  // Round momentum: this rank's multipliers and `w` moved to the round's extrapolated start.
+  void extrapolate(Index round, std::vector<double>& w, const std::vector<T>& velocity);
 
   Communicator& comm_;
   const Dataset& train_;
@@ -60,6 +74,8 @@ class CoordinateAscent {
   LinearMinnorm model_;
   std::vector<double> local_w_;  // a block's w + sigma u_k
   std::vector<double> squared_norms_;  // ||x_aug||^2 of each local row, computed once
+  bool momentum_ = false;
+  double momentum_rounds_ = -1.0;  // round momentum: k of the next round (-1: read from the rows first)
 };
 
 }  // namespace normscale
