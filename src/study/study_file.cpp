@@ -593,6 +593,25 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
     regime.grid_per_batch = parse_grid_per_batch(
         *node, fmt::format("regimes.{}.grid_per_batch", quote_key(regime.name)), source, spec.batches);
   }
+  // A regime's grid key that the study's grid_per_batch also sets would be replaced at that batch, silently: which
+  // one was meant is the study's author's to say.
+  for (const Regime& regime : spec.regimes) {
+    for (const GridAxis& axis : regime.grid) {
+      for (const auto& [batch, axes] : spec.grid_per_batch) {
+        const auto sets = [&](const std::vector<GridAxis>& list) {
+          return std::any_of(list.begin(), list.end(), [&](const GridAxis& a) { return a.key == axis.key; });
+        };
+        const auto own = regime.grid_per_batch.find(batch);
+        NS_CHECK(!sets(axes) || (own != regime.grid_per_batch.end() && sets(own->second)),
+                 "{}: regimes.{}.grid sets {} and grid_per_batch.{} sets it too, so at batch {} the study's per-batch "
+                 "values would replace the regime's; hint: say which the regime runs there with "
+                 "regimes.{}.grid_per_batch.{}.{}, or set {} in only one of the two",
+                 source, quote_key(regime.name), quote_key(axis.key), quote_key(batch_text(batch)),
+                 batch_text(batch), quote_key(regime.name), quote_key(batch_text(batch)), quote_key(axis.key),
+                 quote_key(axis.key));
+      }
+    }
+  }
   if (const toml::node* search = document.get("search")) spec.search = parse_search(*search, spec);
 
   if (const toml::node* rule = document.get("lr_scaling")) {

@@ -226,6 +226,32 @@ scaled = { "objective.regime" = "minnorm", "objective.curvature_step" = true, gr
               AllOf(HasSubstr("regimes.\"x\".grid_per_batch.\"128\""), HasSubstr("not on the batch axis")));
 }
 
+// A regime's grid key that the study's grid_per_batch also sets is refused (the per-batch values would replace
+// the regime's at that batch, silently), unless the regime's own grid_per_batch says what it runs there.
+TEST(StudyFile, ARegimesGridKeyAlsoInTheStudysPerBatchGridIsRefused) {
+  const std::string clash = R"toml(
+batch = [128, 1024]
+[regimes]
+fast = { "objective.regime" = "sgd", grid = { "optim.lr" = [0.5, 1.0] } }
+[grid_per_batch."1024"]
+"optim.lr" = [0.01]
+)toml";
+  EXPECT_THAT(error_of([&] { parse_study(clash, "clash.toml"); }),
+              AllOf(HasSubstr("clash.toml"), HasSubstr("regimes.\"fast\".grid sets \"optim.lr\""),
+                    HasSubstr("grid_per_batch.\"1024\""), HasSubstr("regimes.\"fast\".grid_per_batch.\"1024\".\"optim.lr\"")));
+  const std::vector<Trial> trials = expand(parse_study(R"toml(
+batch = [128, 1024]
+[regimes]
+fast = { "objective.regime" = "sgd", grid = { "optim.lr" = [0.5, 1.0] }, grid_per_batch = { "1024" = { "optim.lr" = [2.0] } } }
+[grid_per_batch."1024"]
+"optim.lr" = [0.01]
+)toml", "said.toml"));
+  std::map<std::int64_t, std::vector<double>> lr_by;
+  for (const Trial& t : trials) lr_by[t.batch].push_back(t.config.optim.lr);
+  EXPECT_EQ(lr_by[128], (std::vector<double>{0.5, 1.0}));
+  EXPECT_EQ(lr_by[1024], (std::vector<double>{2.0}));
+}
+
 TEST(StudyFile, StepsBudgetAndDefaults) {
   const std::vector<Trial> trials = expand(parse_study("steps = 500\npreset = \"paper-minnorm-bgd\"\n", "s.toml"));
   ASSERT_EQ(trials.size(), 1U);
