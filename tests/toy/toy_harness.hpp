@@ -74,13 +74,14 @@ inline ObjectiveConfig minnorm_config(const std::string& task, double rho, doubl
   return c;
 }
 
-// objective.dual = "coordinate" (exact dual coordinate ascent) with slack C and local_steps.
+// objective.dual = "coordinate" (exact dual coordinate ascent) with slack C, local_steps and round momentum.
 inline ObjectiveConfig coordinate(const std::string& task, double C = std::numeric_limits<double>::infinity(),
-                                  Index local_steps = 0) {
+                                  Index local_steps = 0, bool round_momentum = false) {
   ObjectiveConfig c = minnorm_config(task, 0.0, 0.0);
   c.dual = "coordinate";
   c.C = C;
   c.local_steps = local_steps;
+  c.round_momentum = round_momentum;
   return c;
 }
 
