@@ -32,7 +32,7 @@ std::vector<Evaluation> evaluations_of(const TrialStore& store, const std::strin
 
 HalvingRun::HalvingRun(const StudySpec& spec, std::span<const Trial> trials)
     : spec_(spec.halving.value()), budget_in_steps_(spec.steps > 0), unit_(spec.steps > 0 ? "steps" : "epochs"),
-      trials_(trials) {
+      trials_(trials), known_errors_(trials.size()) {
   std::map<std::tuple<std::string, std::int64_t, std::int64_t, std::uint64_t>, std::size_t> bracket_of;
   for (std::size_t i = 0; i < trials.size(); ++i) {
     const Trial& trial = trials[i];
@@ -60,7 +60,7 @@ const Trial& HalvingRun::at_rung(const Trial& trial, std::int64_t rung) const {
   return rungs[static_cast<std::size_t>(std::clamp<std::int64_t>(rung, 0, last))];
 }
 
-HalvingStep HalvingRun::advance(TrialStore& store) const {
+HalvingStep HalvingRun::advance(TrialStore& store) {
   std::vector<TrialRecord> records(trials_.size());
   for (std::size_t i = 0; i < trials_.size(); ++i) {
     std::optional<TrialRecord> record = store.trial(trials_[i].id);
@@ -79,8 +79,11 @@ HalvingStep HalvingRun::advance(TrialStore& store) const {
                         : record.state == TrialState::kFailed ? RungProgress::kFailed
                                                               : RungProgress::kUnfinished;
     const std::size_t known = standing.rung + (standing.progress == RungProgress::kFinished ? 1 : 0);
-    if (known > 0) {
+    std::optional<KnownErrors>& cached = known_errors_[i];
+    if (known > 0 && !(cached && cached->known == known && cached->progress == standing.progress &&
+                       cached->finished == record.finished && cached->wall_seconds == record.wall_seconds)) {
       const std::vector<Evaluation> evaluations = evaluations_of(store, record.id);
+      ++metrics_reads_;
       // A run without a validation split (a generated data set may have none; data.validation = 0) could
       // never be promoted: said at the first such end, not found out when every trial has stopped.
       NS_CHECK(standing.progress != RungProgress::kFinished ||
@@ -89,8 +92,10 @@ HalvingStep HalvingRun::advance(TrialStore& store) const {
                "trials by it: give the study a validation split (base.\"data.validation\" = N for a data set read "
                "from files) or leave [halving] out",
                record.id, standing.rung);
-      standing.errors = errors_at_rungs(evaluations, spec_.rungs, budget_in_steps_, known);
+      cached = KnownErrors{known, standing.progress, record.finished, record.wall_seconds,
+                           errors_at_rungs(evaluations, spec_.rungs, budget_in_steps_, known)};
     }
+    if (known > 0) standing.errors = cached->errors;
     standings.push_back(std::move(standing));
   }
   const HalvingPlan plan = plan_halving(spec_, standings);
@@ -98,6 +103,10 @@ HalvingStep HalvingRun::advance(TrialStore& store) const {
   for (const std::size_t i : plan.promote) {
     const std::size_t rung = standings[i].rung + 1;
     store.promote(trials_[i].id, static_cast<std::int64_t>(rung));
+    // A promotion keeps the metrics: the record as promote() leaves it keeps the errors known.
+    known_errors_[i]->progress = RungProgress::kUnfinished;
+    known_errors_[i]->finished.clear();
+    known_errors_[i]->wall_seconds.reset();
     step.promoted.push_back(&at_rungs_[i][rung]);
     step.notes.push_back(fmt::format("normscale study: trial {} promoted to rung {} ({} {}; validation error "
                                      "{:.2f}% at {} {}): {}", trials_[i].id, rung, spec_.rungs[rung], unit_,

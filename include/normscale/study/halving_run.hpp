@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,9 +32,13 @@ class HalvingRun {
 
   // Plans from the database as it is now (halving.hpp), promotes (TrialStore::promote) and stops early
   // (TrialStore::stop_early) what the plan says. Calling it again with nothing new changes nothing.
-  HalvingStep advance(TrialStore& store) const;
+  // A trial's metrics are read only when its record changed since the last call (a finished rung's errors never
+  // change): one read per trial end, not one per trial at every end.
+  HalvingStep advance(TrialStore& store);
 
   const HalvingSpec& spec() const { return spec_; }
+  // How many times advance() has read a trial's metrics (to test that finished rungs are not read again).
+  std::size_t metrics_reads() const { return metrics_reads_; }
 
  private:
   HalvingSpec spec_;
@@ -43,6 +48,18 @@ class HalvingRun {
   std::vector<std::size_t> brackets_;                  // per trial
   std::vector<std::vector<Trial>> at_rungs_;           // per trial, per rung
   std::map<std::string, std::size_t> index_of_id_;
+
+  // Per trial, its errors at rungs 0 ... known - 1 and the record they were computed from; a record that differs
+  // in any of these (an end, a retry, a promotion by someone else) may have other metrics, so they are read again.
+  struct KnownErrors {
+    std::size_t known = 0;
+    RungProgress progress = RungProgress::kUnfinished;
+    std::string finished;
+    std::optional<double> wall_seconds;
+    std::vector<double> errors;
+  };
+  std::vector<std::optional<KnownErrors>> known_errors_;  // per trial
+  std::size_t metrics_reads_ = 0;
 };
 
 }  // namespace normscale

@@ -1,0 +1,122 @@
+// HalvingRun against a real study database without running anything: a finished rung's errors are read once
+// (a trial's metrics are read again only when its record changed), and the decisions stay those of the planner.
+#include "normscale/study/halving_run.hpp"
+#include "normscale/study/study_file.hpp"
+#include "normscale/study/trial_store.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <string>
+#include <vector>
+
+namespace normscale {
+namespace {
+
+using ::testing::HasSubstr;
+
+class HalvingRunTest : public testing::TempDirTest {
+ protected:
+  HalvingRunTest()
+      : TempDirTest("normscale_halving_run_"),
+        spec_(parse_study(R"toml(
+name = "cache"
+steps = 45
+[grid]
+"optim.lr" = [0.1, 0.2, 0.3]
+[halving]
+rungs = [5, 15, 45]
+reduction = 3
+)toml", "cache.toml")),
+        trials_(expand(spec_)) {}
+
+  // The trial's end at `rung`: one evaluation at each rung's budget up to it, all with `error`.
+  static void finish(TrialStore& store, const Trial& trial, std::size_t rung, double error, double wall_seconds) {
+    const std::vector<std::int64_t> budgets = {5, 15, 45};
+    std::vector<MetricRow> rows;
+    for (std::size_t r = 0; r <= rung; ++r) {
+      rows.push_back({budgets[r], 0.0, R"({"validation_error":)" + std::to_string(error) + "}"});
+    }
+    store.set_state(trial.id, TrialState::kRunning);
+    store.finish_trial(trial.id, TrialState::kDone, {0, "", wall_seconds}, {}, rows);
+  }
+
+  // Rewrites a trial's stored metrics behind the planner's back (a finished rung's never change in a study).
+  void overwrite_metrics(const std::string& id, const std::string& json) const {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path("study.db").c_str(), &db), SQLITE_OK);
+    const std::string sql = "UPDATE metrics SET json = '" + json + "' WHERE trial_id = '" + id + "'";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+
+  StudySpec spec_;
+  std::vector<Trial> trials_;
+};
+
+std::vector<std::string> ids(const HalvingStep& step) {
+  std::vector<std::string> promoted;
+  for (const Trial* trial : step.promoted) promoted.push_back(trial->id);
+  return promoted;
+}
+
+TEST_F(HalvingRunTest, AFinishedRungIsReadOnceAndANewlyFinishedOneIsRead) {
+  ASSERT_EQ(trials_.size(), 3U);
+  TrialStore store(path("study.db"));
+  store.upsert_trials(trials_);
+  HalvingRun run(spec_, trials_);
+  EXPECT_TRUE(run.advance(store).promoted.empty());
+  EXPECT_EQ(run.metrics_reads(), 0U) << "nothing finished, nothing to read";
+
+  finish(store, trials_[0], 0, 10.0, 1.0);
+  EXPECT_TRUE(run.advance(store).promoted.empty());  // 1 of 3 finished rung 0: floor(1/3) = 0 go on
+  EXPECT_EQ(run.metrics_reads(), 1U);
+  finish(store, trials_[1], 0, 20.0, 1.0);
+  EXPECT_TRUE(run.advance(store).promoted.empty());
+  EXPECT_EQ(run.metrics_reads(), 2U) << "only the trial that ended is read; the first one's rung 0 is known";
+
+  // Were trial 0 read again, its rung-0 error would now be 99 and trial 1 (20) would go on instead.
+  overwrite_metrics(trials_[0].id, R"({"validation_error":99})");
+  finish(store, trials_[2], 0, 30.0, 1.0);
+  const HalvingStep settled = run.advance(store);
+  EXPECT_EQ(ids(settled), std::vector<std::string>{trials_[0].id});
+  EXPECT_EQ(run.metrics_reads(), 3U);
+  ASSERT_FALSE(settled.notes.empty());
+  EXPECT_THAT(settled.notes[0], HasSubstr("validation error 10.00% at 5 steps"));
+
+  // Its promotion keeps what it knew: nothing is read again and nothing more decided.
+  const HalvingStep again = run.advance(store);
+  EXPECT_TRUE(again.promoted.empty());
+  EXPECT_TRUE(again.notes.empty());
+  EXPECT_EQ(run.metrics_reads(), 3U);
+
+  // Its rung-1 end is new: read, and its error there (8) is in the note of its promotion to the last rung.
+  finish(store, trials_[0], 1, 8.0, 2.0);
+  const HalvingStep last = run.advance(store);
+  EXPECT_EQ(ids(last), std::vector<std::string>{trials_[0].id});
+  EXPECT_EQ(run.metrics_reads(), 4U);
+  ASSERT_EQ(last.notes.size(), 1U);
+  EXPECT_THAT(last.notes[0], HasSubstr("promoted to rung 2 (45 steps; validation error 8.00% at 15 steps)"));
+}
+
+// A trial that ends again at the same rung (retried: pending, run, done) may have other metrics: read again.
+TEST_F(HalvingRunTest, ATrialThatEndsAgainAtItsRungIsReadAgain) {
+  TrialStore store(path("study.db"));
+  store.upsert_trials(trials_);
+  HalvingRun run(spec_, trials_);
+  finish(store, trials_[0], 0, 10.0, 1.0);
+  run.advance(store);
+  EXPECT_EQ(run.metrics_reads(), 1U);
+  store.set_state(trials_[0].id, TrialState::kPending);
+  finish(store, trials_[0], 0, 50.0, 3.0);
+  finish(store, trials_[1], 0, 20.0, 1.0);
+  finish(store, trials_[2], 0, 30.0, 1.0);
+  const HalvingStep step = run.advance(store);
+  EXPECT_EQ(run.metrics_reads(), 4U);
+  EXPECT_EQ(ids(step), std::vector<std::string>{trials_[1].id}) << "trial 0's new error, 50, ranks it last";
+}
+
+}  // namespace
+}  // namespace normscale
