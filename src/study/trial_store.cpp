@@ -5,8 +5,11 @@
 #include "normscale/train/config_io.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <iterator>
 #include <utility>
 
@@ -68,6 +71,16 @@ CREATE TABLE scheduler (
 );
 )sql";
 
+// The rung schedule a halving study first ran with (one row; none until then); new in version 6, created with the
+// schema or by that migration. The rungs as a JSON array, the unit "steps" or "epochs".
+constexpr std::string_view kHalvingScheduleTable = R"sql(
+CREATE TABLE halving_schedule (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  rungs TEXT NOT NULL,
+  unit TEXT NOT NULL CHECK (unit IN ('steps', 'epochs'))
+);
+)sql";
+
 // Each step takes a database from version N to N + 1 (index N - 1) without losing a row; a new column
 // needs a default, so the rows already there stay valid.
 constexpr std::string_view kMigrations[] = {
@@ -92,6 +105,8 @@ ALTER TABLE trials ADD COLUMN stopped_early INTEGER NOT NULL DEFAULT 0;
     R"sql(
 ALTER TABLE trials ADD COLUMN earlier_seconds REAL NOT NULL DEFAULT 0;
 )sql",
+    // 5 -> 6: the rung schedule a halving study first ran with; none recorded, the next halving run records its own.
+    kHalvingScheduleTable,
 };
 static_assert(std::size(kMigrations) == TrialStore::kSchemaVersion - 1, "one migration per schema version step");
 
@@ -262,6 +277,7 @@ TrialStore::TrialStore(const std::filesystem::path& path) : path_(path) {
                path_.string(), found, kSchemaVersion);
       execute(kSchema);
       execute(kSchedulerTable);
+      execute(kHalvingScheduleTable);
       execute(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
     });
   } catch (...) {
@@ -581,6 +597,41 @@ std::optional<SchedulerRecord> TrialStore::scheduler() const {
   Statement select(db_, path_, fmt::format("SELECT {} FROM scheduler", kSchedulerColumns));
   if (!select.step()) return std::nullopt;
   return read_scheduler(select);
+}
+
+namespace {
+
+RungSchedule read_rung_schedule(const Statement& row, const std::filesystem::path& path) {
+  RungSchedule schedule;
+  schedule.unit = row.text(1);
+  const auto rungs = nlohmann::json::parse(row.text(0), nullptr, false);
+  NS_CHECK(rungs.is_array() && std::all_of(rungs.begin(), rungs.end(), [](const auto& r) { return r.is_number_integer(); }),
+           "study database {}: halving_schedule.rungs is '{}', expected a JSON array of integers", path.string(),
+           row.text(0));
+  for (const auto& rung : rungs) schedule.rungs.push_back(rung.get<std::int64_t>());
+  return schedule;
+}
+
+}  // namespace
+
+std::optional<RungSchedule> TrialStore::rung_schedule() const {
+  Statement select(db_, path_, "SELECT rungs, unit FROM halving_schedule WHERE id = 1");
+  if (!select.step()) return std::nullopt;
+  return read_rung_schedule(select, path_);
+}
+
+RungSchedule TrialStore::adopt_rung_schedule(const RungSchedule& schedule) {
+  RungSchedule recorded = schedule;
+  in_transaction([&] {
+    Statement select(db_, path_, "SELECT rungs, unit FROM halving_schedule WHERE id = 1");
+    if (select.step()) {
+      recorded = read_rung_schedule(select, path_);
+      return;
+    }
+    Statement insert(db_, path_, "INSERT INTO halving_schedule (id, rungs, unit) VALUES (1, ?1, ?2)");
+    insert.bind(1, fmt::format("[{}]", fmt::join(schedule.rungs, ","))).bind(2, schedule.unit).step();
+  });
+  return recorded;
 }
 
 }  // namespace normscale

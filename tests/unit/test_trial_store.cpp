@@ -245,6 +245,68 @@ TEST_F(TrialStoreTest, VersionOneDatabaseIsMigratedKeepingEveryRow) {
   EXPECT_EQ(store.trial("t-done")->rung, 1);
   EXPECT_EQ(store.trial("t-done")->state, TrialState::kPending);
   EXPECT_EQ(store.trial("t-done")->earlier_seconds, 12.5);  // version 5: its rung-0 time
+  EXPECT_FALSE(store.rung_schedule().has_value());  // version 6: none recorded until a halving run
+}
+
+// A halving study's rung schedule is recorded once, by the first run, and kept: a later one gets the recorded one
+// back to compare with its own.
+TEST_F(TrialStoreTest, TheRungScheduleIsRecordedOnceAndKept) {
+  const RungSchedule first{{5, 15, 45}, "steps"};
+  {
+    TrialStore store(db_path());
+    EXPECT_FALSE(store.rung_schedule().has_value());
+    EXPECT_EQ(store.adopt_rung_schedule(first), first);
+    EXPECT_EQ(store.adopt_rung_schedule(RungSchedule{{5, 10, 45}, "steps"}), first);
+    EXPECT_EQ(store.adopt_rung_schedule(RungSchedule{{5, 15, 45}, "epochs"}), first);
+  }
+  const TrialStore store(db_path());
+  ASSERT_TRUE(store.rung_schedule().has_value());
+  EXPECT_EQ(*store.rung_schedule(), first);
+}
+
+// A version-5 database is the current schema without the halving_schedule table: migrated, every row kept, and
+// no schedule recorded (the next halving run adopts its own).
+TEST_F(TrialStoreTest, VersionFiveDatabaseIsMigratedKeepingEveryRow) {
+  const std::vector<Trial> trials = sample_trials();
+  const std::vector<std::pair<std::string, double>> figures = {{"validation_error", 12.5}};
+  const std::vector<MetricRow> rows = {{5, 0.5, R"({"validation_error":12.5})"}, {10, 1.0, R"({"step":10})"}};
+  {
+    TrialStore store(db_path());
+    store.upsert_trials(trials);
+    store.finish_trial(trials[0].id, TrialState::kDone, {0, "ok", 2.5}, figures, rows);
+    store.promote(trials[0].id, 1);
+    store.finish_trial(trials[1].id, TrialState::kFailed, {3, "diverged", 1.5}, figures, rows);
+  }
+  const std::vector<TrialRecord> before = TrialStore(db_path()).trials();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE halving_schedule; PRAGMA user_version = 5", nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  TrialStore store(db_path());
+  const std::vector<TrialRecord> after = store.trials();
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].id, before[i].id);
+    EXPECT_EQ(after[i].state, before[i].state);
+    EXPECT_EQ(after[i].rung, before[i].rung);
+    EXPECT_EQ(after[i].earlier_seconds, before[i].earlier_seconds);
+    EXPECT_EQ(after[i].exit_code, before[i].exit_code);
+    EXPECT_EQ(after[i].log_tail, before[i].log_tail);
+    EXPECT_EQ(after[i].config_toml, before[i].config_toml);
+  }
+  EXPECT_EQ(after[0].rung, 1);
+  EXPECT_EQ(after[1].state, TrialState::kFailed);
+  EXPECT_EQ(store.metrics(trials[0].id).size(), 2U);
+  EXPECT_EQ(store.metrics(trials[1].id).size(), 2U);
+  EXPECT_EQ(store.results(trials[1].id), figures);
+  EXPECT_FALSE(store.rung_schedule().has_value());
+  const RungSchedule schedule{{1, 3, 9}, "epochs"};
+  EXPECT_EQ(store.adopt_rung_schedule(schedule), schedule);
+  EXPECT_EQ(TrialStore(db_path()).rung_schedule(), schedule);
 }
 
 // A promotion sets the trial pending at its next rung in one step and keeps what its last rung recorded until

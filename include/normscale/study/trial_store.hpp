@@ -83,13 +83,21 @@ struct MetricRow {
   std::string json;                // one metrics record (a JSON object)
 };
 
+// The rung schedule of a halving study as its database records it (the one it first ran with): a trial's rung
+// is an index into `rungs`, so the schedule must not change under recorded rungs.
+struct RungSchedule {
+  std::vector<std::int64_t> rungs;
+  std::string unit;                // "steps" or "epochs"
+  bool operator==(const RungSchedule&) const = default;
+};
+
 // Owns one connection. Opening creates the schema in a new database, migrates one written by an older
 // version (every row kept; version 1 lacked the process columns, version 2 the heartbeats, version 3 the
-// halving rung) and refuses one written by a newer.
+// halving rung, version 4 the earlier rungs' wall time, version 5 the rung schedule) and refuses one written by a newer.
 // Every write is one transaction (BEGIN IMMEDIATE ... COMMIT), rolled back when anything in it fails; every failure throws normscale::Error naming the file and SQLite's message.
 class TrialStore {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   explicit TrialStore(const std::filesystem::path& path);
   TrialStore(TrialStore&& other) noexcept;
@@ -136,6 +144,11 @@ class TrialStore {
   void finish_trial(std::string_view id, TrialState state, const TrialOutcome& outcome,
                     std::span<const std::pair<std::string, double>> results,
                     std::span<const MetricRow> rows);
+
+  // The recorded rung schedule (none before a halving study first ran, or in a database from before version 6).
+  std::optional<RungSchedule> rung_schedule() const;
+  // Records `schedule` unless one is recorded already; returns the recorded one (compare it with yours).
+  RungSchedule adopt_rung_schedule(const RungSchedule& schedule);
 
   // Trials in insertion order, all or those in one state.
   std::vector<TrialRecord> trials(std::optional<TrialState> state = std::nullopt) const;
