@@ -207,6 +207,50 @@ TEST_F(StudyHalving, SchedulerKilledInTheMiddleContinuesTheSameHalving) {
   expect_halving_result(file, "killed", true);
 }
 
+// The rungs a study first ran with are recorded: another schedule would read the recorded rung indices against
+// other budgets (the trial ids stay, as they come from the full budget), so it is refused before anything changes,
+// and the restored schedule runs on as before.
+TEST_F(StudyHalving, AChangedRungScheduleIsRefusedUntilRestored) {
+  const fs::path file = write_study("schedule", "asynchronous");
+  const auto run = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
+  EXPECT_EQ(run.exit_code, 1) << run.output;  // the diverged trial failed
+  const fs::path db = dir_ / "schedule.db";
+  const auto snapshot = [&] {
+    const TrialStore store(db);
+    std::vector<std::string> rows;
+    for (const TrialRecord& t : store.trials()) {
+      rows.push_back(t.id + " " + std::string(trial_state_name(t.state)) + " rung " + std::to_string(t.rung) +
+                     (t.stopped_early ? " stopped " : " ") + t.finished + " metrics " +
+                     std::to_string(store.metrics(t.id).size()));
+    }
+    return rows;
+  };
+  const std::vector<std::string> before = snapshot();
+  ASSERT_EQ(before.size(), 3U);
+
+  std::string changed = halving_study("schedule", data_, "asynchronous");
+  const std::string rungs = "rungs = [5, 15, 45]";
+  ASSERT_NE(changed.find(rungs), std::string::npos);
+  changed.replace(changed.find(rungs), rungs.size(), "rungs = [5, 10, 45]");
+  std::ofstream(file) << changed;
+  const auto refused = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr(file.string() + ": [halving] rungs = [5, 10, 45] (steps)"));
+  EXPECT_THAT(refused.output, HasSubstr("database " + db.string() + " recorded rungs = [5, 15, 45] (steps)"));
+  EXPECT_THAT(refused.output, HasSubstr("Restore rungs = [5, 15, 45]"));
+  EXPECT_THAT(refused.output, HasSubstr("new study"));
+  EXPECT_THAT(refused.output, ::testing::Not(HasSubstr("promoted")));
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(TrialStore(db).rung_schedule(), (RungSchedule{{5, 15, 45}, "steps"}));
+
+  std::ofstream(file) << halving_study("schedule", data_, "asynchronous");
+  const auto restored = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
+  EXPECT_EQ(restored.exit_code, 1) << restored.output;  // as before: the diverged trial is failed
+  EXPECT_THAT(restored.output, HasSubstr("2 done, 1 failed, 0 to run"));
+  EXPECT_THAT(restored.output, ::testing::Not(HasSubstr("recorded rungs")));
+  EXPECT_EQ(snapshot(), before);
+}
+
 // Budgets in epochs: 200 training examples (300 less 100 for validation) in batches of 20 are 10 steps an epoch.
 // Every trial runs 1 epoch; the best at it (by its stored evaluation at step 10) alone trains to 3 epochs.
 TEST_F(StudyHalving, EpochRungsRunWholeEpochsAndPromoteTheBestAtTheFirst) {

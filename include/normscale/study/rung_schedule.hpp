@@ -1,0 +1,18 @@
+// A halving study's rung schedule against the one its database recorded when it first ran.
+#pragma once
+
+#include "normscale/study/study_file.hpp"
+#include "normscale/study/trial_store.hpp"
+
+namespace normscale {
+
+// The rung schedule `spec` (with [halving]) runs with, as the database records it. `reduction` and `mode` are
+// not part of it: the planner decides afresh from the recorded errors at every step, so they may change.
+RungSchedule rung_schedule_of(const StudySpec& spec);
+
+// Refuses, before anything is changed, a study whose [halving] rungs (or budget unit) differ from those its
+// database recorded when it first ran: recorded rung indices would be read against other budgets. A database
+// without a recorded schedule (new, or from before schema 6) passes; run_study records the schedule then.
+void check_rung_schedule(const StudySpec& spec, const TrialStore& store);
+
+}  // namespace normscale
