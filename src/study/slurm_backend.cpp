@@ -65,6 +65,18 @@ std::optional<std::map<std::string, std::string>> squeue_snapshot() {
   return parse_squeue(run.output);
 }
 
+// The trial's task in the job array an earlier scheduler submitted just before it died, before it could record
+// the job id: `submission` (written ahead of sbatch) names the script and the trial's index in the array, and
+// squeue's commands name the job that runs that script. Empty when no queued job runs it.
+std::string task_of_submission(const std::filesystem::path& submission) {
+  std::istringstream text(read_text(submission));
+  std::string script;
+  std::string index;
+  if (!std::getline(text, script) || !std::getline(text, index) || script.empty()) return {};
+  const CapturedRun run = run_captured({"squeue", "-h", "-r", "--me", "-o", "%i|%o"});
+  return run.exit_code == 0 ? task_running_script(run.output, script, trim(index)) : std::string();
+}
+
 }  // namespace
 
 std::map<std::string, std::string> parse_squeue(std::string_view output) {
@@ -76,6 +88,16 @@ std::map<std::string, std::string> parse_squeue(std::string_view output) {
     tasks[trim(line.substr(0, bar))] = trim(line.substr(bar + 1));
   }
   return tasks;
+}
+
+std::string task_running_script(std::string_view squeue_commands, const std::filesystem::path& script,
+                                std::string_view index) {
+  for (const auto& [task, command] : parse_squeue(squeue_commands)) {
+    if (std::filesystem::path(command).filename() == script.filename()) {
+      return fmt::format("{}_{}", task.substr(0, task.find('_')), index);
+    }
+  }
+  return {};
 }
 
 std::optional<int> parse_sacct_exit_code(std::string_view output) {
@@ -132,6 +154,7 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
   std::vector<const Trial*> to_submit;
   std::int64_t finished = 0;
   const auto job_file = [&](const Trial& trial) { return layout.trial_dir(trial.id) / "slurm_job"; };
+  const auto submission_file = [&](const Trial& trial) { return layout.trial_dir(trial.id) / "slurm_submission"; };
 
   // A trial an earlier scheduler submitted is followed when its job is queued or has finished.
   if (!submitted_before.empty()) {
@@ -142,8 +165,18 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
       const std::optional<TrialRecord> record = store.trial(trial->id);
       std::string task = record && record->process ? record->process->job : std::string();
       if (task.empty()) task = trim(read_text(job_file(*trial)));
+      // Marked running just before an sbatch whose job id was never recorded: found by its script, or submitted.
+      const bool found = task.empty() && !(task = task_of_submission(submission_file(*trial))).empty();
       const bool exited = std::filesystem::exists(layout.trial_dir(trial->id) / "exit_code");
-      if (!task.empty() && (queued->contains(task) || exited)) {
+      if ((!task.empty() && (queued->contains(task) || found)) || exited) {
+        if (found) {
+          write_file_atomically(job_file(*trial).string(), task + "\n");
+          TrialProcess process;
+          process.job = task;
+          store.set_process(trial->id, process);
+          progress.message(fmt::format("normscale study: trial {} is SLURM task {}, found by its job script (the "
+                                       "scheduler that submitted it stopped before recording it)", trial->id, task));
+        }
         tracked.push_back({trial, task, Clock::now(), 0});
       } else {
         store.set_state(trial->id, TrialState::kPending);
@@ -183,6 +216,15 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
           fmt::format("{}-r{}t{}-{}{}.sh", jobs[j].job_name, jobs[j].ranks, jobs[j].threads_per_rank, stamp, again);
       write_file_atomically(script.string(), slurm_job_script(jobs[j]));
       chmod(script.c_str(), 0755);
+      // Ahead of sbatch: a scheduler killed between sbatch and recording the job id leaves these trials running
+      // with their script and index, and the next one finds the job (task_of_submission) instead of submitting
+      // the trials a second time (two jobs in one run directory: the second fails on its lock).
+      for (std::size_t i = 0; i < job_trials[j].size(); ++i) {
+        const Trial& trial = *job_trials[j][i];
+        write_file_atomically(submission_file(trial).string(), fmt::format("{}\n{}\n", script.string(), i));
+        store.set_process(trial.id, TrialProcess{});
+        store.set_state(trial.id, TrialState::kRunning);
+      }
       const CapturedRun sbatch = run_captured(sbatch_argv(jobs[j], script, options.partition));
       NS_CHECK(sbatch.exit_code == 0, "study run --backend slurm: sbatch {} failed (exit code {}): {}",
                script.string(), sbatch.exit_code, trim(sbatch.output));

@@ -254,6 +254,50 @@ TEST_F(StudySlurm, ATrialWhoseJobVanishedIsFailedNotLeftRunning) {
   EXPECT_THAT(trials[0].log_tail, HasSubstr("(SLURM: CANCELLED)"));
 }
 
+// A scheduler killed after sbatch but before it recorded the job id (imitated: killed once the job runs, its
+// record of the task then erased) leaves the trial running with the job script it wrote ahead of sbatch; the
+// next scheduler finds the job by that script and follows it instead of submitting the trial a second time.
+TEST_F(StudySlurm, AJobWhoseIdWasNeverRecordedIsFoundByItsScriptNotSubmittedAgain) {
+  const fs::path file = dir_ / "one.toml";
+  std::ofstream(file) << "steps = 100000\n[base]\n\"data.source\" = \"separable-2d\"\n\"data.synthetic_examples\" = 400\n"
+                      << "\"model.hidden\" = [16]\n\"objective.task\" = \"binary\"\n\"optim.batch\" = 20\n"
+                      << "virtual_shards = 4\ngallery = 0\n";
+  ChildSpec scheduler;
+  scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--backend", "slurm", "--poll-seconds", "0.5", file.string()};
+  scheduler.output = dir_ / "scheduler1.txt";
+  const pid_t pid = spawn_child(scheduler);
+  fs::path trial_dir;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (trial_dir.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(dir_ / "one.runs", error)) {
+      if (testing::read_file(entry.path() / "log.txt").find("SLURM job") != std::string::npos &&
+          testing::read_file(entry.path() / "slurm_job").find('_') != std::string::npos) {
+        trial_dir = entry.path();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid, SIGKILL);
+  wait_child(pid);
+  ASSERT_FALSE(trial_dir.empty()) << testing::read_file(scheduler.output);
+  const std::string task = testing::read_file(trial_dir / "slurm_job");
+  {
+    TrialStore store(dir_ / "one.db");
+    store.set_process(trial_dir.filename().string(), TrialProcess{});
+  }
+  fs::remove(trial_dir / "slurm_job");
+  const auto rerun = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + shell_quote(file.string()));
+  EXPECT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_THAT(rerun.output, HasSubstr("is SLURM task " + task.substr(0, task.find('\n')) + ", found by its job script"));
+  EXPECT_THAT(rerun.output, ::testing::Not(HasSubstr("submitted job array")));
+  const std::vector<TrialRecord> trials = TrialStore(dir_ / "one.db").trials();
+  ASSERT_EQ(trials.size(), 1U);
+  EXPECT_EQ(trials[0].state, TrialState::kDone) << trials[0].log_tail;
+  const std::string log = testing::read_file(trial_dir / "log.txt");
+  EXPECT_EQ(log.find("SLURM job"), log.rfind("SLURM job")) << "the trial ran twice:\n" << log;
+}
+
 // A trainer that hangs (here: one that never trains) leaves its run directory unchanged while SLURM lists
 // the job as running: after --stall-seconds the scheduler cancels it and fails the trial.
 TEST_F(StudySlurm, ATrialWithoutProgressIsCancelledAndFailed) {

@@ -286,6 +286,17 @@ TEST_F(StudySchedulingFiles, JobScriptPassesTheWarningOnAndRequeuesACheckpointed
   }
 }
 
+// A scheduler killed between sbatch and recording the job id: the next finds the trial's task by the script.
+TEST(StudyScheduling, FindsTheTaskOfASubmittedScriptInSqueue) {
+  const std::string squeue = "41_0|/other/study/normscale-a-r1t1-100.sh\n"
+                             "42_1|/home/u/s.runs/slurm/normscale-s-r1t1-200-1.sh\n"
+                             "42_2|/home/u/s.runs/slurm/normscale-s-r1t1-200-1.sh\n";
+  EXPECT_EQ(task_running_script(squeue, "/home/u/s.runs/slurm/normscale-s-r1t1-200-1.sh", "0"), "42_0");
+  EXPECT_EQ(task_running_script(squeue, "s.runs/slurm/normscale-s-r1t1-200-1.sh", "3"), "42_3");
+  EXPECT_EQ(task_running_script(squeue, "/home/u/s.runs/slurm/normscale-s-r1t1-200.sh", "0"), "");
+  EXPECT_EQ(task_running_script("", "/x/normscale-s-r1t1-200-1.sh", "0"), "");
+}
+
 TEST(StudyScheduling, ParsesScontrolShowJob) {
   const auto job = parse_scontrol_job("JobId=12 ArrayJobId=12 ArrayTaskId=0 JobName=x JobState=CANCELLED "
                                       "Reason=None Dependency=(null) Requeue=1 ExitCode=0:15\n");

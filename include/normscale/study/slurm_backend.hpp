@@ -8,6 +8,7 @@
 #include "normscale/study/study_progress.hpp"
 #include "normscale/study/trial_store.hpp"
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -41,6 +42,10 @@ std::optional<int> parse_sacct_exit_code(std::string_view output);
 std::optional<std::pair<std::string, std::string>> parse_scontrol_job(std::string_view output);
 // Whether a SLURM job state is one the job can still run from (pending, running, being requeued, ...).
 bool slurm_state_active(std::string_view state);
+// The array task at `index` of the queued job that runs `script` (matched by file name), from `squeue -h -r -o
+// %i|%o` output (task ids and commands); empty when no queued job runs it.
+std::string task_running_script(std::string_view squeue_commands, const std::filesystem::path& script,
+                                std::string_view index);
 
 // Submits `queue`, and follows `submitted_before` (trials left running by an earlier scheduler: still
 // in the queue, finished with an exit_code file, or else submitted again). A trial is failed when its task
