@@ -4,7 +4,8 @@
 // or a preemption) checkpoints, is requeued and finishes with the uninterrupted trial's result, also when the
 // warning is SLURM's own at a real time limit; a trial
 // whose job vanished (scancel) or hangs without progress is failed, never left running; successive halving
-// submits each promoted trial again, ends as on the local backend and continues after the scheduler is killed.
+// submits each promoted trial again, ends as on the local backend and continues after the scheduler is killed;
+// a job whose id a killed scheduler never recorded is found by its script, not submitted a second time.
 // Skipped, visibly, without slurmctld / munged or root.
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
@@ -168,6 +169,23 @@ TEST_F(StudySlurm, AJobWarnedOfItsEndCheckpointsIsRequeuedAndFinishesAsIfUninter
   }
 }
 
+// The run directory of a trial under `runs` once its SLURM job has started and its task id is recorded (the job
+// may start before the scheduler has written slurm_job); empty after 60 s without one.
+fs::path started_trial(const fs::path& runs) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(runs, error)) {
+      if (testing::read_file(entry.path() / "log.txt").find("SLURM job") != std::string::npos &&
+          testing::read_file(entry.path() / "slurm_job").find('_') != std::string::npos) {
+        return entry.path();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return {};
+}
+
 // One trial of a study, run on the local SLURM with `arguments`; returns the scheduler's result once it
 // has ended, after `meanwhile` ran on the trial's run directory while it was running.
 template <class Meanwhile>
@@ -182,19 +200,7 @@ testing::CommandResult run_one_trial(const fs::path& dir, const std::string& arg
     study = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + arguments + " " +
                                    shell_quote(file.string()));
   });
-  fs::path trial_dir;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (trial_dir.empty() && std::chrono::steady_clock::now() < deadline) {
-    std::error_code error;
-    for (const auto& entry : fs::directory_iterator(dir / "one.runs", error)) {
-      // Started, and its task id recorded (the job may start before the scheduler has written slurm_job).
-      if (testing::read_file(entry.path() / "log.txt").find("SLURM job") != std::string::npos &&
-          testing::read_file(entry.path() / "slurm_job").find('_') != std::string::npos) {
-        trial_dir = entry.path();
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const fs::path trial_dir = started_trial(dir / "one.runs");
   if (!trial_dir.empty()) meanwhile(trial_dir);
   scheduler.join();
   return study;
@@ -266,18 +272,7 @@ TEST_F(StudySlurm, AJobWhoseIdWasNeverRecordedIsFoundByItsScriptNotSubmittedAgai
   scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--backend", "slurm", "--poll-seconds", "0.5", file.string()};
   scheduler.output = dir_ / "scheduler1.txt";
   const pid_t pid = spawn_child(scheduler);
-  fs::path trial_dir;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (trial_dir.empty() && std::chrono::steady_clock::now() < deadline) {
-    std::error_code error;
-    for (const auto& entry : fs::directory_iterator(dir_ / "one.runs", error)) {
-      if (testing::read_file(entry.path() / "log.txt").find("SLURM job") != std::string::npos &&
-          testing::read_file(entry.path() / "slurm_job").find('_') != std::string::npos) {
-        trial_dir = entry.path();
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const fs::path trial_dir = started_trial(dir_ / "one.runs");
   kill(pid, SIGKILL);
   wait_child(pid);
   ASSERT_FALSE(trial_dir.empty()) << testing::read_file(scheduler.output);
