@@ -37,12 +37,23 @@ struct TrackedTrial {
 // requeue (a trainer stopped at its checkpoint) slurmctld may show the job FAILED for a moment before it is
 // PENDING again (seen on SLURM 22.05 after `scontrol requeue` at a time limit's warning).
 constexpr double kVanishedSeconds = 10.0;
+// ... and when the job script said it is requeueing the job: a loaded slurmctld took more than 10 s to list the
+// requeued job again (a fresh-clone CI run, 2026-12-04).
+constexpr double kRequeueSeconds = 300.0;
 
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream file(path);
   std::ostringstream text;
   text << file.rdbuf();
   return text.str();
+}
+
+// Whether the job script's last word in the trial's log is that it is requeueing the job (its last
+// "=== normscale study:" line; a requeued job that starts again writes another).
+bool requeue_announced(const std::filesystem::path& log) {
+  const std::string text = read_text(log);
+  const auto last = text.rfind("=== normscale study:");
+  return last != std::string::npos && text.find("requeueing job", last) != std::string::npos;
 }
 
 std::optional<int> read_exit_code(const std::filesystem::path& path) {
@@ -274,8 +285,9 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
           ++t;
           continue;
         }
-        if (std::chrono::duration<double>(Clock::now() - t->missing_since).count() < kVanishedSeconds) {
-          ++t;  // ended, says slurmctld: unless it comes back (a requeue), failed once kVanishedSeconds have passed
+        const double grace = requeue_announced(dir / "log.txt") ? kRequeueSeconds : kVanishedSeconds;
+        if (std::chrono::duration<double>(Clock::now() - t->missing_since).count() < grace) {
+          ++t;  // ended, says slurmctld: unless it comes back (a requeue), failed once the grace has passed
           continue;
         }
         if (job) code = parse_sacct_exit_code(job->first + "|" + job->second);

@@ -29,6 +29,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace normscale {
 namespace {
@@ -97,35 +98,41 @@ TEST_F(StudyKills, SchedulerKilledFiveTimesEndsWithTheUninterruptedResults) {
   const fs::path log = killed_dir / "schedulers.txt";
   int trainers_killed = 0;
   start = Clock::now();
+  // A live trainer of a running trial past its first checkpoint and not finished (0 when none).
+  const auto trainer_to_kill = [&]() -> std::pair<pid_t, fs::path> {
+    if (!fs::exists(db)) return {0, {}};
+    const TrialStore store(db);
+    for (const TrialRecord& trial : store.trials(TrialState::kRunning)) {
+      const fs::path dir = killed_dir / "kills.runs" / trial.id;
+      const pid_t trainer = live_trainer(dir);
+      if (trainer != 0 && fs::exists(dir / "checkpoints") && !fs::exists(dir / "finished.json")) return {trainer, dir};
+    }
+    return {0, {}};
+  };
   for (int kill_number = 1; kill_number <= 5; ++kill_number) {
     ChildSpec scheduler;
     scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "2", file.string()};
     scheduler.output = log;
     const pid_t pid = spawn_child(scheduler);
     std::this_thread::sleep_for(std::chrono::duration<double>(lifetime(random)));
+    // Twice, a trainer dies too while no scheduler follows it: the next one must resume it. This scheduler lives
+    // on (up to 30 s) until a trainer is past its first checkpoint: on a loaded machine the random lifetime alone
+    // ended every scheduler before one was (a fresh-clone CI run, 2026-12-04).
+    const bool kill_a_trainer = kill_number == 2 || kill_number == 4;
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (kill_a_trainer && trainer_to_kill().first == 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     kill(pid, SIGKILL);
     wait_child(pid);
-    // Twice, a trainer dies too while no scheduler follows it: the next one must resume it. Up to 10 s to find one
-    // past its first checkpoint (2 s missed every trainer once in a CI run, with other tests loading both cores).
-    if (kill_number == 2 || kill_number == 4) {
-      const auto deadline = Clock::now() + std::chrono::seconds(10);
-      bool killed = false;
-      while (!killed && Clock::now() < deadline && fs::exists(db)) {
-        const TrialStore store(db);
-        for (const TrialRecord& trial : store.trials(TrialState::kRunning)) {
-          const fs::path dir = killed_dir / "kills.runs" / trial.id;
-          const pid_t trainer = live_trainer(dir);
-          if (trainer == 0 || !fs::exists(dir / "checkpoints") || fs::exists(dir / "finished.json")) continue;
-          kill(trainer, SIGKILL);
-          // A trainer between its finished marker and its exit (MPI_Finalize) was killed after finishing:
-          // that is the finished-meanwhile path, not a death; look for another.
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-          if (fs::exists(dir / "finished.json")) continue;
-          killed = true;
-          ++trainers_killed;
-          break;
-        }
-        if (!killed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (kill_a_trainer) {
+      const auto [trainer, dir] = trainer_to_kill();
+      if (trainer != 0) {
+        kill(trainer, SIGKILL);
+        // A trainer between its finished marker and its exit (MPI_Finalize) was killed after finishing: that is
+        // the finished-meanwhile path, not a death.
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (!fs::exists(dir / "finished.json")) ++trainers_killed;
       }
     }
     std::this_thread::sleep_for(std::chrono::duration<double>(pause(random)));
