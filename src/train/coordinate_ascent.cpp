@@ -17,6 +17,13 @@ namespace {
 // A multiplier at a bound of its box is skipped for at most 2^kSkipLevels - 1 visits in a row.
 constexpr int kSkipLevels = 6;
 
+// The coordinate rule's states per row, after the multipliers, `outputs` each: skip wait, skip level, and with
+// round momentum the multiplier at the last round's start and the rounds since the restart.
+enum StateBlock { kWait = 0, kLevel = 1, kLast = 2, kRounds = 3 };
+int state_offset(const MinnormParams& p, int outputs, StateBlock block) {
+  return MinnormRule::multiplier_count(p, outputs) + block * outputs;
+}
+
 template <class T>
 bool asks_for_coordinate(const Objective<T>& objective) {
   return objective.rule_type() == std::type_index(typeid(MinnormRule)) &&
@@ -73,7 +80,7 @@ typename CoordinateAscent<T>::BlockSums CoordinateAscent<T>::run_block(std::span
   const double sigma = static_cast<double>(blocks_);
   const int outputs = static_cast<int>(model_.outputs);
   // The skip counters: the rule's own states, right after the multipliers (MinnormRule::dual_states).
-  const int skip_offset = MinnormRule::multiplier_count(p, outputs);
+  const int skip_offset = state_offset(p, outputs, kWait);
   local_w_ = w;
   std::vector<double> f(static_cast<std::size_t>(outputs));
   std::vector<bool> visit(static_cast<std::size_t>(outputs));
@@ -81,8 +88,8 @@ typename CoordinateAscent<T>::BlockSums CoordinateAscent<T>::run_block(std::span
   for (const Index id : rows) {
     const Index r = id - train_.first_id;
     double* wait = store_.row(id) + skip_offset;
-    double* level = wait + outputs;
-    const double* last = level + outputs;  // round momentum: the multipliers at the last round's start
+    double* level = store_.row(id) + state_offset(p, outputs, kLevel);
+    const double* last = store_.row(id) + state_offset(p, outputs, kLast);  // round momentum only
     bool any = false;
     for (int c = 0; c < outputs; ++c) {
       // An extrapolated multiplier out of its box is brought back whatever its skip counter.
@@ -128,12 +135,12 @@ typename CoordinateAscent<T>::BlockSums CoordinateAscent<T>::run_block(std::span
 template <class T>
 void CoordinateAscent<T>::extrapolate(Index round, std::vector<double>& w, const std::vector<T>& velocity) {
   const int outputs = static_cast<int>(model_.outputs);
-  const int last_offset = MinnormRule::multiplier_count(model_.params, outputs) + 2 * outputs;
+  const int last_offset = state_offset(model_.params, outputs, kLast);
   if (momentum_rounds_ < 0.0) {
     // The first round of this process: k from the rows (each holds it; a rank may hold none), agreed.
     std::array<double, 1> k{0.0};
     if (round > 0) {
-      if (train_.rows > 0) k[0] = store_.row(train_.first_id)[last_offset + outputs];
+      if (train_.rows > 0) k[0] = store_.row(train_.first_id)[state_offset(model_.params, outputs, kRounds)];
       comm_.allreduce_max(std::span<double>(k));
     }
     momentum_rounds_ = k[0];
@@ -196,7 +203,7 @@ StepStats CoordinateAscent<T>::round(Index round, std::span<const Index> rows, s
     for (std::size_t i = 0; i < n; ++i) velocity[i] = static_cast<T>(static_cast<double>(params[i]) - start[i]);
     momentum_rounds_ = sum[n + 1] > 0.0 ? 0.0 : momentum_rounds_ + 1.0;
     const int outputs = static_cast<int>(model_.outputs);
-    const int count_offset = MinnormRule::multiplier_count(model_.params, outputs) + 3 * outputs;
+    const int count_offset = state_offset(model_.params, outputs, kRounds);
     for (Index r = 0; r < train_.rows; ++r) {
       std::fill_n(store_.row(train_.first_id + r) + count_offset, outputs, momentum_rounds_);
     }
