@@ -1,6 +1,6 @@
 // GPU throughput of the paper's 784-800-800-10 MLP on one rank's GPU: training steps (SGD and Minnorm
-// exact) in samples/s at batch 128, 1024 and the 60000-example full batch; the square-bn-wd batch-norm
-// MLP's steps at batch 128 and 1024; cuBLAS SGEMM GFLOP/s on the
+// exact) in samples/s at batch 128, 1024 and the 60000-example full batch, SGD also with TF32 and bf16
+// products and CUDA graphs; the square-bn-wd batch-norm MLP's steps at batch 128 and 1024; cuBLAS SGEMM GFLOP/s on the
 // layer shapes (fp32 and TF32); and the device communicator's (NCCL) allreduce of the 5.1 MB gradient
 // buffer, whole or as three grouped buckets (bus bandwidth 2(p-1)/p * bytes / time; run under mpirun,
 // one GPU per rank, for p > 1). Each benchmark checks its
@@ -61,12 +61,20 @@ const Dataset& images() {
   return d;
 }
 
-// One rank's training steps; range(0) = batch (0: full batch), range(1) = 1 for Minnorm exact.
+// One rank's training steps; range(0) = batch (0: full batch), range(1) = 1 for Minnorm exact, range(2) = the
+// GEMMs' products: 0 fp32, 1 TF32 (cuda_tf32), 2 bf16 operands with fp32 accumulation (precision = "bf16"),
+// 3 fp32 with the forward and backward replayed as CUDA graphs (cuda_graphs).
 void BM_GpuMlpStep(benchmark::State& state) {
   if (!gpu_ready(state)) return;
   LocalComm local;
   const Dataset& d = images();
   const bool minnorm = state.range(1) == 1;
+  CudaEngineOptions products;
+  products.tf32 = state.range(2) == 1;
+  products.bf16 = state.range(2) == 2;
+  products.graphs = state.range(2) == 3;
+  // The first loss against the CPU's fp32 one: TF32 keeps 10 mantissa bits, bf16 7.
+  const double tolerance = products.bf16 ? 2e-2 : products.tf32 ? 3e-3 : 1e-4;
   const auto make = [&](std::unique_ptr<Network<float>>& net, std::unique_ptr<Objective<float>>& obj) {
     net = make_mlp<float>({kInputs, {800, 800}, 10, "relu", true});
     net->initialize({"he", 1.0}, 1);
@@ -84,7 +92,7 @@ void BM_GpuMlpStep(benchmark::State& state) {
   std::unique_ptr<Network<float>> net;
   std::unique_ptr<Objective<float>> obj;
   make(net, obj);
-  CudaTrainer trainer(options, CudaEngineOptions{}, local, d, d.rows, *net, *obj);
+  CudaTrainer trainer(options, products, local, d, d.rows, *net, *obj);
   trainer.load_from_host();
   // Correctness: the first step's loss equals the CPU Trainer's (minibatch only: a CPU full batch is slow).
   const StepStats first = trainer.step();
@@ -95,7 +103,7 @@ void BM_GpuMlpStep(benchmark::State& state) {
     make(cpu_net, cpu_obj);
     Trainer<float> cpu(options, local, d, d.rows, *cpu_net, *cpu_obj);
     const double expected = cpu.step().loss_sum;
-    if (std::abs(first.loss_sum - expected) > 1e-4 * std::abs(expected)) {
+    if (std::abs(first.loss_sum - expected) > tolerance * std::abs(expected)) {
       state.SkipWithError(fmt::format("GPU loss {} differs from the CPU's {}", first.loss_sum, expected).c_str());
     }
   }
@@ -112,8 +120,10 @@ void BM_GpuMlpStep(benchmark::State& state) {
       benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_GpuMlpStep)
-    ->ArgsProduct({{128, 1024, 0}, {0, 1}})
-    ->ArgNames({"batch", "minnorm"})
+    ->ArgsProduct({{128, 1024, 0}, {0, 1}, {0}})
+    ->ArgsProduct({{128, 1024, 0}, {0}, {1, 2, 3}})
+    ->ArgsProduct({{128, 1024}, {1}, {3}})
+    ->ArgNames({"batch", "minnorm", "products"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

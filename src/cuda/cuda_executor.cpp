@@ -113,6 +113,9 @@ class CudaExecutor final : public StepExecutor<float> {
  private:
   // `data` in device memory: the training shard, or a cached upload of an evaluation set.
   const DeviceDataset& on_device(const Dataset& data);
+  // Each batch row's ||h||^2 + 1 (h the last layer's input in the last forward) when the objective takes
+  // curvature-normalized multiplier steps, as the CPU executor computes it; else null.
+  const double* curvature();
 
   const Dataset& train_;
   Network<float>& network_;
@@ -135,6 +138,7 @@ class CudaExecutor final : public StepExecutor<float> {
   DeviceBuffer<std::int32_t> d_rows_, d_active_, d_index_, d_count_;
   DeviceBuffer<float> d_x_, d_output_grad_, d_velocity_;
   DeviceBuffer<double> d_block_dots_;  // 3 per normalized block
+  DeviceBuffer<double> d_curvature_;   // per batch row, for curvature-normalized multiplier steps
   DeviceBuffer<double> d_scalars_;  // loss, local |g|^2, global |g|^2, eval loss, then the 3 DualTerms sums
   DeviceBuffer<unsigned long long> d_counts_;   // errors, support
   PinnedArray<double> scalars_;
@@ -150,7 +154,7 @@ class CudaExecutor final : public StepExecutor<float> {
 CudaExecutor::CudaExecutor(const TrainerOptions& options, const CudaEngineOptions& cuda, Communicator& comm,
                            const Dataset& train, Network<float>& network, Objective<float>& objective)
     : train_(train), network_(network), objective_(objective), momentum_(options.momentum),
-      device_(select_device_for(comm)), context_(cuda.tf32), dnet_(network, context_),
+      device_(select_device_for(comm)), context_(cuda.tf32, cuda.bf16), dnet_(network, context_),
       dobj_(make_device_objective(objective.rule_type(), objective.rule_params(), objective.name(), train.rows,
                                   network.output_width(), context_)),
       scalars_(4), count_(1) {
@@ -162,6 +166,7 @@ CudaExecutor::CudaExecutor(const TrainerOptions& options, const CudaEngineOption
   const Index batch = options.batch == kFullBatch ? train.rows : options.batch;
   const Index local_batch = std::min(batch, train.rows);
   dnet_.reserve(std::max<Index>({local_batch, std::min(kEvalChunk, std::max<Index>(train.rows, 1)), 1}));
+  dnet_.use_graphs(cuda.graphs);
   const auto capacity = static_cast<std::size_t>(std::max<Index>(local_batch, 1));
   d_rows_.resize(capacity);
   d_active_.resize(capacity);
@@ -169,6 +174,7 @@ CudaExecutor::CudaExecutor(const TrainerOptions& options, const CudaEngineOption
   d_count_.resize(1);
   d_x_.resize(capacity * static_cast<std::size_t>(train.cols));
   d_output_grad_.resize(capacity * static_cast<std::size_t>(network.output_width()));
+  if (objective.traits().curvature_step) d_curvature_.resize(capacity);
   d_scalars_.resize(7);
   d_counts_.resize(2);
   if (options.momentum != 0.0) d_velocity_.resize(static_cast<std::size_t>(network.parameter_count()));
@@ -210,9 +216,18 @@ void CudaExecutor::forward() { f_ = dnet_.forward(d_x_.data(), rows_); }
 void CudaExecutor::update_multipliers() {
   cudaStream_t stream = context_.compute();
   NS_CUDA_CHECK(cudaEventRecord(multiplier_begin_.get(), stream));
-  dobj_->update_multipliers(dtrain_, f_, d_rows_.data(), rows_);
+  dobj_->update_multipliers(dtrain_, f_, d_rows_.data(), rows_, curvature());
   NS_CUDA_CHECK(cudaEventRecord(multiplier_end_.get(), stream));
   multiplier_timed_ = true;
+}
+
+const double* CudaExecutor::curvature() {
+  if (!objective_.traits().curvature_step || rows_ == 0) return nullptr;
+  const std::size_t last = dnet_.layers().size() - 1;
+  kernels::row_squared_norms(dnet_.activation(last), rows_, dnet_.layers()[last].inputs, 1.0, d_curvature_.data(),
+                             context_.compute());
+  NS_CUDA_CHECK_LAUNCH("row_squared_norms");
+  return d_curvature_.data();
 }
 
 void CudaExecutor::output_gradient(double scale, bool skip_zero_rows, bool lagged_update) {
@@ -221,7 +236,7 @@ void CudaExecutor::output_gradient(double scale, bool skip_zero_rows, bool lagge
   skip_ = skip_zero_rows && n > 0;
   NS_CUDA_CHECK(cudaMemsetAsync(d_scalars_.data(), 0, 4 * sizeof(double), stream));
   dobj_->output_gradient(dtrain_, f_, d_rows_.data(), n, scale, d_output_grad_.data(), d_scalars_.data(),
-                         skip_ ? d_active_.data() : nullptr, lagged_update);
+                         skip_ ? d_active_.data() : nullptr, lagged_update, lagged_update ? curvature() : nullptr);
   if (skip_) {
     kernels::compact_flags(d_active_.data(), n, d_index_.data(), d_count_.data(), stream);
     NS_CUDA_CHECK_LAUNCH("compact_flags");

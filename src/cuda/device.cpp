@@ -112,7 +112,7 @@ template class DeviceBuffer<std::int32_t>;
 template class DeviceBuffer<unsigned long long>;
 template class DeviceBuffer<unsigned char>;
 
-CudaContext::CudaContext(bool tf32) {
+CudaContext::CudaContext(bool tf32, bool bf16) : bf16_(bf16) {
   NS_CUDA_CHECK(cudaGetDevice(&device_));
   NS_CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
   NS_CUDA_CHECK(cudaStreamCreateWithFlags(&communication_, cudaStreamNonBlocking));
@@ -124,10 +124,32 @@ CudaContext::CudaContext(bool tf32) {
 
 CudaContext::~CudaContext() {
   if (blas_ != nullptr) cublasDestroy(blas_);
+  if (blas_workspace_ != nullptr) cudaFree(blas_workspace_);
   if (compute_ != nullptr) cudaStreamDestroy(compute_);
   if (communication_ != nullptr) cudaStreamDestroy(communication_);
 }
 
 void CudaContext::synchronize() const { NS_CUDA_CHECK(cudaStreamSynchronize(compute_)); }
+
+void CudaContext::reserve_blas_workspace() {
+  if (blas_workspace_ != nullptr) return;
+  constexpr std::size_t kBytes = std::size_t{32} << 20;  // NVIDIA's advice for Hopper; 4 MiB suffices before it
+  NS_CUDA_CHECK(cudaMalloc(&blas_workspace_, kBytes));
+  NS_CUBLAS_CHECK(cublasSetWorkspace(blas_, blas_workspace_, kBytes));
+}
+
+void CudaContext::gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const float* a, int lda, const float* b,
+                       int ldb, float* c, int ldc) const {
+  const float one = 1.0f, zero = 0.0f;
+  const cublasOperation_t op_a = transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_b = transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (!bf16_) {
+    NS_CUBLAS_CHECK(cublasSgemm(blas_, op_a, op_b, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc));
+    return;
+  }
+  // fp32 in memory, bf16 tensor-core products with fp32 accumulation: the CPU's bf16 path, done by cuBLAS.
+  NS_CUBLAS_CHECK(cublasGemmEx(blas_, op_a, op_b, m, n, k, &one, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, &zero, c,
+                               CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
+}
 
 }  // namespace normscale

@@ -3,6 +3,7 @@
 #include "normscale/cuda/device_network.hpp"
 
 #include "cuda/check.hpp"
+#include "cuda/graph_cache.hpp"
 #include "cuda/kernels.hpp"
 #include "normscale/model/batch_norm.hpp"
 #include "normscale/model/dense.hpp"
@@ -96,8 +97,23 @@ DeviceNetwork::DeviceNetwork(const Network<float>& host, CudaContext& context)
   activations_.assign(layers_.size() + 1, nullptr);
 }
 
+DeviceNetwork::~DeviceNetwork() = default;
+
+void DeviceNetwork::use_graphs(bool on) {
+  if (!on) {
+    graphs_.reset();
+    return;
+  }
+  if (graphs_) return;
+  context_.reserve_blas_workspace();
+  graphs_ = std::make_unique<GraphCache>();
+}
+
+std::size_t DeviceNetwork::graph_count() const { return graphs_ ? graphs_->size() : 0; }
+
 void DeviceNetwork::reserve(Index rows) {
   if (rows <= capacity_) return;
+  if (graphs_) graphs_->clear();  // they captured the buffers reallocated here
   capacity_ = rows;
   const auto n = static_cast<std::size_t>(rows);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -116,23 +132,30 @@ void DeviceNetwork::reserve(Index rows) {
 
 const float* DeviceNetwork::forward(const float* x, Index rows, Mode mode) {
   NS_CHECK(rows <= capacity_, "DeviceNetwork::forward: {} rows but room for {} (reserve first)", rows, capacity_);
-  cudaStream_t stream = context_.compute();
-  cublasHandle_t blas = context_.blas();
-  const float one = 1.0f, zero = 0.0f;
   const bool train = mode == Mode::kTrain;
   activations_[0] = x;
   forward_rows_ = rows;
   forward_mode_ = mode;
+  for (std::size_t i = 0; i < layers_.size(); ++i) activations_[i + 1] = outputs_[i].data();
+  if (graphs_ && train && !reducer_) {
+    graphs_->run(context_.compute(), {0, x, nullptr, rows}, [&] { issue_forward(rows, train); });
+  } else {
+    issue_forward(rows, train);
+  }
+  return activations_.back();
+}
+
+void DeviceNetwork::issue_forward(Index rows, bool train) {
+  cudaStream_t stream = context_.compute();
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const DeviceDense& l = layers_[i];
     float* out = outputs_[i].data();
     float* linear = l.batch_norm ? normalized_in_[i].data() : out;
     const float* w = params_.data() + l.offset;
     if (rows > 0) {
-      NS_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, as_int(l.outputs, "layer width"),
-                                  as_int(rows, "batch rows"), as_int(l.inputs, "layer inputs"), &one, w,
-                                  as_int(l.inputs, "layer inputs"), activations_[i], as_int(l.inputs, "layer inputs"),
-                                  &zero, linear, as_int(l.outputs, "layer width")));
+      context_.gemm(true, false, as_int(l.outputs, "layer width"), as_int(rows, "batch rows"),
+                    as_int(l.inputs, "layer inputs"), w, as_int(l.inputs, "layer inputs"), activations_[i],
+                    as_int(l.inputs, "layer inputs"), linear, as_int(l.outputs, "layer width"));
       kernels::bias_activation(linear, l.bias ? w + l.inputs * l.outputs : nullptr, rows, l.outputs,
                                l.relu && !l.batch_norm, stream);
       NS_CUDA_CHECK_LAUNCH("bias_activation");
@@ -158,9 +181,7 @@ const float* DeviceNetwork::forward(const float* x, Index rows, Mode mode) {
       kernels::bn_apply(linear, rows, l.outputs, stats, l.relu, out, stream);
       NS_CUDA_CHECK_LAUNCH("bn_apply");
     }
-    activations_[i + 1] = out;
   }
-  return activations_.back();
 }
 
 void DeviceNetwork::backward(const float* dout, Index rows, const std::function<void(std::size_t)>& gradient_ready,
@@ -169,6 +190,18 @@ void DeviceNetwork::backward(const float* dout, Index rows, const std::function<
            forward_rows_);
   NS_CHECK(subset == nullptr || !has_batch_norm(),
            "DeviceNetwork::backward: the support-vector skip is not exact with batch norm");
+  const bool train = forward_mode_ == Mode::kTrain;
+  if (graphs_ && !reducer_ && !gradient_ready && subset == nullptr) {
+    // The forward's input is read again for the first layer's weight gradient.
+    graphs_->run(context_.compute(), {train ? 1 : 2, activations_[0], dout, rows},
+                 [&] { issue_backward(dout, rows, gradient_ready, subset, subset_rows); });
+  } else {
+    issue_backward(dout, rows, gradient_ready, subset, subset_rows);
+  }
+}
+
+void DeviceNetwork::issue_backward(const float* dout, Index rows, const std::function<void(std::size_t)>& gradient_ready,
+                                   const std::int32_t* subset, Index subset_rows) {
   cudaStream_t stream = context_.compute();
   cublasHandle_t blas = context_.blas();
   const float one = 1.0f, zero = 0.0f;
@@ -222,8 +255,7 @@ void DeviceNetwork::backward(const float* dout, Index rows, const std::function<
       NS_CUDA_CHECK(cudaMemsetAsync(dw, 0, static_cast<std::size_t>(l.parameter_count()) * sizeof(float), stream));
     } else {
       // dW (out x in, row-major) = delta^T x: column-major (in x out) = x^T delta.
-      NS_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, as_int(n, "batch rows"), &one, inputs[i],
-                                  in, delta, out, &zero, dw, in));
+      context_.gemm(false, true, in, out, as_int(n, "batch rows"), inputs[i], in, delta, out, dw, in);
       if (l.bias) {
         NS_CUBLAS_CHECK(cublasSgemv(blas, CUBLAS_OP_N, out, as_int(n, "batch rows"), &one, delta, out, ones_.data(), 1,
                                     &zero, dw + l.inputs * l.outputs, 1));
@@ -233,8 +265,7 @@ void DeviceNetwork::backward(const float* dout, Index rows, const std::function<
     if (i == 0 || n == 0) continue;
     // delta_in (n x in) = delta W: column-major (in x n) = W^T delta^T, then the previous ReLU's mask.
     float* next = spare(delta);
-    NS_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, in, as_int(n, "batch rows"), out, &one, w, in, delta,
-                                out, &zero, next, in));
+    context_.gemm(false, false, in, as_int(n, "batch rows"), out, w, in, delta, out, next, in);
     if (layers_[i - 1].relu) {
       kernels::relu_mask(next, inputs[i], n * l.inputs, stream);
       NS_CUDA_CHECK_LAUNCH("relu_mask");

@@ -90,6 +90,20 @@ __global__ void squared_norm_kernel(const float* x, std::int64_t count, double* 
   block_add(total, sum);
 }
 
+__global__ void row_squared_norms_kernel(const float* x, std::int64_t rows, std::int64_t cols, double add,
+                                         double* out) {
+  const std::int64_t r = (blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  if (r >= rows) return;  // whole warps leave together (blockDim is a multiple of 32)
+  double total = 0.0;
+  for (std::int64_t j = lane; j < cols; j += 32) {
+    const double v = x[r * cols + j];
+    total += v * v;
+  }
+  for (int offset = 16; offset > 0; offset /= 2) total += __shfl_down_sync(0xffffffffu, total, offset);
+  if (lane == 0) out[r] = add + total;
+}
+
 // <w, w>, <w, g>, <g, g> into sums[0..2] (Lagrange normalization's block dot products).
 __global__ void block_dots_kernel(const float* w, const float* g, std::int64_t count, double* sums) {
   double ww = 0.0, wg = 0.0, gg = 0.0;
@@ -309,6 +323,12 @@ void squared_norm(const float* x, std::int64_t count, double* sum, cudaStream_t 
   if (count == 0) return;
   squared_norm_kernel<<<blocks_for(count, kThreads) > 1024 ? 1024 : blocks_for(count), kThreads, 0, stream>>>(
       x, count, sum);
+}
+
+void row_squared_norms(const float* x, std::int64_t rows, std::int64_t cols, double add, double* out,
+                       cudaStream_t stream) {
+  if (rows == 0) return;
+  row_squared_norms_kernel<<<blocks_for(rows * 32), kThreads, 0, stream>>>(x, rows, cols, add, out);
 }
 
 void block_dots(const float* w, const float* g, std::int64_t count, double* sums, cudaStream_t stream) {

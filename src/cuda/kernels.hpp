@@ -52,6 +52,9 @@ void bn_input_gradient(const float* x, const float* dy, std::int64_t rows, std::
 // momentum == 0: p -= lr (g + c p); else v = m v + g + c p, p -= lr v.
 void sgd_update(float* params, const float* grad, float* velocity, std::int64_t count, float lr, float momentum,
                 float l2, cudaStream_t stream);
+// out[r] = add + sum_j x[r, j]^2 in double for the rows of a row-major (rows x cols) matrix: one warp per row.
+void row_squared_norms(const float* x, std::int64_t rows, std::int64_t cols, double add, double* out,
+                       cudaStream_t stream);
 // *sum += sum of x[i]^2 in double.
 void squared_norm(const float* x, std::int64_t count, double* sum, cudaStream_t stream);
 // index[0..*count) = the positions k < n with flags[k] != 0, in increasing order (one block).

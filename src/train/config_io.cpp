@@ -37,15 +37,19 @@ const std::vector<OptionDescriptor>& leading_rows() {
        NS_FIELD(preset)},
       {"precision", T::kString, {"float32", "float64", "bf16"},
        "arithmetic of model and objective; bf16: the products' operands in bf16, accumulated and kept in fp32 "
-       "(CPUs with avx512_bf16 or AMX)",
+       "(CPUs with avx512_bf16 or AMX, and GPU ranks)",
        NS_FIELD(precision)},
       {"device", T::kString, {"cpu", "cuda"},
        "where each rank trains: cpu, or cuda (one GPU per rank, device = local rank mod GPU count; "
-       "float32 only; needs a build with NORMSCALE_ENABLE_CUDA)",
+       "float32 or bf16; needs a build with NORMSCALE_ENABLE_CUDA)",
        NS_FIELD(device)},
       {"cuda_tf32", T::kBoolean, {},
        "device = cuda: let the fp32 matrix products use TF32 tensor cores (faster, ~1e-3 relative error)",
        NS_FIELD(cuda_tf32)},
+      {"cuda_graphs", T::kBoolean, {},
+       "device = cuda: replay the step's forward and backward launches as CUDA graphs on one rank (same results; "
+       "1.7x the fp32 step at batch 128 on an H200)",
+       NS_FIELD(cuda_graphs), nullptr, nullptr, true},
       {"epochs", T::kInteger, {}, "passes over the training set (>= 1 unless steps >= 1)",
        NS_FIELD(epochs)},
       {"steps", T::kInteger, {}, "number of optimizer steps; if > 0 it overrides epochs (>= 0)",
@@ -702,6 +706,7 @@ std::uint64_t trajectory_hash(const TrainConfig& config) {
   // Where a run trains changes only rounding: a GPU run may resume on CPU ranks and back.
   canonical.device = defaults.device;
   canonical.cuda_tf32 = defaults.cuda_tf32;
+  canonical.cuda_graphs = defaults.cuda_graphs;
   canonical.out = defaults.out;
   canonical.progress = defaults.progress;
   canonical.gallery = defaults.gallery;
@@ -882,17 +887,15 @@ void validate(const TrainConfig& c) {
               fmt::format("an integer in [1, {}]", kMaxVirtualShards));
   check_range(c.threads >= 0 && c.threads <= kMaxThreads, "threads", c.threads,
               fmt::format("an integer in [0, {}] (0: automatic)", kMaxThreads));
-  NS_CHECK(c.device != "cuda" || c.precision == "float32",
-           "device = \"cuda\" trains in float32 only, but precision = \"{}\"; set precision = \"float32\" "
-           "or device = \"cpu\"",
-           c.precision);
+  NS_CHECK(c.device != "cuda" || c.precision != "float64",
+           "device = \"cuda\" trains in float32 (or bf16 products) only, but precision = \"float64\"; set precision = "
+           "\"float32\" or device = \"cpu\"");
+  NS_CHECK(c.precision != "bf16" || !c.cuda_tf32,
+           "precision = \"bf16\" and cuda_tf32 = true both choose the GPU's products; set one of them");
   // Said before any data is loaded; the trainer refuses it too, on the rank's device.
   NS_CHECK(c.device != "cuda" || c.objective.dual != "coordinate",
            "objective.dual = \"coordinate\" runs on CPU ranks only for now, but device = \"cuda\"; set device = "
            "\"cpu\" (or another objective.dual on GPUs)");
-  NS_CHECK(c.device != "cuda" || !c.objective.curvature_step,
-           "objective.curvature_step runs on CPU ranks only for now, but device = \"cuda\"; set device = \"cpu\" "
-           "or objective.curvature_step = false");
   check_range(c.divergence_limit > 0, "divergence_limit", c.divergence_limit, "a number > 0");
   check_range(c.perturb.every >= 0, "perturb.every", c.perturb.every, "an integer >= 0 (0: no perturbation)");
   check_range(c.perturb.start >= 0, "perturb.start", c.perturb.start, "an integer >= 0 (0: after the fit)");

@@ -110,8 +110,8 @@ TrainerOptions trainer_options(const TrainConfig& config) {
   return o;
 }
 
-// The engine that trains: the GPU's for device = "cuda" (float32 only; validate() rejects float64 with
-// cuda), else the CPU Trainer. The one place that constructs an engine.
+// The engine that trains: the GPU's for device = "cuda" (float32, with fp32 or bf16 products; validate() rejects
+// float64 with cuda), else the CPU Trainer. The one place that constructs an engine.
 template <class T>
 std::unique_ptr<TrainingEngine<T>> make_training_engine(const TrainConfig& config, Communicator& comm,
                                                         const Dataset& train, Network<T>& network,
@@ -120,6 +120,8 @@ std::unique_ptr<TrainingEngine<T>> make_training_engine(const TrainConfig& confi
     if constexpr (std::is_same_v<T, float>) {
       CudaEngineOptions cuda;
       cuda.tf32 = config.cuda_tf32;
+      cuda.bf16 = config.precision == "bf16";
+      cuda.graphs = config.cuda_graphs;
       return make_cuda_engine(trainer_options(config), cuda, comm, train, train.global_rows(), network, objective);
     } else {
       NS_FAIL("device = \"cuda\" trains in float32 only; set precision = \"float32\" or device = \"cpu\"");
@@ -346,9 +348,10 @@ void run_training(const TrainConfig& config, Communicator& comm) {
                         if (config.precision == "float64") {
                           Run<double>(config, comm, data, fingerprint).train();
                         } else {
-                          // bf16: a float network whose products take bf16 operands (model/gemm_backend.hpp).
-                          const ScopedGemmPrecision products(config.precision == "bf16" ? GemmPrecision::kBf16
-                                                                                          : GemmPrecision::kFloat32);
+                          // bf16: a float network whose products take bf16 operands (model/gemm_backend.hpp on
+                          // CPU ranks; cuBLAS's bf16 products on GPU ranks, CudaEngineOptions).
+                          const bool cpu_bf16 = config.precision == "bf16" && config.device != "cuda";
+                          const ScopedGemmPrecision products(cpu_bf16 ? GemmPrecision::kBf16 : GemmPrecision::kFloat32);
                           Run<float>(config, comm, data, fingerprint).train();
                         }
                       });

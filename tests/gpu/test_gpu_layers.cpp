@@ -255,6 +255,51 @@ TEST(GpuLayers, SyncBatchNormReducesTheSameSumsAsCpu) {
   EXPECT_EQ(device_calls, host_calls);
 }
 
+// cuda_graphs: the training forward and the whole-batch backward are captured once per input and row count and
+// replayed; a replay reads the current weights (they are changed between the calls here), every result equals
+// the host network's, and what may not be replayed (eval mode, a gradient_ready callback, a row subset) is not.
+void check_graph_replay(std::unique_ptr<Network<float>> host, Index n) {
+  host->initialize({"he", 1.0}, 3);
+  CudaContext context(false);
+  DeviceNetwork device(*host, context);
+  device.reserve(2 * n);
+  device.use_graphs(true);
+  const Matrix<float> x = random_matrix(2 * n, host->input_width(), 11);
+  const Matrix<float> dout = random_matrix(2 * n, host->output_width(), 12);
+  auto dx = to_device(as_vector(x));
+  auto ddout = to_device(as_vector(dout));
+  for (int round = 0; round < 3; ++round) {
+    // New weights each round: a replayed graph must read them, not the ones of its capture.
+    auto& params = host->parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) params[i] *= 1.0f + 0.1f * static_cast<float>(round);
+    auto dparams = to_device(params);
+    ASSERT_EQ(cudaMemcpy(device.parameters(), dparams.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),
+              cudaSuccess);
+    for (const Index rows : {n, 2 * n}) {
+      const std::string what = "round " + std::to_string(round) + ", " + std::to_string(rows) + " rows";
+      const Matrix<float> xr = x.topRows(rows);
+      const Matrix<float> f = host->forward(xr);
+      host->backward(dout.topRows(rows));
+      const float* df = device.forward(dx.data(), rows);
+      expect_close(to_host(df, static_cast<std::size_t>(f.size())), as_vector(f), 1e-4, what + ": outputs");
+      device.backward(ddout.data(), rows);
+      expect_close(to_host(device.gradient(), host->gradient().size()), host->gradient(), 1e-4, what + ": gradient");
+    }
+    EXPECT_EQ(device.graph_count(), 4u) << "a forward and a backward graph per row count, captured once";
+  }
+  device.forward(dx.data(), n, Mode::kEval);
+  device.backward(ddout.data(), n, [](std::size_t) {});
+  EXPECT_EQ(device.graph_count(), 4u) << "eval mode and a gradient_ready callback are issued directly";
+}
+
+TEST(GpuLayers, CudaGraphsReplayForwardAndBackwardWithTheCurrentWeights) {
+  NS_REQUIRE_CUDA_DEVICE();
+  check_graph_replay(make_mlp<float>({17, {33, 20}, 5, "relu", true}), 19);
+  BnMlpSpec spec{13, {24, 17}, 4};
+  spec.batch_norm.affine = true;
+  check_graph_replay(make_bn_mlp<float>(spec), 21);
+}
+
 TEST(GpuLayers, BatchNormNeedsTwoRowsAndNoSubsetBackward) {
   NS_REQUIRE_CUDA_DEVICE();
   BnMlpSpec spec{5, {4}, 2};

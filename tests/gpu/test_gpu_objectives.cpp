@@ -85,7 +85,7 @@ void check_objective(Objective<float>& host, const Dataset& data, Index C) {
   Matrix<float> grad;
   host.output_gradient(data, rows, f, scale, grad);
   dsum.zero();
-  device.output_gradient(ddata, df.data(), drows.data(), n, scale, dgrad.data(), dsum.data(), dactive.data(), false);
+  device.output_gradient(ddata, df.data(), drows.data(), n, scale, dgrad.data(), dsum.data(), dactive.data(), false, nullptr);
   expect_close(to_host(dgrad, static_cast<std::size_t>(n * C)), as_vector(grad), 1e-5, "output gradient");
   expect_close(to_host(dsum, 1)[0], host.loss_sum(data, rows, f), 1e-6, "loss sum");
   const std::vector<std::int32_t> active = to_host(dactive, static_cast<std::size_t>(n));
@@ -130,7 +130,7 @@ void check_objective(Objective<float>& host, const Dataset& data, Index C) {
   // Lagged update: the gradient with the old multipliers, then the update with the same outputs.
   const std::vector<double> before = store->values();
   host.update_multipliers(data, rows, f);
-  device.output_gradient(ddata, df.data(), drows.data(), n, scale, dgrad.data(), nullptr, nullptr, true);
+  device.output_gradient(ddata, df.data(), drows.data(), n, scale, dgrad.data(), nullptr, nullptr, true, nullptr);
   expect_close(to_host(dgrad, static_cast<std::size_t>(n * C)), as_vector(grad), 1e-5, "lagged gradient (old alpha)");
   MultiplierStore copy = *store;
   device.store_multipliers(copy);
@@ -140,7 +140,7 @@ void check_objective(Objective<float>& host, const Dataset& data, Index C) {
   const Matrix<float> f_new = outputs_for(n, C, 23);
   auto df_new = to_device(as_vector(f_new));
   host.update_multipliers(data, rows, f_new);
-  device.update_multipliers(ddata, df_new.data(), drows.data(), n);
+  device.update_multipliers(ddata, df_new.data(), drows.data(), n, nullptr);
   device.store_multipliers(copy);
   expect_close(copy.values(), store->values(), 1e-6, "exact multipliers");
   EXPECT_NE(store->values(), before);

@@ -38,15 +38,17 @@ struct Case {
   bool unbiased = false;
   std::string bn = "none";  // none, bn, affine, sync (sync-bn with affine: one rank, so per-rank statistics)
   WeightNormalization normalization = WeightNormalization::kNone;
+  void (*variant)(MinnormParams&) = nullptr;  // Minnorm's formulation and multiplier rule (issues #13, #19)
+  bool graphs = false;                        // cuda_graphs
 };
 
 std::unique_ptr<Objective<float>> objective_for(const Case& c, const Dataset& d) {
   if (c.regime == "sgd") return std::make_unique<CrossEntropy<float>>();
   if (c.regime == "square") return std::make_unique<Square<float>>(SquareTargets{true, 1.0, 1.0});
-  return std::make_unique<Minnorm<float>>(
-      MinnormParams{MinnormTask::kMulticlass, 0.5, 0.3, c.exact ? MultiplierUpdate::kExact : MultiplierUpdate::kLagged,
-                    c.unbiased},
-      d, 3);
+  MinnormParams p{MinnormTask::kMulticlass, 0.5, 0.3, c.exact ? MultiplierUpdate::kExact : MultiplierUpdate::kLagged,
+                  c.unbiased};
+  if (c.variant != nullptr) c.variant(p);
+  return std::make_unique<Minnorm<float>>(p, d, 3);
 }
 
 struct Side {
@@ -100,8 +102,9 @@ void compare(const Case& c, int steps = 20) {
   LocalComm comm;
   const TrainerOptions options = options_for(c);
   Trainer<float> cpu(options, comm, d, d.rows, *h.network, *h.objective);
-  CudaTrainer gpu(options, CudaEngineOptions{}, comm, d, d.rows, *g.network,
-                  *g.objective);
+  CudaEngineOptions engine;
+  engine.graphs = c.graphs;
+  CudaTrainer gpu(options, engine, comm, d, d.rows, *g.network, *g.objective);
   gpu.load_from_host();
   Index fewest_backward_rows = d.rows;
   for (int t = 0; t < steps; ++t) {
@@ -183,6 +186,94 @@ TEST(GpuTrainer, MinnormExactFullBatchFusedMatchesCpu) {
 TEST(GpuTrainer, MinnormUnbiasedEstimatorWithMomentumMatchesCpu) {
   NS_REQUIRE_CUDA_DEVICE();
   compare({.regime = "minnorm", .exact = true, .lr = 0.001, .momentum = 0.5, .unbiased = true});
+}
+
+// Minnorm's formulations and multiplier rules of issues #13 and #19 run the one rule of minnorm_rule.hpp on
+// both sides; the states after the multipliers (PI's integral, the accelerated anchor and count, the adaptive
+// exponents, the averages) are compared with the multipliers.
+TEST(GpuTrainer, MinnormSlackAndSingleMultiplierMatchCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  compare({.regime = "minnorm", .lr = 0.01, .variant = [](MinnormParams& p) { p.C = 0.4; }});
+  compare({.regime = "minnorm", .exact = false, .lr = 0.01,
+           .variant = [](MinnormParams& p) { p.multipliers = MinnormMultipliers::kSingle; }});
+}
+
+TEST(GpuTrainer, MinnormPiAndAcceleratedUpdatesMatchCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  compare({.regime = "minnorm", .lr = 0.01, .variant = [](MinnormParams& p) {
+             p.dual = MinnormDual::kPI;
+             p.kappa_p = 0.2;
+           }});
+  compare({.regime = "minnorm", .lr = 0.01, .variant = [](MinnormParams& p) { p.dual = MinnormDual::kAccelerated; }});
+  compare({.regime = "minnorm", .exact = false, .batch = kFullBatch, .lr = 0.002,
+           .variant = [](MinnormParams& p) { p.dual = MinnormDual::kAccelerated; }});
+}
+
+// Failed on one H200 (2026-12-04): after 20 steps 317 of 715 weights and 79 of 576 multiplier states differed
+// from the CPU's beyond 1e-4, the losses of two steps too; every other variant here matched. Cause not found
+// yet (the rule is shared; a raised rho may amplify float rounding, or a per-constraint decision may flip).
+TEST(GpuTrainer, MinnormAdaptivePenaltyMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  compare({.regime = "minnorm", .lr = 0.01, .variant = [](MinnormParams& p) {
+             p.rho_growth = 1.5;
+             p.rho_tolerance = 0.1;
+             p.rho_max = 4.0;
+           }});
+}
+
+TEST(GpuTrainer, MinnormAveragingMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  compare({.regime = "minnorm", .lr = 0.01, .variant = [](MinnormParams& p) { p.average_from = 1.0; }});
+}
+
+// The curvature-normalized step (issue #19): each row's ||h||^2 + 1 from the last layer's input, computed on
+// the GPU, divides its step as on the CPU; exact, lagged and fused full batch.
+TEST(GpuTrainer, MinnormCurvatureStepMatchesCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  const auto curvature = [](MinnormParams& p) {
+    p.curvature = true;
+    p.s = 3.0;
+  };
+  compare({.regime = "minnorm", .exact = true, .lr = 0.01, .variant = curvature});
+  compare({.regime = "minnorm", .exact = false, .lr = 0.01, .variant = curvature});
+  compare({.regime = "minnorm", .exact = true, .batch = kFullBatch, .lr = 0.002, .variant = curvature});
+}
+
+// cuda_graphs: the step's forward and backward replayed as graphs keep the CPU's trajectory (momentum, batch
+// norm's running statistics, Minnorm's exact update with its second forward and the support-vector skip, whose
+// compacted backward is issued directly).
+TEST(GpuTrainer, CudaGraphsKeepTheCpuTrajectory) {
+  NS_REQUIRE_CUDA_DEVICE();
+  compare({.regime = "sgd", .lr = 0.05, .momentum = 0.9, .weight_decay = 5e-3, .graphs = true});
+  compare({.regime = "sgd", .lr = 0.05, .momentum = 0.5, .weight_decay = 1e-3, .bn = "affine", .graphs = true});
+  compare({.regime = "minnorm", .exact = true, .lr = 0.01, .graphs = true});
+  compare({.regime = "minnorm", .exact = true, .batch = kFullBatch, .lr = 0.002, .graphs = true});
+}
+
+// precision = "bf16" on a GPU rank: cuBLAS rounds the products' operands to bf16 (fp32 accumulation, fp32
+// weights): 20 SGD steps stay within bf16 rounding of the fp32 CPU trajectory, and are not that trajectory.
+TEST(GpuTrainer, Bf16ProductsStayNearTheFp32Trajectory) {
+  NS_REQUIRE_CUDA_DEVICE();
+  const Case c{.regime = "sgd", .lr = 0.05, .momentum = 0.9};
+  const Dataset d = testing::random_classification(96, 10, 3, 17, testing::LabelRule::kRandom, 0.2);
+  Side h = make_side(c, d), g = make_side(c, d);
+  LocalComm comm;
+  Trainer<float> cpu(options_for(c), comm, d, d.rows, *h.network, *h.objective);
+  CudaEngineOptions bf16;
+  bf16.bf16 = true;
+  CudaTrainer gpu(options_for(c), bf16, comm, d, d.rows, *g.network, *g.objective);
+  gpu.load_from_host();
+  for (int t = 0; t < 20; ++t) {
+    const double expected = cpu.step().loss_sum;
+    expect_close(gpu.step().loss_sum, expected, 2e-2, "loss of step " + std::to_string(t));
+  }
+  gpu.sync_to_host();
+  const auto& a = g.network->parameters();
+  const auto& b = h.network->parameters();
+  expect_close(a, b, 3e-2, "parameters after 20 bf16 steps");
+  double largest = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) largest = std::max(largest, std::abs(static_cast<double>(a[i]) - b[i]));
+  EXPECT_GT(largest, 1e-6) << "the bf16 run followed the fp32 trajectory exactly: bf16 products were not used";
 }
 
 TEST(GpuTrainer, SquareLossBatchNormWithDecayAndMomentumMatchesCpu) {

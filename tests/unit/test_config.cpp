@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -113,6 +114,7 @@ void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.precision, b.precision);
   EXPECT_EQ(a.device, b.device);
   EXPECT_EQ(a.cuda_tf32, b.cuda_tf32);
+  EXPECT_EQ(a.cuda_graphs, b.cuda_graphs);
   EXPECT_EQ(a.epochs, b.epochs);
   EXPECT_EQ(a.steps, b.steps);
   EXPECT_EQ(a.eval_every, b.eval_every);
@@ -202,6 +204,7 @@ std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>> one_chang
       {"precision", [](TrainConfig& c) { c.precision = "float64"; }},
       {"device", [](TrainConfig& c) { c.device = "cuda"; }},
       {"cuda_tf32", [](TrainConfig& c) { c.cuda_tf32 = true; }},
+      {"cuda_graphs", [](TrainConfig& c) { c.cuda_graphs = false; }},
       {"epochs", [](TrainConfig& c) { c.epochs = 30; }},
       {"steps", [](TrainConfig& c) { c.steps = 100; }},
       {"eval_every", [](TrainConfig& c) { c.eval_every = 10; }},
@@ -241,6 +244,7 @@ TEST(ConfigHash, TrajectoryHashIgnoresOnlyWhatDoesNotChangeTheTrajectory) {
   resumed.progress = false;
   resumed.threads = 1;
   resumed.collective_timeout = 0;  // how long to wait for a stuck rank says nothing about the trajectory
+  resumed.cuda_graphs = false;      // the same launches, not replayed
   EXPECT_EQ(trajectory_hash(resumed), trajectory_hash(base));
   EXPECT_NE(config_hash(resumed), config_hash(base));
   TrainConfig changed = base;
@@ -597,17 +601,29 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
                 c.device = "cuda";
                 c.precision = "float64";
               }),
-              AllOf(HasSubstr("device = \"cuda\""), HasSubstr("float32 only")));
+              AllOf(HasSubstr("device = \"cuda\""), HasSubstr("float32 (or bf16 products) only")));
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.precision = "bf16";
+                c.cuda_tf32 = true;
+              }),
+              AllOf(HasSubstr("precision = \"bf16\""), HasSubstr("cuda_tf32 = true")));
   EXPECT_THAT(message_for([](TrainConfig& c) {
                 c.device = "cuda";
                 c.objective.dual = "coordinate";
               }),
               AllOf(HasSubstr("objective.dual = \"coordinate\""), HasSubstr("CPU ranks only")));
-  EXPECT_THAT(message_for([](TrainConfig& c) {
-                c.device = "cuda";
-                c.objective.curvature_step = true;
-              }),
-              AllOf(HasSubstr("objective.curvature_step"), HasSubstr("CPU ranks only")));
+  // GPU ranks take curvature-normalized steps and bf16 products (tests/gpu compares them with the CPU).
+  for (const auto& gpu_option : std::vector<std::function<void(TrainConfig&)>>{
+           [](TrainConfig& c) {
+             c.objective.regime = "minnorm";
+             c.objective.curvature_step = true;
+           },
+           [](TrainConfig& c) { c.precision = "bf16"; }}) {
+    TrainConfig on_gpu;
+    on_gpu.device = "cuda";
+    gpu_option(on_gpu);
+    EXPECT_NO_THROW(validate(on_gpu));
+  }
 
   // epochs may be 0 when steps take over.
   TrainConfig by_steps;

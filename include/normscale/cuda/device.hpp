@@ -59,8 +59,9 @@ class DeviceBuffer {
 // allreduces on communication(), ordered by events.
 class CudaContext {
  public:
-  // Uses the current device (select_cuda_device first). tf32: fp32 GEMMs may use TF32 tensor cores.
-  explicit CudaContext(bool tf32 = false);
+  // Uses the current device (select_cuda_device first). tf32: fp32 GEMMs may use TF32 tensor cores; bf16: the
+  // GEMMs round their operands to bf16 and accumulate in fp32 (precision = "bf16").
+  explicit CudaContext(bool tf32 = false, bool bf16 = false);
   ~CudaContext();
   CudaContext(const CudaContext&) = delete;
   CudaContext& operator=(const CudaContext&) = delete;
@@ -70,12 +71,20 @@ class CudaContext {
   CUstream_st* communication() const { return communication_; }
   cublasContext* blas() const { return blas_; }
   void synchronize() const;
+  // C = op(A) op(B) in cuBLAS's column-major convention, on the compute stream, with this context's products
+  // (fp32, TF32 or bf16 operands; fp32 accumulation and output). m x n output, inner dimension k.
+  void gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+            float* c, int ldc) const;
+  // Gives cuBLAS a workspace of its own (once), so that GEMMs captured into a CUDA graph never allocate.
+  void reserve_blas_workspace();
 
  private:
   int device_ = 0;
   CUstream_st* compute_ = nullptr;
   CUstream_st* communication_ = nullptr;
   cublasContext* blas_ = nullptr;
+  bool bf16_ = false;
+  void* blas_workspace_ = nullptr;
 };
 
 }  // namespace normscale

@@ -37,11 +37,12 @@ __device__ inline Example<float> example_at(const RowTargets& t, const float* f,
 template <class Rule>
 __global__ void output_gradient(typename Rule::Params p, const float* f, std::int64_t n, int C, RowTargets t,
                                 double* alpha, int M, double scale, float* grad, double* loss_sum, std::int32_t* active,
-                                bool lagged_update) {
+                                bool lagged_update, const double* curvature) {
   const std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   double loss = 0.0;
   if (k < n) {
-    const Example<float> e = example_at(t, f, k, C, alpha, M);
+    Example<float> e = example_at(t, f, k, C, alpha, M);
+    if (curvature != nullptr) e.curvature = curvature[k];
     loss = Rule::loss(p, e);
     if constexpr (Rule::kMultipliers) {
       // Decided with the multipliers the gradient uses, before a lagged update changes them.
@@ -58,9 +59,13 @@ __global__ void output_gradient(typename Rule::Params p, const float* f, std::in
 
 template <class Rule>
 __global__ void update_multipliers(typename Rule::Params p, const float* f, std::int64_t n, int C, RowTargets t,
-                                   double* alpha, int M) {
+                                   double* alpha, int M, const double* curvature) {
   const std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-  if (k < n) Rule::update(p, example_at(t, f, k, C, alpha, M));
+  if (k < n) {
+    Example<float> e = example_at(t, f, k, C, alpha, M);
+    if (curvature != nullptr) e.curvature = curvature[k];
+    Rule::update(p, e);
+  }
 }
 
 template <class Rule>
@@ -116,21 +121,21 @@ class DeviceExampleObjective final : public DeviceObjective {
         params_(params) {}
 
   void output_gradient(const DeviceDataset& data, const float* f, const std::int32_t* rows, std::int64_t n,
-                       double scale, float* grad, double* loss_sum, std::int32_t* active,
-                       bool lagged_update) override {
+                       double scale, float* grad, double* loss_sum, std::int32_t* active, bool lagged_update,
+                       const double* curvature) override {
     if (n == 0) return;
     device_rule_kernels::output_gradient<Rule><<<kernels::blocks_for(n), kernels::kThreads, 0, stream()>>>(
         params_, f, n, width(), targets_of(data, rows, 0), alpha(), per_example(), scale, grad, loss_sum, active,
-        lagged_update);
+        lagged_update, curvature);
     check_kernel_launch("output_gradient");
   }
 
-  void update_multipliers(const DeviceDataset& train, const float* f, const std::int32_t* rows,
-                          std::int64_t n) override {
+  void update_multipliers(const DeviceDataset& train, const float* f, const std::int32_t* rows, std::int64_t n,
+                          const double* curvature) override {
     if constexpr (Rule::kMultipliers) {
       if (n == 0) return;
       device_rule_kernels::update_multipliers<Rule><<<kernels::blocks_for(n), kernels::kThreads, 0, stream()>>>(
-          params_, f, n, width(), targets_of(train, rows, 0), alpha(), per_example());
+          params_, f, n, width(), targets_of(train, rows, 0), alpha(), per_example(), curvature);
       check_kernel_launch("update_multipliers");
     }
   }

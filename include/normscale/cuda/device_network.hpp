@@ -11,9 +11,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace normscale {
+
+class GraphCache;
 
 // One dense layer of the device MLP.
 struct DeviceDense {
@@ -45,6 +48,15 @@ class DeviceNetwork {
   // ReLU. Anything else (weight norm, convolutions, another order) is an error naming the layer and
   // the option.
   DeviceNetwork(const Network<float>& host, CudaContext& context);
+  ~DeviceNetwork();
+  DeviceNetwork(const DeviceNetwork&) = delete;
+  DeviceNetwork& operator=(const DeviceNetwork&) = delete;
+
+  // cuda_graphs: the training-mode forward and the whole-batch backward run as CUDA graphs, one per input and row
+  // count (graph_cache.hpp), where their launches repeat exactly: not with a statistics reducer (sync-bn over
+  // ranks), a gradient_ready callback (per-layer allreduce) or a row subset (the support-vector skip).
+  void use_graphs(bool on);
+  std::size_t graph_count() const;
 
   Index input_width() const { return input_width_; }
   Index output_width() const { return output_width_; }
@@ -86,6 +98,11 @@ class DeviceNetwork {
                 const std::int32_t* subset = nullptr, Index subset_rows = 0);
 
  private:
+  // The launches of forward() and backward() (which first set the host's bookkeeping and choose graph or not).
+  void issue_forward(Index rows, bool train);
+  void issue_backward(const float* dout, Index rows, const std::function<void(std::size_t)>& gradient_ready,
+                      const std::int32_t* subset, Index subset_rows);
+
   CudaContext& context_;
   Index input_width_ = 0;
   Index output_width_ = 0;
@@ -107,6 +124,7 @@ class DeviceNetwork {
   std::vector<DeviceBuffer<float>> compact_;       // support-vector skip: gathered layer inputs
   DeviceBuffer<float> delta_, delta_next_, compact_dout_;
   Index forward_rows_ = 0;
+  std::unique_ptr<GraphCache> graphs_;  // null: every launch issued directly
 };
 
 }  // namespace normscale

@@ -44,12 +44,13 @@ class DeviceObjective {
 
   // grad (n x outputs) = scale * dL/df for the rows `rows` (device, local rows of `data`) and
   // *loss_sum += their reporting loss (device double). active (optional): 1 where a row's gradient
-  // can be non-zero. lagged_update: the multiplier update with f right after the gradient.
+  // can be non-zero. lagged_update: the multiplier update with f right after the gradient. curvature (device,
+  // one value per batch position, or null): each example's Example::curvature for the multiplier update.
   virtual void output_gradient(const DeviceDataset& data, const float* f, const std::int32_t* rows, std::int64_t n,
                                double scale, float* grad, double* loss_sum, std::int32_t* active,
-                               bool lagged_update) = 0;
+                               bool lagged_update, const double* curvature) = 0;
   virtual void update_multipliers(const DeviceDataset& train, const float* f, const std::int32_t* rows,
-                                  std::int64_t n) = 0;
+                                  std::int64_t n, const double* curvature) = 0;
   // Rows [row_offset, row_offset + n) of `data`: *loss_sum += reporting loss, *errors += errors.
   virtual void loss_and_errors(const DeviceDataset& data, const float* f, std::int64_t row_offset, std::int64_t n,
                                double* loss_sum, unsigned long long* errors) const = 0;

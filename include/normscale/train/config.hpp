@@ -21,6 +21,7 @@ struct TrainConfig {
   std::string precision = "float32";  // "float32", "float64" or "bf16" (fp32 with bf16 products)
   std::string device = "cpu";       // "cpu" or "cuda" (one GPU per rank: local rank mod device count)
   bool cuda_tf32 = false;           // device = cuda: fp32 GEMMs may use TF32 tensor cores
+  bool cuda_graphs = true;          // device = cuda: the step's forward and backward replayed as CUDA graphs
   std::int64_t epochs = 3;
   std::int64_t steps = 0;           // if > 0, overrides epochs
   std::int64_t eval_every = 0;      // steps between evaluations; 0 = once per epoch

@@ -14,6 +14,8 @@ namespace normscale {
 
 struct CudaEngineOptions {
   bool tf32 = false;      // cuBLAS may use TF32 tensor cores for the fp32 GEMMs
+  bool bf16 = false;      // the GEMMs take bf16 operands, fp32 accumulation (precision = "bf16")
+  bool graphs = false;    // the step's forward and backward replayed as CUDA graphs (DeviceNetwork::use_graphs)
 };
 
 // True when this binary was built with NORMSCALE_ENABLE_CUDA.
