@@ -215,6 +215,11 @@ int run_cli(int argc, char** argv) {
                      "scaling projection: the network's latency per allreduce in microseconds (default: 5 assumed)")
       ->type_name("US")
       ->check(CLI::NonNegativeNumber);
+  report->add_option("--cores", report_options.cores,
+                     "scaling projection: the cores of the machine the trials ran on, for measured vs projected "
+                     "(default: this machine's online CPUs; give it when the report is made elsewhere)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
 
   try {
     app.parse(argc, argv);

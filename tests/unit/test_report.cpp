@@ -904,7 +904,7 @@ class ReportCommandTest : public testing::TempDirTest {
   ReportCommandTest() : TempDirTest("normscale_report_command_") {}
 };
 
-// `normscale report --bandwidth GBPS --latency US` reaches the scaling projection; a bandwidth of 0 is refused.
+// `normscale report --bandwidth GBPS --latency US --cores N` reach the scaling projection; 0 is refused.
 TEST_F(ReportCommandTest, TakesTheNetworkOfTheScalingProjection) {
   SKIP_WITHOUT_GNUPLOT();
   const std::filesystem::path study = dir_ / "tiny.toml";
@@ -929,6 +929,13 @@ batch = [32]
   const auto refused = testing::run_normscale(fmt::format("report {} --out {} --bandwidth 0", study.string(), out));
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_THAT(refused.output, HasSubstr("--bandwidth"));
+  // A report made away from the machine the trials ran on is told its cores (ReportOptions::cores, whose effect
+  // the ScalingProjectionReport tests check).
+  const auto cores = testing::run_normscale(fmt::format("report {} --out {} --cores 48", study.string(), out));
+  EXPECT_EQ(cores.exit_code, 0) << cores.output;
+  const auto no_cores = testing::run_normscale(fmt::format("report {} --out {} --cores 0", study.string(), out));
+  EXPECT_NE(no_cores.exit_code, 0);
+  EXPECT_THAT(no_cores.output, HasSubstr("--cores"));
 }
 
 }  // namespace
