@@ -14,6 +14,16 @@ RungSchedule rung_schedule_of(const StudySpec& spec) {
 
 void check_rung_schedule(const StudySpec& spec, const TrialStore& store) {
   const std::optional<RungSchedule> recorded = store.rung_schedule();
+  if (!spec.halving) {
+    NS_CHECK(!recorded,
+             "{}: no [halving] section, but its database {} recorded rungs = [{}] ({}) when the study first ran; "
+             "trials it stopped early at a rung would be taken for finished runs of the full budget. Nothing was "
+             "changed. Restore the [halving] section with rungs = [{}], or run without it as a new study (another "
+             "study file name, so a new database and runs folder)",
+             spec.source, store.path().string(), fmt::join(recorded->rungs, ", "), recorded->unit,
+             fmt::join(recorded->rungs, ", "));
+    return;
+  }
   const RungSchedule wanted = rung_schedule_of(spec);
   NS_CHECK(!recorded || *recorded == wanted,
            "{}: [halving] rungs = [{}] ({}), but its database {} recorded rungs = [{}] ({}) when the study first ran; "

@@ -141,8 +141,9 @@ int run_study(const StudyRunOptions& options) {
   NS_CHECK(lock.held(), "study {}: another `normscale study run` is running this study ({}, per {}); wait for it (or "
            "stop it) and run again", layout.study_file.string(), lock.holder(), layout.scheduler_lock().string());
   TrialStore store(layout.database);
-  // Another rung schedule than the recorded one would reinterpret the recorded rungs: refused before any change.
-  if (spec.halving) check_rung_schedule(spec, store);
+  // Another rung schedule than the recorded one (or none) would reinterpret the recorded rungs: refused before any
+  // change.
+  check_rung_schedule(spec, store);
   // The claim in the database also keeps off a scheduler on another host, where the flock may not reach.
   StudyHeartbeat heartbeat(store, layout.study_file, std::max(300.0, 10.0 * options.poll_seconds));
   if (spec.halving) store.adopt_rung_schedule(rung_schedule_of(spec));

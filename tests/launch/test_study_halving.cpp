@@ -208,8 +208,8 @@ TEST_F(StudyHalving, SchedulerKilledInTheMiddleContinuesTheSameHalving) {
 }
 
 // The rungs a study first ran with are recorded: another schedule would read the recorded rung indices against
-// other budgets (the trial ids stay, as they come from the full budget), so it is refused before anything changes,
-// and the restored schedule runs on as before.
+// other budgets (the trial ids stay, as they come from the full budget), and no schedule would take the trials
+// stopped early for finished ones, so both are refused before anything changes; the restored schedule runs on.
 TEST_F(StudyHalving, AChangedRungScheduleIsRefusedUntilRestored) {
   const fs::path file = write_study("schedule", "asynchronous");
   const auto run = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
@@ -242,6 +242,17 @@ TEST_F(StudyHalving, AChangedRungScheduleIsRefusedUntilRestored) {
   EXPECT_THAT(refused.output, ::testing::Not(HasSubstr("promoted")));
   EXPECT_EQ(snapshot(), before);
   EXPECT_EQ(TrialStore(db).rung_schedule(), (RungSchedule{{5, 15, 45}, "steps"}));
+
+  // Without [halving] the trials stopped at a rung would count as finished runs of the full budget: refused too.
+  std::string plain = halving_study("schedule", data_, "asynchronous");
+  plain.erase(plain.find("[halving]"));
+  std::ofstream(file) << plain;
+  const auto unhalved = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
+  EXPECT_NE(unhalved.exit_code, 0) << unhalved.output;
+  EXPECT_THAT(unhalved.output, HasSubstr(file.string() + ": no [halving] section, but its database " + db.string() +
+                                         " recorded rungs = [5, 15, 45] (steps)"));
+  EXPECT_THAT(unhalved.output, HasSubstr("Restore the [halving] section"));
+  EXPECT_EQ(snapshot(), before);
 
   std::ofstream(file) << halving_study("schedule", data_, "asynchronous");
   const auto restored = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));

@@ -11,8 +11,9 @@ namespace normscale {
 RungSchedule rung_schedule_of(const StudySpec& spec);
 
 // Refuses, before anything is changed, a study whose [halving] rungs (or budget unit) differ from those its
-// database recorded when it first ran: recorded rung indices would be read against other budgets. A database
-// without a recorded schedule (new, or from before schema 6) passes; run_study records the schedule then.
+// database recorded when it first ran: recorded rung indices would be read against other budgets; and a study
+// without [halving] whose database recorded a schedule: its early-stopped trials would pass for finished ones. A
+// database without a recorded schedule (new, or from before schema 6) passes; run_study records it then.
 void check_rung_schedule(const StudySpec& spec, const TrialStore& store);
 
 }  // namespace normscale
