@@ -220,6 +220,8 @@ int run_cli(int argc, char** argv) {
                      "(default: this machine's online CPUs; give it when the report is made elsewhere)")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
+  bool no_plots = false;
+  report->add_flag("--no-plots", no_plots, "tables and index.html only (no gnuplot needed, e.g. on a compute node)");
 
   try {
     app.parse(argc, argv);
@@ -246,6 +248,7 @@ int run_cli(int argc, char** argv) {
   }
 
   if (report->parsed()) {
+    report_options.plots = !no_plots;
     return normscale::run_report_command(
         report_study, report_out.empty() ? std::nullopt : std::optional<std::filesystem::path>(report_out),
         report_options);

@@ -126,7 +126,7 @@ std::string gnuplot_script(const Plot& plot) {
 
 std::filesystem::path find_gnuplot(const std::string& program) {
   const std::string hint = "install the Debian package gnuplot-nox (sudo apt-get install gnuplot-nox, or "
-                           "launch/setup.sh), or make a report without plots";
+                           "launch/setup.sh), or make a report without plots (normscale report --no-plots)";
   if (program.find('/') != std::string::npos) {
     NS_CHECK(is_executable(program), "report: gnuplot {} is not an executable file; {}", program, hint);
     return program;

@@ -938,5 +938,31 @@ batch = [32]
   EXPECT_THAT(no_cores.output, HasSubstr("--cores"));
 }
 
+// `normscale report --no-plots`: the tables and the page without gnuplot (a compute node without it).
+TEST_F(ReportCommandTest, NoPlotsWritesTheTablesWithoutGnuplot) {
+  const std::filesystem::path study = dir_ / "tiny.toml";
+  std::ofstream(study) << "batch = [32]\n[base]\n\"data.source\" = \"two-point\"\n\"objective.regime\" = \"sgd\"\n";
+  {
+    TrialStore store(study_layout(study).database);
+    const std::vector<Trial> trials = expand(read_study_file(study));
+    store.upsert_trials(trials);
+    store.set_state(trials[0].id, TrialState::kDone, TrialOutcome{0, "", 2.0});
+  }
+  const std::filesystem::path out = dir_ / "report";
+  // A PATH without gnuplot: plots fail, naming the way out.
+  const auto without_gnuplot = [&](const std::string& arguments) {
+    return testing::run_shell(fmt::format("PATH=/nonexistent {} report {} --out {}{}", NORMSCALE_BINARY,
+                                          study.string(), out.string(), arguments));
+  };
+  const auto plotted = without_gnuplot("");
+  EXPECT_NE(plotted.exit_code, 0);
+  EXPECT_THAT(plotted.output, HasSubstr("--no-plots"));
+  const auto tables = without_gnuplot(" --no-plots");
+  ASSERT_EQ(tables.exit_code, 0) << tables.output;
+  EXPECT_THAT(read_text(out / "table.md"), HasSubstr("# Study tiny"));
+  EXPECT_TRUE(std::filesystem::exists(out / "index.html"));
+  for (const auto& entry : std::filesystem::directory_iterator(out)) EXPECT_NE(entry.path().extension(), ".png");
+}
+
 }  // namespace
 }  // namespace normscale
