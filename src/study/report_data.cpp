@@ -2,6 +2,7 @@
 #include "normscale/study/report_data.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/study/rung_schedule.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -71,6 +72,8 @@ StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& da
            "run {}` fills; run the study first)",
            database.string(), spec.source);
   const TrialStore store(database);
+  // Read against another rung schedule (or none) the recorded rungs and early stops would be misreported.
+  check_rung_schedule(spec, store);
 
   StudyData data;
   data.name = spec.name;

@@ -252,6 +252,9 @@ TEST_F(StudyHalving, AChangedRungScheduleIsRefusedUntilRestored) {
   EXPECT_THAT(unhalved.output, HasSubstr(file.string() + ": no [halving] section, but its database " + db.string() +
                                          " recorded rungs = [5, 15, 45] (steps)"));
   EXPECT_THAT(unhalved.output, HasSubstr("Restore the [halving] section"));
+  const auto unhalved_report = testing::run_normscale("report --no-plots " + shell_quote(file.string()));
+  EXPECT_NE(unhalved_report.exit_code, 0) << unhalved_report.output;
+  EXPECT_THAT(unhalved_report.output, HasSubstr("no [halving] section"));
   EXPECT_EQ(snapshot(), before);
 
   std::ofstream(file) << halving_study("schedule", data_, "asynchronous");
