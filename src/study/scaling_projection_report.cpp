@@ -234,8 +234,8 @@ std::string scaling_projection_markdown(const NetworkEstimate& network, std::int
   text += fmt::format(
       "\n### Measured vs projected on this machine\n\n{} cores (those of the machine the trials ran on: report "
       "--cores, else this machine's online CPUs). Ranks beyond the cores time-share them, so here the projected "
-      "compute per step is c B / p x max(1, p / cores); the network is the one above. Measured samples/s = B / (compute + multiplier "
-      "+ comm seconds per step), the median over the selected trials.{}\n\n",
+      "compute per step is c B / p x max(1, p / cores); the network is the one above. Measured samples/s = "
+      "B / (compute + multiplier + comm seconds per step), the median over the selected trials.{}\n\n",
       cores,
       network.measured ? " The bandwidth was measured from the multi-rank trials that did not time-share, so at "
                          "their rank counts the check tests the compute model; --bandwidth tests both."

@@ -87,13 +87,14 @@ typename CoordinateAscent<T>::BlockSums CoordinateAscent<T>::run_block(std::span
   BlockSums sums;
   for (const Index id : rows) {
     const Index r = id - train_.first_id;
-    double* wait = store_.row(id) + skip_offset;
-    double* level = store_.row(id) + state_offset(p, outputs, kLevel);
-    const double* last = store_.row(id) + state_offset(p, outputs, kLast);  // round momentum only
+    double* row = store_.row(id);
+    double* wait = row + skip_offset;
+    double* level = row + state_offset(p, outputs, kLevel);
+    const double* last = row + state_offset(p, outputs, kLast);  // round momentum only
     bool any = false;
     for (int c = 0; c < outputs; ++c) {
       // An extrapolated multiplier out of its box is brought back whatever its skip counter.
-      const double alpha = store_.row(id)[c];
+      const double alpha = row[c];
       visit[static_cast<std::size_t>(c)] = wait[c] <= 0.0 || MinnormRule::project(p, alpha) != alpha;
       if (wait[c] > 0.0) wait[c] -= 1.0;
       any = any || visit[static_cast<std::size_t>(c)];
