@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 extern char** environ;
@@ -164,6 +166,24 @@ CapturedRun run_captured(const std::vector<std::string>& argv) {
   close(pipe_fds[0]);
   run.exit_code = wait_child(pid);
   return run;
+}
+
+std::vector<pid_t> processes_with_last_argument(const std::string& argument) {
+  std::vector<pid_t> found;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream file(entry.path() / "cmdline", std::ios::binary);
+    const std::string cmdline{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+    // NUL-separated arguments, the last one NUL-terminated.
+    if (cmdline.size() < argument.size() + 1 || cmdline.back() != '\0') continue;
+    const std::size_t begin = cmdline.size() - 1 - argument.size();
+    if ((begin == 0 || cmdline[begin - 1] == '\0') && cmdline.compare(begin, argument.size(), argument) == 0) {
+      found.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+  }
+  return found;
 }
 
 bool wait_for_lock(const std::filesystem::path& lock_file, double seconds) {

@@ -3,6 +3,7 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/core/atomic_file.hpp"
+#include "normscale/core/host_name.hpp"
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/signal_watch.hpp"
 #include "normscale/study/slurm_script.hpp"
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 namespace normscale {
@@ -76,14 +78,47 @@ std::optional<std::map<std::string, std::string>> squeue_snapshot() {
   return parse_squeue(run.output);
 }
 
+// How long a scheduler waits for an sbatch that the scheduler before it left running (orphaned when that one was
+// killed; sbatch keeps retrying while slurmctld does not answer) before it gives up with an error.
+constexpr double kEarlierSbatchSeconds = 300.0;
+
+// Waits until no sbatch of `script` that an earlier scheduler started on this host runs any more: the job it
+// submits shows in squeue only after that, and a look before would submit the trials a second time.
+void wait_for_earlier_sbatch(const std::string& script, const std::string& host, StudyProgress& progress) {
+  if (!host.empty() && host != host_name()) {
+    progress.message(fmt::format("normscale study: the scheduler that submitted {} ran on {}; an sbatch it left "
+                                 "running there cannot be seen from {}", script, host, host_name()));
+    return;
+  }
+  const auto deadline = Clock::now() + std::chrono::duration<double>(kEarlierSbatchSeconds);
+  for (bool told = false;; told = true) {
+    const std::vector<pid_t> running = processes_with_last_argument(script);
+    if (running.empty()) return;
+    NS_CHECK(Clock::now() < deadline,
+             "study run --backend slurm: sbatch {} (pid {}), started by a scheduler that stopped, still runs after "
+             "{:g} s (is slurmctld answering?); wait for it to end or stop it, then run the study again",
+             script, running.front(), kEarlierSbatchSeconds);
+    if (!told) {
+      progress.message(fmt::format("normscale study: waiting for sbatch {} (pid {}), left running by the scheduler "
+                                   "that stopped, before looking for its job", script, running.front()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 // The trial's task in the job array an earlier scheduler submitted just before it died, before it could record
-// the job id: `submission` (written ahead of sbatch) names the script and the trial's index in the array, and
-// squeue's commands name the job that runs that script. Empty when no queued job runs it.
-std::string task_of_submission(const std::filesystem::path& submission) {
+// the job id: `submission` (written ahead of sbatch) names the script, the trial's index in the array and the
+// scheduler's host, and squeue's commands name the job that runs that script. Empty when no queued job runs it.
+// `waited`: the scripts whose sbatch was already waited for (each is, once).
+std::string task_of_submission(const std::filesystem::path& submission, std::set<std::string>& waited,
+                               StudyProgress& progress) {
   std::istringstream text(read_text(submission));
   std::string script;
   std::string index;
+  std::string host;
   if (!std::getline(text, script) || !std::getline(text, index) || script.empty()) return {};
+  std::getline(text, host);  // absent in a file an older scheduler wrote
+  if (waited.insert(script).second) wait_for_earlier_sbatch(script, trim(host), progress);
   const CapturedRun run = run_captured({"squeue", "-h", "-r", "--me", "-o", "%i|%o"});
   return run.exit_code == 0 ? task_running_script(run.output, script, trim(index)) : std::string();
 }
@@ -170,6 +205,7 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
   // A trial an earlier scheduler submitted is followed when its job is queued or has finished.
   if (!submitted_before.empty()) {
     const auto queued = squeue_snapshot();
+    std::set<std::string> waited;
     NS_CHECK(queued.has_value(), "study run --backend slurm: squeue failed; is SLURM reachable (SLURM_CONF)?");
     for (const Trial* trial : submitted_before) {
       // The task recorded in the store; an older scheduler kept it only in the run directory's file.
@@ -177,7 +213,8 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
       std::string task = record && record->process ? record->process->job : std::string();
       if (task.empty()) task = trim(read_text(job_file(*trial)));
       // Marked running just before an sbatch whose job id was never recorded: found by its script, or submitted.
-      const bool found = task.empty() && !(task = task_of_submission(submission_file(*trial))).empty();
+      const bool found =
+          task.empty() && !(task = task_of_submission(submission_file(*trial), waited, progress)).empty();
       const bool exited = std::filesystem::exists(layout.trial_dir(trial->id) / "exit_code");
       if ((!task.empty() && (queued->contains(task) || found)) || exited) {
         if (found) {
@@ -232,7 +269,8 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
       // the trials a second time (two jobs in one run directory: the second fails on its lock).
       for (std::size_t i = 0; i < job_trials[j].size(); ++i) {
         const Trial& trial = *job_trials[j][i];
-        write_file_atomically(submission_file(trial).string(), fmt::format("{}\n{}\n", script.string(), i));
+        write_file_atomically(submission_file(trial).string(),
+                              fmt::format("{}\n{}\n{}\n", script.string(), i, host_name()));
         store.set_process(trial.id, TrialProcess{});
         store.set_state(trial.id, TrialState::kRunning);
       }
@@ -257,7 +295,7 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
       progress.message(fmt::format("normscale study: submitted job array {} ({} trial(s) of {} rank(s)): {}", job_id,
                                    job_trials[j].size(), jobs[j].ranks, script.string()));
     }
-      ++submissions;
+    ++submissions;
   };
   submit(to_submit);
 

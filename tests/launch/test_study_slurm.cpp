@@ -5,7 +5,8 @@
 // warning is SLURM's own at a real time limit; a trial
 // whose job vanished (scancel) or hangs without progress is failed, never left running; successive halving
 // submits each promoted trial again, ends as on the local backend and continues after the scheduler is killed;
-// a job whose id a killed scheduler never recorded is found by its script, not submitted a second time.
+// a job whose id a killed scheduler never recorded is found by its script, not submitted a second time, also when
+// the scheduler was killed while its sbatch still ran.
 // Skipped, visibly, without slurmctld / munged or root.
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
@@ -193,13 +194,20 @@ fs::path started_trial(const fs::path& runs) {
 
 // One trial of a study, run on the local SLURM with `arguments`; returns the scheduler's result once it
 // has ended, after `meanwhile` ran on the trial's run directory while it was running.
+// dir/one.toml: a study of one trial of `steps` steps on 400 separable points (evaluated every `eval_every` steps,
+// 0: once per epoch).
+fs::path write_one_trial_study(const fs::path& dir, long steps = 100000, int eval_every = 0) {
+  const fs::path file = dir / "one.toml";
+  std::ofstream(file) << "steps = " << steps << "\n[base]\n\"data.source\" = \"separable-2d\"\n"
+                      << "\"data.synthetic_examples\" = 400\n\"model.hidden\" = [16]\n\"objective.task\" = \"binary\"\n"
+                      << "\"optim.batch\" = 20\nvirtual_shards = 4\neval_every = " << eval_every << "\ngallery = 0\n";
+  return file;
+}
+
 template <class Meanwhile>
 testing::CommandResult run_one_trial(const fs::path& dir, const std::string& arguments, Meanwhile&& meanwhile,
                                      long steps = 100000) {
-  const fs::path file = dir / "one.toml";
-  std::ofstream(file) << "steps = " << steps << "\n[base]\n\"data.source\" = \"separable-2d\"\n\"data.synthetic_examples\" = 400\n"
-                      << "\"model.hidden\" = [16]\n\"objective.task\" = \"binary\"\n\"optim.batch\" = 20\n"
-                      << "virtual_shards = 4\neval_every = 1\ngallery = 0\n";
+  const fs::path file = write_one_trial_study(dir, steps, 1);
   testing::CommandResult study;
   std::thread scheduler([&] {
     study = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + arguments + " " +
@@ -267,10 +275,7 @@ TEST_F(StudySlurm, ATrialWhoseJobVanishedIsFailedNotLeftRunning) {
 // record of the task then erased) leaves the trial running with the job script it wrote ahead of sbatch; the
 // next scheduler finds the job by that script and follows it instead of submitting the trial a second time.
 TEST_F(StudySlurm, AJobWhoseIdWasNeverRecordedIsFoundByItsScriptNotSubmittedAgain) {
-  const fs::path file = dir_ / "one.toml";
-  std::ofstream(file) << "steps = 100000\n[base]\n\"data.source\" = \"separable-2d\"\n\"data.synthetic_examples\" = 400\n"
-                      << "\"model.hidden\" = [16]\n\"objective.task\" = \"binary\"\n\"optim.batch\" = 20\n"
-                      << "virtual_shards = 4\ngallery = 0\n";
+  const fs::path file = write_one_trial_study(dir_);
   ChildSpec scheduler;
   scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--backend", "slurm", "--poll-seconds", "0.5", file.string()};
   scheduler.output = dir_ / "scheduler1.txt";
@@ -293,6 +298,41 @@ TEST_F(StudySlurm, AJobWhoseIdWasNeverRecordedIsFoundByItsScriptNotSubmittedAgai
   ASSERT_EQ(trials.size(), 1U);
   EXPECT_EQ(trials[0].state, TrialState::kDone) << trials[0].log_tail;
   const std::string log = testing::read_file(trial_dir / "log.txt");
+  EXPECT_EQ(log.find("SLURM job"), log.rfind("SLURM job")) << "the trial ran twice:\n" << log;
+}
+
+// A scheduler killed while its sbatch is still running (here an sbatch that takes 3 s, as with a slow slurmctld)
+// leaves that sbatch to submit the job after it died; the next scheduler waits for it and follows its job instead
+// of submitting the trial a second time (the duplicate would fail on the run directory's lock as the trial's result).
+TEST_F(StudySlurm, ASchedulerKilledDuringSbatchIsFollowedByOneThatWaitsForItsJob) {
+  const fs::path file = write_one_trial_study(dir_, 1000);
+  const fs::path slow = dir_ / "slow-sbatch";
+  fs::create_directories(slow);
+  const std::string path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "/usr/bin:/bin";
+  std::ofstream(slow / "sbatch") << "#!/bin/sh\ntouch " << shell_quote((dir_ / "sbatch-started").string())
+                                 << "\nsleep 3\nPATH=" << shell_quote(path) << " exec sbatch \"$@\"\n";
+  fs::permissions(slow / "sbatch", fs::perms::owner_all);
+  ChildSpec scheduler;
+  scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--backend", "slurm", "--poll-seconds", "0.5", file.string()};
+  scheduler.environment = {{"PATH", slow.string() + ":" + path}};
+  scheduler.output = dir_ / "scheduler1.txt";
+  const pid_t pid = spawn_child(scheduler);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(dir_ / "sbatch-started") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  wait_child(pid);
+  ASSERT_TRUE(fs::exists(dir_ / "sbatch-started")) << testing::read_file(scheduler.output);
+  const auto rerun = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + shell_quote(file.string()));
+  EXPECT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_THAT(rerun.output, HasSubstr("waiting for sbatch"));
+  EXPECT_THAT(rerun.output, HasSubstr("found by its job script"));
+  EXPECT_THAT(rerun.output, ::testing::Not(HasSubstr("submitted job array")));
+  const std::vector<TrialRecord> trials = TrialStore(dir_ / "one.db").trials();
+  ASSERT_EQ(trials.size(), 1U);
+  EXPECT_EQ(trials[0].state, TrialState::kDone) << trials[0].log_tail;
+  const std::string log = testing::read_file(dir_ / "one.runs" / trials[0].id / "log.txt");
   EXPECT_EQ(log.find("SLURM job"), log.rfind("SLURM job")) << "the trial ran twice:\n" << log;
 }
 

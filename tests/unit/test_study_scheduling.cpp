@@ -18,11 +18,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace normscale {
@@ -295,6 +299,25 @@ TEST(StudyScheduling, FindsTheTaskOfASubmittedScriptInSqueue) {
   EXPECT_EQ(task_running_script(squeue, "s.runs/slurm/normscale-s-r1t1-200-1.sh", "3"), "42_3");
   EXPECT_EQ(task_running_script(squeue, "/home/u/s.runs/slurm/normscale-s-r1t1-200.sh", "0"), "");
   EXPECT_EQ(task_running_script("", "/x/normscale-s-r1t1-200-1.sh", "0"), "");
+}
+
+// An sbatch left running by a killed scheduler is found by its script, the last argument, and only while it runs.
+TEST_F(StudySchedulingFiles, FindsALiveProcessByItsLastArgument) {
+  const std::string script = (dir_ / "normscale-s-r1t1-200.sh").string();
+  ChildSpec spec;
+  spec.argv = {"sh", "-c", "sleep 30; true", script};  // `; true`: sh waits for sleep instead of becoming it
+  const pid_t pid = spawn_child(spec);
+  std::vector<pid_t> found;
+  for (int tries = 0; tries < 200 && found.empty(); ++tries) {  // until the child has exec'd
+    found = processes_with_last_argument(script);
+    if (found.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(found, std::vector<pid_t>{pid});
+  EXPECT_TRUE(processes_with_last_argument(script.substr(1)).empty()) << "a suffix of the argument is not it";
+  EXPECT_TRUE(processes_with_last_argument("sleep 30").empty()) << "nor an earlier argument";
+  kill(-pid, SIGKILL);  // its process group: sh and its sleep
+  wait_child(pid);
+  EXPECT_TRUE(processes_with_last_argument(script).empty());
 }
 
 TEST(StudyScheduling, ParsesScontrolShowJob) {
