@@ -106,7 +106,7 @@ NetworkEstimate estimate_network(const StudyData& data, const NetworkOptions& gi
     std::string counts;
     for (const std::int64_t p : rank_counts) counts += (counts.empty() ? "" : ", ") + std::to_string(p);
     estimate.bandwidth_source = fmt::format(
-        "measured on this machine: 2 (p - 1) / p x bytes / (comm - latency) per step, the median over {} trial{} at "
+        "measured on the machine the trials ran on: 2 (p - 1) / p x bytes / (comm - latency) per step, the median over {} trial{} at "
         "{} ranks", measured.size(), measured.size() == 1 ? "" : "s", counts);
     return estimate;
   }
@@ -114,8 +114,8 @@ NetworkEstimate estimate_network(const StudyData& data, const NetworkOptions& gi
   estimate.assumed = true;
   estimate.bandwidth_source =
       time_shared > 0
-          ? fmt::format("assumed: the study's {} timed multi-rank trials all had more ranks than this machine's {} "
-                        "cores, so their comm time includes waiting for descheduled ranks (--bandwidth sets it)",
+          ? fmt::format("assumed: the study's {} timed multi-rank trials all had more ranks than the {} cores "
+                        "of the machine they ran on, so their comm time includes waiting for descheduled ranks (--bandwidth sets it)",
                         time_shared, cores)
           : std::string("assumed: no done multi-rank trial of the study timed its allreduce (--bandwidth sets it)");
   return estimate;
@@ -232,8 +232,8 @@ std::string scaling_projection_markdown(const NetworkEstimate& network, std::int
   }
 
   text += fmt::format(
-      "\n### Measured vs projected on this machine\n\n{} cores (those of the machine the trials ran on: report "
-      "--cores, else this machine's online CPUs). Ranks beyond the cores time-share them, so here the projected "
+      "\n### Measured vs projected on the machine the trials ran on\n\n{} cores (report --cores, else this "
+      "machine's online CPUs). Ranks beyond the cores time-share them, so here the projected "
       "compute per step is c B / p x max(1, p / cores); the network is the one above. Measured samples/s = "
       "B / (compute + multiplier + comm seconds per step), the median over the selected trials.{}\n\n",
       cores,

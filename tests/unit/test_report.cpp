@@ -588,7 +588,7 @@ TEST_F(ReportTest, ScalingProjectionSectionByHand) {
   const std::string table = read_text(out_ / "table.md");
   EXPECT_THAT(table, HasSubstr("## Scaling projection"));
   // 2 ranks on 2 cores do not time-share: their comm times give the fixture's bandwidth, the latency assumed.
-  EXPECT_THAT(table, HasSubstr("bus bandwidth 4 GB/s (measured on this machine"));
+  EXPECT_THAT(table, HasSubstr("bus bandwidth 4 GB/s (measured on the machine the trials ran on"));
   EXPECT_THAT(table, HasSubstr("the median over 23 trials at 2 ranks"));  // 24 at 2 ranks, one failed
   EXPECT_THAT(table, HasSubstr("latency 5 us (assumed"));
   const double latency = kAssumedLatencyUs * 1e-6;
@@ -611,7 +611,7 @@ TEST_F(ReportTest, ScalingProjectionTimeSharesOneCore) {
   write_report(*spec_, database(), out_, ReportOptions{.plots = false, .cores = 1});
   const std::string table = read_text(out_ / "table.md");
   EXPECT_THAT(table, HasSubstr("bus bandwidth 10 GB/s (assumed: the study's 23 timed multi-rank trials all had more "
-                               "ranks than this machine's 1 cores"));
+                               "ranks than the 1 cores of the machine they ran on"));
   const double latency = kAssumedLatencyUs * 1e-6;
   EXPECT_THAT(table, HasSubstr(projection_row_by_hand(*trials_, "sgd", 64, kAssumedBandwidthGbps * 1e9, latency)));
   EXPECT_THAT(table, HasSubstr(check_row_by_hand(*trials_, "sgd", kFullBatch, kAssumedBandwidthGbps * 1e9, latency,
