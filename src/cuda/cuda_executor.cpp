@@ -442,11 +442,11 @@ void CudaExecutor::sync_to_host() {
   auto& params = network_.parameters();
   NS_CUDA_CHECK(cudaMemcpy(params.data(), dnet_.parameters(), params.size() * sizeof(float), cudaMemcpyDeviceToHost));
   NS_CUDA_CHECK(cudaDeviceSynchronize());
+  // Without momentum on the device the host's buffer is left as it is: the coordinate rule's round momentum
+  // keeps its velocity there.
   if (velocity_used_) {
     host_velocity_.resize(params.size());
     d_velocity_.download(host_velocity_);
-  } else {
-    host_velocity_.clear();
   }
   if (dnet_.has_batch_norm()) {
     std::vector<float> state(static_cast<std::size_t>(dnet_.state_size()));

@@ -892,10 +892,6 @@ void validate(const TrainConfig& c) {
            "\"float32\" or device = \"cpu\"");
   NS_CHECK(c.precision != "bf16" || !c.cuda_tf32,
            "precision = \"bf16\" and cuda_tf32 = true both choose the GPU's products; set one of them");
-  // Said before any data is loaded; the trainer refuses it too, on the rank's device.
-  NS_CHECK(c.device != "cuda" || c.objective.dual != "coordinate",
-           "objective.dual = \"coordinate\" runs on CPU ranks only for now, but device = \"cuda\"; set device = "
-           "\"cpu\" (or another objective.dual on GPUs)");
   check_range(c.divergence_limit > 0, "divergence_limit", c.divergence_limit, "a number > 0");
   check_range(c.perturb.every >= 0, "perturb.every", c.perturb.every, "an integer >= 0 (0: no perturbation)");
   check_range(c.perturb.start >= 0, "perturb.start", c.perturb.start, "an integer >= 0 (0: after the fit)");

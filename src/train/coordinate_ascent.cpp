@@ -42,7 +42,7 @@ Index coordinate_round_size(const Objective<T>& objective, Index blocks, Index e
 template <class T>
 std::unique_ptr<CoordinateAscent<T>> CoordinateAscent<T>::make(Communicator& comm, const Dataset& train,
                                                                Index examples, Index blocks, Network<T>& network,
-                                                               Objective<T>& objective, const std::string& device) {
+                                                               Objective<T>& objective) {
   if (!asks_for_coordinate(objective)) return nullptr;
   const std::optional<LinearMinnorm> model = linear_minnorm(network, objective);
   NS_CHECK(model.has_value(),
@@ -56,10 +56,6 @@ std::unique_ptr<CoordinateAscent<T>> CoordinateAscent<T>::make(Communicator& com
   NS_CHECK(!MinnormRule::averaging(*static_cast<const MinnormParams*>(objective.rule_params())),
            "objective.average_from_epoch averages the updates of the step's multiplier rules; objective.dual = "
            "\"coordinate\" takes its own (hint: leave objective.average_from_epoch at inf)");
-  NS_CHECK(device == "cpu",
-           "objective.dual = \"coordinate\" runs on CPU ranks only for now, and this rank trains on {}; hint: set "
-           "device = \"cpu\" (or objective.dual = \"ascent\" on GPUs)",
-           device);
   return std::make_unique<CoordinateAscent>(comm, train, examples, blocks, network, objective, *model);
 }
 

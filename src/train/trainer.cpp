@@ -60,8 +60,7 @@ Trainer<T>::Trainer(const TrainerOptions& options, Communicator& comm, const Dat
              options.momentum, options.weight_decay, objective.name());
     normalized_blocks_ = weight_blocks(network);
   }
-  coordinate_ = CoordinateAscent<T>::make(comm, train, total_examples, options.virtual_shards, network, objective,
-                                          executor_->device());
+  coordinate_ = CoordinateAscent<T>::make(comm, train, total_examples, options.virtual_shards, network, objective);
 }
 
 template <class T>
@@ -70,7 +69,11 @@ StepStats Trainer<T>::step() {
     // A full round visits each block in a fresh random order (as liblinear's passes), a partial one the
     // block's next examples of its stream.
     const std::vector<Index> rows = sampler_.full_batch() ? sampler_.shuffled_pass(step_) : sampler_.batch(step_);
+    // The pass is sequential per example, so a GPU rank runs it on the host: its weights and multipliers
+    // come down before the round and go back up after it (a no-op on CPU ranks).
+    executor_->sync_to_host();
     StepStats stats = coordinate_->round(step_, rows, executor_->velocity());
+    executor_->load_from_host();
     stats.examples = batch_;
     ++step_;
     return stats;

@@ -40,6 +40,7 @@ struct Case {
   WeightNormalization normalization = WeightNormalization::kNone;
   void (*variant)(MinnormParams&) = nullptr;  // Minnorm's formulation and multiplier rule (issues #13, #19)
   bool graphs = false;                        // cuda_graphs
+  bool linear = false;                        // no hidden layer (the coordinate rule's model)
 };
 
 std::unique_ptr<Objective<float>> objective_for(const Case& c, const Dataset& d) {
@@ -57,6 +58,7 @@ struct Side {
 };
 
 std::unique_ptr<Network<float>> network_for(const Case& c) {
+  if (c.linear) return make_mlp<float>({10, {}, 3, "relu", true});
   if (c.bn == "none") return make_mlp<float>({10, {24, 16}, 3, "relu", true});
   // As model_factory builds model.batch_norm = true: no hidden bias, BN before each ReLU.
   BnMlpSpec spec{10, {24, 16}, 3};
@@ -129,6 +131,7 @@ void compare(const Case& c, int steps = 20) {
   if (c.regime == "minnorm") {
     expect_close(gpu.lagrangian(), cpu.lagrangian(), kTolerance, "Lagrangian");
     EXPECT_NEAR(static_cast<double>(gpu.support_count()), static_cast<double>(cpu.support_count()), 1.0);
+    if (c.linear) return;  // coordinate rounds run no backward pass
     if (c.bn != "none") {
       EXPECT_EQ(fewest_backward_rows, std::min<Index>(c.batch < 0 ? d.rows : c.batch, d.rows))
           << "batch norm couples the rows: no support-vector skip";
@@ -238,6 +241,27 @@ TEST(GpuTrainer, MinnormCurvatureStepMatchesCpu) {
   compare({.regime = "minnorm", .exact = true, .lr = 0.01, .variant = curvature});
   compare({.regime = "minnorm", .exact = false, .lr = 0.01, .variant = curvature});
   compare({.regime = "minnorm", .exact = true, .batch = kFullBatch, .lr = 0.002, .variant = curvature});
+}
+
+// objective.dual = "coordinate" (issue #19) on a GPU rank: each round runs on the host between a download and an
+// upload of the weights and multipliers, so it follows the CPU's rounds: 8 examples per block and round, whole
+// shuffled passes, and round momentum (its velocity stays on the host from round to round).
+TEST(GpuTrainer, CoordinateRoundsMatchCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  compare({.regime = "minnorm", .variant = [](MinnormParams& p) {
+             p.dual = MinnormDual::kCoordinate;
+             p.C = 1.0;
+             p.local_steps = 8;
+           }, .linear = true});
+  compare({.regime = "minnorm", .variant = [](MinnormParams& p) {
+             p.dual = MinnormDual::kCoordinate;
+             p.C = 1.0;
+           }, .linear = true});
+  compare({.regime = "minnorm", .variant = [](MinnormParams& p) {
+             p.dual = MinnormDual::kCoordinate;
+             p.C = 1.0;
+             p.round_momentum = true;
+           }, .linear = true});
 }
 
 // cuda_graphs: the step's forward and backward replayed as graphs keep the CPU's trajectory (momentum, batch

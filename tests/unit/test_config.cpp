@@ -607,16 +607,17 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
                 c.cuda_tf32 = true;
               }),
               AllOf(HasSubstr("precision = \"bf16\""), HasSubstr("cuda_tf32 = true")));
-  EXPECT_THAT(message_for([](TrainConfig& c) {
-                c.device = "cuda";
-                c.objective.dual = "coordinate";
-              }),
-              AllOf(HasSubstr("objective.dual = \"coordinate\""), HasSubstr("CPU ranks only")));
-  // GPU ranks take curvature-normalized steps and bf16 products (tests/gpu compares them with the CPU).
+  // GPU ranks take curvature-normalized steps, coordinate rounds and bf16 products (tests/gpu compares them
+  // with the CPU).
   for (const auto& gpu_option : std::vector<std::function<void(TrainConfig&)>>{
            [](TrainConfig& c) {
              c.objective.regime = "minnorm";
              c.objective.curvature_step = true;
+           },
+           [](TrainConfig& c) {
+             c.objective.regime = "minnorm";
+             c.objective.dual = "coordinate";
+             c.model.hidden = {};
            },
            [](TrainConfig& c) { c.precision = "bf16"; }}) {
     TrainConfig on_gpu;

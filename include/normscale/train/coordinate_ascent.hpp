@@ -41,10 +41,10 @@ template <class T>
 class CoordinateAscent {
  public:
   // The rule for the objective when it asks for it (nullptr otherwise); refuses, naming objective.dual, a
-  // model with hidden layers, single multipliers or a device other than the CPU.
+  // model with hidden layers or single multipliers. It works on the host's weights and multipliers: a GPU
+  // rank's trainer brings them to the host around each round.
   static std::unique_ptr<CoordinateAscent> make(Communicator& comm, const Dataset& train, Index examples,
-                                                Index blocks, Network<T>& network, Objective<T>& objective,
-                                                const std::string& device);
+                                                Index blocks, Network<T>& network, Objective<T>& objective);
 
   CoordinateAscent(Communicator& comm, const Dataset& train, Index examples, Index blocks, Network<T>& network,
                    Objective<T>& objective, LinearMinnorm model);
