@@ -7,6 +7,7 @@
 #include "normscale/data/synthetic.hpp"
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/duality_certificate.hpp"
+#include "support/linear_algebra.hpp"
 #include "support/temp_dir.hpp"
 #include "support/train_in_process.hpp"
 #include "svm_oracles.hpp"
@@ -125,7 +126,7 @@ TEST_P(CoordinateRounds, RegressionReachesTheMinimumNormInterpolant) {
   const Dataset train = make_polynomial_sine(5, 8, true, 1).train;
   const Matrix<double> x = train.feature_matrix().cast<double>();
   const Eigen::VectorXd y = Eigen::Map<const Eigen::VectorXf>(train.targets.data(), train.rows).cast<double>();
-  const Eigen::VectorXd minimum_norm = Eigen::CompleteOrthogonalDecomposition<Matrix<double>>(x).pseudoInverse() * y;
+  const Eigen::VectorXd minimum_norm = testing::pseudo_inverse(x) * y;
   for (const Index blocks : {1, 5}) {
     auto run = coordinate_run(train, {9, {}, 1, "identity", false},
                               coordinate("regression", kHardMargin, 0, GetParam()), blocks);

@@ -5,6 +5,7 @@
 #include "normscale/data/synthetic.hpp"
 #include "normscale/train/run_directory_lock.hpp"
 #include "normscale/train/weight_perturbation.hpp"
+#include "support/linear_algebra.hpp"
 #include "support/temp_dir.hpp"
 #include "support/train_in_process.hpp"
 #include "toy_harness.hpp"
@@ -33,8 +34,7 @@ Degenerate degenerate(const Dataset& train) {
   Degenerate d;
   d.phi = train.feature_matrix().cast<double>();
   d.y = Eigen::Map<const Eigen::VectorXf>(train.targets.data(), train.rows).cast<double>();
-  const Eigen::CompleteOrthogonalDecomposition<Matrix<double>> cod(d.phi);
-  const Matrix<double> pinv = cod.pseudoInverse();
+  const Matrix<double> pinv = testing::pseudo_inverse(d.phi);
   d.minimum_norm = pinv * d.y;
   d.null_projector = Matrix<double>::Identity(d.phi.cols(), d.phi.cols()) - pinv * d.phi;
   return d;

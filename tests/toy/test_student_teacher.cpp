@@ -2,6 +2,7 @@
 // noisy linear teacher. Minnorm zeroes the end-to-end map in the directions orthogonal to the inputs
 // (the frozen subspace of gradient descent), so its test error does not depend on the initial scale.
 #include "normscale/data/synthetic.hpp"
+#include "support/linear_algebra.hpp"
 #include "toy_harness.hpp"
 
 #include <Eigen/Dense>
@@ -31,14 +32,13 @@ Outcome train_student(const StudentTeacherProblem& problem, double scale, bool m
                       weights[0].matrix.cast<double>();
   Eigen::MatrixXd x = problem.data.train.feature_matrix().cast<double>();
   // Orthonormal basis of the input span; the rest of m lies in the frozen subspace.
-  Eigen::HouseholderQR<Eigen::MatrixXd> qr(x.transpose());
-  Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(kDim, kExamples);
+  const Eigen::MatrixXd q = testing::orthonormal_columns(x.transpose());
   Eigen::RowVectorXd perpendicular = m - (m * q) * q.transpose();
   Eigen::RowVectorXd teacher = Eigen::Map<const Eigen::RowVectorXd>(problem.teacher.data(), kDim);
   // The interpolant inside the input span (the network with its frozen subspace pruned) is unique.
   const Eigen::VectorXd y =
       Eigen::Map<const Eigen::VectorXf>(problem.data.train.targets.data(), kExamples).cast<double>();
-  const Eigen::RowVectorXd pruned = x.completeOrthogonalDecomposition().solve(y).transpose();
+  const Eigen::RowVectorXd pruned = (testing::pseudo_inverse(x) * y).transpose();
   return {perpendicular.norm() / m.norm(), (m - teacher).squaredNorm() / kDim + 1.0 / 5.0,
           (m - pruned).norm() / pruned.norm()};
 }

@@ -4,7 +4,8 @@
 
 #include "normscale/core/error.hpp"
 
-#include <Eigen/QR>
+#include "support/linear_algebra.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -312,9 +313,7 @@ TEST(NeuralCollapse, Nc1MatchesDirectComputation) {
     const Eigen::VectorXd d = means.means.row(c).transpose() - means.global_mean;
     sigma_b += d * d.transpose() / static_cast<double>(classes);
   }
-  Eigen::CompleteOrthogonalDecomposition<Eigen::MatrixXd> cod(sigma_b);
-  cod.setThreshold(1e-10);
-  const double expected = (sigma_w * cod.pseudoInverse()).trace() / static_cast<double>(classes);
+  const double expected = (sigma_w * testing::pseudo_inverse(sigma_b, 1e-10)).trace() / static_cast<double>(classes);
   const NeuralCollapseMetrics nc = finish_neural_collapse(sums, random_matrix(classes, dim, 4));
   EXPECT_NEAR(nc.nc1, expected, 1e-9 * expected);
 }

@@ -3,8 +3,8 @@
 
 #include "normscale/core/error.hpp"
 
-#include <Eigen/QR>
-#include <Eigen/SVD>
+#include "support/linear_algebra.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,9 +23,7 @@ Matrix<double> random_matrix(Index rows, Index cols, unsigned seed) {
 
 // A random matrix with orthonormal columns (rows >= cols).
 Matrix<double> random_orthonormal(Index rows, Index cols, unsigned seed) {
-  Eigen::HouseholderQR<Eigen::MatrixXd> qr(random_matrix(rows, cols, seed));
-  Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(rows, cols);
-  return q;
+  return testing::orthonormal_columns(random_matrix(rows, cols, seed));
 }
 
 // U diag(s) V^T with random orthonormal U (rows x k) and V (cols x k): singular values known.
@@ -87,9 +85,7 @@ TEST(WeightMetrics, RandomMatricesMatchSvd) {
     const Index rows = 20 + seed, cols = 37 - seed;
     const Matrix<double> w = random_matrix(rows, cols, seed);
     const Eigen::MatrixXd dense = w;
-    const Eigen::VectorXd s = Eigen::BDCSVD<Eigen::MatrixXd>(dense).singularValues();
-    const Eigen::VectorXd s2 = Eigen::JacobiSVD<Eigen::MatrixXd>(dense).singularValues();
-    ASSERT_NEAR(s[0], s2[0], 1e-10 * s[0]);
+    const Eigen::VectorXd s = testing::singular_values(dense);
     const WeightMetrics m = compute_weight_metrics(named(std::vector<Matrix<double>>{w}));
     EXPECT_NEAR(m.layers[0].spectral, s[0], 1e-5 * s[0]) << "seed " << seed;
     EXPECT_NEAR(m.layers[0].frobenius, s.norm(), 1e-10 * s.norm());
@@ -100,7 +96,7 @@ TEST(WeightMetrics, RandomMatricesMatchSvd) {
 TEST(WeightMetrics, FloatWeightsAreEvaluatedInDouble) {
   const Matrix<double> wd = with_singular_values(40, 30, {7, 6.5, 3, 1}, 3);
   const Matrix<float> wf = wd.cast<float>();
-  const Eigen::VectorXd s = Eigen::JacobiSVD<Eigen::MatrixXd>(wf.cast<double>()).singularValues();
+  const Eigen::VectorXd s = testing::singular_values(wf.cast<double>());
   const WeightMetrics m = compute_weight_metrics(named(std::vector<Matrix<float>>{wf}));
   EXPECT_NEAR(m.layers[0].spectral, s[0], 1e-5 * s[0]);
   EXPECT_NEAR(m.layers[0].spectral, 7.0, 1e-5 * 7.0);  // float rounding of W is ~1e-7 relative
