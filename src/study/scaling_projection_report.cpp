@@ -106,16 +106,17 @@ NetworkEstimate estimate_network(const StudyData& data, const NetworkOptions& gi
     std::string counts;
     for (const std::int64_t p : rank_counts) counts += (counts.empty() ? "" : ", ") + std::to_string(p);
     estimate.bandwidth_source = fmt::format(
-        "measured on the machine the trials ran on: 2 (p - 1) / p x bytes / (comm - latency) per step, the median over {} trial{} at "
-        "{} ranks", measured.size(), measured.size() == 1 ? "" : "s", counts);
+        "measured on the machine the trials ran on: 2 (p - 1) / p x bytes / (comm - latency) per step, the median "
+        "over {} trial{} at {} ranks", measured.size(), measured.size() == 1 ? "" : "s", counts);
     return estimate;
   }
   estimate.model.bus_bandwidth = kAssumedBandwidthGbps * 1e9;
   estimate.assumed = true;
   estimate.bandwidth_source =
       time_shared > 0
-          ? fmt::format("assumed: the study's {} timed multi-rank trials all had more ranks than the {} cores "
-                        "of the machine they ran on, so their comm time includes waiting for descheduled ranks (--bandwidth sets it)",
+          ? fmt::format("assumed: the study's {} timed multi-rank trials all had more ranks than the {} cores of the "
+                        "machine they ran on, so their comm time includes waiting for descheduled ranks (--bandwidth "
+                        "sets it)",
                         time_shared, cores)
           : std::string("assumed: no done multi-rank trial of the study timed its allreduce (--bandwidth sets it)");
   return estimate;

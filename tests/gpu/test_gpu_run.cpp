@@ -2,7 +2,7 @@
 // record (losses, errors, weight norm, Lagrangian, support fraction) agrees, the run directory is
 // complete, and a GPU run resumed from its checkpoint continues on the uninterrupted run's trajectory;
 // the same for the square-bn-wd preset (batch norm) on a small generated problem, including the
-// running statistics a checkpoint carries from a GPU run to a CPU one.
+// running statistics a checkpoint carries from a GPU run to a CPU one; and the coordinate rule with its certificate.
 #include "gpu_support.hpp"
 
 #include "support/run_command.hpp"
@@ -53,7 +53,7 @@ void expect_same_records(const fs::path& gpu, const fs::path& cpu, double rtol) 
   for (std::size_t i = 0; i < a.size(); ++i) {
     SCOPED_TRACE("evaluation " + std::to_string(i));
     EXPECT_EQ(a[i]["step"], b[i]["step"]);
-    for (const char* key : {"train_loss", "weight_norm", "rho", "lagrangian", "test_loss"}) {
+    for (const char* key : {"train_loss", "weight_norm", "rho", "lagrangian", "test_loss", "primal", "dual"}) {
       if (!b[i].contains(key)) continue;
       gpu_testing::expect_close(a[i][key].get<double>(), b[i][key].get<double>(), rtol, key);
     }
@@ -80,6 +80,23 @@ TEST(GpuRun, SgdWithMomentumOnCudaMatchesCpu) {
   const std::string common = kProblem + " " + kSgd + " --set steps=40";
   expect_same_records(run("sgd_cuda", common + " --set device=cuda"), run("sgd_cpu", common + " --set device=cpu"),
                       1e-4);
+}
+
+// objective.dual = "coordinate" (issue #19) on a GPU rank: a linear soft-margin model's rounds run on the host,
+// the duality certificate and its tolerance stop as on the CPU (the same records, stopped at the same step, about
+// 135 of 400).
+TEST(GpuRun, CoordinateRoundsStopAtTheCertificatesToleranceAsOnTheCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  const std::string common = kProblem + " --set 'model.hidden=[]' --set objective.regime=minnorm "
+                             "--set objective.task=binary --set objective.dual=coordinate --set objective.C=1 "
+                             "--set objective.tolerance=0.01 --set steps=400 --set eval_every=5";
+  const fs::path gpu = run("coordinate_cuda", common + " --set device=cuda");
+  const fs::path cpu = run("coordinate_cpu", common + " --set device=cpu");
+  expect_same_records(gpu, cpu, 1e-4);
+  const auto records = read_metrics(gpu);
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back().value("event", ""), "stopped");
+  EXPECT_LT(records.back()["step"].get<double>(), 400.0);
 }
 
 TEST(GpuRun, ResumedCudaRunFollowsTheUninterruptedOne) {
