@@ -257,6 +257,10 @@ TEST_F(StudySlurm, AJobReachingItsTimeLimitIsWarnedBySlurmCheckpointsAndResumes)
   EXPECT_EQ(study.exit_code, 1) << study.output;  // cancelled by the test after resuming
 }
 
+// scancel reaches the job script first (it dies: the scheduler sees the job leave the queue without an exit code
+// and says so with SLURM's state) or, now and then on a loaded machine, srun first (srun: "job ... has expired",
+// and the script records srun's exit code before its own SIGTERM; seen in a fresh-clone run): the trial fails
+// either way, with one of the two stories in its log.
 TEST_F(StudySlurm, ATrialWhoseJobVanishedIsFailedNotLeftRunning) {
   const testing::CommandResult study = run_one_trial(dir_, "", [](const fs::path& trial_dir) {
     const std::string task = testing::read_file(trial_dir / "slurm_job");
@@ -267,8 +271,13 @@ TEST_F(StudySlurm, ATrialWhoseJobVanishedIsFailedNotLeftRunning) {
   ASSERT_EQ(trials.size(), 1U);
   EXPECT_EQ(trials[0].state, TrialState::kFailed);
   EXPECT_NE(trials[0].exit_code, 0);
-  EXPECT_THAT(trials[0].log_tail, HasSubstr("left the queue without writing"));
-  EXPECT_THAT(trials[0].log_tail, HasSubstr("(SLURM: CANCELLED)"));
+  const std::string& tail = trials[0].log_tail;
+  if (tail.find("srun: error") == std::string::npos) {
+    EXPECT_THAT(tail, HasSubstr("left the queue without writing"));
+    EXPECT_THAT(tail, HasSubstr("(SLURM: CANCELLED)"));
+  } else {
+    EXPECT_THAT(tail, HasSubstr("has expired")) << "srun failed for another reason than the cancelled job";
+  }
 }
 
 // A scheduler killed after sbatch but before it recorded the job id (imitated: killed once the job runs, its
