@@ -18,6 +18,8 @@ Eigen::MatrixXd orthonormal_columns(const Eigen::MatrixXd& a) {
   return qr.householderQ() * Eigen::MatrixXd::Identity(a.rows(), a.cols());
 }
 
-Eigen::VectorXd singular_values(const Eigen::MatrixXd& a) { return Eigen::JacobiSVD<Eigen::MatrixXd>(a).singularValues(); }
+Eigen::VectorXd singular_values(const Eigen::MatrixXd& a) {
+  return Eigen::JacobiSVD<Eigen::MatrixXd>(a).singularValues();
+}
 
 }  // namespace normscale::testing
