@@ -180,6 +180,33 @@ TEST(GemmBf16, AgreesWithNaiveProductToTheOperandsRounding) {
   check_products(2.0 * std::ldexp(1.0, -8));
 }
 
+// Each operand is rounded to nearest even, in either orientation: 1 + 2^-8 + 2^-9 rounds up to 1 + 2^-7
+// (truncation would give 1), the tie 1 + 2^-8 goes to the even 1, the tie 1 + 3 x 2^-8 up to 1 + 2^-6; a NaN
+// operand stays NaN. The other operand (2) is exact, so the product shows the rounding exactly.
+TEST(GemmBf16, RoundsEachOperandToNearestEven) {
+  if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
+  const ScopedGemmPrecision bf16(GemmPrecision::kBf16);
+  const float eps = std::ldexp(1.0f, -8);
+  const std::vector<std::pair<float, float>> rounding = {  // value, its bf16
+      {1.0f + eps + eps / 2, 1.0f + 2 * eps}, {1.0f + eps, 1.0f}, {1.0f + 3 * eps, 1.0f + 4 * eps}};
+  for (const bool trans : {false, true}) {
+    for (const auto& [value, rounded] : rounding) {
+      // C = op(A) op(B), 1 x 1 x 2: [value, 0] times [2, 0]^T, so C = 2 x bf16(value); the operands stored
+      // transposed (as columns) when `trans`, once as A and once as B.
+      const std::vector<float> x = {value, 0.0f}, two = {2.0f, 0.0f};
+      float as_a = -1.0f, as_b = -1.0f;
+      gemm<float>(trans, !trans, 1, 1, 2, 1.0f, x.data(), trans ? 1 : 2, two.data(), trans ? 1 : 2, 0.0f, &as_a, 1);
+      gemm<float>(trans, !trans, 1, 1, 2, 1.0f, two.data(), trans ? 1 : 2, x.data(), trans ? 1 : 2, 0.0f, &as_b, 1);
+      EXPECT_EQ(as_a, 2.0f * rounded) << "value " << value << " as A, trans " << trans;
+      EXPECT_EQ(as_b, 2.0f * rounded) << "value " << value << " as B, trans " << !trans;
+    }
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN(), one = 1.0f;
+  float product = 0.0f;
+  gemm<float>(false, false, 1, 1, 1, 1.0f, &nan, 1, &one, 1, 0.0f, &product, 1);
+  EXPECT_TRUE(std::isnan(product)) << product;
+}
+
 TEST(GemmBf16, TrainingStepsStayNearFloat32AndTheScopeRestoresIt) {
   if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
   const GemmBackend previous = active_gemm_backend();
