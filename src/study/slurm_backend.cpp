@@ -225,7 +225,7 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
           progress.message(fmt::format("normscale study: trial {} is SLURM task {}, found by its job script (the "
                                        "scheduler that submitted it stopped before recording it)", trial->id, task));
         }
-        tracked.push_back({trial, task, Clock::now(), 0});
+        tracked.push_back({trial, task, Clock::now(), 0, {}});
       } else {
         store.set_state(trial->id, TrialState::kPending);
         to_submit.push_back(trial);
@@ -288,7 +288,7 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
         TrialProcess process;
         process.job = task;
         store.set_process(trial.id, process);
-        tracked.push_back({&trial, task, Clock::now(), 0});
+        tracked.push_back({&trial, task, Clock::now(), 0, {}});
         --counts.pending;
         ++counts.running;
       }
