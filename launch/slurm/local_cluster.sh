@@ -2,14 +2,22 @@
 # Starts (or stops) a single-node SLURM "cluster" on this machine for tests: munge + slurmctld + slurmd
 # with their state in a temporary folder. Needs root and Debian's slurm-wlm and munge.
 #   eval "$(launch/slurm/local_cluster.sh start)"   # prints: export SLURM_CONF=... ; export NORMSCALE_SLURM_DIR=...
-#   launch/slurm/local_cluster.sh stop "$NORMSCALE_SLURM_DIR"
+#   launch/slurm/local_cluster.sh stop "$NORMSCALE_SLURM_DIR"   # stops the daemons (the folder, with their logs, stays)
 set -euo pipefail
 action=${1:-start}
 
 if [ "$action" = stop ]; then
   dir=${2:?usage: local_cluster.sh stop DIR}
+  pids=()
   for pid in "$dir"/slurmd.pid "$dir"/slurmctld.pid; do
-    [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
+    [ -f "$pid" ] && pids+=("$(cat "$pid")") && kill "${pids[-1]}" 2>/dev/null || true
+  done
+  # Wait (up to 10 s) until they are gone, so the caller may remove the folder they write to.
+  for _ in $(seq 1 50); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.2
   done
   exit 0
 fi

@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <string>
 #include <thread>
 
@@ -73,6 +74,10 @@ class StudySlurm : public testing::TempDirTest {
     if (!cluster_dir_.empty()) {
       testing::run_shell(shell_quote((kRepository / "launch/slurm/local_cluster.sh").string()) + " stop " +
                          shell_quote(cluster_dir_));
+      // The cluster's folder holds slurmctld's and slurmd's logs: kept where the test failed, else removed.
+      std::error_code ignored;
+      if (HasFailure()) std::cerr << "SLURM's logs are kept in " << cluster_dir_ << "\n";
+      else fs::remove_all(cluster_dir_, ignored);
     }
     TempDirTest::TearDown();
   }
