@@ -1,10 +1,12 @@
 // Dense and ReLU layers: the products go straight to gemm() (beta = 0, no zeroing pass, no
-// temporaries); bias and ReLU are one pass each.
+// temporaries); bias and ReLU are one pass each, ReLU's split over the GEMMs' threads.
 #include "normscale/model/dense.hpp"
 
 #include "normscale/model/gemm.hpp"
 #include "normscale/model/initializers.hpp"
+#include "normscale/model/team_parallel.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace normscale {
@@ -54,14 +56,32 @@ void Dense<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>& 
 
 template <class T>
 void Relu<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
-  out = in.cwiseMax(T(0));
+  out.resize(in.rows(), in.cols());
+  const T* x = in.data();
+  T* y = out.data();
+  for_each_range(in.size(), kElementsPerThread, [x, y](Index begin, Index end) {
+    const T* __restrict from = x;
+    T* __restrict to = y;
+    for (Index i = begin; i < end; ++i) to[i] = std::max(from[i], T(0));
+  });
 }
 
 template <class T>
 void Relu<T>::backward(const Matrix<T>&, const Matrix<T>& out, const Matrix<T>& dout, Matrix<T>* din) {
   if (din == nullptr) return;
   din->resize(dout.rows(), dout.cols());
-  din->array() = (out.array() > T(0)).select(dout.array(), T(0));
+  const T* y = out.data();
+  const T* dy = dout.data();
+  T* dx = din->data();
+  for_each_range(dout.size(), kElementsPerThread, [y, dy, dx](Index begin, Index end) {
+    const T* __restrict active = y;
+    const T* __restrict grad = dy;
+    T* __restrict to = dx;
+    for (Index i = begin; i < end; ++i) {
+      const T g = grad[i];  // read unconditionally: the loop then vectorises to a select
+      to[i] = active[i] > T(0) ? g : T(0);
+    }
+  });
 }
 
 template class Dense<float>;

@@ -2,12 +2,14 @@
 #include "gemm_onednn.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/model/team_parallel.hpp"
 
 #ifdef NORMSCALE_HAVE_ONEDNN
 #include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -75,6 +77,8 @@ void set_threads(int threads) {
   team_size().store(threads, std::memory_order_relaxed);
 }
 
+int threads() { return std::max(1, team_size().load(std::memory_order_relaxed)); }
+
 void sgemm(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, const float* a, Index lda,
            const float* b, Index ldb, float beta, float* c, Index ldc) {
   const dnnl_status_t status =
@@ -119,21 +123,23 @@ Bf16Plan make_bf16_plan(bool trans_a, bool trans_b, Index m, Index n, Index k, f
 }
 
 // A stored rows x cols f32 matrix at `ld` into a dense bf16 one, rounded to nearest even (NaN stays NaN).
-// Our loop rather than oneDNN's reorder: this is one streaming pass, and the reorder on an OpenMP team of
-// two ran 3.5x slower than on one thread (0.30 against 0.086 ms for the weights, Zen 5).
+// Our loop rather than oneDNN's reorder: this is one streaming pass (split over the team), and the reorder on
+// an OpenMP team of two ran 3.5x slower than on one thread (0.30 against 0.086 ms for the weights, Zen 5).
 void round_to_bf16(const float* from, Index rows, Index cols, Index ld, void* to) {
   auto* out = static_cast<std::uint16_t*>(to);
-  for (Index r = 0; r < rows; ++r) {
-    const float* row = from + r * ld;
-    std::uint16_t* row_out = out + r * cols;
-    for (Index c = 0; c < cols; ++c) {
-      std::uint32_t bits;
-      std::memcpy(&bits, row + c, sizeof bits);
-      const bool nan = (bits & 0x7fffffffu) > 0x7f800000u;
-      const std::uint32_t rounded = nan ? (bits | 0x00400000u) : bits + 0x7fffu + ((bits >> 16) & 1u);
-      row_out[c] = static_cast<std::uint16_t>(rounded >> 16);
+  for_each_range(rows, std::max<Index>(1, kElementsPerThread / cols), [from, cols, ld, out](Index begin, Index end) {
+    for (Index r = begin; r < end; ++r) {
+      const float* row = from + r * ld;
+      std::uint16_t* row_out = out + r * cols;
+      for (Index c = 0; c < cols; ++c) {
+        std::uint32_t bits;
+        std::memcpy(&bits, row + c, sizeof bits);
+        const bool nan = (bits & 0x7fffffffu) > 0x7f800000u;
+        const std::uint32_t rounded = nan ? (bits | 0x00400000u) : bits + 0x7fffu + ((bits >> 16) & 1u);
+        row_out[c] = static_cast<std::uint16_t>(rounded >> 16);
+      }
     }
-  }
+  });
 }
 
 }  // namespace
@@ -177,6 +183,7 @@ bool built() { return false; }
 bool has_avx512_kernels() { return false; }
 std::string description() { return "onednn (not built)"; }
 void set_threads(int /*threads*/) {}
+int threads() { return 1; }
 void sgemm(bool, bool, Index, Index, Index, float, const float*, Index, const float*, Index, float, float*, Index) {
   NS_FAIL("this build has no oneDNN; hint: install libdnnl-dev and reconfigure, or use NORMSCALE_GEMM=openblas");
 }

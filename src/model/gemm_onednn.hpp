@@ -14,6 +14,7 @@ bool built();
 bool has_avx512_kernels();
 std::string description();  // "onednn 2.6.3 (dnnl_sgemm, avx512_core_amx JIT)"
 void set_threads(int threads);
+int threads();  // the team size last set (1 before any, and without oneDNN)
 // Row-major, the same contract as gemm<float>.
 void sgemm(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, const float* a, Index lda,
            const float* b, Index ldb, float beta, float* c, Index ldc);
