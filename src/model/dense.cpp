@@ -1,5 +1,5 @@
 // Dense and ReLU layers: the products go straight to gemm() (beta = 0, no zeroing pass, no
-// temporaries); bias and ReLU are one pass each, ReLU's split over the GEMMs' threads.
+// temporaries); bias and ReLU are one pass each, split over the GEMMs' threads.
 #include "normscale/model/dense.hpp"
 
 #include "normscale/model/gemm.hpp"
@@ -30,7 +30,14 @@ void Dense<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   out.resize(in.rows(), outputs_);
   // out = in W^T (+ b) with W stored outputs x inputs. The bias rows are written first and the product
   // added to them (beta = 1): one pass over out instead of a zeroing pass and a bias pass.
-  if (bias_) out.rowwise() = VectorMap<T>(b_, outputs_).transpose();
+  if (bias_) {
+    const T* b = b_;
+    T* y = out.data();
+    const Index cols = outputs_;
+    for_each_range(in.rows(), std::max<Index>(1, kElementsPerThread / cols), [b, y, cols](Index begin, Index end) {
+      for (Index r = begin; r < end; ++r) std::copy(b, b + cols, y + r * cols);
+    });
+  }
   gemm<T>(false, true, in.rows(), outputs_, inputs_, T(1), in.data(), inputs_, w_, inputs_, T(bias_ ? 1 : 0),
           out.data(), outputs_);
 }
@@ -42,10 +49,20 @@ void Dense<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>& 
   gemm<T>(true, false, outputs_, inputs_, rows, T(1), dout.data(), outputs_, in.data(), inputs_, T(0), dw_,
           inputs_);
   if (bias_) {
-    // db = sum of the rows, accumulated row by row (contiguous, vectorised).
-    VectorMap<T> db(db_, outputs_);
-    db.setZero();
-    for (Index r = 0; r < rows; ++r) db += Eigen::Map<const Vector<T>>(dout.data() + r * outputs_, outputs_);
+    // db = sum of the rows, accumulated row by row (contiguous, vectorised); the columns split over the team,
+    // each column summed in row order whatever the split.
+    T* db = db_;
+    const T* dy = dout.data();
+    const Index cols = outputs_;
+    for_each_range(cols, std::max<Index>(1, kElementsPerThread / std::max<Index>(1, rows)),
+                   [db, dy, cols, rows](Index begin, Index end) {
+                     T* __restrict sum = db;
+                     std::fill(sum + begin, sum + end, T(0));
+                     for (Index r = 0; r < rows; ++r) {
+                       const T* __restrict row = dy + r * cols;
+                       for (Index c = begin; c < end; ++c) sum[c] += row[c];
+                     }
+                   });
   }
   if (din != nullptr) {
     din->resize(rows, inputs_);

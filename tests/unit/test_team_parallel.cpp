@@ -1,5 +1,6 @@
 // for_each_range: the ranges cover every index once, run on the GEMMs' thread team when it has two threads,
-// and the passes split over it (ReLU, SGD's update) give the same bits as on one thread.
+// and the passes split over it (ReLU, SGD's update, the dense layers' bias rows and bias gradient) give the same
+// bits as on one thread.
 #include "normscale/model/dense.hpp"
 #include "normscale/model/gemm_backend.hpp"
 #include "normscale/model/team_parallel.hpp"
@@ -100,6 +101,40 @@ TEST_F(TeamParallel, SplitPassesGiveTheSameBitsAsOneThread) {
   }
   set_gemm_threads(2);
   if (team_threads(in.size(), 1) < 2) GTEST_SKIP() << "no OpenMP runtime loaded: nothing was split";
+}
+
+// The dense layer's bias passes: with zero weights the forward output is the bias in every row, and the bias
+// gradient is each column's sum in row order, bit for bit on 1 and on 2 threads (wide enough to be split).
+TEST_F(TeamParallel, DenseBiasRowsAndGradientAreExactOnTheTeam) {
+  const Index inputs = 3, outputs = 5000, rows = 300;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  Matrix<float> in(rows, inputs), dout(rows, outputs);
+  for (Index i = 0; i < in.size(); ++i) in.data()[i] = normal(rng);
+  for (Index i = 0; i < dout.size(); ++i) dout.data()[i] = normal(rng);
+  std::vector<float> bias(outputs);
+  for (float& b : bias) b = normal(rng);
+  std::vector<float> expected_db(outputs, 0.0f);
+  for (Index r = 0; r < rows; ++r) {
+    for (Index c = 0; c < outputs; ++c) expected_db[c] += dout(r, c);
+  }
+  for (const int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    set_gemm_threads(threads);
+    Dense<float> dense(inputs, outputs, true);
+    std::vector<float> params(dense.parameter_count(), 0.0f), grads(params.size(), -1.0f);
+    std::copy(bias.begin(), bias.end(), params.begin() + inputs * outputs);
+    dense.bind(params.data(), grads.data());
+    Matrix<float> out;
+    dense.forward(in, out, Mode::kTrain);
+    for (Index r = 0; r < rows; ++r) {
+      for (Index c = 0; c < outputs; ++c) ASSERT_EQ(out(r, c), bias[c]) << "row " << r << ", column " << c;
+    }
+    dense.backward(in, out, dout, nullptr);
+    const std::vector<float> db(grads.begin() + inputs * outputs, grads.end());
+    EXPECT_EQ(db, expected_db);
+  }
+  if (team_threads(rows * outputs, kElementsPerThread) < 2) GTEST_SKIP() << "no OpenMP runtime: nothing was split";
 }
 
 }  // namespace
