@@ -57,9 +57,13 @@ std::optional<TrialTiming> trial_timing(const ReportTrial& trial) {
     const auto compute = metric(point, "step_time_compute_s");
     const auto comm = metric(point, "step_time_comm_s");
     if (!steps || *steps <= 0 || !compute || !comm) continue;
+    const double multiplier = metric(point, "step_time_multiplier_s").value_or(0.0);
     timing.steps += *steps;
-    timing.compute_seconds += (*compute + metric(point, "step_time_multiplier_s").value_or(0.0)) * *steps;
+    timing.compute_seconds += (*compute + multiplier) * *steps;
     timing.comm_seconds += *comm * *steps;
+    const double slowest = metric(point, "step_time_compute_max_s").value_or(*compute);
+    timing.slowest_compute_seconds += (slowest + multiplier) * *steps;
+    timing.transfer_seconds += metric(point, "step_time_comm_min_s").value_or(*comm) * *steps;
     timing.bytes += metric(point, "bytes_reduced").value_or(0.0);
   }
   if (timing.steps <= 0) return std::nullopt;
@@ -93,7 +97,7 @@ NetworkEstimate estimate_network(const StudyData& data, const NetworkOptions& gi
       ++time_shared;
       continue;
     }
-    const double comm_per_step = timing->comm_seconds / timing->steps - estimate.model.latency;
+    const double comm_per_step = timing->transfer_seconds / timing->steps - estimate.model.latency;
     if (comm_per_step <= 0) continue;
     const double ring = 2.0 * static_cast<double>(p - 1) / static_cast<double>(p);
     measured.push_back(ring * timing->bytes / timing->steps / comm_per_step);
@@ -106,8 +110,8 @@ NetworkEstimate estimate_network(const StudyData& data, const NetworkOptions& gi
     std::string counts;
     for (const std::int64_t p : rank_counts) counts += (counts.empty() ? "" : ", ") + std::to_string(p);
     estimate.bandwidth_source = fmt::format(
-        "measured on the machine the trials ran on: 2 (p - 1) / p x bytes / (comm - latency) per step, the median "
-        "over {} trial{} at {} ranks", measured.size(), measured.size() == 1 ? "" : "s", counts);
+        "measured on the machine the trials ran on: 2 (p - 1) / p x bytes / (transfer - latency) per step, the "
+        "median over {} trial{} at {} ranks", measured.size(), measured.size() == 1 ? "" : "s", counts);
     return estimate;
   }
   estimate.model.bus_bandwidth = kAssumedBandwidthGbps * 1e9;
@@ -175,18 +179,30 @@ std::vector<ScalingCheck> scaling_checks(const StudyData& data, const std::vecto
           row.ranks == projection.measured_ranks) {
         continue;
       }
-      std::vector<double> step_seconds;
-      for (const TrialTiming& t : timings_of(row)) step_seconds.push_back(t.step_seconds());
+      std::vector<double> step_seconds, compute, slowest, comm, transfer;
+      for (const TrialTiming& t : timings_of(row)) {
+        step_seconds.push_back(t.step_seconds());
+        compute.push_back(t.compute_seconds / t.steps);
+        slowest.push_back(t.slowest_compute_seconds / t.steps);
+        comm.push_back(t.comm_seconds / t.steps);
+        transfer.push_back(t.transfer_seconds / t.steps);
+      }
       const auto measured = median_of(step_seconds);
       if (!measured || *measured <= 0) continue;
+      const ProjectedStep projected = project_step(projection.cost, network, projection.global_batch, row.ranks, cores);
       ScalingCheck check;
+      check.compute_seconds = *median_of(compute);
+      check.slowest_compute_seconds = *median_of(slowest);
+      check.comm_seconds = *median_of(comm);
+      check.transfer_seconds = *median_of(transfer);
+      check.projected_compute_seconds = projected.compute_seconds;
+      check.projected_comm_seconds = projected.comm_seconds;
       check.regime = row.regime;
       check.batch = row.batch;
       check.from_ranks = projection.measured_ranks;
       check.ranks = row.ranks;
       check.measured_samples_per_s = batch_size(data, row.batch) / *measured;
-      check.projected_samples_per_s =
-          project_step(projection.cost, network, projection.global_batch, row.ranks, cores).samples_per_s;
+      check.projected_samples_per_s = projected.samples_per_s;
       checks.push_back(std::move(check));
     }
     // The study file may list its rank counts in any order; the rows read best by rank count.
@@ -236,7 +252,11 @@ std::string scaling_projection_markdown(const NetworkEstimate& network, std::int
       "\n### Measured vs projected on the machine the trials ran on\n\n{} cores (report --cores, else this "
       "machine's online CPUs). Ranks beyond the cores time-share them, so here the projected "
       "compute per step is c B / p x max(1, p / cores); the network is the one above. Measured samples/s = "
-      "B / (compute + multiplier + comm seconds per step), the median over the selected trials.{}\n\n",
+      "B / (compute + multiplier + comm seconds per step), the median over the selected trials. The ms / step "
+      "columns say where a miss comes from: compute as rank 0 and the slowest rank measured it, then the model's; "
+      "the allreduce as rank 0 measured it (including its wait for the slowest rank), the transfer (the "
+      "least-waiting rank's allreduce), then the model's. Trials recorded before the slowest-rank figures "
+      "existed show rank 0's twice.{}\n\n",
       cores,
       network.measured ? " The bandwidth was measured from the multi-rank trials that did not time-share, so at "
                          "their rank counts the check tests the compute model; --bandwidth tests both."
@@ -246,13 +266,18 @@ std::string scaling_projection_markdown(const NetworkEstimate& network, std::int
   }
   text += fmt::format(
       "| regime | batch | ranks | projected from ranks | measured samples/s | projected samples/s | measured / "
-      "projected | within {:.0f}% |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+      "projected | within {:.0f}% | compute ms / step: rank 0, slowest, model | allreduce ms / step: rank 0, "
+      "transfer, model |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |\n",
       kScalingCheckTolerance * 100);
   for (const ScalingCheck& check : checks) {
-    text += fmt::format("| {} | {} | {} | {} | {:.4g} | {:.4g} | {:.3f} | {} |\n", markdown_cell(check.regime),
-                        batch_label(check.batch), check.ranks, check.from_ranks, check.measured_samples_per_s,
-                        check.projected_samples_per_s, check.ratio(),
-                        std::abs(check.ratio() - 1.0) <= kScalingCheckTolerance ? "yes" : "no");
+    text += fmt::format("| {} | {} | {} | {} | {:.4g} | {:.4g} | {:.3f} | {} | {:.4g}, {:.4g}, {:.4g} | {:.4g}, "
+                        "{:.4g}, {:.4g} |\n",
+                        markdown_cell(check.regime), batch_label(check.batch), check.ranks, check.from_ranks,
+                        check.measured_samples_per_s, check.projected_samples_per_s, check.ratio(),
+                        std::abs(check.ratio() - 1.0) <= kScalingCheckTolerance ? "yes" : "no",
+                        check.compute_seconds * 1e3, check.slowest_compute_seconds * 1e3,
+                        check.projected_compute_seconds * 1e3, check.comm_seconds * 1e3, check.transfer_seconds * 1e3,
+                        check.projected_comm_seconds * 1e3);
   }
   return text;
 }

@@ -4,6 +4,7 @@
 #include "normscale/core/atomic_file.hpp"
 #include "normscale/model/gemm_backend.hpp"
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -105,6 +106,13 @@ void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& rec
   record["step_time_comm_s"] = i.comm / static_cast<double>(i.steps);
   record["step_time_compute_s"] = i.compute / static_cast<double>(i.steps);
   record["step_time_multiplier_s"] = i.multiplier / static_cast<double>(i.steps);
+  // The record is rank 0's; a step lasts as long as its slowest rank, and rank 0's allreduce time includes
+  // waiting for it. The slowest rank's compute and the least-waiting rank's allreduce (the transfer alone, near
+  // enough) tell the scaling report's model what it misses. Every rank evaluates, so all take part.
+  std::array<double, 2> extremes{i.compute / static_cast<double>(i.steps), -i.comm / static_cast<double>(i.steps)};
+  context.comm.allreduce_max(extremes);
+  record["step_time_compute_max_s"] = extremes[0];
+  record["step_time_comm_min_s"] = -extremes[1];
 }
 
 template <class T>

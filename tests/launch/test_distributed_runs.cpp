@@ -5,11 +5,13 @@
 #include "support/run_command.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
 #include <regex>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 namespace normscale {
@@ -48,6 +50,30 @@ void expect_same_outputs(const fs::path& run, const fs::path& reference, double 
   }
 }
 
+// Every timed record of a run on `ranks` ranks has the slowest rank's compute and the least-waiting rank's
+// allreduce beside rank 0's: on one rank the same figures, on several no faster and no slower respectively.
+void expect_slowest_rank_timings(const fs::path& run, int ranks) {
+  std::ifstream in(run / "metrics.jsonl");
+  std::string line;
+  int timed = 0;
+  while (std::getline(in, line)) {
+    const auto record = nlohmann::json::parse(line);
+    if (!record.contains("steps")) continue;
+    ++timed;
+    ASSERT_TRUE(record.contains("step_time_compute_max_s") && record.contains("step_time_comm_min_s")) << line;
+    const double compute = record["step_time_compute_s"], slowest = record["step_time_compute_max_s"];
+    const double comm = record["step_time_comm_s"], transfer = record["step_time_comm_min_s"];
+    if (ranks == 1) {
+      EXPECT_EQ(slowest, compute) << line;
+      EXPECT_EQ(transfer, comm) << line;
+    }
+    EXPECT_GE(slowest, compute) << line;
+    EXPECT_LE(transfer, comm) << line;
+    EXPECT_GT(transfer, 0.0) << line;
+  }
+  EXPECT_GT(timed, 0) << run;
+}
+
 struct Interrupted {
   testing::CommandResult run;     // the interrupted run's own result
   testing::CommandResult signal;  // pkill's
@@ -81,12 +107,14 @@ class DistributedRuns : public ::testing::Test {
 TEST_F(DistributedRuns, SameResultOnOneTwoAndFourRanks) {
   const fs::path one = fresh_dir("ranks1");
   ASSERT_EQ(testing::run_normscale_mpi(1, kRun + "--set steps=60 --out " + one.string()).exit_code, 0);
+  expect_slowest_rank_timings(one, 1);
   for (int ranks : {2, 4}) {
     const fs::path dir = fresh_dir("ranks" + std::to_string(ranks));
     const auto result = testing::run_normscale_mpi(ranks, kRun + "--set steps=60 --out " + dir.string());
     ASSERT_EQ(result.exit_code, 0) << result.output;
     EXPECT_NE(result.output.find("across " + std::to_string(ranks) + " rank(s)"), std::string::npos) << result.output;
     expect_same_outputs(dir, one, 1e-5);
+    expect_slowest_rank_timings(dir, ranks);
   }
 }
 

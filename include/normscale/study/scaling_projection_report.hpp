@@ -35,6 +35,11 @@ struct TrialTiming {
   double compute_seconds = 0.0;     // step_time_compute_s + step_time_multiplier_s (both per example, per rank)
   double comm_seconds = 0.0;        // step_time_comm_s
   double bytes = 0.0;               // bytes_reduced
+  // The record is rank 0's. Since 2026-12 it also has the slowest rank's compute (step_time_compute_max_s, plus
+  // rank 0's multiplier time) and the least-waiting rank's allreduce (step_time_comm_min_s, near enough the
+  // transfer alone); for older records these are rank 0's own figures.
+  double slowest_compute_seconds = 0.0;
+  double transfer_seconds = 0.0;
 
   double step_seconds() const { return (compute_seconds + comm_seconds) / steps; }
 };
@@ -48,8 +53,10 @@ struct NetworkEstimate {
   bool measured = false;         // the bandwidth comes from the study's own multi-rank trials
 };
 // Given figures win. Else the bandwidth is measured from the study's done multi-rank trials that did not
-// time-share cores (ranks <= cores): per trial 2 (p - 1) / p x bytes per step / (comm per step - latency), the
-// median over the trials; a time-shared trial's comm includes waiting for descheduled ranks, so it is left out.
+// time-share cores (ranks <= cores): per trial 2 (p - 1) / p x bytes per step / (transfer per step - latency),
+// the median over the trials (the transfer: the least-waiting rank's allreduce time, not rank 0's, which
+// includes waiting for the slowest rank); a time-shared trial's allreduce is slowed by descheduled ranks, so it
+// is left out.
 // One message size cannot separate latency from bandwidth: the latency is given or assumed.
 NetworkEstimate estimate_network(const StudyData& data, const NetworkOptions& given, std::int64_t cores);
 
@@ -79,6 +86,10 @@ struct ScalingCheck {
   std::int64_t ranks = 1;
   double measured_samples_per_s = 0.0;   // global batch / measured step time (median over the trials)
   double projected_samples_per_s = 0.0;  // project_step with this machine's cores
+  // Where a miss comes from, seconds per step (medians over the trials): rank 0's compute and the slowest
+  // rank's against the model's, rank 0's allreduce (with its waiting) and the transfer against the model's.
+  double compute_seconds = 0.0, slowest_compute_seconds = 0.0, projected_compute_seconds = 0.0;
+  double comm_seconds = 0.0, transfer_seconds = 0.0, projected_comm_seconds = 0.0;
 
   double ratio() const { return measured_samples_per_s / projected_samples_per_s; }
 };
