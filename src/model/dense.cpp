@@ -38,16 +38,17 @@ void Dense<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
       for (Index r = begin; r < end; ++r) std::copy(b, b + cols, y + r * cols);
     });
   }
-  gemm<T>(false, true, in.rows(), outputs_, inputs_, T(1), in.data(), inputs_, w_, inputs_, T(bias_ ? 1 : 0),
-          out.data(), outputs_);
+  gemm_keeping<T>({&in16_, CopyUse::kRefresh}, {&w16_, CopyUse::kRefresh}, false, true, in.rows(), outputs_,
+                  inputs_, T(1), in.data(), inputs_, w_, inputs_, T(bias_ ? 1 : 0), out.data(), outputs_);
 }
 
 template <class T>
 void Dense<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>& dout, Matrix<T>* din) {
   const Index rows = dout.rows();
-  // dW = dout^T in (sum over the rows), written in place into the flat gradient.
-  gemm<T>(true, false, outputs_, inputs_, rows, T(1), dout.data(), outputs_, in.data(), inputs_, T(0), dw_,
-          inputs_);
+  // dW = dout^T in (sum over the rows), written in place into the flat gradient. With bf16 operands the input
+  // and the weights are forward's copies (where `in` is forward's input), dout's copy is made here for both.
+  gemm_keeping<T>({&dout16_, CopyUse::kRefresh}, {&in16_, CopyUse::kReuse}, true, false, outputs_, inputs_, rows,
+                  T(1), dout.data(), outputs_, in.data(), inputs_, T(0), dw_, inputs_);
   if (bias_) {
     // db = sum of the rows, accumulated row by row (contiguous, vectorised); the columns split over the team,
     // each column summed in row order whatever the split.
@@ -66,8 +67,8 @@ void Dense<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>& 
   }
   if (din != nullptr) {
     din->resize(rows, inputs_);
-    gemm<T>(false, false, rows, inputs_, outputs_, T(1), dout.data(), outputs_, w_, inputs_, T(0), din->data(),
-            inputs_);
+    gemm_keeping<T>({&dout16_, CopyUse::kReuse}, {&w16_, CopyUse::kReuse}, false, false, rows, inputs_, outputs_,
+                    T(1), dout.data(), outputs_, w_, inputs_, T(0), din->data(), inputs_);
   }
 }
 

@@ -41,6 +41,20 @@ void gemm<float>(bool trans_a, bool trans_b, Index m, Index n, Index k, float al
               static_cast<int>(ldc));
 }
 
+template <>
+void gemm_keeping<float>(KeptCopy a_copy, KeptCopy b_copy, bool trans_a, bool trans_b, Index m, Index n, Index k,
+                         float alpha, const float* a, Index lda, const float* b, Index ldb, float beta, float* c,
+                         Index ldc) {
+  if (m == 0 || n == 0 || k == 0 || active_gemm_precision() != GemmPrecision::kBf16) {
+    // A copy this product would have refreshed no longer holds its operand.
+    for (const KeptCopy& kept : {a_copy, b_copy}) {
+      if (kept.copy != nullptr && kept.use == CopyUse::kRefresh) kept.copy->source = nullptr;
+    }
+    return gemm<float>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  onednn::gemm_bf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, a_copy, b_copy);
+}
+
 // Always OpenBLAS: oneDNN has no double-precision GEMM.
 template <>
 void gemm<double>(bool trans_a, bool trans_b, Index m, Index n, Index k, double alpha, const double* a, Index lda,
@@ -50,6 +64,13 @@ void gemm<double>(bool trans_a, bool trans_b, Index m, Index n, Index k, double 
   cblas_dgemm(CblasRowMajor, op(trans_a), op(trans_b), static_cast<int>(m), static_cast<int>(n),
               static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
               static_cast<int>(ldc));
+}
+
+template <>
+void gemm_keeping<double>(KeptCopy, KeptCopy, bool trans_a, bool trans_b, Index m, Index n, Index k,
+                          double alpha, const double* a, Index lda, const double* b, Index ldb, double beta,
+                          double* c, Index ldc) {
+  gemm<double>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace normscale

@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <tuple>
+#include <vector>
 #endif
 
 namespace normscale::onednn {
@@ -94,7 +95,8 @@ namespace {
 // op(A) and op(B), which keep the f32 operands' orientation (a conversion that also transposes ran at a
 // quarter of the speed on the 784 x 800 weights), and the copies' buffers.
 struct Bf16Plan {
-  dnnl::memory a16, b16, c32;
+  dnnl::memory a16, b16, c32;  // no buffers of their own: each product points them at its operands' bf16 values
+  std::vector<std::uint16_t> a_scratch, b_scratch;  // for operands rounded for one product alone
   dnnl::matmul product;
 };
 
@@ -118,7 +120,11 @@ Bf16Plan make_bf16_plan(bool trans_a, bool trans_b, Index m, Index n, Index k, f
     attr.set_post_ops(sum);
   }
   const dnnl::matmul::primitive_desc product(dnnl::matmul::desc(a16, b16, c32), attr, engine);
-  return Bf16Plan{dnnl::memory(a16, engine), dnnl::memory(b16, engine), dnnl::memory(c32, engine, DNNL_MEMORY_NONE),
+  return Bf16Plan{dnnl::memory(a16, engine, DNNL_MEMORY_NONE),
+                  dnnl::memory(b16, engine, DNNL_MEMORY_NONE),
+                  dnnl::memory(c32, engine, DNNL_MEMORY_NONE),
+                  std::vector<std::uint16_t>(static_cast<std::size_t>(m * k)),
+                  std::vector<std::uint16_t>(static_cast<std::size_t>(k * n)),
                   dnnl::matmul(product)};
 }
 
@@ -142,6 +148,29 @@ void round_to_bf16(const float* from, Index rows, Index cols, Index ld, void* to
   });
 }
 
+// The bf16 values of an operand stored rows x cols at ld: its kept copy where that holds it (kReuse) or is to be
+// refreshed, else rounded into `scratch`.
+void* bf16_values(const float* from, Index rows, Index cols, Index ld, KeptCopy kept,
+                  std::vector<std::uint16_t>& scratch) {
+  Bf16Copy* copy = kept.copy;
+  const CopyUse use = kept.use;
+  if (copy != nullptr && use == CopyUse::kReuse && copy->source == from && copy->rows == rows &&
+      copy->cols == cols && copy->ld == ld) {
+    return copy->values.data();
+  }
+  if (copy != nullptr && use == CopyUse::kRefresh) {
+    copy->values.resize(static_cast<std::size_t>(rows * cols));
+    round_to_bf16(from, rows, cols, ld, copy->values.data());
+    copy->source = from;
+    copy->rows = rows;
+    copy->cols = cols;
+    copy->ld = ld;
+    return copy->values.data();
+  }
+  round_to_bf16(from, rows, cols, ld, scratch.data());
+  return scratch.data();
+}
+
 }  // namespace
 
 bool has_bf16_kernels() {
@@ -152,7 +181,7 @@ bool has_bf16_kernels() {
 std::string bf16_description() { return described("matmul bf16 x bf16 -> f32"); }
 
 void gemm_bf16(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, const float* a, Index lda,
-               const float* b, Index ldb, float beta, float* c, Index ldc) {
+               const float* b, Index ldb, float beta, float* c, Index ldc, KeptCopy a_copy, KeptCopy b_copy) {
   using Key = std::tuple<bool, bool, Index, Index, Index, float, float, Index, int>;
   static std::map<Key, Bf16Plan> plans;
   static std::mutex mutex;
@@ -165,8 +194,8 @@ void gemm_bf16(bool trans_a, bool trans_b, Index m, Index n, Index k, float alph
     }
     Bf16Plan& p = plan->second;
     // As stored: op(A) = A^T is A's k x m rows at lda.
-    round_to_bf16(a, trans_a ? k : m, trans_a ? m : k, lda, p.a16.get_data_handle());
-    round_to_bf16(b, trans_b ? n : k, trans_b ? k : n, ldb, p.b16.get_data_handle());
+    p.a16.set_data_handle(bf16_values(a, trans_a ? k : m, trans_a ? m : k, lda, a_copy, p.a_scratch));
+    p.b16.set_data_handle(bf16_values(b, trans_b ? n : k, trans_b ? k : n, ldb, b_copy, p.b_scratch));
     p.c32.set_data_handle(c);
     static dnnl::stream stream(cpu_engine());
     p.product.execute(stream, {{DNNL_ARG_SRC, p.a16}, {DNNL_ARG_WEIGHTS, p.b16}, {DNNL_ARG_DST, p.c32}});
@@ -190,7 +219,7 @@ void sgemm(bool, bool, Index, Index, Index, float, const float*, Index, const fl
 bool has_bf16_kernels() { return false; }
 std::string bf16_description() { return "onednn (not built)"; }
 void gemm_bf16(bool, bool, Index, Index, Index, float, const float*, Index, const float*, Index, float, float*,
-               Index) {
+               Index, KeptCopy, KeptCopy) {
   NS_FAIL("this build has no oneDNN, which runs the bf16 products; hint: precision = \"float32\"");
 }
 

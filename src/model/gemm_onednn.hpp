@@ -3,6 +3,7 @@
 #pragma once
 
 #include "normscale/core/types.hpp"
+#include "normscale/model/gemm.hpp"
 
 #include <string>
 
@@ -24,8 +25,10 @@ void sgemm(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, c
 bool has_bf16_kernels();
 std::string bf16_description();  // "onednn 2.6.3 (matmul bf16 x bf16 -> f32, avx512_core_amx JIT)"
 // The same contract with bf16 operands (rounded to nearest even from op(A) and op(B)) and fp32
-// accumulation and output: oneDNN's matmul, one primitive per shape, with the operands' conversion.
+// accumulation and output: oneDNN's matmul, one primitive per shape, with the operands' conversion, taken
+// from or kept in the given copies (gemm_keeping in model/gemm.hpp).
 void gemm_bf16(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, const float* a, Index lda,
-               const float* b, Index ldb, float beta, float* c, Index ldc);
+               const float* b, Index ldb, float beta, float* c, Index ldc, KeptCopy a_copy = {},
+               KeptCopy b_copy = {});
 
 }  // namespace normscale::onednn

@@ -3,6 +3,7 @@
 // step gives the same loss and weights on each. A back end this build or CPU lacks is skipped, visibly.
 #include "normscale/comm/communicator.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/model/dense.hpp"
 #include "normscale/model/gemm.hpp"
 #include "normscale/model/gemm_backend.hpp"
 #include "normscale/objective/cross_entropy.hpp"
@@ -228,6 +229,56 @@ TEST(GemmBf16, TrainingStepsStayNearFloat32AndTheScopeRestoresIt) {
   }
   EXPECT_LT(largest, 1e-2);
   EXPECT_GT(largest, 0.0) << "bf16 products changed nothing: were they used?";
+}
+
+// A dense layer's backward multiplies the copies forward rounded (its input, its weights) and one copy of the
+// output gradient: bit for bit what products rounding each operand anew give. A backward over another input
+// (same shape, elsewhere) rounds that one, and leaves forward's copy for the next backward; a forward after the
+// weights changed rounds the new ones.
+TEST(GemmBf16, DenseBackwardReusesForwardsCopiesBitForBit) {
+  if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
+  const ScopedGemmPrecision bf16(GemmPrecision::kBf16);
+  const Index inputs = 37, outputs = 29, rows = 13;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  const auto random_matrix = [&](Index r, Index c) {
+    Matrix<float> m(r, c);
+    for (Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
+    return m;
+  };
+  const Matrix<float> x = random_matrix(rows, inputs), other_x = random_matrix(rows, inputs);
+  const Matrix<float> dout = random_matrix(rows, outputs);
+  Dense<float> dense(inputs, outputs, false);
+  std::vector<float> params(dense.parameter_count()), grads(params.size());
+  for (float& p : params) p = normal(rng);
+  dense.bind(params.data(), grads.data());
+  // The same products, each operand rounded for it alone.
+  const auto expect_layer = [&](const Matrix<float>& input, const Matrix<float>& backward_input,
+                                const std::string& what) {
+    Matrix<float> out, din, out_ref(rows, outputs), din_ref(rows, inputs);
+    std::vector<float> dw_ref(grads.size());
+    dense.forward(input, out, Mode::kTrain);
+    dense.backward(backward_input, out, dout, &din);
+    gemm<float>(false, true, rows, outputs, inputs, 1.0f, input.data(), inputs, params.data(), inputs, 0.0f,
+                out_ref.data(), outputs);
+    gemm<float>(true, false, outputs, inputs, rows, 1.0f, dout.data(), outputs, backward_input.data(), inputs, 0.0f,
+                dw_ref.data(), inputs);
+    gemm<float>(false, false, rows, inputs, outputs, 1.0f, dout.data(), outputs, params.data(), inputs, 0.0f,
+                din_ref.data(), inputs);
+    EXPECT_TRUE(out == out_ref) << what << ": forward";
+    EXPECT_EQ(grads, dw_ref) << what << ": dW";
+    EXPECT_TRUE(din == din_ref) << what << ": dX";
+  };
+  expect_layer(x, x, "forward's input");
+  expect_layer(x, other_x, "another input in backward");
+  Matrix<float> out, din;
+  dense.backward(x, out, dout, &din);  // forward's copy of x is still there
+  std::vector<float> dw_ref(grads.size());
+  gemm<float>(true, false, outputs, inputs, rows, 1.0f, dout.data(), outputs, x.data(), inputs, 0.0f, dw_ref.data(),
+              inputs);
+  EXPECT_EQ(grads, dw_ref) << "backward after backward over another input";
+  for (float& p : params) p *= -0.5f;
+  expect_layer(x, x, "changed weights");
 }
 
 TEST(GemmBf16, IsRefusedNamingThePrecisionWhereTheCpuLacksIt) {

@@ -1,6 +1,7 @@
 // Fully connected layer: out = in W^T + b, with W (outputs x inputs) and optional bias b.
 #pragma once
 
+#include "normscale/model/gemm.hpp"
 #include "normscale/model/layer.hpp"
 
 namespace normscale {
@@ -30,6 +31,10 @@ class Dense final : public Layer<T> {
   T* b_ = nullptr;
   T* dw_ = nullptr;
   T* db_ = nullptr;
+  // With bf16 products: the input and weights as forward rounded them, which backward multiplies again (backward
+  // takes the weights and input that forward saw; a backward over other rows, such as Network::backward_rows'
+  // gathered ones, rounds its own), and the output gradient's copy shared by backward's two products.
+  Bf16Copy in16_, w16_, dout16_;
 };
 
 // Elementwise max(0, x).
