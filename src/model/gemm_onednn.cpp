@@ -93,10 +93,10 @@ namespace {
 
 // One bf16 product: the matmul (alpha as its output scale, beta as a sum post-op) on dense bf16 copies of
 // op(A) and op(B), which keep the f32 operands' orientation (a conversion that also transposes ran at a
-// quarter of the speed on the 784 x 800 weights), and the copies' buffers.
+// quarter of the speed on the 784 x 800 weights), and buffers for the copies no caller keeps.
 struct Bf16Plan {
   dnnl::memory a16, b16, c32;  // no buffers of their own: each product points them at its operands' bf16 values
-  std::vector<std::uint16_t> a_scratch, b_scratch;  // for operands rounded for one product alone
+  std::vector<std::uint16_t> a_scratch, b_scratch;  // operands rounded for one product alone
   dnnl::matmul product;
 };
 
@@ -122,10 +122,7 @@ Bf16Plan make_bf16_plan(bool trans_a, bool trans_b, Index m, Index n, Index k, f
   const dnnl::matmul::primitive_desc product(dnnl::matmul::desc(a16, b16, c32), attr, engine);
   return Bf16Plan{dnnl::memory(a16, engine, DNNL_MEMORY_NONE),
                   dnnl::memory(b16, engine, DNNL_MEMORY_NONE),
-                  dnnl::memory(c32, engine, DNNL_MEMORY_NONE),
-                  std::vector<std::uint16_t>(static_cast<std::size_t>(m * k)),
-                  std::vector<std::uint16_t>(static_cast<std::size_t>(k * n)),
-                  dnnl::matmul(product)};
+                  dnnl::memory(c32, engine, DNNL_MEMORY_NONE), {}, {}, dnnl::matmul(product)};
 }
 
 // A stored rows x cols f32 matrix at `ld` into a dense bf16 one, rounded to nearest even (NaN stays NaN).
@@ -167,6 +164,7 @@ void* bf16_values(const float* from, Index rows, Index cols, Index ld, KeptCopy 
     copy->ld = ld;
     return copy->values.data();
   }
+  scratch.resize(static_cast<std::size_t>(rows * cols));  // on first use: operands with kept copies need none
   round_to_bf16(from, rows, cols, ld, scratch.data());
   return scratch.data();
 }
