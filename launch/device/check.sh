@@ -4,9 +4,10 @@
 # (the machine is given back 30 s after a call, with everything on it).
 #   tests           the GPU suites (the tests never yet run on a GPU first) and the GPU extension test
 #   bench           bench_gpu_mlp beside PyTorch on the same GPU (where the image has torch)
-#   scaling         launch/studies/scaling-check.toml on 1, 2 and 4 ranks of the host's cores, and its report
+#   scaling STEPS   launch/studies/scaling-check.toml on 1, 2 and 4 ranks of the host's cores, STEPS steps per
+#                   trial (300 in the file; 100 take about 3 minutes on a 16-core host), and its report
 #   large-batch N   launch/studies/large-batch.toml on the GPU for at most N seconds (it resumes), and its report
-# Example: run(command="bash launch/device/check.sh tests scaling", carry=[".devcarry"], timeout_s=540)
+# Example: run(command="bash launch/device/check.sh tests scaling 100", carry=[".devcarry"], timeout_s=540)
 set -u
 R=$PWD
 D=$R/.devcarry
@@ -64,11 +65,14 @@ while [ $# -gt 0 ]; do
       fi
       ;;
     scaling)
-      say "scaling check: 1, 2, 4 ranks, a core each"; lscpu | grep -E '^(Thread|Core|Socket|NUMA node)\(s\)'
-      mkdir -p /tmp/sc && cp "$R/launch/studies/scaling-check.toml" /tmp/sc/
+      steps=${1:?scaling needs a number of steps per trial}; shift
+      say "scaling check: 1, 2, 4 ranks, a core each, $steps steps"
+      lscpu | grep -E '^(Thread|Core|Socket|NUMA node)\(s\)'
+      mkdir -p /tmp/sc && sed -e "s/^steps = 300$/steps = $steps/" -e "s/^eval_every = 150$/eval_every = $(( (steps + 1) / 2 ))/" \
+        "$R/launch/studies/scaling-check.toml" > /tmp/sc/scaling-check.toml
       (cd /tmp/sc && timeout 420 $NS study run --cores 1 scaling-check.toml > study.log 2>&1; tail -3 study.log)
       $NS report --cores "$(nproc)" --no-plots /tmp/sc/scaling-check.toml > /tmp/sc/report.log 2>&1; tail -3 /tmp/sc/report.log
-      tar -czf "$OUT/scaling-check.tar.gz" -C /tmp/sc . && say "scaling-check.tar.gz written"
+      tar -czf "$OUT/scaling-check.tar.gz" -C /tmp/sc --exclude='*.runs' . && say "scaling-check.tar.gz written"
       ;;
     large-batch)
       budget=${1:?large-batch needs a number of seconds}; shift
@@ -79,7 +83,7 @@ while [ $# -gt 0 ]; do
       $NS report --no-plots /tmp/lb/large-batch.toml > /tmp/lb/report.log 2>&1; tail -3 /tmp/lb/report.log
       tar -czf "$OUT/large-batch-gpu.tar.gz" -C /tmp/lb --exclude='*.runs' . && say "large-batch-gpu.tar.gz written"
       ;;
-    *) echo "check.sh: unknown phase '$phase' (tests, bench, scaling, large-batch SECONDS)"; exit 2 ;;
+    *) echo "check.sh: unknown phase '$phase' (tests, bench, scaling STEPS, large-batch SECONDS)"; exit 2 ;;
   esac
 done
 say "done"

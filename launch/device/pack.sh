@@ -3,7 +3,7 @@
 # binaries in build-dev (sm_90, no -march=native: the device's CPU differs), and packs them stripped, with
 # every shared library they need beyond glibc and the CUDA driver, and the Fashion-MNIST files, into the
 # ignored folder .devcarry (about 25 MB; the device tool carries at most 64 MiB). Then, with the device tool:
-#   run(command="bash launch/device/check.sh tests", carry=[".devcarry"], timeout_s=540)
+#   run(command="bash launch/device/check.sh tests scaling 100", carry=[".devcarry"], timeout_s=540)
 # Usage: launch/device/pack.sh [cuda architecture, default 90 (H100/H200)]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
