@@ -44,4 +44,5 @@ tar -cJf "$CARRY/ompi.tar.xz" -C / etc/openmpi usr/bin/orted usr/bin/orterun usr
 git rev-parse HEAD > "$CARRY/commit"
 git status --porcelain --untracked-files=no | grep -q . && echo "dirty" >> "$CARRY/commit"
 du -sh "$CARRY"
-echo "packed $(cat "$CARRY/commit" | tr '\n' ' ')for sm_$ARCH; next: run(command=\"bash launch/device/check.sh tests\", carry=[\"$CARRY\"])"
+echo "packed $(tr '\n' ' ' < "$CARRY/commit")for sm_$ARCH; next, with the device tool:"
+echo "  run(command=\"bash launch/device/check.sh tests scaling 100\", carry=[\"$CARRY\"], timeout_s=540)"
