@@ -84,12 +84,7 @@ constexpr double kEarlierSbatchSeconds = 300.0;
 
 // Waits until no sbatch of `script` that an earlier scheduler started on this host runs any more: the job it
 // submits shows in squeue only after that, and a look before would submit the trials a second time.
-void wait_for_earlier_sbatch(const std::string& script, const std::string& host, StudyProgress& progress) {
-  if (!host.empty() && host != host_name()) {
-    progress.message(fmt::format("normscale study: the scheduler that submitted {} ran on {}; an sbatch it left "
-                                 "running there cannot be seen from {}", script, host, host_name()));
-    return;
-  }
+void wait_for_earlier_sbatch(const std::string& script, StudyProgress& progress) {
   const auto deadline = Clock::now() + std::chrono::duration<double>(kEarlierSbatchSeconds);
   for (bool told = false;; told = true) {
     const std::vector<pid_t> running = processes_with_last_argument(script);
@@ -118,9 +113,30 @@ std::string task_of_submission(const std::filesystem::path& submission, std::set
   std::string host;
   if (!std::getline(text, script) || !std::getline(text, index) || script.empty()) return {};
   std::getline(text, host);  // absent in a file an older scheduler wrote
-  if (waited.insert(script).second) wait_for_earlier_sbatch(script, trim(host), progress);
-  const CapturedRun run = run_captured({"squeue", "-h", "-r", "--me", "-o", "%i|%o"});
-  return run.exit_code == 0 ? task_running_script(run.output, script, trim(index)) : std::string();
+  host = trim(host);
+  const bool elsewhere = !host.empty() && host != host_name();
+  if (waited.insert(script).second && !elsewhere) wait_for_earlier_sbatch(script, progress);
+  const auto find = [&] {
+    const CapturedRun run = run_captured({"squeue", "-h", "-r", "--me", "-o", "%i|%o"});
+    return run.exit_code == 0 ? task_running_script(run.output, script, trim(index)) : std::string();
+  };
+  std::string task = find();
+  if (!task.empty() || !elsewhere) return task;
+  // An sbatch left running on another host cannot be seen from here: its job may still appear, for as long as that
+  // sbatch could still run (kEarlierSbatchSeconds from the submission, as on this host).
+  const auto written = std::filesystem::last_write_time(submission);
+  const auto deadline = written + std::chrono::duration_cast<std::filesystem::file_time_type::duration>(
+                                      std::chrono::duration<double>(kEarlierSbatchSeconds));
+  for (bool told = false; task.empty() && std::filesystem::file_time_type::clock::now() < deadline; told = true) {
+    if (!told) {
+      progress.message(fmt::format("normscale study: {} was submitted from {}, where an sbatch may still run: "
+                                   "looking for its job in squeue until {:g} s after the submission",
+                                   script, host, kEarlierSbatchSeconds));
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    task = find();
+  }
+  return task;
 }
 
 }  // namespace

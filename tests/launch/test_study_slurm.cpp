@@ -317,36 +317,65 @@ TEST_F(StudySlurm, AJobWhoseIdWasNeverRecordedIsFoundByItsScriptNotSubmittedAgai
 // A scheduler killed while its sbatch is still running (here an sbatch that takes 3 s, as with a slow slurmctld)
 // leaves that sbatch to submit the job after it died; the next scheduler waits for it and follows its job instead
 // of submitting the trial a second time (the duplicate would fail on the run directory's lock as the trial's result).
-TEST_F(StudySlurm, ASchedulerKilledDuringSbatchIsFollowedByOneThatWaitsForItsJob) {
-  const fs::path file = write_one_trial_study(dir_, 1000);
-  const fs::path slow = dir_ / "slow-sbatch";
+// Starts the study of `file` on SLURM with an sbatch that takes 3 s, and kills that scheduler while its sbatch
+// runs (the sbatch goes on and submits the job).
+void kill_scheduler_during_sbatch(const fs::path& dir, const fs::path& file) {
+  const fs::path slow = dir / "slow-sbatch";
   fs::create_directories(slow);
   const std::string path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "/usr/bin:/bin";
-  std::ofstream(slow / "sbatch") << "#!/bin/sh\ntouch " << shell_quote((dir_ / "sbatch-started").string())
+  std::ofstream(slow / "sbatch") << "#!/bin/sh\ntouch " << shell_quote((dir / "sbatch-started").string())
                                  << "\nsleep 3\nPATH=" << shell_quote(path) << " exec sbatch \"$@\"\n";
   fs::permissions(slow / "sbatch", fs::perms::owner_all);
   ChildSpec scheduler;
   scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--backend", "slurm", "--poll-seconds", "0.5", file.string()};
   scheduler.environment = {{"PATH", slow.string() + ":" + path}};
-  scheduler.output = dir_ / "scheduler1.txt";
+  scheduler.output = dir / "scheduler1.txt";
   const pid_t pid = spawn_child(scheduler);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!fs::exists(dir_ / "sbatch-started") && std::chrono::steady_clock::now() < deadline) {
+  while (!fs::exists(dir / "sbatch-started") && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   kill(pid, SIGKILL);
   wait_child(pid);
-  ASSERT_TRUE(fs::exists(dir_ / "sbatch-started")) << testing::read_file(scheduler.output);
-  const auto rerun = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + shell_quote(file.string()));
+  ASSERT_TRUE(fs::exists(dir / "sbatch-started")) << testing::read_file(scheduler.output);
+}
+
+// The study run after kill_scheduler_during_sbatch found the job the orphaned sbatch submitted, submitted
+// nothing, and the trial ran once.
+void expect_trial_found_and_run_once(const fs::path& dir, const testing::CommandResult& rerun) {
   EXPECT_EQ(rerun.exit_code, 0) << rerun.output;
-  EXPECT_THAT(rerun.output, HasSubstr("waiting for sbatch"));
   EXPECT_THAT(rerun.output, HasSubstr("found by its job script"));
   EXPECT_THAT(rerun.output, ::testing::Not(HasSubstr("submitted job array")));
-  const std::vector<TrialRecord> trials = TrialStore(dir_ / "one.db").trials();
+  const std::vector<TrialRecord> trials = TrialStore(dir / "one.db").trials();
   ASSERT_EQ(trials.size(), 1U);
   EXPECT_EQ(trials[0].state, TrialState::kDone) << trials[0].log_tail;
-  const std::string log = testing::read_file(dir_ / "one.runs" / trials[0].id / "log.txt");
+  const std::string log = testing::read_file(dir / "one.runs" / trials[0].id / "log.txt");
   EXPECT_EQ(log.find("SLURM job"), log.rfind("SLURM job")) << "the trial ran twice:\n" << log;
+}
+
+TEST_F(StudySlurm, ASchedulerKilledDuringSbatchIsFollowedByOneThatWaitsForItsJob) {
+  const fs::path file = write_one_trial_study(dir_, 1000);
+  kill_scheduler_during_sbatch(dir_, file);
+  const auto rerun = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + shell_quote(file.string()));
+  EXPECT_THAT(rerun.output, HasSubstr("waiting for sbatch"));
+  expect_trial_found_and_run_once(dir_, rerun);
+}
+
+// As above, with the killed scheduler on another host (its submission says so): its sbatch cannot be seen from
+// here, so the next scheduler looks for the job in squeue until an sbatch could no longer be running.
+TEST_F(StudySlurm, ASchedulerKilledDuringSbatchOnAnotherHostIsFollowedByOneThatFindsItsJob) {
+  const fs::path file = write_one_trial_study(dir_, 1000);
+  kill_scheduler_during_sbatch(dir_, file);
+  const std::vector<TrialRecord> trials = TrialStore(dir_ / "one.db").trials();
+  ASSERT_EQ(trials.size(), 1U);
+  const fs::path submission = dir_ / "one.runs" / trials[0].id / "slurm_submission";
+  const std::string text = testing::read_file(submission);
+  const auto host_line = text.rfind('\n', text.size() - 2);
+  ASSERT_NE(host_line, std::string::npos) << text;
+  std::ofstream(submission) << text.substr(0, host_line + 1) << "elsewhere.invalid\n";
+  const auto rerun = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + shell_quote(file.string()));
+  EXPECT_THAT(rerun.output, HasSubstr("was submitted from elsewhere.invalid"));
+  expect_trial_found_and_run_once(dir_, rerun);
 }
 
 // A trainer that hangs (here: one that never trains) leaves its run directory unchanged while SLURM lists
