@@ -18,8 +18,16 @@ std::string format_duration(double seconds) {
 std::string format_progress(const ProgressState& state) {
   std::string line = fmt::format("epoch {:.2f} | step {}", state.epoch, state.step);
   if (state.total_steps > 0) line += fmt::format("/{}", state.total_steps);
-  if (state.train_error) line += fmt::format(" | train {:.2f}%", *state.train_error);
-  if (state.validation_error) line += fmt::format(" | val {:.2f}%", *state.validation_error);
+  if (state.train_error) {
+    line += fmt::format(" | train {:.2f}%", *state.train_error);
+  } else if (state.train_loss) {
+    line += fmt::format(" | train loss {:.4g}", *state.train_loss);
+  }
+  if (state.validation_error) {
+    line += fmt::format(" | val {:.2f}%", *state.validation_error);
+  } else if (state.validation_loss) {
+    line += fmt::format(" | val loss {:.4g}", *state.validation_loss);
+  }
   line += fmt::format(" | {:.0f} samples/s", state.samples_per_second);
   line += " | ETA " + (state.eta_seconds ? format_duration(*state.eta_seconds) : std::string("--:--:--"));
   return line;

@@ -17,6 +17,8 @@ void ConsoleProgress<T>::step_taken(TrainingContext<T>& context, const StepRepor
   state.total_steps = context.total_steps;
   state.train_error = train_error_;
   state.validation_error = validation_error_;
+  state.train_loss = train_loss_;
+  state.validation_loss = validation_loss_;
   state.samples_per_second = training_seconds_ > 0 ? static_cast<double>(training_samples_) / training_seconds_ : 0.0;
   if (state.samples_per_second > 0) {
     state.eta_seconds =
@@ -28,8 +30,15 @@ void ConsoleProgress<T>::step_taken(TrainingContext<T>& context, const StepRepor
 
 template <class T>
 void ConsoleProgress<T>::evaluated(TrainingContext<T>& /*context*/, const nlohmann::json& record) {
-  train_error_ = record["train_error"].get<double>();
-  if (record.contains("validation_error")) validation_error_ = record["validation_error"].get<double>();
+  // Regression records have losses and no errors.
+  const auto number = [&record](const char* key) -> std::optional<double> {
+    const auto value = record.find(key);
+    return value != record.end() && value->is_number() ? std::optional<double>(value->get<double>()) : std::nullopt;
+  };
+  train_error_ = number("train_error");
+  validation_error_ = number("validation_error");
+  train_loss_ = number("train_loss");
+  validation_loss_ = number("validation_loss");
 }
 
 template <class T>

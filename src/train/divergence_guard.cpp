@@ -2,6 +2,7 @@
 #include "normscale/train/divergence_guard.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/train/evaluation_log.hpp"
 
 #include <cmath>
 
@@ -42,9 +43,7 @@ void DivergenceGuard<T>::step_taken(TrainingContext<T>& context, const StepRepor
   engine.sync_to_host();
   const std::string where = describe_weights_at_divergence(context.network);
   const std::string last_good =
-      last_good_ ? fmt::format("step {} (train error {:.2f}%, validation error {})", last_good_->step,
-                               last_good_->train_error, last_good_->validation)
-                 : std::string("none");
+      last_good_ ? fmt::format("step {} ({})", last_good_->step, last_good_->figures) : std::string("none");
   log_.write_event({{"event", "diverged"}, {"step", engine.steps_done()}, {"epoch", engine.epochs_done()},
                     {"loss", std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json(nullptr)}});
   NS_FAIL("training diverged at step {} (epoch {:.2f}): mean loss {} over the minibatch (limit {} = {:g}); {}. "
@@ -57,9 +56,7 @@ void DivergenceGuard<T>::step_taken(TrainingContext<T>& context, const StepRepor
 
 template <class T>
 void DivergenceGuard<T>::evaluated(TrainingContext<T>& /*context*/, const nlohmann::json& record) {
-  const std::string validation =
-      record.contains("validation_error") ? fmt::format("{:.2f}%", record["validation_error"].get<double>()) : "n/a";
-  last_good_ = LastGood{record["step"].get<Index>(), record["train_error"].get<double>(), validation};
+  last_good_ = LastGood{record["step"].get<Index>(), describe_fit(record, {"train", "validation"})};
 }
 
 template class DivergenceGuard<float>;

@@ -4,6 +4,8 @@
 #include "normscale/core/atomic_file.hpp"
 #include "normscale/model/gemm_backend.hpp"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +30,25 @@ void trim_metrics_after(const std::string& path, Index step) {
 }
 
 }  // namespace
+
+std::string describe_fit(const nlohmann::json& record, std::initializer_list<const char*> splits) {
+  std::string text;
+  for (const char* split : splits) {
+    if (!text.empty()) text += ", ";
+    const auto number = [&](const char* figure) -> std::optional<double> {
+      const auto value = record.find(fmt::format("{}_{}", split, figure));
+      return value != record.end() && value->is_number() ? std::optional<double>(value->get<double>()) : std::nullopt;
+    };
+    if (const auto error = number("error")) {
+      text += fmt::format("{} error {:.2f}%", split, *error);
+    } else if (const auto loss = number("loss")) {
+      text += fmt::format("{} loss {:.4g}", split, *loss);
+    } else {
+      text += fmt::format("{} n/a", split);
+    }
+  }
+  return text;
+}
 
 template <class T>
 void EvaluationLog<T>::begin(TrainingContext<T>& context) {
@@ -58,14 +79,17 @@ void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& rec
     record["gemm"] = context.config.device == "cuda" ? std::string("cublas") : gemm_kernel_family<T>();
     gemm_recorded_ = true;
   }
+  // A regression run has no classification errors: its records carry the losses alone (an error of 0% would
+  // read as a perfect fit, and a study would find every trial at its target at step 0).
+  const bool classifies = context.data.train.is_classification();
   const EvalStats train = engine.evaluate(context.data.train);
-  record["train_error"] = train.error_percent();
+  if (classifies) record["train_error"] = train.error_percent();
   record["train_loss"] = train.mean_loss();
   for (const auto& [name, split] : {std::pair<const char*, const Dataset*>{"validation", &context.data.validation},
                                     std::pair<const char*, const Dataset*>{"test", &context.data.test}}) {
     if (split->rows == 0) continue;
     const EvalStats e = engine.evaluate(*split);
-    record[std::string(name) + "_error"] = e.error_percent();
+    if (classifies) record[std::string(name) + "_error"] = e.error_percent();
     record[std::string(name) + "_loss"] = e.mean_loss();
   }
   const WeightMetrics norms = spectral_.evaluate(context.network.weights());

@@ -255,15 +255,11 @@ class Run {
   }
 
   void print_summary(const nlohmann::json& last_record) const {
-    const auto percent = [&](const char* key) {
-      return last_record.contains(key) ? fmt::format("{:.2f}%", last_record[key].get<double>()) : "n/a";
-    };
     const std::string weight_norm =
         last_record.contains("weight_norm") ? fmt::format("{:.4g}", last_record["weight_norm"].get<double>()) : "n/a";
-    std::string summary = fmt::format("normscale: done after {} steps ({:.2f} epochs): train error {}, validation "
-                                      "error {}, test error {}, weight norm {}",
-                                      engine_->steps_done(), engine_->epochs_done(), percent("train_error"),
-                                      percent("validation_error"), percent("test_error"), weight_norm);
+    std::string summary = fmt::format("normscale: done after {} steps ({:.2f} epochs): {}, weight norm {}",
+                                      engine_->steps_done(), engine_->epochs_done(),
+                                      describe_fit(last_record, {"train", "validation", "test"}), weight_norm);
     if (last_record.contains("support_fraction")) {
       summary += fmt::format(", support vectors {:.2f}%", 100.0 * last_record["support_fraction"].get<double>());
     }

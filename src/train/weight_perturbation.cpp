@@ -53,6 +53,19 @@ void WeightPerturbation<T>::start_after_fit(TrainingContext<T>& context, Index s
   while (step_of(context, next_epoch_) < step) next_epoch_ += every;
 }
 
+namespace {
+
+// The paper's "fit": zero training error. A regression run's records have no error: it counts as fitted from its
+// first evaluation.
+template <class T>
+bool fitted_at(const TrainingContext<T>& context, const nlohmann::json& record) {
+  if (!context.data.train.is_classification()) return true;
+  const auto error = record.find("train_error");
+  return error != record.end() && error->is_number() && error->get<double>() == 0.0;
+}
+
+}  // namespace
+
 template <class T>
 void WeightPerturbation<T>::begin(TrainingContext<T>& context) {
   const PerturbConfig& config = context.config.perturb;
@@ -64,8 +77,7 @@ void WeightPerturbation<T>::begin(TrainingContext<T>& context) {
     std::int64_t fitted = -1;
     if (context.comm.is_root()) {
       for (const nlohmann::json& record : evaluation_records(context.config.out)) {
-        const auto error = record.find("train_error");
-        if (record["step"].get<Index>() <= resumed_at && error != record.end() && error->get<double>() == 0.0) {
+        if (record["step"].get<Index>() <= resumed_at && fitted_at(context, record)) {
           fitted = record["step"].get<std::int64_t>();
           break;
         }
@@ -91,8 +103,7 @@ void WeightPerturbation<T>::evaluate(TrainingContext<T>& context, nlohmann::json
 template <class T>
 void WeightPerturbation<T>::evaluated(TrainingContext<T>& context, const nlohmann::json& record) {
   if (next_epoch_ != 0 || !context.config.perturb.enabled()) return;
-  const auto error = record.find("train_error");
-  if (error != record.end() && error->get<double>() == 0.0) start_after_fit(context, record["step"].get<Index>());
+  if (fitted_at(context, record)) start_after_fit(context, record["step"].get<Index>());
 }
 
 template <class T>

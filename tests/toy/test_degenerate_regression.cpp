@@ -179,6 +179,7 @@ TEST(DegenerateRegression, PerturbOptionsRetrainToZeroErrorWithGrowingNormAndRes
   const int expected_count[] = {0, 0, 1, 2, 3};  // made at the end of steps 10k, 20k, 30k (until = 30k)
   for (std::size_t i = 0; i < r.size(); ++i) {
     EXPECT_EQ(r[i]["perturbations"].get<int>(), expected_count[i]) << "record " << i;
+    EXPECT_FALSE(r[i].contains("train_error")) << "a regression run has no classification error, record " << i;
     if (i > 0) {
       EXPECT_LT(r[i]["train_loss"].get<double>(), 1e-10) << "retrained to zero error, record " << i;
     }

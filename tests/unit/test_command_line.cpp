@@ -1,8 +1,10 @@
 // The command line rejects bad options before training, naming the option and what was expected.
+#include "normscale/train/run_directory_lock.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -73,6 +75,25 @@ TEST(CommandLine, TrainsASyntheticProblemToCompletion) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("train error 0.00%"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("support vectors 100.00%"), std::string::npos) << result.output;
+}
+
+// A regression run has no classification errors: its records and its summary give the losses (an error of 0%
+// would read as a perfect fit, and a study would find every trial at its target at step 0).
+TEST(CommandLine, ARegressionRunReportsLossesNotErrors) {
+  const testing::TempDir out("normscale_cli_", testing::current_test_name());
+  const auto result = testing::run_normscale(
+      "train --set data.source=sinusoid --set objective.regime=square --set objective.task=regression "
+      "--set steps=20 --set 'model.hidden=[16]' --set progress=false --out " + out.path("run"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("train loss "), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("validation n/a, test loss "), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("error"), std::string::npos) << result.output;
+  const std::vector<nlohmann::json> records = evaluation_records(out.path("run"));
+  ASSERT_FALSE(records.empty());
+  for (const nlohmann::json& record : records) {
+    EXPECT_TRUE(record.contains("train_loss") && record.contains("test_loss")) << record.dump();
+    EXPECT_FALSE(record.contains("train_error") || record.contains("test_error")) << record.dump();
+  }
 }
 
 }  // namespace

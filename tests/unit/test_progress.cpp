@@ -46,6 +46,21 @@ TEST(FormatProgress, UnknownPartsAreLeftOut) {
   EXPECT_EQ(format_progress(s), "epoch 0.13 | step 3/10 | val 0.00% | 100 samples/s | ETA 2:02:02");
 }
 
+// A regression run's records have losses and no errors: the line shows the losses; an error wins over a loss.
+TEST(FormatProgress, LossesStandInForMissingErrors) {
+  ProgressState s;
+  s.epoch = 1.0;
+  s.step = 10;
+  s.samples_per_second = 50;
+  s.train_loss = 0.012345;
+  s.validation_loss = 2.5;
+  EXPECT_EQ(format_progress(s),
+            "epoch 1.00 | step 10 | train loss 0.01235 | val loss 2.5 | 50 samples/s | ETA --:--:--");
+  s.train_error = 1.0;
+  s.validation_error = 3.0;
+  EXPECT_EQ(format_progress(s), "epoch 1.00 | step 10 | train 1.00% | val 3.00% | 50 samples/s | ETA --:--:--");
+}
+
 // Everything a ProgressLine printed to a temporary file.
 std::string contents(std::FILE* file) {
   std::fflush(file);

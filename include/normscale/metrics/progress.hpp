@@ -16,12 +16,15 @@ struct ProgressState {
   Index total_steps = 0;                  // 0 when unknown
   std::optional<double> train_error;      // percent
   std::optional<double> validation_error; // percent
+  std::optional<double> train_loss;       // shown where there is no error (regression)
+  std::optional<double> validation_loss;
   double samples_per_second = 0.0;
   std::optional<double> eta_seconds;      // time left; unknown until measured
 };
 
 // E.g. "epoch 2.50 | step 250/1000 | train 12.34% | val 13.00% | 1234 samples/s | ETA 0:01:05".
-// Unknown parts are left out, except the ETA, which shows "ETA --:--:--".
+// Unknown parts are left out, except the ETA, which shows "ETA --:--:--". A split without an error (regression)
+// shows its loss instead: "train loss 0.0123".
 std::string format_progress(const ProgressState& state);
 
 // Seconds as h:mm:ss (hours unbounded), rounded to the nearest second; "--:--:--" if not finite.

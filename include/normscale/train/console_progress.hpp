@@ -27,7 +27,7 @@ class ConsoleProgress final : public TrainingCallback<T> {
   double training_seconds_ = 0.0;
   Index training_samples_ = 0;
   std::chrono::steady_clock::time_point last_shown_ = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-  std::optional<double> train_error_, validation_error_;
+  std::optional<double> train_error_, validation_error_, train_loss_, validation_loss_;
 };
 
 }  // namespace normscale

@@ -28,8 +28,7 @@ class DivergenceGuard final : public TrainingCallback<T> {
  private:
   struct LastGood {
     Index step;
-    double train_error;
-    std::string validation;
+    std::string figures;  // e.g. "train error 1.20%, validation error 2.00%"
   };
 
   EvaluationLog<T>& log_;

@@ -9,9 +9,15 @@
 #include "normscale/train/training_callback.hpp"
 
 #include <chrono>
+#include <initializer_list>
 #include <optional>
+#include <string>
 
 namespace normscale {
+
+// An evaluation record's fit on the given splits ("train", "validation", "test"), e.g. "train error 1.20%,
+// validation n/a": the error where the record has one, else the loss (a regression run's records).
+std::string describe_fit(const nlohmann::json& record, std::initializer_list<const char*> splits);
 
 template <class T>
 class EvaluationLog final : public TrainingCallback<T> {
