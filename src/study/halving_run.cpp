@@ -90,7 +90,8 @@ HalvingStep HalvingRun::advance(TrialStore& store) {
                    (!evaluations.empty() && evaluations.back().validation_error.has_value()),
                "halving: trial {} ended rung {} without a validation error (its metrics record none); halving ranks "
                "trials by it: give the study a validation split (base.\"data.validation\" = N for a data set read "
-               "from files) or leave [halving] out",
+               "from files) or leave [halving] out (a regression run has no error to rank by: its records hold "
+               "losses only)",
                record.id, standing.rung);
       cached = KnownErrors{known, standing.progress, record.finished, record.wall_seconds,
                            errors_at_rungs(evaluations, spec_.rungs, budget_in_steps_, known)};
