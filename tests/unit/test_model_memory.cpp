@@ -2,6 +2,7 @@
 // the option that sized the model and the bytes.
 #include "normscale/comm/communicator.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/model/model_registry.hpp"
 #include "normscale/train/model_factory.hpp"
 #include "support/error_text.hpp"
 
@@ -66,6 +67,43 @@ TEST(ModelMemory, ConvnetNamesItsChannels) {
     check_model_memory(config, fashion_shaped(), 10, 128, sizeof(float), 64e9);
   });
   EXPECT_THAT(message, AllOf(HasSubstr("model.channels = [1000000]"), HasSubstr("hint: lower model.channels")));
+}
+
+// The estimate is the registered entry's size: an extension that gives one is checked like the built-ins (and
+// named by its own option); one registered without a size is built unchecked.
+TEST(ModelMemory, AnExtensionIsCheckedByTheSizeItRegisters) {
+  static const bool once = [] {
+    const auto build = [](auto precision, const ModelConfig&, const ModelInput&, Index,
+                          const BatchNormOptions&) -> std::unique_ptr<Network<decltype(precision)>> {
+      NS_FAIL("not built in this test");
+    };
+    model_registry().add(model_entry("test-sized", "an extension with a size (test)", build,
+                                     [](const ModelConfig&, const ModelInput& input, Index outputs) {
+                                       ModelSize size;
+                                       size.parameters = 1e6 * static_cast<double>(input.width * outputs);
+                                       size.units_per_example = 5;
+                                       size.sized_by = "test.width = 1000000";
+                                       size.option = "test.width";
+                                       return size;
+                                     }));
+    model_registry().add(model_entry("test-unsized", "an extension without a size (test)", build));
+    return true;
+  }();
+  (void)once;
+  ModelConfig config;
+  config.type = "test-sized";
+  const ModelMemory memory = estimate_model_memory(config, fashion_shaped(), 10, 32, sizeof(double));
+  EXPECT_DOUBLE_EQ(memory.parameters, 7.84e9);
+  EXPECT_DOUBLE_EQ(memory.parameter_state_bytes, 7.84e9 * 32);
+  EXPECT_DOUBLE_EQ(memory.batch_bytes, 32.0 * 5 * 24);
+  const std::string message = error_of([&] {
+    check_model_memory(config, fashion_shaped(), 10, 32, sizeof(double), 64e9);
+  });
+  EXPECT_THAT(message, AllOf(HasSubstr("model.type = \"test-sized\", test.width = 1000000"),
+                             HasSubstr("hint: lower test.width")));
+  config.type = "test-unsized";
+  EXPECT_DOUBLE_EQ(estimate_model_memory(config, fashion_shaped(), 10, 32, sizeof(double)).total(), 0.0);
+  EXPECT_NO_THROW(check_model_memory(config, fashion_shaped(), 10, 32, sizeof(double), 1.0));
 }
 
 TEST(ModelMemory, MakeNetworkChecksBeforeAllocating) {

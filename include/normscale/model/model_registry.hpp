@@ -23,6 +23,14 @@ struct ModelInput {
   std::string name;  // the data set, for messages
 };
 
+// An architecture's size for one input, roughly: what the memory check before building needs.
+struct ModelSize {
+  double parameters = 0;         // in doubles, so no width can overflow them
+  double units_per_example = 0;  // activations and per-example scratch (pre-activations, im2col) over all layers
+  std::string sized_by;          // the options that set the size, e.g. "model.hidden = [800, 800]"
+  std::string option;            // the one to lower, e.g. "model.hidden"
+};
+
 struct ModelEntry {
   // Builds the network for `input` with `outputs` outputs; every batch-norm layer gets `batch_norm`
   // (model.bn_affine, and the sync-bn reducer the trainer wires to its communicator).
@@ -34,6 +42,9 @@ struct ModelEntry {
   std::string description;  // one line
   Builder<float> build_float;
   Builder<double> build_double;
+  // Optional: the size of the network build() would make (all zero where unknown); an entry without it is built
+  // without the memory check.
+  std::function<ModelSize(const ModelConfig&, const ModelInput& input, Index outputs)> size;
 
   template <class T>
   std::unique_ptr<Network<T>> build(const ModelConfig& config, const ModelInput& input, Index outputs,
@@ -49,10 +60,12 @@ struct ModelEntry {
 // An entry whose two builders are one generic callable build(T{}, config, input, outputs, batch_norm)
 // (the first argument only carries the precision).
 template <class Build>
-ModelEntry model_entry(std::string name, std::string description, Build build) {
+ModelEntry model_entry(std::string name, std::string description, Build build,
+                       std::function<ModelSize(const ModelConfig&, const ModelInput&, Index)> size = {}) {
   ModelEntry entry;
   entry.name = std::move(name);
   entry.description = std::move(description);
+  entry.size = std::move(size);
   entry.build_float = [build](const ModelConfig& c, const ModelInput& in, Index o, const BatchNormOptions& bn) {
     return build(float{}, c, in, o, bn);
   };

@@ -8,16 +8,19 @@
 #include "normscale/train/config.hpp"
 
 #include <memory>
+#include <string>
 
 namespace normscale {
 
-// Roughly the bytes a built-in architecture needs (in doubles, so no width can overflow them): its parameters,
-// then parameters + gradients + momentum + one working copy, then the activations and deltas of `batch_rows`
-// examples. All zero for a model.type the estimate does not know (an extension's).
+// Roughly the bytes an architecture needs (in doubles, so no width can overflow them), from its registered size
+// (ModelEntry::size): its parameters, then parameters + gradients + momentum + one working copy, then the
+// activations and deltas of `batch_rows` examples. All zero for a model.type registered without a size.
 struct ModelMemory {
   double parameters = 0;
   double parameter_state_bytes = 0;
   double batch_bytes = 0;
+  std::string sized_by;  // ModelSize's: the options that set the size, and the one to lower
+  std::string option;
   double total() const { return parameter_state_bytes + batch_bytes; }
 };
 ModelMemory estimate_model_memory(const ModelConfig& config, const Dataset& train, Index outputs, Index batch_rows,
