@@ -308,9 +308,11 @@ TEST_F(StudySchedulingFiles, FindsALiveProcessByItsLastArgument) {
   spec.argv = {"sh", "-c", "sleep 30; true", script};  // `; true`: sh waits for sleep instead of becoming it
   const pid_t pid = spawn_child(spec);
   std::vector<pid_t> found;
-  for (int tries = 0; tries < 200 && found.empty(); ++tries) {  // until the child has exec'd
+  // Until the child has exec'd, and until sh's fork for sleep has exec'd too: between fork and exec that copy of
+  // sh has the same arguments (seen once on a loaded machine).
+  for (int tries = 0; tries < 200 && found != std::vector<pid_t>{pid}; ++tries) {
     found = processes_with_last_argument(script);
-    if (found.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (found != std::vector<pid_t>{pid}) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(found, std::vector<pid_t>{pid});
   EXPECT_TRUE(processes_with_last_argument(script.substr(1)).empty()) << "a suffix of the argument is not it";
