@@ -1,6 +1,8 @@
 // The progress line's state from the steps and the evaluation records.
 #include "normscale/train/console_progress.hpp"
 
+#include "normscale/train/evaluation_log.hpp"
+
 namespace normscale {
 
 template <class T>
@@ -31,14 +33,10 @@ void ConsoleProgress<T>::step_taken(TrainingContext<T>& context, const StepRepor
 template <class T>
 void ConsoleProgress<T>::evaluated(TrainingContext<T>& /*context*/, const nlohmann::json& record) {
   // Regression records have losses and no errors.
-  const auto number = [&record](const char* key) -> std::optional<double> {
-    const auto value = record.find(key);
-    return value != record.end() && value->is_number() ? std::optional<double>(value->get<double>()) : std::nullopt;
-  };
-  train_error_ = number("train_error");
-  validation_error_ = number("validation_error");
-  train_loss_ = number("train_loss");
-  validation_loss_ = number("validation_loss");
+  train_error_ = record_number(record, "train_error");
+  validation_error_ = record_number(record, "validation_error");
+  train_loss_ = record_number(record, "train_loss");
+  validation_loss_ = record_number(record, "validation_loss");
 }
 
 template <class T>

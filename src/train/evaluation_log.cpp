@@ -31,17 +31,18 @@ void trim_metrics_after(const std::string& path, Index step) {
 
 }  // namespace
 
+std::optional<double> record_number(const nlohmann::json& record, const std::string& key) {
+  const auto value = record.find(key);
+  return value != record.end() && value->is_number() ? std::optional<double>(value->get<double>()) : std::nullopt;
+}
+
 std::string describe_fit(const nlohmann::json& record, std::initializer_list<const char*> splits) {
   std::string text;
   for (const char* split : splits) {
     if (!text.empty()) text += ", ";
-    const auto number = [&](const char* figure) -> std::optional<double> {
-      const auto value = record.find(fmt::format("{}_{}", split, figure));
-      return value != record.end() && value->is_number() ? std::optional<double>(value->get<double>()) : std::nullopt;
-    };
-    if (const auto error = number("error")) {
+    if (const auto error = record_number(record, fmt::format("{}_error", split))) {
       text += fmt::format("{} error {:.2f}%", split, *error);
-    } else if (const auto loss = number("loss")) {
+    } else if (const auto loss = record_number(record, fmt::format("{}_loss", split))) {
       text += fmt::format("{} loss {:.4g}", split, *loss);
     } else {
       text += fmt::format("{} n/a", split);

@@ -1,6 +1,7 @@
 // Perturb-and-retrain: the noise, and when it is added.
 #include "normscale/train/weight_perturbation.hpp"
 
+#include "normscale/train/evaluation_log.hpp"
 #include "normscale/train/run_directory_lock.hpp"
 
 #include <cmath>
@@ -60,8 +61,7 @@ namespace {
 template <class T>
 bool fitted_at(const TrainingContext<T>& context, const nlohmann::json& record) {
   if (!context.data.train.is_classification()) return true;
-  const auto error = record.find("train_error");
-  return error != record.end() && error->is_number() && error->get<double>() == 0.0;
+  return record_number(record, "train_error") == 0.0;
 }
 
 }  // namespace

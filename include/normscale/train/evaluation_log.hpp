@@ -15,6 +15,9 @@
 
 namespace normscale {
 
+// A number of an evaluation record, or none where the record lacks it (a regression run has no *_error).
+std::optional<double> record_number(const nlohmann::json& record, const std::string& key);
+
 // An evaluation record's fit on the given splits ("train", "validation", "test"), e.g. "train error 1.20%,
 // validation n/a": the error where the record has one, else the loss (a regression run's records).
 std::string describe_fit(const nlohmann::json& record, std::initializer_list<const char*> splits);
