@@ -62,12 +62,13 @@ std::vector<RegimeSteps> steps_to_target_by_regime(const StudyData& data, const 
   return result;
 }
 
-std::optional<double> b_simple_near_target(const ReportTrial& trial, std::optional<double> target_validation_error) {
+std::optional<double> b_simple_near_target(const ReportTrial& trial, const std::optional<MetricTarget>& target) {
   constexpr const char* kBSimple = "noise_scale.b_simple";
   std::optional<std::int64_t> reached;
   for (const MetricPoint& point : trial.metrics) {
-    const auto error = point.values.find("validation_error");
-    if (target_validation_error && error != point.values.end() && error->second <= *target_validation_error) {
+    if (!target) break;
+    const auto value = point.values.find(metric_key(target->metric));
+    if (value != point.values.end() && value->second <= target->value) {
       reached = point.step;
       break;
     }
@@ -102,7 +103,7 @@ MeasuredNoiseScale measured_noise_scale(const StudyData& data, const std::vector
           trial.grid_label != point || !trial.done()) {
         continue;
       }
-      if (const auto b = b_simple_near_target(trial, data.target_validation_error)) values.push_back(*b);
+      if (const auto b = b_simple_near_target(trial, data.target)) values.push_back(*b);
     }
   }
   return {median_of(values), values.size()};
@@ -119,9 +120,7 @@ std::vector<RegimeCriticalBatch> critical_batches(const StudyData& data, const s
 }
 
 std::string critical_batch_markdown(const StudyData& data, const std::vector<RegimeCriticalBatch>& fits) {
-  const std::string target = data.target_validation_error
-                                 ? fmt::format("{:g}% validation error", *data.target_validation_error)
-                                 : std::string("the target");
+  const std::string target = data.target ? target_text(*data.target) : std::string("the target");
   std::string text = fmt::format(
       "\n## Critical batch size\n\nMcCandlish et al. 2018: (S/S_min - 1)(E/E_min - 1) = 1 fitted to the steps S and "
       "examples E = S B to {0} across batch sizes (least squares of 1/S on 1/E); B_crit = E_min / S_min. Batch "

@@ -91,7 +91,7 @@ std::vector<double> errors_at_rungs(std::span<const Evaluation> evaluations, std
       // 1e-9 as the trainer's steps_for_epochs: an r-epoch run ends at the first step with epoch >= r.
       return budget_in_steps ? e.step >= rungs[rung] : e.epoch >= static_cast<double>(rungs[rung]) - 1e-9;
     });
-    errors.push_back(reached != evaluations.end() && reached->validation_error ? *reached->validation_error
+    errors.push_back(reached != evaluations.end() && reached->value ? *reached->value
                                                                                 : kInfinite);
   }
   return errors;

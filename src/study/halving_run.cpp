@@ -13,17 +13,11 @@ namespace normscale {
 namespace {
 
 // The evaluations of a trial as the database holds them (every rung it ran so far: a resumed run keeps them).
-std::vector<Evaluation> evaluations_of(const TrialStore& store, const std::string& id) {
+std::vector<Evaluation> evaluations_of(const TrialStore& store, const std::string& id, StudyMetric metric) {
   std::vector<Evaluation> evaluations;
   for (const MetricRow& row : store.metrics(id)) {
-    Evaluation evaluation{row.step, row.epoch, std::nullopt};
     const auto record = nlohmann::json::parse(row.json, nullptr, false);
-    if (record.is_object()) {
-      if (const auto error = record.find("validation_error"); error != record.end() && error->is_number()) {
-        evaluation.validation_error = error->get<double>();
-      }
-    }
-    evaluations.push_back(evaluation);
+    evaluations.push_back({row.step, row.epoch, metric_of(record, metric)});
   }
   return evaluations;
 }
@@ -31,7 +25,7 @@ std::vector<Evaluation> evaluations_of(const TrialStore& store, const std::strin
 }  // namespace
 
 HalvingRun::HalvingRun(const StudySpec& spec, std::span<const Trial> trials)
-    : spec_(spec.halving.value()), budget_in_steps_(spec.steps > 0), unit_(spec.steps > 0 ? "steps" : "epochs"),
+    : spec_(spec.halving.value()), metric_(spec.metric), budget_in_steps_(spec.steps > 0), unit_(spec.steps > 0 ? "steps" : "epochs"),
       trials_(trials), known_errors_(trials.size()) {
   std::map<std::tuple<std::string, std::int64_t, std::int64_t, std::uint64_t>, std::size_t> bracket_of;
   for (std::size_t i = 0; i < trials.size(); ++i) {
@@ -82,17 +76,20 @@ HalvingStep HalvingRun::advance(TrialStore& store) {
     std::optional<KnownErrors>& cached = known_errors_[i];
     if (known > 0 && !(cached && cached->known == known && cached->progress == standing.progress &&
                        cached->finished == record.finished && cached->wall_seconds == record.wall_seconds)) {
-      const std::vector<Evaluation> evaluations = evaluations_of(store, record.id);
+      const std::vector<Evaluation> evaluations = evaluations_of(store, record.id, metric_);
       ++metrics_reads_;
       // A run without a validation split (a generated data set may have none; data.validation = 0) could
       // never be promoted: said at the first such end, not found out when every trial has stopped.
       NS_CHECK(standing.progress != RungProgress::kFinished ||
-                   (!evaluations.empty() && evaluations.back().validation_error.has_value()),
-               "halving: trial {} ended rung {} without a validation error (its metrics record none); halving ranks "
-               "trials by it: give the study a validation split (base.\"data.validation\" = N for a data set read "
-               "from files) or leave [halving] out (a regression run has no error to rank by: its records hold "
-               "losses only)",
-               record.id, standing.rung);
+                   (!evaluations.empty() && evaluations.back().value.has_value()),
+               "halving: trial {} ended rung {} without a {} (its metrics record none); halving ranks trials by it: "
+               "give the study a validation split (base.\"data.validation\" = N for a data set read from files) or "
+               "leave [halving] out{}",
+               record.id, standing.rung, metric_name(metric_),
+               metric_ == StudyMetric::kValidationError
+                   ? " (a regression run has no error to rank by: its records hold losses; rank by them with "
+                     "select_by = \"validation_loss\")"
+                   : "");
       cached = KnownErrors{known, standing.progress, record.finished, record.wall_seconds,
                            errors_at_rungs(evaluations, spec_.rungs, budget_in_steps_, known)};
     }
@@ -109,10 +106,10 @@ HalvingStep HalvingRun::advance(TrialStore& store) {
     known_errors_[i]->finished.clear();
     known_errors_[i]->wall_seconds.reset();
     step.promoted.push_back(&at_rungs_[i][rung]);
-    step.notes.push_back(fmt::format("normscale study: trial {} promoted to rung {} ({} {}; validation error "
-                                     "{:.2f}% at {} {}): {}", trials_[i].id, rung, spec_.rungs[rung], unit_,
-                                     standings[i].errors[rung - 1], spec_.rungs[rung - 1], unit_,
-                                     describe_trial(trials_[i])));
+    step.notes.push_back(fmt::format("normscale study: trial {} promoted to rung {} ({} {}; {} {} at {} {}): {}",
+                                     trials_[i].id, rung, spec_.rungs[rung], unit_, metric_name(metric_),
+                                     metric_value_text(metric_, standings[i].errors[rung - 1]),
+                                     spec_.rungs[rung - 1], unit_, describe_trial(trials_[i])));
   }
   for (const std::size_t i : plan.stop) {
     if (records[i].stopped_early) continue;

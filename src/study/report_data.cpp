@@ -81,7 +81,8 @@ StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& da
   data.batches = spec.batches;
   data.ranks = spec.ranks;
   data.full_batch_size = spec.full_batch_size;
-  data.target_validation_error = spec.target_validation_error;
+  data.metric = spec.metric;
+  data.target = spec.target;
 
   std::unordered_map<std::string, TrialRecord> stored;
   for (TrialRecord& record : store.trials()) {

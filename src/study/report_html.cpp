@@ -21,15 +21,16 @@ std::string cell(std::string_view text, bool number = false) {
   return fmt::format("<td{}>{}</td>", number ? " class=\"num\"" : "", html_escape(text));
 }
 
-std::string summary_table(const std::vector<TableRow>& rows) {
+std::string summary_table(const StudyData& data, const std::vector<TableRow>& rows) {
+  const std::vector<TableColumn>& columns = table_columns(data.metric);
   std::string html = "<table>\n<tr><th>regime</th><th>batch</th><th>ranks</th><th>hyperparameters</th><th>lr</th>";
-  for (const TableColumn& column : table_columns()) html += fmt::format("<th>{}</th>", html_escape(column.header));
+  for (const TableColumn& column : columns) html += fmt::format("<th>{}</th>", html_escape(column.header));
   html += "<th>seeds</th></tr>\n";
   for (const TableRow& row : rows) {
     html += "<tr>" + cell(row.regime) + cell(batch_label(row.batch), true) + cell(std::to_string(row.ranks), true);
     html += cell(!row.selected ? std::string(kMissing) : row.grid_label.empty() ? "(none)" : row.grid_label);
     html += cell(row.lr ? fmt::format("{:.4g}", *row.lr) : std::string(kMissing), true);
-    for (const TableColumn& column : table_columns()) {
+    for (const TableColumn& column : columns) {
       html += cell(format_stat(row.stats.at(std::string(column.key)), column.decimals), true);
     }
     std::string seeds = fmt::format("{}", row.done);
@@ -41,19 +42,22 @@ std::string summary_table(const std::vector<TableRow>& rows) {
 }
 
 std::string trials_table(const StudyData& data) {
-  std::string html = "<table>\n<tr><th>id</th><th>regime</th><th>batch</th><th>ranks</th><th>seed</th><th>grid</th>"
-                     "<th>state</th><th>validation error %</th><th>test error %</th><th>wall s</th></tr>\n";
-  const auto value = [](const ReportTrial& trial, const char* key, int decimals) {
+  // The study metric and its test-split twin: errors (percent), or a regression study's losses.
+  const bool errors = data.metric == StudyMetric::kValidationError;
+  std::string html = fmt::format("<table>\n<tr><th>id</th><th>regime</th><th>batch</th><th>ranks</th><th>seed</th>"
+                                 "<th>grid</th><th>state</th><th>{}</th><th>{}</th><th>wall s</th></tr>\n",
+                                 metric_label(data.metric), errors ? "test error %" : "test loss");
+  const auto value = [&](const ReportTrial& trial, const char* key) {
     const auto v = trial.result(key);
-    return v ? fmt::format("{:.{}f}", *v, decimals) : std::string(kMissing);
+    return !v ? std::string(kMissing) : errors ? fmt::format("{:.2f}", *v) : fmt::format("{:.4g}", *v);
   };
   for (const ReportTrial& trial : data.trials) {
     const TrialRecord& r = trial.record;
     html += "<tr>" + cell(r.id) + cell(r.regime) + cell(batch_label(r.batch), true) +
             cell(std::to_string(r.ranks), true) + cell(std::to_string(r.seed), true) +
             cell(trial.grid_label.empty() ? std::string(kMissing) : trial.grid_label) +
-            cell(trial_state_name(r.state)) + cell(value(trial, "validation_error", 2), true) +
-            cell(value(trial, "test_error", 2), true) +
+            cell(trial_state_name(r.state)) + cell(value(trial, metric_key(data.metric)), true) +
+            cell(value(trial, metric_test_key(data.metric)), true) +
             cell(r.wall_seconds ? fmt::format("{:.1f}", *r.wall_seconds) : std::string(kMissing), true) + "</tr>\n";
   }
   return html + "</table>\n";
@@ -86,10 +90,11 @@ std::string report_html(const StudyData& data, const std::vector<TableRow>& rows
       name, kStyle);
   for (const std::string& note : notes) html += fmt::format("<p class=\"note\">{}</p>\n", html_escape(note));
 
-  html += "<h2>Summary</h2>\n<p>Hyperparameters selected per (regime, batch) by the best mean validation error "
-          "over seeds (Shallue et al. 2018); mean ± sample std over the selected done trials; — : no value. "
-          "<a href=\"table.csv\">table.csv</a>, <a href=\"table.md\">table.md</a>.</p>\n";
-  html += summary_table(rows);
+  html += fmt::format("<h2>Summary</h2>\n<p>Hyperparameters selected per (regime, batch) by the best mean {} over "
+                      "seeds (Shallue et al. 2018); mean ± sample std over the selected done trials; — : no value. "
+                      "<a href=\"table.csv\">table.csv</a>, <a href=\"table.md\">table.md</a>.</p>\n",
+                      metric_name(data.metric));
+  html += summary_table(data, rows);
 
   html += "<h2>Plots</h2>\n";
   for (const PlotEntry& plot : plots) {

@@ -220,7 +220,7 @@ std::vector<Plot> learning_rate_plots(const StudyData& data, const std::vector<T
   PlotSeries reached{"all seeds reached the target", {}, SeriesStyle::kPoints};
   PlotSeries missed{"not reached by every seed", {}, SeriesStyle::kPoints};
   PlotSeries diverged{"diverged or failed", {}, SeriesStyle::kPoints};
-  PlotSeries selected{"selected (best mean validation error)", {}, SeriesStyle::kStars};
+  PlotSeries selected{fmt::format("selected (best mean {})", metric_name(data.metric)), {}, SeriesStyle::kStars};
   std::map<std::tuple<std::string, std::int64_t, std::string>, std::vector<const ReportTrial*>> cells;
   for (const ReportTrial& trial : data.trials) {
     if (trial.record.state == TrialState::kDone || trial.record.state == TrialState::kFailed) {
@@ -263,29 +263,31 @@ double full_batch_x(const StudyData& data) {
 std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>& rows) {
   std::vector<Plot> plots;
 
-  Plot error = versus_batch(data, rows, "test_error", false);
-  error.name = "test_error_vs_batch";
-  error.title = "Final test error vs global batch size (selected hyperparameters, mean ± std over seeds)";
-  error.ylabel = "test error %";
+  // A regression study (select_by = "validation_loss") has losses where a classification study has errors.
+  const bool errors = data.metric == StudyMetric::kValidationError;
+  Plot error = versus_batch(data, rows, metric_test_key(data.metric), false);
+  error.name = fmt::format("{}_vs_batch", metric_test_key(data.metric));
+  error.title = fmt::format("Final test {} vs global batch size (selected hyperparameters, mean ± std over seeds)",
+                            errors ? "error" : "loss");
+  error.ylabel = errors ? "test error %" : "test loss";
   plots.push_back(std::move(error));
 
-  Plot curves = over_training(rows, "validation_error");
+  Plot curves = over_training(rows, metric_key(data.metric));
   curves.name = "learning_curves";
-  curves.title = "Validation error over training (selected hyperparameters, mean over seeds)";
-  curves.ylabel = "validation error %";
+  curves.title = fmt::format("Validation {} over training (selected hyperparameters, mean over seeds)",
+                             errors ? "error" : "loss");
+  curves.ylabel = std::string(metric_label(data.metric));
   plots.push_back(std::move(curves));
 
-  const std::string target = data.target_validation_error
-                                 ? fmt::format("{:g}% validation error", *data.target_validation_error)
-                                 : std::string("the target validation error");
+  const std::string target =
+      data.target ? target_text(*data.target) : fmt::format("the target {}", metric_name(data.metric));
+  const std::string no_target = fmt::format("the study sets no {}", target_key(data.metric));
   Plot steps = versus_batch(data, rows, "steps_to_target", false);
   steps.name = "steps_to_target";
   steps.title = fmt::format("Steps to {} vs global batch size (fastest grid point per batch)", target);
   steps.ylabel = "steps";
   steps.log_y = true;
-  if (steps.empty() && !data.target_validation_error) {
-    steps.empty_reason = "the study sets no target_validation_error";
-  }
+  if (steps.empty() && !data.target) steps.empty_reason = no_target;
   // Shallue et al.: each regime's perfect-scaling line from its smallest batch, steps(B0) B0 / B; and the
   // examples to the target, steps x B (McCandlish's E), from the same points.
   Plot examples = steps;
@@ -321,9 +323,7 @@ std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>
   seconds.title = fmt::format("Time to {} vs global batch size (fastest grid point per batch)", target);
   seconds.ylabel = "seconds";
   seconds.log_y = true;
-  if (seconds.empty() && !data.target_validation_error) {
-    seconds.empty_reason = "the study sets no target_validation_error";
-  }
+  if (seconds.empty() && !data.target) seconds.empty_reason = no_target;
   plots.push_back(std::move(seconds));
 
   for (Plot& plot : learning_rate_plots(data, rows)) plots.push_back(std::move(plot));

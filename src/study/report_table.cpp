@@ -61,12 +61,13 @@ std::optional<double> median_of(std::vector<double> values) {
   return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
 }
 
-const std::vector<TableColumn>& table_columns() {
-  static const std::vector<TableColumn> columns = {
+const std::vector<TableColumn>& table_columns(StudyMetric metric) {
+  static const std::vector<TableColumn> errors = {
       {"validation_error", "validation error %", 2},
       {"test_error", "test error %", 2},
       {"train_error", "train error %", 2},
       {"test_loss", "test loss", -1},
+      {"train_loss", "train loss", -1},
       {"weight_norm", "weight norm", -1},
       {"support_fraction", "support fraction", 3},
       {"constraints_violated", "constraints violated", 3},
@@ -74,7 +75,19 @@ const std::vector<TableColumn>& table_columns() {
       {"steps_to_target", "steps to target", 0},
       {"seconds_to_target", "s to target", 1},
   };
-  return columns;
+  // A regression study: its runs record no errors.
+  static const std::vector<TableColumn> losses = {
+      {"validation_loss", "validation loss", -1},
+      {"test_loss", "test loss", -1},
+      {"train_loss", "train loss", -1},
+      {"weight_norm", "weight norm", -1},
+      {"support_fraction", "support fraction", 3},
+      {"constraints_violated", "constraints violated", 3},
+      {"wall_seconds", "wall s", 1},
+      {"steps_to_target", "steps to target", 0},
+      {"seconds_to_target", "s to target", 1},
+  };
+  return metric == StudyMetric::kValidationError ? errors : losses;
 }
 
 std::vector<TableRow> build_table(const StudyData& data) {
@@ -85,7 +98,7 @@ std::vector<TableRow> build_table(const StudyData& data) {
     label_of_grid[trial.record.grid_json] = trial.grid_label;
     if (!trial.done()) continue;
     TrialSummary summary{trial.record.id, trial.record.regime, trial.record.batch, trial.record.grid_json,
-                         trial.result("validation_error"), std::nullopt};
+                         trial.result(metric_key(data.metric)), std::nullopt};
     const auto steps = trial.result("steps_to_target");
     const auto seconds = trial.result("seconds_to_target");
     if (steps && seconds) summary.to_target = TimeToTarget{static_cast<std::int64_t>(*steps), *seconds};
@@ -113,7 +126,7 @@ std::vector<TableRow> build_table(const StudyData& data) {
         selected = label_of_grid.at(selection->best_grid);
         if (selection->fastest_grid) fastest = label_of_grid.at(*selection->fastest_grid);
       }
-      // One grid point needs no validation error to be the choice.
+      // One grid point needs no metric to be the choice.
       if (points.size() == 1) selected = points.front();
       for (const std::int64_t ranks : data.ranks) {
         TableRow row;
@@ -137,7 +150,7 @@ std::vector<TableRow> build_table(const StudyData& data) {
           }
         }
         if (!any) continue;
-        for (const TableColumn& column : table_columns()) {
+        for (const TableColumn& column : table_columns(data.metric)) {
           std::vector<double> values;
           for (const ReportTrial* trial : row.selected_trials) {
             if (const auto value = figure(*trial, std::string(column.key))) values.push_back(*value);
@@ -201,19 +214,21 @@ std::string markdown_cell(std::string_view text) {
 
 std::string table_markdown(const StudyData& data, const std::vector<TableRow>& rows) {
   std::string text = fmt::format("# Study {}\n\n", markdown_cell(data.name));
-  text += "Hyperparameters selected per (regime, batch) by the best mean validation error over seeds; "
-          "mean ± sample std over the selected done trials; — : no value. Steps / seconds to target "
-          "are at the selected point; the plots use the point that reaches the target fastest.\n\n";
+  text += fmt::format("Hyperparameters selected per (regime, batch) by the best mean {} over seeds; "
+                      "mean ± sample std over the selected done trials; — : no value. Steps / seconds to target "
+                      "are at the selected point; the plots use the point that reaches the target fastest.\n\n",
+                      metric_name(data.metric));
+  const std::vector<TableColumn>& columns = table_columns(data.metric);
   text += "| regime | batch | ranks | hyperparameters | lr |";
-  for (const TableColumn& column : table_columns()) text += fmt::format(" {} |", column.header);
+  for (const TableColumn& column : columns) text += fmt::format(" {} |", column.header);
   text += " seeds |\n| --- | ---: | ---: | --- | ---: |";
-  for (std::size_t i = 0; i < table_columns().size(); ++i) text += " ---: |";
+  for (std::size_t i = 0; i < columns.size(); ++i) text += " ---: |";
   text += " ---: |\n";
   for (const TableRow& row : rows) {
     const std::string hyper = !row.selected ? std::string(kMissing) : row.grid_label.empty() ? "(none)" : row.grid_label;
     text += fmt::format("| {} | {} | {} | {} | {} |", markdown_cell(row.regime), batch_label(row.batch), row.ranks,
                         markdown_cell(hyper), row.lr ? fmt::format("{:.4g}", *row.lr) : std::string(kMissing));
-    for (const TableColumn& column : table_columns()) {
+    for (const TableColumn& column : columns) {
       text += fmt::format(" {} |", format_stat(row.stats.at(std::string(column.key)), column.decimals));
     }
     text += fmt::format(" {} |\n", state_counts(row));
@@ -221,16 +236,17 @@ std::string table_markdown(const StudyData& data, const std::vector<TableRow>& r
   return text;
 }
 
-std::string table_csv(const std::vector<TableRow>& rows) {
+std::string table_csv(const StudyData& data, const std::vector<TableRow>& rows) {
+  const std::vector<TableColumn>& columns = table_columns(data.metric);
   std::string text = "regime,batch,ranks,hyperparameters,lr";
-  for (const TableColumn& column : table_columns()) {
+  for (const TableColumn& column : columns) {
     text += fmt::format(",{0}_mean,{0}_std,{0}_n", column.key);
   }
   text += ",trials,done,failed,diverged\n";
   for (const TableRow& row : rows) {
     text += fmt::format("{},{},{},{},{}", csv_field(row.regime), batch_label(row.batch), row.ranks,
                         csv_field(row.grid_label), row.lr ? exact(*row.lr) : "");
-    for (const TableColumn& column : table_columns()) {
+    for (const TableColumn& column : columns) {
       const Stat& stat = row.stats.at(std::string(column.key));
       if (stat.n == 0) {
         text += ",,,0";

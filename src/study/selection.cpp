@@ -1,4 +1,4 @@
-// Best hyperparameters per (regime, batch) and time to a target validation error.
+// Best hyperparameters per (regime, batch) and time to a target of the study metric.
 #include "normscale/study/selection.hpp"
 
 #include <nlohmann/json.hpp>
@@ -23,7 +23,7 @@ struct Candidate {
 
 }  // namespace
 
-std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows) {
+std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows, StudyMetric metric) {
   std::vector<EvaluationPoint> points;
   double training_seconds = 0.0;
   for (const MetricRow& row : rows) {
@@ -33,9 +33,7 @@ std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows) 
                         number_or_zero(record, "time_multiplier_s");
     EvaluationPoint point;
     point.step = row.step;
-    if (const auto error = record.find("validation_error"); error != record.end() && error->is_number()) {
-      point.validation_error = error->get<double>();
-    }
+    point.value = metric_of(record, metric);
     const auto wall = record.find("wall_seconds");
     point.seconds = wall != record.end() && wall->is_number() ? wall->get<double>() : training_seconds;
     points.push_back(point);
@@ -45,7 +43,7 @@ std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows) 
 
 std::optional<TimeToTarget> time_to_target(std::span<const EvaluationPoint> points, double target) {
   for (const EvaluationPoint& point : points) {
-    if (point.validation_error && *point.validation_error <= target) {
+    if (point.value && *point.value <= target) {
       return TimeToTarget{point.step, point.seconds};
     }
   }
@@ -56,7 +54,7 @@ std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> tria
   // Groups and grid points in order of first appearance.
   std::vector<std::pair<std::pair<std::string, std::int64_t>, std::vector<Candidate>>> groups;
   for (const TrialSummary& trial : trials) {
-    if (!trial.validation_error) continue;
+    if (!trial.value) continue;
     const std::pair<std::string, std::int64_t> key{trial.regime, trial.batch};
     auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
     if (group == groups.end()) group = groups.insert(groups.end(), {key, {}});
@@ -75,12 +73,12 @@ std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> tria
     bool have_best = false;
     for (const Candidate& candidate : candidates) {
       double sum = 0.0;
-      for (const TrialSummary* trial : candidate.trials) sum += *trial->validation_error;
+      for (const TrialSummary* trial : candidate.trials) sum += *trial->value;
       const double mean = sum / static_cast<double>(candidate.trials.size());
-      if (!have_best || mean < selection.best_validation_error) {
+      if (!have_best || mean < selection.best_value) {
         have_best = true;
         selection.best_grid = candidate.grid;
-        selection.best_validation_error = mean;
+        selection.best_value = mean;
         selection.best_trials.clear();
         for (const TrialSummary* trial : candidate.trials) selection.best_trials.push_back(trial->id);
       }

@@ -24,8 +24,8 @@ namespace {
 constexpr std::string_view kTopLevelKeys[] = {
     "name",  "preset",        "base",       "regimes",       "batch",         "ranks",
     "seeds", "grid",          "grid_per_batch", "lr_scaling", "base_batch",   "warmup_epochs",
-    "epochs", "steps",        "full_batch_size", "target_validation_error", "search",
-    "halving"};
+    "epochs", "steps",        "full_batch_size", "target_validation_error", "target_validation_loss",
+    "select_by", "search",    "halving"};
 constexpr std::string_view kHalvingKeys[] = {"rungs", "reduction", "mode"};
 constexpr std::string_view kSearchKeys[] = {"kind", "trials", "seed", "ranges"};
 constexpr std::string_view kRangeKeys[] = {"low", "high", "scale"};
@@ -451,6 +451,41 @@ std::vector<GridAxis> axes_at(const StudySpec& spec, const Regime& regime, std::
   return axes;
 }
 
+// `select_by` and the target (`target_validation_error` in percent, or `target_validation_loss`): one metric
+// for ranking and timing, so a target must be of the metric trials are ranked by.
+void parse_metric(const toml::table& document, std::string_view source, StudySpec& spec) {
+  const toml::node* error_target = document.get("target_validation_error");
+  const toml::node* loss_target = document.get("target_validation_loss");
+  NS_CHECK(error_target == nullptr || loss_target == nullptr,
+           "{}: target_validation_error is given too; a study has one target (the metric it selects by)",
+           loss_target ? Where{source, "target_validation_loss"}.at(*loss_target) : std::string(source));
+  if (const toml::node* select = document.get("select_by")) {
+    const std::optional<std::string> value = select->value<std::string>();
+    NS_CHECK(value && (*value == "validation_error" || *value == "validation_loss"),
+             "{}: expected \"validation_error\" or \"validation_loss\" (the latter for data without classes, "
+             "whose runs record no error)",
+             Where{source, "select_by"}.at(*select));
+    spec.metric = *value == "validation_error" ? StudyMetric::kValidationError : StudyMetric::kValidationLoss;
+  } else if (loss_target != nullptr) {
+    spec.metric = StudyMetric::kValidationLoss;
+  }
+  const toml::node* target = error_target != nullptr ? error_target : loss_target;
+  if (target == nullptr) return;
+  const StudyMetric kind = error_target != nullptr ? StudyMetric::kValidationError : StudyMetric::kValidationLoss;
+  const Where where{source, std::string(target_key(kind))};
+  NS_CHECK(kind == spec.metric, "{}: the study selects by {} (select_by) but this target is a {}; expected {}",
+           where.at(*target), metric_key(spec.metric), metric_name(kind), target_key(spec.metric));
+  const std::optional<double> value = target->value<double>();
+  if (kind == StudyMetric::kValidationError) {
+    NS_CHECK(value && *value >= 0.0 && *value <= 100.0,
+             "{}: expected a validation error in percent, a number in [0, 100]", where.at(*target));
+  } else {
+    NS_CHECK(value && std::isfinite(*value) && *value >= 0.0, "{}: expected a validation loss, a number >= 0",
+             where.at(*target));
+  }
+  spec.target = MetricTarget{kind, *value};
+}
+
 }  // namespace
 
 std::string_view lr_scaling_name(LrScaling rule) {
@@ -637,13 +672,7 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
              Where{source, "warmup_epochs"}.at(*warmup));
     spec.warmup_epochs = *value;
   }
-  if (const toml::node* target = document.get("target_validation_error")) {
-    const auto value = target->value<double>();
-    NS_CHECK(value && *value >= 0.0 && *value <= 100.0,
-             "{}: expected a validation error in percent, a number in [0, 100]",
-             Where{source, "target_validation_error"}.at(*target));
-    spec.target_validation_error = *value;
-  }
+  parse_metric(document, source, spec);
   spec.full_batch_size = integer_of("full_batch_size", spec.full_batch_size);
   spec.epochs = integer_of("epochs", 0);
   spec.steps = integer_of("steps", 0);

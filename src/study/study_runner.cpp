@@ -127,7 +127,7 @@ int run_study(const StudyRunOptions& options) {
   local.launcher.trainer = options.trainer.empty() ? this_executable() : options.trainer;
   local.launcher.slots = std::min(local.cores, physical_cores());
   local.launcher.as_root = geteuid() == 0;
-  local.target = spec.target_validation_error;
+  local.target = spec.target;
   if (options.dry_run) {
     fmt::print("{}", dry_run_listing(spec, trials, layout, options, local.launcher));
     return 0;
@@ -208,7 +208,7 @@ int run_study(const StudyRunOptions& options) {
     slurm.signal_seconds = options.signal_seconds;
     slurm.stall_seconds = options.stall_seconds;
     slurm.poll_seconds = options.poll_seconds;
-    slurm.target = spec.target_validation_error;
+    slurm.target = spec.target;
     slurm.after_trial_end = after_trial_end;
     stopped = run_slurm(queue, left_running, store, layout, slurm, heartbeat, progress, counts);
   }
@@ -274,8 +274,10 @@ std::string study_status(const std::filesystem::path& study_file) {
                                                          : std::string("-");
     };
     const std::optional<double> idle = record->second.seconds_since_heartbeat;
-    text += fmt::format("  running {}  step {}  epoch {}  validation {}  last progress {}  {}\n", trial.id,
-                        number("step", "{:.0f}"), number("epoch", "{:.2f}"), number("validation_error", "{:.2f}%"),
+    const std::optional<double> validation = metric_of(last, spec.metric);
+    text += fmt::format("  running {}  step {}  epoch {}  {} {}  last progress {}  {}\n", trial.id,
+                        number("step", "{:.0f}"), number("epoch", "{:.2f}"), metric_name(spec.metric),
+                        validation ? metric_value_text(spec.metric, *validation) : std::string("-"),
                         idle ? fmt::format("{:.0f} s ago", *idle) : std::string("-"), describe_trial(trial));
   }
   std::set<std::string> ids;
@@ -303,8 +305,8 @@ std::string study_status(const std::filesystem::path& study_file) {
     const auto figures = store.results(trial.id);
     TrialSummary summary{trial.id, trial.regime, trial.batch, grid_point_json(trial), std::nullopt, std::nullopt};
     bool found = false;
-    const double validation = figure(figures, "validation_error", found);
-    if (found) summary.validation_error = validation;
+    const double validation = figure(figures, metric_key(spec.metric), found);
+    if (found) summary.value = validation;
     const double steps = figure(figures, "steps_to_target", found);
     if (found) {
       bool seconds_found = false;
@@ -317,15 +319,17 @@ std::string study_status(const std::filesystem::path& study_file) {
   if (others > 0) text += fmt::format("({} trial(s) in the database are no longer in the study file)\n", others);
   const std::vector<Selection> selections = select_hyperparameters(summaries);
   if (!selections.empty()) {
-    text += "best grid point per (regime, batch) by validation error (mean over its trials):\n";
+    text += fmt::format("best grid point per (regime, batch) by {} (mean over its trials):\n",
+                        metric_name(spec.metric));
     for (const Selection& s : selections) {
-      text += fmt::format("  regime={} batch={}: {} validation error {:.2f}% ({} trial(s))", s.regime,
-                          batch_text(s.batch), s.best_grid, s.best_validation_error, s.best_trials.size());
-      if (spec.target_validation_error) {
-        text += s.steps_to_target ? fmt::format("; fastest to {:g}%: {} in {:.0f} steps, {:.2f} s",
-                                                *spec.target_validation_error, *s.fastest_grid, *s.steps_to_target,
+      text += fmt::format("  regime={} batch={}: {} {} {} ({} trial(s))", s.regime, batch_text(s.batch), s.best_grid,
+                          metric_name(spec.metric), metric_value_text(spec.metric, s.best_value),
+                          s.best_trials.size());
+      if (spec.target) {
+        text += s.steps_to_target ? fmt::format("; fastest to {}: {} in {:.0f} steps, {:.2f} s",
+                                                target_text(*spec.target), *s.fastest_grid, *s.steps_to_target,
                                                 *s.seconds_to_target)
-                                  : fmt::format("; no grid point reaches {:g}%", *spec.target_validation_error);
+                                  : fmt::format("; no grid point reaches {}", target_text(*spec.target));
       }
       text += "\n";
     }

@@ -59,7 +59,7 @@ PreparedTrial prepare_trial(const StudyLayout& layout, const Trial& trial) {
 }
 
 TrialState record_trial_end(TrialStore& store, const StudyLayout& layout, const std::string& trial_id,
-                            int exit_code, double run_seconds, std::optional<double> target) {
+                            int exit_code, double run_seconds, std::optional<MetricTarget> target) {
   const std::filesystem::path dir = layout.trial_dir(trial_id);
   // A promoted trial's time counts its earlier rungs too.
   const std::optional<TrialRecord> record = store.trial(trial_id);

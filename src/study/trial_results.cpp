@@ -13,7 +13,7 @@
 
 namespace normscale {
 
-TrialResults parse_trial_results(std::string_view jsonl, std::optional<double> target,
+TrialResults parse_trial_results(std::string_view jsonl, std::optional<MetricTarget> target,
                                  std::string_view source) {
   TrialResults results;
   nlohmann::json last;
@@ -43,19 +43,20 @@ TrialResults parse_trial_results(std::string_view jsonl, std::optional<double> t
     last = record;
   }
   if (!last.is_object()) return results;
-  for (const char* key : {"train_error", "validation_error", "test_error", "train_loss", "test_loss", "weight_norm",
+  for (const char* key : {"train_error", "validation_error", "test_error", "train_loss", "validation_loss", "test_loss", "weight_norm",
                           "support_fraction", "rho", "normalized_margin", "constraints_violated",
                           "complementary_slackness", "alpha_max"}) {
     if (const auto value = last.find(key); value != last.end() && value->is_number()) {
       results.figures.emplace_back(key, value->get<double>());
     }
   }
-  const std::vector<EvaluationPoint> points = evaluation_points(results.rows);
+  const std::vector<EvaluationPoint> points =
+      evaluation_points(results.rows, target ? target->metric : StudyMetric::kValidationError);
   results.figures.emplace_back("steps", static_cast<double>(results.rows.back().step));
   results.figures.emplace_back("epochs", results.rows.back().epoch);
   results.figures.emplace_back("train_seconds", points.empty() ? 0.0 : points.back().seconds);
   if (target) {
-    if (const auto reached = time_to_target(points, *target)) {
+    if (const auto reached = time_to_target(points, target->value)) {
       results.figures.emplace_back("steps_to_target", static_cast<double>(reached->steps));
       results.figures.emplace_back("seconds_to_target", reached->seconds);
     }
@@ -64,7 +65,7 @@ TrialResults parse_trial_results(std::string_view jsonl, std::optional<double> t
   return results;
 }
 
-TrialResults read_trial_results(const std::filesystem::path& run_dir, std::optional<double> target) {
+TrialResults read_trial_results(const std::filesystem::path& run_dir, std::optional<MetricTarget> target) {
   const std::filesystem::path path = run_dir / "metrics.jsonl";
   std::ifstream file(path, std::ios::binary);
   if (!file.is_open()) return {};

@@ -12,6 +12,7 @@
 #include "support/temp_dir.hpp"
 #include "support/wait_for_store.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -34,6 +35,10 @@ using testing::wait_for_store;
 using ::testing::HasSubstr;
 
 using testing::write_blobs;
+
+// Between the validation losses the two learning rates reach in 40 steps (0.001: 0.75, 0.1: 0.027; reached at
+// step 15).
+constexpr const char* kRegressionTarget = "0.1";
 
 std::string base_table(const fs::path& data, std::int64_t steps) {
   return "steps = " + std::to_string(steps) + "\ntarget_validation_error = 45\n[base]\n\"data.source\" = \"npy\"\n" +
@@ -153,7 +158,7 @@ TEST_F(StudyRuns, StatusShowsTheSchedulerAndTheRunningTrialsAndAnotherHostsSched
   ASSERT_EQ(status.exit_code, 0) << status.output;
   EXPECT_THAT(status.output, HasSubstr("2 trial(s): 1 done, 1 running, 0 failed, 0 pending, ETA 10 s"));
   EXPECT_THAT(status.output, HasSubstr("scheduler: host login-2, pid 77, since "));
-  EXPECT_THAT(status.output, HasSubstr("running " + trials[1].id + "  step 25  epoch 1.50  validation 12.50%  "
+  EXPECT_THAT(status.output, HasSubstr("running " + trials[1].id + "  step 25  epoch 1.50  validation error 12.50%  "
                                        "last progress "));
   std::size_t shown = 0;
   for (auto at = status.output.find("study held"); at != std::string::npos; at = status.output.find("study held", at + 1)) {
@@ -165,6 +170,67 @@ TEST_F(StudyRuns, StatusShowsTheSchedulerAndTheRunningTrialsAndAnotherHostsSched
   EXPECT_NE(refused.exit_code, 0) << refused.output;
   EXPECT_THAT(refused.output, HasSubstr("another `normscale study run` is running this study (host login-2, pid 77"));
   EXPECT_EQ(TrialStore(dir_ / "held.db").trial(trials[1].id)->state, TrialState::kRunning) << "nothing was touched";
+}
+
+// Regression data: the runs record losses and no error, so the study ranks and times its trials by the
+// validation loss (select_by, target_validation_loss): status, the results and the report select by it.
+TEST_F(StudyRuns, ARegressionStudySelectsAndTimesByValidationLoss) {
+  const fs::path data = dir_ / "regression";
+  testing::write_linear_regression(data);
+  const fs::path file = write_study(
+      "regression", "name = \"regression\"\nsteps = 40\nselect_by = \"validation_loss\"\n"
+                    "target_validation_loss = " + std::string(kRegressionTarget) + "\n[base]\n"
+                    "\"data.source\" = \"npy\"\n\"data.path\" = '" + data.string() + "'\n"
+                    "\"data.validation\" = 100\n\"data.preprocess\" = \"none\"\n\"model.hidden\" = [8]\n"
+                    "\"objective.regime\" = \"square\"\n\"objective.task\" = \"regression\"\n\"optim.batch\" = 20\n"
+                    "eval_every = 5\ngallery = 0\n[grid]\n\"optim.lr\" = [0.001, 0.1]\n");
+  const auto run = study("run --cores 2 " + shell_quote(file.string()));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const TrialStore store(dir_ / "regression.db");
+  std::map<std::string, std::map<std::string, double>> by_lr;
+  for (const Trial& trial : expand(read_study_file(file))) {
+    by_lr[trial.grid_point.at(0).value] = results_of(store, trial.id);
+  }
+  ASSERT_EQ(by_lr.size(), 2U);
+  const auto& slow = by_lr.at("0.001");
+  const auto& fast = by_lr.at("0.1");
+  for (const auto* figures : {&slow, &fast}) {
+    EXPECT_TRUE(figures->contains("validation_loss") && figures->contains("train_loss"));
+    EXPECT_FALSE(figures->contains("validation_error")) << "a regression run has no error";
+  }
+  const double target = std::stod(kRegressionTarget);
+  EXPECT_LT(fast.at("validation_loss"), target);
+  EXPECT_GT(slow.at("validation_loss"), target);
+  ASSERT_TRUE(fast.contains("steps_to_target"));
+  EXPECT_LE(fast.at("steps_to_target"), 40.0);
+  EXPECT_FALSE(slow.contains("steps_to_target"));
+
+  const auto status = study("status " + shell_quote(file.string()));
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("best grid point per (regime, batch) by validation loss"));
+  EXPECT_THAT(status.output, HasSubstr(R"({"optim.lr":0.1} validation loss )"));
+  EXPECT_THAT(status.output, HasSubstr(fmt::format("fastest to validation loss {}: {{\"optim.lr\":0.1}} in {:.0f} steps",
+                                                   kRegressionTarget, fast.at("steps_to_target"))));
+
+  const auto report = testing::run_normscale("report --no-plots " + shell_quote(file.string()));
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  const std::string table = read_file(dir_ / "regression.report" / "table.csv");
+  EXPECT_THAT(table, HasSubstr("validation_loss_mean"));
+  EXPECT_THAT(table, ::testing::Not(HasSubstr("validation_error")));
+  EXPECT_THAT(table, HasSubstr("\nbase,20,1,optim.lr=0.1,0.1,")) << table;
+  EXPECT_THAT(read_file(dir_ / "regression.report" / "table.md"), HasSubstr("by the best mean validation loss"));
+
+  // The same study left selecting by error (the default) has nothing to select by: the report says what to set.
+  std::string by_error = read_file(file);
+  for (const std::string& line : {std::string("select_by = \"validation_loss\"\n"),
+                                 "target_validation_loss = " + std::string(kRegressionTarget) + "\n"}) {
+    by_error.erase(by_error.find(line), line.size());
+  }
+  std::ofstream(file) << by_error;
+  const auto unselected = testing::run_normscale("report --no-plots " + shell_quote(file.string()));
+  ASSERT_EQ(unselected.exit_code, 0) << unselected.output;
+  EXPECT_THAT(unselected.output, HasSubstr("No done trial recorded a validation error (they record the validation "
+                                           "loss): nothing is selected; set select_by = \"validation_loss\""));
 }
 
 TEST_F(StudyRuns, FailingTrialIsRecordedAndTheOthersFinish) {

@@ -146,7 +146,7 @@ TEST(BuiltinStudies, DemoIsSmallAndAsksTheLargeBatchQuestion) {
   EXPECT_GE(spec.batches.size(), 2U);
   EXPECT_GE(spec.seeds.size(), 2U);
   EXPECT_GE(spec.ranks.size(), 2U);  // for the scaling plot
-  EXPECT_TRUE(spec.target_validation_error.has_value());  // for the steps / time to target plots
+  EXPECT_TRUE(spec.target.has_value());                  // for the steps / time to target plots
   EXPECT_TRUE(regimes_of(trials).contains("minnorm"));    // for the support-vector plot
   for (const Trial& trial : trials) {
     EXPECT_EQ(trial.config.data.source, "fashion-mnist");

@@ -15,6 +15,7 @@
 namespace normscale {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 class HalvingRunTest : public testing::TempDirTest {
@@ -116,6 +117,38 @@ TEST_F(HalvingRunTest, ATrialThatEndsAgainAtItsRungIsReadAgain) {
   const HalvingStep step = run.advance(store);
   EXPECT_EQ(run.metrics_reads(), 4U);
   EXPECT_EQ(ids(step), std::vector<std::string>{trials_[1].id}) << "trial 0's new error, 50, ranks it last";
+}
+
+// A regression study's trials record losses and no error: with select_by = "validation_loss" they are ranked by
+// the loss; ranked by error, the first end says what to set instead of leaving every trial unpromotable.
+TEST_F(HalvingRunTest, ARegressionStudyRanksByValidationLoss) {
+  const auto end_with_loss = [](TrialStore& store, const Trial& trial, double loss) {
+    store.set_state(trial.id, TrialState::kRunning);
+    const std::vector<MetricRow> rows = {
+        {5, 0.0, R"({"train_loss":0.01,"validation_loss":)" + std::to_string(loss) + "}"}};
+    store.finish_trial(trial.id, TrialState::kDone, {0, "", 1.0}, {}, rows);
+  };
+  StudySpec by_loss = spec_;
+  by_loss.metric = StudyMetric::kValidationLoss;
+  TrialStore store(path("study.db"));
+  store.upsert_trials(trials_);
+  HalvingRun run(by_loss, trials_);
+  end_with_loss(store, trials_[0], 0.5);
+  end_with_loss(store, trials_[1], 0.0625);
+  end_with_loss(store, trials_[2], 2.0);
+  const HalvingStep step = run.advance(store);
+  EXPECT_EQ(ids(step), std::vector<std::string>{trials_[1].id}) << "the lowest validation loss goes on";
+  ASSERT_FALSE(step.notes.empty());
+  EXPECT_THAT(step.notes[0], HasSubstr("promoted to rung 1 (15 steps; validation loss 0.0625 at 5 steps)"));
+
+  HalvingRun by_error(spec_, trials_);
+  try {
+    by_error.advance(store);
+    ADD_FAILURE() << "a rung end without a validation error was accepted";
+  } catch (const std::exception& error) {
+    EXPECT_THAT(error.what(), AllOf(HasSubstr("without a validation error"),
+                                    HasSubstr("select_by = \"validation_loss\"")));
+  }
 }
 
 }  // namespace

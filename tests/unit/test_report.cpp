@@ -8,6 +8,7 @@
 #include "normscale/study/report_data.hpp"
 #include "normscale/study/report_gnuplot.hpp"
 #include "normscale/study/report_html.hpp"
+#include "normscale/study/report_plots.hpp"
 #include "normscale/study/report_table.hpp"
 #include "normscale/study/scaling_projection.hpp"
 #include "normscale/study/scaling_projection_report.hpp"
@@ -300,7 +301,7 @@ TEST_F(ReportTest, CellsAreMeanAndSampleStdOverSeeds) {
   EXPECT_EQ(row.done, 3U);
 
   // The same numbers in table.csv (by column name) and table.md (two decimals).
-  const std::vector<std::string> lines = split(table_csv(rows), "\n");
+  const std::vector<std::string> lines = split(table_csv(data, rows), "\n");
   const std::vector<std::string> header = split(lines.at(0), ",");
   const auto column = [&](const std::string& name) {
     return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
@@ -365,7 +366,7 @@ TEST_F(ReportTest, DivergedIsItsOwnOutcome) {
   EXPECT_EQ(row.failed, 1U);
   EXPECT_EQ(row.diverged, 1U);
   EXPECT_THAT(table_markdown(data, rows), HasSubstr("| 2 of 3 (1 diverged) |"));
-  EXPECT_THAT(table_csv(rows), HasSubstr(",3,2,1,1\n"));
+  EXPECT_THAT(table_csv(data, rows), HasSubstr(",3,2,1,1\n"));
 }
 
 TEST_F(ReportTest, MissingResultsAreDashes) {
@@ -374,8 +375,9 @@ TEST_F(ReportTest, MissingResultsAreDashes) {
   // sgd records no support_fraction: "—" in Markdown and HTML, empty in CSV; Minnorm has one.
   // Cells split on " | ": "| regime", batch, ranks, hyperparameters, lr, then the figures.
   std::size_t support_column = 0;
-  for (std::size_t i = 0; i < table_columns().size(); ++i) {
-    if (table_columns()[i].key == "support_fraction") support_column = 5 + i;
+  const std::vector<TableColumn>& columns = table_columns(StudyMetric::kValidationError);
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i].key == "support_fraction") support_column = 5 + i;
   }
   ASSERT_GT(support_column, 0U);
   int sgd_rows = 0;
@@ -395,7 +397,7 @@ TEST_F(ReportTest, MissingResultsAreDashes) {
   EXPECT_EQ(minnorm_rows, 4);
   EXPECT_EQ(format_stat(Stat{}, 2), "—");
   EXPECT_EQ(format_stat(summarize({1.0}), 2), "1.00");
-  EXPECT_THAT(table_csv(rows), HasSubstr(",,,0"));
+  EXPECT_THAT(table_csv(data, rows), HasSubstr(",,,0"));
   EXPECT_THAT(report_html(data, rows, {}, {}), HasSubstr("<td class=\"num\">—</td>"));
 }
 
@@ -481,13 +483,18 @@ TEST(CriticalBatch, NoiseScaleIsReadNearTheTarget) {
   };
   trial.metrics = {point(10, 30.0, 100.0), point(20, 20.0, 200.0), point(30, 14.0, std::nullopt),
                    point(40, 12.0, 400.0), point(50, 11.0, std::nullopt)};
+  const auto error = [](double value) { return MetricTarget{StudyMetric::kValidationError, value}; };
   // Reached at step 30, which has no estimate; steps 20 and 40 are as near, the earlier wins.
-  EXPECT_EQ(b_simple_near_target(trial, 15.0), 200.0);
-  EXPECT_EQ(b_simple_near_target(trial, 25.0), 200.0);  // reached at step 20 itself
-  EXPECT_EQ(b_simple_near_target(trial, 5.0), 400.0);   // never reached: the last estimate
+  EXPECT_EQ(b_simple_near_target(trial, error(15.0)), 200.0);
+  EXPECT_EQ(b_simple_near_target(trial, error(25.0)), 200.0);  // reached at step 20 itself
+  EXPECT_EQ(b_simple_near_target(trial, error(5.0)), 400.0);   // never reached: the last estimate
   EXPECT_EQ(b_simple_near_target(trial, std::nullopt), 400.0);
+  // A loss target reads the validation loss (these evaluations have none: never reached).
+  EXPECT_EQ(b_simple_near_target(trial, MetricTarget{StudyMetric::kValidationLoss, 100.0}), 400.0);
+  for (MetricPoint& p : trial.metrics) p.values["validation_loss"] = p.values.at("validation_error") / 100.0;
+  EXPECT_EQ(b_simple_near_target(trial, MetricTarget{StudyMetric::kValidationLoss, 0.25}), 200.0);
   trial.metrics = {point(10, 30.0, std::nullopt)};
-  EXPECT_FALSE(b_simple_near_target(trial, 15.0).has_value());
+  EXPECT_FALSE(b_simple_near_target(trial, error(15.0)).has_value());
 }
 
 double median_by_hand(std::vector<double> values) {
@@ -734,6 +741,59 @@ TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   EXPECT_THAT(layers, HasSubstr(", layer2"));
   // "full" is the largest batch on the axis, labelled as such.
   EXPECT_THAT(read_text(out_ / "test_error_vs_batch.gp"), HasSubstr("set xtics ('64' 64, 'full' 50000)"));
+}
+
+// A regression study (select_by = "validation_loss") selects by the validation loss and shows losses where a
+// classification study shows errors: table columns, the trials table, the plots' keys, labels and target.
+TEST_F(ReportTest, ARegressionStudyReportsLossesAndSelectsByValidationLoss) {
+  const StudySpec spec = parse_study(R"toml(
+name = "fit"
+batch = [64, 256]
+seeds = [1, 2]
+target_validation_loss = 0.1
+[base]
+"data.source" = "sinusoid"
+"objective.regime" = "square"
+[grid]
+"optim.lr" = [0.01, 0.1]
+)toml", "fit.toml");
+  EXPECT_EQ(spec.metric, StudyMetric::kValidationLoss);
+  const std::vector<Trial> trials = expand(spec);
+  {
+    TrialStore store(out_ / "fit.db");
+    store.upsert_trials(trials);
+    for (const Trial& t : trials) {
+      const bool fast = t.grid_point.at(0).value == "0.1";
+      store.set_state(t.id, TrialState::kDone, TrialOutcome{0, "", 5.0});
+      store.record_result(t.id, "validation_loss", (fast ? 0.05 : 0.5) + 0.01 * static_cast<double>(t.seed));
+      store.record_result(t.id, "test_loss", fast ? 0.07 : 0.6);
+      store.record_result(t.id, "train_loss", fast ? 0.01 : 0.4);
+    }
+  }
+  const StudyData data = load_study_data(spec, out_ / "fit.db");
+  const std::vector<TableRow> rows = build_table(data);
+  ASSERT_EQ(rows.size(), 2U);
+  for (const TableRow& row : rows) {
+    EXPECT_EQ(row.grid_label, "optim.lr=0.1") << "the lower mean validation loss is selected";
+    EXPECT_NEAR(row.stats.at("validation_loss").mean, 0.065, 1e-12);  // (0.06 + 0.07) / 2
+    EXPECT_EQ(row.stats.at("train_loss").n, 2U);
+    EXPECT_FALSE(row.stats.contains("validation_error"));
+  }
+  const std::string markdown = table_markdown(data, rows);
+  EXPECT_THAT(markdown, HasSubstr("| validation loss | test loss | train loss |"));
+  EXPECT_THAT(markdown, Not(HasSubstr("error %")));
+  EXPECT_THAT(table_csv(data, rows), HasSubstr("validation_loss_mean,validation_loss_std,validation_loss_n"));
+  EXPECT_THAT(report_html(data, rows, {}, {}), HasSubstr("<th>validation loss</th><th>test loss</th>"));
+
+  std::map<std::string, Plot> plots;
+  for (Plot& plot : build_plots(data, rows)) plots.emplace(plot.name, std::move(plot));
+  ASSERT_TRUE(plots.contains("test_loss_vs_batch"));
+  EXPECT_FALSE(plots.contains("test_error_vs_batch"));
+  EXPECT_EQ(plots.at("test_loss_vs_batch").ylabel, "test loss");
+  ASSERT_FALSE(plots.at("test_loss_vs_batch").series.empty());
+  EXPECT_DOUBLE_EQ(plots.at("test_loss_vs_batch").series[0].points.at(0).y, 0.07);
+  EXPECT_EQ(plots.at("learning_curves").ylabel, "validation loss");
+  EXPECT_THAT(plots.at("steps_to_target").title, HasSubstr("Steps to validation loss 0.1 vs global batch size"));
 }
 
 TEST_F(ReportTest, PlotWithoutDataIsANoteNotAnError) {

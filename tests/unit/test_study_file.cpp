@@ -339,12 +339,43 @@ TEST(StudyFile, GridPointAsJson) {
 
 
 TEST(StudyFile, TargetValidationError) {
-  EXPECT_FALSE(parse_study("", "s.toml").target_validation_error.has_value());
-  EXPECT_DOUBLE_EQ(*parse_study("target_validation_error = 12.5", "s.toml").target_validation_error, 12.5);
+  EXPECT_FALSE(parse_study("", "s.toml").target.has_value());
+  EXPECT_EQ(parse_study("", "s.toml").metric, StudyMetric::kValidationError);
+  const StudySpec spec = parse_study("target_validation_error = 12.5", "s.toml");
+  ASSERT_TRUE(spec.target.has_value());
+  EXPECT_EQ(spec.target->metric, StudyMetric::kValidationError);
+  EXPECT_DOUBLE_EQ(spec.target->value, 12.5);
   EXPECT_THAT(error_of([] { parse_study("target_validation_error = \"low\"", "s.toml"); }),
               HasSubstr("target_validation_error"));
   EXPECT_THAT(error_of([] { parse_study("target_validation_error = 120", "s.toml"); }),
               HasSubstr("[0, 100]"));
+}
+
+// A regression study ranks and times its trials by the validation loss (its runs record no error).
+TEST(StudyFile, SelectByValidationLossWithItsTarget) {
+  EXPECT_EQ(parse_study("select_by = \"validation_loss\"", "s.toml").metric, StudyMetric::kValidationLoss);
+  EXPECT_EQ(parse_study("select_by = \"validation_error\"", "s.toml").metric, StudyMetric::kValidationError);
+  // The loss target alone says the metric.
+  const StudySpec spec = parse_study("target_validation_loss = 0.05", "s.toml");
+  EXPECT_EQ(spec.metric, StudyMetric::kValidationLoss);
+  ASSERT_TRUE(spec.target.has_value());
+  EXPECT_EQ(spec.target->metric, StudyMetric::kValidationLoss);
+  EXPECT_DOUBLE_EQ(spec.target->value, 0.05);
+  EXPECT_EQ(target_text(*spec.target), "validation loss 0.05");
+  EXPECT_DOUBLE_EQ(parse_study("select_by = \"validation_loss\"\ntarget_validation_loss = 250", "s.toml").target->value,
+                   250.0);  // a loss has no upper bound
+
+  EXPECT_THAT(error_of([] { parse_study("select_by = \"test_error\"", "s.toml"); }),
+              AllOf(HasSubstr("s.toml:1: select_by"), HasSubstr("\"validation_loss\"")));
+  EXPECT_THAT(error_of([] { parse_study("target_validation_loss = -1", "s.toml"); }),
+              AllOf(HasSubstr("target_validation_loss"), HasSubstr(">= 0")));
+  EXPECT_THAT(error_of([] { parse_study("target_validation_loss = 0.1\ntarget_validation_error = 5", "s.toml"); }),
+              HasSubstr("one target"));
+  // A target of the other metric than the one trials are ranked by is refused, naming the right key.
+  EXPECT_THAT(error_of([] { parse_study("select_by = \"validation_loss\"\ntarget_validation_error = 5", "s.toml"); }),
+              AllOf(HasSubstr("s.toml:2: target_validation_error"), HasSubstr("expected target_validation_loss")));
+  EXPECT_THAT(error_of([] { parse_study("select_by = \"validation_error\"\ntarget_validation_loss = 5", "s.toml"); }),
+              AllOf(HasSubstr("target_validation_loss"), HasSubstr("expected target_validation_error")));
 }
 
 

@@ -24,6 +24,10 @@ std::vector<MetricRow> rows_of(const std::vector<std::string>& lines) {
   return rows;
 }
 
+std::map<std::string, double> as_map(const std::vector<std::pair<std::string, double>>& figures) {
+  return {figures.begin(), figures.end()};
+}
+
 TEST(StudySelection, EvaluationPointsSumTheIntervalTimes) {
   const std::vector<MetricRow> rows = rows_of({
       R"({"step":0,"validation_error":50})",
@@ -31,11 +35,11 @@ TEST(StudySelection, EvaluationPointsSumTheIntervalTimes) {
       R"({"step":20,"time_compute_s":1.0})",
       R"({"step":30,"validation_error":10,"wall_seconds":42})",
   });
-  const std::vector<EvaluationPoint> points = evaluation_points(rows);
+  const std::vector<EvaluationPoint> points = evaluation_points(rows, StudyMetric::kValidationError);
   ASSERT_EQ(points.size(), 4U);
   EXPECT_DOUBLE_EQ(points[1].seconds, 2.0);
   EXPECT_DOUBLE_EQ(points[2].seconds, 3.0);
-  EXPECT_FALSE(points[2].validation_error.has_value());
+  EXPECT_FALSE(points[2].value.has_value());
   EXPECT_DOUBLE_EQ(points[3].seconds, 42.0);  // wall_seconds, when the trainer gives it, wins
 
   const auto reached = time_to_target(points, 30.0);
@@ -44,6 +48,37 @@ TEST(StudySelection, EvaluationPointsSumTheIntervalTimes) {
   EXPECT_DOUBLE_EQ(reached->seconds, 2.0);
   EXPECT_EQ(time_to_target(points, 10.0)->steps, 30);
   EXPECT_FALSE(time_to_target(points, 5.0).has_value());
+}
+
+// A regression run records losses and no error: a study that selects by validation loss reads those, and one
+// that selects by error finds nothing to rank (never a 0% error).
+TEST(StudySelection, EvaluationPointsOfARegressionRunCarryItsValidationLoss) {
+  const std::vector<MetricRow> rows = rows_of({
+      R"({"step":0,"train_loss":0.9,"validation_loss":1.25})",
+      R"({"step":10,"train_loss":0.2,"validation_loss":0.5,"time_compute_s":1.0})",
+      R"({"step":20,"train_loss":0.1,"validation_loss":0.0625,"time_compute_s":1.0})",
+  });
+  const std::vector<EvaluationPoint> losses = evaluation_points(rows, StudyMetric::kValidationLoss);
+  ASSERT_EQ(losses.size(), 3U);
+  EXPECT_DOUBLE_EQ(*losses[0].value, 1.25);
+  EXPECT_DOUBLE_EQ(*losses[2].value, 0.0625);
+  EXPECT_EQ(time_to_target(losses, 0.5)->steps, 10);
+  EXPECT_EQ(time_to_target(losses, 0.1)->steps, 20);
+  for (const EvaluationPoint& point : evaluation_points(rows, StudyMetric::kValidationError)) {
+    EXPECT_FALSE(point.value.has_value());
+  }
+
+  const std::string jsonl = rows[0].json + "\n" + rows[1].json + "\n" + rows[2].json + "\n";
+  const auto figures = as_map(
+      parse_trial_results(jsonl, MetricTarget{StudyMetric::kValidationLoss, 0.5}, "metrics.jsonl").figures);
+  EXPECT_DOUBLE_EQ(figures.at("validation_loss"), 0.0625);
+  EXPECT_DOUBLE_EQ(figures.at("train_loss"), 0.1);
+  EXPECT_FALSE(figures.contains("validation_error"));
+  EXPECT_DOUBLE_EQ(figures.at("steps_to_target"), 10);
+  EXPECT_DOUBLE_EQ(figures.at("seconds_to_target"), 1.0);
+  // The same log timed to an error target: no error was measured, so it is never reached.
+  EXPECT_FALSE(as_map(parse_trial_results(jsonl, MetricTarget{StudyMetric::kValidationError, 100.0}, "m").figures)
+                   .contains("steps_to_target"));
 }
 
 TrialSummary summary(std::string id, std::string regime, std::int64_t batch, std::string grid,
@@ -66,7 +101,7 @@ TEST(StudySelection, BestGridPointPerRegimeAndBatchByMeanValidationError) {
   EXPECT_EQ(selections[0].regime, "sgd");
   EXPECT_EQ(selections[0].batch, 128);
   EXPECT_EQ(selections[0].best_grid, R"({"optim.lr":0.2})");
-  EXPECT_DOUBLE_EQ(selections[0].best_validation_error, 11.25);
+  EXPECT_DOUBLE_EQ(selections[0].best_value, 11.25);
   EXPECT_THAT(selections[0].best_trials, ElementsAre("b1", "b2"));
   // lr 0.2 is best by error but one of its seeds never reaches the target: lr 0.1 is the fastest.
   ASSERT_TRUE(selections[0].fastest_grid.has_value());
@@ -86,10 +121,6 @@ TEST(StudySelection, TiesGoToTheGridPointSeenFirst) {
   EXPECT_TRUE(select_hyperparameters(std::vector<TrialSummary>{}).empty());
 }
 
-std::map<std::string, double> as_map(const std::vector<std::pair<std::string, double>>& figures) {
-  return {figures.begin(), figures.end()};
-}
-
 TEST(StudySelection, TrialResultsFromMetricsJsonl) {
   const std::string jsonl =
       R"({"step":0,"epoch":0.0,"train_error":50,"validation_error":48,"test_error":49,"weight_norm":1})" "\n"
@@ -97,7 +128,7 @@ TEST(StudySelection, TrialResultsFromMetricsJsonl) {
       R"({"step":20,"epoch":2.0,"train_error":10,"validation_error":12,"test_error":13,"weight_norm":3,"support_fraction":0.4,"time_compute_s":0.25})" "\n"
       R"({"event":"diverged","step":21})" "\n"
       R"({"step":30,"epo)";  // torn by a kill
-  const TrialResults results = parse_trial_results(jsonl, 25.0, "metrics.jsonl");
+  const TrialResults results = parse_trial_results(jsonl, MetricTarget{StudyMetric::kValidationError, 25.0}, "metrics.jsonl");
   ASSERT_EQ(results.rows.size(), 3U);
   EXPECT_EQ(results.rows[2].step, 20);
   EXPECT_DOUBLE_EQ(results.rows[1].epoch, 1.0);
@@ -115,7 +146,7 @@ TEST(StudySelection, TrialResultsFromMetricsJsonl) {
   EXPECT_DOUBLE_EQ(figures.at("seconds_to_target"), 0.25);
   EXPECT_DOUBLE_EQ(figures.at("diverged"), 1.0);
 
-  const auto unreached = as_map(parse_trial_results(jsonl, 5.0, "m").figures);
+  const auto unreached = as_map(parse_trial_results(jsonl, MetricTarget{StudyMetric::kValidationError, 5.0}, "m").figures);
   EXPECT_FALSE(unreached.contains("steps_to_target"));
   EXPECT_FALSE(as_map(parse_trial_results(jsonl, std::nullopt, "m").figures).contains("steps_to_target"));
 }

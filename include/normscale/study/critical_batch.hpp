@@ -44,9 +44,9 @@ std::vector<RegimeSteps> steps_to_target_by_regime(const StudyData& data, const 
 // McCandlish's simple noise scale B_simple = tr(Sigma) / |G|^2 as the trials measured it during training
 // (metrics "noise_scale.b_simple"; only multi-rank trials log it: the estimate compares the per-rank and the
 // global batch's gradients). B_noise grows as the loss falls (McCandlish §3), so it is read where B_crit is
-// defined: at the evaluation nearest to the step where the trial first reached the target validation error, or
-// at its last evaluation when it never did (or the study has no target). Nothing when no evaluation has it.
-std::optional<double> b_simple_near_target(const ReportTrial& trial, std::optional<double> target_validation_error);
+// defined: at the evaluation nearest to the step where the trial first reached the study's target, or at its last
+// evaluation when it never did (or the study has no target). Nothing when no evaluation has it.
+std::optional<double> b_simple_near_target(const ReportTrial& trial, const std::optional<MetricTarget>& target);
 
 struct MeasuredNoiseScale {
   std::optional<double> b_simple;  // the median over the trials that logged it

@@ -27,7 +27,7 @@ struct HalvingSpec {
 // Where one trial stands: the rung it was last given (0 at first) and how its run there is going.
 enum class RungProgress {
   kUnfinished,  // pending or running at `rung`
-  kFinished,    // finished `rung`: errors[rung] is its validation error there
+  kFinished,    // finished `rung`: errors[rung] is its study metric there (validation error or loss)
   kFailed,      // failed at `rung` (diverged or crashed): it counts as finished there, with an infinite error
 };
 
@@ -35,8 +35,8 @@ struct RungStanding {
   std::size_t bracket = 0;        // trials compete within their bracket only
   std::size_t rung = 0;
   RungProgress progress = RungProgress::kUnfinished;
-  // Validation error (percent) at rungs 0 ... rung (kFinished) or 0 ... rung - 1; a missing or non-finite
-  // one ranks last and is never promoted.
+  // The study metric (validation error or loss; lower is better) at rungs 0 ... rung (kFinished) or 0 ... rung - 1;
+  // a missing or non-finite one ranks last and is never promoted.
   std::vector<double> errors;
 };
 
@@ -55,14 +55,14 @@ struct HalvingPlan {
 // same standings give the same plan, and a trial already promoted counts among the top it was promoted from.
 HalvingPlan plan_halving(const HalvingSpec& spec, std::span<const RungStanding> standings);
 
-// One evaluation of a trial, as its metrics record it (the validation error absent when none was measured).
+// One evaluation of a trial, as its metrics record it (the study metric absent when none was measured).
 struct Evaluation {
   std::int64_t step = 0;
   double epoch = 0.0;
-  std::optional<double> validation_error;
+  std::optional<double> value;
 };
 
-// The validation error at rungs 0 ... count - 1 from a trial's evaluations in step order: at each rung the first
+// The study metric at rungs 0 ... count - 1 from a trial's evaluations in step order: at each rung the first
 // evaluation at or past its budget (`budget_in_steps`: step >= rung; else epoch >= rung), which is where a run
 // with that budget ended (the trainer evaluates at its last step, and a resumed run keeps the rows before it).
 // A rung without one gets +infinity (never promoted).

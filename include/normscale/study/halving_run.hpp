@@ -42,6 +42,7 @@ class HalvingRun {
 
  private:
   HalvingSpec spec_;
+  StudyMetric metric_;                                 // what trials are ranked by
   bool budget_in_steps_ = false;
   std::string unit_;                                   // "epochs" or "steps"
   std::span<const Trial> trials_;

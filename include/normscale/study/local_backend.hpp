@@ -20,7 +20,7 @@ namespace normscale {
 struct LocalOptions {
   LocalLauncher launcher;
   std::int64_t cores = 1;                // cores the trials may occupy together
-  std::optional<double> target;          // target validation error (percent)
+  std::optional<MetricTarget> target;    // the study's target (steps and seconds to it are recorded)
   double lock_wait_seconds = 60.0;       // for a previous run of a trial to let go of its directory
   // Called after each trial's end is recorded (successive halving: halving_run.hpp); the trials it returns
   // were done and are pending again, and run next (before the rest of the queue).

@@ -17,7 +17,7 @@ namespace normscale {
 struct MetricPoint {
   std::int64_t step = 0;
   double epoch = 0.0;
-  // validation_error, weight_norm, support_fraction, samples_per_s, ..., "noise_scale.b_simple", ... (an
+  // validation_error, validation_loss, weight_norm, support_fraction, samples_per_s, ..., "noise_scale.b_simple", ... (an
   // object's numbers), and "layer1.frobenius", ...
   std::map<std::string, double> values;
 };
@@ -39,7 +39,8 @@ struct StudyData {
   std::vector<std::int64_t> batches;      // study-file order (kFullBatch for "full")
   std::vector<std::int64_t> ranks;
   std::int64_t full_batch_size = 50000;
-  std::optional<double> target_validation_error;  // percent; what steps/seconds_to_target measure
+  StudyMetric metric = StudyMetric::kValidationError;  // what selection ranks by (select_by)
+  std::optional<MetricTarget> target;     // what steps/seconds_to_target measure
   std::vector<ReportTrial> trials;        // expansion order
   std::size_t stale_trials = 0;           // database trials of this study the file no longer expands to
 };

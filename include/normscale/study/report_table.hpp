@@ -1,5 +1,6 @@
 // The Table-1-style summary: hyperparameters selected per (regime, batch) by best mean validation
-// error (Shallue et al. 2018), then mean ± std over seeds per (regime, batch, ranks); Markdown and CSV.
+// error, or loss (the study metric; Shallue et al. 2018), then mean ± std over seeds per (regime, batch, ranks);
+// Markdown and CSV.
 #pragma once
 
 #include "normscale/study/report_data.hpp"
@@ -30,9 +31,10 @@ struct TableColumn {
   std::string_view header;  // Markdown / HTML header
   int decimals;             // fixed decimals; < 0: 4 significant digits
 };
-// validation, test and train error (%), weight norm, support fraction, wall time, steps and seconds
-// to the target validation error.
-const std::vector<TableColumn>& table_columns();
+// By the study metric: validation, test and train error (%), test and train loss, or for a regression study
+// (metric validation loss) validation, test and train loss; then weight norm, support fraction, constraints
+// violated, wall time, steps and seconds to the target.
+const std::vector<TableColumn>& table_columns(StudyMetric metric);
 
 struct TableRow {
   std::string regime;
@@ -57,14 +59,14 @@ struct TableRow {
 
 // One row per (regime, batch, ranks), in study-file order. A (regime, batch) with one grid point
 // selects it; with several, select_hyperparameters (selection.hpp) picks the one with the lowest mean
-// validation_error over its done trials at every rank count (ties: the first in expansion order);
+// study metric (validation_error or validation_loss) over its done trials at every rank count (ties: the first in expansion order);
 // none done: selected = false.
 std::vector<TableRow> build_table(const StudyData& data);
 
 // "12.34 ± 0.56", "12.34" (one value) or "—" (none).
 std::string format_stat(const Stat& stat, int decimals);
 std::string table_markdown(const StudyData& data, const std::vector<TableRow>& rows);
-std::string table_csv(const std::vector<TableRow>& rows);
+std::string table_csv(const StudyData& data, const std::vector<TableRow>& rows);
 std::string all_trials_csv(const StudyData& data);
 
 // A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).

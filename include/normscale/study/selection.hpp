@@ -1,7 +1,8 @@
-// Hyperparameter selection as in Shallue et al. 2018: per (regime, batch size) the best grid point by
-// validation error, and the steps and training time to reach a target validation error.
+// Hyperparameter selection as in Shallue et al. 2018: per (regime, batch size) the best grid point by the study
+// metric (validation error, or loss: study_metric.hpp), and the steps and training time to reach a target of it.
 #pragma once
 
+#include "normscale/study/study_metric.hpp"
 #include "normscale/study/trial_store.hpp"
 
 #include <cstdint>
@@ -12,24 +13,24 @@
 
 namespace normscale {
 
-// One evaluation of a trial: its step, validation error (percent; absent without a validation split)
-// and the training time up to it.
+// One evaluation of a trial: its step, the study metric (absent without a validation split, or for an error
+// of a regression run) and the training time up to it.
 struct EvaluationPoint {
   std::int64_t step = 0;
-  std::optional<double> validation_error;
+  std::optional<double> value;
   double seconds = 0.0;
 };
 
 // The evaluations of metrics rows, in order. The time is `wall_seconds` when a row has it, else the
 // running sum of the intervals' time_compute_s + time_comm_s + time_multiplier_s (training time,
 // evaluations excluded; it carries over a resume, since the rows before the checkpoint are kept).
-std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows);
+std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows, StudyMetric metric);
 
 struct TimeToTarget {
   std::int64_t steps = 0;
   double seconds = 0.0;
 };
-// The first evaluation with validation error <= target; nullopt when none reaches it.
+// The first evaluation with value <= target; nullopt when none reaches it.
 std::optional<TimeToTarget> time_to_target(std::span<const EvaluationPoint> points, double target);
 
 // What selection needs of one finished trial.
@@ -38,16 +39,16 @@ struct TrialSummary {
   std::string regime;
   std::int64_t batch = 0;
   std::string grid_json;                    // the hyperparameter point (seeds and ranks aside)
-  std::optional<double> validation_error;   // final; absent: the trial is no candidate
+  std::optional<double> value;              // the study metric, final; absent: the trial is no candidate
   std::optional<TimeToTarget> to_target;    // absent: did not reach the target
 };
 
 struct Selection {
   std::string regime;
   std::int64_t batch = 0;
-  // The grid point with the lowest validation error averaged over its trials (seeds, rank counts).
+  // The grid point with the lowest study metric averaged over its trials (seeds, rank counts).
   std::string best_grid;
-  double best_validation_error = 0.0;
+  double best_value = 0.0;
   std::vector<std::string> best_trials;
   // The grid point whose trials all reach the target in the fewest steps on average (absent: none does).
   std::optional<std::string> fastest_grid;

@@ -26,7 +26,7 @@ struct SlurmOptions {
   std::int64_t signal_seconds = 120;  // SIGUSR2 this long before the time limit: checkpoint and requeue
   double stall_seconds = 3600.0;   // listed as RUNNING without progress this long: cancelled, failed (0: never)
   double poll_seconds = 5.0;
-  std::optional<double> target;
+  std::optional<MetricTarget> target;
   // Called after each trial's end is recorded (successive halving: halving_run.hpp); the trials it returns
   // were done and are pending again, and are submitted as soon as the poll that saw the end is through.
   std::function<std::vector<const Trial*>()> after_trial_end;

@@ -26,7 +26,7 @@
 //   mode = "asynchronous"   # optional, default: ASHA, promote as soon as a trial is in the top 1/eta of those
 //                           # that finished its rung; "synchronous": successive halving, wait for the whole rung
 //
-// The trials of one (regime, batch, ranks, seed) form a bracket and compete by their validation error at each
+// The trials of one (regime, batch, ranks, seed) form a bracket and compete by the study metric (select_by) at each
 // rung; a bracket needs more than one grid or search point. Every trial first runs to the first rung's budget;
 // one promoted runs again to the next rung's, resuming from its checkpoint (the trial keeps its id: the budget is
 // not part of the trajectory). A settled rung (nothing can reach it any more) sends on at least its best, so
@@ -35,6 +35,7 @@
 
 #include "normscale/study/halving.hpp"
 #include "normscale/study/quasi_random.hpp"
+#include "normscale/study/study_metric.hpp"
 #include "normscale/train/config.hpp"
 
 #include <cstdint>
@@ -116,9 +117,11 @@ struct StudySpec {
   std::int64_t full_batch_size = 50000; // Q used by the scaling rule for batch "full"
   std::int64_t epochs = 0;              // budget: `epochs` or `steps` (0: the base config's)
   std::int64_t steps = 0;
-  // `target_validation_error` (percent): steps and time to reach it are recorded per trial (Shallue et
-  // al. 2018); absent: not measured.
-  std::optional<double> target_validation_error;
+  // `select_by`: what selection and halving rank trials by (study_metric.hpp).
+  StudyMetric metric = StudyMetric::kValidationError;
+  // `target_validation_error` (percent) or `target_validation_loss`, of `metric`: steps and time to reach it are
+  // recorded per trial (Shallue et al. 2018); absent: not measured.
+  std::optional<MetricTarget> target;
   std::optional<HalvingSpec> halving;   // `[halving]`; absent: every trial runs its full budget
 };
 

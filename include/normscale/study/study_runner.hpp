@@ -31,7 +31,7 @@ struct StudyRunOptions {
 int run_study(const StudyRunOptions& options);
 
 // The study's progress: counts by state with an ETA, the scheduler that holds it (host, pid, last seen),
-// each running trial's last evaluation (step, epoch, validation error) and last progress, one line per
+// each running trial's last evaluation (step, epoch, the study metric) and last progress, one line per
 // trial (id, state, exit code, wall time, the trial; with [halving] its rung, or the rung it stopped early at),
 // then the best grid point per (regime, batch).
 std::string study_status(const std::filesystem::path& study_file);

@@ -30,6 +30,6 @@ bool has_checkpoint(const std::filesystem::path& run_dir);
 // one evaluation) or failed (exit code and log tail), with its figures and metrics rows. `wall_seconds`
 // (measured by the scheduler) is stored as a figure too. Returns the state recorded.
 TrialState record_trial_end(TrialStore& store, const StudyLayout& layout, const std::string& trial_id,
-                            int exit_code, double wall_seconds, std::optional<double> target);
+                            int exit_code, double wall_seconds, std::optional<MetricTarget> target);
 
 }  // namespace normscale
