@@ -62,31 +62,25 @@ std::optional<double> median_of(std::vector<double> values) {
 }
 
 const std::vector<TableColumn>& table_columns(StudyMetric metric) {
-  static const std::vector<TableColumn> errors = {
-      {"validation_error", "validation error %", 2},
-      {"test_error", "test error %", 2},
-      {"train_error", "train error %", 2},
-      {"test_loss", "test loss", -1},
-      {"train_loss", "train loss", -1},
-      {"weight_norm", "weight norm", -1},
-      {"support_fraction", "support fraction", 3},
-      {"constraints_violated", "constraints violated", 3},
-      {"wall_seconds", "wall s", 1},
-      {"steps_to_target", "steps to target", 0},
-      {"seconds_to_target", "s to target", 1},
+  // The study metric's columns first, then what every study shows.
+  const auto with_common = [](std::vector<TableColumn> columns) {
+    columns.insert(columns.end(), {{"weight_norm", "weight norm", -1},
+                                   {"support_fraction", "support fraction", 3},
+                                   {"constraints_violated", "constraints violated", 3},
+                                   {"wall_seconds", "wall s", 1},
+                                   {"steps_to_target", "steps to target", 0},
+                                   {"seconds_to_target", "s to target", 1}});
+    return columns;
   };
+  static const std::vector<TableColumn> errors = with_common({{"validation_error", "validation error %", 2},
+                                                              {"test_error", "test error %", 2},
+                                                              {"train_error", "train error %", 2},
+                                                              {"test_loss", "test loss", -1},
+                                                              {"train_loss", "train loss", -1}});
   // A regression study: its runs record no errors.
-  static const std::vector<TableColumn> losses = {
-      {"validation_loss", "validation loss", -1},
-      {"test_loss", "test loss", -1},
-      {"train_loss", "train loss", -1},
-      {"weight_norm", "weight norm", -1},
-      {"support_fraction", "support fraction", 3},
-      {"constraints_violated", "constraints violated", 3},
-      {"wall_seconds", "wall s", 1},
-      {"steps_to_target", "steps to target", 0},
-      {"seconds_to_target", "s to target", 1},
-  };
+  static const std::vector<TableColumn> losses = with_common({{"validation_loss", "validation loss", -1},
+                                                              {"test_loss", "test loss", -1},
+                                                              {"train_loss", "train loss", -1}});
   return metric == StudyMetric::kValidationError ? errors : losses;
 }
 
