@@ -53,17 +53,13 @@ ReportSummary write_report(const StudySpec& spec, const std::filesystem::path& d
   std::size_t done = 0;
   for (const ReportTrial& trial : data.trials) done += trial.done() ? 1 : 0;
   summary.notes.push_back(fmt::format("{} of {} trials done.", done, data.trials.size()));
-  // Done trials without the metric but with the other one: a regression study selecting by error (or the reverse).
   const auto any_has = [&](StudyMetric metric) {
     return std::any_of(data.trials.begin(), data.trials.end(),
                        [&](const ReportTrial& t) { return t.done() && t.result(metric_key(metric)); });
   };
-  const StudyMetric other = data.metric == StudyMetric::kValidationError ? StudyMetric::kValidationLoss
-                                                                         : StudyMetric::kValidationError;
-  if (done > 0 && !any_has(data.metric) && any_has(other)) {
-    summary.notes.push_back(fmt::format("No done trial recorded a {} (they record the {}): nothing is selected; set "
-                                        "select_by = \"{}\" in the study file.",
-                                        metric_name(data.metric), metric_name(other), metric_key(other)));
+  if (std::string note = missing_metric_note(data.metric, any_has(data.metric), any_has(other_metric(data.metric)));
+      !note.empty()) {
+    summary.notes.push_back(std::move(note));
   }
   const std::vector<std::string> study_notes = summary.notes;  // the page lists left-out plots with the plots
 

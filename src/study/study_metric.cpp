@@ -33,6 +33,18 @@ std::optional<double> metric_of(const nlohmann::json& record, StudyMetric metric
   return value->get<double>();
 }
 
+StudyMetric other_metric(StudyMetric metric) {
+  return metric == StudyMetric::kValidationError ? StudyMetric::kValidationLoss : StudyMetric::kValidationError;
+}
+
+std::string missing_metric_note(StudyMetric metric, bool any_has_metric, bool any_has_other) {
+  if (any_has_metric || !any_has_other) return {};
+  const StudyMetric other = other_metric(metric);
+  return fmt::format("No done trial recorded a {} (they record the {}): nothing is selected; set select_by = "
+                     "\"{}\" in the study file.",
+                     metric_name(metric), metric_name(other), metric_key(other));
+}
+
 std::string target_text(const MetricTarget& target) {
   return target.metric == StudyMetric::kValidationError ? fmt::format("{:g}% validation error", target.value)
                                                         : fmt::format("validation loss {:g}", target.value);

@@ -282,6 +282,7 @@ std::string study_status(const std::filesystem::path& study_file) {
   }
   std::set<std::string> ids;
   std::vector<TrialSummary> summaries;
+  bool any_has_metric = false, any_has_other = false;  // among the done trials
   text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}\n", "trial", "state", "exit", "wall", "settings");
   for (const Trial& trial : trials) {
     ids.insert(trial.id);
@@ -307,6 +308,9 @@ std::string study_status(const std::filesystem::path& study_file) {
     bool found = false;
     const double validation = figure(figures, metric_key(spec.metric), found);
     if (found) summary.value = validation;
+    any_has_metric = any_has_metric || found;
+    figure(figures, metric_key(other_metric(spec.metric)), found);
+    any_has_other = any_has_other || found;
     const double steps = figure(figures, "steps_to_target", found);
     if (found) {
       bool seconds_found = false;
@@ -318,6 +322,9 @@ std::string study_status(const std::filesystem::path& study_file) {
                                            [&](const auto& entry) { return !ids.contains(entry.first); });
   if (others > 0) text += fmt::format("({} trial(s) in the database are no longer in the study file)\n", others);
   const std::vector<Selection> selections = select_hyperparameters(summaries);
+  if (const std::string note = missing_metric_note(spec.metric, any_has_metric, any_has_other); !note.empty()) {
+    text += note + "\n";
+  }
   if (!selections.empty()) {
     text += fmt::format("best grid point per (regime, batch) by {} (mean over its trials):\n",
                         metric_name(spec.metric));

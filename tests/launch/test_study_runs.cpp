@@ -227,10 +227,15 @@ TEST_F(StudyRuns, ARegressionStudySelectsAndTimesByValidationLoss) {
     by_error.erase(by_error.find(line), line.size());
   }
   std::ofstream(file) << by_error;
+  const std::string note = "No done trial recorded a validation error (they record the validation loss): nothing is "
+                           "selected; set select_by = \"validation_loss\"";
   const auto unselected = testing::run_normscale("report --no-plots " + shell_quote(file.string()));
   ASSERT_EQ(unselected.exit_code, 0) << unselected.output;
-  EXPECT_THAT(unselected.output, HasSubstr("No done trial recorded a validation error (they record the validation "
-                                           "loss): nothing is selected; set select_by = \"validation_loss\""));
+  EXPECT_THAT(unselected.output, HasSubstr(note));
+  const auto unselected_status = study("status " + shell_quote(file.string()));
+  ASSERT_EQ(unselected_status.exit_code, 0) << unselected_status.output;
+  EXPECT_THAT(unselected_status.output, HasSubstr(note));
+  EXPECT_THAT(unselected_status.output, ::testing::Not(HasSubstr("best grid point")));
 }
 
 TEST_F(StudyRuns, FailingTrialIsRecordedAndTheOthersFinish) {

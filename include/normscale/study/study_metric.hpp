@@ -27,6 +27,13 @@ const char* metric_test_key(StudyMetric metric);
 // regression run asked for its error).
 std::optional<double> metric_of(const nlohmann::json& record, StudyMetric metric);
 
+// The other metric (error <-> loss).
+StudyMetric other_metric(StudyMetric metric);
+// What to tell a user whose done trials record only the other metric (a regression study left selecting by
+// error): nothing can be selected, and which select_by would. Empty when some done trial has the metric, or none
+// has the other.
+std::string missing_metric_note(StudyMetric metric, bool any_has_metric, bool any_has_other);
+
 // A target of the study: trials are timed to the first evaluation with metric <= value.
 struct MetricTarget {
   StudyMetric metric = StudyMetric::kValidationError;
