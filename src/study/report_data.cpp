@@ -3,6 +3,7 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/study/rung_schedule.hpp"
+#include "normscale/study/selection.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -98,9 +99,11 @@ StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& da
     if (const auto found = stored.find(trial.id); found != stored.end()) {
       report.record = found->second;
       for (const auto& [key, value] : store.results(trial.id)) report.results[key] = value;
-      for (const MetricRow& row : store.metrics(trial.id)) {
+      const std::vector<MetricRow> rows = store.metrics(trial.id);
+      for (const MetricRow& row : rows) {
         if (auto point = parse_metric(row)) report.metrics.push_back(std::move(*point));
       }
+      retime_to_target(report.results, rows, spec.target);
     } else {
       // Not stored yet (the runner has not seen this version of the study): pending.
       report.record.id = trial.id;

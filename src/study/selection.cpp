@@ -50,6 +50,30 @@ std::optional<TimeToTarget> time_to_target(std::span<const EvaluationPoint> poin
   return std::nullopt;
 }
 
+void retime_to_target(std::map<std::string, double>& results, std::span<const MetricRow> rows,
+                      const std::optional<MetricTarget>& target) {
+  const auto recorded = [&](StudyMetric metric) -> std::optional<double> {
+    const auto found = results.find(std::string(target_key(metric)));
+    return found == results.end() ? std::nullopt : std::optional<double>(found->second);
+  };
+  const std::optional<double> error = recorded(StudyMetric::kValidationError);
+  const std::optional<double> loss = recorded(StudyMetric::kValidationLoss);
+  if (!target && !error && !loss) return;
+  // The same number read from the study file both times: compared exactly.
+  if (target && (target->metric == StudyMetric::kValidationError ? error : loss) == target->value) return;
+  for (const StudyMetric metric : {StudyMetric::kValidationError, StudyMetric::kValidationLoss}) {
+    results.erase(std::string(target_key(metric)));
+  }
+  results.erase("steps_to_target");
+  results.erase("seconds_to_target");
+  if (!target) return;
+  results[std::string(target_key(target->metric))] = target->value;
+  if (const auto reached = time_to_target(evaluation_points(rows, target->metric), target->value)) {
+    results["steps_to_target"] = static_cast<double>(reached->steps);
+    results["seconds_to_target"] = reached->seconds;
+  }
+}
+
 std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> trials) {
   // Groups and grid points in order of first appearance.
   std::vector<std::pair<std::pair<std::string, std::int64_t>, std::vector<Candidate>>> groups;

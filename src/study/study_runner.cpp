@@ -74,17 +74,6 @@ std::map<std::string, TrialRecord> records_by_id(const TrialStore& store) {
   return records;
 }
 
-double figure(const std::vector<std::pair<std::string, double>>& figures, std::string_view key, bool& found) {
-  for (const auto& [name, value] : figures) {
-    if (name == key) {
-      found = true;
-      return value;
-    }
-  }
-  found = false;
-  return 0.0;
-}
-
 std::string dry_run_listing(const StudySpec& spec, const std::vector<Trial>& trials, const StudyLayout& layout,
                             const StudyRunOptions& options, const LocalLauncher& launcher) {
   std::string text = fmt::format("study {} ({}): {} trial(s), backend {}; nothing is run (--dry-run)\n", spec.name,
@@ -303,19 +292,20 @@ std::string study_status(const std::filesystem::path& study_file) {
     text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}{}\n", trial.id, trial_state_name(state), exit, wall,
                         describe_trial(trial), rung);
     if (state != TrialState::kDone) continue;
-    const auto figures = store.results(trial.id);
-    TrialSummary summary{trial.id, trial.regime, trial.batch, grid_point_json(trial), std::nullopt, std::nullopt};
-    bool found = false;
-    const double validation = figure(figures, metric_key(spec.metric), found);
-    if (found) summary.value = validation;
-    any_has_metric = any_has_metric || found;
-    figure(figures, metric_key(other_metric(spec.metric)), found);
-    any_has_other = any_has_other || found;
-    const double steps = figure(figures, "steps_to_target", found);
-    if (found) {
-      bool seconds_found = false;
-      summary.to_target = TimeToTarget{static_cast<std::int64_t>(steps), figure(figures, "seconds_to_target", seconds_found)};
-    }
+    std::map<std::string, double> figures;
+    for (auto& [key, value] : store.results(trial.id)) figures.emplace(std::move(key), value);
+    retime_to_target(figures, store.metrics(trial.id), spec.target);
+    const auto figure = [&](const std::string& key) {
+      const auto found = figures.find(key);
+      return found == figures.end() ? std::nullopt : std::optional<double>(found->second);
+    };
+    TrialSummary summary{trial.id, trial.regime, trial.batch, grid_point_json(trial),
+                         figure(metric_key(spec.metric)), std::nullopt};
+    any_has_metric = any_has_metric || summary.value.has_value();
+    any_has_other = any_has_other || figure(metric_key(other_metric(spec.metric))).has_value();
+    const auto steps = figure("steps_to_target");
+    const auto seconds = figure("seconds_to_target");
+    if (steps && seconds) summary.to_target = TimeToTarget{static_cast<std::int64_t>(*steps), *seconds};
     summaries.push_back(std::move(summary));
   }
   const std::size_t others = std::count_if(records.begin(), records.end(),

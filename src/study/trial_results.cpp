@@ -56,6 +56,8 @@ TrialResults parse_trial_results(std::string_view jsonl, std::optional<MetricTar
   results.figures.emplace_back("epochs", results.rows.back().epoch);
   results.figures.emplace_back("train_seconds", points.empty() ? 0.0 : points.back().seconds);
   if (target) {
+    // What steps_to_target was timed to: a report against a changed target times the trial again (selection.hpp).
+    results.figures.emplace_back(target_key(target->metric), target->value);
     if (const auto reached = time_to_target(points, target->value)) {
       results.figures.emplace_back("steps_to_target", static_cast<double>(reached->steps));
       results.figures.emplace_back("seconds_to_target", reached->seconds);

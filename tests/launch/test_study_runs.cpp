@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 
 #include <chrono>
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -36,8 +38,7 @@ using ::testing::HasSubstr;
 
 using testing::write_blobs;
 
-// Between the validation losses the two learning rates reach in 40 steps (0.001: 0.75, 0.1: 0.027; reached at
-// step 15).
+// Between the validation losses the two learning rates end with after 40 steps (0.001: 0.75, 0.1: 0.027).
 constexpr const char* kRegressionTarget = "0.1";
 
 std::string base_table(const fs::path& data, std::int64_t steps) {
@@ -220,10 +221,38 @@ TEST_F(StudyRuns, ARegressionStudySelectsAndTimesByValidationLoss) {
   EXPECT_THAT(table, HasSubstr("\nbase,20,1,optim.lr=0.1,0.1,")) << table;
   EXPECT_THAT(read_file(dir_ / "regression.report" / "table.md"), HasSubstr("by the best mean validation loss"));
 
+  // A lower target set after the run: status and the report time the trials to it from their metrics.
+  std::string fast_id;
+  for (const Trial& trial : expand(read_study_file(file))) {
+    if (trial.grid_point.at(0).value == "0.1") fast_id = trial.id;
+  }
+  constexpr double kLowerTarget = 0.022;  // the fast trial: 0.025 at step 25, 0.019 at step 35
+  std::optional<std::int64_t> lower_steps;  // from the trial's metrics.jsonl, here
+  std::ifstream metrics(dir_ / "regression.runs" / fast_id / "metrics.jsonl");
+  for (std::string line; !lower_steps && std::getline(metrics, line);) {
+    const nlohmann::json record = nlohmann::json::parse(line);
+    if (record.contains("validation_loss") && record["validation_loss"].get<double>() <= kLowerTarget) {
+      lower_steps = record["step"].get<std::int64_t>();
+    }
+  }
+  ASSERT_TRUE(lower_steps.has_value());
+  ASSERT_GT(*lower_steps, fast.at("steps_to_target")) << "the lower target is reached later";
+  std::string lower = read_file(file);
+  const std::string target_line = "target_validation_loss = " + std::string(kRegressionTarget);
+  lower.replace(lower.find(target_line), target_line.size(), fmt::format("target_validation_loss = {}", kLowerTarget));
+  std::ofstream(file) << lower;
+  const auto lower_status = study("status " + shell_quote(file.string()));
+  EXPECT_THAT(lower_status.output, HasSubstr(fmt::format("fastest to validation loss {}: {{\"optim.lr\":0.1}} in {} steps",
+                                                         kLowerTarget, *lower_steps)));
+  ASSERT_EQ(testing::run_normscale("report --no-plots " + shell_quote(file.string())).exit_code, 0);
+  EXPECT_THAT(read_file(dir_ / "regression.report" / "all_trials.csv"), HasSubstr("target_validation_loss"));
+  const std::string lower_table = read_file(dir_ / "regression.report" / "table.csv");
+  EXPECT_THAT(lower_table, HasSubstr(fmt::format(",{},0,1,", *lower_steps))) << "steps_to_target mean, std, n";
+
   // The same study left selecting by error (the default) has nothing to select by: the report says what to set.
-  std::string by_error = read_file(file);
+  std::string by_error = lower;
   for (const std::string& line : {std::string("select_by = \"validation_loss\"\n"),
-                                 "target_validation_loss = " + std::string(kRegressionTarget) + "\n"}) {
+                                 fmt::format("target_validation_loss = {}\n", kLowerTarget)}) {
     by_error.erase(by_error.find(line), line.size());
   }
   std::ofstream(file) << by_error;

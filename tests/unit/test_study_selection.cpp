@@ -76,9 +76,56 @@ TEST(StudySelection, EvaluationPointsOfARegressionRunCarryItsValidationLoss) {
   EXPECT_FALSE(figures.contains("validation_error"));
   EXPECT_DOUBLE_EQ(figures.at("steps_to_target"), 10);
   EXPECT_DOUBLE_EQ(figures.at("seconds_to_target"), 1.0);
+  EXPECT_DOUBLE_EQ(figures.at("target_validation_loss"), 0.5);
   // The same log timed to an error target: no error was measured, so it is never reached.
   EXPECT_FALSE(as_map(parse_trial_results(jsonl, MetricTarget{StudyMetric::kValidationError, 100.0}, "m").figures)
                    .contains("steps_to_target"));
+}
+
+// Results keep the target they were timed to; a report or status against another target times the trial again
+// from its metrics, and leaves results alone where nothing changed.
+TEST(StudySelection, ResultsAreTimedAgainWhenTheTargetChanged) {
+  const std::vector<MetricRow> rows = rows_of({
+      R"({"step":0,"validation_error":50,"validation_loss":2.0})",
+      R"({"step":10,"validation_error":30,"validation_loss":1.0,"time_compute_s":1.5})",
+      R"({"step":20,"validation_error":10,"validation_loss":0.5,"time_compute_s":1.5})",
+  });
+  const MetricTarget error30{StudyMetric::kValidationError, 30.0};
+  const std::string error_key(target_key(StudyMetric::kValidationError));
+  const std::string loss_key(target_key(StudyMetric::kValidationLoss));
+  // As the trial's end recorded them for 30%, with made-up steps: kept as long as the target is the same.
+  const std::map<std::string, double> ended = {
+      {error_key, 30.0}, {"steps_to_target", 7.0}, {"seconds_to_target", 0.7}, {"validation_error", 10.0}};
+  std::map<std::string, double> results = ended;
+  retime_to_target(results, rows, error30);
+  EXPECT_EQ(results, ended);
+
+  retime_to_target(results, rows, MetricTarget{StudyMetric::kValidationError, 10.0});
+  EXPECT_DOUBLE_EQ(results.at(error_key), 10.0);
+  EXPECT_DOUBLE_EQ(results.at("steps_to_target"), 20.0);
+  EXPECT_DOUBLE_EQ(results.at("seconds_to_target"), 3.0);
+  EXPECT_DOUBLE_EQ(results.at("validation_error"), 10.0) << "other figures stay";
+
+  retime_to_target(results, rows, MetricTarget{StudyMetric::kValidationError, 5.0});  // never reached
+  EXPECT_DOUBLE_EQ(results.at(error_key), 5.0);
+  EXPECT_FALSE(results.contains("steps_to_target") || results.contains("seconds_to_target"));
+
+  retime_to_target(results, rows, MetricTarget{StudyMetric::kValidationLoss, 1.0});  // another metric
+  EXPECT_FALSE(results.contains(error_key));
+  EXPECT_DOUBLE_EQ(results.at(loss_key), 1.0);
+  EXPECT_DOUBLE_EQ(results.at("steps_to_target"), 10.0);
+  EXPECT_DOUBLE_EQ(results.at("seconds_to_target"), 1.5);
+
+  retime_to_target(results, rows, std::nullopt);  // the target removed
+  EXPECT_EQ(results, (std::map<std::string, double>{{"validation_error", 10.0}}));
+
+  // Recorded before targets were recorded: without a target now they stay; with one they are timed.
+  std::map<std::string, double> legacy = {{"steps_to_target", 7.0}, {"seconds_to_target", 0.7}};
+  retime_to_target(legacy, rows, std::nullopt);
+  EXPECT_DOUBLE_EQ(legacy.at("steps_to_target"), 7.0);
+  retime_to_target(legacy, rows, error30);
+  EXPECT_DOUBLE_EQ(legacy.at("steps_to_target"), 10.0);
+  EXPECT_DOUBLE_EQ(legacy.at(error_key), 30.0);
 }
 
 TrialSummary summary(std::string id, std::string regime, std::int64_t batch, std::string grid,
@@ -144,6 +191,7 @@ TEST(StudySelection, TrialResultsFromMetricsJsonl) {
   EXPECT_DOUBLE_EQ(figures.at("train_seconds"), 0.5);
   EXPECT_DOUBLE_EQ(figures.at("steps_to_target"), 10);
   EXPECT_DOUBLE_EQ(figures.at("seconds_to_target"), 0.25);
+  EXPECT_DOUBLE_EQ(figures.at("target_validation_error"), 25.0);  // what they were timed to
   EXPECT_DOUBLE_EQ(figures.at("diverged"), 1.0);
 
   const auto unreached = as_map(parse_trial_results(jsonl, MetricTarget{StudyMetric::kValidationError, 5.0}, "m").figures);

@@ -6,6 +6,7 @@
 #include "normscale/study/trial_store.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,6 +33,14 @@ struct TimeToTarget {
 };
 // The first evaluation with value <= target; nullopt when none reaches it.
 std::optional<TimeToTarget> time_to_target(std::span<const EvaluationPoint> points, double target);
+
+// A trial's results (key -> value) timed to `target`, the study's target as its file says now. The results record
+// the target they were timed to when the trial ended (target_validation_error or target_validation_loss, beside
+// steps_to_target and seconds_to_target); where it differs (the target was changed, added or removed since), the
+// steps and seconds are computed again from the trial's metrics `rows`, or dropped without a target. Results
+// without a recorded target in a study without one are left as they are.
+void retime_to_target(std::map<std::string, double>& results, std::span<const MetricRow> rows,
+                      const std::optional<MetricTarget>& target);
 
 // What selection needs of one finished trial.
 struct TrialSummary {

@@ -25,7 +25,8 @@ struct TrialResults {
 // weight_norm,
 // support_fraction, constraints_violated, complementary_slackness and alpha_max (Minnorm), rho,
 // normalized_margin (instruments), steps, epochs, train_seconds;
-// steps_to_target and seconds_to_target when `target` is given and reached; diverged (0 or 1). Event lines
+// with a `target` its value as target_validation_error or target_validation_loss, and steps_to_target and
+// seconds_to_target when it is reached; diverged (0 or 1). Event lines
 // are not evaluations and are left out of `rows`; a torn last line (a killed run) is skipped.
 TrialResults parse_trial_results(std::string_view jsonl, std::optional<MetricTarget> target,
                                  std::string_view source);
