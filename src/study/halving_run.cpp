@@ -25,8 +25,8 @@ std::vector<Evaluation> evaluations_of(const TrialStore& store, const std::strin
 }  // namespace
 
 HalvingRun::HalvingRun(const StudySpec& spec, std::span<const Trial> trials)
-    : spec_(spec.halving.value()), metric_(spec.metric), budget_in_steps_(spec.steps > 0), unit_(spec.steps > 0 ? "steps" : "epochs"),
-      trials_(trials), known_errors_(trials.size()) {
+    : spec_(spec.halving.value()), metric_(spec.metric), budget_in_steps_(spec.steps > 0),
+      unit_(spec.steps > 0 ? "steps" : "epochs"), trials_(trials), known_errors_(trials.size()) {
   std::map<std::tuple<std::string, std::int64_t, std::int64_t, std::uint64_t>, std::size_t> bracket_of;
   for (std::size_t i = 0; i < trials.size(); ++i) {
     const Trial& trial = trials[i];

@@ -43,9 +43,9 @@ TrialResults parse_trial_results(std::string_view jsonl, std::optional<MetricTar
     last = record;
   }
   if (!last.is_object()) return results;
-  for (const char* key : {"train_error", "validation_error", "test_error", "train_loss", "validation_loss", "test_loss", "weight_norm",
-                          "support_fraction", "rho", "normalized_margin", "constraints_violated",
-                          "complementary_slackness", "alpha_max"}) {
+  for (const char* key : {"train_error", "validation_error", "test_error", "train_loss", "validation_loss",
+                          "test_loss", "weight_norm", "support_fraction", "rho", "normalized_margin",
+                          "constraints_violated", "complementary_slackness", "alpha_max"}) {
     if (const auto value = last.find(key); value != last.end() && value->is_number()) {
       results.figures.emplace_back(key, value->get<double>());
     }

@@ -210,8 +210,9 @@ TEST_F(StudyRuns, ARegressionStudySelectsAndTimesByValidationLoss) {
   ASSERT_EQ(status.exit_code, 0) << status.output;
   EXPECT_THAT(status.output, HasSubstr("best grid point per (regime, batch) by validation loss"));
   EXPECT_THAT(status.output, HasSubstr(R"({"optim.lr":0.1} validation loss )"));
-  EXPECT_THAT(status.output, HasSubstr(fmt::format("fastest to validation loss {}: {{\"optim.lr\":0.1}} in {:.0f} steps",
-                                                   kRegressionTarget, fast.at("steps_to_target"))));
+  EXPECT_THAT(status.output,
+              HasSubstr(fmt::format("fastest to validation loss {}: {{\"optim.lr\":0.1}} in {:.0f} steps",
+                                    kRegressionTarget, fast.at("steps_to_target"))));
 
   const auto report = testing::run_normscale("report --no-plots " + shell_quote(file.string()));
   ASSERT_EQ(report.exit_code, 0) << report.output;
@@ -242,8 +243,9 @@ TEST_F(StudyRuns, ARegressionStudySelectsAndTimesByValidationLoss) {
   lower.replace(lower.find(target_line), target_line.size(), fmt::format("target_validation_loss = {}", kLowerTarget));
   std::ofstream(file) << lower;
   const auto lower_status = study("status " + shell_quote(file.string()));
-  EXPECT_THAT(lower_status.output, HasSubstr(fmt::format("fastest to validation loss {}: {{\"optim.lr\":0.1}} in {} steps",
-                                                         kLowerTarget, *lower_steps)));
+  EXPECT_THAT(lower_status.output,
+              HasSubstr(fmt::format("fastest to validation loss {}: {{\"optim.lr\":0.1}} in {} steps", kLowerTarget,
+                                    *lower_steps)));
   ASSERT_EQ(testing::run_normscale("report --no-plots " + shell_quote(file.string())).exit_code, 0);
   EXPECT_THAT(read_file(dir_ / "regression.report" / "all_trials.csv"), HasSubstr("target_validation_loss"));
   const std::string lower_table = read_file(dir_ / "regression.report" / "table.csv");

@@ -175,7 +175,8 @@ TEST(StudySelection, TrialResultsFromMetricsJsonl) {
       R"({"step":20,"epoch":2.0,"train_error":10,"validation_error":12,"test_error":13,"weight_norm":3,"support_fraction":0.4,"time_compute_s":0.25})" "\n"
       R"({"event":"diverged","step":21})" "\n"
       R"({"step":30,"epo)";  // torn by a kill
-  const TrialResults results = parse_trial_results(jsonl, MetricTarget{StudyMetric::kValidationError, 25.0}, "metrics.jsonl");
+  const TrialResults results =
+      parse_trial_results(jsonl, MetricTarget{StudyMetric::kValidationError, 25.0}, "metrics.jsonl");
   ASSERT_EQ(results.rows.size(), 3U);
   EXPECT_EQ(results.rows[2].step, 20);
   EXPECT_DOUBLE_EQ(results.rows[1].epoch, 1.0);
@@ -194,7 +195,8 @@ TEST(StudySelection, TrialResultsFromMetricsJsonl) {
   EXPECT_DOUBLE_EQ(figures.at("target_validation_error"), 25.0);  // what they were timed to
   EXPECT_DOUBLE_EQ(figures.at("diverged"), 1.0);
 
-  const auto unreached = as_map(parse_trial_results(jsonl, MetricTarget{StudyMetric::kValidationError, 5.0}, "m").figures);
+  const auto unreached =
+      as_map(parse_trial_results(jsonl, MetricTarget{StudyMetric::kValidationError, 5.0}, "m").figures);
   EXPECT_FALSE(unreached.contains("steps_to_target"));
   EXPECT_FALSE(as_map(parse_trial_results(jsonl, std::nullopt, "m").figures).contains("steps_to_target"));
 }

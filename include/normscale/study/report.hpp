@@ -29,8 +29,9 @@ struct ReportSummary {
 
 // Writes into `out_dir` (created if needed):
 //   table.md, table.csv  one row per (regime, batch, ranks); the grid point of each (regime, batch)
-//                        is the one with the best mean study metric (validation error or loss) over its done trials (every
-//                        seed and rank count: the rank count does not change the trajectory); cells
+//                        is the one with the best mean study metric (validation error or loss) over
+//                        its done trials (every seed and rank count: the rank count does not change
+//                        the trajectory); cells
 //                        are mean ± sample std over the selected done trials, "—" when none has the
 //                        figure (empty in the CSV files)
 //   all_trials.csv       every trial of the study with its state and results

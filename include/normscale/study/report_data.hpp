@@ -17,8 +17,8 @@ namespace normscale {
 struct MetricPoint {
   std::int64_t step = 0;
   double epoch = 0.0;
-  // validation_error, validation_loss, weight_norm, support_fraction, samples_per_s, ..., "noise_scale.b_simple", ... (an
-  // object's numbers), and "layer1.frobenius", ...
+  // validation_error, validation_loss, weight_norm, support_fraction, samples_per_s, ...,
+  // "noise_scale.b_simple", ... (an object's numbers), and "layer1.frobenius", ...
   std::map<std::string, double> values;
 };
 

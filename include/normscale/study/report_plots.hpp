@@ -41,8 +41,8 @@ struct Plot {
 };
 
 // Final test error vs global batch size per regime; validation-error learning curves; steps and
-// seconds to the target validation error vs batch size (losses for a regression study: the study metric); support-vector fraction and weight norm over
-// training; scaling efficiency vs ranks. A plot without data has no series and says why.
+// seconds to the target validation error vs batch size (losses for a regression study: the study
+// metric); support-vector fraction and weight norm over training; scaling efficiency vs ranks. A plot without data has no series and says why.
 // Curves are over the selected trials of each (regime, batch) at its smallest rank count, averaged
 // over seeds per evaluation step.
 std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>& rows);

@@ -59,8 +59,8 @@ struct TableRow {
 
 // One row per (regime, batch, ranks), in study-file order. A (regime, batch) with one grid point
 // selects it; with several, select_hyperparameters (selection.hpp) picks the one with the lowest mean
-// study metric (validation_error or validation_loss) over its done trials at every rank count (ties: the first in expansion order);
-// none done: selected = false.
+// study metric (validation_error or validation_loss) over its done trials at every rank count (ties: the
+// first in expansion order); none done: selected = false.
 std::vector<TableRow> build_table(const StudyData& data);
 
 // "12.34 ± 0.56", "12.34" (one value) or "—" (none).
