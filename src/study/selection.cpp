@@ -50,17 +50,19 @@ std::optional<TimeToTarget> time_to_target(std::span<const EvaluationPoint> poin
   return std::nullopt;
 }
 
-void retime_to_target(std::map<std::string, double>& results, std::span<const MetricRow> rows,
-                      const std::optional<MetricTarget>& target) {
+bool timed_to(const std::map<std::string, double>& results, const std::optional<MetricTarget>& target) {
   const auto recorded = [&](StudyMetric metric) -> std::optional<double> {
     const auto found = results.find(std::string(target_key(metric)));
     return found == results.end() ? std::nullopt : std::optional<double>(found->second);
   };
-  const std::optional<double> error = recorded(StudyMetric::kValidationError);
-  const std::optional<double> loss = recorded(StudyMetric::kValidationLoss);
-  if (!target && !error && !loss) return;
+  if (!target) return !recorded(StudyMetric::kValidationError) && !recorded(StudyMetric::kValidationLoss);
   // The same number read from the study file both times: compared exactly.
-  if (target && (target->metric == StudyMetric::kValidationError ? error : loss) == target->value) return;
+  return recorded(target->metric) == target->value;
+}
+
+void retime_to_target(std::map<std::string, double>& results, std::span<const MetricRow> rows,
+                      const std::optional<MetricTarget>& target) {
+  if (timed_to(results, target)) return;
   for (const StudyMetric metric : {StudyMetric::kValidationError, StudyMetric::kValidationLoss}) {
     results.erase(std::string(target_key(metric)));
   }

@@ -294,7 +294,8 @@ std::string study_status(const std::filesystem::path& study_file) {
     if (state != TrialState::kDone) continue;
     std::map<std::string, double> figures;
     for (auto& [key, value] : store.results(trial.id)) figures.emplace(std::move(key), value);
-    retime_to_target(figures, store.metrics(trial.id), spec.target);
+    // A trial's metrics are read only when its results were timed to another target (status --watch repeats this).
+    if (!timed_to(figures, spec.target)) retime_to_target(figures, store.metrics(trial.id), spec.target);
     const auto figure = [&](const std::string& key) {
       const auto found = figures.find(key);
       return found == figures.end() ? std::nullopt : std::optional<double>(found->second);

@@ -41,6 +41,8 @@ std::optional<TimeToTarget> time_to_target(std::span<const EvaluationPoint> poin
 // without a recorded target in a study without one are left as they are.
 void retime_to_target(std::map<std::string, double>& results, std::span<const MetricRow> rows,
                       const std::optional<MetricTarget>& target);
+// Whether retime_to_target would leave `results` as they are (so the rows need not be read).
+bool timed_to(const std::map<std::string, double>& results, const std::optional<MetricTarget>& target);
 
 // What selection needs of one finished trial.
 struct TrialSummary {
