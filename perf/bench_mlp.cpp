@@ -161,7 +161,7 @@ void run_steps(benchmark::State& state, const std::string& regime, bool exact, M
     // 32 steps (untimed, before a step, so the run ends on one), and any run length measures the same step.
     if (minnorm && steps > 0 && steps % 32 == 0) {
       state.PauseTiming();
-      net->parameters() = before;
+      net->mutable_parameters() = before;
       objective->multipliers()->values() = multipliers;
       state.ResumeTiming();
     }

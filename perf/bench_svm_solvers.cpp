@@ -177,7 +177,7 @@ class MinnormRun {
   MinnormRun(const ObjectiveConfig& objective, double lr, Index blocks)
       : network_(make_mlp<double>({pair().data.cols, {}, 1, "identity", true})),
         loss_(make_objective<double>(objective, pair().data, 1)) {
-    for (double& v : network_->parameters()) v = 0.0;
+    for (double& v : network_->mutable_parameters()) v = 0.0;
     TrainerOptions options;
     options.batch = kFullBatch;
     options.virtual_shards = blocks;

@@ -439,7 +439,7 @@ Index CudaExecutor::support_count() {
 
 void CudaExecutor::sync_to_host() {
   context_.synchronize();
-  auto& params = network_.parameters();
+  auto& params = network_.mutable_parameters();
   NS_CUDA_CHECK(cudaMemcpy(params.data(), dnet_.parameters(), params.size() * sizeof(float), cudaMemcpyDeviceToHost));
   NS_CUDA_CHECK(cudaDeviceSynchronize());
   // Without momentum on the device the host's buffer is left as it is: the coordinate rule's round momentum

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 namespace normscale {
 
@@ -38,8 +39,16 @@ void Dense<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
       for (Index r = begin; r < end; ++r) std::copy(b, b + cols, y + r * cols);
     });
   }
-  gemm_keeping<T>({&in16_, CopyUse::kRefresh}, {&w16_, CopyUse::kRefresh}, false, true, in.rows(), outputs_,
-                  inputs_, T(1), in.data(), inputs_, w_, inputs_, T(bias_ ? 1 : 0), out.data(), outputs_);
+  // With bf16 operands the weights' rounding comes from the update that wrote them where it kept one.
+  CopyUse weights = CopyUse::kRefresh;
+  if constexpr (std::is_same_v<T, float>) {
+    if (rounded_ != nullptr && rounded_->current) {
+      w16_.hold(rounded_->values.data() + rounded_offset_, w_, outputs_, inputs_, inputs_);
+      weights = CopyUse::kReuse;
+    }
+  }
+  gemm_keeping<T>({&in16_, CopyUse::kRefresh}, {&w16_, weights}, false, true, in.rows(), outputs_, inputs_, T(1),
+                  in.data(), inputs_, w_, inputs_, T(bias_ ? 1 : 0), out.data(), outputs_);
 }
 
 template <class T>

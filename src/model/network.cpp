@@ -4,9 +4,11 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/model/dense.hpp"
+#include "normscale/model/gemm_backend.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 namespace normscale {
 
@@ -26,13 +28,23 @@ Network<T>::Network(Index input_width, std::vector<std::unique_ptr<Layer<T>>> la
   grads_.assign(static_cast<std::size_t>(total), T(0));
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     layers_[i]->bind(params_.data() + offsets_[i], grads_.data() + offsets_[i]);
+    layers_[i]->bind_rounded(&rounded_, offsets_[i]);
   }
   activations_.resize(layers_.size() + 1);
   deltas_.resize(layers_.size() + 1);
 }
 
 template <class T>
+std::span<std::uint16_t> Network<T>::rounding_to_write() {
+  rounded_.current = false;
+  if (!std::is_same_v<T, float> || active_gemm_precision() != GemmPrecision::kBf16) return {};
+  rounded_.values.resize(params_.size());
+  return rounded_.values;
+}
+
+template <class T>
 void Network<T>::initialize(const InitSpec& spec, std::uint64_t seed) {
+  rounded_.current = false;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     RandomStream rng(seed, StreamPurpose::kInit, i);
     layers_[i]->initialize(spec, rng);

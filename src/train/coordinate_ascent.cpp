@@ -193,7 +193,7 @@ StepStats CoordinateAscent<T>::round(Index round, std::span<const Index> rows, s
   const Stopwatch reduce;
   comm_.allreduce_sum(std::span<double>(sum));
   comm_seconds += reduce.seconds();
-  auto& params = network_.parameters();
+  auto& params = network_.mutable_parameters();
   for (std::size_t i = 0; i < n; ++i) params[i] = static_cast<T>(w[i] + sum[i]);
   if (momentum_) {
     velocity.resize(n);

@@ -95,7 +95,9 @@ BackwardResult CpuExecutor<T>::backward_and_reduce(bool sample_noise) {
 template <class T>
 void CpuExecutor<T>::update_parameters(double lr, double l2) {
   optimizer_.set_lr(lr);
-  optimizer_.step(network_.parameters(), network_.gradient(), l2);
+  network_.update_parameters([&](std::vector<T>& params, std::span<std::uint16_t> rounded) {
+    optimizer_.step(params, network_.gradient(), l2, rounded);
+  });
 }
 
 template <class T>
@@ -119,7 +121,7 @@ std::vector<BlockDots> CpuExecutor<T>::block_dots(std::span<const ParameterBlock
 template <class T>
 void CpuExecutor<T>::update_blocks(std::span<const ParameterBlock> blocks, std::span<const ScaleAdd> steps, double lr,
                                    double l2) {
-  T* w = network_.parameters().data();
+  T* w = network_.mutable_parameters().data();
   const T* g = network_.gradient().data();
   const auto plain = [&](Index begin, Index end) {
     for (Index i = begin; i < end; ++i) w[i] -= static_cast<T>(lr) * (g[i] + static_cast<T>(l2) * w[i]);

@@ -29,7 +29,7 @@ void RunCheckpoints<T>::resume(TrainingContext<T>& context) const {
         "resume: no checkpoint in {}/checkpoints; run without --resume (or resume=false) to start afresh",
         config.out));
   }
-  context.network.parameters() = point->model.parameters;
+  context.network.mutable_parameters() = point->model.parameters;
   context.engine.velocity() = point->model.velocity;
   context.network.set_layer_state(point->model.layer_state);
   context.engine.restore(point->manifest.step);

@@ -11,7 +11,7 @@ namespace normscale {
 template <class T>
 double perturb_parameters(Network<T>& network, const PerturbConfig& config, std::uint64_t seed, Index step) {
   double noise_norm2 = 0.0;
-  T* params = network.parameters().data();
+  T* params = network.mutable_parameters().data();
   for (std::size_t l = 0; l < network.layer_count(); ++l) {
     const Index count = network.layer(l).parameter_count();
     T* begin = params;

@@ -131,8 +131,8 @@ void check_bn_network(bool affine, Index n, const StatisticsReducer& host_reduce
       const Index c = layer.parameter_count() / 2;
       ASSERT_GT(c, 0) << layer.kind();
       for (Index k = 0; k < c; ++k) {
-        host->parameters()[static_cast<std::size_t>(offset + k)] = static_cast<float>(1.0 + 0.3 * rng.normal());
-        host->parameters()[static_cast<std::size_t>(offset + c + k)] = static_cast<float>(0.3 * rng.normal());
+        host->mutable_parameters()[static_cast<std::size_t>(offset + k)] = static_cast<float>(1.0 + 0.3 * rng.normal());
+        host->mutable_parameters()[static_cast<std::size_t>(offset + c + k)] = static_cast<float>(0.3 * rng.normal());
       }
     }
     offset += layer.parameter_count();
@@ -270,7 +270,7 @@ void check_graph_replay(std::unique_ptr<Network<float>> host, Index n) {
   auto ddout = to_device(as_vector(dout));
   for (int round = 0; round < 3; ++round) {
     // New weights each round: a replayed graph must read them, not the ones of its capture.
-    auto& params = host->parameters();
+    auto& params = host->mutable_parameters();
     for (std::size_t i = 0; i < params.size(); ++i) params[i] *= 1.0f + 0.1f * static_cast<float>(round);
     auto dparams = to_device(params);
     ASSERT_EQ(cudaMemcpy(device.parameters(), dparams.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),

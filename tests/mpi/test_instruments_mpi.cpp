@@ -84,7 +84,7 @@ TEST(InstrumentsMpi, NormalizedMarginAndNearMinimalShareOfAKnownSet) {
   const ShardRange mine = DataShard{comm.rank(), comm.size(), 4}.rows_of(d.rows);
   const Dataset local = slice_rows(d, mine.begin, mine.size());
   auto net = make_mlp<double>({2, {}, 1, "identity", false});
-  net->parameters() = {2.0, 0.0};
+  net->mutable_parameters() = {2.0, 0.0};
   Square<double> square(SquareTargets{});
   TrainerOptions o;
   o.batch = kFullBatch;
@@ -94,7 +94,7 @@ TEST(InstrumentsMpi, NormalizedMarginAndNearMinimalShareOfAKnownSet) {
   EXPECT_NEAR(result["normalized_margin"].get<double>(), 0.5, 1e-7);
   EXPECT_DOUBLE_EQ(result["near_min_margin_fraction"].get<double>(), 0.25);
   // Not separated (a negative margin): no near-minimal share.
-  net->parameters() = {-2.0, 0.0};
+  net->mutable_parameters() = {-2.0, 0.0};
   const nlohmann::json flipped = evaluate_instruments(trainer, *net, comm, local, 2.0);
   EXPECT_LT(flipped["normalized_margin"].get<double>(), 0.0);
   EXPECT_FALSE(flipped.contains("near_min_margin_fraction"));

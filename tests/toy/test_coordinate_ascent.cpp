@@ -153,7 +153,7 @@ TEST(CoordinateAscent, ResumingMidRunGivesTheSameResult) {
   auto first = coordinate_run(overlapping_set(), {2, {}, 1, "identity", true}, objective, 3);
   first->train(7);
   auto second = coordinate_run(overlapping_set(), {2, {}, 1, "identity", true}, objective, 3);
-  second->network->parameters() = first->network->parameters();
+  second->network->mutable_parameters() = first->network->parameters();
   second->objective->multipliers()->values() = first->objective->multipliers()->values();
   second->trainer->restore(7);
   second->train(8);

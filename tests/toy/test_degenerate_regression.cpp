@@ -124,7 +124,7 @@ TEST(DegenerateRegression, PerturbationsRandomWalkInTheNullSpaceOnly) {
 TEST(DegenerateRegression, RelativeNoiseScalesWithEachLayersParameters) {
   auto network = make_mlp<double>({3, {50}, 40, "relu", false});
   network->initialize({"normal", 1.0}, 2);
-  std::vector<double>& p = network->parameters();
+  std::vector<double>& p = network->mutable_parameters();
   for (std::size_t i = 0; i < 150; ++i) p[i] *= 10.0;  // the first layer's parameters: sd 10, the second's 1
   const std::vector<double> before = p;
   PerturbConfig perturb;
@@ -139,10 +139,10 @@ TEST(DegenerateRegression, RelativeNoiseScalesWithEachLayersParameters) {
   EXPECT_NEAR(noise_sd(150, p.size()), 0.25, 0.02);
   // The same (seed, step) gives the same noise on every rank; another step, other noise.
   auto again = make_mlp<double>({3, {50}, 40, "relu", false});
-  again->parameters() = before;
+  again->mutable_parameters() = before;
   perturb_parameters(*again, perturb, 1, 5);
   EXPECT_EQ(again->parameters(), p);
-  again->parameters() = before;
+  again->mutable_parameters() = before;
   perturb_parameters(*again, perturb, 1, 6);
   EXPECT_NE(again->parameters(), p);
 }

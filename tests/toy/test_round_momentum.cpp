@@ -79,7 +79,7 @@ TEST(RoundMomentum, ResumingMidRunGivesTheSameResultWithTheVelocity) {
   first->train(7);
   for (const bool velocity : {true, false}) {
     auto second = coordinate_run(overlapping_set(), {2, {}, 1, "identity", true}, objective, 3);
-    second->network->parameters() = first->network->parameters();
+    second->network->mutable_parameters() = first->network->parameters();
     second->objective->multipliers()->values() = first->objective->multipliers()->values();
     if (velocity) second->trainer->velocity() = first->trainer->velocity();
     second->trainer->restore(7);

@@ -40,7 +40,7 @@ inline std::unique_ptr<ToyRun> make_toy_run(Dataset data, const MlpSpec& spec, c
   run->data = std::move(data);
   run->network = make_mlp<double>(spec);
   run->network->initialize(init, seed);
-  if (!weights.empty()) run->network->parameters() = weights;
+  if (!weights.empty()) run->network->mutable_parameters() = weights;
   run->objective = make_objective<double>(objective, run->data, spec.outputs);
   options.batch = kFullBatch;
   options.virtual_shards = 1;

@@ -89,7 +89,7 @@ TEST(Extending, HingeKnownValuesAndGradientCheck) {
   hinge.output_gradient(data, rows, net->forward(x), 1.0, grad);
   net->backward(grad);
   const std::vector<double> analytic = net->gradient();
-  const double worst = testing::worst_gradient_error(net->parameters(), analytic,
+  const double worst = testing::worst_gradient_error(net->mutable_parameters(), analytic,
                                                      [&] { return hinge.loss_sum(data, rows, net->forward(x)); });
   EXPECT_LT(worst, 1e-6);
 }

@@ -48,7 +48,7 @@ void expect_gradient_matches(Network<double>& network, const Dataset& data, Obje
   network.backward(grad_out);
   const std::vector<double> analytic = network.gradient();
   const double worst =
-      testing::worst_gradient_error(network.parameters(), analytic, [&] { return value(network.forward(x)); });
+      testing::worst_gradient_error(network.mutable_parameters(), analytic, [&] { return value(network.forward(x)); });
   EXPECT_LT(worst, tolerance) << objective.name();
 }
 

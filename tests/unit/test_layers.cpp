@@ -79,7 +79,7 @@ void expect_network_gradients(Network<double>& net, const Matrix<double>& x) {
   net.forward(x);
   net.backward(r);
   const std::vector<double> analytic = net.gradient();
-  const double worst = testing::worst_gradient_error(net.parameters(), analytic,
+  const double worst = testing::worst_gradient_error(net.mutable_parameters(), analytic,
                                                      [&] { return (net.forward(x).array() * r.array()).sum(); });
   EXPECT_LT(worst, 1e-6);
 }
@@ -460,7 +460,7 @@ TEST(Architectures, SmallConvNetAffineBiasAveragePoolWeightNormGradient) {
   spec.batch_norm.affine = true;
   auto net = make_convnet<double>(spec);
   net->initialize({"he", 1.0}, 8);
-  for (double& p : net->parameters()) p *= 1.1;  // move gamma and g off their initial values
+  for (double& p : net->mutable_parameters()) p *= 1.1;  // move gamma and g off their initial values
   expect_network_gradients(*net, random_matrix(3, 2 * 8 * 8, 72));
 }
 

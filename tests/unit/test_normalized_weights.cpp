@@ -119,7 +119,7 @@ TEST(NormalizedWeights, GradientsInRhoAndVMatchFiniteDifferences) {
     std::size_t at = blocks.size();
     for (std::size_t k = 0; k < blocks.size(); ++k) {
       for (Index i = blocks[k].offset; i < blocks[k].offset + blocks[k].size; ++i) {
-        net->parameters()[i] = point[k] * point[at++];
+        net->mutable_parameters()[i] = point[k] * point[at++];
       }
     }
     return objective.loss_sum(data, rows, net->forward(x));

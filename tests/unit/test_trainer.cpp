@@ -31,7 +31,7 @@ void reference_minnorm_steps(Network<double>& net, Minnorm<double>& obj, const D
     Matrix<double> f = net.forward(x);
     obj.output_gradient(d, rows, f, 1.0, g);
     net.backward(g);
-    auto& w = net.parameters();
+    auto& w = net.mutable_parameters();
     for (std::size_t i = 0; i < w.size(); ++i) w[i] -= eta * (w[i] + net.gradient()[i]);
     obj.update_multipliers(d, rows, exact ? Matrix<double>(net.forward(x)) : f);
   }
@@ -154,7 +154,7 @@ void expect_trainer_follows_reference(TrainerOptions options, int steps, Update&
     trainer.step();
     ce.output_gradient(d, rows, ref->forward(x), 1.0 / 8, g);
     ref->backward(g);
-    auto& w = ref->parameters();
+    auto& w = ref->mutable_parameters();
     update(t, w, ref->gradient());
     for (std::size_t i = 0; i < w.size(); ++i) ASSERT_NEAR(net->parameters()[i], w[i], 1e-12) << "step " << t;
   }

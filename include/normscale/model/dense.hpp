@@ -14,6 +14,10 @@ class Dense final : public Layer<T> {
   Index output_width(Index) const override { return outputs_; }
   Index parameter_count() const override { return inputs_ * outputs_ + (bias_ ? outputs_ : 0); }
   void bind(T* params, T* grads) override;
+  void bind_rounded(const RoundedParameters* rounded, Index offset) override {
+    rounded_ = rounded;
+    rounded_offset_ = offset;
+  }
   void initialize(const InitSpec& spec, RandomStream& rng) override;
   void forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) override;
   void backward(const Matrix<T>& in, const Matrix<T>& out, const Matrix<T>& dout, Matrix<T>* din) override;
@@ -35,6 +39,10 @@ class Dense final : public Layer<T> {
   // takes the weights and input that forward saw; a backward over other rows, such as Network::backward_rows'
   // gathered ones, rounds its own), and the output gradient's copy shared by backward's two products.
   Bf16Copy in16_, w16_, dout16_;
+  // The network's rounding of the parameters, where the update kept it; the weights are its first entries from
+  // rounded_offset_ (float networks).
+  const RoundedParameters* rounded_ = nullptr;
+  Index rounded_offset_ = 0;
 };
 
 // Elementwise max(0, x).

@@ -18,9 +18,20 @@ void gemm(bool trans_a, bool trans_b, Index m, Index n, Index k, T alpha, const 
 // weights and input once in forward and multiplies the same copies again in backward, where rounding them anew
 // took a third of the conversions' time. Empty in float32 precision.
 struct Bf16Copy {
-  std::vector<std::uint16_t> values;  // the operand as stored (rows x cols, dense), rounded to nearest even
-  const float* source = nullptr;      // the operand rounded last: its address, shape and row stride
+  std::vector<std::uint16_t> values;       // the operand as stored (rows x cols, dense), rounded here (kRefresh)
+  const std::uint16_t* rounded = nullptr;  // the copy in use: values' data, or one rounded elsewhere (hold())
+  const float* source = nullptr;           // the operand it holds: its address, shape and row stride
   Index rows = 0, cols = 0, ld = 0;
+
+  // Makes `copy`, the operand `of` (rows x cols at ld) rounded, the copy in use: `values` after a kRefresh, or the
+  // weights' rounding kept by the update that wrote them (RoundedParameters) for a forward's products to reuse.
+  void hold(const std::uint16_t* copy, const float* of, Index r, Index c, Index stride) {
+    rounded = copy;
+    source = of;
+    rows = r;
+    cols = c;
+    ld = stride;
+  }
 };
 // kRefresh: round the operand into its copy. kReuse: use the copy where it holds this very operand (same address,
 // shape and stride; the caller vouches that the values did not change since), else round the operand on the side

@@ -4,6 +4,7 @@
 
 #include "normscale/core/rng.hpp"
 #include "normscale/core/types.hpp"
+#include "normscale/model/bf16_rounding.hpp"
 
 #include <optional>
 #include <string>
@@ -28,6 +29,9 @@ class Layer {
   virtual Index parameter_count() const { return 0; }
   // Points the layer at its slices of the flat parameter and gradient buffers.
   virtual void bind(T* /*params*/, T* /*grads*/) {}
+  // Points the layer at the network's bf16 rounding of its parameters (kept by the update), which starts at
+  // `offset` in the flat order; a layer whose products could use its weights' rounding takes it.
+  virtual void bind_rounded(const RoundedParameters* /*rounded*/, Index /*offset*/) {}
   virtual void initialize(const InitSpec& /*spec*/, RandomStream& /*rng*/) {}
   virtual void forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) = 0;
   // Overwrites this layer's parameter gradients; writes the input gradient when din is not null.

@@ -28,8 +28,22 @@ class Network {
   Index input_width() const { return input_width_; }
   Index output_width() const { return output_width_; }
   Index parameter_count() const { return static_cast<Index>(params_.size()); }
-  std::vector<T>& parameters() { return params_; }
   const std::vector<T>& parameters() const { return params_; }
+  // The parameters for writing: their kept bf16 rounding stops being current, the next forward rounds them itself.
+  std::vector<T>& mutable_parameters() {
+    rounded_.current = false;
+    return params_;
+  }
+  // Hands the parameters to update(params, rounded) for writing, with the span that their bf16 rounding (bf16_bits)
+  // is to be written into in the same pass where the products take bf16 operands (else an empty span): the
+  // optimizer's update. The rounding is current afterwards, and the next forward's products take it.
+  template <class Update>
+  void update_parameters(Update&& update) {
+    const std::span<std::uint16_t> rounded = rounding_to_write();
+    update(params_, rounded);
+    rounded_.current = !rounded.empty();
+  }
+  const RoundedParameters& rounded_parameters() const { return rounded_; }
   std::vector<T>& gradient() { return grads_; }
   const std::vector<T>& gradient() const { return grads_; }
   std::size_t layer_count() const { return layers_.size(); }
@@ -71,6 +85,9 @@ class Network {
   std::vector<Index> offsets_;  // start of each layer's parameters in the flat buffers
   std::vector<T> params_;
   std::vector<T> grads_;
+  RoundedParameters rounded_;  // float networks with bf16 products only; sized by the first update
+  // Marks the kept rounding stale and returns it sized to the parameters where the products take bf16 operands.
+  std::span<std::uint16_t> rounding_to_write();
   // Gradient through layers_ on the activations acts (rows x width per layer boundary).
   void backward_through(const std::vector<Matrix<T>>& acts, const Matrix<T>& output_gradient);
 

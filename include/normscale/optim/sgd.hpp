@@ -5,6 +5,8 @@
 #include "normscale/core/types.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <span>
 #include <vector>
 
 namespace normscale {
@@ -24,8 +26,9 @@ class Sgd {
  public:
   Sgd(double lr, double momentum) : lr_(lr), momentum_(momentum) {}
 
-  // params -= lr * (momentum-filtered (grad + l2 * params)). `grad` is left unchanged.
-  void step(std::vector<T>& params, const std::vector<T>& grad, double l2);
+  // params -= lr * (momentum-filtered (grad + l2 * params)). `grad` is left unchanged. Where `rounded` is not empty
+  // (float parameters, bf16 products: Network::update_parameters), each new parameter's bf16_bits goes into it too.
+  void step(std::vector<T>& params, const std::vector<T>& grad, double l2, std::span<std::uint16_t> rounded = {});
 
   double lr() const { return lr_; }
   void set_lr(double lr) { lr_ = lr; }
