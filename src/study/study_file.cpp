@@ -456,9 +456,10 @@ std::vector<GridAxis> axes_at(const StudySpec& spec, const Regime& regime, std::
 void parse_metric(const toml::table& document, std::string_view source, StudySpec& spec) {
   const toml::node* error_target = document.get("target_validation_error");
   const toml::node* loss_target = document.get("target_validation_loss");
+  // The message is formatted only where both are given.
   NS_CHECK(error_target == nullptr || loss_target == nullptr,
            "{}: target_validation_error is given too; a study has one target (the metric it selects by)",
-           loss_target ? Where{source, "target_validation_loss"}.at(*loss_target) : std::string(source));
+           Where{source, "target_validation_loss"}.at(*loss_target));
   if (const toml::node* select = document.get("select_by")) {
     const std::optional<std::string> value = select->value<std::string>();
     NS_CHECK(value && (*value == "validation_error" || *value == "validation_loss"),
