@@ -370,7 +370,7 @@ TEST(StudyFile, SelectByValidationLossWithItsTarget) {
   EXPECT_THAT(error_of([] { parse_study("target_validation_loss = -1", "s.toml"); }),
               AllOf(HasSubstr("target_validation_loss"), HasSubstr(">= 0")));
   EXPECT_THAT(error_of([] { parse_study("target_validation_loss = 0.1\ntarget_validation_error = 5", "s.toml"); }),
-              HasSubstr("one target"));
+              AllOf(HasSubstr("s.toml:1: target_validation_loss"), HasSubstr("one target")));
   // A target of the other metric than the one trials are ranked by is refused, naming the right key.
   EXPECT_THAT(error_of([] { parse_study("select_by = \"validation_loss\"\ntarget_validation_error = 5", "s.toml"); }),
               AllOf(HasSubstr("s.toml:2: target_validation_error"), HasSubstr("expected target_validation_loss")));
