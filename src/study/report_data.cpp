@@ -98,7 +98,7 @@ StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& da
     report.lr = trial.config.optim.lr;
     if (const auto found = stored.find(trial.id); found != stored.end()) {
       report.record = found->second;
-      for (const auto& [key, value] : store.results(trial.id)) report.results[key] = value;
+      report.results = store.results(trial.id);
       const std::vector<MetricRow> rows = store.metrics(trial.id);
       for (const MetricRow& row : rows) {
         if (auto point = parse_metric(row)) report.metrics.push_back(std::move(*point));

@@ -292,8 +292,7 @@ std::string study_status(const std::filesystem::path& study_file) {
     text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}{}\n", trial.id, trial_state_name(state), exit, wall,
                         describe_trial(trial), rung);
     if (state != TrialState::kDone) continue;
-    std::map<std::string, double> figures;
-    for (auto& [key, value] : store.results(trial.id)) figures.emplace(std::move(key), value);
+    std::map<std::string, double> figures = store.results(trial.id);
     // A trial's metrics are read only when its results were timed to another target (status --watch repeats this).
     if (!timed_to(figures, spec.target)) retime_to_target(figures, store.metrics(trial.id), spec.target);
     const auto figure = [&](const std::string& key) {

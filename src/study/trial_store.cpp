@@ -516,11 +516,11 @@ std::optional<TrialRecord> TrialStore::trial(std::string_view id) const {
   return read_record(select, path_);
 }
 
-std::vector<std::pair<std::string, double>> TrialStore::results(std::string_view id) const {
-  Statement select(db_, path_, "SELECT key, value FROM results WHERE trial_id = ?1 ORDER BY key");
+std::map<std::string, double> TrialStore::results(std::string_view id) const {
+  Statement select(db_, path_, "SELECT key, value FROM results WHERE trial_id = ?1");
   select.bind(1, id);
-  std::vector<std::pair<std::string, double>> values;
-  while (select.step()) values.emplace_back(select.text(0), select.real(1));
+  std::map<std::string, double> values;
+  while (select.step()) values.emplace(select.text(0), select.real(1));
   return values;
 }
 

@@ -423,7 +423,9 @@ void expect_halving_result(const fs::path& dir, const fs::path& file, const std:
   EXPECT_EQ(diverged.state, TrialState::kFailed);
   EXPECT_EQ(diverged.rung, 0);
   for (const auto& [key, value] : store.results(best.id)) {
-    if (key == "steps") EXPECT_EQ(value, 45.0);
+    if (key == "steps") {
+      EXPECT_EQ(value, 45.0);
+    }
   }
   const fs::path best_dir = dir / (name + ".runs") / best.id;
   const fs::path reference = dir / (name + "-uninterrupted");

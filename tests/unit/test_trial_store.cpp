@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -119,7 +120,7 @@ TEST_F(TrialStoreTest, ResultsAndMetrics) {
   store.record_result(trials[0].id, "test_error", 0.11);  // replaced, not duplicated
   store.record_result(trials[0].id, "bytes_sent", 1e9);
   EXPECT_EQ(store.results(trials[0].id),
-            (std::vector<std::pair<std::string, double>>{{"bytes_sent", 1e9}, {"test_error", 0.11}}));
+            (std::map<std::string, double>{{"bytes_sent", 1e9}, {"test_error", 0.11}}));
 
   const std::vector<MetricRow> rows = {{10, 1.0, R"({"loss":0.5})"}, {20, 2.0, R"({"loss":0.25})"}};
   store.add_metrics(trials[0].id, rows);
@@ -209,10 +210,7 @@ TEST_F(TrialStoreTest, VersionOneDatabaseIsMigratedKeepingEveryRow) {
     ASSERT_EQ(metrics.size(), 2U);
     EXPECT_EQ(metrics[1].step, 10);
     EXPECT_EQ(metrics[1].json, "{\"step\":10}");
-    const auto results = store.results("t-done");
-    ASSERT_EQ(results.size(), 2U);
-    EXPECT_EQ(results[0], (std::pair<std::string, double>{"steps", 10.0}));
-    EXPECT_EQ(results[1], (std::pair<std::string, double>{"validation_error", 4.25}));
+    EXPECT_EQ(store.results("t-done"), (std::map<std::string, double>{{"steps", 10.0}, {"validation_error", 4.25}}));
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
@@ -302,7 +300,7 @@ TEST_F(TrialStoreTest, VersionFiveDatabaseIsMigratedKeepingEveryRow) {
   EXPECT_EQ(after[1].state, TrialState::kFailed);
   EXPECT_EQ(store.metrics(trials[0].id).size(), 2U);
   EXPECT_EQ(store.metrics(trials[1].id).size(), 2U);
-  EXPECT_EQ(store.results(trials[1].id), figures);
+  EXPECT_EQ(store.results(trials[1].id), (std::map<std::string, double>(figures.begin(), figures.end())));
   EXPECT_FALSE(store.rung_schedule().has_value());
   const RungSchedule schedule{{1, 3, 9}, "epochs"};
   EXPECT_EQ(store.adopt_rung_schedule(schedule), schedule);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -153,7 +154,7 @@ class TrialStore {
   // Trials in insertion order, all or those in one state.
   std::vector<TrialRecord> trials(std::optional<TrialState> state = std::nullopt) const;
   std::optional<TrialRecord> trial(std::string_view id) const;
-  std::vector<std::pair<std::string, double>> results(std::string_view id) const;  // by key
+  std::map<std::string, double> results(std::string_view id) const;
   std::vector<MetricRow> metrics(std::string_view id) const;                        // by step
 
  private:
