@@ -2,6 +2,7 @@
 // resumed from a checkpoint on another rank count, after a rank was killed with SIGKILL, or after
 // SIGUSR2 asked for a checkpoint (preemption), finishes exactly like an uninterrupted one.
 #include "normscale/data/npy.hpp"
+#include "normscale/model/gemm_backend.hpp"
 #include "support/run_command.hpp"
 
 #include <gtest/gtest.h>
@@ -133,6 +134,31 @@ TEST_F(DistributedRuns, PerturbedRunIsTheSameOnOneAndTwoRanks) {
   const NpyArray a = read_npy((one / "layer1_weight.npy").string());
   const NpyArray b = read_npy((plain / "layer1_weight.npy").string());
   EXPECT_NE(a.values, b.values) << "the perturbations changed the weights";
+}
+
+// precision = "bf16" on CPU ranks: 2 ranks agree with 1 (up to the sum order of the gradients), and a run resumed
+// from its checkpoint ends bit for bit as the uninterrupted one: the weights' rounding that the update keeps is not
+// checkpointed, the resumed forward rounds the loaded weights itself.
+TEST_F(DistributedRuns, Bf16RunIsTheSameOnOneAndTwoRanksAndAfterAResume) {
+  if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
+  const std::string bf16 = kRun + "--set precision=bf16 ";
+  const fs::path one = fresh_dir("bf16_ranks1");
+  ASSERT_EQ(testing::run_normscale_mpi(1, bf16 + "--set steps=50 --out " + one.string()).exit_code, 0);
+  const fs::path two = fresh_dir("bf16_ranks2");
+  auto result = testing::run_normscale_mpi(2, bf16 + "--set steps=50 --out " + two.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::ifstream metrics(two / "metrics.jsonl");
+  std::string first_record;
+  std::getline(metrics, first_record);
+  EXPECT_NE(first_record.find("matmul bf16"), std::string::npos) << first_record;  // the products that ran
+  expect_same_outputs(two, one, 1e-5);
+  const fs::path resumed = fresh_dir("bf16_resumed");
+  result = testing::run_normscale_mpi(2, bf16 + "--set steps=25 --out " + resumed.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  result = testing::run_normscale_mpi(2, bf16 + "--set steps=50 --resume --out " + resumed.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("resuming at step 25"), std::string::npos) << result.output;
+  expect_same_outputs(resumed, two, 0.0);
 }
 
 TEST_F(DistributedRuns, ResumeOnAnyRankCountEqualsUninterruptedRun) {
