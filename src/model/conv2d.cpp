@@ -3,6 +3,7 @@
 #include "normscale/model/conv2d.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/model/gemm.hpp"
 #include "normscale/model/weight_norm.hpp"
 
 #include <algorithm>
@@ -101,7 +102,9 @@ void Conv2d<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   const Index rows = in.rows(), hw = input_.area();
   im2col(in);
   product_.resize(out_channels_, rows * hw);
-  product_.noalias() = ConstMatrixMap<T>(w_, out_channels_, patch_size()) * columns_;
+  // product = W columns, through the GEMM back end chosen at start-up (and bf16 operands with precision = "bf16").
+  const Index patch = patch_size(), m = rows * hw;
+  gemm<T>(false, false, out_channels_, m, patch, T(1), w_, patch, columns_.data(), m, T(0), product_.data(), m);
   // GEMM layout (channel, example, pixel) -> batch layout (example, channel, pixel).
   out.resize(rows, out_channels_ * hw);
   for (Index co = 0; co < out_channels_; ++co) {
@@ -129,10 +132,12 @@ void Conv2d<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>&
                   static_cast<std::size_t>(hw) * sizeof(T));
     }
   }
-  MatrixMap<T>(dw_, out_channels_, patch_size()).noalias() = product_ * columns_.transpose();
+  // dW = dY columns^T; below, the input gradient's columns W^T dY.
+  const Index patch = patch_size(), m = rows * hw;
+  gemm<T>(false, true, out_channels_, patch, m, T(1), product_.data(), m, columns_.data(), m, T(0), dw_, patch);
   if (bias_) VectorMap<T>(db_, out_channels_) = product_.rowwise().sum();
   if (din == nullptr) return;
-  columns_.noalias() = ConstMatrixMap<T>(w_, out_channels_, patch_size()).transpose() * product_;
+  gemm<T>(true, false, patch, m, out_channels_, T(1), w_, patch, product_.data(), m, T(0), columns_.data(), m);
   din->resize(rows, input_.size());
   col2im(*din);
 }

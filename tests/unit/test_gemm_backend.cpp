@@ -3,6 +3,7 @@
 // step gives the same loss and weights on each. A back end this build or CPU lacks is skipped, visibly.
 #include "normscale/comm/communicator.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/model/conv2d.hpp"
 #include "normscale/model/dense.hpp"
 #include "normscale/model/gemm.hpp"
 #include "normscale/model/gemm_backend.hpp"
@@ -279,6 +280,47 @@ TEST(GemmBf16, DenseBackwardReusesForwardsCopiesBitForBit) {
   EXPECT_EQ(grads, dw_ref) << "backward after backward over another input";
   for (float& p : params) p *= -0.5f;
   expect_layer(x, x, "changed weights");
+}
+
+// A convolution's products (forward, dW, input gradient) go through gemm() too: with bf16 operands each moves off
+// its float32 value by about the operands' rounding, and no further.
+TEST(GemmBf16, ConvolutionProductsTakeBf16Operands) {
+  if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
+  std::mt19937 rng(13);
+  std::normal_distribution<float> normal;
+  Conv2d<float> conv({3, 8, 8}, 5, 3, false);
+  std::vector<float> params(conv.parameter_count()), grads(params.size());
+  for (float& p : params) p = normal(rng);
+  conv.bind(params.data(), grads.data());
+  Matrix<float> x(4, 3 * 8 * 8), dout(4, 5 * 8 * 8);
+  for (Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
+  for (Index i = 0; i < dout.size(); ++i) dout.data()[i] = normal(rng);
+  const auto run = [&](GemmPrecision precision) {
+    const ScopedGemmPrecision products(precision);
+    Matrix<float> out, din;
+    conv.forward(x, out, Mode::kTrain);
+    conv.backward(x, out, dout, &din);
+    return std::make_tuple(out, grads, din);
+  };
+  const auto [out32, dw32, din32] = run(GemmPrecision::kFloat32);
+  const auto [out16, dw16, din16] = run(GemmPrecision::kBf16);
+  // Largest change relative to the float32 values' scale.
+  const auto relative_change = [](const float* a, const float* b, Index size) {
+    double diff = 0.0, scale = 0.0;
+    for (Index i = 0; i < size; ++i) {
+      diff = std::max(diff, static_cast<double>(std::abs(a[i] - b[i])));
+      scale = std::max(scale, static_cast<double>(std::abs(b[i])));
+    }
+    return diff / scale;
+  };
+  const double forward = relative_change(out16.data(), out32.data(), out32.size());
+  const double dw = relative_change(dw16.data(), dw32.data(), static_cast<Index>(dw32.size()));
+  const double din = relative_change(din16.data(), din32.data(), din32.size());
+  for (const double change : {forward, dw, din}) {
+    EXPECT_GT(change, 0.0) << "forward / dW / input gradient " << forward << " / " << dw << " / " << din
+                           << ": a product without bf16 operands did not go through gemm()";
+    EXPECT_LT(change, 0.02) << "forward / dW / input gradient " << forward << " / " << dw << " / " << din;
+  }
 }
 
 TEST(GemmBf16, IsRefusedNamingThePrecisionWhereTheCpuLacksIt) {
