@@ -4,6 +4,7 @@
 #include "normscale/cli/inspect.hpp"
 #include "normscale/comm/agreement.hpp"
 #include "normscale/comm/communicator_factory.hpp"
+#include "normscale/core/cpu_feature_guard.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/model/gemm_backend.hpp"
 #include "normscale/study/report.hpp"
@@ -37,6 +38,14 @@
 namespace {
 
 constexpr int kErrorExitCode = 2;
+
+// The instruction-set extensions the build took, which every CPU it starts on is checked for.
+std::string built_for() {
+  if (normscale::kBuiltCpuFeatures == 0) return "any x86-64 CPU";
+  std::array<char, 1024> names{};
+  normscale::cpu_feature_names(normscale::kBuiltCpuFeatures, names.data(), names.size());
+  return fmt::format("CPUs with {} (checked at start-up)", names.data());
+}
 
 bool mpi_initialized() {
   int initialized = 0;
@@ -107,8 +116,9 @@ int run_cli(int argc, char** argv) {
   CLI::App app{"normscale: norm-controlled neural-network training (Minnorm, square loss) at scale"};
   // The kernel family is asked for only when printed (it may start oneDNN's CPU detection).
   app.set_version_flag("--version", [] {
-    return fmt::format("normscale {}\ngemm: {} (float64: {})", NORMSCALE_VERSION,
-                       normscale::gemm_kernel_family<float>(), normscale::gemm_kernel_family<double>());
+    return fmt::format("normscale {}\ngemm: {} (float64: {})\nbuilt for: {}", NORMSCALE_VERSION,
+                       normscale::gemm_kernel_family<float>(), normscale::gemm_kernel_family<double>(),
+                       built_for());
   });
   app.require_subcommand(1);
   app.footer("Every option of a run: normscale train --help (or normscale train --list-options).");

@@ -1,0 +1,136 @@
+// The start-up check of the CPU against the instructions the build took (core/cpu_feature_guard.hpp).
+#include "normscale/core/cpu_feature_guard.hpp"
+
+#include "support/run_command.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace normscale {
+namespace {
+
+std::uint64_t bit_of(std::string_view name) {
+  for (std::size_t i = 0; i < kCpuFeatureCount; ++i) {
+    if (name == kCpuFeatures[i].name) return std::uint64_t{1} << i;
+  }
+  ADD_FAILURE() << name << " is not in the table";
+  return 0;
+}
+
+std::string names_of(std::uint64_t features) {
+  char names[512];
+  cpu_feature_names(features, names, sizeof names);
+  return names;
+}
+
+TEST(CpuFeatureGuard, TheMachineThatBuiltTheTestsHasEverythingTheBuildTook) {
+  const std::uint64_t present = cpu_features_present(read_cpuid());
+  EXPECT_EQ(kBuiltCpuFeatures & ~present, 0u) << "missing: " << names_of(kBuiltCpuFeatures & ~present);
+#if defined(__x86_64__)
+  EXPECT_NE(present & bit_of("sse3"), 0u) << "every x86-64 CPU of this century has SSE3: the decoding is off";
+#endif
+}
+
+// The tests are compiled with the library's flags, so the compiler's macros here are the build's.
+TEST(CpuFeatureGuard, TheBuildsFeaturesAreTheCompilersMacros) {
+  const auto took = [](std::string_view name) { return (kBuiltCpuFeatures & bit_of(name)) != 0; };
+#ifdef __SSE3__
+  EXPECT_TRUE(took("sse3"));
+#else
+  EXPECT_FALSE(took("sse3"));
+#endif
+#ifdef __AVX2__
+  EXPECT_TRUE(took("avx2"));
+#else
+  EXPECT_FALSE(took("avx2"));
+#endif
+#ifdef __FMA__
+  EXPECT_TRUE(took("fma"));
+#else
+  EXPECT_FALSE(took("fma"));
+#endif
+#ifdef __AVX512F__
+  EXPECT_TRUE(took("avx512f"));
+#else
+  EXPECT_FALSE(took("avx512f"));
+#endif
+#ifdef __AVX512BF16__
+  EXPECT_TRUE(took("avx512_bf16"));
+#else
+  EXPECT_FALSE(took("avx512_bf16"));
+#endif
+#ifdef __SSE4A__
+  EXPECT_TRUE(took("sse4a"));
+#else
+  EXPECT_FALSE(took("sse4a"));
+#endif
+}
+
+// CPUID answers of an AVX2 CPU (Zen 2 like: no AVX-512), and of an AVX-512 one.
+CpuidAnswers avx2_cpu() {
+  CpuidAnswers cpu;
+  cpu.leaf1[2] = (1u << 0) | (1u << 9) | (1u << 12) | (1u << 19) | (1u << 20) | (1u << 23) | (1u << 27) | (1u << 28);
+  cpu.leaf7[1] = (1u << 3) | (1u << 5) | (1u << 8);
+  cpu.extended1[2] = 1u << 5;
+  cpu.xcr0 = 0x7;  // x87, SSE and AVX state
+  return cpu;
+}
+
+TEST(CpuFeatureGuard, DecodesCpuidAndWhatTheOperatingSystemSaves) {
+  const CpuidAnswers avx2 = avx2_cpu();
+  EXPECT_EQ(names_of(cpu_features_present(avx2)), "sse3 ssse3 fma sse4_1 sse4_2 popcnt avx bmi1 avx2 bmi2 abm");
+
+  CpuidAnswers avx512 = avx2;
+  avx512.leaf7[1] |= (1u << 16) | (1u << 30) | (1u << 31);  // avx512f, bw, vl
+  avx512.leaf7_subleaf1[0] = 1u << 5;                        // avx512_bf16
+  EXPECT_EQ(cpu_features_present(avx512) & bit_of("avx512f"), 0u)
+      << "an OS that does not save the AVX-512 registers (XCR0 without 0xe0) makes them unusable";
+  avx512.xcr0 = 0xe7;
+  EXPECT_EQ(cpu_features_present(avx512) & ~cpu_features_present(avx2),
+            bit_of("avx512f") | bit_of("avx512bw") | bit_of("avx512vl") | bit_of("avx512_bf16"));
+
+  CpuidAnswers no_avx_state = avx2;
+  no_avx_state.xcr0 = 0x3;  // AVX present but its registers not saved (an old kernel, a hypervisor)
+  EXPECT_EQ(cpu_features_present(no_avx_state) & (bit_of("avx") | bit_of("avx2") | bit_of("fma")), 0u);
+  EXPECT_NE(cpu_features_present(no_avx_state) & bit_of("bmi2"), 0u);
+}
+
+TEST(CpuFeatureGuard, TheMessageNamesWhatIsMissingWhereAndTheWayOut) {
+  const std::uint64_t missing = bit_of("avx512f") | bit_of("avx512bw");
+  char message[1024];
+  const std::size_t length = missing_cpu_features_message(missing, "node17", message, sizeof message);
+  const std::string text = message;
+  EXPECT_EQ(text.size(), length);
+  EXPECT_NE(text.find("host node17"), std::string::npos) << text;
+  EXPECT_NE(text.find(": avx512f avx512bw."), std::string::npos) << text;
+  EXPECT_NE(text.find("-march=native"), std::string::npos) << text;
+  EXPECT_NE(text.find("-DNORMSCALE_NATIVE=OFF"), std::string::npos) << text;
+
+  char short_buffer[20];
+  std::memset(short_buffer, 'x', sizeof short_buffer);
+  EXPECT_EQ(missing_cpu_features_message(missing, "node17", short_buffer, sizeof short_buffer), length);
+  EXPECT_EQ(std::string(short_buffer), text.substr(0, sizeof short_buffer - 1));
+}
+
+TEST(CpuFeatureGuard, StopsAProgramBeforeItsOwnCodeRuns) {
+  const testing::CommandResult probe = testing::run_shell(CPU_GUARD_PROBE);
+  EXPECT_EQ(probe.exit_code, 1) << probe.output;
+  EXPECT_NE(probe.output.find("lacks instructions this build was compiled to use"), std::string::npos)
+      << probe.output;
+  EXPECT_EQ(probe.output.find("static initialiser ran"), std::string::npos) << probe.output;
+  EXPECT_EQ(probe.output.find("main ran"), std::string::npos) << probe.output;
+}
+
+TEST(CpuFeatureGuard, VersionSaysWhatTheBuildTook) {
+  const testing::CommandResult version = testing::run_shell(NORMSCALE_BINARY " --version");
+  ASSERT_EQ(version.exit_code, 0) << version.output;
+  const std::string expected = kBuiltCpuFeatures == 0 ? "built for: any x86-64 CPU"
+                                                      : "built for: CPUs with " + names_of(kBuiltCpuFeatures);
+  EXPECT_NE(version.output.find(expected), std::string::npos) << version.output;
+}
+
+}  // namespace
+}  // namespace normscale
