@@ -4,6 +4,7 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/model/gemm.hpp"
+#include "normscale/model/team_parallel.hpp"
 #include "normscale/model/weight_norm.hpp"
 
 #include <algorithm>
@@ -37,51 +38,52 @@ void Conv2d<T>::initialize(const InitSpec& spec, RandomStream& rng) {
   if (bias_) VectorMap<T>(b_, out_channels_).setZero();
 }
 
+namespace {
+
+// The columns' rows [begin, end) (row c*k*k + ky*k + kx: channel c at kernel offset ky, kx) from the batch x (rows x
+// C*H*W). Kept out of line, here and in col2im_channels: inlined into for_each_range's trampoline, where the sizes
+// come from the closure, the single-threaded convolution ran 8-15% slower (col2im 1.5x; Zen 5, GCC 12).
 template <class T>
-void Conv2d<T>::im2col(const Matrix<T>& in) {
-  const Index rows = in.rows();
-  const Index h = input_.height, w = input_.width, hw = input_.area(), k = kernel_, pad = kernel_ / 2;
-  const Index in_cols = input_.size();
-  columns_.resize(patch_size(), rows * hw);
-  for (Index c = 0; c < input_.channels; ++c) {
-    for (Index ky = 0; ky < k; ++ky) {
-      for (Index kx = 0; kx < k; ++kx) {
-        const Index oy = ky - pad, ox = kx - pad;
-        const Index x_begin = std::max<Index>(0, -ox), x_end = std::min<Index>(w, w - ox);
-        T* dst_row = columns_.data() + ((c * k + ky) * k + kx) * columns_.cols();
-        for (Index n = 0; n < rows; ++n) {
-          const T* src = in.data() + n * in_cols + c * hw;
-          for (Index y = 0; y < h; ++y) {
-            T* dst = dst_row + n * hw + y * w;
-            const Index yy = y + oy;
-            if (yy < 0 || yy >= h || x_begin >= x_end) {
-              std::fill(dst, dst + w, T(0));
-              continue;
-            }
-            std::fill(dst, dst + x_begin, T(0));
-            std::copy(src + yy * w + x_begin + ox, src + yy * w + x_end + ox, dst + x_begin);
-            std::fill(dst + x_end, dst + w, T(0));
-          }
+[[gnu::noinline]] void im2col_rows(const T* x, Index rows, FeatureMapShape input, Index k, T* columns, Index begin,
+                                   Index end) {
+  const Index h = input.height, w = input.width, hw = input.area(), pad = k / 2, in_cols = input.size();
+  const Index cols = rows * hw;
+  for (Index row = begin; row < end; ++row) {
+    const Index c = row / (k * k), ky = row / k % k, kx = row % k;
+    const Index oy = ky - pad, ox = kx - pad;
+    const Index x_begin = std::max<Index>(0, -ox), x_end = std::min<Index>(w, w - ox);
+    T* dst_row = columns + row * cols;
+    for (Index n = 0; n < rows; ++n) {
+      const T* src = x + n * in_cols + c * hw;
+      for (Index y = 0; y < h; ++y) {
+        T* dst = dst_row + n * hw + y * w;
+        const Index yy = y + oy;
+        if (yy < 0 || yy >= h || x_begin >= x_end) {
+          std::fill(dst, dst + w, T(0));
+          continue;
         }
+        std::fill(dst, dst + x_begin, T(0));
+        std::copy(src + yy * w + x_begin + ox, src + yy * w + x_end + ox, dst + x_begin);
+        std::fill(dst + x_end, dst + w, T(0));
       }
     }
   }
 }
 
+// Adds the columns' rows of channels [begin, end) back into dx (rows x C*H*W), each channel's k x k rows in order.
 template <class T>
-void Conv2d<T>::col2im(Matrix<T>& din) const {
-  const Index rows = din.rows();
-  const Index h = input_.height, w = input_.width, hw = input_.area(), k = kernel_, pad = kernel_ / 2;
-  const Index in_cols = input_.size();
-  din.setZero();
-  for (Index c = 0; c < input_.channels; ++c) {
+[[gnu::noinline]] void col2im_channels(const T* columns, Index rows, FeatureMapShape input, Index k, T* dx,
+                                       Index begin, Index end) {
+  const Index h = input.height, w = input.width, hw = input.area(), pad = k / 2, in_cols = input.size();
+  const Index cols = rows * hw;
+  for (Index c = begin; c < end; ++c) {
     for (Index ky = 0; ky < k; ++ky) {
       for (Index kx = 0; kx < k; ++kx) {
         const Index oy = ky - pad, ox = kx - pad;
         const Index x_begin = std::max<Index>(0, -ox), x_end = std::min<Index>(w, w - ox);
-        const T* src_row = columns_.data() + ((c * k + ky) * k + kx) * columns_.cols();
+        const T* src_row = columns + ((c * k + ky) * k + kx) * cols;
         for (Index n = 0; n < rows; ++n) {
-          T* dst = din.data() + n * in_cols + c * hw;
+          T* dst = dx + n * in_cols + c * hw;
           for (Index y = 0; y < h; ++y) {
             const Index yy = y + oy;
             if (yy < 0 || yy >= h) continue;
@@ -95,6 +97,33 @@ void Conv2d<T>::col2im(Matrix<T>& din) const {
   }
 }
 
+}  // namespace
+
+template <class T>
+void Conv2d<T>::im2col(const Matrix<T>& in) {
+  columns_.resize(patch_size(), in.rows() * input_.area());
+  // Each row of the columns (one channel and kernel offset) on its own: split over the team.
+  const T* x = in.data();
+  T* columns = columns_.data();
+  const Index rows = in.rows(), k = kernel_;
+  const FeatureMapShape input = input_;
+  for_each_range(patch_size(), std::max<Index>(1, kElementsPerThread / columns_.cols()),
+                 [=](Index begin, Index end) { im2col_rows(x, rows, input, k, columns, begin, end); });
+}
+
+template <class T>
+void Conv2d<T>::col2im(Matrix<T>& din) const {
+  din.setZero();
+  // Each input channel gathers its own k x k rows of the columns, in the same order whatever the split: split
+  // over the team by channel, the sums are those of one thread.
+  const T* columns = columns_.data();
+  T* dx = din.data();
+  const Index rows = din.rows(), k = kernel_;
+  const FeatureMapShape input = input_;
+  for_each_range(input_.channels, std::max<Index>(1, kElementsPerThread / (k * k * columns_.cols())),
+                 [=](Index begin, Index end) { col2im_channels(columns, rows, input, k, dx, begin, end); });
+}
+
 template <class T>
 void Conv2d<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   NS_CHECK(in.cols() == input_.size(), "conv2d input has {} features, expected {} x {} x {} = {}", in.cols(),
@@ -105,16 +134,22 @@ void Conv2d<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   // product = W columns, through the GEMM back end chosen at start-up (and bf16 operands with precision = "bf16").
   const Index patch = patch_size(), m = rows * hw;
   gemm<T>(false, false, out_channels_, m, patch, T(1), w_, patch, columns_.data(), m, T(0), product_.data(), m);
-  // GEMM layout (channel, example, pixel) -> batch layout (example, channel, pixel).
+  // GEMM layout (channel, example, pixel) -> batch layout (example, channel, pixel), by channel over the team.
   out.resize(rows, out_channels_ * hw);
-  for (Index co = 0; co < out_channels_; ++co) {
-    const T b = bias_ ? b_[co] : T(0);
-    for (Index n = 0; n < rows; ++n) {
-      const T* src = product_.data() + co * product_.cols() + n * hw;
-      T* dst = out.data() + n * out.cols() + co * hw;
-      for (Index p = 0; p < hw; ++p) dst[p] = src[p] + b;
+  const T* product = product_.data();
+  T* y = out.data();
+  const T* bias = bias_ ? b_ : nullptr;
+  const Index out_cols = out.cols();
+  for_each_range(out_channels_, std::max<Index>(1, kElementsPerThread / m), [=](Index begin, Index end) {
+    for (Index co = begin; co < end; ++co) {
+      const T b = bias != nullptr ? bias[co] : T(0);
+      for (Index n = 0; n < rows; ++n) {
+        const T* src = product + co * m + n * hw;
+        T* dst = y + n * out_cols + co * hw;
+        for (Index p = 0; p < hw; ++p) dst[p] = src[p] + b;
+      }
     }
-  }
+  });
 }
 
 template <class T>
@@ -125,15 +160,19 @@ void Conv2d<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>&
   const Index rows = in.rows(), hw = input_.area();
   // Rebuilt rather than kept from forward: backward never depends on which forward ran last.
   im2col(in);
-  product_.resize(out_channels_, rows * hw);
-  for (Index co = 0; co < out_channels_; ++co) {
-    for (Index n = 0; n < rows; ++n) {
-      std::memcpy(product_.data() + co * product_.cols() + n * hw, dout.data() + n * dout.cols() + co * hw,
-                  static_cast<std::size_t>(hw) * sizeof(T));
-    }
-  }
-  // dW = dY columns^T; below, the input gradient's columns W^T dY.
   const Index patch = patch_size(), m = rows * hw;
+  product_.resize(out_channels_, m);
+  T* product = product_.data();
+  const T* dy = dout.data();
+  const Index dout_cols = dout.cols();
+  for_each_range(out_channels_, std::max<Index>(1, kElementsPerThread / m), [=](Index begin, Index end) {
+    for (Index co = begin; co < end; ++co) {
+      for (Index n = 0; n < rows; ++n) {
+        std::memcpy(product + co * m + n * hw, dy + n * dout_cols + co * hw, static_cast<std::size_t>(hw) * sizeof(T));
+      }
+    }
+  });
+  // dW = dY columns^T; below, the input gradient's columns W^T dY.
   gemm<T>(false, true, out_channels_, patch, m, T(1), product_.data(), m, columns_.data(), m, T(0), dw_, patch);
   if (bias_) VectorMap<T>(db_, out_channels_) = product_.rowwise().sum();
   if (din == nullptr) return;

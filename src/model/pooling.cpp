@@ -3,6 +3,9 @@
 #include "normscale/model/pooling.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/model/team_parallel.hpp"
+
+#include <algorithm>
 
 namespace normscale {
 
@@ -34,36 +37,80 @@ Index argmax_in_window(const T* corner, Index row_stride, Index window) {
   return best;
 }
 
+// Examples [begin, end) of the batch x (C x H x W each) pooled into y (C x H/window x W/window each). Kept out of line
+// like the convolution's im2col_rows (conv2d.cpp), and so is unpool_rows.
+template <class T>
+[[gnu::noinline]] void pool_rows(const T* x, FeatureMapShape input, PoolKind pool, Index win, T* y, Index begin, Index end) {
+  const Index w = input.width, area = input.area(), oh = input.height / win, ow = input.width / win;
+  const Index in_cols = input.size(), out_cols = input.channels * oh * ow;
+  const T inv_area = T(1) / static_cast<T>(win * win);
+  for (Index n = begin; n < end; ++n) {
+    for (Index c = 0; c < input.channels; ++c) {
+      const T* src = x + n * in_cols + c * area;
+      T* dst = y + n * out_cols + c * oh * ow;
+      for (Index oy = 0; oy < oh; ++oy) {
+        for (Index ox = 0; ox < ow; ++ox) {
+          const T* corner = src + oy * win * w + ox * win;
+          if (pool == PoolKind::kMax) {
+            dst[oy * ow + ox] = corner[argmax_in_window(corner, w, win)];
+          } else {
+            T sum = T(0);
+            for (Index dy = 0; dy < win; ++dy) {
+              for (Index dx = 0; dx < win; ++dx) sum += corner[dy * w + dx];
+            }
+            dst[oy * ow + ox] = sum * inv_area;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The input gradient dx of examples [begin, end) from the output gradient dy (the maxima re-derived from x).
+template <class T>
+[[gnu::noinline]] void unpool_rows(const T* x, const T* dy, FeatureMapShape input, PoolKind pool, Index win, T* dx,
+                                   Index begin, Index end) {
+  const Index w = input.width, area = input.area(), oh = input.height / win, ow = input.width / win;
+  const Index in_cols = input.size(), out_cols = input.channels * oh * ow;
+  const T inv_area = T(1) / static_cast<T>(win * win);
+  std::fill(dx + begin * in_cols, dx + end * in_cols, T(0));
+  for (Index n = begin; n < end; ++n) {
+    for (Index c = 0; c < input.channels; ++c) {
+      const T* src = x + n * in_cols + c * area;
+      const T* g = dy + n * out_cols + c * oh * ow;
+      T* dst = dx + n * in_cols + c * area;
+      for (Index oy = 0; oy < oh; ++oy) {
+        for (Index ox = 0; ox < ow; ++ox) {
+          const Index corner = oy * win * w + ox * win;
+          const T grad = g[oy * ow + ox];
+          if (pool == PoolKind::kMax) {
+            dst[corner + argmax_in_window(src + corner, w, win)] += grad;
+          } else {
+            for (Index ddy = 0; ddy < win; ++ddy) {
+              for (Index ddx = 0; ddx < win; ++ddx) dst[corner + ddy * w + ddx] += grad * inv_area;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
 void Pooling<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   NS_CHECK(in.cols() == input_.size(), "pooling input has {} features, expected {} x {} x {} = {}", in.cols(),
            input_.channels, input_.height, input_.width, input_.size());
-  const FeatureMapShape o = output_shape();
-  const Index rows = in.rows(), w = input_.width, win = window_;
-  const T inv_area = T(1) / static_cast<T>(win * win);
-  out.resize(rows, o.size());
-  for (Index n = 0; n < rows; ++n) {
-    for (Index c = 0; c < input_.channels; ++c) {
-      const T* src = in.data() + n * in.cols() + c * input_.area();
-      T* dst = out.data() + n * out.cols() + c * o.area();
-      for (Index y = 0; y < o.height; ++y) {
-        for (Index x = 0; x < o.width; ++x) {
-          const T* corner = src + y * win * w + x * win;
-          if (pool_ == PoolKind::kMax) {
-            dst[y * o.width + x] = corner[argmax_in_window(corner, w, win)];
-          } else {
-            T sum = T(0);
-            for (Index dy = 0; dy < win; ++dy) {
-              for (Index dx = 0; dx < win; ++dx) sum += corner[dy * w + dx];
-            }
-            dst[y * o.width + x] = sum * inv_area;
-          }
-        }
-      }
-    }
-  }
+  const Index rows = in.rows(), win = window_;
+  out.resize(rows, output_shape().size());
+  const T* x = in.data();
+  T* y = out.data();
+  const FeatureMapShape input = input_;
+  const PoolKind pool = pool_;
+  // Each example on its own: split over the GEMMs' team.
+  for_each_range(rows, std::max<Index>(1, kElementsPerThread / in.cols()),
+                 [=](Index begin, Index end) { pool_rows(x, input, pool, win, y, begin, end); });
 }
 
 template <class T>
@@ -73,30 +120,16 @@ void Pooling<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>
   NS_CHECK(in.cols() == input_.size() && dout.cols() == o.size() && dout.rows() == in.rows(),
            "pooling backward: input {} x {} and output gradient {} x {} do not match the layer", in.rows(),
            in.cols(), dout.rows(), dout.cols());
-  const Index rows = in.rows(), w = input_.width, win = window_;
-  const T inv_area = T(1) / static_cast<T>(win * win);
+  const Index rows = in.rows(), win = window_;
   din->resize(rows, input_.size());
-  din->setZero();
-  for (Index n = 0; n < rows; ++n) {
-    for (Index c = 0; c < input_.channels; ++c) {
-      const T* src = in.data() + n * in.cols() + c * input_.area();
-      const T* g = dout.data() + n * dout.cols() + c * o.area();
-      T* dst = din->data() + n * din->cols() + c * input_.area();
-      for (Index y = 0; y < o.height; ++y) {
-        for (Index x = 0; x < o.width; ++x) {
-          const Index corner = y * win * w + x * win;
-          const T grad = g[y * o.width + x];
-          if (pool_ == PoolKind::kMax) {
-            dst[corner + argmax_in_window(src + corner, w, win)] += grad;
-          } else {
-            for (Index dy = 0; dy < win; ++dy) {
-              for (Index dx = 0; dx < win; ++dx) dst[corner + dy * w + dx] += grad * inv_area;
-            }
-          }
-        }
-      }
-    }
-  }
+  const T* x = in.data();
+  const T* dy = dout.data();
+  T* dx = din->data();
+  const FeatureMapShape input = input_;
+  const PoolKind pool = pool_;
+  // Each example on its own: split over the GEMMs' team.
+  for_each_range(rows, std::max<Index>(1, kElementsPerThread / in.cols()),
+                 [=](Index begin, Index end) { unpool_rows(x, dy, input, pool, win, dx, begin, end); });
 }
 
 template class Pooling<float>;

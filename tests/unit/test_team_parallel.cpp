@@ -1,7 +1,10 @@
 // for_each_range: the ranges cover every index once, run on the GEMMs' thread team when it has two threads,
-// and the passes split over it (ReLU, SGD's update, the dense layers' bias rows and bias gradient) give the same
-// bits as on one thread.
+// and the passes split over it (ReLU, SGD's update, the dense layers' bias rows and bias gradient, the convolutions'
+// im2col, col2im and layout copies, batch norm's sums and passes, pooling) give the same bits as on one thread.
+#include "normscale/model/batch_norm.hpp"
+#include "normscale/model/conv2d.hpp"
 #include "normscale/model/dense.hpp"
+#include "normscale/model/pooling.hpp"
 #include "normscale/model/gemm_backend.hpp"
 #include "normscale/model/team_parallel.hpp"
 #include "normscale/optim/sgd.hpp"
@@ -15,6 +18,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+extern "C" void openblas_set_num_threads(int threads);
 
 namespace normscale {
 namespace {
@@ -135,6 +140,80 @@ TEST_F(TeamParallel, DenseBiasRowsAndGradientAreExactOnTheTeam) {
     EXPECT_EQ(db, expected_db);
   }
   if (team_threads(rows * outputs, kElementsPerThread) < 2) GTEST_SKIP() << "no OpenMP runtime: nothing was split";
+}
+
+// float64: its products are OpenBLAS's, kept on one thread (OpenBLAS's own 2-thread split changes the last bits),
+// so only the convolution's own passes split.
+TEST_F(TeamParallel, ConvolutionPassesAreExactOnTheTeam) {
+  const FeatureMapShape shape{4, 16, 16};
+  const Index out_channels = 8, rows = 32;  // im2col rows of 8,192 pixels: every pass has work for two threads
+  std::mt19937 rng(13);
+  std::normal_distribution<double> normal;
+  Matrix<double> in(rows, shape.size()), dout(rows, out_channels * shape.area());
+  for (Index i = 0; i < in.size(); ++i) in.data()[i] = normal(rng);
+  for (Index i = 0; i < dout.size(); ++i) dout.data()[i] = normal(rng);
+  Conv2d<double> conv(shape, out_channels, 3, true);
+  std::vector<double> params(conv.parameter_count()), grads(params.size());
+  for (double& p : params) p = normal(rng);
+  conv.bind(params.data(), grads.data());
+  std::vector<Matrix<double>> outs, dins;
+  std::vector<std::vector<double>> dws;
+  for (const int threads : {1, 2}) {
+    set_gemm_threads(threads);
+    openblas_set_num_threads(1);
+    Matrix<double> out, din;
+    conv.forward(in, out, Mode::kTrain);
+    conv.backward(in, out, dout, &din);
+    outs.push_back(out);
+    dins.push_back(din);
+    dws.push_back(grads);
+  }
+  EXPECT_TRUE(outs[0] == outs[1]) << "forward";
+  EXPECT_TRUE(dins[0] == dins[1]) << "input gradient";
+  EXPECT_EQ(dws[0], dws[1]) << "weight and bias gradient";
+  set_gemm_threads(2);
+  if (team_threads(shape.channels, 1) < 2) GTEST_SKIP() << "no OpenMP runtime loaded: nothing was split";
+}
+
+// The ConvNet's other layers: batch norm (its per-channel sums split by channel, its passes by row) and pooling
+// (by example), forward and backward.
+TEST_F(TeamParallel, BatchNormAndPoolingAreExactOnTheTeam) {
+  const FeatureMapShape shape{8, 16, 16};
+  const Index rows = 64;
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal;
+  Matrix<float> in(rows, shape.size()), dout(rows, shape.size()), pooled_dout(rows, shape.size() / 4);
+  for (Index i = 0; i < in.size(); ++i) in.data()[i] = normal(rng);
+  for (Index i = 0; i < dout.size(); ++i) dout.data()[i] = normal(rng);
+  for (Index i = 0; i < pooled_dout.size(); ++i) pooled_dout.data()[i] = normal(rng);
+  BatchNormOptions options;
+  options.affine = true;
+  BatchNorm<float> norm(shape.channels, shape.area(), options);
+  std::vector<float> params(norm.parameter_count()), grads(params.size());
+  for (float& p : params) p = normal(rng);
+  norm.bind(params.data(), grads.data());
+  std::vector<std::vector<Matrix<float>>> results;
+  std::vector<std::vector<float>> norm_grads;
+  for (const int threads : {1, 2}) {
+    set_gemm_threads(threads);
+    std::vector<Matrix<float>> r(6);
+    norm.forward(in, r[0], Mode::kTrain);
+    norm.backward(in, r[0], dout, &r[1]);
+    norm_grads.push_back(grads);
+    for (const PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
+      Pooling<float> pool(shape, kind, 2);
+      const std::size_t at = kind == PoolKind::kMax ? 2 : 4;
+      pool.forward(in, r[at], Mode::kTrain);
+      pool.backward(in, r[at], pooled_dout, &r[at + 1]);
+    }
+    results.push_back(r);
+  }
+  const char* what[] = {"batch norm forward", "batch norm input gradient", "max pooling forward",
+                        "max pooling input gradient", "average pooling forward", "average pooling input gradient"};
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_TRUE(results[0][i] == results[1][i]) << what[i];
+  EXPECT_EQ(norm_grads[0], norm_grads[1]) << "batch norm's gamma and beta gradients";
+  set_gemm_threads(2);
+  if (team_threads(rows, 1) < 2) GTEST_SKIP() << "no OpenMP runtime loaded: nothing was split";
 }
 
 }  // namespace

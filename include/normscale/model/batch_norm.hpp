@@ -60,6 +60,13 @@ class BatchNorm final : public Layer<T> {
  private:
   void reduce(std::span<double> sums) const;
   void check_width(const Matrix<T>& in) const;
+  // The passes over the batch, on channels or rows [begin, end) (split over the GEMMs' team; batch_norm.cpp).
+  void add_statistics(const Matrix<T>& in, double* sum, double* sum_sq, Index begin, Index end) const;
+  void normalise_rows(const Matrix<T>& in, Matrix<T>& out, Index begin, Index end) const;
+  void add_gradient_sums(const Matrix<T>& in, const Matrix<T>& dout, double* sum_dy, double* sum_dy_xhat,
+                         Index begin, Index end) const;
+  void input_gradient_rows(const Matrix<T>& in, const Matrix<T>& dout, const double* sum_dy,
+                           const double* sum_dy_xhat, Matrix<T>& din, Index begin, Index end) const;
 
   Index channels_;
   Index spatial_;
