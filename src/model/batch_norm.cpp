@@ -10,17 +10,6 @@
 
 namespace normscale {
 
-namespace {
-
-// The passes run split over the GEMMs' team: the sums by channel (each channel's in row order, so the bits do not
-// depend on the split), the elementwise passes by row.
-Index per_channel_grain(Index values_per_channel) {
-  return std::max<Index>(1, kElementsPerThread / values_per_channel);
-}
-Index per_row_grain(Index cols) { return std::max<Index>(1, kElementsPerThread / cols); }
-
-}  // namespace
-
 template <class T>
 BatchNorm<T>::BatchNorm(Index channels, Index spatial, BatchNormOptions options)
     : channels_(channels), spatial_(spatial), options_(std::move(options)) {
@@ -88,7 +77,7 @@ void BatchNorm<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) {
     double* sum = count + c_count;
     double* sum_sq = sum + c_count;
     // Split over the team by channel: each channel's sums are added in row order whatever the split.
-    for_each_range(c_count, per_channel_grain(rows * spatial_),
+    for_each_range(c_count, indices_per_thread(rows * spatial_),
                    [&](Index begin, Index end) { add_statistics(in, sum, sum_sq, begin, end); });
     std::fill(count, count + c_count, static_cast<double>(rows * spatial_));
     reduce(sums_);
@@ -113,7 +102,7 @@ void BatchNorm<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) {
     }
   }
   out.resize(rows, cols);
-  for_each_range(rows, per_row_grain(cols), [&](Index begin, Index end) { normalise_rows(in, out, begin, end); });
+  for_each_range(rows, indices_per_thread(cols), [&](Index begin, Index end) { normalise_rows(in, out, begin, end); });
 }
 
 template <class T>
@@ -126,7 +115,7 @@ void BatchNorm<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<
   sums_.assign(static_cast<std::size_t>(2 * c_count), 0.0);
   double* sum_dy = sums_.data();
   double* sum_dy_xhat = sum_dy + c_count;
-  for_each_range(c_count, per_channel_grain(rows * spatial_), [&](Index begin, Index end) {
+  for_each_range(c_count, indices_per_thread(rows * spatial_), [&](Index begin, Index end) {
     add_gradient_sums(in, dout, sum_dy, sum_dy_xhat, begin, end);
   });
   if (options_.affine) {
@@ -156,7 +145,7 @@ void BatchNorm<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<
   // sums; gamma is a common factor of both and of the result.
   NS_CHECK(count_ > 0, "batch norm backward in training mode needs a training forward first");
   reduce(sums_);
-  for_each_range(rows, per_row_grain(cols), [&](Index begin, Index end) {
+  for_each_range(rows, indices_per_thread(cols), [&](Index begin, Index end) {
     input_gradient_rows(in, dout, sum_dy, sum_dy_xhat, *din, begin, end);
   });
 }

@@ -107,7 +107,7 @@ void Conv2d<T>::im2col(const Matrix<T>& in) {
   T* columns = columns_.data();
   const Index rows = in.rows(), k = kernel_;
   const FeatureMapShape input = input_;
-  for_each_range(patch_size(), std::max<Index>(1, kElementsPerThread / columns_.cols()),
+  for_each_range(patch_size(), indices_per_thread(columns_.cols()),
                  [=](Index begin, Index end) { im2col_rows(x, rows, input, k, columns, begin, end); });
 }
 
@@ -120,7 +120,7 @@ void Conv2d<T>::col2im(Matrix<T>& din) const {
   T* dx = din.data();
   const Index rows = din.rows(), k = kernel_;
   const FeatureMapShape input = input_;
-  for_each_range(input_.channels, std::max<Index>(1, kElementsPerThread / (k * k * columns_.cols())),
+  for_each_range(input_.channels, indices_per_thread(k * k * columns_.cols()),
                  [=](Index begin, Index end) { col2im_channels(columns, rows, input, k, dx, begin, end); });
 }
 
@@ -140,7 +140,7 @@ void Conv2d<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   T* y = out.data();
   const T* bias = bias_ ? b_ : nullptr;
   const Index out_cols = out.cols();
-  for_each_range(out_channels_, std::max<Index>(1, kElementsPerThread / m), [=](Index begin, Index end) {
+  for_each_range(out_channels_, indices_per_thread(m), [=](Index begin, Index end) {
     for (Index co = begin; co < end; ++co) {
       const T b = bias != nullptr ? bias[co] : T(0);
       for (Index n = 0; n < rows; ++n) {
@@ -165,7 +165,7 @@ void Conv2d<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>&
   T* product = product_.data();
   const T* dy = dout.data();
   const Index dout_cols = dout.cols();
-  for_each_range(out_channels_, std::max<Index>(1, kElementsPerThread / m), [=](Index begin, Index end) {
+  for_each_range(out_channels_, indices_per_thread(m), [=](Index begin, Index end) {
     for (Index co = begin; co < end; ++co) {
       for (Index n = 0; n < rows; ++n) {
         std::memcpy(product + co * m + n * hw, dy + n * dout_cols + co * hw, static_cast<std::size_t>(hw) * sizeof(T));

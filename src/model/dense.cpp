@@ -35,7 +35,7 @@ void Dense<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
     const T* b = b_;
     T* y = out.data();
     const Index cols = outputs_;
-    for_each_range(in.rows(), std::max<Index>(1, kElementsPerThread / cols), [b, y, cols](Index begin, Index end) {
+    for_each_range(in.rows(), indices_per_thread(cols), [b, y, cols](Index begin, Index end) {
       for (Index r = begin; r < end; ++r) std::copy(b, b + cols, y + r * cols);
     });
   }
@@ -64,7 +64,7 @@ void Dense<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>& 
     T* db = db_;
     const T* dy = dout.data();
     const Index cols = outputs_;
-    for_each_range(cols, std::max<Index>(1, kElementsPerThread / std::max<Index>(1, rows)),
+    for_each_range(cols, indices_per_thread(rows),
                    [db, dy, cols, rows](Index begin, Index end) {
                      T* __restrict sum = db;
                      std::fill(sum + begin, sum + end, T(0));

@@ -130,7 +130,7 @@ Bf16Plan make_bf16_plan(bool trans_a, bool trans_b, Index m, Index n, Index k, f
 // an OpenMP team of two ran 3.5x slower than on one thread (0.30 against 0.086 ms for the weights, Zen 5).
 void round_to_bf16(const float* from, Index rows, Index cols, Index ld, void* to) {
   auto* out = static_cast<std::uint16_t*>(to);
-  for_each_range(rows, std::max<Index>(1, kElementsPerThread / cols), [from, cols, ld, out](Index begin, Index end) {
+  for_each_range(rows, indices_per_thread(cols), [from, cols, ld, out](Index begin, Index end) {
     for (Index r = begin; r < end; ++r) {
       const float* row = from + r * ld;
       std::uint16_t* row_out = out + r * cols;

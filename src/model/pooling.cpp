@@ -40,7 +40,8 @@ Index argmax_in_window(const T* corner, Index row_stride, Index window) {
 // Examples [begin, end) of the batch x (C x H x W each) pooled into y (C x H/window x W/window each). Kept out of line
 // like the convolution's im2col_rows (conv2d.cpp), and so is unpool_rows.
 template <class T>
-[[gnu::noinline]] void pool_rows(const T* x, FeatureMapShape input, PoolKind pool, Index win, T* y, Index begin, Index end) {
+[[gnu::noinline]] void pool_rows(const T* x, FeatureMapShape input, PoolKind pool, Index win, T* y, Index begin,
+                                 Index end) {
   const Index w = input.width, area = input.area(), oh = input.height / win, ow = input.width / win;
   const Index in_cols = input.size(), out_cols = input.channels * oh * ow;
   const T inv_area = T(1) / static_cast<T>(win * win);
@@ -109,7 +110,7 @@ void Pooling<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   const FeatureMapShape input = input_;
   const PoolKind pool = pool_;
   // Each example on its own: split over the GEMMs' team.
-  for_each_range(rows, std::max<Index>(1, kElementsPerThread / in.cols()),
+  for_each_range(rows, indices_per_thread(in.cols()),
                  [=](Index begin, Index end) { pool_rows(x, input, pool, win, y, begin, end); });
 }
 
@@ -128,7 +129,7 @@ void Pooling<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>
   const FeatureMapShape input = input_;
   const PoolKind pool = pool_;
   // Each example on its own: split over the GEMMs' team.
-  for_each_range(rows, std::max<Index>(1, kElementsPerThread / in.cols()),
+  for_each_range(rows, indices_per_thread(in.cols()),
                  [=](Index begin, Index end) { unpool_rows(x, dy, input, pool, win, dx, begin, end); });
 }
 

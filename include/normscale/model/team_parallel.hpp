@@ -4,6 +4,7 @@
 
 #include "normscale/core/types.hpp"
 
+#include <algorithm>
 #include <type_traits>
 
 namespace normscale {
@@ -11,6 +12,12 @@ namespace normscale {
 // For streaming elementwise passes: below this many elements per thread a pass stays on one thread (waking the
 // team costs more than the pass).
 constexpr Index kElementsPerThread = 32768;
+
+// for_each_range's min_per_thread for passes whose every index covers `elements_per_index` elements (a row, a
+// channel): at least kElementsPerThread elements per thread.
+constexpr Index indices_per_thread(Index elements_per_index) {
+  return std::max<Index>(1, kElementsPerThread / std::max<Index>(1, elements_per_index));
+}
 
 using RangeBody = void (*)(void* context, Index begin, Index end);
 void for_each_range_erased(Index count, Index min_per_thread, RangeBody body, void* context);
