@@ -19,6 +19,8 @@ PACKAGES=(
   gnuplot-nox
   slurm-wlm munge
   dataset-fashion-mnist
+  # QEMU's user-mode emulator: tests run the binary on an emulated CPU without AVX-512 (issue #16).
+  qemu-user
   # The sanitizer + fuzz build (launch/test.sh, NORMSCALE_SANITIZE=1): clang, its sanitizer and libFuzzer
   # runtimes (only recommended by clang, so named here), llvm-symbolizer for file:line in reports.
   clang libclang-rt-14-dev llvm
