@@ -323,6 +323,85 @@ TEST(GemmBf16, ConvolutionProductsTakeBf16Operands) {
   }
 }
 
+// The convolution writes its columns rounded (im2col into bf16) and rounds the output gradient once for backward's
+// two products: bit for bit the products of each operand rounded for it alone, over columns built here.
+TEST(GemmBf16, ConvolutionRoundsItsColumnsAsWrittenBitForBit) {
+  if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
+  const ScopedGemmPrecision bf16(GemmPrecision::kBf16);
+  const FeatureMapShape shape{3, 6, 5};
+  const Index out_channels = 4, k = 3, pad = 1, rows = 3, hw = shape.area(), m = rows * hw;
+  const Index patch = shape.channels * k * k;
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal;
+  const auto random_matrix = [&](Index r, Index c) {
+    Matrix<float> values(r, c);
+    for (Index i = 0; i < values.size(); ++i) values.data()[i] = normal(rng);
+    return values;
+  };
+  Conv2d<float> conv(shape, out_channels, k, false);
+  std::vector<float> params(conv.parameter_count()), grads(params.size());
+  for (float& p : params) p = normal(rng);
+  conv.bind(params.data(), grads.data());
+  // Column (c k + ky) k + kx, n hw + y w + x: input pixel (y + ky - pad, x + kx - pad) of channel c, or 0.
+  const auto for_each_tap = [&](const auto& visit) {
+    for (Index c = 0; c < shape.channels; ++c) {
+      for (Index ky = 0; ky < k; ++ky) {
+        for (Index kx = 0; kx < k; ++kx) {
+          for (Index n = 0; n < rows; ++n) {
+            for (Index y = 0; y < shape.height; ++y) {
+              for (Index x = 0; x < shape.width; ++x) {
+                const Index yy = y + ky - pad, xx = x + kx - pad;
+                const bool inside = yy >= 0 && yy < shape.height && xx >= 0 && xx < shape.width;
+                visit((c * k + ky) * k + kx, n * hw + y * shape.width + x, n,
+                      inside ? c * hw + yy * shape.width + xx : Index{-1});
+              }
+            }
+          }
+        }
+      }
+    }
+  };
+  const auto expect_layer = [&](const Matrix<float>& input, const Matrix<float>& dout, const std::string& what) {
+    Matrix<float> out, din;
+    conv.forward(input, out, Mode::kTrain);
+    conv.backward(input, out, dout, &din);
+    Matrix<float> columns(patch, m), product(out_channels, m), gradient(out_channels, m), dcolumns(patch, m);
+    for_each_tap([&](Index row, Index col, Index n, Index pixel) {
+      columns(row, col) = pixel < 0 ? 0.0f : input(n, pixel);
+    });
+    for (Index co = 0; co < out_channels; ++co) {
+      for (Index n = 0; n < rows; ++n) {
+        for (Index p = 0; p < hw; ++p) gradient(co, n * hw + p) = dout(n, co * hw + p);
+      }
+    }
+    std::vector<float> dw_ref(grads.size());
+    gemm<float>(false, false, out_channels, m, patch, 1.0f, params.data(), patch, columns.data(), m, 0.0f,
+                product.data(), m);
+    gemm<float>(false, true, out_channels, patch, m, 1.0f, gradient.data(), m, columns.data(), m, 0.0f,
+                dw_ref.data(), patch);
+    gemm<float>(true, false, patch, m, out_channels, 1.0f, params.data(), patch, gradient.data(), m, 0.0f,
+                dcolumns.data(), m);
+    Matrix<float> din_ref = Matrix<float>::Zero(rows, shape.size());
+    for_each_tap([&](Index row, Index col, Index n, Index pixel) {
+      if (pixel >= 0) din_ref(n, pixel) += dcolumns(row, col);
+    });
+    for (Index co = 0; co < out_channels; ++co) {
+      for (Index n = 0; n < rows; ++n) {
+        for (Index p = 0; p < hw; ++p) {
+          ASSERT_EQ(out(n, co * hw + p), product(co, n * hw + p)) << what << ": forward at " << co << ", " << n;
+        }
+      }
+    }
+    EXPECT_EQ(grads, dw_ref) << what << ": dW";
+    EXPECT_TRUE(din == din_ref) << what << ": input gradient";
+  };
+  const Matrix<float> x = random_matrix(rows, shape.size()), dout = random_matrix(rows, out_channels * hw);
+  expect_layer(x, dout, "first pass");
+  expect_layer(random_matrix(rows, shape.size()), random_matrix(rows, out_channels * hw), "new input and gradient");
+  for (float& p : params) p *= -0.5f;
+  expect_layer(x, dout, "changed weights");
+}
+
 TEST(GemmBf16, IsRefusedNamingThePrecisionWhereTheCpuLacksIt) {
   if (bf16_gemm_supported()) {
     EXPECT_NO_THROW(set_gemm_precision(GemmPrecision::kBf16));

@@ -2,6 +2,7 @@
 // whole batch, then one GEMM with the (out_channels x in_channels*k*k) weight matrix.
 #pragma once
 
+#include "normscale/model/gemm.hpp"
 #include "normscale/model/layer.hpp"
 
 namespace normscale {
@@ -45,7 +46,8 @@ class Conv2d final : public Layer<T> {
   Index patch_size() const { return input_.channels * kernel_ * kernel_; }
 
  private:
-  // columns_ (patch_size x rows*H*W): column n*H*W + p holds the patch around pixel p of example n.
+  // columns_ (patch_size x rows*H*W): column n*H*W + p holds the patch around pixel p of example n. With bf16
+  // products they are written rounded, into columns16_ only (the products read nothing else of them).
   void im2col(const Matrix<T>& in);
   // Adds the patches of columns_ back into din (rows x C*H*W), the adjoint of im2col.
   void col2im(Matrix<T>& din) const;
@@ -60,6 +62,9 @@ class Conv2d final : public Layer<T> {
   T* db_ = nullptr;
   Matrix<T> columns_;  // im2col scratch, rebuilt from the input in forward and in backward
   Matrix<T> product_;  // (out_channels x rows*H*W): GEMM result / output gradient in GEMM layout
+  // precision = "bf16": the columns as im2col rounded them, and the output gradient's rounding, which backward's two
+  // products share.
+  Bf16Copy columns16_, product16_;
 };
 
 }  // namespace normscale
