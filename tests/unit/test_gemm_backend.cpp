@@ -33,6 +33,14 @@ void PrintTo(GemmBackend backend, std::ostream* os) { *os << gemm_backend_name(b
 
 namespace {
 
+// rows x cols standard normal values.
+Matrix<float> normal_matrix(Index rows, Index cols, std::mt19937& rng) {
+  std::normal_distribution<float> normal;
+  Matrix<float> values(rows, cols);
+  for (Index i = 0; i < values.size(); ++i) values.data()[i] = normal(rng);
+  return values;
+}
+
 bool built_in(GemmBackend backend) {
   const std::vector<GemmBackend> available = available_gemm_backends();
   return std::find(available.begin(), available.end(), backend) != available.end();
@@ -242,13 +250,8 @@ TEST(GemmBf16, DenseBackwardReusesForwardsCopiesBitForBit) {
   const Index inputs = 37, outputs = 29, rows = 13;
   std::mt19937 rng(5);
   std::normal_distribution<float> normal;
-  const auto random_matrix = [&](Index r, Index c) {
-    Matrix<float> m(r, c);
-    for (Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
-    return m;
-  };
-  const Matrix<float> x = random_matrix(rows, inputs), other_x = random_matrix(rows, inputs);
-  const Matrix<float> dout = random_matrix(rows, outputs);
+  const Matrix<float> x = normal_matrix(rows, inputs, rng), other_x = normal_matrix(rows, inputs, rng);
+  const Matrix<float> dout = normal_matrix(rows, outputs, rng);
   Dense<float> dense(inputs, outputs, false);
   std::vector<float> params(dense.parameter_count()), grads(params.size());
   for (float& p : params) p = normal(rng);
@@ -292,9 +295,7 @@ TEST(GemmBf16, ConvolutionProductsTakeBf16Operands) {
   std::vector<float> params(conv.parameter_count()), grads(params.size());
   for (float& p : params) p = normal(rng);
   conv.bind(params.data(), grads.data());
-  Matrix<float> x(4, 3 * 8 * 8), dout(4, 5 * 8 * 8);
-  for (Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
-  for (Index i = 0; i < dout.size(); ++i) dout.data()[i] = normal(rng);
+  const Matrix<float> x = normal_matrix(4, 3 * 8 * 8, rng), dout = normal_matrix(4, 5 * 8 * 8, rng);
   const auto run = [&](GemmPrecision precision) {
     const ScopedGemmPrecision products(precision);
     Matrix<float> out, din;
@@ -333,11 +334,6 @@ TEST(GemmBf16, ConvolutionRoundsItsColumnsAsWrittenBitForBit) {
   const Index patch = shape.channels * k * k;
   std::mt19937 rng(17);
   std::normal_distribution<float> normal;
-  const auto random_matrix = [&](Index r, Index c) {
-    Matrix<float> values(r, c);
-    for (Index i = 0; i < values.size(); ++i) values.data()[i] = normal(rng);
-    return values;
-  };
   Conv2d<float> conv(shape, out_channels, k, false);
   std::vector<float> params(conv.parameter_count()), grads(params.size());
   for (float& p : params) p = normal(rng);
@@ -395,9 +391,10 @@ TEST(GemmBf16, ConvolutionRoundsItsColumnsAsWrittenBitForBit) {
     EXPECT_EQ(grads, dw_ref) << what << ": dW";
     EXPECT_TRUE(din == din_ref) << what << ": input gradient";
   };
-  const Matrix<float> x = random_matrix(rows, shape.size()), dout = random_matrix(rows, out_channels * hw);
+  const Matrix<float> x = normal_matrix(rows, shape.size(), rng), dout = normal_matrix(rows, out_channels * hw, rng);
   expect_layer(x, dout, "first pass");
-  expect_layer(random_matrix(rows, shape.size()), random_matrix(rows, out_channels * hw), "new input and gradient");
+  expect_layer(normal_matrix(rows, shape.size(), rng), normal_matrix(rows, out_channels * hw, rng),
+               "new input and gradient");
   for (float& p : params) p *= -0.5f;
   expect_layer(x, dout, "changed weights");
 }
