@@ -125,21 +125,21 @@ void Conv2d<T>::im2col(const Matrix<T>& in) {
   const T* x = in.data();
   const Index rows = in.rows(), k = kernel_;
   const FeatureMapShape input = input_;
+  const auto write = [=](auto* columns) {
+    for_each_range(patch, indices_per_thread(m),
+                   [=](Index begin, Index end) { im2col_rows(x, rows, input, k, columns, begin, end); });
+  };
   if constexpr (std::is_same_v<T, float>) {
     if (active_gemm_precision() == GemmPrecision::kBf16) {
       // Rounded as written: one pass instead of a float32 one and the product's rounding pass over it.
       columns16_.values.resize(static_cast<std::size_t>(patch * m));
-      std::uint16_t* columns = columns16_.values.data();
-      for_each_range(patch, indices_per_thread(m),
-                     [=](Index begin, Index end) { im2col_rows(x, rows, input, k, columns, begin, end); });
-      columns16_.hold(columns, columns_.data(), patch, m, m);
+      write(columns16_.values.data());
+      columns16_.hold(columns16_.values.data(), columns_.data(), patch, m, m);
       return;
     }
   }
   columns16_.source = nullptr;
-  T* columns = columns_.data();
-  for_each_range(patch, indices_per_thread(m),
-                 [=](Index begin, Index end) { im2col_rows(x, rows, input, k, columns, begin, end); });
+  write(columns_.data());
 }
 
 template <class T>
