@@ -46,12 +46,16 @@ void DivergenceGuard<T>::step_taken(TrainingContext<T>& context, const StepRepor
       last_good_ ? fmt::format("step {} ({})", last_good_->step, last_good_->figures) : std::string("none");
   log_.write_event({{"event", "diverged"}, {"step", engine.steps_done()}, {"epoch", engine.epochs_done()},
                     {"loss", std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json(nullptr)}});
-  NS_FAIL("training diverged at step {} (epoch {:.2f}): mean loss {} over the minibatch (limit {} = {:g}); {}. "
-          "Last good evaluation: {}. Everything written to {} so far is intact. Hint: lower optim.lr or "
-          "objective.s, or raise objective.rho (the published paper-minnorm-sgd preset is known to diverge; "
-          "paper-minnorm-sgd-rho is its stable variant).",
-          engine.steps_done(), engine.epochs_done(), loss, "divergence_limit", config.divergence_limit, where,
-          last_good, config.out);
+  // Every rank stops here at the same step with the same message: the loss is the allreduced one of the global
+  // minibatch and the weights are the same on every rank. So it is said once, by rank 0, and the job ends
+  // without MPI_Abort (Failures.ADivergedRunIsSaidOnceAndEndsEveryRank).
+  throw AgreedError(fmt::format(
+      "training diverged at step {} (epoch {:.2f}): mean loss {} over the minibatch (limit {} = {:g}); {}. "
+      "Last good evaluation: {}. Everything written to {} so far is intact. Hint: lower optim.lr or "
+      "objective.s, or raise objective.rho (the published paper-minnorm-sgd preset is known to diverge; "
+      "paper-minnorm-sgd-rho is its stable variant).",
+      engine.steps_done(), engine.epochs_done(), loss, "divergence_limit", config.divergence_limit, where, last_good,
+      config.out));
 }
 
 template <class T>

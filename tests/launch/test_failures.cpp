@@ -12,6 +12,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 namespace normscale {
 namespace {
@@ -84,6 +86,23 @@ TEST(Failures, AFailureOfOneRankAloneIsSaidOnceWithItsRankAndHost) {
   const auto result = testing::run_shell(command);
   EXPECT_EQ(occurrences(result.output, "normscale: error:"), 1u) << result.output;
   EXPECT_EQ(occurrences(result.output, "normscale: error: rank 0 of 2 on "), 1u) << result.output;
+  fs::remove_all(out);
+}
+
+// A diverged run: every rank sees the same allreduced loss, so the ranks stop together and it is said once.
+TEST(Failures, ADivergedRunIsSaidOnceAndEndsEveryRank) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_diverged";
+  fs::remove_all(out);
+  const std::string command = std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " +
+                              NORMSCALE_BINARY + " " + kSmall + "--set optim.lr=1e6 --out " + out.string();
+  expect_prompt_failure(command, "training diverged at step");
+  fs::remove_all(out);
+  const auto result = testing::run_shell(command);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  expect_said_once(result.output);
+  std::ifstream metrics(out / "metrics.jsonl");
+  const std::string log((std::istreambuf_iterator<char>(metrics)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(occurrences(log, "\"event\":\"diverged\""), 1u) << log;
   fs::remove_all(out);
 }
 
