@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <type_traits>
 #include <vector>
 
@@ -44,6 +45,32 @@ void Conv2d<T>::initialize(const InitSpec& spec, RandomStream& rng) {
 
 namespace {
 
+// One row of the columns for one example: `patch` (H x W) = the plane `src` (H x W) shifted by (oy, ox), zero where the
+// shift leaves the plane. The rows that stay inside are one contiguous run of the plane: copied in one piece, then the
+// |ox| columns that wrapped around from the neighbouring rows zeroed (per image row, a copy and two fills of 1-32
+// values each took 14% of the ConvNet step in libc's call overhead).
+template <class T>
+inline void shifted_plane(const T* src, Index h, Index w, Index oy, Index ox, T* patch) {
+  const Index y_begin = std::clamp<Index>(-oy, 0, h), y_end = std::clamp<Index>(h - oy, y_begin, h);
+  const Index x_begin = std::clamp<Index>(-ox, 0, w), x_end = std::clamp<Index>(w - ox, x_begin, w);
+  std::fill(patch, patch + y_begin * w, T(0));
+  std::fill(patch + y_end * w, patch + h * w, T(0));
+  if (y_begin == y_end) return;
+  if (x_begin == x_end) {
+    std::fill(patch + y_begin * w, patch + y_end * w, T(0));
+    return;
+  }
+  // Element (y, x) of the run is src[(y + oy) * w + x + ox]; the run's first and last elements are those of the first
+  // and last rows' valid columns, so it never reads outside the plane.
+  const Index first = y_begin * w + x_begin, last = (y_end - 1) * w + x_end;
+  std::copy(src + first + oy * w + ox, src + last + oy * w + ox, patch + first);
+  for (Index y = y_begin; y < y_end; ++y) {
+    T* row = patch + y * w;
+    for (Index x = 0; x < x_begin; ++x) row[x] = T(0);
+    for (Index x = x_end; x < w; ++x) row[x] = T(0);
+  }
+}
+
 // The columns' rows [begin, end) (row c*k*k + ky*k + kx: channel c at kernel offset ky, kx) from the batch x (rows x
 // C*H*W). Kept out of line, here and in col2im_channels: inlined into for_each_range's trampoline, where the sizes
 // come from the closure, the single-threaded convolution ran 8-15% slower (col2im 1.5x; Zen 5, GCC 12).
@@ -58,31 +85,16 @@ template <class T, class Stored>
   std::vector<T> patch_row(kRounded ? static_cast<std::size_t>(hw) : 0);
   for (Index row = begin; row < end; ++row) {
     const Index c = row / (k * k), ky = row / k % k, kx = row % k;
-    const Index oy = ky - pad, ox = kx - pad;
-    const Index x_begin = std::max<Index>(0, -ox), x_end = std::min<Index>(w, w - ox);
     Stored* dst_row = columns + row * cols;
     for (Index n = 0; n < rows; ++n) {
       const T* src = x + n * in_cols + c * hw;
-      T* patch = nullptr;
       if constexpr (kRounded) {
-        patch = patch_row.data();
-      } else {
-        patch = dst_row + n * hw;
-      }
-      for (Index y = 0; y < h; ++y) {
-        T* dst = patch + y * w;
-        const Index yy = y + oy;
-        if (yy < 0 || yy >= h || x_begin >= x_end) {
-          std::fill(dst, dst + w, T(0));
-          continue;
-        }
-        std::fill(dst, dst + x_begin, T(0));
-        std::copy(src + yy * w + x_begin + ox, src + yy * w + x_end + ox, dst + x_begin);
-        std::fill(dst + x_end, dst + w, T(0));
-      }
-      if constexpr (kRounded) {
+        shifted_plane(src, h, w, ky - pad, kx - pad, patch_row.data());
         Stored* __restrict to = dst_row + n * hw;
-        for (Index i = 0; i < hw; ++i) to[i] = bf16_bits(patch[i]);
+        const T* __restrict from = patch_row.data();
+        for (Index i = 0; i < hw; ++i) to[i] = bf16_bits(from[i]);
+      } else {
+        shifted_plane(src, h, w, ky - pad, kx - pad, dst_row + n * hw);
       }
     }
   }
@@ -135,11 +147,13 @@ void Conv2d<T>::im2col(const Matrix<T>& in) {
       columns16_.values.resize(static_cast<std::size_t>(patch * m));
       write(columns16_.values.data());
       columns16_.hold(columns16_.values.data(), columns_.data(), patch, m, m);
+      columns_rounded_ = true;
       return;
     }
   }
   columns16_.source = nullptr;
   write(columns_.data());
+  columns_rounded_ = false;
 }
 
 template <class T>
@@ -161,6 +175,7 @@ void Conv2d<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
            input_.channels, input_.height, input_.width, input_.size());
   const Index rows = in.rows(), hw = input_.area();
   im2col(in);
+  columns_of_ = in.data(), columns_rows_ = rows;
   product_.resize(out_channels_, rows * hw);
   // product = W columns, through the GEMM back end chosen at start-up (and bf16 operands with precision = "bf16").
   const Index patch = patch_size(), m = rows * hw;
@@ -190,8 +205,12 @@ void Conv2d<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>&
            "conv2d backward: input {} x {} and output gradient {} x {} do not match the layer", in.rows(),
            in.cols(), dout.rows(), dout.cols());
   const Index rows = in.rows(), hw = input_.area();
-  // Rebuilt rather than kept from forward: backward never depends on which forward ran last.
-  im2col(in);
+  // Forward's columns where they are this input's (half the im2col traffic of a step), else built here. Only a
+  // forward's are taken: backward's own input may be a buffer refilled between calls (Network::backward_rows).
+  bool rounded = false;
+  if constexpr (std::is_same_v<T, float>) rounded = active_gemm_precision() == GemmPrecision::kBf16;
+  if (columns_of_ != in.data() || columns_rows_ != rows || columns_rounded_ != rounded) im2col(in);
+  columns_of_ = nullptr;
   const Index patch = patch_size(), m = rows * hw;
   product_.resize(out_channels_, m);
   T* product = product_.data();
@@ -207,7 +226,14 @@ void Conv2d<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>&
   // dW = dY columns^T; below, the input gradient's columns W^T dY.
   gemm_keeping<T>({&product16_, CopyUse::kRefresh}, {&columns16_, CopyUse::kReuse}, false, true, out_channels_, patch,
                   m, T(1), product_.data(), m, columns_.data(), m, T(0), dw_, patch);
-  if (bias_) VectorMap<T>(db_, out_channels_) = product_.rowwise().sum();
+  if (bias_) {
+    // db = each channel's sum over examples and pixels, in order, split over the team by channel.
+    T* db = db_;
+    const T* gradient = product_.data();
+    for_each_range(out_channels_, indices_per_thread(m), [=](Index begin, Index end) {
+      for (Index co = begin; co < end; ++co) db[co] = std::accumulate(gradient + co * m, gradient + (co + 1) * m, T(0));
+    });
+  }
   if (din == nullptr) return;
   // The input gradient's columns overwrite the columns: their rounding no longer holds them.
   columns16_.source = nullptr;

@@ -6,6 +6,9 @@
 #include "normscale/model/team_parallel.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 namespace normscale {
 
@@ -97,6 +100,84 @@ template <class T>
   }
 }
 
+// The 2 x 2 max window (the ConvNet's), the same values as argmax_in_window's scan: each candidate taken where it
+// is greater than the maximum so far, which the compiler emits as MAXPS (whose operand order keeps the earlier
+// value on ties, signed zeros and NaN). An output row reads two input rows: row r of all channels' output rows is
+// input rows 2r and 2r + 1, H being even.
+template <class T>
+[[gnu::noinline]] void max_pool_2x2_rows(const T* x, FeatureMapShape input, T* y, Index begin, Index end) {
+  const Index w = input.width, ow = w / 2, out_rows = input.channels * (input.height / 2);
+  for (Index n = begin; n < end; ++n) {
+    const T* src = x + n * input.size();
+    T* dst = y + n * out_rows * ow;
+    for (Index r = 0; r < out_rows; ++r) {
+      const T* __restrict top = src + 2 * r * w;
+      const T* __restrict bottom = top + w;
+      T* __restrict out = dst + r * ow;
+      for (Index ox = 0; ox < ow; ++ox) {
+        T m = top[2 * ox];
+        m = top[2 * ox + 1] > m ? top[2 * ox + 1] : m;
+        m = bottom[2 * ox] > m ? bottom[2 * ox] : m;
+        m = bottom[2 * ox + 1] > m ? bottom[2 * ox + 1] : m;
+        out[ox] = m;
+      }
+    }
+  }
+}
+
+// Its input gradient: each window's gradient goes to its first maximum, 0 + dy as the generic path adds it to a
+// zeroed dx, and every other entry is written 0 (no separate zeroing pass).
+// The bits of a float or double, and back.
+template <class T>
+using BitsOf = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+template <class T>
+BitsOf<T> bits_of(T value) {
+  BitsOf<T> bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+template <class T>
+T value_of(BitsOf<T> bits) {
+  T value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+template <class T>
+[[gnu::noinline]] void max_unpool_2x2_rows(const T* x, const T* dy, FeatureMapShape input, T* dx, Index begin,
+                                           Index end) {
+  using Bits = BitsOf<T>;
+  const Index w = input.width, ow = w / 2, out_rows = input.channels * (input.height / 2);
+  for (Index n = begin; n < end; ++n) {
+    const T* src = x + n * input.size();
+    const T* g = dy + n * out_rows * ow;
+    T* dst = dx + n * input.size();
+    for (Index r = 0; r < out_rows; ++r) {
+      const T* __restrict top = src + 2 * r * w;
+      const T* __restrict bottom = top + w;
+      const T* __restrict grad = g + r * ow;
+      T* __restrict dtop = dst + 2 * r * w;
+      T* __restrict dbottom = dtop + w;
+      for (Index ox = 0; ox < ow; ++ox) {
+        // No branches (the maxima's places are data: a branch per window mispredicts, and GCC makes branches of
+        // value selects wherever it does not vectorise, as on the 16- and 8-wide maps): each entry is the gradient's
+        // bits and-ed with an all-ones or all-zeros mask. `took_k`: the scan took candidate k (ab, abc: its maximum
+        // after two and three candidates, MAXSS's selects); the first maximum is the last candidate taken.
+        const T a = top[2 * ox], b = top[2 * ox + 1], c = bottom[2 * ox], d = bottom[2 * ox + 1];
+        const T ab = b > a ? b : a;
+        const T abc = c > ab ? c : ab;
+        const Bits took_b = b > a, took_c = c > ab, took_d = d > abc;
+        const Bits v = bits_of(T(0) + grad[ox]);
+        const auto where = [v](Bits taken) { return value_of<T>(v & (Bits(0) - taken)); };  // v or +0
+        dtop[2 * ox] = where(!(took_b | took_c | took_d));
+        dtop[2 * ox + 1] = where(took_b & !(took_c | took_d));
+        dbottom[2 * ox] = where(took_c & !took_d);
+        dbottom[2 * ox + 1] = where(took_d);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -110,6 +191,11 @@ void Pooling<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   const FeatureMapShape input = input_;
   const PoolKind pool = pool_;
   // Each example on its own: split over the GEMMs' team.
+  if (pool == PoolKind::kMax && win == 2) {
+    for_each_range(rows, indices_per_thread(in.cols()),
+                   [=](Index begin, Index end) { max_pool_2x2_rows(x, input, y, begin, end); });
+    return;
+  }
   for_each_range(rows, indices_per_thread(in.cols()),
                  [=](Index begin, Index end) { pool_rows(x, input, pool, win, y, begin, end); });
 }
@@ -129,6 +215,11 @@ void Pooling<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>
   const FeatureMapShape input = input_;
   const PoolKind pool = pool_;
   // Each example on its own: split over the GEMMs' team.
+  if (pool == PoolKind::kMax && win == 2) {
+    for_each_range(rows, indices_per_thread(in.cols()),
+                   [=](Index begin, Index end) { max_unpool_2x2_rows(x, dy, input, dx, begin, end); });
+    return;
+  }
   for_each_range(rows, indices_per_thread(in.cols()),
                  [=](Index begin, Index end) { unpool_rows(x, dy, input, pool, win, dx, begin, end); });
 }

@@ -399,6 +399,39 @@ TEST(GemmBf16, ConvolutionRoundsItsColumnsAsWrittenBitForBit) {
   expect_layer(x, dout, "changed weights");
 }
 
+// Forward's columns are reused by backward only in the precision they were written in: a forward with bf16 products
+// (which writes only the rounded columns) followed by a float32 backward, and the other way round, give what a
+// forward and backward in the backward's precision give.
+TEST(GemmBf16, ConvolutionBackwardTakesColumnsOnlyInItsOwnPrecision) {
+  if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
+  const FeatureMapShape shape{3, 6, 5};
+  std::mt19937 rng(23);
+  std::normal_distribution<float> normal;
+  std::vector<float> params(Conv2d<float>(shape, 4, 3, false).parameter_count());
+  for (float& p : params) p = normal(rng);
+  const Matrix<float> x = normal_matrix(2, shape.size(), rng), dout = normal_matrix(2, 4 * shape.area(), rng);
+  // dW and the input gradient of a layer whose forward ran in `forward_precision`, its backward in `precision`.
+  const auto gradients = [&](GemmPrecision forward_precision, GemmPrecision precision) {
+    Conv2d<float> conv(shape, 4, 3, false);
+    std::vector<float> p = params, grads(params.size());
+    conv.bind(p.data(), grads.data());
+    Matrix<float> out, din;
+    {
+      const ScopedGemmPrecision scope(forward_precision);
+      conv.forward(x, out, Mode::kTrain);
+    }
+    const ScopedGemmPrecision scope(precision);
+    conv.backward(x, out, dout, &din);
+    return std::make_pair(grads, din);
+  };
+  for (const auto& [first, second] : {std::pair{GemmPrecision::kBf16, GemmPrecision::kFloat32},
+                                     std::pair{GemmPrecision::kFloat32, GemmPrecision::kBf16}}) {
+    const auto mixed = gradients(first, second), same = gradients(second, second);
+    EXPECT_EQ(mixed.first, same.first) << "dW, backward with bf16 products: " << (second == GemmPrecision::kBf16);
+    EXPECT_TRUE(mixed.second == same.second) << "input gradient, backward with bf16: " << (second == GemmPrecision::kBf16);
+  }
+}
+
 TEST(GemmBf16, IsRefusedNamingThePrecisionWhereTheCpuLacksIt) {
   if (bf16_gemm_supported()) {
     EXPECT_NO_THROW(set_gemm_precision(GemmPrecision::kBf16));

@@ -14,8 +14,10 @@
 
 #include <barrier>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <thread>
 
 namespace normscale {
@@ -390,6 +392,7 @@ TEST(Conv2d, ForwardMatchesNaiveConvolution) {
   check_conv_forward({3, 6, 6}, 4, 3, false);
   check_conv_forward({2, 4, 3}, 2, 5, true);  // kernel wider than the image
   check_conv_forward({3, 4, 4}, 2, 1, false);
+  check_conv_forward({2, 2, 1}, 3, 5, true);  // every offset but the centre's leaves the image entirely
 }
 
 TEST(Conv2d, ShapesAndWeightView) {
@@ -401,6 +404,35 @@ TEST(Conv2d, ShapesAndWeightView) {
   EXPECT_EQ(conv.weight()->cols(), 27);
   EXPECT_EQ(conv.weight()->data(), bound.params.data());
   EXPECT_ANY_THROW(Conv2d<double>({3, 8, 8}, 4, 2, false));
+}
+
+// Backward takes forward's columns for dW only where they are its own input's: after a forward of another input, and
+// after a backward whose input gradient overwrote them, it gives what a layer that just ran its input's forward gives.
+TEST(Conv2d, BackwardUsesForwardsColumnsOnlyForForwardsInput) {
+  const FeatureMapShape shape{2, 5, 4};
+  Conv2d<double> conv(shape, 3, 3, true), reference(shape, 3, 3, true);
+  BoundLayer bound(conv), bound_reference(reference);
+  ASSERT_EQ(bound.params, bound_reference.params);
+  const Matrix<double> x1 = random_matrix(3, shape.size(), 71), x2 = random_matrix(3, shape.size(), 72);
+  const Matrix<double> dy = random_matrix(3, 3 * shape.area(), 73);
+  Matrix<double> y, din, y_reference, din_reference;
+  reference.forward(x2, y_reference, Mode::kTrain);
+  reference.backward(x2, y_reference, dy, &din_reference);
+  conv.forward(x1, y, Mode::kTrain);
+  conv.backward(x2, y, dy, &din);  // not the input forward saw
+  EXPECT_EQ(bound.grads, bound_reference.grads) << "backward of another input than forward's";
+  EXPECT_TRUE(din == din_reference);
+  std::fill(bound.grads.begin(), bound.grads.end(), 0.0);
+  conv.backward(x2, y, dy, &din);  // the columns now hold the last input gradient's
+  EXPECT_EQ(bound.grads, bound_reference.grads) << "a second backward without a forward";
+  EXPECT_TRUE(din == din_reference);
+  // A buffer refilled between two backward calls, as Network::backward_rows refills its gathered rows; without an
+  // input gradient (a first layer) the columns are still the first call's.
+  Matrix<double> rows = x1;
+  conv.backward(rows, y, dy, nullptr);
+  rows = x2;
+  conv.backward(rows, y, dy, nullptr);
+  EXPECT_EQ(bound.grads, bound_reference.grads) << "a refilled buffer";
 }
 
 TEST(Conv2d, GradientWithBias) {
@@ -432,6 +464,45 @@ TEST(Pooling, MaxForwardValues) {
   EXPECT_DOUBLE_EQ(y(0, 0), 2.75);
   EXPECT_DOUBLE_EQ(y(0, 1), -1.625);
   EXPECT_ANY_THROW(Pooling<double>({1, 3, 4}, PoolKind::kMax));
+}
+
+// The first maximum of each 2 x 2 window in scan order (top left, top right, bottom left, bottom right), taking a
+// candidate only where it is greater: on ties the earlier one, -0 before +0, and a NaN in front keeps its place.
+// The 2 x 2 max window has a path of its own (pooling.cpp); this scan is what it must give, bit for bit.
+TEST(Pooling, MaxTwoByTwoTakesTheFirstMaximumOfTheScan) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // One channel, 2 x 10: five windows, each a case (top row, then bottom row).
+  Matrix<float> x(2, 20);
+  x.row(0) << 1, 1, 3, -1, -0.0f, 0.0f, nan, 5, 3, nan,  //
+      1, 1, 2, 3, 0.0f, -0.0f, 6, 7, 2, 4;
+  x.row(1) << 7, -2, 0.5f, 0.25f, -3, -1, 2, 2, -0.0f, -0.0f,  //
+      9, 9, 0.75f, 0.5f, -1, -2, 2, 2, 0.0f, -0.0f;
+  Pooling<float> pool({1, 2, 10}, PoolKind::kMax);
+  Matrix<float> y, dx;
+  pool.forward(x, y, Mode::kTrain);
+  Matrix<float> dy(2, 5);
+  dy << 1, 2, 3, 4, -0.0f,  //
+      5, 6, 7, 8, 9;
+  pool.backward(x, y, dy, &dx);
+  ASSERT_EQ(y.cols(), 5);
+  for (Index n = 0; n < 2; ++n) {
+    for (Index ox = 0; ox < 5; ++ox) {
+      const Index at[4] = {2 * ox, 2 * ox + 1, 10 + 2 * ox, 10 + 2 * ox + 1};
+      Index first = at[0];
+      for (const Index j : at) {
+        if (x(n, j) > x(n, first)) first = j;
+      }
+      const float expected = x(n, first), got = y(n, ox);
+      EXPECT_EQ(std::memcmp(&expected, &got, sizeof(float)), 0) << "example " << n << ", window " << ox;
+      for (const Index j : at) {
+        const float want = j == first ? 0.0f + dy(n, ox) : 0.0f, have = dx(n, j);
+        EXPECT_EQ(std::memcmp(&want, &have, sizeof(float)), 0) << "example " << n << ", window " << ox << ", entry " << j;
+      }
+    }
+  }
+  EXPECT_TRUE(std::isnan(y(0, 3)));  // the NaN in front of window 3 is its maximum
+  EXPECT_EQ(dx(0, 6), 4.0f);
+  EXPECT_TRUE(std::signbit(y(0, 2)));  // -0 before +0
 }
 
 TEST(Pooling, GradientMax) {

@@ -60,7 +60,13 @@ class Conv2d final : public Layer<T> {
   T* b_ = nullptr;
   T* dw_ = nullptr;
   T* db_ = nullptr;
-  Matrix<T> columns_;  // im2col scratch, rebuilt from the input in forward and in backward
+  Matrix<T> columns_;  // im2col scratch: forward's, which backward reuses for dW, then the input gradient's
+  // The input of the forward whose columns columns_ (or, written rounded, columns16_) hold, until a backward took
+  // them. Backward builds its own where they are not its input's (another input, another row count, or the rounding
+  // the products now take differs).
+  const T* columns_of_ = nullptr;
+  Index columns_rows_ = 0;
+  bool columns_rounded_ = false;
   Matrix<T> product_;  // (out_channels x rows*H*W): GEMM result / output gradient in GEMM layout
   // precision = "bf16": the columns as im2col rounded them, and the output gradient's rounding, which backward's two
   // products share.
