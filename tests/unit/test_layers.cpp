@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <barrier>
 #include <cmath>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include <functional>
 #include <limits>
 #include <thread>
+#include <vector>
 
 namespace normscale {
 namespace {
@@ -468,26 +470,32 @@ TEST(Pooling, MaxForwardValues) {
 
 // The first maximum of each 2 x 2 window in scan order (top left, top right, bottom left, bottom right), taking a
 // candidate only where it is greater: on ties the earlier one, -0 before +0, and a NaN in front keeps its place.
-// The 2 x 2 max window has a path of its own (pooling.cpp); this scan is what it must give, bit for bit.
+// The 2 x 2 max window has a path of its own (pooling.cpp); this scan is what it must give, bit for bit, in the
+// vectorised loop (20 windows per output row) and in its scalar remainder.
 TEST(Pooling, MaxTwoByTwoTakesTheFirstMaximumOfTheScan) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  // One channel, 2 x 10: five windows, each a case (top row, then bottom row).
-  Matrix<float> x(2, 20);
-  x.row(0) << 1, 1, 3, -1, -0.0f, 0.0f, nan, 5, 3, nan,  //
-      1, 1, 2, 3, 0.0f, -0.0f, 6, 7, 2, 4;
-  x.row(1) << 7, -2, 0.5f, 0.25f, -3, -1, 2, 2, -0.0f, -0.0f,  //
-      9, 9, 0.75f, 0.5f, -1, -2, 2, 2, 0.0f, -0.0f;
-  Pooling<float> pool({1, 2, 10}, PoolKind::kMax);
+  // Windows (top left, top right, bottom left, bottom right): ties, signed zeros, NaN in each place, plain maxima.
+  const std::vector<std::array<float, 4>> cases = {
+      {1, 1, 1, 1},     {3, -1, 2, 3},  {-0.0f, 0.0f, 0.0f, -0.0f}, {nan, 5, 6, 7},    {3, nan, 2, 4},
+      {7, -2, 9, 9},    {0.5f, 0.25f, 0.75f, 0.5f}, {-3, -1, -1, -2}, {2, 2, 2, nan}, {-0.0f, -0.0f, 0.0f, -0.0f},
+      {1, 2, 3, 4},     {4, 3, 2, 1},   {1, nan, nan, 0}};
+  const Index width = 40, windows = width / 2, rows = 3;
+  Matrix<float> x(rows, 2 * width), dy(rows, windows);
+  for (Index n = 0; n < rows; ++n) {
+    for (Index ox = 0; ox < windows; ++ox) {
+      const auto& v = cases[static_cast<std::size_t>((ox + 5 * n) % static_cast<Index>(cases.size()))];
+      x(n, 2 * ox) = v[0], x(n, 2 * ox + 1) = v[1], x(n, width + 2 * ox) = v[2], x(n, width + 2 * ox + 1) = v[3];
+      dy(n, ox) = ox % 7 == 3 ? -0.0f : static_cast<float>(ox + 1 + 100 * n);
+    }
+  }
   Matrix<float> y, dx;
+  Pooling<float> pool({1, 2, width}, PoolKind::kMax);
   pool.forward(x, y, Mode::kTrain);
-  Matrix<float> dy(2, 5);
-  dy << 1, 2, 3, 4, -0.0f,  //
-      5, 6, 7, 8, 9;
   pool.backward(x, y, dy, &dx);
-  ASSERT_EQ(y.cols(), 5);
-  for (Index n = 0; n < 2; ++n) {
-    for (Index ox = 0; ox < 5; ++ox) {
-      const Index at[4] = {2 * ox, 2 * ox + 1, 10 + 2 * ox, 10 + 2 * ox + 1};
+  ASSERT_EQ(y.cols(), windows);
+  for (Index n = 0; n < rows; ++n) {
+    for (Index ox = 0; ox < windows; ++ox) {
+      const Index at[4] = {2 * ox, 2 * ox + 1, width + 2 * ox, width + 2 * ox + 1};
       Index first = at[0];
       for (const Index j : at) {
         if (x(n, j) > x(n, first)) first = j;
@@ -500,9 +508,10 @@ TEST(Pooling, MaxTwoByTwoTakesTheFirstMaximumOfTheScan) {
       }
     }
   }
-  EXPECT_TRUE(std::isnan(y(0, 3)));  // the NaN in front of window 3 is its maximum
-  EXPECT_EQ(dx(0, 6), 4.0f);
-  EXPECT_TRUE(std::signbit(y(0, 2)));  // -0 before +0
+  EXPECT_TRUE(std::isnan(y(0, 3)));  // case 3: the NaN in front is the maximum and takes the gradient, 0 + (-0) = +0
+  EXPECT_EQ(dx(0, 6), 0.0f);
+  EXPECT_FALSE(std::signbit(dx(0, 6)));
+  EXPECT_TRUE(std::signbit(y(0, 2)));  // case 2: -0 before +0
 }
 
 TEST(Pooling, GradientMax) {
