@@ -6,8 +6,8 @@
 #include "normscale/model/team_parallel.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 namespace normscale {
@@ -127,26 +127,10 @@ template <class T>
 
 // Its input gradient: each window's gradient goes to its first maximum, 0 + dy as the generic path adds it to a
 // zeroed dx, and every other entry is written 0 (no separate zeroing pass).
-// The bits of a float or double, and back.
-template <class T>
-using BitsOf = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-template <class T>
-BitsOf<T> bits_of(T value) {
-  BitsOf<T> bits;
-  std::memcpy(&bits, &value, sizeof bits);
-  return bits;
-}
-template <class T>
-T value_of(BitsOf<T> bits) {
-  T value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-}
-
 template <class T>
 [[gnu::noinline]] void max_unpool_2x2_rows(const T* x, const T* dy, FeatureMapShape input, T* dx, Index begin,
                                            Index end) {
-  using Bits = BitsOf<T>;
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   const Index w = input.width, ow = w / 2, out_rows = input.channels * (input.height / 2);
   for (Index n = begin; n < end; ++n) {
     const T* src = x + n * input.size();
@@ -167,8 +151,8 @@ template <class T>
         const T ab = b > a ? b : a;
         const T abc = c > ab ? c : ab;
         const Bits took_b = b > a, took_c = c > ab, took_d = d > abc;
-        const Bits v = bits_of(T(0) + grad[ox]);
-        const auto where = [v](Bits taken) { return value_of<T>(v & (Bits(0) - taken)); };  // v or +0
+        const Bits v = std::bit_cast<Bits>(T(0) + grad[ox]);
+        const auto where = [v](Bits taken) { return std::bit_cast<T>(v & (Bits(0) - taken)); };  // v or +0
         dtop[2 * ox] = where(!(took_b | took_c | took_d));
         dtop[2 * ox + 1] = where(took_b & !(took_c | took_d));
         dbottom[2 * ox] = where(took_c & !took_d);
