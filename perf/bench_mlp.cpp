@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -63,8 +64,9 @@ BENCHMARK(BM_MlpForwardBackward)->ArgsProduct({{128, 1024}, {1, 2}})->Unit(bench
 
 // The GEMMs of one SGD step alone, straight to gemm<float> (the active back end): forward Y = X W^T,
 // then dW = dY^T X and dX = dY W (no dX for the input layer): 6.40 MFLOP per sample. The rate the step
-// is measured against.
-void BM_GemmOfStep(benchmark::State& state) {
+// is measured against. With bf16 operands every operand is rounded once, before the timed loop, and its copy
+// multiplied at every product: oneDNN's bf16 kernels alone, the most a bf16 step could gain from its products.
+void gemm_of_step(benchmark::State& state, bool bf16) {
   set_threads(state);
   const Index batch = state.range(0);
   const std::vector<Index> widths = {784, 800, 800, 10};
@@ -82,21 +84,32 @@ void BM_GemmOfStep(benchmark::State& state) {
     const double mnk = 2.0 * batch * widths[l] * widths[l + 1];
     flops += l == 0 ? 2 * mnk : 3 * mnk;
   }
-  for (auto _ : state) {
+  // Copies of the activations, output gradients and weights (float32: unused).
+  std::vector<Bf16Copy> act16(4), grad16(4), weight16(3);
+  const auto products = [&](CopyUse use) {
     for (std::size_t l = 0; l < 3; ++l) {
       const Index in = widths[l], out = widths[l + 1];
-      gemm<float>(false, true, batch, out, in, 1.0f, acts[l].data(), in, weights[l].data(), in, 0.0f,
-                  acts[l + 1].data(), out);
+      gemm_keeping<float>({&act16[l], use}, {&weight16[l], use}, false, true, batch, out, in, 1.0f, acts[l].data(),
+                          in, weights[l].data(), in, 0.0f, acts[l + 1].data(), out);
     }
     for (std::size_t l = 3; l-- > 0;) {
       const Index in = widths[l], out = widths[l + 1];
-      gemm<float>(true, false, out, in, batch, 1.0f, grads[l + 1].data(), out, acts[l].data(), in, 0.0f,
-                  weight_grads[l].data(), in);
+      gemm_keeping<float>({&grad16[l + 1], use}, {&act16[l], CopyUse::kReuse}, true, false, out, in, batch, 1.0f,
+                          grads[l + 1].data(), out, acts[l].data(), in, 0.0f, weight_grads[l].data(), in);
       if (l > 0) {
-        gemm<float>(false, false, batch, in, out, 1.0f, grads[l + 1].data(), out, weights[l].data(), in, 0.0f,
-                    grads[l].data(), in);
+        gemm_keeping<float>({&grad16[l + 1], CopyUse::kReuse}, {&weight16[l], CopyUse::kReuse}, false, false, batch,
+                            in, out, 1.0f, grads[l + 1].data(), out, weights[l].data(), in, 0.0f, grads[l].data(), in);
       }
     }
+  };
+  std::optional<ScopedGemmPrecision> precision;
+  if (bf16) {
+    if (!bf16_gemm_supported()) return state.SkipWithError("no bf16 dot products on this CPU (or no oneDNN)");
+    precision.emplace(GemmPrecision::kBf16);
+    products(CopyUse::kRefresh);  // the copies, rounded once
+  }
+  for (auto _ : state) {
+    products(CopyUse::kReuse);
     benchmark::DoNotOptimize(weight_grads[0].data());
   }
   if (!std::isfinite(weight_grads[0][0]) || weight_grads[0][0] == 0.0f) throw std::runtime_error("bad GEMM result");
@@ -105,7 +118,10 @@ void BM_GemmOfStep(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * flops * 1e-9,
                                                  benchmark::Counter::kIsRate);
 }
+void BM_GemmOfStep(benchmark::State& state) { gemm_of_step(state, false); }
+void BM_GemmOfStepBf16(benchmark::State& state) { gemm_of_step(state, true); }
 BENCHMARK(BM_GemmOfStep)->ArgsProduct({{128, 1024, 10000}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_GemmOfStepBf16)->ArgsProduct({{128, 1024, 10000}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Every tenth example a support vector (one positive multiplier), the others all zero.
 void make_sparse(MultiplierStore& store) {
