@@ -263,7 +263,7 @@ std::string all_trials_csv(const StudyData& data) {
   }
   std::sort(keys.begin(), keys.end());
   std::string text = "id,regime,batch,ranks,seed,grid,lr,state,exit_code,wall_seconds,started,finished";
-  for (const std::string& key : keys) text += "," + csv_field(key);
+  for (const std::string& key : keys) text += fmt::format(",{}", csv_field(key));
   text += '\n';
   for (const ReportTrial& trial : data.trials) {
     const TrialRecord& r = trial.record;
@@ -273,7 +273,7 @@ std::string all_trials_csv(const StudyData& data) {
                         r.wall_seconds ? exact(*r.wall_seconds) : "", csv_field(r.started), csv_field(r.finished));
     for (const std::string& key : keys) {
       const auto value = trial.result(key);
-      text += "," + (value ? exact(*value) : std::string());
+      text += fmt::format(",{}", value ? exact(*value) : std::string());
     }
     text += '\n';
   }

@@ -187,8 +187,8 @@ std::optional<int> parse_sacct_exit_code(std::string_view output) {
 
 std::optional<std::pair<std::string, std::string>> parse_scontrol_job(std::string_view output) {
   const auto field = [&](std::string_view key) -> std::optional<std::string> {
-    const std::string needle = " " + std::string(key) + "=";
-    const std::string text = " " + std::string(output);
+    const std::string needle = fmt::format(" {}=", key);
+    const std::string text = fmt::format(" {}", output);
     const auto at = text.find(needle);
     if (at == std::string::npos) return std::nullopt;
     const auto begin = at + needle.size();

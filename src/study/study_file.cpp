@@ -584,7 +584,9 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
       }
     }
   } else {
-    spec.regimes.push_back({"base", {}});
+    Regime base;
+    base.name = "base";
+    spec.regimes.push_back(std::move(base));
   }
 
   if (const toml::node* batch = document.get("batch")) {

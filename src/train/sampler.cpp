@@ -10,12 +10,15 @@
 
 namespace normscale {
 
+// Products of two example counts (a shard's size x the batch, a step x the stride) overflow 64 bits past ~3e9 examples.
+__extension__ typedef __int128 WideIndex;  // __extension__: a GCC and Clang type, not ISO C++
+
 ShardShares::ShardShares(Index total, Index shards, Index batch) : examples(total) {
   NS_CHECK(batch >= 1 && batch <= examples, "optim.batch: {} is not between 1 and the {} training examples",
            batch, examples);
   Index next_start = 0;
   for (Index v = 0; v < shards; ++v) {
-    const auto share = static_cast<__int128>(virtual_shard(examples, shards, v).size()) * batch;
+    const auto share = static_cast<WideIndex>(virtual_shard(examples, shards, v).size()) * batch;
     floor.push_back(static_cast<Index>(share / examples));
     extra.push_back(static_cast<Index>(share % examples));
     start.push_back(next_start);
@@ -30,7 +33,7 @@ ShardShares::ShardShares(Index total, Index shards, Index batch) : examples(tota
 bool ShardShares::draws_extra(Index v, Index t) const {
   const auto slot = static_cast<std::size_t>(v);
   if (extra[slot] == 0) return false;
-  const auto u = static_cast<Index>(static_cast<__int128>(t % examples) * stride % examples);
+  const auto u = static_cast<Index>(static_cast<WideIndex>(t % examples) * stride % examples);
   const Index offset = ((u - start[slot]) % examples + examples) % examples;
   return offset < extra[slot];
 }

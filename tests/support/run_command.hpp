@@ -1,6 +1,8 @@
 // Runs the normscale binary (alone or under mpiexec) from a test and captures its exit code and output.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstdio>
 #include <string>
@@ -26,7 +28,7 @@ inline CommandResult run_shell(const std::string& command) {
 }
 
 inline CommandResult run_normscale(const std::string& arguments) {
-  return run_shell(std::string(NORMSCALE_BINARY) + " " + arguments);
+  return run_shell(fmt::format("{} {}", NORMSCALE_BINARY, arguments));
 }
 
 // `ranks` processes of normscale with the same arguments, one BLAS thread each.

@@ -31,8 +31,8 @@ constexpr double kHardMargin = std::numeric_limits<double>::infinity();
 // The known answers hold for plain rounds and with objective.round_momentum (the parameter).
 class CoordinateRounds : public ::testing::TestWithParam<bool> {};
 INSTANTIATE_TEST_SUITE_P(CoordinateAscent, CoordinateRounds, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? "WithRoundMomentum" : "PlainRounds";
+                         [](const ::testing::TestParamInfo<bool>& rounds) {
+                           return rounds.param ? "WithRoundMomentum" : "PlainRounds";
                          });
 
 TEST_P(CoordinateRounds, ReachesTheHardMarginSvmOnOneBlockAndOnSeveral) {

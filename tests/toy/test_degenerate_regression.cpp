@@ -225,7 +225,9 @@ TEST(PerturbAndRetrain, ScheduleStartsAtTheFirstMultipleAfterZeroTrainingError) 
     const Index step = record["step"].get<Index>();
     if (fitted < 0 && record["train_error"].get<double>() == 0.0) fitted = step;
     if (first_perturbed < 0 && record["perturbations"].get<int>() > 0) first_perturbed = step;
-    if (fitted < 0) EXPECT_EQ(record["perturbations"].get<int>(), 0) << "perturbed before the fit, step " << step;
+    if (fitted < 0) {
+      EXPECT_EQ(record["perturbations"].get<int>(), 0) << "perturbed before the fit, step " << step;
+    }
   }
   ASSERT_GT(fitted, 25) << "the fit must come after the first multiple of perturb.every to test the rule";
   ASSERT_LT(fitted, 150) << "and fit well before the end";

@@ -44,7 +44,7 @@ TEST(IncludeDirections, NoComponentIncludesOneItMustNotKnow) {
   std::size_t files = 0;
   std::string violations;
   for (const auto& [component, forbidden] : kForbidden) {
-    for (const fs::path dir : {kRoot / "include/normscale" / component, kRoot / "src" / component}) {
+    for (const fs::path& dir : {kRoot / "include/normscale" / component, kRoot / "src" / component}) {
       if (!fs::exists(dir)) continue;
       for (const auto& entry : fs::recursive_directory_iterator(dir)) {
         if (!entry.is_regular_file()) continue;
