@@ -74,7 +74,8 @@ class TrainingLoopTest : public ::testing::Test {
   TrainingLoopTest()
       : network_(make_mlp<double>({5, {6}, 3, "relu", true})),
         trainer_(options(), comm_, data_.train, kRows, *network_, square_),
-        context_{config_, comm_, data_, *network_, square_, trainer_} {
+        context_{.config = config_, .comm = comm_, .data = data_, .network = *network_, .objective = square_,
+                 .engine = trainer_, .initial_squared_norms = {}} {
     network_->initialize({"he", 1.0}, 3);
     context_.total_steps = 4;
   }
