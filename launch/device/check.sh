@@ -55,6 +55,8 @@ while [ $# -gt 0 ]; do
   case $phase in
     tests)
       say "GPU tests, the never-run ones first"
+      # cuBLAS and NCCL are opened on first use since 2026-12-06: that they open here first.
+      run_suite gpu_test_cuda_libraries 'CudaLibraries.EveryFunctionTheBackendCallsResolves'
       first='GpuTrainer.CoordinateRoundsMatchCpu:GpuTrainer.MinnormAdaptivePenaltyMatchesCpu'
       run_suite gpu_test_gpu_trainer "$first:GpuTrainer.MinnormAveragingMatchesCpu"
       run_suite gpu_test_gpu_run

@@ -14,6 +14,8 @@
 namespace normscale::cuda_detail {
 
 const char* cublas_status_text(cublasStatus_t status);
+// NCCL's error string and its last error message.
+std::string nccl_status_text(ncclResult_t status);
 
 }  // namespace normscale::cuda_detail
 
@@ -44,9 +46,8 @@ const char* cublas_status_text(cublasStatus_t status);
     const ncclResult_t ns_status_ = (call);                                                           \
     if (ns_status_ != ncclSuccess) {                                                                  \
       ::normscale::throw_error(__FILE__, __LINE__,                                                    \
-                               fmt::format("NCCL call {} failed on {}: {} ({})", #call,              \
-                                           ::normscale::host_name(),                               \
-                                           ncclGetErrorString(ns_status_), ncclGetLastError(nullptr))); \
+                               fmt::format("NCCL call {} failed on {}: {}", #call, ::normscale::host_name(), \
+                                           ::normscale::cuda_detail::nccl_status_text(ns_status_)));  \
     }                                                                                                 \
   } while (0)
 

@@ -2,6 +2,7 @@
 #include "normscale/cuda/device.hpp"
 
 #include "cuda/check.hpp"
+#include "cuda/cuda_libraries.hpp"
 
 #include <cstdint>
 
@@ -10,8 +11,12 @@ namespace normscale {
 namespace cuda_detail {
 
 const char* cublas_status_text(cublasStatus_t status) {
-  const char* name = cublasGetStatusName(status);
+  const char* name = cublas().status_name(status);
   return name != nullptr ? name : "unknown cuBLAS status";
+}
+
+std::string nccl_status_text(ncclResult_t status) {
+  return fmt::format("{} ({})", nccl().error_string(status), nccl().last_error(nullptr));
 }
 
 }  // namespace cuda_detail
@@ -116,14 +121,14 @@ CudaContext::CudaContext(bool tf32, bool bf16) : bf16_(bf16) {
   NS_CUDA_CHECK(cudaGetDevice(&device_));
   NS_CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
   NS_CUDA_CHECK(cudaStreamCreateWithFlags(&communication_, cudaStreamNonBlocking));
-  NS_CUBLAS_CHECK(cublasCreate(&blas_));
-  NS_CUBLAS_CHECK(cublasSetStream(blas_, compute_));
+  NS_CUBLAS_CHECK(cuda_detail::cublas().create(&blas_));
+  NS_CUBLAS_CHECK(cuda_detail::cublas().set_stream(blas_, compute_));
   // Default math is true fp32; TF32 tensor cores only when asked for (cuda_tf32 = true).
-  NS_CUBLAS_CHECK(cublasSetMathMode(blas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  NS_CUBLAS_CHECK(cuda_detail::cublas().set_math_mode(blas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
 }
 
 CudaContext::~CudaContext() {
-  if (blas_ != nullptr) cublasDestroy(blas_);
+  if (blas_ != nullptr) cuda_detail::cublas().destroy(blas_);
   if (blas_workspace_ != nullptr) cudaFree(blas_workspace_);
   if (compute_ != nullptr) cudaStreamDestroy(compute_);
   if (communication_ != nullptr) cudaStreamDestroy(communication_);
@@ -135,7 +140,7 @@ void CudaContext::reserve_blas_workspace() {
   if (blas_workspace_ != nullptr) return;
   constexpr std::size_t kBytes = std::size_t{32} << 20;  // NVIDIA's advice for Hopper; 4 MiB suffices before it
   NS_CUDA_CHECK(cudaMalloc(&blas_workspace_, kBytes));
-  NS_CUBLAS_CHECK(cublasSetWorkspace(blas_, blas_workspace_, kBytes));
+  NS_CUBLAS_CHECK(cuda_detail::cublas().set_workspace(blas_, blas_workspace_, kBytes));
 }
 
 void CudaContext::gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const float* a, int lda, const float* b,
@@ -144,12 +149,13 @@ void CudaContext::gemm(bool transpose_a, bool transpose_b, int m, int n, int k, 
   const cublasOperation_t op_a = transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_b = transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (!bf16_) {
-    NS_CUBLAS_CHECK(cublasSgemm(blas_, op_a, op_b, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc));
+    NS_CUBLAS_CHECK(cuda_detail::cublas().sgemm(blas_, op_a, op_b, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc));
     return;
   }
   // fp32 in memory, bf16 tensor-core products with fp32 accumulation: the CPU's bf16 path, done by cuBLAS.
-  NS_CUBLAS_CHECK(cublasGemmEx(blas_, op_a, op_b, m, n, k, &one, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, &zero, c,
-                               CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
+  NS_CUBLAS_CHECK(cuda_detail::cublas().gemm_ex(blas_, op_a, op_b, m, n, k, &one, a, CUDA_R_32F, lda, b, CUDA_R_32F,
+                                                ldb, &zero, c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_16BF,
+                                                CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace normscale

@@ -3,6 +3,7 @@
 #include "normscale/cuda/device_network.hpp"
 
 #include "cuda/check.hpp"
+#include "cuda/cuda_libraries.hpp"
 #include "cuda/graph_cache.hpp"
 #include "cuda/kernels.hpp"
 #include "normscale/model/batch_norm.hpp"
@@ -257,8 +258,8 @@ void DeviceNetwork::issue_backward(const float* dout, Index rows, const std::fun
       // dW (out x in, row-major) = delta^T x: column-major (in x out) = x^T delta.
       context_.gemm(false, true, in, out, as_int(n, "batch rows"), inputs[i], in, delta, out, dw, in);
       if (l.bias) {
-        NS_CUBLAS_CHECK(cublasSgemv(blas, CUBLAS_OP_N, out, as_int(n, "batch rows"), &one, delta, out, ones_.data(), 1,
-                                    &zero, dw + l.inputs * l.outputs, 1));
+        NS_CUBLAS_CHECK(cuda_detail::cublas().sgemv(blas, CUBLAS_OP_N, out, as_int(n, "batch rows"), &one, delta, out,
+                                                    ones_.data(), 1, &zero, dw + l.inputs * l.outputs, 1));
       }
     }
     if (gradient_ready) gradient_ready(i);

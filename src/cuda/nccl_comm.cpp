@@ -3,6 +3,7 @@
 #include "normscale/cuda/nccl_comm.hpp"
 
 #include "cuda/check.hpp"
+#include "cuda/cuda_libraries.hpp"
 
 #include <cstring>
 
@@ -46,10 +47,10 @@ NcclComm::NcclComm(Communicator& bootstrap)
     : rank_(bootstrap.rank()), size_(bootstrap.size()), local_rank_(bootstrap.local_rank()) {
   ncclUniqueId id;
   std::memset(&id, 0, sizeof(id));
-  if (bootstrap.is_root()) NS_NCCL_CHECK(ncclGetUniqueId(&id));
+  if (bootstrap.is_root()) NS_NCCL_CHECK(cuda_detail::nccl().get_unique_id(&id));
   bootstrap.broadcast(std::span<std::byte>(reinterpret_cast<std::byte*>(&id), sizeof(id)), 0);
   ncclComm_t comm = nullptr;
-  NS_NCCL_CHECK(ncclCommInitRank(&comm, size_, id, rank_));
+  NS_NCCL_CHECK(cuda_detail::nccl().comm_init_rank(&comm, size_, id, rank_));
   comm_ = comm;
 }
 
@@ -58,10 +59,10 @@ NcclComm::~NcclComm() { release(); }
 // A group left open (an exception between begin_group and end_group) would swallow this thread's later
 // NCCL calls into it: close it before the communicator goes.
 void NcclComm::release() noexcept {
-  for (; open_groups_ > 0; --open_groups_) ncclGroupEnd();
+  for (; open_groups_ > 0; --open_groups_) cuda_detail::nccl().group_end();
   if (comm_ != nullptr) {
-    ncclCommFinalize(comm_);
-    ncclCommDestroy(comm_);
+    cuda_detail::nccl().comm_finalize(comm_);
+    cuda_detail::nccl().comm_destroy(comm_);
     comm_ = nullptr;
   }
 }
@@ -97,7 +98,8 @@ void NcclComm::enqueue_sum(T* device_values, std::size_t count, CUstream_st* str
   ncclComm* comm = usable("allreduce_sum_async");
   if (count == 0) return;
   check_device_memory(device_values, count);
-  NS_NCCL_CHECK(ncclAllReduce(device_values, device_values, count, nccl_type<T>(), ncclSum, comm, stream));
+  NS_NCCL_CHECK(
+      cuda_detail::nccl().all_reduce(device_values, device_values, count, nccl_type<T>(), ncclSum, comm, stream));
 }
 
 void NcclComm::allreduce_sum_async(float* device_values, std::size_t count, CUstream_st* stream) {
@@ -110,14 +112,14 @@ void NcclComm::allreduce_sum_async(double* device_values, std::size_t count, CUs
 
 void NcclComm::begin_group() {
   usable("begin_group");
-  NS_NCCL_CHECK(ncclGroupStart());
+  NS_NCCL_CHECK(cuda_detail::nccl().group_start());
   ++open_groups_;
 }
 
 void NcclComm::end_group() {
   NS_CHECK(open_groups_ > 0, "NcclComm::end_group without a matching begin_group");
   --open_groups_;
-  NS_NCCL_CHECK(ncclGroupEnd());
+  NS_NCCL_CHECK(cuda_detail::nccl().group_end());
 }
 
 }  // namespace normscale

@@ -31,6 +31,12 @@ inline CommandResult run_normscale(const std::string& arguments) {
   return run_shell(fmt::format("{} {}", NORMSCALE_BINARY, arguments));
 }
 
+// A tiny synthetic binary problem that trains in about a second: the launch tests add steps, checkpoints, ...
+inline const std::string kTinyBinaryTrain =
+    "train --set data.source=separable-2d --set data.synthetic_examples=200 --set 'model.hidden=[8]' "
+    "--set objective.task=binary --set optim.batch=20 --set optim.lr=0.01 --set objective.s=0.1 "
+    "--set objective.rho=1 --set virtual_shards=8 --set progress=false ";
+
 // `ranks` processes of normscale with the same arguments, one BLAS thread each.
 inline CommandResult run_normscale_mpi(int ranks, const std::string& arguments) {
   return run_shell(std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n " + std::to_string(ranks) + " " +
