@@ -20,10 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kSmall =
-    "train --set data.source=separable-2d --set data.synthetic_examples=200 --set 'model.hidden=[8]' "
-    "--set objective.task=binary --set optim.batch=20 --set optim.lr=0.01 --set objective.s=0.1 "
-    "--set objective.rho=1 --set virtual_shards=8 --set progress=false --set steps=40 --set checkpoint_every=10 ";
+const std::string kSmallRun = testing::kTinyBinaryTrain + "--set steps=40 --set checkpoint_every=10 ";
 
 std::string mpmd(const std::string& rank0, const std::string& rank1) {
   const std::string binary = NORMSCALE_BINARY;
@@ -57,7 +54,7 @@ void expect_said_once(const std::string& output) {
 TEST(Failures, BadOptionOnOneRankEndsEveryRankWithOneMessage) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_option";
   const std::string command =
-      mpmd(kSmall + "--out " + out.string(), kSmall + "--set objective.s=-1 --out " + out.string());
+      mpmd(kSmallRun + "--out " + out.string(), kSmallRun + "--set objective.s=-1 --out " + out.string());
   expect_prompt_failure(command, "objective.s = -1");
   const auto result = testing::run_shell(command);
   EXPECT_EQ(result.exit_code, 2) << result.output;
@@ -68,7 +65,7 @@ TEST(Failures, BadOptionOnOneRankEndsEveryRankWithOneMessage) {
 TEST(Failures, RanksWithDifferentConfigurationsNameTheFirstDifferingOption) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_disagree";
   const std::string command =
-      mpmd(kSmall + "--out " + out.string(), kSmall + "--set optim.lr=0.02 --out " + out.string());
+      mpmd(kSmallRun + "--out " + out.string(), kSmallRun + "--set optim.lr=0.02 --out " + out.string());
   expect_prompt_failure(command, "ranks disagree on the configuration: optim.lr is 0.01 on rank 0 but 0.02 on rank 1");
   expect_said_once(testing::run_shell(command).output);
 }
@@ -81,7 +78,7 @@ TEST(Failures, AFailureOfOneRankAloneIsSaidOnceWithItsRankAndHost) {
   fs::create_directories(out);
   fs::create_symlink("/dev/full", out / "metrics.jsonl");
   const std::string command = std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " +
-                              NORMSCALE_BINARY + " " + kSmall + "--overwrite --out " + out.string();
+                              NORMSCALE_BINARY + " " + kSmallRun + "--overwrite --out " + out.string();
   expect_prompt_failure(command, "metrics.jsonl");
   const auto result = testing::run_shell(command);
   EXPECT_EQ(occurrences(result.output, "normscale: error:"), 1u) << result.output;
@@ -94,7 +91,7 @@ TEST(Failures, ADivergedRunIsSaidOnceAndEndsEveryRank) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_diverged";
   fs::remove_all(out);
   const std::string command = std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " +
-                              NORMSCALE_BINARY + " " + kSmall + "--set optim.lr=1e6 --out " + out.string();
+                              NORMSCALE_BINARY + " " + kSmallRun + "--set optim.lr=1e6 --out " + out.string();
   expect_prompt_failure(command, "training diverged at step");
   fs::remove_all(out);
   const auto result = testing::run_shell(command);
@@ -108,7 +105,7 @@ TEST(Failures, ADivergedRunIsSaidOnceAndEndsEveryRank) {
 
 TEST(Failures, MoreRanksThanVirtualShards) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_shards";
-  expect_prompt_failure(std::string(NORMSCALE_MPIEXEC) + " -n 4 " + NORMSCALE_BINARY + " " + kSmall +
+  expect_prompt_failure(std::string(NORMSCALE_MPIEXEC) + " -n 4 " + NORMSCALE_BINARY + " " + kSmallRun +
                             "--set virtual_shards=2 --out " + out.string(),
                         "Valid rank counts: 1, 2");
 }
@@ -126,11 +123,11 @@ void corrupt(const fs::path& file) {
 TEST(Failures, DamagedCheckpointOfOneRankIsNamedAndTheRunFallsBack) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_checkpoint";
   fs::remove_all(out);
-  auto result = testing::run_normscale_mpi(2, kSmall + "--set steps=20 --out " + out.string());
+  auto result = testing::run_normscale_mpi(2, kSmallRun + "--set steps=20 --out " + out.string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   // Shard 7 belongs to rank 1 of 2. Damage it in the newest checkpoint: the run falls back to step 10.
   corrupt(out / "checkpoints" / "step_0000000020" / "shard_000007.bin");
-  result = testing::run_normscale_mpi(2, kSmall + "--resume --out " + out.string());
+  result = testing::run_normscale_mpi(2, kSmallRun + "--resume --out " + out.string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("shard_000007.bin"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("resuming at step 10"), std::string::npos) << result.output;
@@ -138,7 +135,7 @@ TEST(Failures, DamagedCheckpointOfOneRankIsNamedAndTheRunFallsBack) {
   // Damaged in every checkpoint: every rank stops with the file named.
   for (const auto& dir : fs::directory_iterator(out / "checkpoints")) corrupt(dir.path() / "shard_000007.bin");
   expect_prompt_failure(std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " + NORMSCALE_BINARY + " " +
-                            kSmall + "--resume --out " + out.string(),
+                            kSmallRun + "--resume --out " + out.string(),
                         "shard_000007.bin");
 }
 
@@ -154,10 +151,10 @@ std::vector<std::string> entries_of(const fs::path& dir) {
 TEST(Failures, AFreshRunIntoARunDirectoryIsRefusedAndWithOverwriteReplacesIt) {
   const fs::path out = fs::temp_directory_path() / "normscale_fresh_over_old";
   fs::remove_all(out);
-  ASSERT_EQ(testing::run_normscale(kSmall + "--set steps=40 --out " + out.string()).exit_code, 0);
+  ASSERT_EQ(testing::run_normscale(kSmallRun + "--set steps=40 --out " + out.string()).exit_code, 0);
   ASSERT_TRUE(fs::exists(out / "checkpoints" / "step_0000000040"));
   const std::vector<std::string> before = entries_of(out);
-  const std::string again = kSmall + "--set steps=10 --set optim.lr=0.02 --out " + out.string();
+  const std::string again = kSmallRun + "--set steps=10 --set optim.lr=0.02 --out " + out.string();
   auto result = testing::run_normscale(again);
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("already holds a run"), std::string::npos) << result.output;
@@ -177,12 +174,12 @@ TEST(Failures, AFreshRunIntoARunDirectoryIsRefusedAndWithOverwriteReplacesIt) {
 TEST(Failures, AFullDiskAtResumeIsNamedAndNoCheckpointIsBlamedOrLost) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_full_disk_resume";
   fs::remove_all(out);
-  ASSERT_EQ(testing::run_normscale(kSmall + "--set steps=30 --out " + out.string()).exit_code, 0);
+  ASSERT_EQ(testing::run_normscale(kSmallRun + "--set steps=30 --out " + out.string()).exit_code, 0);
   const std::vector<std::string> checkpoints = entries_of(out / "checkpoints");
   ASSERT_FALSE(checkpoints.empty());
   fs::create_symlink("/dev/full", out / "metrics.jsonl.tmp");  // the log's rewrite meets a full disk
 
-  auto result = testing::run_normscale(kSmall + "--set steps=40 --resume --out " + out.string());
+  auto result = testing::run_normscale(kSmallRun + "--set steps=40 --resume --out " + out.string());
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("metrics.jsonl"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find(std::strerror(ENOSPC)), std::string::npos) << result.output;
@@ -194,7 +191,7 @@ TEST(Failures, AFullDiskAtResumeIsNamedAndNoCheckpointIsBlamedOrLost) {
   // What a checkpoint write that met the full disk left behind is cleared when the run starts again.
   fs::create_directories(out / "checkpoints" / ".tmp_step_0000000040");
   std::ofstream(out / "checkpoints" / ".tmp_step_0000000040" / "model.bin") << "partial";
-  result = testing::run_normscale(kSmall + "--set steps=40 --resume --out " + out.string());
+  result = testing::run_normscale(kSmallRun + "--set steps=40 --resume --out " + out.string());
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("resuming at step 30"), std::string::npos) << result.output;
   for (const std::string& entry : entries_of(out / "checkpoints")) EXPECT_EQ(entry.find(".tmp_"), std::string::npos);
@@ -239,7 +236,7 @@ TEST(Failures, ResumeOnChangedTrainingDataIsRefused) {
 TEST(Failures, ResumeWithoutCheckpointIsAClearError) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_nocheckpoint";
   fs::remove_all(out);
-  expect_prompt_failure(std::string(NORMSCALE_BINARY) + " " + kSmall + "--resume --out " + out.string(),
+  expect_prompt_failure(std::string(NORMSCALE_BINARY) + " " + kSmallRun + "--resume --out " + out.string(),
                         "no checkpoint");
 }
 

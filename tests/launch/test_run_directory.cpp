@@ -29,11 +29,8 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const std::string kSmall =
-    "train --set data.source=separable-2d --set data.synthetic_examples=200 --set 'model.hidden=[8]' "
-    "--set objective.task=binary --set optim.batch=20 --set optim.lr=0.01 --set objective.s=0.1 "
-    "--set objective.rho=1 --set virtual_shards=8 --set progress=false --set steps=40 --set checkpoint_every=10 "
-    "--set eval_every=10 ";
+const std::string kSmallEvaluatedRun =
+    testing::kTinyBinaryTrain + "--set steps=40 --set checkpoint_every=10 --set eval_every=10 ";
 
 using testing::read_file;
 
@@ -60,7 +57,7 @@ class RunDirectory : public testing::TempDirTest {
 
 TEST_F(RunDirectory, ResumingAFinishedRunChangesNothingAndReportsItsResult) {
   const fs::path out = dir_ / "run";
-  const auto first = testing::run_normscale(kSmall + "--out " + out.string());
+  const auto first = testing::run_normscale(kSmallEvaluatedRun + "--out " + out.string());
   ASSERT_EQ(first.exit_code, 0) << first.output;
   ASSERT_TRUE(fs::exists(out / "finished.json"));
   ASSERT_THAT(summary_line(first.output), HasSubstr("done after 40 steps"));
@@ -68,7 +65,7 @@ TEST_F(RunDirectory, ResumingAFinishedRunChangesNothingAndReportsItsResult) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a rewrite would show in the times
 
   for (int again = 0; again < 2; ++again) {
-    const auto resumed = testing::run_normscale(kSmall + "--resume --out " + out.string());
+    const auto resumed = testing::run_normscale(kSmallEvaluatedRun + "--resume --out " + out.string());
     ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
     EXPECT_THAT(resumed.output, HasSubstr("has already finished; nothing to train"));
     EXPECT_EQ(summary_line(resumed.output), summary_line(first.output));
@@ -85,14 +82,14 @@ TEST_F(RunDirectory, ResumingAFinishedRunChangesNothingAndReportsItsResult) {
 
 TEST_F(RunDirectory, RunThatDiedBeforeItsOutputsGetsThemOnResume) {
   const fs::path out = dir_ / "run";
-  ASSERT_EQ(testing::run_normscale(kSmall + "--out " + out.string()).exit_code, 0);
+  ASSERT_EQ(testing::run_normscale(kSmallEvaluatedRun + "--out " + out.string()).exit_code, 0);
   const std::string weights = read_file(out / "layer1_weight.npy");
   const std::string metrics = read_file(out / "metrics.jsonl");
   ASSERT_FALSE(weights.empty());
   // As if killed after the final checkpoint, before the exports and the finished marker.
   fs::remove(out / "layer1_weight.npy");
   fs::remove(out / "finished.json");
-  const auto resumed = testing::run_normscale(kSmall + "--resume --out " + out.string());
+  const auto resumed = testing::run_normscale(kSmallEvaluatedRun + "--resume --out " + out.string());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_THAT(resumed.output, HasSubstr("has already finished"));
   EXPECT_EQ(read_file(out / "layer1_weight.npy"), weights);
@@ -105,7 +102,8 @@ TEST_F(RunDirectory, SecondTrainerOnALiveDirectoryIsRefusedNamingTheHolder) {
   ChildSpec first;
   // Long enough to be caught running; stopped below.
   first.argv = {"sh", "-c",
-                std::string(NORMSCALE_BINARY) + " " + kSmall + "--set steps=10000000 --out " + out.string()};
+                fmt::format("{} {}--set steps=10000000 --out {}", NORMSCALE_BINARY, kSmallEvaluatedRun,
+                            out.string())};
   first.output = dir_ / "first.txt";
   const pid_t shell = spawn_child(first);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -113,7 +111,7 @@ TEST_F(RunDirectory, SecondTrainerOnALiveDirectoryIsRefusedNamingTheHolder) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const std::string holder = read_file(out / "run.lock");
-  const auto second = testing::run_normscale(kSmall + "--out " + out.string());
+  const auto second = testing::run_normscale(kSmallEvaluatedRun + "--out " + out.string());
   kill(-shell, SIGKILL);
   wait_child(shell);
   ASSERT_THAT(holder, HasSubstr("\"pid\"")) << read_file(first.output);

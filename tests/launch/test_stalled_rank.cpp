@@ -31,11 +31,9 @@ using Clock = std::chrono::steady_clock;
 constexpr double kTimeoutSeconds = 3.0;
 
 // A tiny synthetic problem that would train for hours: only the watchdog can end it.
-const std::string kEndless =
-    "train --set data.source=separable-2d --set data.synthetic_examples=200 --set 'model.hidden=[8]' "
-    "--set objective.task=binary --set optim.batch=20 --set optim.lr=0.01 --set objective.s=0.1 "
-    "--set objective.rho=1 --set virtual_shards=8 --set progress=false --set gallery=0 --set steps=1000000000 "
-    "--set eval_every=1000000000 --set checkpoint_every=1000000000 --set collective_timeout=3 ";
+const std::string kEndless = testing::kTinyBinaryTrain +
+                              "--set gallery=0 --set steps=1000000000 --set eval_every=1000000000 "
+                              "--set checkpoint_every=1000000000 --set collective_timeout=3 ";
 
 // NUL-separated fields of a /proc file (cmdline, environ).
 std::vector<std::string> proc_fields(const fs::path& file) {

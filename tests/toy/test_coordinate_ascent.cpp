@@ -26,8 +26,6 @@
 namespace normscale::toy {
 namespace {
 
-constexpr double kHardMargin = std::numeric_limits<double>::infinity();
-
 // The known answers hold for plain rounds and with objective.round_momentum (the parameter).
 class CoordinateRounds : public ::testing::TestWithParam<bool> {};
 INSTANTIATE_TEST_SUITE_P(CoordinateAscent, CoordinateRounds, ::testing::Values(false, true),

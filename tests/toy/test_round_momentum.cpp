@@ -18,8 +18,6 @@
 namespace normscale::toy {
 namespace {
 
-constexpr double kHardMargin = std::numeric_limits<double>::infinity();
-
 // Rounds until the certificate is within `tolerance` (checked after every round), at most `cap`.
 Index rounds_to(ToyRun& run, double tolerance, Index cap) {
   Index rounds = 0;

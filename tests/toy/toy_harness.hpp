@@ -74,8 +74,11 @@ inline ObjectiveConfig minnorm_config(const std::string& task, double rho, doubl
   return c;
 }
 
+// The soft-margin constant C of a hard margin (no slack).
+inline constexpr double kHardMargin = std::numeric_limits<double>::infinity();
+
 // objective.dual = "coordinate" (exact dual coordinate ascent) with slack C, local_steps and round momentum.
-inline ObjectiveConfig coordinate(const std::string& task, double C = std::numeric_limits<double>::infinity(),
+inline ObjectiveConfig coordinate(const std::string& task, double C = kHardMargin,
                                   Index local_steps = 0, bool round_momentum = false) {
   ObjectiveConfig c = minnorm_config(task, 0.0, 0.0);
   c.dual = "coordinate";

@@ -4,6 +4,7 @@
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/device_engine.hpp"
 #include "normscale/train/presets.hpp"
+#include "support/error_text.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -42,16 +43,7 @@ class TempFile {
   std::filesystem::path path_;
 };
 
-// The message of the normscale::Error that `action` throws; fails the test if none is thrown.
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected normscale::Error";
-  return {};
-}
+using testing::error_of;
 
 // Field by field, written out by hand so it does not depend on the option table under test.
 void expect_same_config(const TrainConfig& a, const TrainConfig& b) {
