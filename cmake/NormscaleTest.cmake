@@ -1,16 +1,21 @@
 # Test registration, in the manner of Ginkgo: one helper for one-process and MPI tests.
 #   normscale_add_test(NAME name SOURCES ... [UNITY] [MPI_SIZES n...] [LABELS ...] [TIMEOUT s] [RESOURCE_LOCK r]
 #                      [COST c])
-# UNITY compiles the sources eight to a translation unit (CMake's unity build): each test file alone costs ~2.4 s
-# of fixed work on this project's 2-core machines (the 265 MB precompiled header, GoogleTest's and Eigen's
-# templates instantiated again), and eight files together compiled 2.6x faster than one by one (14 s against 36 s,
-# 2026-12-06). The files of one batch share a translation unit: helpers in their anonymous namespaces must not
-# share a name (shared ones belong in tests/support/).
+#   normscale_add_test_batches(PREFIX prefix SOURCES ... [LABELS ...])
 # An MPI test is one executable (linked with the shared main, tests/mpi/mpi_test_main.cpp, compiled
 # once) registered once per size as <name>_np<n>, run under mpiexec with n ranks and labelled `mpi`;
 # MPI_SIZE n is MPI_SIZES n. The mpiexec flags come from NormscaleMpiexec.cmake: a size that needs
 # more slots than the machine has and may not oversubscribe is not registered, with a warning.
 # Without an mpiexec the executable is built but not registered.
+# UNITY compiles the sources as one translation unit (CMake's unity build), and normscale_add_test_batches makes
+# executables <prefix>_1, <prefix>_2, ... of eight sources each, so built: each test file alone costs ~2.4 s of fixed
+# work on this project's 2-core machines (the 265 MB precompiled header, GoogleTest's and Eigen's templates
+# instantiated again), and eight files together compiled 2.6x faster than one by one (14 s against 36 s,
+# 2026-12-06). Eight to an executable, not a suite: every test's process registers all of its executable's tests,
+# which under AddressSanitizer cost ~0.13 s more per test with the 56 unit files in one (0.28 s against 0.15).
+# The files of one batch share a translation unit: helpers in their anonymous namespaces must not share a name
+# (shared ones belong in tests/support/). For each source file test_X.cpp the caller's variable
+# NORMSCALE_TEST_TARGET_test_X names the executable that holds it.
 include(GoogleTest)
 include(NormscaleMpiexec)
 
@@ -125,4 +130,22 @@ function(normscale_add_test)
     endif()
     gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES ${properties})
   endif()
+endfunction()
+
+function(normscale_add_test_batches)
+  cmake_parse_arguments(T "" "PREFIX" "SOURCES;LABELS" ${ARGN})
+  list(LENGTH T_SOURCES count)
+  set(batch 0)
+  foreach(first RANGE 0 ${count} 8)
+    if(first EQUAL count)
+      break()
+    endif()
+    math(EXPR batch "${batch} + 1")
+    list(SUBLIST T_SOURCES ${first} 8 group)
+    normscale_add_test(NAME ${T_PREFIX}_${batch} SOURCES ${group} LABELS ${T_LABELS} UNITY)
+    foreach(source IN LISTS group)
+      get_filename_component(stem ${source} NAME_WE)
+      set(NORMSCALE_TEST_TARGET_${stem} ${T_PREFIX}_${batch} PARENT_SCOPE)
+    endforeach()
+  endforeach()
 endfunction()

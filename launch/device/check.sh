@@ -2,7 +2,7 @@
 # Runs on a lent GPU machine (the device tool), from the repository root there, on what launch/device/pack.sh
 # packed into .devcarry: phases in the order given, each copying its results into $OUT before the next starts
 # (the machine is given back 30 s after a call, with everything on it).
-#   tests           the GPU suites (the tests never yet run on a GPU first) and the extension tests (Extending.*)
+#   tests           the GPU suites (the tests never yet run on a GPU first) and the GPU extension test
 #   bench           bench_gpu_mlp beside PyTorch on the same GPU (where the image has torch)
 #   scaling STEPS   launch/studies/scaling-check.toml on 1, 2 and 4 ranks of the host's cores, STEPS steps per
 #                   trial (300 in the file; 100 take about 3 minutes on a 16-core host), and its report
@@ -61,7 +61,7 @@ while [ $# -gt 0 ]; do
       run_suite gpu_test_gpu_trainer "$first:GpuTrainer.MinnormAveragingMatchesCpu"
       run_suite gpu_test_gpu_run
       for t in gpu_test_gpu_trainer gpu_test_gpu_layers gpu_test_gpu_objectives gpu_test_gpu_nccl; do run_suite $t; done
-      run_suite unit_tests 'Extending.*'
+      run_suite unit_test_extending '*Gpu*'
       ;;
     bench)
       say "GPU step benchmarks"

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 ARCH=${1:-90}
 BUILD=build-dev
 CARRY=.devcarry
-TARGETS="normscale bench_gpu_mlp unit_tests gpu_test_gpu_layers gpu_test_gpu_objectives \
+TARGETS="normscale bench_gpu_mlp unit_test_extending gpu_test_gpu_layers gpu_test_gpu_objectives \
 gpu_test_gpu_trainer gpu_test_gpu_run gpu_test_gpu_nccl gpu_test_cuda_libraries"
 
 grep -qx "/$CARRY/" .git/info/exclude 2>/dev/null || echo "/$CARRY/" >> .git/info/exclude
