@@ -174,8 +174,13 @@ std::vector<pid_t> processes_with_last_argument(const std::string& argument) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream file(entry.path() / "cmdline", std::ios::binary);
-    const std::string cmdline{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+    std::string cmdline;
+    try {
+      std::ifstream file(entry.path() / "cmdline", std::ios::binary);
+      cmdline.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    } catch (const std::ios_base::failure&) {
+      continue;  // it ended while being read: reading its cmdline then fails with ESRCH, which libstdc++ throws
+    }
     // NUL-separated arguments, the last one NUL-terminated.
     if (cmdline.size() < argument.size() + 1 || cmdline.back() != '\0') continue;
     const std::size_t begin = cmdline.size() - 1 - argument.size();
