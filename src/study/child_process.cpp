@@ -168,10 +168,11 @@ CapturedRun run_captured(const std::vector<std::string>& argv) {
   return run;
 }
 
-std::vector<pid_t> processes_with_last_argument(const std::string& argument) {
+std::vector<pid_t> processes_with_last_argument(const std::string& argument,
+                                                const std::filesystem::path& process_table) {
   std::vector<pid_t> found;
   std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+  for (const auto& entry : std::filesystem::directory_iterator(process_table, error)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::string cmdline;

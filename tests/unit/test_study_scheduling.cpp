@@ -322,6 +322,35 @@ TEST_F(StudySchedulingFiles, FindsALiveProcessByItsLastArgument) {
   EXPECT_TRUE(processes_with_last_argument(script).empty());
 }
 
+// The scan races with processes ending: one listed in /proc may be gone when its cmdline is opened (no file) or
+// while it is read (the read fails with ESRCH, which libstdc++ throws). A folder laid out like /proc gives both
+// cases every time: a cmdline that is a folder fails on read (EISDIR) just as an ended process's does.
+TEST_F(StudySchedulingFiles, SkipsProcessesThatEndWhileTheScanReadsThem) {
+  const std::string script = "/home/u/s.runs/slurm/normscale-s-r1t1-200.sh";
+  const auto process = [&](const std::string& pid) {
+    std::filesystem::create_directories(dir_ / pid);
+    return dir_ / pid / "cmdline";
+  };
+  const auto write = [](const std::filesystem::path& path, const std::vector<std::string>& arguments) {
+    std::string bytes;  // as the kernel writes it: each argument NUL-terminated
+    for (const std::string& argument : arguments) bytes += argument + '\0';
+    std::ofstream(path, std::ios::binary) << bytes;
+  };
+  write(process("101"), {"sbatch", "--parsable", script});
+  std::filesystem::create_directory(process("202"));  // ended while its cmdline was read
+  process("303");                                      // ended before its cmdline was opened
+  write(process("404"), {});                           // a zombie or a kernel thread: no arguments
+  write(process("505"), {"sbatch", script + "x"});
+  write(process("707"), {"sbatch", "x" + script});     // ends with it but is longer
+  write(process("self"), {"sbatch", script});          // not a pid
+  write(process("606"), {"sh", script});
+  std::vector<pid_t> found;
+  ASSERT_NO_THROW(found = processes_with_last_argument(script, dir_));
+  std::sort(found.begin(), found.end());
+  EXPECT_EQ(found, (std::vector<pid_t>{101, 606}));
+  EXPECT_TRUE(processes_with_last_argument(script, dir_ / "absent").empty()) << "no process table: no process";
+}
+
 TEST(StudyScheduling, ParsesScontrolShowJob) {
   const auto job = parse_scontrol_job("JobId=12 ArrayJobId=12 ArrayTaskId=0 JobName=x JobState=CANCELLED "
                                       "Reason=None Dependency=(null) Requeue=1 ExitCode=0:15\n");

@@ -45,7 +45,9 @@ CapturedRun run_captured(const std::vector<std::string>& argv);
 
 // The live processes on this host whose last command-line argument is `argument` (from /proc; none where
 // there is no /proc). The scheduler finds an sbatch an earlier scheduler left running by its script this way.
-std::vector<pid_t> processes_with_last_argument(const std::string& argument);
+// `process_table` is /proc but for tests, which give a folder laid out like it.
+std::vector<pid_t> processes_with_last_argument(const std::string& argument,
+                                                const std::filesystem::path& process_table = "/proc");
 
 // Whether the lock file is free (no process holds it); waits up to `seconds` for it to become free.
 bool wait_for_lock(const std::filesystem::path& lock_file, double seconds);
