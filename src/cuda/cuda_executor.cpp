@@ -101,9 +101,8 @@ class CudaExecutor final : public StepExecutor<float> {
   GradientNorms gradient_norms() override;
   ExecutorTimes take_times() override;
 
-  LocalEvaluation evaluate(const Dataset& data) override;
+  LocalEvaluation evaluate(const Dataset& data, DualTerms* dual) override;
   void forward_each_chunk(const Dataset& data, const ChunkVisitor<float>& visit) override;
-  DualTerms dual_terms_sum() override;
   double squared_norm() override;
   Index support_count() override;
   std::vector<float>& velocity() override { return host_velocity_; }
@@ -367,16 +366,26 @@ const DeviceDataset& CudaExecutor::on_device(const Dataset& data) {
   return *cached;
 }
 
-LocalEvaluation CudaExecutor::evaluate(const Dataset& data) {
+LocalEvaluation CudaExecutor::evaluate(const Dataset& data, DualTerms* dual) {
+  NS_CHECK(dual == nullptr || &data == &train_, "the dual terms are the training set's");
   const DeviceDataset& device_data = on_device(data);
   cudaStream_t stream = context_.compute();
+  double* dual_sums = d_scalars_.data() + 4;  // Lagrangian, violated, slackness
   NS_CUDA_CHECK(cudaMemsetAsync(d_scalars_.data() + 3, 0, sizeof(double), stream));
   NS_CUDA_CHECK(cudaMemsetAsync(d_counts_.data(), 0, sizeof(unsigned long long), stream));
+  if (dual != nullptr) NS_CUDA_CHECK(cudaMemsetAsync(dual_sums, 0, 3 * sizeof(double), stream));
   const Index chunk = dnet_.capacity();
   for (Index begin = 0; begin < data.rows; begin += chunk) {
     const Index n = std::min(chunk, data.rows - begin);
     const float* f = dnet_.forward(device_data.features.data() + begin * data.cols, n, Mode::kEval);
     dobj_->loss_and_errors(device_data, f, begin, n, d_scalars_.data() + 3, d_counts_.data());
+    if (dual != nullptr) dobj_->dual_terms_sum(device_data, f, begin, n, dual_sums);
+  }
+  if (dual != nullptr) {
+    double host[3];
+    NS_CUDA_CHECK(cudaMemcpyAsync(host, dual_sums, sizeof host, cudaMemcpyDeviceToHost, stream));
+    NS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    *dual = {host[0], host[1], host[2]};
   }
   const double loss = read_back(d_scalars_.data() + 3, stream);
   return {static_cast<double>(data.rows), static_cast<double>(read_back(d_counts_.data(), stream)), loss};
@@ -404,22 +413,6 @@ void CudaExecutor::forward_each_chunk(const Dataset& data, const ChunkVisitor<fl
     for (Index r = 0; r < n; ++r) rows[static_cast<std::size_t>(r)] = begin + r;
     visit(rows, f, penultimate);
   }
-}
-
-DualTerms CudaExecutor::dual_terms_sum() {
-  cudaStream_t stream = context_.compute();
-  double* sums = d_scalars_.data() + 4;  // Lagrangian, violated, slackness
-  NS_CUDA_CHECK(cudaMemsetAsync(sums, 0, 3 * sizeof(double), stream));
-  const Index chunk = dnet_.capacity();
-  for (Index begin = 0; begin < train_.rows; begin += chunk) {
-    const Index n = std::min(chunk, train_.rows - begin);
-    const float* f = dnet_.forward(dtrain_.features.data() + begin * train_.cols, n, Mode::kEval);
-    dobj_->dual_terms_sum(dtrain_, f, begin, n, sums);
-  }
-  double host[3];
-  NS_CUDA_CHECK(cudaMemcpyAsync(host, sums, sizeof host, cudaMemcpyDeviceToHost, stream));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return {host[0], host[1], host[2]};
 }
 
 double CudaExecutor::squared_norm() {

@@ -1,6 +1,7 @@
 // The step's arithmetic on the CPU (see cpu_executor.hpp).
 #include "normscale/train/cpu_executor.hpp"
 
+#include "normscale/core/error.hpp"
 #include "normscale/core/stopwatch.hpp"
 
 #include <Eigen/Core>
@@ -171,26 +172,21 @@ void CpuExecutor<T>::forward_each_chunk(const Dataset& data, const ChunkVisitor<
 }
 
 template <class T>
-LocalEvaluation CpuExecutor<T>::evaluate(const Dataset& data) {
+LocalEvaluation CpuExecutor<T>::evaluate(const Dataset& data, DualTerms* dual) {
+  NS_CHECK(dual == nullptr || &data == &train_, "the dual terms are the training set's");
   LocalEvaluation local;
+  if (dual != nullptr) *dual = {};
   forward_chunks(data, [&](const std::vector<Index>& rows, const Matrix<T>& f) {
     local.count += static_cast<double>(rows.size());
     local.errors += static_cast<double>(count_errors(data, rows, f));
     local.loss_sum += objective_.loss_sum(data, rows, f);
+    if (dual == nullptr) return;
+    const DualTerms chunk = objective_.dual_terms_sum(train_, rows, f);
+    dual->lagrangian += chunk.lagrangian;
+    dual->violated += chunk.violated;
+    dual->slackness += chunk.slackness;
   });
   return local;
-}
-
-template <class T>
-DualTerms CpuExecutor<T>::dual_terms_sum() {
-  DualTerms sum;
-  forward_chunks(train_, [&](const std::vector<Index>& rows, const Matrix<T>& f) {
-    const DualTerms chunk = objective_.dual_terms_sum(train_, rows, f);
-    sum.lagrangian += chunk.lagrangian;
-    sum.violated += chunk.violated;
-    sum.slackness += chunk.slackness;
-  });
-  return sum;
 }
 
 template <class T>

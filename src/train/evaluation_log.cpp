@@ -83,7 +83,7 @@ void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& rec
   // A regression run has no classification errors: its records carry the losses alone (an error of 0% would
   // read as a perfect fit, and a study would find every trial at its target at step 0).
   const bool classifies = context.data.train.is_classification();
-  const EvalStats train = engine.evaluate(context.data.train);
+  const EvalStats& train = context.train_evaluation().stats;
   if (classifies) record["train_error"] = train.error_percent();
   record["train_loss"] = train.mean_loss();
   for (const auto& [name, split] : {std::pair<const char*, const Dataset*>{"validation", &context.data.validation},

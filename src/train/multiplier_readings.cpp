@@ -12,10 +12,9 @@ template <class T>
 void MultiplierReadings<T>::evaluate(TrainingContext<T>& context, nlohmann::json& record) {
   const MultiplierStore* store = context.objective.multipliers();
   if (store == nullptr) return;
-  TrainingEngine<T>& engine = context.engine;
-  const DualTerms dual = engine.dual_terms();
+  const DualTerms& dual = context.train_evaluation().dual;
   record["lagrangian"] = dual.lagrangian;
-  engine.sync_to_host();  // the multipliers after the flush dual_terms() did
+  context.engine.sync_to_host();  // the multipliers after the flush the training set's evaluation did
   const Dataset& train = context.data.train;
   const SupportRule rule = support_rule_for(train);
   const AlphaStats a = global_alpha_stats(context.comm, *store, rule);

@@ -35,8 +35,10 @@ template <class T>
 nlohmann::json TrainingLoop<T>::evaluate() {
   context_.engine.sync_to_host();  // the callbacks read the host network
   nlohmann::json record = {{"step", context_.engine.steps_done()}, {"epoch", context_.engine.epochs_done()}};
+  context_.train_evaluation_made.reset();
   for (auto* callback : callbacks_) callback->evaluate(context_, record);
   for (auto* callback : callbacks_) callback->evaluated(context_, record);
+  context_.train_evaluation_made.reset();  // the steps that follow change it
   return record;
 }
 

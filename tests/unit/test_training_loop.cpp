@@ -159,6 +159,67 @@ TEST_F(TrainingLoopTest, AHookThatThrowsEndsTheLoop) {
   EXPECT_EQ(trainer_.steps_done(), 2);
 }
 
+// The Trainer, counting its passes over the training set for an evaluation.
+class CountingEngine final : public TrainingEngine<double> {
+ public:
+  explicit CountingEngine(Trainer<double>& trainer) : trainer_(trainer) {}
+  std::string device() const override { return trainer_.device(); }
+  StepStats step() override { return trainer_.step(); }
+  void flush_multipliers() override { trainer_.flush_multipliers(); }
+  EvalStats evaluate(const Dataset& data) override { return trainer_.evaluate(data); }
+  void forward_each_chunk(const Dataset& data, const ChunkVisitor<double>& visit) override {
+    trainer_.forward_each_chunk(data, visit);
+  }
+  TrainingSetEvaluation evaluate_training_set() override {
+    ++training_set_passes;
+    return trainer_.evaluate_training_set();
+  }
+  Index support_count() override { return trainer_.support_count(); }
+  Index steps_done() const override { return trainer_.steps_done(); }
+  Index global_batch() const override { return trainer_.global_batch(); }
+  double epochs_done() const override { return trainer_.epochs_done(); }
+  Index steps_for_epochs(double epochs) const override { return trainer_.steps_for_epochs(epochs); }
+  void restore(Index step) override { trainer_.restore(step); }
+  std::vector<double>& velocity() override { return trainer_.velocity(); }
+
+  int training_set_passes = 0;
+
+ private:
+  Trainer<double>& trainer_;
+};
+
+// Reads the evaluation's pass over the training set, as the metrics log and the multiplier readings do.
+class ReadsTheTrainingSet final : public TrainingCallback<double> {
+ public:
+  void evaluate(TrainingContext<double>& c, nlohmann::json&) override {
+    const TrainingSetEvaluation& shared = c.train_evaluation();
+    const EvalStats fresh = c.engine.evaluate(c.data.train);
+    EXPECT_EQ(shared.stats.count, fresh.count);
+    EXPECT_EQ(shared.stats.errors, fresh.errors);
+    EXPECT_DOUBLE_EQ(shared.stats.loss_sum, fresh.loss_sum) << "at step " << c.engine.steps_done();
+    EXPECT_DOUBLE_EQ(shared.dual.lagrangian, 0.5 * c.network.squared_norm()) << "the square loss has no multipliers";
+    losses.push_back(shared.stats.loss_sum);
+  }
+  std::vector<double> losses;
+};
+
+TEST_F(TrainingLoopTest, AnEvaluationPassesOverTheTrainingSetOnceForAllHooks) {
+  CountingEngine counting(trainer_);
+  TrainingContext<double> context{.config = config_, .comm = comm_, .data = data_, .network = *network_,
+                                  .objective = square_, .engine = counting, .initial_squared_norms = {}};
+  context.total_steps = 4;
+  ReadsTheTrainingSet first, second;
+  TrainingLoop<double> loop(context, Cadence{2, 4});
+  loop.add(first);
+  loop.add(second);
+  loop.run();
+  EXPECT_EQ(counting.training_set_passes, 3) << "one pass at each of the steps 0, 2 and 4";
+  ASSERT_EQ(first.losses.size(), 3u);
+  EXPECT_EQ(first.losses, second.losses);
+  EXPECT_NE(first.losses[0], first.losses[1]) << "each evaluation its own pass, not the last one's";
+  EXPECT_NE(first.losses[1], first.losses[2]);
+}
+
 TEST(DivergenceGuard, StopsOnANonFiniteOrTooLargeMeanLoss) {
   StepStats stats;
   stats.examples = 10;

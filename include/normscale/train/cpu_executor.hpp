@@ -29,9 +29,8 @@ class CpuExecutor final : public StepExecutor<T> {
   GradientNorms gradient_norms() override;
   ExecutorTimes take_times() override;
 
-  LocalEvaluation evaluate(const Dataset& data) override;
+  LocalEvaluation evaluate(const Dataset& data, DualTerms* dual) override;
   void forward_each_chunk(const Dataset& data, const ChunkVisitor<T>& visit) override;
-  DualTerms dual_terms_sum() override;
   double squared_norm() override;
   Index support_count() override;
   std::vector<T>& velocity() override { return optimizer_.velocity(); }

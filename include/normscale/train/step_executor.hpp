@@ -84,12 +84,11 @@ class StepExecutor {
   virtual GradientNorms gradient_norms() = 0;
   virtual ExecutorTimes take_times() = 0;
 
-  // This rank's rows of `data` in evaluation mode.
-  virtual LocalEvaluation evaluate(const Dataset& data) = 0;
+  // This rank's rows of `data` in evaluation mode. With `dual` (then `data` is the training set) the same
+  // forward pass also sums the Lagrangian's data terms at the current multipliers, with the violated
+  // constraints and complementary slackness, into it: an evaluation's record needs both, at one pass's cost.
+  virtual LocalEvaluation evaluate(const Dataset& data, DualTerms* dual) = 0;
   virtual void forward_each_chunk(const Dataset& data, const ChunkVisitor<T>& visit) = 0;
-  // The Lagrangian's data terms over this rank's training rows (evaluation mode), at the current multipliers,
-  // with the violated constraints and complementary slackness.
-  virtual DualTerms dual_terms_sum() = 0;
   // Sum of the squares of all parameters.
   virtual double squared_norm() = 0;
   // This rank's training examples with any multiplier > 0.

@@ -52,7 +52,7 @@ class Trainer : public TrainingEngine<T> {
   void flush_multipliers() override;
   EvalStats evaluate(const Dataset& data) override;
   void forward_each_chunk(const Dataset& data, const ChunkVisitor<T>& visit) override;
-  DualTerms dual_terms() override;
+  TrainingSetEvaluation evaluate_training_set() override;
   Index support_count() override;
 
   Index steps_done() const override { return step_; }

@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 namespace normscale {
 
 // What every hook may reach. The host network and multipliers are current only after
@@ -38,6 +40,14 @@ struct TrainingContext {
   // Set by a hook at an evaluation, from values every rank shares (the record): the loop ends after this
   // step's hooks (a converged run, objective.tolerance), before total_steps.
   bool stop_requested = false;
+  // The evaluation under way's pass over the training set (error, loss and dual terms), made by the first hook
+  // that asks and shared by the rest: a second forward pass over the training set costs as much as the first.
+  // The loop forgets it when the evaluation ends.
+  std::optional<TrainingSetEvaluation> train_evaluation_made = std::nullopt;
+  const TrainingSetEvaluation& train_evaluation() {
+    if (!train_evaluation_made) train_evaluation_made = engine.evaluate_training_set();
+    return *train_evaluation_made;
+  }
 };
 
 // One step, as step_taken sees it.

@@ -36,6 +36,15 @@ struct EvalStats {
   double mean_loss() const { return count > 0 ? loss_sum / static_cast<double>(count) : 0.0; }
 };
 
+// The training set at an evaluation, from one forward pass (an evaluation's record needs both).
+struct TrainingSetEvaluation {
+  EvalStats stats;  // as evaluate() gives it
+  // Minnorm's augmented Lagrangian over the whole training set (the norm term included), the constraints
+  // violated and the complementary slackness, at the current multipliers; an objective without multipliers
+  // has the norm term alone.
+  DualTerms dual;
+};
+
 template <class T>
 class TrainingEngine {
  public:
@@ -51,10 +60,10 @@ class TrainingEngine {
   // Evaluation-mode forward over this rank's rows of `data` in chunks of consecutive rows; `visit` gets
   // the chunk's rows, outputs and penultimate features as host matrices (the instruments read them).
   virtual void forward_each_chunk(const Dataset& data, const ChunkVisitor<T>& visit) = 0;
-  // Collective: Minnorm's augmented Lagrangian over the whole training set (the norm term included), the
-  // constraints violated and the complementary slackness, summed over all ranks.
-  virtual DualTerms dual_terms() = 0;
-  double lagrangian() { return dual_terms().lagrangian; }
+  // Collective: the whole training set's evaluation and dual terms over all ranks, in one pass over it (a
+  // pending multiplier update applied first).
+  virtual TrainingSetEvaluation evaluate_training_set() = 0;
+  double lagrangian() { return evaluate_training_set().dual.lagrangian; }
   // Collective: examples with any alpha > 0, over all ranks.
   virtual Index support_count() = 0;
 
