@@ -288,7 +288,9 @@ TEST_F(StudySlurm, ATrialWhoseJobVanishedIsFailedNotLeftRunning) {
 // record of the task then erased) leaves the trial running with the job script it wrote ahead of sbatch; the
 // next scheduler finds the job by that script and follows it instead of submitting the trial a second time.
 TEST_F(StudySlurm, AJobWhoseIdWasNeverRecordedIsFoundByItsScriptNotSubmittedAgain) {
-  const fs::path file = write_one_trial_study(dir_);
+  // 30,000 steps: 5-6 s of training on this machine, long past the next scheduler's first look at the queue (the
+  // default 100,000 made this the suite's longest test: 31 s alone, 74-100 s in CI).
+  const fs::path file = write_one_trial_study(dir_, 30000);
   ChildSpec scheduler;
   scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--backend", "slurm", "--poll-seconds", "0.5", file.string()};
   scheduler.output = dir_ / "scheduler1.txt";
