@@ -6,6 +6,7 @@
 #include "normscale/comm/communicator_factory.hpp"
 #include "normscale/core/cpu_feature_guard.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/core/memory_reuse.hpp"
 #include "normscale/model/gemm_backend.hpp"
 #include "normscale/study/report.hpp"
 #include "normscale/study/study_runner.hpp"
@@ -301,6 +302,7 @@ int run_cli(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "train") normscale::catch_checkpoint_signal();
+  normscale::keep_freed_memory_for_reuse();  // a demo trial 3.5-3.8 s -> 2.5-2.8 s on the development VM
   const bool with_mpi = needs_mpi(argc, argv);
   if (with_mpi) MPI_Init(&argc, &argv);
   int exit_code = 0;

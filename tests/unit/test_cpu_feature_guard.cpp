@@ -2,6 +2,7 @@
 #include "normscale/core/cpu_feature_guard.hpp"
 
 #include "support/run_command.hpp"
+#include "support/sanitizer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -133,14 +134,6 @@ TEST(CpuFeatureGuard, VersionSaysWhatTheBuildTook) {
   EXPECT_NE(version.output.find(expected), std::string::npos) << version.output;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kUnderAddressSanitizer = true;  // GCC
-#elif defined(__has_feature)
-constexpr bool kUnderAddressSanitizer = __has_feature(address_sanitizer);  // clang
-#else
-constexpr bool kUnderAddressSanitizer = false;
-#endif
-
 // QEMU's user-mode emulator (Debian's qemu-user) runs x86-64 programs on a CPU model of its own, whose CPUID it
 // answers itself: its "max" model implements x86-64 up to AVX2, without AVX-512 or bf16, so on an AVX-512 build
 // machine it stands for an older node.
@@ -171,7 +164,7 @@ std::uint64_t features_named_in(const std::string& output, std::string_view pref
 // nothing that CPU lacks (a portable build: NORMSCALE_NATIVE=OFF); it is stopped with the message naming exactly
 // what the CPU lacks otherwise (a -march=native build on an AVX-512 machine).
 TEST(CpuFeatureGuard, TheBinaryOnAnEmulatedCpuWithoutAvx512) {
-  if (kUnderAddressSanitizer) {
+  if (testing::kUnderAddressSanitizer) {
     GTEST_SKIP() << "AddressSanitizer's shadow memory does not fit under the emulator (the process was killed)";
   }
   const std::string qemu = emulator();
