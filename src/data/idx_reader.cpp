@@ -6,9 +6,11 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <optional>
 
@@ -151,6 +153,19 @@ class IdxFile {
             what_, path_, claim, payload, part, file_bytes_, data_bytes, kMaxDeflateRatio);
   }
 
+  // Whether this is a gzip file whose trailer gives its data's size as `bytes` (ISIZE, the size modulo 2^32), read
+  // from the file's last four bytes without inflating anything. A cut file ends in compressed bytes instead, which
+  // give that size by chance only (1 in 2^32); a file of several gzip members gives the last one's size alone.
+  bool gzip_trailer_gives_size(std::uint64_t bytes) const {
+    if (gzdirect(file_) != 0 || file_bytes_ < 4) return false;
+    std::ifstream raw(path_, std::ios::binary);
+    std::array<unsigned char, 4> b{};
+    if (!raw.seekg(-4, std::ios::end) || !raw.read(reinterpret_cast<char*>(b.data()), 4)) return false;
+    const std::uint32_t size = std::uint32_t{b[0]} | std::uint32_t{b[1]} << 8 | std::uint32_t{b[2]} << 16 |
+                               std::uint32_t{b[3]} << 24;
+    return size == static_cast<std::uint32_t>(bytes);
+  }
+
   const std::string& path() const { return path_; }
 
   // A short read of a gzip file may be zlib reporting a cut-off stream; say so.
@@ -247,8 +262,10 @@ IdxImages read_idx_image_rows(const std::string& path, const std::vector<Index>&
     }
     k += run;
   }
-  // The last byte of the file must be there even when this caller does not need it.
-  if (rows.empty() || rows.back() != count - 1) {
+  // The last byte of the file must be there even when this caller does not need it (every rank, whichever rows it
+  // reads, sees the same file). A complete gzip file's trailer says so: inflating the rest to its last byte took a
+  // demo trial's process 0.2-0.3 s (the whole 47 MB of Fashion-MNIST's training images, for the first 20,000).
+  if ((rows.empty() || rows.back() != count - 1) && !file.gzip_trailer_gives_size(kImagesHeaderBytes + payload)) {
     file.skip_to(kImagesHeaderBytes + payload - 1);
     std::uint8_t last = 0;
     if (file.read_some(&last, 1) != 1) truncated();

@@ -7,6 +7,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -153,6 +154,41 @@ TEST_F(IdxReaderTest, TruncationIsSeenWhicheverRowsAreRead) {
   const std::string message = error_of([&] { read_idx_image_rows(gz, {0}); });
   EXPECT_THAT(message, HasSubstr("truncated"));
   EXPECT_THAT(message, HasSubstr("expected 4000 bytes"));
+}
+
+// A gzip member of `data`'s first `prefix` bytes, then a block that cannot be inflated (type 3, reserved), then a
+// trailer giving the whole of `data`'s size: complete to a reader of its trailer, damaged to one who inflates it all.
+Bytes gzip_with_a_damaged_tail(const Bytes& data, std::size_t prefix) {
+  z_stream stream{};
+  EXPECT_EQ(deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  Bytes out(deflateBound(&stream, prefix) + 16);
+  stream.next_in = const_cast<Bytes::value_type*>(data.data());
+  stream.avail_in = static_cast<uInt>(prefix);
+  stream.next_out = out.data();
+  stream.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&stream, Z_FULL_FLUSH), Z_OK);  // byte-aligned, the stream not ended
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  out.push_back(0x07);  // BFINAL = 1, BTYPE = 11
+  const uLong crc = crc32(0L, data.data(), static_cast<uInt>(data.size()));
+  for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<std::uint8_t>(crc >> shift));
+  for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<std::uint8_t>(data.size() >> shift));
+  return out;
+}
+
+// Reading a gzip file's first rows does not inflate the rest to check the file's last byte: its trailer gives the
+// file's size. A cut file's does not, and is read to its end as before (TruncationIsSeenWhicheverRowsAreRead).
+TEST_F(IdxReaderTest, TheFirstRowsOfACompleteGzipFileAreReadWithoutInflatingTheRest) {
+  Bytes pixels(256 * 28 * 28);
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>((i * 7919) % 251);
+  const Bytes file = images_file(256, 28, 28, pixels);
+  const std::string gz = path("images.gz");
+  testing::write_bytes(gz, gzip_with_a_damaged_tail(file, 16 + 128 * 28 * 28));  // the first 128 images intact
+  const IdxImages two = read_idx_image_rows(gz, {0, 1});
+  EXPECT_EQ(two.count, 2);
+  EXPECT_EQ(two.pixels, Bytes(pixels.begin(), pixels.begin() + 2 * 28 * 28));
+  EXPECT_THAT(error_of([&] { read_idx_images(gz); }), AllOf(HasSubstr(gz), HasSubstr("cannot be read")))
+      << "the rest is damaged: inflating it to the last byte would have failed";
 }
 
 TEST_F(IdxReaderTest, ChosenRowsCountClassesOfTheWholeLabelsFile) {
