@@ -339,9 +339,11 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
           ++t;
           continue;
         }
-        // A cancelled job does not come back, whatever its script announced.
+        // A cancelled job does not come back, whatever its script announced: its trial fails now.
         const bool cancelled = job && job->first.rfind("CANCELLED", 0) == 0;
-        const double grace = !cancelled && requeue_announced(dir / "log.txt") ? kRequeueSeconds : kVanishedSeconds;
+        const double grace = cancelled                             ? 0.0
+                             : requeue_announced(dir / "log.txt") ? kRequeueSeconds
+                                                                  : kVanishedSeconds;
         if (std::chrono::duration<double>(Clock::now() - t->missing_since).count() < grace) {
           ++t;  // ended, says slurmctld: unless it comes back (a requeue), failed once the grace has passed
           continue;
