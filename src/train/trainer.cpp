@@ -25,6 +25,11 @@ Index batch_of(const TrainerOptions& options, const Objective<T>& objective, Ind
   return options.batch == kFullBatch ? total_examples : options.batch;
 }
 
+// Error and loss from their sums over ranks {count, errors, loss}.
+EvalStats eval_stats(const double* sums) {
+  return {static_cast<Index>(sums[0]), static_cast<Index>(sums[1]), sums[2]};
+}
+
 }  // namespace
 
 template <class T>
@@ -37,7 +42,8 @@ template <class T>
 Trainer<T>::Trainer(const TrainerOptions& options, Communicator& comm, const Dataset& train, Index total_examples,
                     Network<T>& network, Objective<T>& objective, std::unique_ptr<StepExecutor<T>> executor)
     : options_(options), comm_(comm), train_(train), total_examples_(total_examples),
-      batch_(batch_of(options, objective, total_examples)), traits_(objective.traits()), executor_(std::move(executor)),
+      batch_(batch_of(options, objective, total_examples)), traits_(objective.traits()),
+      executor_(std::move(executor)),
       sampler_(total_examples, options.virtual_shards, batch_, options.seed,
                comm.rank() * options.virtual_shards / comm.size(),
                (comm.rank() + 1) * options.virtual_shards / comm.size()) {
@@ -178,7 +184,7 @@ EvalStats Trainer<T>::evaluate(const Dataset& data) {
   const LocalEvaluation local = executor_->evaluate(data, nullptr);
   double sums[3] = {local.count, local.errors, local.loss_sum};
   comm_.allreduce_sum(std::span<double>(sums, 3));
-  return {static_cast<Index>(sums[0]), static_cast<Index>(sums[1]), sums[2]};
+  return eval_stats(sums);
 }
 
 template <class T>
@@ -188,8 +194,7 @@ TrainingSetEvaluation Trainer<T>::evaluate_training_set() {
   const LocalEvaluation local = executor_->evaluate(train_, &dual);
   double sums[6] = {local.count, local.errors, local.loss_sum, dual.lagrangian, dual.violated, dual.slackness};
   comm_.allreduce_sum(std::span<double>(sums, 6));
-  return {{static_cast<Index>(sums[0]), static_cast<Index>(sums[1]), sums[2]},
-          {0.5 * executor_->squared_norm() + sums[3], sums[4], sums[5]}};
+  return {eval_stats(sums), {0.5 * executor_->squared_norm() + sums[3], sums[4], sums[5]}};
 }
 
 template <class T>
