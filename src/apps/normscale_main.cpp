@@ -4,6 +4,7 @@
 #include "normscale/cli/inspect.hpp"
 #include "normscale/comm/agreement.hpp"
 #include "normscale/comm/communicator_factory.hpp"
+#include "normscale/comm/mpi_launcher.hpp"
 #include "normscale/core/cpu_feature_guard.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/core/memory_reuse.hpp"
@@ -67,12 +68,12 @@ int world_size() {
   return size;
 }
 
-// The scheduler spawns mpirun children, and an Open MPI singleton that forks is trouble; commands that
-// train nothing do without MPI. Decided from argv, before MPI_Init.
+// Only a training started by an MPI launcher initialises MPI. One started alone is one rank whatever MPI
+// says (it trains on the local communicator, without Open MPI's ~0.5 s singleton start); commands that
+// train nothing do without it (the scheduler spawns children, and an Open MPI singleton that forks is
+// trouble). Decided from argv and the environment, before MPI_Init.
 bool needs_mpi(int argc, char** argv) {
-  if (argc < 2) return true;
-  const std::string_view command = argv[1];
-  return !(command == "study" || command == "inspect" || command == "report");
+  return argc >= 2 && std::string_view(argv[1]) == "train" && normscale::started_by_mpi_launcher();
 }
 
 std::string processor_name() {
@@ -177,7 +178,7 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   study_run->add_flag("--dry-run", study_options.dry_run, "list the trials and their commands; run and write nothing");
   study_run->add_flag("--retry-failed", study_options.retry_failed, "run the failed trials again");
-  study_run->add_option("--mpiexec", study_options.mpiexec, "local: the MPI launcher")->capture_default_str();
+  study_run->add_option("--mpiexec", study_options.mpiexec, "local: the MPI launcher of trials of two or more ranks (a 1-rank trial runs the trainer alone)")->capture_default_str();
   study_run->add_option("--trainer", study_options.trainer, "the normscale binary the trials run (default: this one)");
   study_run->add_option("--srun-mpi", study_options.srun_mpi, "slurm: srun --mpi=VALUE (\"\" for plain srun)")
       ->capture_default_str();

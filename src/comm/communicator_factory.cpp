@@ -36,7 +36,7 @@ std::unique_ptr<DeviceCommunicator> make_nccl_communicator(Communicator&) {
 // Why `backend` cannot serve this process; empty when it can.
 std::string host_backend_refusal(std::string_view backend, const CommEnvironment& environment) {
   if (backend == "mpi" && !environment.mpi_initialized) {
-    return "MPI is not initialised in this process (normscale train initialises it, also for one process)";
+    return "MPI is not initialised in this process (normscale train initialises it when an MPI launcher started it)";
   }
   if (backend == "local" && environment.mpi_initialized && environment.mpi_world_size > 1) {
     return fmt::format("this process is one of {} MPI ranks, and a local communicator would let each rank "

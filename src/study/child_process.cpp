@@ -29,16 +29,17 @@ struct ExecArrays {
   std::vector<char*> envp;
 
   ExecArrays(const std::vector<std::string>& args,
-             const std::vector<std::pair<std::string, std::string>>& environment) {
+             const std::vector<std::pair<std::string, std::string>>& environment,
+             const std::vector<std::string>& removed = {}) {
     NS_CHECK(!args.empty(), "starting a process: empty argument vector");
     for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
     for (char** variable = environ; *variable != nullptr; ++variable) {
       const std::string_view entry(*variable);
-      const bool replaced = std::any_of(environment.begin(), environment.end(), [&](const auto& item) {
-        return entry.size() > item.first.size() && entry.substr(0, item.first.size()) == item.first &&
-               entry[item.first.size()] == '=';
-      });
+      const std::string_view name = entry.substr(0, entry.find('='));
+      const bool replaced = std::any_of(environment.begin(), environment.end(),
+                                        [&](const auto& item) { return name == item.first; }) ||
+                            std::find(removed.begin(), removed.end(), name) != removed.end();
       if (!replaced) env_strings.emplace_back(entry);
     }
     for (const auto& [name, value] : environment) env_strings.push_back(name + "=" + value);
@@ -78,7 +79,7 @@ void reset_signals() {
 }  // namespace
 
 pid_t spawn_child(const ChildSpec& spec) {
-  ExecArrays arrays(spec.argv, spec.environment);
+  ExecArrays arrays(spec.argv, spec.environment, spec.removed);
   const std::string output = spec.output.string();
   const std::string lock = spec.lock_file.string();
   const pid_t pid = fork();

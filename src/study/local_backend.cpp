@@ -49,8 +49,9 @@ double seconds_since_utc(const std::string& timestamp) {
   return std::max(0.0, std::difftime(std::time(nullptr), timegm(&utc)));
 }
 
-// Something of the trial still runs: its recorded mpirun, or any process holding its trial.lock (which
-// mpirun inherited from spawn_child; it also covers a scheduler killed before it recorded the pid).
+// Something of the trial still runs: its recorded process (mpirun, or a 1-rank trial's trainer), or any
+// process holding its trial.lock (which it inherited from spawn_child; that also covers a scheduler killed
+// before it recorded the pid).
 bool trial_alive(const std::optional<TrialProcess>& process, const std::filesystem::path& dir) {
   if (process && process_alive(*process)) return true;
   std::error_code error;
@@ -79,7 +80,7 @@ void signal_trial(const RunningTrial& r, int signal) {
   if (!r.adopted || process_alive(*r.adopted)) kill(-r.pid, signal);
 }
 
-// SIGTERM to each trial's process group (mpirun forwards it to its ranks), SIGKILL to those still
+// SIGTERM to each trial's process group (the trainer, or mpirun, which forwards it to its ranks), SIGKILL to those still
 // there after `grace_seconds`; waits for all of them.
 void stop_trials(const std::vector<RunningTrial>& running, const StudyLayout& layout, double grace_seconds) {
   for (const RunningTrial& r : running) signal_trial(r, SIGTERM);
@@ -176,6 +177,7 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
     ChildSpec child;
     child.argv = local_trial_argv(options.launcher, prepared.invocation);
     child.environment = trial_environment(prepared.invocation);
+    child.removed = trial_environment_removed(prepared.invocation);
     child.output = prepared.log;
     child.lock_file = prepared.lock;
     store.set_state(trial.id, TrialState::kRunning);

@@ -1,6 +1,8 @@
 // Building a trial's argument vector (never a shell command line) and environment.
 #include "normscale/study/trial_command.hpp"
 
+#include "normscale/comm/mpi_launcher.hpp"
+
 #include <unistd.h>
 
 #include <fstream>
@@ -17,6 +19,7 @@ std::vector<std::string> trainer_argv(const std::string& trainer, const TrialInv
 }
 
 std::vector<std::string> local_trial_argv(const LocalLauncher& launcher, const TrialInvocation& trial) {
+  if (trial.ranks == 1) return trainer_argv(launcher.trainer, trial);
   std::vector<std::string> argv = {launcher.mpiexec, "-np", std::to_string(trial.ranks), "--bind-to", "none"};
   if (trial.ranks > launcher.slots) argv.emplace_back("--oversubscribe");
   if (launcher.as_root) argv.emplace_back("--allow-run-as-root");
@@ -30,6 +33,11 @@ std::vector<std::string> local_trial_argv(const LocalLauncher& launcher, const T
 
 std::vector<std::pair<std::string, std::string>> trial_environment(const TrialInvocation& trial) {
   return {{"OPENBLAS_NUM_THREADS", std::to_string(trial.threads_per_rank)}, {"OMP_NUM_THREADS", "1"}};
+}
+
+std::vector<std::string> trial_environment_removed(const TrialInvocation& trial) {
+  if (trial.ranks != 1) return {};
+  return {kMpiLauncherVariables.begin(), kMpiLauncherVariables.end()};
 }
 
 std::int64_t threads_per_rank(std::int64_t config_threads) { return config_threads > 0 ? config_threads : 1; }

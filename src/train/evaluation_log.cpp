@@ -54,7 +54,7 @@ std::string describe_fit(const nlohmann::json& record, std::initializer_list<con
 template <class T>
 void EvaluationLog<T>::begin(TrainingContext<T>& context) {
   interval_ = Interval{};
-  gemm_recorded_ = false;
+  provenance_recorded_ = false;
   if (!context.comm.is_root()) return;
   const std::string path = (std::filesystem::path(context.config.out) / "metrics.jsonl").string();
   if (context.resumed) trim_metrics_after(path, context.engine.steps_done());
@@ -75,10 +75,12 @@ void EvaluationLog<T>::step_taken(TrainingContext<T>& /*context*/, const StepRep
 template <class T>
 void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& record) {
   TrainingEngine<T>& engine = context.engine;
-  if (!gemm_recorded_) {
+  if (!provenance_recorded_) {
     // GPU ranks run cuBLAS; the CPU back end is chosen at start-up from the CPU's features.
     record["gemm"] = context.config.device == "cuda" ? std::string("cublas") : gemm_kernel_family<T>();
-    gemm_recorded_ = true;
+    // "mpi", or "local" for a training started alone (no MPI launcher).
+    record["comm"] = context.comm.backend();
+    provenance_recorded_ = true;
   }
   // A regression run has no classification errors: its records carry the losses alone (an error of 0% would
   // read as a perfect fit, and a study would find every trial at its target at step 0).

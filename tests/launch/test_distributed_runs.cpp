@@ -119,6 +119,34 @@ TEST_F(DistributedRuns, SameResultOnOneTwoAndFourRanks) {
   }
 }
 
+// The first record's "comm": the host communicator the run trained on.
+std::string communicator_of(const fs::path& run) {
+  std::ifstream metrics(run / "metrics.jsonl");
+  std::string first_record;
+  std::getline(metrics, first_record);
+  return nlohmann::json::parse(first_record).value("comm", std::string("(none)"));
+}
+
+// A training started alone does without MPI (no launcher's variables: the local communicator) and ends bit for bit
+// as one rank under mpiexec; resumed under mpiexec, a run started alone ends as the uninterrupted one too.
+TEST_F(DistributedRuns, ATrainingStartedAloneRunsWithoutMpiAndAsOneMpiRank) {
+  const fs::path alone = fresh_dir("alone");
+  auto result = testing::run_normscale(kRun + "--set steps=50 --out " + alone.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const fs::path one = fresh_dir("alone_reference");
+  ASSERT_EQ(testing::run_normscale_mpi(1, kRun + "--set steps=50 --out " + one.string()).exit_code, 0);
+  EXPECT_EQ(communicator_of(alone), "local");
+  EXPECT_EQ(communicator_of(one), "mpi");
+  expect_same_outputs(alone, one, 0.0);
+  const fs::path resumed = fresh_dir("alone_resumed");
+  result = testing::run_normscale(kRun + "--set steps=25 --out " + resumed.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  result = testing::run_normscale_mpi(2, kRun + "--set steps=50 --resume --out " + resumed.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("resuming at step 25"), std::string::npos) << result.output;
+  expect_same_outputs(resumed, one, 1e-5);
+}
+
 // Perturb-and-retrain (issue #14): every rank adds the same noise, so 2 ranks agree with 1.
 TEST_F(DistributedRuns, PerturbedRunIsTheSameOnOneAndTwoRanks) {
   const std::string perturbed =

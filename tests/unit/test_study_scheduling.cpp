@@ -1,5 +1,6 @@
 // The scheduler's pure parts: sh quoting, trial argument vectors, core packing, the SLURM job script
 // (checked by sh -n and run under a fake srun), squeue / sacct parsing and the progress line.
+#include "normscale/comm/mpi_launcher.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
@@ -92,11 +93,25 @@ TEST_F(StudySchedulingFiles, ShellQuoteRoundTripsThroughSh) {
 
 TEST(StudyScheduling, LocalArgvIsMpirunThenTheTrainer) {
   LocalLauncher launcher{"mpirun", "/opt/normscale", 2, false};
-  TrialInvocation trial{1, 1, "/s.runs/ab/config.toml", "/s.runs/ab", false};
+  TrialInvocation trial{2, 1, "/s.runs/ab/config.toml", "/s.runs/ab", false};
   EXPECT_THAT(local_trial_argv(launcher, trial),
-              ElementsAre("mpirun", "-np", "1", "--bind-to", "none", "-x", "OPENBLAS_NUM_THREADS", "-x",
+              ElementsAre("mpirun", "-np", "2", "--bind-to", "none", "-x", "OPENBLAS_NUM_THREADS", "-x",
                           "OMP_NUM_THREADS", "/opt/normscale", "train", "--config", "/s.runs/ab/config.toml",
                           "--out", "/s.runs/ab"));
+  EXPECT_TRUE(trial_environment_removed(trial).empty());  // mpirun gives its ranks their own
+}
+
+TEST(StudyScheduling, AOneRankTrialIsTheTrainerAloneWithoutTheLaunchersVariables) {
+  LocalLauncher launcher{"mpirun", "/opt/normscale", 2, true};
+  TrialInvocation trial{1, 1, "/s.runs/ab/config.toml", "/s.runs/ab", true};
+  EXPECT_THAT(local_trial_argv(launcher, trial), ElementsAre("/opt/normscale", "train", "--config",
+                                                             "/s.runs/ab/config.toml", "--out", "/s.runs/ab",
+                                                             "--resume"));
+  // A scheduler that srun or mpirun started must not pass its own rank on: the trainer would join that job.
+  const std::vector<std::string> removed = trial_environment_removed(trial);
+  for (const std::string_view name : kMpiLauncherVariables) {
+    EXPECT_EQ(std::count(removed.begin(), removed.end(), name), 1) << name;
+  }
 }
 
 TEST(StudyScheduling, OversubscribeOnlyWhenRanksExceedSlotsAndRootFlagAsRoot) {
@@ -411,6 +426,16 @@ TEST_F(StudySchedulingFiles, ChildGetsArgvVerbatimAndItsOutputGoesToTheLog) {
   EXPECT_EQ(wait_child(pid), 0);
   EXPECT_EQ(read_file(log), "$(touch MARKER)|a b|`touch MARKER`");
   EXPECT_TRUE(wait_for_lock(spec.lock_file, 0.0));  // released when the child ended
+
+  // Variables removed from what the child inherits; the rest of this process's environment it keeps.
+  ASSERT_EQ(setenv("STUDY_TEST_REMOVED", "inherited", 1), 0);
+  ASSERT_EQ(setenv("STUDY_TEST_KEPT", "kept", 1), 0);
+  spec.argv = {"sh", "-c", "printf '|%s|%s|' \"${STUDY_TEST_REMOVED-unset}\" \"$STUDY_TEST_KEPT\""};
+  spec.removed = {"STUDY_TEST_REMOVED"};
+  EXPECT_EQ(wait_child(spawn_child(spec)), 0);
+  unsetenv("STUDY_TEST_REMOVED");
+  unsetenv("STUDY_TEST_KEPT");
+  EXPECT_THAT(read_file(log), HasSubstr("|unset|kept|"));
 
   spec.argv = {"/nonexistent/program"};
   EXPECT_EQ(wait_child(spawn_child(spec)), 127);

@@ -14,6 +14,7 @@ namespace normscale {
 struct ChildSpec {
   std::vector<std::string> argv;                                  // argv[0] is looked up on PATH
   std::vector<std::pair<std::string, std::string>> environment;   // set on top of this process's
+  std::vector<std::string> removed;   // names of this process's variables the child does not inherit
   std::filesystem::path output;       // stdout and stderr are appended here ("": inherited)
   // Locked (flock) by the child and everything it starts, until the last of them exits: a later
   // scheduler waits on it before restarting the trial, so two runs never share a directory.

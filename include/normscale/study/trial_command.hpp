@@ -1,4 +1,5 @@
-// The argument vector and environment that start one trial: `mpirun -np p ... normscale train`.
+// The argument vector and environment that start one trial: `mpirun -np p ... normscale train`, or the
+// trainer alone for one rank.
 #pragma once
 
 #include <cstdint>
@@ -31,11 +32,16 @@ std::vector<std::string> trainer_argv(const std::string& trainer, const TrialInv
 
 // mpirun -np p --bind-to none [--oversubscribe] [--allow-run-as-root] -x OPENBLAS_NUM_THREADS
 // -x OMP_NUM_THREADS <trainer_argv>. Unbound: two trials side by side must not both be pinned to
-// core 0 by their own mpirun. --oversubscribe only when the ranks exceed the slots.
+// core 0 by their own mpirun. --oversubscribe only when the ranks exceed the slots. A 1-rank trial is
+// <trainer_argv> alone: it trains without MPI, ~0.5 s sooner (mpirun's start and MPI_Init's).
 std::vector<std::string> local_trial_argv(const LocalLauncher& launcher, const TrialInvocation& trial);
 
 // Variables the trainer's ranks get: one BLAS pool of threads_per_rank threads, no OpenMP pool.
 std::vector<std::pair<std::string, std::string>> trial_environment(const TrialInvocation& trial);
+
+// Variables a local trial must not inherit from the scheduler: for a trial started without mpirun, the
+// MPI launchers' (a scheduler that srun or mpirun started would otherwise make it join that job).
+std::vector<std::string> trial_environment_removed(const TrialInvocation& trial);
 
 // The BLAS threads a rank of this config uses (config `threads`; 0, automatic, means 1 here).
 std::int64_t threads_per_rank(std::int64_t config_threads);

@@ -47,7 +47,7 @@ class EvaluationLog final : public TrainingCallback<T> {
   std::optional<JsonlWriter> log_;
   SpectralNormTracker spectral_;
   Interval interval_;
-  bool gemm_recorded_ = false;
+  bool provenance_recorded_ = false;
 };
 
 }  // namespace normscale
