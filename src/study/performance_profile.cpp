@@ -33,7 +33,9 @@ PerformanceProfiles performance_profiles(const std::vector<RegimeSteps>& steps, 
     RegimeProfile profile{r.regime, {}, 0.0};
     double area = 0.0;  // integral_1^tau_max of this regime's share, workload by workload
     for (const BatchSteps& p : r.points) {
-      const double q = p.steps / fastest.at(p.batch);
+      // The fastest itself is 1, also where it met the target at step 0 (0 / 0).
+      const double best = fastest.at(p.batch);
+      const double q = p.steps == best ? 1.0 : p.steps / best;
       profile.ratios.push_back(q);
       area += std::max(0.0, tau_max - std::max(1.0, q));
     }

@@ -250,6 +250,25 @@ std::vector<Plot> learning_rate_plots(const StudyData& data, const std::vector<T
   return {std::move(best), std::move(grid)};
 }
 
+// A logarithmic y axis cannot show values at or below 0 (gnuplot fails on a plot left with nothing else, as a
+// steps-to-target plot whose target was met at step 0): such points are left out and the title says how many; a
+// plot left with no point says why.
+void leave_out_what_a_log_axis_cannot_show(Plot& plot) {
+  if (!plot.log_y) return;
+  std::size_t left_out = 0;
+  for (PlotSeries& series : plot.series) {
+    left_out += std::erase_if(series.points, [](const PlotPoint& p) { return std::isfinite(p.y) && p.y <= 0.0; });
+  }
+  std::erase_if(plot.series, [](const PlotSeries& series) { return series.points.empty(); });
+  if (left_out == 0) return;
+  if (plot.empty()) {
+    plot.empty_reason = fmt::format("its {} value{} {} 0 or below, which a logarithmic axis cannot show", left_out,
+                                    left_out == 1 ? "" : "s", left_out == 1 ? "is" : "are");
+    return;
+  }
+  plot.title += fmt::format(" ({} point{} at 0 or below not drawn)", left_out, left_out == 1 ? "" : "s");
+}
+
 }  // namespace
 
 double full_batch_x(const StudyData& data) {
@@ -417,6 +436,7 @@ std::vector<Plot> build_plots(const StudyData& data, const std::vector<TableRow>
   plots.push_back(std::move(layers));
 
   plots.push_back(scaling_efficiency(data, rows));
+  for (Plot& plot : plots) leave_out_what_a_log_axis_cannot_show(plot);
   return plots;
 }
 

@@ -829,6 +829,63 @@ seeds = [1, 2]
   EXPECT_THAT(html, Not(HasSubstr("scaling_efficiency.svg")));
 }
 
+// A target met at the first evaluation gives 0 steps, which the log axes of steps / examples to the target cannot
+// show: those points are left out (the title says how many), a plot left empty is a note, and the report is written.
+TEST_F(ReportTest, ATargetMetAtStepZeroIsLeftOffTheLogAxesNotAnError) {
+  const StudySpec spec = parse_study(R"toml(
+name = "easy"
+batch = [64, 256]
+seeds = [1, 2]
+target_validation_error = 90.0
+[base]
+"data.source" = "two-point"
+"objective.regime" = "sgd"
+)toml", "easy.toml");
+  const std::vector<Trial> trials = expand(spec);
+  const auto fill = [&](const std::filesystem::path& database, bool all_at_zero) {
+    TrialStore store(database);
+    store.upsert_trials(trials);
+    for (const Trial& t : trials) {
+      store.set_state(t.id, TrialState::kDone, TrialOutcome{0, "", 5.0});
+      store.record_result(t.id, "test_error", 10.0);
+      store.record_result(t.id, "validation_error", 9.0);
+      store.record_result(t.id, "target_validation_error", 90.0);  // timed to the study's target
+      const bool at_zero = all_at_zero || t.batch == 64;
+      store.record_result(t.id, "steps_to_target", at_zero ? 0.0 : 40.0);
+      store.record_result(t.id, "seconds_to_target", at_zero ? 0.0 : 4.0);
+    }
+  };
+  fill(out_ / "mixed.db", false);
+  const StudyData mixed = load_study_data(spec, out_ / "mixed.db");
+  std::map<std::string, Plot> plots;
+  for (Plot& plot : build_plots(mixed, build_table(mixed))) plots.emplace(plot.name, std::move(plot));
+  const Plot& steps = plots.at("steps_to_target");
+  ASSERT_EQ(steps.series.size(), 1U);  // the perfect-scaling line from 0 steps is 0 everywhere: left out
+  ASSERT_EQ(steps.series[0].points.size(), 1U);
+  EXPECT_EQ(steps.series[0].points[0].x, 256.0);
+  EXPECT_EQ(steps.series[0].points[0].y, 40.0);
+  EXPECT_THAT(steps.title, HasSubstr("(3 points at 0 or below not drawn)"));
+  EXPECT_THAT(plots.at("examples_to_target").title, HasSubstr("(1 point at 0 or below not drawn)"));
+
+  SKIP_WITHOUT_GNUPLOT();
+  fill(out_ / "zero.db", true);
+  const ReportSummary summary = write_report(spec, out_ / "zero.db", out_ / "report");
+  EXPECT_THAT(summary.plots, Not(::testing::Contains("steps_to_target")));
+  EXPECT_THAT(summary.plots, ::testing::Contains("test_error_vs_batch"));
+  EXPECT_THAT(read_text(out_ / "report" / "index.html"),
+              HasSubstr("left out: its 4 values are 0 or below, which a logarithmic axis cannot show"));
+}
+
+// A regime that met the target at step 0 is the fastest on that workload (ratio 1, not 0 / 0).
+TEST(PerformanceProfile, TargetMetAtStepZeroIsTheFastest) {
+  const PerformanceProfiles p = performance_profiles({{"A", {{64, 0}, {256, 10}}}, {"B", {{64, 0}, {256, 20}}}}, 4.0);
+  ASSERT_EQ(p.regimes.size(), 2U);
+  EXPECT_EQ(p.regimes[0].ratios, (std::vector<double>{1.0, 1.0}));
+  EXPECT_EQ(p.regimes[1].ratios, (std::vector<double>{1.0, 2.0}));
+  EXPECT_NEAR(p.share(1, 1.0), 0.5, 1e-12);
+  EXPECT_NEAR(p.regimes[0].score, 1.0, 1e-12);
+}
+
 TEST_F(ReportTest, MissingGnuplotNamesItAndTheDebianPackage) {
   const std::string message = testing::error_of(
       [&] { write_report(*spec_, database(), out_, ReportOptions{.gnuplot = "normscale-no-such-gnuplot"}); });
