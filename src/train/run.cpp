@@ -320,7 +320,7 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   }));
   if (config.threads > 0) set_gemm_threads(static_cast<int>(config.threads));
   const DataShard shard{comm.rank(), comm.size(), config.virtual_shards};
-  check_data_shard(shard);
+  throw_if_any_rank_failed(comm, error_of([&] { check_data_shard(shard); }));  // every rank's: said once
   // Each rank reads its shards only; preprocessing statistics are those of the whole training set.
   // A file missing or damaged on one node's view is every rank's error, said once.
   DataSplits data;

@@ -103,11 +103,16 @@ TEST(Failures, ADivergedRunIsSaidOnceAndEndsEveryRank) {
   fs::remove_all(out);
 }
 
+// Every rank sees the same rank count and option: an agreed error, said once, without MPI_Abort.
 TEST(Failures, MoreRanksThanVirtualShards) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_shards";
-  expect_prompt_failure(std::string(NORMSCALE_MPIEXEC) + " -n 4 " + NORMSCALE_BINARY + " " + kSmallRun +
-                            "--set virtual_shards=2 --out " + out.string(),
-                        "Valid rank counts: 1, 2");
+  const std::string command = std::string(NORMSCALE_MPIEXEC) + " -n 4 " + NORMSCALE_BINARY + " " + kSmallRun +
+                              "--set virtual_shards=2 --out " + out.string();
+  expect_prompt_failure(command, "Valid rank counts: 1, 2");
+  const auto result = testing::run_shell(command);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("reported by rank 0; 4 of 4 ranks failed"), std::string::npos) << result.output;
+  expect_said_once(result.output);
 }
 
 // Flips one byte in the middle of a file.
