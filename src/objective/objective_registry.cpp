@@ -100,8 +100,8 @@ void add_builtins(ObjectiveRegistry& registry) {
        "multiplier update: ascent alpha <- proj(alpha + s v); pi: I <- proj(I + s v), alpha <- proj(I + kappa_p v) "
        "(v: the violation; the same fixed points, damped); extragradient: single-call (Popov), pi with kappa_p = s; "
        "accelerated: Nesterov momentum k/(k+3) on the multipliers, restarted per constraint when its step turns "
-       "against its last move; coordinate: exact dual coordinate ascent, linear models, CPU ranks "
-       "(objective.local_steps)",
+       "against its last move; coordinate: exact dual coordinate ascent, linear models (on GPU ranks its pass runs on the host; "
+       "objective.local_steps)",
        NS_OBJECTIVE_FIELD(dual), true},
       {"objective.kappa_p", Opt::kReal, {}, "PI's proportional gain (objective.dual = pi; 0 is ascent; >= 0)",
        NS_OBJECTIVE_FIELD(kappa_p), true},
@@ -121,7 +121,7 @@ void add_builtins(ObjectiveRegistry& registry) {
        NS_OBJECTIVE_FIELD(average_from_epoch), true},
       {"objective.curvature_step", Opt::kBoolean, {},
        "curvature-normalized multiplier steps: each example's s (and kappa_p) divided by ||h||^2 + 1, h the last "
-       "layer's input (||x||^2 + 1, exact, for a linear model); the same fixed points; CPU ranks",
+       "layer's input (||x||^2 + 1, exact, for a linear model); the same fixed points; CPU and GPU ranks",
        NS_OBJECTIVE_FIELD(curvature_step), true},
       {"objective.local_steps", Opt::kInteger, {},
        "objective.dual = coordinate: coordinate updates per block (virtual shard) per round, between two "

@@ -534,6 +534,22 @@ TEST(Architectures, SmallConvNetGradient) {
   expect_network_gradients(*net, random_matrix(4, 3 * 8 * 8, 71));
 }
 
+// Three pooling blocks on 28 x 28 images (Fashion-MNIST) end at 7 x 7: the error says which option sets the blocks
+// and what sides they need.
+TEST(Architectures, ConvNetTooDeepForItsImagesNamesTheChannelsOption) {
+  std::string message;
+  try {
+    make_convnet<float>({.input = {1, 28, 28}, .channels = {32, 64, 128}, .outputs = 10});
+  } catch (const Error& error) {
+    message = error.what();
+  }
+  EXPECT_NE(message.find("got 7 x 7 in block 3"), std::string::npos) << message;
+  EXPECT_NE(message.find("model.channels"), std::string::npos) << message;
+  EXPECT_NE(message.find("3 blocks halve the sides 3 times, so they must be divisible by 8"), std::string::npos)
+      << message;
+  EXPECT_EQ(make_convnet<float>({.input = {1, 28, 28}, .channels = {32, 64}, .outputs = 10})->output_width(), 10);
+}
+
 TEST(Architectures, SmallConvNetAffineBiasAveragePoolWeightNormGradient) {
   ConvNetSpec spec{.input = {2, 8, 8}, .channels = {3, 4}, .outputs = 2, .conv_bias = true,
                    .pool_kind = PoolKind::kAverage, .weight_norm = true};
