@@ -55,12 +55,10 @@ std::unique_ptr<Network<T>> make_convnet(const ConvNetSpec& spec) {
     if (spec.use_batch_norm) layers.push_back(make_batch_norm<T>(shape.channels, shape.area(), spec.batch_norm));
     layers.push_back(std::make_unique<Relu<T>>());
     if (spec.pool) {
-      NS_CHECK(shape.height % 2 == 0 && shape.width % 2 == 0,
-               "ConvNet pooling needs even image sizes, got {} x {} in block {}; hint: use fewer conv blocks "
-               "(model.channels has one entry per block: {} blocks halve the sides {} times, so they must be "
-               "divisible by {}; e.g. model.channels = [32, 64] for 28 x 28 images)",
-               shape.height, shape.width, block + 1, spec.channels.size(), spec.channels.size(),
-               Index{1} << spec.channels.size());
+      NS_CHECK(shape.height >= 2 && shape.width >= 2,
+               "ConvNet pooling needs maps of at least 2 x 2, got {} x {} in block {}; hint: use fewer conv blocks "
+               "(model.channels has one entry per block, and each block halves the sides, rounding down)",
+               shape.height, shape.width, block + 1);
       auto pool = std::make_unique<Pooling<T>>(shape, spec.pool_kind, 2);
       shape = pool->output_shape();
       layers.push_back(std::move(pool));

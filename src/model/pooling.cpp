@@ -1,5 +1,6 @@
 // Max and average pooling over non-overlapping windows; backward re-derives the max positions from
-// the input instead of keeping an index buffer from forward.
+// the input instead of keeping an index buffer from forward. Sides that are not multiples of the window
+// lose their last rows / columns (floor, as PyTorch's pooling): they get no gradient.
 #include "normscale/model/pooling.hpp"
 
 #include "normscale/core/error.hpp"
@@ -15,10 +16,9 @@ namespace normscale {
 template <class T>
 Pooling<T>::Pooling(FeatureMapShape input, PoolKind pool, Index window) : input_(input), pool_(pool), window_(window) {
   NS_CHECK(window_ > 0, "pooling window must be positive, got {}", window_);
-  NS_CHECK(input_.channels > 0 && input_.height > 0 && input_.width > 0 && input_.height % window_ == 0 &&
-               input_.width % window_ == 0,
-           "pooling needs H and W to be positive multiples of the window {}, got {} x {} x {}", window_,
-           input_.channels, input_.height, input_.width);
+  NS_CHECK(input_.channels > 0 && input_.height >= window_ && input_.width >= window_,
+           "pooling needs H and W of at least the window {}, got {} x {} x {}", window_, input_.channels,
+           input_.height, input_.width);
 }
 
 namespace {
@@ -40,7 +40,7 @@ Index argmax_in_window(const T* corner, Index row_stride, Index window) {
   return best;
 }
 
-// Examples [begin, end) of the batch x (C x H x W each) pooled into y (C x H/window x W/window each). Kept out of line
+// Examples [begin, end) of the batch x (C x H x W each) pooled into y (C x H/window x W/window each, rounded down). Kept out of line
 // like the convolution's im2col_rows (conv2d.cpp), and so is unpool_rows.
 template <class T>
 [[gnu::noinline]] void pool_rows(const T* x, FeatureMapShape input, PoolKind pool, Index win, T* y, Index begin,
@@ -103,7 +103,7 @@ template <class T>
 // The 2 x 2 max window (the ConvNet's), the same values as argmax_in_window's scan: each candidate taken where it
 // is greater than the maximum so far, which the compiler emits as MAXPS (whose operand order keeps the earlier
 // value on ties, signed zeros and NaN). An output row reads two input rows: row r of all channels' output rows is
-// input rows 2r and 2r + 1, H being even.
+// input rows 2r and 2r + 1, H and W being even (two_by_two_even).
 template <class T>
 [[gnu::noinline]] void max_pool_2x2_rows(const T* x, FeatureMapShape input, T* y, Index begin, Index end) {
   const Index w = input.width, ow = w / 2, out_rows = input.channels * (input.height / 2);
@@ -162,6 +162,11 @@ template <class T>
   }
 }
 
+// The 2 x 2 max paths above: even sides, so that every input entry lies in one window.
+bool two_by_two_even(FeatureMapShape input, PoolKind pool, Index win) {
+  return pool == PoolKind::kMax && win == 2 && input.height % 2 == 0 && input.width % 2 == 0;
+}
+
 }  // namespace
 
 template <class T>
@@ -175,7 +180,7 @@ void Pooling<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   const FeatureMapShape input = input_;
   const PoolKind pool = pool_;
   // Each example on its own: split over the GEMMs' team.
-  if (pool == PoolKind::kMax && win == 2) {
+  if (two_by_two_even(input, pool, win)) {
     for_each_range(rows, indices_per_thread(in.cols()),
                    [=](Index begin, Index end) { max_pool_2x2_rows(x, input, y, begin, end); });
     return;
@@ -199,7 +204,7 @@ void Pooling<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>
   const FeatureMapShape input = input_;
   const PoolKind pool = pool_;
   // Each example on its own: split over the GEMMs' team.
-  if (pool == PoolKind::kMax && win == 2) {
+  if (two_by_two_even(input, pool, win)) {
     for_each_range(rows, indices_per_thread(in.cols()),
                    [=](Index begin, Index end) { max_unpool_2x2_rows(x, dy, input, dx, begin, end); });
     return;

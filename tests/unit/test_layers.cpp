@@ -465,7 +465,31 @@ TEST(Pooling, MaxForwardValues) {
   avg.forward(x, y, Mode::kTrain);
   EXPECT_DOUBLE_EQ(y(0, 0), 2.75);
   EXPECT_DOUBLE_EQ(y(0, 1), -1.625);
-  EXPECT_ANY_THROW(Pooling<double>({1, 3, 4}, PoolKind::kMax));
+  EXPECT_ANY_THROW(Pooling<double>({1, 1, 4}, PoolKind::kMax));  // no whole window
+  EXPECT_ANY_THROW(Pooling<double>({1, 4, 1}, PoolKind::kAverage));
+}
+
+// Sides that are not multiples of the window lose their last rows and columns (floor, as PyTorch's pooling): 3 x 5
+// gives 1 x 2 windows, the last row and column take no part and get no gradient.
+TEST(Pooling, OddSidesLeaveTheLastRowAndColumnOut) {
+  for (const PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
+    Pooling<double> pool({1, 3, 5}, kind);
+    EXPECT_EQ(pool.output_shape(), (FeatureMapShape{1, 1, 2}));
+    Matrix<double> x(1, 15), y, dx;
+    x << 1, 5, -1, -2, 90,  //
+        3, 2, -3, -0.5, 91,  //
+        92, 93, 94, 95, 96;
+    pool.forward(x, y, Mode::kTrain);
+    ASSERT_EQ(y.cols(), 2);
+    EXPECT_DOUBLE_EQ(y(0, 0), kind == PoolKind::kMax ? 5.0 : 2.75);
+    EXPECT_DOUBLE_EQ(y(0, 1), kind == PoolKind::kMax ? -0.5 : -1.625);
+    Matrix<double> dy(1, 2);
+    dy << 10, 20;
+    dx.setConstant(1, 15, 7.0);  // stale values must not survive
+    pool.backward(x, y, dy, &dx);
+    for (const Index j : {4, 9, 10, 11, 12, 13, 14}) EXPECT_EQ(dx(0, j), 0.0) << j;
+    EXPECT_DOUBLE_EQ(dx.sum(), 30.0);
+  }
 }
 
 // The first maximum of each 2 x 2 window in scan order (top left, top right, bottom left, bottom right), taking a
@@ -524,6 +548,13 @@ TEST(Pooling, GradientAverage) {
   expect_layer_gradients(pool, random_matrix(3, 48, 62));
 }
 
+TEST(Pooling, GradientWithOddSides) {
+  for (const PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
+    Pooling<double> pool({2, 5, 7}, kind);
+    expect_layer_gradients(pool, random_matrix(3, 70, 63));
+  }
+}
+
 // ---- architectures ----------------------------------------------------------------------------
 
 TEST(Architectures, SmallConvNetGradient) {
@@ -534,20 +565,27 @@ TEST(Architectures, SmallConvNetGradient) {
   expect_network_gradients(*net, random_matrix(4, 3 * 8 * 8, 71));
 }
 
-// Three pooling blocks on 28 x 28 images (Fashion-MNIST) end at 7 x 7: the error says which option sets the blocks
-// and what sides they need.
-TEST(Architectures, ConvNetTooDeepForItsImagesNamesTheChannelsOption) {
+// The default ConvNet on 28 x 28 images (Fashion-MNIST): 28 -> 14 -> 7 -> 3, the classifier on 128 x 3 x 3. Five
+// blocks would pool a 1 x 1 map: the error names the option that sets the blocks.
+TEST(Architectures, ConvNetOn28By28ImagesPoolsOddSidesDown) {
+  auto net = make_convnet<float>({.input = {1, 28, 28}, .channels = {32, 64, 128}, .outputs = 10});
+  EXPECT_EQ(net->output_width(), 10);
+  EXPECT_EQ(net->weights().back().matrix.cols(), 128 * 3 * 3);
   std::string message;
   try {
-    make_convnet<float>({.input = {1, 28, 28}, .channels = {32, 64, 128}, .outputs = 10});
+    make_convnet<float>({.input = {1, 28, 28}, .channels = {4, 4, 4, 4, 4}, .outputs = 10});
   } catch (const Error& error) {
     message = error.what();
   }
-  EXPECT_NE(message.find("got 7 x 7 in block 3"), std::string::npos) << message;
+  EXPECT_NE(message.find("got 1 x 1 in block 5"), std::string::npos) << message;
   EXPECT_NE(message.find("model.channels"), std::string::npos) << message;
-  EXPECT_NE(message.find("3 blocks halve the sides 3 times, so they must be divisible by 8"), std::string::npos)
-      << message;
-  EXPECT_EQ(make_convnet<float>({.input = {1, 28, 28}, .channels = {32, 64}, .outputs = 10})->output_width(), 10);
+}
+
+TEST(Architectures, SmallConvNetWithOddSidesGradient) {
+  auto net = make_convnet<double>({.input = {2, 7, 6}, .channels = {3, 4}, .outputs = 3});
+  EXPECT_EQ(net->output_width(), 3);
+  net->initialize({"he", 1.0}, 9);
+  expect_network_gradients(*net, random_matrix(3, 2 * 7 * 6, 73));
 }
 
 TEST(Architectures, SmallConvNetAffineBiasAveragePoolWeightNormGradient) {

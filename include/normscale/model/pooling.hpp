@@ -1,5 +1,5 @@
 // Non-overlapping 2-D pooling (window = stride, 2 by default), max or average, per channel on
-// planar C x H x W examples.
+// planar C x H x W examples; output sides H / window and W / window, rounded down.
 #pragma once
 
 #include "normscale/model/conv2d.hpp"
@@ -11,7 +11,7 @@ enum class PoolKind { kMax, kAverage };
 template <class T>
 class Pooling final : public Layer<T> {
  public:
-  // H and W must be multiples of window.
+  // H and W of at least window; the rows and columns past the last whole window are left out (floor).
   Pooling(FeatureMapShape input, PoolKind pool = PoolKind::kMax, Index window = 2);
 
   std::string kind() const override { return pool_ == PoolKind::kMax ? "max-pool" : "avg-pool"; }
