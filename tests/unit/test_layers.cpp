@@ -581,6 +581,40 @@ TEST(Architectures, ConvNetOn28By28ImagesPoolsOddSidesDown) {
   EXPECT_NE(message.find("model.channels"), std::string::npos) << message;
 }
 
+// make_convnet builds max pooling before the ReLU (they commute): outputs, parameter gradients and input gradients
+// equal those of the papers' order conv -> BN -> ReLU -> pool, built here by hand, on data with ties and values <= 0.
+TEST(Architectures, ConvNetReluAfterMaxPoolGivesThePapersOrdersValuesAndGradients) {
+  const ConvNetSpec spec{.input = {2, 6, 5}, .channels = {3, 4}, .outputs = 3};
+  auto built = make_convnet<double>(spec);
+  std::vector<std::unique_ptr<Layer<double>>> layers;
+  FeatureMapShape shape = spec.input;
+  for (const Index channels : spec.channels) {
+    auto conv = std::make_unique<Conv2d<double>>(shape, channels, 3, false);
+    shape = conv->output_shape();
+    layers.push_back(std::move(conv));
+    layers.push_back(make_batch_norm<double>(shape.channels, shape.area(), {}));
+    layers.push_back(std::make_unique<Relu<double>>());
+    auto pool = std::make_unique<Pooling<double>>(shape, PoolKind::kMax, 2);
+    shape = pool->output_shape();
+    layers.push_back(std::move(pool));
+  }
+  layers.push_back(std::make_unique<Dense<double>>(shape.size(), spec.outputs, true));
+  Network<double> papers(spec.input.size(), std::move(layers));
+  ASSERT_EQ(papers.parameter_count(), built->parameter_count());
+  built->initialize({"he", 1.0}, 11);
+  std::copy(built->parameters().begin(), built->parameters().end(), papers.mutable_parameters().begin());
+  Matrix<double> x = random_matrix(5, spec.input.size(), 74);
+  for (Index j = 0; j < x.cols(); j += 7) x(1, j) = x(1, 0);  // ties
+  const Matrix<double> r = random_matrix(5, spec.outputs, 75);
+  for (const Mode mode : {Mode::kTrain, Mode::kEval}) {
+    const Matrix<double> expected = papers.forward(x, mode);
+    EXPECT_EQ(built->forward(x, mode), expected);
+    papers.backward(r);
+    built->backward(r);
+    EXPECT_EQ(built->gradient(), papers.gradient());
+  }
+}
+
 TEST(Architectures, SmallConvNetWithOddSidesGradient) {
   auto net = make_convnet<double>({.input = {2, 7, 6}, .channels = {3, 4}, .outputs = 3});
   EXPECT_EQ(net->output_width(), 3);

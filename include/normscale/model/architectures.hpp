@@ -32,7 +32,8 @@ struct BnMlpSpec {
 template <class T>
 std::unique_ptr<Network<T>> make_bn_mlp(const BnMlpSpec& spec);
 
-// conv(k x k, same) -> BN (per channel) -> ReLU -> pool, per entry of `channels`, then a linear
+// conv(k x k, same) -> BN (per channel) -> ReLU -> pool, per entry of `channels` (max pooling is built before the
+// ReLU, which commutes with it and then passes over a quarter of the values), then a linear
 // classifier on the flattened C x H x W features. The default is the papers' ConvNet on CIFAR-10
 // (32/64/128 channels, 2x2 max pooling after each block: 32 -> 16 -> 8 -> 4, so 2048 features).
 struct ConvNetSpec {
