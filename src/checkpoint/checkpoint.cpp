@@ -443,6 +443,26 @@ std::vector<std::string> list_checkpoints(const std::string& run_dir) {
   return dirs;
 }
 
+void remove_checkpoints(const std::string& run_dir) {
+  const fs::path root = fs::path(run_dir) / "checkpoints";
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return;
+  remove_stale_temporaries(root);
+  std::vector<fs::path> checkpoints;
+  fs::directory_iterator entries(root, ec);
+  NS_CHECK(!ec, "cannot list checkpoints in '{}': {}", root.string(), ec.message());
+  for (const fs::directory_entry& entry : entries) {
+    if (parse_step_dir_name(entry.path().filename().string()) >= 0 && entry.is_directory(ec)) {
+      checkpoints.push_back(entry.path());
+    }
+  }
+  for (const fs::path& dir : checkpoints) {
+    fs::remove_all(dir, ec);
+    NS_CHECK(!ec, "cannot remove the earlier run's checkpoint '{}': {}", dir.string(), ec.message());
+  }
+  fs::remove(root, ec);  // only where empty: a folder that holds anything else fails to go, and stays
+}
+
 void remove_unfinished_checkpoint_writes(const std::string& run_dir) {
   const fs::path root = fs::path(run_dir) / "checkpoints";
   std::error_code ec;

@@ -14,10 +14,15 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -658,14 +663,17 @@ std::string read_config_file(const std::filesystem::path& path) {
   NS_CHECK(std::filesystem::exists(path, error),
            "config file {}: no such file (check the path given to --config)", path.string());
   NS_CHECK(std::filesystem::is_regular_file(path, error),
-           "config file {}: not a regular file (a folder?); expected a TOML file", path.string());
-  std::ifstream file(path, std::ios::binary);
-  NS_CHECK(file.is_open(), "config file {}: cannot be opened for reading (check its permissions)",
-           path.string());
-  std::ostringstream text;
-  text << file.rdbuf();
-  NS_CHECK(!file.bad(), "config file {}: read failed", path.string());
-  return text.str();
+           "config file {}: not a regular file (a folder or a device?); expected a TOML file", path.string());
+  // stdio, not a stream: a filebuf reports a failed read as the end of the file, and the run would go on with
+  // the part read (or none of it).
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  NS_CHECK(file != nullptr, "config file {}: cannot be opened for reading: {} (check its permissions)", path.string(),
+           std::strerror(errno));
+  std::string text;
+  std::array<char, 65536> buffer{};
+  while (const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), file.get())) text.append(buffer.data(), n);
+  NS_CHECK(std::ferror(file.get()) == 0, "config file {}: read failed: {}", path.string(), std::strerror(errno));
+  return text;
 }
 
 std::string to_toml(const TrainConfig& config) {

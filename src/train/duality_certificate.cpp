@@ -70,13 +70,13 @@ std::optional<DualityCertificate> duality_certificate(Communicator& comm, Traini
 }
 
 template <class T>
-void CertificateReadings<T>::begin(TrainingContext<T>& context) {
+void CertificateReadings<T>::check(const TrainingContext<T>& context) const {
   const double tolerance = context.config.objective.tolerance;
   NS_CHECK(tolerance == 0.0 || linear_minnorm(context.network, context.objective),
            "objective.tolerance = {} stops at the duality gap of a linear Minnorm model, which this run has not "
-           "(objective.regime = {}, {} layer(s)); hint: use model.hidden = [] with objective.regime = minnorm "
+           "(objective.regime = {}, {} weight layer(s)); hint: use model.hidden = [] with objective.regime = minnorm "
            "(per-output multipliers), or objective.tolerance = 0",
-           tolerance, context.config.objective.regime, context.network.layer_count());
+           tolerance, context.config.objective.regime, context.network.weights().size());
 }
 
 template <class T>

@@ -34,6 +34,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -45,8 +46,10 @@
 #include <filesystem>
 #include <new>
 #include <optional>
+#include <regex>
 #include <span>
 #include <type_traits>
+#include <vector>
 
 namespace normscale {
 
@@ -63,18 +66,41 @@ Index output_width(const TrainConfig& config, const Dataset& train) {
   return train.is_classification() ? train.num_classes : train.target_cols;
 }
 
-// A fresh run in a directory that holds a run (its metrics log or checkpoints) would wipe it: refused
-// unless asked for. A directory with only config.toml (the study scheduler writes one before the first
-// start) holds nothing to lose.
-void check_may_start_in(const TrainConfig& config) {
-  const std::filesystem::path out(config.out);
+// What of a run's outputs `out` already holds: an earlier run's, or a user's files of the same names. config.toml
+// counts only where it says something else than `config_text` (the study scheduler writes the trial's own before
+// the first start).
+std::vector<std::string> outputs_present(const std::filesystem::path& out, const std::string& config_text) {
+  std::vector<std::string> present;
   std::error_code ec;
-  const bool holds_a_run =
-      std::filesystem::exists(out / "metrics.jsonl", ec) || std::filesystem::exists(out / "checkpoints", ec);
-  NS_CHECK(config.overwrite || !holds_a_run,
-           "run directory {} already holds a run (metrics.jsonl, checkpoints/); a fresh run would replace it; hint: "
-           "continue it with --resume, replace it with --overwrite, or train into another --out",
-           config.out);
+  for (const char* name : {"metrics.jsonl", "checkpoints", "finished.json", "alpha.npy", "alpha_average.npy",
+                           "support_vectors.csv", "support_vectors.png"}) {
+    if (std::filesystem::exists(out / name, ec)) present.emplace_back(name);
+  }
+  static const std::regex kLayerOutput(R"(layer[0-9]+_(weight|bias)\.npy)");
+  std::vector<std::string> layers;
+  for (const auto& entry : std::filesystem::directory_iterator(out, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (std::regex_match(name, kLayerOutput)) layers.push_back(name);
+  }
+  std::sort(layers.begin(), layers.end());
+  present.insert(present.end(), layers.begin(), layers.end());
+  if (std::filesystem::exists(out / "config.toml", ec) && read_config_file(out / "config.toml") != config_text) {
+    present.emplace_back("config.toml (other settings than this run's)");
+  }
+  return present;
+}
+
+// A fresh run in a directory that holds a run's outputs would replace them: refused unless asked for.
+void check_may_start_in(const TrainConfig& config, const std::string& config_text) {
+  if (config.overwrite) return;
+  std::vector<std::string> present = outputs_present(config.out, config_text);
+  if (present.empty()) return;
+  constexpr std::size_t kNamed = 4;
+  const std::size_t more = present.size() > kNamed ? present.size() - kNamed : 0;
+  present.resize(present.size() - more);
+  NS_FAIL("run directory {} already holds a run's outputs ({}{}), which a fresh run would replace; hint: continue "
+          "its run with --resume, replace them with --overwrite, or train into another --out",
+          config.out, fmt::join(present, ", "), more > 0 ? fmt::format(" and {} more", more) : std::string());
 }
 
 // Examples one training step of this rank forwards, for the model's memory estimate: its share of the global
@@ -160,18 +186,6 @@ class Run {
     }
     // The engine trains from the host's initial (or resumed) weights, momentum and multipliers.
     engine_->load_from_host();
-    throw_if_any_rank_failed(comm, error_of([&] {
-      if (!comm.is_root() || finished()) return;
-      std::filesystem::create_directories(config.out);
-      if (!context_.resumed) check_may_start_in(config);
-      // First: from here on the directory no longer holds a finished run.
-      clear_finished_marker(config.out);
-      // A fresh run replaces the directory's history: an older run's checkpoints must not be resumed
-      // as if they were this run's (its metrics.jsonl is truncated likewise).
-      if (!context_.resumed) std::filesystem::remove_all(std::filesystem::path(config.out) / "checkpoints");
-      remove_unfinished_checkpoint_writes(config.out);
-      write_file_atomically(path("config.toml"), to_toml(config));
-    }));
   }
 
   void train() {
@@ -215,10 +229,29 @@ class Run {
     loop.add(checkpoints_);
     loop.add(checkpoint_on_signal);
     if (config.perturb.enabled()) loop.add(perturbation);
+    loop.check();
+    prepare_directory();
     finish(loop.run());
   }
 
  private:
+  // Collective, after every check (a refused run leaves the directory as it was): the directory no longer holds a
+  // finished run, a fresh run drops an older run's checkpoints (they must not be resumed as this run's; its
+  // metrics.jsonl is truncated likewise), and config.toml is this run's.
+  void prepare_directory() {
+    const TrainConfig& config = context_.config;
+    throw_if_any_rank_failed(context_.comm, error_of([&] {
+      if (!context_.comm.is_root()) return;
+      std::filesystem::create_directories(config.out);
+      const std::string config_text = to_toml(config);
+      if (!context_.resumed) check_may_start_in(config, config_text);
+      clear_finished_marker(config.out);
+      if (!context_.resumed) remove_checkpoints(config.out);
+      remove_unfinished_checkpoint_writes(config.out);
+      write_file_atomically(path("config.toml"), config_text);
+    }));
+  }
+
   std::string path(const char* name) const {
     return (std::filesystem::path(context_.config.out) / name).string();
   }

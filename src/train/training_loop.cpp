@@ -2,9 +2,18 @@
 // alone); everything else is a callback.
 #include "normscale/train/training_loop.hpp"
 
+#include "normscale/comm/agreement.hpp"
+
 #include <chrono>
 
 namespace normscale {
+
+template <class T>
+void TrainingLoop<T>::check() const {
+  throw_if_any_rank_failed(context_.comm, error_of([&] {
+    for (const auto* callback : callbacks_) callback->check(context_);
+  }));
+}
 
 template <class T>
 nlohmann::json TrainingLoop<T>::run() {

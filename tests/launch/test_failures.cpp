@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 
 namespace normscale {
@@ -167,11 +168,67 @@ TEST(Failures, AFreshRunIntoARunDirectoryIsRefusedAndWithOverwriteReplacesIt) {
   EXPECT_NE(result.output.find("--overwrite"), std::string::npos) << result.output;
   EXPECT_EQ(entries_of(out), before) << "nothing was deleted or written";
 
+  // What a user put in checkpoints/ beside the run's own is not the run's to delete.
+  fs::create_directories(out / "checkpoints" / "mine");
+  std::ofstream(out / "checkpoints" / "mine" / "precious.bin") << "keep";
   result = testing::run_normscale(again + " --overwrite");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   std::vector<std::string> left;
   for (const auto& entry : fs::directory_iterator(out / "checkpoints")) left.push_back(entry.path().filename());
-  EXPECT_EQ(left, std::vector<std::string>{"step_0000000010"});
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"mine", "step_0000000010"}));
+  EXPECT_TRUE(fs::exists(out / "checkpoints" / "mine" / "precious.bin"));
+}
+
+// Every file under `dir` with its bytes, but run.lock (which names the last process that held the directory).
+std::map<std::string, std::string> contents_of(const fs::path& dir) {
+  std::map<std::string, std::string> contents;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file() || entry.path().filename() == "run.lock") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    contents[entry.path().string()] = std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return contents;
+}
+
+// A run that --overwrite would let replace a finished one, but that a check refuses (the duality-gap stop on a model
+// with a hidden layer), leaves that run as it was: checks come before anything in the directory changes.
+TEST(Failures, ARunRefusedByItsChecksLeavesTheRunItWouldReplaceIntact) {
+  const fs::path out = fs::temp_directory_path() / "normscale_refused_overwrite";
+  fs::remove_all(out);
+  ASSERT_EQ(testing::run_normscale(kSmallRun + "--out " + out.string()).exit_code, 0);
+  const std::map<std::string, std::string> before = contents_of(out);
+  ASSERT_TRUE(before.contains((out / "finished.json").string()));
+  const auto result =
+      testing::run_normscale(kSmallRun + "--set objective.tolerance=0.1 --overwrite --out " + out.string());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("stops at the duality gap of a linear Minnorm model"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("2 weight layer(s)"), std::string::npos) << result.output;
+  EXPECT_EQ(contents_of(out), before) << "a refused run must not touch the run it would have replaced";
+  fs::remove_all(out);
+}
+
+// A fresh run refuses a directory holding files of its outputs' names that are not a run's (a user's CSV, a
+// hand-written config.toml given as --config), and leaves them as they were; --overwrite replaces them.
+TEST(Failures, AFreshRunRefusesToReplaceFilesNamedAsItsOutputs) {
+  const fs::path out = fs::temp_directory_path() / "normscale_users_files";
+  fs::remove_all(out);
+  fs::create_directories(out);
+  std::ofstream(out / "support_vectors.csv") << "my,own,table\n";
+  std::ofstream(out / "config.toml") << "# my settings\nsteps = 5\n";
+  const std::map<std::string, std::string> before = contents_of(out);
+  const std::string run = kSmallRun + "--config " + (out / "config.toml").string() + " --out " + out.string();
+  auto result = testing::run_normscale(run);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("support_vectors.csv, config.toml (other settings than this run's)"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(contents_of(out), before);
+  result = testing::run_normscale(run + " --overwrite");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(contents_of(out).at((out / "support_vectors.csv").string()), "my,own,table\n");
+  fs::remove_all(out);
 }
 
 // Resuming onto a full disk: the log cannot be rewritten. That is said as what it is (the metrics log,

@@ -93,6 +93,10 @@ Index parse_step_dir_name(const std::string& name);
 // first; empty when there are none.
 std::vector<std::string> list_checkpoints(const std::string& run_dir);
 
+// Removes every checkpoint under <run_dir>/checkpoints (directories step_<digits>, complete or not, and
+// unfinished writes), then the folder if nothing else is in it: what else a user put there stays. One rank.
+void remove_checkpoints(const std::string& run_dir);
+
 // Removes what writes that never finished left under <run_dir>/checkpoints (.tmp_* directories: a
 // crash or a full disk mid-write); complete checkpoints are untouched. No collective: one rank calls it.
 void remove_unfinished_checkpoint_writes(const std::string& run_dir);

@@ -47,7 +47,7 @@ class CertificateReadings final : public TrainingCallback<T> {
   explicit CertificateReadings(EvaluationLog<T>& log) : log_(log) {}
 
   // Refuses objective.tolerance > 0 on a run that has no certificate.
-  void begin(TrainingContext<T>& context) override;
+  void check(const TrainingContext<T>& context) const override;
   void evaluate(TrainingContext<T>& context, nlohmann::json& record) override;
   void evaluated(TrainingContext<T>& context, const nlohmann::json& record) override;
 

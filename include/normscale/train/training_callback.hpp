@@ -63,6 +63,9 @@ class TrainingCallback {
  public:
   virtual ~TrainingCallback() = default;
 
+  // Before anything in the run directory changes (every rank, alike): refuses, by throwing, a run this
+  // callback cannot serve, so that a refused run leaves the directory as it was.
+  virtual void check(const TrainingContext<T>& /*context*/) const {}
   // Once, before the first step (and before a fresh run's evaluation at step 0).
   virtual void begin(TrainingContext<T>& /*context*/) {}
   // After every step, before the evaluation that may follow it.

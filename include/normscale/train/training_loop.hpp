@@ -21,6 +21,10 @@ class TrainingLoop {
   // Hooks are called in the order of add(); the loop keeps a reference, the caller the callback.
   void add(TrainingCallback<T>& callback) { callbacks_.push_back(&callback); }
 
+  // Collective: every callback's check, its errors agreed on by the ranks (said once). Before run(), and before
+  // the run directory is prepared.
+  void check() const;
+
   // Collective. begin; a fresh run's evaluation at its first step; then each step: step_taken, the
   // evaluation when due (evaluate, evaluated), step_end; finally end. Returns the last evaluation's
   // record (empty when none happened). An exception from a hook ends the loop (end is not called).
