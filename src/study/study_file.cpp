@@ -77,6 +77,16 @@ std::string canonical_literal(const OptionDescriptor& option, const toml::node& 
 
 bool never_a_value(const toml::node&) { return false; }
 
+// Every trial's batch size and seed are its axes' values (batch, seeds), labelled so in the database, tables and
+// plots; [base] may give them (the axes' defaults), but a regime, grid or search that set them as well would
+// train trials at other values than their labels say.
+void check_not_an_axis_key(const std::string& context, std::string_view key, const std::string& where) {
+  if (context == "base") return;
+  NS_CHECK(key != "optim.batch", "{}: optim.batch is the study's batch axis; give the batch sizes as batch = [...] "
+           "(a regime's own batch sizes: a study of its own)", where);
+  NS_CHECK(key != "seed", "{}: seed is the study's seeds axis; give the seeds as seeds = [...]", where);
+}
+
 // Walks a table of train-config options (nested sections and/or quoted dotted keys) and calls
 // visit(option, node, where) for every option; anything else is an error naming the study key.
 // is_value(node) tells a table that is an option's value (a search range) from a section to descend into.
@@ -88,6 +98,7 @@ void for_each_option(const toml::table& table, const std::string& prefix, const 
         prefix.empty() ? std::string(key.str()) : fmt::format("{}.{}", prefix, key.str());
     const Where where{source, fmt::format("{}.{}", context, quote_key(dotted))};
     if (const OptionDescriptor* option = find_option(dotted)) {
+      check_not_an_axis_key(context, option->key, where.at(node));
       visit(*option, node, where);
     } else if (const auto* section = node.as_table(); section != nullptr && !is_value(node)) {
       for_each_option(*section, dotted, context, source, visit, is_value);
@@ -172,6 +183,7 @@ std::vector<ConfigOverride> parse_overrides(const toml::node& node, const std::s
     if (option == nullptr) {
       fail_unknown_option(Where{source, fmt::format("{}.{}", context, quote_key(key))}, element, key);
     }
+    check_not_an_axis_key(context, key, Where{source, fmt::format("{}.{}", context, quote_key(key))}.at(element));
     TrainConfig scratch;
     try {
       apply_override(scratch, assignment);
@@ -726,6 +738,7 @@ std::vector<Trial> expand(const StudySpec& spec) {
   const std::vector<std::vector<ConfigOverride>> search =
       spec.search ? search_points(*spec.search, spec.source) : std::vector<std::vector<ConfigOverride>>(1);
   std::map<std::string, std::size_t> search_column;
+  double planned_trials = 0.0;
   if (spec.search) {
     for (std::size_t column = 0; column < spec.search->ranges.size(); ++column) {
       search_column[spec.search->ranges[column].key] = column;
@@ -753,6 +766,7 @@ std::vector<Trial> expand(const StudySpec& spec) {
       const double lr_scale =
           lr_given_at_batch ? 1.0 : lr_scale_factor(spec.lr_scaling, batch, spec.base_batch, spec.full_batch_size);
       std::size_t grid_points = 1;
+      double trials_here = static_cast<double>(search.size() * spec.ranks.size() * spec.seeds.size());
       for (const GridAxis& axis : axes) {
         if (search_column.contains(axis.key)) {
           NS_CHECK(axis.values.empty(), "study {}: search.ranges.{} is also a grid axis; a key is either searched "
@@ -761,7 +775,14 @@ std::vector<Trial> expand(const StudySpec& spec) {
         }
         NS_CHECK(!axis.values.empty(), "study {}: grid.{}: empty axis", spec.source, quote_key(axis.key));
         grid_points *= axis.values.size();
+        trials_here *= static_cast<double>(axis.values.size());  // no overflow where grid_points would wrap
       }
+      // Counted before any is built: a grid of millions would take minutes and gigabytes to expand.
+      planned_trials += trials_here;
+      NS_CHECK(planned_trials <= static_cast<double>(kMaxStudyTrials),
+               "study {}: {:.4g} trials or more (regimes x batch sizes x ranks x seeds x grid points{}); a study "
+               "runs at most {}; hint: fewer grid values, or [search] with kind = \"quasi-random\" and a trial count",
+               spec.source, planned_trials, spec.search ? " x search points" : "", kMaxStudyTrials);
       const std::size_t points = grid_points * search.size();
       for (const std::int64_t ranks : spec.ranks) {
         for (const std::uint64_t seed : spec.seeds) {

@@ -292,6 +292,17 @@ lr = 0.05
   EXPECT_EQ(c.preset, "");
 }
 
+// A file whose read fails part way (here at its first byte: /proc/self/mem at address 0) is an error naming it, not
+// a shorter or empty configuration; an empty file is an empty configuration.
+TEST(ConfigToml, AConfigFileWhoseReadFailsIsAnErrorNotEmpty) {
+  if (!std::filesystem::exists("/proc/self/mem")) GTEST_SKIP() << "no /proc/self/mem here";
+  EXPECT_THAT(error_of([] { read_config_file("/proc/self/mem"); }), HasSubstr("config file /proc/self/mem: read failed"));
+  const std::filesystem::path empty = std::filesystem::temp_directory_path() / "normscale_empty_config.toml";
+  std::ofstream{empty};
+  EXPECT_EQ(read_config_file(empty), "");
+  std::filesystem::remove(empty);
+}
+
 TEST(ConfigSet, ValuesAreParsedByTheOptionType) {
   TrainConfig c;
   apply_override(c, "data.classes=[3, 5]");

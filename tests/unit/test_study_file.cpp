@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -337,6 +338,41 @@ TEST(StudyFile, GridPointAsJson) {
   EXPECT_THAT(grid_point_json(*at_1024), AllOf(HasSubstr("\"optim.momentum\":"), HasSubstr("\"objective.s\":")));
 }
 
+
+// A trial's batch size and seed are its axes' values: a grid, regime or search that set them too would train trials
+// at other values than they are labelled with. [base] gives the axes' defaults.
+TEST(StudyFile, BatchAndSeedComeOnlyFromTheirAxes) {
+  EXPECT_THAT(error_of([] { parse_study("batch = [16]\n[grid]\n\"optim.batch\" = [8]\n", "s.toml"); }),
+              AllOf(HasSubstr("s.toml:3: grid.\"optim.batch\""), HasSubstr("the study's batch axis")));
+  EXPECT_THAT(error_of([] { parse_study("[regimes]\nmn = { \"optim.batch\" = 8 }\n", "s.toml"); }),
+              HasSubstr("regimes.\"mn\".\"optim.batch\""));
+  EXPECT_THAT(error_of([] { parse_study("[regimes]\nmn = [\"seed=3\"]\n", "s.toml"); }),
+              AllOf(HasSubstr("regimes.\"mn\".\"seed\""), HasSubstr("the study's seeds axis")));
+  EXPECT_THAT(error_of([] { parse_study("batch = [64]\n[grid_per_batch.\"64\"]\nseed = [1, 2]\n", "s.toml"); }),
+              HasSubstr("seeds axis"));
+  const StudySpec defaults = parse_study("[base]\n\"optim.batch\" = 32\nseed = 5\n", "s.toml");
+  const std::vector<Trial> trials = expand(defaults);
+  ASSERT_EQ(trials.size(), 1U);
+  EXPECT_EQ(trials[0].batch, 32);
+  EXPECT_EQ(trials[0].config.optim.batch, 32);
+  EXPECT_EQ(trials[0].seed, 5U);
+}
+
+// A grid of millions of trials is refused before any is built (expanding 10^7 took minutes and gigabytes), naming
+// the count; a grid of thousands expands.
+TEST(StudyFile, AGridOfMoreThanTheMostTrialsIsRefusedBeforeItIsBuilt) {
+  std::string values;
+  for (int i = 1; i <= 1000; ++i) values += fmt::format("{}{}e-4", i == 1 ? "" : ", ", i);
+  const std::string huge = fmt::format("seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n[grid]\n\"optim.lr\" = [{}]\n"
+                                       "\"optim.momentum\" = [{}]\n\"optim.weight_decay\" = [{}]\n",
+                                       values, values, values);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THAT(error_of([&] { expand(parse_study(huge, "huge.toml")); }),
+              AllOf(HasSubstr("huge.toml: 1e+10 trials or more"), HasSubstr("at most 100000")));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  const std::string large = fmt::format("seeds = [1, 2]\n[grid]\n\"optim.lr\" = [{}]\n", values);
+  EXPECT_EQ(expand(parse_study(large, "large.toml")).size(), 2000U);
+}
 
 TEST(StudyFile, TargetValidationError) {
   EXPECT_FALSE(parse_study("", "s.toml").target.has_value());
