@@ -37,10 +37,14 @@ bool step_diverged(const StepStats& stats, double limit) {
 template <class T>
 void DivergenceGuard<T>::step_taken(TrainingContext<T>& context, const StepReport& report) {
   const TrainConfig& config = context.config;
-  if (!step_diverged(report.stats, config.divergence_limit)) return;
   TrainingEngine<T>& engine = context.engine;
   const double loss = report.stats.loss_sum / static_cast<double>(report.stats.examples);
+  const bool loss_diverged = step_diverged(report.stats, config.divergence_limit);
+  if (!loss_diverged && !report.evaluation_follows) return;
   engine.sync_to_host();
+  // The step's loss is the one before its update: an update that overflowed the weights shows in them alone, and
+  // the evaluation that follows must not meet them (weights are the same on every rank: every rank stops).
+  if (!loss_diverged && context.network.first_nonfinite_layer().empty()) return;
   const std::string where = describe_weights_at_divergence(context.network);
   const std::string last_good =
       last_good_ ? fmt::format("step {} ({})", last_good_->step, last_good_->figures) : std::string("none");
@@ -49,13 +53,16 @@ void DivergenceGuard<T>::step_taken(TrainingContext<T>& context, const StepRepor
   // Every rank stops here at the same step with the same message: the loss is the allreduced one of the global
   // minibatch and the weights are the same on every rank. So it is said once, by rank 0, and the job ends
   // without MPI_Abort (Failures.ADivergedRunIsSaidOnceAndEndsEveryRank).
+  const std::string what =
+      loss_diverged ? fmt::format("mean loss {} over the minibatch (limit {} = {:g})", loss, "divergence_limit",
+                                  config.divergence_limit)
+                    : fmt::format("the step's update made the weights non-finite (mean loss {} before it)", loss);
   throw AgreedError(fmt::format(
-      "training diverged at step {} (epoch {:.2f}): mean loss {} over the minibatch (limit {} = {:g}); {}. "
+      "training diverged at step {} (epoch {:.2f}): {}; {}. "
       "Last good evaluation: {}. Everything written to {} so far is intact. Hint: lower optim.lr or "
       "objective.s, or raise objective.rho (the published paper-minnorm-sgd preset is known to diverge; "
       "paper-minnorm-sgd-rho is its stable variant).",
-      engine.steps_done(), engine.epochs_done(), loss, "divergence_limit", config.divergence_limit, where, last_good,
-      config.out));
+      engine.steps_done(), engine.epochs_done(), what, where, last_good, config.out));
 }
 
 template <class T>
