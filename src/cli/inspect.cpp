@@ -21,21 +21,8 @@ std::string format_scalar(const nlohmann::json& value) {
   return value.dump();
 }
 
-}  // namespace
-
-std::string inspect_run(const std::string& run_dir) {
-  const std::string path = (std::filesystem::path(run_dir) / "metrics.jsonl").string();
-  std::ifstream in(path);
-  NS_CHECK(in.good(), "inspect: cannot read {}; expected the run directory of a `normscale train` run", path);
-  nlohmann::json last;
-  std::string line;
-  while (std::getline(in, line)) {
-    auto record = nlohmann::json::parse(line, nullptr, false);
-    // Only evaluations: the divergence marker and a torn last line (a killed run) are skipped.
-    if (record.is_object() && record.contains("step") && !record.contains("event")) last = std::move(record);
-  }
-  NS_CHECK(last.is_object(), "inspect: {} holds no evaluation yet", path);
-
+// The table of one evaluation record; a field of another type than normscale writes throws json's type error.
+std::string evaluation_table(const std::string& run_dir, const nlohmann::json& last) {
   std::string table = fmt::format("run {} — step {}, epoch {:.2f}\n", run_dir, last["step"].get<long long>(),
                                   last.value("epoch", 0.0));
   for (const auto& [key, value] : last.items()) {
@@ -56,6 +43,29 @@ std::string inspect_run(const std::string& run_dir) {
     }
   }
   return table;
+}
+
+}  // namespace
+
+std::string inspect_run(const std::string& run_dir) {
+  const std::string path = (std::filesystem::path(run_dir) / "metrics.jsonl").string();
+  std::ifstream in(path);
+  NS_CHECK(in.good(), "inspect: cannot read {}; expected the run directory of a `normscale train` run", path);
+  nlohmann::json last;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto record = nlohmann::json::parse(line, nullptr, false);
+    // Only evaluations: the divergence marker and a torn last line (a killed run) are skipped.
+    if (record.is_object() && record.contains("step") && !record.contains("event")) last = std::move(record);
+  }
+  NS_CHECK(last.is_object(), "inspect: {} holds no evaluation yet", path);
+  try {
+    return evaluation_table(run_dir, last);
+  } catch (const nlohmann::json::exception& error) {
+    NS_FAIL("inspect: {}: its last evaluation record is not as normscale writes it ({}); hint: is this file a "
+            "normscale run's metrics log?",
+            path, error.what());
+  }
 }
 
 }  // namespace normscale

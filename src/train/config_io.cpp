@@ -849,6 +849,10 @@ void validate(const TrainConfig& c) {
     check_range(c.model.channels[i] >= 1, fmt::format("model.channels[{}]", i), c.model.channels[i],
                 "a channel count >= 1");
   }
+  // No convolution block would leave the classifier alone: a linear model under the ConvNet's name.
+  NS_CHECK(c.model.type != "convnet" || !c.model.channels.empty(),
+           "model.channels = []: a ConvNet needs at least one convolution block; hint: model.channels = [32, 64, 128] "
+           "(the papers'), or model.type = \"mlp\" with model.hidden = [] for a linear model");
   NS_CHECK(!c.model.sync_bn || c.model.batch_norm || c.model.type == "convnet",
            "model.sync_bn = true needs batch norm; set model.batch_norm = true");
   NS_CHECK(c.model.activation == "relu" || (!c.model.batch_norm && !c.model.weight_norm && c.model.type == "mlp"),

@@ -539,6 +539,11 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.momentum = 1.0; }),
               AllOf(HasSubstr("optim.momentum = 1"), HasSubstr("[0, 1)")));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.lr = 0.0; }), HasSubstr("optim.lr = 0"));
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.model.type = "convnet";
+                c.model.channels.clear();
+              }),
+              HasSubstr("model.channels = []: a ConvNet needs at least one convolution block"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.optim.lr = std::nan(""); }),
               HasSubstr("optim.lr = nan"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.rho = -0.5; }),

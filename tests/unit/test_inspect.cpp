@@ -39,5 +39,23 @@ TEST(Inspect, MissingRunIsAClearError) {
   }
 }
 
+// A record with a field of another type than normscale writes ("step" a string) is an error naming the file.
+TEST(Inspect, AFieldOfAnotherTypeIsAnErrorNamingTheFile) {
+  const auto dir = std::filesystem::temp_directory_path() / "normscale_inspect_types";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "metrics.jsonl") << R"({"step":"x","epoch":0.5})" << "\n";
+  try {
+    inspect_run(dir.string());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find((dir / "metrics.jsonl").string() + ": its last evaluation record is not as normscale "
+                                                               "writes it"),
+              std::string::npos)
+        << message;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace normscale
