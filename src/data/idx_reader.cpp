@@ -141,7 +141,15 @@ class IdxFile {
   void check_claim(std::uint64_t header, std::uint64_t payload, const std::string& claim, const char* part) {
     const bool gzipped = gzdirect(file_) == 0;
     const std::uint64_t data_bytes = gzipped ? file_bytes_ * kMaxDeflateRatio : file_bytes_;
-    if (header <= data_bytes && payload <= data_bytes - header) return;
+    if (header <= data_bytes && payload <= data_bytes - header) {
+      // A raw file longer than its header says: counts too small (the rest would be left out unseen), or another
+      // file's bytes appended.
+      NS_CHECK(gzipped || header + payload == file_bytes_,
+               "{} '{}' holds {} bytes after the {} its header claims ({}); hint: a header whose counts are too "
+               "small, or a damaged or concatenated file",
+               what_, path_, file_bytes_ - header - payload, part, claim);
+      return;
+    }
     if (!gzipped) {
       NS_FAIL("{} '{}' is truncated or its header is corrupt: the header claims {}, expected {} bytes of {}, got {} "
               "(the file has {} bytes in all); hint: the file is incomplete or damaged, download it again",
@@ -164,6 +172,18 @@ class IdxFile {
     const std::uint32_t size = std::uint32_t{b[0]} | std::uint32_t{b[1]} << 8 | std::uint32_t{b[2]} << 16 |
                                std::uint32_t{b[3]} << 24;
     return size == static_cast<std::uint32_t>(bytes);
+  }
+
+  // The data ends at byte `end`, where the header says (the reader is there): a byte after it is a header whose counts
+  // are too small, or a second gzip member appended. (zlib ignores bytes after a gzip stream that do not begin
+  // another, as gzip itself does.)
+  void expect_end(std::uint64_t end, const char* part) {
+    skip_to(end);
+    std::uint8_t extra = 0;
+    NS_CHECK(read_some(&extra, 1) == 0,
+             "{} '{}' holds more data after the {} its header claims (which end at byte {}); hint: a header whose "
+             "counts are too small, or another file appended to it",
+             what_, path_, part, end);
   }
 
   const std::string& path() const { return path_; }
@@ -216,6 +236,7 @@ IdxImages read_idx_images(const std::string& path) {
   const auto pixels_per_image = static_cast<std::uint64_t>(images.rows * images.cols);
   const std::uint64_t bytes = static_cast<std::uint64_t>(images.count) * pixels_per_image;
   images.pixels = file.read_payload(bytes, "pixel data");
+  file.expect_end(kImagesHeaderBytes + bytes, "pixel data");
   return images;
 }
 
@@ -265,10 +286,13 @@ IdxImages read_idx_image_rows(const std::string& path, const std::vector<Index>&
   // The last byte of the file must be there even when this caller does not need it (every rank, whichever rows it
   // reads, sees the same file). A complete gzip file's trailer says so: inflating the rest to its last byte took a
   // demo trial's process 0.2-0.3 s (the whole 47 MB of Fashion-MNIST's training images, for the first 20,000).
-  if ((rows.empty() || rows.back() != count - 1) && !file.gzip_trailer_gives_size(kImagesHeaderBytes + payload)) {
-    file.skip_to(kImagesHeaderBytes + payload - 1);
-    std::uint8_t last = 0;
-    if (file.read_some(&last, 1) != 1) truncated();
+  if (!file.gzip_trailer_gives_size(kImagesHeaderBytes + payload)) {
+    if (rows.empty() || rows.back() != count - 1) {
+      file.skip_to(kImagesHeaderBytes + payload - 1);
+      std::uint8_t last = 0;
+      if (file.read_some(&last, 1) != 1) truncated();
+    }
+    file.expect_end(kImagesHeaderBytes + payload, "pixel data");
   }
   return images;
 }
@@ -279,7 +303,9 @@ std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
   const std::uint32_t count = file.read_u32("header (label count)");
   NS_CHECK(count > 0, "IDX labels file '{}' holds 0 labels; expected at least one", path);
   file.check_claim(kLabelsHeaderBytes, count, fmt::format("{} labels", count), "label data");
-  return file.read_payload(count, "label data");
+  std::vector<std::uint8_t> labels = file.read_payload(count, "label data");
+  file.expect_end(kLabelsHeaderBytes + count, "label data");
+  return labels;
 }
 
 namespace {

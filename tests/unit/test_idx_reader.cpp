@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <tuple>
 #include <string>
@@ -189,6 +190,40 @@ TEST_F(IdxReaderTest, TheFirstRowsOfACompleteGzipFileAreReadWithoutInflatingTheR
   EXPECT_EQ(two.pixels, Bytes(pixels.begin(), pixels.begin() + 2 * 28 * 28));
   EXPECT_THAT(error_of([&] { read_idx_images(gz); }), AllOf(HasSubstr(gz), HasSubstr("cannot be read")))
       << "the rest is damaged: inflating it to the last byte would have failed";
+}
+
+// Data after what the header claims (counts too small, or a file appended) is an error, not left out unseen: raw
+// files by their size, gzip files where a second member follows; whichever rows are read.
+TEST_F(IdxReaderTest, DataAfterWhatTheHeaderClaimsIsAnError) {
+  Bytes images = images_file(3, 2, 3, three_images_pixels());
+  Bytes labels = labels_file({2, 0, 9});
+  const std::string good_labels = write_raw("labels", labels);
+  Bytes longer = images;
+  longer.insert(longer.end(), {1, 2, 3});
+  const std::string raw = write_raw("images_longer", longer);
+  EXPECT_THAT(error_of([&] { load_idx_dataset(raw, good_labels, 10); }),
+              AllOf(HasSubstr(raw), HasSubstr("holds 3 bytes after the pixel data its header claims")));
+  EXPECT_THAT(error_of([&] { read_idx_image_rows(raw, {0}); }), HasSubstr("holds 3 bytes after"));
+  // Two gzip members: the second one's bytes continue the data.
+  const std::string appended = path("images_appended.gz");
+  testing::write_gzip(appended, images);
+  testing::write_gzip(path("more.gz"), Bytes{9, 9, 9, 9, 9, 9});
+  {
+    std::ofstream out(appended, std::ios::binary | std::ios::app);
+    std::ifstream more(path("more.gz"), std::ios::binary);
+    out << more.rdbuf();
+  }
+  EXPECT_THAT(error_of([&] { read_idx_images(appended); }),
+              AllOf(HasSubstr(appended), HasSubstr("holds more data after the pixel data")));
+  EXPECT_THAT(error_of([&] { read_idx_image_rows(appended, {0}); }), HasSubstr("holds more data after"));
+  const std::string labels_appended = path("labels_appended.gz");
+  testing::write_gzip(labels_appended, labels);
+  {
+    std::ofstream out(labels_appended, std::ios::binary | std::ios::app);
+    std::ifstream more(path("more.gz"), std::ios::binary);
+    out << more.rdbuf();
+  }
+  EXPECT_THAT(error_of([&] { read_idx_labels(labels_appended); }), HasSubstr("holds more data after the label data"));
 }
 
 TEST_F(IdxReaderTest, ChosenRowsCountClassesOfTheWholeLabelsFile) {
