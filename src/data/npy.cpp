@@ -50,7 +50,10 @@ std::size_t skip_spaces(const std::string& s, std::size_t at) {
 // Parses the header dict, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }.
 NpyHeader parse_header(const std::string& header, const std::string& path) {
   const auto malformed = [&](const char* what) {
-    NS_FAIL("npy file '{}' has a malformed header ({}): {}; hint: write it with numpy.save", path, what, header);
+    // On one line: the header's closing newline (and any other) written as \n.
+    std::string shown;
+    for (const char c : header) shown += c == '\n' ? std::string("\\n") : std::string(1, c);
+    NS_FAIL("npy file '{}' has a malformed header ({}): {}; hint: write it with numpy.save", path, what, shown);
   };
   NpyHeader out;
 
@@ -309,6 +312,12 @@ OpenNpy open_npy(const std::string& path) {
            "npy file '{}' is truncated: shape {} of dtype '{}' needs {} bytes of data, got {}; hint: the file is "
            "incomplete, write it again",
            path, shape_text(npy.header.shape), npy.header.descr, data_bytes, available);
+  // numpy.save writes the data and nothing after it: more is a shape too small (data left out unseen) or bytes
+  // appended.
+  NS_CHECK(available == data_bytes,
+           "npy file '{}' holds {} bytes after the {} bytes of data its shape {} of dtype '{}' needs; hint: a shape "
+           "that is too small, or bytes appended to the file; write it again with numpy.save",
+           path, available - data_bytes, data_bytes, shape_text(npy.header.shape), npy.header.descr);
   npy.count = count;
   npy.data_start = header_start + header_length;
   return npy;

@@ -304,6 +304,22 @@ TEST_F(NpyTest, TruncatedDataSaysExpectedAndGot) {
   EXPECT_THAT(message, HasSubstr("got 16"));
 }
 
+// Bytes after the data the shape needs: a shape too small (data left out unseen) or bytes appended.
+TEST_F(NpyTest, DataAfterWhatTheShapeNeedsIsAnError) {
+  const auto file =
+      craft("long.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }", bytes_of<double>({1, 2, 3}));
+  EXPECT_THAT(error_of([&] { read_npy(file); }),
+              AllOf(HasSubstr(file), HasSubstr("holds 8 bytes after the 16 bytes of data its shape (1, 2)")));
+}
+
+// A malformed header is quoted on one line (its closing newline written as \n).
+TEST_F(NpyTest, AMalformedHeaderIsQuotedOnOneLine) {
+  const auto file = craft("m.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2, }", bytes_of<double>({1, 2}));
+  const std::string message = error_of([&] { read_npy(file); });
+  EXPECT_THAT(message, HasSubstr("malformed header"));
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
 TEST_F(NpyTest, TruncatedHeaderIsReported) {
   const auto file = craft("h.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", "");
   fs::resize_file(file, 30);
