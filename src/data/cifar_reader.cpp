@@ -99,7 +99,7 @@ std::string cifar10_test_file(const std::string& folder) { return (fs::path(fold
 Index read_cifar_record_count(const std::string& path) {
   std::error_code ec;
   NS_CHECK(fs::exists(path, ec), "CIFAR-10 file '{}' does not exist; {}", path, kDownloadHint);
-  NS_CHECK(fs::is_regular_file(path, ec), "CIFAR-10 file '{}' is not a regular file (a directory?)", path);
+  NS_CHECK(fs::is_regular_file(path, ec), "CIFAR-10 file '{}' is not a regular file (a directory, a device or a pipe?)", path);
   const std::uintmax_t bytes = fs::file_size(path, ec);
   NS_CHECK(!ec, "cannot read the size of CIFAR-10 file '{}': {}", path, ec.message());
   NS_CHECK(bytes > 0, "CIFAR-10 file '{}' is empty; expected records of {} bytes (1 label byte + {} pixel bytes); "

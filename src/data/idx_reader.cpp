@@ -28,7 +28,7 @@ class IdxFile {
     std::error_code ec;
     NS_CHECK(std::filesystem::exists(path, ec), "{} '{}' does not exist; hint: check data.path and the file names",
              what_, path_);
-    NS_CHECK(std::filesystem::is_regular_file(path, ec), "{} '{}' is not a regular file (a directory?)", what_,
+    NS_CHECK(std::filesystem::is_regular_file(path, ec), "{} '{}' is not a regular file (a directory, a device or a pipe?)", what_,
              path_);
     errno = 0;
     file_ = gzopen(path.c_str(), "rb");

@@ -68,9 +68,13 @@ double batch_size(const StudyData& data, std::int64_t batch) {
 
 StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& database) {
   std::error_code error;
-  NS_CHECK(std::filesystem::is_regular_file(database, error),
+  NS_CHECK(std::filesystem::exists(database, error),
            "report: study database {} does not exist (expected the SQLite file that `normscale study "
            "run {}` fills; run the study first)",
+           database.string(), spec.source);
+  NS_CHECK(std::filesystem::is_regular_file(database, error),
+           "report: study database {} is not a regular file (a folder or a device?); expected the SQLite file that "
+           "`normscale study run {}` fills",
            database.string(), spec.source);
   const TrialStore store(database);
   // Read against another rung schedule (or none) the recorded rungs and early stops would be misreported.

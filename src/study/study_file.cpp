@@ -2,6 +2,7 @@
 #include "normscale/study/study_file.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/core/whole_file.hpp"
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/presets.hpp"
 
@@ -699,15 +700,11 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
 
 StudySpec read_study_file(const std::filesystem::path& path) {
   std::error_code error;
-  NS_CHECK(std::filesystem::is_regular_file(path, error),
-           "study file {}: no such file (expected a TOML study file)", path.string());
-  std::ifstream file(path, std::ios::binary);
-  NS_CHECK(file.is_open(), "study file {}: cannot be opened for reading (check its permissions)",
+  NS_CHECK(std::filesystem::exists(path, error), "study file {}: no such file (expected a TOML study file)",
            path.string());
-  std::ostringstream text;
-  text << file.rdbuf();
-  NS_CHECK(!file.bad(), "study file {}: read failed", path.string());
-  StudySpec spec = parse_study(text.str(), path.string());
+  NS_CHECK(std::filesystem::is_regular_file(path, error),
+           "study file {}: not a regular file (a folder or a device?); expected a TOML study file", path.string());
+  StudySpec spec = parse_study(read_whole_file(path, "study file"), path.string());
   if (spec.name.empty()) spec.name = path.stem().string();
   return spec;
 }

@@ -3,6 +3,7 @@
 #include "normscale/train/config_io.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/core/whole_file.hpp"
 #include "normscale/data/class_count.hpp"
 #include "normscale/data/data_source_registry.hpp"
 #include "normscale/model/model_registry.hpp"
@@ -14,15 +15,10 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <limits>
-#include <memory>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -664,16 +660,7 @@ std::string read_config_file(const std::filesystem::path& path) {
            "config file {}: no such file (check the path given to --config)", path.string());
   NS_CHECK(std::filesystem::is_regular_file(path, error),
            "config file {}: not a regular file (a folder or a device?); expected a TOML file", path.string());
-  // stdio, not a stream: a filebuf reports a failed read as the end of the file, and the run would go on with
-  // the part read (or none of it).
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  NS_CHECK(file != nullptr, "config file {}: cannot be opened for reading: {} (check its permissions)", path.string(),
-           std::strerror(errno));
-  std::string text;
-  std::array<char, 65536> buffer{};
-  while (const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), file.get())) text.append(buffer.data(), n);
-  NS_CHECK(std::ferror(file.get()) == 0, "config file {}: read failed: {}", path.string(), std::strerror(errno));
-  return text;
+  return read_whole_file(path, "config file");
 }
 
 std::string to_toml(const TrainConfig& config) {
