@@ -349,7 +349,13 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   // directory another trainer holds is every rank's error.
   std::optional<RunDirectoryLock> lock;
   throw_if_any_rank_failed(comm, error_of([&] {
-    if (comm.is_root()) lock.emplace(config.out);
+    if (!comm.is_root()) return;
+    // Said before the lock would create the directory: a refused run leaves nothing behind.
+    NS_CHECK(!config.resume || std::filesystem::exists(config.out),
+             "resume: run directory {} does not exist, so there is no checkpoint to resume; run without --resume (or "
+             "resume=false) to start afresh",
+             config.out);
+    lock.emplace(config.out);
   }));
   if (config.threads > 0) set_gemm_threads(static_cast<int>(config.threads));
   const DataShard shard{comm.rank(), comm.size(), config.virtual_shards};

@@ -317,11 +317,17 @@ TEST(Failures, ResumeOnChangedTrainingDataIsRefused) {
   fs::remove_all(data);
 }
 
+// In a directory that does not exist (which the refused run does not create), or one without checkpoints.
 TEST(Failures, ResumeWithoutCheckpointIsAClearError) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_nocheckpoint";
   fs::remove_all(out);
   expect_prompt_failure(std::string(NORMSCALE_BINARY) + " " + kSmallRun + "--resume --out " + out.string(),
+                        "does not exist, so there is no checkpoint to resume");
+  EXPECT_FALSE(fs::exists(out));
+  fs::create_directories(out);
+  expect_prompt_failure(std::string(NORMSCALE_BINARY) + " " + kSmallRun + "--resume --out " + out.string(),
                         "no checkpoint");
+  fs::remove_all(out);
 }
 
 }  // namespace
