@@ -281,9 +281,10 @@ int run_cli(int argc, char** argv) {
     return 0;
   }
 
-  if (!config_file.empty()) sources.config_file = config_file;
-  if (!out.empty()) sources.out = out;
-  if (!device.empty()) sources.overrides.push_back("device=" + device);
+  // Given, if empty, they are checked like any value (an empty --out was taken as not given: runs/latest).
+  if (train->count("--config") > 0) sources.config_file = config_file;
+  if (train->count("--out") > 0) sources.out = out;
+  if (train->count("--device") > 0) sources.overrides.push_back("device=" + device);
   // Every rank of MPI_COMM_WORLD trains together; a single process (no mpirun) is a world of one.
   const std::unique_ptr<normscale::Communicator> comm = normscale::make_host_communicator();
   normscale::TrainConfig config;

@@ -50,6 +50,18 @@ TEST(CommandLine, RejectsMissingDataFiles) {
   expect_rejected("--set data.source=idx --set data.path=/nonexistent/mnist", "/nonexistent/mnist");
 }
 
+// An empty --out or --config is a value like any other, checked as such (an empty --out trained into runs/latest).
+TEST(CommandLine, AnEmptyOutOrConfigIsRefusedNotIgnored) {
+  auto result = testing::run_normscale("train --set progress=false --out ''");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("out = \"\" is not valid"), std::string::npos) << result.output;
+  const testing::TempDir out("normscale_cli_", testing::current_test_name());
+  result = testing::run_normscale("train --set progress=false --config '' --out " + out.path("run"));
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("no such file (check the path given to --config)"), std::string::npos)
+      << result.output;
+}
+
 TEST(CommandLine, ConfigFileWithBadTypeNamesFileAndKey) {
   const auto path = std::filesystem::temp_directory_path() / "normscale_bad_type.toml";
   std::ofstream(path) << "[optim]\nlr = \"fast\"\n";
