@@ -40,11 +40,13 @@ void DivergenceGuard<T>::step_taken(TrainingContext<T>& context, const StepRepor
   TrainingEngine<T>& engine = context.engine;
   const double loss = report.stats.loss_sum / static_cast<double>(report.stats.examples);
   const bool loss_diverged = step_diverged(report.stats, config.divergence_limit);
-  if (!loss_diverged && !report.evaluation_follows) return;
-  engine.sync_to_host();
   // The step's loss is the one before its update: an update that overflowed the weights shows in them alone, and
-  // the evaluation that follows must not meet them (weights are the same on every rank: every rank stops).
-  if (!loss_diverged && context.network.first_nonfinite_layer().empty()) return;
+  // the evaluation that follows must not meet them (weights are the same on every rank: every rank stops). Before an
+  // evaluation the loop has made the host network current.
+  const bool weights_diverged =
+      !loss_diverged && report.evaluation_follows && !context.network.first_nonfinite_layer().empty();
+  if (!loss_diverged && !weights_diverged) return;
+  if (!report.evaluation_follows) engine.sync_to_host();
   const std::string where = describe_weights_at_divergence(context.network);
   const std::string last_good =
       last_good_ ? fmt::format("step {} ({})", last_good_->step, last_good_->figures) : std::string("none");

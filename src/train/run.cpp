@@ -246,8 +246,11 @@ class Run {
       const std::string config_text = to_toml(config);
       if (!context_.resumed) check_may_start_in(config, config_text);
       clear_finished_marker(config.out);
-      if (!context_.resumed) remove_checkpoints(config.out);
-      remove_unfinished_checkpoint_writes(config.out);
+      if (context_.resumed) {
+        remove_unfinished_checkpoint_writes(config.out);
+      } else {
+        remove_checkpoints(config.out);  // unfinished writes included
+      }
       write_file_atomically(path("config.toml"), config_text);
     }));
   }

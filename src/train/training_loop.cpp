@@ -23,7 +23,10 @@ nlohmann::json TrainingLoop<T>::run() {
   context_.comm.set_step(engine.steps_done());
   for (auto* callback : callbacks_) callback->begin(context_);
   nlohmann::json last_record;
-  if (!context_.resumed) last_record = evaluate();
+  if (!context_.resumed) {
+    engine.sync_to_host();
+    last_record = evaluate();
+  }
   while (!context_.stop_requested && engine.steps_done() < context_.total_steps) {
     context_.comm.set_step(engine.steps_done() + 1);
     const auto start = std::chrono::steady_clock::now();
@@ -32,6 +35,9 @@ nlohmann::json TrainingLoop<T>::run() {
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     report.step = engine.steps_done();
     report.evaluation_follows = evaluation_.due(report.step);
+    // Once per evaluation, before step_taken: the divergence guard looks for non-finite weights in the host network
+    // that the evaluation's callbacks then read.
+    if (report.evaluation_follows) engine.sync_to_host();
     for (auto* callback : callbacks_) callback->step_taken(context_, report);
     if (report.evaluation_follows) last_record = evaluate();
     for (auto* callback : callbacks_) callback->step_end(context_, report.step);
@@ -42,7 +48,6 @@ nlohmann::json TrainingLoop<T>::run() {
 
 template <class T>
 nlohmann::json TrainingLoop<T>::evaluate() {
-  context_.engine.sync_to_host();  // the callbacks read the host network
   nlohmann::json record = {{"step", context_.engine.steps_done()}, {"epoch", context_.engine.epochs_done()}};
   context_.train_evaluation_made.reset();
   for (auto* callback : callbacks_) callback->evaluate(context_, record);

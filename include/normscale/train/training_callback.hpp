@@ -55,7 +55,7 @@ struct StepReport {
   StepStats stats;                  // reduced over ranks (timings excepted: this rank's)
   Index step = 0;                   // steps done, this one included
   double seconds = 0.0;             // wall time of engine.step() on this rank
-  bool evaluation_follows = false;  // the loop evaluates after this step
+  bool evaluation_follows = false;  // the loop evaluates after this step (the host network is then current)
 };
 
 template <class T>
