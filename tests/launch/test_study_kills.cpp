@@ -41,13 +41,13 @@ using Clock = std::chrono::steady_clock;
 
 using testing::write_blobs;
 
-// 16 small trials (4 learning rates x 4 seeds), a quarter of a second each or more: long enough to be caught running
-// (started without mpirun since 2026-12-06, trials of 1000 steps ended before a scheduler could adopt one).
+// 16 small trials (4 learning rates x 4 seeds), about a second each: long enough to be caught running, also on a loaded
+// machine (started without mpirun since 2026-12-06, trials of 1000 and 30000 steps ended before one was adopted).
 std::string study_text(const fs::path& data) {
-  return "name = \"kills\"\nsteps = 30000\nseeds = [1, 2, 3, 4]\n[base]\n\"data.source\" = \"npy\"\n"
+  return "name = \"kills\"\nsteps = 100000\nseeds = [1, 2, 3, 4]\n[base]\n\"data.source\" = \"npy\"\n"
          "\"data.path\" = '" + data.string() + "'\n\"data.validation\" = 100\n\"data.preprocess\" = \"none\"\n"
          "\"model.hidden\" = [8]\n\"objective.regime\" = \"sgd\"\n\"optim.batch\" = 20\nvirtual_shards = 8\n"
-         "eval_every = 1500\ncheckpoint_every = 1500\ngallery = 0\nthreads = 1\n"
+         "eval_every = 5000\ncheckpoint_every = 5000\ngallery = 0\nthreads = 1\n"
          "[grid]\n\"optim.lr\" = [0.02, 0.05, 0.1, 0.2]\n";
 }
 
@@ -179,7 +179,7 @@ TEST_F(StudyKills, SchedulerKilledFiveTimesEndsWithTheUninterruptedResults) {
     const std::vector<MetricRow> rows = store.metrics(trial.id);
     const std::vector<MetricRow> want_rows = expected.metrics(trial.id);
     ASSERT_EQ(rows.size(), want_rows.size()) << trial.id;
-    ASSERT_EQ(rows.size(), 21U) << trial.id;  // steps 0, 1500, ..., 30000
+    ASSERT_EQ(rows.size(), 21U) << trial.id;  // steps 0, 5000, ..., 100000
     for (std::size_t i = 0; i < rows.size(); ++i) {
       EXPECT_EQ(rows[i].step, want_rows[i].step) << trial.id;
       const auto row = nlohmann::json::parse(rows[i].json);
