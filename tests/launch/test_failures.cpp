@@ -104,25 +104,36 @@ TEST(Failures, ADivergedRunIsSaidOnceAndEndsEveryRank) {
   fs::remove_all(out);
 }
 
-// An update that overflows the weights (lr 1e300) leaves the step's loss, taken before it, finite: the guard finds
-// the non-finite weights before the next evaluation, and the run ends as a diverged one, said once (it was an error
-// of the weight metrics, said by every rank, then MPI_Abort).
+// An update that overflows the weights (lr 1e300) leaves the step's loss, taken before it, finite. Where an
+// evaluation follows the step (the last one), the guard finds the non-finite weights before it; otherwise the next
+// step's loss is NaN (Minnorm's hinge terms propagate NaN outputs; they read them as met constraints, loss 0, and the
+// run went on for 8 steps on NaN weights). Either way the run ends as a diverged one, said once (it was an error of
+// the weight metrics, said by every rank, then MPI_Abort).
 TEST(Failures, AnUpdateThatOverflowsTheWeightsIsADivergedRun) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_overflow";
-  fs::remove_all(out);
-  const std::string command = std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " +
-                              NORMSCALE_BINARY + " " + kSmallRun + "--set optim.lr=1e300 --out " + out.string();
-  const auto result = testing::run_shell(command);
-  EXPECT_EQ(result.exit_code, 2) << result.output;
-  // Found at the first evaluation after it (step 10: Minnorm's hinge terms read NaN outputs as met constraints, so
-  // the loss stays finite).
-  EXPECT_NE(result.output.find("training diverged at step 10 (epoch"), std::string::npos) << result.output;
+  const auto train = [&](const std::string& steps) {
+    fs::remove_all(out);
+    return testing::run_shell(std::string(NORMSCALE_MPIEXEC) + " -x OPENBLAS_NUM_THREADS=1 -n 2 " +
+                              NORMSCALE_BINARY + " " + kSmallRun + "--set optim.lr=1e300 --set steps=" + steps +
+                              " --out " + out.string());
+  };
+  const auto expect_diverged_once = [&](const testing::CommandResult& result) {
+    EXPECT_EQ(result.exit_code, 2) << result.output;
+    EXPECT_NE(result.output.find("first non-finite weights in layer"), std::string::npos) << result.output;
+    expect_said_once(result.output);
+    std::ifstream metrics(out / "metrics.jsonl");
+    const std::string log((std::istreambuf_iterator<char>(metrics)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(occurrences(log, "\"event\":\"diverged\""), 1u) << log;
+  };
+  auto result = train("1");
+  EXPECT_NE(result.output.find("training diverged at step 1 (epoch"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("the step's update made the weights non-finite"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("first non-finite weights in layer"), std::string::npos) << result.output;
-  expect_said_once(result.output);
-  std::ifstream metrics(out / "metrics.jsonl");
-  const std::string log((std::istreambuf_iterator<char>(metrics)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(occurrences(log, "\"event\":\"diverged\""), 1u) << log;
+  expect_diverged_once(result);
+
+  result = train("40");
+  EXPECT_NE(result.output.find("training diverged at step 2 (epoch"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("nan over the minibatch"), std::string::npos) << result.output;
+  expect_diverged_once(result);
   fs::remove_all(out);
 }
 

@@ -177,13 +177,14 @@ struct MinnormRule {
     }
   }
 
-  // Reporting loss: squared residual (regression) or total hinge violation sum_i max(0, c_i).
+  // Reporting loss: squared residual (regression) or total hinge violation sum_i max(0, c_i). A NaN residual
+  // (non-finite outputs) stays NaN, so that the divergence guard sees it at the next step.
   template <class T>
   NS_HOST_DEVICE static double loss(const Params& p, const Example<T>& e) {
     double total = 0.0;
     for (int i = 0; i < multiplier_count(p, e.outputs); ++i) {
       const double c = residual(p, e, i);
-      total += p.task == MinnormTask::kRegression ? c * c : (c > 0.0 ? c : 0.0);
+      total += p.task == MinnormTask::kRegression ? c * c : (c <= 0.0 ? 0.0 : c);
     }
     return total;
   }
