@@ -549,6 +549,9 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.rho = -0.5; }),
               HasSubstr("objective.rho = -0.5"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.C = 0; }), HasSubstr("objective.C = 0"));
+  // An integer option is echoed as the integer it was (it was -9.223372036854776e+18).
+  EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.local_steps = std::numeric_limits<std::int64_t>::min(); }),
+              HasSubstr("objective.local_steps = -9223372036854775808 is out of range"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.kappa_p = -1; }), HasSubstr("objective.kappa_p = -1"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.rho_growth = 0.5; }),
               HasSubstr("objective.rho_growth = 0.5"));

@@ -2,8 +2,11 @@
 // table (train/config_io) and the components that contribute rows to it (the objective registry).
 #pragma once
 
+#include "normscale/core/error.hpp"
+
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -23,5 +26,11 @@ enum class OptionType {
 // A pointer to the one field of the configuration an option reads and writes.
 using FieldRef = std::variant<std::string*, std::int64_t*, std::uint64_t*, double*, bool*,
                               std::vector<std::int64_t>*>;
+
+// The message of every out-of-range option. The value keeps its type (an integer is not echoed as a double).
+template <class V>
+void check_option_range(bool ok, std::string_view key, const V& value, std::string_view expected) {
+  NS_CHECK(ok, "{} = {} is out of range; expected {}", key, value, expected);
+}
 
 }  // namespace normscale
