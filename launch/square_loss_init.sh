@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The square-loss papers' initialisation experiment on two Fashion-MNIST classes: {BN+WD, BN, neither}
 # x initial Frobenius norm {0.1, 1, 5}; prints final rho, minimum and spread of the normalized
-# margins, NC1, train and test error per run. (Issue #5's study scheduler will run this as a study.)
+# margins, NC1, train and test error per run (one seed; launch/studies/square-loss-init.toml is the study of it).
 # Environment: EPOCHS (default 20), OUT (default runs/square-loss-init), JOBS (runs side by side,
 # default 2, one BLAS thread each), BUILD_DIR (default build), EXTRA (more `train` arguments, e.g.
-# "--set eval_every=790").
+# "--set eval_every=790"). A rerun continues each run from its checkpoint (a finished one is kept, or
+# trained on to a larger EPOCHS); the logs are appended to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BUILD_DIR:-build}/normscale
@@ -17,7 +18,8 @@ for preset in square-bn-wd square-bn square-plain; do
   done
 done | OPENBLAS_NUM_THREADS=1 xargs -P "${JOBS:-2}" -L 1 sh -c \
   "\"$BIN\" train --preset \"\$0\" --set model.init_scale=\"\$1\" --set epochs=$EPOCHS --set progress=false ${EXTRA:-} \
-   --out \"$OUT/\$0-init\$1\" > \"$OUT/\$0-init\$1.log\" 2>&1 || true"
+   --resume-or-start --out \"$OUT/\$0-init\$1\" >> \"$OUT/\$0-init\$1.log\" 2>&1 ||
+   echo \"\$0 init \$1 failed: see $OUT/\$0-init\$1.log\" >&2"
 python3 - "$OUT" <<'PY'
 import json, os, sys
 out = sys.argv[1]
