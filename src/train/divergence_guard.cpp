@@ -5,6 +5,7 @@
 #include "normscale/train/evaluation_log.hpp"
 
 #include <cmath>
+#include <limits>
 
 namespace normscale {
 
@@ -38,7 +39,9 @@ template <class T>
 void DivergenceGuard<T>::step_taken(TrainingContext<T>& context, const StepReport& report) {
   const TrainConfig& config = context.config;
   TrainingEngine<T>& engine = context.engine;
-  const double loss = report.stats.loss_sum / static_cast<double>(report.stats.examples);
+  // A NaN is said as "nan" whatever its sign bit ("-nan" reads as a value).
+  const double mean = report.stats.loss_sum / static_cast<double>(report.stats.examples);
+  const double loss = std::isnan(mean) ? std::numeric_limits<double>::quiet_NaN() : mean;
   const bool loss_diverged = step_diverged(report.stats, config.divergence_limit);
   // The step's loss is the one before its update: an update that overflowed the weights shows in them alone, and
   // the evaluation that follows must not meet them (weights are the same on every rank: every rank stops). Before an
