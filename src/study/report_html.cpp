@@ -31,12 +31,9 @@ std::string summary_table(const StudyData& data, const std::vector<TableRow>& ro
     html += cell(!row.selected ? std::string(kMissing) : row.grid_label.empty() ? "(none)" : row.grid_label);
     html += cell(row.lr ? fmt::format("{:.4g}", *row.lr) : std::string(kMissing), true);
     for (const TableColumn& column : columns) {
-      html += cell(format_stat(row.stats.at(std::string(column.key)), column.decimals), true);
+      html += cell(table_cell(row, column), true);
     }
-    std::string seeds = fmt::format("{}", row.done);
-    if (row.done < row.trials) seeds += fmt::format(" of {}", row.trials);
-    if (row.failed > 0) seeds += fmt::format(" ({} failed)", row.failed);
-    html += cell(seeds, true) + "</tr>\n";
+    html += cell(state_counts(row), true) + "</tr>\n";
   }
   return html + "</table>\n";
 }

@@ -15,27 +15,14 @@ namespace {
 // Shortest text that reads back as the same double (CSV is for machines).
 std::string exact(double value) { return fmt::format("{}", value); }
 
-std::string state_counts(const TableRow& row) {
-  std::string text = fmt::format("{}", row.done);
-  if (row.done < row.trials) text += fmt::format(" of {}", row.trials);
-  // Diverged is its own outcome: a failed trial that diverged counts once, as diverged.
-  const std::size_t other_failures = row.failed > row.diverged ? row.failed - row.diverged : 0;
-  if (row.diverged > 0 && other_failures > 0) {
-    text += fmt::format(" ({} diverged, {} failed)", row.diverged, other_failures);
-  } else if (row.diverged > 0) {
-    text += fmt::format(" ({} diverged)", row.diverged);
-  } else if (row.failed > 0) {
-    text += fmt::format(" ({} failed)", row.failed);
-  }
-  return text;
-}
-
 // The figure of a done trial: its results row; wall time falls back to the trials table.
 std::optional<double> figure(const ReportTrial& trial, const std::string& key) {
   if (auto value = trial.result(key)) return value;
   if (key == "wall_seconds") return trial.record.wall_seconds;
   return std::nullopt;
 }
+
+bool is_time_to_target(std::string_view key) { return key == "steps_to_target" || key == "seconds_to_target"; }
 
 }  // namespace
 
@@ -149,6 +136,9 @@ std::vector<TableRow> build_table(const StudyData& data) {
           for (const ReportTrial* trial : row.selected_trials) {
             if (const auto value = figure(*trial, std::string(column.key))) values.push_back(*value);
           }
+          if (column.key == "steps_to_target" && data.target) row.reached_target = values.size();
+          // A mean over the seeds that reached the target would time a point that, by selection's rule, does not.
+          if (is_time_to_target(column.key) && values.size() < row.selected_trials.size()) values.clear();
           row.stats.emplace(std::string(column.key), summarize(values));
         }
         if (fastest) {
@@ -181,6 +171,28 @@ std::string format_stat(const Stat& stat, int decimals) {
   return fmt::format("{:.{}f} ± {:.{}f}", stat.mean, decimals, stat.std, decimals);
 }
 
+std::string table_cell(const TableRow& row, const TableColumn& column) {
+  if (is_time_to_target(column.key) && row.reached_target && *row.reached_target < row.done) {
+    return fmt::format("{} of {} reached", *row.reached_target, row.done);
+  }
+  return format_stat(row.stats.at(std::string(column.key)), column.decimals);
+}
+
+std::string state_counts(const TableRow& row) {
+  std::string text = fmt::format("{}", row.done);
+  if (row.done < row.trials) text += fmt::format(" of {}", row.trials);
+  // Diverged is its own outcome: a failed trial that diverged counts once, as diverged.
+  const std::size_t other_failures = row.failed > row.diverged ? row.failed - row.diverged : 0;
+  if (row.diverged > 0 && other_failures > 0) {
+    text += fmt::format(" ({} diverged, {} failed)", row.diverged, other_failures);
+  } else if (row.diverged > 0) {
+    text += fmt::format(" ({} diverged)", row.diverged);
+  } else if (row.failed > 0) {
+    text += fmt::format(" ({} failed)", row.failed);
+  }
+  return text;
+}
+
 std::string csv_field(std::string_view text) {
   if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
   std::string quoted = "\"";
@@ -210,7 +222,8 @@ std::string table_markdown(const StudyData& data, const std::vector<TableRow>& r
   std::string text = fmt::format("# Study {}\n\n", markdown_cell(data.name));
   text += fmt::format("Hyperparameters selected per (regime, batch) by the best mean {} over seeds; "
                       "mean ± sample std over the selected done trials; — : no value. Steps / seconds to target "
-                      "are at the selected point; the plots use the point that reaches the target fastest.\n\n",
+                      "are at the selected point, where every done trial of it reached the target (else how many "
+                      "did); the plots use the point that reaches the target fastest.\n\n",
                       metric_name(data.metric));
   const std::vector<TableColumn>& columns = table_columns(data.metric);
   text += "| regime | batch | ranks | hyperparameters | lr |";
@@ -223,7 +236,7 @@ std::string table_markdown(const StudyData& data, const std::vector<TableRow>& r
     text += fmt::format("| {} | {} | {} | {} | {} |", markdown_cell(row.regime), batch_label(row.batch), row.ranks,
                         markdown_cell(hyper), row.lr ? fmt::format("{:.4g}", *row.lr) : std::string(kMissing));
     for (const TableColumn& column : columns) {
-      text += fmt::format(" {} |", format_stat(row.stats.at(std::string(column.key)), column.decimals));
+      text += fmt::format(" {} |", markdown_cell(table_cell(row, column)));
     }
     text += fmt::format(" {} |\n", state_counts(row));
   }
@@ -236,7 +249,7 @@ std::string table_csv(const StudyData& data, const std::vector<TableRow>& rows) 
   for (const TableColumn& column : columns) {
     text += fmt::format(",{0}_mean,{0}_std,{0}_n", column.key);
   }
-  text += ",trials,done,failed,diverged\n";
+  text += ",trials,done,failed,diverged,reached_target\n";
   for (const TableRow& row : rows) {
     text += fmt::format("{},{},{},{},{}", csv_field(row.regime), batch_label(row.batch), row.ranks,
                         csv_field(row.grid_label), row.lr ? exact(*row.lr) : "");
@@ -248,7 +261,8 @@ std::string table_csv(const StudyData& data, const std::vector<TableRow>& rows) 
         text += fmt::format(",{},{},{}", exact(stat.mean), exact(stat.std), stat.n);
       }
     }
-    text += fmt::format(",{},{},{},{}\n", row.trials, row.done, row.failed, row.diverged);
+    text += fmt::format(",{},{},{},{},{}\n", row.trials, row.done, row.failed, row.diverged,
+                        row.reached_target ? std::to_string(*row.reached_target) : std::string());
   }
   return text;
 }

@@ -366,7 +366,7 @@ TEST_F(ReportTest, DivergedIsItsOwnOutcome) {
   EXPECT_EQ(row.failed, 1U);
   EXPECT_EQ(row.diverged, 1U);
   EXPECT_THAT(table_markdown(data, rows), HasSubstr("| 2 of 3 (1 diverged) |"));
-  EXPECT_THAT(table_csv(data, rows), HasSubstr(",3,2,1,1\n"));
+  EXPECT_THAT(table_csv(data, rows), HasSubstr(",3,2,1,1,\n"));  // no target: nothing reached
 }
 
 TEST_F(ReportTest, MissingResultsAreDashes) {
@@ -827,6 +827,54 @@ seeds = [1, 2]
   EXPECT_THAT(html, HasSubstr("left out: no trial records constraints_violated"));
   EXPECT_THAT(html, HasSubstr("left out: no trial records normalized_margin"));
   EXPECT_THAT(html, Not(HasSubstr("scaling_efficiency.svg")));
+}
+
+// As selection counts a grid point as reaching the target only when all its trials do, the table times the selected
+// point only then; else it says how many reached it (it showed the mean over the seeds that did, beside a status
+// that said no point reaches the target).
+TEST_F(ReportTest, StepsToTargetAreShownOnlyWhereEverySeedReachedIt) {
+  const StudySpec spec = parse_study(R"toml(
+name = "half"
+batch = [64, 256]
+seeds = [1, 2]
+target_validation_error = 3.0
+[base]
+"data.source" = "two-point"
+"objective.regime" = "sgd"
+)toml", "half.toml");
+  const std::vector<Trial> trials = expand(spec);
+  {
+    TrialStore store(out_ / "half.db");
+    store.upsert_trials(trials);
+    for (const Trial& t : trials) {
+      store.set_state(t.id, TrialState::kDone, TrialOutcome{0, "", 5.0});
+      store.record_result(t.id, "validation_error", 2.0 + static_cast<double>(t.seed));
+      store.record_result(t.id, "target_validation_error", 3.0);
+      // Batch 64: seed 1 alone reaches the target; batch 256: both seeds do.
+      if (t.batch == 256 || t.seed == 1) {
+        store.record_result(t.id, "steps_to_target", t.batch == 64 ? 100.0 : 40.0 + static_cast<double>(t.seed));
+        store.record_result(t.id, "seconds_to_target", 1.0);
+      }
+    }
+  }
+  const StudyData data = load_study_data(spec, out_ / "half.db");
+  const std::vector<TableRow> rows = build_table(data);
+  ASSERT_EQ(rows.size(), 2U);
+  const TableRow& half = rows[0];  // batch 64
+  EXPECT_EQ(half.reached_target, std::optional<std::size_t>(1));
+  EXPECT_EQ(half.stats.at("steps_to_target").n, 0U);
+  EXPECT_EQ(half.steps_to_target.n, 0U);  // no fastest point either
+  const TableRow& both = rows[1];
+  EXPECT_EQ(both.reached_target, std::optional<std::size_t>(2));
+  EXPECT_EQ(both.stats.at("steps_to_target").n, 2U);
+  EXPECT_NEAR(both.stats.at("steps_to_target").mean, 41.5, 1e-12);
+  const std::string markdown = table_markdown(data, rows);
+  EXPECT_THAT(markdown, HasSubstr("| 1 of 2 reached | 1 of 2 reached | 2 |"));
+  EXPECT_THAT(markdown, Not(HasSubstr("| 100 |")));
+  EXPECT_THAT(markdown, HasSubstr("| 42 ± 1 |"));
+  EXPECT_THAT(report_html(data, rows, {}, {}), HasSubstr("<td class=\"num\">1 of 2 reached</td>"));
+  EXPECT_THAT(table_csv(data, rows), HasSubstr(",2,2,0,0,1\n"));
+  EXPECT_THAT(table_csv(data, rows), HasSubstr(",2,2,0,0,2\n"));
 }
 
 // A target met at the first evaluation gives 0 steps, which the log axes of steps / examples to the target cannot

@@ -49,6 +49,9 @@ struct TableRow {
   std::size_t failed = 0;
   std::size_t diverged = 0;  // of the trials: stopped by the divergence guard (a failed trial's own outcome)
   std::vector<const ReportTrial*> selected_trials;  // the done ones, by seed
+  // With a target: how many of the selected done trials reached it. Steps / seconds to target are shown only
+  // where every one did (as selection counts a point as reaching it), else as "k of n reached".
+  std::optional<std::size_t> reached_target;
   // Shallue et al.'s steps / time to result: at the grid point of this (regime, batch) whose trials all
   // reach the target in the fewest steps on average (over every rank count), the mean ± std over its
   // done trials at this rank count. No such point: n = 0.
@@ -65,6 +68,11 @@ std::vector<TableRow> build_table(const StudyData& data);
 
 // "12.34 ± 0.56", "12.34" (one value) or "—" (none).
 std::string format_stat(const Stat& stat, int decimals);
+// A figure's cell in Markdown and HTML: format_stat, or "k of n reached" for a time to the target that not every
+// selected trial has.
+std::string table_cell(const TableRow& row, const TableColumn& column);
+// The seeds cell: "3", "2 of 3", "2 of 3 (1 diverged)", "1 of 3 (1 diverged, 1 failed)".
+std::string state_counts(const TableRow& row);
 std::string table_markdown(const StudyData& data, const std::vector<TableRow>& rows);
 std::string table_csv(const StudyData& data, const std::vector<TableRow>& rows);
 std::string all_trials_csv(const StudyData& data);
