@@ -78,7 +78,8 @@ StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& da
            database.string(), spec.source);
   const TrialStore store(database);
   // Read against another rung schedule (or none) the recorded rungs and early stops would be misreported.
-  check_rung_schedule(spec, store);
+  const std::vector<Trial> trials = expand(spec);
+  check_rung_schedule(spec, trials, store);
 
   StudyData data;
   data.name = spec.name;
@@ -95,7 +96,7 @@ StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& da
     stored.emplace(id, std::move(record));
   }
   std::set<std::string> expanded;
-  for (const Trial& trial : expand(spec)) {
+  for (const Trial& trial : trials) {
     expanded.insert(trial.id);
     ReportTrial report;
     report.grid_label = grid_label_of(trial);

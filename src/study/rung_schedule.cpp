@@ -12,10 +12,11 @@ RungSchedule rung_schedule_of(const StudySpec& spec) {
   return {spec.halving.value().rungs, spec.steps > 0 ? "steps" : "epochs"};
 }
 
-void check_rung_schedule(const StudySpec& spec, const TrialStore& store) {
+void check_rung_schedule(const StudySpec& spec, std::span<const Trial> trials, const TrialStore& store) {
   const std::optional<RungSchedule> recorded = store.rung_schedule();
+  const bool recorded_halving = recorded && !recorded->rungs.empty();
   if (!spec.halving) {
-    NS_CHECK(!recorded,
+    NS_CHECK(!recorded_halving,
              "{}: no [halving] section, but its database {} recorded rungs = [{}] ({}) when the study first ran; "
              "trials it stopped early at a rung would be taken for finished runs of the full budget. Nothing was "
              "changed. Restore the [halving] section with rungs = [{}], or run without it as a new study (another "
@@ -25,6 +26,22 @@ void check_rung_schedule(const StudySpec& spec, const TrialStore& store) {
     return;
   }
   const RungSchedule wanted = rung_schedule_of(spec);
+  if (recorded && !recorded_halving) {
+    // The study ran without [halving]: its trials ran the full budget, which the planner would read as rung results
+    // and promote or stop early by. Only a study none of whose trials ran yet may take the schedule on.
+    std::size_t ran = 0;
+    for (const Trial& trial : trials) {
+      const std::optional<TrialRecord> record = store.trial(trial.id);
+      if (record && record->state != TrialState::kPending) ++ran;
+    }
+    NS_CHECK(ran == 0,
+             "{}: [halving] rungs = [{}] ({}), but the study ran without a [halving] section ({} of its {} trials "
+             "ran, per its database {}); their full-budget runs would be read as rung results, promoted or marked "
+             "stopped early. Nothing was changed. Remove the [halving] section, or run the halving study as a new "
+             "study (another study file name, so a new database and runs folder)",
+             spec.source, fmt::join(wanted.rungs, ", "), wanted.unit, ran, trials.size(), store.path().string());
+    return;
+  }
   NS_CHECK(!recorded || *recorded == wanted,
            "{}: [halving] rungs = [{}] ({}), but its database {} recorded rungs = [{}] ({}) when the study first ran; "
            "a trial's recorded rung is an index into that list, so its finished rungs would be read against other "

@@ -132,10 +132,12 @@ int run_study(const StudyRunOptions& options) {
   TrialStore store(layout.database);
   // Another rung schedule than the recorded one (or none) would reinterpret the recorded rungs: refused before any
   // change.
-  check_rung_schedule(spec, store);
+  check_rung_schedule(spec, trials, store);
   // The claim in the database also keeps off a scheduler on another host, where the flock may not reach.
   StudyHeartbeat heartbeat(store, layout.study_file, std::max(300.0, 10.0 * options.poll_seconds));
-  if (spec.halving) store.adopt_rung_schedule(rung_schedule_of(spec));
+  // A study without [halving] records an empty schedule: [halving] added later is then told from a database of
+  // before schema 6.
+  store.adopt_rung_schedule(spec.halving ? rung_schedule_of(spec) : RungSchedule{{}, "steps"});
   store.upsert_trials(trials);
   std::map<std::string, TrialRecord> records = records_by_id(store);
 

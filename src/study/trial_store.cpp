@@ -626,9 +626,10 @@ RungSchedule TrialStore::adopt_rung_schedule(const RungSchedule& schedule) {
     Statement select(db_, path_, "SELECT rungs, unit FROM halving_schedule WHERE id = 1");
     if (select.step()) {
       recorded = read_rung_schedule(select, path_);
-      return;
+      if (!recorded.rungs.empty() || schedule.rungs.empty()) return;
+      recorded = schedule;  // a plain study's empty schedule, none of whose trials ran (check_rung_schedule)
     }
-    Statement insert(db_, path_, "INSERT INTO halving_schedule (id, rungs, unit) VALUES (1, ?1, ?2)");
+    Statement insert(db_, path_, "INSERT OR REPLACE INTO halving_schedule (id, rungs, unit) VALUES (1, ?1, ?2)");
     insert.bind(1, fmt::format("[{}]", fmt::join(schedule.rungs, ","))).bind(2, schedule.unit).step();
   });
   return recorded;

@@ -265,6 +265,49 @@ TEST_F(StudyHalving, AChangedRungScheduleIsRefusedUntilRestored) {
   EXPECT_EQ(snapshot(), before);
 }
 
+// A study that ran without [halving] ran its trials at the full budget: given [halving] afterwards, the planner would
+// read those runs as rung results, promote some and mark the others stopped early (it did, and relabelled finished
+// trials). Refused before anything changes, by `study run` and `report`; without [halving] it runs on as before.
+TEST_F(StudyHalving, HalvingAddedToAStudyThatRanWithoutItIsRefused) {
+  const fs::path file = dir_ / "added.toml";
+  std::string plain = halving_study("added", data_, "asynchronous");
+  plain.erase(plain.find("[halving]"));
+  std::ofstream(file) << plain;
+  const auto run = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
+  EXPECT_EQ(run.exit_code, 1) << run.output;  // the diverged trial failed
+  const fs::path db = dir_ / "added.db";
+  EXPECT_EQ(TrialStore(db).rung_schedule(), (RungSchedule{{}, "steps"}));
+  const auto snapshot = [&] {
+    const TrialStore store(db);
+    std::vector<std::string> rows;
+    for (const TrialRecord& t : store.trials()) {
+      rows.push_back(t.id + " " + std::string(trial_state_name(t.state)) + " rung " + std::to_string(t.rung) +
+                     (t.stopped_early ? " stopped " : " ") + t.finished);
+    }
+    return rows;
+  };
+  const std::vector<std::string> before = snapshot();
+  ASSERT_EQ(before.size(), 3U);
+
+  std::ofstream(file) << halving_study("added", data_, "asynchronous");
+  const auto refused = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr(file.string() + ": [halving] rungs = [5, 15, 45] (steps), but the study ran "
+                                                        "without a [halving] section (3 of its 3 trials ran"));
+  EXPECT_THAT(refused.output, HasSubstr("Nothing was changed"));
+  const auto report = testing::run_normscale("report --no-plots " + shell_quote(file.string()));
+  EXPECT_NE(report.exit_code, 0) << report.output;
+  EXPECT_THAT(report.output, HasSubstr("but the study ran without a [halving] section"));
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(TrialStore(db).rung_schedule(), (RungSchedule{{}, "steps"}));
+
+  std::ofstream(file) << plain;
+  const auto again = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("2 done, 1 failed, 0 to run"));
+  EXPECT_EQ(snapshot(), before);
+}
+
 // Budgets in epochs: 200 training examples (300 less 100 for validation) in batches of 20 are 10 steps an epoch.
 // Every trial runs 1 epoch; the best at it (by its stored evaluation at step 10) alone trains to 3 epochs.
 TEST_F(StudyHalving, EpochRungsRunWholeEpochsAndPromoteTheBestAtTheFirst) {

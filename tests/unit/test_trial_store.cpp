@@ -260,6 +260,19 @@ TEST_F(TrialStoreTest, TheRungScheduleIsRecordedOnceAndKept) {
   const TrialStore store(db_path());
   ASSERT_TRUE(store.rung_schedule().has_value());
   EXPECT_EQ(*store.rung_schedule(), first);
+  EXPECT_EQ(TrialStore(db_path()).adopt_rung_schedule(RungSchedule{{}, "steps"}), first);  // never emptied
+}
+
+// A study without halving records an empty schedule; one that takes [halving] on before any trial ran (the runner
+// checks that first) replaces it.
+TEST_F(TrialStoreTest, AnEmptyRungScheduleIsReplacedByAHalvingOne) {
+  TrialStore store(db_path());
+  const RungSchedule none{{}, "steps"};
+  EXPECT_EQ(store.adopt_rung_schedule(none), none);
+  EXPECT_EQ(store.adopt_rung_schedule(none), none);
+  const RungSchedule halving{{1, 3, 9}, "epochs"};
+  EXPECT_EQ(store.adopt_rung_schedule(halving), halving);
+  EXPECT_EQ(TrialStore(db_path()).rung_schedule(), halving);
 }
 
 // A version-5 database is the current schema without the halving_schedule table: migrated, every row kept, and

@@ -4,6 +4,8 @@
 #include "normscale/study/study_file.hpp"
 #include "normscale/study/trial_store.hpp"
 
+#include <span>
+
 namespace normscale {
 
 // The rung schedule `spec` (with [halving]) runs with, as the database records it. `reduction` and `mode` are
@@ -11,9 +13,11 @@ namespace normscale {
 RungSchedule rung_schedule_of(const StudySpec& spec);
 
 // Refuses, before anything is changed, a study whose [halving] rungs (or budget unit) differ from those its
-// database recorded when it first ran: recorded rung indices would be read against other budgets; and a study
-// without [halving] whose database recorded a schedule: its early-stopped trials would pass for finished ones. A
-// database without a recorded schedule (new, or from before schema 6) passes; run_study records it then.
-void check_rung_schedule(const StudySpec& spec, const TrialStore& store);
+// database recorded when it first ran: recorded rung indices would be read against other budgets; a study without
+// [halving] whose database recorded a schedule: its early-stopped trials would pass for finished ones; and a study
+// given [halving] after it ran without (the database records an empty schedule then) where any of `trials` ran:
+// its full-budget runs would pass for rung results. A database without a recorded schedule (new, or from before
+// schema 6) passes; run_study records it then.
+void check_rung_schedule(const StudySpec& spec, std::span<const Trial> trials, const TrialStore& store);
 
 }  // namespace normscale

@@ -146,9 +146,11 @@ class TrialStore {
                     std::span<const std::pair<std::string, double>> results,
                     std::span<const MetricRow> rows);
 
-  // The recorded rung schedule (none before a halving study first ran, or in a database from before version 6).
+  // The recorded rung schedule (none before the study first ran, or in a database from before version 6; an empty
+  // one: the study ran without halving).
   std::optional<RungSchedule> rung_schedule() const;
-  // Records `schedule` unless one is recorded already; returns the recorded one (compare it with yours).
+  // Records `schedule` unless one is recorded already (an empty one is replaced by a non-empty one); returns the
+  // recorded one (compare it with yours).
   RungSchedule adopt_rung_schedule(const RungSchedule& schedule);
 
   // Trials in insertion order, all or those in one state.
