@@ -103,13 +103,13 @@ int report_error(const std::string& message, bool agreed) {
   return kErrorExitCode;
 }
 
-// Collective: whether the run directory holds a checkpoint, as rank 0 sees it (resume then agrees on
-// which one every rank can load, or fails on every rank).
-bool any_checkpoint(const std::string& out, normscale::Communicator& comm) {
-  std::byte found{0};
-  if (comm.is_root() && !normscale::list_checkpoints(out).empty()) found = std::byte{1};
-  comm.broadcast(std::span<std::byte>(&found, 1), 0);
-  return found != std::byte{0};
+// Collective: `question` as rank 0 answers it (about the run directory, which rank 0 owns).
+template <class Question>
+bool as_rank_0_sees(normscale::Communicator& comm, Question&& question) {
+  std::byte yes{0};
+  if (comm.is_root() && question()) yes = std::byte{1};
+  comm.broadcast(std::span<std::byte>(&yes, 1), 0);
+  return yes != std::byte{0};
 }
 
 int run_cli(int argc, char** argv) {
@@ -295,7 +295,14 @@ int run_cli(int argc, char** argv) {
     config.overwrite = config.overwrite || overwrite;
     normscale::validate(config);
   }));
-  if (resume_or_start) config.resume = config.resume || any_checkpoint(config.out, *comm);
+  if (resume_or_start && !config.resume) {
+    // Resume agrees then on which checkpoint every rank can load, or fails on every rank. A run killed before its
+    // first checkpoint is started afresh over what it left (a requeued job would fail for good otherwise).
+    config.resume = as_rank_0_sees(*comm, [&] { return !normscale::list_checkpoints(config.out).empty(); });
+    if (!config.resume && as_rank_0_sees(*comm, [&] { return normscale::holds_unfinished_run_of(config); })) {
+      config.overwrite = true;
+    }
+  }
   normscale::run_training(config, *comm);
   return 0;
 }

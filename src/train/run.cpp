@@ -90,6 +90,39 @@ std::vector<std::string> outputs_present(const std::filesystem::path& out, const
   return present;
 }
 
+}  // namespace
+
+bool holds_unfinished_run_of(const TrainConfig& config) {
+  std::error_code ec;
+  const std::filesystem::path out(config.out);
+  if (!std::filesystem::exists(out / "config.toml", ec) || std::filesystem::exists(finished_marker(config.out), ec)) {
+    return false;
+  }
+  // This configuration's run, however it was started (config.toml records resume and overwrite too) and whatever
+  // path named its directory.
+  std::string recorded_text;
+  TrainConfig recorded;
+  try {
+    recorded_text = read_config_file(out / "config.toml");
+    recorded = config_from_toml(recorded_text, (out / "config.toml").string());
+  } catch (const Error&) {
+    return false;
+  }
+  TrainConfig ours = config;
+  for (TrainConfig* c : {&recorded, &ours}) {
+    c->resume = c->overwrite = false;
+    c->out.clear();
+  }
+  if (config_hash(recorded) != config_hash(ours)) return false;
+  // Its final outputs (written after its last checkpoint): not a run killed before its first checkpoint.
+  for (const std::string& name : outputs_present(out, recorded_text)) {
+    if (name != "metrics.jsonl" && name != "checkpoints") return false;
+  }
+  return true;
+}
+
+namespace {
+
 // A fresh run in a directory that holds a run's outputs would replace them: refused unless asked for.
 void check_may_start_in(const TrainConfig& config, const std::string& config_text) {
   if (config.overwrite) return;

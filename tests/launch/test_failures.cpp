@@ -137,6 +137,56 @@ TEST(Failures, AnUpdateThatOverflowsTheWeightsIsADivergedRun) {
   fs::remove_all(out);
 }
 
+std::string file_text(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A run killed before its first checkpoint leaves config.toml and metrics.jsonl: --resume-or-start (what a requeued
+// job runs) starts it afresh. It was refused as a fresh run over a run's outputs, and --resume found no checkpoint:
+// the job failed for good. Another configuration's run, or a run's files without its config.toml, stay refused.
+TEST(Failures, ResumeOrStartStartsARunKilledBeforeItsFirstCheckpointAfresh) {
+  const fs::path reference = fs::temp_directory_path() / "normscale_fail_ros_reference";
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_ros";
+  fs::remove_all(reference);
+  fs::remove_all(out);
+  auto result = testing::run_normscale(kSmallRun + "--out " + reference.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto killed_early = [&] {
+    fs::remove_all(out);
+    fs::copy(reference, out, fs::copy_options::recursive);
+    for (const auto& entry : fs::directory_iterator(out)) {
+      const std::string name = entry.path().filename().string();
+      if (name != "config.toml" && name != "metrics.jsonl" && name != "checkpoints") fs::remove_all(entry.path());
+    }
+    fs::remove_all(out / "checkpoints");
+    fs::create_directories(out / "checkpoints" / ".tmp_step_0000000010");  // the write the kill interrupted
+  };
+  killed_early();
+  result = testing::run_normscale(kSmallRun + "--set optim.lr=0.02 --resume-or-start --out " + out.string());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("already holds a run's outputs (metrics.jsonl"), std::string::npos) << result.output;
+  fs::remove(out / "config.toml");
+  result = testing::run_normscale(kSmallRun + "--resume-or-start --out " + out.string());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+
+  killed_early();
+  result = testing::run_normscale(kSmallRun + "--resume-or-start --out " + out.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output.find("resuming"), std::string::npos) << result.output;
+  EXPECT_EQ(file_text(out / "layer1_weight.npy"), file_text(reference / "layer1_weight.npy"));
+  EXPECT_EQ(file_text(out / "alpha.npy"), file_text(reference / "alpha.npy"));
+  std::ifstream metrics(out / "metrics.jsonl"), reference_metrics(reference / "metrics.jsonl");
+  const auto records = [](std::ifstream& in) {
+    return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
+  };
+  EXPECT_EQ(records(metrics), records(reference_metrics));  // started afresh, not appended to
+  EXPECT_TRUE(fs::exists(out / "finished.json"));
+  EXPECT_FALSE(fs::exists(out / "checkpoints" / ".tmp_step_0000000010"));
+  fs::remove_all(out);
+  fs::remove_all(reference);
+}
+
 // Every rank sees the same rank count and option: an agreed error, said once, without MPI_Abort.
 TEST(Failures, MoreRanksThanVirtualShards) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_shards";
