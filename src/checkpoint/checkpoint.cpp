@@ -261,16 +261,42 @@ void check_write_arguments(const Communicator& comm, const CheckpointManifest& m
            last_shard, m.virtual_shards, rows.begin, rows.end, m.per_example);
 }
 
+constexpr std::string_view kReplacedPrefix = ".tmp_replaced_";
+
+// Unfinished writes and removals. A checkpoint moved aside to be replaced (rename_into_place) whose replacement never
+// arrived goes back in place instead: it is complete.
 void remove_stale_temporaries(const fs::path& root) {
+  std::vector<fs::path> stale;
   for (const fs::directory_entry& entry : fs::directory_iterator(root)) {
-    if (entry.path().filename().string().starts_with(kTempPrefix)) fs::remove_all(entry.path());
+    if (entry.path().filename().string().starts_with(kTempPrefix)) stale.push_back(entry.path());
   }
+  for (const fs::path& path : stale) {
+    const std::string name = path.filename().string();
+    if (name.starts_with(kReplacedPrefix)) {
+      const fs::path original = root / name.substr(kReplacedPrefix.size());
+      std::error_code ec;
+      if (!fs::exists(original, ec) && !ec) {
+        fs::rename(path, original);
+        continue;
+      }
+    }
+    fs::remove_all(path);
+  }
+}
+
+// Removes a checkpoint as one step for every reader: renamed under the temporary prefix first, so that a kill during
+// the removal leaves an unfinished removal, not a step folder without its manifest that nothing would remove.
+void remove_checkpoint_dir(const fs::path& dir) {
+  const fs::path doomed = dir.parent_path() / (std::string(kTempPrefix) + "removed_" + dir.filename().string());
+  fs::remove_all(doomed);
+  fs::rename(dir, doomed);
+  fs::remove_all(doomed);
 }
 
 // Moves `temp` onto `target`, replacing a checkpoint of the same step if there is one.
 void rename_into_place(const fs::path& root, const fs::path& temp, const fs::path& target) {
   if (fs::exists(target)) {
-    const fs::path replaced = root / (std::string(kTempPrefix) + "replaced_" + target.filename().string());
+    const fs::path replaced = root / (std::string(kReplacedPrefix) + target.filename().string());
     fs::remove_all(replaced);
     fs::rename(target, replaced);
     fs::rename(temp, target);
@@ -280,7 +306,8 @@ void rename_into_place(const fs::path& root, const fs::path& temp, const fs::pat
   }
 }
 
-// Keeps the checkpoint just written and the newest keep - 1 others.
+// Keeps the checkpoint just written and the newest keep - 1 others. Step folders older than it without a manifest
+// (left by an older build's interrupted removal, or damaged) go too.
 void prune_checkpoints(const std::string& run_dir, const fs::path& written, int keep) {
   if (keep <= 0) return;
   int kept = 1;
@@ -289,9 +316,20 @@ void prune_checkpoints(const std::string& run_dir, const fs::path& written, int 
     if (kept < keep) {
       ++kept;
     } else {
-      fs::remove_all(dir);
+      remove_checkpoint_dir(dir);
     }
   }
+  const Index written_step = parse_step_dir_name(written.filename().string());
+  std::vector<fs::path> incomplete;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(written.parent_path())) {
+    const Index step = parse_step_dir_name(entry.path().filename().string());
+    if (step >= 0 && step < written_step && entry.is_directory(ec) &&
+        !fs::is_regular_file(entry.path() / kManifestFile, ec)) {
+      incomplete.push_back(entry.path());
+    }
+  }
+  for (const fs::path& dir : incomplete) remove_checkpoint_dir(dir);
 }
 
 void check_against_expectation(const fs::path& dir, const CheckpointManifest& m,

@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -249,6 +250,44 @@ TEST_F(CheckpointTest, RemovesAStaleTemporaryDirectoryOnTheNextWrite) {
   EXPECT_FALSE(fs::exists(checkpoints() / ".tmp_step_0000000007"));
   EXPECT_TRUE(fs::exists(checkpoints() / "step_0000000008" / "manifest.bin"));
   EXPECT_EQ(std::distance(fs::directory_iterator(checkpoints()), fs::directory_iterator()), 1);
+}
+
+// A kill while pruning removed part of an old checkpoint (its manifest first: a step folder without a manifest,
+// which no listing, prune or resume removed again). Removal is now a rename under the temporary prefix, then the
+// removal; the next write clears what it left, and a prune removes incomplete step folders older than the one written.
+TEST_F(CheckpointTest, WhatAnInterruptedPruneLeftIsRemovedByTheNextWrite) {
+  const MultiplierStore store = store_for(0);
+  write_checkpoint(run_dir(), comm_, manifest_for(3), model_for<float>(3, true), &store, 0, kShards, 2);
+  fs::create_directories(checkpoints() / ".tmp_removed_step_0000000001");  // killed after the rename
+  std::ofstream(checkpoints() / ".tmp_removed_step_0000000001" / "model.bin") << "being removed";
+  fs::create_directories(checkpoints() / "step_0000000002");  // an older build's prune, killed
+  std::ofstream(checkpoints() / "step_0000000002" / "shard_000001.bin") << "left";
+  write_checkpoint(run_dir(), comm_, manifest_for(6), model_for<float>(6, true), &store, 0, kShards, 2);
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(checkpoints())) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"step_0000000003", "step_0000000006"}));
+  write_checkpoint(run_dir(), comm_, manifest_for(9), model_for<float>(9, true), &store, 0, kShards, 2);
+  EXPECT_EQ(list_checkpoints(run_dir()).size(), 2u);
+  EXPECT_FALSE(fs::exists(checkpoints() / "step_0000000003"));
+}
+
+// Rewriting a step moves the old one aside, then renames the new one into place: a kill between the two left the
+// step under temporary names only, both removed. The one moved aside is complete and goes back in place.
+TEST_F(CheckpointTest, ACheckpointMovedAsideToBeReplacedComesBackWhenItsReplacementDidNot) {
+  const MultiplierStore store = store_for(0);
+  write_checkpoint(run_dir(), comm_, manifest_for(4), model_for<float>(4, true), &store, 0, kShards, 3);
+  fs::rename(checkpoints() / "step_0000000004", checkpoints() / ".tmp_replaced_step_0000000004");
+  fs::create_directories(checkpoints() / ".tmp_step_0000000004");  // the replacement, unfinished
+  write_checkpoint(run_dir(), comm_, manifest_for(5), model_for<float>(5, true), &store, 0, kShards, 3);
+  const std::vector<std::string> listed = list_checkpoints(run_dir());
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(fs::path(listed[1]).filename(), "step_0000000004");
+  ModelState<float> loaded;
+  MultiplierStore loaded_store;
+  load_checkpoint(listed[1], comm_, expectation(17), loaded, &loaded_store, 0, kShards);
+  EXPECT_EQ(loaded.parameters, model_for<float>(4, true).parameters);
+  EXPECT_FALSE(fs::exists(checkpoints() / ".tmp_step_0000000004"));
 }
 
 class DamagedCheckpointTest : public CheckpointTest {
