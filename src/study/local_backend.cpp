@@ -12,6 +12,7 @@
 #include "normscale/train/run_directory_lock.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -243,8 +244,19 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
     progress.finish();
     return std::nullopt;
   }
-  progress.message(fmt::format("normscale study: {} received; stopping {} running trial(s)",
-                               strsignal(*signals.stop_signal()), running.size()));
+  // One adopted by its trial.lock alone has no pid to signal: said, not counted as stopped.
+  std::vector<std::string> unstoppable;
+  for (const RunningTrial& r : running) {
+    if (r.pid <= 0) unstoppable.push_back(r.trial->id);
+  }
+  progress.message(fmt::format("normscale study: {} received; stopping {} running trial(s){}",
+                               strsignal(*signals.stop_signal()), running.size() - unstoppable.size(),
+                               unstoppable.empty()
+                                   ? std::string()
+                                   : fmt::format("; {} known by its trial.lock alone (no pid recorded) cannot be "
+                                                 "stopped from here and stays running, for the next scheduler to "
+                                                 "follow: {}",
+                                                 unstoppable.size(), fmt::join(unstoppable, ", "))));
   stop_trials(running, layout, 20.0);
   for (const RunningTrial& r : running) {
     // One adopted by its lock alone could not be stopped: it stays running, for the next scheduler.

@@ -204,8 +204,11 @@ int run_study(const StudyRunOptions& options) {
     stopped = run_slurm(queue, left_running, store, layout, slurm, heartbeat, progress, counts);
   }
   if (stopped) {
-    fmt::print(stderr, "normscale study: stopped by {}; the unfinished trials are pending. Run the study again to "
-                       "finish it.\n", strsignal(*stopped));
+    const std::size_t still_running = store.trials(TrialState::kRunning).size();
+    fmt::print(stderr, "normscale study: stopped by {}; the unfinished trials are pending{}. Run the study again to "
+                       "finish it.\n", strsignal(*stopped),
+               still_running == 0 ? std::string()
+                                  : fmt::format(" ({} still running: the next run follows it)", still_running));
     return 128 + *stopped;
   }
 
