@@ -163,7 +163,12 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
     } else if (std::filesystem::exists(finished_marker(dir))) {
       progress.message(fmt::format("normscale study: trial {} finished while no scheduler was following it",
                                    trial->id));
-      record_end(*trial, 0, earlier);
+      // Its wall time ends when it wrote finished.json, not now (the time no scheduler ran is not the trial's).
+      std::error_code ec;
+      const auto written = std::filesystem::last_write_time(finished_marker(dir), ec);
+      const double since_finished =
+          ec ? 0.0 : std::chrono::duration<double>(std::filesystem::file_time_type::clock::now() - written).count();
+      record_end(*trial, 0, std::max(0.0, earlier - std::max(0.0, since_finished)));
     } else {
       requeue_died(*trial, "ended without finishing while no scheduler was following it");
     }

@@ -24,6 +24,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -190,6 +191,50 @@ TEST_F(StudyKills, SchedulerKilledFiveTimesEndsWithTheUninterruptedResults) {
       }
     }
   }
+}
+
+// A trial that finishes while no scheduler runs is recorded with its own wall time, up to its finished.json, not up to
+// the next scheduler's start (the time between counted in: the table's wall time and the ETA were inflated).
+TEST_F(StudyKills, ATrialThatFinishedWhileNoSchedulerRanKeepsItsOwnWallTime) {
+  write_blobs(dir_ / "data");
+  std::string text = study_text(dir_ / "data");
+  text.replace(text.find("seeds = [1, 2, 3, 4]"), 20, "seeds = [1]");
+  text.replace(text.find("[0.02, 0.05, 0.1, 0.2]"), 22, "[0.05]");
+  const fs::path file = dir_ / "kills.toml";
+  std::ofstream(file) << text;
+  ChildSpec scheduler;
+  scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "1", file.string()};
+  scheduler.output = dir_ / "scheduler.txt";
+  const auto start = Clock::now();
+  const pid_t pid = spawn_child(scheduler);
+  // Killed once the trial runs: the trainer goes on alone.
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  std::optional<fs::path> trial_dir;
+  while (!trial_dir && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!fs::exists(dir_ / "kills.db")) continue;
+    for (const TrialRecord& trial : TrialStore(dir_ / "kills.db").trials(TrialState::kRunning)) {
+      if (live_trainer(dir_ / "kills.runs" / trial.id) != 0) trial_dir = dir_ / "kills.runs" / trial.id;
+    }
+  }
+  kill(pid, SIGKILL);
+  wait_child(pid);
+  ASSERT_TRUE(trial_dir) << read_file(dir_ / "scheduler.txt");
+  while (!fs::exists(*trial_dir / "finished.json") && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(fs::exists(*trial_dir / "finished.json"));
+  const double finished_after = seconds_since(start);
+  std::this_thread::sleep_for(std::chrono::seconds(4));  // no scheduler runs
+  const auto next = testing::run_normscale("study run --cores 1 " + shell_quote(file.string()));
+  ASSERT_EQ(next.exit_code, 0) << next.output;
+  EXPECT_THAT(next.output, HasSubstr("finished while no scheduler was following it"));
+  const std::vector<TrialRecord> trials = TrialStore(dir_ / "kills.db").trials();
+  ASSERT_EQ(trials.size(), 1U);
+  EXPECT_EQ(trials[0].state, TrialState::kDone);
+  // The start is recorded to the second.
+  EXPECT_GE(trials[0].wall_seconds, 0.0);
+  EXPECT_LT(trials[0].wall_seconds, finished_after + 1.0) << "the 4 s without a scheduler were counted in";
 }
 
 // Two schedulers on one study would start every trial twice: the second is refused while the first runs,
