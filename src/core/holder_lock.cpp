@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace normscale {
 
@@ -40,12 +42,19 @@ HolderLock::~HolderLock() {
 }
 
 std::string HolderLock::holder() const {
-  std::ifstream file(file_);
-  std::ostringstream text;
-  text << file.rdbuf();
-  const auto holder = nlohmann::json::parse(text.str(), nullptr, false);
-  if (holder.is_discarded() || !holder.is_object()) return "an unknown process";
-  return fmt::format("host {}, pid {}", holder.value("host", std::string("?")), holder.value("pid", -1));
+  // The holder writes its name just after it took the lock: one that started at the same moment as this process
+  // may not have yet, so an empty file is read again for a while.
+  for (int attempt = 0;; ++attempt) {
+    std::ifstream file(file_);
+    std::ostringstream text;
+    text << file.rdbuf();
+    const auto holder = nlohmann::json::parse(text.str(), nullptr, false);
+    if (!holder.is_discarded() && holder.is_object()) {
+      return fmt::format("host {}, pid {}", holder.value("host", std::string("?")), holder.value("pid", -1));
+    }
+    if (!text.str().empty() || attempt == 50) return "an unknown process";
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace normscale

@@ -2,6 +2,7 @@
 // (checked by sh -n and run under a fake srun), squeue / sacct parsing and the progress line.
 #include "normscale/comm/mpi_launcher.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/core/holder_lock.hpp"
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
 #include "normscale/study/slurm_backend.hpp"
@@ -19,7 +20,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -198,6 +202,25 @@ TEST_F(StudySchedulingFiles, PreparingATrialAgainRemovesTheEarlierRunsMarkers) {
   EXPECT_FALSE(fs::exists(finished_marker(run)));
   EXPECT_FALSE(fs::exists(run / "exit_code"));
   EXPECT_THAT(read_file(run / "log.txt"), HasSubstr("resuming trial"));
+}
+
+// A second scheduler started at the same moment as the first may find the lock taken but its holder not yet written:
+// holder() reads again for a while (it said "an unknown process").
+TEST_F(StudySchedulingFiles, AHolderThatIsStillWritingItsNameIsNamed) {
+  const std::filesystem::path file = dir_ / "scheduler.lock";
+  const int fd = open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::string holder = "{\"host\": \"node7\", \"pid\": 4242}\n";
+    EXPECT_EQ(pwrite(fd, holder.data(), holder.size(), 0), static_cast<ssize_t>(holder.size()));
+  });
+  const HolderLock second(file);
+  EXPECT_FALSE(second.held());
+  EXPECT_EQ(second.holder(), "host node7, pid 4242");
+  writer.join();
+  close(fd);
 }
 
 TEST(StudyScheduling, JobNameKeepsSafeCharactersOnly) {
