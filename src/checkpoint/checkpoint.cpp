@@ -194,6 +194,7 @@ void from_archive_bytes(const fs::path& path, const std::string& bytes, Load&& l
 
 constexpr std::size_t kManifestChecksumBytes = 4;
 constexpr int kUncheckedManifestVersion = 2;  // the last version without a checksum of the manifest
+constexpr int kNoiseScaleVersion = 4;         // the first with the noise scale's averages
 
 // The archive, then its crc32 in 4 little-endian bytes: every field that steers a resume is covered.
 std::string manifest_bytes(const CheckpointManifest& m) {
@@ -201,7 +202,7 @@ std::string manifest_bytes(const CheckpointManifest& m) {
     const std::string magic(kMagic);
     ar << magic << m.format_version << m.config_hash << m.seed << m.step << m.epoch << m.ranks
        << m.virtual_shards << m.examples << m.per_example << m.scalar << m.parameter_count << m.model_checksum
-       << m.shard_checksums << m.data_fingerprint;
+       << m.shard_checksums << m.data_fingerprint << m.noise_scale;
   });
   const std::uint32_t crc = crc32_of(bytes);
   for (std::size_t i = 0; i < kManifestChecksumBytes; ++i) bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
@@ -518,8 +519,8 @@ CheckpointManifest read_checkpoint_manifest(const std::string& checkpoint_dir) {
     load_bounded(ar, in, bytes.size(), magic);
     NS_CHECK(magic == kMagic, "'{}' is not a normscale checkpoint manifest", path.string());
     ar >> m.format_version;
-    NS_CHECK(m.format_version == kCheckpointFormatVersion || m.format_version == kUncheckedManifestVersion,
-             "checkpoint manifest '{}' has format version {}, but this build reads versions {} and {}; hint: resume "
+    NS_CHECK(m.format_version >= kUncheckedManifestVersion && m.format_version <= kCheckpointFormatVersion,
+             "checkpoint manifest '{}' has format version {}, but this build reads versions {} to {}; hint: resume "
              "with the normscale version that wrote it",
              path.string(), m.format_version, kUncheckedManifestVersion, kCheckpointFormatVersion);
     ar >> m.config_hash >> m.seed >> m.step >> m.epoch >> m.ranks >> m.virtual_shards >> m.examples >>
@@ -529,6 +530,7 @@ CheckpointManifest read_checkpoint_manifest(const std::string& checkpoint_dir) {
     load_bounded(ar, in, bytes.size(), m.shard_checksums);
     if (m.format_version == kUncheckedManifestVersion) return;
     ar >> m.data_fingerprint;
+    if (m.format_version >= kNoiseScaleVersion) load_bounded(ar, in, bytes.size(), m.noise_scale);
   }, &whole_file_read);
   // A version 2 manifest has no checksum, and is accepted only when it is exactly one archive: a newer
   // manifest whose version field was damaged to read 2 has bytes left over.

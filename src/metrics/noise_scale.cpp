@@ -41,6 +41,22 @@ NoiseScaleEstimate GradientNoiseScale::estimate() const {
   return result;
 }
 
+std::vector<double> GradientNoiseScale::state() const {
+  return {gradient_ema_, trace_ema_, weight_, static_cast<double>(updates_)};
+}
+
+void GradientNoiseScale::restore(std::span<const double> state) {
+  NS_CHECK(state.size() == 4 && std::isfinite(state[0]) && std::isfinite(state[1]) && state[2] >= 0.0 &&
+               state[2] <= 1.0 && state[3] >= 0.0 && state[3] < 9007199254740992.0 &&
+               state[3] == std::floor(state[3]) && (state[3] == 0.0) == (state[2] == 0.0),
+           "noise scale state: expected 4 values (two finite averages, a weight in [0, 1] that is 0 exactly when the "
+           "update count is, a whole update count >= 0), got {} value(s)", state.size());
+  gradient_ema_ = state[0];
+  trace_ema_ = state[1];
+  weight_ = state[2];
+  updates_ = static_cast<std::int64_t>(state[3]);
+}
+
 void GradientNoiseScale::reset() {
   gradient_ema_ = 0.0;
   trace_ema_ = 0.0;

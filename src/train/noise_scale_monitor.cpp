@@ -4,16 +4,16 @@
 namespace normscale {
 
 template <class T>
-void NoiseScaleMonitor<T>::step_taken(TrainingContext<T>& /*context*/, const StepReport& report) {
+void NoiseScaleMonitor<T>::step_taken(TrainingContext<T>& context, const StepReport& report) {
   const StepStats& s = report.stats;
   if (s.small_batch > 0) {
-    noise_scale_.update(s.small_batch_grad_sq, s.big_batch_grad_sq, s.small_batch, static_cast<double>(s.examples));
+    context.noise_scale.update(s.small_batch_grad_sq, s.big_batch_grad_sq, s.small_batch, static_cast<double>(s.examples));
   }
 }
 
 template <class T>
-void NoiseScaleMonitor<T>::evaluate(TrainingContext<T>& /*context*/, nlohmann::json& record) {
-  if (const NoiseScaleEstimate n = noise_scale_.estimate(); n.available) {
+void NoiseScaleMonitor<T>::evaluate(TrainingContext<T>& context, nlohmann::json& record) {
+  if (const NoiseScaleEstimate n = context.noise_scale.estimate(); n.available) {
     record["noise_scale"] = {{"b_simple", n.b_simple}, {"gradient_sq", n.gradient_sq},
                              {"trace_sigma", n.trace_sigma}, {"samples", n.updates}};
   }

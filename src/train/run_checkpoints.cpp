@@ -33,6 +33,8 @@ void RunCheckpoints<T>::resume(TrainingContext<T>& context) const {
   context.engine.velocity() = point->model.velocity;
   context.network.set_layer_state(point->model.layer_state);
   context.engine.restore(point->manifest.step);
+  // A checkpoint of before format version 4 has none: the averages start afresh.
+  if (!point->manifest.noise_scale.empty()) context.noise_scale.restore(point->manifest.noise_scale);
   if (context.comm.is_root() && !point->passed_over.empty()) {
     fmt::print(stderr, "normscale: warning: {}falling back to {}\n", point->passed_over, point->dir);
   }
@@ -63,6 +65,7 @@ void RunCheckpoints<T>::save(TrainingContext<T>& context) {
   manifest.examples = context.data.train.global_rows();
   manifest.per_example = multipliers_per_example(context.objective.multipliers());
   manifest.data_fingerprint = data_fingerprint_;
+  manifest.noise_scale = context.noise_scale.state();
   const ModelState<T> model{context.network.parameters(), engine.velocity(), context.network.layer_state()};
   write_checkpoint(config.out, context.comm, manifest, model, context.objective.multipliers(), shard_.first_shard(),
                    shard_.last_shard(), static_cast<int>(config.keep_checkpoints));

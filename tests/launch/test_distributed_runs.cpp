@@ -51,6 +51,17 @@ void expect_same_outputs(const fs::path& run, const fs::path& reference, double 
   }
 }
 
+// The last evaluation's gradient noise scale (present on several ranks).
+nlohmann::json last_noise_scale(const fs::path& run) {
+  std::ifstream in(run / "metrics.jsonl");
+  nlohmann::json last;
+  for (std::string line; std::getline(in, line);) {
+    const auto record = nlohmann::json::parse(line);
+    if (record.contains("noise_scale")) last = record["noise_scale"];
+  }
+  return last;
+}
+
 // Every timed record of a run on `ranks` ranks has the slowest rank's compute and the least-waiting rank's
 // allreduce beside rank 0's: on one rank the same figures, on several no faster and no slower respectively.
 void expect_slowest_rank_timings(const fs::path& run, int ranks) {
@@ -204,6 +215,15 @@ TEST_F(DistributedRuns, ResumeOnAnyRankCountEqualsUninterruptedRun) {
     EXPECT_NE(result.output.find("resuming at step 50"), std::string::npos) << result.output;
     expect_same_outputs(dir, reference, 1e-5);
   }
+  // On the rank count that wrote the checkpoint, the noise scale's averages go on as if never stopped (they
+  // started afresh: 2 samples against 7 at the next evaluation, B_simple 25x off).
+  const nlohmann::json resumed = last_noise_scale(fs::temp_directory_path() / "normscale_launch_resumed2");
+  const nlohmann::json uninterrupted = last_noise_scale(reference);
+  ASSERT_TRUE(uninterrupted.contains("samples")) << uninterrupted;
+  EXPECT_GT(uninterrupted["samples"].get<int>(), 0);
+  EXPECT_EQ(resumed["samples"], uninterrupted["samples"]);
+  EXPECT_NEAR(resumed["b_simple"].get<double>(), uninterrupted["b_simple"].get<double>(),
+              1e-9 * std::abs(uninterrupted["b_simple"].get<double>()));
 }
 
 TEST_F(DistributedRuns, RunWithARankKilledResumesToTheSameResult) {

@@ -11,6 +11,7 @@
 #include <boost/serialization/vector.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -501,6 +502,35 @@ TEST_F(DamagedCheckpointTest, AVersion2CheckpointIsStillReadButNotOneWhoseVersio
   bytes.append(12, '\0');
   put_file_bytes(manifest, bytes);
   EXPECT_THAT(load_error(), HasSubstr("fails its checksum"));
+}
+
+// Version 4 carries the noise scale's averages; a version 3 manifest (the release before) is still read, without.
+TEST_F(DamagedCheckpointTest, TheNoiseScaleRoundTripsAndAVersion3CheckpointIsStillRead) {
+  const MultiplierStore store = store_for(10);
+  CheckpointManifest written = manifest_for(10);
+  written.noise_scale = {2.5, -0.125, 0.75, 12.0};
+  write_checkpoint(run_dir(), comm_, written, model_for<float>(10, true), &store, 0, kShards, 3);
+  const std::string newest = list_checkpoints(run_dir()).at(0);
+  EXPECT_EQ(read_checkpoint_manifest(newest).format_version, 4);
+  EXPECT_EQ(read_checkpoint_manifest(newest).noise_scale, written.noise_scale);
+
+  const CheckpointManifest current = read_checkpoint_manifest(dir_.string());
+  std::string bytes = version_2_manifest(current, current.model_checksum, current.shard_checksums);
+  bytes[bytes.find("normscale-checkpoint") + 20] = 3;  // the version field follows the magic
+  {
+    std::ostringstream out(std::ios::binary);
+    boost::archive::binary_oarchive ar(out, boost::archive::no_header);
+    ar << current.data_fingerprint;
+    bytes += std::move(out).str();
+  }
+  const auto crc = static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  put_file_bytes(dir_ / "manifest.bin", bytes);
+  const CheckpointManifest read = read_checkpoint_manifest(dir_.string());
+  EXPECT_EQ(read.format_version, 3);
+  EXPECT_EQ(read.step, 9);
+  EXPECT_TRUE(read.noise_scale.empty());
 }
 
 TEST_F(CheckpointTest, RefusesTrainingDataWithAnotherFingerprint) {

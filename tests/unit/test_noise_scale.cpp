@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 namespace normscale {
 namespace {
@@ -69,6 +70,29 @@ TEST(GradientNoiseScale, NonPositiveSignalGivesNanBSimpleAndBadInputsThrow) {
   EXPECT_THROW(GradientNoiseScale(1.0), Error);
   EXPECT_THROW(scale.update(1.0, 1.0, 64.0, 8.0), Error);
   EXPECT_THROW(scale.update(-1.0, 1.0, 8.0, 64.0), Error);
+}
+
+// A checkpoint carries state(): restored into a fresh estimator, it goes on exactly as the one never stopped.
+TEST(GradientNoiseScale, ARestoredStateGoesOnAsTheUninterruptedOne) {
+  GradientNoiseScale straight(0.9);
+  for (int i = 0; i < 5; ++i) straight.update(10.0 + i, 4.0 + 0.5 * i, 8.0, 64.0);
+  GradientNoiseScale resumed(0.9);
+  resumed.restore(straight.state());
+  EXPECT_EQ(resumed.state(), straight.state());
+  for (int i = 0; i < 3; ++i) {
+    const NoiseScaleEstimate a = straight.update(12.0 - i, 5.0, 8.0, 64.0);
+    const NoiseScaleEstimate b = resumed.update(12.0 - i, 5.0, 8.0, 64.0);
+    EXPECT_EQ(a.b_simple, b.b_simple);
+    EXPECT_EQ(a.updates, b.updates);
+  }
+  EXPECT_EQ(resumed.estimate().updates, 8);
+  GradientNoiseScale fresh(0.9);
+  fresh.restore(GradientNoiseScale(0.9).state());
+  EXPECT_FALSE(fresh.estimate().available);
+  for (const std::vector<double>& bad : std::vector<std::vector<double>>{
+           {1.0, 2.0, 0.5}, {1.0, 2.0, 0.5, 2.5}, {1.0, 2.0, 0.0, 3.0}, {1.0, 2.0, 1.5, 3.0}, {NAN, 2.0, 0.5, 3.0}}) {
+    EXPECT_THROW(fresh.restore(bad), Error);
+  }
 }
 
 }  // namespace

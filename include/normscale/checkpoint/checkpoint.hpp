@@ -16,8 +16,10 @@ namespace normscale {
 
 // Bumped whenever the layout of any checkpoint file changes; a reader accepts only its own version.
 // 2: model.bin also holds layer state. 3: the manifest carries the data fingerprint and ends with a
-// crc32 of itself, so a damaged step or rank count is caught (version 2 manifests are still read).
-inline constexpr int kCheckpointFormatVersion = 3;
+// crc32 of itself, so a damaged step or rank count is caught (version 2 manifests are still read). 4: the manifest
+// carries the gradient noise scale's averages (versions 2 and 3 are still read: a run resumed from one starts them
+// afresh).
+inline constexpr int kCheckpointFormatVersion = 4;
 
 // On disk a checkpoint is the directory <run_dir>/checkpoints/step_<step, 10 digits>/ holding
 //   manifest.bin          this struct (written last: a directory without it is incomplete), then
@@ -43,6 +45,7 @@ struct CheckpointManifest {
   std::uint32_t model_checksum = 0;             // crc32 of model.bin
   std::vector<std::uint32_t> shard_checksums;  // crc32 of shard_<v>.bin, one per shard (or none)
   std::uint64_t data_fingerprint = 0;           // of the training set (0: not recorded, version 2)
+  std::vector<double> noise_scale;              // GradientNoiseScale::state() (empty: none, or before version 4)
 };
 
 // The model's flat parameter buffer, the optimizer's flat velocity (empty without momentum) and the

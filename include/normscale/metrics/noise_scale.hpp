@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <vector>
 
 namespace normscale {
 
@@ -23,8 +25,9 @@ struct NoiseScaleEstimate {
 
 class GradientNoiseScale {
  public:
+  GradientNoiseScale() : GradientNoiseScale(0.99) {}
   // decay in [0, 1): 0 keeps only the latest measurement.
-  explicit GradientNoiseScale(double decay = 0.99);
+  explicit GradientNoiseScale(double decay);
 
   // g_small_sq = |g|^2 at batch b_small (for data-parallel: the mean over ranks of each rank's local
   // |g|^2), g_big_sq = |g|^2 at batch b_big (the allreduced gradient). Equal batch sizes (one rank)
@@ -34,6 +37,12 @@ class GradientNoiseScale {
 
   NoiseScaleEstimate estimate() const;
   void reset();
+
+  // The averages as checkpoints carry them (a resumed run goes on with them, as if never stopped): the two
+  // moving averages, the bias correction's weight and the update count.
+  std::vector<double> state() const;
+  // Takes a state() back; throws naming what is wrong with one that no GradientNoiseScale could have.
+  void restore(std::span<const double> state);
 
   double decay() const { return decay_; }
 

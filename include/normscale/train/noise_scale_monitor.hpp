@@ -1,4 +1,4 @@
-// The gradient noise scale of the run: the engine's per-step samples (several ranks only) folded into
+// The gradient noise scale of the run: the engine's per-step samples (several ranks only) folded into the context's
 // GradientNoiseScale, its estimate added to each evaluation's record as "noise_scale".
 #pragma once
 
@@ -12,9 +12,6 @@ class NoiseScaleMonitor final : public TrainingCallback<T> {
  public:
   void step_taken(TrainingContext<T>& context, const StepReport& report) override;
   void evaluate(TrainingContext<T>& context, nlohmann::json& record) override;
-
- private:
-  GradientNoiseScale noise_scale_;
 };
 
 }  // namespace normscale

@@ -11,6 +11,7 @@
 
 #include "normscale/comm/communicator.hpp"
 #include "normscale/data/dataset.hpp"
+#include "normscale/metrics/noise_scale.hpp"
 #include "normscale/model/network.hpp"
 #include "normscale/objective/objective.hpp"
 #include "normscale/train/config.hpp"
@@ -37,6 +38,9 @@ struct TrainingContext {
   // ||W_l||_F^2 of every weight matrix at initialisation (also in a resumed run), for the norm growth
   // the log reports; empty: not reported.
   std::vector<double> initial_squared_norms;
+  // The gradient noise scale's moving averages (several ranks: NoiseScaleMonitor feeds them): run state, carried by
+  // checkpoints like the network, so that a resumed run reports what the uninterrupted one does.
+  GradientNoiseScale noise_scale{};
   // Set by a hook at an evaluation, from values every rank shares (the record): the loop ends after this
   // step's hooks (a converged run, objective.tolerance), before total_steps.
   bool stop_requested = false;
