@@ -50,9 +50,17 @@ ReportSummary write_report(const StudySpec& spec, const std::filesystem::path& d
     summary.notes.push_back(fmt::format("{} trials of study {} in {} are not in the current study file; left out.",
                                         data.stale_trials, data.name, database.string()));
   }
-  std::size_t done = 0;
-  for (const ReportTrial& trial : data.trials) done += trial.done() ? 1 : 0;
-  summary.notes.push_back(fmt::format("{} of {} trials done.", done, data.trials.size()));
+  std::size_t done = 0, short_of_budget = 0;
+  for (const ReportTrial& trial : data.trials) {
+    done += trial.done() ? 1 : 0;
+    short_of_budget += trial.short_of_budget ? 1 : 0;
+  }
+  summary.notes.push_back(fmt::format("{} of {} trials done{}.", done, data.trials.size(),
+                                      short_of_budget == 0
+                                          ? std::string()
+                                          : fmt::format(" at the full budget, {} stopped by successive halving at a "
+                                                        "lower rung (counted, not averaged or compared)",
+                                                        short_of_budget)));
   const auto any_has = [&](StudyMetric metric) {
     return std::any_of(data.trials.begin(), data.trials.end(),
                        [&](const ReportTrial& t) { return t.done() && t.result(metric_key(metric)); });

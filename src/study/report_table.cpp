@@ -5,6 +5,7 @@
 #include "normscale/study/selection.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -125,6 +126,7 @@ std::vector<TableRow> build_table(const StudyData& data) {
           if (!row.lr) row.lr = trial.lr;
           if (trial.record.state == TrialState::kFailed) ++row.failed;
           if (trial.result("diverged").value_or(0.0) > 0) ++row.diverged;
+          if (trial.short_of_budget) ++row.short_of_budget;
           if (trial.done()) {
             ++row.done;
             row.selected_trials.push_back(&trial);
@@ -183,13 +185,11 @@ std::string state_counts(const TableRow& row) {
   if (row.done < row.trials) text += fmt::format(" of {}", row.trials);
   // Diverged is its own outcome: a failed trial that diverged counts once, as diverged.
   const std::size_t other_failures = row.failed > row.diverged ? row.failed - row.diverged : 0;
-  if (row.diverged > 0 && other_failures > 0) {
-    text += fmt::format(" ({} diverged, {} failed)", row.diverged, other_failures);
-  } else if (row.diverged > 0) {
-    text += fmt::format(" ({} diverged)", row.diverged);
-  } else if (row.failed > 0) {
-    text += fmt::format(" ({} failed)", row.failed);
-  }
+  std::vector<std::string> parts;
+  if (row.diverged > 0) parts.push_back(fmt::format("{} diverged", row.diverged));
+  if (other_failures > 0) parts.push_back(fmt::format("{} failed", other_failures));
+  if (row.short_of_budget > 0) parts.push_back(fmt::format("{} stopped at a lower rung", row.short_of_budget));
+  if (!parts.empty()) text += fmt::format(" ({})", fmt::join(parts, ", "));
   return text;
 }
 
@@ -223,7 +223,8 @@ std::string table_markdown(const StudyData& data, const std::vector<TableRow>& r
   text += fmt::format("Hyperparameters selected per (regime, batch) by the best mean {} over seeds; "
                       "mean ± sample std over the selected done trials; — : no value. Steps / seconds to target "
                       "are at the selected point, where every done trial of it reached the target (else how many "
-                      "did); the plots use the point that reaches the target fastest.\n\n",
+                      "did); the plots use the point that reaches the target fastest. With successive halving, only trials "
+                      "that ran the full budget are averaged and compared.\n\n",
                       metric_name(data.metric));
   const std::vector<TableColumn>& columns = table_columns(data.metric);
   text += "| regime | batch | ranks | hyperparameters | lr |";
@@ -276,15 +277,17 @@ std::string all_trials_csv(const StudyData& data) {
     }
   }
   std::sort(keys.begin(), keys.end());
-  std::string text = "id,regime,batch,ranks,seed,grid,lr,state,exit_code,wall_seconds,started,finished";
+  std::string text = "id,regime,batch,ranks,seed,grid,lr,state,exit_code,wall_seconds,started,finished,rung,"
+                     "short_of_budget";
   for (const std::string& key : keys) text += fmt::format(",{}", csv_field(key));
   text += '\n';
   for (const ReportTrial& trial : data.trials) {
     const TrialRecord& r = trial.record;
-    text += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}", r.id, csv_field(r.regime), batch_label(r.batch),
+    text += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}", r.id, csv_field(r.regime), batch_label(r.batch),
                         r.ranks, r.seed, csv_field(r.grid_json), exact(trial.lr), trial_state_name(r.state),
                         r.exit_code ? std::to_string(*r.exit_code) : "",
-                        r.wall_seconds ? exact(*r.wall_seconds) : "", csv_field(r.started), csv_field(r.finished));
+                        r.wall_seconds ? exact(*r.wall_seconds) : "", csv_field(r.started), csv_field(r.finished),
+                        r.rung, trial.short_of_budget ? 1 : 0);
     for (const std::string& key : keys) {
       const auto value = trial.result(key);
       text += fmt::format(",{}", value ? exact(*value) : std::string());

@@ -877,6 +877,57 @@ target_validation_error = 3.0
   EXPECT_THAT(table_csv(data, rows), HasSubstr(",2,2,0,0,2\n"));
 }
 
+// Successive halving stops some trials at a lower rung; their seeds' brackets differ, so one grid point may hold a
+// full-budget trial and one stopped early. The table averaged and selected by both as equals (a 90000-step trial with
+// a 10000-step one); now only full-budget trials are averaged and compared, and the others are counted.
+TEST_F(ReportTest, TrialsStoppedAtALowerRungAreCountedNotAveraged) {
+  const StudySpec spec = parse_study(R"toml(
+name = "halved"
+steps = 45
+seeds = [1, 2]
+[base]
+"data.source" = "two-point"
+"objective.regime" = "sgd"
+[grid]
+"optim.lr" = [0.01, 0.03]
+[halving]
+rungs = [5, 15, 45]
+reduction = 3
+)toml", "halved.toml");
+  const std::vector<Trial> trials = expand(spec);
+  ASSERT_EQ(trials.size(), 4U);
+  {
+    TrialStore store(out_ / "halved.db");
+    store.upsert_trials(trials);
+    for (const Trial& t : trials) {
+      // lr 0.01: seed 1 ran the full budget (21%), seed 2 stopped at rung 0 (22%); lr 0.03: seed 2 full (26%),
+      // seed 1 stopped (12%, a better figure at a tenth of the budget).
+      const bool full = (lr_of(t) == 0.01) == (t.seed == 1);
+      const double error = lr_of(t) == 0.01 ? (full ? 21.0 : 22.0) : (full ? 26.0 : 12.0);
+      store.set_state(t.id, TrialState::kDone, TrialOutcome{0, "", 1.0});
+      if (full) {
+        store.promote(t.id, 2);
+        store.set_state(t.id, TrialState::kDone, TrialOutcome{0, "", 9.0});
+      } else {
+        store.stop_early(t.id);
+      }
+      store.record_result(t.id, "validation_error", error);
+    }
+  }
+  const StudyData data = load_study_data(spec, out_ / "halved.db");
+  const std::vector<TableRow> rows = build_table(data);
+  ASSERT_EQ(rows.size(), 1U);
+  EXPECT_EQ(rows[0].grid_label, "optim.lr=0.01");  // 21 against 26 at the full budget (mixed: 0.03 won, 19 < 21.5)
+  EXPECT_EQ(rows[0].stats.at("validation_error").n, 1U);
+  EXPECT_EQ(rows[0].stats.at("validation_error").mean, 21.0);
+  EXPECT_EQ(rows[0].short_of_budget, 1U);
+  EXPECT_THAT(table_markdown(data, rows), HasSubstr("| 1 of 2 (1 stopped at a lower rung) |"));
+  const std::string csv = all_trials_csv(data);
+  EXPECT_THAT(csv, HasSubstr(",rung,short_of_budget,"));
+  EXPECT_THAT(csv, HasSubstr(",2,0,"));
+  EXPECT_THAT(csv, HasSubstr(",0,1,"));
+}
+
 // A target met at the first evaluation gives 0 steps, which the log axes of steps / examples to the target cannot
 // show: those points are left out (the title says how many), a plot left empty is a note, and the report is written.
 TEST_F(ReportTest, ATargetMetAtStepZeroIsLeftOffTheLogAxesNotAnError) {

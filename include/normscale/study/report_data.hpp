@@ -28,9 +28,13 @@ struct ReportTrial {
   double lr = 0.0;                        // optim.lr as trained (after batch scaling)
   std::map<std::string, double> results;  // the results table, by key
   std::vector<MetricPoint> metrics;       // by step
+  // Successive halving: done at a rung below the last (stopped early, or not promoted yet), so its figures are
+  // those of a shorter budget than its point's other trials may have: counted, never averaged or compared.
+  bool short_of_budget = false;
 
   std::optional<double> result(const std::string& key) const;
-  bool done() const { return record.state == TrialState::kDone; }
+  // Done at the study's full budget: what the tables, selection and plots average and compare.
+  bool done() const { return record.state == TrialState::kDone && !short_of_budget; }
 };
 
 struct StudyData {

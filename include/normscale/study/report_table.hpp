@@ -48,6 +48,7 @@ struct TableRow {
   std::size_t done = 0;
   std::size_t failed = 0;
   std::size_t diverged = 0;  // of the trials: stopped by the divergence guard (a failed trial's own outcome)
+  std::size_t short_of_budget = 0;  // of the trials: halving stopped them at a lower rung (ReportTrial)
   std::vector<const ReportTrial*> selected_trials;  // the done ones, by seed
   // With a target: how many of the selected done trials reached it. Steps / seconds to target are shown only
   // where every one did (as selection counts a point as reaching it), else as "k of n reached".
@@ -71,7 +72,7 @@ std::string format_stat(const Stat& stat, int decimals);
 // A figure's cell in Markdown and HTML: format_stat, or "k of n reached" for a time to the target that not every
 // selected trial has.
 std::string table_cell(const TableRow& row, const TableColumn& column);
-// The seeds cell: "3", "2 of 3", "2 of 3 (1 diverged)", "1 of 3 (1 diverged, 1 failed)".
+// The seeds cell: "3", "2 of 3", "2 of 3 (1 diverged)", "1 of 3 (1 diverged, 1 failed, 1 stopped at a lower rung)".
 std::string state_counts(const TableRow& row);
 std::string table_markdown(const StudyData& data, const std::vector<TableRow>& rows);
 std::string table_csv(const StudyData& data, const std::vector<TableRow>& rows);
