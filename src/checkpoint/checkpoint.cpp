@@ -661,6 +661,20 @@ std::optional<ResumePoint<T>> load_newest_usable_checkpoint(const std::string& r
     ResumePoint<T> point;
     point.dir = dir;
     point.manifest = part.commit(point.model, store);
+    // Newer step folders without a manifest are no checkpoint to list, but passing them over silently hid a
+    // damaged one (its manifest lost).
+    if (comm.is_root()) {
+      std::string incomplete;
+      std::error_code ec;
+      for (const fs::directory_entry& entry : fs::directory_iterator(fs::path(run_dir) / "checkpoints", ec)) {
+        const Index step = parse_step_dir_name(entry.path().filename().string());
+        if (step > point.manifest.step && entry.is_directory(ec) &&
+            !fs::is_regular_file(entry.path() / kManifestFile, ec)) {
+          incomplete += fmt::format("{} has no {}; ", entry.path().string(), kManifestFile);
+        }
+      }
+      passed_over = incomplete + passed_over;
+    }
     point.passed_over = std::move(passed_over);
     return point;
   }

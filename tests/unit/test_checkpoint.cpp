@@ -455,6 +455,19 @@ TEST_F(DamagedCheckpointTest, AChangedStepInTheManifestIsNamedAndTheResumeFallsB
   EXPECT_THAT(point->passed_over, HasSubstr(manifest.string()));
 }
 
+// A newer checkpoint that lost its manifest is no checkpoint, but the fall-back names it (it was silent).
+TEST_F(DamagedCheckpointTest, ANewerStepFolderWithoutManifestIsNamedByTheFallBack) {
+  const MultiplierStore store = store_for(12);
+  write_checkpoint(run_dir(), comm_, manifest_for(12), model_for<float>(12, true), &store, 0, kShards, 3);
+  fs::remove(checkpoints() / "step_0000000012" / "manifest.bin");
+  MultiplierStore loaded_store;
+  const auto point =
+      load_newest_usable_checkpoint<float>(run_dir(), comm_, expectation(17), &loaded_store, 0, kShards);
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(point->manifest.step, 9);
+  EXPECT_THAT(point->passed_over, HasSubstr((checkpoints() / "step_0000000012").string() + " has no manifest.bin"));
+}
+
 TEST_F(DamagedCheckpointTest, EveryFlippedByteOfTheManifestIsCaught) {
   const fs::path manifest = dir_ / "manifest.bin";
   const std::string good = file_bytes(manifest);
