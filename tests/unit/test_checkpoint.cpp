@@ -387,9 +387,15 @@ TEST_F(HugeLengthInManifestTest, MagicStringLength) {
 
 TEST_F(HugeLengthInManifestTest, ShardChecksumCount) {
   // The manifest ends with the checksums' count (std::size_t), the kShards checksums (4 bytes each), the data
-  // fingerprint (8 bytes) and the manifest's own crc32 (4 bytes).
+  // fingerprint (8 bytes), the noise scale's averages (none here: as an empty vector archives) and the manifest's
+  // own crc32 (4 bytes).
+  std::ostringstream empty(std::ios::binary);
+  {
+    boost::archive::binary_oarchive ar(empty, boost::archive::no_header);
+    ar << std::vector<double>{};
+  }
   const std::string bytes = manifest_bytes();
-  const std::size_t count_at = bytes.size() - 4 - 8 - 4 * kShards - sizeof(std::size_t);
+  const std::size_t count_at = bytes.size() - 4 - empty.str().size() - 8 - 4 * kShards - sizeof(std::size_t);
   std::size_t count = 0;
   std::memcpy(&count, bytes.data() + count_at, sizeof count);
   ASSERT_EQ(count, static_cast<std::size_t>(kShards)) << "the checksums' count is not where this test expects it";
@@ -397,6 +403,10 @@ TEST_F(HugeLengthInManifestTest, ShardChecksumCount) {
   const std::string message = manifest_error();
   EXPECT_THAT(message, HasSubstr(manifest().string()));
   EXPECT_THAT(message, HasSubstr("a list of 1099511627776 elements"));
+  // The noise scale's count likewise.
+  std::ofstream(manifest(), std::ios::binary | std::ios::trunc) << bytes;
+  set_length_at(bytes.size() - 4 - empty.str().size());
+  EXPECT_THAT(manifest_error(), HasSubstr("a list of 1099511627776 elements"));
 }
 
 TEST_F(DamagedCheckpointTest, ConfigHashMismatchNamesBothHashes) {
