@@ -237,6 +237,59 @@ TEST_F(StudyKills, ATrialThatFinishedWhileNoSchedulerRanKeepsItsOwnWallTime) {
   EXPECT_LT(trials[0].wall_seconds, finished_after + 1.0) << "the 4 s without a scheduler were counted in";
 }
 
+// A scheduler killed between starting a trial and recording its pid leaves a trial known by its trial.lock alone. The
+// next scheduler follows it; stopped by SIGTERM, it cannot signal that trial and says so (it said it stopped it and
+// that every unfinished trial was pending, while the trainer ran on and the trial stayed running).
+TEST_F(StudyKills, AStopSaysWhichTrialKnownByItsLockAloneItCouldNotStop) {
+  write_blobs(dir_ / "data");
+  std::string text = study_text(dir_ / "data");
+  text.replace(text.find("steps = 100000"), 14, "steps = 3000000");  // runs for the whole test
+  text.replace(text.find("seeds = [1, 2, 3, 4]"), 20, "seeds = [1]");
+  text.replace(text.find("[0.02, 0.05, 0.1, 0.2]"), 22, "[0.05]");
+  const fs::path file = dir_ / "kills.toml";
+  std::ofstream(file) << text;
+  const auto wait_for = [](auto&& condition) {
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (!condition() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return condition();
+  };
+  ChildSpec first;
+  first.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "1", file.string()};
+  first.output = dir_ / "first.txt";
+  const pid_t first_pid = spawn_child(first);
+  fs::path trial_dir;
+  const bool running = wait_for([&] {
+    if (!fs::exists(dir_ / "kills.db")) return false;
+    for (const TrialRecord& trial : TrialStore(dir_ / "kills.db").trials(TrialState::kRunning)) {
+      if (live_trainer(dir_ / "kills.runs" / trial.id) != 0) trial_dir = dir_ / "kills.runs" / trial.id;
+    }
+    return !trial_dir.empty();
+  });
+  kill(first_pid, SIGKILL);
+  wait_child(first_pid);
+  ASSERT_TRUE(running) << read_file(dir_ / "first.txt");
+  const pid_t trainer = live_trainer(trial_dir);
+  TrialStore(dir_ / "kills.db").set_process(trial_dir.filename().string(), TrialProcess{});  // no pid recorded
+
+  ChildSpec second = first;
+  second.output = dir_ / "second.txt";
+  const pid_t second_pid = spawn_child(second);
+  const bool following =
+      wait_for([&] { return read_file(dir_ / "second.txt").find("(pid unknown); following it") != std::string::npos; });
+  kill(second_pid, SIGTERM);
+  wait_child(second_pid);
+  const std::string said = read_file(dir_ / "second.txt");
+  const bool trainer_alive = kill(trainer, 0) == 0;
+  if (trainer != 0) kill(trainer, SIGKILL);
+  ASSERT_TRUE(following) << said;
+  EXPECT_THAT(said, HasSubstr("stopping 0 running trial(s); 1 known by its trial.lock alone (no pid recorded) cannot be "
+                              "stopped from here and stays running, for the next scheduler to follow: " +
+                              trial_dir.filename().string()));
+  EXPECT_THAT(said, HasSubstr("the unfinished trials are pending (1 still running: the next run follows it)"));
+  EXPECT_TRUE(trainer_alive);
+  EXPECT_EQ(TrialStore(dir_ / "kills.db").trials(TrialState::kRunning).size(), 1U);
+}
+
 // Two schedulers on one study would start every trial twice: the second is refused while the first runs,
 // and the first finishes the study undisturbed.
 TEST_F(StudyKills, ASecondSchedulerOnARunningStudyIsRefusedAndTheFirstFinishes) {
