@@ -285,6 +285,20 @@ void remove_stale_temporaries(const fs::path& root) {
   }
 }
 
+// Step folders in `root` without a manifest and their steps: no checkpoint (an interrupted removal of an older build,
+// or one damaged by hand), so list_checkpoints passes over them.
+std::vector<std::pair<Index, fs::path>> step_folders_without_manifest(const fs::path& root) {
+  std::vector<std::pair<Index, fs::path>> found;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(root, ec)) {
+    const Index step = parse_step_dir_name(entry.path().filename().string());
+    if (step >= 0 && entry.is_directory(ec) && !fs::is_regular_file(entry.path() / kManifestFile, ec)) {
+      found.emplace_back(step, entry.path());
+    }
+  }
+  return found;
+}
+
 // Removes a checkpoint as one step for every reader: renamed under the temporary prefix first, so that a kill during
 // the removal leaves an unfinished removal, not a step folder without its manifest that nothing would remove.
 void remove_checkpoint_dir(const fs::path& dir) {
@@ -321,16 +335,9 @@ void prune_checkpoints(const std::string& run_dir, const fs::path& written, int 
     }
   }
   const Index written_step = parse_step_dir_name(written.filename().string());
-  std::vector<fs::path> incomplete;
-  std::error_code ec;
-  for (const fs::directory_entry& entry : fs::directory_iterator(written.parent_path())) {
-    const Index step = parse_step_dir_name(entry.path().filename().string());
-    if (step >= 0 && step < written_step && entry.is_directory(ec) &&
-        !fs::is_regular_file(entry.path() / kManifestFile, ec)) {
-      incomplete.push_back(entry.path());
-    }
+  for (const auto& [step, dir] : step_folders_without_manifest(written.parent_path())) {
+    if (step < written_step) remove_checkpoint_dir(dir);
   }
-  for (const fs::path& dir : incomplete) remove_checkpoint_dir(dir);
 }
 
 void check_against_expectation(const fs::path& dir, const CheckpointManifest& m,
@@ -665,13 +672,8 @@ std::optional<ResumePoint<T>> load_newest_usable_checkpoint(const std::string& r
     // damaged one (its manifest lost).
     if (comm.is_root()) {
       std::string incomplete;
-      std::error_code ec;
-      for (const fs::directory_entry& entry : fs::directory_iterator(fs::path(run_dir) / "checkpoints", ec)) {
-        const Index step = parse_step_dir_name(entry.path().filename().string());
-        if (step > point.manifest.step && entry.is_directory(ec) &&
-            !fs::is_regular_file(entry.path() / kManifestFile, ec)) {
-          incomplete += fmt::format("{} has no {}; ", entry.path().string(), kManifestFile);
-        }
+      for (const auto& [step, folder] : step_folders_without_manifest(fs::path(run_dir) / "checkpoints")) {
+        if (step > point.manifest.step) incomplete += fmt::format("{} has no {}; ", folder.string(), kManifestFile);
       }
       passed_over = incomplete + passed_over;
     }

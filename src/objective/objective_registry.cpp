@@ -137,14 +137,16 @@ void add_builtins(ObjectiveRegistry& registry) {
     check_option_range(c.rho >= 0 && std::isfinite(c.rho), "objective.rho", c.rho, "a finite number >= 0");
     check_option_range(c.s >= 0 && std::isfinite(c.s), "objective.s", c.s, "a finite number >= 0");
     check_option_range(c.C > 0 && !std::isnan(c.C), "objective.C", c.C, "a number > 0 (inf: hard margin)");
-    check_option_range(c.kappa_p >= 0 && std::isfinite(c.kappa_p), "objective.kappa_p", c.kappa_p, "a finite number >= 0");
+    check_option_range(c.kappa_p >= 0 && std::isfinite(c.kappa_p), "objective.kappa_p", c.kappa_p,
+                       "a finite number >= 0");
     check_option_range(c.rho_growth >= 1 && std::isfinite(c.rho_growth), "objective.rho_growth", c.rho_growth,
-                "a finite number >= 1 (1: off)");
-    check_option_range(c.rho_tolerance >= 0 && std::isfinite(c.rho_tolerance), "objective.rho_tolerance", c.rho_tolerance,
-                "a finite number >= 0");
-    check_option_range(c.rho_max > 0 && !std::isnan(c.rho_max), "objective.rho_max", c.rho_max, "a number > 0 (inf: no cap)");
+                       "a finite number >= 1 (1: off)");
+    check_option_range(c.rho_tolerance >= 0 && std::isfinite(c.rho_tolerance), "objective.rho_tolerance",
+                       c.rho_tolerance, "a finite number >= 0");
+    check_option_range(c.rho_max > 0 && !std::isnan(c.rho_max), "objective.rho_max", c.rho_max,
+                       "a number > 0 (inf: no cap)");
     check_option_range(c.average_from_epoch >= 0 && !std::isnan(c.average_from_epoch), "objective.average_from_epoch",
-                c.average_from_epoch, "a number >= 0 (inf: off)");
+                       c.average_from_epoch, "a number >= 0 (inf: off)");
     check_option_range(c.local_steps >= 0, "objective.local_steps", c.local_steps, "an integer >= 0");
     NS_CHECK(!c.round_momentum || (c.dual == "coordinate" && c.local_steps == 0),
              "objective.round_momentum extrapolates whole rounds of objective.dual = \"coordinate\", each a full pass "
@@ -152,7 +154,7 @@ void add_builtins(ObjectiveRegistry& registry) {
              "objective.dual = \"coordinate\" and objective.local_steps = 0, or leave objective.round_momentum out",
              c.dual, c.local_steps);
     check_option_range(c.tolerance >= 0 && std::isfinite(c.tolerance), "objective.tolerance", c.tolerance,
-                "a finite number >= 0 (0: off)");
+                       "a finite number >= 0 (0: off)");
   };
   registry.add(std::move(minnorm));
 
@@ -172,8 +174,10 @@ void add_builtins(ObjectiveRegistry& registry) {
        NS_OBJECTIVE_FIELD(square_m)},
   };
   square.check_options = [](const ObjectiveConfig& c) {
-    check_option_range(c.square_k > 0 && std::isfinite(c.square_k), "objective.square_k", c.square_k, "a finite number > 0");
-    check_option_range(c.square_m > 0 && std::isfinite(c.square_m), "objective.square_m", c.square_m, "a finite number > 0");
+    check_option_range(c.square_k > 0 && std::isfinite(c.square_k), "objective.square_k", c.square_k,
+                       "a finite number > 0");
+    check_option_range(c.square_m > 0 && std::isfinite(c.square_m), "objective.square_m", c.square_m,
+                       "a finite number > 0");
   };
   registry.add(std::move(square));
 

@@ -220,12 +220,13 @@ std::string markdown_cell(std::string_view text) {
 
 std::string table_markdown(const StudyData& data, const std::vector<TableRow>& rows) {
   std::string text = fmt::format("# Study {}\n\n", markdown_cell(data.name));
-  text += fmt::format("Hyperparameters selected per (regime, batch) by the best mean {} over seeds; "
-                      "mean ± sample std over the selected done trials; — : no value. Steps / seconds to target "
-                      "are at the selected point, where every done trial of it reached the target (else how many "
-                      "did); the plots use the point that reaches the target fastest. With successive halving, only trials "
-                      "that ran the full budget are averaged and compared.\n\n",
-                      metric_name(data.metric));
+  text += fmt::format(
+      "Hyperparameters selected per (regime, batch) by the best mean {} over seeds; "
+      "mean ± sample std over the selected done trials; — : no value. Steps / seconds to target "
+      "are at the selected point, where every done trial of it reached the target (else how many "
+      "did); the plots use the point that reaches the target fastest. With successive halving, only trials "
+      "that ran the full budget are averaged and compared.\n\n",
+      metric_name(data.metric));
   const std::vector<TableColumn>& columns = table_columns(data.metric);
   text += "| regime | batch | ranks | hyperparameters | lr |";
   for (const TableColumn& column : columns) text += fmt::format(" {} |", column.header);
@@ -277,17 +278,17 @@ std::string all_trials_csv(const StudyData& data) {
     }
   }
   std::sort(keys.begin(), keys.end());
-  std::string text = "id,regime,batch,ranks,seed,grid,lr,state,exit_code,wall_seconds,started,finished,rung,"
-                     "short_of_budget";
+  std::string text =
+      "id,regime,batch,ranks,seed,grid,lr,state,exit_code,wall_seconds,started,finished,rung,"
+      "short_of_budget";
   for (const std::string& key : keys) text += fmt::format(",{}", csv_field(key));
   text += '\n';
   for (const ReportTrial& trial : data.trials) {
     const TrialRecord& r = trial.record;
     text += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}", r.id, csv_field(r.regime), batch_label(r.batch),
                         r.ranks, r.seed, csv_field(r.grid_json), exact(trial.lr), trial_state_name(r.state),
-                        r.exit_code ? std::to_string(*r.exit_code) : "",
-                        r.wall_seconds ? exact(*r.wall_seconds) : "", csv_field(r.started), csv_field(r.finished),
-                        r.rung, trial.short_of_budget ? 1 : 0);
+                        r.exit_code ? std::to_string(*r.exit_code) : "", r.wall_seconds ? exact(*r.wall_seconds) : "",
+                        csv_field(r.started), csv_field(r.finished), r.rung, trial.short_of_budget ? 1 : 0);
     for (const std::string& key : keys) {
       const auto value = trial.result(key);
       text += fmt::format(",{}", value ? exact(*value) : std::string());

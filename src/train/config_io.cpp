@@ -775,7 +775,7 @@ void validate(const TrainConfig& c) {
     if (option.type == OptionType::kUnsigned) {
       // TOML integers are signed 64-bit: a larger value could not be written to the run record.
       check_option_range(read_field<std::uint64_t>(option, c) <= kMaxUnsigned, option.key,
-                  read_field<std::uint64_t>(option, c), expected_text(option.type));
+                         read_field<std::uint64_t>(option, c), expected_text(option.type));
     }
   }
   NS_CHECK(c.preset.empty() || is_known_preset(c.preset),
@@ -783,17 +783,14 @@ void validate(const TrainConfig& c) {
            quote(c.preset));
 
   check_option_range(c.data.validation >= 0, "data.validation", c.data.validation, "an integer >= 0");
-  check_option_range(c.data.train_limit >= 0, "data.train_limit", c.data.train_limit,
-              "an integer >= 0 (0: all)");
-  check_option_range(c.data.test_limit >= 0, "data.test_limit", c.data.test_limit,
-              "an integer >= 0 (0: all)");
+  check_option_range(c.data.train_limit >= 0, "data.train_limit", c.data.train_limit, "an integer >= 0 (0: all)");
+  check_option_range(c.data.test_limit >= 0, "data.test_limit", c.data.test_limit, "an integer >= 0 (0: all)");
   check_option_range(c.data.synthetic_examples >= 1, "data.synthetic_examples", c.data.synthetic_examples,
-              "an integer >= 1");
-  check_option_range(c.data.synthetic_dim >= 1, "data.synthetic_dim", c.data.synthetic_dim,
-              "an integer >= 1");
-  check_option_range(c.data.synthetic_snr >= 0, "data.synthetic_snr", c.data.synthetic_snr,
-              "a number >= 0");
-  check_option_range(c.data.degree >= 0 && c.data.degree <= 1000, "data.degree", c.data.degree, "an integer in [0, 1000]");
+                     "an integer >= 1");
+  check_option_range(c.data.synthetic_dim >= 1, "data.synthetic_dim", c.data.synthetic_dim, "an integer >= 1");
+  check_option_range(c.data.synthetic_snr >= 0, "data.synthetic_snr", c.data.synthetic_snr, "a number >= 0");
+  check_option_range(c.data.degree >= 0 && c.data.degree <= 1000, "data.degree", c.data.degree,
+                     "an integer in [0, 1000]");
   NS_CHECK(c.data.source != "polynomial-sine" || c.data.synthetic_examples <= kMaxSyntheticValues / (c.data.degree + 1),
            "data.synthetic_examples = {} x (data.degree + 1) = {} feature values; expected at most {}",
            c.data.synthetic_examples, c.data.degree + 1, kMaxSyntheticValues);
@@ -804,7 +801,8 @@ void validate(const TrainConfig& c) {
            static_cast<double>(c.data.synthetic_examples) * static_cast<double>(c.data.synthetic_dim),
            kMaxSyntheticValues);
   check_option_range(c.data.num_classes >= 0 && c.data.num_classes <= kMaxClasses, "data.num_classes",
-              c.data.num_classes, fmt::format("an integer in [0, {}] (0: from the training labels)", kMaxClasses));
+                     c.data.num_classes,
+                     fmt::format("an integer in [0, {}] (0: from the training labels)", kMaxClasses));
   // Whether each class exists is known only once the data is read (load_data checks it).
   NS_CHECK(c.data.classes.empty() || c.data.classes.size() >= 2,
            "data.classes = [{}] selects one class; expected at least 2 distinct classes, or [] for "
@@ -814,22 +812,21 @@ void validate(const TrainConfig& c) {
   for (std::size_t i = 0; i < c.data.classes.size(); ++i) {
     const std::int64_t label = c.data.classes[i];
     check_option_range(label >= 0, fmt::format("data.classes[{}]", i), label, "a class label >= 0");
-    NS_CHECK(seen_classes.insert(label).second,
-             "data.classes = [{}] names class {} twice; expected distinct labels",
+    NS_CHECK(seen_classes.insert(label).second, "data.classes = [{}] names class {} twice; expected distinct labels",
              fmt::join(c.data.classes, ", "), label);
   }
 
   for (std::size_t i = 0; i < c.model.hidden.size(); ++i) {
     check_option_range(c.model.hidden[i] >= 1, fmt::format("model.hidden[{}]", i), c.model.hidden[i],
-                "a layer width >= 1");
+                       "a layer width >= 1");
   }
   check_option_range(c.model.init_scale > 0 && std::isfinite(c.model.init_scale), "model.init_scale",
-              c.model.init_scale, "a finite number > 0");
+                     c.model.init_scale, "a finite number > 0");
   check_option_range(c.model.outputs >= 0, "model.outputs", c.model.outputs,
-              "an integer >= 0 (0: derived from the data)");
+                     "an integer >= 0 (0: derived from the data)");
   for (std::size_t i = 0; i < c.model.channels.size(); ++i) {
     check_option_range(c.model.channels[i] >= 1, fmt::format("model.channels[{}]", i), c.model.channels[i],
-                "a channel count >= 1");
+                       "a channel count >= 1");
   }
   // No convolution block would leave the classifier alone: a linear model under the ConvNet's name.
   NS_CHECK(c.model.type != "convnet" || !c.model.channels.empty(),
@@ -856,31 +853,29 @@ void validate(const TrainConfig& c) {
     if (const auto& check = objective_registry().get(name).check_options) check(c.objective);
   }
 
-  check_option_range(c.optim.lr > 0 && std::isfinite(c.optim.lr), "optim.lr", c.optim.lr,
-              "a finite number > 0");
+  check_option_range(c.optim.lr > 0 && std::isfinite(c.optim.lr), "optim.lr", c.optim.lr, "a finite number > 0");
   check_option_range(c.optim.momentum >= 0 && c.optim.momentum < 1, "optim.momentum", c.optim.momentum,
-              "a number in [0, 1)");
-  check_option_range(c.optim.weight_decay >= 0 && std::isfinite(c.optim.weight_decay),
-              "optim.weight_decay", c.optim.weight_decay, "a finite number >= 0");
-  check_option_range(c.optim.decay_power >= 0 && c.optim.decay_power <= 1, "optim.decay_power",
-              c.optim.decay_power, "a number in [0, 1]");
+                     "a number in [0, 1)");
+  check_option_range(c.optim.weight_decay >= 0 && std::isfinite(c.optim.weight_decay), "optim.weight_decay",
+                     c.optim.weight_decay, "a finite number >= 0");
+  check_option_range(c.optim.decay_power >= 0 && c.optim.decay_power <= 1, "optim.decay_power", c.optim.decay_power,
+                     "a number in [0, 1]");
   check_option_range(std::isfinite(c.optim.warmup_epochs) && c.optim.warmup_epochs >= 0, "optim.warmup_epochs",
-              c.optim.warmup_epochs, "a finite number >= 0");
+                     c.optim.warmup_epochs, "a finite number >= 0");
   check_option_range(c.optim.batch >= 1 || c.optim.batch == kFullBatch, "optim.batch", c.optim.batch,
-              "an integer >= 1 or \"full\"");
+                     "an integer >= 1 or \"full\"");
 
   check_option_range(c.steps >= 0 && c.steps <= kMaxSteps, "steps", c.steps,
-              fmt::format("an integer in [0, {}] (0: use epochs)", kMaxSteps));
+                     fmt::format("an integer in [0, {}] (0: use epochs)", kMaxSteps));
   if (c.steps == 0) {
     check_option_range(c.epochs >= 1 && c.epochs <= kMaxSteps, "epochs", c.epochs,
-                fmt::format("an integer in [1, {}] (or set steps >= 1)", kMaxSteps));
+                       fmt::format("an integer in [1, {}] (or set steps >= 1)", kMaxSteps));
   }
-  check_option_range(c.eval_every >= 0, "eval_every", c.eval_every,
-              "an integer >= 0 (0: once per epoch)");
+  check_option_range(c.eval_every >= 0, "eval_every", c.eval_every, "an integer >= 0 (0: once per epoch)");
   check_option_range(c.virtual_shards >= 1 && c.virtual_shards <= kMaxVirtualShards, "virtual_shards", c.virtual_shards,
-              fmt::format("an integer in [1, {}]", kMaxVirtualShards));
+                     fmt::format("an integer in [1, {}]", kMaxVirtualShards));
   check_option_range(c.threads >= 0 && c.threads <= kMaxThreads, "threads", c.threads,
-              fmt::format("an integer in [0, {}] (0: automatic)", kMaxThreads));
+                     fmt::format("an integer in [0, {}] (0: automatic)", kMaxThreads));
   NS_CHECK(c.device != "cuda" || c.precision != "float64",
            "device = \"cuda\" trains in float32 (or bf16 products) only, but precision = \"float64\"; set precision = "
            "\"float32\" or device = \"cpu\"");
@@ -891,10 +886,11 @@ void validate(const TrainConfig& c) {
   check_option_range(c.perturb.start >= 0, "perturb.start", c.perturb.start, "an integer >= 0 (0: after the fit)");
   check_option_range(c.perturb.until >= 0, "perturb.until", c.perturb.until, "an integer >= 0 (0: until the end)");
   check_option_range(c.perturb.scale >= 0 && std::isfinite(c.perturb.scale), "perturb.scale", c.perturb.scale,
-              "a finite number >= 0");
-  check_option_range(c.perturb.sd >= 0 && std::isfinite(c.perturb.sd), "perturb.sd", c.perturb.sd, "a finite number >= 0");
+                     "a finite number >= 0");
+  check_option_range(c.perturb.sd >= 0 && std::isfinite(c.perturb.sd), "perturb.sd", c.perturb.sd,
+                     "a finite number >= 0");
   check_option_range(c.collective_timeout >= 0 && std::isfinite(c.collective_timeout), "collective_timeout",
-              c.collective_timeout, "a finite number of seconds >= 0 (0: wait forever)");
+                     c.collective_timeout, "a finite number of seconds >= 0 (0: wait forever)");
   check_option_range(c.gallery >= 0, "gallery", c.gallery, "an integer >= 0 (0: no gallery)");
   check_option_range(c.checkpoint_every >= 0, "checkpoint_every", c.checkpoint_every, "an integer >= 0");
   check_option_range(c.keep_checkpoints >= 1, "keep_checkpoints", c.keep_checkpoints, "an integer >= 1");

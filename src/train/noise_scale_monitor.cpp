@@ -7,7 +7,8 @@ template <class T>
 void NoiseScaleMonitor<T>::step_taken(TrainingContext<T>& context, const StepReport& report) {
   const StepStats& s = report.stats;
   if (s.small_batch > 0) {
-    context.noise_scale.update(s.small_batch_grad_sq, s.big_batch_grad_sq, s.small_batch, static_cast<double>(s.examples));
+    context.noise_scale.update(s.small_batch_grad_sq, s.big_batch_grad_sq, s.small_batch,
+                               static_cast<double>(s.examples));
   }
 }
 

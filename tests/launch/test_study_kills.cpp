@@ -282,9 +282,10 @@ TEST_F(StudyKills, AStopSaysWhichTrialKnownByItsLockAloneItCouldNotStop) {
   const bool trainer_alive = kill(trainer, 0) == 0;
   if (trainer != 0) kill(trainer, SIGKILL);
   ASSERT_TRUE(following) << said;
-  EXPECT_THAT(said, HasSubstr("stopping 0 running trial(s); 1 known by its trial.lock alone (no pid recorded) cannot be "
-                              "stopped from here and stays running, for the next scheduler to follow: " +
-                              trial_dir.filename().string()));
+  EXPECT_THAT(said,
+              HasSubstr("stopping 0 running trial(s); 1 known by its trial.lock alone (no pid recorded) cannot be "
+                        "stopped from here and stays running, for the next scheduler to follow: " +
+                        trial_dir.filename().string()));
   EXPECT_THAT(said, HasSubstr("the unfinished trials are pending (1 still running: the next run follows it)"));
   EXPECT_TRUE(trainer_alive);
   EXPECT_EQ(TrialStore(dir_ / "kills.db").trials(TrialState::kRunning).size(), 1U);
