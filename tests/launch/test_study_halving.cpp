@@ -15,6 +15,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
 
@@ -300,6 +301,18 @@ TEST_F(StudyHalving, HalvingAddedToAStudyThatRanWithoutItIsRefused) {
   EXPECT_THAT(report.output, HasSubstr("but the study ran without a [halving] section"));
   EXPECT_EQ(snapshot(), before);
   EXPECT_EQ(TrialStore(db).rung_schedule(), (RungSchedule{{}, "steps"}));
+
+  // A database of before plain studies recorded their (empty) schedule: the done trials' evaluations reach the full
+  // budget, which no trial at rung 0 of a halving study does.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "DELETE FROM halving_schedule", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  ASSERT_FALSE(TrialStore(db).rung_schedule().has_value());
+  const auto unrecorded = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
+  EXPECT_NE(unrecorded.exit_code, 0) << unrecorded.output;
+  EXPECT_THAT(unrecorded.output, HasSubstr("but the study ran without a [halving] section (2 of its 3 trials ran"));
+  EXPECT_EQ(snapshot(), before);
 
   std::ofstream(file) << plain;
   const auto again = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
