@@ -174,6 +174,20 @@ int run_study(const StudyRunOptions& options) {
   fmt::print(stderr, "normscale study: {} ({} trial(s): {} done, {} failed, {} to run); database {}\n", spec.name,
              counts.total, counts.done, counts.failed, queue.size() + left_running.size(),
              layout.database.string());
+  // Trials of an earlier version of the file (a changed [base] or budget gives every trial a new id): said, so that
+  // a rerun of everything is no surprise.
+  std::set<std::string> ids;
+  for (const Trial& trial : trials) ids.insert(trial.id);
+  const auto stale = std::count_if(records.begin(), records.end(), [&](const auto& entry) {
+    return entry.second.study == spec.name && !ids.contains(entry.first);
+  });
+  if (stale > 0) {
+    fmt::print(stderr,
+               "normscale study: {} trial(s) of study {} in the database are not in the current study file (its "
+               "settings changed since they ran: a changed [base] or budget makes new trials); they are kept, not "
+               "run, and left out of status and report\n",
+               stale, spec.name);
+  }
 
   StudyProgress progress(spec.name, stderr, isatty(STDERR_FILENO) != 0);
   for (const std::string& note : halving_notes) progress.message(note);

@@ -137,6 +137,28 @@ TEST_F(StudyRuns, SmallStudyRunsToDoneAndIsNotRunAgain) {
   }
 }
 
+// A changed [base] gives every trial a new id: the rerun says that the earlier trials no longer belong to the file
+// (it reran everything without a word), and the report leaves them out, saying so.
+TEST_F(StudyRuns, TrialsOfAnEarlierVersionOfTheFileAreSaidToBeLeftAsTheyAre) {
+  const std::string grid = "[grid]\n\"optim.lr\" = [0.05, 0.1]\n";
+  const fs::path file = write_study("changed", "name = \"changed\"\n" + base_table(data_, 20) + grid);
+  const auto first = study("run --cores 2 " + shell_quote(file.string()));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_THAT(first.output, Not(HasSubstr("not in the current study file")));
+  std::string text = "name = \"changed\"\n" + base_table(data_, 20) + grid;
+  text.replace(text.find("\"model.hidden\" = [8]"), 20, "\"model.hidden\" = [6]");
+  std::ofstream(file) << text;
+  const auto second = study("run --cores 2 " + shell_quote(file.string()));
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("2 trial(s) of study changed in the database are not in the current study file"));
+  EXPECT_EQ(TrialStore(dir_ / "changed.db").trials().size(), 4U);  // kept
+  const auto report = testing::run_normscale("report --no-plots " + shell_quote(file.string()));
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_THAT(read_file(dir_ / "changed.report" / "index.html"),
+              HasSubstr("2 trials of study changed in " + (dir_ / "changed.db").string() +
+                        " are not in the current study file; left out."));
+}
+
 // `study status` says who runs the study and how far its running trials got; --watch repeats it; a
 // scheduler on another host that holds the study keeps `study run` off, naming it.
 TEST_F(StudyRuns, StatusShowsTheSchedulerAndTheRunningTrialsAndAnotherHostsSchedulerKeepsRunOff) {
