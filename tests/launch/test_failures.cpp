@@ -1,6 +1,7 @@
 // Failures under mpiexec end every rank promptly with the failing rank's message, never a hang: a bad
 // option on one rank, ranks that disagree, more ranks than virtual shards, a damaged checkpoint file.
 #include "support/data_files.hpp"
+#include "support/read_file.hpp"
 #include "support/run_command.hpp"
 
 #include <fmt/format.h>
@@ -137,11 +138,6 @@ TEST(Failures, AnUpdateThatOverflowsTheWeightsIsADivergedRun) {
   fs::remove_all(out);
 }
 
-std::string file_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // A run killed before its first checkpoint leaves config.toml and metrics.jsonl: --resume-or-start (what a requeued
 // job runs) starts it afresh. It was refused as a fresh run over a run's outputs, and --resume found no checkpoint:
 // the job failed for good. Another configuration's run, or a run's files without its config.toml, stay refused.
@@ -174,13 +170,15 @@ TEST(Failures, ResumeOrStartStartsARunKilledBeforeItsFirstCheckpointAfresh) {
   result = testing::run_normscale(kSmallRun + "--resume-or-start --out " + out.string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(result.output.find("resuming"), std::string::npos) << result.output;
-  EXPECT_EQ(file_text(out / "layer1_weight.npy"), file_text(reference / "layer1_weight.npy"));
-  EXPECT_EQ(file_text(out / "alpha.npy"), file_text(reference / "alpha.npy"));
-  std::ifstream metrics(out / "metrics.jsonl"), reference_metrics(reference / "metrics.jsonl");
-  const auto records = [](std::ifstream& in) {
-    return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
+  using testing::read_file;
+  EXPECT_EQ(read_file(out / "layer1_weight.npy"), read_file(reference / "layer1_weight.npy"));
+  EXPECT_EQ(read_file(out / "alpha.npy"), read_file(reference / "alpha.npy"));
+  const auto records = [](const fs::path& metrics) {
+    const std::string text = read_file(metrics);
+    return std::count(text.begin(), text.end(), '\n');
   };
-  EXPECT_EQ(records(metrics), records(reference_metrics));  // started afresh, not appended to
+  // Started afresh, not appended to.
+  EXPECT_EQ(records(out / "metrics.jsonl"), records(reference / "metrics.jsonl"));
   EXPECT_TRUE(fs::exists(out / "finished.json"));
   EXPECT_FALSE(fs::exists(out / "checkpoints" / ".tmp_step_0000000010"));
   fs::remove_all(out);

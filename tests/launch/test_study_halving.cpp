@@ -66,6 +66,18 @@ class StudyHalving : public testing::TempDirTest {
     testing::write_blobs(data_);
   }
 
+  // Each trial's state, rung, early stop, end and metric count: what a refused run must leave as it was.
+  static std::vector<std::string> snapshot(const fs::path& db) {
+    const TrialStore store(db);
+    std::vector<std::string> rows;
+    for (const TrialRecord& t : store.trials()) {
+      rows.push_back(t.id + " " + std::string(trial_state_name(t.state)) + " rung " + std::to_string(t.rung) +
+                     (t.stopped_early ? " stopped " : " ") + t.finished + " metrics " +
+                     std::to_string(store.metrics(t.id).size()));
+    }
+    return rows;
+  }
+
   fs::path write_study(const std::string& name, const std::string& mode) {
     const fs::path file = dir_ / (name + ".toml");
     std::ofstream(file) << halving_study(name, data_, mode);
@@ -216,17 +228,7 @@ TEST_F(StudyHalving, AChangedRungScheduleIsRefusedUntilRestored) {
   const auto run = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
   EXPECT_EQ(run.exit_code, 1) << run.output;  // the diverged trial failed
   const fs::path db = dir_ / "schedule.db";
-  const auto snapshot = [&] {
-    const TrialStore store(db);
-    std::vector<std::string> rows;
-    for (const TrialRecord& t : store.trials()) {
-      rows.push_back(t.id + " " + std::string(trial_state_name(t.state)) + " rung " + std::to_string(t.rung) +
-                     (t.stopped_early ? " stopped " : " ") + t.finished + " metrics " +
-                     std::to_string(store.metrics(t.id).size()));
-    }
-    return rows;
-  };
-  const std::vector<std::string> before = snapshot();
+  const std::vector<std::string> before = snapshot(db);
   ASSERT_EQ(before.size(), 3U);
 
   std::string changed = halving_study("schedule", data_, "asynchronous");
@@ -241,7 +243,7 @@ TEST_F(StudyHalving, AChangedRungScheduleIsRefusedUntilRestored) {
   EXPECT_THAT(refused.output, HasSubstr("Restore rungs = [5, 15, 45]"));
   EXPECT_THAT(refused.output, HasSubstr("new study"));
   EXPECT_THAT(refused.output, ::testing::Not(HasSubstr("promoted")));
-  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(snapshot(db), before);
   EXPECT_EQ(TrialStore(db).rung_schedule(), (RungSchedule{{5, 15, 45}, "steps"}));
 
   // Without [halving] the trials stopped at a rung would count as finished runs of the full budget: refused too.
@@ -256,14 +258,14 @@ TEST_F(StudyHalving, AChangedRungScheduleIsRefusedUntilRestored) {
   const auto unhalved_report = testing::run_normscale("report --no-plots " + shell_quote(file.string()));
   EXPECT_NE(unhalved_report.exit_code, 0) << unhalved_report.output;
   EXPECT_THAT(unhalved_report.output, HasSubstr("no [halving] section"));
-  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(snapshot(db), before);
 
   std::ofstream(file) << halving_study("schedule", data_, "asynchronous");
   const auto restored = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
   EXPECT_EQ(restored.exit_code, 1) << restored.output;  // as before: the diverged trial is failed
   EXPECT_THAT(restored.output, HasSubstr("2 done, 1 failed, 0 to run"));
   EXPECT_THAT(restored.output, ::testing::Not(HasSubstr("recorded rungs")));
-  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(snapshot(db), before);
 }
 
 // A study that ran without [halving] ran its trials at the full budget: given [halving] afterwards, the planner would
@@ -278,16 +280,7 @@ TEST_F(StudyHalving, HalvingAddedToAStudyThatRanWithoutItIsRefused) {
   EXPECT_EQ(run.exit_code, 1) << run.output;  // the diverged trial failed
   const fs::path db = dir_ / "added.db";
   EXPECT_EQ(TrialStore(db).rung_schedule(), (RungSchedule{{}, "steps"}));
-  const auto snapshot = [&] {
-    const TrialStore store(db);
-    std::vector<std::string> rows;
-    for (const TrialRecord& t : store.trials()) {
-      rows.push_back(t.id + " " + std::string(trial_state_name(t.state)) + " rung " + std::to_string(t.rung) +
-                     (t.stopped_early ? " stopped " : " ") + t.finished);
-    }
-    return rows;
-  };
-  const std::vector<std::string> before = snapshot();
+  const std::vector<std::string> before = snapshot(db);
   ASSERT_EQ(before.size(), 3U);
 
   std::ofstream(file) << halving_study("added", data_, "asynchronous");
@@ -299,7 +292,7 @@ TEST_F(StudyHalving, HalvingAddedToAStudyThatRanWithoutItIsRefused) {
   const auto report = testing::run_normscale("report --no-plots " + shell_quote(file.string()));
   EXPECT_NE(report.exit_code, 0) << report.output;
   EXPECT_THAT(report.output, HasSubstr("but the study ran without a [halving] section"));
-  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(snapshot(db), before);
   EXPECT_EQ(TrialStore(db).rung_schedule(), (RungSchedule{{}, "steps"}));
 
   // A database of before plain studies recorded their (empty) schedule: the done trials' evaluations reach the full
@@ -312,13 +305,13 @@ TEST_F(StudyHalving, HalvingAddedToAStudyThatRanWithoutItIsRefused) {
   const auto unrecorded = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
   EXPECT_NE(unrecorded.exit_code, 0) << unrecorded.output;
   EXPECT_THAT(unrecorded.output, HasSubstr("but the study ran without a [halving] section (2 of its 3 trials ran"));
-  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(snapshot(db), before);
 
   std::ofstream(file) << plain;
   const auto again = testing::run_normscale("study run --cores 2 " + shell_quote(file.string()));
   EXPECT_EQ(again.exit_code, 1) << again.output;
   EXPECT_THAT(again.output, HasSubstr("2 done, 1 failed, 0 to run"));
-  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(snapshot(db), before);
 }
 
 // Budgets in epochs: 200 training examples (300 less 100 for validation) in batches of 20 are 10 steps an epoch.

@@ -24,7 +24,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -71,9 +70,38 @@ pid_t live_trainer(const fs::path& trial_dir) {
   return command.find(trial_dir.string()) != std::string::npos && process_start(pid).has_value() ? pid : 0;
 }
 
+// Waits up to a minute for `condition`; its last answer.
+template <class Condition>
+bool wait_for(Condition&& condition) {
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (!condition() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return condition();
+}
+
 class StudyKills : public testing::TempDirTest {
  protected:
   StudyKills() : TempDirTest("normscale_study_kills_") {}
+
+  // kills.toml of one trial (lr 0.05, seed 1) of `steps` steps.
+  fs::path write_one_trial_study(const std::string& steps) {
+    write_blobs(dir_ / "data");
+    std::string text = study_text(dir_ / "data");
+    text.replace(text.find("steps = 100000"), 14, "steps = " + steps);
+    text.replace(text.find("seeds = [1, 2, 3, 4]"), 20, "seeds = [1]");
+    text.replace(text.find("[0.02, 0.05, 0.1, 0.2]"), 22, "[0.05]");
+    const fs::path file = dir_ / "kills.toml";
+    std::ofstream(file) << text;
+    return file;
+  }
+
+  // The run directory of a running trial whose trainer is live; empty when none is.
+  fs::path running_trial_dir() const {
+    if (!fs::exists(dir_ / "kills.db")) return {};
+    for (const TrialRecord& trial : TrialStore(dir_ / "kills.db").trials(TrialState::kRunning)) {
+      if (live_trainer(dir_ / "kills.runs" / trial.id) != 0) return dir_ / "kills.runs" / trial.id;
+    }
+    return {};
+  }
 };
 
 TEST_F(StudyKills, SchedulerKilledFiveTimesEndsWithTheUninterruptedResults) {
@@ -196,34 +224,19 @@ TEST_F(StudyKills, SchedulerKilledFiveTimesEndsWithTheUninterruptedResults) {
 // A trial that finishes while no scheduler runs is recorded with its own wall time, up to its finished.json, not up to
 // the next scheduler's start (the time between counted in: the table's wall time and the ETA were inflated).
 TEST_F(StudyKills, ATrialThatFinishedWhileNoSchedulerRanKeepsItsOwnWallTime) {
-  write_blobs(dir_ / "data");
-  std::string text = study_text(dir_ / "data");
-  text.replace(text.find("seeds = [1, 2, 3, 4]"), 20, "seeds = [1]");
-  text.replace(text.find("[0.02, 0.05, 0.1, 0.2]"), 22, "[0.05]");
-  const fs::path file = dir_ / "kills.toml";
-  std::ofstream(file) << text;
+  const fs::path file = write_one_trial_study("100000");
   ChildSpec scheduler;
   scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "1", file.string()};
   scheduler.output = dir_ / "scheduler.txt";
   const auto start = Clock::now();
   const pid_t pid = spawn_child(scheduler);
   // Killed once the trial runs: the trainer goes on alone.
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  std::optional<fs::path> trial_dir;
-  while (!trial_dir && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (!fs::exists(dir_ / "kills.db")) continue;
-    for (const TrialRecord& trial : TrialStore(dir_ / "kills.db").trials(TrialState::kRunning)) {
-      if (live_trainer(dir_ / "kills.runs" / trial.id) != 0) trial_dir = dir_ / "kills.runs" / trial.id;
-    }
-  }
+  fs::path trial_dir;
+  wait_for([&] { return !(trial_dir = running_trial_dir()).empty(); });
   kill(pid, SIGKILL);
   wait_child(pid);
-  ASSERT_TRUE(trial_dir) << read_file(dir_ / "scheduler.txt");
-  while (!fs::exists(*trial_dir / "finished.json") && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(fs::exists(*trial_dir / "finished.json"));
+  ASSERT_FALSE(trial_dir.empty()) << read_file(dir_ / "scheduler.txt");
+  ASSERT_TRUE(wait_for([&] { return fs::exists(trial_dir / "finished.json"); }));
   const double finished_after = seconds_since(start);
   std::this_thread::sleep_for(std::chrono::seconds(4));  // no scheduler runs
   const auto next = testing::run_normscale("study run --cores 1 " + shell_quote(file.string()));
@@ -241,30 +254,13 @@ TEST_F(StudyKills, ATrialThatFinishedWhileNoSchedulerRanKeepsItsOwnWallTime) {
 // next scheduler follows it; stopped by SIGTERM, it cannot signal that trial and says so (it said it stopped it and
 // that every unfinished trial was pending, while the trainer ran on and the trial stayed running).
 TEST_F(StudyKills, AStopSaysWhichTrialKnownByItsLockAloneItCouldNotStop) {
-  write_blobs(dir_ / "data");
-  std::string text = study_text(dir_ / "data");
-  text.replace(text.find("steps = 100000"), 14, "steps = 3000000");  // runs for the whole test
-  text.replace(text.find("seeds = [1, 2, 3, 4]"), 20, "seeds = [1]");
-  text.replace(text.find("[0.02, 0.05, 0.1, 0.2]"), 22, "[0.05]");
-  const fs::path file = dir_ / "kills.toml";
-  std::ofstream(file) << text;
-  const auto wait_for = [](auto&& condition) {
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (!condition() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return condition();
-  };
+  const fs::path file = write_one_trial_study("3000000");  // runs for the whole test
   ChildSpec first;
   first.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "1", file.string()};
   first.output = dir_ / "first.txt";
   const pid_t first_pid = spawn_child(first);
   fs::path trial_dir;
-  const bool running = wait_for([&] {
-    if (!fs::exists(dir_ / "kills.db")) return false;
-    for (const TrialRecord& trial : TrialStore(dir_ / "kills.db").trials(TrialState::kRunning)) {
-      if (live_trainer(dir_ / "kills.runs" / trial.id) != 0) trial_dir = dir_ / "kills.runs" / trial.id;
-    }
-    return !trial_dir.empty();
-  });
+  const bool running = wait_for([&] { return !(trial_dir = running_trial_dir()).empty(); });
   kill(first_pid, SIGKILL);
   wait_child(first_pid);
   ASSERT_TRUE(running) << read_file(dir_ / "first.txt");
