@@ -9,6 +9,7 @@
 #include "normscale/study/trial_lifecycle.hpp"
 #include "normscale/study/trial_packing.hpp"
 #include "normscale/study/trial_process.hpp"
+#include "normscale/train/checkpoint_on_signal.hpp"
 #include "normscale/train/run_directory_lock.hpp"
 
 #include <fmt/format.h>
@@ -81,10 +82,11 @@ void signal_trial(const RunningTrial& r, int signal) {
   if (!r.adopted || process_alive(*r.adopted)) kill(-r.pid, signal);
 }
 
-// SIGTERM to each trial's process group (the trainer, or mpirun, which forwards it to its ranks), SIGKILL to those still
-// there after `grace_seconds`; waits for all of them.
-void stop_trials(const std::vector<RunningTrial>& running, const StudyLayout& layout, double grace_seconds) {
-  for (const RunningTrial& r : running) signal_trial(r, SIGTERM);
+// `signal` to each trial's process group (the trainer, or mpirun, which forwards SIGTERM and SIGUSR2 to its ranks),
+// SIGKILL to those still there after `grace_seconds`; waits for all of them.
+void stop_trials(const std::vector<RunningTrial>& running, const StudyLayout& layout, int signal,
+                 double grace_seconds) {
+  for (const RunningTrial& r : running) signal_trial(r, signal);
   const auto deadline = Clock::now() + std::chrono::duration<double>(grace_seconds);
   for (const RunningTrial& r : running) {
     if (r.pid <= 0) continue;  // adopted by its lock alone: nothing to signal, left to the next scheduler
@@ -107,7 +109,9 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
                              TrialStore& store, const StudyLayout& layout, const LocalOptions& options,
                              StudyHeartbeat& heartbeat, StudyProgress& progress, StudyCounts& counts) {
   NS_CHECK(options.cores >= 1, "study run: --cores {}; expected >= 1", options.cores);
-  SignalWatch signals;  // before the first child: a stop must not be lost in between
+  // Before the first child: a stop must not be lost in between. SIGUSR2 (a time limit or preemption ahead, e.g.
+  // `sbatch --signal=B:USR2@120` around this scheduler) stops the trials at a checkpoint.
+  SignalWatch signals({kCheckpointSignal});
   std::deque<const Trial*> pending(queue.begin(), queue.end());
   std::vector<RunningTrial> running;
   std::int64_t finished = 0;
@@ -231,7 +235,10 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
         // Out of `running` first: should recording throw, the catch below must not wait for a reaped child.
         const RunningTrial finished_trial = *r;
         r = running.erase(r);
-        if (code) {
+        if (code == kCheckpointedExitCode) {
+          requeue_died(*finished_trial.trial, fmt::format("stopped at a checkpoint (exit code {}: it was sent {})",
+                                                          *code, strsignal(kCheckpointSignal)));
+        } else if (code) {
           record_end(*finished_trial.trial, *code, wall_seconds(finished_trial));
         } else {
           requeue_died(*finished_trial.trial, fmt::format("(pid {}, started by an earlier scheduler) ended without "
@@ -241,7 +248,7 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
     }
   } catch (...) {
     // A scheduler that cannot go on (the database failed) does not leave trials running unrecorded.
-    stop_trials(running, layout, 10.0);
+    stop_trials(running, layout, SIGTERM, 10.0);
     throw;
   }
 
@@ -254,15 +261,22 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
   for (const RunningTrial& r : running) {
     if (r.pid <= 0) unstoppable.push_back(r.trial->id);
   }
-  progress.message(fmt::format("normscale study: {} received; stopping {} running trial(s){}",
+  const bool at_checkpoint = *signals.stop_signal() == kCheckpointSignal;
+  progress.message(fmt::format("normscale study: {} received; stopping {} running trial(s){}{}",
                                strsignal(*signals.stop_signal()), running.size() - unstoppable.size(),
+                               at_checkpoint ? " at a checkpoint" : "",
                                unstoppable.empty()
                                    ? std::string()
                                    : fmt::format("; {} known by its trial.lock alone (no pid recorded) cannot be "
                                                  "stopped from here and stays running, for the next scheduler to "
                                                  "follow: {}",
                                                  unstoppable.size(), fmt::join(unstoppable, ", "))));
-  stop_trials(running, layout, 20.0);
+  // A checkpoint waits for the step in progress (the ranks agree on the next step boundary) and the write.
+  if (at_checkpoint) {
+    stop_trials(running, layout, kCheckpointSignal, options.checkpoint_grace_seconds);
+  } else {
+    stop_trials(running, layout, SIGTERM, 20.0);
+  }
   for (const RunningTrial& r : running) {
     // One adopted by its lock alone could not be stopped: it stays running, for the next scheduler.
     if (r.pid <= 0) continue;

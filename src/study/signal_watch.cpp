@@ -10,10 +10,16 @@
 
 namespace normscale {
 
-SignalWatch::SignalWatch() {
+SignalWatch::SignalWatch(std::initializer_list<int> also_stop) {
   sigemptyset(&watched_);
-  sigaddset(&watched_, SIGINT);
-  sigaddset(&watched_, SIGTERM);
+  sigemptyset(&stops_);
+  const auto stop_on = [&](int signal) {
+    sigaddset(&stops_, signal);
+    sigaddset(&watched_, signal);
+  };
+  stop_on(SIGINT);
+  stop_on(SIGTERM);
+  for (const int signal : also_stop) stop_on(signal);
   sigaddset(&watched_, SIGCHLD);
   NS_CHECK(sigprocmask(SIG_BLOCK, &watched_, &previous_) == 0, "blocking signals: {}", std::strerror(errno));
 }
@@ -26,7 +32,7 @@ std::optional<int> SignalWatch::wait(double seconds) {
   timeout.tv_nsec = static_cast<long>((seconds - std::floor(seconds)) * 1e9);
   for (;;) {
     const int signal = sigtimedwait(&watched_, nullptr, &timeout);
-    if (signal == SIGINT || signal == SIGTERM) {
+    if (signal > 0 && sigismember(&stops_, signal) == 1) {
       stop_signal_ = signal;
       return signal;
     }

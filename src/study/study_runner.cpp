@@ -17,6 +17,7 @@
 #include "normscale/study/trial_command.hpp"
 #include "normscale/study/trial_packing.hpp"
 #include "normscale/study/trial_store.hpp"
+#include "normscale/train/checkpoint_on_signal.hpp"
 #include "normscale/train/run_directory_lock.hpp"
 
 #include <fmt/format.h>
@@ -223,7 +224,9 @@ int run_study(const StudyRunOptions& options) {
                        "finish it.\n", strsignal(*stopped),
                still_running == 0 ? std::string()
                                   : fmt::format(" ({} still running: the next run follows it)", still_running));
-    return 128 + *stopped;
+    // Stopped at checkpoints (a time limit ahead): "try again later", as the trainer says it, for a job script to
+    // requeue on.
+    return *stopped == kCheckpointSignal ? kCheckpointedExitCode : 128 + *stopped;
   }
 
   records = records_by_id(store);

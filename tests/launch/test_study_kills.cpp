@@ -82,14 +82,15 @@ class StudyKills : public testing::TempDirTest {
  protected:
   StudyKills() : TempDirTest("normscale_study_kills_") {}
 
-  // kills.toml of one trial (lr 0.05, seed 1) of `steps` steps.
-  fs::path write_one_trial_study(const std::string& steps) {
+  // `folder`/kills.toml of one trial (lr 0.05, seed 1) of `steps` steps on `ranks` ranks.
+  fs::path write_one_trial_study(const std::string& steps, int ranks = 1, const fs::path& folder = {}) {
     write_blobs(dir_ / "data");
     std::string text = study_text(dir_ / "data");
-    text.replace(text.find("steps = 100000"), 14, "steps = " + steps);
+    text.replace(text.find("steps = 100000"), 14, "steps = " + steps + "\nranks = [" + std::to_string(ranks) + "]");
     text.replace(text.find("seeds = [1, 2, 3, 4]"), 20, "seeds = [1]");
     text.replace(text.find("[0.02, 0.05, 0.1, 0.2]"), 22, "[0.05]");
-    const fs::path file = dir_ / "kills.toml";
+    const fs::path file = (folder.empty() ? dir_ : folder) / "kills.toml";
+    fs::create_directories(file.parent_path());
     std::ofstream(file) << text;
     return file;
   }
@@ -101,6 +102,18 @@ class StudyKills : public testing::TempDirTest {
       if (live_trainer(dir_ / "kills.runs" / trial.id) != 0) return dir_ / "kills.runs" / trial.id;
     }
     return {};
+  }
+
+  // The scheduler of `file` started in the background (its output in `output`), once one of its trials runs: that
+  // trial's directory (empty when none ran within a minute).
+  std::pair<pid_t, fs::path> start_scheduler(const fs::path& file, const fs::path& output) {
+    ChildSpec scheduler;
+    scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "2", file.string()};
+    scheduler.output = output;
+    const pid_t pid = spawn_child(scheduler);
+    fs::path trial_dir;
+    wait_for([&] { return !(trial_dir = running_trial_dir()).empty(); });
+    return {pid, trial_dir};
   }
 };
 
@@ -219,6 +232,61 @@ TEST_F(StudyKills, SchedulerKilledFiveTimesEndsWithTheUninterruptedResults) {
       }
     }
   }
+}
+
+// A trainer sent SIGUSR2 (`kill -USR2`, or SLURM's warning where the local scheduler runs in an allocation) stops at a
+// checkpoint with exit code 75: the scheduler runs it again from there, to the uninterrupted trial's results (it was
+// recorded as failed).
+TEST_F(StudyKills, ATrialStoppedAtACheckpointBySigusr2RunsOnFromIt) {
+  const auto reference = testing::run_normscale(
+      "study run --cores 1 " + shell_quote(write_one_trial_study("400000", 1, dir_ / "reference").string()));
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  const fs::path file = write_one_trial_study("400000");
+  const auto [pid, trial_dir] = start_scheduler(file, dir_ / "scheduler.txt");
+  const pid_t trainer = trial_dir.empty() ? 0 : live_trainer(trial_dir);
+  if (trainer != 0) kill(trainer, SIGUSR2);
+  const int code = wait_child(pid);
+  const std::string said = read_file(dir_ / "scheduler.txt");
+  ASSERT_NE(trainer, 0) << said;
+  EXPECT_EQ(code, 0) << said;
+  EXPECT_THAT(said, HasSubstr("stopped at a checkpoint (exit code 75: it was sent User defined signal 2); running it "
+                              "again (from its newest checkpoint, if any)"));
+  EXPECT_THAT(read_file(trial_dir / "log.txt"), HasSubstr("stopped by SIGUSR2 after step"));
+  const TrialStore store(dir_ / "kills.db");
+  const TrialStore expected(dir_ / "reference" / "kills.db");
+  ASSERT_EQ(store.trials().size(), 1U);
+  EXPECT_EQ(store.trials()[0].state, TrialState::kDone) << store.trials()[0].log_tail;
+  const std::vector<MetricRow> rows = store.metrics(store.trials()[0].id);
+  const std::vector<MetricRow> want_rows = expected.metrics(store.trials()[0].id);
+  ASSERT_EQ(rows.size(), 81U);  // steps 0, 5000, ..., 400000, each once
+  ASSERT_EQ(want_rows.size(), rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].step, want_rows[i].step);
+    const auto row = nlohmann::json::parse(rows[i].json);
+    const auto want_row = nlohmann::json::parse(want_rows[i].json);
+    for (const char* key : {"train_loss", "validation_error", "weight_norm"}) {
+      EXPECT_EQ(row.at(key), want_row.at(key)) << "step " << rows[i].step << " " << key;
+    }
+  }
+}
+
+// A local scheduler sent SIGUSR2 (`sbatch --signal=B:USR2@120` around it: its allocation ends soon) stops its trials
+// at a checkpoint, 2-rank ones through mpirun too, leaves them pending and exits 75 for its job script to requeue on (it
+// died of the signal and left the trial running).
+TEST_F(StudyKills, ASchedulerSentSigusr2StopsItsTrialsAtACheckpointAndExits75) {
+  const fs::path file = write_one_trial_study("3000000", 2);  // runs for the whole test
+  const auto [pid, trial_dir] = start_scheduler(file, dir_ / "scheduler.txt");
+  if (!trial_dir.empty()) kill(pid, SIGUSR2);
+  const int code = wait_child(pid);
+  const std::string said = read_file(dir_ / "scheduler.txt");
+  ASSERT_FALSE(trial_dir.empty()) << said;
+  EXPECT_EQ(code, 75) << said;
+  EXPECT_THAT(said, HasSubstr("User defined signal 2 received; stopping 1 running trial(s) at a checkpoint"));
+  EXPECT_THAT(read_file(trial_dir / "log.txt"), HasSubstr("stopped by SIGUSR2 after step"));
+  EXPECT_EQ(live_trainer(trial_dir), 0) << "the trainer runs on";
+  const std::vector<TrialRecord> trials = TrialStore(dir_ / "kills.db").trials();
+  ASSERT_EQ(trials.size(), 1U);
+  EXPECT_EQ(trials[0].state, TrialState::kPending);
 }
 
 // A trial that finishes while no scheduler runs is recorded with its own wall time, up to its finished.json, not up to

@@ -27,7 +27,8 @@ struct StudyRunOptions {
 
 // Runs the study to its end (with [halving], through halving_run.hpp: each trial at its rung's budget, the
 // promoted ones again at the next). Returns 0 when every trial is done, 1 when some failed (each named on
-// stderr), or 128 + the signal when SIGINT / SIGTERM stopped it (its running trials are pending again).
+// stderr), 128 + the signal when SIGINT / SIGTERM stopped it (its running trials are pending again), or 75 when
+// SIGUSR2 stopped the local scheduler (its running trials were stopped at a checkpoint and are pending again).
 int run_study(const StudyRunOptions& options);
 
 // The study's progress: counts by state with an ETA, the scheduler that holds it (host, pid, last seen),
