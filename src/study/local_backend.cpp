@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -117,8 +118,8 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
   std::int64_t finished = 0;
   std::int64_t free_cores = options.cores;
 
-  const auto record_end = [&](const Trial& trial, int code, double wall) {
-    const TrialState state = record_trial_end(store, layout, trial.id, code, wall, options.target);
+  const auto record_end = [&](const Trial& trial, int code, double wall, std::optional<std::time_t> ended = {}) {
+    const TrialState state = record_trial_end(store, layout, trial.id, code, wall, options.target, ended);
     --counts.running;
     ++(state == TrialState::kDone ? counts.done : counts.failed);
     ++finished;
@@ -167,12 +168,12 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
     } else if (std::filesystem::exists(finished_marker(dir))) {
       progress.message(fmt::format("normscale study: trial {} finished while no scheduler was following it",
                                    trial->id));
-      // Its wall time ends when it wrote finished.json, not now (the time no scheduler ran is not the trial's).
-      std::error_code ec;
-      const auto written = std::filesystem::last_write_time(finished_marker(dir), ec);
-      const double since_finished =
-          ec ? 0.0 : std::chrono::duration<double>(std::filesystem::file_time_type::clock::now() - written).count();
-      record_end(*trial, 0, std::max(0.0, earlier - std::max(0.0, since_finished)));
+      // It ended when it wrote finished.json, not now (the time no scheduler ran is not the trial's).
+      struct stat marker {};
+      const bool written = stat(finished_marker(dir).c_str(), &marker) == 0;
+      const double since_finished = written ? std::max(0.0, std::difftime(std::time(nullptr), marker.st_mtime)) : 0.0;
+      record_end(*trial, 0, std::max(0.0, earlier - since_finished),
+                 written ? std::optional<std::time_t>(marker.st_mtime) : std::nullopt);
     } else {
       requeue_died(*trial, "ended without finishing while no scheduler was following it");
     }

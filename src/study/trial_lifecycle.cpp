@@ -10,9 +10,21 @@
 
 #include <fmt/format.h>
 
+#include <ctime>
 #include <fstream>
 
 namespace normscale {
+namespace {
+
+// As the store writes its timestamps: UTC, "%Y-%m-%dT%H:%M:%SZ".
+std::string utc_timestamp(std::time_t time) {
+  std::tm utc{};
+  gmtime_r(&time, &utc);
+  char text[32];
+  return std::string(text, std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc));
+}
+
+}  // namespace
 
 bool has_checkpoint(const std::filesystem::path& run_dir) {
   std::error_code error;
@@ -59,7 +71,8 @@ PreparedTrial prepare_trial(const StudyLayout& layout, const Trial& trial) {
 }
 
 TrialState record_trial_end(TrialStore& store, const StudyLayout& layout, const std::string& trial_id,
-                            int exit_code, double run_seconds, std::optional<MetricTarget> target) {
+                            int exit_code, double run_seconds, std::optional<MetricTarget> target,
+                            std::optional<std::time_t> finished) {
   const std::filesystem::path dir = layout.trial_dir(trial_id);
   // A promoted trial's time counts its earlier rungs too.
   const std::optional<TrialRecord> record = store.trial(trial_id);
@@ -67,6 +80,7 @@ TrialState record_trial_end(TrialStore& store, const StudyLayout& layout, const 
   TrialOutcome outcome;
   outcome.exit_code = exit_code;
   outcome.wall_seconds = wall_seconds;
+  if (finished) outcome.finished = utc_timestamp(*finished);
   TrialResults results;
   std::string problem;
   try {

@@ -468,13 +468,15 @@ void TrialStore::finish_trial(std::string_view id, TrialState state, const Trial
            trial_state_name(state));
   in_transaction([&] {
     Statement update(db_, path_,
-                     "UPDATE trials SET state = ?2, finished = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
-                     "exit_code = ?3, log_tail = ?4, wall_seconds = ?5 WHERE id = ?1");
+                     fmt::format("UPDATE trials SET state = ?2, finished = COALESCE(NULLIF(?6, ''), {}), "
+                                 "exit_code = ?3, log_tail = ?4, wall_seconds = ?5 WHERE id = ?1",
+                                 kNow));
     update.bind(1, id)
         .bind(2, trial_state_name(state))
         .bind(3, static_cast<std::int64_t>(outcome.exit_code))
         .bind(4, outcome.log_tail)
-        .bind(5, outcome.wall_seconds);
+        .bind(5, outcome.wall_seconds)
+        .bind(6, outcome.finished);
     update.step();
     NS_CHECK(sqlite3_changes(db_) == 1, "study database {}: no trial with id '{}'", path_.string(), id);
     Statement clear_results(db_, path_, "DELETE FROM results WHERE trial_id = ?1");

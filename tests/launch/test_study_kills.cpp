@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -316,6 +317,13 @@ TEST_F(StudyKills, ATrialThatFinishedWhileNoSchedulerRanKeepsItsOwnWallTime) {
   // The start is recorded to the second.
   EXPECT_GE(trials[0].wall_seconds, 0.0);
   EXPECT_LT(trials[0].wall_seconds, finished_after + 1.0) << "the 4 s without a scheduler were counted in";
+  // So is its end: when it wrote finished.json, not when the next scheduler found it.
+  std::tm started{};
+  std::tm ended{};
+  ASSERT_NE(strptime(trials[0].started.c_str(), "%Y-%m-%dT%H:%M:%SZ", &started), nullptr) << trials[0].started;
+  ASSERT_NE(strptime(trials[0].finished.c_str(), "%Y-%m-%dT%H:%M:%SZ", &ended), nullptr) << trials[0].finished;
+  EXPECT_LT(std::difftime(timegm(&ended), timegm(&started)), finished_after + 1.0)
+      << trials[0].started << " to " << trials[0].finished << ": the 4 s without a scheduler were counted in";
 }
 
 // A scheduler killed between starting a trial and recording its pid leaves a trial known by its trial.lock alone. The

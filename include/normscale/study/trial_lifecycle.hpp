@@ -6,6 +6,7 @@
 #include "normscale/study/trial_command.hpp"
 #include "normscale/study/trial_store.hpp"
 
+#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -28,8 +29,10 @@ bool has_checkpoint(const std::filesystem::path& run_dir);
 
 // Reads the run directory and records the trial, in one transaction, as done (exit code 0 and at least
 // one evaluation) or failed (exit code and log tail), with its figures and metrics rows. `wall_seconds`
-// (measured by the scheduler) is stored as a figure too. Returns the state recorded.
+// (measured by the scheduler) is stored as a figure too; `finished` (UTC) is when it ended, where that was before
+// now (it ended while no scheduler followed it). Returns the state recorded.
 TrialState record_trial_end(TrialStore& store, const StudyLayout& layout, const std::string& trial_id,
-                            int exit_code, double wall_seconds, std::optional<MetricTarget> target);
+                            int exit_code, double wall_seconds, std::optional<MetricTarget> target,
+                            std::optional<std::time_t> finished = std::nullopt);
 
 }  // namespace normscale

@@ -25,6 +25,7 @@ struct TrialOutcome {
   int exit_code = 0;
   std::string log_tail;
   double wall_seconds = 0.0;
+  std::string finished = {};  // when it ended (UTC, "%Y-%m-%dT%H:%M:%SZ"); empty: now
 };
 
 // Where a running trial's process is, so a restarted scheduler can find it again: the local backend's
