@@ -1,6 +1,7 @@
 // The objective factory (through the registry) and the error count shared by all classification objectives.
 #include "normscale/objective/objective.hpp"
 
+#include "normscale/core/error.hpp"
 #include "normscale/objective/objective_registry.hpp"
 
 namespace normscale {
@@ -22,9 +23,26 @@ Index count_errors(const Dataset& data, std::span<const Index> rows, const Matri
   return errors;
 }
 
+// Every loss reads an example's outputs at its label (or its targets): a network with fewer outputs than classes
+// would read and write past them.
+void check_outputs_fit(const ObjectiveConfig& config, const Dataset& train, Index outputs) {
+  if (train.is_classification()) {
+    NS_CHECK(outputs == train.num_classes || (outputs == 1 && train.num_classes <= 2),
+             "objective.regime = {}: the network has {} output(s) (model.outputs) and '{}' has {} classes; expected "
+             "one output per class ({}), or 1 where there are two classes (model.outputs = 0 derives it from the data)",
+             config.regime, outputs, train.name, train.num_classes, train.num_classes);
+  } else {
+    NS_CHECK(outputs == train.target_cols,
+             "objective.regime = {}: the network has {} output(s) (model.outputs) and '{}' has {} target column(s); "
+             "expected one output per target (model.outputs = 0 derives it from the data)",
+             config.regime, outputs, train.name, train.target_cols);
+  }
+}
+
 template <class T>
 std::unique_ptr<Objective<T>> make_objective(const ObjectiveConfig& config, const Dataset& train,
                                              Index outputs) {
+  check_outputs_fit(config, train, outputs);
   return objective_registry().get(config.regime).template make<T>(config, train, outputs);
 }
 

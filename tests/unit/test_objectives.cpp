@@ -3,11 +3,14 @@
 #include "normscale/objective/cross_entropy.hpp"
 #include "normscale/objective/exponential_rule.hpp"
 #include "normscale/objective/minnorm.hpp"
+#include "normscale/objective/objective.hpp"
+#include "normscale/objective/objective_config.hpp"
 #include "normscale/objective/square.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 
 namespace normscale {
 namespace {
@@ -112,6 +115,39 @@ TEST(Minnorm, RejectsMismatchedOutputs) {
   EXPECT_THROW(Minnorm<double>({MinnormTask::kMulticlass, 0, 1}, d, 2), Error);
   EXPECT_THROW(Minnorm<double>({MinnormTask::kBinary, 0, 1}, d, 1), Error);  // three classes
   EXPECT_THROW(Minnorm<double>({MinnormTask::kRegression, 0, 1}, d, 1), Error);  // no targets
+}
+
+// Fewer outputs than classes made the losses read and write past an example's outputs at its label (a heap corruption
+// with model.outputs = 2 on ten classes): every regime refuses them, naming model.outputs.
+TEST(Objectives, AnOutputCountThatDoesNotFitTheClassesIsRefusedForEveryRegime) {
+  const Dataset three = two_examples_three_classes();
+  Dataset two = three;
+  two.labels = {0, 1};
+  two.num_classes = 2;
+  for (const char* regime : {"sgd", "square", "exponential", "minnorm"}) {
+    ObjectiveConfig config;
+    config.regime = regime;
+    for (const Index outputs : {1, 2, 4}) {
+      try {
+        make_objective<float>(config, three, outputs);
+        ADD_FAILURE() << regime << " took " << outputs << " outputs for 3 classes";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(std::to_string(outputs) + " output(s) (model.outputs) and 'hand' has 3 "
+                                             "classes"),
+                  std::string::npos)
+            << e.what();
+      }
+    }
+    EXPECT_NO_THROW(make_objective<float>(config, three, 3)) << regime;
+    if (std::string(regime) != "minnorm") {
+      EXPECT_NO_THROW(make_objective<float>(config, two, 1)) << regime;
+    }
+  }
+  Dataset targets = one_regression_example();
+  ObjectiveConfig square;
+  square.regime = "square";
+  EXPECT_THROW(make_objective<float>(square, targets, targets.target_cols + 1), Error);
+  EXPECT_NO_THROW(make_objective<float>(square, targets, targets.target_cols));
 }
 
 // Slack (App. C.1): the update is clipped to [0, C], and at C the augmented term is off.
