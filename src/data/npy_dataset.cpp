@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace normscale {
@@ -37,13 +38,16 @@ void describe_features(const NpyArray& header, const std::string& path, Dataset&
 // first one is an error naming the file, the example (file row) and the column.
 void check_finite(const std::vector<double>& values, const std::string& path, const char* what, Index cols,
                   const char* element, const std::vector<Index>* rows = nullptr) {
-  const auto bad = std::find_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); });
+  // Stored as float32: a larger double would become inf there (and train or evaluate on it without a word).
+  constexpr double kLargest = std::numeric_limits<float>::max();
+  const auto bad = std::find_if(values.begin(), values.end(), [](double v) { return !(std::abs(v) <= kLargest); });
   if (bad == values.end()) return;
   const auto at = static_cast<Index>(bad - values.begin());
   const Index row = rows != nullptr ? (*rows)[static_cast<std::size_t>(at / cols)] : at / cols;
-  NS_FAIL("{} '{}': {} {} of example {} is {}; expected finite values; hint: replace or drop missing values "
-          "before saving (numpy.nan_to_num, or numpy.isfinite(X).all(axis=1) to find the rows)",
-          what, path, element, at % cols, row, *bad);
+  NS_FAIL("{} '{}': {} {} of example {} is {}; expected finite values within float32's range (|x| <= {:.7g}), as "
+          "normscale stores them; hint: replace or drop missing values before saving (numpy.nan_to_num, or "
+          "numpy.isfinite(X).all(axis=1) to find the rows), and rescale values beyond float32",
+          what, path, element, at % cols, row, *bad, kLargest);
 }
 
 // Labels (or targets) of every row of the file, and the class count from all of them.

@@ -471,6 +471,16 @@ TEST_F(NpyTest, NonFiniteFeaturesNameFileExampleAndColumn) {
   EXPECT_THAT(message, HasSubstr("feature 1 of example 2 is -inf"));
   // Rows without the bad value load.
   EXPECT_EQ(load_npy_rows(path("X.npy"), path("y.npy"), {0, 1}).rows, 2);
+  // A float64 beyond float32's range would be stored as inf (it trained, or evaluated to a null loss, without a word).
+  const std::vector<double> huge = {1, 2, 3, 4, 1e300, 6, 7, 8, -1e39};
+  write_npy(path("X.npy"), {3, 3}, huge.data());
+  message = error_of([&] { load_npy_dataset(path("X.npy"), path("y.npy")); });
+  EXPECT_THAT(message, HasSubstr("feature 1 of example 1 is 1e+300; expected finite values within float32's range"));
+  message = error_of([&] { load_npy_rows(path("X.npy"), path("y.npy"), {0, 2}); });
+  EXPECT_THAT(message, HasSubstr("feature 2 of example 2 is -1e+39"));
+  const std::vector<double> largest = {1, 2, std::numeric_limits<float>::max(), 4, 5, 6, 7, 8, 9};
+  write_npy(path("X.npy"), {3, 3}, largest.data());
+  EXPECT_EQ(load_npy_dataset(path("X.npy"), path("y.npy")).rows, 3);
 }
 
 TEST_F(NpyTest, NonFiniteRegressionTargetsAreRejected) {
