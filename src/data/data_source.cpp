@@ -34,6 +34,12 @@ void settle_classes(SourceFiles& files, const DataConfig& config) {
   }
   const Index fixed = config.num_classes > 0 ? config.num_classes : files.train.num_classes;
   const Index classes = training_class_count(files.train.labels(), fixed, labels_file(files.train));
+  // One class has nothing to learn: cross-entropy reported 0% error, the square loss 100%.
+  NS_CHECK(classes >= 2,
+           "the training labels '{}' give {} class ({}); expected at least 2 classes; hint: check that the labels "
+           "file is the right one, or set data.num_classes",
+           labels_file(files.train), classes,
+           config.num_classes > 0 ? "data.num_classes = 1" : "every label is 0");
   std::vector<FilePair*> pairs = {&files.train};
   if (files.test && files.test->labels) {
     check_labels_below(files.test->labels(), classes, labels_file(*files.test), "test");

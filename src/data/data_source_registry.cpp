@@ -42,6 +42,14 @@ void check_same_columns(const Dataset& train, const Dataset& test) {
   NS_CHECK(train.cols == test.cols,
            "the training set '{}' has {} features per example but the test set '{}' has {}; expected the same",
            train.name, train.cols, test.name, test.cols);
+  // As many pixels in another shape (14x56 against 28x28) would go through the convolutions as 28x28.
+  const auto shape = [](const ImageShape& s) { return fmt::format("{}x{}x{}", s.height, s.width, s.channels); };
+  NS_CHECK(!train.image.valid() || !test.image.valid() ||
+               (train.image.height == test.image.height && train.image.width == test.image.width &&
+                train.image.channels == test.image.channels),
+           "the training set '{}' holds images of {} (height x width x channels) but the test set '{}' holds {}; "
+           "expected the same",
+           train.name, shape(train.image), test.name, shape(test.image));
 }
 
 FilePair idx_pair(const std::string& images, const std::string& labels, Index num_classes) {

@@ -268,6 +268,38 @@ TEST_F(DataSourceFiles, IdxTestLabelOutsideTheTrainingClassesNamesFileExampleAnd
   EXPECT_THAT(message, HasSubstr("[0, 4)"));
 }
 
+// A test set of as many pixels in another shape went through the convolutions as if it were the training shape.
+TEST_F(DataSourceFiles, TestImagesOfAnotherShapeAreRefused) {
+  write_idx_pair("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 12);  // 2 x 2
+  write_idx_pair("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 6);
+  testing::write_bytes(dir_ / "t10k-images-idx3-ubyte", testing::idx::images_file(6, 1, 4, Bytes(24, 7)));
+  DataConfig config;
+  config.source = "idx";
+  config.path = dir_.string();
+  config.validation = 2;
+  const std::string message = error_of([&] { load_data(config); });
+  EXPECT_THAT(message, HasSubstr("holds images of 2x2x1 (height x width x channels) but the test set '" +
+                                 (dir_ / "t10k-images-idx3-ubyte").string() + "' holds 1x4x1"));
+}
+
+// Labels of one class: cross-entropy reported 0% error and the square loss 100%, without a word.
+TEST_F(DataSourceFiles, TrainingLabelsOfOneClassAreRefused) {
+  write_idx_pair("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 12);
+  write_idx_pair("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 6);
+  testing::write_bytes(dir_ / "train-labels-idx1-ubyte", testing::idx::labels_file(Bytes(12, 0)));
+  testing::write_bytes(dir_ / "t10k-labels-idx1-ubyte", testing::idx::labels_file(Bytes(6, 0)));
+  DataConfig config;
+  config.source = "idx";
+  config.path = dir_.string();
+  config.validation = 2;
+  EXPECT_THAT(error_of([&] { load_data(config); }),
+              HasSubstr("give 1 class (every label is 0); expected at least 2 classes"));
+  config.num_classes = 1;
+  EXPECT_THAT(error_of([&] { load_data(config); }), HasSubstr("give 1 class (data.num_classes = 1)"));
+  config.num_classes = 2;  // a class missing from the labels, named by the count
+  EXPECT_EQ(load_data(config).train.num_classes, 2);
+}
+
 TEST_F(DataSourceFiles, IdxImagesHeaderClaiming2To28ImagesFailsBeforeTheSplit) {
   // Once this took 20 s and 4.4 GB (a validation split of 2^28 rows) before the count mismatch was seen.
   write_idx_pair("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 12);
