@@ -89,24 +89,34 @@ void check_not_an_axis_key(const std::string& context, std::string_view key, con
 }
 
 // Walks a table of train-config options (nested sections and/or quoted dotted keys) and calls
-// visit(option, node, where) for every option; anything else is an error naming the study key.
+// visit(option, node, where) for every option; anything else is an error naming the study key, and so is an option
+// given twice ("optim.lr" beside a section [..optim] lr: TOML allows it, and one of the two went unused).
 // is_value(node) tells a table that is an option's value (a search range) from a section to descend into.
-template <class Visit, class IsValue = bool (*)(const toml::node&)>
-void for_each_option(const toml::table& table, const std::string& prefix, const std::string& context,
-                     std::string_view source, Visit&& visit, IsValue is_value = never_a_value) {
+template <class Visit, class IsValue>
+void for_each_option_in(const toml::table& table, const std::string& prefix, const std::string& context,
+                        std::string_view source, Visit&& visit, IsValue is_value, std::set<std::string>& given) {
   for (auto&& [key, node] : table) {
     const std::string dotted =
         prefix.empty() ? std::string(key.str()) : fmt::format("{}.{}", prefix, key.str());
     const Where where{source, fmt::format("{}.{}", context, quote_key(dotted))};
     if (const OptionDescriptor* option = find_option(dotted)) {
       check_not_an_axis_key(context, option->key, where.at(node));
+      NS_CHECK(given.insert(dotted).second, "{}: given twice (once as a dotted key, once in a section); keep one",
+               where.at(node));
       visit(*option, node, where);
     } else if (const auto* section = node.as_table(); section != nullptr && !is_value(node)) {
-      for_each_option(*section, dotted, context, source, visit, is_value);
+      for_each_option_in(*section, dotted, context, source, visit, is_value, given);
     } else {
       fail_unknown_option(where, node, dotted);
     }
   }
+}
+
+template <class Visit, class IsValue = bool (*)(const toml::node&)>
+void for_each_option(const toml::table& table, const std::string& prefix, const std::string& context,
+                     std::string_view source, Visit&& visit, IsValue is_value = never_a_value) {
+  std::set<std::string> given;
+  for_each_option_in(table, prefix, context, source, visit, is_value, given);
 }
 
 const toml::array& require_axis(const toml::node& node, const Where& where) {
@@ -185,6 +195,8 @@ std::vector<ConfigOverride> parse_overrides(const toml::node& node, const std::s
       fail_unknown_option(Where{source, fmt::format("{}.{}", context, quote_key(key))}, element, key);
     }
     check_not_an_axis_key(context, key, Where{source, fmt::format("{}.{}", context, quote_key(key))}.at(element));
+    NS_CHECK(std::none_of(overrides.begin(), overrides.end(), [&](const ConfigOverride& o) { return o.key == key; }),
+             "{}: \"{}\": {} is set a second time in this list; keep one", where.at(element), assignment, key);
     TrainConfig scratch;
     try {
       apply_override(scratch, assignment);
@@ -356,9 +368,6 @@ QuasiRandomSearch parse_search(const toml::node& node, const StudySpec& spec) {
         const std::string axis = grid_axis_of(spec, std::string(option.key));
         NS_CHECK(axis.empty(), "{}: also a grid axis ({}); a key is either searched or listed, not both",
                  at.at(value), axis);
-        NS_CHECK(std::none_of(search.ranges.begin(), search.ranges.end(),
-                              [&](const SearchRange& range) { return range.key == option.key; }),
-                 "{}: given twice (once as a dotted key, once in a section); keep one", at.at(value));
         search.ranges.push_back(parse_range(option, value, at));
       },
       is_range_table);

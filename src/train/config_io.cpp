@@ -19,6 +19,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -475,23 +476,35 @@ void assign_node(const OptionDescriptor& option, const toml::node& node, TrainCo
   }
 }
 
+// `given`: the options the document set so far, with their lines (TOML refuses a key twice in one table, not
+// "optim.lr" beside [optim] lr, which would leave one of the two unused without a word).
 void apply_table(const toml::table& toml_table, const std::string& prefix, TrainConfig& config,
-                 std::string_view source_name) {
+                 std::string_view source_name, std::map<std::string, std::uint32_t>& given) {
   for (auto&& [key, node] : toml_table) {
     const std::string dotted = prefix.empty() ? std::string(key.str())
                                               : fmt::format("{}.{}", prefix, key.str());
     if (const OptionDescriptor* option = find_option(dotted)) {
+      const std::uint32_t line = key.source().begin.line;
+      const auto [earlier, first] = given.emplace(dotted, line);
+      NS_CHECK(first, "{}:{}: {} is set twice in this file, at lines {} and {}; expected it once", source_name,
+               std::min(line, earlier->second), dotted, std::min(line, earlier->second),
+               std::max(line, earlier->second));
       assign_node(*option, node, config, source_name);
     } else if (is_section(dotted)) {
       if (!node.is_table()) {
         NS_FAIL("{}'{}' is a section, not an option: write its options under [{}] or as {}.key",
                 location(source_name, key.source()), dotted, dotted, dotted);
       }
-      apply_table(*node.as_table(), dotted, config, source_name);
+      apply_table(*node.as_table(), dotted, config, source_name, given);
     } else {
       fail_unknown_key(location(source_name, key.source()), dotted);
     }
   }
+}
+
+void apply_table(const toml::table& document, TrainConfig& config, std::string_view source_name) {
+  std::map<std::string, std::uint32_t> given;
+  apply_table(document, "", config, source_name, given);
 }
 
 toml::table parse_document(std::string_view text, std::string_view source_name) {
@@ -638,14 +651,14 @@ void apply_override(TrainConfig& config, std::string_view assignment) {
 }
 
 void apply_toml(TrainConfig& config, std::string_view text, std::string_view source_name) {
-  apply_table(parse_document(text, source_name), "", config, source_name);
+  apply_table(parse_document(text, source_name), config, source_name);
 }
 
 TrainConfig config_from_toml(std::string_view text, std::string_view source_name) {
   const toml::table document = parse_document(text, source_name);
   TrainConfig config;
   if (const std::string preset = preset_of(document); !preset.empty()) apply_preset(preset, config);
-  apply_table(document, "", config, source_name);
+  apply_table(document, config, source_name);
   return config;
 }
 
@@ -750,7 +763,7 @@ TrainConfig resolve_config(const ConfigSources& sources) {
 
   TrainConfig config;
   if (!preset.empty()) apply_preset(preset, config);
-  if (document) apply_table(*document, "", config, source_name);
+  if (document) apply_table(*document, config, source_name);
   for (const std::string& assignment : sources.overrides) {
     const auto equals = assignment.find('=');
     // A preset is applied before the file, so setting it last would silently override nothing.

@@ -461,6 +461,21 @@ TEST(ConfigErrors, UnknownKeyInFileNamesKeyFileLineAndSuggestion) {
                     HasSubstr("did you mean 'optim.lr'")));
 }
 
+// TOML allows "optim.lr" beside [optim] lr (two keys of different tables): one of the two went unused.
+TEST(ConfigErrors, AnOptionSetTwiceInOneFileNamesBothLines) {
+  const TempFile file("twice", "\"optim.lr\" = 0.1\nepochs = 2\n\n[optim]\nlr = 0.5\n");
+  ConfigSources sources;
+  sources.config_file = file.path();
+  EXPECT_THAT(error_of([&] { resolve_config(sources); }),
+              HasSubstr(file.path().string() + ":1: optim.lr is set twice in this file, at lines 1 and 5; expected it "
+                                               "once"));
+  // A file over a preset, and --set over a file, still replace values.
+  const TempFile over("over", "preset = \"paper-sgd\"\n[optim]\nlr = 0.5\n");
+  sources.config_file = over.path();
+  sources.overrides = {"optim.lr=0.25"};
+  EXPECT_DOUBLE_EQ(resolve_config(sources).optim.lr, 0.25);
+}
+
 TEST(ConfigErrors, UnknownKeyInSetSuggestsByLeafName) {
   TrainConfig c;
   EXPECT_THAT(error_of([&] { apply_override(c, "lr=0.1"); }),

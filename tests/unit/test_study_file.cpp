@@ -276,6 +276,19 @@ TEST(StudyFile, UnknownOptionInGridNamesIt) {
               HasSubstr("regimes.\"x\".\"optim.lrr\""));
 }
 
+// TOML allows "optim.lr" beside a section's lr: the grid labelled trials with both values and ran one, [base] and a
+// regime's list kept one without a word.
+TEST(StudyFile, AnOptionGivenTwiceInOneTableIsRefused) {
+  EXPECT_THAT(error_of([] { parse_study("[grid]\n\"optim.lr\" = [0.1, 0.2]\n[grid.optim]\nlr = [0.3]\n", "bad.toml"); }),
+              AllOf(HasSubstr("bad.toml:"), HasSubstr("grid.\"optim.lr\": given twice")));
+  EXPECT_THAT(error_of([] { parse_study("[base]\n\"optim.lr\" = 0.1\n[base.optim]\nlr = 0.3\n", "bad.toml"); }),
+              AllOf(HasSubstr("base.\"optim.lr\""), HasSubstr("given twice")));
+  EXPECT_THAT(error_of([] { parse_study("[regimes]\na = [\"optim.lr=0.1\", \"optim.lr = 0.2\"]\n", "bad.toml"); }),
+              AllOf(HasSubstr("regimes.\"a\""), HasSubstr("optim.lr is set a second time in this list")));
+  // Different options in both spellings stay fine.
+  EXPECT_NO_THROW(parse_study("[grid]\n\"optim.lr\" = [0.1]\n[grid.optim]\nmomentum = [0.9]\n", "ok.toml"));
+}
+
 TEST(StudyFile, WrongValueTypeNamesTheKey) {
   EXPECT_THAT(error_of([] { parse_study("[grid]\n\"optim.lr\" = [0.1, \"fast\"]\n", "bad.toml"); }),
               AllOf(HasSubstr("bad.toml:2"), HasSubstr("grid.\"optim.lr\"")));
