@@ -32,6 +32,7 @@ base_batch = 128
 warmup_epochs = 2.5
 epochs = 4
 batch = [128, 1024, "full"]
+full_batch_size = 50000
 ranks = [1, 2]
 seeds = [1, 2, 3]
 
@@ -168,6 +169,24 @@ TEST(StudyFile, ScaleFactors) {
   EXPECT_DOUBLE_EQ(lr_scale_factor(LrScaling::kSqrt, 512, 128, 50000), 2.0);
   EXPECT_DOUBLE_EQ(lr_scale_factor(LrScaling::kSqrt, kFullBatch, 100, 40000), 20.0);
   EXPECT_DOUBLE_EQ(lr_scale_factor(LrScaling::kLinear, kFullBatch, 100, 40000), 400.0);
+}
+
+// The scaling rule took batch "full" as 50000 examples, whatever the data (a study of 40 examples ran lr x 6250).
+TEST(StudyFile, ScalingToTheFullBatchNeedsItsSize) {
+  const std::string study = R"toml(
+lr_scaling = "linear"
+base_batch = 8
+batch = [8, "full"]
+[base]
+"optim.lr" = 0.001
+)toml";
+  EXPECT_THAT(error_of([&] { expand(parse_study(study, "s.toml")); }),
+              AllOf(HasSubstr("study s.toml: batch \"full\" with lr_scaling"), HasSubstr("expected full_batch_size")));
+  const std::vector<Trial> trials = expand(parse_study("full_batch_size = 40\n" + study, "s.toml"));
+  ASSERT_EQ(trials.size(), 2U);
+  EXPECT_DOUBLE_EQ(trials[1].config.optim.lr, 0.001 * 40 / 8);
+  // Its own learning rate at "full" needs no size.
+  EXPECT_EQ(expand(parse_study(study + "[grid_per_batch.full]\n\"optim.lr\" = [0.002]\n", "s.toml")).size(), 2U);
 }
 
 TEST(StudyFile, SqrtScalingWithFullBatchSize) {
