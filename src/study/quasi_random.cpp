@@ -126,9 +126,15 @@ std::vector<double> ScrambledHalton::point(std::uint64_t index) const {
 double map_to_range(double unit, double low, double high, RangeScale scale) {
   NS_CHECK(std::isfinite(low) && std::isfinite(high) && low < high,
            "map_to_range: expected finite low < high, got [{}, {}]", low, high);
-  if (scale == RangeScale::kLinear) return low + unit * (high - low);
+  // high - low and high / low overflow on the widest ranges ([-1e308, 1e308], [1e-200, 1e200]: every point was high
+  // there); elsewhere they stay, so that every point, and so every trial id, of an existing study stays as it was.
+  if (scale == RangeScale::kLinear) {
+    const double width = high - low;
+    return std::isfinite(width) ? low + unit * width : low * (1.0 - unit) + high * unit;  // exactly low at 0
+  }
   NS_CHECK(low > 0.0, "map_to_range: a log scale needs low > 0, got {}", low);
-  return low * std::exp(unit * std::log(high / low));  // exactly low at 0
+  const double ratio = high / low;
+  return low * std::exp(unit * (std::isfinite(ratio) ? std::log(ratio) : std::log(high) - std::log(low)));
 }
 
 double round_to_significant(double value, int digits) {

@@ -132,6 +132,13 @@ TEST(QuasiRandom, MapsOntoLinearAndLogRanges) {
   EXPECT_EQ(map_to_range(0.0, 1e-4, 1.0, RangeScale::kLog), 1e-4);  // exactly low
   EXPECT_NEAR(map_to_range(0.5, 1e-4, 1.0, RangeScale::kLog), 1e-2, 1e-16);  // the geometric mean
   EXPECT_NEAR(map_to_range(0.75, 1e-4, 1.0, RangeScale::kLog), 1e-1, 1e-15);
+  // Ranges whose width or ratio overflow a double (every point was high).
+  EXPECT_NEAR(map_to_range(0.5, 1e-200, 1e200, RangeScale::kLog), 1.0, 1e-12);
+  EXPECT_NEAR(map_to_range(0.75, 1e-200, 1e200, RangeScale::kLog), 1e100, 1e88);
+  EXPECT_EQ(map_to_range(0.0, 1e-200, 1e200, RangeScale::kLog), 1e-200);
+  EXPECT_EQ(map_to_range(0.5, -1e308, 1e308, RangeScale::kLinear), 0.0);
+  EXPECT_EQ(map_to_range(0.0, -1e308, 1e308, RangeScale::kLinear), -1e308);
+  EXPECT_DOUBLE_EQ(map_to_range(0.75, -1e308, 1e308, RangeScale::kLinear), 5e307);
   EXPECT_THROW(map_to_range(0.5, 0.0, 1.0, RangeScale::kLog), Error);
   EXPECT_THROW(map_to_range(0.5, 1.0, 1.0, RangeScale::kLinear), Error);
 }
