@@ -898,6 +898,10 @@ void validate(const TrainConfig& c) {
   check_option_range(c.perturb.every >= 0, "perturb.every", c.perturb.every, "an integer >= 0 (0: no perturbation)");
   check_option_range(c.perturb.start >= 0, "perturb.start", c.perturb.start, "an integer >= 0 (0: after the fit)");
   check_option_range(c.perturb.until >= 0, "perturb.until", c.perturb.until, "an integer >= 0 (0: until the end)");
+  NS_CHECK(c.perturb.every == 0 || c.perturb.start == 0 || c.perturb.until == 0 || c.perturb.until >= c.perturb.start,
+           "perturb.until = {} is before perturb.start = {}: no perturbation would happen (perturb.every = {}); "
+           "expected perturb.until >= perturb.start, 0 (until the end), or perturb.every = 0 (none)",
+           c.perturb.until, c.perturb.start, c.perturb.every);
   check_option_range(c.perturb.scale >= 0 && std::isfinite(c.perturb.scale), "perturb.scale", c.perturb.scale,
                      "a finite number >= 0");
   check_option_range(c.perturb.sd >= 0 && std::isfinite(c.perturb.sd), "perturb.sd", c.perturb.sd,

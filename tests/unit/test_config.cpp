@@ -568,6 +568,13 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.local_steps = std::numeric_limits<std::int64_t>::min(); }),
               HasSubstr("objective.local_steps = -9223372036854775808 is out of range"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.kappa_p = -1; }), HasSubstr("objective.kappa_p = -1"));
+  // A perturbation window that ends before it starts ran without one perturbation and without a word.
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.perturb.every = 1;
+                c.perturb.start = 5;
+                c.perturb.until = 2;
+              }),
+              HasSubstr("perturb.until = 2 is before perturb.start = 5: no perturbation would happen"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.rho_growth = 0.5; }),
               HasSubstr("objective.rho_growth = 0.5"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.objective.multipliers = "two"; }),
