@@ -69,11 +69,11 @@ Index output_width(const TrainConfig& config, const Dataset& train) {
 // What of a run's outputs `out` already holds: an earlier run's, or a user's files of the same names. config.toml
 // counts only where it says something else than `config_text` (the study scheduler writes the trial's own before
 // the first start).
-std::vector<std::string> outputs_present(const std::filesystem::path& out, const std::string& config_text) {
+// The final outputs (run_outputs.hpp) `out` holds: the multipliers' and the layers' exports.
+std::vector<std::string> exports_present(const std::filesystem::path& out) {
   std::vector<std::string> present;
   std::error_code ec;
-  for (const char* name : {"metrics.jsonl", "checkpoints", "finished.json", "alpha.npy", "alpha_average.npy",
-                           "support_vectors.csv", "support_vectors.png"}) {
+  for (const char* name : {"alpha.npy", "alpha_average.npy", "support_vectors.csv", "support_vectors.png"}) {
     if (std::filesystem::exists(out / name, ec)) present.emplace_back(name);
   }
   static const std::regex kLayerOutput(R"(layer[0-9]+_(weight|bias)\.npy)");
@@ -84,6 +84,17 @@ std::vector<std::string> outputs_present(const std::filesystem::path& out, const
   }
   std::sort(layers.begin(), layers.end());
   present.insert(present.end(), layers.begin(), layers.end());
+  return present;
+}
+
+std::vector<std::string> outputs_present(const std::filesystem::path& out, const std::string& config_text) {
+  std::vector<std::string> present;
+  std::error_code ec;
+  for (const char* name : {"metrics.jsonl", "checkpoints", "finished.json"}) {
+    if (std::filesystem::exists(out / name, ec)) present.emplace_back(name);
+  }
+  const std::vector<std::string> exports = exports_present(out);
+  present.insert(present.end(), exports.begin(), exports.end());
   if (std::filesystem::exists(out / "config.toml", ec) && read_config_file(out / "config.toml") != config_text) {
     present.emplace_back("config.toml (other settings than this run's)");
   }
@@ -270,7 +281,8 @@ class Run {
  private:
   // Collective, after every check (a refused run leaves the directory as it was): the directory no longer holds a
   // finished run, a fresh run drops an older run's checkpoints (they must not be resumed as this run's; its
-  // metrics.jsonl is truncated likewise), and config.toml is this run's.
+  // metrics.jsonl is truncated likewise) and exports (--overwrite: an older model's layer files stayed beside this
+  // run's), and config.toml is this run's.
   void prepare_directory() {
     const TrainConfig& config = context_.config;
     throw_if_any_rank_failed(context_.comm, error_of([&] {
@@ -283,6 +295,7 @@ class Run {
         remove_unfinished_checkpoint_writes(config.out);
       } else {
         remove_checkpoints(config.out);  // unfinished writes included
+        for (const std::string& name : exports_present(config.out)) std::filesystem::remove(path(name.c_str()));
       }
       write_file_atomically(path("config.toml"), config_text);
     }));

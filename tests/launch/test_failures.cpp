@@ -252,8 +252,13 @@ TEST(Failures, AFreshRunIntoARunDirectoryIsRefusedAndWithOverwriteReplacesIt) {
   // What a user put in checkpoints/ beside the run's own is not the run's to delete.
   fs::create_directories(out / "checkpoints" / "mine");
   std::ofstream(out / "checkpoints" / "mine" / "precious.bin") << "keep";
+  // The old run's exports go (a deeper old model's layer files stayed beside the new run's, as if they were its own).
+  ASSERT_TRUE(fs::exists(out / "layer1_weight.npy"));
+  fs::copy_file(out / "layer1_weight.npy", out / "layer7_weight.npy");
   result = testing::run_normscale(again + " --overwrite");
   ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_FALSE(fs::exists(out / "layer7_weight.npy"));
+  EXPECT_TRUE(fs::exists(out / "layer1_weight.npy"));
   std::vector<std::string> left;
   for (const auto& entry : fs::directory_iterator(out / "checkpoints")) left.push_back(entry.path().filename());
   std::sort(left.begin(), left.end());
