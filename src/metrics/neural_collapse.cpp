@@ -184,13 +184,17 @@ NeuralCollapseMetrics finish_neural_collapse(const NeuralCollapseSums& sums,
   const Vector<double> singular = svd.singularValues();
   const double cut = options.pinv_tolerance * (singular.size() > 0 ? singular[0] : 0.0);
   double nc1 = 0.0;
+  bool between_spread = false;
   for (Index i = 0; i < singular.size(); ++i) {
     const double s = singular[i];
     if (s <= cut || s == 0.0) continue;
     const Vector<double> u = svd.matrixU().col(i);
     nc1 += u.dot(sigma_w * u) / (s * s);
+    between_spread = true;
   }
-  metrics.nc1 = nc1;
+  // Every class mean at the global mean (a network whose features all died): Sigma_B^+ = 0 would read as perfect
+  // collapse; the ratio is undefined.
+  metrics.nc1 = between_spread ? nc1 : std::numeric_limits<double>::quiet_NaN();
 
   // NC2.
   Vector<double> norms(k);
@@ -199,14 +203,14 @@ NeuralCollapseMetrics finish_neural_collapse(const NeuralCollapseSums& sums,
   const double variance = (norms.array() - mean_norm).square().mean();
   metrics.nc2_equinorm = mean_norm > 0.0 ? std::sqrt(variance) / mean_norm
                                          : std::numeric_limits<double>::quiet_NaN();
-  double angle_sum = 0.0;
+  // A class mean at the global mean has no direction: its angles, and so their mean, are undefined (a cosine of 0
+  // there gave 1/(C-1), a value a real network could have).
+  double angle_sum = norms.minCoeff() > 0.0 ? 0.0 : std::numeric_limits<double>::quiet_NaN();
   const double target = 1.0 / static_cast<double>(k - 1);
   for (Index i = 0; i < k; ++i) {
     for (Index j = 0; j < k; ++j) {
       if (i == j) continue;
-      const double denom = norms[i] * norms[j];
-      const double cosine = denom > 0.0 ? centred.col(i).dot(centred.col(j)) / denom : 0.0;
-      angle_sum += std::abs(cosine + target);
+      angle_sum += std::abs(centred.col(i).dot(centred.col(j)) / (norms[i] * norms[j]) + target);
     }
   }
   metrics.nc2_equiangularity = angle_sum / static_cast<double>(k * (k - 1));

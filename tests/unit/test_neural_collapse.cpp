@@ -180,6 +180,27 @@ TEST(NeuralCollapse, ScaledClassMeansGiveKnownEquinormAndEquiangularity) {
   EXPECT_NEAR(nc.nc3, 0.0, kTight);
 }
 
+// Features that all died (every class mean the global mean) have no between-class spread: NC1 and the angles are
+// undefined, not 0 (perfect collapse) and 1/(C-1). One class mean at the global mean leaves its angles undefined.
+TEST(NeuralCollapse, ClassMeansWithoutSpreadGiveUndefinedNotPerfectFigures) {
+  const LabelledFeatures dead = collapsed(Matrix<double>::Zero(2, 3), 2, Vector<double>::Ones(2));
+  NeuralCollapseSums sums(3, 2);
+  sums.accumulate(dead.features, dead.labels);
+  const NeuralCollapseMetrics nc = finish_neural_collapse(sums, Matrix<double>::Ones(3, 2));
+  EXPECT_TRUE(std::isnan(nc.nc1)) << nc.nc1;
+  EXPECT_TRUE(std::isnan(nc.nc2_equiangularity)) << nc.nc2_equiangularity;
+  EXPECT_TRUE(std::isnan(nc.nc2_equinorm));
+  Matrix<double> means(2, 3);  // class 2 at the global mean (0, 0)
+  means << 1.0, -1.0, 0.0,  //
+      0.0, 0.0, 0.0;
+  const LabelledFeatures one_at_mean = collapsed(means, 2, Vector<double>::Zero(2));
+  NeuralCollapseSums some(3, 2);
+  some.accumulate(one_at_mean.features, one_at_mean.labels);
+  const NeuralCollapseMetrics partly = finish_neural_collapse(some, Matrix<double>(means.transpose()));
+  EXPECT_TRUE(std::isnan(partly.nc2_equiangularity));
+  EXPECT_NEAR(partly.nc1, 0.0, kTight);  // the spread there is, with no within-class scatter
+}
+
 // Classifier = class means rotated by theta in their plane: with A = M/||M||_F,
 // ||R A - A||^2 = 2 - 2 <R A, A> = 2 - 2 cos(theta).
 TEST(NeuralCollapse, RotatedClassifierGivesKnownNc3) {
