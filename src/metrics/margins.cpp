@@ -51,26 +51,22 @@ Index histogram_slot(const HistogramRange& range, double value) {
   return 1 + std::min(bin, range.bins - 1);
 }
 
-double histogram_percentile(const HistogramRange& range, std::span<const double> counts, double q) {
-  check_range(range, "percentile");
-  NS_CHECK(static_cast<Index>(counts.size()) == range.bins + 2,
-           "histogram has {} slots, expected bins + 2 = {}", counts.size(), range.bins + 2);
-  NS_CHECK(q >= 0.0 && q <= 100.0, "percentile must be in [0, 100], got {}", q);
-  double total = 0.0;
-  for (double c : counts) total += c;
-  if (total <= 0.0) return std::numeric_limits<double>::quiet_NaN();
-  const double target = q / 100.0 * total;
-  double below = counts[0];
-  if (target <= below && below > 0.0) return range.low;
-  for (Index b = 0; b < range.bins; ++b) {
-    const double count = counts[static_cast<std::size_t>(b + 1)];
-    if (count > 0.0 && below + count >= target) {
-      const double fraction = std::clamp((target - below) / count, 0.0, 1.0);
-      return range.low + (static_cast<double>(b) + fraction) * range.bin_width();
+std::vector<double> percentiles(std::vector<double> values, std::span<const double> qs) {
+  std::sort(values.begin(), values.end());
+  std::vector<double> result;
+  for (const double q : qs) {
+    NS_CHECK(q >= 0.0 && q <= 100.0, "percentile must be in [0, 100], got {}", q);
+    if (values.empty()) {
+      result.push_back(std::numeric_limits<double>::quiet_NaN());
+      continue;
     }
-    below += count;
+    const double position = q / 100.0 * static_cast<double>(values.size() - 1);
+    const auto below = static_cast<std::size_t>(std::floor(position));
+    const std::size_t above = std::min(below + 1, values.size() - 1);
+    const double fraction = position - static_cast<double>(below);
+    result.push_back(values[below] + fraction * (values[above] - values[below]));
   }
-  return range.high;
+  return result;
 }
 
 std::vector<double> example_margins_rows(const Eigen::Ref<const Matrix<double>>& outputs,

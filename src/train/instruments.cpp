@@ -19,18 +19,20 @@ std::span<const std::int32_t> labels_of(const Dataset& data, std::span<const Ind
   return {data.labels.data() + rows.front(), rows.size()};
 }
 
-nlohmann::json summary(const MarginStats& stats, bool margins) {
+// `values`: every training example's margin or magnitude, in global example order.
+nlohmann::json summary(const MarginStats& stats, bool margins, std::vector<double> values) {
   const HistogramRange range = margins ? stats.margin_range() : stats.magnitude_range();
   const auto counts = margins ? stats.margin_counts() : stats.magnitude_counts();
-  const auto pct = [&](double q) { return margins ? stats.margin_percentile(q) : stats.magnitude_percentile(q); };
-  nlohmann::json out = {{"p10", pct(10)}, {"p50", pct(50)}, {"p90", pct(90)},
+  constexpr double kQs[] = {10.0, 50.0, 90.0};
+  const std::vector<double> p = percentiles(std::move(values), kQs);
+  nlohmann::json out = {{"p10", p[0]}, {"p50", p[1]}, {"p90", p[2]},
                         {"histogram", {{"low", range.low}, {"high", range.high},
                                        {"counts", std::vector<double>(counts.begin(), counts.end())}}}};
   if (margins) {
     out["min"] = stats.min_margin();
     out["mean"] = stats.mean_margin();
     // Spread of the margins relative to their median: the papers predict equalising margins.
-    out["spread"] = (pct(90) - pct(10)) / std::abs(pct(50));
+    out["spread"] = (p[2] - p[0]) / std::abs(p[1]);
   }
   return out;
 }
@@ -75,16 +77,25 @@ nlohmann::json evaluate_instruments(TrainingEngine<T>& engine, const Network<T>&
   // Theory III's "support vectors" of the exponential loss: the examples whose margin is within
   // kNearMinMargin of the smallest (counted only when every margin is positive: the data are separated).
   double near_min = 0.0;
-  // Pass 2: histograms and the nearest-class-mean agreement (NC4).
+  // Every example's margin, then its magnitude, at its global id: summed over the ranks (each adds its own to
+  // zeros), every rank holds them all for exact percentiles, whatever the rank count (8 bytes per value).
+  const auto total = static_cast<std::size_t>(train.global_rows());
+  std::vector<double> values(2 * total, 0.0);
+  // Pass 2: histograms, the examples' values and the nearest-class-mean agreement (NC4).
   engine.forward_each_chunk(train, [&](std::span<const Index> rows, const Matrix<T>& f, const Matrix<T>& features) {
     const auto labels = labels_of(train, rows);
     stats.accumulate(f, labels, rho);
     if (have_means) agreement.accumulate(features, f, means);
-    if (low > 0) {
-      for (double m : example_margins(f, labels, rho)) near_min += m <= low * (1 + kNearMinMargin) ? 1.0 : 0.0;
+    const std::vector<double> margins = example_margins(f, labels, rho);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      const auto id = static_cast<std::size_t>(train.first_id + rows[k]);
+      values[id] = margins[k];
+      values[total + id] = static_cast<double>(f.row(static_cast<Index>(k)).template cast<double>().norm()) / rho;
+      if (low > 0) near_min += margins[k] <= low * (1 + kNearMinMargin) ? 1.0 : 0.0;
     }
   });
   comm.allreduce_sum(std::span<double>(stats.summable()));
+  comm.allreduce_sum(std::span<double>(values));
   stats.set_min_margin(low);
   if (have_means) comm.allreduce_sum(std::span<double>(agreement.flat()));
   if (low > 0) comm.allreduce_sum(std::span<double>(&near_min, 1));
@@ -93,8 +104,9 @@ nlohmann::json evaluate_instruments(TrainingEngine<T>& engine, const Network<T>&
   // study reports plot them over training.
   result["normalized_margin"] = low;
   if (low > 0 && stats.examples() > 0) result["near_min_margin_fraction"] = near_min / stats.examples();
-  result["margins"] = summary(stats, true);
-  result["output_magnitude"] = summary(stats, false);
+  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(total);
+  result["margins"] = summary(stats, true, std::vector<double>(values.begin(), middle));
+  result["output_magnitude"] = summary(stats, false, std::vector<double>(middle, values.end()));
   Index present = 0;
   for (Index c = 0; c < classes; ++c) present += have_means && sums.count(c) > 0 ? 1 : 0;
   if (present >= 2) {

@@ -93,6 +93,12 @@ TEST(InstrumentsMpi, NormalizedMarginAndNearMinimalShareOfAKnownSet) {
   const nlohmann::json result = evaluate_instruments(trainer, *net, comm, local, 2.0);
   EXPECT_NEAR(result["normalized_margin"].get<double>(), 0.5, 1e-7);
   EXPECT_DOUBLE_EQ(result["near_min_margin_fraction"].get<double>(), 0.25);
+  // Percentiles are exact (numpy's default) over all ranks' examples: sorted 0.5 0.5 0.8 0.9 1 1.5 2 2, so p50 is
+  // (0.9 + 1) / 2 and p90 is 2; the magnitudes |f| / rho = |x_1| are the same values.
+  EXPECT_NEAR(result["margins"]["p50"].get<double>(), 0.95, 1e-7);
+  EXPECT_NEAR(result["margins"]["p90"].get<double>(), 2.0, 1e-7);
+  EXPECT_NEAR(result["margins"]["p10"].get<double>(), 0.5, 1e-7);
+  EXPECT_NEAR(result["output_magnitude"]["p50"].get<double>(), 0.95, 1e-7);
   // Not separated (a negative margin): no near-minimal share.
   net->mutable_parameters() = {-2.0, 0.0};
   const nlohmann::json flipped = evaluate_instruments(trainer, *net, comm, local, 2.0);

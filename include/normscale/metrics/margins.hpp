@@ -33,8 +33,9 @@ struct HistogramRange {
 // Slot of a value in a counts array of bins + 2 entries: 0 underflow, 1..bins, bins + 1 overflow.
 Index histogram_slot(const HistogramRange& range, double value);
 
-// q-th percentile (q in [0, 100]) of counts laid out as by histogram_slot (NaN when empty).
-double histogram_percentile(const HistogramRange& range, std::span<const double> counts, double q);
+// The q-th percentiles (each q in [0, 100]) of `values`, interpolated linearly between the closest ranks as numpy's
+// default does (NaN when empty): exact, where a histogram's bins were off by up to a bin's width.
+std::vector<double> percentiles(std::vector<double> values, std::span<const double> qs);
 
 // Per-example margins of f/rho (see the top of this file).
 template <class Derived>
@@ -74,10 +75,6 @@ class MarginStats {
 
   double examples() const { return sums_[0]; }
   double mean_margin() const;  // NaN when empty
-  double margin_percentile(double q) const { return histogram_percentile(margin_range_, margin_counts(), q); }
-  double magnitude_percentile(double q) const {
-    return histogram_percentile(magnitude_range_, magnitude_counts(), q);
-  }
   std::span<const double> margin_counts() const;     // bins + 2 slots (see histogram_slot)
   std::span<const double> magnitude_counts() const;  // bins + 2 slots
   const HistogramRange& margin_range() const { return margin_range_; }
