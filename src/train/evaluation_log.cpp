@@ -97,6 +97,9 @@ void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& rec
   }
   const WeightMetrics norms = spectral_.evaluate(context.network.weights());
   record["weight_norm"] = norms.weight_norm;
+  // Every trained parameter, biases (and batch norm's scales and shifts) too: the norm that Minnorm's objective and
+  // weight decay act on; weight_norm, the layer norms and rho are the weight matrices' (homogeneous networks).
+  record["parameter_norm"] = context.network.squared_norm();
   record["rho"] = norms.rho;
   record["capacity_bound"] = norms.capacity_bound;
   nlohmann::json layers = nlohmann::json::array();

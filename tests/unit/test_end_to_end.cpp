@@ -1,6 +1,7 @@
 // End to end through the binary: a short Minnorm run on a Fashion-MNIST subset lowers the training
 // error and leaves every output of a run directory; a diverging run stops with a clear message and
 // leaves what it wrote intact.
+#include "normscale/data/npy.hpp"
 #include "support/run_command.hpp"
 
 #include <gtest/gtest.h>
@@ -80,6 +81,14 @@ TEST(EndToEnd, MinnormOnFashionMnistSubsetLearnsAndWritesAllOutputs) {
                            "alpha_average.npy", "support_vectors.csv", "support_vectors.png"}) {
     EXPECT_TRUE(fs::exists(out / file)) << file;
   }
+  // The weight norm is the weight matrices'; the parameter norm (the objective's) adds the biases.
+  double bias_squares = 0.0;
+  for (const char* file : {"layer1_bias.npy", "layer2_bias.npy"}) {
+    for (const double b : read_npy((out / file).string()).values) bias_squares += b * b;
+  }
+  ASSERT_GT(bias_squares, 0.0);
+  EXPECT_NEAR(last["parameter_norm"].get<double>(), last["weight_norm"].get<double>() + bias_squares,
+              1e-6 * last["parameter_norm"].get<double>());
   // One CSV row per support vector.
   std::ifstream csv(out / "support_vectors.csv");
   std::string line;
