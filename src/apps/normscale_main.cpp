@@ -20,8 +20,11 @@
 #include <fmt/format.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <exception>
+#include <limits>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -47,6 +50,29 @@ std::string built_for() {
   std::array<char, 1024> names{};
   normscale::cpu_feature_names(normscale::kBuiltCpuFeatures, names.data(), names.size());
   return fmt::format("CPUs with {} (checked at start-up)", names.data());
+}
+
+// A command-line number in [low, high] (NaN, inf and trailing text refused): the message says what was expected,
+// where CLI11's own ranges printed 1.79e308 in full and let NaN through.
+template <class Number>
+CLI::Validator number_in(Number low, Number high, std::string expected) {
+  return CLI::Validator(
+      [=](const std::string& text) -> std::string {
+        Number value{};
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        const bool ok = error == std::errc() && end == text.data() + text.size() && value >= low && value <= high;
+        return ok ? std::string() : fmt::format("got {}; expected {}", text, expected);
+      },
+      expected);
+}
+
+CLI::Validator integer_in(std::int64_t low, std::int64_t high = std::int64_t{1} << 20) {
+  return number_in<std::int64_t>(low, high, fmt::format("an integer in [{}, {}]", low, high));
+}
+
+// `unit`: "seconds", "GB/s", ...
+CLI::Validator real_in(double low, double high, const char* unit) {
+  return number_in<double>(low, high, fmt::format("a number of {} in [{:g}, {:g}]", unit, low, high));
 }
 
 bool mpi_initialized() {
@@ -175,7 +201,7 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::IsMember({"local", "slurm"}))
       ->capture_default_str();
   study_run->add_option("--cores", study_options.cores, "local: cores the trials share (default: every online CPU)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   study_run->add_flag("--dry-run", study_options.dry_run, "list the trials and their commands; run and write nothing");
   study_run->add_flag("--retry-failed", study_options.retry_failed, "run the failed trials again");
   study_run->add_option("--mpiexec", study_options.mpiexec, "local: the MPI launcher of trials of two or more ranks (a 1-rank trial runs the trainer alone)")->capture_default_str();
@@ -188,15 +214,15 @@ int run_cli(int argc, char** argv) {
                         "is requeued");
   study_run->add_option("--signal-seconds", study_options.signal_seconds,
                         "slurm: how long before its time limit (or at a preemption) a job gets SIGUSR2 to checkpoint")
-      ->check(CLI::Range(std::int64_t{10}, std::int64_t{65535}))
+      ->check(integer_in(10, 65535))
       ->capture_default_str();
   study_run->add_option("--stall-seconds", study_options.stall_seconds,
                         "slurm: cancel and fail a trial SLURM lists as running whose run directory has not grown for "
                         "this long (a hung trainer, a lost node); longer than its evaluation interval; 0: never")
-      ->check(CLI::NonNegativeNumber)
+      ->check(real_in(0.0, 1e9, "seconds"))
       ->capture_default_str();
   study_run->add_option("--poll-seconds", study_options.poll_seconds, "slurm: seconds between squeue polls")
-      ->check(CLI::PositiveNumber)
+      ->check(real_in(0.01, 86400.0, "seconds"))
       ->capture_default_str();
   CLI::App* study_status = study->add_subcommand("status", "Counts by state, one line per trial, the best grid points");
   study_status->add_option("STUDY", status_file, "study file (TOML)")->required();
@@ -205,10 +231,10 @@ int run_cli(int argc, char** argv) {
   std::int64_t watch_count = 0;
   study_status->add_flag("--watch", watch, "redraw the status in place every --interval seconds until Ctrl-C");
   study_status->add_option("--interval", watch_interval, "--watch: seconds between refreshes")
-      ->check(CLI::Range(0.1, 3600.0))
+      ->check(real_in(0.1, 3600.0, "seconds"))
       ->capture_default_str();
   study_status->add_option("--count", watch_count, "--watch: stop after this many refreshes (0: never)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, std::numeric_limits<std::int64_t>::max()));
 
   std::string report_study;
   std::string report_out;
@@ -222,19 +248,27 @@ int run_cli(int argc, char** argv) {
                      "scaling projection: a network's allreduce bus bandwidth in GB/s (default: measured from the "
                      "study's multi-rank trials, else 10 assumed)")
       ->type_name("GBPS")
-      ->check(CLI::PositiveNumber);
+      ->check(real_in(1e-6, 1e6, "GB/s"));
   report->add_option("--latency", report_options.network.latency_us,
                      "scaling projection: the network's latency per allreduce in microseconds (default: 5 assumed)")
       ->type_name("US")
-      ->check(CLI::NonNegativeNumber);
+      ->check(real_in(0.0, 1e9, "microseconds"));
   report->add_option("--cores", report_options.cores,
                      "scaling projection: the cores of the machine the trials ran on, for measured vs projected "
                      "(default: this machine's online CPUs; give it when the report is made elsewhere)")
       ->type_name("N")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   bool no_plots = false;
   report->add_flag("--no-plots", no_plots, "tables and index.html only (no gnuplot needed, e.g. on a compute node)");
 
+  // CLI11 takes an unknown first word for a missing subcommand ("A subcommand is required").
+  if (argc >= 2 && argv[1][0] != '-') {
+    const std::string word = argv[1];
+    const std::vector<CLI::App*> commands = app.get_subcommands({});
+    const bool known = std::any_of(commands.begin(), commands.end(),
+                                   [&](const CLI::App* command) { return command->get_name() == word; });
+    NS_CHECK(known, "unknown command '{}'; expected train, inspect, study or report (see normscale --help)", word);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 namespace normscale {
 namespace {
@@ -66,6 +67,25 @@ TEST(CommandLine, ConfigFileWithBadTypeNamesFileAndKey) {
   const auto path = std::filesystem::temp_directory_path() / "normscale_bad_type.toml";
   std::ofstream(path) << "[optim]\nlr = \"fast\"\n";
   expect_rejected("--config " + path.string(), "optim.lr");
+}
+
+// The scheduler's and the report's numbers say what was expected (CLI11's ranges printed 1.79e308 in full, let NaN and
+// an overflowing integer through), and an unknown command is named (it was "A subcommand is required").
+TEST(CommandLine, CommandNumbersAndUnknownCommandsAreRefusedSayingWhatWasExpected) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"study run s.toml --cores 0", "--cores: got 0; expected an integer in [1, 1048576]"},
+      {"study run s.toml --cores 2x", "--cores: got 2x; expected an integer"},
+      {"report s.toml --cores 99999999999999999999", "--cores: got 99999999999999999999; expected an integer"},
+      {"report s.toml --bandwidth nan", "--bandwidth: got nan; expected a number of GB/s in [1e-06, 1e+06]"},
+      {"report s.toml --latency inf", "--latency: got inf; expected a number of microseconds"},
+      {"study status s.toml --interval nan", "--interval: got nan; expected a number of seconds in [0.1, 3600]"},
+      {"bogus s.toml", "unknown command 'bogus'; expected train, inspect, study or report"},
+  };
+  for (const auto& [arguments, said] : cases) {
+    const auto result = testing::run_normscale(arguments);
+    EXPECT_EQ(result.exit_code, 2) << arguments << "\n" << result.output;
+    EXPECT_NE(result.output.find(said), std::string::npos) << arguments << "\n" << result.output;
+  }
 }
 
 TEST(CommandLine, HelpDocumentsEveryOption) {
