@@ -134,7 +134,9 @@ double map_to_range(double unit, double low, double high, RangeScale scale) {
   }
   NS_CHECK(low > 0.0, "map_to_range: a log scale needs low > 0, got {}", low);
   const double ratio = high / low;
-  return low * std::exp(unit * (std::isfinite(ratio) ? std::log(ratio) : std::log(high) - std::log(low)));
+  if (std::isfinite(ratio)) return low * std::exp(unit * std::log(ratio));  // exactly low at 0
+  // exp(u log(ratio)) itself would overflow: interpolate the logarithms.
+  return unit == 0.0 ? low : std::exp(std::log(low) + unit * (std::log(high) - std::log(low)));
 }
 
 double round_to_significant(double value, int digits) {

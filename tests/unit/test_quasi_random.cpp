@@ -135,6 +135,7 @@ TEST(QuasiRandom, MapsOntoLinearAndLogRanges) {
   // Ranges whose width or ratio overflow a double (every point was high).
   EXPECT_NEAR(map_to_range(0.5, 1e-200, 1e200, RangeScale::kLog), 1.0, 1e-12);
   EXPECT_NEAR(map_to_range(0.75, 1e-200, 1e200, RangeScale::kLog), 1e100, 1e88);
+  EXPECT_NEAR(map_to_range(0.99, 1e-300, 1e300, RangeScale::kLog), 1e294, 1e282);
   EXPECT_EQ(map_to_range(0.0, 1e-200, 1e200, RangeScale::kLog), 1e-200);
   EXPECT_EQ(map_to_range(0.5, -1e308, 1e308, RangeScale::kLinear), 0.0);
   EXPECT_EQ(map_to_range(0.0, -1e308, 1e308, RangeScale::kLinear), -1e308);
