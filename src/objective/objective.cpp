@@ -23,6 +23,13 @@ Index count_errors(const Dataset& data, std::span<const Index> rows, const Matri
   return errors;
 }
 
+void require_class_labels(const Dataset& train, std::string_view who) {
+  NS_CHECK(train.is_classification(),
+           "{} needs class labels; the labels of '{}' are regression targets ({} column(s) of real values); hint: "
+           "class labels are integers (numpy: save y.astype(numpy.int64)); real-valued labels are read as targets",
+           who, train.name, train.target_cols);
+}
+
 // Every loss reads an example's outputs at its label (or its targets): a network with fewer outputs than classes
 // would read and write past them.
 void check_outputs_fit(const ObjectiveConfig& config, const Dataset& train, Index outputs) {

@@ -59,8 +59,7 @@ void add_builtins(ObjectiveRegistry& registry) {
       "sgd", "softmax cross-entropy (logistic loss with one output), minibatch mean, weight decay",
       [](auto precision, const ObjectiveConfig&, const Dataset& train, Index) {
         using T = decltype(precision);
-        NS_CHECK(train.is_classification(),
-                 "objective.regime = sgd (cross-entropy) needs class labels; '{}' has none", train.name);
+        require_class_labels(train, "objective.regime = sgd (cross-entropy)");
         return std::unique_ptr<Objective<T>>(std::make_unique<CrossEntropy<T>>());
       }));
 
@@ -188,8 +187,7 @@ void add_builtins(ObjectiveRegistry& registry) {
                      "weight decay",
       [](auto precision, const ObjectiveConfig& c, const Dataset& train, Index) {
         using T = decltype(precision);
-        NS_CHECK(train.is_classification(), "objective.regime = exponential needs class labels; '{}' has none",
-                 train.name);
+        require_class_labels(train, "objective.regime = exponential");
         NS_CHECK(c.task != "regression", "objective.regime = exponential classifies; objective.task = regression "
                  "has no margins (use binary or multiclass)");
         return std::unique_ptr<Objective<T>>(std::make_unique<ExampleObjective<T, ExponentialRule>>());

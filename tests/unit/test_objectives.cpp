@@ -148,6 +148,20 @@ TEST(Objectives, AnOutputCountThatDoesNotFitTheClassesIsRefusedForEveryRegime) {
   square.regime = "square";
   EXPECT_THROW(make_objective<float>(square, targets, targets.target_cols + 1), Error);
   EXPECT_NO_THROW(make_objective<float>(square, targets, targets.target_cols));
+  // Real-valued labels are regression targets: a classifier says so, and how class labels are saved.
+  for (const char* regime : {"sgd", "exponential", "minnorm"}) {
+    ObjectiveConfig config;
+    config.regime = regime;
+    try {
+      make_objective<float>(config, targets, targets.target_cols);
+      ADD_FAILURE() << regime << " took regression targets";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("the labels of 'reg' are regression targets (1 column(s) of real values); "
+                                           "hint: class labels are integers"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 // Slack (App. C.1): the update is clipped to [0, C], and at C the augmented term is off.

@@ -16,6 +16,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <typeindex>
 
 namespace normscale {
@@ -63,6 +64,10 @@ Index count_errors(const Dataset& data, std::span<const Index> rows, const Matri
 
 // Builds the configured objective (objective.regime names an entry of the objective registry) for a
 // training set (multipliers sized to its rows).
+// Refuses a data set without class labels for `who` (e.g. "objective.regime = sgd"), saying how class labels are
+// told from regression targets.
+void require_class_labels(const Dataset& train, std::string_view who);
+
 template <class T>
 std::unique_ptr<Objective<T>> make_objective(const ObjectiveConfig& config, const Dataset& train,
                                              Index outputs);
