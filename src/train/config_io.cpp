@@ -762,7 +762,13 @@ TrainConfig resolve_config(const ConfigSources& sources) {
   }
 
   TrainConfig config;
-  if (!preset.empty()) apply_preset(preset, config);
+  try {
+    if (!preset.empty()) apply_preset(preset, config);
+  } catch (const Error& error) {
+    // The file's preset key: named with the file, as its other keys are.
+    if (!document || !sources.preset.empty()) throw;
+    NS_FAIL("{}: preset: {}", source_name, error.what());
+  }
   if (document) apply_table(*document, config, source_name);
   for (const std::string& assignment : sources.overrides) {
     const auto equals = assignment.find('=');

@@ -461,6 +461,14 @@ TEST(ConfigErrors, UnknownKeyInFileNamesKeyFileLineAndSuggestion) {
                     HasSubstr("did you mean 'optim.lr'")));
 }
 
+TEST(ConfigErrors, AnUnknownPresetInAFileNamesTheFile) {
+  const TempFile file("preset", "preset = \"paper-adam\"\n");
+  ConfigSources sources;
+  sources.config_file = file.path();
+  EXPECT_THAT(error_of([&] { resolve_config(sources); }),
+              HasSubstr(file.path().string() + ": preset: unknown preset 'paper-adam'; known presets: "));
+}
+
 // TOML allows "optim.lr" beside [optim] lr (two keys of different tables): one of the two went unused.
 TEST(ConfigErrors, AnOptionSetTwiceInOneFileNamesBothLines) {
   const TempFile file("twice", "\"optim.lr\" = 0.1\nepochs = 2\n\n[optim]\nlr = 0.5\n");
