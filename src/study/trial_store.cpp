@@ -241,6 +241,10 @@ std::string_view trial_state_name(TrialState state) {
 }
 
 TrialStore::TrialStore(const std::filesystem::path& path) : path_(path) {
+  std::error_code ec;
+  NS_CHECK(!std::filesystem::is_directory(path, ec),
+           "study database {}: a folder, not a study database; move it aside (the study keeps its trials in this file)",
+           path.string());
   const int rc = sqlite3_open_v2(path.string().c_str(), &db_,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (rc != SQLITE_OK) {
@@ -280,6 +284,15 @@ TrialStore::TrialStore(const std::filesystem::path& path) : path_(path) {
       execute(kHalvingScheduleTable);
       execute(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
     });
+  } catch (const Error& error) {
+    const int code = sqlite3_errcode(db_) & 0xff;
+    sqlite3_close(db_);
+    db_ = nullptr;
+    if (code != SQLITE_NOTADB && code != SQLITE_CORRUPT) throw;
+    NS_FAIL("{}; hint: the file is not a normscale study database, or it is damaged; it was left as it is: move it "
+            "aside to start the study's database afresh (a trial whose run directory holds its finished run is then "
+            "recorded from it, not trained again)",
+            error.what());
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;

@@ -3,6 +3,7 @@
 #include "normscale/core/error.hpp"
 #include "normscale/study/quasi_random.hpp"
 #include "normscale/study/study_file.hpp"
+#include "normscale/study/study_layout.hpp"
 #include "normscale/train/config_io.hpp"
 #include "support/temp_dir.hpp"
 
@@ -306,6 +307,13 @@ TEST(StudyFile, AnOptionGivenTwiceInOneTableIsRefused) {
               AllOf(HasSubstr("regimes.\"a\""), HasSubstr("optim.lr is set a second time in this list")));
   // Different options in both spellings stay fine.
   EXPECT_NO_THROW(parse_study("[grid]\n\"optim.lr\" = [0.1]\n[grid.optim]\nmomentum = [0.9]\n", "ok.toml"));
+}
+
+// A study file named t.db would be its own database ("file is not a database" once opened as one).
+TEST(StudyFile, AStudyFileNamedAsItsDatabaseIsRefused) {
+  EXPECT_THAT(error_of([] { study_layout("/studies/t.db"); }),
+              HasSubstr("study file /studies/t.db ends in .db, the name of its own database"));
+  EXPECT_EQ(study_layout("/studies/t.toml").database, std::filesystem::path("/studies/t.db"));
 }
 
 TEST(StudyFile, WrongValueTypeNamesTheKey) {

@@ -4,12 +4,14 @@
 #include "normscale/study/study_file.hpp"
 #include "normscale/study/trial_store.hpp"
 #include "normscale/train/config_io.hpp"
+#include "support/read_file.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <span>
@@ -380,8 +382,18 @@ TEST_F(TrialStoreTest, ForeignDatabaseIsRefused) {
 }
 
 TEST_F(TrialStoreTest, NotADatabaseNamesTheFile) {
-  std::ofstream(db_path()) << "this is not an SQLite database, just some text long enough to matter\n";
-  EXPECT_THAT([&] { TrialStore store(db_path()); }, ::testing::ThrowsMessage<Error>(HasSubstr("study.db")));
+  const std::string text = "this is not an SQLite database, just some text long enough to matter\n";
+  std::ofstream(db_path()) << text;
+  EXPECT_THAT([&] { TrialStore store(db_path()); },
+              ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("study.db"),
+                                                    HasSubstr("hint: the file is not a normscale study database, or "
+                                                              "it is damaged; it was left as it is"))));
+  EXPECT_EQ(testing::read_file(db_path()), text);
+  // A folder in its place is said to be one (it was "unable to open database file").
+  std::filesystem::remove(db_path());
+  std::filesystem::create_directory(db_path());
+  EXPECT_THAT([&] { TrialStore store(db_path()); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("study.db: a folder, not a study database")));
 }
 
 TEST_F(TrialStoreTest, FailedUpsertRollsBack) {
