@@ -23,6 +23,8 @@ std::string format_scalar(const nlohmann::json& value) {
 
 // The table of one evaluation record; a field of another type than normscale writes throws json's type error.
 std::string evaluation_table(const std::string& run_dir, const nlohmann::json& last) {
+  // get<long long> of a float step (1e300) would be undefined: a step is an integer as normscale writes it.
+  if (!last["step"].is_number_integer()) throw nlohmann::json::type_error::create(302, "step is not an integer", &last);
   std::string table = fmt::format("run {} — step {}, epoch {:.2f}\n", run_dir, last["step"].get<long long>(),
                                   last.value("epoch", 0.0));
   for (const auto& [key, value] : last.items()) {
@@ -49,6 +51,9 @@ std::string evaluation_table(const std::string& run_dir, const nlohmann::json& l
 
 std::string inspect_run(const std::string& run_dir) {
   const std::string path = (std::filesystem::path(run_dir) / "metrics.jsonl").string();
+  std::error_code ec;
+  NS_CHECK(!std::filesystem::is_directory(path, ec), "inspect: {} is a folder; expected the run directory of a "
+           "`normscale train` run, which holds the file metrics.jsonl", path);
   std::ifstream in(path);
   NS_CHECK(in.good(), "inspect: cannot read {}; expected the run directory of a `normscale train` run", path);
   nlohmann::json last;

@@ -54,6 +54,18 @@ TEST(Inspect, AFieldOfAnotherTypeIsAnErrorNamingTheFile) {
               std::string::npos)
         << message;
   }
+  // A step of 1e300 is no integer step either (it was shown as -9223372036854775808).
+  std::ofstream(dir / "metrics.jsonl") << R"({"step":1e300,"epoch":0.5})" << "\n";
+  EXPECT_THROW(inspect_run(dir.string()), Error);
+  // A folder named metrics.jsonl is said to be one (it "held no evaluation yet").
+  std::filesystem::remove(dir / "metrics.jsonl");
+  std::filesystem::create_directory(dir / "metrics.jsonl");
+  try {
+    inspect_run(dir.string());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("metrics.jsonl is a folder"), std::string::npos) << e.what();
+  }
   std::filesystem::remove_all(dir);
 }
 
