@@ -56,6 +56,15 @@ NpyHeader parse_header(const std::string& header, const std::string& path) {
     NS_FAIL("npy file '{}' has a malformed header ({}): {}; hint: write it with numpy.save", path, what, shown);
   };
   NpyHeader out;
+  // Each key once: numpy would take a repeated key's last value, this reader its first.
+  for (const char* key : {"descr", "fortran_order", "shape"}) {
+    std::size_t seen = 0;
+    for (const char quote : {'\'', '"'}) {
+      const std::string quoted = std::string(1, quote) + key + std::string(1, quote);
+      for (auto at = header.find(quoted); at != std::string::npos; at = header.find(quoted, at + 1)) ++seen;
+    }
+    if (seen > 1) malformed(fmt::format("'{}' given {} times", key, seen).c_str());
+  }
 
   std::size_t at = find_key(header, "descr");
   if (at == std::string::npos) malformed("no 'descr'");
@@ -74,10 +83,16 @@ NpyHeader parse_header(const std::string& header, const std::string& path) {
   at = find_key(header, "fortran_order");
   if (at == std::string::npos) malformed("no 'fortran_order'");
   at = skip_spaces(header, at);
+  std::size_t after = at;
   if (header.compare(at, 4, "True") == 0) {
     out.fortran_order = true;
-  } else if (header.compare(at, 5, "False") != 0) {
-    malformed("'fortran_order' is neither True nor False");
+    after = at + 4;
+  } else if (header.compare(at, 5, "False") == 0) {
+    after = at + 5;
+  }
+  after = skip_spaces(header, after);
+  if (after == at || after >= header.size() || (header[after] != ',' && header[after] != '}')) {
+    malformed("'fortran_order' is neither True nor False");  // "Falsey" too
   }
 
   at = find_key(header, "shape");
