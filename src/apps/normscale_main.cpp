@@ -24,9 +24,9 @@
 #include <array>
 #include <charconv>
 #include <exception>
-#include <limits>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <new>
 #include <optional>

@@ -52,8 +52,10 @@ std::string evaluation_table(const std::string& run_dir, const nlohmann::json& l
 std::string inspect_run(const std::string& run_dir) {
   const std::string path = (std::filesystem::path(run_dir) / "metrics.jsonl").string();
   std::error_code ec;
-  NS_CHECK(!std::filesystem::is_directory(path, ec), "inspect: {} is a folder; expected the run directory of a "
-           "`normscale train` run, which holds the file metrics.jsonl", path);
+  NS_CHECK(!std::filesystem::is_directory(path, ec),
+           "inspect: {} is a folder; expected the run directory of a "
+           "`normscale train` run, which holds the file metrics.jsonl",
+           path);
   std::ifstream in(path);
   NS_CHECK(in.good(), "inspect: cannot read {}; expected the run directory of a `normscale train` run", path);
   nlohmann::json last;

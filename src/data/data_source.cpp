@@ -38,8 +38,7 @@ void settle_classes(SourceFiles& files, const DataConfig& config) {
   NS_CHECK(classes >= 2,
            "the training labels '{}' give {} class ({}); expected at least 2 classes; hint: check that the labels "
            "file is the right one, or set data.num_classes",
-           labels_file(files.train), classes,
-           config.num_classes > 0 ? "data.num_classes = 1" : "every label is 0");
+           labels_file(files.train), classes, config.num_classes > 0 ? "data.num_classes = 1" : "every label is 0");
   std::vector<FilePair*> pairs = {&files.train};
   if (files.test && files.test->labels) {
     check_labels_below(files.test->labels(), classes, labels_file(*files.test), "test");

@@ -44,10 +44,11 @@ void check_finite(const std::vector<double>& values, const std::string& path, co
   if (bad == values.end()) return;
   const auto at = static_cast<Index>(bad - values.begin());
   const Index row = rows != nullptr ? (*rows)[static_cast<std::size_t>(at / cols)] : at / cols;
-  NS_FAIL("{} '{}': {} {} of example {} is {}; expected finite values within float32's range (|x| <= {:.7g}), as "
-          "normscale stores them; hint: replace or drop missing values before saving (numpy.nan_to_num, or "
-          "numpy.isfinite(X).all(axis=1) to find the rows), and rescale values beyond float32",
-          what, path, element, at % cols, row, *bad, kLargest);
+  NS_FAIL(
+      "{} '{}': {} {} of example {} is {}; expected finite values within float32's range (|x| <= {:.7g}), as "
+      "normscale stores them; hint: replace or drop missing values before saving (numpy.nan_to_num, or "
+      "numpy.isfinite(X).all(axis=1) to find the rows), and rescale values beyond float32",
+      what, path, element, at % cols, row, *bad, kLargest);
 }
 
 // Labels (or targets) of every row of the file, and the class count from all of them.

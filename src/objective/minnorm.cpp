@@ -26,8 +26,8 @@ Minnorm<T>::Minnorm(MinnormParams params, const Dataset& train, Index outputs)
              "objective.task = regression needs {} regression targets per example; the data set '{}' has {}",
              outputs, train.name, train.target_cols);
   } else {
-    require_class_labels(train,
-                         params.task == MinnormTask::kBinary ? "objective.task = binary" : "objective.task = multiclass");
+    require_class_labels(
+        train, params.task == MinnormTask::kBinary ? "objective.task = binary" : "objective.task = multiclass");
     if (params.task == MinnormTask::kBinary) {
       NS_CHECK(outputs == 1 && train.num_classes <= 2,
                "objective.task = binary needs one output and two classes (got {} outputs, {} classes)", outputs,

@@ -263,15 +263,14 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
     if (r.pid <= 0) unstoppable.push_back(r.trial->id);
   }
   const bool at_checkpoint = *signals.stop_signal() == kCheckpointSignal;
-  progress.message(fmt::format("normscale study: {} received; stopping {} running trial(s){}{}",
-                               strsignal(*signals.stop_signal()), running.size() - unstoppable.size(),
-                               at_checkpoint ? " at a checkpoint" : "",
-                               unstoppable.empty()
-                                   ? std::string()
-                                   : fmt::format("; {} known by its trial.lock alone (no pid recorded) cannot be "
-                                                 "stopped from here and stays running, for the next scheduler to "
-                                                 "follow: {}",
-                                                 unstoppable.size(), fmt::join(unstoppable, ", "))));
+  progress.message(
+      fmt::format("normscale study: {} received; stopping {} running trial(s){}{}", strsignal(*signals.stop_signal()),
+                  running.size() - unstoppable.size(), at_checkpoint ? " at a checkpoint" : "",
+                  unstoppable.empty() ? std::string()
+                                      : fmt::format("; {} known by its trial.lock alone (no pid recorded) cannot be "
+                                                    "stopped from here and stays running, for the next scheduler to "
+                                                    "follow: {}",
+                                                    unstoppable.size(), fmt::join(unstoppable, ", "))));
   // A checkpoint waits for the step in progress (the ranks agree on the next step boundary) and the write.
   if (at_checkpoint) {
     stop_trials(running, layout, kCheckpointSignal, options.checkpoint_grace_seconds);

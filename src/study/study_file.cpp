@@ -770,13 +770,13 @@ std::vector<Trial> expand(const StudySpec& spec) {
                                                 [](const GridAxis& axis) { return axis.key == "optim.lr"; });
       };
       const bool lr_given_at_batch = has_lr_at(spec.grid_per_batch) || has_lr_at(regime.grid_per_batch);
-      NS_CHECK(lr_given_at_batch || spec.lr_scaling == LrScaling::kNone || batch != kFullBatch ||
-                   spec.full_batch_size_given,
-               "study {}: batch \"full\" with lr_scaling scales optim.lr by the full batch's size, which the study "
-               "file does not give; expected full_batch_size = the training examples (the training set less "
-               "data.validation, within data.train_limit; the default 50000 is Fashion-MNIST's), or optim.lr for "
-               "batch \"full\" in grid_per_batch.full",
-               spec.source);
+      NS_CHECK(
+          lr_given_at_batch || spec.lr_scaling == LrScaling::kNone || batch != kFullBatch || spec.full_batch_size_given,
+          "study {}: batch \"full\" with lr_scaling scales optim.lr by the full batch's size, which the study "
+          "file does not give; expected full_batch_size = the training examples (the training set less "
+          "data.validation, within data.train_limit; the default 50000 is Fashion-MNIST's), or optim.lr for "
+          "batch \"full\" in grid_per_batch.full",
+          spec.source);
       const double lr_scale =
           lr_given_at_batch ? 1.0 : lr_scale_factor(spec.lr_scaling, batch, spec.base_batch, spec.full_batch_size);
       std::size_t grid_points = 1;

@@ -70,8 +70,8 @@ PreparedTrial prepare_trial(const StudyLayout& layout, const Trial& trial) {
   return prepared;
 }
 
-TrialState record_trial_end(TrialStore& store, const StudyLayout& layout, const std::string& trial_id,
-                            int exit_code, double run_seconds, std::optional<MetricTarget> target,
+TrialState record_trial_end(TrialStore& store, const StudyLayout& layout, const std::string& trial_id, int exit_code,
+                            double run_seconds, std::optional<MetricTarget> target,
                             std::optional<std::time_t> finished) {
   const std::filesystem::path dir = layout.trial_dir(trial_id);
   // A promoted trial's time counts its earlier rungs too.

@@ -289,10 +289,11 @@ TrialStore::TrialStore(const std::filesystem::path& path) : path_(path) {
     sqlite3_close(db_);
     db_ = nullptr;
     if (code != SQLITE_NOTADB && code != SQLITE_CORRUPT) throw;
-    NS_FAIL("{}; hint: the file is not a normscale study database, or it is damaged; it was left as it is: move it "
-            "aside to start the study's database afresh (a trial whose run directory holds its finished run is then "
-            "recorded from it, not trained again)",
-            error.what());
+    NS_FAIL(
+        "{}; hint: the file is not a normscale study database, or it is damaged; it was left as it is: move it "
+        "aside to start the study's database afresh (a trial whose run directory holds its finished run is then "
+        "recorded from it, not trained again)",
+        error.what());
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;

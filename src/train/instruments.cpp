@@ -25,9 +25,12 @@ nlohmann::json summary(const MarginStats& stats, bool margins, std::vector<doubl
   const auto counts = margins ? stats.margin_counts() : stats.magnitude_counts();
   constexpr double kQs[] = {10.0, 50.0, 90.0};
   const std::vector<double> p = percentiles(std::move(values), kQs);
-  nlohmann::json out = {{"p10", p[0]}, {"p50", p[1]}, {"p90", p[2]},
-                        {"histogram", {{"low", range.low}, {"high", range.high},
-                                       {"counts", std::vector<double>(counts.begin(), counts.end())}}}};
+  nlohmann::json out = {
+      {"p10", p[0]},
+      {"p50", p[1]},
+      {"p90", p[2]},
+      {"histogram",
+       {{"low", range.low}, {"high", range.high}, {"counts", std::vector<double>(counts.begin(), counts.end())}}}};
   if (margins) {
     out["min"] = stats.min_margin();
     out["mean"] = stats.mean_margin();

@@ -272,8 +272,8 @@ TEST_F(StudyKills, ATrialStoppedAtACheckpointBySigusr2RunsOnFromIt) {
 }
 
 // A local scheduler sent SIGUSR2 (`sbatch --signal=B:USR2@120` around it: its allocation ends soon) stops its trials
-// at a checkpoint, 2-rank ones through mpirun too, leaves them pending and exits 75 for its job script to requeue on (it
-// died of the signal and left the trial running).
+// at a checkpoint, 2-rank ones through mpirun too, leaves them pending and exits 75 for its job script to requeue on
+// (it died of the signal and left the trial running).
 TEST_F(StudyKills, ASchedulerSentSigusr2StopsItsTrialsAtACheckpointAndExits75) {
   const fs::path file = write_one_trial_study("3000000", 2);  // runs for the whole test
   const auto [pid, trial_dir] = start_scheduler(file, dir_ / "scheduler.txt");

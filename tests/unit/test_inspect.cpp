@@ -55,7 +55,8 @@ TEST(Inspect, AFieldOfAnotherTypeIsAnErrorNamingTheFile) {
         << message;
   }
   // A step of 1e300 is no integer step either (it was shown as -9223372036854775808).
-  std::ofstream(dir / "metrics.jsonl") << R"({"step":1e300,"epoch":0.5})" << "\n";
+  std::ofstream(dir / "metrics.jsonl") << R"({"step":1e300,"epoch":0.5})"
+                                       << "\n";
   EXPECT_THROW(inspect_run(dir.string()), Error);
   // A folder named metrics.jsonl is said to be one (it "held no evaluation yet").
   std::filesystem::remove(dir / "metrics.jsonl");

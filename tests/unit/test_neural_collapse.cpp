@@ -191,7 +191,7 @@ TEST(NeuralCollapse, ClassMeansWithoutSpreadGiveUndefinedNotPerfectFigures) {
   EXPECT_TRUE(std::isnan(nc.nc2_equiangularity)) << nc.nc2_equiangularity;
   EXPECT_TRUE(std::isnan(nc.nc2_equinorm));
   Matrix<double> means(2, 3);  // class 2 at the global mean (0, 0)
-  means << 1.0, -1.0, 0.0,  //
+  means << 1.0, -1.0, 0.0,     //
       0.0, 0.0, 0.0;
   const LabelledFeatures one_at_mean = collapsed(means, 2, Vector<double>::Zero(2));
   NeuralCollapseSums some(3, 2);

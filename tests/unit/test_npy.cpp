@@ -323,16 +323,18 @@ TEST_F(NpyTest, AMalformedHeaderIsQuotedOnOneLine) {
 // What numpy would read otherwise (a repeated key's last value) or not at all ("Falsey") is refused, not guessed.
 TEST_F(NpyTest, ARepeatedKeyOrAWordAfterFalseIsAMalformedHeader) {
   const std::string data = bytes_of<double>({1, 2, 3, 4, 5, 6});
-  EXPECT_THAT(error_of([&] {
-                read_npy(craft("r.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), 'shape': (3, 2), }",
-                               data));
-              }),
-              HasSubstr("malformed header ('shape' given 2 times)"));
-  EXPECT_THAT(error_of([&] { read_npy(craft("f.npy", "{'descr': '<f8', 'fortran_order': Falsey, 'shape': (2, 3), }", data)); }),
-              HasSubstr("'fortran_order' is neither True nor False"));
+  EXPECT_THAT(
+      error_of([&] {
+        read_npy(craft("r.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), 'shape': (3, 2), }", data));
+      }),
+      HasSubstr("malformed header ('shape' given 2 times)"));
+  EXPECT_THAT(
+      error_of([&] { read_npy(craft("f.npy", "{'descr': '<f8', 'fortran_order': Falsey, 'shape': (2, 3), }", data)); }),
+      HasSubstr("'fortran_order' is neither True nor False"));
   EXPECT_EQ(read_npy(craft("ok.npy", "{'descr': '<f8', 'fortran_order': False , 'shape': (2, 3), }", data)).shape,
             (std::vector<Index>{2, 3}));
-  EXPECT_TRUE(read_npy(craft("t.npy", "{'shape': (2, 3), 'descr': '<f8', 'fortran_order': True}", data)).shape.size() == 2);
+  EXPECT_TRUE(read_npy(craft("t.npy", "{'shape': (2, 3), 'descr': '<f8', 'fortran_order': True}", data)).shape.size() ==
+              2);
 }
 
 TEST_F(NpyTest, TruncatedHeaderIsReported) {

@@ -133,7 +133,7 @@ TEST(Objectives, AnOutputCountThatDoesNotFitTheClassesIsRefusedForEveryRegime) {
         ADD_FAILURE() << regime << " took " << outputs << " outputs for 3 classes";
       } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find(std::to_string(outputs) + " output(s) (model.outputs) and 'hand' has 3 "
-                                             "classes"),
+                                                                       "classes"),
                   std::string::npos)
             << e.what();
       }

@@ -299,8 +299,9 @@ TEST(StudyFile, UnknownOptionInGridNamesIt) {
 // TOML allows "optim.lr" beside a section's lr: the grid labelled trials with both values and ran one, [base] and a
 // regime's list kept one without a word.
 TEST(StudyFile, AnOptionGivenTwiceInOneTableIsRefused) {
-  EXPECT_THAT(error_of([] { parse_study("[grid]\n\"optim.lr\" = [0.1, 0.2]\n[grid.optim]\nlr = [0.3]\n", "bad.toml"); }),
-              AllOf(HasSubstr("bad.toml:"), HasSubstr("grid.\"optim.lr\": given twice")));
+  EXPECT_THAT(
+      error_of([] { parse_study("[grid]\n\"optim.lr\" = [0.1, 0.2]\n[grid.optim]\nlr = [0.3]\n", "bad.toml"); }),
+      AllOf(HasSubstr("bad.toml:"), HasSubstr("grid.\"optim.lr\": given twice")));
   EXPECT_THAT(error_of([] { parse_study("[base]\n\"optim.lr\" = 0.1\n[base.optim]\nlr = 0.3\n", "bad.toml"); }),
               AllOf(HasSubstr("base.\"optim.lr\""), HasSubstr("given twice")));
   EXPECT_THAT(error_of([] { parse_study("[regimes]\na = [\"optim.lr=0.1\", \"optim.lr = 0.2\"]\n", "bad.toml"); }),

@@ -385,9 +385,9 @@ TEST_F(TrialStoreTest, NotADatabaseNamesTheFile) {
   const std::string text = "this is not an SQLite database, just some text long enough to matter\n";
   std::ofstream(db_path()) << text;
   EXPECT_THAT([&] { TrialStore store(db_path()); },
-              ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("study.db"),
-                                                    HasSubstr("hint: the file is not a normscale study database, or "
-                                                              "it is damaged; it was left as it is"))));
+              ::testing::ThrowsMessage<Error>(
+                  AllOf(HasSubstr("study.db"), HasSubstr("hint: the file is not a normscale study database, or "
+                                                         "it is damaged; it was left as it is"))));
   EXPECT_EQ(testing::read_file(db_path()), text);
   // A folder in its place is said to be one (it was "unable to open database file").
   std::filesystem::remove(db_path());

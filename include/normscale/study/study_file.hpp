@@ -116,8 +116,8 @@ struct StudySpec {
   std::int64_t base_batch = 0;          // the batch optim.lr is tuned for (required unless kNone)
   // `warmup_epochs` (> 0): every trial's optim.warmup_epochs (linear warmup of the scaled lr).
   double warmup_epochs = 0.0;
-  std::int64_t full_batch_size = 50000; // Q used by the scaling rule for batch "full" (and the report's examples)
-  bool full_batch_size_given = false;   // in the file: the scaling rule needs it (50000 fits one data set only)
+  std::int64_t full_batch_size = 50000;  // Q used by the scaling rule for batch "full" (and the report's examples)
+  bool full_batch_size_given = false;    // in the file: the scaling rule needs it (50000 fits one data set only)
   std::int64_t epochs = 0;              // budget: `epochs` or `steps` (0: the base config's)
   std::int64_t steps = 0;
   // `select_by`: what selection and halving rank trials by (study_metric.hpp).

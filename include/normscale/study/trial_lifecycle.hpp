@@ -31,8 +31,8 @@ bool has_checkpoint(const std::filesystem::path& run_dir);
 // one evaluation) or failed (exit code and log tail), with its figures and metrics rows. `wall_seconds`
 // (measured by the scheduler) is stored as a figure too; `finished` (UTC) is when it ended, where that was before
 // now (it ended while no scheduler followed it). Returns the state recorded.
-TrialState record_trial_end(TrialStore& store, const StudyLayout& layout, const std::string& trial_id,
-                            int exit_code, double wall_seconds, std::optional<MetricTarget> target,
+TrialState record_trial_end(TrialStore& store, const StudyLayout& layout, const std::string& trial_id, int exit_code,
+                            double wall_seconds, std::optional<MetricTarget> target,
                             std::optional<std::time_t> finished = std::nullopt);
 
 }  // namespace normscale
