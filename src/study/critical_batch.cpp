@@ -43,12 +43,9 @@ std::optional<CriticalBatchFit> fit_critical_batch(std::span<const BatchSteps> p
 }
 
 std::vector<RegimeSteps> steps_to_target_by_regime(const StudyData& data, const std::vector<TableRow>& rows) {
-  // The smallest rank count's row of each (regime, batch): the trajectory does not depend on it.
+  // The smallest rank count with done trials of each (regime, batch), as the plots take it.
   std::map<std::pair<std::string, std::int64_t>, const TableRow*> primary;
-  for (const TableRow& row : rows) {
-    auto& slot = primary[{row.regime, row.batch}];
-    if (slot == nullptr || row.ranks < slot->ranks) slot = &row;
-  }
+  for (const TableRow* row : primary_rows(rows)) primary[{row->regime, row->batch}] = row;
   std::vector<RegimeSteps> result;
   for (const std::string& regime : data.regimes) {
     RegimeSteps r{regime, {}};
@@ -95,9 +92,10 @@ MeasuredNoiseScale measured_noise_scale(const StudyData& data, const std::vector
                                         const std::string& regime) {
   std::vector<double> values;
   for (const TableRow& row : rows) {
-    if (row.regime != regime) continue;
-    const std::string& point = !row.fastest_grid_label.empty() ? row.fastest_grid_label : row.grid_label;
-    if (row.fastest_grid_label.empty() && !row.selected) continue;
+    // The fit's grid points only: a batch size that never reached the target is not in the fit (its selected point's
+    // last evaluation was taken too).
+    if (row.regime != regime || row.fastest_grid_label.empty()) continue;
+    const std::string& point = row.fastest_grid_label;
     for (const ReportTrial& trial : data.trials) {
       if (trial.record.regime != regime || trial.record.batch != row.batch || trial.record.ranks != row.ranks ||
           trial.grid_label != point || !trial.done()) {

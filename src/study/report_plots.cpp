@@ -28,26 +28,6 @@ std::vector<std::pair<double, std::string>> batch_tics(const StudyData& data) {
   return tics;
 }
 
-// The row each (regime, batch) is drawn from: its smallest rank count with done trials.
-std::vector<const TableRow*> primary_rows(const std::vector<TableRow>& rows) {
-  std::map<std::pair<std::string, std::int64_t>, const TableRow*> best;
-  std::vector<std::pair<std::string, std::int64_t>> order;
-  for (const TableRow& row : rows) {
-    if (row.done == 0) continue;
-    const auto key = std::make_pair(row.regime, row.batch);
-    const auto found = best.find(key);
-    if (found == best.end()) {
-      best.emplace(key, &row);
-      order.push_back(key);
-    } else if (row.ranks < found->second->ranks) {
-      found->second = &row;
-    }
-  }
-  std::vector<const TableRow*> primary;
-  for (const auto& key : order) primary.push_back(best.at(key));
-  return primary;
-}
-
 // The figure `key` of a row: a table column, or Shallue's steps / seconds to the target.
 const Stat& stat_of(const TableRow& row, const std::string& key) {
   if (key == "steps_to_target") return row.steps_to_target;

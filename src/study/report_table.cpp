@@ -298,4 +298,23 @@ std::string all_trials_csv(const StudyData& data) {
   return text;
 }
 
+std::vector<const TableRow*> primary_rows(const std::vector<TableRow>& rows) {
+  std::map<std::pair<std::string, std::int64_t>, const TableRow*> best;
+  std::vector<std::pair<std::string, std::int64_t>> order;
+  for (const TableRow& row : rows) {
+    if (row.done == 0) continue;
+    const auto key = std::make_pair(row.regime, row.batch);
+    const auto found = best.find(key);
+    if (found == best.end()) {
+      best.emplace(key, &row);
+      order.push_back(key);
+    } else if (row.ranks < found->second->ranks) {
+      found->second = &row;
+    }
+  }
+  std::vector<const TableRow*> primary;
+  for (const auto& key : order) primary.push_back(best.at(key));
+  return primary;
+}
+
 }  // namespace normscale

@@ -527,6 +527,41 @@ TEST_F(ReportTest, CriticalBatchSectionHasTheMeasuredNoiseScale) {
     EXPECT_THAT(markdown, HasSubstr(fmt::format("| {:.4g} (6 trials) | {:.3g} |\n", median, median / fit.fit->b_crit)))
         << fit.regime;
   }
+  // A batch size that reaches no target is not in the fit, and its trials' values are not in the median (its selected
+  // point's last evaluation was taken).
+  std::vector<TableRow> without_full = rows;
+  for (TableRow& row : without_full) {
+    if (row.batch != kFullBatch) continue;
+    row.fastest_grid_label.clear();
+    row.steps_to_target = Stat{};
+  }
+  for (const RegimeCriticalBatch& fit : critical_batches(data, without_full)) {
+    std::vector<double> values;
+    for (const Trial& t : *trials_) {
+      if (t.regime == fit.regime && t.batch == 64 && t.ranks == 2 && lr_of(t) == 0.2) values.push_back(b_simple_of(t, 2));
+    }
+    ASSERT_TRUE(fit.noise.b_simple.has_value()) << fit.regime;
+    EXPECT_NEAR(*fit.noise.b_simple, median_by_hand(values), 1e-9) << fit.regime;
+    EXPECT_EQ(fit.noise.trials, 3U) << fit.regime;
+    EXPECT_EQ(fit.points.size(), 1U);
+  }
+  // A batch size whose smallest rank count has no done trial is drawn from the next rank count, as the plots draw it
+  // (the fit and the profile left it out).
+  std::vector<TableRow> one_rank_failed = rows;
+  for (TableRow& row : one_rank_failed) {
+    if (row.batch != 64 || row.ranks != 1) continue;
+    row.done = 0;
+    row.steps_to_target = Stat{};
+  }
+  for (const RegimeSteps& regime : steps_to_target_by_regime(data, one_rank_failed)) {
+    ASSERT_EQ(regime.points.size(), 2U) << regime.regime;
+    const auto two_ranks = std::find_if(rows.begin(), rows.end(), [&](const TableRow& row) {
+      return row.regime == regime.regime && row.batch == 64 && row.ranks == 2;
+    });
+    ASSERT_NE(two_ranks, rows.end());
+    EXPECT_EQ(regime.points[0].steps, two_ranks->steps_to_target.mean) << regime.regime;
+  }
+
   // Without the noise scale in the metrics (one-rank trials cannot measure it): said so, and no ratio.
   StudyData unmeasured = data;
   for (ReportTrial& trial : unmeasured.trials) trial.metrics.clear();

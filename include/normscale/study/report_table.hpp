@@ -67,6 +67,10 @@ struct TableRow {
 // first in expansion order); none done: selected = false.
 std::vector<TableRow> build_table(const StudyData& data);
 
+// The row each (regime, batch) is drawn from in the plots, the critical batch fit and the performance profile: its
+// smallest rank count with done trials (the trajectory does not depend on the rank count), in `rows`' order.
+std::vector<const TableRow*> primary_rows(const std::vector<TableRow>& rows);
+
 // "12.34 ± 0.56", "12.34" (one value) or "—" (none).
 std::string format_stat(const Stat& stat, int decimals);
 // A figure's cell in Markdown and HTML: format_stat, or "k of n reached" for a time to the target that not every
