@@ -78,12 +78,13 @@ std::vector<TableRow> build_table(const StudyData& data) {
   std::map<std::string, std::string> label_of_grid;
   for (const ReportTrial& trial : data.trials) {
     label_of_grid[trial.record.grid_json] = trial.grid_label;
-    if (!trial.done()) continue;
+    const bool failed = trial.record.state == TrialState::kFailed;
+    if (!trial.done() && !failed) continue;
     TrialSummary summary{trial.record.id, trial.record.regime, trial.record.batch, trial.record.grid_json,
-                         trial.result(metric_key(data.metric)), std::nullopt};
+                         failed ? std::nullopt : trial.result(metric_key(data.metric)), std::nullopt, failed};
     const auto steps = trial.result("steps_to_target");
     const auto seconds = trial.result("seconds_to_target");
-    if (steps && seconds) summary.to_target = TimeToTarget{static_cast<std::int64_t>(*steps), *seconds};
+    if (steps && seconds && !failed) summary.to_target = TimeToTarget{static_cast<std::int64_t>(*steps), *seconds};
     summaries.push_back(std::move(summary));
   }
   const std::vector<Selection> selections = select_hyperparameters(summaries);
@@ -139,8 +140,11 @@ std::vector<TableRow> build_table(const StudyData& data) {
             if (const auto value = figure(*trial, std::string(column.key))) values.push_back(*value);
           }
           if (column.key == "steps_to_target" && data.target) row.reached_target = values.size();
-          // A mean over the seeds that reached the target would time a point that, by selection's rule, does not.
-          if (is_time_to_target(column.key) && values.size() < row.selected_trials.size()) values.clear();
+          // A mean over the seeds that reached the target would time a point that, by selection's rule, does not
+          // (a failed seed, diverged or crashed, did not reach it).
+          if (is_time_to_target(column.key) && (values.size() < row.selected_trials.size() || row.failed > 0)) {
+            values.clear();
+          }
           row.stats.emplace(std::string(column.key), summarize(values));
         }
         if (fastest) {
@@ -174,8 +178,8 @@ std::string format_stat(const Stat& stat, int decimals) {
 }
 
 std::string table_cell(const TableRow& row, const TableColumn& column) {
-  if (is_time_to_target(column.key) && row.reached_target && *row.reached_target < row.done) {
-    return fmt::format("{} of {} reached", *row.reached_target, row.done);
+  if (is_time_to_target(column.key) && row.reached_target && *row.reached_target < row.done + row.failed) {
+    return fmt::format("{} of {} reached", *row.reached_target, row.done + row.failed);
   }
   return format_stat(row.stats.at(std::string(column.key)), column.decimals);
 }

@@ -80,7 +80,7 @@ std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> tria
   // Groups and grid points in order of first appearance.
   std::vector<std::pair<std::pair<std::string, std::int64_t>, std::vector<Candidate>>> groups;
   for (const TrialSummary& trial : trials) {
-    if (!trial.value) continue;
+    if (!trial.value && !trial.failed) continue;
     const std::pair<std::string, std::int64_t> key{trial.regime, trial.batch};
     auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
     if (group == groups.end()) group = groups.insert(groups.end(), {key, {}});
@@ -99,16 +99,23 @@ std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> tria
     bool have_best = false;
     for (const Candidate& candidate : candidates) {
       double sum = 0.0;
-      for (const TrialSummary* trial : candidate.trials) sum += *trial->value;
-      const double mean = sum / static_cast<double>(candidate.trials.size());
-      if (!have_best || mean < selection.best_value) {
+      std::size_t valued = 0;
+      for (const TrialSummary* trial : candidate.trials) {
+        if (!trial->value) continue;
+        sum += *trial->value;
+        ++valued;
+      }
+      const double mean = sum / static_cast<double>(valued);
+      if (valued > 0 && (!have_best || mean < selection.best_value)) {
         have_best = true;
         selection.best_grid = candidate.grid;
         selection.best_value = mean;
         selection.best_trials.clear();
-        for (const TrialSummary* trial : candidate.trials) selection.best_trials.push_back(trial->id);
+        for (const TrialSummary* trial : candidate.trials) {
+          if (trial->value) selection.best_trials.push_back(trial->id);
+        }
       }
-      // A point counts as reaching the target only when every one of its trials does.
+      // A point counts as reaching the target only when every one of its trials does (a failed one does not).
       const bool all_reach = std::all_of(candidate.trials.begin(), candidate.trials.end(),
                                          [](const TrialSummary* t) { return t->to_target.has_value(); });
       if (!all_reach) continue;
@@ -125,7 +132,7 @@ std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> tria
         selection.seconds_to_target = seconds;
       }
     }
-    selections.push_back(std::move(selection));
+    if (have_best) selections.push_back(std::move(selection));  // failed trials alone are no candidate
   }
   return selections;
 }

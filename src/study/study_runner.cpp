@@ -313,6 +313,10 @@ std::string study_status(const std::filesystem::path& study_file) {
     }
     text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}{}\n", trial.id, trial_state_name(state), exit, wall,
                         describe_trial(trial), rung);
+    if (state == TrialState::kFailed) {  // diverged or crashed: its point does not reach the target
+      summaries.push_back(TrialSummary{trial.id, trial.regime, trial.batch, grid_point_json(trial), std::nullopt,
+                                       std::nullopt, true});
+    }
     if (state != TrialState::kDone) continue;
     std::map<std::string, double> figures = store.results(trial.id);
     // A trial's metrics are read only when its results were timed to another target (status --watch repeats this).

@@ -910,6 +910,22 @@ target_validation_error = 3.0
   EXPECT_THAT(report_html(data, rows, {}, {}), HasSubstr("<td class=\"num\">1 of 2 reached</td>"));
   EXPECT_THAT(table_csv(data, rows), HasSubstr(",2,2,0,0,1\n"));
   EXPECT_THAT(table_csv(data, rows), HasSubstr(",2,2,0,0,2\n"));
+
+  // A seed that diverged did not reach the target either: batch 256 with seed 2 diverged is 1 of 2 reached, with no
+  // steps to target and no fastest point (its one done seed's 41 steps were shown and fitted).
+  {
+    TrialStore store(out_ / "half.db");
+    for (const Trial& t : trials) {
+      if (t.batch == 256 && t.seed == 2) store.set_state(t.id, TrialState::kFailed, TrialOutcome{2, "diverged", 1.0});
+    }
+  }
+  const StudyData diverged = load_study_data(spec, out_ / "half.db");
+  const std::vector<TableRow> diverged_rows = build_table(diverged);
+  ASSERT_EQ(diverged_rows.size(), 2U);
+  EXPECT_EQ(diverged_rows[1].failed, 1U);
+  EXPECT_EQ(diverged_rows[1].stats.at("steps_to_target").n, 0U);
+  EXPECT_EQ(diverged_rows[1].steps_to_target.n, 0U);
+  EXPECT_THAT(table_markdown(diverged, diverged_rows), HasSubstr("| 1 of 2 reached | 1 of 2 reached | 1 of 2 (1 failed) |"));
 }
 
 // Successive halving stops some trials at a lower rung; their seeds' brackets differ, so one grid point may hold a

@@ -162,6 +162,30 @@ TEST(StudySelection, BestGridPointPerRegimeAndBatchByMeanValidationError) {
   EXPECT_EQ(selections[2].best_grid, R"({"objective.s":2})");
 }
 
+// A failed seed (diverged, crashed) of a point does not reach the target (Shallue et al.: infeasible): the point is not
+// the fastest, though its other seeds' error and time are the best; it stays selectable by its finished seeds. Failed
+// trials alone make no selection.
+TEST(StudySelection, AFailedSeedKeepsItsPointFromReachingTheTarget) {
+  TrialSummary diverged = summary("b2", "sgd", 128, R"({"optim.lr":0.2})", std::nullopt);
+  diverged.failed = true;
+  TrialSummary alone = summary("c1", "sgd", 1024, R"({"optim.lr":0.2})", std::nullopt);
+  alone.failed = true;
+  const std::vector<TrialSummary> trials = {
+      summary("a1", "sgd", 128, R"({"optim.lr":0.1})", 12.0, TimeToTarget{300, 3.0}),
+      summary("b1", "sgd", 128, R"({"optim.lr":0.2})", 11.0, TimeToTarget{100, 1.0}),
+      diverged,
+      alone,
+  };
+  const std::vector<Selection> selections = select_hyperparameters(trials);
+  ASSERT_EQ(selections.size(), 1U);
+  EXPECT_EQ(selections[0].best_grid, R"({"optim.lr":0.2})");
+  EXPECT_DOUBLE_EQ(selections[0].best_value, 11.0);
+  EXPECT_THAT(selections[0].best_trials, ElementsAre("b1"));
+  ASSERT_TRUE(selections[0].fastest_grid.has_value());
+  EXPECT_EQ(*selections[0].fastest_grid, R"({"optim.lr":0.1})");
+  EXPECT_DOUBLE_EQ(*selections[0].steps_to_target, 300.0);
+}
+
 TEST(StudySelection, TiesGoToTheGridPointSeenFirst) {
   const std::vector<TrialSummary> trials = {summary("x", "r", 8, "{\"a\":1}", 5.0), summary("y", "r", 8, "{\"a\":2}", 5.0)};
   EXPECT_EQ(select_hyperparameters(trials)[0].best_grid, "{\"a\":1}");

@@ -51,7 +51,8 @@ struct TableRow {
   std::size_t short_of_budget = 0;  // of the trials: halving stopped them at a lower rung (ReportTrial)
   std::vector<const ReportTrial*> selected_trials;  // the done ones, by seed
   // With a target: how many of the selected done trials reached it. Steps / seconds to target are shown only
-  // where every one did (as selection counts a point as reaching it), else as "k of n reached".
+  // where every one did and none failed (as selection counts a point as reaching it), else as "k of n reached" (n:
+  // done and failed).
   std::optional<std::size_t> reached_target;
   // Shallue et al.'s steps / time to result: at the grid point of this (regime, batch) whose trials all
   // reach the target in the fewest steps on average (over every rank count), the mean ± std over its

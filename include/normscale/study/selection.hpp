@@ -52,6 +52,9 @@ struct TrialSummary {
   std::string grid_json;                    // the hyperparameter point (seeds and ranks aside)
   std::optional<double> value;              // the study metric, final; absent: the trial is no candidate
   std::optional<TimeToTarget> to_target;    // absent: did not reach the target
+  // Ended without finishing (diverged, crashed; no value): its point does not count as reaching the target, as
+  // Shallue et al. count a diverged trial as infeasible.
+  bool failed = false;
 };
 
 struct Selection {
@@ -67,8 +70,8 @@ struct Selection {
   std::optional<double> seconds_to_target;
 };
 
-// One Selection per (regime, batch) with at least one candidate, in order of first appearance. Ties go
-// to the grid point seen first. Pure.
+// One Selection per (regime, batch) with at least one candidate (a trial with a value), in order of first appearance.
+// Ties go to the grid point seen first. Pure.
 std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> trials);
 
 }  // namespace normscale
