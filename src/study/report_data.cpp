@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <unordered_map>
 
@@ -129,6 +130,22 @@ StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& da
   }
   for (const auto& [id, record] : stored) {
     if (record.study == spec.name && !expanded.contains(id)) ++data.stale_trials;
+  }
+  // The full batch as trained (the first record's train_examples, written since 2026-12-06): the file's
+  // full_batch_size (default 50000) is needed only by the learning-rate scaling rule, and may not be given.
+  std::set<double> recorded;
+  for (const ReportTrial& trial : data.trials) {
+    if (trial.record.batch != kFullBatch) continue;
+    for (const MetricPoint& point : trial.metrics) {
+      if (const auto found = point.values.find("train_examples"); found != point.values.end()) {
+        recorded.insert(found->second);
+        break;
+      }
+    }
+  }
+  if (recorded.size() == 1 && *recorded.begin() >= 1) {
+    data.full_batch_size = std::llround(*recorded.begin());
+    data.full_batch_recorded = true;
   }
   return data;
 }

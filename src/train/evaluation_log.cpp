@@ -80,6 +80,8 @@ void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& rec
     record["gemm"] = context.config.device == "cuda" ? std::string("cublas") : gemm_kernel_family<T>();
     // "mpi", or "local" for a training started alone (no MPI launcher).
     record["comm"] = context.comm.backend();
+    // The training set's size: what batch "full" means (the study report counts its examples by it).
+    record["train_examples"] = context.data.train.global_rows();
     provenance_recorded_ = true;
   }
   // A regression run has no classification errors: its records carry the losses alone (an error of 0% would

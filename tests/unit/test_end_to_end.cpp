@@ -68,6 +68,8 @@ TEST(EndToEnd, MinnormOnFashionMnistSubsetLearnsAndWritesAllOutputs) {
   // The first record names the GEMM kernels that ran the products (issue #16); later ones do not repeat it.
   EXPECT_TRUE(first.contains("gemm")) << first.dump();
   EXPECT_FALSE(last.contains("gemm"));
+  // And the training set's size, what batch "full" means (data.train_limit = 2000).
+  EXPECT_EQ(first["train_examples"], 2000) << first.dump();
   double histogram_total = 0.0;
   for (const auto& n : last["alpha_histogram"]["counts"]) histogram_total += n.get<double>();
   EXPECT_EQ(last["alpha_histogram"]["counts"].size(), last["alpha_histogram"]["edges"].size() + 1);

@@ -867,6 +867,40 @@ seeds = [1, 2]
 // As selection counts a grid point as reaching the target only when all its trials do, the table times the selected
 // point only then; else it says how many reached it (it showed the mean over the seeds that did, beside a status
 // that said no point reaches the target).
+// Batch "full" counts as the examples its trials trained on (2,000 here), not the study file's full_batch_size default
+// of 50,000, which only the learning-rate scaling rule needs (examples to target, B_crit and the plots' x were 25x off).
+TEST_F(ReportTest, TheFullBatchIsTheTrainingSetItsTrialsRecorded) {
+  const StudySpec spec = parse_study(R"toml(
+name = "full"
+batch = [100, "full"]
+[base]
+"data.source" = "two-point"
+"objective.regime" = "sgd"
+)toml", "full.toml");
+  const std::vector<Trial> trials = expand(spec);
+  const auto write = [&](bool recorded) {
+    std::filesystem::remove(out_ / "full.db");
+    TrialStore store(out_ / "full.db");
+    store.upsert_trials(trials);
+    for (const Trial& t : trials) {
+      store.set_state(t.id, TrialState::kDone, TrialOutcome{0, "", 5.0});
+      nlohmann::json record = {{"step", 0}, {"epoch", 0.0}, {"validation_error", 50.0}};
+      if (recorded) record["train_examples"] = 2000;
+      store.add_metrics(t.id, std::vector<MetricRow>{{0, 0.0, record.dump()}});
+    }
+  };
+  write(true);
+  const StudyData data = load_study_data(spec, out_ / "full.db");
+  EXPECT_EQ(data.full_batch_size, 2000);
+  EXPECT_TRUE(data.full_batch_recorded);
+  EXPECT_EQ(batch_size(data, kFullBatch), 2000.0);
+  EXPECT_THAT(critical_batch_markdown(data, {}), HasSubstr("counts as 2000 examples (its trials' training set)"));
+  write(false);  // trials of an older build: the file's value, said so
+  const StudyData older = load_study_data(spec, out_ / "full.db");
+  EXPECT_EQ(older.full_batch_size, 50000);
+  EXPECT_THAT(critical_batch_markdown(older, {}), HasSubstr("counts as 50000 examples (the study file's full_batch_size)"));
+}
+
 TEST_F(ReportTest, StepsToTargetAreShownOnlyWhereEverySeedReachedIt) {
   const StudySpec spec = parse_study(R"toml(
 name = "half"

@@ -42,7 +42,10 @@ struct StudyData {
   std::vector<std::string> regimes;       // study-file order
   std::vector<std::int64_t> batches;      // study-file order (kFullBatch for "full")
   std::vector<std::int64_t> ranks;
+  // Batch "full" in examples: what its trials recorded as their training set (train_examples) where they agree,
+  // else the study file's full_batch_size (full_batch_recorded false).
   std::int64_t full_batch_size = 50000;
+  bool full_batch_recorded = false;
   StudyMetric metric = StudyMetric::kValidationError;  // what selection ranks by (select_by)
   std::optional<MetricTarget> target;     // what steps/seconds_to_target measure
   std::vector<ReportTrial> trials;        // expansion order
