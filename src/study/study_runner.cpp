@@ -189,6 +189,17 @@ int run_study(const StudyRunOptions& options) {
                "run, and left out of status and report\n",
                stale, spec.name);
   }
+  // Another study's trials: a second study file of the same stem (x.toml beside x.study) shares x.db.
+  std::set<std::string> other_studies;
+  for (const auto& [id, record] : records) {
+    if (record.study != spec.name && !ids.contains(id)) other_studies.insert(record.study);
+  }
+  if (!other_studies.empty()) {
+    fmt::print(stderr,
+               "normscale study: the database also holds trials of study {} (another study file named {}.*?); a "
+               "trial of the same settings is shared, the rest are kept and left out\n",
+               fmt::join(other_studies, ", "), layout.study_file.stem().string());
+  }
 
   StudyProgress progress(spec.name, stderr, isatty(STDERR_FILENO) != 0);
   for (const std::string& note : halving_notes) progress.message(note);

@@ -157,6 +157,14 @@ TEST_F(StudyRuns, TrialsOfAnEarlierVersionOfTheFileAreSaidToBeLeftAsTheyAre) {
   EXPECT_THAT(read_file(dir_ / "changed.report" / "index.html"),
               HasSubstr("2 trials of study changed in " + (dir_ / "changed.db").string() +
                         " are not in the current study file; left out."));
+  // Another study file of the same stem shares the database: said (it reported the other study's trials as its own
+  // where their settings matched, without a word).
+  const fs::path other = dir_ / "changed.study";
+  std::ofstream(other) << "name = \"other\"\n" + base_table(data_, 20) + "[grid]\n\"optim.lr\" = [0.2]\n";
+  const auto third = study("run --cores 2 " + shell_quote(other.string()));
+  ASSERT_EQ(third.exit_code, 0) << third.output;
+  EXPECT_THAT(third.output, HasSubstr("the database also holds trials of study changed (another study file named "
+                                      "changed.*?)"));
 }
 
 // `study status` says who runs the study and how far its running trials got; --watch repeats it; a
