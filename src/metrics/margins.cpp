@@ -91,17 +91,19 @@ MarginStats::MarginStats(HistogramRange margin_range, HistogramRange magnitude_r
 void MarginStats::accumulate_rows(const Eigen::Ref<const Matrix<double>>& outputs,
                                   std::span<const std::int32_t> labels, double rho) {
   check_inputs(outputs, labels, rho);
+  for (Index r = 0; r < outputs.rows(); ++r) {
+    add(row_margin(outputs, r, labels[static_cast<std::size_t>(r)]) / rho, outputs.row(r).norm() / rho);
+  }
+}
+
+void MarginStats::add(double margin, double magnitude) {
   const std::size_t margin_offset = 2;
   const std::size_t magnitude_offset = margin_offset + static_cast<std::size_t>(margin_range_.bins + 2);
-  for (Index r = 0; r < outputs.rows(); ++r) {
-    const double margin = row_margin(outputs, r, labels[static_cast<std::size_t>(r)]) / rho;
-    const double magnitude = outputs.row(r).norm() / rho;
-    sums_[0] += 1.0;
-    sums_[1] += margin;
-    sums_[margin_offset + static_cast<std::size_t>(histogram_slot(margin_range_, margin))] += 1.0;
-    sums_[magnitude_offset + static_cast<std::size_t>(histogram_slot(magnitude_range_, magnitude))] += 1.0;
-    min_margin_ = std::min(min_margin_, margin);
-  }
+  sums_[0] += 1.0;
+  sums_[1] += margin;
+  sums_[margin_offset + static_cast<std::size_t>(histogram_slot(margin_range_, margin))] += 1.0;
+  sums_[magnitude_offset + static_cast<std::size_t>(histogram_slot(magnitude_range_, magnitude))] += 1.0;
+  min_margin_ = std::min(min_margin_, margin);
 }
 
 double MarginStats::mean_margin() const {

@@ -55,61 +55,56 @@ nlohmann::json evaluate_instruments(TrainingEngine<T>& engine, const Network<T>&
   Index dim = network.input_width();
   for (std::size_t i = 0; i < last; ++i) dim = network.layer(i).output_width(dim);
   NeuralCollapseSums sums(classes, collapse ? dim : 1);
-  // Pass 1: class sums; ranges as (max margin, max -margin, max magnitude) for one max-allreduce.
-  double extremes[3] = {-std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(), 0.0};
+  // Pass 1: class sums, and every example's margin, then its magnitude, at its global id. Summed over the ranks (each
+  // adds its own to zeros), every rank holds them all (8 bytes per value): the percentiles are exact and the
+  // histograms, minimum and mean the same on every rank count.
+  const auto total = static_cast<std::size_t>(train.global_rows());
+  std::vector<double> values(2 * total, 0.0);
   engine.forward_each_chunk(train, [&](std::span<const Index> rows, const Matrix<T>& f, const Matrix<T>& features) {
     const auto labels = labels_of(train, rows);
     if (collapse) sums.accumulate(features, labels);
-    for (double m : example_margins(f, labels, rho)) {
-      extremes[0] = std::max(extremes[0], m);
-      extremes[1] = std::max(extremes[1], -m);
-    }
-    for (Index r = 0; r < f.rows(); ++r) {
-      extremes[2] = std::max(extremes[2], static_cast<double>(f.row(r).template cast<double>().norm()) / rho);
-    }
-  });
-  comm.allreduce_max(std::span<double>(extremes, 3));
-  if (collapse) comm.allreduce_sum(std::span<double>(sums.flat()));
-
-  const double low = -extremes[1], high = extremes[0];
-  const double pad = std::max(1e-12, 1e-6 * (high - low));
-  MarginStats stats({low - pad, high + pad, kBins}, {0.0, extremes[2] * (1 + 1e-6) + 1e-300, kBins});
-  const bool have_means = collapse && sums.total_count() > 0;
-  const ClassMeans means = have_means ? class_means(sums) : ClassMeans{};
-  NearestMeanAgreement agreement;
-  // Theory III's "support vectors" of the exponential loss: the examples whose margin is within
-  // kNearMinMargin of the smallest (counted only when every margin is positive: the data are separated).
-  double near_min = 0.0;
-  // Every example's margin, then its magnitude, at its global id: summed over the ranks (each adds its own to
-  // zeros), every rank holds them all for exact percentiles, whatever the rank count (8 bytes per value).
-  const auto total = static_cast<std::size_t>(train.global_rows());
-  std::vector<double> values(2 * total, 0.0);
-  // Pass 2: histograms, the examples' values and the nearest-class-mean agreement (NC4).
-  engine.forward_each_chunk(train, [&](std::span<const Index> rows, const Matrix<T>& f, const Matrix<T>& features) {
-    const auto labels = labels_of(train, rows);
-    stats.accumulate(f, labels, rho);
-    if (have_means) agreement.accumulate(features, f, means);
     const std::vector<double> margins = example_margins(f, labels, rho);
     for (std::size_t k = 0; k < rows.size(); ++k) {
       const auto id = static_cast<std::size_t>(train.first_id + rows[k]);
       values[id] = margins[k];
       values[total + id] = static_cast<double>(f.row(static_cast<Index>(k)).template cast<double>().norm()) / rho;
-      if (low > 0) near_min += margins[k] <= low * (1 + kNearMinMargin) ? 1.0 : 0.0;
     }
   });
-  comm.allreduce_sum(std::span<double>(stats.summable()));
   comm.allreduce_sum(std::span<double>(values));
-  stats.set_min_margin(low);
-  if (have_means) comm.allreduce_sum(std::span<double>(agreement.flat()));
-  if (low > 0) comm.allreduce_sum(std::span<double>(&near_min, 1));
+  if (collapse) comm.allreduce_sum(std::span<double>(sums.flat()));
+  const std::span<const double> margins(values.data(), total);
+  const std::span<const double> magnitudes(values.data() + total, total);
+
+  const auto [lowest, highest] = std::minmax_element(margins.begin(), margins.end());
+  const double low = *lowest, high = *highest;
+  const double pad = std::max(1e-12, 1e-6 * (high - low));
+  const double largest = *std::max_element(magnitudes.begin(), magnitudes.end());
+  MarginStats stats({low - pad, high + pad, kBins}, {0.0, largest * (1 + 1e-6) + 1e-300, kBins});
+  // Theory III's "support vectors" of the exponential loss: the examples whose margin is within
+  // kNearMinMargin of the smallest (counted only when every margin is positive: the data are separated).
+  double near_min = 0.0;
+  for (std::size_t i = 0; i < total; ++i) {
+    stats.add(margins[i], magnitudes[i]);
+    if (low > 0) near_min += margins[i] <= low * (1 + kNearMinMargin) ? 1.0 : 0.0;
+  }
+
+  // Pass 2, with the class means: the nearest-class-mean agreement (NC4).
+  const bool have_means = collapse && sums.total_count() > 0;
+  const ClassMeans means = have_means ? class_means(sums) : ClassMeans{};
+  NearestMeanAgreement agreement;
+  if (have_means) {
+    engine.forward_each_chunk(train, [&](std::span<const Index>, const Matrix<T>& f, const Matrix<T>& features) {
+      agreement.accumulate(features, f, means);
+    });
+    comm.allreduce_sum(std::span<double>(agreement.flat()));
+  }
 
   // The normalized margin min_n y_n f(x_n) / rho and its near-minimal share at the top level, where the
   // study reports plot them over training.
   result["normalized_margin"] = low;
   if (low > 0 && stats.examples() > 0) result["near_min_margin_fraction"] = near_min / stats.examples();
-  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(total);
-  result["margins"] = summary(stats, true, std::vector<double>(values.begin(), middle));
-  result["output_magnitude"] = summary(stats, false, std::vector<double>(middle, values.end()));
+  result["margins"] = summary(stats, true, std::vector<double>(margins.begin(), margins.end()));
+  result["output_magnitude"] = summary(stats, false, std::vector<double>(magnitudes.begin(), magnitudes.end()));
   Index present = 0;
   for (Index c = 0; c < classes; ++c) present += have_means && sums.count(c) > 0 ? 1 : 0;
   if (present >= 2) {

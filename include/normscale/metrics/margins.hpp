@@ -62,6 +62,8 @@ class MarginStats {
   }
   void accumulate_rows(const Eigen::Ref<const Matrix<double>>& outputs,
                        std::span<const std::int32_t> labels, double rho);
+  // Adds one example's margin and magnitude (of f/rho).
+  void add(double margin, double magnitude);
 
   // Summable buffer, allreduced (sum) in place by the caller. Layout:
   //   [ examples, margin sum | margin counts (margin bins + 2) | magnitude counts (bins + 2) ].
