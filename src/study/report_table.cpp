@@ -227,8 +227,8 @@ std::string table_markdown(const StudyData& data, const std::vector<TableRow>& r
   text += fmt::format(
       "Hyperparameters selected per (regime, batch) by the best mean {} over seeds; "
       "mean ± sample std over the selected done trials; — : no value. Steps / seconds to target "
-      "are at the selected point, where every done trial of it reached the target (else how many "
-      "did); the plots use the point that reaches the target fastest. With successive halving, only trials "
+      "are at the selected point, where every trial of it reached the target (a diverged or failed one did not; "
+      "else how many did); the plots use the point that reaches the target fastest. With successive halving, only trials "
       "that ran the full budget are averaged and compared.\n\n",
       metric_name(data.metric));
   const std::vector<TableColumn>& columns = table_columns(data.metric);
