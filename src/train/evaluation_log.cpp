@@ -92,7 +92,7 @@ void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& rec
   record["train_loss"] = train.mean_loss();
   for (const auto& [name, split] : {std::pair<const char*, const Dataset*>{"validation", &context.data.validation},
                                     std::pair<const char*, const Dataset*>{"test", &context.data.test}}) {
-    if (split->rows == 0) continue;
+    if (split->global_rows() == 0) continue;  // the whole split: a rank may hold none of its rows
     const EvalStats e = engine.evaluate(*split);
     if (classifies) record[std::string(name) + "_error"] = e.error_percent();
     record[std::string(name) + "_loss"] = e.mean_loss();

@@ -130,6 +130,37 @@ TEST_F(DistributedRuns, SameResultOnOneTwoAndFourRanks) {
   }
 }
 
+// The last evaluation record of a run.
+nlohmann::json last_evaluation(const fs::path& run) {
+  std::ifstream in(run / "metrics.jsonl");
+  nlohmann::json last;
+  for (std::string line; std::getline(in, line);) {
+    const auto record = nlohmann::json::parse(line);
+    if (record.contains("validation_error")) last = record;
+  }
+  return last;
+}
+
+// A validation set of 3 examples in 8 virtual shards leaves ranks of a 4-rank run without any of its rows; every
+// rank still takes part in its evaluation (a rank that skipped it paired its test sums with the others' validation
+// sums), so the records are those of one rank.
+TEST_F(DistributedRuns, ASplitSomeRanksHoldNoneOfIsEvaluatedAsOnOneRank) {
+  const std::string run = kRun + "--set data.validation=3 --set steps=10 --set eval_every=5 --out ";
+  const fs::path one = fresh_dir("small_split1");
+  auto result = testing::run_normscale_mpi(1, run + one.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const fs::path four = fresh_dir("small_split4");
+  result = testing::run_normscale_mpi(4, run + four.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const nlohmann::json a = last_evaluation(one), b = last_evaluation(four);
+  ASSERT_EQ(b.value("step", -1), 10) << b.dump();
+  for (const char* key : {"validation_error", "validation_loss", "test_error", "test_loss", "train_error"}) {
+    ASSERT_TRUE(a.contains(key) && b.contains(key)) << key;
+    EXPECT_NEAR(b[key].get<double>(), a[key].get<double>(), 1e-6 * std::max(1.0, std::abs(a[key].get<double>())))
+        << key;
+  }
+}
+
 // The first record's "comm": the host communicator the run trained on.
 std::string communicator_of(const fs::path& run) {
   std::ifstream metrics(run / "metrics.jsonl");
