@@ -90,7 +90,7 @@ class CudaExecutor final : public StepExecutor<float> {
 
   std::string device() const override;
   void load_rows(std::span<const Index> rows) override;
-  void forward() override;
+  void forward(Mode mode) override;
   void update_multipliers() override;
   void output_gradient(double scale, bool skip_zero_rows, bool lagged_update) override;
   BackwardResult backward_and_reduce(bool sample_noise) override;
@@ -210,7 +210,7 @@ void CudaExecutor::load_rows(std::span<const Index> rows) {
   NS_CUDA_CHECK_LAUNCH("gather_rows");
 }
 
-void CudaExecutor::forward() { f_ = dnet_.forward(d_x_.data(), rows_); }
+void CudaExecutor::forward(Mode mode) { f_ = dnet_.forward(d_x_.data(), rows_, mode); }
 
 void CudaExecutor::update_multipliers() {
   cudaStream_t stream = context_.compute();

@@ -133,20 +133,21 @@ void DeviceNetwork::reserve(Index rows) {
 
 const float* DeviceNetwork::forward(const float* x, Index rows, Mode mode) {
   NS_CHECK(rows <= capacity_, "DeviceNetwork::forward: {} rows but room for {} (reserve first)", rows, capacity_);
-  const bool train = mode == Mode::kTrain;
   activations_[0] = x;
   forward_rows_ = rows;
   forward_mode_ = mode;
   for (std::size_t i = 0; i < layers_.size(); ++i) activations_[i + 1] = outputs_[i].data();
-  if (graphs_ && train && !reducer_) {
-    graphs_->run(context_.compute(), {0, x, nullptr, rows}, [&] { issue_forward(rows, train); });
+  // Only the step's forward is captured (its graph updates the running statistics).
+  if (graphs_ && mode == Mode::kTrain && !reducer_) {
+    graphs_->run(context_.compute(), {0, x, nullptr, rows}, [&] { issue_forward(rows, mode); });
   } else {
-    issue_forward(rows, train);
+    issue_forward(rows, mode);
   }
   return activations_.back();
 }
 
-void DeviceNetwork::issue_forward(Index rows, bool train) {
+void DeviceNetwork::issue_forward(Index rows, Mode mode) {
+  const bool train = mode != Mode::kEval;
   cudaStream_t stream = context_.compute();
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const DeviceDense& l = layers_[i];
@@ -176,7 +177,8 @@ void DeviceNetwork::issue_forward(Index rows, bool train) {
       }
       const float* gamma = l.bn_affine ? w + l.dense_parameter_count() : nullptr;
       float* running = state_.data() + l.bn_state;
-      kernels::bn_prepare(sums, l.outputs, train, l.bn_eps, l.bn_momentum, running, running + l.outputs, gamma,
+      kernels::bn_prepare(sums, l.outputs, train, mode == Mode::kTrain, l.bn_eps, l.bn_momentum, running,
+                          running + l.outputs, gamma,
                           gamma != nullptr ? gamma + l.outputs : nullptr, stats, stream);
       NS_CUDA_CHECK_LAUNCH("bn_prepare");
       kernels::bn_apply(linear, rows, l.outputs, stats, l.relu, out, stream);
@@ -191,7 +193,7 @@ void DeviceNetwork::backward(const float* dout, Index rows, const std::function<
            forward_rows_);
   NS_CHECK(subset == nullptr || !has_batch_norm(),
            "DeviceNetwork::backward: the support-vector skip is not exact with batch norm");
-  const bool train = forward_mode_ == Mode::kTrain;
+  const bool train = forward_mode_ != Mode::kEval;
   if (graphs_ && !reducer_ && !gradient_ready && subset == nullptr) {
     // The forward's input is read again for the first layer's weight gradient.
     graphs_->run(context_.compute(), {train ? 1 : 2, activations_[0], dout, rows},
@@ -206,7 +208,7 @@ void DeviceNetwork::issue_backward(const float* dout, Index rows, const std::fun
   cudaStream_t stream = context_.compute();
   cublasHandle_t blas = context_.blas();
   const float one = 1.0f, zero = 0.0f;
-  const bool train = forward_mode_ == Mode::kTrain;
+  const bool train = forward_mode_ != Mode::kEval;
   std::vector<const float*> inputs(activations_.begin(), activations_.end() - 1);
   Index n = rows;
   if (subset != nullptr) {

@@ -166,7 +166,8 @@ __global__ void bn_statistics_kernel(const float* x, std::int64_t rows, std::int
   }
 }
 
-__global__ void bn_prepare_kernel(const double* sums, std::int64_t C, bool train, double eps, double momentum,
+__global__ void bn_prepare_kernel(const double* sums, std::int64_t C, bool train, bool update_running, double eps,
+                                  double momentum,
                                   float* running_mean, float* running_var, const float* gamma, const float* beta,
                                   double* stats) {
   const std::int64_t c = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
@@ -179,8 +180,10 @@ __global__ void bn_prepare_kernel(const double* sums, std::int64_t C, bool train
     mean = sums[C + c] / n;
     const double var = fmax(sums[2 * C + c] / n - mean * mean, 0.0);
     inv_std = 1.0 / sqrt(var + eps);
-    running_mean[c] = static_cast<float>((1 - m) * static_cast<double>(running_mean[c]) + m * mean);
-    running_var[c] = static_cast<float>((1 - m) * static_cast<double>(running_var[c]) + m * var * n / (n - 1));
+    if (update_running) {
+      running_mean[c] = static_cast<float>((1 - m) * static_cast<double>(running_mean[c]) + m * mean);
+      running_var[c] = static_cast<float>((1 - m) * static_cast<double>(running_var[c]) + m * var * n / (n - 1));
+    }
   } else {
     mean = static_cast<double>(running_mean[c]);
     inv_std = 1.0 / sqrt(static_cast<double>(running_var[c]) + eps);
@@ -353,11 +356,12 @@ void bn_statistics(const float* x, std::int64_t rows, std::int64_t C, double* su
   bn_statistics_kernel<<<blocks_for(C, kColumnTile), block, 0, stream>>>(x, rows, C, sums);
 }
 
-void bn_prepare(const double* sums, std::int64_t C, bool train, double eps, double momentum, float* running_mean,
-                float* running_var, const float* gamma, const float* beta, double* stats, cudaStream_t stream) {
+void bn_prepare(const double* sums, std::int64_t C, bool train, bool update_running, double eps, double momentum,
+                float* running_mean, float* running_var, const float* gamma, const float* beta, double* stats,
+                cudaStream_t stream) {
   if (C == 0) return;
-  bn_prepare_kernel<<<blocks_for(C), kThreads, 0, stream>>>(sums, C, train, eps, momentum, running_mean, running_var,
-                                                            gamma, beta, stats);
+  bn_prepare_kernel<<<blocks_for(C), kThreads, 0, stream>>>(sums, C, train, update_running, eps, momentum, running_mean,
+                                                            running_var, gamma, beta, stats);
 }
 
 void bn_apply(const float* x, std::int64_t rows, std::int64_t C, const double* stats, bool relu, float* y,

@@ -30,11 +30,12 @@ void count_support(const double* alpha, std::int64_t rows, int stride, int multi
 // sums (3C) = [count | column sums | column sums of squares], count = rows in every entry (the layout
 // BatchNorm reduces over ranks under sync-bn). rows may be 0 (all zero).
 void bn_statistics(const float* x, std::int64_t rows, std::int64_t C, double* sums, cudaStream_t stream);
-// Per channel. train: mean and 1/sqrt(var + eps) from sums (biased var), and the running statistics
-// updated with momentum (unbiased var); eval: both from the running statistics. Then the affine map
+// Per channel. train: mean and 1/sqrt(var + eps) from sums (biased var), and, where update_running, the running
+// statistics updated with momentum (unbiased var); eval: both from the running statistics. Then the affine map
 // y = x scale + shift (gamma and beta folded in when not null). stats (4C) = [mean | inv_std | scale | shift].
-void bn_prepare(const double* sums, std::int64_t C, bool train, double eps, double momentum, float* running_mean,
-                float* running_var, const float* gamma, const float* beta, double* stats, cudaStream_t stream);
+void bn_prepare(const double* sums, std::int64_t C, bool train, bool update_running, double eps, double momentum,
+                float* running_mean, float* running_var, const float* gamma, const float* beta, double* stats,
+                cudaStream_t stream);
 // y = act(x scale_c + shift_c) with act = ReLU when relu, identity otherwise (y may not alias x).
 void bn_apply(const float* x, std::int64_t rows, std::int64_t C, const double* stats, bool relu, float* y,
               cudaStream_t stream);

@@ -71,7 +71,7 @@ void BatchNorm<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) {
   const Index cols = in.cols();
   const Index c_count = channels_;
   last_mode_ = mode;
-  if (mode == Mode::kTrain) {
+  if (mode != Mode::kEval) {
     // [count | sum | sum of squares], one entry per channel, summed over rows and positions.
     sums_.assign(static_cast<std::size_t>(3 * c_count), 0.0);
     double* count = sums_.data();
@@ -93,6 +93,7 @@ void BatchNorm<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode mode) {
       const double var = std::max(sum_sq[c] / n - mean * mean, 0.0);  // biased, as used to normalise
       mean_[i] = mean;
       inv_std_[i] = 1.0 / std::sqrt(var + options_.eps);
+      if (mode != Mode::kTrain) continue;
       running_mean_[i] = static_cast<T>((1 - m) * static_cast<double>(running_mean_[i]) + m * mean);
       running_var_[i] = static_cast<T>((1 - m) * static_cast<double>(running_var_[i]) + m * var * n / (n - 1));
     }

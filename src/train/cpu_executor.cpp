@@ -34,8 +34,8 @@ void CpuExecutor<T>::load_rows(std::span<const Index> rows) {
 }
 
 template <class T>
-void CpuExecutor<T>::forward() {
-  outputs_ = &network_.forward(x_, Mode::kTrain);
+void CpuExecutor<T>::forward(Mode mode) {
+  outputs_ = &network_.forward(x_, mode);
 }
 
 template <class T>

@@ -93,7 +93,7 @@ StepStats Trainer<T>::step() {
     local_rows_ = static_cast<Index>(rows.size());
     rows_loaded_ = true;
   }
-  executor_->forward();
+  executor_->forward(Mode::kTrain);
   if (multiplier_update_pending_) {
     // Same examples, same weights as the exact update of the previous step would have used.
     executor_->update_multipliers();
@@ -124,7 +124,7 @@ StepStats Trainer<T>::step() {
     if (sampler_.full_batch()) {
       multiplier_update_pending_ = true;  // fused into the next step's forward pass
     } else {
-      executor_->forward();
+      executor_->forward(Mode::kTrainRepeat);
       executor_->update_multipliers();
     }
   }
@@ -169,7 +169,9 @@ void Trainer<T>::restore(Index step) {
 template <class T>
 void Trainer<T>::flush_multipliers() {
   if (!multiplier_update_pending_) return;
-  executor_->forward();
+  // The next step's forward (Mode::kTrain) passes over these rows at these weights again and updates the running
+  // statistics then.
+  executor_->forward(Mode::kTrainRepeat);
   executor_->update_multipliers();
   multiplier_update_pending_ = false;
 }

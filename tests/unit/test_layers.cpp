@@ -175,6 +175,20 @@ TEST(BatchNorm, RunningStatisticsAndEvalMode) {
   EXPECT_NEAR(bn.running_var()[1], rv[1], 1e-15);
 }
 
+TEST(BatchNorm, ARepeatedTrainingPassNormalisesByTheBatchAndLeavesTheRunningStatistics) {
+  BatchNorm<double> bn(2, 3);
+  const Matrix<double> x = random_matrix(4, 6, 9, 2.0, 1.0);
+  Matrix<double> step, repeat;
+  bn.forward(x, step, Mode::kTrain);
+  const std::vector<double> mean = bn.running_mean(), var = bn.running_var();
+  bn.forward(x, repeat, Mode::kTrainRepeat);
+  EXPECT_EQ(repeat, step);
+  EXPECT_EQ(bn.running_mean(), mean);
+  EXPECT_EQ(bn.running_var(), var);
+  // Its backward is the training-mode one (through the batch statistics).
+  expect_layer_gradients(bn, x, Mode::kTrainRepeat);
+}
+
 TEST(BatchNorm, RejectsOneValuePerChannelInTraining) {
   BatchNorm<double> bn(3, 1);
   Matrix<double> out;

@@ -6,6 +6,7 @@
 #include "normscale/core/error.hpp"
 #include "normscale/objective/cross_entropy.hpp"
 #include "normscale/objective/minnorm.hpp"
+#include "normscale/model/architectures.hpp"
 
 #include "support/random_data.hpp"
 
@@ -102,6 +103,53 @@ TEST(Trainer, MinibatchExactUsesOnlyTheBatchAndSums) {
     touched += in_batch ? 1 : 0;
   }
   EXPECT_EQ(touched, 4);
+}
+
+// Minnorm's exact multiplier update passes over the batch a second time, at the new weights, in training mode
+// (the batch statistics); that pass must not move batch norm's running statistics, or every step would count
+// twice in them and each evaluation or checkpoint (which flush the fused full-batch update) once more.
+TEST(Trainer, MinnormExactUpdateLeavesTheRunningStatisticsToTheStep) {
+  const Dataset d = small_multiclass(12, 3);
+  const auto make_net = [] {
+    auto net = make_bn_mlp<double>({.inputs = 5, .hidden = {6}, .outputs = 3});
+    net->initialize({"he", 1}, 7);
+    return net;
+  };
+  const MinnormParams params{MinnormTask::kMulticlass, 0.5, 0.3, MultiplierUpdate::kExact};
+  LocalComm comm;
+  TrainerOptions options;
+  options.virtual_shards = 2;
+  options.lr = 0.05;
+
+  // Minibatch: after one step the running statistics are one momentum update with the batch at the initial weights.
+  options.batch = 4;
+  auto net = make_net();
+  Minnorm<double> obj(params, d, 3);
+  Trainer<double> trainer(options, comm, d, d.rows, *net, obj);
+  auto once = make_net();
+  const std::vector<Index> batch = MinibatchSampler(12, 2, 4, options.seed, 0, 2).batch(0);
+  Matrix<double> x(static_cast<Index>(batch.size()), d.cols);
+  for (std::size_t k = 0; k < batch.size(); ++k) x.row(static_cast<Index>(k)) = d.feature_matrix().row(batch[k]).cast<double>();
+  once->forward(x, Mode::kTrain);
+  trainer.step();
+  EXPECT_EQ(net->layer_state(), once->layer_state());
+
+  // Full batch: flushing the fused update after every step (an evaluation each step) leaves the running statistics
+  // as flushing once at the end, bit for bit.
+  options.batch = kFullBatch;
+  auto each = make_net(), end = make_net();
+  Minnorm<double> each_obj(params, d, 3), end_obj(params, d, 3);
+  Trainer<double> flushed_each(options, comm, d, d.rows, *each, each_obj);
+  Trainer<double> flushed_at_end(options, comm, d, d.rows, *end, end_obj);
+  for (int t = 0; t < 3; ++t) {
+    flushed_each.step();
+    flushed_each.flush_multipliers();
+    flushed_at_end.step();
+  }
+  flushed_at_end.flush_multipliers();
+  EXPECT_EQ(each->layer_state(), end->layer_state());
+  EXPECT_EQ(each->parameters(), end->parameters());
+  EXPECT_EQ(each_obj.multipliers()->values(), end_obj.multipliers()->values());
 }
 
 TEST(Trainer, UnbiasedEstimatorScalesDataTermByPOverQ) {

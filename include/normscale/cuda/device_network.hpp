@@ -84,7 +84,8 @@ class DeviceNetwork {
   // Forward on the compute stream; x (rows x input_width, device) must stay valid until backward().
   // Returns the outputs (rows x output_width, device), valid until the next forward(). Batch norm as
   // BatchNorm<float>: training mode normalises with the batch statistics (reduced under sync-bn; then
-  // every rank must call, even with 0 rows) and updates the running statistics; eval mode uses them.
+  // every rank must call, even with 0 rows) and updates the running statistics (not in Mode::kTrainRepeat); eval
+  // mode uses them.
   const float* forward(const float* x, Index rows, Mode mode = Mode::kTrain);
   // Input of dense layer i of the last forward (0: x; i = layers().size(): the outputs).
   const float* activation(std::size_t i) const { return activations_[i]; }
@@ -99,7 +100,7 @@ class DeviceNetwork {
 
  private:
   // The launches of forward() and backward() (which first set the host's bookkeeping and choose graph or not).
-  void issue_forward(Index rows, bool train);
+  void issue_forward(Index rows, Mode mode);
   void issue_backward(const float* dout, Index rows, const std::function<void(std::size_t)>& gradient_ready,
                       const std::int32_t* subset, Index subset_rows);
 

@@ -12,7 +12,11 @@
 
 namespace normscale {
 
-enum class Mode { kTrain, kEval };
+// kTrain: the step's pass (batch norm normalises with the batch statistics and updates its running ones).
+// kTrainRepeat: a training-mode pass again over a batch at the same step -- Minnorm's exact multiplier update at the
+// new weights -- with the batch statistics but the running ones left alone, so that evaluations, checkpoints and the
+// update rule do not change what the running statistics average. kEval: the running statistics.
+enum class Mode { kTrain, kTrainRepeat, kEval };
 
 // How to draw initial weights (biases start at zero).
 struct InitSpec {

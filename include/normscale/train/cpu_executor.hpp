@@ -18,7 +18,7 @@ class CpuExecutor final : public StepExecutor<T> {
 
   std::string device() const override { return "cpu"; }
   void load_rows(std::span<const Index> rows) override;
-  void forward() override;
+  void forward(Mode mode) override;
   void update_multipliers() override;
   void output_gradient(double scale, bool skip_zero_rows, bool lagged_update) override;
   BackwardResult backward_and_reduce(bool sample_noise) override;

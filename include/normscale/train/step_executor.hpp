@@ -60,8 +60,9 @@ class StepExecutor {
 
   // The step's rows: local row indices of the training shard.
   virtual void load_rows(std::span<const Index> rows) = 0;
-  // Training-mode forward pass of the loaded rows with the current weights.
-  virtual void forward() = 0;
+  // Training-mode forward pass of the loaded rows with the current weights: the step's (Mode::kTrain) or
+  // another at the same step (Mode::kTrainRepeat, for the exact multiplier update).
+  virtual void forward(Mode mode) = 0;
   // The objective's multiplier update with the outputs of the last forward().
   virtual void update_multipliers() = 0;
   // scale * dL/df of the loaded rows at the last forward's outputs and their reporting loss.
