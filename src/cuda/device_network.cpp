@@ -178,8 +178,7 @@ void DeviceNetwork::issue_forward(Index rows, Mode mode) {
       const float* gamma = l.bn_affine ? w + l.dense_parameter_count() : nullptr;
       float* running = state_.data() + l.bn_state;
       kernels::bn_prepare(sums, l.outputs, train, mode == Mode::kTrain, l.bn_eps, l.bn_momentum, running,
-                          running + l.outputs, gamma,
-                          gamma != nullptr ? gamma + l.outputs : nullptr, stats, stream);
+                          running + l.outputs, gamma, gamma != nullptr ? gamma + l.outputs : nullptr, stats, stream);
       NS_CUDA_CHECK_LAUNCH("bn_prepare");
       kernels::bn_apply(linear, rows, l.outputs, stats, l.relu, out, stream);
       NS_CUDA_CHECK_LAUNCH("bn_apply");

@@ -167,9 +167,8 @@ __global__ void bn_statistics_kernel(const float* x, std::int64_t rows, std::int
 }
 
 __global__ void bn_prepare_kernel(const double* sums, std::int64_t C, bool train, bool update_running, double eps,
-                                  double momentum,
-                                  float* running_mean, float* running_var, const float* gamma, const float* beta,
-                                  double* stats) {
+                                  double momentum, float* running_mean, float* running_var, const float* gamma,
+                                  const float* beta, double* stats) {
   const std::int64_t c = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (c >= C) return;
   double mean, inv_std;

@@ -129,7 +129,8 @@ TEST(Trainer, MinnormExactUpdateLeavesTheRunningStatisticsToTheStep) {
   auto once = make_net();
   const std::vector<Index> batch = MinibatchSampler(12, 2, 4, options.seed, 0, 2).batch(0);
   Matrix<double> x(static_cast<Index>(batch.size()), d.cols);
-  for (std::size_t k = 0; k < batch.size(); ++k) x.row(static_cast<Index>(k)) = d.feature_matrix().row(batch[k]).cast<double>();
+  for (std::size_t k = 0; k < batch.size(); ++k)
+    x.row(static_cast<Index>(k)) = d.feature_matrix().row(batch[k]).cast<double>();
   once->forward(x, Mode::kTrain);
   trainer.step();
   EXPECT_EQ(net->layer_state(), once->layer_state());
