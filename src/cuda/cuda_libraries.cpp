@@ -52,6 +52,7 @@ NcclLibrary load_nccl() {
   resolve(handle, library, "ncclCommInitRank", f.comm_init_rank);
   resolve(handle, library, "ncclCommFinalize", f.comm_finalize);
   resolve(handle, library, "ncclCommDestroy", f.comm_destroy);
+  resolve(handle, library, "ncclCommAbort", f.comm_abort);
   resolve(handle, library, "ncclAllReduce", f.all_reduce);
   resolve(handle, library, "ncclGroupStart", f.group_start);
   resolve(handle, library, "ncclGroupEnd", f.group_end);

@@ -6,6 +6,7 @@
 #include "cuda/cuda_libraries.hpp"
 
 #include <cstring>
+#include <exception>
 
 namespace normscale {
 
@@ -57,12 +58,18 @@ NcclComm::NcclComm(Communicator& bootstrap)
 NcclComm::~NcclComm() { release(); }
 
 // A group left open (an exception between begin_group and end_group) would swallow this thread's later
-// NCCL calls into it: close it before the communicator goes.
+// NCCL calls into it: close it before the communicator goes. While an exception unwinds -- this rank failed
+// alone, the others may be waiting in a collective -- the communicator is aborted: finalizing waits for every
+// rank to be quiescent, which would keep this rank from reporting its error and ending the job.
 void NcclComm::release() noexcept {
   for (; open_groups_ > 0; --open_groups_) cuda_detail::nccl().group_end();
   if (comm_ != nullptr) {
-    cuda_detail::nccl().comm_finalize(comm_);
-    cuda_detail::nccl().comm_destroy(comm_);
+    if (std::uncaught_exceptions() > 0) {
+      cuda_detail::nccl().comm_abort(comm_);
+    } else {
+      cuda_detail::nccl().comm_finalize(comm_);
+      cuda_detail::nccl().comm_destroy(comm_);
+    }
     comm_ = nullptr;
   }
 }
