@@ -3,6 +3,7 @@
 #include "cuda/kernels.hpp"
 
 #include "normscale/cuda/block_add.cuh"
+#include "normscale/model/relu_rule.hpp"
 
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
@@ -39,7 +40,7 @@ __global__ void bias_activation_kernel(float* out, const float* bias, std::int64
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     float v = out[i];
     if (bias != nullptr) v += bias[i % cols];
-    out[i] = relu ? fmaxf(v, 0.0f) : v;
+    out[i] = relu ? relu_value(v) : v;
   }
 }
 
@@ -208,7 +209,7 @@ __global__ void bn_apply_kernel(const float* x, std::int64_t rows, std::int64_t 
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     const std::int64_t c = i % C;
     const float v = static_cast<float>(static_cast<double>(x[i]) * scale[c] + shift[c]);
-    y[i] = relu ? fmaxf(v, 0.0f) : v;
+    y[i] = relu ? relu_value(v) : v;
   }
 }
 

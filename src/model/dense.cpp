@@ -4,6 +4,7 @@
 
 #include "normscale/model/gemm.hpp"
 #include "normscale/model/initializers.hpp"
+#include "normscale/model/relu_rule.hpp"
 #include "normscale/model/team_parallel.hpp"
 
 #include <algorithm>
@@ -89,7 +90,7 @@ void Relu<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   for_each_range(in.size(), kElementsPerThread, [x, y](Index begin, Index end) {
     const T* __restrict from = x;
     T* __restrict to = y;
-    for (Index i = begin; i < end; ++i) to[i] = std::max(from[i], T(0));
+    for (Index i = begin; i < end; ++i) to[i] = relu_value(from[i]);
   });
 }
 

@@ -10,14 +10,9 @@ template <class T>
 Index count_errors(const Dataset& data, std::span<const Index> rows, const Matrix<T>& f) {
   if (!data.is_classification()) return 0;
   Index errors = 0;
+  const int outputs = static_cast<int>(f.cols());
   for (std::size_t k = 0; k < rows.size(); ++k) {
-    const Index i = static_cast<Index>(k);
-    Index predicted = 0;
-    if (f.cols() == 1) {
-      predicted = f(i, 0) > T(0) ? 1 : 0;
-    } else {
-      f.row(i).maxCoeff(&predicted);
-    }
+    const int predicted = predicted_class(f.row(static_cast<Index>(k)).data(), outputs);
     errors += predicted != data.labels[static_cast<std::size_t>(rows[k])] ? 1 : 0;
   }
   return errors;

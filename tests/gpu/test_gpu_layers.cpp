@@ -11,6 +11,9 @@
 
 #include <gmock/gmock.h>
 
+#include <cmath>
+#include <limits>
+
 namespace normscale {
 namespace {
 
@@ -94,6 +97,30 @@ void check_network(const MlpSpec& spec, Index n) {
 TEST(GpuLayers, DenseReluWithBiasMatchesCpu) {
   NS_REQUIRE_CUDA_DEVICE();
   check_network({17, {33, 20}, 5, "relu", true}, 37);
+}
+
+// A NaN input row stays NaN through the hidden ReLU on both devices (fmaxf would have made the row's hidden
+// activations 0 and its outputs finite, hiding a divergence from the loss).
+TEST(GpuLayers, ANanRowStaysNanThroughReluAsOnTheCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  const MlpSpec spec{3, {4}, 2, "relu", true};
+  auto host = make_mlp<float>(spec);
+  host->initialize({"he", 1.0}, 3);
+  CudaContext context(false);
+  DeviceNetwork device(*host, context);
+  auto params = to_device(host->parameters());
+  ASSERT_EQ(cudaMemcpy(device.parameters(), params.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),
+            cudaSuccess);
+  device.reserve(2);
+  Matrix<float> x = random_matrix(2, 3, 11);
+  x(0, 1) = std::numeric_limits<float>::quiet_NaN();
+  const Matrix<float> f = host->forward(x);
+  auto dx = to_device(as_vector(x));
+  const std::vector<float> df = to_host(device.forward(dx.data(), 2), 4);
+  for (std::size_t i = 0; i < df.size(); ++i) {
+    EXPECT_EQ(std::isnan(df[i]), std::isnan(f.data()[i])) << "output " << i;
+    EXPECT_EQ(std::isnan(df[i]), i < 2) << "output " << i;  // the first row's
+  }
 }
 
 TEST(GpuLayers, DenseIdentityWithoutBiasMatchesCpu) {

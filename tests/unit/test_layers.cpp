@@ -90,6 +90,18 @@ void expect_network_gradients(Network<double>& net, const Matrix<double>& x) {
 
 // ---- batch norm -------------------------------------------------------------------------------
 
+// ReLU passes a NaN on (relu_value, shared with GPU ranks), so that a diverged hidden layer reaches the loss.
+TEST(Relu, PassesNanOnAndZeroesNegatives) {
+  Relu<float> relu;
+  Matrix<float> in(1, 4), out;
+  in << std::numeric_limits<float>::quiet_NaN(), -1.0f, 2.0f, 0.0f;
+  relu.forward(in, out, Mode::kTrain);
+  EXPECT_TRUE(std::isnan(out(0, 0)));
+  EXPECT_EQ(out(0, 1), 0.0f);
+  EXPECT_EQ(out(0, 2), 2.0f);
+  EXPECT_EQ(out(0, 3), 0.0f);
+}
+
 TEST(BatchNorm, GradientDenseNoAffine) {
   BatchNorm<double> bn(5, 1);
   EXPECT_EQ(bn.parameter_count(), 0);

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace normscale {
@@ -438,6 +439,23 @@ TEST(Errors, ArgmaxAndSign) {
   Matrix<double> s(2, 1);
   s << 0.5, 0.25;  // first positive (label 1: right), second positive (label 0: wrong)
   EXPECT_EQ(count_errors(b, std::vector<Index>{0, 1}, s), 1);
+}
+
+// The rule GPU ranks share (predicted_class): a NaN output is never the maximum, whichever its place.
+TEST(Errors, ANanOutputIsNeverThePredictedClass) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double first_nan[] = {nan, 1.0, 2.0}, middle_nan[] = {3.0, nan, 2.0}, last_nan[] = {1.0, 2.0, nan};
+  const double all_nan[] = {nan, nan, nan}, tie[] = {2.0, 5.0, 5.0};
+  EXPECT_EQ(predicted_class(first_nan, 3), 2);
+  EXPECT_EQ(predicted_class(middle_nan, 3), 0);
+  EXPECT_EQ(predicted_class(last_nan, 3), 1);
+  EXPECT_EQ(predicted_class(all_nan, 3), 0);
+  EXPECT_EQ(predicted_class(tie, 3), 1);           // the first maximum
+  const Dataset d = two_examples_three_classes();  // labels 0 and 2
+  Matrix<double> f(2, 3);
+  f << nan, 0, 1,  // predicts 2: wrong
+      1, nan, 4;   // predicts 2: right
+  EXPECT_EQ(count_errors(d, std::vector<Index>{0, 1}, f), 1);
 }
 
 }  // namespace

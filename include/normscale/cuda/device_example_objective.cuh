@@ -77,18 +77,7 @@ __global__ void loss_and_errors(typename Rule::Params p, const float* f, std::in
   if (k < n) {
     const Example<float> e = example_at(t, f, k, C, nullptr, 0);
     loss = Rule::loss(p, e);
-    if (e.classification()) {
-      // Argmax (the first maximum, as Eigen's maxCoeff), or the sign for one output.
-      int predicted = 0;
-      if (C == 1) {
-        predicted = e.f[0] > 0.0f ? 1 : 0;
-      } else {
-        for (int c = 1; c < C; ++c) {
-          if (e.f[c] > e.f[predicted]) predicted = c;
-        }
-      }
-      wrong = predicted != e.label ? 1 : 0;
-    }
+    if (e.classification()) wrong = predicted_class(e.f, C) != e.label ? 1 : 0;
   }
   kernels::block_add(loss, loss_sum);
   kernels::block_add(wrong, errors);

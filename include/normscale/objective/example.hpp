@@ -21,6 +21,18 @@ struct Example {
   NS_HOST_DEVICE double out(int i) const { return static_cast<double>(f[i]); }
 };
 
+// The class a classifier's outputs predict: the first maximum (a NaN output is never the maximum; NaN outputs
+// alone predict class 0), or the sign of a single output. The error counts of CPU and GPU ranks.
+template <class T>
+NS_HOST_DEVICE int predicted_class(const T* f, int outputs) {
+  if (outputs == 1) return f[0] > T(0) ? 1 : 0;
+  int predicted = 0;
+  for (int c = 1; c < outputs; ++c) {
+    if (f[c] > f[predicted] || (f[predicted] != f[predicted] && f[c] == f[c])) predicted = c;
+  }
+  return predicted;
+}
+
 // The dual picture of a rule with multipliers, summed over examples: the augmented Lagrangian's data terms
 // at the current multipliers, and for inequality constraints how many are violated (residual > 0) and the
 // complementary slackness sum alpha max(0, -residual) (zero at a KKT point).
