@@ -863,6 +863,13 @@ void validate(const TrainConfig& c) {
            "model.weight_norm = false, optim.momentum = 0, optim.weight_decay = 0 and an objective.regime other than "
            "minnorm",
            quote(c.optim.normalization));
+  // Minnorm's objective holds the norm term (1/2 sum ||W||^2, its factor fixed at 1): a weight decay would be ignored.
+  NS_CHECK(
+      c.objective.regime != "minnorm" || (c.optim.weight_decay == 0.0 && c.optim.decay_power == 0.0),
+      "optim.weight_decay = {} and optim.decay_power = {} with objective.regime = \"minnorm\": Minnorm's objective "
+      "holds the norm term 1/2 sum ||W||^2 itself (its factor fixed at 1), so weight decay would not be applied; "
+      "set both to 0",
+      c.optim.weight_decay, c.optim.decay_power);
   NS_CHECK(c.model.init != "zeros" || !c.model.weight_norm,
            "model.init = \"zeros\" with model.weight_norm = true: w = g v / ||v|| is undefined at v = 0; choose "
            "another model.init");
@@ -925,13 +932,20 @@ void validate_against_data(const TrainConfig& c, Index train_rows, Index num_cla
            "the training set is empty (data.validation = {}, data.train_limit = {}); expected at "
            "least one training example",
            c.data.validation, c.data.train_limit);
-  NS_CHECK(c.optim.batch == kFullBatch || c.optim.batch <= train_rows,
+  // The coordinate rule's round takes the place of optim.batch (unused there): a pass, or local_steps per block.
+  const bool coordinate = c.objective.regime == "minnorm" && c.objective.dual == "coordinate";
+  NS_CHECK(coordinate || c.optim.batch == kFullBatch || c.optim.batch <= train_rows,
            "optim.batch = {} is larger than the training set ({} examples); expected a batch "
            "<= {} or \"full\"",
            c.optim.batch, train_rows, train_rows);
   // The steps a run of `epochs` takes, and the examples it draws, in doubles: they may not fit an Index.
-  const double batch =
-      static_cast<double>(c.optim.batch == kFullBatch ? train_rows : static_cast<Index>(c.optim.batch));
+  const double rows = static_cast<double>(train_rows);
+  const double batch = coordinate
+                           ? (c.objective.local_steps == 0
+                                  ? rows
+                                  : std::min(rows, static_cast<double>(c.objective.local_steps) * c.virtual_shards))
+                       : c.optim.batch == kFullBatch ? rows
+                                                     : static_cast<double>(c.optim.batch);
   const double steps =
       c.steps > 0 ? static_cast<double>(c.steps) : std::ceil(static_cast<double>(c.epochs) * train_rows / batch);
   NS_CHECK(steps <= static_cast<double>(kMaxSteps) && steps * batch <= kMaxExamplesVisited,

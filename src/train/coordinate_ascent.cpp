@@ -36,7 +36,8 @@ template <class T>
 Index coordinate_round_size(const Objective<T>& objective, Index blocks, Index examples) {
   if (!asks_for_coordinate(objective)) return 0;
   const auto local_steps = static_cast<Index>(static_cast<const MinnormParams*>(objective.rule_params())->local_steps);
-  return local_steps == 0 ? examples : std::min(examples, local_steps * blocks);
+  // local_steps * blocks may not fit an Index; a round never takes more than the examples.
+  return local_steps == 0 || local_steps >= (examples + blocks - 1) / blocks ? examples : local_steps * blocks;
 }
 
 template <class T>

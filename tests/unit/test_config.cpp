@@ -625,6 +625,17 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
                 c.optim.momentum = 0.9;
               }),
               AllOf(HasSubstr("optim.normalization = \"lagrange\""), HasSubstr("optim.momentum = 0")));
+  // Minnorm's norm term is its own: a weight decay beside it would change nothing.
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.objective.regime = "minnorm";
+                c.optim.weight_decay = 5e-4;
+              }),
+              AllOf(HasSubstr("optim.weight_decay = 0.0005"), HasSubstr("not be applied")));
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.objective.regime = "minnorm";
+                c.optim.decay_power = 0.5;
+              }),
+              HasSubstr("optim.decay_power = 0.5"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.perturb.every = -1; }), HasSubstr("perturb.every = -1"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.perturb.scale = std::nan(""); }), HasSubstr("perturb.scale = nan"));
   EXPECT_THAT(message_for([](TrainConfig& c) { c.perturb.sd = -0.5; }), HasSubstr("perturb.sd = -0.5"));
@@ -707,6 +718,13 @@ TEST(ConfigValidate, AgainstDataRejectsBatchLargerThanTrainingSetAndAMismatchedC
   EXPECT_NO_THROW(validate_against_data(c, 256, 10));
   c.optim.batch = kFullBatch;
   EXPECT_NO_THROW(validate_against_data(c, 100, 10));
+  // The coordinate rule does not use optim.batch (its rounds are passes over the blocks).
+  c.optim.batch = 256;
+  c.objective.regime = "minnorm";
+  c.objective.dual = "coordinate";
+  EXPECT_NO_THROW(validate_against_data(c, 100, 10));
+  c = TrainConfig{};
+  c.optim.batch = kFullBatch;
 
   // The loaded data of a class subset has been relabelled 0..k-1 by load_data.
   c.data.classes = {3, 5};
