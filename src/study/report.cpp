@@ -50,6 +50,7 @@ ReportSummary write_report(const StudySpec& spec, const std::filesystem::path& d
     summary.notes.push_back(fmt::format("{} trials of study {} in {} are not in the current study file; left out.",
                                         data.stale_trials, data.name, database.string()));
   }
+  if (std::string note = full_batch_scaling_note(spec, data); !note.empty()) summary.notes.push_back(std::move(note));
   std::size_t done = 0, short_of_budget = 0;
   for (const ReportTrial& trial : data.trials) {
     done += trial.done() ? 1 : 0;

@@ -150,4 +150,18 @@ StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& da
   return data;
 }
 
+std::string full_batch_scaling_note(const StudySpec& spec, const StudyData& data) {
+  if (spec.lr_scaling == LrScaling::kNone || !data.full_batch_recorded ||
+      data.full_batch_size == spec.full_batch_size) {
+    return {};
+  }
+  const double used = lr_scale_factor(spec.lr_scaling, kFullBatch, spec.base_batch, spec.full_batch_size);
+  const double right = lr_scale_factor(spec.lr_scaling, kFullBatch, spec.base_batch, data.full_batch_size);
+  return fmt::format(
+      "The study file's full_batch_size = {} scaled the learning rate of the full-batch trials (lr_scaling = {}), but "
+      "they trained on {} examples: their learning rate is {:.4g}x what the rule gives for their batch (where a regime "
+      "does not give it at that batch); set full_batch_size = {}.",
+      spec.full_batch_size, lr_scaling_name(spec.lr_scaling), data.full_batch_size, used / right, data.full_batch_size);
+}
+
 }  // namespace normscale

@@ -899,6 +899,40 @@ batch = [100, "full"]
   const StudyData older = load_study_data(spec, out_ / "full.db");
   EXPECT_EQ(older.full_batch_size, 50000);
   EXPECT_THAT(critical_batch_markdown(older, {}), HasSubstr("counts as 50000 examples (the study file's full_batch_size)"));
+  EXPECT_EQ(full_batch_scaling_note(spec, data), "");  // no learning-rate scaling
+}
+
+// With lr_scaling, a full_batch_size other than the training set the full-batch trials recorded scaled their
+// learning rate wrongly: the report says so, with the factor (linear: 2500 / 2000).
+TEST_F(ReportTest, AFullBatchSizeOtherThanTheRecordedTrainingSetIsNoted) {
+  const StudySpec spec = parse_study(R"toml(
+name = "scaled"
+batch = [100, "full"]
+lr_scaling = "linear"
+base_batch = 100
+full_batch_size = 2500
+[base]
+"data.source" = "two-point"
+"objective.regime" = "sgd"
+"optim.lr" = 0.1
+)toml",
+                                     "scaled.toml");
+  {
+    TrialStore store(out_ / "scaled.db");
+    store.upsert_trials(expand(spec));
+    for (const Trial& t : expand(spec)) {
+      store.set_state(t.id, TrialState::kDone, TrialOutcome{0, "", 5.0});
+      const nlohmann::json record = {{"step", 0}, {"epoch", 0.0}, {"validation_error", 50.0}, {"train_examples", 2000}};
+      store.add_metrics(t.id, std::vector<MetricRow>{{0, 0.0, record.dump()}});
+    }
+  }
+  const StudyData data = load_study_data(spec, out_ / "scaled.db");
+  EXPECT_THAT(full_batch_scaling_note(spec, data),
+              AllOf(HasSubstr("full_batch_size = 2500"), HasSubstr("trained on 2000 examples"), HasSubstr("1.25x"),
+                    HasSubstr("set full_batch_size = 2000")));
+  StudySpec right = spec;
+  right.full_batch_size = 2000;
+  EXPECT_EQ(full_batch_scaling_note(right, data), "");
 }
 
 TEST_F(ReportTest, StepsToTargetAreShownOnlyWhereEverySeedReachedIt) {

@@ -56,6 +56,10 @@ struct StudyData {
 // runner creates it). A trial the runner has not stored yet is reported as pending.
 StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& database);
 
+// Where the study file's full_batch_size scaled the learning rate of its full-batch trials (lr_scaling) and they
+// recorded another training-set size: a note saying so, with the factor it put on their learning rate; else "".
+std::string full_batch_scaling_note(const StudySpec& spec, const StudyData& data);
+
 // "128", or "full" for kFullBatch.
 std::string batch_label(std::int64_t batch);
 // The global batch size of a study's batch: "full" is the study's full_batch_size.
