@@ -145,7 +145,11 @@ class CudaExecutor final : public StepExecutor<float> {
   std::vector<std::unique_ptr<Event>> layer_ready_;
   Event comm_done_;
   Event statistics_ready_, statistics_reduced_;  // sync-bn sums: compute -> communication -> compute
-  Event comm_begin_{true}, comm_end_{true}, multiplier_begin_{true}, multiplier_end_{true};  // timing
+  // Timing. Each gradient bucket's allreduce between a pair of events, from when the communication stream starts it
+  // (its layer ready, the buckets before it done) to its end: their sum is the transfer alone, as a CPU rank's
+  // blocking allreduce measures it, not the backward compute it overlaps.
+  std::vector<std::unique_ptr<Event>> bucket_begin_, bucket_end_;
+  Event multiplier_begin_{true}, multiplier_end_{true};
   bool comm_timed_ = false, multiplier_timed_ = false;
   ExecutorTimes times_;
 };
@@ -177,7 +181,11 @@ CudaExecutor::CudaExecutor(const TrainerOptions& options, const CudaEngineOption
   d_scalars_.resize(7);
   d_counts_.resize(2);
   if (options.momentum != 0.0) d_velocity_.resize(static_cast<std::size_t>(network.parameter_count()));
-  for (std::size_t i = 0; i < dnet_.layers().size(); ++i) layer_ready_.push_back(std::make_unique<Event>());
+  for (std::size_t i = 0; i < dnet_.layers().size(); ++i) {
+    layer_ready_.push_back(std::make_unique<Event>());
+    bucket_begin_.push_back(std::make_unique<Event>(true));
+    bucket_end_.push_back(std::make_unique<Event>(true));
+  }
   if (device_comm_) {
     // Sync-bn: the statistics are summed on the communication stream, behind any gradient bucket
     // already queued there (one device communicator, one stream, the same order on every rank).
@@ -249,7 +257,9 @@ BackwardResult CudaExecutor::backward_and_reduce(bool sample_noise) {
   cudaStream_t stream = context_.compute();
   // The one synchronisation of the step. The previous step's timing events are complete too.
   NS_CUDA_CHECK(cudaStreamSynchronize(stream));
-  times_.comm += elapsed_seconds(comm_begin_, comm_end_, comm_timed_);
+  for (std::size_t i = 0; i < bucket_begin_.size(); ++i) {
+    times_.comm += elapsed_seconds(*bucket_begin_[i], *bucket_end_[i], comm_timed_);
+  }
   times_.multiplier += elapsed_seconds(multiplier_begin_, multiplier_end_, multiplier_timed_);
   comm_timed_ = multiplier_timed_ = false;
   const Index n = rows_;
@@ -271,14 +281,14 @@ BackwardResult CudaExecutor::backward_and_reduce(bool sample_noise) {
       if (sample_noise) kernels::squared_norm(bucket, l.parameter_count(), d_scalars_.data() + 1, stream);
       NS_CUDA_CHECK(cudaEventRecord(layer_ready_[i]->get(), stream));
       NS_CUDA_CHECK(cudaStreamWaitEvent(context_.communication(), layer_ready_[i]->get(), 0));
-      if (i + 1 == layers.size()) NS_CUDA_CHECK(cudaEventRecord(comm_begin_.get(), context_.communication()));
+      NS_CUDA_CHECK(cudaEventRecord(bucket_begin_[i]->get(), context_.communication()));
       device_comm_->allreduce_sum_async(bucket, static_cast<std::size_t>(l.parameter_count()),
                                         context_.communication());
+      NS_CUDA_CHECK(cudaEventRecord(bucket_end_[i]->get(), context_.communication()));
     };
   }
   dnet_.backward(d_output_grad_.data(), n, ready, compact ? d_index_.data() : nullptr, active);
   if (device_comm_) {
-    NS_CUDA_CHECK(cudaEventRecord(comm_end_.get(), context_.communication()));
     NS_CUDA_CHECK(cudaEventRecord(comm_done_.get(), context_.communication()));
     NS_CUDA_CHECK(cudaStreamWaitEvent(stream, comm_done_.get(), 0));
     comm_timed_ = true;
