@@ -76,8 +76,12 @@ template <class T>
 void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& record) {
   TrainingEngine<T>& engine = context.engine;
   if (!provenance_recorded_) {
-    // GPU ranks run cuBLAS; the CPU back end is chosen at start-up from the CPU's features.
-    record["gemm"] = context.config.device == "cuda" ? std::string("cublas") : gemm_kernel_family<T>();
+    // GPU ranks run cuBLAS (with the products the configuration asks for); the CPU back end is chosen at start-up
+    // from the CPU's features.
+    record["gemm"] = context.config.device != "cuda"       ? gemm_kernel_family<T>()
+                     : context.config.precision == "bf16" ? std::string("cublas (bf16 products, fp32 accumulation)")
+                     : context.config.cuda_tf32           ? std::string("cublas (tf32 products)")
+                                                          : std::string("cublas");
     // "mpi", or "local" for a training started alone (no MPI launcher).
     record["comm"] = context.comm.backend();
     // The training set's size: what batch "full" means (the study report counts its examples by it).
