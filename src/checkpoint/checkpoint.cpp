@@ -411,10 +411,13 @@ struct CheckpointPart {
   CheckpointManifest commit(ModelState<T>& model_out, MultiplierStore* store_out) {
     model_out = std::move(model);
     if (manifest.per_example > 0) {
-      // The caller's store says which leading values are multipliers; the checkpoint keeps whole rows.
-      const Index multipliers =
-          store_out->per_example() == manifest.per_example ? store_out->multipliers_per_example() : 0;
+      // The caller's store says which leading values are multipliers and where the averaged ones start (its row
+      // layout, which the objective set); the checkpoint keeps whole rows.
+      const bool same_rows = store_out->per_example() == manifest.per_example;
+      const Index multipliers = same_rows ? store_out->multipliers_per_example() : 0;
+      const Index average = same_rows ? store_out->average_column() : -1;
       *store_out = MultiplierStore(store.first_id(), store.count(), store.per_example(), multipliers);
+      store_out->set_average_column(average);
       store_out->values() = std::move(store.values());
     }
     return manifest;

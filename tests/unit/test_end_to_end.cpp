@@ -99,6 +99,32 @@ TEST(EndToEnd, MinnormOnFashionMnistSubsetLearnsAndWritesAllOutputs) {
   EXPECT_EQ(static_cast<double>(rows), last["support_vectors"].get<double>());
 }
 
+// The averaged multipliers (objective.average_from_epoch) go on after a resume as in the uninterrupted run: the
+// restored multiplier rows kept their layout but lost where the averages start, so the averaged fields vanished from
+// the records and alpha_average.npy stayed the interrupted run's.
+TEST(EndToEnd, AveragedMultipliersGoOnAfterAResume) {
+  if (!fashion_mnist_present()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const std::string run = "train --preset paper-minnorm-sgd-rho " + kSubset +
+                          " --set optim.lr=1e-4 --set objective.rho=1 --set objective.s=1 --set 'model.hidden=[16]'"
+                          " --set objective.average_from_epoch=1 --set checkpoint_every=20 --out ";
+  const fs::path whole = fs::temp_directory_path() / "normscale_e2e_average_whole";
+  const fs::path resumed = fs::temp_directory_path() / "normscale_e2e_average_resumed";
+  fs::remove_all(whole);
+  fs::remove_all(resumed);
+  ASSERT_EQ(testing::run_normscale(run + whole.string() + " --set epochs=4").exit_code, 0);
+  ASSERT_EQ(testing::run_normscale(run + resumed.string() + " --set epochs=2").exit_code, 0);
+  const auto result = testing::run_normscale(run + resumed.string() + " --set epochs=4 --resume");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto a = read_metrics(whole), b = read_metrics(resumed);
+  ASSERT_EQ(a.size(), b.size());
+  for (const char* key : {"support_fraction_averaged", "support_fraction_stable"}) {
+    ASSERT_TRUE(b.back().contains(key)) << key << " in " << b.back().dump();
+    EXPECT_EQ(b.back()[key], a.back()[key]) << key;
+  }
+  EXPECT_EQ(read_npy((resumed / "alpha_average.npy").string()).values,
+            read_npy((whole / "alpha_average.npy").string()).values);
+}
+
 TEST(EndToEnd, DivergenceStopsWithStepLayerAndLastGoodEvaluation) {
   if (!fashion_mnist_present()) GTEST_SKIP() << "Fashion-MNIST not installed";
   const fs::path out = fs::temp_directory_path() / "normscale_e2e_diverge";
