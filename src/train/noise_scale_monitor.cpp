@@ -14,6 +14,9 @@ void NoiseScaleMonitor<T>::step_taken(TrainingContext<T>& context, const StepRep
 
 template <class T>
 void NoiseScaleMonitor<T>::evaluate(TrainingContext<T>& context, nlohmann::json& record) {
+  // One rank has no small batches to compare: it samples nothing, and averages restored from a multi-rank
+  // checkpoint would be reported unchanged at every evaluation.
+  if (context.comm.size() < 2) return;
   if (const NoiseScaleEstimate n = context.noise_scale.estimate(); n.available) {
     record["noise_scale"] = {{"b_simple", n.b_simple}, {"gradient_sq", n.gradient_sq},
                              {"trace_sigma", n.trace_sigma}, {"samples", n.updates}};

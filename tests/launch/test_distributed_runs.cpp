@@ -255,6 +255,10 @@ TEST_F(DistributedRuns, ResumeOnAnyRankCountEqualsUninterruptedRun) {
   EXPECT_EQ(resumed["samples"], uninterrupted["samples"]);
   EXPECT_NEAR(resumed["b_simple"].get<double>(), uninterrupted["b_simple"].get<double>(),
               1e-9 * std::abs(uninterrupted["b_simple"].get<double>()));
+  // One rank measures no noise scale: resumed there, the run does not report the 2-rank averages, frozen, again.
+  const nlohmann::json on_one = last_evaluation(fs::temp_directory_path() / "normscale_launch_resumed1");
+  EXPECT_EQ(on_one.value("step", -1), 100) << on_one.dump();
+  EXPECT_FALSE(on_one.contains("noise_scale")) << on_one.dump();
 }
 
 TEST_F(DistributedRuns, RunWithARankKilledResumesToTheSameResult) {
