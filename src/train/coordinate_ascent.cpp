@@ -48,12 +48,12 @@ std::unique_ptr<CoordinateAscent<T>> CoordinateAscent<T>::make(Communicator& com
   const std::optional<LinearMinnorm> model = linear_minnorm(network, objective);
   NS_CHECK(model.has_value(),
            "objective.dual = \"coordinate\" is exact dual coordinate ascent on a linear model: one dense layer and "
-           "one multiplier per output (this network has {} layer(s), objective.multipliers = {}); hint: set "
+           "one multiplier per output (this network has {} layer(s) counting activations, objective.multipliers = "
+           "{}); hint: set "
            "model.hidden = [] (and objective.multipliers = per-output), or objective.dual = \"ascent\" for models "
            "with hidden layers",
            network.layer_count(),
-           MinnormRule::single(*static_cast<const MinnormParams*>(objective.rule_params())) ? "single"
-                                                                                             : "per-output");
+           MinnormRule::single(*static_cast<const MinnormParams*>(objective.rule_params())) ? "single" : "per-output");
   NS_CHECK(!MinnormRule::averaging(*static_cast<const MinnormParams*>(objective.rule_params())),
            "objective.average_from_epoch averages the updates of the step's multiplier rules; objective.dual = "
            "\"coordinate\" takes its own (hint: leave objective.average_from_epoch at inf)");

@@ -425,7 +425,9 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   comm.allreduce_sum(std::span<double>(sums));
   comm.allreduce_max(std::span<double>(&max_abs, 1));
   finish_loading(data, config.data, PreprocessStats::from_vector(sums, max_abs));
-  validate_against_data(config, data.train.global_rows(), data.train.num_classes);
+  // Of values every rank holds alike: a refusal is every rank's, said once.
+  throw_if_any_rank_failed(
+      comm, error_of([&] { validate_against_data(config, data.train.global_rows(), data.train.num_classes); }));
   const char* hint = "lower model.hidden / model.channels or optim.batch (precision = \"float64\" needs twice the "
                      "memory of float32)";
   with_memory_context(fmt::format("building or training the model (model.type = \"{}\")", config.model.type),

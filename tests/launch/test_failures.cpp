@@ -64,6 +64,18 @@ TEST(Failures, BadOptionOnOneRankEndsEveryRankWithOneMessage) {
   expect_said_once(result.output);
 }
 
+// A refusal of the options against the data read (a batch larger than the training set) is every rank's: said
+// once, by rank 0 (each rank said it, and the job ended in MPI_Abort).
+TEST(Failures, ABatchLargerThanTheTrainingSetIsSaidOnceOnSeveralRanks) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_batch";
+  fs::remove_all(out);
+  const auto result = testing::run_normscale_mpi(2, kSmallRun + "--set optim.batch=5000 --out " + out.string());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("optim.batch = 5000 is larger than the training set"), std::string::npos)
+      << result.output;
+  expect_said_once(result.output);
+}
+
 TEST(Failures, RanksWithDifferentConfigurationsNameTheFirstDifferingOption) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_disagree";
   const std::string command =

@@ -102,7 +102,8 @@ TEST(RoundMomentum, ACheckpointedRunResumesToTheSameResult) {
 TEST(RoundMomentum, IsRefusedWithoutFullCoordinateRounds) {
   for (const char* other : {"objective.local_steps=7", "objective.dual=ascent"}) {
     TrainConfig config;
-    for (const char* option : {"objective.dual=coordinate", "objective.round_momentum=true", other}) {
+    for (const char* option :
+         {"model.hidden=[]", "objective.dual=coordinate", "objective.round_momentum=true", other}) {
       apply_override(config, option);
     }
     try {

@@ -625,6 +625,13 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
                 c.optim.momentum = 0.9;
               }),
               AllOf(HasSubstr("optim.normalization = \"lagrange\""), HasSubstr("optim.momentum = 0")));
+  // The coordinate rule needs a linear model: refused from the options, before any data is read.
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.objective.regime = "minnorm";
+                c.objective.dual = "coordinate";
+                c.model.hidden = {8};
+              }),
+              AllOf(HasSubstr("objective.dual = \"coordinate\""), HasSubstr("model.hidden = [8]")));
   // Minnorm's norm term is its own: a weight decay beside it would change nothing.
   EXPECT_THAT(message_for([](TrainConfig& c) {
                 c.objective.regime = "minnorm";
