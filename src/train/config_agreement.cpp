@@ -46,16 +46,23 @@ std::string broadcast_text(Communicator& comm, const std::string& text, int root
 
 }  // namespace
 
-std::string first_differing_option(const std::string& root_toml, const std::string& toml, int rank) {
-  const auto root = options_of(root_toml);
-  const auto mine = options_of(toml);
-  std::map<std::string, std::string> root_values(root.begin(), root.end());
-  for (const auto& [key, value] : mine) {
-    const auto found = root_values.find(key);
-    const std::string root_value = found == root_values.end() ? "(not set)" : found->second;
-    if (root_value != value) return fmt::format("{} is {} on rank 0 but {} on rank {}", key, root_value, value, rank);
+std::vector<OptionDifference> differing_options(const std::string& a_toml, const std::string& b_toml) {
+  const auto a = options_of(a_toml);
+  std::map<std::string, std::string> a_values(a.begin(), a.end());
+  std::vector<OptionDifference> differences;
+  for (const auto& [key, value] : options_of(b_toml)) {
+    const auto found = a_values.find(key);
+    const std::string a_value = found == a_values.end() ? "(not set)" : found->second;
+    if (a_value != value) differences.push_back({key, a_value, value});
   }
-  return "";
+  return differences;
+}
+
+std::string first_differing_option(const std::string& root_toml, const std::string& toml, int rank) {
+  const std::vector<OptionDifference> differences = differing_options(root_toml, toml);
+  if (differences.empty()) return "";
+  const OptionDifference& d = differences.front();
+  return fmt::format("{} is {} on rank 0 but {} on rank {}", d.key, d.a, d.b, rank);
 }
 
 void check_same_configuration(Communicator& comm, const TrainConfig& config) {

@@ -698,7 +698,7 @@ std::uint64_t config_hash(const TrainConfig& config) {
   return hash;
 }
 
-std::uint64_t trajectory_hash(const TrainConfig& config) {
+TrainConfig trajectory_settings(const TrainConfig& config) {
   // Settings that do not change the trajectory may differ between a run and its resumption.
   TrainConfig canonical = config;
   const TrainConfig defaults;
@@ -722,8 +722,10 @@ std::uint64_t trajectory_hash(const TrainConfig& config) {
   canonical.collective_timeout = defaults.collective_timeout;
   // When to stop, like steps: a run may be resumed with another tolerance.
   canonical.objective.tolerance = defaults.objective.tolerance;
-  return config_hash(canonical);
+  return canonical;
 }
+
+std::uint64_t trajectory_hash(const TrainConfig& config) { return config_hash(trajectory_settings(config)); }
 
 std::vector<std::string> option_choices(const OptionDescriptor& option) {
   if (option.registered_choices != nullptr) return option.registered_choices();

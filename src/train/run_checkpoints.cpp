@@ -1,9 +1,12 @@
 // Checkpoint manifests of this run, what a resumed run expects of one, and the two collectives.
 #include "normscale/train/run_checkpoints.hpp"
 
+#include "normscale/comm/agreement.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/train/config_agreement.hpp"
 #include "normscale/train/config_io.hpp"
 
+#include <filesystem>
 #include <optional>
 
 namespace normscale {
@@ -12,11 +15,46 @@ namespace {
 
 Index multipliers_per_example(const MultiplierStore* store) { return store != nullptr ? store->per_example() : 0; }
 
+// The settings of the run directory's config.toml (the run the checkpoints continue) that set the trajectory and
+// that `config` changes, as a refusal naming them; empty where none changed or no readable config.toml is there
+// (the checkpoints' config hash still decides).
+std::string changed_trajectory_settings(const TrainConfig& config) {
+  const std::filesystem::path file = std::filesystem::path(config.out) / "config.toml";
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(file, error)) return "";
+  TrainConfig recorded;
+  try {
+    recorded = config_from_toml(read_config_file(file), file.string());
+  } catch (const Error&) {
+    return "";
+  }
+  if (trajectory_hash(recorded) == trajectory_hash(config)) return "";
+  const std::vector<OptionDifference> differences =
+      differing_options(to_toml(trajectory_settings(recorded)), to_toml(trajectory_settings(config)));
+  if (differences.empty()) return "";
+  constexpr std::size_t kNamed = 4;
+  std::vector<std::string> named;
+  for (std::size_t i = 0; i < std::min(kNamed, differences.size()); ++i) {
+    named.push_back(fmt::format("{} = {} in the run, {} now", differences[i].key, differences[i].a, differences[i].b));
+  }
+  return fmt::format(
+      "resume: the run in {} started with other settings of the training trajectory ({}{}), so its checkpoints cannot "
+      "go on with these; hint: resume with the run's settings (its config.toml), or train into another --out",
+      config.out, fmt::join(named, "; "),
+      differences.size() > kNamed ? fmt::format(" and {} more", differences.size() - kNamed) : std::string());
+}
+
 }  // namespace
 
 template <class T>
 void RunCheckpoints<T>::resume(TrainingContext<T>& context) const {
   const TrainConfig& config = context.config;
+  // Rank 0 owns the run directory; its refusal is every rank's.
+  throw_if_any_rank_failed(context.comm, error_of([&] {
+                             if (!context.comm.is_root()) return;
+                             if (const std::string changed = changed_trajectory_settings(config); !changed.empty())
+                               NS_FAIL("{}", changed);
+                           }));
   const CheckpointExpectation expected{trajectory_hash(config), config.virtual_shards,
                                        context.data.train.global_rows(),
                                        multipliers_per_example(context.objective.multipliers()),

@@ -97,6 +97,31 @@ TEST_F(RunDirectory, RunThatDiedBeforeItsOutputsGetsThemOnResume) {
   EXPECT_TRUE(fs::exists(out / "finished.json"));
 }
 
+// A resume that changes a setting of the trajectory is refused naming each one with both values (it named two
+// config hashes), and changes nothing; a setting outside the trajectory (steps) may change.
+TEST_F(RunDirectory, AResumeWithOtherTrajectorySettingsNamesThem) {
+  const fs::path out = dir_ / "run";
+  ASSERT_EQ(testing::run_normscale(testing::kTinyBinaryTrain + "--set steps=20 --set checkpoint_every=10 --out " +
+                                   out.string())
+                .exit_code,
+            0);
+  const auto before = snapshot(out);
+  const auto refused = testing::run_normscale(testing::kTinyBinaryTrain +
+                                              "--set steps=40 --set checkpoint_every=10 --set optim.batch=10 "
+                                              "--set virtual_shards=4 --resume --out " +
+                                              out.string());
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("optim.batch = 20 in the run, 10 now"));
+  EXPECT_THAT(refused.output, HasSubstr("virtual_shards = 8 in the run, 4 now"));
+  EXPECT_THAT(refused.output, Not(HasSubstr("steps = ")));
+  const auto after = snapshot(out);
+  ASSERT_EQ(after.size(), before.size());
+  for (const auto& [name, file] : before) EXPECT_EQ(after.at(name).first, file.first) << name << " changed";
+  const auto resumed = testing::run_normscale(
+      testing::kTinyBinaryTrain + "--set steps=40 --set checkpoint_every=10 --resume --out " + out.string());
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+}
+
 TEST_F(RunDirectory, SecondTrainerOnALiveDirectoryIsRefusedNamingTheHolder) {
   const fs::path out = dir_ / "run";
   ChildSpec first;

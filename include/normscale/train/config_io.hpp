@@ -66,8 +66,10 @@ std::string read_config_file(const std::filesystem::path& path);
 std::string to_toml(const TrainConfig& config);
 // FNV-1a 64 of to_toml(config): equal configs hash equal, across runs and machines.
 std::uint64_t config_hash(const TrainConfig& config);
-// Hash of the settings that determine the training trajectory (not epochs/steps, output, progress,
-// threads or checkpoint cadence): a checkpoint may be resumed when it is unchanged.
+// The settings that determine the training trajectory: `config` with the others (epochs/steps, output, progress,
+// threads, checkpoint cadence, ...) at their defaults.
+TrainConfig trajectory_settings(const TrainConfig& config);
+// config_hash of trajectory_settings(config): a checkpoint may be resumed when it is unchanged.
 std::uint64_t trajectory_hash(const TrainConfig& config);
 // Human-readable list of every option with its value in `config`, type and doc (--list-options).
 std::string describe_options(const TrainConfig& config = TrainConfig{});
