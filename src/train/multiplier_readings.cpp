@@ -8,6 +8,15 @@
 
 namespace normscale {
 
+// A run resumed from a checkpoint of an evaluation's step holds that evaluation's multipliers: its support set is
+// what the next evaluation's churn compares with, as in the uninterrupted run.
+template <class T>
+void MultiplierReadings<T>::begin(TrainingContext<T>& context) {
+  const MultiplierStore* store = context.objective.multipliers();
+  if (store == nullptr || !context.resumed_at_evaluation) return;
+  previous_support_ = support_set(*store, support_rule_for(context.data.train));
+}
+
 template <class T>
 void MultiplierReadings<T>::evaluate(TrainingContext<T>& context, nlohmann::json& record) {
   const MultiplierStore* store = context.objective.multipliers();
@@ -43,7 +52,7 @@ void MultiplierReadings<T>::evaluate(TrainingContext<T>& context, nlohmann::json
     record["support_fraction_stable"] = examples > 0 ? stable / examples : 0.0;
   }
   record["alpha_histogram"] = {{"edges", alpha_histogram_edges()}, {"counts", counts}};
-  // The first evaluation of a process has nothing to compare with (also after a resume).
+  // The first evaluation of a run has nothing to compare with, nor that of a run resumed between evaluations.
   if (previous_support_) record["support_churn"] = churn;
   previous_support_ = support;
 

@@ -21,6 +21,7 @@ nlohmann::json TrainingLoop<T>::run() {
   // A collective timeout names the step it stalled in: the one being taken, or during an evaluation or
   // checkpoint the one just taken.
   context_.comm.set_step(engine.steps_done());
+  context_.resumed_at_evaluation = context_.resumed && evaluation_.due(engine.steps_done());
   for (auto* callback : callbacks_) callback->begin(context_);
   nlohmann::json last_record;
   if (!context_.resumed) {

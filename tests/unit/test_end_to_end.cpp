@@ -101,8 +101,9 @@ TEST(EndToEnd, MinnormOnFashionMnistSubsetLearnsAndWritesAllOutputs) {
 
 // The averaged multipliers (objective.average_from_epoch) go on after a resume as in the uninterrupted run: the
 // restored multiplier rows kept their layout but lost where the averages start, so the averaged fields vanished from
-// the records and alpha_average.npy stayed the interrupted run's.
-TEST(EndToEnd, AveragedMultipliersGoOnAfterAResume) {
+// the records and alpha_average.npy stayed the interrupted run's. And the support churn: resumed from an evaluation's
+// step, the first evaluation compares with that evaluation's support set (it had none to compare with).
+TEST(EndToEnd, AveragedMultipliersAndSupportChurnGoOnAfterAResume) {
   if (!fashion_mnist_present()) GTEST_SKIP() << "Fashion-MNIST not installed";
   const std::string run = "train --preset paper-minnorm-sgd-rho " + kSubset +
                           " --set optim.lr=1e-4 --set objective.rho=1 --set objective.s=1 --set 'model.hidden=[16]'"
@@ -117,6 +118,10 @@ TEST(EndToEnd, AveragedMultipliersGoOnAfterAResume) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto a = read_metrics(whole), b = read_metrics(resumed);
   ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(b[i].value("support_churn", -1.0), a[i].value("support_churn", -1.0)) << "step " << a[i]["step"];
+  }
+  EXPECT_TRUE(b.back().contains("support_churn"));
   for (const char* key : {"support_fraction_averaged", "support_fraction_stable"}) {
     ASSERT_TRUE(b.back().contains(key)) << key << " in " << b.back().dump();
     EXPECT_EQ(b.back()[key], a.back()[key]) << key;

@@ -14,6 +14,7 @@ namespace normscale {
 template <class T>
 class MultiplierReadings final : public TrainingCallback<T> {
  public:
+  void begin(TrainingContext<T>& context) override;
   void evaluate(TrainingContext<T>& context, nlohmann::json& record) override;
 
  private:

@@ -35,6 +35,8 @@ struct TrainingContext {
   TrainingEngine<T>& engine;
   Index total_steps = 0;   // the loop ends when engine.steps_done() reaches it
   bool resumed = false;    // continues from a checkpoint (engine.steps_done() is its step)
+  // ... written at a step the run evaluated at: its state is what that evaluation saw (set by the loop)
+  bool resumed_at_evaluation = false;
   // ||W_l||_F^2 of every weight matrix at initialisation (also in a resumed run), for the norm growth
   // the log reports; empty: not reported.
   std::vector<double> initial_squared_norms;
