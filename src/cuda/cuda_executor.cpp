@@ -19,6 +19,7 @@
 #include "normscale/optim/sgd.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <map>
 
 namespace normscale {
@@ -201,7 +202,12 @@ CudaExecutor::CudaExecutor(const TrainerOptions& options, const CudaEngineOption
   }
 }
 
-CudaExecutor::~CudaExecutor() { cudaStreamSynchronize(context_.compute()); }
+CudaExecutor::~CudaExecutor() {
+  // While an exception unwinds (this rank failed alone), a collective queued on the streams may wait for peers that
+  // never join it: the device communicator goes first (aborted, nccl_comm.cpp), so that the wait below ends.
+  if (std::uncaught_exceptions() > 0) device_comm_.reset();
+  cudaStreamSynchronize(context_.compute());
+}
 
 std::string CudaExecutor::device() const { return fmt::format("cuda:{} ({})", device_, cuda_device_name(device_)); }
 

@@ -137,9 +137,11 @@ const float* DeviceNetwork::forward(const float* x, Index rows, Mode mode) {
   forward_rows_ = rows;
   forward_mode_ = mode;
   for (std::size_t i = 0; i < layers_.size(); ++i) activations_[i + 1] = outputs_[i].data();
-  // Only the step's forward is captured (its graph updates the running statistics).
-  if (graphs_ && mode == Mode::kTrain && !reducer_) {
-    graphs_->run(context_.compute(), {0, x, nullptr, rows}, [&] { issue_forward(rows, mode); });
+  // The step's forward and the repeated one are captured apart: only the first's graph updates the running
+  // statistics.
+  if (graphs_ && mode != Mode::kEval && !reducer_) {
+    graphs_->run(context_.compute(), {mode == Mode::kTrain ? 0 : 3, x, nullptr, rows},
+                 [&] { issue_forward(rows, mode); });
   } else {
     issue_forward(rows, mode);
   }

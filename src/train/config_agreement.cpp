@@ -54,6 +54,11 @@ std::vector<OptionDifference> differing_options(const std::string& a_toml, const
     const auto found = a_values.find(key);
     const std::string a_value = found == a_values.end() ? "(not set)" : found->second;
     if (a_value != value) differences.push_back({key, a_value, value});
+    if (found != a_values.end()) a_values.erase(found);
+  }
+  // What only a sets (options written only when set, at their default in b).
+  for (const auto& [key, value] : a) {
+    if (a_values.contains(key)) differences.push_back({key, value, "(not set)"});
   }
   return differences;
 }

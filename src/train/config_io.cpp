@@ -867,12 +867,15 @@ void validate(const TrainConfig& c) {
            quote(c.optim.normalization));
   // The coordinate rule's model, known from the options: said here, once, before any rank loads data (the trainer
   // checks the network it gets too).
-  NS_CHECK(c.objective.regime != "minnorm" || c.objective.dual != "coordinate" ||
-               (c.model.type == "mlp" && c.model.hidden.empty() && c.objective.multipliers != "single"),
-           "objective.dual = \"coordinate\" is exact dual coordinate ascent on a linear model (model.type = \"mlp\", "
-           "model.hidden = [], objective.multipliers = \"per-output\"), but model.type = \"{}\", model.hidden = [{}], "
-           "objective.multipliers = \"{}\"; hint: objective.dual = \"ascent\" for models with hidden layers",
-           c.model.type, fmt::join(c.model.hidden, ", "), c.objective.multipliers);
+  NS_CHECK(
+      c.objective.regime != "minnorm" || c.objective.dual != "coordinate" ||
+          (c.model.type == "mlp" && c.model.hidden.empty() && !c.model.weight_norm &&
+           c.objective.multipliers != "single"),
+      "objective.dual = \"coordinate\" is exact dual coordinate ascent on a linear model (model.type = \"mlp\", "
+      "model.hidden = [], model.weight_norm = false, objective.multipliers = \"per-output\"), but model.type = "
+      "\"{}\", model.hidden = [{}], model.weight_norm = {}, objective.multipliers = \"{}\"; hint: objective.dual = "
+      "\"ascent\" for other models",
+      c.model.type, fmt::join(c.model.hidden, ", "), c.model.weight_norm, c.objective.multipliers);
   // Minnorm's objective holds the norm term (1/2 sum ||W||^2, its factor fixed at 1): a weight decay would be ignored.
   NS_CHECK(
       c.objective.regime != "minnorm" || (c.optim.weight_decay == 0.0 && c.optim.decay_power == 0.0),

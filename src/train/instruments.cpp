@@ -5,6 +5,7 @@
 #include "normscale/metrics/margins.hpp"
 #include "normscale/metrics/neural_collapse.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -72,6 +73,9 @@ nlohmann::json evaluate_instruments(TrainingEngine<T>& engine, const Network<T>&
   });
   comm.allreduce_sum(std::span<double>(values));
   if (collapse) comm.allreduce_sum(std::span<double>(sums.flat()));
+  // Outputs beyond a double's range over rho (a rho near 0, a blown-up network): no margin to measure. Every rank
+  // holds the same values, so every rank returns here alike.
+  if (!std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) return result;
   const std::span<const double> margins(values.data(), total);
   const std::span<const double> magnitudes(values.data() + total, total);
 

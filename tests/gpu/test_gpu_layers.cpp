@@ -327,6 +327,42 @@ TEST(GpuLayers, CudaGraphsReplayForwardAndBackwardWithTheCurrentWeights) {
   check_graph_replay(make_bn_mlp<float>(spec), 21);
 }
 
+// Mode::kTrainRepeat (Minnorm's exact update at the new weights): the outputs of a training pass, the running
+// statistics left as the step's pass set them, as BatchNorm<float> does; with cuda_graphs too, where the repeated pass
+// has a graph of its own (the step's graph updates them).
+TEST(GpuLayers, ARepeatedTrainingPassLeavesTheRunningStatisticsAsOnTheCpu) {
+  NS_REQUIRE_CUDA_DEVICE();
+  for (const bool graphs : {false, true}) {
+    SCOPED_TRACE(graphs ? "with graphs" : "without graphs");
+    BnMlpSpec spec{13, {24, 17}, 4};
+    auto host = make_bn_mlp<float>(spec);
+    host->initialize({"he", 1.0}, 3);
+    CudaContext context(false);
+    DeviceNetwork device(*host, context);
+    auto params = to_device(host->parameters());
+    ASSERT_EQ(cudaMemcpy(device.parameters(), params.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),
+              cudaSuccess);
+    const Index n = 21;
+    device.reserve(n);
+    device.use_graphs(graphs);
+    const Matrix<float> x = random_matrix(n, spec.inputs, 41);
+    auto dx = to_device(as_vector(x));
+    for (int round = 0; round < 2; ++round) {  // the second replays the graphs
+      const Matrix<float> f = host->forward(x, Mode::kTrain);
+      const std::vector<float> running = host->layer_state();
+      const std::vector<float> step = to_host(device.forward(dx.data(), n, Mode::kTrain), as_vector(f).size());
+      const std::vector<float> state = to_host(device.state(), static_cast<std::size_t>(device.state_size()));
+      expect_close(step, as_vector(f), 1e-4, "the step's outputs");
+      expect_close(state, running, 1e-5, "running statistics after the step's pass");
+      const Matrix<float> again = host->forward(x, Mode::kTrainRepeat);
+      EXPECT_EQ(host->layer_state(), running);
+      const std::vector<float> repeat = to_host(device.forward(dx.data(), n, Mode::kTrainRepeat), step.size());
+      expect_close(repeat, as_vector(again), 1e-4, "the repeated pass's outputs");
+      EXPECT_EQ(to_host(device.state(), state.size()), state) << "the repeated pass moved the running statistics";
+    }
+  }
+}
+
 TEST(GpuLayers, BatchNormNeedsTwoRowsAndNoSubsetBackward) {
   NS_REQUIRE_CUDA_DEVICE();
   BnMlpSpec spec{5, {4}, 2};

@@ -60,7 +60,8 @@ void expect_same_instruments(const nlohmann::json& a, const nlohmann::json& b, d
     std::vector<double> gpu, cpu;
     for (const char* key : keys) {
       if (!b[group].contains(key) || b[group][key].is_null()) continue;
-      gpu.push_back(a[group].at(key).get<double>());
+      ASSERT_TRUE(a[group].contains(key) && a[group][key].is_number()) << group << "." << key << ": " << a[group];
+      gpu.push_back(a[group][key].get<double>());
       cpu.push_back(b[group][key].get<double>());
     }
     gpu_testing::expect_close(gpu, cpu, 10 * rtol, group);
@@ -76,15 +77,21 @@ void expect_same_records(const fs::path& gpu, const fs::path& cpu, double rtol) 
     EXPECT_EQ(a[i]["step"], b[i]["step"]);
     EXPECT_EQ(a[i].value("train_examples", -1), b[i].value("train_examples", -1));
     for (const char* key : {"train_loss", "weight_norm", "parameter_norm", "rho", "lagrangian", "test_loss", "primal",
-                            "dual", "alpha_max", "alpha_mean", "complementary_slackness"}) {
+                            "dual", "alpha_max", "alpha_mean"}) {
       if (!b[i].contains(key)) continue;
       gpu_testing::expect_close(a[i][key].get<double>(), b[i][key].get<double>(), rtol, key);
     }
-    // Shares of examples or constraints (in percent or fractions): a tie may flip one.
+    // A sum over the examples beyond their margin, which may be near 0: to a tolerance of at least 0.01.
+    if (b[i].contains("complementary_slackness")) {
+      const double cpu_value = b[i]["complementary_slackness"].get<double>();
+      EXPECT_NEAR(a[i]["complementary_slackness"].get<double>(), cpu_value, 1e-2 * std::max(1.0, std::abs(cpu_value)));
+    }
+    // Shares of examples or constraints (errors in percent, as before; the others fractions): examples at a class
+    // boundary or a margin of 1 may flip.
     for (const char* key : {"train_error", "test_error", "support_fraction", "constraints_violated"}) {
       if (!b[i].contains(key)) continue;
-      const double one = std::string(key).ends_with("error") ? 0.5 : 0.005;
-      EXPECT_NEAR(a[i][key].get<double>(), b[i][key].get<double>(), one) << key;
+      const double few = std::string(key).ends_with("error") ? 0.5 : 0.02;
+      EXPECT_NEAR(a[i][key].get<double>(), b[i][key].get<double>(), few) << key;
     }
     expect_same_instruments(a[i], b[i], rtol);
   }

@@ -1,6 +1,7 @@
 // Config parsing, overrides, precedence, round trip, hash and validation (config_io).
 #include "normscale/core/error.hpp"
 #include "normscale/objective/cross_entropy.hpp"
+#include "normscale/train/config_agreement.hpp"
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/device_engine.hpp"
 #include "normscale/train/presets.hpp"
@@ -715,6 +716,20 @@ TEST(ConfigDevice, CudaWithoutTheBackendOrAGpuIsAnErrorNamingTheOption) {
   const std::string message =
       error_of([&] { make_cuda_engine(options, CudaEngineOptions{}, comm, d, d.rows, *net, objective); });
   EXPECT_THAT(message, AllOf(HasSubstr("device = \"cuda\""), HasSubstr("device = \"cpu\"")));
+}
+
+// Options that differ between two texts, with both values: those of the second text in its order, then those only
+// the first sets (an option written only when set, back at its default).
+TEST(ConfigAgreement, DifferingOptionsNameBothValuesAndWhatOnlyOneTextSets) {
+  const std::string a = "seed = 1\n[optim]\nlr = 0.1\nonly_a = 3\n";
+  const std::string b = "seed = 1\n[optim]\nlr = 0.2\nonly_b = 4\n";
+  const std::vector<OptionDifference> d = differing_options(a, b);
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0].key + " " + d[0].a + " " + d[0].b, "optim.lr 0.1 0.2");
+  EXPECT_EQ(d[1].key + " " + d[1].a + " " + d[1].b, "optim.only_b (not set) 4");
+  EXPECT_EQ(d[2].key + " " + d[2].a + " " + d[2].b, "optim.only_a 3 (not set)");
+  EXPECT_TRUE(differing_options(a, a).empty());
+  EXPECT_EQ(first_differing_option(a, b, 2), "optim.lr is 0.1 on rank 0 but 0.2 on rank 2");
 }
 
 TEST(ConfigValidate, AgainstDataRejectsBatchLargerThanTrainingSetAndAMismatchedClassSubset) {

@@ -130,6 +130,27 @@ TEST(EndToEnd, AveragedMultipliersAndSupportChurnGoOnAfterAResume) {
             read_npy((whole / "alpha_average.npy").string()).values);
 }
 
+// The instruments say nothing where they have nothing to measure (regression; rho = 0 with zero weights) instead of
+// failing the run on an internal error ("cannot use update() with null"), and the run writes all its outputs.
+TEST(EndToEnd, InstrumentsOnRegressionOrZeroWeightsLeaveTheRunWhole) {
+  for (const std::string& problem :
+       {std::string("--set data.source=sinusoid --set 'model.hidden=[16]' --set objective.regime=square "
+                    "--set optim.lr=0.01"),
+        std::string("--set data.source=separable-2d --set 'model.hidden=[]' --set model.init=zeros")}) {
+    const fs::path out = fs::temp_directory_path() / "normscale_e2e_instruments_nothing";
+    fs::remove_all(out);
+    const auto result = testing::run_normscale("train " + problem +
+                                               " --set steps=20 --set eval_every=10 --set instruments=true "
+                                               "--set progress=false --out " +
+                                               out.string());
+    ASSERT_EQ(result.exit_code, 0) << problem << "\n" << result.output;
+    const auto records = read_metrics(out);
+    ASSERT_EQ(records.size(), 3u) << problem;
+    EXPECT_FALSE(records.front().contains("margins")) << records.front().dump();
+    EXPECT_TRUE(fs::exists(out / "layer1_weight.npy")) << problem;
+  }
+}
+
 TEST(EndToEnd, DivergenceStopsWithStepLayerAndLastGoodEvaluation) {
   if (!fashion_mnist_present()) GTEST_SKIP() << "Fashion-MNIST not installed";
   const fs::path out = fs::temp_directory_path() / "normscale_e2e_diverge";

@@ -15,7 +15,7 @@ namespace normscale {
 void check_same_configuration(Communicator& comm, const TrainConfig& config);
 
 // An option whose value differs between two to_toml texts (a, b), with both values ("(not set)" where a text
-// lacks it), in b's order; empty when the texts hold the same options and values.
+// lacks it), in b's order, then those only a sets; empty when the texts hold the same options and values.
 struct OptionDifference {
   std::string key, a, b;
 };

@@ -15,7 +15,8 @@ namespace normscale {
 // matrix (current after engine.sync_to_host()); `rho` is prod_l ||W_l||_F. Returns {"normalized_margin",
 // "near_min_margin_fraction" (examples with margin within 5% of the smallest; only when it is > 0),
 // "margins": {...}, "output_magnitude": {...}, "neural_collapse": {...}} (neural collapse needs a hidden
-// layer and two classes present).
+// layer and two classes present); null for regression data, a rho that is not > 0 and finite, or margins beyond a
+// double's range.
 template <class T>
 nlohmann::json evaluate_instruments(TrainingEngine<T>& engine, const Network<T>& network, Communicator& comm,
                                     const Dataset& train, double rho);
