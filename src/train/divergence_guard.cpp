@@ -50,24 +50,58 @@ void DivergenceGuard<T>::step_taken(TrainingContext<T>& context, const StepRepor
       !loss_diverged && report.evaluation_follows && !context.network.first_nonfinite_layer().empty();
   if (!loss_diverged && !weights_diverged) return;
   if (!report.evaluation_follows) engine.sync_to_host();
+  const std::string what =
+      loss_diverged ? fmt::format("mean loss {} over the minibatch (limit {} = {:g})", loss, "divergence_limit",
+                                  config.divergence_limit)
+                    : fmt::format("the step's update made the weights non-finite (mean loss {} before it)", loss);
+  stop(context, what, loss);
+}
+
+template <class T>
+void DivergenceGuard<T>::evaluate(TrainingContext<T>& context, nlohmann::json& record) {
+  // The evaluation's figures so far (every rank's record holds the same reduced values): a non-finite one is a
+  // divergence the minibatch loss did not show (multipliers that overflowed, outputs beyond float range), and
+  // neither this record nor a checkpoint of this state may be written as a good one.
+  for (const char* key : {"train_loss", "lagrangian", "alpha_max", "alpha_mean", "complementary_slackness",
+                          "validation_loss", "test_loss"}) {
+    if (!record.contains(key) || !record[key].is_number() || std::isfinite(record[key].template get<double>())) {
+      continue;
+    }
+    const std::string split = std::string(key) == "validation_loss" ? "validation" : "test";
+    const bool held_out = std::string(key) == "validation_loss" || std::string(key) == "test_loss";
+    const std::string what =
+        held_out ? fmt::format(
+                       "the {} loss is {} (the training set's is {}): some {} examples give outputs beyond "
+                       "the float range (check that their features are on the training data's scale, "
+                       "data.preprocess)",
+                       split, record[key].template get<double>(), record["train_loss"].template get<double>(), split)
+                 : fmt::format("the evaluation's {} is {}", key, record[key].template get<double>());
+    stop(context, what, record["train_loss"].template get<double>());
+  }
+}
+
+template <class T>
+void DivergenceGuard<T>::stop(TrainingContext<T>& context, const std::string& what, double loss) {
+  const TrainConfig& config = context.config;
+  TrainingEngine<T>& engine = context.engine;
   const std::string where = describe_weights_at_divergence(context.network);
   const std::string last_good =
       last_good_ ? fmt::format("step {} ({})", last_good_->step, last_good_->figures) : std::string("none");
   log_.write_event({{"event", "diverged"}, {"step", engine.steps_done()}, {"epoch", engine.epochs_done()},
                     {"loss", std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json(nullptr)}});
+  const std::string hint =
+      config.objective.regime == "minnorm"
+          ? "lower optim.lr or objective.s, or raise objective.rho (the published paper-minnorm-sgd preset is known "
+            "to diverge; paper-minnorm-sgd-rho is its stable variant)"
+          : "lower optim.lr, or check the scale of the inputs (data.preprocess) and of the initial weights "
+            "(model.init_scale)";
   // Every rank stops here at the same step with the same message: the loss is the allreduced one of the global
-  // minibatch and the weights are the same on every rank. So it is said once, by rank 0, and the job ends
-  // without MPI_Abort (Failures.ADivergedRunIsSaidOnceAndEndsEveryRank).
-  const std::string what =
-      loss_diverged ? fmt::format("mean loss {} over the minibatch (limit {} = {:g})", loss, "divergence_limit",
-                                  config.divergence_limit)
-                    : fmt::format("the step's update made the weights non-finite (mean loss {} before it)", loss);
+  // minibatch, the evaluation's figures are reduced, and the weights are the same on every rank. So it is said
+  // once, by rank 0, and the job ends without MPI_Abort (Failures.ADivergedRunIsSaidOnceAndEndsEveryRank).
   throw AgreedError(fmt::format(
-      "training diverged at step {} (epoch {:.2f}): {}; {}. "
-      "Last good evaluation: {}. Everything written to {} so far is intact. Hint: lower optim.lr or "
-      "objective.s, or raise objective.rho (the published paper-minnorm-sgd preset is known to diverge; "
-      "paper-minnorm-sgd-rho is its stable variant).",
-      engine.steps_done(), engine.epochs_done(), what, where, last_good, config.out));
+      "training diverged at step {} (epoch {:.2f}): {}; {}. Last good evaluation: {}. Everything written to {} so "
+      "far is intact. Hint: {}.",
+      engine.steps_done(), engine.epochs_done(), what, where, last_good, config.out, hint));
 }
 
 template <class T>

@@ -4,9 +4,11 @@
 #include "normscale/data/npy.hpp"
 #include "support/run_command.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -149,6 +151,62 @@ TEST(EndToEnd, InstrumentsOnRegressionOrZeroWeightsLeaveTheRunWhole) {
     EXPECT_FALSE(records.front().contains("margins")) << records.front().dump();
     EXPECT_TRUE(fs::exists(out / "layer1_weight.npy")) << problem;
   }
+}
+
+// Multipliers that overflow (s = 1e30) show in the evaluation (an infinite training loss) before the minibatch loss:
+// the run stops there as diverged, and neither that record nor a checkpoint of that state is written as a good one.
+TEST(EndToEnd, AnEvaluationWithNonFiniteFiguresIsADivergence) {
+  const fs::path out = fs::temp_directory_path() / "normscale_e2e_evaluation_diverged";
+  fs::remove_all(out);
+  const auto result = testing::run_normscale(
+      "train --set data.source=separable-2d --set 'model.hidden=[16]' --set steps=20 --set objective.s=1e30 "
+      "--set eval_every=1 --set checkpoint_every=1 --set progress=false --out " +
+      out.string());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("the evaluation's train_loss is inf"), std::string::npos) << result.output;
+  Index diverged = -1, last_evaluated = -1;
+  for (const auto& record : read_metrics(out)) {
+    if (record.value("event", "") == "diverged") diverged = record["step"].get<Index>();
+    if (!record.contains("train_loss")) continue;
+    EXPECT_TRUE(record["train_loss"].is_number()) << record.dump();
+    last_evaluated = record["step"].get<Index>();
+  }
+  ASSERT_GT(diverged, 0);
+  EXPECT_EQ(last_evaluated, diverged - 1);
+  EXPECT_FALSE(fs::exists(out / "checkpoints" / fmt::format("step_{:010d}", diverged)));
+  EXPECT_TRUE(fs::exists(out / "checkpoints" / fmt::format("step_{:010d}", diverged - 1)));
+}
+
+// Test features far beyond the training data's scale (1e38 with preprocess = none) make the test outputs overflow
+// while training is sound: said at the first evaluation, naming the split (it reported null test losses and a test
+// error counting the overflowed rows, with exit 0).
+TEST(EndToEnd, TestFeaturesBeyondTheFloatRangeOfTheOutputsAreNamed) {
+  const fs::path data = fs::temp_directory_path() / "normscale_e2e_huge_test_data";
+  const fs::path out = fs::temp_directory_path() / "normscale_e2e_huge_test";
+  fs::remove_all(data);
+  fs::remove_all(out);
+  fs::create_directories(data);
+  std::vector<float> x_train, x_test;
+  std::vector<std::int64_t> y_train, y_test;
+  for (int i = 0; i < 40; ++i) {
+    const float sign = i % 2 == 0 ? 1.0f : -1.0f;
+    x_train.insert(x_train.end(), {sign * (1.0f + 0.01f * static_cast<float>(i)), 0.5f});
+    y_train.push_back(i % 2);
+    x_test.insert(x_test.end(), {sign * 1e38f, 1e38f});
+    y_test.push_back(i % 2);
+  }
+  write_npy((data / "X_train.npy").string(), {40, 2}, x_train.data());
+  write_npy((data / "y_train.npy").string(), {40}, y_train.data());
+  write_npy((data / "X_test.npy").string(), {40, 2}, x_test.data());
+  write_npy((data / "y_test.npy").string(), {40}, y_test.data());
+  const auto result = testing::run_normscale(
+      "train --set data.source=npy --set data.path=" + data.string() +
+      " --set data.preprocess=none --set data.validation=0 --set 'model.hidden=[16]' --set objective.regime=sgd "
+      "--set optim.batch=10 --set steps=10 --set progress=false --out " +
+      out.string());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("the test loss is"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("data.preprocess"), std::string::npos) << result.output;
 }
 
 TEST(EndToEnd, DivergenceStopsWithStepLayerAndLastGoodEvaluation) {
