@@ -853,6 +853,11 @@ void validate(const TrainConfig& c) {
   NS_CHECK(c.model.type != "convnet" || !c.model.channels.empty(),
            "model.channels = []: a ConvNet needs at least one convolution block; hint: model.channels = [32, 64, 128] "
            "(the papers'), or model.type = \"mlp\" with model.hidden = [] for a linear model");
+  // A dense layer's batch norm in training mode needs two rows to take a variance (the convolutions' have positions).
+  NS_CHECK(!(c.model.type == "mlp" && c.model.batch_norm) || c.optim.batch == kFullBatch || c.optim.batch >= 2,
+           "model.batch_norm = true with optim.batch = {}: batch norm normalises each unit over the batch and needs at "
+           "least 2 examples per step (per rank without model.sync_bn); raise optim.batch",
+           c.optim.batch);
   NS_CHECK(!c.model.sync_bn || c.model.batch_norm || c.model.type == "convnet",
            "model.sync_bn = true needs batch norm; set model.batch_norm = true");
   NS_CHECK(c.model.activation == "relu" || (!c.model.batch_norm && !c.model.weight_norm && c.model.type == "mlp"),
@@ -883,6 +888,15 @@ void validate(const TrainConfig& c) {
       "holds the norm term 1/2 sum ||W||^2 itself (its factor fixed at 1), so weight decay would not be applied; "
       "set both to 0",
       c.optim.weight_decay, c.optim.decay_power);
+  // Zero weights: no gradient reaches a hidden layer (every unit stays alike and dead), and no unit-norm V exists.
+  NS_CHECK(c.model.init != "zeros" ||
+               (c.model.type == "mlp" && c.model.hidden.empty() && c.optim.normalization == "none") ||
+               c.model.weight_norm,
+           "model.init = \"zeros\" starts every weight at 0, which suits a linear model without optim.normalization "
+           "only (got model.type = \"{}\", model.hidden = [{}], optim.normalization = {}): no gradient reaches hidden "
+           "layers at 0, and normalized weights need a direction; choose another model.init (\"he\", \"frobenius\") "
+           "or model.hidden = []",
+           c.model.type, fmt::join(c.model.hidden, ", "), quote(c.optim.normalization));
   NS_CHECK(c.model.init != "zeros" || !c.model.weight_norm,
            "model.init = \"zeros\" with model.weight_norm = true: w = g v / ||v|| is undefined at v = 0; choose "
            "another model.init");

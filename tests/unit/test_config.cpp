@@ -633,6 +633,24 @@ TEST(ConfigValidate, BadValuesAreRejectedNamingTheOption) {
                 c.model.hidden = {8};
               }),
               AllOf(HasSubstr("objective.dual = \"coordinate\""), HasSubstr("model.hidden = [8]")));
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.model.batch_norm = true;
+                c.optim.batch = 1;
+              }),
+              AllOf(HasSubstr("model.batch_norm = true with optim.batch = 1"), HasSubstr("at least 2")));
+  // Zero weights with hidden layers never train (no gradient reaches them); a linear model may start at 0.
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.model.init = "zeros";
+                c.model.hidden = {16};
+              }),
+              AllOf(HasSubstr("model.init = \"zeros\""), HasSubstr("model.hidden = [16]")));
+  EXPECT_THAT(message_for([](TrainConfig& c) {
+                c.model.init = "zeros";
+                c.model.hidden = {};
+                c.objective.regime = "exponential";
+                c.optim.normalization = "lagrange";
+              }),
+              HasSubstr("optim.normalization = \"lagrange\""));
   // Minnorm's norm term is its own: a weight decay beside it would change nothing.
   EXPECT_THAT(message_for([](TrainConfig& c) {
                 c.objective.regime = "minnorm";
