@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <numeric>
 
@@ -156,8 +157,26 @@ void keep_classes_of(Dataset& data, const std::vector<std::int64_t>& classes, bo
   }
 }
 
+// A generated problem's values in float32, checked as the file readers check theirs: extreme options (a tiny
+// data.synthetic_snr) can push them beyond its range.
+void check_generated_values_finite(const Dataset& data, const DataConfig& config) {
+  for (const std::vector<float>* values : {&data.features, &data.targets}) {
+    const auto bad = std::find_if(values->begin(), values->end(), [](float v) { return !std::isfinite(v); });
+    if (bad == values->end()) continue;
+    const auto at = static_cast<Index>(bad - values->begin());
+    const Index width = values == &data.features ? data.cols : data.target_cols;
+    NS_FAIL(
+        "data.source = \"{}\" generated a non-finite {} in '{}' (example {}, column {}); hint: its options are "
+        "beyond float32's range (data.synthetic_snr = {}, data.synthetic_dim = {}, data.degree = {})",
+        config.source, values == &data.features ? "feature" : "target", data.name, at / width, at % width,
+        config.synthetic_snr, config.synthetic_dim, config.degree);
+  }
+}
+
 DataSplits load_generated(const DataSourceEntry& source, const DataConfig& config, const DataShard& shard) {
   DataSplits whole = source.generate(config);
+  for (const Dataset* split : {&whole.train, &whole.validation, &whole.test})
+    check_generated_values_finite(*split, config);
   if (!config.classes.empty()) {
     keep_classes_of(whole.train, config.classes, true);
     keep_classes_of(whole.validation, config.classes, false);

@@ -426,6 +426,19 @@ TEST(DataSource, UnknownSourceListsTheValidOnes) {
   }
 }
 
+// A generated problem whose options push its values beyond float32 (noise of sd 1/sqrt(1e-300)) is refused naming
+// the source and its options, as a file with such values is (the run stopped as "diverged" at step 1).
+TEST(DataSource, AGeneratedProblemWithNonFiniteValuesNamesItsOptions) {
+  DataConfig config;
+  config.source = "student-teacher";
+  config.synthetic_snr = 1e-300;
+  EXPECT_THAT(error_of([&] { load_data(config); }),
+              AllOf(HasSubstr("data.source = \"student-teacher\" generated a non-finite target"),
+                    HasSubstr("data.synthetic_snr = 1e-300")));
+  config.synthetic_snr = 1.0;
+  EXPECT_NO_THROW(load_data(config));
+}
+
 TEST(DataSource, BadSettingsFailBeforeLoading) {
   DataConfig config;
   config.source = "two-point";
