@@ -30,6 +30,13 @@ Matrix<float> random_matrix(Index rows, Index cols, std::uint64_t seed) {
 
 std::vector<float> as_vector(const Matrix<float>& m) { return {m.data(), m.data() + m.size()}; }
 
+// The host network's parameters into the device network's.
+void copy_parameters(const Network<float>& host, DeviceNetwork& device) {
+  auto params = to_device(host.parameters());
+  ASSERT_EQ(cudaMemcpy(device.parameters(), params.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),
+            cudaSuccess);
+}
+
 // Forward and backward of `spec` on n random rows, device against host.
 void check_network(const MlpSpec& spec, Index n) {
   auto host = make_mlp<float>(spec);
@@ -45,9 +52,7 @@ void check_network(const MlpSpec& spec, Index n) {
   CudaContext context(false);
   DeviceNetwork device(*host, context);
   ASSERT_EQ(device.parameter_count(), host->parameter_count());
-  auto params = to_device(host->parameters());
-  ASSERT_EQ(cudaMemcpy(device.parameters(), params.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),
-            cudaSuccess);
+  copy_parameters(*host, device);
   device.reserve(n);
 
   const Matrix<float> x = random_matrix(n, spec.inputs, 11);
@@ -108,9 +113,7 @@ TEST(GpuLayers, ANanRowStaysNanThroughReluAsOnTheCpu) {
   host->initialize({"he", 1.0}, 3);
   CudaContext context(false);
   DeviceNetwork device(*host, context);
-  auto params = to_device(host->parameters());
-  ASSERT_EQ(cudaMemcpy(device.parameters(), params.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),
-            cudaSuccess);
+  copy_parameters(*host, device);
   device.reserve(2);
   Matrix<float> x = random_matrix(2, 3, 11);
   x(0, 1) = std::numeric_limits<float>::quiet_NaN();
@@ -180,9 +183,7 @@ void check_bn_network(bool affine, Index n, const StatisticsReducer& host_reduce
   ASSERT_EQ(device.parameter_count(), host->parameter_count());
   ASSERT_EQ(device.state_size(), static_cast<Index>(state.size()));
   ASSERT_EQ(device.layers().size(), 3u);
-  auto params = to_device(host->parameters());
-  ASSERT_EQ(cudaMemcpy(device.parameters(), params.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),
-            cudaSuccess);
+  copy_parameters(*host, device);
   ASSERT_EQ(cudaMemcpy(device.state(), state.data(), state.size() * sizeof(float), cudaMemcpyHostToDevice),
             cudaSuccess);
   device.reserve(n);
@@ -245,9 +246,7 @@ TEST(GpuLayers, AffineBatchNormAtPaperWidthMatchesCpu) {
   CudaContext context(false);
   DeviceNetwork device(*host, context);
   const Index n = 128;
-  auto params = to_device(host->parameters());
-  ASSERT_EQ(cudaMemcpy(device.parameters(), params.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),
-            cudaSuccess);
+  copy_parameters(*host, device);
   device.reserve(n);
   const Matrix<float> x = random_matrix(n, spec.inputs, 31);
   const Matrix<float> dout = random_matrix(n, spec.outputs, 32);
@@ -339,9 +338,7 @@ TEST(GpuLayers, ARepeatedTrainingPassLeavesTheRunningStatisticsAsOnTheCpu) {
     host->initialize({"he", 1.0}, 3);
     CudaContext context(false);
     DeviceNetwork device(*host, context);
-    auto params = to_device(host->parameters());
-    ASSERT_EQ(cudaMemcpy(device.parameters(), params.data(), params.size() * sizeof(float), cudaMemcpyDeviceToDevice),
-              cudaSuccess);
+    copy_parameters(*host, device);
     const Index n = 21;
     device.reserve(n);
     device.use_graphs(graphs);
