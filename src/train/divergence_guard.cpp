@@ -67,8 +67,9 @@ void DivergenceGuard<T>::evaluate(TrainingContext<T>& context, nlohmann::json& r
     if (!record.contains(key) || !record[key].is_number() || std::isfinite(record[key].template get<double>())) {
       continue;
     }
-    const std::string split = std::string(key) == "validation_loss" ? "validation" : "test";
-    const bool held_out = std::string(key) == "validation_loss" || std::string(key) == "test_loss";
+    const std::string name = key;
+    const bool held_out = name == "validation_loss" || name == "test_loss";
+    const std::string split = name.substr(0, name.find('_'));
     const std::string what =
         held_out ? fmt::format(
                        "the {} loss is {} (the training set's is {}): some {} examples give outputs beyond "

@@ -106,19 +106,12 @@ std::vector<std::string> outputs_present(const std::filesystem::path& out, const
 bool holds_unfinished_run_of(const TrainConfig& config) {
   std::error_code ec;
   const std::filesystem::path out(config.out);
-  if (!std::filesystem::exists(out / "config.toml", ec) || std::filesystem::exists(finished_marker(config.out), ec)) {
-    return false;
-  }
+  if (std::filesystem::exists(finished_marker(config.out), ec)) return false;
+  std::optional<RecordedConfig> run = recorded_config(out);
+  if (!run) return false;
   // This configuration's run, however it was started (config.toml records resume and overwrite too) and whatever
   // path named its directory.
-  std::string recorded_text;
-  TrainConfig recorded;
-  try {
-    recorded_text = read_config_file(out / "config.toml");
-    recorded = config_from_toml(recorded_text, (out / "config.toml").string());
-  } catch (const Error&) {
-    return false;
-  }
+  TrainConfig& recorded = run->config;
   TrainConfig ours = config;
   for (TrainConfig* c : {&recorded, &ours}) {
     c->resume = c->overwrite = false;
@@ -126,7 +119,7 @@ bool holds_unfinished_run_of(const TrainConfig& config) {
   }
   if (config_hash(recorded) != config_hash(ours)) return false;
   // Its final outputs (written after its last checkpoint): not a run killed before its first checkpoint.
-  for (const std::string& name : outputs_present(out, recorded_text)) {
+  for (const std::string& name : outputs_present(out, run->text)) {
     if (name != "metrics.jsonl" && name != "checkpoints") return false;
   }
   return true;

@@ -5,8 +5,8 @@
 #include "normscale/core/error.hpp"
 #include "normscale/train/config_agreement.hpp"
 #include "normscale/train/config_io.hpp"
+#include "normscale/train/run_directory_lock.hpp"
 
-#include <filesystem>
 #include <optional>
 
 namespace normscale {
@@ -19,18 +19,10 @@ Index multipliers_per_example(const MultiplierStore* store) { return store != nu
 // that `config` changes, as a refusal naming them; empty where none changed or no readable config.toml is there
 // (the checkpoints' config hash still decides).
 std::string changed_trajectory_settings(const TrainConfig& config) {
-  const std::filesystem::path file = std::filesystem::path(config.out) / "config.toml";
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(file, error)) return "";
-  TrainConfig recorded;
-  try {
-    recorded = config_from_toml(read_config_file(file), file.string());
-  } catch (const Error&) {
-    return "";
-  }
-  if (trajectory_hash(recorded) == trajectory_hash(config)) return "";
+  const std::optional<RecordedConfig> run = recorded_config(config.out);
+  if (!run || trajectory_hash(run->config) == trajectory_hash(config)) return "";
   const std::vector<OptionDifference> differences =
-      differing_options(to_toml(trajectory_settings(recorded)), to_toml(trajectory_settings(config)));
+      differing_options(to_toml(trajectory_settings(run->config)), to_toml(trajectory_settings(config)));
   if (differences.empty()) return "";
   constexpr std::size_t kNamed = 4;
   std::vector<std::string> named;

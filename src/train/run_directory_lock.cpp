@@ -5,6 +5,7 @@
 #include "normscale/core/atomic_file.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/core/host_name.hpp"
+#include "normscale/train/config_io.hpp"
 
 #include <unistd.h>
 
@@ -54,6 +55,20 @@ std::vector<nlohmann::json> evaluation_records(const std::filesystem::path& out)
     records.push_back(std::move(record));
   }
   return records;
+}
+
+std::optional<RecordedConfig> recorded_config(const std::filesystem::path& out) {
+  const std::filesystem::path file = out / "config.toml";
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(file, error)) return std::nullopt;
+  try {
+    RecordedConfig recorded;
+    recorded.text = read_config_file(file);
+    recorded.config = config_from_toml(recorded.text, file.string());
+    return recorded;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
 }
 
 nlohmann::json last_evaluation_record(const std::filesystem::path& out) {

@@ -1,13 +1,15 @@
 // Who owns a run directory and whether its run finished: the lock a live trainer holds on it, the
-// marker a finished run leaves in it, and its final evaluation read back.
+// marker a finished run leaves in it, and its configuration and final evaluation read back.
 #pragma once
 
 #include "normscale/core/holder_lock.hpp"
+#include "normscale/train/config.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,5 +41,13 @@ void clear_finished_marker(const std::filesystem::path& out);
 std::vector<nlohmann::json> evaluation_records(const std::filesystem::path& out);
 // The last of them; an empty object when there is none.
 nlohmann::json last_evaluation_record(const std::filesystem::path& out);
+
+// <out>/config.toml as the run owning the directory wrote it: its text and the configuration it reads as; none
+// where it is missing or does not read (a damaged file, an older build's options).
+struct RecordedConfig {
+  std::string text;
+  TrainConfig config;
+};
+std::optional<RecordedConfig> recorded_config(const std::filesystem::path& out);
 
 }  // namespace normscale
