@@ -6,6 +6,7 @@
 #include "normscale/comm/agreement.hpp"
 #include "normscale/comm/communicator.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/core/listing.hpp"
 #include "normscale/data/data_source.hpp"
 #include "normscale/data/preprocess.hpp"
 #include "normscale/model/gemm_backend.hpp"
@@ -14,6 +15,7 @@
 #include "normscale/train/checkpoint_on_signal.hpp"
 #include "normscale/train/config_agreement.hpp"
 #include "normscale/train/config_io.hpp"
+#include "normscale/train/conflicting_examples.hpp"
 #include "normscale/train/data_fingerprint.hpp"
 #include "normscale/train/console_progress.hpp"
 #include "normscale/train/device_engine.hpp"
@@ -130,14 +132,12 @@ namespace {
 // A fresh run in a directory that holds a run's outputs would replace them: refused unless asked for.
 void check_may_start_in(const TrainConfig& config, const std::string& config_text) {
   if (config.overwrite) return;
-  std::vector<std::string> present = outputs_present(config.out, config_text);
+  const std::vector<std::string> present = outputs_present(config.out, config_text);
   if (present.empty()) return;
-  constexpr std::size_t kNamed = 4;
-  const std::size_t more = present.size() > kNamed ? present.size() - kNamed : 0;
-  present.resize(present.size() - more);
-  NS_FAIL("run directory {} already holds a run's outputs ({}{}), which a fresh run would replace; hint: continue "
-          "its run with --resume, replace them with --overwrite, or train into another --out",
-          config.out, fmt::join(present, ", "), more > 0 ? fmt::format(" and {} more", more) : std::string());
+  NS_FAIL(
+      "run directory {} already holds a run's outputs ({}), which a fresh run would replace; hint: continue "
+      "its run with --resume, replace them with --overwrite, or train into another --out",
+      config.out, first_and_more(present, 4));
 }
 
 // Examples one training step of this rank forwards, for the model's memory estimate: its share of the global
@@ -412,6 +412,11 @@ void run_training(const TrainConfig& config, Communicator& comm) {
         [&] { return load_data(config.data, shard); });
   }));
   const std::uint64_t fingerprint = data_fingerprint(comm, data.train);  // of the data as read
+  if (has_hard_constraints(config.objective)) {
+    const ConflictingExamples conflicts = conflicting_examples(comm, data.train);  // the same on every rank
+    throw_if_any_rank_failed(
+        comm, error_of([&] { check_no_conflicting_examples(config.objective, conflicts, data.train.name); }));
+  }
   const PreprocessStats local = local_preprocess_stats(data.train, config.data.preprocess);
   std::vector<double> sums = local.to_vector();
   double max_abs = local.max_abs;

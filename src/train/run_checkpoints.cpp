@@ -3,6 +3,7 @@
 
 #include "normscale/comm/agreement.hpp"
 #include "normscale/core/error.hpp"
+#include "normscale/core/listing.hpp"
 #include "normscale/train/config_agreement.hpp"
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/run_directory_lock.hpp"
@@ -24,16 +25,14 @@ std::string changed_trajectory_settings(const TrainConfig& config) {
   const std::vector<OptionDifference> differences =
       differing_options(to_toml(trajectory_settings(run->config)), to_toml(trajectory_settings(config)));
   if (differences.empty()) return "";
-  constexpr std::size_t kNamed = 4;
   std::vector<std::string> named;
-  for (std::size_t i = 0; i < std::min(kNamed, differences.size()); ++i) {
-    named.push_back(fmt::format("{} = {} in the run, {} now", differences[i].key, differences[i].a, differences[i].b));
+  for (const OptionDifference& d : differences) {
+    named.push_back(fmt::format("{} = {} in the run, {} now", d.key, d.a, d.b));
   }
   return fmt::format(
-      "resume: the run in {} started with other settings of the training trajectory ({}{}), so its checkpoints cannot "
+      "resume: the run in {} started with other settings of the training trajectory ({}), so its checkpoints cannot "
       "go on with these; hint: resume with the run's settings (its config.toml), or train into another --out",
-      config.out, fmt::join(named, "; "),
-      differences.size() > kNamed ? fmt::format(" and {} more", differences.size() - kNamed) : std::string());
+      config.out, first_and_more(named, 4, 0, "; "));
 }
 
 }  // namespace

@@ -393,6 +393,44 @@ TEST(Failures, ResumeOnChangedTrainingDataIsRefused) {
   fs::remove_all(data);
 }
 
+// The same image twice with different labels: hard-margin Minnorm has no solution on it (its multipliers
+// grew without bound while the run said done). Refused before training, once on two ranks (the two copies
+// on different ranks), naming the examples; a soft margin trains on it.
+TEST(Failures, IdenticalExamplesWithDifferentLabelsAreRefusedUnderAHardMargin) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_conflicting";
+  const fs::path data = fs::temp_directory_path() / "normscale_fail_conflicting_files";
+  fs::remove_all(out);
+  fs::remove_all(data);
+  fs::create_directories(data);
+  write_idx_set(data, "train", 40, 0);  // one image per class, labels agreeing: no conflict
+  write_idx_set(data, "t10k", 10, 3);
+  const std::string run =
+      "train --set data.source=idx --set data.path=" + data.string() +
+      " --set data.validation=0 --set 'model.hidden=[8]' --set optim.batch=10 --set virtual_shards=4 "
+      "--set progress=false --set steps=4 --out " +
+      out.string();
+  ASSERT_EQ(testing::run_normscale_mpi(2, run).exit_code, 0);
+
+  testing::Bytes pixels, labels;  // example 39 is example 0's image (class 0) labelled 1
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    for (int k = 0; k < 16; ++k) pixels.push_back(static_cast<std::uint8_t>((i == 39 ? 0 : i) + 7 * k + 1));
+    labels.push_back(static_cast<std::uint8_t>(i % 2));
+  }
+  testing::write_bytes(data / "train-images-idx3-ubyte", testing::idx::images_file(40, 4, 4, pixels));
+  testing::write_bytes(data / "train-labels-idx1-ubyte", testing::idx::labels_file(labels));
+  auto result = testing::run_normscale_mpi(2, run + " --overwrite");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  for (const char* part : {"1 example(s) with the same features as another and a different label", "#0 and #39",
+                           "hint: set objective.C"}) {
+    EXPECT_NE(result.output.find(part), std::string::npos) << part << " in:\n" << result.output;
+  }
+  expect_said_once(result.output);
+
+  result = testing::run_normscale_mpi(2, run + " --overwrite --set objective.C=1");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  fs::remove_all(data);
+}
+
 // In a directory that does not exist (which the refused run does not create), or one without checkpoints.
 TEST(Failures, ResumeWithoutCheckpointIsAClearError) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_nocheckpoint";
