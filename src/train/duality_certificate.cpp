@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <span>
 
 namespace normscale {
@@ -66,6 +67,11 @@ std::optional<DualityCertificate> duality_certificate(Communicator& comm, Traini
   cert.gap = cert.primal - cert.dual;
   cert.relative_gap = cert.primal != 0.0 ? cert.gap / std::abs(cert.primal) : cert.gap;
   cert.max_violation = violation;
+  if (cert.hard) {
+    cert.primal_lower_bound = linear == 0.0     ? 0.0
+                              : dual_norm > 0.0 ? linear * linear / (2.0 * dual_norm)
+                                                : std::numeric_limits<double>::infinity();
+  }
   return cert;
 }
 
@@ -89,6 +95,7 @@ void CertificateReadings<T>::evaluate(TrainingContext<T>& context, nlohmann::jso
   record["relative_gap"] = last_->relative_gap;
   const bool regression = context.config.objective.task == "regression";
   record[regression ? "max_residual" : "max_violation"] = last_->max_violation;
+  if (last_->hard && std::isfinite(last_->primal_lower_bound)) record["primal_lower_bound"] = last_->primal_lower_bound;
 }
 
 template <class T>

@@ -42,6 +42,7 @@ TEST_P(CoordinateRounds, ReachesTheHardMarginSvmOnOneBlockAndOnSeveral) {
     if (blocks > 1) {
       EXPECT_GT(certificate(*run).max_violation, 1e-3) << "blocks " << blocks << ": solved in one round";
     }
+    EXPECT_LE(certificate(*run).primal_lower_bound, 2.0 + 1e-12) << "blocks " << blocks << ": a bound on P* = 2";
     run->train(3000);
     const auto& w = run->network->parameters();
     EXPECT_NEAR(w[0], 2.0, 1e-9) << "blocks " << blocks;
@@ -52,6 +53,7 @@ TEST_P(CoordinateRounds, ReachesTheHardMarginSvmOnOneBlockAndOnSeveral) {
     const DualityCertificate cert = certificate(*run);
     EXPECT_TRUE(cert.hard);
     EXPECT_NEAR(cert.primal, 2.0, 1e-9);  // 1/2 ||(2, 0)||^2
+    EXPECT_NEAR(cert.primal_lower_bound, 2.0, 1e-9) << "blocks " << blocks;
     EXPECT_LT(std::abs(cert.relative_gap), 1e-9) << "blocks " << blocks;
     EXPECT_LT(cert.max_violation, 1e-9) << "blocks " << blocks;
     EXPECT_LT(largest_drift(*run), 1e-12) << "blocks " << blocks;
@@ -139,7 +141,23 @@ TEST_P(CoordinateRounds, RegressionReachesTheMinimumNormInterpolant) {
     EXPECT_TRUE(cert.hard);
     EXPECT_LT(cert.max_violation, 1e-8) << "blocks " << blocks;
     EXPECT_LT(std::abs(cert.relative_gap), 1e-8) << "blocks " << blocks;
+    EXPECT_NEAR(cert.primal_lower_bound, 0.5 * minimum_norm.squaredNorm(), 1e-8 * minimum_norm.squaredNorm());
   }
+}
+
+// A hard margin on data no line through the origin separates has no solution: the dual grows without bound,
+// and with it the lower bound on the norm of any solution, while the violation stays.
+TEST_P(CoordinateRounds, AHardMarginWithoutSolutionShowsAnUnboundedLowerBound) {
+  auto run = coordinate_run(overlapping_set(), {2, {}, 1, "identity", false},
+                            coordinate("binary", kHardMargin, 0, GetParam()), 2);
+  run->train(100);
+  const DualityCertificate early = certificate(*run);
+  run->train(1000);
+  const DualityCertificate late = certificate(*run);
+  EXPECT_GT(late.primal_lower_bound, 5.0 * early.primal_lower_bound);
+  EXPECT_GT(late.primal_lower_bound, 1e3 * late.primal) << "no w of this norm fits: none fits at all";
+  EXPECT_GT(late.max_violation, 0.1);
+  EXPECT_GT(late.dual, 5.0 * early.dual);
 }
 
 // A round is a pure function of (weights, multipliers, step): continuing from a copy of both at step 7 gives
@@ -193,6 +211,10 @@ TEST(CoordinateAscent, ToleranceStopsTheRunOnceTheGapIsBelowIt) {
                before["max_violation"].get<double>() <= kTolerance)
       << "the run went on past the first evaluation within the tolerance: " << before.dump();
   EXPECT_DOUBLE_EQ(last["train_error"].get<double>(), 0.0);
+  // The hard margin's lower bound on the solution's norm term, below the primal and within the gap of it.
+  const double bound = last["primal_lower_bound"].get<double>(), primal = last["primal"].get<double>();
+  EXPECT_LE(bound, primal * (1.0 + kTolerance)) << last.dump();
+  EXPECT_GE(bound, primal * (1.0 - 2.0 * kTolerance)) << last.dump();
 }
 
 // Through `normscale train` with its checkpoints: a run stopped at step 20 and resumed to step 40 ends where

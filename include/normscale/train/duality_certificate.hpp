@@ -25,6 +25,11 @@ struct DualityCertificate {
   double relative_gap = 0.0;  // gap / |primal|
   bool hard = true;           // hard margin or regression: feasibility is measured by max_violation
   double max_violation = 0.0; // largest max(0, 1 - y w.x) (classification) or |y - w.x| (regression)
+  // Hard margin and regression: S^2 / (2 ||w(alpha)||^2) with S the dual's linear term, a lower bound on
+  // 1/2 ||w*||^2 of every solution w* (sum alpha_i t_i = w*.w(alpha) <= ||w*|| ||w(alpha)||), the dual's best
+  // along alpha's ray, P* at the solution. Where the constraints have no solution (data the model cannot
+  // separate) the dual grows without bound and so does this. Infinite (not recorded) where w(alpha) = 0.
+  double primal_lower_bound = 0.0;
 
   // Within `tolerance`: the relative gap (in absolute value where the primal is not a bound) and, where
   // feasibility is not built in, the largest violation.
