@@ -130,6 +130,8 @@ DataSplits load_file_source(const DataSourceEntry& source, const DataConfig& con
     splits.test.total_rows = 0;
   }
   files.reconcile(splits);
+  splits.files = files.train.paths;
+  if (files.test) splits.files.insert(splits.files.end(), files.test->paths.begin(), files.test->paths.end());
   return splits;
 }
 

@@ -74,6 +74,7 @@ FilePair idx_pair(const std::string& images, const std::string& labels, Index nu
     const std::vector<std::uint8_t> bytes = read_idx_labels(labels);
     return std::vector<std::int32_t>(bytes.begin(), bytes.end());
   };
+  pair.paths = {images, labels};
   return pair;
 }
 
@@ -91,6 +92,7 @@ FilePair npy_pair(const std::string& features, const std::string& labels) {
       return std::vector<std::int32_t>(array.values.begin(), array.values.end());
     };
   }
+  pair.paths = {features, labels};
   return pair;
 }
 
@@ -175,6 +177,7 @@ FilePair cifar_pair(const std::vector<std::string>& paths, const std::string& na
     const std::vector<std::uint8_t> bytes = read_cifar_labels(paths);
     return std::vector<std::int32_t>(bytes.begin(), bytes.end());
   };
+  pair.paths = paths;
   return pair;
 }
 

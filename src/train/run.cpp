@@ -8,6 +8,7 @@
 #include "normscale/core/error.hpp"
 #include "normscale/core/listing.hpp"
 #include "normscale/data/data_source.hpp"
+#include "normscale/data/file_identity.hpp"
 #include "normscale/data/preprocess.hpp"
 #include "normscale/model/gemm_backend.hpp"
 #include "normscale/core/atomic_file.hpp"
@@ -405,12 +406,20 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   // Each rank reads its shards only; preprocessing statistics are those of the whole training set.
   // A file missing or damaged on one node's view is every rank's error, said once.
   DataSplits data;
+  std::uint64_t files_read = 0;
   throw_if_any_rank_failed(comm, error_of([&] {
     data = with_memory_context(
         fmt::format("loading data.source = \"{}\" (data.path = '{}')", config.data.source, config.data.path),
         "check the data files (a damaged header?), or lower data.train_limit / run on more ranks",
         [&] { return load_data(config.data, shard); });
+    files_read = files_identity(data.files);
   }));
+  // Each node may read its own copy of the files (node-local scratch): one stale or partial copy would mix
+  // other examples into the run.
+  check_same_on_all_ranks(comm, files_read,
+                          fmt::format("the data files they read ({}: their sizes and first and last 64 KiB; a stale "
+                                      "or partial copy on one node?)",
+                                      first_and_more(data.files, 4)));
   const std::uint64_t fingerprint = data_fingerprint(comm, data.train);  // of the data as read
   if (has_hard_constraints(config.objective)) {
     const ConflictingExamples conflicts = conflicting_examples(comm, data.train);  // the same on every rank

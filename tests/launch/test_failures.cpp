@@ -431,6 +431,39 @@ TEST(Failures, IdenticalExamplesWithDifferentLabelsAreRefusedUnderAHardMargin) {
   fs::remove_all(data);
 }
 
+// Each node may read its own copy of the data (node-local scratch): ranks whose files differ (here: the same
+// relative data.path from two working directories, as on two nodes) are refused before training, naming the
+// files, instead of training on a mix.
+TEST(Failures, RanksReadingDifferentCopiesOfTheDataFilesAreRefused) {
+  const fs::path nodes = fs::temp_directory_path() / "normscale_fail_node_copies";
+  const fs::path out = nodes / "out";
+  fs::remove_all(nodes);
+  for (const auto& [node, shift] : {std::pair{"a", 0}, std::pair{"b", 1}}) {
+    fs::create_directories(nodes / node / "data");
+    write_idx_set(nodes / node / "data", "train", 40, shift);
+    write_idx_set(nodes / node / "data", "t10k", 10, 0);
+  }
+  const std::string run =
+      "train --set data.source=idx --set data.path=data --set data.validation=0 "
+      "--set 'model.hidden=[8]' --set optim.batch=10 --set virtual_shards=4 --set progress=false "
+      "--set steps=4 --overwrite --out " +
+      out.string();
+  const std::string binary = NORMSCALE_BINARY;
+  const auto on_nodes = [&](const char* first, const char* second) {
+    return testing::run_shell(fmt::format("{} -n 1 -wdir {} {} {} : -n 1 -wdir {} {} {}", NORMSCALE_MPIEXEC,
+                                          (nodes / first).string(), binary, run, (nodes / second).string(), binary,
+                                          run));
+  };
+  auto result = on_nodes("a", "b");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  for (const char* part : {"ranks disagree on the data files", "data/train-images-idx3-ubyte", "stale or partial"}) {
+    EXPECT_NE(result.output.find(part), std::string::npos) << part << " in:\n" << result.output;
+  }
+  result = on_nodes("a", "a");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  fs::remove_all(nodes);
+}
+
 // In a directory that does not exist (which the refused run does not create), or one without checkpoints.
 TEST(Failures, ResumeWithoutCheckpointIsAClearError) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_nocheckpoint";

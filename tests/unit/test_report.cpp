@@ -39,7 +39,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 // 2 regimes x 2 batches x 2 rank counts x 3 seeds x 2 learning rates = 48 trials.
-constexpr const char* kStudy = R"toml(
+constexpr const char* kFixtureStudy = R"toml(
 name = "fixture"
 batch = [64, "full"]
 ranks = [1, 2]
@@ -210,7 +210,7 @@ class ReportTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir("normscale_report_", "suite");
-    spec_ = new StudySpec(parse_study(kStudy, "fixture.toml"));
+    spec_ = new StudySpec(parse_study(kFixtureStudy, "fixture.toml"));
     trials_ = new std::vector<Trial>(expand(*spec_));
     TrialStore store(database());
     fill_store(store, *trials_);

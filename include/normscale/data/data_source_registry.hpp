@@ -28,6 +28,9 @@ struct FilePair {
   std::function<Dataset(const std::vector<Index>& rows)> read;  // strictly ascending file rows
   // The class label of every row of the file (cheap: labels only); empty for regression targets.
   std::function<std::vector<std::int32_t>()> labels;
+  // The files it reads, which the ranks of a run check they all see alike (file_identity.hpp); an
+  // extension that leaves it empty goes unchecked.
+  std::vector<std::string> paths;
 };
 
 struct SourceFiles {

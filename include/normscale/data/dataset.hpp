@@ -43,6 +43,7 @@ struct DataSplits {
   Dataset train;
   Dataset validation;
   Dataset test;
+  std::vector<std::string> files;  // the files they were read from (none for a generated source)
 };
 
 // Rows [begin, begin + count) of a data set as a new data set: a piece of the same split, so first_id is
