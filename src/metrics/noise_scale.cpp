@@ -8,6 +8,11 @@
 
 namespace normscale {
 
+SmallBatchSample small_batch_sample(double sum_grad_sq, double ranks_with_rows, double sum_inverse_rows) {
+  if (ranks_with_rows < 2.0) return {};  // one rank's rows are the whole batch: no second size
+  return {ranks_with_rows / sum_inverse_rows, sum_grad_sq / ranks_with_rows};
+}
+
 GradientNoiseScale::GradientNoiseScale(double decay) : decay_(decay) {
   NS_CHECK(decay >= 0.0 && decay < 1.0, "noise scale EMA decay must be in [0, 1), got {}", decay);
 }
@@ -19,7 +24,7 @@ NoiseScaleEstimate GradientNoiseScale::update(double g_small_sq, double g_big_sq
            "the small one", b_small, b_big);
   NS_CHECK(std::isfinite(g_small_sq) && std::isfinite(g_big_sq) && g_small_sq >= 0.0 && g_big_sq >= 0.0,
            "squared gradient norms must be finite and >= 0, got {} and {}", g_small_sq, g_big_sq);
-  if (b_small == b_big) return estimate();
+  if (b_small == b_big || (g_small_sq == 0.0 && g_big_sq == 0.0)) return estimate();
   const double gradient_sq = (b_big * g_big_sq - b_small * g_small_sq) / (b_big - b_small);
   const double trace_sigma = (g_small_sq - g_big_sq) / (1.0 / b_small - 1.0 / b_big);
   gradient_ema_ = decay_ * gradient_ema_ + (1.0 - decay_) * gradient_sq;

@@ -5,6 +5,7 @@
 #include "normscale/core/error.hpp"
 #include "normscale/core/stopwatch.hpp"
 #include "normscale/data/data_shard.hpp"
+#include "normscale/metrics/noise_scale.hpp"
 #include "normscale/optim/optim_config.hpp"
 #include "normscale/optim/sgd.hpp"
 #include "normscale/train/cpu_executor.hpp"
@@ -129,30 +130,35 @@ StepStats Trainer<T>::step() {
     }
   }
 
-  // The step's scalars: the loss and, on sampling steps, this rank's squared gradient norm.
-  double scalars[2] = {backward.loss_sum, 0.0};
+  // The step's scalars: the loss and, on sampling steps, this rank's squared mean gradient, whether it holds
+  // rows of the batch and 1 / their count (small_batch_sample).
+  double scalars[4] = {backward.loss_sum, 0.0, 0.0, 0.0};
   GradientNorms norms;
   if (sample_noise) {
     norms = executor_->gradient_norms();
     if (local_rows_ > 0) {
       const double norm = scale * static_cast<double>(local_rows_);
       scalars[1] = norms.local_sq / (norm * norm);
+      scalars[2] = 1.0;
+      scalars[3] = 1.0 / static_cast<double>(local_rows_);
     }
   }
+  const std::size_t reduced = sample_noise ? 4 : 2;
   const Stopwatch scalar_time;
-  comm_.allreduce_sum(std::span<double>(scalars, 2));
+  comm_.allreduce_sum(std::span<double>(scalars, reduced));
   const double scalar_seconds = scalar_time.seconds();
   if (sample_noise) {
     const double norm = scale * static_cast<double>(batch_);
-    stats.small_batch = static_cast<double>(batch_) / comm_.size();
-    stats.small_batch_grad_sq = scalars[1] / comm_.size();
+    const SmallBatchSample small = small_batch_sample(scalars[1], scalars[2], scalars[3]);
+    stats.small_batch = small.batch;
+    stats.small_batch_grad_sq = small.grad_sq;
     stats.big_batch_grad_sq = norms.global_sq / (norm * norm);
   }
   const ExecutorTimes times = executor_->take_times();
   stats.comm_seconds = times.comm + scalar_seconds;
   stats.multiplier_seconds = times.multiplier;
   stats.compute_seconds = std::max(0.0, step_time.seconds() - stats.comm_seconds - stats.multiplier_seconds);
-  stats.bytes_reduced = backward.bytes_reduced + static_cast<double>(sizeof(scalars));
+  stats.bytes_reduced = backward.bytes_reduced + static_cast<double>(reduced * sizeof(double));
   stats.loss_sum = scalars[0];
   stats.examples = batch_;
   ++step_;

@@ -161,6 +161,23 @@ TEST_F(DistributedRuns, ASplitSomeRanksHoldNoneOfIsEvaluatedAsOnOneRank) {
   }
 }
 
+// A batch of 1 on two ranks is one rank's rows alone: one batch size, so no noise-scale sample (it read
+// b_simple = -1/3 whatever the data, from a small batch of 1/2 example); at batch 4 both sizes exist.
+TEST(NoiseScaleOnRanks, ABatchOnOneRankAloneIsNoSample) {
+  const std::string run =
+      "train --set data.source=separable-2d --set data.synthetic_examples=64 "
+      "--set objective.regime=sgd --set 'model.hidden=[8]' --set virtual_shards=8 --set steps=60 "
+      "--set eval_every=20 --set progress=false --overwrite --out ";
+  const fs::path single = fresh_dir("noise_batch1");
+  auto result = testing::run_normscale_mpi(2, run + single.string() + " --set optim.batch=1");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(last_noise_scale(single).is_null()) << last_noise_scale(single).dump();
+  const fs::path four = fresh_dir("noise_batch4");
+  result = testing::run_normscale_mpi(2, run + four.string() + " --set optim.batch=4");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_GT(last_noise_scale(four).value("samples", 0), 0) << last_noise_scale(four).dump();
+}
+
 // The first record's "comm": the host communicator the run trained on.
 std::string communicator_of(const fs::path& run) {
   std::ifstream metrics(run / "metrics.jsonl");

@@ -72,6 +72,27 @@ TEST(GradientNoiseScale, NonPositiveSignalGivesNanBSimpleAndBadInputsThrow) {
   EXPECT_THROW(scale.update(-1.0, 1.0, 8.0, 64.0), Error);
 }
 
+// Ranks holding 1 and 3 rows of a batch of 4 (and two ranks holding none): with E|g_r|^2 = |G|^2 + tr(Sigma)/b_r
+// their mean is a measurement at the harmonic mean 1.5, from which |G|^2 and tr(Sigma) come back exactly.
+TEST(GradientNoiseScale, UnevenLocalBatchesMeasureAtTheirHarmonicMean) {
+  constexpr double kG = 2.0, kTrace = 12.0;
+  const SmallBatchSample small =
+      small_batch_sample(expected_sq(kG, kTrace, 1.0) + expected_sq(kG, kTrace, 3.0), 2.0, 1.0 / 1.0 + 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(small.batch, 1.5);
+  GradientNoiseScale scale(0.0);
+  const NoiseScaleEstimate e = scale.update(small.grad_sq, expected_sq(kG, kTrace, 4.0), small.batch, 4.0);
+  EXPECT_NEAR(e.gradient_sq, kG, 1e-12);
+  EXPECT_NEAR(e.trace_sigma, kTrace, 1e-12);
+  // One rank holding the whole batch (a batch of 1 on two ranks) is no sample: it measured one size only.
+  EXPECT_EQ(small_batch_sample(5.0, 1.0, 1.0).batch, 0.0);
+  EXPECT_EQ(small_batch_sample(0.0, 0.0, 0.0).batch, 0.0);
+}
+
+TEST(GradientNoiseScale, GradientsOfExactlyZeroAreNoSample) {
+  GradientNoiseScale scale(0.9);
+  EXPECT_FALSE(scale.update(0.0, 0.0, 8.0, 64.0).available);
+}
+
 // A checkpoint carries state(): restored into a fresh estimator, it goes on exactly as the one never stopped.
 TEST(GradientNoiseScale, ARestoredStateGoesOnAsTheUninterruptedOne) {
   GradientNoiseScale straight(0.9);

@@ -90,7 +90,7 @@ class TrainingLoopTest : public ::testing::Test {
 
   LocalComm comm_;
   TrainConfig config_;
-  DataSplits data_{testing::random_classification(kRows, 5, 3, 4, testing::LabelRule::kCyclic), {}, {}};
+  DataSplits data_{testing::random_classification(kRows, 5, 3, 4, testing::LabelRule::kCyclic), {}, {}, {}};
   std::unique_ptr<Network<double>> network_;
   Square<double> square_{{}};
   Trainer<double> trainer_;

@@ -23,6 +23,17 @@ struct NoiseScaleEstimate {
   std::int64_t updates = 0;   // measurements folded into the averages
 };
 
+// The small-batch side of a data-parallel sample. Ranks hold different numbers of the batch's rows b_r (by one,
+// or none when the batch is smaller than the rank count), and E|g_r|^2 = |G|^2 + tr(Sigma)/b_r, so the mean
+// of |g_r|^2 over the ranks holding rows is a measurement at their harmonic mean batch size. From the
+// allreduced sums of |g_r|^2, of the ranks holding rows, and of 1/b_r; no sample (size 0) unless two ranks or
+// more hold rows (one rank's rows are the whole batch).
+struct SmallBatchSample {
+  double batch = 0.0;
+  double grad_sq = 0.0;
+};
+SmallBatchSample small_batch_sample(double sum_grad_sq, double ranks_with_rows, double sum_inverse_rows);
+
 class GradientNoiseScale {
  public:
   GradientNoiseScale() : GradientNoiseScale(0.99) {}
@@ -32,7 +43,7 @@ class GradientNoiseScale {
   // g_small_sq = |g|^2 at batch b_small (for data-parallel: the mean over ranks of each rank's local
   // |g|^2), g_big_sq = |g|^2 at batch b_big (the allreduced gradient). Equal batch sizes (one rank)
   // carry no information: the averages are left alone and the current estimate is returned, which
-  // is "not available" when no update ever had two sizes.
+  // is "not available" when no update ever had two sizes. So are gradients of exactly zero (a dead network).
   NoiseScaleEstimate update(double g_small_sq, double g_big_sq, double b_small, double b_big);
 
   NoiseScaleEstimate estimate() const;
