@@ -6,6 +6,7 @@
 #include "normscale/core/error.hpp"
 #include "normscale/core/listing.hpp"
 #include "normscale/core/rng.hpp"
+#include "normscale/data/data_source.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -17,11 +18,16 @@ namespace normscale {
 
 namespace {
 
-std::uint64_t hash_words(std::uint64_t hash, const void* data, std::size_t bytes) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < bytes; i += 8) {
+// Values, not bits: -0.0 and 0.0 are the same input (numpy's rounding writes -0.0), so both hash as 0.0.
+std::uint64_t hash_values(std::uint64_t hash, const float* values, Index count) {
+  for (Index i = 0; i < count; i += 2) {
     std::uint64_t word = 0;
-    std::memcpy(&word, p + i, std::min<std::size_t>(8, bytes - i));
+    for (Index k = i; k < std::min(count, i + 2); ++k) {
+      const float value = values[k] == 0.0f ? 0.0f : values[k];
+      std::uint32_t bits = 0;
+      std::memcpy(&bits, &value, sizeof bits);
+      word = (word << 32) | bits;
+    }
     hash = mix64(hash ^ word);
   }
   return hash;
@@ -29,13 +35,10 @@ std::uint64_t hash_words(std::uint64_t hash, const void* data, std::size_t bytes
 
 // Features, then the answer: a label, or the regression targets.
 std::pair<std::uint64_t, std::uint64_t> example_hashes(const Dataset& split, Index r) {
-  const std::uint64_t features = hash_words(0, split.row(r), static_cast<std::size_t>(split.cols) * sizeof(float));
+  const std::uint64_t features = hash_values(0, split.row(r), split.cols);
   std::uint64_t answer = 0;
-  if (!split.labels.empty()) answer = hash_words(1, &split.labels[static_cast<std::size_t>(r)], sizeof(std::int32_t));
-  if (split.target_cols > 0) {
-    answer = hash_words(2, split.targets.data() + r * split.target_cols,
-                        static_cast<std::size_t>(split.target_cols) * sizeof(float));
-  }
+  if (!split.labels.empty()) answer = mix64(1 + static_cast<std::uint64_t>(split.labels[static_cast<std::size_t>(r)]));
+  if (split.target_cols > 0) answer = hash_values(2, split.targets.data() + r * split.target_cols, split.target_cols);
   return {features, answer};
 }
 
@@ -88,18 +91,25 @@ bool has_hard_constraints(const ObjectiveConfig& objective) {
   return objective.regime == "minnorm" && (objective.task == "regression" || std::isinf(objective.C));
 }
 
-void check_no_conflicting_examples(const ObjectiveConfig& objective, const ConflictingExamples& found,
+void check_no_conflicting_examples(const TrainConfig& config, const ConflictingExamples& found,
                                    const std::string& split_name) {
+  const ObjectiveConfig& objective = config.objective;
   if (found.pairs == 0 || !has_hard_constraints(objective)) return;
   std::vector<std::string> pairs;
   for (const auto& [a, b] : found.first) pairs.push_back(fmt::format("#{} and #{}", a, b));
+  const char* positions =
+      is_synthetic_source(config.data.source) ? "0-based positions among the generated training examples"
+      : config.data.validation == 0 && config.data.classes.empty()
+          ? "0-based rows of the file"
+          : "0-based positions among the training examples in file order, once data.classes and data.validation "
+            "took theirs";
   const bool regression = objective.task == "regression";
   throw Error(fmt::format(
-      "the training set '{}' holds {} example(s) with the same features as another and a different {} ({}; 0-based "
-      "positions among the training examples, in file order): no model fits both, so objective.regime = minnorm "
-      "with {} has no solution, and its multipliers would grow without bound; hint: {}",
+      "the training set '{}' holds {} example(s) with the same features as another (after data.preprocess) and a "
+      "different {} ({}; {}): no model fits both, so objective.regime = minnorm with {} has no solution, and its "
+      "multipliers would grow without bound; hint: {}",
       split_name, found.pairs, regression ? "regression target" : "label",
-      first_and_more(pairs, pairs.size(), static_cast<std::size_t>(found.pairs)),
+      first_and_more(pairs, pairs.size(), static_cast<std::size_t>(found.pairs)), positions,
       regression ? "objective.task = regression (equality constraints)" : "a hard margin (objective.C = inf)",
       regression ? "remove the duplicates from the data"
                  : "set objective.C (a soft margin, e.g. objective.C = 1) or remove the duplicates"));

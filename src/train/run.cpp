@@ -421,17 +421,17 @@ void run_training(const TrainConfig& config, Communicator& comm) {
                                       "or partial copy on one node?)",
                                       first_and_more(data.files, 4)));
   const std::uint64_t fingerprint = data_fingerprint(comm, data.train);  // of the data as read
-  if (has_hard_constraints(config.objective)) {
-    const ConflictingExamples conflicts = conflicting_examples(comm, data.train);  // the same on every rank
-    throw_if_any_rank_failed(
-        comm, error_of([&] { check_no_conflicting_examples(config.objective, conflicts, data.train.name); }));
-  }
   const PreprocessStats local = local_preprocess_stats(data.train, config.data.preprocess);
   std::vector<double> sums = local.to_vector();
   double max_abs = local.max_abs;
   comm.allreduce_sum(std::span<double>(sums));
   comm.allreduce_max(std::span<double>(&max_abs, 1));
   finish_loading(data, config.data, PreprocessStats::from_vector(sums, max_abs));
+  if (has_hard_constraints(config.objective)) {  // of the inputs the model sees: after preprocessing
+    const ConflictingExamples conflicts = conflicting_examples(comm, data.train);  // the same on every rank
+    throw_if_any_rank_failed(comm,
+                             error_of([&] { check_no_conflicting_examples(config, conflicts, data.train.name); }));
+  }
   // Of values every rank holds alike: a refusal is every rank's, said once.
   throw_if_any_rank_failed(
       comm, error_of([&] { validate_against_data(config, data.train.global_rows(), data.train.num_classes); }));

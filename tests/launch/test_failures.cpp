@@ -1,5 +1,6 @@
 // Failures under mpiexec end every rank promptly with the failing rank's message, never a hang: a bad
 // option on one rank, ranks that disagree, more ranks than virtual shards, a damaged checkpoint file.
+#include "normscale/data/npy.hpp"
 #include "support/data_files.hpp"
 #include "support/read_file.hpp"
 #include "support/run_command.hpp"
@@ -420,13 +421,37 @@ TEST(Failures, IdenticalExamplesWithDifferentLabelsAreRefusedUnderAHardMargin) {
   testing::write_bytes(data / "train-labels-idx1-ubyte", testing::idx::labels_file(labels));
   auto result = testing::run_normscale_mpi(2, run + " --overwrite");
   EXPECT_EQ(result.exit_code, 2) << result.output;
-  for (const char* part : {"1 example(s) with the same features as another and a different label", "#0 and #39",
-                           "hint: set objective.C"}) {
+  for (const char* part :
+       {"1 example(s) with the same features as another (after data.preprocess) and a different label",
+        "#0 and #39; 0-based rows of the file", "hint: set objective.C"}) {
     EXPECT_NE(result.output.find(part), std::string::npos) << part << " in:\n" << result.output;
   }
   expect_said_once(result.output);
 
   result = testing::run_normscale_mpi(2, run + " --overwrite --set objective.C=1");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  fs::remove_all(data);
+}
+
+// The check is of the inputs the model sees: (1, 1) and (2, 2) differ in the file but are one input after
+// data.preprocess = "unit-norm".
+TEST(Failures, ExamplesIdenticalAfterPreprocessingWithDifferentLabelsAreRefused) {
+  const fs::path data = fs::temp_directory_path() / "normscale_fail_conflicting_preprocessed";
+  fs::remove_all(data);
+  fs::create_directories(data);
+  const std::vector<float> x{1, 1, 2, 2, 1, 0, 0, 1};
+  const std::vector<std::int64_t> y{0, 1, 0, 1};
+  write_npy((data / "X_train.npy").string(), {4, 2}, x.data());
+  write_npy((data / "y_train.npy").string(), {4}, y.data());
+  const std::string run = std::string(NORMSCALE_BINARY) +
+                          " train --set data.source=npy --set data.path=" + data.string() +
+                          " --set data.validation=0 --set 'model.hidden=[]' --set optim.batch=full "
+                          "--set objective.task=binary --set steps=2 --set progress=false --overwrite --out " +
+                          (data / "out").string();
+  auto result = testing::run_shell(run + " --set data.preprocess=unit-norm");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("#0 and #1; 0-based rows of the file"), std::string::npos) << result.output;
+  result = testing::run_shell(run + " --set data.preprocess=none");
   EXPECT_EQ(result.exit_code, 0) << result.output;
   fs::remove_all(data);
 }

@@ -65,6 +65,26 @@ TEST(ConflictingExamples, AreFoundAcrossRanksAsOnOneRank) {
   EXPECT_EQ(conflicting_examples(alone, data, 1).pairs, 3);
 }
 
+// Values, not bits: -0.0 is 0.0 (numpy's rounding writes -0.0), in the features and in the targets.
+TEST(ConflictingExamples, NegativeZeroIsZero) {
+  MpiComm comm;
+  Dataset data = distinct_set();
+  copy_features(data, 1, 35);  // labels 1 and 2
+  data.features[35 * kCols + 4] = -0.0f;
+  data.features[1 * kCols + 4] = 0.0f;
+  EXPECT_EQ(conflicting_examples(comm, my_rows(data, comm)).first, (Pairs{{1, 35}}));
+
+  Dataset regression = distinct_set();
+  regression.labels.clear();
+  regression.num_classes = 0;
+  regression.target_cols = 1;
+  regression.targets.assign(kExamples, 1.0f);
+  copy_features(regression, 2, 9);
+  regression.targets[2] = 0.0f;
+  regression.targets[9] = -0.0f;
+  EXPECT_EQ(conflicting_examples(comm, my_rows(regression, comm)).pairs, 0) << "the same target";
+}
+
 TEST(ConflictingExamples, RegressionTargetsAreTheAnswer) {
   MpiComm comm;
   Dataset data = distinct_set();
@@ -82,25 +102,34 @@ TEST(ConflictingExamples, AreRefusedOnlyUnderHardConstraints) {
   ConflictingExamples found;
   found.pairs = 5;
   found.first = {{1, 20}, {1, 35}, {4, 5}};
-  ObjectiveConfig hard;  // Minnorm, multiclass, C = inf
+  TrainConfig hard;  // Minnorm, multiclass, C = inf; the file's rows (no validation split, no class subset)
+  hard.data.source = "npy";
+  hard.data.validation = 0;
   const std::string said = testing::error_of([&] { check_no_conflicting_examples(hard, found, "train.npy"); });
-  for (const char* part : {"train.npy", "5 example(s)", "#1 and #20, #1 and #35, #4 and #5 and 2 more",
-                           "different label", "objective.C = inf", "hint: set objective.C"}) {
+  for (const char* part :
+       {"train.npy", "5 example(s)", "#1 and #20, #1 and #35, #4 and #5 and 2 more", "different label",
+        "0-based rows of the file", "objective.C = inf", "hint: set objective.C"}) {
     EXPECT_NE(said.find(part), std::string::npos) << part << " in: " << said;
   }
-  ObjectiveConfig regression = hard;
-  regression.task = "regression";
+  TrainConfig split = hard;  // positions after a validation split are not file rows
+  split.data.validation = 4;
+  EXPECT_NE(testing::error_of([&] {
+              check_no_conflicting_examples(split, found, "train.npy");
+            }).find("positions among the training examples in file order, once data.classes and data.validation"),
+            std::string::npos);
+  TrainConfig regression = hard;
+  regression.objective.task = "regression";
   EXPECT_NE(testing::error_of([&] {
               check_no_conflicting_examples(regression, found, "y.npy");
             }).find("different regression target"),
             std::string::npos);
 
-  ObjectiveConfig soft = hard;
-  soft.C = 10.0;
-  ObjectiveConfig sgd;
-  sgd.regime = "sgd";
-  for (const ObjectiveConfig& allowed : {soft, sgd}) {
-    EXPECT_FALSE(has_hard_constraints(allowed));
+  TrainConfig soft = hard;
+  soft.objective.C = 10.0;
+  TrainConfig sgd = hard;
+  sgd.objective.regime = "sgd";
+  for (const TrainConfig& allowed : {soft, sgd}) {
+    EXPECT_FALSE(has_hard_constraints(allowed.objective));
     EXPECT_NO_THROW(check_no_conflicting_examples(allowed, found, "x"));
   }
   EXPECT_NO_THROW(check_no_conflicting_examples(hard, ConflictingExamples{}, "x"));

@@ -6,6 +6,7 @@
 #include "normscale/comm/communicator.hpp"
 #include "normscale/data/dataset.hpp"
 #include "normscale/objective/objective_config.hpp"
+#include "normscale/train/config.hpp"
 
 #include <utility>
 #include <vector>
@@ -25,8 +26,9 @@ ConflictingExamples conflicting_examples(Communicator& comm, const Dataset& spli
 // (objective.C = inf).
 bool has_hard_constraints(const ObjectiveConfig& objective);
 
-// The refusal of conflicting examples under hard constraints, naming them and the way out; nothing else.
-void check_no_conflicting_examples(const ObjectiveConfig& objective, const ConflictingExamples& found,
+// The refusal of conflicting examples under hard constraints, naming them (as file rows where the training
+// split is the file's rows) and the way out; nothing else.
+void check_no_conflicting_examples(const TrainConfig& config, const ConflictingExamples& found,
                                    const std::string& split_name);
 
 }  // namespace normscale
