@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <numeric>
 
@@ -34,12 +35,19 @@ void settle_classes(SourceFiles& files, const DataConfig& config) {
     return;
   }
   const Index fixed = config.num_classes > 0 ? config.num_classes : files.train.num_classes;
-  const Index classes = training_class_count(files.train.labels(), fixed, labels_file(files.train));
-  // One class has nothing to learn: cross-entropy reported 0% error, the square loss 100%.
-  NS_CHECK(classes >= 2,
+  const std::vector<std::int32_t> labels = files.train.labels();
+  const Index classes = training_class_count(labels, fixed, labels_file(files.train));
+  // One class has nothing to learn: cross-entropy reported 0% error, the square loss 100%. So has a set whose
+  // labels are all one class k > 0 (its count, k + 1, held k classes without examples), unless data.num_classes
+  // says so.
+  const bool one_label = config.num_classes == 0 &&
+                         std::adjacent_find(labels.begin(), labels.end(), std::not_equal_to<>()) == labels.end();
+  NS_CHECK(classes >= 2 && !one_label,
            "the training labels '{}' give {} class ({}); expected at least 2 classes; hint: check that the labels "
            "file is the right one, or set data.num_classes",
-           labels_file(files.train), classes, config.num_classes > 0 ? "data.num_classes = 1" : "every label is 0");
+           labels_file(files.train), one_label ? 1 : classes,
+           config.num_classes > 0 ? std::string("data.num_classes = 1")
+                                  : fmt::format("every label is {}", labels.empty() ? 0 : labels.front()));
   std::vector<FilePair*> pairs = {&files.train};
   if (files.test && files.test->labels) {
     check_labels_below(files.test->labels(), classes, labels_file(*files.test), "test");

@@ -298,6 +298,15 @@ TEST_F(DataSourceFiles, TrainingLabelsOfOneClassAreRefused) {
   EXPECT_THAT(error_of([&] { load_data(config); }), HasSubstr("give 1 class (data.num_classes = 1)"));
   config.num_classes = 2;  // a class missing from the labels, named by the count
   EXPECT_EQ(load_data(config).train.num_classes, 2);
+
+  // Every label 3: one class too, not a 4-class set with three classes of no example.
+  testing::write_bytes(dir_ / "train-labels-idx1-ubyte", testing::idx::labels_file(Bytes(12, 3)));
+  testing::write_bytes(dir_ / "t10k-labels-idx1-ubyte", testing::idx::labels_file(Bytes(6, 3)));
+  config.num_classes = 0;
+  EXPECT_THAT(error_of([&] { load_data(config); }),
+              HasSubstr("give 1 class (every label is 3); expected at least 2 classes"));
+  config.num_classes = 5;  // said deliberately
+  EXPECT_EQ(load_data(config).train.num_classes, 5);
 }
 
 TEST_F(DataSourceFiles, IdxImagesHeaderClaiming2To28ImagesFailsBeforeTheSplit) {
