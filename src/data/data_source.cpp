@@ -86,9 +86,9 @@ void restrict_to_classes(FilePair& pair, const std::vector<std::int32_t>& labels
 
 void apply_class_subset(SourceFiles& files, const std::vector<std::int64_t>& classes) {
   NS_CHECK(static_cast<bool>(files.train.labels),
-           "data.classes = [{}] but the training labels of '{}' are regression targets; expected data.classes = [] "
+           "data.classes = [{}] but the training labels '{}' are regression targets; expected data.classes = [] "
            "for regression",
-           fmt::join(classes, ", "), files.train.name);
+           fmt::join(classes, ", "), labels_file(files.train));
   const std::vector<std::int32_t> train_labels = files.train.labels();
   // settle_classes has fixed the count from the training labels and checked the test labels against it.
   const Index source_classes = files.train.num_classes;

@@ -153,11 +153,14 @@ SourceFiles open_npy(const DataConfig& config) {
   files.reconcile = [train_labels, test_labels, has_test = files.test.has_value()](DataSplits& splits) {
     if (!has_test) return;
     check_same_columns(splits.train, splits.test);
+    const auto kind = [](const Dataset& d) {
+      return d.is_classification() ? std::string("class labels")
+                                   : fmt::format("{} regression target column(s)", d.target_cols);
+    };
     NS_CHECK(splits.train.is_classification() == splits.test.is_classification() &&
                  splits.train.target_cols == splits.test.target_cols,
-             "the training labels '{}' and the test labels '{}' describe different tasks (classes vs {} and {} "
-             "regression targets); expected the same kind of labels",
-             train_labels, test_labels, splits.train.target_cols, splits.test.target_cols);
+             "the training labels '{}' hold {} but the test labels '{}' hold {}; expected the same kind of labels",
+             train_labels, kind(splits.train), test_labels, kind(splits.test));
     // The class count is the training set's (load_data checked the test labels against it).
   };
   return files;

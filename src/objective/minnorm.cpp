@@ -22,9 +22,14 @@ Minnorm<T>::Minnorm(MinnormParams params, const Dataset& train, Index outputs)
              "objective.C = {} bounds inequality multipliers; objective.task = regression has equality constraints "
              "(set objective.C = inf)",
              params.C);
-    NS_CHECK(!train.targets.empty() && train.target_cols == outputs,
-             "objective.task = regression needs {} regression targets per example; the data set '{}' has {}",
-             outputs, train.name, train.target_cols);
+    NS_CHECK(!train.is_classification(),
+             "objective.task = regression needs real-valued regression targets; the training set '{}' has class labels "
+             "(integers); hint: objective.task = multiclass or binary for classes, or real-valued labels for "
+             "regression (numpy: save y.astype(numpy.float32))",
+             train.name);
+    NS_CHECK(train.target_cols == outputs,
+             "objective.task = regression needs {} regression targets per example; the data set '{}' has {}", outputs,
+             train.name, train.target_cols);
   } else {
     require_class_labels(
         train, params.task == MinnormTask::kBinary ? "objective.task = binary" : "objective.task = multiclass");

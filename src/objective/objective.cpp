@@ -20,7 +20,8 @@ Index count_errors(const Dataset& data, std::span<const Index> rows, const Matri
 
 void require_class_labels(const Dataset& train, std::string_view who) {
   NS_CHECK(train.is_classification(),
-           "{} needs class labels; the labels of '{}' are regression targets ({} column(s) of real values); hint: "
+           "{} needs class labels; the training set '{}' has regression targets ({} column(s) of real values in its "
+           "labels file); hint: "
            "class labels are integers (numpy: save y.astype(numpy.int64)); real-valued labels are read as targets",
            who, train.name, train.target_cols);
 }
@@ -28,6 +29,11 @@ void require_class_labels(const Dataset& train, std::string_view who) {
 // Every loss reads an example's outputs at its label (or its targets): a network with fewer outputs than classes
 // would read and write past them.
 void check_outputs_fit(const ObjectiveConfig& config, const Dataset& train, Index outputs) {
+  // Binary Minnorm sets the output count (one) itself: the classes are what does not fit.
+  NS_CHECK(!(config.regime == "minnorm" && config.task == "binary" && train.num_classes > 2),
+           "objective.task = binary needs two classes; '{}' has {}; hint: data.classes = [a, b] keeps two of them, or "
+           "objective.task = multiclass",
+           train.name, train.num_classes);
   if (train.is_classification()) {
     NS_CHECK(outputs == train.num_classes || (outputs == 1 && train.num_classes <= 2),
              "objective.regime = {}: the network has {} output(s) (model.outputs) and '{}' has {} classes; expected "

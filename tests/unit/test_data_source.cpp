@@ -239,6 +239,25 @@ TEST_F(DataSourceFiles, NpyNamedTestFilesMustExist) {
   EXPECT_THAT(error_of([&] { load_data(config); }), HasSubstr("X_holdout.npy"));
 }
 
+// Training and test labels of different kinds are named as what each holds.
+TEST_F(DataSourceFiles, NpyTrainAndTestLabelsOfDifferentKindsSayWhatEachHolds) {
+  const std::vector<float> x = {1, 2, 3, 4}, targets3 = {1, 2, 3, 4, 5, 6}, targets2 = {1, 2, 3, 4};
+  const std::vector<std::int32_t> classes = {0, 1};
+  write_npy((dir_ / "X_train.npy").string(), {2, 2}, x.data());
+  write_npy((dir_ / "y_train.npy").string(), {2, 3}, targets3.data());
+  write_npy((dir_ / "X_test.npy").string(), {2, 2}, x.data());
+  write_npy((dir_ / "y_test.npy").string(), {2, 2}, targets2.data());
+  DataConfig config;
+  config.source = "npy";
+  config.path = dir_.string();
+  config.validation = 0;
+  EXPECT_THAT(error_of([&] { load_data(config); }),
+              HasSubstr("y_train.npy' hold 3 regression target column(s) but the test labels '" +
+                        (dir_ / "y_test.npy").string() + "' hold 2 regression target column(s)"));
+  write_npy((dir_ / "y_test.npy").string(), {2}, classes.data());
+  EXPECT_THAT(error_of([&] { load_data(config); }), HasSubstr("y_test.npy' hold class labels"));
+}
+
 TEST_F(DataSourceFiles, TooLargeValidationNamesTheSetting) {
   const std::vector<float> x = {1, 2};
   const std::vector<std::int32_t> y = {0, 1};

@@ -6,6 +6,7 @@
 #include "normscale/objective/objective.hpp"
 #include "normscale/objective/objective_config.hpp"
 #include "normscale/objective/square.hpp"
+#include "support/error_text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -118,6 +119,24 @@ TEST(Minnorm, RejectsMismatchedOutputs) {
   EXPECT_THROW(Minnorm<double>({MinnormTask::kRegression, 0, 1}, d, 1), Error);  // no targets
 }
 
+// The messages name what does not fit: binary's two classes (not model.outputs, which binary sets), and the class
+// labels that regression cannot take (not a count of targets).
+TEST(Minnorm, ATaskThatDoesNotFitTheLabelsIsNamed) {
+  const Dataset d = two_examples_three_classes();
+  ObjectiveConfig binary;
+  binary.task = "binary";
+  EXPECT_NE(testing::error_of([&] {
+              make_objective<double>(binary, d, 1);
+            }).find("objective.task = binary needs two classes; 'hand' has 3"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([&] {
+              Minnorm<double>({MinnormTask::kRegression, 0, 1}, d, 3);
+            })
+                .find("objective.task = regression needs real-valued regression targets; the training set 'hand' "
+                      "has class labels"),
+            std::string::npos);
+}
+
 // Fewer outputs than classes made the losses read and write past an example's outputs at its label (a heap corruption
 // with model.outputs = 2 on ten classes): every regime refuses them, naming model.outputs.
 TEST(Objectives, AnOutputCountThatDoesNotFitTheClassesIsRefusedForEveryRegime) {
@@ -157,8 +176,8 @@ TEST(Objectives, AnOutputCountThatDoesNotFitTheClassesIsRefusedForEveryRegime) {
       make_objective<float>(config, targets, targets.target_cols);
       ADD_FAILURE() << regime << " took regression targets";
     } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("the labels of 'reg' are regression targets (1 column(s) of real values); "
-                                           "hint: class labels are integers"),
+      EXPECT_NE(std::string(e.what()).find("the training set 'reg' has regression targets (1 column(s) of real values "
+                                           "in its labels file); hint: class labels are integers"),
                 std::string::npos)
           << e.what();
     }
