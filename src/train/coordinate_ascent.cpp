@@ -74,7 +74,9 @@ typename CoordinateAscent<T>::BlockSums CoordinateAscent<T>::run_block(std::span
                                                                        const std::vector<double>& w,
                                                                        std::vector<double>& change) {
   const MinnormParams& p = model_.params;
-  const double sigma = static_cast<double>(blocks_);
+  // CoCoA+'s safe sigma counts the blocks that update: shards without examples (fewer examples than shards)
+  // would only damp every step.
+  const double sigma = static_cast<double>(std::min(blocks_, examples_));
   const int outputs = static_cast<int>(model_.outputs);
   // The skip counters: the rule's own states, right after the multipliers (MinnormRule::dual_states).
   const int skip_offset = state_offset(p, outputs, kWait);

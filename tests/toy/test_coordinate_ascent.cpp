@@ -160,6 +160,20 @@ TEST_P(CoordinateRounds, AHardMarginWithoutSolutionShowsAnUnboundedLowerBound) {
   EXPECT_GT(late.dual, 5.0 * early.dual);
 }
 
+// Shards without examples (12 examples in 64 shards) take no part in a round: the rounds are those of the 12
+// non-empty shards, one example each (CoCoA+'s sigma counted all 64 and damped every step by 64/12).
+TEST_P(CoordinateRounds, EmptyShardsDoNotDampTheRounds) {
+  const ObjectiveConfig objective = coordinate("binary", 0.5, 0, GetParam());
+  auto many = coordinate_run(overlapping_set(), {2, {}, 1, "identity", false}, objective, 64);
+  auto exact = coordinate_run(overlapping_set(), {2, {}, 1, "identity", false}, objective, 12);
+  many->train(30);
+  exact->train(30);
+  for (std::size_t j = 0; j < 2; ++j) {
+    EXPECT_NEAR(many->network->parameters()[j], exact->network->parameters()[j], 1e-12) << "weight " << j;
+  }
+  for (Index i = 0; i < 12; ++i) EXPECT_NEAR(many->alpha(i), exact->alpha(i), 1e-12) << "example " << i;
+}
+
 // A round is a pure function of (weights, multipliers, step): continuing from a copy of both at step 7 gives
 // exactly the run that never stopped (with local_steps < the block size, so the blocks' streams matter).
 TEST(CoordinateAscent, ResumingMidRunGivesTheSameResult) {
