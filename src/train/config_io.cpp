@@ -881,6 +881,11 @@ void validate(const TrainConfig& c) {
       "\"{}\", model.hidden = [{}], model.weight_norm = {}, objective.multipliers = \"{}\"; hint: objective.dual = "
       "\"ascent\" for other models",
       c.model.type, fmt::join(c.model.hidden, ", "), c.model.weight_norm, c.objective.multipliers);
+  NS_CHECK(
+      c.objective.regime != "minnorm" || c.objective.dual != "coordinate" || std::isinf(c.objective.average_from_epoch),
+      "objective.average_from_epoch = {} averages the updates of the step's multiplier rules; objective.dual = "
+      "\"coordinate\" takes its own (hint: leave objective.average_from_epoch at inf)",
+      c.objective.average_from_epoch);
   // Minnorm's objective holds the norm term (1/2 sum ||W||^2, its factor fixed at 1): a weight decay would be ignored.
   NS_CHECK(
       c.objective.regime != "minnorm" || (c.optim.weight_decay == 0.0 && c.optim.decay_power == 0.0),

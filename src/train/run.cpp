@@ -30,6 +30,7 @@
 #include "normscale/train/run_checkpoints.hpp"
 #include "normscale/train/run_directory_lock.hpp"
 #include "normscale/train/run_outputs.hpp"
+#include "normscale/train/sampler.hpp"
 #include "normscale/train/trainer.hpp"
 #include "normscale/train/training_loop.hpp"
 #include "normscale/train/weight_perturbation.hpp"
@@ -147,6 +148,28 @@ Index step_rows(const TrainConfig& config, const Dataset& train, const Communica
   if (config.optim.batch == kFullBatch) return train.rows;
   const Index share = (config.optim.batch + comm.size() - 1) / comm.size();
   return std::min<Index>(share, train.rows);
+}
+
+// A dense layer's batch norm in training mode takes each unit's variance over the rows that one normaliser sees:
+// each rank's rows of a step, or with model.sync_bn the whole step's. One row (or none) has no variance: refused
+// before training, naming the settings, rather than failing mid-run on the rank that drew it.
+void check_batch_norm_rows(const TrainConfig& config, Index train_rows, int ranks) {
+  if (config.model.type != "mlp" || !config.model.batch_norm || config.model.hidden.empty()) return;
+  const Index batch = config.optim.batch == kFullBatch ? train_rows : config.optim.batch;
+  const SmallestShare share = config.model.sync_bn
+                                  ? SmallestShare{batch, 0}
+                                  : smallest_step_share(train_rows, config.virtual_shards, batch, ranks, 2);
+  NS_CHECK(share.examples >= 2,
+           "model.batch_norm = true normalises each unit over {} of a step, and {} holds {} example(s) of some steps "
+           "(optim.batch = {} of {} training examples, {} rank(s), virtual_shards = {}); expected at least 2; hint: "
+           "{}",
+           config.model.sync_bn ? "all the rows" : "each rank's rows",
+           config.model.sync_bn ? std::string("the step") : fmt::format("rank {}", share.part), share.examples,
+           config.optim.batch == kFullBatch ? std::string("full") : std::to_string(config.optim.batch), train_rows,
+           ranks, config.virtual_shards,
+           batch >= 2 && !config.model.sync_bn
+               ? "raise optim.batch, set model.sync_bn = true (the whole step's statistics) or use fewer ranks"
+               : "raise optim.batch (full batch: train on more examples)");
 }
 
 // Runs `action`, turning a std::bad_alloc into an error that says what was being done and which settings size
@@ -427,14 +450,20 @@ void run_training(const TrainConfig& config, Communicator& comm) {
   comm.allreduce_sum(std::span<double>(sums));
   comm.allreduce_max(std::span<double>(&max_abs, 1));
   finish_loading(data, config.data, PreprocessStats::from_vector(sums, max_abs));
-  if (has_hard_constraints(config.objective)) {  // of the inputs the model sees: after preprocessing
+  // Of values every rank holds alike: a refusal is every rank's, said once. So are the objective's own checks of
+  // the data (the task against the labels, slack with regression): built here once, alone, before any collective
+  // of the run's construction could leave a failed rank's peers waiting.
+  throw_if_any_rank_failed(comm, error_of([&] {
+                             validate_against_data(config, data.train.global_rows(), data.train.num_classes);
+                             check_batch_norm_rows(config, data.train.global_rows(), comm.size());
+                             make_objective<float>(config.objective, data.train, output_width(config, data.train));
+                           }));
+  if (has_hard_constraints(
+          config.objective)) {  // of the inputs the model sees (after preprocessing), once the task fits
     const ConflictingExamples conflicts = conflicting_examples(comm, data.train);  // the same on every rank
     throw_if_any_rank_failed(comm,
                              error_of([&] { check_no_conflicting_examples(config, conflicts, data.train.name); }));
   }
-  // Of values every rank holds alike: a refusal is every rank's, said once.
-  throw_if_any_rank_failed(
-      comm, error_of([&] { validate_against_data(config, data.train.global_rows(), data.train.num_classes); }));
   const char* hint = "lower model.hidden / model.channels or optim.batch (precision = \"float64\" needs twice the "
                      "memory of float32)";
   with_memory_context(fmt::format("building or training the model (model.type = \"{}\")", config.model.type),

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace normscale {
@@ -43,6 +44,34 @@ std::vector<Index> shard_batch_sizes(Index examples, Index shards, Index batch, 
   std::vector<Index> sizes = s.floor;
   for (Index v = 0; v < shards; ++v) sizes[static_cast<std::size_t>(v)] += s.draws_extra(v, step) ? 1 : 0;
   return sizes;
+}
+
+SmallestShare smallest_step_share(Index examples, Index shards, Index batch, int parts, Index enough) {
+  const ShardShares s(examples, shards, batch);
+  SmallestShare smallest{std::numeric_limits<Index>::max(), 0};
+  bool extras = false;
+  for (int part = 0; part < parts; ++part) {  // without extra draws: the floors alone
+    const DataShard shard{part, parts, shards};
+    Index floors = 0;
+    for (Index v = shard.first_shard(); v < shard.last_shard(); ++v) {
+      floors += s.floor[static_cast<std::size_t>(v)];
+      extras = extras || s.extra[static_cast<std::size_t>(v)] > 0;
+    }
+    if (floors < smallest.examples) smallest = {floors, part};
+  }
+  if (!extras || smallest.examples >= enough) return smallest;
+  smallest.examples = std::numeric_limits<Index>::max();
+  for (Index t = 0; t < examples; ++t) {
+    for (int part = 0; part < parts; ++part) {
+      const DataShard shard{part, parts, shards};
+      Index share = 0;
+      for (Index v = shard.first_shard(); v < shard.last_shard(); ++v) {
+        share += s.floor[static_cast<std::size_t>(v)] + (s.draws_extra(v, t) ? 1 : 0);
+      }
+      if (share < smallest.examples) smallest = {share, part};
+    }
+  }
+  return smallest;
 }
 
 MinibatchSampler::MinibatchSampler(Index examples, Index shards, Index batch, std::uint64_t seed,

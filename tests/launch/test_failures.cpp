@@ -77,6 +77,55 @@ TEST(Failures, ABatchLargerThanTheTrainingSetIsSaidOnceOnSeveralRanks) {
   expect_said_once(result.output);
 }
 
+// Refusals of the options against the data that the objective or the model makes (a task the labels do not fit,
+// batch norm over one row of a rank's step) are every rank's too: said once, by rank 0.
+TEST(Failures, RefusalsOfTheObjectiveOrBatchNormAgainstTheDataAreSaidOnce) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_task";
+  fs::remove_all(out);
+  auto result = testing::run_normscale_mpi(
+      2,
+      "train --set data.source=sinusoid --set data.synthetic_examples=20 --set objective.regime=sgd "
+      "--set optim.batch=10 --set progress=false --set steps=2 --out " +
+          out.string());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("needs class labels"), std::string::npos) << result.output;
+  expect_said_once(result.output);
+  result = testing::run_normscale_mpi(
+      2,
+      "train --set data.source=separable-2d --set data.synthetic_examples=40 --set 'model.hidden=[4]' "
+      "--set model.batch_norm=true --set optim.batch=3 --set virtual_shards=2 --set progress=false --set steps=2 "
+      "--out " +
+          out.string());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("holds 1 example(s) of some steps (optim.batch = 3 of 40 training examples, 2 rank(s)"),
+            std::string::npos)
+      << result.output;
+  expect_said_once(result.output);
+  result = testing::run_normscale_mpi(
+      2,
+      "train --set data.source=separable-2d --set data.synthetic_examples=40 --set 'model.hidden=[4]' "
+      "--set model.batch_norm=true --set model.sync_bn=true --set optim.batch=3 --set virtual_shards=2 "
+      "--set progress=false --set steps=2 --out " +
+          out.string());
+  EXPECT_EQ(result.exit_code, 0) << "the whole step's statistics: " << result.output;
+  fs::remove_all(out);
+}
+
+// Minnorm regression on one example over two ranks: the rank holding none of it trains as the other (it refused
+// the data as having no regression targets).
+TEST(Failures, RegressionOnFewerExamplesThanRanksTrains) {
+  const fs::path out = fs::temp_directory_path() / "normscale_fail_regression_one";
+  fs::remove_all(out);
+  const auto result = testing::run_normscale_mpi(
+      2,
+      "train --set data.source=sinusoid --set data.synthetic_examples=1 --set objective.task=regression "
+      "--set 'model.hidden=[]' --set optim.batch=1 --set virtual_shards=2 --set steps=3 --set progress=false "
+      "--out " +
+          out.string());
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  fs::remove_all(out);
+}
+
 TEST(Failures, RanksWithDifferentConfigurationsNameTheFirstDifferingOption) {
   const fs::path out = fs::temp_directory_path() / "normscale_fail_disagree";
   const std::string command =

@@ -130,5 +130,35 @@ TEST(Sampler, FullBatchUsesEveryExampleOnce) {
   EXPECT_DOUBLE_EQ(sampler.epochs(3), 3.0);
 }
 
+// The fewest rows of a step a rank holds: 40 examples in 2 shards, one per rank. Batch 3 gives each shard 1.5 a
+// step: one rank draws the remainder example, the other holds 1. Batch 4 gives each exactly 2; full batch 20.
+TEST(SmallestStepShare, IsTheFewestRowsAnyRankHoldsOfAnyStep) {
+  EXPECT_EQ(smallest_step_share(40, 2, 3, 2).examples, 1);
+  EXPECT_EQ(smallest_step_share(40, 2, 4, 2).examples, 2);
+  EXPECT_EQ(smallest_step_share(40, 2, 40, 2).examples, 20);
+  EXPECT_EQ(smallest_step_share(40, 2, 3, 1).examples, 3) << "one rank holds every step whole";
+  // 64 shards of 100 on 2 ranks: no shard's floor is above 0 at batch 3 or 4, and the draws fall where the
+  // stride puts them. Checked against the steps themselves.
+  for (const Index batch : {3, 4}) {
+    Index fewest = batch;
+    for (Index t = 0; t < 6400; ++t) {
+      const std::vector<Index> sizes = shard_batch_sizes(6400, 64, batch, t);
+      for (int part = 0; part < 2; ++part) {
+        Index held = 0;
+        for (Index v = 32 * part; v < 32 * (part + 1); ++v) held += sizes[static_cast<std::size_t>(v)];
+        fewest = std::min(fewest, held);
+      }
+    }
+    EXPECT_EQ(smallest_step_share(6400, 64, batch, 2).examples, fewest) << "batch " << batch;
+    if (batch == 3) {
+      EXPECT_LE(fewest, 1);
+    }
+  }
+  // Batch 300: each shard's floor is 4 (4.6875 a step), 128 a rank without the remainder draws: enough for a
+  // caller asking for 2, which is spared the walk over the steps; the exact fewest is larger.
+  EXPECT_EQ(smallest_step_share(6400, 64, 300, 2, 2).examples, 128);
+  EXPECT_GT(smallest_step_share(6400, 64, 300, 2).examples, 128);
+}
+
 }  // namespace
 }  // namespace normscale

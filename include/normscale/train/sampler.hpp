@@ -15,6 +15,7 @@
 #include "normscale/data/data_shard.hpp"
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace normscale {
@@ -32,6 +33,17 @@ struct ShardShares {
 
 // Examples each shard contributes to step t (above), summing to batch.
 std::vector<Index> shard_batch_sizes(Index examples, Index shards, Index batch, Index step = 0);
+
+// The fewest examples of a step that any of `parts` ranks (each owning its run of the shards, DataShard)
+// holds, over every step (the pattern repeats every `examples` steps), and the first part that holds them.
+// Where every part's shards hold `enough` without their remainder draws, a lower bound of at least `enough`
+// (so a caller that needs that many is spared the walk over the steps).
+struct SmallestShare {
+  Index examples = 0;
+  int part = 0;
+};
+SmallestShare smallest_step_share(Index examples, Index shards, Index batch, int parts,
+                                  Index enough = std::numeric_limits<Index>::max());
 
 class MinibatchSampler {
  public:
