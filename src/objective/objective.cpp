@@ -20,8 +20,8 @@ Index count_errors(const Dataset& data, std::span<const Index> rows, const Matri
 
 void require_class_labels(const Dataset& train, std::string_view who) {
   NS_CHECK(train.is_classification(),
-           "{} needs class labels; the training set '{}' has regression targets ({} column(s) of real values in its "
-           "labels file); hint: "
+           "{} needs class labels; the training set '{}' has regression targets ({} column(s) of real values); "
+           "hint: "
            "class labels are integers (numpy: save y.astype(numpy.int64)); real-valued labels are read as targets",
            who, train.name, train.target_cols);
 }

@@ -176,9 +176,10 @@ TEST(Objectives, AnOutputCountThatDoesNotFitTheClassesIsRefusedForEveryRegime) {
       make_objective<float>(config, targets, targets.target_cols);
       ADD_FAILURE() << regime << " took regression targets";
     } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("the training set 'reg' has regression targets (1 column(s) of real values "
-                                           "in its labels file); hint: class labels are integers"),
-                std::string::npos)
+      EXPECT_NE(
+          std::string(e.what()).find("the training set 'reg' has regression targets (1 column(s) of real values); "
+                                     "hint: class labels are integers"),
+          std::string::npos)
           << e.what();
     }
   }
