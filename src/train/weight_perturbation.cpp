@@ -113,6 +113,9 @@ void WeightPerturbation<T>::step_end(TrainingContext<T>& context, Index step) {
   next_epoch_ += config.every;
   // After the last step nothing would retrain: leave the final weights as they were evaluated.
   if (step >= context.total_steps) return;
+  // A full-batch run's exact multiplier update waits for the next step's forward pass; it belongs to the weights
+  // this step left, before the noise (as a minibatch step's, or an evaluation's flush, takes it).
+  context.engine.flush_multipliers();
   context.engine.sync_to_host();
   perturb_parameters(context.network, config, context.config.seed, step);
   context.engine.load_from_host();

@@ -245,5 +245,33 @@ TEST(PerturbAndRetrain, ScheduleStartsAtTheFirstMultipleAfterZeroTrainingError) 
   EXPECT_DOUBLE_EQ(last["weight_norm"].get<double>(), r.back()["weight_norm"].get<double>());
 }
 
+// Full-batch Minnorm's exact multiplier update waits for the next step's forward pass (fused), unless an
+// evaluation or a checkpoint takes it first. A perturbation at the step's end takes it first too, at the
+// weights the step left: so the run is the same whatever its evaluation cadence (the update followed the
+// noise when no evaluation fell on the step: alpha_mean 9.5e-4 apart between eval_every 1 and 4).
+TEST(PerturbAndRetrain, FullBatchMinnormIsTheSameAtAnyEvaluationCadence) {
+  const testing::TempDir dir("normscale_perturb_cadence_", "run");
+  const auto run = [&](Index eval_every, Index checkpoint_every) {
+    TrainConfig c = testing::quick_cross_entropy_run(dir.path() / fmt::format("e{}_c{}", eval_every, checkpoint_every));
+    c.objective.regime = "minnorm";
+    c.objective.task = "regression";
+    c.data.source = "student-teacher";
+    c.model.hidden = {};
+    c.optim.lr = 0.01;
+    c.perturb.every = 1;  // full batch: every step
+    c.steps = 4;
+    c.eval_every = eval_every;
+    c.checkpoint_every = checkpoint_every;
+    return testing::train_in_process(c);
+  };
+  const nlohmann::json every = run(1, 100), last_only = run(4, 100), checkpointed = run(4, 1);
+  for (const char* key : {"alpha_mean", "weight_norm", "train_loss"}) {
+    const double a = every[key].get<double>();
+    EXPECT_NEAR(last_only[key].get<double>(), a, 1e-12 * std::abs(a)) << key;
+    EXPECT_NEAR(checkpointed[key].get<double>(), a, 1e-12 * std::abs(a)) << key;
+  }
+  EXPECT_EQ(every["perturbations"], 3) << "at the ends of steps 1, 2 and 3";
+}
+
 }  // namespace
 }  // namespace normscale::toy
