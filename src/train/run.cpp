@@ -250,7 +250,7 @@ class Run {
   }
 
   void train() {
-    if (finished()) return report_finished();
+    if (finished() || stopped_at_tolerance()) return report_finished();
     const TrainConfig& config = context_.config;
     Communicator& comm = context_.comm;
     const DataSplits& data = context_.data;
@@ -325,6 +325,16 @@ class Run {
   // Resumed at its last step: the run had finished (its final checkpoint is only written after its last
   // evaluation).
   bool finished() const { return context_.resumed && engine_->steps_done() >= schedule_.total_steps; }
+
+  // Resumed at a state that objective.tolerance stops at (the run stopped there, at a checkpointed step): finished
+  // too, unless resumed with a tolerance this state does not meet. Collective.
+  bool stopped_at_tolerance() {
+    const double tolerance = context_.config.objective.tolerance;
+    if (!context_.resumed || tolerance <= 0.0) return false;
+    const std::optional<DualityCertificate> certificate =
+        duality_certificate(context_.comm, *engine_, *network_, *objective_, context_.data.train);
+    return certificate && certificate->within(tolerance);
+  }
 
   // Resuming a finished run trains nothing and changes nothing in its directory (resume is idempotent,
   // so a scheduler may resume a trial whose end it missed); it reports the result read back from

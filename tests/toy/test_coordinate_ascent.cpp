@@ -8,6 +8,7 @@
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/duality_certificate.hpp"
 #include "support/linear_algebra.hpp"
+#include "support/read_file.hpp"
 #include "support/temp_dir.hpp"
 #include "support/train_in_process.hpp"
 #include "svm_oracles.hpp"
@@ -233,6 +234,33 @@ TEST(CoordinateAscent, ToleranceStopsTheRunOnceTheGapIsBelowIt) {
 
 // Through `normscale train` with its checkpoints: a run stopped at step 20 and resumed to step 40 ends where
 // the run that never stopped does (weights and multipliers, read through the certificate, bit for bit).
+// A run the tolerance stopped at a checkpointed step has finished: resumed (a requeued job), it trains nothing and
+// changes no file (it trained eval_every more steps at every resume); resumed with a tolerance that state does not
+// meet, it goes on.
+TEST(CoordinateAscent, ARunStoppedByTheToleranceAtACheckpointStaysStoppedWhenResumed) {
+  const testing::TempDir work("normscale_coordinate_", "tolerance_resume");
+  TrainConfig config;
+  for (const char* option :
+       {"data.source=separable-2d", "data.synthetic_examples=40", "data.validation=0", "model.hidden=[]",
+        "objective.task=binary", "objective.dual=coordinate", "objective.tolerance=1e-3", "precision=float64",
+        "virtual_shards=1", "steps=400", "eval_every=5", "checkpoint_every=5", "progress=false", "gallery=0"}) {
+    apply_override(config, option);
+  }
+  config.out = (work.path() / "run").string();
+  const nlohmann::json stopped = testing::train_in_process(config);
+  ASSERT_EQ(stopped.value("event", ""), "stopped") << stopped.dump();
+  ASSERT_LT(stopped["step"].get<Index>(), 400);
+  const auto read = [&](const char* file) { return testing::read_file(work.path() / "run" / file); };
+  const std::string metrics = read("metrics.jsonl"), weights = read("layer1_weight.npy");
+  config.resume = true;
+  testing::train_in_process(config);
+  EXPECT_EQ(read("metrics.jsonl"), metrics) << "a resume of the stopped run wrote records";
+  EXPECT_EQ(read("layer1_weight.npy"), weights);
+  config.objective.tolerance = 1e-12;
+  const nlohmann::json further = testing::train_in_process(config);
+  EXPECT_GT(further["step"].get<Index>(), stopped["step"].get<Index>());
+}
+
 TEST(CoordinateAscent, ACheckpointedRunResumesToTheSameResult) {
   expect_resumed_equals_straight({"objective.C=10", "objective.local_steps=7"});
 }
