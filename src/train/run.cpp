@@ -232,6 +232,7 @@ class Run {
         checkpoints_(schedule_.checkpoint, DataShard{comm.rank(), comm.size(), config.virtual_shards},
                      data_fingerprint) {
     context_.total_steps = schedule_.total_steps;
+    context_.evaluation_every = schedule_.evaluation.every;
     network_->initialize({config.model.init, config.model.init_scale}, config.seed);
     for (const auto& w : network_->weights()) {
       context_.initial_squared_norms.push_back(w.matrix.template cast<double>().squaredNorm());

@@ -56,10 +56,12 @@ void WeightPerturbation<T>::start_after_fit(TrainingContext<T>& context, Index s
 
 namespace {
 
-// The paper's "fit": zero training error. A regression run's records have no error: it counts as fitted from its
-// first evaluation.
+// The paper's "fit": zero training error, at an evaluation of the eval_every cadence (a shorter run's extra
+// evaluation after its last step would start the schedule where the uninterrupted run does not evaluate). A
+// regression run's records have no error: it counts as fitted from its first evaluation.
 template <class T>
 bool fitted_at(const TrainingContext<T>& context, const nlohmann::json& record) {
+  if (record["step"].get<Index>() % context.evaluation_every != 0) return false;
   if (!context.data.train.is_classification()) return true;
   return record_number(record, "train_error") == 0.0;
 }

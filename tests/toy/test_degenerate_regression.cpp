@@ -273,5 +273,32 @@ TEST(PerturbAndRetrain, FullBatchMinnormIsTheSameAtAnyEvaluationCadence) {
   EXPECT_EQ(every["perturbations"], 3) << "at the ends of steps 1, 2 and 3";
 }
 
+// A run stopped early evaluates after its last step, off the eval_every cadence: at zero training error that
+// evaluation must not start the perturbations (perturb.start = 0), or the run resumed with more steps perturbs
+// where the uninterrupted one does not (14 perturbations against 0, weight norm 45.1 against 33.3).
+TEST(PerturbAndRetrain, AShorterRunsLastEvaluationDoesNotStartTheSchedule) {
+  const testing::TempDir dir("normscale_perturb_short_", "run");
+  const auto config = [&](const std::filesystem::path& out, Index steps) {
+    TrainConfig c = testing::quick_cross_entropy_run(out);
+    c.data.source = "two-point";
+    c.objective.regime = "square";
+    c.model.hidden = {16};
+    c.optim.lr = 0.2;
+    c.perturb.every = 1;
+    c.eval_every = 28;
+    c.checkpoint_every = 7;
+    c.steps = steps;
+    return c;
+  };
+  const nlohmann::json straight = testing::train_in_process(config(dir.path() / "straight", 28));
+  const nlohmann::json short_run = testing::train_in_process(config(dir.path() / "resumed", 14));
+  ASSERT_EQ(short_run["train_error"].get<double>(), 0.0) << "the shorter run's last evaluation must find the fit";
+  TrainConfig more = config(dir.path() / "resumed", 28);
+  more.resume = true;
+  const nlohmann::json resumed = testing::train_in_process(more);
+  EXPECT_EQ(resumed["perturbations"], straight["perturbations"]);
+  EXPECT_DOUBLE_EQ(resumed["weight_norm"].get<double>(), straight["weight_norm"].get<double>());
+}
+
 }  // namespace
 }  // namespace normscale::toy

@@ -34,6 +34,7 @@ struct TrainingContext {
   Objective<T>& objective;
   TrainingEngine<T>& engine;
   Index total_steps = 0;   // the loop ends when engine.steps_done() reaches it
+  Index evaluation_every = 1;  // the evaluations' cadence (the loop evaluates after the last step too)
   bool resumed = false;    // continues from a checkpoint (engine.steps_done() is its step)
   // ... written at a step the run evaluated at: its state is what that evaluation saw (set by the loop)
   bool resumed_at_evaluation = false;
