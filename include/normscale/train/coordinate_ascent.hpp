@@ -8,18 +8,19 @@
 //   delta = proj(alpha + r(w + sigma u_k) / (sigma ||x||^2)) - alpha,  alpha += delta,  u_k += delta y x
 // with r the constraint's residual (1 - y f, or y - f for regression), proj the box [0, C] (none for
 // regression), y the +-1 sign (1 for regression) and sigma the number of blocks holding examples (CoCoA+'s
-// safe sigma' = K; one block: plain SDCA). Then one allreduce sums the u_k and w += sum_k u_k, so w = sum alpha y x
-// stays exact up to rounding; x includes the constant input 1 when the model has a bias. The first round sets w =
-// w(alpha) (0 on a fresh run): the coordinate rule needs w to start consistent with the multipliers. Shrinking: a
-// classification multiplier that stays at a bound of its box is skipped for a growing number of its visits (at most 63
-// in a row); the counters live in the multiplier rows, so checkpoints keep them. Round momentum
-// (objective.round_momentum; accelerated CoCoA+, FISTA on the rounds): a round starts from alpha + beta (alpha -
-// alpha_last) and w + beta v, v = w - w_last (the trainer's velocity, checkpointed), beta = k / (k + 3) with k the
-// rounds since the last restart; w = w(alpha) stays exact because both move alike. The extrapolation may leave the box:
-// such a multiplier is visited whatever its skip counter, and the round's pass projects it back. A round whose step
-// turns against its momentum, sum (alpha_start - alpha_end)(alpha_end - alpha_last) > 0 (O'Donoghue and Candes'
-// gradient restart), restarts it (k = 0); that sum rides on the round's allreduce. alpha_last and k live in the
-// multiplier rows.
+// safe sigma' = K; one block: plain SDCA). Then one allreduce sums the u_k and w += sum_k u_k, so
+// w = sum alpha y x stays exact up to rounding; x includes the constant input 1 when the model has a bias.
+// The first round sets w = w(alpha) (0 on a fresh run): the coordinate rule needs w to start consistent with
+// the multipliers.
+// Shrinking: a classification multiplier that stays at a bound of its box is skipped for a growing number
+// of its visits (at most 63 in a row); the counters live in the multiplier rows, so checkpoints keep them.
+// Round momentum (objective.round_momentum; accelerated CoCoA+, FISTA on the rounds): a round starts from
+// alpha + beta (alpha - alpha_last) and w + beta v, v = w - w_last (the trainer's velocity, checkpointed), beta
+// = k / (k + 3) with k the rounds since the last restart; w = w(alpha) stays exact because both move alike.
+// The extrapolation may leave the box: such a multiplier is visited whatever its skip counter, and the
+// round's pass projects it back. A round whose step turns against its momentum, sum (alpha_start -
+// alpha_end)(alpha_end - alpha_last) > 0 (O'Donoghue and Candes' gradient restart), restarts it (k = 0);
+// that sum rides on the round's allreduce. alpha_last and k live in the multiplier rows.
 #pragma once
 
 #include "normscale/comm/communicator.hpp"
