@@ -14,8 +14,9 @@
 
 namespace normscale {
 
-RunDirectoryLock::RunDirectoryLock(const std::filesystem::path& out) {
+RunDirectoryLock::RunDirectoryLock(const std::filesystem::path& out) : out_(out) {
   std::error_code error;
+  created_ = !std::filesystem::exists(out, error);
   std::filesystem::create_directories(out, error);
   NS_CHECK(!error, "run directory {}: cannot be created: {}; check the path and its permissions", out.string(),
            error.message());
@@ -28,7 +29,17 @@ RunDirectoryLock::RunDirectoryLock(const std::filesystem::path& out) {
   }
 }
 
-RunDirectoryLock::~RunDirectoryLock() = default;
+RunDirectoryLock::~RunDirectoryLock() {
+  if (!created_ || !lock_ || !lock_->held()) return;
+  std::error_code error;
+  std::filesystem::directory_iterator entry(out_, error);
+  const std::filesystem::directory_iterator end;
+  if (error || entry == end || entry->path().filename() != "run.lock") return;
+  entry.increment(error);
+  if (error || entry != end) return;
+  std::filesystem::remove(out_ / "run.lock", error);
+  if (!error) std::filesystem::remove(out_, error);  // not if anything appeared meanwhile
+}
 
 std::filesystem::path finished_marker(const std::filesystem::path& out) { return out / "finished.json"; }
 

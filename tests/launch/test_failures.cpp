@@ -500,6 +500,7 @@ TEST(Failures, ExamplesIdenticalAfterPreprocessingWithDifferentLabelsAreRefused)
   auto result = testing::run_shell(run + " --set data.preprocess=unit-norm");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("#0 and #1; 0-based rows of the file"), std::string::npos) << result.output;
+  EXPECT_FALSE(fs::exists(data / "out")) << "a run refused before it wrote anything leaves no directory it created";
   result = testing::run_shell(run + " --set data.preprocess=none");
   EXPECT_EQ(result.exit_code, 0) << result.output;
   fs::remove_all(data);

@@ -23,9 +23,13 @@ class RunDirectoryLock {
   explicit RunDirectoryLock(const std::filesystem::path& out);
   RunDirectoryLock(const RunDirectoryLock&) = delete;
   RunDirectoryLock& operator=(const RunDirectoryLock&) = delete;
+  // A directory this lock created that holds nothing but run.lock (a run refused before it wrote anything)
+  // is removed: run.lock while still held (a trainer starting now finds no lock to share), then the folder.
   ~RunDirectoryLock();
 
  private:
+  std::filesystem::path out_;
+  bool created_ = false;
   std::unique_ptr<HolderLock> lock_;
 };
 
