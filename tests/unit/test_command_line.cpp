@@ -107,6 +107,29 @@ TEST(CommandLine, TrainsASyntheticProblemToCompletion) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("train error 0.00%"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("support vectors 100.00%"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("constraints are not met"), std::string::npos) << result.output;
+}
+
+// "done" means the budget was trained: a hard-margin Minnorm run that ends misclassifying training examples says
+// that its constraints are not met (its multipliers keep growing); with slack, misclassified examples are allowed.
+TEST(CommandLine, AHardMarginRunThatDoesNotFitTheTrainingSetSaysSo) {
+  const testing::TempDir out("normscale_cli_", testing::current_test_name());
+  const std::string two_point =
+      "train --set data.source=two-point --set 'model.hidden=[]' --set model.bias=false --set objective.task=binary "
+      "--set optim.batch=full --set optim.lr=0.05 --set objective.s=0.0125 --set objective.rho=0 --set steps=3 "
+      "--set precision=float64 --set progress=false ";
+  const auto hard = testing::run_normscale(two_point + "--out " + out.path("hard"));
+  ASSERT_EQ(hard.exit_code, 0) << hard.output;
+  EXPECT_NE(hard.output.find("train error 100.00%"), std::string::npos) << hard.output;
+  EXPECT_NE(hard.output.find("100.00% of the training set is misclassified, so the hard-margin constraints are not "
+                             "met and this is not a minimum-norm fit; hint: train longer, or allow slack with "
+                             "objective.C"),
+            std::string::npos)
+      << hard.output;
+  const auto slack = testing::run_normscale(two_point + "--set objective.C=1 --out " + out.path("slack"));
+  ASSERT_EQ(slack.exit_code, 0) << slack.output;
+  EXPECT_NE(slack.output.find("train error 100.00%"), std::string::npos) << slack.output;
+  EXPECT_EQ(slack.output.find("constraints are not met"), std::string::npos) << slack.output;
 }
 
 // A regression run has no classification errors: its records and its summary give the losses (an error of 0%
