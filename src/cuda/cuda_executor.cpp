@@ -73,15 +73,6 @@ double elapsed_seconds(const Event& start, const Event& end, bool recorded) {
 
 int select_device_for(Communicator& comm) { return select_cuda_device(comm, "device"); }
 
-// The value at `device` once the stream's work before it is done.
-template <class V>
-V read_back(const V* device, cudaStream_t stream) {
-  V value{};
-  NS_CUDA_CHECK(cudaMemcpyAsync(&value, device, sizeof(V), cudaMemcpyDeviceToHost, stream));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return value;
-}
-
 class CudaExecutor final : public StepExecutor<float> {
  public:
   // Collective over `comm` (each rank picks its GPU, then the device communicator is built).
@@ -116,7 +107,24 @@ class CudaExecutor final : public StepExecutor<float> {
   // Each batch row's ||h||^2 + 1 (h the last layer's input in the last forward) when the objective takes
   // curvature-normalized multiplier steps, as the CPU executor computes it; else null.
   const double* curvature();
+  // Waits for `stream` (wait_for_streams: for both streams). With several ranks the wait may be behind an NCCL
+  // collective that a stalled peer never joins, where no host collective would notice: it runs under the host
+  // communicator's collective watchdog, so after collective_timeout the job ends as for a stalled host collective.
+  void wait(cudaStream_t stream);
+  void wait_for_streams();
+  CollectiveWatchdog* watchdog();  // null on one rank or without collective_timeout
+  static constexpr const char* kStreamWait = "NCCL allreduce (a wait for the GPU's stream)";
+  std::size_t gradient_bytes() const { return static_cast<std::size_t>(dnet_.parameter_count()) * sizeof(float); }
+  // The value at `device` once the stream's work before it is done.
+  template <class V>
+  V read_back(const V* device, cudaStream_t stream) {
+    V value{};
+    NS_CUDA_CHECK(cudaMemcpyAsync(&value, device, sizeof(V), cudaMemcpyDeviceToHost, stream));
+    wait(stream);
+    return value;
+  }
 
+  Communicator& comm_;
   const Dataset& train_;
   Network<float>& network_;
   Objective<float>& objective_;
@@ -157,11 +165,18 @@ class CudaExecutor final : public StepExecutor<float> {
 
 CudaExecutor::CudaExecutor(const TrainerOptions& options, const CudaEngineOptions& cuda, Communicator& comm,
                            const Dataset& train, Network<float>& network, Objective<float>& objective)
-    : train_(train), network_(network), objective_(objective), momentum_(options.momentum),
-      device_(select_device_for(comm)), context_(cuda.tf32, cuda.bf16), dnet_(network, context_),
+    : comm_(comm),
+      train_(train),
+      network_(network),
+      objective_(objective),
+      momentum_(options.momentum),
+      device_(select_device_for(comm)),
+      context_(cuda.tf32, cuda.bf16),
+      dnet_(network, context_),
       dobj_(make_device_objective(objective.rule_type(), objective.rule_params(), objective.name(), train.rows,
                                   network.output_width(), context_)),
-      scalars_(4), count_(1) {
+      scalars_(4),
+      count_(1) {
   NS_CHECK(train.rows * std::max<Index>(train.cols, 1) < (Index{1} << 31) && train.rows < (Index{1} << 31),
            "device = \"cuda\": this rank's training shard ({} x {}) is too large for 32-bit row indices; use more ranks",
            train.rows, train.cols);
@@ -207,6 +222,18 @@ CudaExecutor::~CudaExecutor() {
   // never join it: the device communicator goes first (aborted, nccl_comm.cpp), so that the wait below ends.
   if (std::uncaught_exceptions() > 0) device_comm_.reset();
   cudaStreamSynchronize(context_.compute());
+}
+
+CollectiveWatchdog* CudaExecutor::watchdog() { return device_comm_ ? comm_.watchdog() : nullptr; }
+
+void CudaExecutor::wait(cudaStream_t stream) {
+  const CollectiveWatchdog::Watch watch(watchdog(), kStreamWait, gradient_bytes());
+  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+void CudaExecutor::wait_for_streams() {
+  const CollectiveWatchdog::Watch watch(watchdog(), kStreamWait, gradient_bytes());
+  context_.synchronize();
 }
 
 std::string CudaExecutor::device() const { return fmt::format("cuda:{} ({})", device_, cuda_device_name(device_)); }
@@ -262,7 +289,7 @@ void CudaExecutor::output_gradient(double scale, bool skip_zero_rows, bool lagge
 BackwardResult CudaExecutor::backward_and_reduce(bool sample_noise) {
   cudaStream_t stream = context_.compute();
   // The one synchronisation of the step. The previous step's timing events are complete too.
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
+  wait(stream);
   for (std::size_t i = 0; i < bucket_begin_.size(); ++i) {
     times_.comm += elapsed_seconds(*bucket_begin_[i], *bucket_end_[i], comm_timed_);
   }
@@ -331,7 +358,7 @@ std::vector<BlockDots> CudaExecutor::block_dots(std::span<const ParameterBlock> 
   std::vector<double> sums(3 * blocks.size());
   NS_CUDA_CHECK(cudaMemcpyAsync(sums.data(), d_block_dots_.data(), sums.size() * sizeof(double),
                                 cudaMemcpyDeviceToHost, stream));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
+  wait(stream);
   std::vector<BlockDots> dots;
   for (std::size_t k = 0; k < blocks.size(); ++k) dots.push_back({sums[3 * k], sums[3 * k + 1], sums[3 * k + 2]});
   return dots;
@@ -361,7 +388,7 @@ GradientNorms CudaExecutor::gradient_norms() {
   cudaStream_t stream = context_.compute();
   NS_CUDA_CHECK(cudaMemcpyAsync(scalars_.data() + 1, d_scalars_.data() + 1, 2 * sizeof(double),
                                 cudaMemcpyDeviceToHost, stream));
-  NS_CUDA_CHECK(cudaStreamSynchronize(stream));
+  wait(stream);
   return {scalars_[1], scalars_[2]};
 }
 
@@ -400,7 +427,7 @@ LocalEvaluation CudaExecutor::evaluate(const Dataset& data, DualTerms* dual) {
   if (dual != nullptr) {
     double host[3];
     NS_CUDA_CHECK(cudaMemcpyAsync(host, dual_sums, sizeof host, cudaMemcpyDeviceToHost, stream));
-    NS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    wait(stream);
     *dual = {host[0], host[1], host[2]};
   }
   const double loss = read_back(d_scalars_.data() + 3, stream);
@@ -424,7 +451,7 @@ void CudaExecutor::forward_each_chunk(const Dataset& data, const ChunkVisitor<fl
     NS_CUDA_CHECK(cudaMemcpyAsync(penultimate.data(), dnet_.activation(last),
                                   static_cast<std::size_t>(penultimate.size()) * sizeof(float), cudaMemcpyDeviceToHost,
                                   context_.compute()));
-    NS_CUDA_CHECK(cudaStreamSynchronize(context_.compute()));
+    wait(context_.compute());
     rows.resize(static_cast<std::size_t>(n));
     for (Index r = 0; r < n; ++r) rows[static_cast<std::size_t>(r)] = begin + r;
     visit(rows, f, penultimate);
@@ -447,7 +474,7 @@ Index CudaExecutor::support_count() {
 }
 
 void CudaExecutor::sync_to_host() {
-  context_.synchronize();
+  wait_for_streams();
   auto& params = network_.mutable_parameters();
   NS_CUDA_CHECK(cudaMemcpy(params.data(), dnet_.parameters(), params.size() * sizeof(float), cudaMemcpyDeviceToHost));
   NS_CUDA_CHECK(cudaDeviceSynchronize());
@@ -466,7 +493,7 @@ void CudaExecutor::sync_to_host() {
 }
 
 void CudaExecutor::load_from_host() {
-  context_.synchronize();
+  wait_for_streams();
   const auto& params = network_.parameters();
   NS_CUDA_CHECK(cudaMemcpy(dnet_.parameters(), params.data(), params.size() * sizeof(float), cudaMemcpyHostToDevice));
   NS_CUDA_CHECK(cudaDeviceSynchronize());

@@ -13,6 +13,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <array>
 #include <cstdint>
@@ -210,6 +211,22 @@ TEST(MpiComm, IsMovableAndTheMovedFromObjectRefusesWork) {
   std::vector<double> one{1.0};
   third.allreduce_sum(std::span<double>(one));
   EXPECT_EQ(one[0], static_cast<double>(third.size()));
+}
+
+// A GPU rank's wait for its stream (behind an NCCL collective) is watched by the watchdog the collective timeout
+// started, which the communicator hands out; without a timeout there is none, and one process never waits.
+TEST(MpiComm, HandsOutTheWatchdogItsCollectiveTimeoutStarted) {
+  MpiComm comm;
+  EXPECT_EQ(comm.watchdog(), nullptr);
+  comm.set_collective_timeout(std::chrono::seconds(60));
+  ASSERT_NE(comm.watchdog(), nullptr);
+  EXPECT_EQ(comm.watchdog()->timeout(), std::chrono::seconds(60));
+  { const CollectiveWatchdog::Watch watch(comm.watchdog(), "NCCL allreduce (a wait for the GPU's stream)", 8); }
+  comm.barrier();  // the watchdog still serves the communicator's own collectives
+  comm.set_collective_timeout(std::chrono::seconds(0));
+  EXPECT_EQ(comm.watchdog(), nullptr);
+  LocalComm local;
+  EXPECT_EQ(local.watchdog(), nullptr);
 }
 
 // Under mpiexec the factory's host communicator is MPI over the whole world; local would leave each

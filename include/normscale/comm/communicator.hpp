@@ -46,6 +46,9 @@ class Communicator {
   virtual void set_collective_timeout(std::chrono::duration<double> /*timeout*/, TimeoutRecord /*record*/ = {}) {}
   // The training step the following collectives belong to, for that report (0: before the first step).
   virtual void set_step(std::int64_t /*step*/) {}
+  // The watchdog set_collective_timeout started (null: none), for waits outside the communicator that hang when a
+  // peer does: a GPU rank waiting for its stream, behind an NCCL collective a stalled peer never joins.
+  virtual CollectiveWatchdog* watchdog() { return nullptr; }
 
   bool is_root() const { return rank() == 0; }
 };

@@ -48,6 +48,7 @@ class MpiComm final : public Communicator {
   // waiting too, gets its record written before the abort ends it.
   void set_collective_timeout(std::chrono::duration<double> timeout, TimeoutRecord record = {}) override;
   void set_step(std::int64_t step) override;
+  CollectiveWatchdog* watchdog() override { return watchdog_.get(); }
 
   // The owned duplicate, for code that must call MPI directly (benchmarks, tests); MPI_COMM_NULL
   // after a move.
