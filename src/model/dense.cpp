@@ -2,6 +2,7 @@
 // temporaries); bias and ReLU are one pass each, split over the GEMMs' threads.
 #include "normscale/model/dense.hpp"
 
+#include "normscale/model/bias_passes.hpp"
 #include "normscale/model/gemm.hpp"
 #include "normscale/model/initializers.hpp"
 #include "normscale/model/relu_rule.hpp"
@@ -32,14 +33,7 @@ void Dense<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   out.resize(in.rows(), outputs_);
   // out = in W^T (+ b) with W stored outputs x inputs. The bias rows are written first and the product
   // added to them (beta = 1): one pass over out instead of a zeroing pass and a bias pass.
-  if (bias_) {
-    const T* b = b_;
-    T* y = out.data();
-    const Index cols = outputs_;
-    for_each_range(in.rows(), indices_per_thread(cols), [b, y, cols](Index begin, Index end) {
-      for (Index r = begin; r < end; ++r) std::copy(b, b + cols, y + r * cols);
-    });
-  }
+  if (bias_) write_bias_rows(b_, in.rows(), outputs_, out.data());
   // With bf16 operands the weights' rounding comes from the update that wrote them where it kept one.
   CopyUse weights = CopyUse::kRefresh;
   if constexpr (std::is_same_v<T, float>) {
@@ -59,22 +53,7 @@ void Dense<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>& 
   // and the weights are forward's copies (where `in` is forward's input), dout's copy is made here for both.
   gemm_keeping<T>({&dout16_, CopyUse::kRefresh}, {&in16_, CopyUse::kReuse}, true, false, outputs_, inputs_, rows,
                   T(1), dout.data(), outputs_, in.data(), inputs_, T(0), dw_, inputs_);
-  if (bias_) {
-    // db = sum of the rows, accumulated row by row (contiguous, vectorised); the columns split over the team,
-    // each column summed in row order whatever the split.
-    T* db = db_;
-    const T* dy = dout.data();
-    const Index cols = outputs_;
-    for_each_range(cols, indices_per_thread(rows),
-                   [db, dy, cols, rows](Index begin, Index end) {
-                     T* __restrict sum = db;
-                     std::fill(sum + begin, sum + end, T(0));
-                     for (Index r = 0; r < rows; ++r) {
-                       const T* __restrict row = dy + r * cols;
-                       for (Index c = begin; c < end; ++c) sum[c] += row[c];
-                     }
-                   });
-  }
+  if (bias_) sum_rows(dout.data(), rows, outputs_, db_);
   if (din != nullptr) {
     din->resize(rows, inputs_);
     gemm_keeping<T>({&dout16_, CopyUse::kReuse}, {&w16_, CopyUse::kReuse}, false, false, rows, inputs_, outputs_,

@@ -1,8 +1,12 @@
-// Weight normalisation on Eigen: the effective W is formed once per forward and the chain rule
-// through W = diag(g / ||v||) v is applied row by row in backward.
+// Weight normalisation: the effective W is formed once per forward and the chain rule through
+// W = diag(g / ||v||) v is applied row by row in backward. The products and bias passes are the dense
+// layer's (gemm(), bias_passes.hpp): the GEMM back end and precision the run chose, and bits that do not
+// depend on where the buffers lie.
 #include "normscale/model/weight_norm.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/model/bias_passes.hpp"
+#include "normscale/model/gemm.hpp"
 
 #include <cmath>
 
@@ -59,16 +63,20 @@ template <class T>
 void WeightNormDense<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   NS_CHECK(in.cols() == inputs_, "weight-norm dense layer input has {} features, expected {}", in.cols(), inputs_);
   update_effective_weight();
-  out.resize(in.rows(), outputs_);
-  out.noalias() = in * effective_.transpose();
-  if (bias_) out.rowwise() += VectorMap<T>(b_, outputs_).transpose();
+  const Index rows = in.rows();
+  out.resize(rows, outputs_);
+  if (bias_) write_bias_rows(b_, rows, outputs_, out.data());
+  gemm<T>(false, true, rows, outputs_, inputs_, T(1), in.data(), inputs_, effective_.data(), inputs_, T(bias_ ? 1 : 0),
+          out.data(), outputs_);
 }
 
 template <class T>
 void WeightNormDense<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>& dout, Matrix<T>* din) {
   update_effective_weight();  // cheap next to the GEMMs, and robust to a weight() call in between
+  const Index rows = dout.rows();
   grad_w_.resize(outputs_, inputs_);
-  grad_w_.noalias() = dout.transpose() * in;
+  gemm<T>(true, false, outputs_, inputs_, rows, T(1), dout.data(), outputs_, in.data(), inputs_, T(0), grad_w_.data(),
+          inputs_);
   ConstMatrixMap<T> v(v_, outputs_, inputs_);
   MatrixMap<T> dv(dv_, outputs_, inputs_);
   for (Index i = 0; i < outputs_; ++i) {
@@ -83,10 +91,11 @@ void WeightNormDense<T>::backward(const Matrix<T>& in, const Matrix<T>&, const M
     dg_[i] = proj;
     dv.row(i) = (g_[i] / norm) * (grad_w_.row(i) - (proj / norm) * v.row(i));
   }
-  if (bias_) VectorMap<T>(db_, outputs_) = dout.colwise().sum().transpose();
+  if (bias_) sum_rows(dout.data(), rows, outputs_, db_);
   if (din != nullptr) {
-    din->resize(dout.rows(), inputs_);
-    din->noalias() = dout * effective_;
+    din->resize(rows, inputs_);
+    gemm<T>(false, false, rows, inputs_, outputs_, T(1), dout.data(), outputs_, effective_.data(), inputs_, T(0),
+            din->data(), inputs_);
   }
 }
 

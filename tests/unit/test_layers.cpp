@@ -12,9 +12,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <barrier>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -372,6 +374,55 @@ TEST(WeightNormDense, InitialEffectiveWeightIsDirectionAndScalesWithMagnitude) {
   layer.forward(x, out, Mode::kTrain);
   Matrix<double> expected = x * w.transpose();
   EXPECT_LT((out - expected).cwiseAbs().maxCoeff(), 1e-13);
+}
+
+// The flat buffers' address changes with the heap's history (a resumed process, another run directory name), so
+// the layer's bits must not depend on it: its bias gradient, an Eigen column sum into the buffer, summed the
+// columns its packets covered by a tree and the rest in order. Placed at every float offset of a 64-byte line, the
+// layer gives the same outputs and gradients, which with g = ||v|| are the dense layer's of W = v, bit for bit.
+TEST(WeightNormDense, ItsBitsDoNotDependOnWhereItsParametersLie) {
+  const Index inputs = 37, outputs = 45, rows = 29;
+  const Matrix<float> x = random_matrix(rows, inputs, 44).cast<float>();
+  const Matrix<float> dout = random_matrix(rows, outputs, 45).cast<float>();
+  const auto count = static_cast<std::size_t>(WeightNormDense<float>(inputs, outputs, true).parameter_count());
+  std::vector<float, Eigen::aligned_allocator<float>> params(count + 16), grads(count + 16);
+  Matrix<float> reference_out, reference_din;
+  std::vector<float> reference_grads;
+  for (std::size_t offset = 0; offset < 16; ++offset) {
+    SCOPED_TRACE(offset);
+    WeightNormDense<float> layer(inputs, outputs, true);
+    layer.bind(params.data() + offset, grads.data() + offset);
+    RandomStream rng(3, StreamPurpose::kInit);
+    layer.initialize({"he", 1.0}, rng);
+    Matrix<float> out, din;
+    layer.forward(x, out, Mode::kTrain);
+    layer.backward(x, out, dout, &din);
+    const std::vector<float> layer_grads(grads.begin() + static_cast<std::ptrdiff_t>(offset),
+                                         grads.begin() + static_cast<std::ptrdiff_t>(offset + count));
+    if (offset == 0) {
+      reference_out = out;
+      reference_din = din;
+      reference_grads = layer_grads;
+      // The dense layer with W = v: g = ||v|| makes the effective weight v exactly.
+      Dense<float> dense(inputs, outputs, true);
+      std::vector<float> dense_params(static_cast<std::size_t>(dense.parameter_count()));
+      std::vector<float> dense_grads(dense_params.size());
+      std::copy_n(params.begin(), inputs * outputs, dense_params.begin());
+      std::copy_n(params.begin() + inputs * outputs + outputs, outputs, dense_params.begin() + inputs * outputs);
+      dense.bind(dense_params.data(), dense_grads.data());
+      Matrix<float> dense_out, dense_din;
+      dense.forward(x, dense_out, Mode::kTrain);
+      dense.backward(x, dense_out, dout, &dense_din);
+      EXPECT_EQ(out, dense_out);
+      EXPECT_EQ(din, dense_din);
+      EXPECT_TRUE(std::equal(dense_grads.begin() + inputs * outputs, dense_grads.end(),
+                             layer_grads.begin() + inputs * outputs + outputs));
+      continue;
+    }
+    EXPECT_EQ(out, reference_out);
+    EXPECT_EQ(din, reference_din);
+    EXPECT_EQ(layer_grads, reference_grads);
+  }
 }
 
 // ---- convolution and pooling ------------------------------------------------------------------
