@@ -107,21 +107,31 @@ class CudaExecutor final : public StepExecutor<float> {
   // Each batch row's ||h||^2 + 1 (h the last layer's input in the last forward) when the objective takes
   // curvature-normalized multiplier steps, as the CPU executor computes it; else null.
   const double* curvature();
-  // Waits for `stream` (wait_for_streams: for both streams). With several ranks the wait may be behind an NCCL
-  // collective that a stalled peer never joins, where no host collective would notice: it runs under the host
-  // communicator's collective watchdog, so after collective_timeout the job ends as for a stalled host collective.
+  // Waits for `stream` (wait_for_streams: for the compute stream, which waits for the communication stream's
+  // work). With several ranks the wait may be behind an NCCL collective that a stalled peer never joins, where no
+  // host collective would notice: it runs under the host communicator's collective watchdog, so after
+  // collective_timeout the job ends as for a stalled host collective. It must come before any copy into pageable
+  // host memory, which would block unwatched until the stream got there. Work queued after it with no collective
+  // (an evaluation pass) is waited for unwatched (settle), so that the watch does not time this rank's own work.
   void wait(cudaStream_t stream);
   void wait_for_streams();
+  void settle(cudaStream_t stream) { NS_CUDA_CHECK(cudaStreamSynchronize(stream)); }
   CollectiveWatchdog* watchdog();  // null on one rank or without collective_timeout
   static constexpr const char* kStreamWait = "NCCL allreduce (a wait for the GPU's stream)";
   std::size_t gradient_bytes() const { return static_cast<std::size_t>(dnet_.parameter_count()) * sizeof(float); }
-  // The value at `device` once the stream's work before it is done.
+  // The value at `device` once the stream's work before it is done (copy_back: where wait() came before it and no
+  // collective was queued since).
   template <class V>
-  V read_back(const V* device, cudaStream_t stream) {
+  V copy_back(const V* device, cudaStream_t stream) {
     V value{};
     NS_CUDA_CHECK(cudaMemcpyAsync(&value, device, sizeof(V), cudaMemcpyDeviceToHost, stream));
-    wait(stream);
+    settle(stream);
     return value;
+  }
+  template <class V>
+  V read_back(const V* device, cudaStream_t stream) {
+    wait(stream);
+    return copy_back(device, stream);
   }
 
   Communicator& comm_;
@@ -356,9 +366,10 @@ std::vector<BlockDots> CudaExecutor::block_dots(std::span<const ParameterBlock> 
   }
   NS_CUDA_CHECK_LAUNCH("block_dots");
   std::vector<double> sums(3 * blocks.size());
+  wait(stream);  // behind the gradient's allreduce
   NS_CUDA_CHECK(cudaMemcpyAsync(sums.data(), d_block_dots_.data(), sums.size() * sizeof(double),
                                 cudaMemcpyDeviceToHost, stream));
-  wait(stream);
+  settle(stream);
   std::vector<BlockDots> dots;
   for (std::size_t k = 0; k < blocks.size(); ++k) dots.push_back({sums[3 * k], sums[3 * k + 1], sums[3 * k + 2]});
   return dots;
@@ -411,8 +422,9 @@ const DeviceDataset& CudaExecutor::on_device(const Dataset& data) {
 
 LocalEvaluation CudaExecutor::evaluate(const Dataset& data, DualTerms* dual) {
   NS_CHECK(dual == nullptr || &data == &train_, "the dual terms are the training set's");
-  const DeviceDataset& device_data = on_device(data);
   cudaStream_t stream = context_.compute();
+  wait(stream);  // the collectives queued before (the last step's allreduce); the pass itself has none
+  const DeviceDataset& device_data = on_device(data);
   double* dual_sums = d_scalars_.data() + 4;  // Lagrangian, violated, slackness
   NS_CUDA_CHECK(cudaMemsetAsync(d_scalars_.data() + 3, 0, sizeof(double), stream));
   NS_CUDA_CHECK(cudaMemsetAsync(d_counts_.data(), 0, sizeof(unsigned long long), stream));
@@ -427,14 +439,15 @@ LocalEvaluation CudaExecutor::evaluate(const Dataset& data, DualTerms* dual) {
   if (dual != nullptr) {
     double host[3];
     NS_CUDA_CHECK(cudaMemcpyAsync(host, dual_sums, sizeof host, cudaMemcpyDeviceToHost, stream));
-    wait(stream);
+    settle(stream);
     *dual = {host[0], host[1], host[2]};
   }
-  const double loss = read_back(d_scalars_.data() + 3, stream);
-  return {static_cast<double>(data.rows), static_cast<double>(read_back(d_counts_.data(), stream)), loss};
+  const double loss = copy_back(d_scalars_.data() + 3, stream);
+  return {static_cast<double>(data.rows), static_cast<double>(copy_back(d_counts_.data(), stream)), loss};
 }
 
 void CudaExecutor::forward_each_chunk(const Dataset& data, const ChunkVisitor<float>& visit) {
+  wait(context_.compute());  // as evaluate()
   const DeviceDataset& device_data = on_device(data);
   const std::size_t last = dnet_.layers().size() - 1;
   const Index width = last == 0 ? dnet_.input_width() : dnet_.layers()[last - 1].outputs;
@@ -451,7 +464,7 @@ void CudaExecutor::forward_each_chunk(const Dataset& data, const ChunkVisitor<fl
     NS_CUDA_CHECK(cudaMemcpyAsync(penultimate.data(), dnet_.activation(last),
                                   static_cast<std::size_t>(penultimate.size()) * sizeof(float), cudaMemcpyDeviceToHost,
                                   context_.compute()));
-    wait(context_.compute());
+    settle(context_.compute());
     rows.resize(static_cast<std::size_t>(n));
     for (Index r = 0; r < n; ++r) rows[static_cast<std::size_t>(r)] = begin + r;
     visit(rows, f, penultimate);
