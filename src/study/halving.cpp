@@ -56,6 +56,21 @@ void plan_bracket(const HalvingSpec& spec, std::span<const RungStanding> standin
       plan.promote.push_back(i);
       place = {rung + 1, RungProgress::kUnfinished};
     }
+    // A settled rung whose every trial that went on has failed above it (diverged at a larger budget) sends on its
+    // next best instead: otherwise the bracket would end with nothing trained to the full budget.
+    const auto alive_above = [&](std::size_t i) {
+      return places[i].rung > rung && places[i].progress != RungProgress::kFailed;
+    };
+    if (settled && std::none_of(members.begin(), members.end(), alive_above)) {
+      for (const std::size_t i : finished) {
+        Place& place = places[i];
+        if (place.rung != rung || place.progress != RungProgress::kFinished) continue;
+        if (!std::isfinite(error_at(standings[i], rung))) break;  // ranked: the rest are not finite either
+        plan.promote.push_back(i);
+        place = {rung + 1, RungProgress::kUnfinished};
+        break;
+      }
+    }
     if (settled) {
       for (const std::size_t i : finished) {
         const Place& place = places[i];

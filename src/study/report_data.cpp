@@ -111,9 +111,7 @@ StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& da
       }
       retime_to_target(report.results, rows, spec.target);
       const std::size_t last_rung = spec.halving ? spec.halving->rungs.size() - 1 : 0;
-      report.short_of_budget =
-          report.record.state == TrialState::kDone &&
-          (report.record.stopped_early || static_cast<std::size_t>(report.record.rung) < last_rung);
+      report.short_of_budget = short_of_budget(report.record, last_rung);
     } else {
       // Not stored yet (the runner has not seen this version of the study): pending.
       report.record.id = trial.id;

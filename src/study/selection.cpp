@@ -97,17 +97,23 @@ std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> tria
     selection.regime = key.first;
     selection.batch = key.second;
     bool have_best = false;
+    std::size_t best_failed = 0;
     for (const Candidate& candidate : candidates) {
       double sum = 0.0;
-      std::size_t valued = 0;
+      std::size_t valued = 0, failed = 0;
       for (const TrialSummary* trial : candidate.trials) {
+        failed += trial->failed ? 1 : 0;
         if (!trial->value) continue;
         sum += *trial->value;
         ++valued;
       }
+      // A failed (diverged) seed counts as an infinite error, as in halving: such a point's mean is infinite, so it
+      // is chosen only where every point has one, then by the fewest failed seeds and the mean of the others.
       const double mean = sum / static_cast<double>(valued);
-      if (valued > 0 && (!have_best || mean < selection.best_value)) {
+      const bool better = !have_best || failed < best_failed || (failed == best_failed && mean < selection.best_value);
+      if (valued > 0 && better) {
         have_best = true;
+        best_failed = failed;
         selection.best_grid = candidate.grid;
         selection.best_value = mean;
         selection.best_trials.clear();

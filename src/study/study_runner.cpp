@@ -304,6 +304,7 @@ std::string study_status(const std::filesystem::path& study_file) {
   }
   std::set<std::string> ids;
   std::vector<TrialSummary> summaries;
+  const std::size_t last_rung = spec.halving ? spec.halving->rungs.size() - 1 : 0;
   bool any_has_metric = false, any_has_other = false;  // among the done trials
   text += fmt::format("{:<16}  {:<7}  {:>4}  {:>8}  {}\n", "trial", "state", "exit", "wall", "settings");
   for (const Trial& trial : trials) {
@@ -328,7 +329,8 @@ std::string study_status(const std::filesystem::path& study_file) {
       summaries.push_back(TrialSummary{trial.id, trial.regime, trial.batch, grid_point_json(trial), std::nullopt,
                                        std::nullopt, true});
     }
-    if (state != TrialState::kDone) continue;
+    // As the report: a trial halving stopped at a lower rung has a lower budget's figures.
+    if (state != TrialState::kDone || short_of_budget(record->second, last_rung)) continue;
     std::map<std::string, double> figures = store.results(trial.id);
     // A trial's metrics are read only when its results were timed to another target (status --watch repeats this).
     if (!timed_to(figures, spec.target)) retime_to_target(figures, store.metrics(trial.id), spec.target);

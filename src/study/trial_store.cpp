@@ -240,6 +240,11 @@ std::string_view trial_state_name(TrialState state) {
   return "?";
 }
 
+bool short_of_budget(const TrialRecord& record, std::size_t last_rung) {
+  return record.state == TrialState::kDone &&
+         (record.stopped_early || static_cast<std::size_t>(std::max<std::int64_t>(record.rung, 0)) < last_rung);
+}
+
 TrialStore::TrialStore(const std::filesystem::path& path) : path_(path) {
   std::error_code ec;
   NS_CHECK(!std::filesystem::is_directory(path, ec),

@@ -98,11 +98,26 @@ TEST(Halving, DivergedOrFailedTrialsAreNeverPromotedButCountAsFinished) {
   plan = plan_halving(spec(HalvingMode::kSynchronous), standings);
   EXPECT_THAT(plan.promote, IsEmpty());
   EXPECT_THAT(plan.stop, ElementsAre(2));
-  // A trial that failed at rung 1 after going on from rung 0 is not sent on again from rung 0.
+  // A trial that failed at rung 1 after going on from rung 0 is not sent on again from rung 0; rung 0 sends on its
+  // next best instead, so that the bracket still trains one to the full budget.
   standings = {at(1, kFailed, {5.0}), at(0, kFinished, {40.0}), at(0, kFinished, {20.0})};
-  plan = plan_halving(spec(HalvingMode::kAsynchronous), standings);
+  for (const HalvingMode mode : {HalvingMode::kAsynchronous, HalvingMode::kSynchronous}) {
+    plan = plan_halving(spec(mode), standings);
+    EXPECT_THAT(plan.promote, ElementsAre(2)) << halving_mode_name(mode);
+    EXPECT_THAT(plan.stop, ElementsAre(1)) << halving_mode_name(mode);
+  }
+  // Two rungs up: trial 0 went on from rungs 0 and 1 and failed at rung 2. Rung 0 still has trials alive above it
+  // (1 and 4, at rung 1), so only rung 1 sends on its next best by rung-1 error: trial 1 (30), not 4 (35). While
+  // trial 0 still runs, nobody else is sent.
+  standings = {at(2, kFailed, {5.0, 4.0}), at(1, kFinished, {40.0, 30.0}), at(0, kFinished, {20.0}),
+               at(0, kFinished, {50.0}),   at(1, kFinished, {10.0, 35.0}), at(0, kFinished, {60.0})};
+  plan = plan_halving(spec(HalvingMode::kSynchronous), standings);
+  EXPECT_THAT(plan.promote, ElementsAre(1));
+  EXPECT_THAT(plan.stop, ElementsAre(2, 3, 4, 5));
+  standings[0] = at(2, kUnfinished, {5.0, 4.0});
+  plan = plan_halving(spec(HalvingMode::kSynchronous), standings);
   EXPECT_THAT(plan.promote, IsEmpty());
-  EXPECT_THAT(plan.stop, ElementsAre(1, 2));
+  EXPECT_THAT(plan.stop, ElementsAre(1, 2, 3, 4, 5));
 }
 
 TEST(Halving, TiesGoToTheEarlierTrial) {

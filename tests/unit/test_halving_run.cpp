@@ -2,6 +2,7 @@
 // (a trial's metrics are read again only when its record changed), and the decisions stay those of the planner.
 #include "normscale/study/halving_run.hpp"
 #include "normscale/study/study_file.hpp"
+#include "normscale/study/study_runner.hpp"
 #include "normscale/study/trial_store.hpp"
 #include "support/temp_dir.hpp"
 
@@ -9,7 +10,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace normscale {
@@ -18,11 +21,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-class HalvingRunTest : public testing::TempDirTest {
- protected:
-  HalvingRunTest()
-      : TempDirTest("normscale_halving_run_"),
-        spec_(parse_study(R"toml(
+constexpr const char* kCacheStudy = R"toml(
 name = "cache"
 steps = 45
 [grid]
@@ -30,18 +29,24 @@ steps = 45
 [halving]
 rungs = [5, 15, 45]
 reduction = 3
-)toml", "cache.toml")),
-        trials_(expand(spec_)) {}
+)toml";
 
-  // The trial's end at `rung`: one evaluation at each rung's budget up to it, all with `error`.
+class HalvingRunTest : public testing::TempDirTest {
+ protected:
+  HalvingRunTest()
+      : TempDirTest("normscale_halving_run_"), spec_(parse_study(kCacheStudy, "cache.toml")), trials_(expand(spec_)) {}
+
+  // The trial's end at `rung`: one evaluation at each rung's budget up to it, all with `error`, which its results
+  // also hold.
   static void finish(TrialStore& store, const Trial& trial, std::size_t rung, double error, double wall_seconds) {
     const std::vector<std::int64_t> budgets = {5, 15, 45};
     std::vector<MetricRow> rows;
     for (std::size_t r = 0; r <= rung; ++r) {
       rows.push_back({budgets[r], 0.0, R"({"validation_error":)" + std::to_string(error) + "}"});
     }
+    const std::vector<std::pair<std::string, double>> results = {{"validation_error", error}};
     store.set_state(trial.id, TrialState::kRunning);
-    store.finish_trial(trial.id, TrialState::kDone, {0, "", wall_seconds}, {}, rows);
+    store.finish_trial(trial.id, TrialState::kDone, {0, "", wall_seconds}, results, rows);
   }
 
   // Rewrites a trial's stored metrics behind the planner's back (a finished rung's never change in a study).
@@ -149,6 +154,36 @@ TEST_F(HalvingRunTest, ARegressionStudyRanksByValidationLoss) {
     EXPECT_THAT(error.what(), AllOf(HasSubstr("without a validation error"),
                                     HasSubstr("select_by = \"validation_loss\"")));
   }
+}
+
+// `study status` names the best grid point among the trials trained to the full budget, as the report does: a trial
+// halving stopped at rung 0 (20% there) is no candidate against the winner's 25% after 45 steps.
+TEST_F(HalvingRunTest, StatusSelectsAmongTheTrialsAtTheFullBudget) {
+  std::ofstream(path("cache.toml")) << kCacheStudy;
+  {
+    TrialStore store(path("cache.db"));
+    store.upsert_trials(trials_);
+    HalvingRun run(spec_, trials_);
+    finish(store, trials_[0], 0, 30.0, 1.0);
+    finish(store, trials_[1], 0, 10.0, 1.0);
+    finish(store, trials_[2], 0, 20.0, 1.0);
+    EXPECT_EQ(ids(run.advance(store)), std::vector<std::string>{trials_[1].id});
+    // Its later rungs at 25%; its metrics keep the rung-0 record (10%), as a resumed run's do.
+    const auto finish_at = [&](std::vector<MetricRow> rows) {
+      const std::vector<std::pair<std::string, double>> results = {{"validation_error", 25.0}};
+      store.set_state(trials_[1].id, TrialState::kRunning);
+      store.finish_trial(trials_[1].id, TrialState::kDone, {0, "", 2.0}, results, rows);
+    };
+    finish_at({{5, 0.0, R"({"validation_error":10})"}, {15, 0.0, R"({"validation_error":25})"}});
+    EXPECT_EQ(ids(run.advance(store)), std::vector<std::string>{trials_[1].id});
+    finish_at({{5, 0.0, R"({"validation_error":10})"},
+               {15, 0.0, R"({"validation_error":25})"},
+               {45, 0.0, R"({"validation_error":25})"}});
+    EXPECT_TRUE(run.advance(store).promoted.empty());
+    EXPECT_TRUE(store.trial(trials_[2].id)->stopped_early);
+  }
+  const std::string status = study_status(path("cache.toml"));
+  EXPECT_THAT(status, HasSubstr("{\"optim.lr\":0.2} validation error 25.00% (1 trial(s))")) << status;
 }
 
 }  // namespace

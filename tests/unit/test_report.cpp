@@ -65,6 +65,11 @@ double lr_of(const Trial& trial) { return std::stod(trial.grid_point.at(0).value
 
 // The learning rate that is best by construction: 0.2 for sgd at batch 64, else 0.1.
 double best_lr(const std::string& regime, std::int64_t batch) { return regime == "sgd" && batch == 64 ? 0.2 : 0.1; }
+// The learning rate selection picks: the best by error, except at minnorm's full batch, where lr 0.1 has the failed
+// seed (is_failed): a failed seed counts as infeasible.
+double selected_lr(const std::string& regime, std::int64_t batch) {
+  return regime == "minnorm" && batch == kFullBatch ? 0.2 : best_lr(regime, batch);
+}
 
 Figures figures_of(const Trial& t) {
   Figures f;
@@ -256,20 +261,24 @@ TEST_F(ReportTest, SelectsTheGridPointWithTheBestMeanValidationError) {
   ASSERT_EQ(rows.size(), 8U);  // 2 regimes x 2 batches x 2 rank counts
   for (const std::string regime : {"sgd", "minnorm"}) {
     for (const std::int64_t batch : {std::int64_t{64}, kFullBatch}) {
-      // Independently: the mean validation error of each learning rate over every seed and rank count.
+      // Independently: the fewest failed trials, then the mean validation error of each learning rate over every
+      // seed and rank count.
       double best = 0.0;
-      double best_mean = 1e300;
+      std::pair<int, double> best_key{1 << 30, 0.0};
       for (const double lr : {0.1, 0.2}) {
         double sum = 0.0;
         const std::vector<Figures> figures = done_figures(regime, batch, std::nullopt, lr);
         for (const Figures& f : figures) sum += f.validation;
-        const double mean = sum / static_cast<double>(figures.size());
-        if (mean < best_mean) {
-          best_mean = mean;
+        const auto failures = std::count_if(trials_->begin(), trials_->end(), [&](const Trial& t) {
+          return t.regime == regime && t.batch == batch && lr_of(t) == lr && is_failed(t);
+        });
+        const std::pair<int, double> key{static_cast<int>(failures), sum / static_cast<double>(figures.size())};
+        if (key < best_key) {
+          best_key = key;
           best = lr;
         }
       }
-      EXPECT_EQ(best, best_lr(regime, batch));  // the fixture is built that way
+      EXPECT_EQ(best, selected_lr(regime, batch));  // the fixture is built that way
       for (const std::int64_t ranks : {1, 2}) {
         const TableRow& row = row_of(rows, regime, batch, ranks);
         EXPECT_TRUE(row.selected);
@@ -339,30 +348,46 @@ TEST_F(ReportTest, StepsToTargetUseTheFastestGridPoint) {
   EXPECT_EQ(row.stats.at("steps_to_target").n, 2U);
 }
 
+// A failed seed is infeasible (Shallue et al.): minnorm's full batch selects lr 0.2, whose seeds all finished, over
+// lr 0.1 (the better mean of its two done seeds, but one failed); a pending trial is neither.
 TEST_F(ReportTest, FailedAndPendingTrialsAreCountedNotAveraged) {
   const std::vector<TableRow> rows = build_table(load_study_data(*spec_, database()));
-  const TableRow& failed = row_of(rows, "minnorm", kFullBatch, 2);
-  EXPECT_EQ(failed.trials, 3U);
-  EXPECT_EQ(failed.done, 2U);
-  EXPECT_EQ(failed.failed, 1U);
-  EXPECT_EQ(failed.stats.at("validation_error").n, 2U);
+  const TableRow& minnorm = row_of(rows, "minnorm", kFullBatch, 2);
+  EXPECT_EQ(minnorm.grid_label, "optim.lr=0.2");
+  EXPECT_EQ(minnorm.trials, 3U);
+  EXPECT_EQ(minnorm.done, 3U);
+  EXPECT_EQ(minnorm.failed, 0U);
   const TableRow& pending = row_of(rows, "sgd", kFullBatch, 1);
+  EXPECT_EQ(pending.grid_label, "optim.lr=0.1");
   EXPECT_EQ(pending.done, 2U);
   EXPECT_EQ(pending.failed, 0U);
+  EXPECT_EQ(pending.stats.at("validation_error").n, 2U);
   const std::string markdown = table_markdown(load_study_data(*spec_, database()), rows);
-  EXPECT_THAT(markdown, HasSubstr("| 2 of 3 (1 failed) |"));
   EXPECT_THAT(markdown, HasSubstr("| 2 of 3 |"));
+  EXPECT_THAT(markdown, Not(HasSubstr("failed)")));
 }
 
-// A trial the divergence guard stopped is failed with the figure diverged = 1: the table names it diverged.
+// A trial the divergence guard stopped is failed with the figure diverged = 1: the table names it diverged. With a
+// failed seed at each learning rate of the cell, the mean of the done seeds decides again (lr 0.1, 2 of 3 done).
 TEST_F(ReportTest, DivergedIsItsOwnOutcome) {
+  const std::filesystem::path copy = out_ / "diverged.db";
+  std::filesystem::copy_file(database(), copy);
   const std::vector<Trial> trials = expand(*spec_);
   const auto failed = std::find_if(trials.begin(), trials.end(), is_failed);
   ASSERT_NE(failed, trials.end());
-  TrialStore(database()).record_result(failed->id, "diverged", 1.0);
-  const StudyData data = load_study_data(*spec_, database());
+  const auto other = std::find_if(trials.begin(), trials.end(), [](const Trial& t) {
+    return t.regime == "minnorm" && t.batch == kFullBatch && t.ranks == 1 && t.seed == 1 && lr_of(t) == 0.2;
+  });
+  ASSERT_NE(other, trials.end());
+  {
+    TrialStore store(copy);
+    store.record_result(failed->id, "diverged", 1.0);
+    store.set_state(other->id, TrialState::kFailed, TrialOutcome{1, "crashed", 3.0});
+  }
+  const StudyData data = load_study_data(*spec_, copy);
   const std::vector<TableRow> rows = build_table(data);
   const TableRow& row = row_of(rows, "minnorm", kFullBatch, 2);
+  EXPECT_EQ(row.grid_label, "optim.lr=0.1");
   EXPECT_EQ(row.failed, 1U);
   EXPECT_EQ(row.diverged, 1U);
   EXPECT_THAT(table_markdown(data, rows), HasSubstr("| 2 of 3 (1 diverged) |"));
@@ -574,7 +599,7 @@ TEST_F(ReportTest, CriticalBatchSectionHasTheMeasuredNoiseScale) {
 double fixture_compute_per_example(const std::vector<Trial>& trials, const std::string& regime, std::int64_t batch) {
   std::vector<double> values;
   for (const Trial& t : trials) {
-    if (t.regime == regime && t.batch == batch && t.ranks == 1 && lr_of(t) == best_lr(regime, batch) &&
+    if (t.regime == regime && t.batch == batch && t.ranks == 1 && lr_of(t) == selected_lr(regime, batch) &&
         !is_failed(t) && !is_pending(t)) {
       values.push_back(compute_per_example(t) + multiplier_per_example(t));
     }
@@ -619,7 +644,7 @@ std::string check_row_by_hand(const std::vector<Trial>& trials, const std::strin
   const double b = batch == kFullBatch ? 50000.0 : static_cast<double>(batch);
   std::vector<double> step_seconds, compute, slowest, comm, transfer;
   for (const Trial& t : trials) {
-    if (t.regime == regime && t.batch == batch && t.ranks == 2 && lr_of(t) == best_lr(regime, batch) &&
+    if (t.regime == regime && t.batch == batch && t.ranks == 2 && lr_of(t) == selected_lr(regime, batch) &&
         !is_failed(t) && !is_pending(t)) {
       const double rank0 = compute_per_example(t) * 1.1 * b / 2, multiplier = multiplier_per_example(t) * b / 2;
       const double wait = rank0 * (slowest_rank(t) - 1.0);

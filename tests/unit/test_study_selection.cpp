@@ -162,10 +162,9 @@ TEST(StudySelection, BestGridPointPerRegimeAndBatchByMeanValidationError) {
   EXPECT_EQ(selections[2].best_grid, R"({"objective.s":2})");
 }
 
-// A failed seed (diverged, crashed) of a point does not reach the target (Shallue et al.: infeasible): the point is not
-// the fastest, though its other seeds' error and time are the best; it stays selectable by its finished seeds. Failed
-// trials alone make no selection.
-TEST(StudySelection, AFailedSeedKeepsItsPointFromReachingTheTarget) {
+// A failed seed (diverged, crashed) of a point counts as infeasible (Shallue et al.): the point neither reaches the
+// target nor is the best, though its other seeds' error and time are the best. Failed trials alone make no selection.
+TEST(StudySelection, AFailedSeedKeepsItsPointFromBeingSelectedOrReachingTheTarget) {
   TrialSummary diverged = summary("b2", "sgd", 128, R"({"optim.lr":0.2})", std::nullopt);
   diverged.failed = true;
   TrialSummary alone = summary("c1", "sgd", 1024, R"({"optim.lr":0.2})", std::nullopt);
@@ -178,12 +177,37 @@ TEST(StudySelection, AFailedSeedKeepsItsPointFromReachingTheTarget) {
   };
   const std::vector<Selection> selections = select_hyperparameters(trials);
   ASSERT_EQ(selections.size(), 1U);
-  EXPECT_EQ(selections[0].best_grid, R"({"optim.lr":0.2})");
-  EXPECT_DOUBLE_EQ(selections[0].best_value, 11.0);
-  EXPECT_THAT(selections[0].best_trials, ElementsAre("b1"));
+  EXPECT_EQ(selections[0].best_grid, R"({"optim.lr":0.1})");
+  EXPECT_DOUBLE_EQ(selections[0].best_value, 12.0);
+  EXPECT_THAT(selections[0].best_trials, ElementsAre("a1"));
   ASSERT_TRUE(selections[0].fastest_grid.has_value());
   EXPECT_EQ(*selections[0].fastest_grid, R"({"optim.lr":0.1})");
   EXPECT_DOUBLE_EQ(*selections[0].steps_to_target, 300.0);
+}
+
+// Where every point has a failed seed, the one with the fewest is chosen, then by the mean of its finished seeds.
+TEST(StudySelection, WhereEveryPointHasAFailedSeedTheFewestFailedWin) {
+  const auto failed = [](std::string id, std::string grid) {
+    TrialSummary trial = summary(std::move(id), "sq", 32, std::move(grid), std::nullopt);
+    trial.failed = true;
+    return trial;
+  };
+  const std::vector<TrialSummary> trials = {
+      summary("a1", "sq", 32, R"({"optim.lr":0.1})", 20.0),
+      failed("a2", R"({"optim.lr":0.1})"),
+      failed("a3", R"({"optim.lr":0.1})"),
+      summary("b1", "sq", 32, R"({"optim.lr":0.2})", 40.0),
+      failed("b2", R"({"optim.lr":0.2})"),
+      summary("b3", "sq", 32, R"({"optim.lr":0.2})", 50.0),
+      summary("c1", "sq", 32, R"({"optim.lr":0.3})", 32.0),
+      failed("c2", R"({"optim.lr":0.3})"),
+      summary("c3", "sq", 32, R"({"optim.lr":0.3})", 60.0),
+  };
+  const std::vector<Selection> selections = select_hyperparameters(trials);
+  ASSERT_EQ(selections.size(), 1U);
+  EXPECT_EQ(selections[0].best_grid, R"({"optim.lr":0.2})");  // one failed as lr 0.3, mean 45 against 46
+  EXPECT_DOUBLE_EQ(selections[0].best_value, 45.0);
+  EXPECT_THAT(selections[0].best_trials, ElementsAre("b1", "b3"));
 }
 
 TEST(StudySelection, TiesGoToTheGridPointSeenFirst) {

@@ -50,9 +50,11 @@ struct HalvingPlan {
 // infinite error). Ranked by their error at k (ties: the earlier trial first), the top floor(n / eta) go on:
 // asynchronous at once, synchronous only when the rung is settled — every trial of the bracket has either
 // finished k or stopped (failed, or stopped at a lower rung), so n can grow no more. A settled rung always sends
-// on at least its best (finite) trial, so every bracket's winner trains to the full budget. The rest of a
-// settled rung stop early. Failed trials and those without a finite error at k are never promoted. Pure: the
-// same standings give the same plan, and a trial already promoted counts among the top it was promoted from.
+// on at least its best (finite) trial, and its next best (finite) one when every trial that went on from it failed
+// above it, so every bracket's winner trains to the full budget. The rest of a settled rung stop early (a trial
+// stopped early may still be sent on later that way). Failed trials and those without a finite error at k are never
+// promoted. Pure: the same standings give the same plan, and a trial already promoted counts among the top it was
+// promoted from.
 HalvingPlan plan_halving(const HalvingSpec& spec, std::span<const RungStanding> standings);
 
 // One evaluation of a trial, as its metrics record it (the study metric absent when none was measured).

@@ -60,9 +60,11 @@ struct TrialSummary {
 struct Selection {
   std::string regime;
   std::int64_t batch = 0;
-  // The grid point with the lowest study metric averaged over its trials (seeds, rank counts).
+  // The grid point with the lowest study metric averaged over its trials (seeds, rank counts); a failed trial counts
+  // as an infinite value (Shallue et al.: infeasible), so a point with one is chosen only where every point has one:
+  // then the point with the fewest failed trials, and among those the lowest mean of the others.
   std::string best_grid;
-  double best_value = 0.0;
+  double best_value = 0.0;  // the mean over the trials with a value
   std::vector<std::string> best_trials;
   // The grid point whose trials all reach the target in the fewest steps on average (absent: none does).
   std::optional<std::string> fastest_grid;

@@ -69,6 +69,11 @@ struct TrialRecord {
   double earlier_seconds = 0.0;
 };
 
+// A done trial whose figures are a lower rung's budget (halving stopped it there, or has not yet run it on), never
+// compared with the full budget's: the report and `study status` select among the others. `last_rung`: the index of
+// the study's last rung (0 without halving).
+bool short_of_budget(const TrialRecord& record, std::size_t last_rung);
+
 // The scheduler that holds a study, as it recorded itself: a scheduler on another host (where the flock
 // of the scheduler lock may not reach, e.g. a file system without flock) sees the study is taken.
 struct SchedulerRecord {
