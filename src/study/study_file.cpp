@@ -673,6 +673,26 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
     }
   }
   if (const toml::node* search = document.get("search")) spec.search = parse_search(*search, spec);
+  // A regime's own setting that an axis of every batch also sets would be replaced by the axis's values in every
+  // trial, silently. (A per-batch grid replaces it at its batch only: the setting is the other batches' value.)
+  for (const Regime& regime : spec.regimes) {
+    for (const ConfigOverride& setting : regime.overrides) {
+      const auto on = [&](const std::vector<GridAxis>& axes) {
+        return std::any_of(axes.begin(), axes.end(), [&](const GridAxis& a) { return a.key == setting.key; });
+      };
+      const bool searched = spec.search && std::any_of(spec.search->ranges.begin(), spec.search->ranges.end(),
+                                                       [&](const SearchRange& r) { return r.key == setting.key; });
+      const char* axis = on(regime.grid) ? "its own grid"
+                         : on(spec.grid) ? "the study's grid"
+                         : searched      ? "the study's [search.ranges]"
+                                         : nullptr;
+      NS_CHECK(axis == nullptr,
+               "{}: regimes.{} sets {} = {}, but {} also sets {}, whose values would replace the regime's in its "
+               "trials; hint: list the values the regime runs in regimes.{}.grid, or set {} in only one place",
+               source, quote_key(regime.name), quote_key(setting.key), setting.value, axis, quote_key(setting.key),
+               quote_key(regime.name), quote_key(setting.key));
+    }
+  }
 
   if (const toml::node* rule = document.get("lr_scaling")) {
     const std::string value = string_of("lr_scaling");

@@ -273,6 +273,45 @@ fast = { "objective.regime" = "sgd", grid = { "optim.lr" = [0.5, 1.0] }, grid_pe
   EXPECT_EQ(lr_by[1024], (std::vector<double>{2.0}));
 }
 
+// A regime's own setting that the study's grid, the regime's grid or a search range also sets would never run (the
+// axis replaces it in every trial): refused, naming both. A per-batch grid replaces it at its batch only: allowed.
+TEST(StudyFile, ARegimesSettingThatAnAxisReplacesEverywhereIsRefused) {
+  const std::string study_grid = R"toml(
+[regimes]
+sgd = { "objective.regime" = "sgd", "optim.lr" = 0.5 }
+[grid]
+"optim.lr" = [0.01, 0.02]
+)toml";
+  EXPECT_THAT(error_of([&] { parse_study(study_grid, "grid.toml"); }),
+              AllOf(HasSubstr("grid.toml: regimes.\"sgd\" sets \"optim.lr\" = 0.5, but the study's grid also sets "
+                              "\"optim.lr\""),
+                    HasSubstr("regimes.\"sgd\".grid")));
+  const std::string own_grid = "[regimes]\nsgd = { \"optim.lr\" = 0.5, grid = { \"optim.lr\" = [0.1, 0.2] } }\n";
+  EXPECT_THAT(error_of([&] { parse_study(own_grid, "own.toml"); }), HasSubstr("but its own grid also sets"));
+  const std::string searched = R"toml(
+[regimes]
+sgd = { "optim.lr" = 0.5 }
+[search]
+kind = "quasi-random"
+trials = 2
+[search.ranges]
+"optim.lr" = { low = 0.01, high = 1.0, scale = "log" }
+)toml";
+  EXPECT_THAT(error_of([&] { parse_study(searched, "search.toml"); }), HasSubstr("the study's [search.ranges]"));
+  const std::vector<Trial> trials = expand(parse_study(R"toml(
+batch = [128, 1024]
+[regimes]
+sgd = { "optim.lr" = 0.5 }
+[grid_per_batch."1024"]
+"optim.lr" = [0.01]
+)toml",
+                                                       "per_batch.toml"));
+  std::map<std::int64_t, std::vector<double>> lr_by;
+  for (const Trial& t : trials) lr_by[t.batch].push_back(t.config.optim.lr);
+  EXPECT_EQ(lr_by[128], (std::vector<double>{0.5}));
+  EXPECT_EQ(lr_by[1024], (std::vector<double>{0.01}));
+}
+
 TEST(StudyFile, StepsBudgetAndDefaults) {
   const std::vector<Trial> trials = expand(parse_study("steps = 500\npreset = \"paper-minnorm-bgd\"\n", "s.toml"));
   ASSERT_EQ(trials.size(), 1U);
