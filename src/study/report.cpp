@@ -51,17 +51,24 @@ ReportSummary write_report(const StudySpec& spec, const std::filesystem::path& d
                                         data.stale_trials, data.name, database.string()));
   }
   if (std::string note = full_batch_scaling_note(spec, data); !note.empty()) summary.notes.push_back(std::move(note));
-  std::size_t done = 0, short_of_budget = 0;
+  // Short of the budget: stopped early by halving, or done at a lower rung that halving has not decided on yet (a
+  // study still running, or whose scheduler stopped).
+  std::size_t done = 0, stopped = 0, undecided = 0;
   for (const ReportTrial& trial : data.trials) {
     done += trial.done() ? 1 : 0;
-    short_of_budget += trial.short_of_budget ? 1 : 0;
+    stopped += trial.short_of_budget && trial.record.stopped_early ? 1 : 0;
+    undecided += trial.short_of_budget && !trial.record.stopped_early ? 1 : 0;
   }
-  summary.notes.push_back(fmt::format("{} of {} trials done{}.", done, data.trials.size(),
-                                      short_of_budget == 0
-                                          ? std::string()
-                                          : fmt::format(" at the full budget, {} stopped by successive halving at a "
-                                                        "lower rung (counted, not averaged or compared)",
-                                                        short_of_budget)));
+  std::string short_note;
+  if (stopped > 0) {
+    short_note += fmt::format(", {} stopped by successive halving at a lower rung", stopped);
+  }
+  if (undecided > 0) {
+    short_note += fmt::format(", {} done at a lower rung and not yet promoted or stopped (the study has not finished)",
+                              undecided);
+  }
+  if (!short_note.empty()) short_note = " at the full budget" + short_note + " (counted, not averaged or compared)";
+  summary.notes.push_back(fmt::format("{} of {} trials done{}.", done, data.trials.size(), short_note));
   const auto any_has = [&](StudyMetric metric) {
     return std::any_of(data.trials.begin(), data.trials.end(),
                        [&](const ReportTrial& t) { return t.done() && t.result(metric_key(metric)); });

@@ -1,6 +1,7 @@
 // HalvingRun against a real study database without running anything: a finished rung's errors are read once
 // (a trial's metrics are read again only when its record changed), and the decisions stay those of the planner.
 #include "normscale/study/halving_run.hpp"
+#include "normscale/study/report.hpp"
 #include "normscale/study/study_file.hpp"
 #include "normscale/study/study_runner.hpp"
 #include "normscale/study/trial_store.hpp"
@@ -20,6 +21,7 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr const char* kCacheStudy = R"toml(
 name = "cache"
@@ -184,6 +186,30 @@ TEST_F(HalvingRunTest, StatusSelectsAmongTheTrialsAtTheFullBudget) {
   }
   const std::string status = study_status(path("cache.toml"));
   EXPECT_THAT(status, HasSubstr("{\"optim.lr\":0.2} validation error 25.00% (1 trial(s))")) << status;
+}
+
+// The report counts a trial done at a lower rung apart from one that halving stopped there: the first is only
+// waiting for its rung to settle (a study still running, or whose scheduler stopped).
+TEST_F(HalvingRunTest, TheReportTellsTrialsStoppedEarlyFromTrialsNotYetDecidedOn) {
+  TrialStore store(path("study.db"));
+  store.upsert_trials(trials_);
+  HalvingRun run(spec_, trials_);
+  finish(store, trials_[0], 0, 30.0, 1.0);
+  finish(store, trials_[1], 0, 10.0, 1.0);
+  EXPECT_TRUE(run.advance(store).promoted.empty());
+  const auto notes = [&](const char* out) {
+    return ::testing::PrintToString(write_report(spec_, path("study.db"), path(out), {.plots = false}).notes);
+  };
+  const std::string waiting = notes("waiting");
+  EXPECT_THAT(waiting, HasSubstr("0 of 3 trials done at the full budget, 2 done at a lower rung and not yet "
+                                 "promoted or stopped (the study has not finished)"));
+  EXPECT_THAT(waiting, Not(HasSubstr("stopped by successive halving")));
+  finish(store, trials_[2], 0, 20.0, 1.0);
+  EXPECT_EQ(ids(run.advance(store)), std::vector<std::string>{trials_[1].id});
+  const std::string settled = notes("settled");
+  EXPECT_THAT(settled, HasSubstr("0 of 3 trials done at the full budget, 2 stopped by successive halving at a lower "
+                                 "rung (counted, not averaged or compared)."));
+  EXPECT_THAT(settled, Not(HasSubstr("not yet promoted")));
 }
 
 }  // namespace
