@@ -24,13 +24,25 @@ struct Candidate {
 }  // namespace
 
 std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows, StudyMetric metric) {
+  std::vector<nlohmann::json> records;
+  for (const MetricRow& row : rows) {
+    records.push_back(nlohmann::json::parse(row.json, nullptr, false));
+    const nlohmann::json& record = records.back();
+    if (record.is_discarded() || !record.is_object() || record.contains("event")) records.back() = nullptr;
+  }
+  const auto last = std::find_if(records.rbegin(), records.rend(), [](const auto& r) { return !r.is_null(); });
+  const std::size_t last_index = static_cast<std::size_t>(records.rend() - last) - 1;
   std::vector<EvaluationPoint> points;
   double training_seconds = 0.0;
-  for (const MetricRow& row : rows) {
-    const auto record = nlohmann::json::parse(row.json, nullptr, false);
-    if (record.is_discarded() || !record.is_object() || record.contains("event")) continue;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const nlohmann::json& record = records[i];
+    if (record.is_null()) continue;
     training_seconds += number_or_zero(record, "time_compute_s") + number_or_zero(record, "time_comm_s") +
                         number_or_zero(record, "time_multiplier_s");
+    // An earlier run's end between eval_every's (a halving rung): the run that went straight through has no
+    // evaluation there. Its time still counts toward the next one's.
+    if (i != last_index && record.value("off_cadence", false)) continue;
+    const MetricRow& row = rows[i];
     EvaluationPoint point;
     point.step = row.step;
     point.value = metric_of(record, metric);

@@ -50,6 +50,10 @@ nlohmann::json TrainingLoop<T>::run() {
 template <class T>
 nlohmann::json TrainingLoop<T>::evaluate() {
   nlohmann::json record = {{"step", context_.engine.steps_done()}, {"epoch", context_.engine.epochs_done()}};
+  // An evaluation made only because the run ends here, between eval_every's (a shorter run, a halving rung): what
+  // times a run to a target skips it unless it is the run's last, so a run stopped and resumed here times as one
+  // that went straight through.
+  if (context_.engine.steps_done() % evaluation_.every != 0) record["off_cadence"] = true;
   context_.train_evaluation_made.reset();
   for (auto* callback : callbacks_) callback->evaluate(context_, record);
   for (auto* callback : callbacks_) callback->evaluated(context_, record);

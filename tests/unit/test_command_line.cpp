@@ -151,5 +151,21 @@ TEST(CommandLine, ARegressionRunReportsLossesNotErrors) {
   }
 }
 
+// The evaluation after a last step between eval_every's is marked off the cadence (a study times a run stopped and
+// resumed there as one that was not); those of the cadence are not.
+TEST(CommandLine, AnEvaluationOffTheCadenceIsMarked) {
+  const testing::TempDir out("normscale_cli_", testing::current_test_name());
+  const auto result = testing::run_normscale(
+      "train --set data.source=two-point --set 'model.hidden=[]' --set objective.task=binary --set optim.batch=full "
+      "--set steps=7 --set eval_every=5 --set progress=false --out " +
+      out.path("run"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::vector<nlohmann::json> records = evaluation_records(out.path("run"));
+  ASSERT_EQ(records.size(), 3U);
+  for (const nlohmann::json& record : records) {
+    EXPECT_EQ(record.value("off_cadence", false), record.at("step").get<int>() == 7) << record.dump();
+  }
+}
+
 }  // namespace
 }  // namespace normscale

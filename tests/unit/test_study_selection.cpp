@@ -50,6 +50,26 @@ TEST(StudySelection, EvaluationPointsSumTheIntervalTimes) {
   EXPECT_FALSE(time_to_target(points, 5.0).has_value());
 }
 
+// A run stopped between eval_every's (a halving rung) evaluated there, off its cadence; the run that went straight
+// through did not, so timing to a target skips that evaluation (its interval's time counts toward the next), unless
+// it is the run's last.
+TEST(StudySelection, AnEvaluationOffTheCadenceCountsOnlyAsTheRunsLast) {
+  const std::vector<MetricRow> rows = rows_of({
+      R"({"step":0,"validation_error":50})",
+      R"({"step":10,"validation_error":30,"time_compute_s":1.0,"off_cadence":true})",
+      R"({"step":20,"validation_error":29,"time_compute_s":1.0})",
+      R"({"event":"stopped"})",
+      R"({"step":30,"validation_error":10,"time_compute_s":1.0,"off_cadence":true})",
+  });
+  const std::vector<EvaluationPoint> points = evaluation_points(rows, StudyMetric::kValidationError);
+  ASSERT_EQ(points.size(), 3U);
+  EXPECT_EQ(points[1].step, 20);
+  EXPECT_DOUBLE_EQ(points[1].seconds, 2.0);
+  EXPECT_EQ(points[2].step, 40);  // rows_of numbers the rows' steps 10 apart: the fifth row is at 40
+  EXPECT_EQ(time_to_target(points, 30.0)->steps, 20);
+  EXPECT_EQ(time_to_target(points, 10.0)->steps, 40);
+}
+
 // A regression run records losses and no error: a study that selects by validation loss reads those, and one
 // that selects by error finds nothing to rank (never a 0% error).
 TEST(StudySelection, EvaluationPointsOfARegressionRunCarryItsValidationLoss) {
