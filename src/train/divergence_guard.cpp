@@ -106,7 +106,11 @@ void DivergenceGuard<T>::stop(TrainingContext<T>& context, const std::string& wh
 }
 
 template <class T>
-void DivergenceGuard<T>::evaluated(TrainingContext<T>& /*context*/, const nlohmann::json& record) {
+void DivergenceGuard<T>::evaluated(TrainingContext<T>& context, const nlohmann::json& record) {
+  // An evaluation whose training loss is already beyond the limit a step's loss is held to is no good one (the
+  // minibatch that crosses it may come later).
+  const auto loss = record.find("train_loss");
+  if (loss != record.end() && loss->is_number() && !(loss->get<double>() <= context.config.divergence_limit)) return;
   last_good_ = LastGood{record["step"].get<Index>(), describe_fit(record, {"train", "validation"})};
 }
 

@@ -151,6 +151,22 @@ TEST(CommandLine, ARegressionRunReportsLossesNotErrors) {
   }
 }
 
+// The divergence message's "last good evaluation" is one whose training loss was within divergence_limit: the
+// evaluation after step 3 already read 1.4e6 (the step that crossed the limit came after it).
+TEST(CommandLine, TheLastGoodEvaluationOfADivergedRunIsWithinTheLimit) {
+  const testing::TempDir out("normscale_cli_", testing::current_test_name());
+  const auto result = testing::run_normscale(
+      "train --set data.source=two-point --set 'model.hidden=[]' --set objective.regime=square --set optim.batch=full "
+      "--set optim.lr=5 --set steps=50 --set eval_every=1 --set divergence_limit=1e6 --set precision=float64 "
+      "--set progress=false --out " + out.path("run"));
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("training diverged at step 4"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("Last good evaluation: step 2 ("), std::string::npos) << result.output;
+  const std::vector<nlohmann::json> records = evaluation_records(out.path("run"));
+  ASSERT_GE(records.size(), 4U);
+  EXPECT_GT(records[3].at("train_loss").get<double>(), 1e6);
+}
+
 // The evaluation after a last step between eval_every's is marked off the cadence (a study times a run stopped and
 // resumed there as one that was not); those of the cadence are not.
 TEST(CommandLine, AnEvaluationOffTheCadenceIsMarked) {
