@@ -44,13 +44,20 @@ std::string this_executable() {
 
 std::string batch_text(std::int64_t batch) { return batch == kFullBatch ? "full" : std::to_string(batch); }
 
-// Checks what expand() cannot: the rank count must divide virtual_shards (the trainer would refuse).
+// Checks what expand() cannot: the rank count must divide virtual_shards (the trainer would refuse), and a
+// regression trial records losses and no error, so a study with a validation-error target could time none of them
+// (found out only by status and report, after every trial ran).
 void validate_for_running(const StudySpec& spec, const std::vector<Trial>& trials) {
   for (const Trial& trial : trials) {
     NS_CHECK(trial.config.virtual_shards % trial.ranks == 0,
              "{}: ranks: {} ranks do not divide virtual_shards = {} (trial {}); use a rank count that divides "
              "it or set base.virtual_shards",
              spec.source, trial.ranks, trial.config.virtual_shards, describe_trial(trial));
+    NS_CHECK(!spec.target || spec.target->metric != StudyMetric::kValidationError ||
+                 trial.config.objective.task != "regression",
+             "{}: target_validation_error: trial {} trains a regression (objective.task = \"regression\"), whose "
+             "runs record losses and no error; hint: select_by = \"validation_loss\" and target_validation_loss",
+             spec.source, describe_trial(trial));
   }
 }
 

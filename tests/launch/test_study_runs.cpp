@@ -450,5 +450,18 @@ TEST_F(StudyRuns, HostileValuesNeverReachAShell) {
   EXPECT_FALSE(fs::exists(marker));
 }
 
+// A regression trial records losses and no error: a study timing its trials to a validation-error target is refused
+// before any trial runs (status and report found it out after every trial had run), naming the way out.
+TEST_F(StudyRuns, ARegressionStudyWithAnErrorTargetIsRefusedBeforeAnyTrialRuns) {
+  const fs::path file = dir_ / "regression_error.toml";
+  std::ofstream(file) << "steps = 5\ntarget_validation_error = 10\n[base]\n\"data.source\" = \"sinusoid\"\n"
+                      << "\"objective.regime\" = \"square\"\n\"objective.task\" = \"regression\"\n";
+  const auto run = study("run " + shell_quote(file.string()));
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("target_validation_error: trial regime=base"));
+  EXPECT_THAT(run.output, HasSubstr("select_by = \"validation_loss\" and target_validation_loss"));
+  EXPECT_FALSE(fs::exists(dir_ / "regression_error.db"));
+}
+
 }  // namespace
 }  // namespace normscale
