@@ -15,6 +15,8 @@
 
 #include "support/random_data.hpp"
 
+#include <chrono>
+
 namespace normscale {
 namespace {
 
@@ -84,6 +86,8 @@ TEST(GpuNcclMpi, AsyncAndGroupedBucketSumsAcrossRanks) {
 void check_rank_invariance(bool minnorm) {
   MpiComm comm(MPI_COMM_WORLD);
   NS_REQUIRE_ONE_GPU_PER_RANK(comm);
+  // The GPU ranks' waits behind NCCL run under the watchdog as a run's do (a generous limit: none is reached).
+  comm.set_collective_timeout(std::chrono::seconds(120));
   const Dataset all = testing::random_classification(128, 10, 3, 31, testing::LabelRule::kRandom, 0.2);
   TrainerOptions options;
   options.batch = 32;
@@ -143,6 +147,7 @@ TEST(GpuNcclMpi, MinnormOnTwoGpusMatchesOneCpuRank) { check_rank_invariance(true
 void check_batch_norm_ranks(bool sync) {
   MpiComm comm(MPI_COMM_WORLD);
   NS_REQUIRE_ONE_GPU_PER_RANK(comm);
+  comm.set_collective_timeout(std::chrono::seconds(120));  // as check_rank_invariance
   const Dataset all = testing::random_classification(128, 10, 3, 37, testing::LabelRule::kRandom, 0.2);
   TrainerOptions options;
   options.batch = 32;
