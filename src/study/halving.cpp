@@ -56,10 +56,14 @@ void plan_bracket(const HalvingSpec& spec, std::span<const RungStanding> standin
       plan.promote.push_back(i);
       place = {rung + 1, RungProgress::kUnfinished};
     }
-    // A settled rung whose every trial that went on has failed above it (diverged at a larger budget) sends on its
-    // next best instead: otherwise the bracket would end with nothing trained to the full budget.
+    // A settled rung whose every trial that went on has failed above it (diverged at a larger budget), or finished a
+    // rung below the last without an error there to rank it by, sends on its next best instead: otherwise the bracket
+    // would end with nothing trained to the full budget.
     const auto alive_above = [&](std::size_t i) {
-      return places[i].rung > rung && places[i].progress != RungProgress::kFailed;
+      const Place& place = places[i];
+      if (place.rung <= rung || place.progress == RungProgress::kFailed) return false;
+      return place.progress == RungProgress::kUnfinished || place.rung == last ||
+             std::isfinite(error_at(standings[i], place.rung));
     };
     if (settled && std::none_of(members.begin(), members.end(), alive_above)) {
       for (const std::size_t i : finished) {

@@ -2,6 +2,7 @@
 #include "normscale/study/halving_run.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/train/training_schedule.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -34,6 +35,9 @@ HalvingRun::HalvingRun(const StudySpec& spec, std::span<const Trial> trials)
     brackets_.push_back(bracket_of.emplace(key, bracket_of.size()).first->second);
     index_of_id_[trial.id] = i;
     std::vector<Trial>& rungs = at_rungs_.emplace_back();
+    // A full-batch run (one step per epoch) evaluates 20 times by default, on a cadence of its own budget: each
+    // rung's run takes the full budget's, so that its evaluations are the uninterrupted run's.
+    const bool full_batch_cadence = trial.config.optim.batch == kFullBatch && trial.config.eval_every == 0;
     for (const std::int64_t budget : spec_.rungs) {
       Trial& rung = rungs.emplace_back(trial);
       if (budget_in_steps_) {
@@ -42,6 +46,7 @@ HalvingRun::HalvingRun(const StudySpec& spec, std::span<const Trial> trials)
         rung.config.epochs = budget;
         rung.config.steps = 0;
       }
+      if (full_batch_cadence) rung.config.eval_every = default_cadence(1, spec_.rungs.back());
     }
   }
 }

@@ -87,10 +87,12 @@ std::string report_html(const StudyData& data, const std::vector<TableRow>& rows
       name, kStyle);
   for (const std::string& note : notes) html += fmt::format("<p class=\"note\">{}</p>\n", html_escape(note));
 
-  html += fmt::format("<h2>Summary</h2>\n<p>Hyperparameters selected per (regime, batch) by the best mean {} over "
-                      "seeds (Shallue et al. 2018); mean ± sample std over the selected done trials; — : no value. "
-                      "<a href=\"table.csv\">table.csv</a>, <a href=\"table.md\">table.md</a>.</p>\n",
-                      metric_name(data.metric));
+  html += fmt::format(
+      "<h2>Summary</h2>\n<p>Hyperparameters selected per (regime, batch) by the best mean {} over "
+      "seeds (Shallue et al. 2018; a point with a failed or diverged seed only where every point has one); mean ± "
+      "sample std over the selected done trials; — : no value. "
+      "<a href=\"table.csv\">table.csv</a>, <a href=\"table.md\">table.md</a>.</p>\n",
+      metric_name(data.metric));
   html += summary_table(data, rows);
 
   html += "<h2>Plots</h2>\n";

@@ -200,7 +200,10 @@ std::vector<Plot> learning_rate_plots(const StudyData& data, const std::vector<T
   PlotSeries reached{"all seeds reached the target", {}, SeriesStyle::kPoints};
   PlotSeries missed{"not reached by every seed", {}, SeriesStyle::kPoints};
   PlotSeries diverged{"diverged or failed", {}, SeriesStyle::kPoints};
-  PlotSeries selected{fmt::format("selected (best mean {})", metric_name(data.metric)), {}, SeriesStyle::kStars};
+  PlotSeries lower_rung{"at a lower rung (successive halving)", {}, SeriesStyle::kPoints};
+  PlotSeries selected{fmt::format("selected (best mean {}; a point with a failed seed last)", metric_name(data.metric)),
+                      {},
+                      SeriesStyle::kStars};
   std::map<std::tuple<std::string, std::int64_t, std::string>, std::vector<const ReportTrial*>> cells;
   for (const ReportTrial& trial : data.trials) {
     if (trial.record.state == TrialState::kDone || trial.record.state == TrialState::kFailed) {
@@ -209,13 +212,14 @@ std::vector<Plot> learning_rate_plots(const StudyData& data, const std::vector<T
   }
   for (const auto& [key, trials] : cells) {
     const auto& [regime, batch, label] = key;
-    bool all_reached = true, any_failed = false;
+    bool all_reached = true, any_failed = false, any_short = false;
     for (const ReportTrial* t : trials) {
-      any_failed = any_failed || !t->done() || t->result("diverged").value_or(0.0) > 0;
+      any_failed = any_failed || t->record.state == TrialState::kFailed || t->result("diverged").value_or(0.0) > 0;
+      any_short = any_short || t->short_of_budget;  // its figures are a lower budget's
       all_reached = all_reached && t->result("steps_to_target").has_value();
     }
     const PlotPoint point{batch_x(data, batch), trials.front()->lr, 0.0};
-    (any_failed ? diverged : all_reached ? reached : missed).points.push_back(point);
+    (any_failed ? diverged : any_short ? lower_rung : all_reached ? reached : missed).points.push_back(point);
     for (const TableRow& row : rows) {
       if (row.regime == regime && row.batch == batch && row.selected && row.grid_label == label) {
         selected.points.push_back(point);
@@ -223,7 +227,7 @@ std::vector<Plot> learning_rate_plots(const StudyData& data, const std::vector<T
       }
     }
   }
-  for (PlotSeries* series : {&reached, &missed, &diverged, &selected}) {
+  for (PlotSeries* series : {&reached, &missed, &diverged, &lower_rung, &selected}) {
     if (!series->points.empty()) grid.series.push_back(std::move(*series));
   }
   if (grid.empty()) grid.empty_reason = "no trial has ended yet";

@@ -128,6 +128,7 @@ std::vector<TableRow> build_table(const StudyData& data) {
           if (trial.record.state == TrialState::kFailed) ++row.failed;
           if (trial.result("diverged").value_or(0.0) > 0) ++row.diverged;
           if (trial.short_of_budget) ++row.short_of_budget;
+          if (trial.short_of_budget && trial.record.stopped_early) ++row.stopped_early;
           if (trial.done()) {
             ++row.done;
             row.selected_trials.push_back(&trial);
@@ -192,7 +193,10 @@ std::string state_counts(const TableRow& row) {
   std::vector<std::string> parts;
   if (row.diverged > 0) parts.push_back(fmt::format("{} diverged", row.diverged));
   if (other_failures > 0) parts.push_back(fmt::format("{} failed", other_failures));
-  if (row.short_of_budget > 0) parts.push_back(fmt::format("{} stopped at a lower rung", row.short_of_budget));
+  if (row.stopped_early > 0) parts.push_back(fmt::format("{} stopped at a lower rung", row.stopped_early));
+  if (row.short_of_budget > row.stopped_early) {
+    parts.push_back(fmt::format("{} at a lower rung, not yet promoted", row.short_of_budget - row.stopped_early));
+  }
   if (!parts.empty()) text += fmt::format(" ({})", fmt::join(parts, ", "));
   return text;
 }
@@ -225,10 +229,12 @@ std::string markdown_cell(std::string_view text) {
 std::string table_markdown(const StudyData& data, const std::vector<TableRow>& rows) {
   std::string text = fmt::format("# Study {}\n\n", markdown_cell(data.name));
   text += fmt::format(
-      "Hyperparameters selected per (regime, batch) by the best mean {} over seeds; "
+      "Hyperparameters selected per (regime, batch) by the best mean {} over seeds (a point with a failed or "
+      "diverged seed only where every point has one); "
       "mean ± sample std over the selected done trials; — : no value. Steps / seconds to target "
       "are at the selected point, where every trial of it reached the target (a diverged or failed one did not; "
-      "else how many did); the plots use the point that reaches the target fastest. With successive halving, only trials "
+      "else how many did); the plots use the point that reaches the target fastest. With successive halving, only "
+      "trials "
       "that ran the full budget are averaged and compared.\n\n",
       metric_name(data.metric));
   const std::vector<TableColumn>& columns = table_columns(data.metric);

@@ -109,7 +109,6 @@ std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> tria
     selection.regime = key.first;
     selection.batch = key.second;
     bool have_best = false;
-    std::size_t best_failed = 0;
     for (const Candidate& candidate : candidates) {
       double sum = 0.0;
       std::size_t valued = 0, failed = 0;
@@ -122,10 +121,11 @@ std::vector<Selection> select_hyperparameters(std::span<const TrialSummary> tria
       // A failed (diverged) seed counts as an infinite error, as in halving: such a point's mean is infinite, so it
       // is chosen only where every point has one, then by the fewest failed seeds and the mean of the others.
       const double mean = sum / static_cast<double>(valued);
-      const bool better = !have_best || failed < best_failed || (failed == best_failed && mean < selection.best_value);
+      const bool better = !have_best || failed < selection.best_failed ||
+                          (failed == selection.best_failed && mean < selection.best_value);
       if (valued > 0 && better) {
         have_best = true;
-        best_failed = failed;
+        selection.best_failed = failed;
         selection.best_grid = candidate.grid;
         selection.best_value = mean;
         selection.best_trials.clear();

@@ -680,17 +680,27 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
       const auto on = [&](const std::vector<GridAxis>& axes) {
         return std::any_of(axes.begin(), axes.end(), [&](const GridAxis& a) { return a.key == setting.key; });
       };
+      const auto on_per_batch = [&](const std::map<std::int64_t, std::vector<GridAxis>>& grids, std::int64_t batch) {
+        const auto found = grids.find(batch);
+        return found != grids.end() && on(found->second);
+      };
+      const bool every_batch = std::all_of(spec.batches.begin(), spec.batches.end(), [&](std::int64_t batch) {
+        return on_per_batch(regime.grid_per_batch, batch) || on_per_batch(spec.grid_per_batch, batch);
+      });
       const bool searched = spec.search && std::any_of(spec.search->ranges.begin(), spec.search->ranges.end(),
                                                        [&](const SearchRange& r) { return r.key == setting.key; });
       const char* axis = on(regime.grid) ? "its own grid"
                          : on(spec.grid) ? "the study's grid"
                          : searched      ? "the study's [search.ranges]"
+                         : every_batch   ? "a grid_per_batch at every batch"
                                          : nullptr;
       NS_CHECK(axis == nullptr,
-               "{}: regimes.{} sets {} = {}, but {} also sets {}, whose values would replace the regime's in its "
-               "trials; hint: list the values the regime runs in regimes.{}.grid, or set {} in only one place",
+               "{}: regimes.{} sets {} = {}, but {} also sets {}, whose values would replace the regime's in every "
+               "trial; hint: {}",
                source, quote_key(regime.name), quote_key(setting.key), setting.value, axis, quote_key(setting.key),
-               quote_key(regime.name), quote_key(setting.key));
+               searched ? fmt::format("remove the regime's setting or the range of {}", quote_key(setting.key))
+                        : fmt::format("list the values the regime runs in regimes.{}.grid, or set {} in only one place",
+                                      quote_key(regime.name), quote_key(setting.key)));
     }
   }
 

@@ -365,9 +365,9 @@ std::string study_status(const std::filesystem::path& study_file) {
     text += fmt::format("best grid point per (regime, batch) by {} (mean over its trials):\n",
                         metric_name(spec.metric));
     for (const Selection& s : selections) {
-      text += fmt::format("  regime={} batch={}: {} {} {} ({} trial(s))", s.regime, batch_text(s.batch), s.best_grid,
-                          metric_name(spec.metric), metric_value_text(spec.metric, s.best_value),
-                          s.best_trials.size());
+      text += fmt::format("  regime={} batch={}: {} {} {} ({} trial(s){})", s.regime, batch_text(s.batch), s.best_grid,
+                          metric_name(spec.metric), metric_value_text(spec.metric, s.best_value), s.best_trials.size(),
+                          s.best_failed > 0 ? fmt::format(", {} failed", s.best_failed) : "");
       if (spec.target) {
         text += s.steps_to_target ? fmt::format("; fastest to {}: {} in {:.0f} steps, {:.2f} s",
                                                 target_text(*spec.target), *s.fastest_grid, *s.steps_to_target,

@@ -110,7 +110,10 @@ void DivergenceGuard<T>::evaluated(TrainingContext<T>& context, const nlohmann::
   // An evaluation whose training loss is already beyond the limit a step's loss is held to is no good one (the
   // minibatch that crosses it may come later).
   const auto loss = record.find("train_loss");
-  if (loss != record.end() && loss->is_number() && !(loss->get<double>() <= context.config.divergence_limit)) return;
+  if (loss != record.end() && loss->is_number() &&
+      !(std::abs(loss->get<double>()) <= context.config.divergence_limit)) {
+    return;
+  }
   last_good_ = LastGood{record["step"].get<Index>(), describe_fit(record, {"train", "validation"})};
 }
 

@@ -118,6 +118,12 @@ TEST(Halving, DivergedOrFailedTrialsAreNeverPromotedButCountAsFinished) {
   plan = plan_halving(spec(HalvingMode::kSynchronous), standings);
   EXPECT_THAT(plan.promote, IsEmpty());
   EXPECT_THAT(plan.stop, ElementsAre(1, 2, 3, 4, 5));
+  // A trial that went on and finished its rung without an error to rank it by (a run a tolerance ended before the
+  // rung's budget) can go no further either: the rung below sends on its next best.
+  standings = {at(1, kFinished, {5.0, std::nan("")}), at(0, kFinished, {40.0}), at(0, kFinished, {20.0})};
+  plan = plan_halving(spec(HalvingMode::kSynchronous), standings);
+  EXPECT_THAT(plan.promote, ElementsAre(2));
+  EXPECT_THAT(plan.stop, ElementsAre(1));  // trial 0 stops once rung 1 settles again, with trial 2's end there
 }
 
 TEST(Halving, TiesGoToTheEarlierTrial) {

@@ -212,5 +212,24 @@ TEST_F(HalvingRunTest, TheReportTellsTrialsStoppedEarlyFromTrialsNotYetDecidedOn
   EXPECT_THAT(settled, Not(HasSubstr("not yet promoted")));
 }
 
+// A full-batch run evaluates 20 times over its budget by default: each rung's run takes the full budget's cadence,
+// so a promoted trial evaluates where the uninterrupted run does (every 9 steps of 180, not every step of rung 0's
+// 20). A minibatch run's default (once per epoch) and a cadence the study sets are left alone.
+TEST_F(HalvingRunTest, EveryRungOfAFullBatchTrialEvaluatesOnTheFullBudgetsCadence) {
+  const auto rungs_of = [](const std::string& text) {
+    const StudySpec spec = parse_study(text, "full.toml");
+    const std::vector<Trial> trials = expand(spec);
+    const HalvingRun run(spec, trials);
+    std::vector<std::int64_t> every;
+    for (std::int64_t rung = 0; rung < 3; ++rung) every.push_back(run.at_rung(trials[0], rung).config.eval_every);
+    return every;
+  };
+  const std::string axes = "[grid]\n\"optim.lr\" = [0.1, 0.2]\n[halving]\nrungs = [20, 60, 180]\n";
+  EXPECT_EQ(rungs_of("steps = 180\nbatch = [\"full\"]\n" + axes), (std::vector<std::int64_t>{9, 9, 9}));
+  EXPECT_EQ(rungs_of("steps = 180\nbatch = [32]\n" + axes), (std::vector<std::int64_t>{0, 0, 0}));
+  EXPECT_EQ(rungs_of("steps = 180\nbatch = [\"full\"]\n[base]\neval_every = 4\n" + axes),
+            (std::vector<std::int64_t>{4, 4, 4}));
+}
+
 }  // namespace
 }  // namespace normscale

@@ -35,6 +35,7 @@
 namespace normscale {
 namespace {
 
+using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -794,7 +795,8 @@ TEST_F(ReportTest, DrawsEveryPlotAsPngAndSvg) {
   EXPECT_THAT(best, HasSubstr("square-root scaling"));
   // sgd's selected lr is 0.2 at batch 64: linear scaling puts 0.2 x 50000 / 64 = 156.25 at the full batch.
   EXPECT_THAT(best, HasSubstr("\n50000 156.25 0\n"));
-  EXPECT_THAT(read_text(out_ / "lr_grid.dat"), HasSubstr("selected (best mean validation error)"));
+  EXPECT_THAT(read_text(out_ / "lr_grid.dat"),
+              HasSubstr("selected (best mean validation error; a point with a failed seed last)"));
   // Every layer's norm over training, a series per (regime, batch, layer).
   const std::string layers = read_text(out_ / "layer_norms.dat");
   EXPECT_THAT(layers, HasSubstr(", layer1"));
@@ -1070,6 +1072,30 @@ reduction = 3
   EXPECT_THAT(csv, HasSubstr(",rung,short_of_budget,"));
   EXPECT_THAT(csv, HasSubstr(",2,0,"));
   EXPECT_THAT(csv, HasSubstr(",0,1,"));
+
+  // A trial done at rung 0 that halving has not decided on yet (the study still runs) is not "stopped"; in the grid
+  // plot a point with a trial short of the budget is its own outcome, not "diverged or failed".
+  {
+    TrialStore store(out_ / "halved.db");
+    for (const Trial& t : trials) {
+      if (lr_of(t) == 0.01 && t.seed == 2) {
+        store.promote(t.id, 1);
+        store.set_state(t.id, TrialState::kDone, TrialOutcome{0, "", 2.0});
+        store.record_result(t.id, "validation_error", 22.0);
+      }
+    }
+  }
+  const StudyData waiting = load_study_data(spec, out_ / "halved.db");
+  const std::vector<TableRow> waiting_rows = build_table(waiting);
+  EXPECT_EQ(waiting_rows[0].stopped_early, 0U);
+  EXPECT_THAT(table_markdown(waiting, waiting_rows), HasSubstr("| 1 of 2 (1 at a lower rung, not yet promoted) |"));
+  const std::vector<Plot> plots = build_plots(waiting, waiting_rows);
+  const auto grid = std::find_if(plots.begin(), plots.end(), [](const Plot& p) { return p.name == "lr_grid"; });
+  ASSERT_NE(grid, plots.end());
+  std::vector<std::string> titles;
+  for (const PlotSeries& series : grid->series) titles.push_back(series.title);
+  EXPECT_THAT(titles, Contains("at a lower rung (successive halving)"));
+  EXPECT_THAT(titles, Not(Contains("diverged or failed")));
 }
 
 // A target met at the first evaluation gives 0 steps, which the log axes of steps / examples to the target cannot

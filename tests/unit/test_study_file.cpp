@@ -297,7 +297,17 @@ trials = 2
 [search.ranges]
 "optim.lr" = { low = 0.01, high = 1.0, scale = "log" }
 )toml";
-  EXPECT_THAT(error_of([&] { parse_study(searched, "search.toml"); }), HasSubstr("the study's [search.ranges]"));
+  EXPECT_THAT(error_of([&] { parse_study(searched, "search.toml"); }),
+              AllOf(HasSubstr("the study's [search.ranges]"),
+                    HasSubstr("hint: remove the regime's setting or the range of \"optim.lr\"")));
+  const std::string every_batch = R"toml(
+batch = [128, 1024]
+[regimes]
+sgd = { "optim.lr" = 0.5, grid_per_batch = { "128" = { "optim.lr" = [0.1] } } }
+[grid_per_batch."1024"]
+"optim.lr" = [0.01]
+)toml";
+  EXPECT_THAT(error_of([&] { parse_study(every_batch, "every.toml"); }), HasSubstr("a grid_per_batch at every batch"));
   const std::vector<Trial> trials = expand(parse_study(R"toml(
 batch = [128, 1024]
 [regimes]

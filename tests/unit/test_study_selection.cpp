@@ -228,6 +228,7 @@ TEST(StudySelection, WhereEveryPointHasAFailedSeedTheFewestFailedWin) {
   EXPECT_EQ(selections[0].best_grid, R"({"optim.lr":0.2})");  // one failed as lr 0.3, mean 45 against 46
   EXPECT_DOUBLE_EQ(selections[0].best_value, 45.0);
   EXPECT_THAT(selections[0].best_trials, ElementsAre("b1", "b3"));
+  EXPECT_EQ(selections[0].best_failed, 1U);
 }
 
 TEST(StudySelection, TiesGoToTheGridPointSeenFirst) {

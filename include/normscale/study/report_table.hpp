@@ -48,7 +48,8 @@ struct TableRow {
   std::size_t done = 0;
   std::size_t failed = 0;
   std::size_t diverged = 0;  // of the trials: stopped by the divergence guard (a failed trial's own outcome)
-  std::size_t short_of_budget = 0;  // of the trials: halving stopped them at a lower rung (ReportTrial)
+  std::size_t short_of_budget = 0;  // of the trials: done at a lower rung (ReportTrial), ...
+  std::size_t stopped_early = 0;    // ... of which halving stopped these there (the rest await its decision)
   std::vector<const ReportTrial*> selected_trials;  // the done ones, by seed
   // With a target: how many of the selected done trials reached it. Steps / seconds to target are shown only
   // where every one did and none failed (as selection counts a point as reaching it), else as "k of n reached" (n:

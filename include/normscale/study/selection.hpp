@@ -65,7 +65,8 @@ struct Selection {
   // then the point with the fewest failed trials, and among those the lowest mean of the others.
   std::string best_grid;
   double best_value = 0.0;  // the mean over the trials with a value
-  std::vector<std::string> best_trials;
+  std::vector<std::string> best_trials;  // those trials
+  std::size_t best_failed = 0;           // the point's failed trials
   // The grid point whose trials all reach the target in the fewest steps on average (absent: none does).
   std::optional<std::string> fastest_grid;
   std::optional<double> steps_to_target;    // mean over the fastest point's trials

@@ -25,4 +25,8 @@ struct TrainingSchedule {
 // to 20 times per run when an epoch is one step (full batch).
 TrainingSchedule training_schedule(const TrainConfig& config, Index steps_per_epoch, Index steps_for_epochs);
 
+// The evaluations' and checkpoints' cadence where the configuration sets none: once per epoch, or 20 times per run
+// when an epoch is one step (full batch).
+Index default_cadence(Index steps_per_epoch, Index total_steps);
+
 }  // namespace normscale
