@@ -3,6 +3,7 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/core/holder_lock.hpp"
+#include "normscale/data/data_source_registry.hpp"
 #include "normscale/study/halving_run.hpp"
 #include "normscale/study/local_backend.hpp"
 #include "normscale/study/rung_schedule.hpp"
@@ -28,6 +29,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -44,20 +46,39 @@ std::string this_executable() {
 
 std::string batch_text(std::int64_t batch) { return batch == kFullBatch ? "full" : std::to_string(batch); }
 
+// Whether a generated data source makes regression targets (probed once per source, at a few examples); nullopt
+// for a file source, whose kind is known only once its files are read.
+std::optional<bool> generates_targets(const DataConfig& data, std::map<std::string, bool>& known) {
+  const DataSourceEntry* entry = data_source_registry().find(data.source);
+  if (entry == nullptr || entry->reads_files()) return std::nullopt;
+  if (const auto found = known.find(data.source); found != known.end()) return found->second;
+  DataConfig probe = data;
+  probe.synthetic_examples = std::min<Index>(data.synthetic_examples, 8);
+  try {
+    return known[data.source] = !entry->generate(probe).train.targets.empty();
+  } catch (const std::exception&) {
+    return std::nullopt;  // the trainer says what is wrong with the settings
+  }
+}
+
 // Checks what expand() cannot: the rank count must divide virtual_shards (the trainer would refuse), and a
 // regression trial records losses and no error, so a study with a validation-error target could time none of them
 // (found out only by status and report, after every trial ran).
 void validate_for_running(const StudySpec& spec, const std::vector<Trial>& trials) {
+  std::map<std::string, bool> generated_targets;
   for (const Trial& trial : trials) {
     NS_CHECK(trial.config.virtual_shards % trial.ranks == 0,
              "{}: ranks: {} ranks do not divide virtual_shards = {} (trial {}); use a rank count that divides "
              "it or set base.virtual_shards",
              spec.source, trial.ranks, trial.config.virtual_shards, describe_trial(trial));
-    NS_CHECK(!spec.target || spec.target->metric != StudyMetric::kValidationError ||
-                 trial.config.objective.task != "regression",
-             "{}: target_validation_error: trial {} trains a regression (objective.task = \"regression\"), whose "
-             "runs record losses and no error; hint: select_by = \"validation_loss\" and target_validation_loss",
-             spec.source, describe_trial(trial));
+    if (!spec.target || spec.target->metric != StudyMetric::kValidationError) continue;
+    const bool task = trial.config.objective.task == "regression";
+    NS_CHECK(!task && generates_targets(trial.config.data, generated_targets) != true,
+             "{}: target_validation_error: trial {} trains a regression ({}), whose runs record losses and no error; "
+             "hint: select_by = \"validation_loss\" and target_validation_loss",
+             spec.source, describe_trial(trial),
+             task ? "objective.task = \"regression\""
+                  : fmt::format("data.source = \"{}\" makes regression targets", trial.config.data.source));
   }
 }
 

@@ -461,6 +461,17 @@ TEST_F(StudyRuns, ARegressionStudyWithAnErrorTargetIsRefusedBeforeAnyTrialRuns) 
   EXPECT_THAT(run.output, HasSubstr("target_validation_error: trial regime=base"));
   EXPECT_THAT(run.output, HasSubstr("select_by = \"validation_loss\" and target_validation_loss"));
   EXPECT_FALSE(fs::exists(dir_ / "regression_error.db"));
+  // A generated source that makes regression targets trains a regression whatever objective.task says.
+  const fs::path by_source = dir_ / "regression_source.toml";
+  std::ofstream(by_source) << "steps = 5\ntarget_validation_error = 10\n[base]\n\"data.source\" = \"sinusoid\"\n"
+                           << "\"objective.regime\" = \"square\"\n";
+  const auto source_run = study("run --dry-run " + shell_quote(by_source.string()));
+  EXPECT_EQ(source_run.exit_code, 2) << source_run.output;
+  EXPECT_THAT(source_run.output, HasSubstr("data.source = \"sinusoid\" makes regression targets"));
+  // A classification source with an error target runs.
+  const fs::path classes = dir_ / "classes.toml";
+  std::ofstream(classes) << "steps = 5\ntarget_validation_error = 10\n[base]\n\"data.source\" = \"two-point\"\n";
+  EXPECT_EQ(study("run --dry-run " + shell_quote(classes.string())).exit_code, 0);
 }
 
 }  // namespace
