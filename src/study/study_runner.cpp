@@ -232,9 +232,24 @@ int run_study(const StudyRunOptions& options) {
   StudyProgress progress(spec.name, stderr, isatty(STDERR_FILENO) != 0);
   for (const std::string& note : halving_notes) progress.message(note);
   // Either backend asks after each trial's end which trials go on (promoted: pending again, at the next rung).
+  // A study timed to a validation-error target stops at the first trial that ended as a regression (no error at all:
+  // data read from files with real targets, which validate_for_running could not see): none could be timed.
+  const bool error_target = spec.target && spec.target->metric == StudyMetric::kValidationError;
+  std::set<std::string> checked;  // done trials seen to record errors
   std::function<std::vector<const Trial*>()> after_trial_end;
-  if (halving) {
-    after_trial_end = [&] {
+  if (halving || error_target) {
+    after_trial_end = [&]() -> std::vector<const Trial*> {
+      for (const TrialRecord& record : error_target ? store.trials(TrialState::kDone) : std::vector<TrialRecord>{}) {
+        if (checked.contains(record.id) || !ids.contains(record.id)) continue;  // this study file's trials
+        const std::map<std::string, double> results = store.results(record.id);
+        NS_CHECK(results.contains("validation_error") || results.contains("train_error"),
+                 "{}: target_validation_error: trial {} ended without a validation error (its records hold losses: "
+                 "its data have regression targets); hint: select_by = \"validation_loss\" and "
+                 "target_validation_loss",
+                 spec.source, record.id);
+        checked.insert(record.id);
+      }
+      if (!halving) return {};
       HalvingStep step = halving->advance(store);
       for (const std::string& note : step.notes) progress.message(note);
       return step.promoted;

@@ -468,6 +468,22 @@ TEST_F(StudyRuns, ARegressionStudyWithAnErrorTargetIsRefusedBeforeAnyTrialRuns) 
   const auto source_run = study("run --dry-run " + shell_quote(by_source.string()));
   EXPECT_EQ(source_run.exit_code, 2) << source_run.output;
   EXPECT_THAT(source_run.output, HasSubstr("data.source = \"sinusoid\" makes regression targets"));
+  // Regression targets read from files are seen at the first trial's end: the study stops there, saying why.
+  const fs::path data = dir_ / "regression_files";
+  testing::write_linear_regression(data);
+  const fs::path by_files =
+      write_study("regression_files",
+                  "steps = 5\ntarget_validation_error = 10\n[base]\n\"data.source\" = \"npy\"\n"
+                  "\"data.path\" = '" +
+                      data.string() +
+                      "'\n\"data.validation\" = 100\n"
+                      "\"data.preprocess\" = \"none\"\n\"model.hidden\" = [8]\n\"objective.regime\" = \"square\"\n"
+                      "\"optim.batch\" = 20\ngallery = 0\n[grid]\n\"optim.lr\" = [0.001, 0.01, 0.1]\n");
+  const auto files_run = study("run --cores 1 " + shell_quote(by_files.string()));
+  EXPECT_EQ(files_run.exit_code, 2) << files_run.output;
+  EXPECT_THAT(files_run.output, HasSubstr("ended without a validation error (its records hold losses"));
+  EXPECT_LT(TrialStore(dir_ / "regression_files.db").trials(TrialState::kDone).size(), 3U)
+      << "the study stopped before running every trial";
   // A classification source with an error target runs.
   const fs::path classes = dir_ / "classes.toml";
   std::ofstream(classes) << "steps = 5\ntarget_validation_error = 10\n[base]\n\"data.source\" = \"two-point\"\n";
