@@ -208,23 +208,30 @@ std::vector<ConfigOverride> parse_overrides(const toml::node& node, const std::s
   return overrides;
 }
 
+// Whether one of `axes` sets `key`; sets_key_at: whether the per-batch grids set it at `batch`.
+bool sets_key(const std::vector<GridAxis>& axes, const std::string& key) {
+  return std::any_of(axes.begin(), axes.end(), [&](const GridAxis& axis) { return axis.key == key; });
+}
+bool sets_key_at(const std::map<std::int64_t, std::vector<GridAxis>>& grids, std::int64_t batch,
+                 const std::string& key) {
+  const auto found = grids.find(batch);
+  return found != grids.end() && sets_key(found->second, key);
+}
+
 // Where a searched key is also on a grid axis (e.g. grid."optim.lr"), or "" when it is on none.
 std::string grid_axis_of(const StudySpec& spec, const std::string& key) {
-  const auto has = [&](const std::vector<GridAxis>& axes) {
-    return std::any_of(axes.begin(), axes.end(), [&](const GridAxis& axis) { return axis.key == key; });
-  };
-  if (has(spec.grid)) return fmt::format("grid.{}", quote_key(key));
+  if (sets_key(spec.grid, key)) return fmt::format("grid.{}", quote_key(key));
   for (const Regime& regime : spec.regimes) {
-    if (has(regime.grid)) return fmt::format("regimes.{}.grid.{}", quote_key(regime.name), quote_key(key));
+    if (sets_key(regime.grid, key)) return fmt::format("regimes.{}.grid.{}", quote_key(regime.name), quote_key(key));
     for (const auto& [batch, axes] : regime.grid_per_batch) {
-      if (has(axes)) {
+      if (sets_key(axes, key)) {
         return fmt::format("regimes.{}.grid_per_batch.{}.{}", quote_key(regime.name), quote_key(batch_text(batch)),
                            quote_key(key));
       }
     }
   }
   for (const auto& [batch, axes] : spec.grid_per_batch) {
-    if (has(axes)) return fmt::format("grid_per_batch.{}.{}", quote_key(batch_text(batch)), quote_key(key));
+    if (sets_key(axes, key)) return fmt::format("grid_per_batch.{}.{}", quote_key(batch_text(batch)), quote_key(key));
   }
   return {};
 }
@@ -658,17 +665,12 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
   for (const Regime& regime : spec.regimes) {
     for (const GridAxis& axis : regime.grid) {
       for (const auto& [batch, axes] : spec.grid_per_batch) {
-        const auto sets = [&](const std::vector<GridAxis>& list) {
-          return std::any_of(list.begin(), list.end(), [&](const GridAxis& a) { return a.key == axis.key; });
-        };
-        const auto own = regime.grid_per_batch.find(batch);
-        NS_CHECK(!sets(axes) || (own != regime.grid_per_batch.end() && sets(own->second)),
+        NS_CHECK(!sets_key(axes, axis.key) || sets_key_at(regime.grid_per_batch, batch, axis.key),
                  "{}: regimes.{}.grid sets {} and grid_per_batch.{} sets it too, so at batch {} the study's per-batch "
                  "values would replace the regime's; hint: say which the regime runs there with "
                  "regimes.{}.grid_per_batch.{}.{}, or set {} in only one of the two",
-                 source, quote_key(regime.name), quote_key(axis.key), quote_key(batch_text(batch)),
-                 batch_text(batch), quote_key(regime.name), quote_key(batch_text(batch)), quote_key(axis.key),
-                 quote_key(axis.key));
+                 source, quote_key(regime.name), quote_key(axis.key), quote_key(batch_text(batch)), batch_text(batch),
+                 quote_key(regime.name), quote_key(batch_text(batch)), quote_key(axis.key), quote_key(axis.key));
       }
     }
   }
@@ -677,23 +679,17 @@ StudySpec parse_study(std::string_view text, std::string_view source_name) {
   // trial, silently. (A per-batch grid replaces it at its batch only: the setting is the other batches' value.)
   for (const Regime& regime : spec.regimes) {
     for (const ConfigOverride& setting : regime.overrides) {
-      const auto on = [&](const std::vector<GridAxis>& axes) {
-        return std::any_of(axes.begin(), axes.end(), [&](const GridAxis& a) { return a.key == setting.key; });
-      };
-      const auto on_per_batch = [&](const std::map<std::int64_t, std::vector<GridAxis>>& grids, std::int64_t batch) {
-        const auto found = grids.find(batch);
-        return found != grids.end() && on(found->second);
-      };
       const bool every_batch = std::all_of(spec.batches.begin(), spec.batches.end(), [&](std::int64_t batch) {
-        return on_per_batch(regime.grid_per_batch, batch) || on_per_batch(spec.grid_per_batch, batch);
+        return sets_key_at(regime.grid_per_batch, batch, setting.key) ||
+               sets_key_at(spec.grid_per_batch, batch, setting.key);
       });
       const bool searched = spec.search && std::any_of(spec.search->ranges.begin(), spec.search->ranges.end(),
                                                        [&](const SearchRange& r) { return r.key == setting.key; });
-      const char* axis = on(regime.grid) ? "its own grid"
-                         : on(spec.grid) ? "the study's grid"
-                         : searched      ? "the study's [search.ranges]"
-                         : every_batch   ? "a grid_per_batch at every batch"
-                                         : nullptr;
+      const char* axis = sets_key(regime.grid, setting.key) ? "its own grid"
+                         : sets_key(spec.grid, setting.key) ? "the study's grid"
+                         : searched                         ? "the study's [search.ranges]"
+                         : every_batch                      ? "a grid_per_batch at every batch"
+                                                            : nullptr;
       NS_CHECK(axis == nullptr,
                "{}: regimes.{} sets {} = {}, but {} also sets {}, whose values would replace the regime's in every "
                "trial; hint: {}",
@@ -859,16 +855,9 @@ std::vector<Trial> expand(const StudySpec& spec) {
             trial.grid_point.assign(reversed.rbegin(), reversed.rend());
             for (const ConfigOverride& item : trial.grid_point) {
               apply_literal(trial.config, item);
-              const bool per_batch = spec.grid_per_batch.contains(batch) &&
-                                     std::any_of(spec.grid_per_batch.at(batch).begin(),
-                                                 spec.grid_per_batch.at(batch).end(),
-                                                 [&](const GridAxis& a) { return a.key == item.key; });
-              const bool per_regime = std::any_of(regime.grid.begin(), regime.grid.end(),
-                                                  [&](const GridAxis& a) { return a.key == item.key; });
-              const bool per_regime_batch = regime.grid_per_batch.contains(batch) &&
-                                            std::any_of(regime.grid_per_batch.at(batch).begin(),
-                                                        regime.grid_per_batch.at(batch).end(),
-                                                        [&](const GridAxis& a) { return a.key == item.key; });
+              const bool per_batch = sets_key_at(spec.grid_per_batch, batch, item.key);
+              const bool per_regime = sets_key(regime.grid, item.key);
+              const bool per_regime_batch = sets_key_at(regime.grid_per_batch, batch, item.key);
               origin[item.key] = search_column.contains(item.key)
                                      ? fmt::format("search.ranges.{}", quote_key(item.key))
                                  : per_regime_batch
