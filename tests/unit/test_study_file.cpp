@@ -49,7 +49,7 @@ minnorm-bgd = ["objective.regime=minnorm", "optim.lr=0.01"]
 "optim.momentum" = [0.0, 0.9]
 
 [grid_per_batch."1024"]
-"objective.s" = [1e-4, 2e-4, 4e-4]
+"model.init_scale" = [0.5, 1.0, 2.0]
 )toml";
 
 // The error message of `body`, or "" when it does not throw normscale::Error.
@@ -85,7 +85,7 @@ TEST(StudyFile, ParsesEveryAxis) {
 
 TEST(StudyFile, ExpansionIsTheCartesianProduct) {
   const std::vector<Trial> trials = expand(parse_study(kStudy, "study.toml"));
-  // 2 regimes x 2 ranks x 3 seeds x (2 momenta at 128 and full, 2 x 3 s values at 1024).
+  // 2 regimes x 2 ranks x 3 seeds x (2 momenta at 128 and full, 2 x 3 init scales at 1024).
   EXPECT_EQ(trials.size(), 2U * 2U * 3U * (2U + 6U + 2U));
   std::set<std::string> ids;
   for (const Trial& trial : trials) {
@@ -113,11 +113,11 @@ TEST(StudyFile, IdsAreStableAcrossExpansions) {
 
 TEST(StudyFile, PerBatchGridOnlyAtItsBatch) {
   for (const Trial& trial : expand(parse_study(kStudy, "study.toml"))) {
-    const bool has_s = std::any_of(trial.grid_point.begin(), trial.grid_point.end(),
-                                   [](const ConfigOverride& o) { return o.key == "objective.s"; });
-    EXPECT_EQ(has_s, trial.batch == 1024) << describe_trial(trial);
-    if (!has_s) {
-      EXPECT_DOUBLE_EQ(trial.config.objective.s, TrainConfig{}.objective.s);
+    const bool has_scale = std::any_of(trial.grid_point.begin(), trial.grid_point.end(),
+                                       [](const ConfigOverride& o) { return o.key == "model.init_scale"; });
+    EXPECT_EQ(has_scale, trial.batch == 1024) << describe_trial(trial);
+    if (!has_scale) {
+      EXPECT_DOUBLE_EQ(trial.config.model.init_scale, TrainConfig{}.model.init_scale);
     }
   }
 }
@@ -322,6 +322,45 @@ sgd = { "optim.lr" = 0.5 }
   EXPECT_EQ(lr_by[1024], (std::vector<double>{0.01}));
 }
 
+// A grid over an option that a regime's objective does not read (Minnorm's objective.s beside an sgd regime) would
+// run that regime's training once per value: refused, naming the option and the regime. The regime's own grid, an
+// option the objective reads (the exponential loss reads Minnorm's objective.task) and a single value are allowed.
+TEST(StudyFile, AGridOverAnOptionARegimesObjectiveDoesNotReadIsRefused) {
+  const std::string shared = R"toml(
+[regimes]
+sgd = { "objective.regime" = "sgd" }
+minnorm = { "objective.regime" = "minnorm" }
+[grid]
+"objective.s" = [1.0, 2.0]
+)toml";
+  EXPECT_THAT(error_of([&] { expand(parse_study(shared, "shared.toml")); }),
+              AllOf(HasSubstr("shared.toml: trials"), HasSubstr("objective.s=1"), HasSubstr("objective.s=2"),
+                    HasSubstr("differ only in objective.s, which objective.regime = \"sgd\" does not read"),
+                    HasSubstr("regimes.NAME.grid")));
+  const std::string square = R"toml(
+[regimes]
+square = { "objective.regime" = "square", grid = { "objective.task" = ["multiclass", "binary"] } }
+)toml";
+  EXPECT_THAT(error_of([&] { expand(parse_study(square, "square.toml")); }),
+              HasSubstr("differ only in objective.task, which objective.regime = \"square\" does not read"));
+
+  const std::vector<Trial> own = expand(parse_study(R"toml(
+[regimes]
+sgd = { "objective.regime" = "sgd" }
+minnorm = { "objective.regime" = "minnorm", grid = { "objective.s" = [1.0, 2.0] } }
+exponential = { "objective.regime" = "exponential", grid = { "objective.task" = ["multiclass", "binary"] } }
+square = { "objective.regime" = "square", grid = { "objective.square_k" = [1.0, 2.0] } }
+)toml",
+                                                    "own.toml"));
+  EXPECT_EQ(own.size(), 7U);
+  // One value of another objective's option beside the regime: one trial each.
+  EXPECT_EQ(expand(parse_study("[regimes]\nsgd = { \"objective.regime\" = \"sgd\" }\nminnorm = { \"objective.regime\" = "
+                               "\"minnorm\" }\n[grid]\n\"objective.s\" = [3.0]\n",
+                               "one.toml"))
+                .size(),
+            2U);
+}
+
 TEST(StudyFile, StepsBudgetAndDefaults) {
   const std::vector<Trial> trials = expand(parse_study("steps = 500\npreset = \"paper-minnorm-bgd\"\n", "s.toml"));
   ASSERT_EQ(trials.size(), 1U);
@@ -425,7 +464,7 @@ TEST(StudyFile, GridPointAsJson) {
   const std::vector<Trial> trials = expand(parse_study(kStudy, "study.toml"));
   const auto at_1024 = std::find_if(trials.begin(), trials.end(), [](const Trial& t) { return t.batch == 1024; });
   ASSERT_NE(at_1024, trials.end());
-  EXPECT_THAT(grid_point_json(*at_1024), AllOf(HasSubstr("\"optim.momentum\":"), HasSubstr("\"objective.s\":")));
+  EXPECT_THAT(grid_point_json(*at_1024), AllOf(HasSubstr("\"optim.momentum\":"), HasSubstr("\"model.init_scale\":")));
 }
 
 
@@ -684,7 +723,7 @@ batch = [128, 256]
 sgd = { "objective.regime" = "sgd" }
 minnorm = { "objective.regime" = "minnorm", grid = { "objective.rho" = [0.1, 0.2, 0.3] } }
 [grid_per_batch."256"]
-"objective.s" = [1e-4, 2e-4]
+"model.init_scale" = [0.5, 2.0]
 [search]
 kind = "quasi-random"
 trials = 5
