@@ -781,7 +781,6 @@ std::vector<Trial> expand(const StudySpec& spec) {
 
   std::vector<Trial> trials;
   std::map<std::string, std::size_t> index_of_id;
-  std::map<std::string, std::size_t> index_of_alike;  // by the id without the options the objective does not read
   for (const Regime& regime : spec.regimes) {
     TrainConfig regime_config = base;
     auto regime_origin = base_origin;
@@ -893,20 +892,6 @@ std::vector<Trial> expand(const StudySpec& spec) {
                       "regimes or grid values differ",
                       spec.source, describe_trial(trials[seen->second]), describe_trial(trial));
             }
-            // A grid over an option of another objective (objective.s beside an sgd regime) repeats a training.
-            TrainConfig alike = trial.config;
-            alike.objective = with_unread_options_at_defaults(trial.config.objective);
-            const std::string alike_id = trial_id(alike, ranks, spec.warmup_epochs);
-            if (const auto seen = index_of_alike.find(alike_id); seen != index_of_alike.end()) {
-              const Trial& other = trials[seen->second];
-              const auto keys = unread_options_that_differ(trial.config.objective, other.config.objective);
-              NS_FAIL("{}: trials '{}' and '{}' differ only in {}, which objective.regime = \"{}\" does not read: "
-                      "they would train alike; hint: give {} only in the grids of the regimes that read {} "
-                      "(regimes.NAME.grid = {{ ... }})",
-                      spec.source, describe_trial(other), describe_trial(trial), fmt::join(keys, ", "),
-                      trial.config.objective.regime, keys.size() == 1 ? "it" : "them", keys.size() == 1 ? "it" : "them");
-            }
-            index_of_alike.emplace(alike_id, trials.size());
             index_of_id.emplace(trial.id, trials.size());
             trials.push_back(std::move(trial));
           }
@@ -920,6 +905,21 @@ std::vector<Trial> expand(const StudySpec& spec) {
     }
   }
   return trials;
+}
+
+void refuse_trials_that_train_alike(const StudySpec& spec, const std::vector<Trial>& trials) {
+  std::map<std::string, const Trial*> by_alike_id;  // by the id without the options the objective does not read
+  for (const Trial& trial : trials) {
+    TrainConfig alike = trial.config;
+    alike.objective = with_unread_options_at_defaults(trial.config.objective);
+    const auto [seen, first] = by_alike_id.emplace(trial_id(alike, trial.ranks, trial.warmup_epochs), &trial);
+    if (first) continue;
+    const auto keys = unread_options_that_differ(trial.config.objective, seen->second->config.objective);
+    NS_FAIL("{}: trials '{}' and '{}' differ only in {}, which objective.regime = \"{}\" does not read: they would "
+            "train alike; hint: give {} only in the grids of the regimes that read {} (regimes.NAME.grid = {{ ... }})",
+            spec.source, describe_trial(*seen->second), describe_trial(trial), fmt::join(keys, ", "),
+            trial.config.objective.regime, keys.size() == 1 ? "it" : "them", keys.size() == 1 ? "it" : "them");
+  }
 }
 
 std::vector<std::vector<ConfigOverride>> search_points(const QuasiRandomSearch& search, std::string_view source) {

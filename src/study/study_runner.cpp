@@ -61,10 +61,11 @@ std::optional<bool> generates_targets(const DataConfig& data, std::map<std::stri
   }
 }
 
-// Checks what expand() cannot: the rank count must divide virtual_shards (the trainer would refuse), and a
-// regression trial records losses and no error, so a study with a validation-error target could time none of them
+// Checks what expand() cannot or leaves to a run: trials that would train alike, the rank count must divide
+// virtual_shards (the trainer would refuse), and a regression trial records losses and no error, so a study with a validation-error target could time none of them
 // (found out only by status and report, after every trial ran).
 void validate_for_running(const StudySpec& spec, const std::vector<Trial>& trials) {
+  refuse_trials_that_train_alike(spec, trials);
   std::map<std::string, bool> generated_targets;
   for (const Trial& trial : trials) {
     NS_CHECK(trial.config.virtual_shards % trial.ranks == 0,

@@ -33,6 +33,7 @@ TEST(BuiltinStudies, EveryFileParsesAndExpands) {
     const StudySpec spec = read_study_file(entry.path());
     const std::vector<Trial> trials = expand(spec);  // validates every trial's config
     EXPECT_FALSE(trials.empty());
+    EXPECT_NO_THROW(refuse_trials_that_train_alike(spec, trials));
     EXPECT_EQ(spec.name, entry.path().stem().string());  // the report and database names follow the file
     names.insert(entry.path().filename().string());
   }

@@ -158,6 +158,11 @@ double lr_scale_factor(LrScaling rule, std::int64_t batch, std::int64_t base_bat
 // Two trials that resolve to the same config (and ranks) are an error naming both.
 std::vector<Trial> expand(const StudySpec& spec);
 
+// Refuses, naming both, two trials that differ only in options their objective does not read (a grid over Minnorm's
+// objective.s beside an sgd regime): they would run one training twice. Checked before a study runs; expand() allows
+// them, so that a study that ran such trials can still be reported.
+void refuse_trials_that_train_alike(const StudySpec& spec, const std::vector<Trial>& trials);
+
 // The search's points, each one override per range in range order, as canonical TOML literals. Values are
 // rounded to 4 significant digits (readable grid labels, ids that do not hang on the last bit of a double) and
 // clamped to [low, high]; a point that would equal an earlier one gets the fewest more digits that set it apart.
