@@ -8,7 +8,6 @@
 #include "normscale/objective/minnorm.hpp"
 #include "normscale/objective/square.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <string_view>
 
@@ -198,46 +197,7 @@ void add_builtins(ObjectiveRegistry& registry) {
   registry.add(std::move(exponential));
 }
 
-// Calls visit(option) for each option of the registry that objective.regime = `regime` does not read.
-template <class Visit>
-void for_each_unread_option(const std::string& regime, Visit visit) {
-  const ObjectiveEntry& own = objective_registry().get(regime);
-  const auto read = [&own](std::string_view key) {
-    return std::find(own.reads.begin(), own.reads.end(), key) != own.reads.end() ||
-           std::any_of(own.options.begin(), own.options.end(),
-                       [key](const ObjectiveOption& option) { return option.key == key; });
-  };
-  for (const std::string& name : objective_registry().names()) {
-    for (const ObjectiveOption& option : objective_registry().get(name).options) {
-      if (!read(option.key)) visit(option);
-    }
-  }
-}
-
 }  // namespace
-
-ObjectiveConfig with_unread_options_at_defaults(const ObjectiveConfig& config) {
-  ObjectiveConfig result = config;
-  ObjectiveConfig defaults;
-  for_each_unread_option(config.regime, [&](const ObjectiveOption& option) {
-    const FieldRef from = option.field(defaults);
-    std::visit([&from](auto* to) { *to = *std::get<decltype(to)>(from); }, option.field(result));
-  });
-  return result;
-}
-
-std::vector<std::string_view> unread_options_that_differ(const ObjectiveConfig& config, const ObjectiveConfig& other) {
-  ObjectiveConfig a = config;
-  ObjectiveConfig b = other;
-  std::vector<std::string_view> keys;
-  for_each_unread_option(config.regime, [&](const ObjectiveOption& option) {
-    const FieldRef in_b = option.field(b);
-    const bool differ = std::visit([&in_b](auto* in_a) { return !(*in_a == *std::get<decltype(in_a)>(in_b)); },
-                                   option.field(a));
-    if (differ) keys.push_back(option.key);
-  });
-  return keys;
-}
 
 ObjectiveRegistry& objective_registry() {
   static ObjectiveRegistry registry(

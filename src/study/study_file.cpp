@@ -3,7 +3,6 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/core/whole_file.hpp"
-#include "normscale/objective/objective_registry.hpp"
 #include "normscale/train/config_io.hpp"
 #include "normscale/train/presets.hpp"
 
@@ -910,11 +909,10 @@ std::vector<Trial> expand(const StudySpec& spec) {
 void refuse_trials_that_train_alike(const StudySpec& spec, const std::vector<Trial>& trials) {
   std::map<std::string, const Trial*> by_alike_id;  // by the id without the options the objective does not read
   for (const Trial& trial : trials) {
-    TrainConfig alike = trial.config;
-    alike.objective = with_unread_options_at_defaults(trial.config.objective);
+    const TrainConfig alike = with_unread_objective_options_at_defaults(trial.config);
     const auto [seen, first] = by_alike_id.emplace(trial_id(alike, trial.ranks, trial.warmup_epochs), &trial);
     if (first) continue;
-    const auto keys = unread_options_that_differ(trial.config.objective, seen->second->config.objective);
+    const auto keys = unread_objective_options_that_differ(trial.config, seen->second->config);
     NS_FAIL("{}: trials '{}' and '{}' differ only in {}, which objective.regime = \"{}\" does not read: they would "
             "train alike; hint: give {} only in the grids of the regimes that read {} (regimes.NAME.grid = {{ ... }})",
             spec.source, describe_trial(*seen->second), describe_trial(trial), fmt::join(keys, ", "),

@@ -74,11 +74,4 @@ using ObjectiveRegistry = Registry<ObjectiveEntry>;
 // The process's registry, holding the built-in objectives from its first use on.
 ObjectiveRegistry& objective_registry();
 
-// `config` with every objective option that its objective.regime does not read at its default: two configurations
-// that differ only in such options train alike (a study's trials must not).
-ObjectiveConfig with_unread_options_at_defaults(const ObjectiveConfig& config);
-
-// The keys of the options config.regime does not read in which `config` and `other` differ.
-std::vector<std::string_view> unread_options_that_differ(const ObjectiveConfig& config, const ObjectiveConfig& other);
-
 }  // namespace normscale

@@ -71,6 +71,12 @@ std::uint64_t config_hash(const TrainConfig& config);
 TrainConfig trajectory_settings(const TrainConfig& config);
 // config_hash of trajectory_settings(config): a checkpoint may be resumed when it is unchanged.
 std::uint64_t trajectory_hash(const TrainConfig& config);
+// `config` with every objective option that its objective.regime neither owns nor reads (ObjectiveEntry::reads) at
+// its default: configurations that differ only in such options train alike (a study's trials must not).
+TrainConfig with_unread_objective_options_at_defaults(const TrainConfig& config);
+// The keys of the objective options config.objective.regime does not read in which `config` and `other` differ.
+std::vector<std::string_view> unread_objective_options_that_differ(const TrainConfig& config,
+                                                                   const TrainConfig& other);
 // Human-readable list of every option with its value in `config`, type and doc (--list-options).
 std::string describe_options(const TrainConfig& config = TrainConfig{});
 
