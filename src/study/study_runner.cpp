@@ -31,6 +31,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <utility>
 
 namespace normscale {
@@ -48,39 +49,76 @@ std::string batch_text(std::int64_t batch) { return batch == kFullBatch ? "full"
 
 // Whether a generated data source makes regression targets (probed once per source, at a few examples); nullopt
 // for a file source, whose kind is known only once its files are read.
-std::optional<bool> generates_targets(const DataConfig& data, std::map<std::string, bool>& known) {
+// What a generated source makes, probed once per source at a few examples; nullopt for a file source (or settings the
+// trainer will refuse with its own message).
+struct GeneratedSplits {
+  bool targets = false;     // regression targets, not class labels
+  bool validation = false;  // a validation split
+};
+std::optional<GeneratedSplits> generated_splits(const DataConfig& data,
+                                                std::map<std::string, GeneratedSplits>& known) {
   const DataSourceEntry* entry = data_source_registry().find(data.source);
   if (entry == nullptr || entry->reads_files()) return std::nullopt;
   if (const auto found = known.find(data.source); found != known.end()) return found->second;
   DataConfig probe = data;
   probe.synthetic_examples = std::min<Index>(data.synthetic_examples, 8);
   try {
-    return known[data.source] = !entry->generate(probe).train.targets.empty();
+    const DataSplits splits = entry->generate(probe);
+    return known[data.source] = {!splits.train.targets.empty(), splits.validation.rows > 0};
   } catch (const std::exception&) {
-    return std::nullopt;  // the trainer says what is wrong with the settings
+    return std::nullopt;
   }
 }
 
-// Checks what expand() cannot or leaves to a run: trials that would train alike, the rank count must divide
-// virtual_shards (the trainer would refuse), and a regression trial records losses and no error, so a study with a validation-error target could time none of them
-// (found out only by status and report, after every trial ran).
-void validate_for_running(const StudySpec& spec, const std::vector<Trial>& trials) {
+// Whether a grid point is selected among others of the same regime, batch, ranks and seed.
+bool selects_grid_points(const std::vector<Trial>& trials) {
+  std::set<std::tuple<std::string, std::int64_t, std::int64_t, std::uint64_t>> seen;
+  return std::any_of(trials.begin(), trials.end(), [&seen](const Trial& t) {
+    return !seen.insert({t.regime, t.batch, t.ranks, t.seed}).second;
+  });
+}
+
+// Checks what expand() cannot or leaves to a run: trials that would train alike; the rank count must divide
+// virtual_shards (the trainer would refuse); a target or halving needs trials with a validation split; and a
+// regression trial records losses and no error, so a study with a validation-error target could time none of them
+// (found out only by status and report, after every trial ran). Returns a note for a study whose grid points cannot
+// be selected (no validation split): it runs, and the report lists every trial.
+std::string validate_for_running(const StudySpec& spec, const std::vector<Trial>& trials) {
   refuse_trials_that_train_alike(spec, trials);
-  std::map<std::string, bool> generated_targets;
+  std::map<std::string, GeneratedSplits> generated;
+  std::string note;
   for (const Trial& trial : trials) {
     NS_CHECK(trial.config.virtual_shards % trial.ranks == 0,
              "{}: ranks: {} ranks do not divide virtual_shards = {} (trial {}); use a rank count that divides "
              "it or set base.virtual_shards",
              spec.source, trial.ranks, trial.config.virtual_shards, describe_trial(trial));
-    if (!spec.target || spec.target->metric != StudyMetric::kValidationError) continue;
+    const DataConfig& data = trial.config.data;
+    const std::optional<GeneratedSplits> made = generated_splits(data, generated);
     const bool task = trial.config.objective.task == "regression";
-    NS_CHECK(!task && generates_targets(trial.config.data, generated_targets) != true,
+    const bool error_target = spec.target && spec.target->metric == StudyMetric::kValidationError;
+    NS_CHECK(!error_target || (!task && !(made && made->targets)),
              "{}: target_validation_error: trial {} trains a regression ({}), whose runs record losses and no error; "
              "hint: select_by = \"validation_loss\" and target_validation_loss",
              spec.source, describe_trial(trial),
              task ? "objective.task = \"regression\""
-                  : fmt::format("data.source = \"{}\" makes regression targets", trial.config.data.source));
+                  : fmt::format("data.source = \"{}\" makes regression targets", data.source));
+    if (made ? made->validation : data.validation > 0) continue;
+    const std::string why = made ? fmt::format("data.source = \"{}\" generates none", data.source)
+                                 : std::string("data.validation = 0");
+    const std::string_view figure = spec.metric == StudyMetric::kValidationError ? "error" : "loss";
+    NS_CHECK(!spec.target && !spec.halving,
+             "{}: trial {} has no validation split ({}), but the study {} by the validation {}, which it would never "
+             "record; hint: hold out validation examples of data files (data.validation = N), or leave out {}",
+             spec.source, describe_trial(trial), why, spec.target ? "is timed to a target" : "promotes trials (halving)",
+             figure, spec.target ? "the target" : "[halving]");
+    if (note.empty() && selects_grid_points(trials)) {
+      note = fmt::format("normscale study: note: trial {} has no validation split ({}), so its grid points cannot be "
+                         "selected by the validation {}: the report lists every trial (all_trials.csv) and selects "
+                         "none; hint: hold out validation examples of data files (data.validation = N)\n",
+                         describe_trial(trial), why, figure);
+    }
   }
+  return note;
 }
 
 StudyCounts count_states(const std::vector<Trial>& trials, const std::map<std::string, TrialRecord>& records) {
@@ -137,7 +175,7 @@ int run_study(const StudyRunOptions& options) {
   const StudySpec spec = read_study_file(options.study_file);
   // Every trial is validated before any starts.
   const std::vector<Trial> trials = expand(spec);
-  validate_for_running(spec, trials);
+  const std::string note = validate_for_running(spec, trials);
   const StudyLayout layout = study_layout(options.study_file);
 
   LocalOptions local;
@@ -147,6 +185,7 @@ int run_study(const StudyRunOptions& options) {
   local.launcher.slots = std::min(local.cores, physical_cores());
   local.launcher.as_root = geteuid() == 0;
   local.target = spec.target;
+  if (!note.empty()) fmt::print(stderr, "{}", note);
   if (options.dry_run) {
     fmt::print("{}", dry_run_listing(spec, trials, layout, options, local.launcher));
     return 0;

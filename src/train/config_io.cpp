@@ -56,7 +56,7 @@ const std::vector<OptionDescriptor>& leading_rows() {
        NS_FIELD(epochs)},
       {"steps", T::kInteger, {}, "number of optimizer steps; if > 0 it overrides epochs (>= 0)",
        NS_FIELD(steps)},
-      {"eval_every", T::kInteger, {}, "steps between evaluations; 0 = once per epoch (>= 0)",
+      {"eval_every", T::kInteger, {}, "steps between evaluations; 0 = once per epoch, at full batch every 1/20 of the run (>= 0)",
        NS_FIELD(eval_every)},
       {"seed", T::kUnsigned, {}, "seed of initialisation and minibatch sampling",
        NS_FIELD(seed)},
@@ -111,7 +111,8 @@ const std::vector<OptionDescriptor>& leading_rows() {
       {"data.test_labels", T::kString, {}, "test labels file in data.path (empty: default)",
        NS_FIELD(data.test_labels)},
       {"data.validation", T::kInteger, {},
-       "examples carved from the training set for validation (>= 0; paper: 10000 of 60000)",
+       "examples carved from the training files for validation (>= 0; paper: 10000 of 60000); generated "
+       "sources have no validation split",
        NS_FIELD(data.validation)},
       {"data.split_seed", T::kUnsigned, {}, "fixed seed of the validation split",
        NS_FIELD(data.split_seed)},
@@ -533,6 +534,22 @@ constexpr std::int64_t kMaxVirtualShards = 1 << 20;         // one checkpoint fi
 constexpr std::int64_t kMaxThreads = 4096;
 constexpr std::int64_t kMaxSyntheticValues = std::int64_t{1} << 32;  // 16 GiB of float features
 
+// Calls visit(option) for each objective option that objective.regime = `regime` neither owns nor lists in `reads`.
+template <class Visit>
+void for_each_unread_objective_option(const std::string& regime, Visit visit) {
+  const ObjectiveEntry& own = objective_registry().get(regime);
+  const auto read = [&own](std::string_view key) {
+    return std::find(own.reads.begin(), own.reads.end(), key) != own.reads.end() ||
+           std::any_of(own.options.begin(), own.options.end(),
+                       [key](const ObjectiveOption& option) { return option.key == key; });
+  };
+  for (const std::string& name : objective_registry().names()) {
+    for (const ObjectiveOption& option : objective_registry().get(name).options) {
+      if (!read(option.key)) visit(option);
+    }
+  }
+}
+
 }  // namespace
 
 std::span<const OptionDescriptor> option_table() { return table(); }
@@ -726,6 +743,30 @@ TrainConfig trajectory_settings(const TrainConfig& config) {
 }
 
 std::uint64_t trajectory_hash(const TrainConfig& config) { return config_hash(trajectory_settings(config)); }
+
+TrainConfig with_unread_objective_options_at_defaults(const TrainConfig& config) {
+  TrainConfig result = config;
+  ObjectiveConfig defaults;
+  for_each_unread_objective_option(config.objective.regime, [&](const ObjectiveOption& option) {
+    const FieldRef from = option.field(defaults);
+    std::visit([&from](auto* to) { *to = *std::get<decltype(to)>(from); }, option.field(result.objective));
+  });
+  return result;
+}
+
+std::vector<std::string_view> unread_objective_options_that_differ(const TrainConfig& config,
+                                                                   const TrainConfig& other) {
+  ObjectiveConfig a = config.objective;
+  ObjectiveConfig b = other.objective;
+  std::vector<std::string_view> keys;
+  for_each_unread_objective_option(config.objective.regime, [&](const ObjectiveOption& option) {
+    const FieldRef in_b = option.field(b);
+    const bool differ = std::visit([&in_b](auto* in_a) { return !(*in_a == *std::get<decltype(in_a)>(in_b)); },
+                                   option.field(a));
+    if (differ) keys.push_back(option.key);
+  });
+  return keys;
+}
 
 std::vector<std::string> option_choices(const OptionDescriptor& option) {
   if (option.registered_choices != nullptr) return option.registered_choices();

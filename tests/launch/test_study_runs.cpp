@@ -35,6 +35,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::wait_for_store;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using testing::write_blobs;
 
@@ -484,10 +485,44 @@ TEST_F(StudyRuns, ARegressionStudyWithAnErrorTargetIsRefusedBeforeAnyTrialRuns) 
   EXPECT_THAT(files_run.output, HasSubstr("ended without a validation error (its records hold losses"));
   EXPECT_LT(TrialStore(dir_ / "regression_files.db").trials(TrialState::kDone).size(), 3U)
       << "the study stopped before running every trial";
-  // A classification source with an error target runs.
+  // A classification source with an error target passes this check: two-point then fails the next, having no
+  // validation split to time (the study would record no validation error at all).
   const fs::path classes = dir_ / "classes.toml";
   std::ofstream(classes) << "steps = 5\ntarget_validation_error = 10\n[base]\n\"data.source\" = \"two-point\"\n";
-  EXPECT_EQ(study("run --dry-run " + shell_quote(classes.string())).exit_code, 0);
+  const auto classes_run = study("run --dry-run " + shell_quote(classes.string()));
+  EXPECT_EQ(classes_run.exit_code, 2) << classes_run.output;
+  EXPECT_THAT(classes_run.output, HasSubstr("has no validation split (data.source = \"two-point\" generates none), but "
+                                            "the study is timed to a target by the validation error"));
+}
+
+// A study timed to a target or halving on data without a validation split would record no figure to time or rank
+// by: refused before any trial runs, naming the split. A grid on such data runs, with a note that nothing can be
+// selected; one grid point per regime and batch runs without one (theory3-degenerate-regression.toml).
+TEST_F(StudyRuns, AStudyThatChoosesByValidationNeedsAValidationSplit) {
+  const fs::path data = dir_ / "regression_files";
+  testing::write_linear_regression(data);
+  const fs::path files = write_study("no_validation",
+                                     "steps = 5\nselect_by = \"validation_loss\"\ntarget_validation_loss = 0.1\n"
+                                     "[base]\n\"data.source\" = \"npy\"\n\"data.path\" = '" + data.string() +
+                                         "'\n\"data.validation\" = 0\n\"objective.regime\" = \"square\"\n");
+  const auto files_run = study("run --dry-run " + shell_quote(files.string()));
+  EXPECT_EQ(files_run.exit_code, 2) << files_run.output;
+  EXPECT_THAT(files_run.output, HasSubstr("has no validation split (data.validation = 0), but the study is timed to a "
+                                          "target by the validation loss"));
+  EXPECT_THAT(files_run.output, HasSubstr("hint: hold out validation examples of data files (data.validation = N), "
+                                          "or leave out the target"));
+  const fs::path grid = dir_ / "grid.toml";
+  std::ofstream(grid) << "steps = 5\n[base]\n\"data.source\" = \"separable-2d\"\n[grid]\n\"optim.lr\" = [0.01, 0.1]\n";
+  const auto grid_run = study("run --dry-run " + shell_quote(grid.string()));
+  EXPECT_EQ(grid_run.exit_code, 0) << grid_run.output;
+  EXPECT_THAT(grid_run.output, HasSubstr("note: trial regime=base batch=128 ranks=1 seed=1 optim.lr=0.01 has no "
+                                         "validation split (data.source = \"separable-2d\" generates none), so its "
+                                         "grid points cannot be selected by the validation error"));
+  const fs::path single = dir_ / "single.toml";
+  std::ofstream(single) << "steps = 5\nseeds = [1, 2]\nbatch = [1, 2]\n[base]\n\"data.source\" = \"two-point\"\n";
+  const auto single_run = study("run --dry-run " + shell_quote(single.string()));
+  EXPECT_EQ(single_run.exit_code, 0) << single_run.output;
+  EXPECT_THAT(single_run.output, Not(HasSubstr("note:")));
 }
 
 }  // namespace
