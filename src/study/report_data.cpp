@@ -28,9 +28,10 @@ std::string grid_label_of(const Trial& trial) {
 // The numeric top-level figures of one metrics record, the numbers of its objects as "<object>.<key>"
 // ("noise_scale.b_simple", ...), and each layer's Frobenius norm as "<layer>.frobenius" ("layer1.frobenius",
 // ...); a torn or foreign line yields nothing.
-std::optional<MetricPoint> parse_metric(const MetricRow& row) {
+std::optional<MetricPoint> parse_metric(const MetricRow& row, bool& off_cadence) {
   const nlohmann::json record = nlohmann::json::parse(row.json, nullptr, false);
   if (!record.is_object() || record.contains("event")) return std::nullopt;
+  off_cadence = record.value("off_cadence", false);
   MetricPoint point{row.step, row.epoch, {}};
   for (const auto& [key, value] : record.items()) {
     if (value.is_number()) point.values[key] = value.get<double>();
@@ -52,6 +53,20 @@ std::optional<MetricPoint> parse_metric(const MetricRow& row) {
 }
 
 }  // namespace
+
+std::vector<MetricPoint> metric_points(std::span<const MetricRow> rows) {
+  std::vector<MetricPoint> points;
+  bool last_off_cadence = false;
+  for (const MetricRow& row : rows) {
+    bool off_cadence = false;
+    auto point = parse_metric(row, off_cadence);
+    if (!point) continue;
+    if (last_off_cadence) points.pop_back();  // an off-cadence evaluation that turned out not to be the last
+    points.push_back(std::move(*point));
+    last_off_cadence = off_cadence;
+  }
+  return points;
+}
 
 std::optional<double> ReportTrial::result(const std::string& key) const {
   const auto found = results.find(key);
@@ -106,9 +121,7 @@ StudyData load_study_data(const StudySpec& spec, const std::filesystem::path& da
       report.record = found->second;
       report.results = store.results(trial.id);
       const std::vector<MetricRow> rows = store.metrics(trial.id);
-      for (const MetricRow& row : rows) {
-        if (auto point = parse_metric(row)) report.metrics.push_back(std::move(*point));
-      }
+      report.metrics = metric_points(rows);
       retime_to_target(report.results, rows, spec.target);
       const std::size_t last_rung = spec.halving ? spec.halving->rungs.size() - 1 : 0;
       report.short_of_budget = short_of_budget(report.record, last_rung);

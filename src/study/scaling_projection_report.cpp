@@ -252,7 +252,7 @@ std::string scaling_projection_markdown(const NetworkEstimate& network, std::int
       "\n### Measured vs projected on the machine the trials ran on\n\n{} cores (report --cores, else this "
       "machine's online CPUs). Ranks beyond the cores time-share them, so here the projected "
       "compute per step is c B / p x max(1, p / cores); the network is the one above. Measured samples/s = "
-      "B / (compute + multiplier + comm seconds per step), the median over the selected trials. The ms / step "
+      "B / the median over the selected trials of their (compute + multiplier + comm) seconds per step. The ms / step "
       "columns say where a miss comes from: compute as rank 0 and the slowest rank measured it, then the model's; "
       "the allreduce as rank 0 measured it (including its wait for the slowest rank), the transfer (the "
       "least-waiting rank's allreduce), then the model's. Trials recorded before the slowest-rank figures "

@@ -523,6 +523,24 @@ TEST(CriticalBatch, NoiseScaleIsReadNearTheTarget) {
   EXPECT_FALSE(b_simple_near_target(trial, error(15.0)).has_value());
 }
 
+// A halving rung's end evaluates between eval_every's ("off_cadence"): the uninterrupted run has no evaluation there,
+// so the report reads none there (B_simple near the target was read at such a step) unless it is the trial's last.
+TEST(CriticalBatch, AnEvaluationOffTheCadenceIsLeftOutUnlessItIsTheLast) {
+  const std::vector<MetricRow> rows = {
+      {10, 0.0, R"({"step":10,"validation_error":30,"noise_scale":{"b_simple":100}})"},
+      {15, 0.0, R"({"step":15,"validation_error":20,"noise_scale":{"b_simple":150},"off_cadence":true})"},
+      {15, 0.0, R"({"event":"resumed","step":15})"},
+      {20, 0.0, R"({"step":20,"validation_error":19,"noise_scale":{"b_simple":200}})"},
+      {25, 0.0, R"({"step":25,"validation_error":18,"noise_scale":{"b_simple":250},"off_cadence":true})"}};
+  ReportTrial trial;
+  trial.metrics = metric_points(rows);
+  std::vector<std::int64_t> steps;
+  for (const MetricPoint& point : trial.metrics) steps.push_back(point.step);
+  EXPECT_EQ(steps, (std::vector<std::int64_t>{10, 20, 25}));
+  EXPECT_EQ(b_simple_near_target(trial, MetricTarget{StudyMetric::kValidationError, 25.0}), 200.0);
+  EXPECT_EQ(trial.metrics.back().values.at("noise_scale.b_simple"), 250.0);
+}
+
 double median_by_hand(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const std::size_t n = values.size();
@@ -927,6 +945,10 @@ batch = [100, "full"]
   EXPECT_EQ(older.full_batch_size, 50000);
   EXPECT_THAT(critical_batch_markdown(older, {}), HasSubstr("counts as 50000 examples (the study file's full_batch_size)"));
   EXPECT_EQ(full_batch_scaling_note(spec, data), "");  // no learning-rate scaling
+  // A study without a full batch says nothing about one.
+  StudyData minibatch = data;
+  minibatch.batches = {100};
+  EXPECT_THAT(critical_batch_markdown(minibatch, {}), Not(HasSubstr("full")));
 }
 
 // With lr_scaling, a full_batch_size other than the training set the full-batch trials recorded scaled their

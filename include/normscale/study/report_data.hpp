@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,11 @@ struct StudyData {
   std::vector<ReportTrial> trials;        // expansion order
   std::size_t stale_trials = 0;           // database trials of this study the file no longer expands to
 };
+
+// The evaluations of a trial's metrics rows, by step, as MetricPoints. An evaluation a run made only because it ended
+// between eval_every's ("off_cadence": a halving rung's end) is left out unless it is the trial's last: the run that
+// went straight through has none there (as evaluation_points in selection.hpp).
+std::vector<MetricPoint> metric_points(std::span<const MetricRow> rows);
 
 // Expands `spec`, reads its trials, results and metrics from `database` (which must exist: the
 // runner creates it). A trial the runner has not stored yet is reported as pending.
