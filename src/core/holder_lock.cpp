@@ -5,6 +5,7 @@
 #include "normscale/core/host_name.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sys/file.h>
 #include <unistd.h>
@@ -25,7 +26,7 @@ HolderLock::HolderLock(const std::filesystem::path& file) : file_(file) {
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int lock_errno = errno;
     close(fd);
-    NS_CHECK(lock_errno == EWOULDBLOCK, "lock file {}: flock failed: {}", file.string(), std::strerror(lock_errno));
+    NS_CHECK(lock_errno == EWOULDBLOCK, "{}", flock_failure(file, lock_errno));
     return;
   }
   const std::string holder = nlohmann::json{{"host", host_name()}, {"pid", getpid()}}.dump() + "\n";
@@ -35,6 +36,16 @@ HolderLock::HolderLock(const std::filesystem::path& file) : file_(file) {
     NS_FAIL("lock file {}: cannot write its holder: {}; is the disk full?", file.string(), std::strerror(write_errno));
   }
   fd_ = fd;
+}
+
+std::string flock_failure(const std::filesystem::path& file, int error) {
+  const bool unsupported = error == ENOSYS || error == EOPNOTSUPP || error == ENOLCK;
+  return fmt::format("lock file {}: flock failed: {}{}", file.string(), std::strerror(error),
+                     unsupported ? "; its file system does not lock files (Lustre mounted without -o flock, some "
+                                   "FUSE or NFS mounts), and normscale keeps a run directory or study to one process "
+                                   "by a lock; hint: put it on a file system that locks (node-local disk, GPFS, NFS "
+                                   "with its lock service, Lustre with -o flock)"
+                                 : "");
 }
 
 HolderLock::~HolderLock() {

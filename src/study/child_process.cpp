@@ -2,6 +2,7 @@
 #include "normscale/study/child_process.hpp"
 
 #include "normscale/core/error.hpp"
+#include "normscale/core/holder_lock.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -105,8 +106,15 @@ pid_t spawn_child(const ChildSpec& spec) {
   if (!lock.empty()) {
     // Not close-on-exec: mpirun and whatever it forks keep the lock until the last of them exits.
     const int fd = open(lock.c_str(), O_RDWR | O_CREAT, 0644);
-    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      write_all(STDERR_FILENO, "normscale study: the trial's lock is held by another process\n");
+    if (fd < 0) {
+      write_all(STDERR_FILENO, "normscale study: cannot open the trial's lock file\n");
+      _exit(127);
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      // Only async-signal-safe calls here: fixed texts (the scheduler's own lock has said why in full).
+      write_all(STDERR_FILENO, errno == EWOULDBLOCK ? "normscale study: the trial's lock is held by another process\n"
+                                                    : "normscale study: the trial's lock file cannot be locked (flock "
+                                                      "failed: a file system without locks?)\n");
       _exit(127);
     }
   }
@@ -199,8 +207,10 @@ bool wait_for_lock(const std::filesystem::path& lock_file, double seconds) {
     const int fd = open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     NS_CHECK(fd >= 0, "lock file {}: cannot be opened: {}", lock_file.string(), std::strerror(errno));
     const bool free = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    const int lock_errno = errno;
     close(fd);
     if (free) return true;
+    NS_CHECK(lock_errno == EWOULDBLOCK, "{}", flock_failure(lock_file, lock_errno));
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -26,7 +26,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -38,8 +40,10 @@ namespace normscale {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::vector<std::string> kHostile = {
     "plain",
@@ -71,6 +75,20 @@ class StudySchedulingFiles : public testing::TempDirTest {
  protected:
   StudySchedulingFiles() : TempDirTest("normscale_scheduling_") {}
 };
+
+// A file system without flock (Lustre without -o flock) fails every lock: the error says so and where to go instead
+// (it said only "flock failed: Function not implemented", and a trial's child "the lock is held by another process").
+TEST(StudyScheduling, AFileSystemWithoutLocksIsNamedAsSuch) {
+  for (const int error : {ENOSYS, EOPNOTSUPP, ENOLCK}) {
+    EXPECT_THAT(flock_failure("/lustre/study.runs/scheduler.lock", error),
+                AllOf(HasSubstr("lock file /lustre/study.runs/scheduler.lock: flock failed: " +
+                                std::string(std::strerror(error))),
+                      HasSubstr("its file system does not lock files (Lustre mounted without -o flock"),
+                      HasSubstr("hint: put it on a file system that locks")))
+        << error;
+  }
+  EXPECT_THAT(flock_failure("/x/run.lock", EBADF), Not(HasSubstr("does not lock files")));
+}
 
 TEST(StudyScheduling, ShellQuoteWrapsInSingleQuotes) {
   EXPECT_EQ(shell_quote("abc"), "'abc'");

@@ -28,4 +28,9 @@ class HolderLock {
   int fd_ = -1;
 };
 
+// The error of a flock on `file` that failed with `error` other than EWOULDBLOCK (held): names the file and, where
+// the file system has no flock (ENOSYS, EOPNOTSUPP, ENOLCK: Lustre mounted without -o flock, some FUSE and NFS
+// setups), says so and where a run directory or study can go instead.
+std::string flock_failure(const std::filesystem::path& file, int error);
+
 }  // namespace normscale
