@@ -3,7 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <pthread.h>
+
 #include <cstdio>
+#include <thread>
 
 namespace normscale {
 namespace {
@@ -20,6 +23,21 @@ void catch_checkpoint_signal() {
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;  // a blocking call (file, MPI) it interrupts carries on
   sigaction(kCheckpointSignal, &action, nullptr);
+  // oneDNN's JIT GEMMs point the stack pointer into the heap (uxlfoundation/oneDNN#4845): a handler run on a thread
+  // inside one writes its signal frame there, and the heap is corrupted (1-3% of SIGUSR2s to a training crashed in
+  // an audit). So the signal is blocked here, and so in every thread started from now on (the GEMMs' OpenMP workers,
+  // MPI's, the watchdog), and one thread that runs no GEMM waits for it. Threads a library started before main (the
+  // OpenBLAS pool) may still take it with the handler: they run no JIT code.
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, kCheckpointSignal);
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+  std::thread([blocked] {
+    for (;;) {
+      int signal = 0;
+      if (sigwait(&blocked, &signal) == 0) signal_received = 1;
+    }
+  }).detach();
 }
 
 bool checkpoint_signal_received() { return signal_received != 0; }

@@ -27,7 +27,9 @@ class StoppedAtCheckpoint : public std::runtime_error {
 };
 
 // Catches kCheckpointSignal from now on (its default action ends the process): `normscale train` calls it
-// first thing, so that a signal during start-up is kept for the first step, not fatal.
+// first thing, so that a signal during start-up is kept for the first step, not fatal. Blocks the signal in the
+// calling thread (and so in the threads it starts later) and takes it on a thread of its own, never on one running
+// a GEMM (see the .cpp: a signal there corrupts the heap).
 void catch_checkpoint_signal();
 // True once kCheckpointSignal reached this process after catch_checkpoint_signal().
 bool checkpoint_signal_received();
