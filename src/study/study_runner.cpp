@@ -3,6 +3,7 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/core/holder_lock.hpp"
+#include "normscale/core/host_name.hpp"
 #include "normscale/data/data_source_registry.hpp"
 #include "normscale/study/halving_run.hpp"
 #include "normscale/study/local_backend.hpp"
@@ -17,15 +18,18 @@
 #include "normscale/study/study_progress.hpp"
 #include "normscale/study/trial_command.hpp"
 #include "normscale/study/trial_packing.hpp"
+#include "normscale/study/trial_process.hpp"
 #include "normscale/study/trial_store.hpp"
 #include "normscale/train/checkpoint_on_signal.hpp"
 #include "normscale/train/run_directory_lock.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -366,8 +370,15 @@ std::string study_status(const std::filesystem::path& study_file) {
   }
   text += "\n";
   const std::optional<SchedulerRecord> scheduler = store.scheduler();
-  text += scheduler ? fmt::format("scheduler: host {}, pid {}, since {}, last seen {:.0f} s ago\n", scheduler->host,
-                                  scheduler->pid, scheduler->started, scheduler->seconds_since_seen)
+  // A scheduler of this host is looked up: one killed (or lost with its node's reboot) left its claim and its
+  // trials' "running" behind until the next `study run`.
+  const bool scheduler_gone = scheduler && scheduler->host == host_name() && scheduler->pid > 0 &&
+                              kill(static_cast<pid_t>(scheduler->pid), 0) != 0 && errno == ESRCH;
+  text += scheduler ? fmt::format("scheduler: host {}, pid {}, since {}, last seen {:.0f} s ago{}\n", scheduler->host,
+                                  scheduler->pid, scheduler->started, scheduler->seconds_since_seen,
+                                  scheduler_gone ? fmt::format(": gone (no process {} on this host); `normscale study "
+                                                               "run` takes up its trials", scheduler->pid)
+                                                 : std::string())
                     : std::string("scheduler: none is running this study\n");
   // The running trials as far as they have got: their last evaluation and their last progress.
   for (const Trial& trial : trials) {
@@ -380,10 +391,17 @@ std::string study_status(const std::filesystem::path& study_file) {
     };
     const std::optional<double> idle = record->second.seconds_since_heartbeat;
     const std::optional<double> validation = metric_of(last, spec.metric);
-    text += fmt::format("  running {}  step {}  epoch {}  {} {}  last progress {}  {}\n", trial.id,
+    const std::optional<TrialProcess>& process = record->second.process;
+    const bool ended = process && process->pid > 0 && on_this_machine(*process) && !process_alive(*process);
+    text += fmt::format("  running {}  step {}  epoch {}  {} {}  last progress {}  {}{}\n", trial.id,
                         number("step", "{:.0f}"), number("epoch", "{:.2f}"), metric_name(spec.metric),
                         validation ? metric_value_text(spec.metric, *validation) : std::string("-"),
-                        idle ? fmt::format("{:.0f} s ago", *idle) : std::string("-"), describe_trial(trial));
+                        idle ? fmt::format("{:.0f} s ago", *idle) : std::string("-"), describe_trial(trial),
+                        ended ? fmt::format("  (its process {} has ended, not yet recorded{})", process->pid,
+                                            scheduler_gone || !scheduler ? ": `normscale study run` records it or "
+                                                                           "resumes it from its checkpoint"
+                                                                         : "")
+                              : std::string());
   }
   std::set<std::string> ids;
   std::vector<TrialSummary> summaries;

@@ -2,9 +2,11 @@
 // is not rerun, a failing trial is recorded while the others finish, a scheduler killed with SIGKILL is
 // resumed without repeating or duplicating anything, SIGTERM leaves trials pending, and hostile values
 // from the study file never reach a shell.
+#include "normscale/core/host_name.hpp"
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
 #include "normscale/study/study_file.hpp"
+#include "normscale/study/trial_process.hpp"
 #include "normscale/study/trial_store.hpp"
 #include "support/blobs.hpp"
 #include "support/read_file.hpp"
@@ -17,6 +19,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -202,6 +206,44 @@ TEST_F(StudyRuns, StatusShowsTheSchedulerAndTheRunningTrialsAndAnotherHostsSched
   EXPECT_NE(refused.exit_code, 0) << refused.output;
   EXPECT_THAT(refused.output, HasSubstr("another `normscale study run` is running this study (host login-2, pid 77"));
   EXPECT_EQ(TrialStore(dir_ / "held.db").trial(trials[1].id)->state, TrialState::kRunning) << "nothing was touched";
+}
+
+// A scheduler killed with its trials (or lost with its node) leaves them "running" until the next `study run`:
+// status looks the scheduler and the trials' processes up on this host and says they are gone (it showed them
+// running, "last seen" growing, forever).
+TEST_F(StudyRuns, StatusSaysWhenTheSchedulerAndARunningTrialsProcessAreGone) {
+  const fs::path file = write_study("orphaned", "name = \"orphaned\"\n" + base_table(data_, 40) +
+                                                    "[grid]\n\"optim.lr\" = [0.05, 0.1]\n");
+  const std::vector<Trial> trials = expand(read_study_file(file));
+  // A process that has ended: a child, identified while it lived, then killed and reaped.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (;;) pause();
+  }
+  const TrialProcess ended = identify_process(child);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  {
+    TrialStore store(dir_ / "orphaned.db");
+    store.upsert_trials(trials);
+    store.set_state(trials[0].id, TrialState::kRunning);
+    store.set_process(trials[0].id, ended);
+    store.set_state(trials[1].id, TrialState::kRunning);
+    store.set_process(trials[1].id, identify_process(getpid()));  // alive
+    ASSERT_FALSE(store.claim_scheduler(host_name(), child, 300.0).has_value());
+  }
+  const auto status = study("status " + shell_quote(file.string()));
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr(fmt::format("scheduler: host {}, pid {}", host_name(), child)));
+  EXPECT_THAT(status.output, HasSubstr(fmt::format(": gone (no process {} on this host); `normscale study run` takes "
+                                                   "up its trials", child)));
+  EXPECT_THAT(status.output, HasSubstr(fmt::format("(its process {} has ended, not yet recorded: `normscale study run` "
+                                                   "records it or resumes it from its checkpoint)", child)));
+  const std::size_t alive_line = status.output.find("running " + trials[1].id);
+  ASSERT_NE(alive_line, std::string::npos) << status.output;
+  EXPECT_EQ(status.output.substr(alive_line, status.output.find('\n', alive_line) - alive_line).find("has ended"),
+            std::string::npos);
 }
 
 // Regression data: the runs record losses and no error, so the study ranks and times its trials by the
