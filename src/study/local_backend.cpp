@@ -22,6 +22,7 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -29,6 +30,10 @@ namespace normscale {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// How often one `study run` runs a trial again after a signal from outside ended it; after that it is failed (a
+// trial the OOM killer ends every time).
+constexpr int kRunsAgainAfterKills = 2;
 
 struct RunningTrial {
   const Trial* trial = nullptr;
@@ -104,6 +109,14 @@ void stop_trials(const std::vector<RunningTrial>& running, const StudyLayout& la
   }
 }
 
+// A trial's process ended by a signal someone else sent (an operator's kill, scancel's SIGTERM, the OOM killer's
+// SIGKILL, a closed terminal), not by its own error or crash (SIGSEGV, SIGABRT): 128 + the signal, as the shell (and
+// mpirun for its ranks) reports it.
+bool killed_from_outside(int exit_code) {
+  return exit_code == 128 + SIGKILL || exit_code == 128 + SIGTERM || exit_code == 128 + SIGINT ||
+         exit_code == 128 + SIGHUP;
+}
+
 }  // namespace
 
 std::optional<int> run_local(std::span<const Trial* const> queue, std::span<const Trial* const> left_running,
@@ -117,6 +130,7 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
   std::vector<RunningTrial> running;
   std::int64_t finished = 0;
   std::int64_t free_cores = options.cores;
+  std::map<std::string, int> kills;  // ends by a signal from outside, by trial
 
   const auto record_end = [&](const Trial& trial, int code, double wall, std::optional<std::time_t> ended = {}) {
     const TrialState state = record_trial_end(store, layout, trial.id, code, wall, options.target, ended);
@@ -239,6 +253,14 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
         if (code == kCheckpointedExitCode) {
           requeue_died(*finished_trial.trial, fmt::format("stopped at a checkpoint (exit code {}: it was sent {})",
                                                           *code, strsignal(kCheckpointSignal)));
+        } else if (code && killed_from_outside(*code) &&
+                   ++kills[finished_trial.trial->id] <= kRunsAgainAfterKills) {
+          // As one that died while no scheduler followed it: a halving rung must not be decided without it.
+          requeue_died(*finished_trial.trial,
+                       fmt::format("was killed by {} (exit code {}; {} of {} such ends run again before it counts as "
+                                   "failed)",
+                                   strsignal(*code - 128), *code, kills[finished_trial.trial->id],
+                                   kRunsAgainAfterKills));
         } else if (code) {
           record_end(*finished_trial.trial, *code, wall_seconds(finished_trial));
         } else {

@@ -96,6 +96,27 @@ class StudyKills : public testing::TempDirTest {
     return file;
   }
 
+  // The one trial of kills.db trained to the results of the one of reference/kills.db (write_one_trial_study's):
+  // every evaluation's figures equal.
+  void expect_the_reference_trial() const {
+    const TrialStore store(dir_ / "kills.db");
+    const TrialStore expected(dir_ / "reference" / "kills.db");
+    ASSERT_EQ(store.trials().size(), 1U);
+    EXPECT_EQ(store.trials()[0].state, TrialState::kDone) << store.trials()[0].log_tail;
+    const std::vector<MetricRow> rows = store.metrics(store.trials()[0].id);
+    const std::vector<MetricRow> want_rows = expected.metrics(store.trials()[0].id);
+    ASSERT_EQ(rows.size(), 81U);  // steps 0, 5000, ..., 400000, each once
+    ASSERT_EQ(want_rows.size(), rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_EQ(rows[i].step, want_rows[i].step);
+      const auto row = nlohmann::json::parse(rows[i].json);
+      const auto want_row = nlohmann::json::parse(want_rows[i].json);
+      for (const char* key : {"train_loss", "validation_error", "weight_norm"}) {
+        EXPECT_EQ(row.at(key), want_row.at(key)) << "step " << rows[i].step << " " << key;
+      }
+    }
+  }
+
   // The run directory of a running trial whose trainer is live; empty when none is.
   fs::path running_trial_dir() const {
     if (!fs::exists(dir_ / "kills.db")) return {};
@@ -253,22 +274,54 @@ TEST_F(StudyKills, ATrialStoppedAtACheckpointBySigusr2RunsOnFromIt) {
   EXPECT_THAT(said, HasSubstr("stopped at a checkpoint (exit code 75: it was sent User defined signal 2); running it "
                               "again (from its newest checkpoint, if any)"));
   EXPECT_THAT(read_file(trial_dir / "log.txt"), HasSubstr("stopped by SIGUSR2 after step"));
-  const TrialStore store(dir_ / "kills.db");
-  const TrialStore expected(dir_ / "reference" / "kills.db");
-  ASSERT_EQ(store.trials().size(), 1U);
-  EXPECT_EQ(store.trials()[0].state, TrialState::kDone) << store.trials()[0].log_tail;
-  const std::vector<MetricRow> rows = store.metrics(store.trials()[0].id);
-  const std::vector<MetricRow> want_rows = expected.metrics(store.trials()[0].id);
-  ASSERT_EQ(rows.size(), 81U);  // steps 0, 5000, ..., 400000, each once
-  ASSERT_EQ(want_rows.size(), rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    EXPECT_EQ(rows[i].step, want_rows[i].step);
-    const auto row = nlohmann::json::parse(rows[i].json);
-    const auto want_row = nlohmann::json::parse(want_rows[i].json);
-    for (const char* key : {"train_loss", "validation_error", "weight_norm"}) {
-      EXPECT_EQ(row.at(key), want_row.at(key)) << "step " << rows[i].step << " " << key;
-    }
+  expect_the_reference_trial();
+}
+
+// A trainer killed from outside while the scheduler follows it (an operator's kill, the OOM killer) runs again from
+// its checkpoint, to the uninterrupted trial's results, as one that died while no scheduler followed it; it was
+// recorded failed, so a synchronous halving rung was decided without it. Killed a third time, it counts as failed.
+TEST_F(StudyKills, ATrialKilledFromOutsideRunsAgainTwiceThenFails) {
+  const auto reference = testing::run_normscale(
+      "study run --cores 1 " + shell_quote(write_one_trial_study("400000", 1, dir_ / "reference").string()));
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  const fs::path file = write_one_trial_study("400000");
+  const auto [pid, trial_dir] = start_scheduler(file, dir_ / "scheduler.txt");
+  const pid_t trainer = trial_dir.empty() ? 0 : live_trainer(trial_dir);
+  if (trainer != 0) kill(trainer, SIGKILL);
+  const int code = wait_child(pid);
+  const std::string said = read_file(dir_ / "scheduler.txt");
+  ASSERT_NE(trainer, 0) << said;
+  EXPECT_EQ(code, 0) << said;
+  EXPECT_THAT(said, HasSubstr("was killed by Killed (exit code 137; 1 of 2 such ends run again before it counts as "
+                              "failed); running it again (from its newest checkpoint, if any)"));
+  expect_the_reference_trial();
+
+  // Three kills of one trial in one `study run`: failed, with the killed process's exit code.
+  const fs::path again = write_one_trial_study("3000000", 1, dir_ / "again");
+  ChildSpec scheduler;
+  scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "1", again.string()};
+  scheduler.output = dir_ / "again.txt";
+  const pid_t again_pid = spawn_child(scheduler);
+  std::set<pid_t> killed;
+  for (int k = 0; k < 3; ++k) {
+    pid_t next = 0;
+    wait_for([&] {
+      for (const TrialRecord& trial : TrialStore(dir_ / "again" / "kills.db").trials(TrialState::kRunning)) {
+        next = live_trainer(dir_ / "again" / "kills.runs" / trial.id);
+        if (next != 0 && !killed.contains(next)) return true;
+      }
+      return false;
+    });
+    ASSERT_TRUE(next != 0 && !killed.contains(next)) << read_file(dir_ / "again.txt");
+    killed.insert(next);
+    kill(next, SIGKILL);
   }
+  EXPECT_EQ(wait_child(again_pid), 1) << read_file(dir_ / "again.txt");
+  const std::vector<TrialRecord> trials = TrialStore(dir_ / "again" / "kills.db").trials();
+  ASSERT_EQ(trials.size(), 1U);
+  EXPECT_EQ(trials[0].state, TrialState::kFailed);
+  EXPECT_EQ(trials[0].exit_code, 137);
+  EXPECT_THAT(read_file(dir_ / "again.txt"), HasSubstr("2 of 2 such ends run again"));
 }
 
 // A local scheduler sent SIGUSR2 (`sbatch --signal=B:USR2@120` around it: its allocation ends soon) stops its trials
