@@ -96,6 +96,22 @@ class StudyKills : public testing::TempDirTest {
     return file;
   }
 
+  // The one-trial study of 400000 steps run uninterrupted into reference/, then again with `signal` sent to its
+  // trainer once it runs: what the scheduler said (it must end with exit code 0) and the trial's directory (empty
+  // when no trainer was caught running).
+  std::pair<std::string, fs::path> signal_the_one_trial(int signal) {
+    const auto reference = testing::run_normscale(
+        "study run --cores 1 " + shell_quote(write_one_trial_study("400000", 1, dir_ / "reference").string()));
+    EXPECT_EQ(reference.exit_code, 0) << reference.output;
+    const auto [pid, trial_dir] = start_scheduler(write_one_trial_study("400000"), dir_ / "scheduler.txt");
+    const pid_t trainer = trial_dir.empty() ? 0 : live_trainer(trial_dir);
+    if (trainer != 0) kill(trainer, signal);
+    const int code = wait_child(pid);
+    const std::string said = read_file(dir_ / "scheduler.txt");
+    EXPECT_EQ(code, 0) << said;
+    return {said, trainer != 0 ? trial_dir : fs::path()};
+  }
+
   // The one trial of kills.db trained to the results of the one of reference/kills.db (write_one_trial_study's):
   // every evaluation's figures equal.
   void expect_the_reference_trial() const {
@@ -260,17 +276,8 @@ TEST_F(StudyKills, SchedulerKilledFiveTimesEndsWithTheUninterruptedResults) {
 // checkpoint with exit code 75: the scheduler runs it again from there, to the uninterrupted trial's results (it was
 // recorded as failed).
 TEST_F(StudyKills, ATrialStoppedAtACheckpointBySigusr2RunsOnFromIt) {
-  const auto reference = testing::run_normscale(
-      "study run --cores 1 " + shell_quote(write_one_trial_study("400000", 1, dir_ / "reference").string()));
-  ASSERT_EQ(reference.exit_code, 0) << reference.output;
-  const fs::path file = write_one_trial_study("400000");
-  const auto [pid, trial_dir] = start_scheduler(file, dir_ / "scheduler.txt");
-  const pid_t trainer = trial_dir.empty() ? 0 : live_trainer(trial_dir);
-  if (trainer != 0) kill(trainer, SIGUSR2);
-  const int code = wait_child(pid);
-  const std::string said = read_file(dir_ / "scheduler.txt");
-  ASSERT_NE(trainer, 0) << said;
-  EXPECT_EQ(code, 0) << said;
+  const auto [said, trial_dir] = signal_the_one_trial(SIGUSR2);
+  ASSERT_FALSE(trial_dir.empty()) << said;
   EXPECT_THAT(said, HasSubstr("stopped at a checkpoint (exit code 75: it was sent User defined signal 2); running it "
                               "again (from its newest checkpoint, if any)"));
   EXPECT_THAT(read_file(trial_dir / "log.txt"), HasSubstr("stopped by SIGUSR2 after step"));
@@ -281,17 +288,8 @@ TEST_F(StudyKills, ATrialStoppedAtACheckpointBySigusr2RunsOnFromIt) {
 // its checkpoint, to the uninterrupted trial's results, as one that died while no scheduler followed it; it was
 // recorded failed, so a synchronous halving rung was decided without it. Killed a third time, it counts as failed.
 TEST_F(StudyKills, ATrialKilledFromOutsideRunsAgainTwiceThenFails) {
-  const auto reference = testing::run_normscale(
-      "study run --cores 1 " + shell_quote(write_one_trial_study("400000", 1, dir_ / "reference").string()));
-  ASSERT_EQ(reference.exit_code, 0) << reference.output;
-  const fs::path file = write_one_trial_study("400000");
-  const auto [pid, trial_dir] = start_scheduler(file, dir_ / "scheduler.txt");
-  const pid_t trainer = trial_dir.empty() ? 0 : live_trainer(trial_dir);
-  if (trainer != 0) kill(trainer, SIGKILL);
-  const int code = wait_child(pid);
-  const std::string said = read_file(dir_ / "scheduler.txt");
-  ASSERT_NE(trainer, 0) << said;
-  EXPECT_EQ(code, 0) << said;
+  const auto [said, trial_dir] = signal_the_one_trial(SIGKILL);
+  ASSERT_FALSE(trial_dir.empty()) << said;
   EXPECT_THAT(said, HasSubstr("was killed by Killed (exit code 137; 1 of 2 such ends run again before it counts as "
                               "failed); running it again (from its newest checkpoint, if any)"));
   expect_the_reference_trial();
