@@ -122,7 +122,8 @@ std::string critical_batch_markdown(const StudyData& data, const std::vector<Reg
   const std::string target = data.target ? target_text(*data.target) : std::string("the target");
   std::string text = fmt::format(
       "\n## Critical batch size\n\nMcCandlish et al. 2018: (S/S_min - 1)(E/E_min - 1) = 1 fitted to the steps S and "
-      "examples E = S B to {0} across batch sizes (least squares of 1/S on 1/E); B_crit = E_min / S_min.{1} Beside it the simple noise scale B_simple = tr(Sigma) / |G|^2 the trials "
+      "examples E = S B to {0} across batch sizes (least squares of 1/S on 1/E); B_crit = E_min / S_min.{1} Beside it "
+      "the simple noise scale B_simple = tr(Sigma) / |G|^2 the trials "
       "measured during training, which McCandlish compares with B_crit: per trial its value at the evaluation "
       "nearest to where the trial first reached {0} (B_noise grows as the loss falls, so it is read where B_crit is "
       "defined; the last evaluation when the trial never reached it), the median over the regime's trials at the "
@@ -133,8 +134,9 @@ std::string critical_batch_markdown(const StudyData& data, const std::vector<Reg
       target,
       std::find(data.batches.begin(), data.batches.end(), kFullBatch) == data.batches.end()
           ? std::string()
-          : fmt::format(" Batch \"full\" counts as {} examples{}.", data.full_batch_size,
-                        data.full_batch_recorded ? " (its trials' training set)" : " (the study file's full_batch_size)"));
+          : fmt::format(
+                " Batch \"full\" counts as {} examples{}.", data.full_batch_size,
+                data.full_batch_recorded ? " (its trials' training set)" : " (the study file's full_batch_size)"));
   for (const RegimeCriticalBatch& r : fits) {
     const std::string b_simple = r.noise.b_simple ? fmt::format("{:.4g} ({} trial{})", *r.noise.b_simple,
                                                                 r.noise.trials, r.noise.trials == 1 ? "" : "s")

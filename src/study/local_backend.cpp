@@ -253,14 +253,13 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
         if (code == kCheckpointedExitCode) {
           requeue_died(*finished_trial.trial, fmt::format("stopped at a checkpoint (exit code {}: it was sent {})",
                                                           *code, strsignal(kCheckpointSignal)));
-        } else if (code && killed_from_outside(*code) &&
-                   ++kills[finished_trial.trial->id] <= kRunsAgainAfterKills) {
+        } else if (code && killed_from_outside(*code) && ++kills[finished_trial.trial->id] <= kRunsAgainAfterKills) {
           // As one that died while no scheduler followed it: a halving rung must not be decided without it.
-          requeue_died(*finished_trial.trial,
-                       fmt::format("was killed by {} (exit code {}; {} of {} such ends run again before it counts as "
-                                   "failed)",
-                                   strsignal(*code - 128), *code, kills[finished_trial.trial->id],
-                                   kRunsAgainAfterKills));
+          requeue_died(
+              *finished_trial.trial,
+              fmt::format("was killed by {} (exit code {}; {} of {} such ends run again before it counts as "
+                          "failed)",
+                          strsignal(*code - 128), *code, kills[finished_trial.trial->id], kRunsAgainAfterKills));
         } else if (code) {
           record_end(*finished_trial.trial, *code, wall_seconds(finished_trial));
         } else {

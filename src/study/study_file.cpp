@@ -913,10 +913,11 @@ void refuse_trials_that_train_alike(const StudySpec& spec, const std::vector<Tri
     const auto [seen, first] = by_alike_id.emplace(trial_id(alike, trial.ranks, trial.warmup_epochs), &trial);
     if (first) continue;
     const auto keys = unread_objective_options_that_differ(trial.config, seen->second->config);
-    NS_FAIL("{}: trials '{}' and '{}' differ only in {}, which objective.regime = \"{}\" does not read: they would "
-            "train alike; hint: give {} only in the grids of the regimes that read {} (regimes.NAME.grid = {{ ... }})",
-            spec.source, describe_trial(*seen->second), describe_trial(trial), fmt::join(keys, ", "),
-            trial.config.objective.regime, keys.size() == 1 ? "it" : "them", keys.size() == 1 ? "it" : "them");
+    NS_FAIL(
+        "{}: trials '{}' and '{}' differ only in {}, which objective.regime = \"{}\" does not read: they would "
+        "train alike; hint: give {} only in the grids of the regimes that read {} (regimes.NAME.grid = {{ ... }})",
+        spec.source, describe_trial(*seen->second), describe_trial(trial), fmt::join(keys, ", "),
+        trial.config.objective.regime, keys.size() == 1 ? "it" : "them", keys.size() == 1 ? "it" : "them");
   }
 }
 

@@ -59,8 +59,7 @@ struct GeneratedSplits {
   bool targets = false;     // regression targets, not class labels
   bool validation = false;  // a validation split
 };
-std::optional<GeneratedSplits> generated_splits(const DataConfig& data,
-                                                std::map<std::string, GeneratedSplits>& known) {
+std::optional<GeneratedSplits> generated_splits(const DataConfig& data, std::map<std::string, GeneratedSplits>& known) {
   const DataSourceEntry* entry = data_source_registry().find(data.source);
   if (entry == nullptr || entry->reads_files()) return std::nullopt;
   if (const auto found = known.find(data.source); found != known.end()) return found->second;
@@ -107,19 +106,21 @@ std::string validate_for_running(const StudySpec& spec, const std::vector<Trial>
              task ? "objective.task = \"regression\""
                   : fmt::format("data.source = \"{}\" makes regression targets", data.source));
     if (made ? made->validation : data.validation > 0) continue;
-    const std::string why = made ? fmt::format("data.source = \"{}\" generates none", data.source)
-                                 : std::string("data.validation = 0");
+    const std::string why =
+        made ? fmt::format("data.source = \"{}\" generates none", data.source) : std::string("data.validation = 0");
     const std::string_view figure = spec.metric == StudyMetric::kValidationError ? "error" : "loss";
     NS_CHECK(!spec.target && !spec.halving,
              "{}: trial {} has no validation split ({}), but the study {} by the validation {}, which it would never "
              "record; hint: hold out validation examples of data files (data.validation = N), or leave out {}",
-             spec.source, describe_trial(trial), why, spec.target ? "is timed to a target" : "promotes trials (halving)",
-             figure, spec.target ? "the target" : "[halving]");
+             spec.source, describe_trial(trial), why,
+             spec.target ? "is timed to a target" : "promotes trials (halving)", figure,
+             spec.target ? "the target" : "[halving]");
     if (note.empty() && selects_grid_points(trials)) {
-      note = fmt::format("normscale study: note: trial {} has no validation split ({}), so its grid points cannot be "
-                         "selected by the validation {}: the report lists every trial (all_trials.csv) and selects "
-                         "none; hint: hold out validation examples of data files (data.validation = N)\n",
-                         describe_trial(trial), why, figure);
+      note = fmt::format(
+          "normscale study: note: trial {} has no validation split ({}), so its grid points cannot be "
+          "selected by the validation {}: the report lists every trial (all_trials.csv) and selects "
+          "none; hint: hold out validation examples of data files (data.validation = N)\n",
+          describe_trial(trial), why, figure);
     }
   }
   return note;
@@ -377,7 +378,8 @@ std::string study_status(const std::filesystem::path& study_file) {
   text += scheduler ? fmt::format("scheduler: host {}, pid {}, since {}, last seen {:.0f} s ago{}\n", scheduler->host,
                                   scheduler->pid, scheduler->started, scheduler->seconds_since_seen,
                                   scheduler_gone ? fmt::format(": gone (no process {} on this host); `normscale study "
-                                                               "run` takes up its trials", scheduler->pid)
+                                                               "run` takes up its trials",
+                                                               scheduler->pid)
                                                  : std::string())
                     : std::string("scheduler: none is running this study\n");
   // The running trials as far as they have got: their last evaluation and their last progress.

@@ -37,9 +37,9 @@ namespace normscale {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::wait_for_store;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::wait_for_store;
 
 using testing::write_blobs;
 
@@ -212,8 +212,8 @@ TEST_F(StudyRuns, StatusShowsTheSchedulerAndTheRunningTrialsAndAnotherHostsSched
 // status looks the scheduler and the trials' processes up on this host and says they are gone (it showed them
 // running, "last seen" growing, forever).
 TEST_F(StudyRuns, StatusSaysWhenTheSchedulerAndARunningTrialsProcessAreGone) {
-  const fs::path file = write_study("orphaned", "name = \"orphaned\"\n" + base_table(data_, 40) +
-                                                    "[grid]\n\"optim.lr\" = [0.05, 0.1]\n");
+  const fs::path file =
+      write_study("orphaned", "name = \"orphaned\"\n" + base_table(data_, 40) + "[grid]\n\"optim.lr\" = [0.05, 0.1]\n");
   const std::vector<Trial> trials = expand(read_study_file(file));
   // A process that has ended: a child, identified while it lived, then killed and reaped.
   const pid_t child = fork();
@@ -237,9 +237,11 @@ TEST_F(StudyRuns, StatusSaysWhenTheSchedulerAndARunningTrialsProcessAreGone) {
   ASSERT_EQ(status.exit_code, 0) << status.output;
   EXPECT_THAT(status.output, HasSubstr(fmt::format("scheduler: host {}, pid {}", host_name(), child)));
   EXPECT_THAT(status.output, HasSubstr(fmt::format(": gone (no process {} on this host); `normscale study run` takes "
-                                                   "up its trials", child)));
+                                                   "up its trials",
+                                                   child)));
   EXPECT_THAT(status.output, HasSubstr(fmt::format("(its process {} has ended, not yet recorded: `normscale study run` "
-                                                   "records it or resumes it from its checkpoint)", child)));
+                                                   "records it or resumes it from its checkpoint)",
+                                                   child)));
   const std::size_t alive_line = status.output.find("running " + trials[1].id);
   ASSERT_NE(alive_line, std::string::npos) << status.output;
   EXPECT_EQ(status.output.substr(alive_line, status.output.find('\n', alive_line) - alive_line).find("has ended"),
@@ -543,10 +545,11 @@ TEST_F(StudyRuns, ARegressionStudyWithAnErrorTargetIsRefusedBeforeAnyTrialRuns) 
 TEST_F(StudyRuns, AStudyThatChoosesByValidationNeedsAValidationSplit) {
   const fs::path data = dir_ / "regression_files";
   testing::write_linear_regression(data);
-  const fs::path files = write_study("no_validation",
-                                     "steps = 5\nselect_by = \"validation_loss\"\ntarget_validation_loss = 0.1\n"
-                                     "[base]\n\"data.source\" = \"npy\"\n\"data.path\" = '" + data.string() +
-                                         "'\n\"data.validation\" = 0\n\"objective.regime\" = \"square\"\n");
+  const fs::path files =
+      write_study("no_validation",
+                  "steps = 5\nselect_by = \"validation_loss\"\ntarget_validation_loss = 0.1\n"
+                  "[base]\n\"data.source\" = \"npy\"\n\"data.path\" = '" +
+                      data.string() + "'\n\"data.validation\" = 0\n\"objective.regime\" = \"square\"\n");
   const auto files_run = study("run --dry-run " + shell_quote(files.string()));
   EXPECT_EQ(files_run.exit_code, 2) << files_run.output;
   EXPECT_THAT(files_run.output, HasSubstr("has no validation split (data.validation = 0), but the study is timed to a "

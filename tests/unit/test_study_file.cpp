@@ -735,7 +735,8 @@ kind = "quasi-random"
 trials = 5
 [search.ranges]
 "optim.lr" = { low = 0.001, high = 0.1, scale = "log" }
-)toml", "search.toml"));
+)toml",
+                                                       "search.toml"));
   std::map<std::pair<std::string, std::int64_t>, std::size_t> counts;
   for (const Trial& trial : trials) ++counts[{trial.regime, trial.batch}];
   EXPECT_EQ(counts[std::make_pair(std::string("sgd"), std::int64_t{128})], 5U);

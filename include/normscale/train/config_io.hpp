@@ -75,8 +75,7 @@ std::uint64_t trajectory_hash(const TrainConfig& config);
 // its default: configurations that differ only in such options train alike (a study's trials must not).
 TrainConfig with_unread_objective_options_at_defaults(const TrainConfig& config);
 // The keys of the objective options config.objective.regime does not read in which `config` and `other` differ.
-std::vector<std::string_view> unread_objective_options_that_differ(const TrainConfig& config,
-                                                                   const TrainConfig& other);
+std::vector<std::string_view> unread_objective_options_that_differ(const TrainConfig& config, const TrainConfig& other);
 // Human-readable list of every option with its value in `config`, type and doc (--list-options).
 std::string describe_options(const TrainConfig& config = TrainConfig{});
 
