@@ -257,10 +257,17 @@ std::optional<int> run_local(std::span<const Trial* const> queue, std::span<cons
           // As one that died while no scheduler followed it: a halving rung must not be decided without it.
           requeue_died(
               *finished_trial.trial,
-              fmt::format("was killed by {} (exit code {}; {} of {} such ends run again before it counts as "
-                          "failed)",
+              fmt::format("was ended by a signal from outside ({}, exit code {}; {} of {} such ends run again before "
+                          "it counts as failed)",
                           strsignal(*code - 128), *code, kills[finished_trial.trial->id], kRunsAgainAfterKills));
         } else if (code) {
+          if (killed_from_outside(*code)) {
+            progress.message(
+                fmt::format("normscale study: trial {} was ended by a signal from outside ({}) {} times; "
+                            "it counts as failed (out of memory? its log says no more than that it "
+                            "started)",
+                            finished_trial.trial->id, strsignal(*code - 128), kRunsAgainAfterKills + 1));
+          }
           record_end(*finished_trial.trial, *code, wall_seconds(finished_trial));
         } else {
           requeue_died(*finished_trial.trial, fmt::format("(pid {}, started by an earlier scheduler) ended without "

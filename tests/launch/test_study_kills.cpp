@@ -290,8 +290,8 @@ TEST_F(StudyKills, ATrialStoppedAtACheckpointBySigusr2RunsOnFromIt) {
 TEST_F(StudyKills, ATrialKilledFromOutsideRunsAgainTwiceThenFails) {
   const auto [said, trial_dir] = signal_the_one_trial(SIGKILL);
   ASSERT_FALSE(trial_dir.empty()) << said;
-  EXPECT_THAT(said, HasSubstr("was killed by Killed (exit code 137; 1 of 2 such ends run again before it counts as "
-                              "failed); running it again (from its newest checkpoint, if any)"));
+  EXPECT_THAT(said, HasSubstr("was ended by a signal from outside (Killed, exit code 137; 1 of 2 such ends run again "
+                              "before it counts as failed); running it again (from its newest checkpoint, if any)"));
   expect_the_reference_trial();
 
   // Three kills of one trial in one `study run`: failed, with the killed process's exit code.
@@ -320,6 +320,8 @@ TEST_F(StudyKills, ATrialKilledFromOutsideRunsAgainTwiceThenFails) {
   EXPECT_EQ(trials[0].state, TrialState::kFailed);
   EXPECT_EQ(trials[0].exit_code, 137);
   EXPECT_THAT(read_file(dir_ / "again.txt"), HasSubstr("2 of 2 such ends run again"));
+  EXPECT_THAT(read_file(dir_ / "again.txt"),
+              HasSubstr("was ended by a signal from outside (Killed) 3 times; it counts as failed"));
 }
 
 // A local scheduler sent SIGUSR2 (`sbatch --signal=B:USR2@120` around it: its allocation ends soon) stops its trials
