@@ -180,7 +180,7 @@ int run_study(const StudyRunOptions& options) {
   const StudySpec spec = read_study_file(options.study_file);
   // Every trial is validated before any starts.
   const std::vector<Trial> trials = expand(spec);
-  const std::string note = validate_for_running(spec, trials);
+  const std::string unselectable = validate_for_running(spec, trials);
   const StudyLayout layout = study_layout(options.study_file);
 
   LocalOptions local;
@@ -190,7 +190,7 @@ int run_study(const StudyRunOptions& options) {
   local.launcher.slots = std::min(local.cores, physical_cores());
   local.launcher.as_root = geteuid() == 0;
   local.target = spec.target;
-  if (!note.empty()) fmt::print(stderr, "{}", note);
+  if (!unselectable.empty()) fmt::print(stderr, "{}", unselectable);
   if (options.dry_run) {
     fmt::print("{}", dry_run_listing(spec, trials, layout, options, local.launcher));
     return 0;
