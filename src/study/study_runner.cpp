@@ -89,6 +89,8 @@ bool selects_grid_points(const std::vector<Trial>& trials) {
 std::string validate_for_running(const StudySpec& spec, const std::vector<Trial>& trials) {
   refuse_trials_that_train_alike(spec, trials);
   std::map<std::string, GeneratedSplits> generated;
+  const bool error_target = spec.target && spec.target->metric == StudyMetric::kValidationError;
+  const bool selects = selects_grid_points(trials);
   std::string note;
   for (const Trial& trial : trials) {
     NS_CHECK(trial.config.virtual_shards % trial.ranks == 0,
@@ -98,7 +100,6 @@ std::string validate_for_running(const StudySpec& spec, const std::vector<Trial>
     const DataConfig& data = trial.config.data;
     const std::optional<GeneratedSplits> made = generated_splits(data, generated);
     const bool task = trial.config.objective.task == "regression";
-    const bool error_target = spec.target && spec.target->metric == StudyMetric::kValidationError;
     NS_CHECK(!error_target || (!task && !(made && made->targets)),
              "{}: target_validation_error: trial {} trains a regression ({}), whose runs record losses and no error; "
              "hint: select_by = \"validation_loss\" and target_validation_loss",
@@ -115,7 +116,7 @@ std::string validate_for_running(const StudySpec& spec, const std::vector<Trial>
              spec.source, describe_trial(trial), why,
              spec.target ? "is timed to a target" : "promotes trials (halving)", figure,
              spec.target ? "the target" : "[halving]");
-    if (note.empty() && selects_grid_points(trials)) {
+    if (note.empty() && selects) {
       note = fmt::format(
           "normscale study: note: trial {} has no validation split ({}), so its grid points cannot be "
           "selected by the validation {}: the report lists every trial (all_trials.csv) and selects "

@@ -85,6 +85,11 @@ class StudyRuns : public testing::TempDirTest {
     return file;
   }
 
+  // `study run --dry-run` of `text` written as `name`.toml.
+  testing::CommandResult dry_run(const std::string& name, const std::string& text) {
+    return study("run --dry-run " + shell_quote(write_study(name, text).string()));
+  }
+
   static std::map<std::string, double> results_of(const TrialStore& store, const std::string& id) {
     std::map<std::string, double> figures;
     for (const auto& [key, value] : store.results(id)) figures[key] = value;
@@ -507,10 +512,9 @@ TEST_F(StudyRuns, ARegressionStudyWithAnErrorTargetIsRefusedBeforeAnyTrialRuns) 
   EXPECT_THAT(run.output, HasSubstr("select_by = \"validation_loss\" and target_validation_loss"));
   EXPECT_FALSE(fs::exists(dir_ / "regression_error.db"));
   // A generated source that makes regression targets trains a regression whatever objective.task says.
-  const fs::path by_source = dir_ / "regression_source.toml";
-  std::ofstream(by_source) << "steps = 5\ntarget_validation_error = 10\n[base]\n\"data.source\" = \"sinusoid\"\n"
-                           << "\"objective.regime\" = \"square\"\n";
-  const auto source_run = study("run --dry-run " + shell_quote(by_source.string()));
+  const auto source_run = dry_run("regression_source",
+                                  "steps = 5\ntarget_validation_error = 10\n[base]\n\"data.source\" = \"sinusoid\"\n"
+                                  "\"objective.regime\" = \"square\"\n");
   EXPECT_EQ(source_run.exit_code, 2) << source_run.output;
   EXPECT_THAT(source_run.output, HasSubstr("data.source = \"sinusoid\" makes regression targets"));
   // Regression targets read from files are seen at the first trial's end: the study stops there, saying why.
@@ -531,9 +535,8 @@ TEST_F(StudyRuns, ARegressionStudyWithAnErrorTargetIsRefusedBeforeAnyTrialRuns) 
       << "the study stopped before running every trial";
   // A classification source with an error target passes this check: two-point then fails the next, having no
   // validation split to time (the study would record no validation error at all).
-  const fs::path classes = dir_ / "classes.toml";
-  std::ofstream(classes) << "steps = 5\ntarget_validation_error = 10\n[base]\n\"data.source\" = \"two-point\"\n";
-  const auto classes_run = study("run --dry-run " + shell_quote(classes.string()));
+  const auto classes_run =
+      dry_run("classes", "steps = 5\ntarget_validation_error = 10\n[base]\n\"data.source\" = \"two-point\"\n");
   EXPECT_EQ(classes_run.exit_code, 2) << classes_run.output;
   EXPECT_THAT(classes_run.output, HasSubstr("has no validation split (data.source = \"two-point\" generates none), but "
                                             "the study is timed to a target by the validation error"));
@@ -545,27 +548,23 @@ TEST_F(StudyRuns, ARegressionStudyWithAnErrorTargetIsRefusedBeforeAnyTrialRuns) 
 TEST_F(StudyRuns, AStudyThatChoosesByValidationNeedsAValidationSplit) {
   const fs::path data = dir_ / "regression_files";
   testing::write_linear_regression(data);
-  const fs::path files =
-      write_study("no_validation",
-                  "steps = 5\nselect_by = \"validation_loss\"\ntarget_validation_loss = 0.1\n"
-                  "[base]\n\"data.source\" = \"npy\"\n\"data.path\" = '" +
-                      data.string() + "'\n\"data.validation\" = 0\n\"objective.regime\" = \"square\"\n");
-  const auto files_run = study("run --dry-run " + shell_quote(files.string()));
+  const auto files_run = dry_run("no_validation",
+                                 "steps = 5\nselect_by = \"validation_loss\"\ntarget_validation_loss = 0.1\n"
+                                 "[base]\n\"data.source\" = \"npy\"\n\"data.path\" = '" +
+                                     data.string() + "'\n\"data.validation\" = 0\n\"objective.regime\" = \"square\"\n");
   EXPECT_EQ(files_run.exit_code, 2) << files_run.output;
   EXPECT_THAT(files_run.output, HasSubstr("has no validation split (data.validation = 0), but the study is timed to a "
                                           "target by the validation loss"));
   EXPECT_THAT(files_run.output, HasSubstr("hint: hold out validation examples of data files (data.validation = N), "
                                           "or leave out the target"));
-  const fs::path grid = dir_ / "grid.toml";
-  std::ofstream(grid) << "steps = 5\n[base]\n\"data.source\" = \"separable-2d\"\n[grid]\n\"optim.lr\" = [0.01, 0.1]\n";
-  const auto grid_run = study("run --dry-run " + shell_quote(grid.string()));
+  const auto grid_run =
+      dry_run("grid", "steps = 5\n[base]\n\"data.source\" = \"separable-2d\"\n[grid]\n\"optim.lr\" = [0.01, 0.1]\n");
   EXPECT_EQ(grid_run.exit_code, 0) << grid_run.output;
   EXPECT_THAT(grid_run.output, HasSubstr("note: trial regime=base batch=128 ranks=1 seed=1 optim.lr=0.01 has no "
                                          "validation split (data.source = \"separable-2d\" generates none), so its "
                                          "grid points cannot be selected by the validation error"));
-  const fs::path single = dir_ / "single.toml";
-  std::ofstream(single) << "steps = 5\nseeds = [1, 2]\nbatch = [1, 2]\n[base]\n\"data.source\" = \"two-point\"\n";
-  const auto single_run = study("run --dry-run " + shell_quote(single.string()));
+  const auto single_run =
+      dry_run("single", "steps = 5\nseeds = [1, 2]\nbatch = [1, 2]\n[base]\n\"data.source\" = \"two-point\"\n");
   EXPECT_EQ(single_run.exit_code, 0) << single_run.output;
   EXPECT_THAT(single_run.output, Not(HasSubstr("note:")));
 }
