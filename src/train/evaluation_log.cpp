@@ -54,6 +54,7 @@ std::string describe_fit(const nlohmann::json& record, std::initializer_list<con
 template <class T>
 void EvaluationLog<T>::begin(TrainingContext<T>& context) {
   interval_ = Interval{};
+  warmed_up_ = false;
   provenance_recorded_ = false;
   if (!context.comm.is_root()) return;
   const std::string path = (std::filesystem::path(context.config.out) / "metrics.jsonl").string();
@@ -70,6 +71,8 @@ void EvaluationLog<T>::step_taken(TrainingContext<T>& /*context*/, const StepRep
   interval_.comm += s.comm_seconds;
   interval_.multiplier += s.multiplier_seconds;
   interval_.bytes += s.bytes_reduced;
+  if (!warmed_up_) interval_.warmup = s;
+  warmed_up_ = true;
 }
 
 template <class T>
@@ -139,13 +142,25 @@ void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& rec
   record["time_multiplier_s"] = i.multiplier;
   record["bytes_reduced"] = i.bytes;
   record["steps"] = i.steps;
-  record["step_time_comm_s"] = i.comm / static_cast<double>(i.steps);
-  record["step_time_compute_s"] = i.compute / static_cast<double>(i.steps);
-  record["step_time_multiplier_s"] = i.multiplier / static_cast<double>(i.steps);
+  // Per step: the steady step's times, the warm-up step left out where the interval has others (it is in the
+  // totals above and in warmup_step_s).
+  double compute = i.compute, comm = i.comm, multiplier = i.multiplier, steps = static_cast<double>(i.steps);
+  if (i.warmup) {
+    record["warmup_step_s"] = i.warmup->compute_seconds + i.warmup->comm_seconds + i.warmup->multiplier_seconds;
+    if (i.steps > 1) {
+      compute -= i.warmup->compute_seconds;
+      comm -= i.warmup->comm_seconds;
+      multiplier -= i.warmup->multiplier_seconds;
+      steps -= 1.0;
+    }
+  }
+  record["step_time_comm_s"] = comm / steps;
+  record["step_time_compute_s"] = compute / steps;
+  record["step_time_multiplier_s"] = multiplier / steps;
   // The record is rank 0's; a step lasts as long as its slowest rank, and rank 0's allreduce time includes
   // waiting for it. The slowest rank's compute and the least-waiting rank's allreduce (the transfer alone, near
   // enough) tell the scaling report's model what it misses. Every rank evaluates, so all take part.
-  std::array<double, 2> extremes{i.compute / static_cast<double>(i.steps), -i.comm / static_cast<double>(i.steps)};
+  std::array<double, 2> extremes{compute / steps, -comm / steps};
   context.comm.allreduce_max(extremes);
   record["step_time_compute_max_s"] = extremes[0];
   record["step_time_comm_min_s"] = -extremes[1];

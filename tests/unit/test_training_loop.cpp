@@ -4,10 +4,12 @@
 #include "normscale/core/error.hpp"
 #include "normscale/objective/square.hpp"
 #include "normscale/train/divergence_guard.hpp"
+#include "normscale/train/evaluation_log.hpp"
 #include "normscale/train/trainer.hpp"
 #include "normscale/train/training_loop.hpp"
 
 #include "support/random_data.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
@@ -218,6 +220,74 @@ TEST_F(TrainingLoopTest, AnEvaluationPassesOverTheTrainingSetOnceForAllHooks) {
   EXPECT_EQ(first.losses, second.losses);
   EXPECT_NE(first.losses[0], first.losses[1]) << "each evaluation its own pass, not the last one's";
   EXPECT_NE(first.losses[1], first.losses[2]);
+}
+
+// The Trainer, with step times set: each process's first step slow (its warm-up), the others fast.
+class WarmingUpEngine final : public TrainingEngine<double> {
+ public:
+  explicit WarmingUpEngine(Trainer<double>& trainer) : trainer_(trainer) {}
+  std::string device() const override { return trainer_.device(); }
+  StepStats step() override {
+    StepStats stats = trainer_.step();
+    const bool first = steps_++ == 0;
+    stats.compute_seconds = first ? 1.0 : 0.01;
+    stats.comm_seconds = first ? 0.5 : 0.002;
+    stats.multiplier_seconds = first ? 0.25 : 0.001;
+    return stats;
+  }
+  void flush_multipliers() override { trainer_.flush_multipliers(); }
+  EvalStats evaluate(const Dataset& data) override { return trainer_.evaluate(data); }
+  void forward_each_chunk(const Dataset& data, const ChunkVisitor<double>& visit) override {
+    trainer_.forward_each_chunk(data, visit);
+  }
+  TrainingSetEvaluation evaluate_training_set() override { return trainer_.evaluate_training_set(); }
+  Index support_count() override { return trainer_.support_count(); }
+  Index steps_done() const override { return trainer_.steps_done(); }
+  Index global_batch() const override { return trainer_.global_batch(); }
+  double epochs_done() const override { return trainer_.epochs_done(); }
+  Index steps_for_epochs(double epochs) const override { return trainer_.steps_for_epochs(epochs); }
+  void restore(Index step) override { trainer_.restore(step); }
+  std::vector<double>& velocity() override { return trainer_.velocity(); }
+
+ private:
+  Trainer<double>& trainer_;
+  int steps_ = 0;
+};
+
+TEST_F(TrainingLoopTest, PerStepTimesLeaveTheWarmUpStepOutAndTheTotalsKeepIt) {
+  const testing::TempDir out("normscale_loop_", testing::current_test_name());
+  config_.out = out.path().string();
+  WarmingUpEngine warming_up(trainer_);
+  TrainingContext<double> context{.config = config_,
+                                  .comm = comm_,
+                                  .data = data_,
+                                  .network = *network_,
+                                  .objective = square_,
+                                  .engine = warming_up,
+                                  .initial_squared_norms = {}};
+  context.total_steps = 6;
+  EvaluationLog<double> log;
+  RecordingCallback records("r", calls_);
+  TrainingLoop<double> loop(context, Cadence{3, 6});
+  loop.add(log);
+  loop.add(records);
+  loop.run();
+
+  ASSERT_EQ(records.finished_records.size(), 3u) << "steps 0, 3 and 6";
+  const nlohmann::json& first = records.finished_records[1];
+  const nlohmann::json& second = records.finished_records[2];
+  EXPECT_EQ(first["steps"], 3);
+  EXPECT_NEAR(first["time_compute_s"].get<double>(), 1.02, 1e-15) << "the totals hold every step";
+  EXPECT_NEAR(first["time_comm_s"].get<double>(), 0.504, 1e-15);
+  EXPECT_DOUBLE_EQ(first["warmup_step_s"].get<double>(), 1.75);
+  EXPECT_NEAR(first["step_time_compute_s"].get<double>(), 0.01, 1e-15) << "the steady step's";
+  EXPECT_NEAR(first["step_time_comm_s"].get<double>(), 0.002, 1e-15);
+  EXPECT_NEAR(first["step_time_multiplier_s"].get<double>(), 0.001, 1e-15);
+  EXPECT_NEAR(first["step_time_compute_max_s"].get<double>(), 0.01, 1e-15);
+  EXPECT_NEAR(first["step_time_comm_min_s"].get<double>(), 0.002, 1e-15);
+  EXPECT_FALSE(second.contains("warmup_step_s")) << "one warm-up per process";
+  EXPECT_NEAR(second["time_compute_s"].get<double>(), 0.03, 1e-15);
+  EXPECT_NEAR(second["step_time_compute_s"].get<double>(), 0.01, 1e-15);
 }
 
 TEST(DivergenceGuard, StopsOnANonFiniteOrTooLargeMeanLoss) {

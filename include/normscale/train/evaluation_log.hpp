@@ -36,17 +36,21 @@ class EvaluationLog final : public TrainingCallback<T> {
   void write_event(const nlohmann::json& event);
 
  private:
-  // Step times and bytes accumulated between two evaluations.
+  // Step times and bytes accumulated between two evaluations. The process's first step (its warm-up: JIT kernels,
+  // first-touch allocations, ranks waiting for each other's start) is kept apart as well, so that the per-step
+  // times describe the steady step that the scaling report's model projects.
   struct Interval {
     Index steps = 0;
     Index samples = 0;
     double compute = 0, comm = 0, multiplier = 0, bytes = 0;
+    std::optional<StepStats> warmup;
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   };
 
   std::optional<JsonlWriter> log_;
   SpectralNormTracker spectral_;
   Interval interval_;
+  bool warmed_up_ = false;
   bool provenance_recorded_ = false;
 };
 
