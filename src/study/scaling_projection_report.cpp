@@ -220,11 +220,10 @@ std::string scaling_projection_markdown(const NetworkEstimate& network, std::int
       "ranks, one core (or device) per rank. Step time = compute + allreduce (nothing overlaps); compute = c B / p "
       "with c the compute seconds per example measured at the (regime, batch)'s smallest rank count (the "
       "trainer's compute and multiplier timers per step x ranks / B, the median over its selected trials; "
-      "evaluations and each process's first step, its warm-up, excluded); allreduce t_comm(p) = latency + 2 (p - 1) / "
-      "p x bytes / bus bandwidth (ring; none "
-      "on one rank). Network: bus bandwidth {:.4g} GB/s ({}); latency {:.4g} us ({}). Cells: samples/s "
-      "(efficiency = samples/s at p / (p x samples/s at 1)). Communication-bound from: the first p with t_comm > "
-      "compute; p* is where they are equal.\n\n",
+      "evaluations and each process's first step, its warm-up, excluded); allreduce t_comm(p) = latency + "
+      "2 (p - 1) / p x bytes / bus bandwidth (ring; none on one rank). Network: bus bandwidth {:.4g} GB/s ({}); "
+      "latency {:.4g} us ({}). Cells: samples/s (efficiency = samples/s at p / (p x samples/s at 1)). "
+      "Communication-bound from: the first p with t_comm > compute; p* is where they are equal.\n\n",
       network.model.bus_bandwidth / 1e9, network.bandwidth_source, network.model.latency * 1e6, network.latency_source);
   if (projections.empty()) {
     return text + "No done trial records step timings (step_time_compute_s in metrics.jsonl): nothing to project.\n";
