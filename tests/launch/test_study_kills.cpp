@@ -324,6 +324,37 @@ TEST_F(StudyKills, ATrialKilledFromOutsideRunsAgainTwiceThenFails) {
               HasSubstr("was ended by a signal from outside (Killed) 3 times; it counts as failed"));
 }
 
+// A trainer that crashed (SIGSEGV) fails at once; `study run --retry-failed` runs it again from its newest checkpoint
+// to the uninterrupted trial's results, and a plain `study run` leaves it failed.
+TEST_F(StudyKills, ACrashedTrialFailsAndRetryFailedRunsItOnFromItsCheckpoint) {
+  const auto reference = testing::run_normscale(
+      "study run --cores 1 " + shell_quote(write_one_trial_study("400000", 1, dir_ / "reference").string()));
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  const fs::path file = write_one_trial_study("400000");
+  const auto [pid, trial_dir] = start_scheduler(file, dir_ / "scheduler.txt");
+  ASSERT_FALSE(trial_dir.empty()) << read_file(dir_ / "scheduler.txt");
+  const pid_t trainer = live_trainer(trial_dir);
+  const auto checkpointed = [&] {
+    return fs::exists(trial_dir / "checkpoints") && !fs::is_empty(trial_dir / "checkpoints");
+  };
+  ASSERT_TRUE(wait_for(checkpointed)) << read_file(dir_ / "scheduler.txt");
+  ASSERT_NE(trainer, 0);
+  kill(trainer, SIGSEGV);
+  EXPECT_EQ(wait_child(pid), 1) << read_file(dir_ / "scheduler.txt");
+  std::vector<TrialRecord> trials = TrialStore(dir_ / "kills.db").trials();
+  ASSERT_EQ(trials.size(), 1U);
+  EXPECT_EQ(trials[0].state, TrialState::kFailed);
+  EXPECT_EQ(trials[0].exit_code, 128 + SIGSEGV);
+
+  const auto plain = testing::run_normscale("study run --cores 1 " + shell_quote(file.string()));
+  EXPECT_EQ(plain.exit_code, 1) << plain.output;
+  EXPECT_EQ(TrialStore(dir_ / "kills.db").trials()[0].state, TrialState::kFailed) << plain.output;
+  const auto retried = testing::run_normscale("study run --cores 1 --retry-failed " + shell_quote(file.string()));
+  EXPECT_EQ(retried.exit_code, 0) << retried.output;
+  EXPECT_THAT(read_file(trial_dir / "log.txt"), HasSubstr(", resuming at step "));
+  expect_the_reference_trial();
+}
+
 // A local scheduler sent SIGUSR2 (`sbatch --signal=B:USR2@120` around it: its allocation ends soon) stops its trials
 // at a checkpoint, 2-rank ones through mpirun too, leaves them pending and exits 75 for its job script to requeue on
 // (it died of the signal and left the trial running).

@@ -126,6 +126,25 @@ TEST(Halving, DivergedOrFailedTrialsAreNeverPromotedButCountAsFinished) {
   EXPECT_THAT(plan.stop, ElementsAre(1));  // trial 0 stops once rung 1 settles again, with trial 2's end there
 }
 
+TEST(Halving, AFailureRunAgainReopensItsRungAndGoesOnIfItRanksInTheTop) {
+  // Synchronous, eta 3: trial 0 failed at rung 0, so the rung was decided without it: trial 1 went on (it runs
+  // rung 1), trial 2 stopped. Run again (--retry-failed), trial 0 is unfinished at rung 0: the rung waits for it.
+  std::vector<RungStanding> standings = {at(0, kUnfinished, {}), at(1, kUnfinished, {20.0}), at(0, kFinished, {40.0})};
+  HalvingPlan plan = plan_halving(spec(HalvingMode::kSynchronous), standings);
+  EXPECT_THAT(plan.promote, IsEmpty());
+  EXPECT_THAT(plan.stop, IsEmpty());
+  // It ends rung 0 best: it goes on beside trial 1 (a trial sent on is never taken back); trial 2 stays stopped.
+  standings[0] = at(0, kFinished, {10.0});
+  plan = plan_halving(spec(HalvingMode::kSynchronous), standings);
+  EXPECT_THAT(plan.promote, ElementsAre(0));
+  EXPECT_THAT(plan.stop, ElementsAre(2));
+  // It ends rung 0 below trial 1: the decision made without it stands, and it stops.
+  standings[0] = at(0, kFinished, {30.0});
+  plan = plan_halving(spec(HalvingMode::kSynchronous), standings);
+  EXPECT_THAT(plan.promote, IsEmpty());
+  EXPECT_THAT(plan.stop, ElementsAre(0, 2));
+}
+
 TEST(Halving, TiesGoToTheEarlierTrial) {
   const std::vector<RungStanding> standings = {at(0, kFinished, {20.0}), at(0, kFinished, {10.0}),
                                                at(0, kFinished, {10.0})};
