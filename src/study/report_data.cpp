@@ -27,11 +27,8 @@ std::string grid_label_of(const Trial& trial) {
 
 // The numeric top-level figures of one metrics record, the numbers of its objects as "<object>.<key>"
 // ("noise_scale.b_simple", ...), and each layer's Frobenius norm as "<layer>.frobenius" ("layer1.frobenius",
-// ...); a torn or foreign line yields nothing.
-std::optional<MetricPoint> parse_metric(const MetricRow& row, bool& off_cadence) {
-  const nlohmann::json record = nlohmann::json::parse(row.json, nullptr, false);
-  if (!record.is_object() || record.contains("event")) return std::nullopt;
-  off_cadence = record.value("off_cadence", false);
+// ...).
+MetricPoint metric_point(const MetricRow& row, const nlohmann::json& record) {
   MetricPoint point{row.step, row.epoch, {}};
   for (const auto& [key, value] : record.items()) {
     if (value.is_number()) point.values[key] = value.get<double>();
@@ -55,15 +52,11 @@ std::optional<MetricPoint> parse_metric(const MetricRow& row, bool& off_cadence)
 }  // namespace
 
 std::vector<MetricPoint> metric_points(std::span<const MetricRow> rows) {
+  const std::vector<nlohmann::json> records = evaluation_records(rows);
+  const std::vector<bool> kept = kept_on_curve(records);
   std::vector<MetricPoint> points;
-  bool last_off_cadence = false;
-  for (const MetricRow& row : rows) {
-    bool off_cadence = false;
-    auto point = parse_metric(row, off_cadence);
-    if (!point) continue;
-    if (last_off_cadence) points.pop_back();  // an off-cadence evaluation that turned out not to be the last
-    points.push_back(std::move(*point));
-    last_off_cadence = off_cadence;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (kept[i]) points.push_back(metric_point(rows[i], records[i]));
   }
   return points;
 }

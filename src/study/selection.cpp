@@ -23,15 +23,29 @@ struct Candidate {
 
 }  // namespace
 
-std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows, StudyMetric metric) {
+std::vector<nlohmann::json> evaluation_records(std::span<const MetricRow> rows) {
   std::vector<nlohmann::json> records;
   for (const MetricRow& row : rows) {
     records.push_back(nlohmann::json::parse(row.json, nullptr, false));
     const nlohmann::json& record = records.back();
     if (record.is_discarded() || !record.is_object() || record.contains("event")) records.back() = nullptr;
   }
+  return records;
+}
+
+std::vector<bool> kept_on_curve(std::span<const nlohmann::json> records) {
+  std::vector<bool> kept(records.size(), false);
   const auto last = std::find_if(records.rbegin(), records.rend(), [](const auto& r) { return !r.is_null(); });
   const std::size_t last_index = static_cast<std::size_t>(records.rend() - last) - 1;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    kept[i] = !records[i].is_null() && (i == last_index || !records[i].value("off_cadence", false));
+  }
+  return kept;
+}
+
+std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows, StudyMetric metric) {
+  const std::vector<nlohmann::json> records = evaluation_records(rows);
+  const std::vector<bool> kept = kept_on_curve(records);
   std::vector<EvaluationPoint> points;
   double training_seconds = 0.0;
   for (std::size_t i = 0; i < records.size(); ++i) {
@@ -39,9 +53,8 @@ std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows, 
     if (record.is_null()) continue;
     training_seconds += number_or_zero(record, "time_compute_s") + number_or_zero(record, "time_comm_s") +
                         number_or_zero(record, "time_multiplier_s");
-    // An earlier run's end between eval_every's (a halving rung): the run that went straight through has no
-    // evaluation there. Its time still counts toward the next one's.
-    if (i != last_index && record.value("off_cadence", false)) continue;
+    // A record left off the curve still counts its interval's time toward the next one's.
+    if (!kept[i]) continue;
     const MetricRow& row = rows[i];
     EvaluationPoint point;
     point.step = row.step;

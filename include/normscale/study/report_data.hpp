@@ -53,9 +53,8 @@ struct StudyData {
   std::size_t stale_trials = 0;           // database trials of this study the file no longer expands to
 };
 
-// The evaluations of a trial's metrics rows, by step, as MetricPoints. An evaluation a run made only because it ended
-// between eval_every's ("off_cadence": a halving rung's end) is left out unless it is the trial's last: the run that
-// went straight through has none there (as evaluation_points in selection.hpp).
+// The evaluations of a trial's metrics rows that its curve keeps (kept_on_curve in selection.hpp), by step, as
+// MetricPoints.
 std::vector<MetricPoint> metric_points(std::span<const MetricRow> rows);
 
 // Expands `spec`, reads its trials, results and metrics from `database` (which must exist: the

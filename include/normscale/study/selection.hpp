@@ -22,9 +22,18 @@ struct EvaluationPoint {
   double seconds = 0.0;
 };
 
-// The evaluations of metrics rows, in order. The time is `wall_seconds` when a row has it, else the
-// running sum of the intervals' time_compute_s + time_comm_s + time_multiplier_s (training time,
-// evaluations excluded; it carries over a resume, since the rows before the checkpoint are kept).
+// A trial's metrics rows parsed, one per row: the JSON object of an evaluation, null for an event or a torn line.
+std::vector<nlohmann::json> evaluation_records(std::span<const MetricRow> rows);
+
+// Which of those records a trial's curve keeps: every evaluation but one a run made only because it ended between
+// eval_every's ("off_cadence": a halving rung's end) and that is not the trial's last, since the run that went
+// straight through has no evaluation there. Steps to target (evaluation_points) and the report's curves
+// (metric_points) both go by it.
+std::vector<bool> kept_on_curve(std::span<const nlohmann::json> records);
+
+// The evaluations of metrics rows (those kept_on_curve), in order. The time is `wall_seconds` when a row has it, else
+// the running sum of the intervals' time_compute_s + time_comm_s + time_multiplier_s (training time, evaluations
+// excluded; it carries over a resume, since the rows before the checkpoint are kept).
 std::vector<EvaluationPoint> evaluation_points(std::span<const MetricRow> rows, StudyMetric metric);
 
 struct TimeToTarget {
