@@ -1,8 +1,9 @@
 // Successive halving / ASHA with the local backend, the built binary under mpirun, on a fixture whose ranking
 // is known: of three learning rates on two Gaussian blobs, 1e-5 barely learns, 0.1 learns and 1e6 diverges.
 // The best is promoted rung by rung and ends bit-equal to an uninterrupted run of its full budget, the others
-// stop early, the diverged one is never promoted; a scheduler killed in the middle continues the same halving;
-// a study without validation errors is refused at its first trial's end.
+// stop early, the diverged one is never promoted; a scheduler killed in the middle continues the same halving; a
+// crashed trial run again with --retry-failed reopens its rung; a study without validation errors is refused at its
+// first trial's end.
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
 #include "normscale/study/study_file.hpp"
@@ -218,6 +219,75 @@ TEST_F(StudyHalving, SchedulerKilledInTheMiddleContinuesTheSameHalving) {
   const auto rerun = testing::run_normscale("study run --cores 1 " + shell_quote(file.string()));
   EXPECT_EQ(rerun.exit_code, 1) << rerun.output << read_file(scheduler.output);
   expect_halving_result(file, "killed", true);
+}
+
+// Synchronous halving where the best trial crashed (SIGSEGV) in its first rung: the rung is decided without it (the
+// slow one goes on, to the full budget). `study run --retry-failed` runs it again at that rung, which reopens the
+// rung: it ends it best and goes on, to the full budget and an uninterrupted run's weights; the slow one is not
+// taken back; the diverged one fails again.
+TEST_F(StudyHalving, ACrashedTrialRunAgainWithRetryFailedReopensItsRung) {
+  std::string text = halving_study("retried", data_, "synchronous");
+  const auto set = [&](const std::string& from, const std::string& to) {
+    text.replace(text.find(from), from.size(), to);
+  };
+  // Rungs of about a second, so that the best trial can be caught in its first.
+  set("steps = 45", "steps = 400000");
+  set("eval_every = 5", "eval_every = 50000");
+  set("checkpoint_every = 10", "checkpoint_every = 50000");
+  set("rungs = [5, 15, 45]", "rungs = [100000, 200000, 400000]");
+  set("[1e-5, 0.1, 1e6]", "[1e-8, 0.1, 1e6]");  // 1e-5 learns as well as 0.1 does within 200000 steps
+  const fs::path file = dir_ / "retried.toml";
+  std::ofstream(file) << text;
+  const std::vector<Trial> trials = expand(read_study_file(file));
+  ASSERT_EQ(trials.size(), 3U);
+  const std::string slow = trials[0].id, best = trials[1].id, diverged = trials[2].id;
+  const fs::path db = dir_ / "retried.db";
+
+  ChildSpec scheduler;
+  scheduler.argv = {NORMSCALE_BINARY, "study", "run", "--cores", "1", file.string()};
+  scheduler.output = dir_ / "scheduler.txt";
+  const pid_t pid = spawn_child(scheduler);
+  pid_t trainer = 0;
+  wait_for_store(
+      db,
+      [&](const std::vector<TrialRecord>& records) {
+        for (const TrialRecord& t : records) {
+          if (t.id == best && t.state == TrialState::kRunning && t.rung == 0 && t.process) trainer = t.process->pid;
+        }
+        return trainer > 0;
+      },
+      120.0);
+  ASSERT_GT(trainer, 0) << read_file(scheduler.output);
+  kill(trainer, SIGSEGV);
+  EXPECT_EQ(wait_child(pid), 1) << read_file(scheduler.output);
+  {
+    const TrialStore store(db);
+    EXPECT_EQ(store.trial(best)->state, TrialState::kFailed) << read_file(scheduler.output);
+    EXPECT_EQ(store.trial(best)->rung, 0);
+    EXPECT_EQ(store.trial(slow)->state, TrialState::kDone);
+    EXPECT_EQ(store.trial(slow)->rung, 2) << "rung 0 was decided without the best trial";
+  }
+
+  const auto retried = testing::run_normscale("study run --cores 1 --retry-failed " + shell_quote(file.string()));
+  EXPECT_EQ(retried.exit_code, 1) << retried.output;  // the diverged trial fails again
+  EXPECT_THAT(retried.output, HasSubstr("trial " + best + " promoted to rung 1"));
+  EXPECT_THAT(retried.output, HasSubstr("trial " + best + " promoted to rung 2"));
+  const TrialStore store(db);
+  EXPECT_EQ(store.trial(best)->state, TrialState::kDone) << retried.output;
+  EXPECT_EQ(store.trial(best)->rung, 2);
+  EXPECT_EQ(result(store, best, "steps"), 400000.0);
+  EXPECT_EQ(store.trial(slow)->state, TrialState::kDone);
+  EXPECT_EQ(store.trial(slow)->rung, 2);
+  EXPECT_EQ(store.trial(diverged)->state, TrialState::kFailed);
+  EXPECT_EQ(store.trial(diverged)->rung, 0);
+
+  const fs::path best_dir = dir_ / "retried.runs" / best;
+  const fs::path straight = dir_ / "retried-straight";
+  const auto train = testing::run_normscale("train --config " + shell_quote((best_dir / "config.toml").string()) +
+                                            " --set resume=false --overwrite --out " + shell_quote(straight.string()));
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_EQ(read_file(best_dir / "layer1_weight.npy"), read_file(straight / "layer1_weight.npy"));
+  EXPECT_EQ(read_file(best_dir / "layer2_weight.npy"), read_file(straight / "layer2_weight.npy"));
 }
 
 // The rungs a study first ran with are recorded: another schedule would read the recorded rung indices against
