@@ -161,10 +161,10 @@ TEST_F(TrainingLoopTest, AHookThatThrowsEndsTheLoop) {
   EXPECT_EQ(trainer_.steps_done(), 2);
 }
 
-// The Trainer, counting its passes over the training set for an evaluation.
-class CountingEngine final : public TrainingEngine<double> {
+// The Trainer behind the engine interface; the engines below change one thing each.
+class DelegatingEngine : public TrainingEngine<double> {
  public:
-  explicit CountingEngine(Trainer<double>& trainer) : trainer_(trainer) {}
+  explicit DelegatingEngine(Trainer<double>& trainer) : trainer_(trainer) {}
   std::string device() const override { return trainer_.device(); }
   StepStats step() override { return trainer_.step(); }
   void flush_multipliers() override { trainer_.flush_multipliers(); }
@@ -172,10 +172,7 @@ class CountingEngine final : public TrainingEngine<double> {
   void forward_each_chunk(const Dataset& data, const ChunkVisitor<double>& visit) override {
     trainer_.forward_each_chunk(data, visit);
   }
-  TrainingSetEvaluation evaluate_training_set() override {
-    ++training_set_passes;
-    return trainer_.evaluate_training_set();
-  }
+  TrainingSetEvaluation evaluate_training_set() override { return trainer_.evaluate_training_set(); }
   Index support_count() override { return trainer_.support_count(); }
   Index steps_done() const override { return trainer_.steps_done(); }
   Index global_batch() const override { return trainer_.global_batch(); }
@@ -184,10 +181,20 @@ class CountingEngine final : public TrainingEngine<double> {
   void restore(Index step) override { trainer_.restore(step); }
   std::vector<double>& velocity() override { return trainer_.velocity(); }
 
-  int training_set_passes = 0;
-
  private:
   Trainer<double>& trainer_;
+};
+
+// The Trainer, counting its passes over the training set for an evaluation.
+class CountingEngine final : public DelegatingEngine {
+ public:
+  using DelegatingEngine::DelegatingEngine;
+  TrainingSetEvaluation evaluate_training_set() override {
+    ++training_set_passes;
+    return DelegatingEngine::evaluate_training_set();
+  }
+
+  int training_set_passes = 0;
 };
 
 // Reads the evaluation's pass over the training set, as the metrics log and the multiplier readings do.
@@ -223,34 +230,19 @@ TEST_F(TrainingLoopTest, AnEvaluationPassesOverTheTrainingSetOnceForAllHooks) {
 }
 
 // The Trainer, with step times set: each process's first step slow (its warm-up), the others fast.
-class WarmingUpEngine final : public TrainingEngine<double> {
+class WarmingUpEngine final : public DelegatingEngine {
  public:
-  explicit WarmingUpEngine(Trainer<double>& trainer) : trainer_(trainer) {}
-  std::string device() const override { return trainer_.device(); }
+  using DelegatingEngine::DelegatingEngine;
   StepStats step() override {
-    StepStats stats = trainer_.step();
+    StepStats stats = DelegatingEngine::step();
     const bool first = steps_++ == 0;
     stats.compute_seconds = first ? 1.0 : 0.01;
     stats.comm_seconds = first ? 0.5 : 0.002;
     stats.multiplier_seconds = first ? 0.25 : 0.001;
     return stats;
   }
-  void flush_multipliers() override { trainer_.flush_multipliers(); }
-  EvalStats evaluate(const Dataset& data) override { return trainer_.evaluate(data); }
-  void forward_each_chunk(const Dataset& data, const ChunkVisitor<double>& visit) override {
-    trainer_.forward_each_chunk(data, visit);
-  }
-  TrainingSetEvaluation evaluate_training_set() override { return trainer_.evaluate_training_set(); }
-  Index support_count() override { return trainer_.support_count(); }
-  Index steps_done() const override { return trainer_.steps_done(); }
-  Index global_batch() const override { return trainer_.global_batch(); }
-  double epochs_done() const override { return trainer_.epochs_done(); }
-  Index steps_for_epochs(double epochs) const override { return trainer_.steps_for_epochs(epochs); }
-  void restore(Index step) override { trainer_.restore(step); }
-  std::vector<double>& velocity() override { return trainer_.velocity(); }
 
  private:
-  Trainer<double>& trainer_;
   int steps_ = 0;
 };
 
