@@ -68,4 +68,23 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 sinfo -h -o %T | grep -qE "idle|mixed" || { echo "local SLURM did not come up; logs in $dir" >&2; exit 1; }
+# sinfo answers for any controller on this host's port: a cluster already running (another test run's) would pass
+# it while ours died on "Address already in use", and the tests would submit to the other one. The controller that
+# answers must be ours (its state folder), and both daemons alive.
+ours() {
+  local config
+  config=$(scontrol show config 2>/dev/null) || return 1
+  grep -q "^StateSaveLocation *= *$dir/state\$" <<< "$config" || return 1
+  for daemon in slurmctld slurmd; do
+    pid=$(cat "$dir/$daemon.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  done
+}
+sleep 0.5
+if ! ours; then
+  echo "local SLURM did not come up as its own cluster (another SLURM on this host holds its ports?); logs in $dir:" >&2
+  tail -n 3 "$dir/slurmctld.log" "$dir/slurmd.log" >&2 || true
+  "$0" stop "$dir"
+  exit 1
+fi
 echo "export SLURM_CONF=$dir/slurm.conf; export NORMSCALE_SLURM_DIR=$dir"

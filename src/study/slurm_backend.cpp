@@ -33,6 +33,7 @@ struct TrackedTrial {
   Clock::time_point submitted;
   int missing_polls = 0;           // polls in a row that did not list the task
   Clock::time_point missing_since;  // the first of them
+  std::optional<std::string> queue_note;  // its wait in the queue as last written (kSlurmQueueFile; "": none)
 };
 
 // How long a task must stay out of squeue, with slurmctld calling it ended, before its trial is failed: during a
@@ -71,11 +72,21 @@ std::string trim(std::string text) {
   return text;
 }
 
+struct QueuedTask {
+  std::string state;   // squeue's %T
+  std::string reason;  // %r: why a pending task waits
+};
+
 // The queue now; nullopt when squeue itself failed (a controller restarting): then nothing is concluded.
-std::optional<std::map<std::string, std::string>> squeue_snapshot() {
-  const CapturedRun run = run_captured({"squeue", "-h", "-r", "--me", "-o", "%i|%T"});
+std::optional<std::map<std::string, QueuedTask>> squeue_snapshot() {
+  const CapturedRun run = run_captured({"squeue", "-h", "-r", "--me", "-o", "%i|%T|%r"});
   if (run.exit_code != 0) return std::nullopt;
-  return parse_squeue(run.output);
+  std::map<std::string, QueuedTask> tasks;
+  for (const auto& [task, rest] : parse_squeue(run.output)) {
+    const auto bar = rest.find('|');
+    tasks[task] = {trim(rest.substr(0, bar)), bar == std::string::npos ? std::string() : trim(rest.substr(bar + 1))};
+  }
+  return tasks;
 }
 
 // How long a scheduler waits for an sbatch that the scheduler before it left running (orphaned when that one was
@@ -162,6 +173,31 @@ std::string task_running_script(std::string_view squeue_commands, const std::fil
   return {};
 }
 
+bool job_script_started(const std::filesystem::path& log) {
+  const std::string text = read_text(log);
+  const auto started = text.rfind("=== normscale study: SLURM job");
+  if (started == std::string::npos) return false;
+  for (const char* prepared : {"=== normscale study: starting trial", "=== normscale study: resuming trial"}) {
+    const auto at = text.rfind(prepared);
+    if (at != std::string::npos && at > started) return false;
+  }
+  return true;
+}
+
+std::string slurm_queue_note(std::string_view state, std::string_view reason) {
+  if (state == "RUNNING" || state == "COMPLETING" || state == "CONFIGURING" || state == "COMPLETED") return {};
+  return reason.empty() || reason == "None" ? std::string(state) : fmt::format("{} ({})", state, reason);
+}
+
+bool slurm_wait_needs_attention(std::string_view state, std::string_view reason) {
+  if (slurm_queue_note(state, reason).empty()) return false;
+  if (state != "PENDING") return true;  // suspended, held for a requeue, ...
+  for (const char* ordinary : {"None", "Resources", "Priority", "BeginTime", "Dependency", "QOSResourceLimit"}) {
+    if (reason == ordinary) return false;
+  }
+  return !reason.empty();
+}
+
 std::optional<int> parse_sacct_exit_code(std::string_view output) {
   std::istringstream lines{std::string(output)};
   for (std::string line; std::getline(lines, line);) {
@@ -216,6 +252,26 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
   std::vector<const Trial*> to_submit;
   std::int64_t finished = 0;
   const auto job_file = [&](const Trial& trial) { return layout.trial_dir(trial.id) / "slurm_job"; };
+  // A task's wait in the queue, kept in its run directory for `study status`, and said when it is out of the ordinary
+  // (a hold, a drained node): it would otherwise pass for a trial that runs.
+  const auto note_queue_wait = [&](TrackedTrial& t, const QueuedTask& task) {
+    const std::string note = slurm_queue_note(task.state, task.reason);
+    if (t.queue_note == note) return;
+    const std::filesystem::path file = layout.trial_dir(t.trial->id) / kSlurmQueueFile;
+    std::error_code ignored;
+    if (note.empty()) {
+      std::filesystem::remove(file, ignored);
+    } else {
+      write_file_atomically(file.string(), note + "\n");
+    }
+    if (slurm_wait_needs_attention(task.state, task.reason)) {
+      progress.message(
+          fmt::format("normscale study: trial {} (SLURM task {}) waits in the queue: {}; it runs once "
+                      "SLURM lets it (a held task: scontrol release {})",
+                      t.trial->id, t.task, note, t.task));
+    }
+    t.queue_note = note;
+  };
   const auto submission_file = [&](const Trial& trial) { return layout.trial_dir(trial.id) / "slurm_submission"; };
 
   // A trial an earlier scheduler submitted is followed when its job is queued or has finished.
@@ -241,7 +297,7 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
           progress.message(fmt::format("normscale study: trial {} is SLURM task {}, found by its job script (the "
                                        "scheduler that submitted it stopped before recording it)", trial->id, task));
         }
-        tracked.push_back({trial, task, Clock::now(), 0, {}});
+        tracked.push_back({trial, task, Clock::now(), 0, {}, std::nullopt});
       } else {
         store.set_state(trial->id, TrialState::kPending);
         to_submit.push_back(trial);
@@ -304,7 +360,7 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
         TrialProcess process;
         process.job = task;
         store.set_process(trial.id, process);
-        tracked.push_back({&trial, task, Clock::now(), 0, {}});
+        tracked.push_back({&trial, task, Clock::now(), 0, {}, std::nullopt});
         --counts.pending;
         ++counts.running;
       }
@@ -325,8 +381,10 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
       const std::filesystem::path dir = layout.trial_dir(t->trial->id);
       std::optional<int> code = read_exit_code(dir / "exit_code");
       // The task's state in this poll's squeue: nullptr when not listed (or squeue failed).
-      const auto listed = queued ? queued->find(t->task) : std::map<std::string, std::string>::const_iterator{};
-      const std::string* slurm_state = queued && listed != queued->end() ? &listed->second : nullptr;
+      const auto listed = queued ? queued->find(t->task) : std::map<std::string, QueuedTask>::const_iterator{};
+      const QueuedTask* in_queue = queued && listed != queued->end() ? &listed->second : nullptr;
+      const std::string* slurm_state = in_queue != nullptr ? &in_queue->state : nullptr;
+      if (in_queue != nullptr) note_queue_wait(*t, *in_queue);
       const bool missing = !code && queued && slurm_state == nullptr;
       if (missing && t->missing_polls++ == 0) t->missing_since = Clock::now();
       if (missing && t->missing_polls >= 2) {
@@ -353,10 +411,15 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
           const CapturedRun sacct = run_captured({"sacct", "-n", "-P", "-X", "-j", t->task, "-o", "State,ExitCode"});
           code = sacct.exit_code == 0 ? parse_sacct_exit_code(sacct.output) : std::nullopt;
         }
+        // No record and never started: slurmctld lost the job (restarted without its saved state).
+        const bool lost = !code && !job && !job_script_started(dir / "log.txt");
         if (!code) code = 255;
-        std::ofstream(dir / "log.txt", std::ios::app)
-            << fmt::format("normscale study: SLURM task {} left the queue without writing {}/exit_code{}\n", t->task,
-                           dir.string(), job ? " (SLURM: " + job->first + ")" : std::string());
+        std::ofstream(dir / "log.txt", std::ios::app) << fmt::format(
+            "normscale study: SLURM task {} left the queue without writing {}/exit_code{}\n", t->task, dir.string(),
+            job    ? " (SLURM: " + job->first + ")"
+            : lost ? "; SLURM keeps no record of it and its job script never started (slurmctld restarted without its "
+                     "saved state?): `study run --retry-failed` submits it again"
+                   : std::string());
       }
       if (slurm_state != nullptr) t->missing_polls = 0;
       // Progress is due only while SLURM runs the task, not while it waits in the queue (e.g. requeued).
@@ -379,6 +442,7 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
         continue;
       }
       heartbeat.restart(t->trial->id);
+      note_queue_wait(*t, QueuedTask{"COMPLETED", ""});
       const double wall = std::chrono::duration<double>(Clock::now() - t->submitted).count();
       const TrialState state = record_trial_end(store, layout, t->trial->id, *code, wall, options.target);
       --counts.running;

@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
@@ -359,15 +360,25 @@ std::string study_status(const std::filesystem::path& study_file) {
   std::string text = fmt::format("study {} ({})\ndatabase {}\n{} trial(s): {} done, {} running, {} failed, {} pending",
                                  spec.name, layout.study_file.string(), layout.database.string(), counts.total,
                                  counts.done, counts.running, counts.failed, counts.pending);
+  // Running in the database but waiting in SLURM's queue, as the scheduler last saw it: not running yet.
+  std::map<std::string, std::string> queued;
+  for (const auto& [id, record] : records) {
+    if (record.state != TrialState::kRunning || !record.process || record.process->job.empty()) continue;
+    std::ifstream file(layout.trial_dir(id) / kSlurmQueueFile);
+    std::string note;
+    if (std::getline(file, note) && !note.empty()) queued[id] = note;
+  }
+  if (!queued.empty()) text += fmt::format(" ({} of them waiting in SLURM's queue)", queued.size());
   // The ETA as the scheduler would see it: the trials left at the mean wall time of those done, as many
   // at once as run now.
   double done_seconds = 0.0;
   for (const auto& [id, record] : records) {
     if (record.state == TrialState::kDone && record.wall_seconds) done_seconds += *record.wall_seconds;
   }
-  if (counts.done > 0 && counts.running > 0) {
+  const std::int64_t running_now = counts.running - static_cast<std::int64_t>(queued.size());
+  if (counts.done > 0 && running_now > 0) {
     const double left = static_cast<double>(counts.pending + counts.running) * done_seconds /
-                        static_cast<double>(counts.done) / static_cast<double>(counts.running);
+                        static_cast<double>(counts.done) / static_cast<double>(running_now);
     text += fmt::format(", ETA {:.0f} s", left);
   }
   text += "\n";
@@ -387,6 +398,11 @@ std::string study_status(const std::filesystem::path& study_file) {
   for (const Trial& trial : trials) {
     const auto record = records.find(trial.id);
     if (record == records.end() || record->second.state != TrialState::kRunning) continue;
+    if (const auto wait = queued.find(trial.id); wait != queued.end()) {
+      text += fmt::format("  queued  {}  SLURM task {}: {}  {}\n", trial.id, record->second.process->job, wait->second,
+                          describe_trial(trial));
+      continue;
+    }
     const nlohmann::json last = last_evaluation_record(layout.trial_dir(trial.id));
     const auto number = [&](const char* key, const char* format) {
       return last.contains(key) && last[key].is_number() ? fmt::format(fmt::runtime(format), last[key].get<double>())

@@ -284,6 +284,58 @@ TEST_F(StudySlurm, ATrialWhoseJobVanishedIsFailedNotLeftRunning) {
   }
 }
 
+// A task waiting in SLURM's queue is not a running trial: `study status` shows it queued with SLURM's reason, and a
+// hold (scontrol hold, as an administrator's) is said by the scheduler; released, it runs and the study ends done.
+TEST_F(StudySlurm, ATaskHeldInTheQueueIsShownAsQueuedWithSlurmsReason) {
+  // Three trials of 5-6 s (30,000 steps) on the node's two CPUs: the third waits for resources, and is held there.
+  const fs::path file = dir_ / "held.toml";
+  std::ofstream(file)
+      << "name = \"held\"\nsteps = 30000\n[base]\n\"data.source\" = \"separable-2d\"\n"
+      << "\"data.synthetic_examples\" = 400\n\"model.hidden\" = [16]\n\"objective.task\" = \"binary\"\n"
+      << "\"optim.batch\" = 20\nvirtual_shards = 4\ngallery = 0\n[grid]\n\"optim.lr\" = [0.01, 0.02, 0.03]\n";
+  testing::CommandResult study;
+  std::thread scheduler([&] {
+    study = testing::run_normscale("study run --backend slurm --poll-seconds 0.5 " + shell_quote(file.string()));
+  });
+  // The trial whose task the scheduler saw waiting for resources while the others run.
+  fs::path waiting;
+  for (int i = 0; i < 600 && waiting.empty(); ++i) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(dir_ / "held.runs", error)) {
+      if (testing::read_file(entry.path() / kSlurmQueueFile).starts_with("PENDING (Resources)")) {
+        waiting = entry.path();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::string task;
+  std::string status;
+  if (!waiting.empty()) {
+    task = testing::read_file(waiting / "slurm_job");
+    task = task.substr(0, task.find('\n'));
+    testing::run_shell("scontrol hold " + shell_quote(task));
+    for (int i = 0; i < 300 && status.find("JobHeldAdmin") == std::string::npos; ++i) {
+      status = testing::run_normscale("study status " + shell_quote(file.string())).output;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    testing::run_shell("scontrol release " + shell_quote(task));
+  }
+  scheduler.join();
+  ASSERT_FALSE(waiting.empty()) << study.output;
+  EXPECT_THAT(status, HasSubstr("queued  " + waiting.filename().string() + "  SLURM task " + task +
+                                ": PENDING (JobHeldAdmin)"));
+  EXPECT_THAT(status, HasSubstr("(1 of them waiting in SLURM's queue)"));
+  EXPECT_EQ(study.exit_code, 0) << study.output;
+  EXPECT_THAT(study.output, HasSubstr("trial " + waiting.filename().string() + " (SLURM task " + task +
+                                      ") waits in the queue: PENDING (JobHeldAdmin)"));
+  const std::vector<TrialRecord> trials = TrialStore(dir_ / "held.db").trials();
+  ASSERT_EQ(trials.size(), 3U);
+  for (const TrialRecord& trial : trials) {
+    EXPECT_EQ(trial.state, TrialState::kDone) << trial.log_tail;
+    EXPECT_FALSE(fs::exists(dir_ / "held.runs" / trial.id / kSlurmQueueFile)) << "a wait left behind";
+  }
+}
+
 // A scheduler killed after sbatch but before it recorded the job id (imitated: killed once the job runs, its
 // record of the task then erased) leaves the trial running with the job script it wrote ahead of sbatch; the
 // next scheduler finds the job by that script and follows it instead of submitting the trial a second time.

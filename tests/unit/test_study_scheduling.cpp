@@ -421,6 +421,34 @@ TEST(StudyScheduling, ParsesScontrolShowJob) {
   EXPECT_EQ(parse_sacct_exit_code(job->first + "|" + job->second), 128 + 15);
 }
 
+TEST(StudyScheduling, ATaskWaitingInTheQueueIsNotedAndAnUnusualWaitNeedsAttention) {
+  EXPECT_EQ(slurm_queue_note("RUNNING", "None"), "");
+  EXPECT_EQ(slurm_queue_note("COMPLETING", "None"), "");
+  EXPECT_EQ(slurm_queue_note("PENDING", "Resources"), "PENDING (Resources)");
+  EXPECT_EQ(slurm_queue_note("PENDING", "None"), "PENDING");
+  EXPECT_EQ(slurm_queue_note("SUSPENDED", ""), "SUSPENDED");
+  EXPECT_FALSE(slurm_wait_needs_attention("RUNNING", "None"));
+  EXPECT_FALSE(slurm_wait_needs_attention("PENDING", "Resources"));
+  EXPECT_FALSE(slurm_wait_needs_attention("PENDING", "Priority"));
+  EXPECT_FALSE(slurm_wait_needs_attention("PENDING", "BeginTime"));  // a requeued job, held back for a while
+  EXPECT_TRUE(slurm_wait_needs_attention("PENDING", "JobHeldAdmin"));
+  EXPECT_TRUE(slurm_wait_needs_attention("PENDING", "launch failed requeued held"));
+  EXPECT_TRUE(slurm_wait_needs_attention("PENDING", "Nodes required for job are DOWN, DRAINED or reserved"));
+  EXPECT_TRUE(slurm_wait_needs_attention("SUSPENDED", "None"));
+}
+
+TEST(StudyScheduling, ATrialsLogSaysWhetherItsJobScriptStartedSinceItWasPrepared) {
+  const testing::TempDir dir("normscale_job_started_", testing::current_test_name());
+  const std::filesystem::path log = dir.path() / "log.txt";
+  EXPECT_FALSE(job_script_started(log)) << "no log";
+  std::ofstream(log) << "=== normscale study: starting trial a (x)\n";
+  EXPECT_FALSE(job_script_started(log));
+  std::ofstream(log, std::ios::app) << "=== normscale study: SLURM job 12 (array task 0) on vm\ntraining...\n";
+  EXPECT_TRUE(job_script_started(log));
+  std::ofstream(log, std::ios::app) << "=== normscale study: resuming trial a (x) from its newest checkpoint\n";
+  EXPECT_FALSE(job_script_started(log)) << "submitted again, not started again";
+}
+
 TEST(StudyScheduling, ParsesSqueueAndSacct) {
   const auto tasks = parse_squeue("12_0|RUNNING\n12_1|PENDING\nnoise\n");
   ASSERT_EQ(tasks.size(), 2U);

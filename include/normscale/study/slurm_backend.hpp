@@ -34,6 +34,20 @@ struct SlurmOptions {
 
 // Array task ids ("123_4") and their state from `squeue -h -r -o %i|%T` output.
 std::map<std::string, std::string> parse_squeue(std::string_view output);
+// A trial's wait in SLURM's queue as the scheduler last saw it, in its run directory (`study status` shows it in
+// place of a running trial's progress): "PENDING (Resources)", "PENDING (JobHeldAdmin)", ...; absent while SLURM
+// runs the task.
+inline constexpr const char* kSlurmQueueFile = "slurm_queue";
+// What kSlurmQueueFile says for a task in `state` (squeue's %T) for `reason` (%r); empty when SLURM runs it.
+std::string slurm_queue_note(std::string_view state, std::string_view reason);
+// Whether a wait is more than the queue's ordinary one (resources, priority, a begin time, a dependency): a hold, a
+// drained or down node, a failed launch, a suspension. The scheduler says so when a task starts waiting so.
+bool slurm_wait_needs_attention(std::string_view state, std::string_view reason);
+
+// Whether a trial's log shows its job script started ("=== normscale study: SLURM job") since the scheduler last
+// prepared the trial (its last "starting trial" / "resuming trial" line).
+bool job_script_started(const std::filesystem::path& log);
+
 // The exit code from `sacct -n -P -X -o State,ExitCode` output ("FAILED|1:0" -> 1, a signal -> 128+s);
 // nullopt when it says nothing usable (accounting disabled, job unknown).
 std::optional<int> parse_sacct_exit_code(std::string_view output);
