@@ -362,11 +362,15 @@ std::string study_status(const std::filesystem::path& study_file) {
                                  counts.done, counts.running, counts.failed, counts.pending);
   // Running in the database but waiting in SLURM's queue, as the scheduler last saw it: not running yet.
   std::map<std::string, std::string> queued;
-  for (const auto& [id, record] : records) {
-    if (record.state != TrialState::kRunning || !record.process || record.process->job.empty()) continue;
-    std::ifstream file(layout.trial_dir(id) / kSlurmQueueFile);
+  for (const Trial& trial : trials) {
+    const auto record = records.find(trial.id);
+    if (record == records.end() || record->second.state != TrialState::kRunning || !record->second.process ||
+        record->second.process->job.empty()) {
+      continue;
+    }
+    std::ifstream file(layout.trial_dir(trial.id) / kSlurmQueueFile);
     std::string note;
-    if (std::getline(file, note) && !note.empty()) queued[id] = note;
+    if (std::getline(file, note) && !note.empty()) queued[trial.id] = note;
   }
   if (!queued.empty()) text += fmt::format(" ({} of them waiting in SLURM's queue)", queued.size());
   // The ETA as the scheduler would see it: the trials left at the mean wall time of those done, as many
