@@ -12,6 +12,12 @@ if [ "$action" = stop ]; then
   for pid in "$dir"/slurmd.pid "$dir"/slurmctld.pid; do
     [ -f "$pid" ] && pids+=("$(cat "$pid")") && kill "${pids[-1]}" 2>/dev/null || true
   done
+  # A job step whose job was cancelled can outlive slurmd (its slurmstepd waits for the step): it would hold on
+  # and keep the step's PMIx folder. This cluster's are found by the SLURM_CONF they were started with.
+  for pid in $(pgrep -x slurmstepd || true); do
+    environment=$(tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null || true)
+    if grep -qx "SLURM_CONF=$dir/slurm.conf" <<< "$environment"; then kill -9 "$pid" 2>/dev/null || true; fi
+  done
   # Wait (up to 10 s) until they are gone, so the caller may remove the folder they write to.
   for _ in $(seq 1 50); do
     alive=0
@@ -24,7 +30,7 @@ fi
 
 dir=$(mktemp -d /tmp/normscale-slurm.XXXXXX)
 chmod 755 "$dir"
-mkdir -p "$dir/state" "$dir/spool" /run/munge
+mkdir -p "$dir/state" "$dir/spool" "$dir/tmp" /run/munge
 host=$(hostname -s)
 cpus=$(nproc)
 mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
@@ -50,6 +56,9 @@ MpiDefault=none
 ReturnToService=2
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
+# The steps' PMIx folders (spmix_appdir_<uid>_<job>.<step>) go here, not to /tmp: every test cluster numbers its
+# jobs from 1, and a step a cancelled job left behind in /tmp failed the next cluster's step of that number.
+TmpFS=$dir/tmp
 SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
