@@ -14,6 +14,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -373,6 +374,8 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
 
   while (!tracked.empty()) {
     std::vector<const Trial*> again;  // promoted by successive halving: submitted after this poll
+    counts.queued = std::count_if(tracked.begin(), tracked.end(),
+                                  [](const TrackedTrial& t) { return t.queue_note && !t.queue_note->empty(); });
     progress.update(counts, finished);
     if (signals.wait(options.poll_seconds)) break;
     heartbeat.beat();

@@ -20,8 +20,9 @@ std::string format_duration(double seconds) {
 }  // namespace
 
 std::string progress_line(std::string_view study, const StudyCounts& counts, std::optional<double> eta_seconds) {
-  std::string line = fmt::format("study {}: {}/{} done, {} running, {} failed, {} pending", study, counts.done,
-                                 counts.total, counts.running, counts.failed, counts.pending);
+  const std::string queued = counts.queued > 0 ? fmt::format(" ({} queued in SLURM)", counts.queued) : std::string();
+  std::string line = fmt::format("study {}: {}/{} done, {} running{}, {} failed, {} pending", study, counts.done,
+                                 counts.total, counts.running, queued, counts.failed, counts.pending);
   if (eta_seconds) line += ", ETA " + format_duration(*eta_seconds);
   return line;
 }

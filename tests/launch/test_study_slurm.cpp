@@ -328,6 +328,7 @@ TEST_F(StudySlurm, ATaskHeldInTheQueueIsShownAsQueuedWithSlurmsReason) {
   EXPECT_EQ(study.exit_code, 0) << study.output;
   EXPECT_THAT(study.output, HasSubstr("trial " + waiting.filename().string() + " (SLURM task " + task +
                                       ") waits in the queue: PENDING (JobHeldAdmin)"));
+  EXPECT_THAT(study.output, HasSubstr(" running (1 queued in SLURM), "));
   const std::vector<TrialRecord> trials = TrialStore(dir_ / "held.db").trials();
   ASSERT_EQ(trials.size(), 3U);
   for (const TrialRecord& trial : trials) {

@@ -462,9 +462,12 @@ TEST(StudyScheduling, ParsesSqueueAndSacct) {
 }
 
 TEST(StudyScheduling, ProgressLineAndEta) {
-  const StudyCounts counts{8, 3, 1, 2, 2};
+  StudyCounts counts{8, 3, 1, 2, 2, 0};
   EXPECT_EQ(progress_line("s", counts, std::nullopt), "study s: 3/8 done, 2 running, 1 failed, 2 pending");
   EXPECT_EQ(progress_line("s", counts, 80.0), "study s: 3/8 done, 2 running, 1 failed, 2 pending, ETA 1m20s");
+  counts.queued = 1;
+  EXPECT_EQ(progress_line("s", counts, std::nullopt),
+            "study s: 3/8 done, 2 running (1 queued in SLURM), 1 failed, 2 pending");
   EXPECT_EQ(estimate_eta(10.0, 0, 4), std::nullopt);
   EXPECT_DOUBLE_EQ(*estimate_eta(10.0, 2, 4), 20.0);
 }

@@ -15,10 +15,12 @@ struct StudyCounts {
   std::int64_t failed = 0;
   std::int64_t running = 0;
   std::int64_t pending = 0;
+  std::int64_t queued = 0;  // of the running: waiting in SLURM's queue
   friend bool operator==(const StudyCounts&, const StudyCounts&) = default;
 };
 
-// "study sgd-batch: 3/8 done, 2 running, 1 failed, 2 pending, ETA 1m20s" (ETA left out when unknown).
+// "study sgd-batch: 3/8 done, 2 running, 1 failed, 2 pending, ETA 1m20s" (ETA left out when unknown; "2 running (1
+// queued in SLURM)" when some wait in SLURM's queue).
 std::string progress_line(std::string_view study, const StudyCounts& counts, std::optional<double> eta_seconds);
 
 // Remaining time from this session's pace: (elapsed / trials finished) x trials still to finish,
