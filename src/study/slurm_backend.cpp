@@ -192,7 +192,8 @@ std::string slurm_queue_note(std::string_view state, std::string_view reason) {
 
 bool slurm_wait_needs_attention(std::string_view state, std::string_view reason) {
   if (slurm_queue_note(state, reason).empty()) return false;
-  if (state != "PENDING") return true;  // suspended, held for a requeue, ...
+  // A requeue passes through REQUEUED on its way back to PENDING; suspended, held for a requeue, ... need attention.
+  if (state != "PENDING") return state != "REQUEUED" && state != "REQUEUE_FED";
   for (const char* ordinary : {"None", "Resources", "Priority", "BeginTime", "Dependency", "QOSResourceLimit"}) {
     if (reason == ordinary) return false;
   }

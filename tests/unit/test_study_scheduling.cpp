@@ -435,6 +435,8 @@ TEST(StudyScheduling, ATaskWaitingInTheQueueIsNotedAndAnUnusualWaitNeedsAttentio
   EXPECT_TRUE(slurm_wait_needs_attention("PENDING", "launch failed requeued held"));
   EXPECT_TRUE(slurm_wait_needs_attention("PENDING", "Nodes required for job are DOWN, DRAINED or reserved"));
   EXPECT_TRUE(slurm_wait_needs_attention("SUSPENDED", "None"));
+  EXPECT_TRUE(slurm_wait_needs_attention("REQUEUE_HOLD", "None"));
+  EXPECT_FALSE(slurm_wait_needs_attention("REQUEUED", "None"));  // on its way back to PENDING
 }
 
 TEST(StudyScheduling, ATrialsLogSaysWhetherItsJobScriptStartedSinceItWasPrepared) {
