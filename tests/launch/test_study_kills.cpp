@@ -5,6 +5,7 @@
 #include "normscale/core/host_name.hpp"
 #include "normscale/study/child_process.hpp"
 #include "normscale/study/shell_quote.hpp"
+#include "normscale/study/trial_lifecycle.hpp"
 #include "normscale/study/trial_process.hpp"
 #include "normscale/study/trial_store.hpp"
 #include "support/blobs.hpp"
@@ -334,10 +335,8 @@ TEST_F(StudyKills, ACrashedTrialFailsAndRetryFailedRunsItOnFromItsCheckpoint) {
   const auto [pid, trial_dir] = start_scheduler(file, dir_ / "scheduler.txt");
   ASSERT_FALSE(trial_dir.empty()) << read_file(dir_ / "scheduler.txt");
   const pid_t trainer = live_trainer(trial_dir);
-  const auto checkpointed = [&] {
-    return fs::exists(trial_dir / "checkpoints") && !fs::is_empty(trial_dir / "checkpoints");
-  };
-  ASSERT_TRUE(wait_for(checkpointed)) << read_file(dir_ / "scheduler.txt");
+  // A whole checkpoint, as the scheduler judges it (a step folder being written is none).
+  ASSERT_TRUE(wait_for([&] { return has_checkpoint(trial_dir); })) << read_file(dir_ / "scheduler.txt");
   ASSERT_NE(trainer, 0);
   kill(trainer, SIGSEGV);
   EXPECT_EQ(wait_child(pid), 1) << read_file(dir_ / "scheduler.txt");
