@@ -144,9 +144,10 @@ int run_cli(int argc, char** argv) {
   CLI::App app{"normscale: norm-controlled neural-network training (Minnorm, square loss) at scale"};
   // The kernel family is asked for only when printed (it may start oneDNN's CPU detection).
   app.set_version_flag("--version", [] {
-    return fmt::format("normscale {}\ngemm: {} (float64: {})\nbuilt for: {}", NORMSCALE_VERSION,
-                       normscale::gemm_kernel_family<float>(), normscale::gemm_kernel_family<double>(),
-                       built_for());
+    return fmt::format("normscale {}\ngemm: {} (float64: {})\nconvolutions: {} (float64: {})\nbuilt for: {}",
+                       NORMSCALE_VERSION, normscale::gemm_kernel_family<float>(),
+                       normscale::gemm_kernel_family<double>(), normscale::convolution_kernel_family<float>(),
+                       normscale::convolution_kernel_family<double>(), built_for());
   });
   app.require_subcommand(1);
   app.footer("Every option of a run: normscale train --help (or normscale train --list-options).");

@@ -2,6 +2,7 @@
 // dcols = W^T dY folded back by col2im. Zero padding is written explicitly into the columns.
 #include "normscale/model/conv2d.hpp"
 
+#include "convolution_onednn.hpp"
 #include "normscale/core/error.hpp"
 #include "normscale/model/bf16_rounding.hpp"
 #include "normscale/model/gemm.hpp"
@@ -24,6 +25,23 @@ Conv2d<T>::Conv2d(FeatureMapShape input, Index out_channels, Index kernel, bool 
            "conv2d needs a positive input shape, got {} x {} x {}", input_.channels, input_.height, input_.width);
   NS_CHECK(out_channels_ > 0, "conv2d needs positive output channels, got {}", out_channels_);
   NS_CHECK(kernel_ > 0 && kernel_ % 2 == 1, "conv2d kernel must be odd for 'same' padding, got {}", kernel_);
+}
+
+template <class T>
+Conv2d<T>::~Conv2d() = default;
+
+template <class T>
+onednn::DirectConvolution* Conv2d<T>::direct() {
+  if constexpr (std::is_same_v<T, float>) {
+    if (active_convolution_kernel() == ConvolutionKernel::kOneDnnDirect) {
+      if (direct_ == nullptr) {
+        direct_ = std::make_unique<onednn::DirectConvolution>(input_.channels, input_.height, input_.width,
+                                                              out_channels_, kernel_, bias_);
+      }
+      return direct_.get();
+    }
+  }
+  return nullptr;
 }
 
 template <class T>
@@ -174,6 +192,14 @@ void Conv2d<T>::forward(const Matrix<T>& in, Matrix<T>& out, Mode) {
   NS_CHECK(in.cols() == input_.size(), "conv2d input has {} features, expected {} x {} x {} = {}", in.cols(),
            input_.channels, input_.height, input_.width, input_.size());
   const Index rows = in.rows(), hw = input_.area();
+  if constexpr (std::is_same_v<T, float>) {
+    if (onednn::DirectConvolution* conv = direct()) {
+      out.resize(rows, out_channels_ * hw);
+      columns_of_ = nullptr;  // a backward on im2col builds its own columns
+      conv->forward(in.data(), rows, w_, b_, out.data(), active_gemm_precision() == GemmPrecision::kBf16);
+      return;
+    }
+  }
   im2col(in);
   columns_of_ = in.data(), columns_rows_ = rows;
   product_.resize(out_channels_, rows * hw);
@@ -205,6 +231,15 @@ void Conv2d<T>::backward(const Matrix<T>& in, const Matrix<T>&, const Matrix<T>&
            "conv2d backward: input {} x {} and output gradient {} x {} do not match the layer", in.rows(),
            in.cols(), dout.rows(), dout.cols());
   const Index rows = in.rows(), hw = input_.area();
+  if constexpr (std::is_same_v<T, float>) {
+    if (onednn::DirectConvolution* conv = direct()) {
+      if (din != nullptr) din->resize(rows, input_.size());
+      columns_of_ = nullptr;
+      conv->backward(in.data(), rows, w_, dout.data(), dw_, db_, din != nullptr ? din->data() : nullptr,
+                     active_gemm_precision() == GemmPrecision::kBf16);
+      return;
+    }
+  }
   // Forward's columns where they are this input's (half the im2col traffic of a step), else built here. Only a
   // forward's are taken: backward's own input may be a buffer refilled between calls (Network::backward_rows).
   bool rounded = false;

@@ -1,6 +1,7 @@
 // The GEMM back end: chosen once from the CPU's features (or NORMSCALE_GEMM), switchable for tests.
 #include "normscale/model/gemm_backend.hpp"
 
+#include "convolution_onednn.hpp"
 #include "gemm_onednn.hpp"
 #include "normscale/core/error.hpp"
 
@@ -14,14 +15,19 @@ namespace normscale {
 
 namespace {
 
+// What the environment variable names, through `parse`; unset, empty or "auto": `automatic()`.
+template <class Automatic, class Parse>
+auto chosen_by_environment(const char* variable, Automatic automatic, Parse parse) {
+  const char* name = std::getenv(variable);
+  return name == nullptr || std::string_view(name).empty() || std::string_view(name) == "auto" ? automatic()
+                                                                                               : parse(name);
+}
+
 // The one piece of mutable state: which library gemm<float> calls. Atomic, so a test switching it
 // races with nothing; read on every product (a relaxed load costs nothing beside a GEMM).
 std::atomic<GemmBackend>& active_slot() {
   static std::atomic<GemmBackend> slot{[] {
-    const char* name = std::getenv("NORMSCALE_GEMM");
-    const GemmBackend chosen = name == nullptr || std::string_view(name).empty() || std::string_view(name) == "auto"
-                                   ? automatic_gemm_backend()
-                                   : parse_gemm_backend(name);
+    const GemmBackend chosen = chosen_by_environment("NORMSCALE_GEMM", automatic_gemm_backend, parse_gemm_backend);
     // One thread setting for both libraries: oneDNN's team follows OpenBLAS's (OPENBLAS_NUM_THREADS).
     if (chosen == GemmBackend::kOneDnn) onednn::set_threads(openblas_get_num_threads());
     return chosen;
@@ -62,6 +68,58 @@ void set_gemm_backend(GemmBackend backend) {
            "GEMM back end \"{}\" is not built in; hint: install libdnnl-dev and reconfigure", gemm_backend_name(backend));
   if (backend == GemmBackend::kOneDnn) onednn::set_threads(openblas_get_num_threads());
   active_slot().store(backend, std::memory_order_relaxed);
+}
+
+const char* convolution_kernel_name(ConvolutionKernel kernel) {
+  return kernel == ConvolutionKernel::kOneDnnDirect ? "direct" : "im2col";
+}
+
+ConvolutionKernel parse_convolution_kernel(std::string_view name) {
+  if (name == "im2col") return ConvolutionKernel::kIm2colGemm;
+  NS_CHECK(name == "direct", "unknown convolution kernel \"{}\" (NORMSCALE_CONV); expected auto, im2col or direct",
+           name);
+  NS_CHECK(onednn::built(),
+           "convolution kernel \"direct\" requested, but this build has no oneDNN; hint: install "
+           "libdnnl-dev and reconfigure, or set NORMSCALE_CONV=auto");
+  return ConvolutionKernel::kOneDnnDirect;
+}
+
+ConvolutionKernel automatic_convolution_kernel() {
+  return onednn::built() ? ConvolutionKernel::kOneDnnDirect : ConvolutionKernel::kIm2colGemm;
+}
+
+namespace {
+
+std::atomic<ConvolutionKernel>& convolution_slot() {
+  static std::atomic<ConvolutionKernel> slot{[] {
+    const ConvolutionKernel chosen =
+        chosen_by_environment("NORMSCALE_CONV", automatic_convolution_kernel, parse_convolution_kernel);
+    if (chosen == ConvolutionKernel::kOneDnnDirect) onednn::set_threads(openblas_get_num_threads());
+    return chosen;
+  }()};
+  return slot;
+}
+
+}  // namespace
+
+ConvolutionKernel active_convolution_kernel() { return convolution_slot().load(std::memory_order_relaxed); }
+
+void set_convolution_kernel(ConvolutionKernel kernel) {
+  NS_CHECK(kernel == ConvolutionKernel::kIm2colGemm || onednn::built(),
+           "convolution kernel \"direct\" is not built in; hint: install libdnnl-dev and reconfigure");
+  if (kernel == ConvolutionKernel::kOneDnnDirect) onednn::set_threads(openblas_get_num_threads());
+  convolution_slot().store(kernel, std::memory_order_relaxed);
+}
+
+template <>
+std::string convolution_kernel_family<float>() {
+  return active_convolution_kernel() == ConvolutionKernel::kOneDnnDirect ? onednn::convolution_description()
+                                                                         : "im2col + gemm";
+}
+
+template <>
+std::string convolution_kernel_family<double>() {
+  return "im2col + gemm";
 }
 
 namespace {

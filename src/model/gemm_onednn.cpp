@@ -6,9 +6,10 @@
 #include "normscale/model/team_parallel.hpp"
 
 #ifdef NORMSCALE_HAVE_ONEDNN
+#include "onednn_engine.hpp"
+
 #include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -49,6 +50,16 @@ std::atomic<int>& team_size() {
 
 }  // namespace
 
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream& cpu_stream() {
+  static dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
 bool built() { return true; }
 
 bool has_avx512_kernels() {
@@ -57,7 +68,6 @@ bool has_avx512_kernels() {
   return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
 }
 
-// "onednn 2.6.3 (<what>, avx512_core_amx JIT)".
 std::string described(std::string_view what) {
   const dnnl_version_t* v = dnnl_version();
   return fmt::format("onednn {}.{}.{} ({}, {} JIT)", v->major, v->minor, v->patch, what,
@@ -99,11 +109,6 @@ struct Bf16Plan {
   std::vector<std::uint16_t> a_scratch, b_scratch;  // operands rounded for one product alone
   dnnl::matmul product;
 };
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 Bf16Plan make_bf16_plan(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha, float beta, Index ldc) {
   using dt = dnnl::memory::data_type;
@@ -186,7 +191,7 @@ void gemm_bf16(bool trans_a, bool trans_b, Index m, Index n, Index k, float alph
     p.a16.set_data_handle(bf16_values(a, trans_a ? k : m, trans_a ? m : k, lda, a_copy, p.a_scratch));
     p.b16.set_data_handle(bf16_values(b, trans_b ? n : k, trans_b ? k : n, ldb, b_copy, p.b_scratch));
     p.c32.set_data_handle(c);
-    static dnnl::stream stream(cpu_engine());
+    dnnl::stream& stream = cpu_stream();
     p.product.execute(stream, {{DNNL_ARG_SRC, p.a16}, {DNNL_ARG_WEIGHTS, p.b16}, {DNNL_ARG_DST, p.c32}});
     stream.wait();
   } catch (const dnnl::error& e) {

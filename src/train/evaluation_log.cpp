@@ -17,6 +17,14 @@ namespace normscale {
 
 namespace {
 
+template <class T>
+bool has_convolutions(const Network<T>& network) {
+  for (std::size_t i = 0; i < network.layer_count(); ++i) {
+    if (network.layer(i).kind().starts_with("conv2d")) return true;
+  }
+  return false;
+}
+
 // Drops the evaluations a killed run logged after its last checkpoint, so they are not repeated.
 void trim_metrics_after(const std::string& path, Index step) {
   std::ifstream in(path);
@@ -85,6 +93,10 @@ void EvaluationLog<T>::evaluate(TrainingContext<T>& context, nlohmann::json& rec
                      : context.config.precision == "bf16" ? std::string("cublas (bf16 products, fp32 accumulation)")
                      : context.config.cuda_tf32           ? std::string("cublas (tf32 products)")
                                                           : std::string("cublas");
+    // A CPU network's convolutions, where it has any: oneDNN's direct convolution or im2col + GEMM.
+    if (context.config.device != "cuda" && has_convolutions(context.network)) {
+      record["conv"] = convolution_kernel_family<T>();
+    }
     // "mpi", or "local" for a training started alone (no MPI launcher).
     record["comm"] = context.comm.backend();
     // The training set's size: what batch "full" means (the study report counts its examples by it).

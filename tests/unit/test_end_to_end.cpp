@@ -70,6 +70,7 @@ TEST(EndToEnd, MinnormOnFashionMnistSubsetLearnsAndWritesAllOutputs) {
   // The first record names the GEMM kernels that ran the products (issue #16); later ones do not repeat it.
   EXPECT_TRUE(first.contains("gemm")) << first.dump();
   EXPECT_FALSE(last.contains("gemm"));
+  EXPECT_FALSE(first.contains("conv")) << "an MLP has no convolutions";
   // And the training set's size, what batch "full" means (data.train_limit = 2000).
   EXPECT_EQ(first["train_examples"], 2000) << first.dump();
   double histogram_total = 0.0;

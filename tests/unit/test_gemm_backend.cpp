@@ -285,50 +285,58 @@ TEST(GemmBf16, DenseBackwardReusesForwardsCopiesBitForBit) {
   expect_layer(x, x, "changed weights");
 }
 
-// A convolution's products (forward, dW, input gradient) go through gemm() too: with bf16 operands each moves off
-// its float32 value by about the operands' rounding, and no further.
+// A convolution's products (forward, dW, input gradient) take bf16 operands too, on either kernel (im2col + gemm(),
+// oneDNN's direct convolution): each moves off its float32 value by about the operands' rounding, and no further.
 TEST(GemmBf16, ConvolutionProductsTakeBf16Operands) {
   if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
-  std::mt19937 rng(13);
-  std::normal_distribution<float> normal;
-  Conv2d<float> conv({3, 8, 8}, 5, 3, false);
-  std::vector<float> params(conv.parameter_count()), grads(params.size());
-  for (float& p : params) p = normal(rng);
-  conv.bind(params.data(), grads.data());
-  const Matrix<float> x = normal_matrix(4, 3 * 8 * 8, rng), dout = normal_matrix(4, 5 * 8 * 8, rng);
-  const auto run = [&](GemmPrecision precision) {
-    const ScopedGemmPrecision products(precision);
-    Matrix<float> out, din;
-    conv.forward(x, out, Mode::kTrain);
-    conv.backward(x, out, dout, &din);
-    return std::make_tuple(out, grads, din);
-  };
-  const auto [out32, dw32, din32] = run(GemmPrecision::kFloat32);
-  const auto [out16, dw16, din16] = run(GemmPrecision::kBf16);
-  // Largest change relative to the float32 values' scale.
-  const auto relative_change = [](const float* a, const float* b, Index size) {
-    double diff = 0.0, scale = 0.0;
-    for (Index i = 0; i < size; ++i) {
-      diff = std::max(diff, static_cast<double>(std::abs(a[i] - b[i])));
-      scale = std::max(scale, static_cast<double>(std::abs(b[i])));
+  for (const ConvolutionKernel kernel : {ConvolutionKernel::kIm2colGemm, ConvolutionKernel::kOneDnnDirect}) {
+    const ConvolutionKernel before = active_convolution_kernel();
+    set_convolution_kernel(kernel);
+    std::mt19937 rng(13);
+    std::normal_distribution<float> normal;
+    Conv2d<float> conv({3, 8, 8}, 5, 3, false);
+    std::vector<float> params(conv.parameter_count()), grads(params.size());
+    for (float& p : params) p = normal(rng);
+    conv.bind(params.data(), grads.data());
+    const Matrix<float> x = normal_matrix(4, 3 * 8 * 8, rng), dout = normal_matrix(4, 5 * 8 * 8, rng);
+    const auto run = [&](GemmPrecision precision) {
+      const ScopedGemmPrecision products(precision);
+      Matrix<float> out, din;
+      conv.forward(x, out, Mode::kTrain);
+      conv.backward(x, out, dout, &din);
+      return std::make_tuple(out, grads, din);
+    };
+    const auto [out32, dw32, din32] = run(GemmPrecision::kFloat32);
+    const auto [out16, dw16, din16] = run(GemmPrecision::kBf16);
+    set_convolution_kernel(before);
+    // Largest change relative to the float32 values' scale.
+    const auto relative_change = [](const float* a, const float* b, Index size) {
+      double diff = 0.0, scale = 0.0;
+      for (Index i = 0; i < size; ++i) {
+        diff = std::max(diff, static_cast<double>(std::abs(a[i] - b[i])));
+        scale = std::max(scale, static_cast<double>(std::abs(b[i])));
+      }
+      return diff / scale;
+    };
+    const double forward = relative_change(out16.data(), out32.data(), out32.size());
+    const double dw = relative_change(dw16.data(), dw32.data(), static_cast<Index>(dw32.size()));
+    const double din = relative_change(din16.data(), din32.data(), din32.size());
+    for (const double change : {forward, dw, din}) {
+      EXPECT_GT(change, 0.0) << convolution_kernel_name(kernel) << ": forward / dW / input gradient " << forward
+                             << " / " << dw << " / " << din << ": a product without bf16 operands";
+      EXPECT_LT(change, 0.02) << convolution_kernel_name(kernel) << ": forward / dW / input gradient " << forward
+                              << " / " << dw << " / " << din;
     }
-    return diff / scale;
-  };
-  const double forward = relative_change(out16.data(), out32.data(), out32.size());
-  const double dw = relative_change(dw16.data(), dw32.data(), static_cast<Index>(dw32.size()));
-  const double din = relative_change(din16.data(), din32.data(), din32.size());
-  for (const double change : {forward, dw, din}) {
-    EXPECT_GT(change, 0.0) << "forward / dW / input gradient " << forward << " / " << dw << " / " << din
-                           << ": a product without bf16 operands did not go through gemm()";
-    EXPECT_LT(change, 0.02) << "forward / dW / input gradient " << forward << " / " << dw << " / " << din;
   }
 }
 
-// The convolution writes its columns rounded (im2col into bf16) and rounds the output gradient once for backward's
-// two products: bit for bit the products of each operand rounded for it alone, over columns built here.
+// The im2col convolution writes its columns rounded (im2col into bf16) and rounds the output gradient once for
+// backward's two products: bit for bit the products of each operand rounded for it alone, over columns built here.
 TEST(GemmBf16, ConvolutionRoundsItsColumnsAsWrittenBitForBit) {
   if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
   const ScopedGemmPrecision bf16(GemmPrecision::kBf16);
+  const ConvolutionKernel before = active_convolution_kernel();
+  set_convolution_kernel(ConvolutionKernel::kIm2colGemm);
   const FeatureMapShape shape{3, 6, 5};
   const Index out_channels = 4, k = 3, pad = 1, rows = 3, hw = shape.area(), m = rows * hw;
   const Index patch = shape.channels * k * k;
@@ -397,6 +405,7 @@ TEST(GemmBf16, ConvolutionRoundsItsColumnsAsWrittenBitForBit) {
                "new input and gradient");
   for (float& p : params) p *= -0.5f;
   expect_layer(x, dout, "changed weights");
+  set_convolution_kernel(before);
 }
 
 // Forward's columns are reused by backward only in the precision they were written in: a forward with bf16 products
@@ -404,7 +413,7 @@ TEST(GemmBf16, ConvolutionRoundsItsColumnsAsWrittenBitForBit) {
 // forward and backward in the backward's precision give.
 TEST(GemmBf16, ConvolutionBackwardTakesColumnsOnlyInItsOwnPrecision) {
   if (!bf16_gemm_supported()) GTEST_SKIP() << "no bf16 dot products on this CPU (or no oneDNN)";
-  const FeatureMapShape shape{3, 6, 5};
+  const FeatureMapShape shape{16, 6, 5};  // 16 channels: the direct convolution keeps its input in a blocked copy
   std::mt19937 rng(23);
   std::normal_distribution<float> normal;
   std::vector<float> params(Conv2d<float>(shape, 4, 3, false).parameter_count());
@@ -424,12 +433,19 @@ TEST(GemmBf16, ConvolutionBackwardTakesColumnsOnlyInItsOwnPrecision) {
     conv.backward(x, out, dout, &din);
     return std::make_pair(grads, din);
   };
-  for (const auto& [first, second] : {std::pair{GemmPrecision::kBf16, GemmPrecision::kFloat32},
-                                     std::pair{GemmPrecision::kFloat32, GemmPrecision::kBf16}}) {
-    const auto mixed = gradients(first, second), same = gradients(second, second);
-    EXPECT_EQ(mixed.first, same.first) << "dW, backward with bf16 products: " << (second == GemmPrecision::kBf16);
-    EXPECT_TRUE(mixed.second == same.second) << "input gradient, backward with bf16: " << (second == GemmPrecision::kBf16);
+  const ConvolutionKernel before = active_convolution_kernel();
+  for (const ConvolutionKernel kernel : {ConvolutionKernel::kIm2colGemm, ConvolutionKernel::kOneDnnDirect}) {
+    set_convolution_kernel(kernel);
+    for (const auto& [first, second] : {std::pair{GemmPrecision::kBf16, GemmPrecision::kFloat32},
+                                        std::pair{GemmPrecision::kFloat32, GemmPrecision::kBf16}}) {
+      const auto mixed = gradients(first, second), same = gradients(second, second);
+      const bool bf16 = second == GemmPrecision::kBf16;
+      EXPECT_EQ(mixed.first, same.first) << convolution_kernel_name(kernel) << ": dW, backward with bf16: " << bf16;
+      EXPECT_TRUE(mixed.second == same.second)
+          << convolution_kernel_name(kernel) << ": input gradient, backward with bf16: " << bf16;
+    }
   }
+  set_convolution_kernel(before);
 }
 
 TEST(GemmBf16, IsRefusedNamingThePrecisionWhereTheCpuLacksIt) {

@@ -2,6 +2,7 @@
 // exact binary format: two classes, the ConvNet with batch norm, +-1 targets on one output, the
 // instruments (margins, neural collapse) in metrics.jsonl, and a resume that restores batch norm's
 // running statistics.
+#include "normscale/model/gemm_backend.hpp"
 #include "support/data_files.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
@@ -60,6 +61,8 @@ TEST(SquareLossRun, ConvNetOnTwoCifarClassesWithInstrumentsAndResume) {
   EXPECT_TRUE(last["margins"].contains("min"));
   EXPECT_GE(last["neural_collapse"]["nc1"].get<double>(), 0.0);
   EXPECT_EQ(last["layers"].size(), 4u);  // three convolutions and the classifier
+  // The first record names what ran the convolutions (the binary's choice: float32, no NORMSCALE_CONV set here).
+  EXPECT_EQ(lines.front().value("conv", ""), convolution_kernel_family<float>()) << lines.front().dump();
 
   // 10 steps, then resumed for one more, equals 11 steps straight: the evaluation (which uses batch
   // norm's running statistics) agrees only if the statistics came back with the checkpoint.

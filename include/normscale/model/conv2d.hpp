@@ -1,11 +1,18 @@
 // 2-D convolution, stride 1 and "same" zero padding, on planar C x H x W examples: im2col of the
-// whole batch, then one GEMM with the (out_channels x in_channels*k*k) weight matrix.
+// whole batch, then one GEMM with the (out_channels x in_channels*k*k) weight matrix; or, in float32 where
+// oneDNN is built, oneDNN's direct convolution (active_convolution_kernel(), model/gemm_backend.hpp).
 #pragma once
 
 #include "normscale/model/gemm.hpp"
 #include "normscale/model/layer.hpp"
 
+#include <memory>
+
 namespace normscale {
+
+namespace onednn {
+class DirectConvolution;
+}
 
 // The shape of one planar image example: feature index c*H*W + y*W + x.
 struct FeatureMapShape {
@@ -22,6 +29,7 @@ class Conv2d final : public Layer<T> {
  public:
   // kernel must be odd (padding kernel/2 keeps H x W).
   Conv2d(FeatureMapShape input, Index out_channels, Index kernel = 3, bool bias = false);
+  ~Conv2d() override;
 
   std::string kind() const override { return bias_ ? "conv2d" : "conv2d-nobias"; }
   Index output_width(Index) const override { return output_shape().size(); }
@@ -51,6 +59,8 @@ class Conv2d final : public Layer<T> {
   void im2col(const Matrix<T>& in);
   // Adds the patches of columns_ back into din (rows x C*H*W), the adjoint of im2col.
   void col2im(Matrix<T>& din) const;
+  // The direct convolution where it runs this pass (float32, active_convolution_kernel()), made on first use.
+  onednn::DirectConvolution* direct();
 
   FeatureMapShape input_;
   Index out_channels_;
@@ -71,6 +81,7 @@ class Conv2d final : public Layer<T> {
   // precision = "bf16": the columns as im2col rounded them, and the output gradient's rounding, which backward's two
   // products share.
   Bf16Copy columns16_, product16_;
+  std::unique_ptr<onednn::DirectConvolution> direct_;
 };
 
 }  // namespace normscale

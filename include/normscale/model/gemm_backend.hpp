@@ -53,6 +53,23 @@ class ScopedGemmPrecision {
   GemmPrecision before_;
 };
 
+// How Conv2d<float> runs: oneDNN's direct convolution (its JIT kernels for this CPU on its blocked layouts, no im2col
+// columns: 1.3-1.7x im2col + GEMM on the ConvNet's layers with AVX-512 and with AVX2 kernels alike, perf/README.md)
+// wherever oneDNN is built, else im2col + gemm<float>. float64 convolutions always run im2col + gemm<double>.
+enum class ConvolutionKernel { kIm2colGemm, kOneDnnDirect };
+const char* convolution_kernel_name(ConvolutionKernel kernel);  // "im2col", "direct"
+// "im2col" / "direct"; an unknown name, or "direct" without oneDNN, throws normscale::Error.
+ConvolutionKernel parse_convolution_kernel(std::string_view name);
+ConvolutionKernel automatic_convolution_kernel();
+// The environment variable NORMSCALE_CONV (auto | im2col | direct) read on first use, unset or "auto" meaning
+// automatic_convolution_kernel(); later set_convolution_kernel's.
+ConvolutionKernel active_convolution_kernel();
+void set_convolution_kernel(ConvolutionKernel kernel);  // for tests and benchmarks; throws if not built
+// What runs a T network's convolutions, for --version and metrics.jsonl: "onednn 2.6.3 (direct convolution,
+// avx512_core JIT)" or "im2col + gemm".
+template <class T>
+std::string convolution_kernel_family();
+
 // What runs the products of a T network, for --version and metrics.jsonl: library, version and
 // kernels, e.g. "onednn 2.6.3 (dnnl_sgemm, avx512_core_amx JIT)" or "openblas (Haswell kernels)".
 // float64 products always run on OpenBLAS (oneDNN has no double-precision GEMM).
