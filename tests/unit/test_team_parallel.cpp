@@ -4,6 +4,7 @@
 #include "normscale/model/batch_norm.hpp"
 #include "normscale/model/conv2d.hpp"
 #include "normscale/model/dense.hpp"
+#include "normscale/model/gemm.hpp"
 #include "normscale/model/pooling.hpp"
 #include "normscale/model/gemm_backend.hpp"
 #include "normscale/model/team_parallel.hpp"
@@ -12,9 +13,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <random>
 #include <set>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -140,6 +143,63 @@ TEST_F(TeamParallel, DenseBiasRowsAndGradientAreExactOnTheTeam) {
     EXPECT_EQ(db, expected_db);
   }
   if (team_threads(rows * outputs, kElementsPerThread) < 2) GTEST_SKIP() << "no OpenMP runtime: nothing was split";
+}
+
+// OpenBLAS's products on a team of two run split over it (slices of C's columns, or of its rows where it has more,
+// each on OpenBLAS's calling thread alone): what one thread gives to the rounding (OpenBLAS's kernels sum an
+// element's products in an order that depends on the elements around it, so the last bits move, as with OpenBLAS's
+// own threads), and the same bits every time, for every orientation of the operands, both directions of the split,
+// slices off the vector width, float and double.
+template <class T>
+void expect_openblas_products_on_the_team(double tolerance) {
+  std::mt19937 rng(19);
+  std::normal_distribution<T> normal;
+  struct Shape {
+    Index m, n, k;
+  };
+  for (const Shape& shape : {Shape{300, 1000, 64}, Shape{1000, 300, 64}, Shape{333, 1001, 37}}) {
+    for (const bool trans_a : {false, true}) {
+      for (const bool trans_b : {false, true}) {
+        const Index m = shape.m, n = shape.n, k = shape.k;
+        const Index lda = (trans_a ? m : k) + 3, ldb = (trans_b ? k : n) + 5, ldc = n + 7;  // padded leading dims
+        std::vector<T> a((trans_a ? k : m) * lda), b((trans_b ? n : k) * ldb), c0(m * ldc);
+        for (T& x : a) x = normal(rng);
+        for (T& x : b) x = normal(rng);
+        for (T& x : c0) x = normal(rng);
+        std::vector<std::vector<T>> results;
+        for (const int threads : {1, 2, 2}) {
+          set_gemm_threads(threads);
+          std::vector<T> c = c0;
+          gemm<T>(trans_a, trans_b, m, n, k, T(0.5), a.data(), lda, b.data(), ldb, T(-1), c.data(), ldc);
+          results.push_back(std::move(c));
+        }
+        const std::string what = fmt::format("{} x {} x {}, transposed {} {}", m, n, k, trans_a, trans_b);
+        EXPECT_EQ(results[1], results[2]) << what << ": 2 threads, twice";
+        double largest = 0.0;
+        for (std::size_t i = 0; i < c0.size(); ++i) {
+          largest = std::max(largest, static_cast<double>(std::abs(results[1][i] - results[0][i])) /
+                                          (1.0 + std::abs(static_cast<double>(results[0][i]))));
+        }
+        EXPECT_LT(largest, tolerance) << what << ": 1 and 2 threads";
+        // Every element written: (0.5 A B - C) differs from C.
+        Index unchanged = 0;
+        for (Index i = 0; i < m; ++i) {
+          for (Index j = 0; j < n; ++j) unchanged += results[1][i * ldc + j] == c0[i * ldc + j];
+        }
+        EXPECT_EQ(unchanged, 0) << what;
+      }
+    }
+  }
+}
+
+TEST_F(TeamParallel, OpenBlasProductsSplitOverTheTeamAgreeWithOneThread) {
+  const GemmBackend before = active_gemm_backend();
+  set_gemm_backend(GemmBackend::kOpenBlas);
+  expect_openblas_products_on_the_team<float>(1e-5);
+  expect_openblas_products_on_the_team<double>(1e-13);
+  set_gemm_backend(before);
+  set_gemm_threads(2);
+  if (team_threads(1000, 1) < 2) GTEST_SKIP() << "no OpenMP runtime loaded: nothing was split";
 }
 
 // float64: its products are OpenBLAS's, kept on one thread (OpenBLAS's own 2-thread split changes the last bits),
