@@ -54,8 +54,8 @@ class ScopedGemmPrecision {
 };
 
 // How Conv2d<float> runs: oneDNN's direct convolution (its JIT kernels for this CPU on its blocked layouts, no im2col
-// columns: 1.3-1.7x im2col + GEMM on the ConvNet's layers with AVX-512 and with AVX2 kernels alike, perf/README.md)
-// wherever oneDNN is built, else im2col + gemm<float>. float64 convolutions always run im2col + gemm<double>.
+// columns: 1.2-1.6x im2col + GEMM on the ConvNet's layers, 1.4-1.8x on its whole step, with AVX-512 and with AVX2
+// kernels alike, perf/README.md) wherever oneDNN is built, else im2col + gemm<float>. float64 convolutions always run im2col + gemm<double>.
 enum class ConvolutionKernel { kIm2colGemm, kOneDnnDirect };
 const char* convolution_kernel_name(ConvolutionKernel kernel);  // "im2col", "direct"
 // "im2col" / "direct"; an unknown name, or "direct" without oneDNN, throws normscale::Error.
