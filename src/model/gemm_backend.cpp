@@ -23,13 +23,18 @@ auto chosen_by_environment(const char* variable, Automatic automatic, Parse pars
                                                                                                : parse(name);
 }
 
+// The OpenMP team that runs a step (oneDNN's products and convolutions, the passes between them, OpenBLAS's products
+// split over it) takes OpenBLAS's thread count (OPENBLAS_NUM_THREADS), so that one setting sizes the whole step.
+void team_follows_openblas() {
+  if (onednn::built()) onednn::set_threads(openblas_get_num_threads());
+}
+
 // The one piece of mutable state: which library gemm<float> calls. Atomic, so a test switching it
 // races with nothing; read on every product (a relaxed load costs nothing beside a GEMM).
 std::atomic<GemmBackend>& active_slot() {
   static std::atomic<GemmBackend> slot{[] {
     const GemmBackend chosen = chosen_by_environment("NORMSCALE_GEMM", automatic_gemm_backend, parse_gemm_backend);
-    // One thread setting for both libraries: oneDNN's team follows OpenBLAS's (OPENBLAS_NUM_THREADS).
-    if (chosen == GemmBackend::kOneDnn) onednn::set_threads(openblas_get_num_threads());
+    team_follows_openblas();
     return chosen;
   }()};
   return slot;
@@ -66,7 +71,7 @@ void set_gemm_backend(GemmBackend backend) {
   const std::vector<GemmBackend> available = available_gemm_backends();
   NS_CHECK(std::find(available.begin(), available.end(), backend) != available.end(),
            "GEMM back end \"{}\" is not built in; hint: install libdnnl-dev and reconfigure", gemm_backend_name(backend));
-  if (backend == GemmBackend::kOneDnn) onednn::set_threads(openblas_get_num_threads());
+  team_follows_openblas();
   active_slot().store(backend, std::memory_order_relaxed);
 }
 
@@ -94,7 +99,7 @@ std::atomic<ConvolutionKernel>& convolution_slot() {
   static std::atomic<ConvolutionKernel> slot{[] {
     const ConvolutionKernel chosen =
         chosen_by_environment("NORMSCALE_CONV", automatic_convolution_kernel, parse_convolution_kernel);
-    if (chosen == ConvolutionKernel::kOneDnnDirect) onednn::set_threads(openblas_get_num_threads());
+    team_follows_openblas();
     return chosen;
   }()};
   return slot;
@@ -107,7 +112,7 @@ ConvolutionKernel active_convolution_kernel() { return convolution_slot().load(s
 void set_convolution_kernel(ConvolutionKernel kernel) {
   NS_CHECK(kernel == ConvolutionKernel::kIm2colGemm || onednn::built(),
            "convolution kernel \"direct\" is not built in; hint: install libdnnl-dev and reconfigure");
-  if (kernel == ConvolutionKernel::kOneDnnDirect) onednn::set_threads(openblas_get_num_threads());
+  team_follows_openblas();
   convolution_slot().store(kernel, std::memory_order_relaxed);
 }
 
@@ -143,7 +148,7 @@ void set_gemm_precision(GemmPrecision precision) {
              "precision = \"bf16\" needs a CPU with bf16 dot products (avx512_bf16 or AMX); this one offers {} "
              "(what oneDNN would run: {}); hint: set precision = \"float32\"",
              onednn::description(), onednn::bf16_description());
-    onednn::set_threads(openblas_get_num_threads());
+    team_follows_openblas();
   }
   precision_slot().store(precision, std::memory_order_relaxed);
 }

@@ -29,8 +29,9 @@ GemmBackend automatic_gemm_backend();
 GemmBackend active_gemm_backend();
 void set_gemm_backend(GemmBackend backend);  // for tests and benchmarks; throws if not available
 
-// Threads of every GEMM library: OpenBLAS's pool and oneDNN's OpenMP team (of the calling thread).
-// Until called, oneDNN follows OpenBLAS's count (OPENBLAS_NUM_THREADS), so one setting sizes both.
+// The step's threads: OpenBLAS's count and the OpenMP team of the calling thread (oneDNN's products and
+// convolutions, the passes between them, OpenBLAS's products split over it). Until called, the team follows
+// OpenBLAS's count (OPENBLAS_NUM_THREADS), so one setting sizes both.
 void set_gemm_threads(int threads);
 
 // The operands of gemm<float>: fp32, or bf16 (precision = "bf16": rounded to bf16, products accumulated in
