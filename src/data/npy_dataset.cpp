@@ -25,6 +25,9 @@ void describe_features(const NpyArray& header, const std::string& path, Dataset&
            "per example is stored as arr.reshape(-1, 1)",
            path, shape_text(header.shape));
   data.rows = header.shape[0];
+  // As an IDX file of 0 images: an empty split would train on, or report an error over, nothing.
+  NS_CHECK(data.rows > 0, "npy features file '{}' has shape {}: it holds no examples; expected at least one", path,
+           shape_text(header.shape));
   data.cols = 1;
   for (std::size_t k = 1; k < header.shape.size(); ++k) data.cols *= header.shape[k];
   NS_CHECK(data.cols > 0, "npy features file '{}' has shape {}; expected at least one feature per example", path,

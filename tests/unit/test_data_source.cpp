@@ -404,6 +404,19 @@ TEST_F(NpySource, NumClassesOptionSetsTheCountAndBoundsEveryLabel) {
               AllOf(HasSubstr("data.num_classes = 2"), HasSubstr("two-point")));
 }
 
+// A test (or training) file with no examples is refused naming it, as an IDX file of 0 images is: an empty test set
+// would report a test error over nothing.
+TEST_F(NpySource, AFileWithoutExamplesIsRefusedNamingIt) {
+  const DataConfig config = write({0, 1, 1, 0}, {});
+  const std::vector<float> none;
+  const std::vector<std::int64_t> no_labels;
+  write_npy((dir_ / "X_test.npy").string(), {0, 1}, none.data());
+  write_npy((dir_ / "y_test.npy").string(), {0}, no_labels.data());
+  const std::string message = error_of([&] { load_data(config); });
+  EXPECT_THAT(message, HasSubstr((dir_ / "X_test.npy").string()));
+  EXPECT_THAT(message, HasSubstr("holds no examples"));
+}
+
 TEST_F(NpySource, HugeTrainingLabelIsAnErrorNotAGiantOutputLayer) {
   const DataConfig config = write({0, 1, 2147483646, 0}, {});
   const std::string message = error_of([&] { load_data(config); });
