@@ -67,6 +67,20 @@ std::optional<int> read_exit_code(const std::filesystem::path& path) {
   return std::nullopt;
 }
 
+}  // namespace
+
+std::optional<double> slurm_run_seconds(const std::filesystem::path& dir) {
+  std::ifstream file(dir / kSlurmRunSecondsFile);
+  std::optional<double> total;
+  double seconds = 0.0;
+  while (file >> seconds) {
+    if (seconds >= 0.0) total = total.value_or(0.0) + seconds;
+  }
+  return total;
+}
+
+namespace {
+
 std::string trim(std::string text) {
   text.erase(0, text.find_first_not_of(" \t\r\n"));
   text.erase(text.find_last_not_of(" \t\r\n") + 1);
@@ -326,6 +340,9 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
         job_trials.emplace_back();
       }
       jobs[j].trials.push_back(prepare_trial(layout, *trial).invocation);
+      // An earlier submission's runs (an earlier rung, a failed try) are not this one's.
+      std::error_code ignored;
+      std::filesystem::remove(layout.trial_dir(trial->id) / kSlurmRunSecondsFile, ignored);
       job_trials[j].push_back(trial);
     }
     std::filesystem::create_directories(layout.slurm_dir());
@@ -447,7 +464,9 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
       }
       heartbeat.restart(t->trial->id);
       note_queue_wait(*t, QueuedTask{"COMPLETED", ""});
-      const double wall = std::chrono::duration<double>(Clock::now() - t->submitted).count();
+      // The job's own runs (their sum, as the job script wrote them); since its submission where it wrote none.
+      const double wall =
+          slurm_run_seconds(dir).value_or(std::chrono::duration<double>(Clock::now() - t->submitted).count());
       const TrialState state = record_trial_end(store, layout, t->trial->id, *code, wall, options.target);
       --counts.running;
       ++(state == TrialState::kDone ? counts.done : counts.failed);

@@ -3,6 +3,7 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/study/shell_quote.hpp"
+#include "normscale/study/slurm_backend.hpp"
 #include "normscale/train/checkpoint_on_signal.hpp"
 
 #include <fmt/format.h>
@@ -46,12 +47,16 @@ std::string slurm_job_script(const SlurmArrayJob& job) {
   script += "signalled=; pid=\n";
   script += "trap 'signalled=1; echo \"=== normscale study: SIGUSR2 (time limit or preemption ahead)\"; "
             "[ -z \"$pid\" ] || kill -USR2 \"$pid\"' USR2\n";
+  // This run's own time goes to kSlurmRunSecondsFile (GNU date's %N; elsewhere whole seconds).
+  script += "start=$(date +%s.%N)\n";
   script += job.srun_mpi.empty() ? "srun \"$@\" &\n" : fmt::format("srun --mpi={} \"$@\" &\n", shell_quote(job.srun_mpi));
   script += "pid=$!\n";
   script += "[ -z \"$signalled\" ] || kill -USR2 \"$pid\"\n";  // it came before srun was there
   script += "wait \"$pid\"\n";
   script += "code=$?\n";
   script += "while [ \"$code\" -gt 128 ] && [ -n \"$signalled\" ]; do signalled=; wait \"$pid\"; code=$?; done\n";
+  script += std::string("awk -v a=\"$start\" -v b=\"$(date +%s.%N)\" 'BEGIN { printf \"%.3f\\n\", b - a }' >>\"$out/") +
+            kSlurmRunSecondsFile + "\"\n";
   script += fmt::format("if [ \"$code\" -eq {} ]; then\n", kCheckpointedExitCode);
   script += "  echo \"=== normscale study: the trainer stopped at its checkpoint; requeueing job ${SLURM_JOB_ID:-?}\"\n";
   script += "  scontrol requeue \"$SLURM_JOB_ID\" && exit 0\n";

@@ -308,6 +308,7 @@ TEST_F(StudySlurm, ATaskHeldInTheQueueIsShownAsQueuedWithSlurmsReason) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  const auto seen_waiting = std::chrono::steady_clock::now();
   std::string task;
   std::string status;
   if (!waiting.empty()) {
@@ -321,6 +322,8 @@ TEST_F(StudySlurm, ATaskHeldInTheQueueIsShownAsQueuedWithSlurmsReason) {
     testing::run_shell("scontrol release " + shell_quote(task));
   }
   scheduler.join();
+  const double since_seen_waiting =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - seen_waiting).count();
   ASSERT_FALSE(waiting.empty()) << study.output;
   EXPECT_THAT(status, HasSubstr("queued  " + waiting.filename().string() + "  SLURM task " + task +
                                 ": PENDING (JobHeldAdmin)"));
@@ -334,6 +337,13 @@ TEST_F(StudySlurm, ATaskHeldInTheQueueIsShownAsQueuedWithSlurmsReason) {
   for (const TrialRecord& trial : trials) {
     EXPECT_EQ(trial.state, TrialState::kDone) << trial.log_tail;
     EXPECT_FALSE(fs::exists(dir_ / "held.runs" / trial.id / kSlurmQueueFile)) << "a wait left behind";
+    // A trial's wall time is its job's own run, as the job script measured it, not its wait in the queue.
+    const std::optional<double> run = slurm_run_seconds(dir_ / "held.runs" / trial.id);
+    ASSERT_TRUE(run.has_value() && trial.wall_seconds.has_value()) << trial.id;
+    EXPECT_DOUBLE_EQ(*trial.wall_seconds, *run) << trial.id;
+    if (trial.id == waiting.filename().string()) {
+      EXPECT_LT(*trial.wall_seconds + 0.3, since_seen_waiting) << "the held trial's wait was counted";
+    }
   }
 }
 

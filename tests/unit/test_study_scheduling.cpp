@@ -255,10 +255,11 @@ TEST_F(StudySchedulingFiles, JobScriptParsesAndRunsOnlyTheTrainer) {
   CapturedRun check = run_captured({"sh", "-n", script_path.string()});
   ASSERT_EQ(check.exit_code, 0) << check.output << "\n" << script;
 
-  // A fake srun on PATH records its arguments, one per line, and exits 3.
+  // A fake srun on PATH records its arguments, one per line, runs for 0.5 s and exits 3.
   const fs::path bin = dir_ / "fakebin";
   fs::create_directories(bin);
-  std::ofstream(bin / "srun") << "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$SRUN_RECORD\"\nexit 3\n";
+  std::ofstream(bin / "srun")
+      << "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$SRUN_RECORD\"\nsleep 0.5\nexit 3\n";
   fs::permissions(bin / "srun", fs::perms::owner_all);
   for (std::size_t task = 0; task < job.trials.size(); ++task) {
     fs::create_directories(job.trials[task].out);
@@ -273,6 +274,11 @@ TEST_F(StudySchedulingFiles, JobScriptParsesAndRunsOnlyTheTrainer) {
     EXPECT_EQ(read_file(record), expected);
     EXPECT_EQ(read_file(job.trials[task].out / "exit_code"), "3\n");
     EXPECT_THAT(read_file(job.trials[task].out / "log.txt"), HasSubstr("SLURM job 7"));
+    // The run's own time, what the trial's wall time counts (not its wait in the queue).
+    const std::optional<double> seconds = slurm_run_seconds(job.trials[task].out);
+    ASSERT_TRUE(seconds.has_value()) << read_file(job.trials[task].out / "log.txt");
+    EXPECT_GE(*seconds, 0.45);
+    EXPECT_LT(*seconds, 30.0);
   }
   const CapturedRun stray = run_captured({"env", "SLURM_ARRAY_TASK_ID=9", "sh", script_path.string()});
   EXPECT_EQ(stray.exit_code, 2);
@@ -344,6 +350,12 @@ TEST_F(StudySchedulingFiles, JobScriptPassesTheWarningOnAndRequeuesACheckpointed
       EXPECT_FALSE(fs::exists(out / "exit_code")) << "a requeued trial has not ended";
     }
   }
+  // Each run appended its own seconds: the requeued one's and the one after.
+  std::istringstream runs(read_file(out / kSlurmRunSecondsFile));
+  std::vector<double> seconds;
+  for (double s = 0.0; runs >> s;) seconds.push_back(s);
+  ASSERT_EQ(seconds.size(), 2u) << read_file(out / kSlurmRunSecondsFile);
+  EXPECT_DOUBLE_EQ(*slurm_run_seconds(out), seconds[0] + seconds[1]);
 }
 
 // A scheduler killed between sbatch and recording the job id: the next finds the trial's task by the script.

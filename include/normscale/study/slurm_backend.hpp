@@ -38,6 +38,11 @@ std::map<std::string, std::string> parse_squeue(std::string_view output);
 // place of a running trial's progress): "PENDING (Resources)", "PENDING (JobHeldAdmin)", ...; absent while SLURM
 // runs the task.
 inline constexpr const char* kSlurmQueueFile = "slurm_queue";
+// Each run of a trial's job script appends its own seconds here (one line per run: a requeued task runs again), so
+// that the trial's wall time counts its runs and not its waits in the queue; removed when the trial is submitted.
+inline constexpr const char* kSlurmRunSecondsFile = "slurm_run_seconds";
+// The sum of kSlurmRunSecondsFile's lines in `dir`; nullopt when it holds none (a job killed before it could write).
+std::optional<double> slurm_run_seconds(const std::filesystem::path& dir);
 // What kSlurmQueueFile says for a task in `state` (squeue's %T) for `reason` (%r); empty when SLURM runs it.
 std::string slurm_queue_note(std::string_view state, std::string_view reason);
 // Whether a wait is more than the queue's ordinary one (resources, priority, a begin time, a dependency): a hold, a
