@@ -99,6 +99,10 @@ struct DirectConvolution::State {
   bool src_bf16 = false;
 
   dnnl::memory::dims dims(Index rows, Index c) const { return {rows, c, height, width}; }
+  dnnl::memory::dims weight_dims() const { return {out_channels, channels, kernel, kernel}; }
+  // Stride 1 and "same" padding, k / 2 on every side.
+  static dnnl::memory::dims stride() { return {1, 1}; }
+  dnnl::memory::dims padding() const { return {kernel / 2, kernel / 2}; }
 
   Plan& plan(Index rows, bool bf16) {
     const std::tuple<Index, bool, int> key{rows, bf16, threads()};
@@ -106,7 +110,7 @@ struct DirectConvolution::State {
     if (found != plans.end()) return found->second;
     if (plans.size() >= 8) plans.clear();  // row counts come and go (evaluation chunks); keep the map small
     const dt operands = bf16 ? dt::bf16 : dt::f32;
-    const dnnl::memory::dims w_dims{out_channels, channels, kernel, kernel}, stride{1, 1}, pad{kernel / 2, kernel / 2};
+    const dnnl::memory::dims w_dims = weight_dims(), pad = padding();
     Plan p;
     p.planar_src = desc(dims(rows, channels), dt::f32, tag::nchw);
     p.planar_dst = desc(dims(rows, out_channels), dt::f32, tag::nchw);
@@ -116,7 +120,7 @@ struct DirectConvolution::State {
     const desc bias_desc = bias ? desc({out_channels}, dt::f32, tag::x) : desc();
     p.forward_pd = dnnl::convolution_forward::primitive_desc(
         dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src,
-                                        weights, bias_desc, dst, stride, pad, pad),
+                                        weights, bias_desc, dst, stride(), pad, pad),
         cpu_engine());
     p.forward = dnnl::convolution_forward(p.forward_pd);
     p.to_src = Copy(p.planar_src, p.forward_pd.src_desc());
@@ -127,14 +131,14 @@ struct DirectConvolution::State {
 
   void add_backward(Plan& p, Index rows, bool bf16, bool data) {
     const dt operands = bf16 ? dt::bf16 : dt::f32;
-    const dnnl::memory::dims w_dims{out_channels, channels, kernel, kernel}, stride{1, 1}, pad{kernel / 2, kernel / 2};
+    const dnnl::memory::dims w_dims = weight_dims(), pad = padding();
     const desc src(dims(rows, channels), operands, tag::any), diff_dst(dims(rows, out_channels), operands, tag::any);
     if (!p.backward_weights) {
       const desc diff_weights(w_dims, dt::f32, tag::any);
       const desc diff_bias = bias ? desc({out_channels}, dt::f32, tag::x) : desc();
       p.weights_pd.emplace(
           dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, src, diff_weights, diff_bias,
-                                                   diff_dst, stride, pad, pad),
+                                                   diff_dst, stride(), pad, pad),
           cpu_engine(), p.forward_pd);
       p.backward_weights.emplace(*p.weights_pd);
       p.to_weights_src = Copy(p.planar_src, p.weights_pd->src_desc());
@@ -144,7 +148,7 @@ struct DirectConvolution::State {
     if (data && !p.backward_data) {
       const desc weights(w_dims, operands, tag::any), diff_src(dims(rows, channels), dt::f32, tag::any);
       p.data_pd.emplace(dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, diff_src, weights,
-                                                              diff_dst, stride, pad, pad),
+                                                              diff_dst, stride(), pad, pad),
                         cpu_engine(), p.forward_pd);
       p.backward_data.emplace(*p.data_pd);
       p.data_shares_diff_dst = p.data_pd->diff_dst_desc() == p.weights_pd->diff_dst_desc();

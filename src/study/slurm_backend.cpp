@@ -463,7 +463,7 @@ std::optional<int> run_slurm(std::span<const Trial* const> queue, std::span<cons
         continue;
       }
       heartbeat.restart(t->trial->id);
-      note_queue_wait(*t, QueuedTask{"COMPLETED", ""});
+      note_queue_wait(*t, QueuedTask{});  // out of the queue: no wait left to show
       // The job's own runs (their sum, as the job script wrote them); since its submission where it wrote none.
       const double wall =
           slurm_run_seconds(dir).value_or(std::chrono::duration<double>(Clock::now() - t->submitted).count());
