@@ -128,13 +128,15 @@ TEST(ModelRegistry, AnUnknownNameListsTheRegisteredOnes) {
   LocalComm comm;
   ModelConfig config;
   config.type = "resnet";
+  // Other tests of the same program may have registered types of their own after the built-ins.
   EXPECT_THAT(error_of([&] { make_network<float>(config, two_columns(), 2, comm); }),
-              HasSubstr("model.type = \"resnet\" is not a model type; expected one of \"mlp\", \"convnet\", "
-                        "\"test-linear\""));
+              AllOf(HasSubstr("model.type = \"resnet\" is not a model type; expected one of \"mlp\", \"convnet\", "),
+                    HasSubstr(", \"test-linear\"")));
   TrainConfig train;
   train.model.type = "resnet";
   EXPECT_THAT(error_of([&] { validate(train); }),
-              HasSubstr("model.type = \"resnet\" is not valid; expected one of: mlp, convnet, test-linear"));
+              AllOf(HasSubstr("model.type = \"resnet\" is not valid; expected one of: mlp, convnet, "),
+                    HasSubstr(", test-linear")));
 }
 
 }  // namespace
