@@ -1,8 +1,8 @@
 #!/bin/bash
 # Prepares a lent GPU machine's check (launch/device/check.sh) here, where the toolchain is: builds the GPU
-# binaries in build-dev (sm_90, no -march=native: the device's CPU differs), and packs them stripped, with
-# every shared library they need beyond glibc and the CUDA driver, and the Fashion-MNIST files, into the
-# ignored folder .devcarry (about 25 MB; the device tool carries at most 64 MiB). Then, with the device tool:
+# binaries in build-dev (sm_90, the portable default -march=x86-64-v3: the device's CPU differs), and packs them
+# stripped, with every shared library they need beyond glibc and the CUDA driver, and the Fashion-MNIST files, into
+# the ignored folder .devcarry (about 25 MB; the device tool carries at most 64 MiB). Then, with the device tool:
 #   run(command="bash launch/device/check.sh tests scaling 100", carry=[".devcarry"], timeout_s=540)
 # Usage: launch/device/pack.sh [cuda architecture, default 90 (H100/H200)]
 set -euo pipefail
@@ -14,7 +14,7 @@ TARGETS="normscale bench_gpu_mlp unit_test_extending gpu_test_gpu_layers gpu_tes
 gpu_test_gpu_trainer gpu_test_gpu_run gpu_test_gpu_nccl gpu_test_cuda_libraries"
 
 grep -qx "/$CARRY/" .git/info/exclude 2>/dev/null || echo "/$CARRY/" >> .git/info/exclude
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DNORMSCALE_NATIVE=OFF -DNORMSCALE_ENABLE_CUDA=ON \
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DNORMSCALE_MARCH=x86-64-v3 -DNORMSCALE_ENABLE_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="$ARCH" > /dev/null
 # shellcheck disable=SC2086
 cmake --build "$BUILD" -j "$(nproc)" --target $TARGETS

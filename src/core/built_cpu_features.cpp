@@ -1,4 +1,4 @@
-// Compiled with the library's flags (-march=native under NORMSCALE_NATIVE): the compiler's own macros say which
+// Compiled with the library's flags (-march=NORMSCALE_MARCH): the compiler's own macros say which
 // extensions it may emit. Only constant data lives here; the check is in cpu_feature_guard.cpp.
 #include "normscale/core/cpu_feature_guard.hpp"
 

@@ -1,5 +1,6 @@
 // Compiled for baseline x86-64 whatever the library's flags (CMakeLists.txt), so that it runs on any CPU, and
-// written in plain C calls only: a C++ library function here could be the copy some -march=native file compiled.
+// written in plain C calls only: a C++ library function here could be the copy some file compiled with the library's
+// -march.
 #include "normscale/core/cpu_feature_guard.hpp"
 
 #include <unistd.h>
@@ -99,7 +100,8 @@ std::size_t cpu_feature_names(std::uint64_t features, char* out, std::size_t siz
   return used;
 }
 
-std::size_t missing_cpu_features_message(std::uint64_t missing, const char* host, char* out, std::size_t size) {
+std::size_t missing_cpu_features_message(std::uint64_t missing, const char* host, const char* march, char* out,
+                                         std::size_t size) {
   std::size_t used = 0;
   if (size > 0) out[0] = '\0';
   append("normscale: this CPU (host ", out, size, used);
@@ -108,10 +110,13 @@ std::size_t missing_cpu_features_message(std::uint64_t missing, const char* host
   char names[512];
   cpu_feature_names(missing, names, sizeof names);
   append(names, out, size, used);
-  append(". It was compiled for the CPU of the machine that built it (NORMSCALE_NATIVE=ON, the default, passes "
-         "-march=native); build it on a node of this type, or configure with -DNORMSCALE_NATIVE=OFF for a binary that "
-         "runs on any x86-64 CPU (the matrix products still choose their kernels for the CPU at run time).\n",
-         out, size, used);
+  append(". It was compiled with -march=", out, size, used);
+  append(march, out, size, used);
+  append(
+      " (NORMSCALE_MARCH; the default, x86-64-v3, needs AVX2 and FMA): build it on a node of this type with "
+      "-DNORMSCALE_MARCH=native, or configure with -DNORMSCALE_MARCH=x86-64 for a binary that runs on any x86-64 "
+      "CPU (the matrix products still choose their kernels for the CPU at run time).\n",
+      out, size, used);
   return used;
 }
 
@@ -126,7 +131,7 @@ __attribute__((constructor(101))) void stop_where_the_cpu_lacks_the_builds_instr
   if (gethostname(host, sizeof host) != 0) std::strcpy(host, "unknown");
   host[HOST_NAME_MAX] = '\0';
   char message[2048];
-  missing_cpu_features_message(missing, host, message, sizeof message);
+  missing_cpu_features_message(missing, host, NORMSCALE_BUILT_MARCH, message, sizeof message);
   std::fputs(message, stderr);
   _exit(1);
 }

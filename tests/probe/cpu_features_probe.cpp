@@ -1,5 +1,5 @@
 // Prints the x86 extensions this CPU reports (core/cpu_feature_guard.hpp's table), one line: "present: sse3 ...".
-// Built from the start-up check's own objects only, without the library's -march=native, so it runs on any x86-64
+// Built from the start-up check's own objects only, without the library's -march, so it runs on any x86-64
 // CPU: unit_test_cpu_feature_guard runs it on an emulated CPU to learn what that CPU has.
 #include "normscale/core/cpu_feature_guard.hpp"
 

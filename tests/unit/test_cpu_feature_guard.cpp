@@ -103,17 +103,18 @@ TEST(CpuFeatureGuard, DecodesCpuidAndWhatTheOperatingSystemSaves) {
 TEST(CpuFeatureGuard, TheMessageNamesWhatIsMissingWhereAndTheWayOut) {
   const std::uint64_t missing = bit_of("avx512f") | bit_of("avx512bw");
   char message[1024];
-  const std::size_t length = missing_cpu_features_message(missing, "node17", message, sizeof message);
+  const std::size_t length = missing_cpu_features_message(missing, "node17", "native", message, sizeof message);
   const std::string text = message;
   EXPECT_EQ(text.size(), length);
   EXPECT_NE(text.find("host node17"), std::string::npos) << text;
   EXPECT_NE(text.find(": avx512f avx512bw."), std::string::npos) << text;
-  EXPECT_NE(text.find("-march=native"), std::string::npos) << text;
-  EXPECT_NE(text.find("-DNORMSCALE_NATIVE=OFF"), std::string::npos) << text;
+  EXPECT_NE(text.find("compiled with -march=native (NORMSCALE_MARCH;"), std::string::npos) << text;
+  EXPECT_NE(text.find("-DNORMSCALE_MARCH=native,"), std::string::npos) << text;
+  EXPECT_NE(text.find("-DNORMSCALE_MARCH=x86-64 "), std::string::npos) << text;
 
   char short_buffer[20];
   std::memset(short_buffer, 'x', sizeof short_buffer);
-  EXPECT_EQ(missing_cpu_features_message(missing, "node17", short_buffer, sizeof short_buffer), length);
+  EXPECT_EQ(missing_cpu_features_message(missing, "node17", "native", short_buffer, sizeof short_buffer), length);
   EXPECT_EQ(std::string(short_buffer), text.substr(0, sizeof short_buffer - 1));
 }
 
@@ -161,8 +162,8 @@ std::uint64_t features_named_in(const std::string& output, std::string_view pref
 }
 
 // The real binary on an emulated CPU without AVX-512: it runs, and chooses the CPU's products, where the build took
-// nothing that CPU lacks (a portable build: NORMSCALE_NATIVE=OFF); it is stopped with the message naming exactly
-// what the CPU lacks otherwise (a -march=native build on an AVX-512 machine).
+// nothing that CPU lacks (the default NORMSCALE_MARCH=x86-64-v3); it is stopped with the message naming exactly what
+// the CPU lacks otherwise (NORMSCALE_MARCH=native on an AVX-512 machine).
 TEST(CpuFeatureGuard, TheBinaryOnAnEmulatedCpuWithoutAvx512) {
   if (testing::kUnderAddressSanitizer) {
     GTEST_SKIP() << "AddressSanitizer's shadow memory does not fit under the emulator (the process was killed)";

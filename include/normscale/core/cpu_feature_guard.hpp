@@ -1,6 +1,6 @@
-// The x86 instruction-set extensions this build's compiler was allowed to use (NORMSCALE_NATIVE: the build
-// machine's -march=native), checked against the CPU when the program starts. A binary built on one node type and
-// started on an older one (a login node newer than the compute nodes, a mixed partition) then stops with a message
+// The x86 instruction-set extensions this build's compiler was allowed to use (NORMSCALE_MARCH: x86-64-v3 by default,
+// the build machine's with native), checked against the CPU when the program starts. A binary built on one node type
+// and started on an older one (a login node newer than the compute nodes, a mixed partition) then stops with a message
 // naming what this CPU lacks, instead of dying of SIGILL in the first vectorised loop. The check runs from a file
 // compiled for baseline x86-64 (src/core/cpu_feature_guard.cpp), before the program's other static initialisers.
 #pragma once
@@ -14,7 +14,7 @@ enum class CpuRegister { kEax, kEbx, kEcx, kEdx };
 // The register state the operating system must save for a feature to be usable (XCR0).
 enum class SavedState { kNone, kYmm, kZmm };
 
-// The extensions a compiler may emit on its own, as -march=native enables them: X(name, the compiler's macro,
+// The extensions a compiler may emit on its own, as -march enables them: X(name, the compiler's macro,
 // CPUID leaf, subleaf, register, bit, saved state). Names as in /proc/cpuinfo where it has one.
 #define NORMSCALE_CPU_FEATURES(X)                                              \
   X("sse3", __SSE3__, 1, 0, kEcx, 0, kNone)                                    \
@@ -86,7 +86,9 @@ CpuidAnswers read_cpuid();
 std::uint64_t cpu_features_present(const CpuidAnswers& cpu);
 // The features' names, space-separated, into out (always terminated); returns the length it needed.
 std::size_t cpu_feature_names(std::uint64_t features, char* out, std::size_t size);
-// The start-up error for `missing` (non-zero) features on host `host`, into out; returns the length it needed.
-std::size_t missing_cpu_features_message(std::uint64_t missing, const char* host, char* out, std::size_t size);
+// The start-up error for `missing` (non-zero) features on host `host` of a build compiled with -march=`march`, into
+// out; returns the length it needed.
+std::size_t missing_cpu_features_message(std::uint64_t missing, const char* host, const char* march, char* out,
+                                         std::size_t size);
 
 }  // namespace normscale
