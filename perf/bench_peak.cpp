@@ -88,8 +88,7 @@ const FmaKernel& widest_kernel() {
 
 // state.range(0) threads each run their own chains at once (all cores busy, as in a 2-thread step);
 // GFLOP/s is the total over the threads, "GFLOP/s per thread" its share.
-void BM_FmaPeak(benchmark::State& state) {
-  const FmaKernel& kernel = widest_kernel();
+void fma_peak(benchmark::State& state, const FmaKernel& kernel) {
   const int threads = static_cast<int>(state.range(0));
   constexpr std::int64_t kSteps = 1 << 22;
   // Volatile inputs: the compiler cannot see a or b, so it cannot fold or shorten the chains.
@@ -117,7 +116,19 @@ void BM_FmaPeak(benchmark::State& state) {
       static_cast<double>(state.iterations()) * flops * 1e-9 / threads, benchmark::Counter::kIsRate);
   state.SetLabel(kernel.isa);
 }
+void BM_FmaPeak(benchmark::State& state) { fma_peak(state, widest_kernel()); }
 BENCHMARK(BM_FmaPeak)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The AVX2 chains on a CPU that has wider ones: the peak of a core limited to AVX2, against which a step whose
+// products run AVX2 kernels (OpenBLAS's Haswell ones, oneDNN capped with ONEDNN_MAX_CPU_ISA=AVX2) is measured.
+void BM_FmaPeakAvx2(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    state.SkipWithError("no AVX2 and FMA on this CPU");
+    return;
+  }
+  fma_peak(state, FmaKernel{"avx2+fma", 8, chains_avx2});
+}
+BENCHMARK(BM_FmaPeakAvx2)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace normscale
