@@ -59,12 +59,13 @@ void write_all(int fd, const char* text) {
   }
 }
 
-// In the child, after fork: default signals, nothing blocked.
+// In the child, after fork: default signals (the scheduler's SignalWatch forwards some to its own thread), then
+// nothing blocked, so that a signal already pending meets its default action.
 void reset_signals() {
+  for (const int signal : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGHUP, SIGQUIT, SIGUSR2}) ::signal(signal, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (const int signal : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGHUP, SIGQUIT}) ::signal(signal, SIG_DFL);
 }
 
 [[noreturn]] void exec_or_die(ExecArrays& arrays) {

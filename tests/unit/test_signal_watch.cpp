@@ -12,54 +12,45 @@
 namespace normscale {
 namespace {
 
-// Each case runs in a child process, which a signal taken by its default action ends (the failure seen from here).
+// Runs `body` in a child process, which a signal taken by its default action ends (the failure seen from here), with
+// a thread that was started, and sleeps, before anything in `body` runs: it does not block what a watch blocks, as
+// OpenBLAS's pool, started when the library loads, does not. The child exits with what `body` returns.
 template <class Body>
-void expect_child_exits_zero(Body body) {
+void expect_zero_from_a_child_with_an_earlier_thread(Body body) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
-  if (child == 0) _exit(body());
+  if (child == 0) {
+    std::atomic<bool> started{false}, done{false};
+    std::thread earlier([&started, &done] {
+      started = true;
+      while (!done.load()) usleep(1000);
+    });
+    while (!started.load()) usleep(1000);
+    usleep(10000);
+    const int code = body();
+    done = true;
+    earlier.join();
+    _exit(code);
+  }
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status)) << "the child was ended by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
-// A thread that sleeps until `stop` says so, running (and sleeping) by the time this returns.
-template <class Stop>
-std::thread thread_started_before(Stop stop) {
-  std::atomic<bool> started{false};
-  std::thread thread([&started, stop] {
-    started = true;
-    while (!stop()) usleep(1000);
-  });
-  while (!started.load()) usleep(1000);
-  usleep(10000);
-  return thread;
-}
-
-// A thread started before the watch (as OpenBLAS starts its pool when the library loads) does not block the stop
-// signals, so the kernel hands it a SIGTERM sent to the process: the scheduler died of it, its trials left running
-// in the database, in 6 of 40 runs of StudyRuns.SigtermStopsTheTrialsAndLeavesThemPending on a loaded machine.
+// The kernel hands a SIGTERM sent to the process to the thread that does not block it: the scheduler died of it,
+// its trials left running in the database, in 6 of 40 runs of StudyRuns.SigtermStopsTheTrialsAndLeavesThemPending
+// on a loaded machine.
 TEST(SignalWatch, AStopSentToTheProcessReachesWaitWhileAThreadStartedEarlierRuns) {
-  expect_child_exits_zero([] {
-    std::atomic<bool> done{false};
-    std::thread earlier = thread_started_before([&done] { return done.load(); });
-    int code = 1;
-    {
-      SignalWatch watch;
-      kill(getpid(), SIGTERM);
-      if (watch.wait(10.0) == SIGTERM && watch.stop_signal() == SIGTERM) code = 0;
-    }
-    done = true;
-    earlier.join();
-    return code;
+  expect_zero_from_a_child_with_an_earlier_thread([] {
+    SignalWatch watch;
+    kill(getpid(), SIGTERM);
+    return watch.wait(10.0) == SIGTERM && watch.stop_signal() == SIGTERM ? 0 : 1;
   });
 }
 
 TEST(SignalWatch, NestedWatchesEachTakeTheirStopsAndLeaveTheDefaultActionsBehind) {
-  expect_child_exits_zero([] {
-    std::atomic<bool> done{false};
-    std::thread earlier = thread_started_before([&done] { return done.load(); });
+  expect_zero_from_a_child_with_an_earlier_thread([] {
     int code = 0;
     {
       SignalWatch outer;
@@ -71,8 +62,6 @@ TEST(SignalWatch, NestedWatchesEachTakeTheirStopsAndLeaveTheDefaultActionsBehind
       kill(getpid(), SIGINT);  // the outer watch forwards again once the inner one is gone
       if (outer.wait(10.0) != SIGINT) code |= 2;
     }
-    done = true;
-    earlier.join();
     struct sigaction action {};
     sigaction(SIGTERM, nullptr, &action);
     if (action.sa_handler != SIG_DFL) code |= 4;
