@@ -3,6 +3,7 @@
 
 #include "normscale/core/error.hpp"
 #include "normscale/core/holder_lock.hpp"
+#include "normscale/train/checkpoint_on_signal.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -62,7 +63,9 @@ void write_all(int fd, const char* text) {
 // In the child, after fork: default signals (the scheduler's SignalWatch forwards some to its own thread), then
 // nothing blocked, so that a signal already pending meets its default action.
 void reset_signals() {
-  for (const int signal : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGHUP, SIGQUIT, SIGUSR2}) ::signal(signal, SIG_DFL);
+  for (const int signal : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGHUP, SIGQUIT, kCheckpointSignal}) {
+    ::signal(signal, SIG_DFL);
+  }
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
